@@ -1,0 +1,289 @@
+//! Extractors that turn every kind of bad input into our problem format.
+//!
+//! axum's own extractors answer malformed input with plain text; these wrappers keep the status
+//! axum chose but send problem+json with a detail that names the offending field.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, FieldError};
+use super::AppState;
+use crate::auth::{ClientInfo, Principal};
+
+/// A request body that can check its own rules after it parsed.
+pub trait Validate {
+    /// Every rule broken, one entry per field.
+    fn validate(&self) -> Result<(), Vec<FieldError>>;
+}
+
+/// Collects field errors while a body is checked.
+#[derive(Debug, Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    /// Records `message` against `field` unless `ok`.
+    pub fn check(&mut self, ok: bool, field: &str, message: &str) -> &mut Self {
+        if !ok {
+            self.0.push(FieldError::new(field, message));
+        }
+        self
+    }
+
+    /// Single-line text of `min..=max` characters, without control characters.
+    pub fn text(&mut self, field: &str, value: &str, min: usize, max: usize) -> &mut Self {
+        let len = value.trim().chars().count();
+        if len < min || value.chars().count() > max {
+            let msg = if min > 0 {
+                format!("must be {min} to {max} characters (not blank)")
+            } else {
+                format!("must be at most {max} characters")
+            };
+            self.0.push(FieldError::new(field, msg));
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+        {
+            self.0.push(FieldError::new(
+                field,
+                "must not contain control characters",
+            ));
+        }
+        self
+    }
+
+    /// A plausible e-mail address (one `@`, a dotted domain, no spaces, at most 254 bytes).
+    pub fn email(&mut self, field: &str, value: &str) -> &mut Self {
+        let ok = value.len() <= 254
+            && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+            && value.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        self.check(ok, field, "must be an e-mail address like name@example.com")
+    }
+
+    /// A positive id.
+    pub fn id(&mut self, field: &str, value: i64) -> &mut Self {
+        self.check(value > 0, field, "must be a positive id")
+    }
+
+    /// Adds an error as is.
+    pub fn push(&mut self, field: &str, message: impl Into<String>) -> &mut Self {
+        self.0.push(FieldError::new(field, message));
+        self
+    }
+
+    /// `Ok` when nothing was recorded.
+    pub fn finish(&mut self) -> Result<(), Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(std::mem::take(&mut self.0))
+        }
+    }
+}
+
+/// A JSON body: `Content-Type: application/json`, within the size limit, no unknown fields
+/// (the target types deny them), then [`Validate`]d.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json"
+            && !(mime.starts_with("application/") && mime.ends_with("+json"))
+        {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "expected Content-Type: application/json, got {}",
+                if content_type.is_empty() {
+                    "none"
+                } else {
+                    content_type
+                }
+            )));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge("request body exceeds the configured limit".into())
+            } else {
+                ApiError::BadRequest(format!(
+                    "could not read the request body: {}",
+                    rejection.body_text()
+                ))
+            }
+        })?;
+        let value = parse_json::<T>(&bytes)?;
+        value.validate().map_err(ApiError::Validation)?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// Parses a JSON document, naming the field of any type error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest(
+            "request body is empty; expected a JSON object".into(),
+        ));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::BadRequest(format!("malformed JSON: {inner}"));
+        }
+        let message = inner.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_owned();
+        // An unknown field has no path of its own at the top level; name it from the message.
+        let field = if path == "." {
+            message
+                .strip_prefix("unknown field `")
+                .and_then(|rest| rest.split('`').next())
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            path
+        };
+        ApiError::Validation(vec![FieldError::new(field, message)])
+    })?;
+    de.end().map_err(|_| {
+        ApiError::BadRequest("malformed JSON: trailing characters after the document".into())
+    })?;
+    Ok(value)
+}
+
+/// Path parameters; a bad one is a 400 naming it.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| ApiPath(v))
+            .map_err(|r| ApiError::BadRequest(format!("invalid path parameter: {}", r.body_text())))
+    }
+}
+
+/// Query parameters; unknown or malformed ones are a 400 naming them.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| ApiQuery(v))
+            .map_err(|r| {
+                let text = r.body_text();
+                let text = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                ApiError::BadRequest(format!("invalid query parameter: {text}"))
+            })
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("missing Authorization: Bearer credential".into())
+        })?;
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 4096)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("Authorization header must be `Bearer <token>`".into())
+            })?;
+        Ok(state.auth.authenticate(token).await?)
+    }
+}
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let forwarded = state
+            .config
+            .http
+            .trust_forwarded_for
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+            })
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .map(|ip| ip.trim().chars().take(64).collect::<String>())
+            .filter(|ip| !ip.is_empty());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().filter(|c| !c.is_control()).take(256).collect());
+        Ok(ClientInfo {
+            ip: forwarded.or(peer),
+            user_agent,
+        })
+    }
+}

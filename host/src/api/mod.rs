@@ -1,0 +1,200 @@
+//! The HTTP API.
+//!
+//! [`app`] builds the one router that `agentic serve` and the tests both use. Each resource has
+//! its own module exposing `router()`; they are merged here under `/api/v1`, together with the
+//! OpenAPI document (generated from the handlers' annotations by utoipa) and the cross-cutting
+//! layers: request ids, tracing, metrics, timeouts, panics-as-500, body limits and problem+json
+//! for unknown routes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::Auth;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::store::Store;
+
+/// Object-level access checks.
+pub mod access;
+/// The problem+json error type.
+pub mod error;
+/// Extractors with problem+json rejections and body validation.
+pub mod extract;
+/// Cursor pagination.
+pub mod pagination;
+
+/// The audit log (read-only).
+mod audit;
+/// Login, refresh, logout, me, own sessions, password change.
+mod auth;
+/// OpenAPI document and the embedded Swagger UI.
+mod docs;
+/// Health, readiness and Prometheus metrics.
+mod ops;
+/// Projects and their members.
+mod projects;
+/// Service accounts and their API keys.
+mod service_accounts;
+/// User administration.
+mod users;
+
+pub use error::{ApiError, ApiResult, FieldError, Problem};
+
+/// Everything a handler may need; cheap to clone (all `Arc`s).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// Identity service.
+    pub auth: Auth,
+    /// The clock (injectable for tests).
+    pub clock: Arc<dyn Clock>,
+    /// Configuration in force.
+    pub config: Arc<Config>,
+    /// Renders `/metrics`; `None` when no recorder could be installed.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+impl AppState {
+    /// Now, in epoch milliseconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Agentic System API",
+        description = "REST API of the Agentic System host. Errors are RFC 9457 problem+json. \
+                       Lists use cursor pagination (`cursor`, `limit`; response `next_cursor`).",
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    components(schemas(Problem, FieldError)),
+    tags(
+        (name = "auth", description = "Login, tokens and sessions"),
+        (name = "users", description = "User administration (Administrator)"),
+        (name = "service-accounts", description = "Non-human principals and their API keys"),
+        (name = "projects", description = "Projects and membership"),
+        (name = "audit", description = "Append-only audit log"),
+        (name = "ops", description = "Health, readiness, metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT access token, or a service-account API key agk_…")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI description.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ops::router())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(auth::router())
+                .merge(users::router())
+                .merge(service_accounts::router())
+                .merge(projects::router())
+                .merge(audit::router()),
+        )
+}
+
+/// The OpenAPI document of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// Builds the application router.
+pub fn app(state: AppState) -> Router {
+    let (router, openapi) = routes().split_for_parts();
+    let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .merge(docs::router(openapi))
+        .fallback(|| async { ApiError::NotFound("no such endpoint".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes))
+        .layer(middleware::from_fn_with_state(timeout, deadline))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("handler panicked".into()).into_response()
+        }))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Ends a request that runs past the configured deadline with a 503 problem.
+async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable(format!(
+            "request did not finish within {}s",
+            limit.as_secs()
+        ))
+        .into_response(),
+    }
+}
+
+/// Counts requests and their latency by route template (not raw path: ids would explode the
+/// label space), method and status.
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    response
+}

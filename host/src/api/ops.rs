@@ -1,0 +1,83 @@
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::auth::Principal;
+use crate::rbac::Permission;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
+}
+
+/// Health or readiness report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+    /// Per-dependency results (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+}
+
+/// Results of the readiness checks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    /// `ok` when the database answered.
+    pub database: &'static str,
+}
+
+/// Liveness: the process serves HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "ops", security(()),
+    responses((status = 200, body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        checks: None,
+    })
+}
+
+/// Readiness: the database answers within two seconds.
+#[utoipa::path(get, path = "/readyz", tag = "ops", security(()),
+    responses((status = 200, body = Health), (status = 503, body = super::Problem)))]
+async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => Ok(Json(Health {
+            status: "ready",
+            checks: Some(Checks { database: "ok" }),
+        })),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: database check failed");
+            Err(ApiError::Unavailable("database is not reachable".into()))
+        }
+        Err(_) => Err(ApiError::Unavailable(
+            "database did not answer within 2s".into(),
+        )),
+    }
+}
+
+/// Prometheus metrics: request counts and latency by route, method and status.
+/// Needs `metrics:read` (Administrator, Support Engineer, or a service-account key with that scope).
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+              (status = 401, body = super::Problem), (status = 403, body = super::Problem)))]
+async fn metrics(State(state): State<AppState>, who: Principal) -> ApiResult<impl IntoResponse> {
+    who.require(Permission::MetricsRead)?;
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|h| h.render())
+        .unwrap_or_default();
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
+}

@@ -1,0 +1,436 @@
+//! Identity: who is calling, and is their session still good?
+//!
+//! People log in with e-mail and password and get a short-lived JWT access token plus an opaque
+//! refresh token. The access token names a server-side session; every request re-reads that
+//! session (and the user), so logout, deactivation, role changes and idle/absolute timeouts take
+//! effect at once rather than when the token expires. Refresh tokens rotate on every use and are
+//! stored hashed; presenting a spent one revokes the whole session (it was copied by someone).
+//!
+//! Service accounts authenticate with API keys `agk_<prefix>_<secret>`: stored as a SHA-256
+//! hash (the key has 256 bits of entropy, so a slow hash adds nothing), looked up by prefix,
+//! compared in constant time, limited to scopes and an expiry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::Clock;
+use crate::config::AuthConfig;
+use crate::rbac::Permission;
+use crate::store::audit::NewAuditEntry;
+use crate::store::sessions::{RefreshOutcome, Session};
+use crate::store::users::{User, UserKind};
+use crate::store::{Store, StoreError};
+
+/// Password hashing.
+pub mod password;
+/// Login throttling.
+pub mod throttle;
+/// JWT access tokens.
+pub mod tokens;
+
+/// Why a caller is not authenticated.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown account, wrong password or deactivated account — deliberately one answer.
+    #[error("invalid e-mail or password")]
+    InvalidCredentials,
+    /// Too many login attempts.
+    #[error("too many login attempts")]
+    Throttled(Duration),
+    /// The credential is malformed, forged, expired or unknown.
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    /// The session timed out.
+    #[error("{0}")]
+    SessionExpired(&'static str),
+    /// The session was ended (logout, admin action, refresh-token reuse).
+    #[error("{0}")]
+    SessionRevoked(&'static str),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking task (password hashing) failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The authenticated caller of one request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The account (person or service account) as read on this request.
+    pub user: User,
+    /// The login session, for people.
+    pub session_id: Option<i64>,
+    /// The API key, for service accounts.
+    pub api_key_id: Option<i64>,
+    /// Scopes of the API key; `None` for people (their role alone decides).
+    pub scopes: Option<Vec<Permission>>,
+}
+
+impl Principal {
+    /// Whether the role — and, for API keys, the key's scopes — grant `permission`.
+    pub fn can(&self, permission: Permission) -> bool {
+        self.user.role.grants(permission)
+            && self
+                .scopes
+                .as_ref()
+                .is_none_or(|scopes| scopes.contains(&permission))
+    }
+}
+
+/// Where a request came from, for sessions, throttling and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// Client IP, if known.
+    pub ip: Option<String>,
+    /// `User-Agent`, truncated.
+    pub user_agent: Option<String>,
+}
+
+/// Tokens handed out by login and refresh.
+#[derive(Debug)]
+pub struct IssuedTokens {
+    /// JWT access token.
+    pub access_token: String,
+    /// Its lifetime in seconds.
+    pub expires_in: i64,
+    /// Opaque refresh token (shown once; stored hashed).
+    pub refresh_token: String,
+    /// The session.
+    pub session: Session,
+    /// The user.
+    pub user: User,
+}
+
+/// A newly minted API key; `key` is shown to the admin once and never stored.
+#[derive(Debug)]
+pub struct MintedKey {
+    /// Full key text.
+    pub key: String,
+    /// Public prefix (the lookup id inside the key).
+    pub prefix: String,
+    /// SHA-256 hex of `key`.
+    pub hash: String,
+}
+
+/// Last-seen updates are skipped when the previous one is this recent, so busy sessions do not
+/// write on every request; idle timeouts are accurate to this margin.
+const TOUCH_EVERY_MS: i64 = 15_000;
+
+/// The identity service shared by all handlers.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    keys: tokens::TokenKeys,
+    clock: Arc<dyn Clock>,
+    config: AuthConfig,
+    throttle: throttle::LoginThrottle,
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// SHA-256 hex of a token (refresh tokens and API keys are stored this way).
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Creates a new API key text with its prefix and hash.
+pub fn mint_api_key() -> MintedKey {
+    let mut prefix_bytes = [0u8; 6];
+    rand::rngs::OsRng.fill_bytes(&mut prefix_bytes);
+    let prefix: String = prefix_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let key = format!("agk_{prefix}_{}", random_token(32));
+    let hash = token_hash(&key);
+    MintedKey { key, prefix, hash }
+}
+
+impl Auth {
+    /// Builds the service.
+    pub fn new(
+        store: Store,
+        keys: tokens::TokenKeys,
+        clock: Arc<dyn Clock>,
+        config: AuthConfig,
+    ) -> Self {
+        let throttle = throttle::LoginThrottle::new(
+            config.login_per_account_per_minute,
+            config.login_per_ip_per_minute,
+        );
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                keys,
+                clock,
+                config,
+                throttle,
+            }),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// Periodic housekeeping (throttle maps).
+    pub fn prune(&self) {
+        self.inner.throttle.prune();
+    }
+
+    /// Checks e-mail and password and starts a session.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens, AuthError> {
+        let email = email.trim().to_lowercase();
+        let ip = client.ip.as_deref().unwrap_or("unknown");
+        self.inner
+            .throttle
+            .check(&email, ip)
+            .map_err(AuthError::Throttled)?;
+
+        let found = self.inner.store.user_for_login(&email).await?;
+        let hash = found.as_ref().and_then(|(_, h)| h.clone());
+        let pw = password.to_owned();
+        let valid = tokio::task::spawn_blocking(move || password::verify(&pw, hash.as_deref()))
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let user = match found {
+            Some((user, _)) if valid && user.is_active() => user,
+            other => {
+                let reason = match other {
+                    None => "unknown_account",
+                    Some((u, _)) if !u.is_active() => "account_deactivated",
+                    Some(_) => "wrong_password",
+                };
+                self.audit(NewAuditEntry {
+                    actor_id: None,
+                    action: "auth.login_failed",
+                    target_type: Some("user"),
+                    target_id: None,
+                    ip: client.ip.clone(),
+                    detail: serde_json::json!({ "email": email, "reason": reason }),
+                })
+                .await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+
+        let refresh_token = format!("art_{}", random_token(32));
+        let now = self.now();
+        let session = self
+            .inner
+            .store
+            .create_session(
+                user.id,
+                client.ip.as_deref(),
+                client.user_agent.as_deref(),
+                &token_hash(&refresh_token),
+                now,
+            )
+            .await?;
+        self.audit(NewAuditEntry {
+            actor_id: Some(user.id),
+            action: "auth.login",
+            target_type: Some("session"),
+            target_id: Some(session.id.to_string()),
+            ip: client.ip.clone(),
+            detail: serde_json::json!({}),
+        })
+        .await?;
+        let access_token = self
+            .inner
+            .keys
+            .issue(user.id, session.id, now.div_euclid(1000))?;
+        Ok(IssuedTokens {
+            access_token,
+            expires_in: self.inner.keys.ttl_secs(),
+            refresh_token,
+            session,
+            user,
+        })
+    }
+
+    /// Spends a refresh token for a new access and refresh token pair.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        client: &ClientInfo,
+    ) -> Result<IssuedTokens, AuthError> {
+        let next = format!("art_{}", random_token(32));
+        let now = self.now();
+        let outcome = self
+            .inner
+            .store
+            .rotate_refresh_token(&token_hash(refresh_token), &token_hash(&next), now)
+            .await?;
+        let session = match outcome {
+            RefreshOutcome::Unknown => {
+                return Err(AuthError::InvalidToken("unknown refresh token"))
+            }
+            RefreshOutcome::Reused(session) => {
+                self.audit(NewAuditEntry {
+                    actor_id: Some(session.user_id),
+                    action: "auth.refresh_token_reused",
+                    target_type: Some("session"),
+                    target_id: Some(session.id.to_string()),
+                    ip: client.ip.clone(),
+                    detail: serde_json::json!({ "session_revoked": true }),
+                })
+                .await?;
+                return Err(AuthError::SessionRevoked(
+                    "refresh token was already used; the session has been revoked, log in again",
+                ));
+            }
+            RefreshOutcome::Rotated(session) => session,
+        };
+        let (session, user) = self.inner.store.session_with_user(session.id).await?;
+        self.check_session(&session, &user, now)?;
+        let access_token = self
+            .inner
+            .keys
+            .issue(user.id, session.id, now.div_euclid(1000))?;
+        Ok(IssuedTokens {
+            access_token,
+            expires_in: self.inner.keys.ttl_secs(),
+            refresh_token: next,
+            session,
+            user,
+        })
+    }
+
+    /// Whether a session is usable at `now`.
+    fn check_session(&self, session: &Session, user: &User, now: i64) -> Result<(), AuthError> {
+        let cfg = &self.inner.config;
+        if session.revoked_at.is_some() {
+            return Err(AuthError::SessionRevoked(
+                "session has been revoked; log in again",
+            ));
+        }
+        let idle_ms = i64::try_from(cfg.idle_timeout_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        let abs_ms = i64::try_from(cfg.absolute_timeout_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        if now - session.created_at >= abs_ms {
+            return Err(AuthError::SessionExpired(
+                "session expired: maximum session lifetime reached; log in again",
+            ));
+        }
+        if now - session.last_seen_at >= idle_ms {
+            return Err(AuthError::SessionExpired(
+                "session expired after inactivity; log in again",
+            ));
+        }
+        if !user.is_active() {
+            return Err(AuthError::InvalidToken("account is deactivated"));
+        }
+        Ok(())
+    }
+
+    /// Authenticates an `Authorization: Bearer …` credential: a JWT access token or an API key.
+    pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
+        if bearer.starts_with("agk_") {
+            return self.authenticate_api_key(bearer).await;
+        }
+        let now = self.now();
+        let claims = self.inner.keys.verify(bearer, now.div_euclid(1000))?;
+        let (session, user) = match self.inner.store.session_with_user(claims.sid).await {
+            Ok(found) => found,
+            Err(StoreError::NotFound) => return Err(AuthError::InvalidToken("unknown session")),
+            Err(e) => return Err(e.into()),
+        };
+        if claims.sub != user.id.to_string() {
+            return Err(AuthError::InvalidToken("token does not match its session"));
+        }
+        self.check_session(&session, &user, now)?;
+        if now - session.last_seen_at >= TOUCH_EVERY_MS {
+            self.inner.store.touch_session(session.id, now).await?;
+        }
+        Ok(Principal {
+            user,
+            session_id: Some(session.id),
+            api_key_id: None,
+            scopes: None,
+        })
+    }
+
+    async fn authenticate_api_key(&self, key: &str) -> Result<Principal, AuthError> {
+        let invalid = AuthError::InvalidToken("invalid API key");
+        let mut parts = key.splitn(3, '_');
+        let (Some("agk"), Some(prefix), Some(_)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid);
+        };
+        if prefix.len() != 12 || key.len() > 128 {
+            return Err(invalid);
+        }
+        let Some((api_key, user)) = self.inner.store.api_key_by_prefix(prefix).await? else {
+            return Err(invalid);
+        };
+        let presented = token_hash(key);
+        if !bool::from(presented.as_bytes().ct_eq(api_key.key_hash.as_bytes())) {
+            return Err(invalid);
+        }
+        let now = self.now();
+        if api_key.revoked_at.is_some() {
+            return Err(AuthError::InvalidToken("API key has been revoked"));
+        }
+        if api_key.expires_at <= now {
+            return Err(AuthError::InvalidToken("API key has expired"));
+        }
+        if !user.is_active() || user.kind != UserKind::Service {
+            return Err(AuthError::InvalidToken("service account is deactivated"));
+        }
+        let scopes: Vec<String> = serde_json::from_str(&api_key.scopes).unwrap_or_default();
+        let scopes = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
+        self.inner.store.touch_api_key(api_key.id, now).await?;
+        Ok(Principal {
+            user,
+            session_id: None,
+            api_key_id: Some(api_key.id),
+            scopes: Some(scopes),
+        })
+    }
+
+    /// Sessions of a user that are still live.
+    pub async fn live_sessions(&self, user_id: i64) -> Result<Vec<Session>, AuthError> {
+        let cfg = &self.inner.config;
+        let now = self.now();
+        let idle = i64::try_from(cfg.idle_timeout_secs)
+            .unwrap_or(0)
+            .saturating_mul(1000);
+        let abs = i64::try_from(cfg.absolute_timeout_secs)
+            .unwrap_or(0)
+            .saturating_mul(1000);
+        Ok(self
+            .inner
+            .store
+            .live_sessions(user_id, now - idle, now - abs)
+            .await?)
+    }
+
+    async fn audit(&self, entry: NewAuditEntry) -> Result<(), AuthError> {
+        Ok(self.inner.store.append_audit(entry, self.now()).await?)
+    }
+}

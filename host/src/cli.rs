@@ -1,0 +1,296 @@
+//! The `agentic` command line. Each subcommand loads the configuration and calls into the
+//! library; nothing here holds product logic.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::clock::SystemClock;
+use crate::config::{Config, OPTIONS_HELP};
+use crate::rbac::Role;
+use crate::store::users::{NewUser, UserChanges, UserFilter, UserKind};
+use crate::{auth, server, telemetry};
+
+/// The Agentic System host.
+#[derive(Debug, Parser)]
+#[command(name = "agentic", version, about, after_long_help = OPTIONS_HELP)]
+struct Cli {
+    /// TOML configuration file (also `AGENTIC_CONFIG`).
+    #[arg(long, global = true, env = "AGENTIC_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the REST API on the configured database (SQLite file in ./data by default).
+    #[command(after_long_help = OPTIONS_HELP)]
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage accounts from the shell (e.g. when locked out).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the OpenAPI 3.1 document of the API.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// List people's accounts.
+    ListUsers,
+    /// Create a person's account; the password is read from stdin or generated and printed.
+    CreateUser {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// administrator | project_manager | technical_lead | support_engineer
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change an account's role.
+    SetRole {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// The new role.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Set a new password (read from stdin or generated and printed) and end all sessions.
+    ResetPassword {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Deactivate an account and end its sessions.
+    Deactivate {
+        /// Login e-mail.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| {
+        format!(
+            "expected one of: {}",
+            Role::ALL.map(Role::as_str).join(", ")
+        )
+    })
+}
+
+/// Entry point of the binary.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Openapi = cli.command {
+        let doc = crate::api::openapi()
+            .to_pretty_json()
+            .context("rendering OpenAPI")?;
+        writeln!(std::io::stdout(), "{doc}")?;
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    telemetry::init_logging(config.log_format, &config.log);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => server::serve(config).await,
+            Command::Migrate => {
+                server::open_store(&config).await?;
+                tracing::info!("migrations applied");
+                Ok(())
+            }
+            Command::Admin { command } => admin(config, command).await,
+            Command::Openapi => Ok(()),
+        }
+    })
+}
+
+fn read_or_generate_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if from_stdin {
+        let mut pw = String::new();
+        std::io::stdin().read_to_string(&mut pw)?;
+        let pw = pw.trim_end_matches(['\r', '\n']).to_owned();
+        auth::password::check_strength(&pw, None)
+            .map_err(|why| anyhow::anyhow!("password {why}"))?;
+        return Ok((pw, false));
+    }
+    if std::io::stdin().is_terminal() {
+        eprintln!("(no --password-stdin: generating a password)");
+    }
+    let mut bytes = [0u8; 18];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    Ok((
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes),
+        true,
+    ))
+}
+
+async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
+    let store = server::open_store(&config).await?;
+    let state = server::state(config, store.clone(), Arc::new(SystemClock))?;
+    let now = state.now();
+    let mut out = std::io::stdout();
+    let find = |email: String| {
+        let store = store.clone();
+        async move {
+            store
+                .user_for_login(&email.trim().to_lowercase())
+                .await?
+                .map(|(u, _)| u)
+                .ok_or_else(|| anyhow::anyhow!("no account with e-mail {email}"))
+        }
+    };
+    match command {
+        AdminCommand::ListUsers => {
+            let mut after = 0;
+            loop {
+                let filter = UserFilter {
+                    kind: Some(UserKind::Human),
+                    query: None,
+                };
+                let page = store.list_users(&filter, after, 200).await?;
+                for u in &page.items {
+                    let state = if u.is_active() {
+                        "active"
+                    } else {
+                        "deactivated"
+                    };
+                    writeln!(
+                        out,
+                        "{}\t{}\t{}\t{}",
+                        u.id,
+                        u.email.as_deref().unwrap_or(""),
+                        u.role.as_str(),
+                        state
+                    )?;
+                }
+                match page.next_after {
+                    Some(next) => after = next,
+                    None => break,
+                }
+            }
+        }
+        AdminCommand::CreateUser {
+            email,
+            name,
+            role,
+            password_stdin,
+        } => {
+            let (pw, generated) = read_or_generate_password(password_stdin)?;
+            let hash = auth::password::hash(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let email = email.trim().to_lowercase();
+            let user = store
+                .create_user(
+                    NewUser {
+                        kind: UserKind::Human,
+                        email: Some(&email),
+                        display_name: &name,
+                        password_hash: Some(&hash),
+                        role,
+                    },
+                    now,
+                )
+                .await?;
+            writeln!(out, "created user {} ({email}, {})", user.id, role.as_str())?;
+            if generated {
+                writeln!(out, "password: {pw}")?;
+            }
+        }
+        AdminCommand::SetRole { email, role } => {
+            let user = find(email).await?;
+            store
+                .update_user(
+                    user.id,
+                    UserChanges {
+                        role: Some(role),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await?;
+            writeln!(out, "user {} is now {}", user.id, role.as_str())?;
+        }
+        AdminCommand::ResetPassword {
+            email,
+            password_stdin,
+        } => {
+            let user = find(email).await?;
+            let (pw, generated) = read_or_generate_password(password_stdin)?;
+            let hash = auth::password::hash(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
+            store
+                .update_user(
+                    user.id,
+                    UserChanges {
+                        password_hash: Some(hash),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await?;
+            let ended = store
+                .revoke_user_sessions(user.id, "password_reset", now)
+                .await?;
+            writeln!(
+                out,
+                "password reset for user {}; {ended} session(s) ended",
+                user.id
+            )?;
+            if generated {
+                writeln!(out, "password: {pw}")?;
+            }
+        }
+        AdminCommand::Deactivate { email } => {
+            let user = find(email).await?;
+            store
+                .update_user(
+                    user.id,
+                    UserChanges {
+                        deactivate: Some(true),
+                        ..Default::default()
+                    },
+                    now,
+                )
+                .await?;
+            let ended = store
+                .revoke_user_sessions(user.id, "account_deactivated", now)
+                .await?;
+            writeln!(
+                out,
+                "user {} deactivated; {ended} session(s) ended",
+                user.id
+            )?;
+        }
+    }
+    store.close().await;
+    Ok(())
+}

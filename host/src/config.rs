@@ -1,0 +1,273 @@
+//! Typed configuration.
+//!
+//! Sources, later ones winning: built-in defaults, a TOML file (`--config FILE` or
+//! `AGENTIC_CONFIG`), then `AGENTIC_*` environment variables, where `__` separates nested keys
+//! (`AGENTIC_AUTH__IDLE_TIMEOUT_SECS=600`). Unknown keys in the file are errors, so a typo never
+//! silently falls back to a default. [`OPTIONS_HELP`] documents every option; it is printed by
+//! `agentic serve --help` and copied in the README.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Every option, as shown by `agentic serve --help`.
+pub const OPTIONS_HELP: &str = "\
+Configuration (TOML file keys; environment variables override them):
+  listen                     AGENTIC_LISTEN                     address to serve on [127.0.0.1:8080]
+  data_dir                   AGENTIC_DATA_DIR                   local state: SQLite file, keys [./data]
+  database_url               AGENTIC_DATABASE_URL               sqlite://FILE or postgres://USER@HOST/DB
+                                                                [sqlite://<data_dir>/agentic.db]
+  log_format                 AGENTIC_LOG_FORMAT                 text | json [text]
+  log                        AGENTIC_LOG                        tracing filter, e.g. info,agentic_host=debug [info]
+  admin_email                AGENTIC_ADMIN_EMAIL                first administrator, created when no user exists
+  admin_password             AGENTIC_ADMIN_PASSWORD             its password (else one is generated and printed once)
+  auth.access_token_ttl_secs AGENTIC_AUTH__ACCESS_TOKEN_TTL_SECS JWT access token lifetime [900]
+  auth.idle_timeout_secs     AGENTIC_AUTH__IDLE_TIMEOUT_SECS     session ends after this long unused [1800]
+  auth.absolute_timeout_secs AGENTIC_AUTH__ABSOLUTE_TIMEOUT_SECS session ends this long after login [43200]
+  auth.issuer                AGENTIC_AUTH__ISSUER                JWT `iss` [agentic]
+  auth.audience              AGENTIC_AUTH__AUDIENCE              JWT `aud` [agentic-api]
+  auth.signing_key_dir       AGENTIC_AUTH__SIGNING_KEY_DIR       Ed25519 JWT keys; newest signs, all verify
+                                                                [<data_dir>/jwt-keys]
+  auth.login_per_account_per_minute AGENTIC_AUTH__LOGIN_PER_ACCOUNT_PER_MINUTE  login attempts [10]
+  auth.login_per_ip_per_minute      AGENTIC_AUTH__LOGIN_PER_IP_PER_MINUTE       login attempts [60]
+  http.max_body_bytes        AGENTIC_HTTP__MAX_BODY_BYTES        largest accepted request body [1048576]
+  http.request_timeout_secs  AGENTIC_HTTP__REQUEST_TIMEOUT_SECS  per-request deadline [30]
+  http.trust_forwarded_for   AGENTIC_HTTP__TRUST_FORWARDED_FOR   take client IP from X-Forwarded-For [false]
+";
+
+/// The whole configuration of one host process.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database, generated keys and other local state.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None` means the SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// `tracing` filter directive.
+    pub log: String,
+    /// E-mail of the first administrator, created only while no user exists.
+    pub admin_email: Option<String>,
+    /// Password of the first administrator; generated and printed once when absent.
+    pub admin_password: Option<String>,
+    /// Identity and session settings.
+    pub auth: AuthConfig,
+    /// HTTP server limits.
+    pub http: HttpConfig,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Identity and session settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Lifetime of a JWT access token. Short, because a token cannot be recalled once issued;
+    /// the session check on every request still stops a revoked session at once.
+    pub access_token_ttl_secs: u64,
+    /// A session unused for this long is over.
+    pub idle_timeout_secs: u64,
+    /// A session this old is over, however active.
+    pub absolute_timeout_secs: u64,
+    /// JWT `iss` claim written and required.
+    pub issuer: String,
+    /// JWT `aud` claim written and required.
+    pub audience: String,
+    /// Directory of Ed25519 signing keys (PKCS#8 PEM). Share it between hosts of one cluster.
+    pub signing_key_dir: Option<PathBuf>,
+    /// Login attempts allowed per account per minute.
+    pub login_per_account_per_minute: u32,
+    /// Login attempts allowed per client IP per minute.
+    pub login_per_ip_per_minute: u32,
+}
+
+/// HTTP server limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Deadline for handling one request.
+    pub request_timeout_secs: u64,
+    /// Take the client IP (rate limits, audit, sessions) from `X-Forwarded-For`. Only behind a
+    /// proxy that sets it; otherwise clients could pick their own IP.
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            log_format: LogFormat::Text,
+            log: "info".into(),
+            admin_email: None,
+            admin_password: None,
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 15 * 60,
+            idle_timeout_secs: 30 * 60,
+            absolute_timeout_secs: 12 * 60 * 60,
+            issuer: "agentic".into(),
+            audience: "agentic-api".into(),
+            signing_key_dir: None,
+            login_per_account_per_minute: 10,
+            login_per_ip_per_minute: 60,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Top-level keys taken from `AGENTIC_*` variables; other `AGENTIC_*` variables (for tests or
+/// tools) are not configuration and are left alone.
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "log_format",
+    "log",
+    "admin_email",
+    "admin_password",
+    "auth",
+    "http",
+];
+
+/// Configuration errors, reported before anything starts.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A source could not be read or a value has the wrong type.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// Values that parse but make no sense together.
+    #[error("invalid configuration: {0}")]
+    Inconsistent(String),
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Inconsistent(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let env = Env::prefixed("AGENTIC_")
+            .split("__")
+            .filter(|key| ENV_KEYS.contains(&key.as_str().split('.').next().unwrap_or_default()));
+        let config: Config = figment.merge(env).extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.auth;
+        let bad = |m: &str| Err(ConfigError::Inconsistent(m.to_owned()));
+        if a.access_token_ttl_secs == 0 || a.idle_timeout_secs == 0 || a.absolute_timeout_secs == 0
+        {
+            return bad("auth timeouts must be greater than zero");
+        }
+        if a.idle_timeout_secs > a.absolute_timeout_secs {
+            return bad("auth.idle_timeout_secs may not exceed auth.absolute_timeout_secs");
+        }
+        if a.login_per_account_per_minute == 0 || a.login_per_ip_per_minute == 0 {
+            return bad("login rate limits must be greater than zero");
+        }
+        if self.http.max_body_bytes < 1024 {
+            return bad("http.max_body_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one or the SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("agentic.db").display()
+            ),
+        }
+    }
+
+    /// Where the JWT signing keys live.
+    pub fn signing_key_dir(&self) -> PathBuf {
+        self.auth
+            .signing_key_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("jwt-keys"))
+    }
+}
+
+/// Secrets (the admin password, credentials inside the database URL) never reach logs.
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(redact_url),
+            )
+            .field("log_format", &self.log_format)
+            .field("log", &self.log)
+            .field("admin_email", &self.admin_email)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("auth", &self.auth)
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:<redacted>@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
+        None => url.to_owned(),
+    }
+}

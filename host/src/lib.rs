@@ -1,0 +1,34 @@
+//! # agentic-host
+//!
+//! The backend of the Agentic System: a REST API for users, projects and (later) agents, documents
+//! and connectors, with JWT sessions, role-based access control and SQL storage on SQLite or
+//! PostgreSQL.
+//!
+//! # Layout
+//! Each module holds one capability; `main.rs` only parses the command line and calls [`cli::run`].
+//!
+//! Error policy: every layer has its own `thiserror` enum ([`store::StoreError`],
+//! [`auth::AuthError`], [`api::ApiError`]); `anyhow` is used only at the edges (command line,
+//! start-up), where an error ends the process with a message.
+
+/// HTTP layer: one router built by [`api::app`], one module per resource, problem+json errors.
+pub mod api;
+/// Identity: passwords, access tokens, sessions, refresh rotation, API keys, login throttling.
+pub mod auth;
+/// The command line of the `agentic` binary.
+pub mod cli;
+/// A clock that tests can move forward (session idle and absolute timeouts).
+pub mod clock;
+/// Typed configuration from a TOML file and `AGENTIC_*` environment variables.
+pub mod config;
+/// Roles, permissions and the one matrix that maps them.
+pub mod rbac;
+/// Starting the host: storage, migrations, first administrator, listener, shutdown.
+pub mod server;
+/// The SQL store (SQLite or PostgreSQL), one submodule per aggregate.
+pub mod store;
+/// Logs and metrics.
+pub mod telemetry;
+
+pub use api::{app, AppState};
+pub use config::Config;

@@ -1,0 +1,183 @@
+//! Roles, permissions and the one matrix that maps them.
+//!
+//! Access is decided in two steps, both required on every handler:
+//! 1. **function level** — does the caller's role (and, for an API key, its scopes) grant the
+//!    [`Permission`]? ([`crate::auth::Principal::require`])
+//! 2. **object level** — may the caller touch *this* project? Administrators may touch every
+//!    project; everybody else only projects they are a member of
+//!    ([`crate::api::access`]). A project the caller may not see answers 404, not 403, so ids
+//!    of other people's projects cannot be probed.
+//!
+//! `docs/RBAC.md` carries the same matrix, rendered by [`markdown_matrix`]; a test fails when the
+//! two differ.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The four roles of the product. Every principal (person or service account) has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the installation: users, service accounts, audit, every project.
+    Administrator,
+    /// Creates projects and manages members and content of projects they belong to.
+    ProjectManager,
+    /// Manages agents, connector syncs and documents in their projects.
+    TechnicalLead,
+    /// Reads their projects and operates jobs; reads metrics for monitoring.
+    SupportEngineer,
+}
+
+impl Role {
+    /// Every role, in the order of the matrix columns.
+    pub const ALL: [Role; 4] = [
+        Role::Administrator,
+        Role::ProjectManager,
+        Role::TechnicalLead,
+        Role::SupportEngineer,
+    ];
+
+    /// Stable identifier used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::ProjectManager => "project_manager",
+            Role::TechnicalLead => "technical_lead",
+            Role::SupportEngineer => "support_engineer",
+        }
+    }
+
+    /// Parses [`Role::as_str`].
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Human name, as in the product documents.
+    pub fn title(self) -> &'static str {
+        match self {
+            Role::Administrator => "Administrator",
+            Role::ProjectManager => "Project Manager",
+            Role::TechnicalLead => "Technical Lead",
+            Role::SupportEngineer => "Support Engineer",
+        }
+    }
+
+    /// Whether this role grants `permission`.
+    pub fn grants(self, permission: Permission) -> bool {
+        MATRIX
+            .iter()
+            .any(|(p, roles)| *p == permission && roles.contains(&self))
+    }
+
+    /// Administrators see every project; other roles only those they are members of.
+    pub fn sees_all_projects(self) -> bool {
+        self == Role::Administrator
+    }
+}
+
+/// What a request wants to do. Names double as API-key scopes (`projects:read`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum Permission {
+    /// List and read user accounts (to pick project members).
+    #[serde(rename = "users:read")]
+    UsersRead,
+    /// Create, update, deactivate users; change roles; revoke anyone's sessions.
+    #[serde(rename = "users:manage")]
+    UsersManage,
+    /// Create and deactivate service accounts; issue and revoke their API keys.
+    #[serde(rename = "service_accounts:manage")]
+    ServiceAccountsManage,
+    /// Read the audit log.
+    #[serde(rename = "audit:read")]
+    AuditRead,
+    /// Create a project.
+    #[serde(rename = "projects:create")]
+    ProjectsCreate,
+    /// Read a project and list projects (own projects only, unless Administrator).
+    #[serde(rename = "projects:read")]
+    ProjectsRead,
+    /// Rename a project, change its description or owner.
+    #[serde(rename = "projects:update")]
+    ProjectsUpdate,
+    /// Delete a project (a Project Manager only the projects they own).
+    #[serde(rename = "projects:delete")]
+    ProjectsDelete,
+    /// List the members of a project.
+    #[serde(rename = "members:read")]
+    MembersRead,
+    /// Add and remove project members.
+    #[serde(rename = "members:manage")]
+    MembersManage,
+    /// Scrape Prometheus metrics at `/metrics`.
+    #[serde(rename = "metrics:read")]
+    MetricsRead,
+}
+
+use Role::{Administrator as A, ProjectManager as PM, SupportEngineer as SE, TechnicalLead as TL};
+
+/// The permission matrix: which roles grant which permission.
+pub const MATRIX: &[(Permission, &[Role])] = &[
+    (Permission::UsersRead, &[A, PM]),
+    (Permission::UsersManage, &[A]),
+    (Permission::ServiceAccountsManage, &[A]),
+    (Permission::AuditRead, &[A]),
+    (Permission::ProjectsCreate, &[A, PM]),
+    (Permission::ProjectsRead, &[A, PM, TL, SE]),
+    (Permission::ProjectsUpdate, &[A, PM]),
+    (Permission::ProjectsDelete, &[A, PM]),
+    (Permission::MembersRead, &[A, PM, TL, SE]),
+    (Permission::MembersManage, &[A, PM]),
+    (Permission::MetricsRead, &[A, SE]),
+];
+
+impl Permission {
+    /// Every permission, in matrix order.
+    pub fn all() -> impl Iterator<Item = Permission> {
+        MATRIX.iter().map(|(p, _)| *p)
+    }
+
+    /// The scope string (`projects:read`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::UsersRead => "users:read",
+            Permission::UsersManage => "users:manage",
+            Permission::ServiceAccountsManage => "service_accounts:manage",
+            Permission::AuditRead => "audit:read",
+            Permission::ProjectsCreate => "projects:create",
+            Permission::ProjectsRead => "projects:read",
+            Permission::ProjectsUpdate => "projects:update",
+            Permission::ProjectsDelete => "projects:delete",
+            Permission::MembersRead => "members:read",
+            Permission::MembersManage => "members:manage",
+            Permission::MetricsRead => "metrics:read",
+        }
+    }
+
+    /// Parses [`Permission::as_str`].
+    pub fn parse(s: &str) -> Option<Permission> {
+        Permission::all().find(|p| p.as_str() == s)
+    }
+}
+
+/// The matrix as a Markdown table, as it appears in `docs/RBAC.md`.
+pub fn markdown_matrix() -> String {
+    let mut out = String::from("| permission |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {} |", role.title()));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for (permission, _) in MATRIX {
+        out.push_str(&format!("| `{}` |", permission.as_str()));
+        for role in Role::ALL {
+            out.push_str(if role.grants(*permission) {
+                " ✔ |"
+            } else {
+                " |"
+            });
+        }
+        out.push('\n');
+    }
+    out
+}

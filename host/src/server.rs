@@ -1,0 +1,180 @@
+//! Starting the host: storage, migrations, keys, the first administrator, the listener and a
+//! graceful shutdown on Ctrl-C / SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+
+use crate::api::{self, AppState};
+use crate::auth::tokens::TokenKeys;
+use crate::auth::{password, Auth};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::rbac::Role;
+use crate::store::users::{NewUser, UserKind};
+use crate::store::{Store, StoreError};
+use crate::telemetry;
+
+/// Connects to the database (creating the SQLite data directory if needed) and migrates it.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    if config.database_url.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    }
+    let url = config.database_url();
+    let store = Store::connect(&url)
+        .await
+        .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(store)
+}
+
+/// Builds the shared application state on an open store.
+pub fn state(config: Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let keys = TokenKeys::load_or_generate(&config.signing_key_dir(), &config.auth)
+        .context("loading JWT signing keys")?;
+    let auth = Auth::new(store.clone(), keys, clock.clone(), config.auth.clone());
+    Ok(AppState {
+        store,
+        auth,
+        clock,
+        config: Arc::new(config),
+        metrics: telemetry::metrics_handle(),
+    })
+}
+
+/// What start-up did about the first administrator.
+#[derive(Debug)]
+pub enum FirstAdmin {
+    /// Users already exist; nothing done.
+    Existing,
+    /// Created with the configured password.
+    Created {
+        /// Its e-mail.
+        email: String,
+    },
+    /// Created with a generated password, to be shown once.
+    Generated {
+        /// Its e-mail.
+        email: String,
+        /// The generated password.
+        password: String,
+    },
+}
+
+/// Creates the first Administrator when the database has no user at all.
+pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<FirstAdmin> {
+    if state.store.count_users().await? > 0 {
+        return Ok(FirstAdmin::Existing);
+    }
+    let email = state
+        .config
+        .admin_email
+        .clone()
+        .unwrap_or_else(|| "admin@localhost".into())
+        .trim()
+        .to_lowercase();
+    let (pw, generated) = match &state.config.admin_password {
+        Some(pw) => {
+            password::check_strength(pw, Some(&email))
+                .map_err(|why| anyhow::anyhow!("AGENTIC_ADMIN_PASSWORD {why}"))?;
+            (pw.clone(), false)
+        }
+        None => {
+            let mut bytes = [0u8; 18];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            (URL_SAFE_NO_PAD.encode(bytes), true)
+        }
+    };
+    let to_hash = pw.clone();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&to_hash))
+        .await?
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
+    let new = NewUser {
+        kind: UserKind::Human,
+        email: Some(&email),
+        display_name: "Administrator",
+        password_hash: Some(&hash),
+        role: Role::Administrator,
+    };
+    match state.store.create_user(new, state.now()).await {
+        Ok(_) => {}
+        // Another host of the cluster created it at the same moment.
+        Err(StoreError::Conflict(_)) => return Ok(FirstAdmin::Existing),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(if generated {
+        FirstAdmin::Generated {
+            email,
+            password: pw,
+        }
+    } else {
+        FirstAdmin::Created { email }
+    })
+}
+
+/// `agentic serve`: runs the API until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let store = open_store(&config).await?;
+    tracing::info!(backend = ?store.backend(), "database ready");
+    let state = state(config, store.clone(), Arc::new(SystemClock))?;
+    match ensure_first_admin(&state).await? {
+        FirstAdmin::Existing => {}
+        FirstAdmin::Created { email } => tracing::info!(%email, "first administrator created"),
+        FirstAdmin::Generated { email, password } => {
+            // Printed to the terminal once, never logged.
+            eprintln!(
+                "\n  First administrator created\n    e-mail:   {email}\n    password: {password}\n  \
+                 It is shown only this once: log in and change it (POST /api/v1/auth/password).\n"
+            );
+        }
+    }
+
+    let auth = state.auth.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            auth.prune();
+        }
+    });
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, docs = %format!("http://{local}/api/docs"), "agentic listening");
+    let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    housekeeping.abort();
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,424 @@
+//! Test harness for the Agentic host.
+//!
+//! Every behaviour story runs twice, on SQLite and on PostgreSQL, through [`stories!`]. Each run
+//! gets a fresh database: a SQLite file in a temporary directory, or a fresh schema in the
+//! PostgreSQL database named by `AGENTIC_TEST_POSTGRES_URL`
+//! (default `postgres://postgres@127.0.0.1:5432/test`). Without PostgreSQL the PostgreSQL runs are
+//! skipped with a message — except under `CI=true`, where they fail.
+//!
+//! [`TestApp`] drives the real router (`agentic_host::app`) with `tower::ServiceExt::oneshot`,
+//! with a manual clock so session timeouts are tested by moving time, not by sleeping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentic_host::clock::ManualClock;
+use agentic_host::config::Config;
+use agentic_host::rbac::Role;
+pub use agentic_host::store::Backend;
+use agentic_host::{server, AppState};
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+/// E-mail of the first administrator of every test app.
+pub const ADMIN_EMAIL: &str = "admin@test.example";
+/// Its password.
+pub const ADMIN_PASSWORD: &str = "admin-password-1234";
+/// Password of every user made by [`TestApp::user`].
+pub const USER_PASSWORD: &str = "user-password-1234";
+
+/// Runs each story on SQLite and on PostgreSQL, as `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! stories {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn story($backend: $crate::Backend) $body
+            #[tokio::test]
+            async fn sqlite() {
+                story($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::postgres_unavailable().await {
+                    return;
+                }
+                story($crate::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+/// The PostgreSQL server the tests use.
+pub fn postgres_url() -> String {
+    std::env::var("AGENTIC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// `true` (and a message) when PostgreSQL cannot be reached outside CI; panics inside CI.
+pub async fn postgres_unavailable() -> bool {
+    sqlx::any::install_default_drivers();
+    let check = async {
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect(&postgres_url())
+            .await?
+            .close()
+            .await
+    };
+    let result = tokio::time::timeout(Duration::from_secs(5), check).await;
+    match result {
+        Ok(Ok(())) => false,
+        other => {
+            let why = match other {
+                Ok(Err(e)) => e.to_string(),
+                _ => "timed out".into(),
+            };
+            if in_ci() {
+                panic!(
+                    "PostgreSQL is required in CI but {} is unreachable: {why}",
+                    postgres_url()
+                );
+            }
+            eprintln!(
+                "skipping PostgreSQL run: {} unreachable ({why})",
+                postgres_url()
+            );
+            true
+        }
+    }
+}
+
+/// A response, with its body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Parsed JSON body (`Null` when empty or not JSON).
+    pub json: Value,
+    /// Raw body.
+    pub text: String,
+}
+
+impl Reply {
+    /// Asserts the status, printing the body on failure.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts an RFC 9457 problem with this status and returns its JSON.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> &Value {
+        self.expect(status);
+        let ct = self
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        assert_eq!(
+            ct, "application/problem+json",
+            "not a problem document: {}",
+            self.text
+        );
+        assert_eq!(
+            self.json["status"],
+            json!(status),
+            "problem status field: {}",
+            self.text
+        );
+        assert!(
+            self.json["type"].is_string() && self.json["title"].is_string(),
+            "problem fields: {}",
+            self.text
+        );
+        assert!(
+            self.json["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "problem detail: {}",
+            self.text
+        );
+        &self.json
+    }
+
+    /// The `field` names of a validation problem.
+    pub fn fields(&self) -> Vec<String> {
+        self.json["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A logged-in user made for a test.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    /// User id.
+    pub id: i64,
+    /// E-mail.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// Access token.
+    pub token: String,
+    /// Refresh token.
+    pub refresh: String,
+}
+
+/// One host on a fresh database.
+#[derive(Debug)]
+pub struct TestApp {
+    /// The real router.
+    pub router: Router,
+    /// Its state (store, auth, config).
+    pub state: AppState,
+    /// The clock the host sees.
+    pub clock: Arc<ManualClock>,
+    /// Which database.
+    pub backend: Backend,
+    /// The database URL (with the schema selected, for PostgreSQL).
+    pub database_url: String,
+    /// Data directory (signing keys, SQLite file).
+    pub dir: tempfile::TempDir,
+    schema: Option<String>,
+    seq: std::sync::atomic::AtomicU32,
+}
+
+impl TestApp {
+    /// A host with the test defaults.
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// A host with the test defaults changed by `tweak`.
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, schema) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let base = postgres_url();
+                run_on_postgres(&format!("CREATE SCHEMA {schema}")).await;
+                let sep = if base.contains('?') { '&' } else { '?' };
+                (
+                    format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    Some(schema),
+                )
+            }
+        };
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            database_url: Some(database_url.clone()),
+            admin_email: Some(ADMIN_EMAIL.into()),
+            admin_password: Some(ADMIN_PASSWORD.into()),
+            ..Config::default()
+        };
+        config.auth.login_per_account_per_minute = 1000;
+        config.auth.login_per_ip_per_minute = 1000;
+        tweak(&mut config);
+        let store = server::open_store(&config).await.expect("open store");
+        let clock = ManualClock::new();
+        let state = server::state(config, store, clock.clone()).expect("state");
+        server::ensure_first_admin(&state)
+            .await
+            .expect("first admin");
+        let router = agentic_host::app(state.clone());
+        Self {
+            router,
+            state,
+            clock,
+            backend,
+            database_url,
+            dir,
+            schema,
+            seq: Default::default(),
+        }
+    }
+
+    /// Moves the host's clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(path);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(req.body(body).expect("request")).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            json,
+            text,
+        }
+    }
+
+    /// `GET` with a token.
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    /// `POST` JSON with a token.
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call("POST", path, Some(token), Some(body)).await
+    }
+
+    /// Logs in; panics unless it succeeds.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let r = self
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({ "email": email, "password": password })),
+            )
+            .await;
+        r.expect(200);
+        r.json
+    }
+
+    /// The first administrator, logged in.
+    pub async fn admin(&self) -> TestUser {
+        let t = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        TestUser {
+            id: t["user"]["id"].as_i64().expect("id"),
+            email: ADMIN_EMAIL.into(),
+            role: Role::Administrator,
+            token: t["access_token"].as_str().expect("token").into(),
+            refresh: t["refresh_token"].as_str().expect("refresh").into(),
+        }
+    }
+
+    /// A new user with `role`, created through the API by the administrator, logged in.
+    pub async fn user(&self, role: Role) -> TestUser {
+        let admin = self.admin().await;
+        let n = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let email = format!("{}-{n}@test.example", role.as_str().replace('_', "-"));
+        self.post(
+            "/api/v1/users",
+            &admin.token,
+            json!({ "email": email, "display_name": format!("{} {n}", role.title()), "password": USER_PASSWORD, "role": role }),
+        )
+        .await
+        .expect(201);
+        let t = self.login(&email, USER_PASSWORD).await;
+        TestUser {
+            id: t["user"]["id"].as_i64().expect("id"),
+            email,
+            role,
+            token: t["access_token"].as_str().expect("token").into(),
+            refresh: t["refresh_token"].as_str().expect("refresh").into(),
+        }
+    }
+
+    /// A project created by the administrator, owned by `owner`, with `members` added.
+    pub async fn project(&self, name: &str, owner: i64, members: &[i64]) -> i64 {
+        let admin = self.admin().await;
+        let r = self
+            .post(
+                "/api/v1/projects",
+                &admin.token,
+                json!({ "name": name, "description": "", "owner_id": owner }),
+            )
+            .await;
+        r.expect(201);
+        let id = r.json["id"].as_i64().expect("project id");
+        for m in members {
+            self.call(
+                "PUT",
+                &format!("/api/v1/projects/{id}/members/{m}"),
+                Some(&admin.token),
+                None,
+            )
+            .await;
+        }
+        id
+    }
+
+    /// Counts rows of a table directly in the database.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("count")
+    }
+}
+
+async fn run_on_postgres(sql: &str) {
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&postgres_url())
+        .await
+        .expect("connect to PostgreSQL");
+    conn.execute(sql).await.expect("run SQL on PostgreSQL");
+    let _ = conn.close().await;
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let Some(schema) = self.schema.take() else {
+            return;
+        };
+        // Drop the per-test schema on a thread of its own: Drop cannot await.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(run_on_postgres(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )));
+            }
+        })
+        .join();
+    }
+}
