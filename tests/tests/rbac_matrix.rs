@@ -1,0 +1,194 @@
+//! The role × endpoint × object matrix (OWASP API1 BOLA / API5 BFLA).
+//!
+//! Every endpoint is called by each of the four roles; project endpoints on a project of the
+//! caller's own and on one they do not belong to. The expected outcome is written out here by
+//! hand (not derived from `rbac.rs`), so a change to the matrix in code must be made here too.
+//! Refusals must be 403 (function level) or 404 (an object the caller may not see), and every
+//! call without a credential must be 401.
+
+use agentic_host::rbac::Role;
+use agentic_tests::{stories, TestApp};
+use serde_json::{json, Value};
+
+/// Who may call an endpoint: letters A (Administrator), P (Project Manager), T (Technical Lead),
+/// S (Support Engineer).
+struct Case {
+    method: &'static str,
+    path: &'static str,
+    body: Option<fn(u32) -> Value>,
+    allowed: &'static str,
+    project_scoped: bool,
+}
+
+const fn case(method: &'static str, path: &'static str, allowed: &'static str) -> Case {
+    Case { method, path, body: None, allowed, project_scoped: false }
+}
+
+fn cases() -> Vec<Case> {
+    let with = |mut c: Case, body: fn(u32) -> Value| {
+        c.body = Some(body);
+        c
+    };
+    let scoped = |mut c: Case| {
+        c.project_scoped = true;
+        c
+    };
+    vec![
+        case("GET", "/api/v1/auth/me", "APTS"),
+        case("GET", "/api/v1/auth/sessions", "APTS"),
+        case("GET", "/api/v1/projects", "APTS"),
+        with(case("POST", "/api/v1/projects", "AP"), |_| json!({ "name": "New" })),
+        case("GET", "/api/v1/users", "AP"),
+        with(case("POST", "/api/v1/users", "A"), |n| json!({
+            "email": format!("new{n}@test.example"), "display_name": "New", "password": "a-long-password-1", "role": "support_engineer"
+        })),
+        case("GET", "/api/v1/users/{u}", "AP"),
+        with(case("PATCH", "/api/v1/users/{u}", "A"), |_| json!({ "display_name": "Renamed" })),
+        case("DELETE", "/api/v1/users/{u}", "A"),
+        case("GET", "/api/v1/users/{u}/sessions", "A"),
+        case("DELETE", "/api/v1/users/{u}/sessions", "A"),
+        case("GET", "/api/v1/service-accounts", "A"),
+        with(case("POST", "/api/v1/service-accounts", "A"), |_| json!({ "name": "ci", "role": "support_engineer" })),
+        case("GET", "/api/v1/service-accounts/{sa}", "A"),
+        case("DELETE", "/api/v1/service-accounts/{sa}", "A"),
+        case("GET", "/api/v1/service-accounts/{sa}/keys", "A"),
+        with(case("POST", "/api/v1/service-accounts/{sa}/keys", "A"), |_| json!({ "name": "k", "scopes": ["projects:read"] })),
+        case("DELETE", "/api/v1/service-accounts/{sa}/keys/{key}", "A"),
+        case("GET", "/api/v1/audit", "A"),
+        case("GET", "/metrics", "AS"),
+        scoped(case("GET", "/api/v1/projects/{p}", "APTS")),
+        scoped(with(case("PATCH", "/api/v1/projects/{p}", "AP"), |_| json!({ "description": "changed" }))),
+        scoped(case("DELETE", "/api/v1/projects/{p}", "AP")),
+        scoped(case("GET", "/api/v1/projects/{p}/members", "APTS")),
+        scoped(case("PUT", "/api/v1/projects/{p}/members/{u}", "AP")),
+        scoped(case("DELETE", "/api/v1/projects/{p}/members/{m}", "AP")),
+    ]
+}
+
+fn letter(role: Role) -> char {
+    match role {
+        Role::Administrator => 'A',
+        Role::ProjectManager => 'P',
+        Role::TechnicalLead => 'T',
+        Role::SupportEngineer => 'S',
+    }
+}
+
+/// Fresh objects for one call, so destructive calls never affect another case.
+struct Fixture {
+    user: i64,
+    member: i64,
+    sa: i64,
+    key: i64,
+}
+
+async fn fixture(app: &TestApp, admin: &str, n: u32) -> Fixture {
+    let u = app.post("/api/v1/users", admin, json!({
+        "email": format!("victim{n}@test.example"), "display_name": "Victim", "password": "a-long-password-1", "role": "support_engineer"
+    })).await;
+    u.expect(201);
+    let m = app.post("/api/v1/users", admin, json!({
+        "email": format!("member{n}@test.example"), "display_name": "Member", "password": "a-long-password-1", "role": "support_engineer"
+    })).await;
+    m.expect(201);
+    let sa = app.post("/api/v1/service-accounts", admin, json!({ "name": "robot", "role": "support_engineer" })).await;
+    sa.expect(201);
+    let sa_id = sa.json["id"].as_i64().expect("sa");
+    let key = app.post(&format!("/api/v1/service-accounts/{sa_id}/keys"), admin,
+        json!({ "name": "k", "scopes": ["projects:read"] })).await;
+    key.expect(201);
+    Fixture {
+        user: u.json["id"].as_i64().expect("u"),
+        member: m.json["id"].as_i64().expect("m"),
+        sa: sa_id,
+        key: key.json["id"].as_i64().expect("key"),
+    }
+}
+
+/// A project owned by `owner`, with `members` (besides the owner).
+async fn project(app: &TestApp, admin: &str, owner: i64, members: &[i64]) -> i64 {
+    let r = app.post("/api/v1/projects", admin, json!({ "name": "Matrix", "owner_id": owner })).await;
+    r.expect(201);
+    let id = r.json["id"].as_i64().expect("id");
+    for m in members {
+        let r = app.call("PUT", &format!("/api/v1/projects/{id}/members/{m}"), Some(admin), None).await;
+        assert!(r.status.is_success(), "add member: {}", r.text);
+    }
+    id
+}
+
+stories! {
+    async fn every_role_on_every_endpoint_and_object(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let mut callers = vec![admin.clone()];
+        for role in [Role::ProjectManager, Role::TechnicalLead, Role::SupportEngineer] {
+            callers.push(app.user(role).await);
+        }
+        let mut n = 0u32;
+        let mut checked = 0;
+        for case in cases() {
+            for caller in &callers {
+                let objects: &[bool] = if case.project_scoped { &[true, false] } else { &[true] };
+                for &own in objects {
+                    n += 1;
+                    let f = fixture(&app, &admin.token, n).await;
+                    // The caller's project is owned by the caller; the other one by a stranger.
+                    let p = if own {
+                        project(&app, &admin.token, caller.id, &[f.member]).await
+                    } else {
+                        project(&app, &admin.token, f.user, &[f.member]).await
+                    };
+                    let path = case.path
+                        .replace("{p}", &p.to_string())
+                        .replace("{u}", &f.user.to_string())
+                        .replace("{m}", &f.member.to_string())
+                        .replace("{sa}", &f.sa.to_string())
+                        .replace("{key}", &f.key.to_string());
+                    let body = case.body.map(|b| b(n));
+                    let r = app.call(case.method, &path, Some(&caller.token), body).await;
+                    let may = case.allowed.contains(letter(caller.role))
+                        && (own || caller.role == Role::Administrator || !case.project_scoped);
+                    let what = format!("{} {} as {:?} on {} project", case.method, case.path, caller.role,
+                        if own { "own" } else { "other" });
+                    if may {
+                        assert!(r.status.is_success(), "{what}: expected success, got {} {}", r.status, r.text);
+                    } else {
+                        let expected = if case.project_scoped && !own { 404 } else { 403 };
+                        assert_eq!(r.status.as_u16(), expected, "{what}: {}", r.text);
+                        r.problem(expected);
+                    }
+                    // No credential at all: always 401.
+                    let anon = app.call(case.method, &path, None, case.body.map(|b| b(n))).await;
+                    assert_eq!(anon.status.as_u16(), 401, "{what} without a token: {}", anon.text);
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, cases().iter().map(|c| if c.project_scoped { 8 } else { 4 }).sum::<usize>());
+    }
+
+    async fn refused_calls_change_nothing(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let tl = app.user(Role::TechnicalLead).await;
+        let pm = app.user(Role::ProjectManager).await;
+        let other = project(&app, &admin.token, admin.id, &[]).await;
+        let own = project(&app, &admin.token, pm.id, &[tl.id]).await;
+
+        let before = (app.count("projects").await, app.count("project_members").await, app.count("users").await);
+        app.call("PATCH", &format!("/api/v1/projects/{other}"), Some(&pm.token), Some(json!({ "name": "pwned" }))).await.problem(404);
+        app.call("DELETE", &format!("/api/v1/projects/{other}"), Some(&pm.token), None).await.problem(404);
+        app.call("PUT", &format!("/api/v1/projects/{other}/members/{}", pm.id), Some(&pm.token), None).await.problem(404);
+        app.call("DELETE", &format!("/api/v1/projects/{own}"), Some(&tl.token), None).await.problem(403);
+        app.call("PUT", &format!("/api/v1/projects/{own}/members/{}", admin.id), Some(&tl.token), None).await.problem(403);
+        app.call("PATCH", &format!("/api/v1/users/{}", tl.id), Some(&pm.token), Some(json!({ "role": "administrator" }))).await.problem(403);
+        app.call("PATCH", &format!("/api/v1/users/{}", tl.id), Some(&tl.token), Some(json!({ "role": "administrator" }))).await.problem(403);
+        let after = (app.count("projects").await, app.count("project_members").await, app.count("users").await);
+        assert_eq!(before, after);
+        let p = app.get(&format!("/api/v1/projects/{other}"), &admin.token).await;
+        assert_eq!(p.json["name"], "Matrix");
+        let me = app.get("/api/v1/auth/me", &tl.token).await;
+        assert_eq!(me.json["user"]["role"], "technical_lead");
+    }
+}
