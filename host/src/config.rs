@@ -188,9 +188,15 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        let env = Env::prefixed("AGENTIC_")
-            .split("__")
-            .filter(|key| ENV_KEYS.contains(&key.as_str().split('.').next().unwrap_or_default()));
+        let env = Env::prefixed("AGENTIC_").split("__").filter(|key| {
+            let top = key
+                .as_str()
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            ENV_KEYS.contains(&top.as_str())
+        });
         let config: Config = figment.merge(env).extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
@@ -269,5 +275,34 @@ pub fn redact_url(url: &str) -> String {
     match userinfo.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
         None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_documents_every_option() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(OPTIONS_HELP),
+            "README's configuration table differs from OPTIONS_HELP"
+        );
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let config = Config {
+            database_url: Some("postgres://agentic:hunter2@db/agentic".into()),
+            admin_password: Some("correct horse battery".into()),
+            ..Config::default()
+        };
+        let text = format!("{config:?}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("correct horse"),
+            "{text}"
+        );
+        assert!(text.contains("postgres://agentic:<redacted>@db/agentic"));
     }
 }

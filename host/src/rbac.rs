@@ -181,3 +181,30 @@ pub fn markdown_matrix() -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_carry_the_matrix_in_force() {
+        let doc = include_str!("../../docs/RBAC.md");
+        assert!(
+            doc.contains(&markdown_matrix()),
+            "docs/RBAC.md is out of date; paste this table into it:\n{}",
+            markdown_matrix()
+        );
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        for p in Permission::all() {
+            assert_eq!(Permission::parse(p.as_str()), Some(p));
+            let json = serde_json::to_string(&p).expect("json");
+            assert_eq!(json, format!("\"{}\"", p.as_str()));
+        }
+    }
+}
