@@ -21,7 +21,13 @@ struct Case {
 }
 
 const fn case(method: &'static str, path: &'static str, allowed: &'static str) -> Case {
-    Case { method, path, body: None, allowed, project_scoped: false }
+    Case {
+        method,
+        path,
+        body: None,
+        allowed,
+        project_scoped: false,
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -37,27 +43,44 @@ fn cases() -> Vec<Case> {
         case("GET", "/api/v1/auth/me", "APTS"),
         case("GET", "/api/v1/auth/sessions", "APTS"),
         case("GET", "/api/v1/projects", "APTS"),
-        with(case("POST", "/api/v1/projects", "AP"), |_| json!({ "name": "New" })),
+        with(
+            case("POST", "/api/v1/projects", "AP"),
+            |_| json!({ "name": "New" }),
+        ),
         case("GET", "/api/v1/users", "AP"),
-        with(case("POST", "/api/v1/users", "A"), |n| json!({
-            "email": format!("new{n}@test.example"), "display_name": "New", "password": "a-long-password-1", "role": "support_engineer"
-        })),
+        with(case("POST", "/api/v1/users", "A"), |n| {
+            json!({
+                "email": format!("new{n}@test.example"), "display_name": "New", "password": "a-long-password-1", "role": "support_engineer"
+            })
+        }),
         case("GET", "/api/v1/users/{u}", "AP"),
-        with(case("PATCH", "/api/v1/users/{u}", "A"), |_| json!({ "display_name": "Renamed" })),
+        with(
+            case("PATCH", "/api/v1/users/{u}", "A"),
+            |_| json!({ "display_name": "Renamed" }),
+        ),
         case("DELETE", "/api/v1/users/{u}", "A"),
         case("GET", "/api/v1/users/{u}/sessions", "A"),
         case("DELETE", "/api/v1/users/{u}/sessions", "A"),
         case("GET", "/api/v1/service-accounts", "A"),
-        with(case("POST", "/api/v1/service-accounts", "A"), |_| json!({ "name": "ci", "role": "support_engineer" })),
+        with(
+            case("POST", "/api/v1/service-accounts", "A"),
+            |_| json!({ "name": "ci", "role": "support_engineer" }),
+        ),
         case("GET", "/api/v1/service-accounts/{sa}", "A"),
         case("DELETE", "/api/v1/service-accounts/{sa}", "A"),
         case("GET", "/api/v1/service-accounts/{sa}/keys", "A"),
-        with(case("POST", "/api/v1/service-accounts/{sa}/keys", "A"), |_| json!({ "name": "k", "scopes": ["projects:read"] })),
+        with(
+            case("POST", "/api/v1/service-accounts/{sa}/keys", "A"),
+            |_| json!({ "name": "k", "scopes": ["projects:read"] }),
+        ),
         case("DELETE", "/api/v1/service-accounts/{sa}/keys/{key}", "A"),
         case("GET", "/api/v1/audit", "A"),
         case("GET", "/metrics", "AS"),
         scoped(case("GET", "/api/v1/projects/{p}", "APTS")),
-        scoped(with(case("PATCH", "/api/v1/projects/{p}", "AP"), |_| json!({ "description": "changed" }))),
+        scoped(with(
+            case("PATCH", "/api/v1/projects/{p}", "AP"),
+            |_| json!({ "description": "changed" }),
+        )),
         scoped(case("DELETE", "/api/v1/projects/{p}", "AP")),
         scoped(case("GET", "/api/v1/projects/{p}/members", "APTS")),
         scoped(case("PUT", "/api/v1/projects/{p}/members/{u}", "AP")),
@@ -91,11 +114,22 @@ async fn fixture(app: &TestApp, admin: &str, n: u32) -> Fixture {
         "email": format!("member{n}@test.example"), "display_name": "Member", "password": "a-long-password-1", "role": "support_engineer"
     })).await;
     m.expect(201);
-    let sa = app.post("/api/v1/service-accounts", admin, json!({ "name": "robot", "role": "support_engineer" })).await;
+    let sa = app
+        .post(
+            "/api/v1/service-accounts",
+            admin,
+            json!({ "name": "robot", "role": "support_engineer" }),
+        )
+        .await;
     sa.expect(201);
     let sa_id = sa.json["id"].as_i64().expect("sa");
-    let key = app.post(&format!("/api/v1/service-accounts/{sa_id}/keys"), admin,
-        json!({ "name": "k", "scopes": ["projects:read"] })).await;
+    let key = app
+        .post(
+            &format!("/api/v1/service-accounts/{sa_id}/keys"),
+            admin,
+            json!({ "name": "k", "scopes": ["projects:read"] }),
+        )
+        .await;
     key.expect(201);
     Fixture {
         user: u.json["id"].as_i64().expect("u"),
@@ -107,11 +141,24 @@ async fn fixture(app: &TestApp, admin: &str, n: u32) -> Fixture {
 
 /// A project owned by `owner`, with `members` (besides the owner).
 async fn project(app: &TestApp, admin: &str, owner: i64, members: &[i64]) -> i64 {
-    let r = app.post("/api/v1/projects", admin, json!({ "name": "Matrix", "owner_id": owner })).await;
+    let r = app
+        .post(
+            "/api/v1/projects",
+            admin,
+            json!({ "name": "Matrix", "owner_id": owner }),
+        )
+        .await;
     r.expect(201);
     let id = r.json["id"].as_i64().expect("id");
     for m in members {
-        let r = app.call("PUT", &format!("/api/v1/projects/{id}/members/{m}"), Some(admin), None).await;
+        let r = app
+            .call(
+                "PUT",
+                &format!("/api/v1/projects/{id}/members/{m}"),
+                Some(admin),
+                None,
+            )
+            .await;
         assert!(r.status.is_success(), "add member: {}", r.text);
     }
     id
