@@ -37,6 +37,8 @@ Configuration (TOML file keys; environment variables override them):
   http.max_body_bytes        AGENTIC_HTTP__MAX_BODY_BYTES        largest accepted request body [1048576]
   http.request_timeout_secs  AGENTIC_HTTP__REQUEST_TIMEOUT_SECS  per-request deadline [30]
   http.trust_forwarded_for   AGENTIC_HTTP__TRUST_FORWARDED_FOR   take client IP from X-Forwarded-For [false]
+  http.cors_allowed_origins  AGENTIC_HTTP__CORS_ALLOWED_ORIGINS  browser origins allowed to call the API,
+                                                                e.g. '[\"https://app.example.com\"]' [none]
 ";
 
 /// The whole configuration of one host process.
@@ -107,6 +109,10 @@ pub struct HttpConfig {
     /// Take the client IP (rate limits, audit, sessions) from `X-Forwarded-For`. Only behind a
     /// proxy that sets it; otherwise clients could pick their own IP.
     pub trust_forwarded_for: bool,
+    /// Origins (`https://app.example.com`) whose browser pages may call the API. Empty: no
+    /// cross-origin access. Credentials travel in `Authorization`, never cookies, so CORS here
+    /// only decides which pages may read responses.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -146,6 +152,7 @@ impl Default for HttpConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             trust_forwarded_for: false,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -217,6 +224,16 @@ impl Config {
         }
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes must be at least 1024");
+        }
+        for origin in &self.http.cors_allowed_origins {
+            let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/')
+                && origin.parse::<axum::http::HeaderValue>().is_ok();
+            if !ok {
+                return bad(&format!(
+                    "http.cors_allowed_origins: `{origin}` is not an origin like https://app.example.com"
+                ));
+            }
         }
         Ok(())
     }

@@ -331,6 +331,7 @@ fn help_documents_every_option() {
         "AGENTIC_AUTH__ACCESS_TOKEN_TTL_SECS",
         "AGENTIC_HTTP__MAX_BODY_BYTES",
         "AGENTIC_CONFIG",
+        "AGENTIC_HTTP__CORS_ALLOWED_ORIGINS",
     ] {
         assert!(
             text.contains(var),

@@ -92,4 +92,23 @@ stories! {
         js.expect(200);
         assert!(js.text.len() > 100_000);
     }
+
+    async fn cors_allows_only_configured_origins(backend) {
+        let app = TestApp::start_with(backend, |c| {
+            c.http.cors_allowed_origins = vec!["https://app.example.com".into()];
+        })
+        .await;
+        let preflight = |origin: &str| {
+            Request::options("/api/v1/projects")
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization, content-type")
+                .body(Body::empty())
+                .expect("req")
+        };
+        let ok = app.send(preflight("https://app.example.com")).await;
+        assert_eq!(ok.headers.get("access-control-allow-origin").expect("allowed"), "https://app.example.com");
+        let evil = app.send(preflight("https://evil.example.com")).await;
+        assert!(evil.headers.get("access-control-allow-origin").is_none());
+    }
 }

@@ -185,10 +185,7 @@ pub struct Me {
 #[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = Problem)))]
 async fn me(who: Principal) -> Json<Me> {
     let permissions = Permission::all().filter(|p| who.can(*p)).collect();
-    let kind = match who.user.kind {
-        crate::store::users::UserKind::Human => "human",
-        crate::store::users::UserKind::Service => "service",
-    };
+    let kind = who.user.kind.as_str();
     Json(Me {
         session_id: who.session_id,
         kind,

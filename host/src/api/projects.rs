@@ -305,10 +305,7 @@ impl From<Member> for MemberView {
     fn from(m: Member) -> Self {
         Self {
             user_id: m.user.id,
-            kind: match m.user.kind {
-                crate::store::users::UserKind::Human => "human",
-                crate::store::users::UserKind::Service => "service",
-            },
+            kind: m.user.kind.as_str(),
             email: m.user.email,
             display_name: m.user.display_name,
             role: m.user.role,

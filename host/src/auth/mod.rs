@@ -257,6 +257,17 @@ impl Auth {
             detail: serde_json::json!({}),
         })
         .await?;
+        self.issue(session, user, refresh_token, now)
+    }
+
+    /// Pairs a fresh access token with the refresh token just stored for `session`.
+    fn issue(
+        &self,
+        session: Session,
+        user: User,
+        refresh_token: String,
+        now: i64,
+    ) -> Result<IssuedTokens, AuthError> {
         let access_token = self
             .inner
             .keys
@@ -305,17 +316,7 @@ impl Auth {
         };
         let (session, user) = self.inner.store.session_with_user(session.id).await?;
         self.check_session(&session, &user, now)?;
-        let access_token = self
-            .inner
-            .keys
-            .issue(user.id, session.id, now.div_euclid(1000))?;
-        Ok(IssuedTokens {
-            access_token,
-            expires_in: self.inner.keys.ttl_secs(),
-            refresh_token: next,
-            session,
-            user,
-        })
+        self.issue(session, user, next, now)
     }
 
     /// Whether a session is usable at `now`.

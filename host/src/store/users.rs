@@ -15,7 +15,8 @@ pub enum UserKind {
 }
 
 impl UserKind {
-    fn as_str(self) -> &'static str {
+    /// `human` or `service`, as stored and as shown by the API.
+    pub fn as_str(self) -> &'static str {
         match self {
             UserKind::Human => "human",
             UserKind::Service => "service",
