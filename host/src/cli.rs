@@ -9,9 +9,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use serde_json::json;
+
+use crate::api::extract::Checks;
 use crate::clock::SystemClock;
 use crate::config::{Config, OPTIONS_HELP};
 use crate::rbac::Role;
+use crate::store::audit::NewAuditEntry;
 use crate::store::users::{NewUser, UserChanges, UserFilter, UserKind};
 use crate::{auth, server, telemetry};
 
@@ -170,7 +174,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no account with e-mail {email}"))
         }
     };
-    match command {
+    let audit: Option<(&'static str, i64, serde_json::Value)> = match command {
         AdminCommand::ListUsers => {
             let mut after = 0;
             loop {
@@ -199,6 +203,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     None => break,
                 }
             }
+            None
         }
         AdminCommand::CreateUser {
             email,
@@ -206,9 +211,20 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             role,
             password_stdin,
         } => {
+            let email = email.trim().to_lowercase();
+            let mut checks = Checks::default();
+            checks
+                .email("--email", &email)
+                .text("--name", &name, 1, 100);
+            if let Err(errors) = checks.finish() {
+                let why: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .collect();
+                anyhow::bail!("{}", why.join("; "));
+            }
             let (pw, generated) = read_or_generate_password(password_stdin)?;
             let hash = auth::password::hash(&pw).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let email = email.trim().to_lowercase();
             let user = store
                 .create_user(
                     NewUser {
@@ -225,6 +241,11 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             if generated {
                 writeln!(out, "password: {pw}")?;
             }
+            Some((
+                "user.created",
+                user.id,
+                json!({ "email": email, "role": role }),
+            ))
         }
         AdminCommand::SetRole { email, role } => {
             let user = find(email).await?;
@@ -239,6 +260,11 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 )
                 .await?;
             writeln!(out, "user {} is now {}", user.id, role.as_str())?;
+            Some((
+                "user.updated",
+                user.id,
+                json!({ "role": { "from": user.role, "to": role } }),
+            ))
         }
         AdminCommand::ResetPassword {
             email,
@@ -268,6 +294,11 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             if generated {
                 writeln!(out, "password: {pw}")?;
             }
+            Some((
+                "user.updated",
+                user.id,
+                json!({ "password_changed": true, "sessions_ended": ended }),
+            ))
         }
         AdminCommand::Deactivate { email } => {
             let user = find(email).await?;
@@ -289,7 +320,25 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 "user {} deactivated; {ended} session(s) ended",
                 user.id
             )?;
+            Some((
+                "user.deactivated",
+                user.id,
+                json!({ "sessions_ended": ended }),
+            ))
         }
+    };
+    if let Some((action, target, mut detail)) = audit {
+        // Shell actions have no API actor; `via` says where they came from.
+        detail["via"] = json!("cli");
+        let entry = NewAuditEntry {
+            actor_id: None,
+            action,
+            target_type: Some("user"),
+            target_id: Some(target.to_string()),
+            ip: None,
+            detail,
+        };
+        store.append_audit(entry, now).await?;
     }
     store.close().await;
     Ok(())

@@ -342,3 +342,105 @@ fn help_documents_every_option() {
     let doc: Value = serde_json::from_slice(&out.stdout).expect("openapi json");
     assert!(doc["paths"]["/api/v1/projects"].is_object());
 }
+
+#[tokio::test]
+async fn admin_commands_manage_accounts_and_are_audited() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agentic = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("output")
+    };
+    let out = agentic(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "Ops@Example.com",
+            "--name",
+            "Ops",
+            "--role",
+            "support_engineer",
+            "--password-stdin",
+        ],
+        Some("a-strong-password-1\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = agentic(
+        &[
+            "admin",
+            "set-role",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "technical_lead",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = agentic(&["admin", "list-users"], None);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("ops@example.com\ttechnical_lead\tactive"),
+        "{listing}"
+    );
+
+    let bad = agentic(
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "not-an-email",
+            "--name",
+            "X",
+            "--role",
+            "support_engineer",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--email"));
+    let bad = agentic(
+        &[
+            "admin",
+            "set-role",
+            "--email",
+            "ops@example.com",
+            "--role",
+            "wizard",
+        ],
+        None,
+    );
+    assert!(!bad.status.success());
+
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.path().join("data/agentic.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.expect("open db");
+    let audited: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE detail LIKE '%\"via\":\"cli\"%' ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("audit");
+    assert_eq!(audited, ["user.created", "user.updated"]);
+}
