@@ -154,15 +154,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+        // A streaming parse may meet a type error before a syntax error further on; malformed
+        // JSON is a 400 whatever came first (checked only on this error path).
+        let malformed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err();
+        if malformed {
             return ApiError::BadRequest(format!("malformed JSON: {inner}"));
         }
         let message = inner.to_string();
-        let message = message
+        let mut message = message
             .split(" at line ")
             .next()
             .unwrap_or(&message)
             .to_owned();
+        if message == "expected value" {
+            // serde_json's wording when e.g. a number stands where a name (enum) belongs.
+            message = "has the wrong type".into();
+        }
         // An unknown field has no path of its own at the top level; name it from the message.
         let field = if path == "." {
             message
