@@ -141,7 +141,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
         loop {
             tick.tick().await;
-            auth.prune();
+            match auth.housekeeping().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "purged long-expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "session housekeeping failed"),
+            }
         }
     });
 

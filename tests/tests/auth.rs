@@ -302,4 +302,17 @@ stories! {
         app.login("ada@example.com", "correct horse battery").await;
         app.get("/api/v1/users/999999", &admin.token).await.problem(404);
     }
+
+    async fn long_expired_sessions_are_purged(backend) {
+        let app = TestApp::start(backend).await;
+        let old = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        refresh(&app, s(&old["refresh_token"])).await.expect(200);
+        assert_eq!(app.state.auth.housekeeping().await.expect("housekeeping"), 0, "nothing is old yet");
+        app.advance(Duration::from_secs(12 * 3600 + 7 * 86_400 + 60));
+        let fresh = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+        assert_eq!(app.state.auth.housekeeping().await.expect("housekeeping"), 1);
+        assert_eq!(app.count("sessions").await, 1);
+        assert_eq!(app.count("refresh_tokens").await, 1, "the purged session's tokens went with it");
+        app.get("/api/v1/auth/me", s(&fresh["access_token"])).await.expect(200);
+    }
 }

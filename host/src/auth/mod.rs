@@ -189,9 +189,16 @@ impl Auth {
         self.inner.clock.now_ms()
     }
 
-    /// Periodic housekeeping (throttle maps).
-    pub fn prune(&self) {
+    /// Periodic housekeeping: forgets idle throttle buckets and deletes sessions (with their
+    /// refresh tokens) that ended by absolute timeout more than a week ago; the week keeps recent
+    /// history for investigating an incident. Returns how many sessions were deleted.
+    pub async fn housekeeping(&self) -> Result<u64, AuthError> {
         self.inner.throttle.prune();
+        let absolute = i64::try_from(self.inner.config.absolute_timeout_secs)
+            .unwrap_or(0)
+            .saturating_mul(1000);
+        let cutoff = self.now() - absolute - 7 * 86_400_000;
+        Ok(self.inner.store.purge_sessions(cutoff).await?)
     }
 
     /// Checks e-mail and password and starts a session.

@@ -158,6 +158,15 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Deletes sessions created before `created_before` (refresh tokens cascade).
+    pub async fn purge_sessions(&self, created_before: Millis) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE created_at < $1")
+            .bind(created_before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     /// The user's sessions that are neither revoked nor timed out, newest first.
     pub async fn live_sessions(
         &self,
