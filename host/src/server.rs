@@ -138,7 +138,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let auth = state.auth.clone();
     let housekeeping = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        // Every ten minutes: cheap, and nothing here is urgent.
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
             match auth.housekeeping().await {
