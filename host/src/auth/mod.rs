@@ -224,16 +224,17 @@ impl Auth {
         let user = match found {
             Some((user, _)) if valid && user.is_active() => user,
             other => {
-                let reason = match other {
+                let reason = match &other {
                     None => "unknown_account",
                     Some((u, _)) if !u.is_active() => "account_deactivated",
                     Some(_) => "wrong_password",
                 };
+                let target_id = other.map(|(u, _)| u.id.to_string());
                 self.audit(NewAuditEntry {
                     actor_id: None,
                     action: "auth.login_failed",
                     target_type: Some("user"),
-                    target_id: None,
+                    target_id,
                     ip: client.ip.clone(),
                     detail: serde_json::json!({ "email": email, "reason": reason }),
                 })
