@@ -444,3 +444,32 @@ async fn admin_commands_manage_accounts_and_are_audited() {
     .expect("audit");
     assert_eq!(audited, ["user.created", "user.updated"]);
 }
+
+#[test]
+fn a_busy_port_fails_the_start_before_the_one_time_password_is_spent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_remove("AGENTIC_ADMIN_PASSWORD")
+        .env("AGENTIC_LISTEN", &addr)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("binding") && !stderr.contains("password:"),
+        "{stderr}"
+    );
+    drop(busy);
+    // The next start still creates the administrator and shows its password.
+    let server = start(dir.path(), &[]);
+    assert!(
+        server.banner.iter().any(|l| l.contains("password:")),
+        "{:?}",
+        server.banner
+    );
+    server.stop();
+}
