@@ -21,6 +21,8 @@ pub mod cli;
 pub mod clock;
 /// Typed configuration from a TOML file and `AGENTIC_*` environment variables.
 pub mod config;
+/// Connector plugins: the sandboxed WebAssembly runtime.
+pub mod plugins;
 /// Roles, permissions and the one matrix that maps them.
 pub mod rbac;
 /// Starting the host: storage, migrations, first administrator, listener, shutdown.

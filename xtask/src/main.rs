@@ -1,5 +1,7 @@
 //! Project automation behind the README's two commands:
 //!
+//! Both first build the connector components in `plugins/` for `wasm32-wasip2`.
+//!
 //! - `cargo xtask serve [ARGS…]` builds everything in release mode and starts
 //!   `agentic serve [ARGS…]` on the embedded default (SQLite in `./data`).
 //! - `cargo xtask test [ARGS…]` runs the whole test suite (`cargo test --workspace`), every
@@ -13,6 +15,37 @@ use std::process::{Command, ExitCode, Stdio};
 
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Builds every connector in `plugins/` for `wasm32-wasip2` and returns the directory of the
+/// `.wasm` components (exported to tests as `AGENTIC_PLUGIN_DIR`).
+fn build_plugins() -> Result<std::path::PathBuf, ExitCode> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Idempotent and quick when the target is already there.
+    let mut target = Command::new("rustup");
+    target.args(["target", "add", "wasm32-wasip2"]);
+    if run(target) != ExitCode::SUCCESS {
+        eprintln!("xtask: could not install the wasm32-wasip2 target with rustup");
+    }
+    let mut cmd = cargo();
+    cmd.args([
+        "build",
+        "--release",
+        "--locked",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+    ])
+    .arg(root.join("plugins/Cargo.toml"));
+    let code = run(cmd);
+    if code != ExitCode::SUCCESS {
+        eprintln!("xtask: building plugins failed (is the target installed? `rustup target add wasm32-wasip2`)");
+        return Err(code);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("plugins/target"));
+    Ok(target.join("wasm32-wasip2/release"))
 }
 
 fn run(mut cmd: Command) -> ExitCode {
@@ -107,6 +140,9 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     match task.as_str() {
         "serve" => {
+            if let Err(code) = build_plugins() {
+                return code;
+            }
             let mut cmd = cargo();
             cmd.args([
                 "run",
@@ -123,8 +159,13 @@ fn main() -> ExitCode {
             run(cmd)
         }
         "test" => {
+            let plugins = match build_plugins() {
+                Ok(dir) => dir,
+                Err(code) => return code,
+            };
             let mut cmd = cargo();
             cmd.args(["test", "--workspace", "--locked"]).args(&rest);
+            cmd.env("AGENTIC_PLUGIN_DIR", plugins);
             test(cmd)
         }
         _ => {

@@ -1,0 +1,537 @@
+//! The wasmtime runtime for connector components.
+//!
+//! One [`Runtime`] per host: an engine with the component model, async support, epoch
+//! interruption and the pooling allocator, and one linker with WASI 0.2 (with an empty context:
+//! no files, no environment, no sockets allowed) plus `wasi:http` and our `host` interface.
+//! A [`Plugin`] is a compiled component pre-linked once (`InstancePre`); every call
+//! instantiates it afresh, so no state leaks between calls or connections, and runs under
+//! - an epoch deadline ([`Limits::call_timeout`]): a ticker thread advances the epoch, so even a
+//!   guest spinning without calling the host is stopped;
+//! - a linear-memory cap ([`Limits::memory_bytes`]) that traps on the failed `memory.grow`;
+//! - an output cap ([`Limits::max_output_bytes`]) on what the call returns.
+//!
+//! A trap, panic, timeout or exceeded limit becomes a [`PluginError`]; it never reaches the
+//! rest of the host.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "agentic:connector/connector",
+        exports: { default: async },
+        with: {
+            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
+            "wasi:io": wasmtime_wasi::p2::bindings::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+        },
+        require_store_data_send: true,
+    });
+}
+
+pub use bindings::agentic::connector::types::{
+    ConnectorSpec, Error as ConnectorError, LogLevel, Page, RecordData, StreamSpec,
+};
+
+/// Resource limits of every plugin call.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Wall-clock budget of one call, enforced by epoch interruption.
+    pub call_timeout: Duration,
+    /// Largest linear memory a guest may grow to, in bytes.
+    pub memory_bytes: usize,
+    /// Largest result a call may return (strings and records), in bytes.
+    pub max_output_bytes: usize,
+    /// Instances that may exist at once (pooling allocator slots).
+    pub max_concurrent_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            call_timeout: Duration::from_secs(30),
+            memory_bytes: 64 << 20,
+            max_output_bytes: 16 << 20,
+            max_concurrent_instances: 64,
+        }
+    }
+}
+
+/// Why a plugin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The bytes are not a WebAssembly component, or it does not implement our world.
+    #[error("not a connector component: {0}")]
+    Invalid(String),
+    /// The call ran past its deadline and was stopped.
+    #[error("plugin call exceeded its {0:?} time limit")]
+    Timeout(Duration),
+    /// The guest tried to grow its memory past the cap.
+    #[error("plugin exceeded its memory limit of {0} bytes")]
+    MemoryLimit(usize),
+    /// The result was larger than allowed.
+    #[error("plugin returned {size} bytes, more than the {limit}-byte limit")]
+    OutputTooLarge {
+        /// Bytes returned.
+        size: usize,
+        /// The cap.
+        limit: usize,
+    },
+    /// The guest trapped (including Rust panics, which abort).
+    #[error("plugin crashed: {0}")]
+    Trap(String),
+    /// The connector reported a typed error.
+    #[error("connector error: {0:?}")]
+    Connector(ConnectorError),
+    /// The engine could not be set up (start-up only).
+    #[error("plugin engine: {0}")]
+    Engine(String),
+}
+
+/// Per-call store data: an empty WASI context (no preopened directories, no environment, no
+/// network), the HTTP context with its egress hooks, and the limiter.
+struct GuestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    egress: Egress,
+    limiter: MemoryLimiter,
+    plugin: Arc<str>,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
+}
+
+impl bindings::agentic::connector::types::Host for GuestState {}
+
+impl bindings::agentic::connector::host::Host for GuestState {
+    fn log(&mut self, level: LogLevel, message: String) {
+        let message: String = message.chars().take(2048).collect();
+        let plugin = &*self.plugin;
+        match level {
+            LogLevel::Trace | LogLevel::Debug => tracing::debug!(plugin, "{message}"),
+            LogLevel::Info => tracing::info!(plugin, "{message}"),
+            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
+            LogLevel::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+
+    fn progress(&mut self, done: u64, total: Option<u64>, message: String) {
+        let message: String = message.chars().take(256).collect();
+        tracing::debug!(plugin = &*self.plugin, done, total, "{message}");
+    }
+}
+
+/// Outbound HTTP policy. Until mediated egress lands, every request is refused: a plugin can
+/// reach nothing. Credential headers set by a guest are always dropped.
+struct Egress;
+
+impl wasmtime_wasi_http::WasiHttpHooks for Egress {
+    fn forbidden_header_filter(&mut self) -> wasmtime_wasi_http::ForbiddenHeaderFilter {
+        Arc::new(|name| {
+            wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name)
+                || name == http::header::AUTHORIZATION
+                || name == http::header::COOKIE
+                || name == http::header::PROXY_AUTHORIZATION
+        })
+    }
+
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        _options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> Box<
+        dyn std::future::Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<wasmtime_wasi_http::WasiBody>,
+                    Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+                )>,
+            > + Send,
+    > {
+        tracing::warn!(host = ?request.uri().host(), "plugin HTTP request refused: egress not enabled");
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
+/// Caps linear memory and remembers whether the cap was hit, so the resulting trap can be told
+/// apart from other traps.
+struct MemoryLimiter {
+    max: usize,
+    hit: bool,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.hit = true;
+            wasmtime::bail!("memory limit of {} bytes reached", self.max);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// Advances the engine's epoch every tick, on a thread of its own (outside the async executor,
+/// so a spinning guest cannot starve it).
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+}
+
+const TICK: Duration = Duration::from_millis(10);
+
+impl EpochTicker {
+    fn start(engine: &Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (engine.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("agentic-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        Self { stop }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The plugin engine of one host.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<GuestState>,
+    limits: Limits,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A compiled, pre-linked connector component.
+#[derive(Clone)]
+pub struct Plugin {
+    name: Arc<str>,
+    pre: bindings::ConnectorPre<GuestState>,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn engine_error(e: impl std::fmt::Display) -> PluginError {
+    PluginError::Engine(e.to_string())
+}
+
+impl Runtime {
+    /// Builds the engine and linker.
+    pub fn new(limits: Limits) -> Result<Self, PluginError> {
+        let mut pool = PoolingAllocationConfig::default();
+        let n = limits.max_concurrent_instances;
+        pool.total_component_instances(n)
+            .total_core_instances(n * 16)
+            .total_memories(n * 2)
+            .total_tables(n * 8)
+            .max_memory_size(limits.memory_bytes)
+            .max_memories_per_component(4)
+            .max_tables_per_component(16)
+            .max_core_instances_per_component(32);
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(engine_error)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;
+        bindings::agentic::connector::host::add_to_linker::<
+            GuestState,
+            wasmtime::component::HasSelf<GuestState>,
+        >(&mut linker, |state| state)
+        .map_err(engine_error)?;
+        let ticker = EpochTicker::start(&engine);
+        Ok(Self {
+            engine,
+            linker,
+            limits,
+            _ticker: ticker,
+        })
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Compiles `bytes` and checks that it is a component of the `connector` world whose imports
+    /// the host provides.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        let pre =
+            bindings::ConnectorPre::new(pre).map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        Ok(Plugin {
+            name: name.into(),
+            pre,
+        })
+    }
+
+    fn store(&self, plugin: &Plugin) -> Store<GuestState> {
+        let state = GuestState {
+            wasi: WasiCtxBuilder::new().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            egress: Egress,
+            limiter: MemoryLimiter {
+                max: self.limits.memory_bytes,
+                hit: false,
+            },
+            plugin: plugin.name.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let ticks = u64::try_from(self.limits.call_timeout.as_millis() / TICK.as_millis())
+            .unwrap_or(u64::MAX);
+        store.set_epoch_deadline(ticks.max(1));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Maps a wasmtime failure to what happened, using what the store saw.
+    fn classify(&self, store: &Store<GuestState>, error: wasmtime::Error) -> PluginError {
+        if store.data().limiter.hit {
+            return PluginError::MemoryLimit(self.limits.memory_bytes);
+        }
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => PluginError::Timeout(self.limits.call_timeout),
+            _ => PluginError::Trap(format!("{error:#}")),
+        }
+    }
+
+    fn cap(&self, size: usize) -> Result<(), PluginError> {
+        if size > self.limits.max_output_bytes {
+            return Err(PluginError::OutputTooLarge {
+                size,
+                limit: self.limits.max_output_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// `spec()`.
+    pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
+        let mut store = self.store(plugin);
+        let result = async {
+            let c = plugin.pre.instantiate_async(&mut store).await?;
+            c.call_spec(&mut store).await
+        }
+        .await;
+        let spec = result.map_err(|e| self.classify(&store, e))?;
+        self.cap(spec_size(&spec))?;
+        Ok(spec)
+    }
+
+    /// `check(config)`.
+    pub async fn check(&self, plugin: &Plugin, config: &str) -> Result<String, PluginError> {
+        let mut store = self.store(plugin);
+        let result = async {
+            let c = plugin.pre.instantiate_async(&mut store).await?;
+            c.call_check(&mut store, &config.to_owned()).await
+        }
+        .await;
+        let message = result
+            .map_err(|e| self.classify(&store, e))?
+            .map_err(PluginError::Connector)?;
+        self.cap(message.len())?;
+        Ok(message)
+    }
+
+    /// `discover(config)`.
+    pub async fn discover(
+        &self,
+        plugin: &Plugin,
+        config: &str,
+    ) -> Result<Vec<StreamSpec>, PluginError> {
+        let mut store = self.store(plugin);
+        let result = async {
+            let c = plugin.pre.instantiate_async(&mut store).await?;
+            c.call_discover(&mut store, &config.to_owned()).await
+        }
+        .await;
+        let streams = result
+            .map_err(|e| self.classify(&store, e))?
+            .map_err(PluginError::Connector)?;
+        self.cap(streams.iter().map(stream_size).sum())?;
+        Ok(streams)
+    }
+
+    /// `read(config, stream, state)`: one page.
+    pub async fn read(
+        &self,
+        plugin: &Plugin,
+        config: &str,
+        stream: &str,
+        state: Option<&str>,
+    ) -> Result<Page, PluginError> {
+        let mut store = self.store(plugin);
+        let result = async {
+            let c = plugin.pre.instantiate_async(&mut store).await?;
+            c.call_read(&mut store, &config.to_owned(), stream, state)
+                .await
+        }
+        .await;
+        let page = result
+            .map_err(|e| self.classify(&store, e))?
+            .map_err(PluginError::Connector)?;
+        self.cap(page.state.len() + page.records.iter().map(record_size).sum::<usize>())?;
+        Ok(page)
+    }
+
+    /// `invoke(config, action, input)`.
+    pub async fn invoke(
+        &self,
+        plugin: &Plugin,
+        config: &str,
+        action: &str,
+        input: &str,
+    ) -> Result<String, PluginError> {
+        let mut store = self.store(plugin);
+        let result = async {
+            let c = plugin.pre.instantiate_async(&mut store).await?;
+            c.call_invoke(&mut store, &config.to_owned(), action, &input.to_owned())
+                .await
+        }
+        .await;
+        let output = result
+            .map_err(|e| self.classify(&store, e))?
+            .map_err(PluginError::Connector)?;
+        self.cap(output.len())?;
+        Ok(output)
+    }
+}
+
+fn stream_size(s: &StreamSpec) -> usize {
+    s.name.len() + s.description.len() + s.schema.len()
+}
+
+fn spec_size(s: &ConnectorSpec) -> usize {
+    s.id.len()
+        + s.name.len()
+        + s.version.len()
+        + s.description.len()
+        + s.config_schema.len()
+        + s.streams.iter().map(stream_size).sum::<usize>()
+        + s.actions
+            .iter()
+            .map(|a| {
+                a.name.len() + a.description.len() + a.input_schema.len() + a.output_schema.len()
+            })
+            .sum::<usize>()
+}
+
+/// Bytes of text in a record (what the host will store), for the output cap.
+fn record_size(r: &RecordData) -> usize {
+    let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+    let list = |l: &Vec<String>| l.iter().map(String::len).sum::<usize>();
+    match r {
+        RecordData::Document(d) => {
+            d.external_id.len()
+                + d.title.len()
+                + d.content_type.len()
+                + d.body.len()
+                + opt(&d.url)
+                + opt(&d.author)
+                + list(&d.tags)
+                + d.attributes.len()
+        }
+        RecordData::WorkItem(w) => {
+            w.external_id.len()
+                + w.key.len()
+                + w.title.len()
+                + w.description.len()
+                + w.status.len()
+                + w.item_type.len()
+                + opt(&w.priority)
+                + opt(&w.assignee)
+                + opt(&w.reporter)
+                + list(&w.labels)
+                + opt(&w.parent)
+                + opt(&w.url)
+                + w.attributes.len()
+        }
+        RecordData::Comment(c) => {
+            c.external_id.len() + c.parent_external_id.len() + opt(&c.author) + c.body.len()
+        }
+        RecordData::Requirement(q) => {
+            q.external_id.len()
+                + q.identifier.len()
+                + q.title.len()
+                + q.text.len()
+                + opt(&q.module)
+                + opt(&q.parent)
+                + opt(&q.status)
+                + q.attributes.len()
+        }
+        RecordData::TraceLink(t) => {
+            t.external_id.len() + t.source.len() + t.target.len() + t.link_type.len()
+        }
+        RecordData::Person(p) => p.external_id.len() + p.display_name.len() + opt(&p.email),
+        RecordData::Raw(r) => r.external_id.len() + r.data.len(),
+    }
+}

@@ -1,0 +1,188 @@
+//! The plugin runtime against real components built from `plugins/` for `wasm32-wasip2`
+//! (`cargo xtask test` builds them first and says where, in `AGENTIC_PLUGIN_DIR`).
+//!
+//! The example connector pages deterministically; the hostile one spins, hoards memory, panics
+//! and floods — each attack must end as a clean error while the runtime keeps serving.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use agentic_host::plugins::{ConnectorError, Limits, Plugin, PluginError, Runtime};
+
+fn plugin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("AGENTIC_PLUGIN_DIR") {
+        return dir.into();
+    }
+    let target = option_env!("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("wasm32-wasip2/release")
+}
+
+fn load(runtime: &Runtime, name: &str) -> Plugin {
+    let path = plugin_dir().join(format!("{name}.wasm"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}. Build the plugins first: `cargo xtask test` does (plugins/ for wasm32-wasip2)", path.display())
+    });
+    runtime.load(name, &bytes).expect("load component")
+}
+
+fn runtime(timeout: Duration) -> Runtime {
+    Runtime::new(Limits {
+        call_timeout: timeout,
+        ..Limits::default()
+    })
+    .expect("engine")
+}
+
+#[tokio::test]
+async fn the_example_connector_describes_itself_and_pages_deterministically() {
+    let rt = runtime(Duration::from_secs(10));
+    let example = load(&rt, "example");
+    let spec = rt.spec(&example).await.expect("spec");
+    assert_eq!(spec.id, "example");
+    assert_eq!(spec.streams.len(), 1);
+    serde_json::from_str::<serde_json::Value>(&spec.config_schema).expect("config schema is JSON");
+
+    let config = r#"{"items": 250, "page_size": 100}"#;
+    assert_eq!(
+        rt.check(&example, config).await.expect("check"),
+        "250 items available"
+    );
+    match rt.check(&example, "{}").await {
+        Err(PluginError::Connector(ConnectorError::Config(msg))) => assert!(msg.contains("items")),
+        other => panic!("expected a typed config error, got {other:?}"),
+    }
+    assert_eq!(
+        rt.discover(&example, config).await.expect("discover")[0].name,
+        "items"
+    );
+
+    // Full read, page by page, then resumption from every intermediate state.
+    let mut state: Option<String> = None;
+    let mut states = Vec::new();
+    let mut ids = Vec::new();
+    loop {
+        let page = rt
+            .read(&example, config, "items", state.as_deref())
+            .await
+            .expect("read");
+        ids.extend(page.records.iter().map(|r| match r {
+            agentic_host::plugins::runtime::RecordData::WorkItem(w) => w.external_id.clone(),
+            other => panic!("unexpected record {other:?}"),
+        }));
+        states.push(page.state.clone());
+        if !page.has_more {
+            break;
+        }
+        state = Some(page.state);
+    }
+    assert_eq!(states, ["100", "200", "250"]);
+    assert_eq!(ids, (1..=250).map(|n| n.to_string()).collect::<Vec<_>>());
+    let resumed = rt
+        .read(&example, config, "items", Some("200"))
+        .await
+        .expect("resume");
+    assert_eq!(resumed.records.len(), 50);
+    assert!(!resumed.has_more);
+    assert!(matches!(
+        rt.read(&example, config, "nope", None).await,
+        Err(PluginError::Connector(ConnectorError::NotFound(_)))
+    ));
+    assert_eq!(
+        rt.invoke(&example, config, "echo", "{\"a\":1}")
+            .await
+            .expect("echo"),
+        "{\"a\":1}"
+    );
+}
+
+#[tokio::test]
+async fn an_infinite_loop_is_stopped_at_the_deadline() {
+    let rt = runtime(Duration::from_millis(300));
+    let hostile = load(&rt, "hostile");
+    let start = Instant::now();
+    let result = rt.invoke(&hostile, "{}", "spin", "").await;
+    assert!(matches!(result, Err(PluginError::Timeout(_))), "{result:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "stopped promptly: {:?}",
+        start.elapsed()
+    );
+    // The runtime keeps working.
+    assert_eq!(
+        rt.invoke(&hostile, "{}", "ok", "still here")
+            .await
+            .expect("ok"),
+        "still here"
+    );
+}
+
+#[tokio::test]
+async fn memory_growth_past_the_cap_is_a_clean_error() {
+    let rt = runtime(Duration::from_secs(10));
+    let hostile = load(&rt, "hostile");
+    let result = rt.invoke(&hostile, "{}", "grow", "").await;
+    assert!(
+        matches!(result, Err(PluginError::MemoryLimit(_))),
+        "{result:?}"
+    );
+    assert_eq!(rt.invoke(&hostile, "{}", "ok", "x").await.expect("ok"), "x");
+}
+
+#[tokio::test]
+async fn a_panic_is_a_clean_error() {
+    let rt = runtime(Duration::from_secs(10));
+    let hostile = load(&rt, "hostile");
+    let result = rt.invoke(&hostile, "{}", "panic", "").await;
+    assert!(matches!(result, Err(PluginError::Trap(_))), "{result:?}");
+}
+
+#[tokio::test]
+async fn output_past_the_cap_is_refused() {
+    let rt = Runtime::new(Limits {
+        max_output_bytes: 1 << 20,
+        ..Limits::default()
+    })
+    .expect("engine");
+    let hostile = load(&rt, "hostile");
+    let result = rt.invoke(&hostile, "{}", "flood", "2").await;
+    assert!(
+        matches!(result, Err(PluginError::OutputTooLarge { .. })),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_attacks_do_not_stop_other_calls() {
+    let rt = std::sync::Arc::new(runtime(Duration::from_millis(500)));
+    let hostile = load(&rt, "hostile");
+    let example = load(&rt, "example");
+    let mut spinners = Vec::new();
+    for _ in 0..4 {
+        let (rt, hostile) = (rt.clone(), hostile.clone());
+        spinners.push(tokio::spawn(async move {
+            rt.invoke(&hostile, "{}", "spin", "").await
+        }));
+    }
+    // Meanwhile a well-behaved call completes.
+    let spec = rt.spec(&example).await.expect("spec while others spin");
+    assert_eq!(spec.id, "example");
+    for s in spinners {
+        assert!(matches!(
+            s.await.expect("join"),
+            Err(PluginError::Timeout(_))
+        ));
+    }
+}
+
+#[tokio::test]
+async fn bytes_that_are_not_a_connector_component_are_refused() {
+    let rt = runtime(Duration::from_secs(1));
+    for junk in [&b"not wasm"[..], &[0, b'a', b's', b'm', 1, 0, 0, 0][..]] {
+        assert!(matches!(
+            rt.load("junk", junk),
+            Err(PluginError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,65 @@
+//! A hostile connector for the host's containment tests. `invoke(action)` misbehaves on purpose:
+//! `spin` loops forever, `grow` allocates until memory runs out, `panic` panics, `flood` returns
+//! more data than the host accepts, `ok` behaves.
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "agentic:connector/connector",
+    generate_all,
+});
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn spec() -> ConnectorSpec {
+        ConnectorSpec {
+            id: "hostile".into(),
+            name: "Hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Misbehaves on purpose.".into(),
+            config_schema: "{}".into(),
+            auth_kinds: Vec::new(),
+            streams: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    fn check(_config: String) -> Result<String, Error> {
+        Ok("ok".into())
+    }
+
+    fn discover(_config: String) -> Result<Vec<StreamSpec>, Error> {
+        Ok(Vec::new())
+    }
+
+    fn read(_config: String, _stream: String, _state: Option<String>) -> Result<Page, Error> {
+        Err(Error::NotFound("no streams".into()))
+    }
+
+    fn invoke(_config: String, action: String, input: String) -> Result<String, Error> {
+        match action.as_str() {
+            "spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "grow" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("hostile plugin panics on purpose"),
+            "flood" => {
+                let mb: usize = input.trim().parse().unwrap_or(40);
+                Ok("x".repeat(mb << 20))
+            }
+            "ok" => Ok(input),
+            other => Err(Error::NotFound(other.into())),
+        }
+    }
+}
+
+export!(Hostile);
