@@ -270,6 +270,22 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
+/// Runs one export in a fresh instance: `call!(runtime, plugin, |connector, store| export call)`.
+/// Instantiation and the call share the store's deadline and limits; a failure of either is
+/// classified by [`Runtime::classify`].
+macro_rules! call {
+    ($runtime:expr, $plugin:expr, |$c:ident, $store:ident| $call:expr) => {{
+        let mut store = $runtime.store($plugin);
+        let result = async {
+            let $c = $plugin.pre.instantiate_async(&mut store).await?;
+            let $store = &mut store;
+            $call.await
+        }
+        .await;
+        result.map_err(|e| $runtime.classify(&store, e))
+    }};
+}
+
 fn engine_error(e: impl std::fmt::Display) -> PluginError {
     PluginError::Engine(e.to_string())
 }
@@ -376,27 +392,15 @@ impl Runtime {
 
     /// `spec()`.
     pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
-        let mut store = self.store(plugin);
-        let result = async {
-            let c = plugin.pre.instantiate_async(&mut store).await?;
-            c.call_spec(&mut store).await
-        }
-        .await;
-        let spec = result.map_err(|e| self.classify(&store, e))?;
+        let spec = call!(self, plugin, |c, store| c.call_spec(store))?;
         self.cap(spec_size(&spec))?;
         Ok(spec)
     }
 
     /// `check(config)`.
     pub async fn check(&self, plugin: &Plugin, config: &str) -> Result<String, PluginError> {
-        let mut store = self.store(plugin);
-        let result = async {
-            let c = plugin.pre.instantiate_async(&mut store).await?;
-            c.call_check(&mut store, &config.to_owned()).await
-        }
-        .await;
-        let message = result
-            .map_err(|e| self.classify(&store, e))?
+        let config = config.to_owned();
+        let message = call!(self, plugin, |c, store| c.call_check(store, &config))?
             .map_err(PluginError::Connector)?;
         self.cap(message.len())?;
         Ok(message)
@@ -408,14 +412,8 @@ impl Runtime {
         plugin: &Plugin,
         config: &str,
     ) -> Result<Vec<StreamSpec>, PluginError> {
-        let mut store = self.store(plugin);
-        let result = async {
-            let c = plugin.pre.instantiate_async(&mut store).await?;
-            c.call_discover(&mut store, &config.to_owned()).await
-        }
-        .await;
-        let streams = result
-            .map_err(|e| self.classify(&store, e))?
+        let config = config.to_owned();
+        let streams = call!(self, plugin, |c, store| c.call_discover(store, &config))?
             .map_err(PluginError::Connector)?;
         self.cap(streams.iter().map(stream_size).sum())?;
         Ok(streams)
@@ -429,16 +427,10 @@ impl Runtime {
         stream: &str,
         state: Option<&str>,
     ) -> Result<Page, PluginError> {
-        let mut store = self.store(plugin);
-        let result = async {
-            let c = plugin.pre.instantiate_async(&mut store).await?;
-            c.call_read(&mut store, &config.to_owned(), stream, state)
-                .await
-        }
-        .await;
-        let page = result
-            .map_err(|e| self.classify(&store, e))?
-            .map_err(PluginError::Connector)?;
+        let config = config.to_owned();
+        let page = call!(self, plugin, |c, store| c
+            .call_read(store, &config, stream, state))?
+        .map_err(PluginError::Connector)?;
         self.cap(page.state.len() + page.records.iter().map(record_size).sum::<usize>())?;
         Ok(page)
     }
@@ -451,16 +443,10 @@ impl Runtime {
         action: &str,
         input: &str,
     ) -> Result<String, PluginError> {
-        let mut store = self.store(plugin);
-        let result = async {
-            let c = plugin.pre.instantiate_async(&mut store).await?;
-            c.call_invoke(&mut store, &config.to_owned(), action, &input.to_owned())
-                .await
-        }
-        .await;
-        let output = result
-            .map_err(|e| self.classify(&store, e))?
-            .map_err(PluginError::Connector)?;
+        let (config, input) = (config.to_owned(), input.to_owned());
+        let output = call!(self, plugin, |c, store| c
+            .call_invoke(store, &config, action, &input))?
+        .map_err(PluginError::Connector)?;
         self.cap(output.len())?;
         Ok(output)
     }

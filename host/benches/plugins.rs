@@ -1,0 +1,134 @@
+//! `cargo xtask test` builds the components; then
+//! `AGENTIC_PLUGIN_DIR=<target>/wasm32-wasip2/release cargo bench -p agentic-host --bench plugins`
+//!
+//! Latency of one plugin call as the host makes it — a fresh instance from the pre-linked
+//! component (pooling allocator) plus the call — for a trivial export (`invoke("ok")` of the
+//! hostile component, which echoes its input) and for `spec()` of the example connector, side by
+//! side with the same echo done natively (a function call) as the floor. Also calls per second
+//! with 2 and 8 concurrent callers on the 2-worker runtime.
+// A benchmark is a program that reports on stdout and stops on the first surprise.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentic_host::plugins::{Limits, Runtime};
+
+const CALLS: usize = 20_000;
+
+fn dir() -> PathBuf {
+    std::env::var("AGENTIC_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let target = option_env!("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+            target.join("wasm32-wasip2/release")
+        })
+}
+
+fn micros(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort();
+    let idx = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[idx].as_secs_f64() * 1e6
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let rt = Arc::new(Runtime::new(Limits::default()).unwrap());
+        let hostile = rt
+            .load(
+                "hostile",
+                &std::fs::read(dir().join("hostile.wasm")).unwrap(),
+            )
+            .unwrap();
+        let example = rt
+            .load(
+                "example",
+                &std::fs::read(dir().join("example.wasm")).unwrap(),
+            )
+            .unwrap();
+
+        for _ in 0..1000 {
+            rt.invoke(&hostile, "{}", "ok", "x").await.unwrap();
+        }
+        let mut echo = Vec::with_capacity(CALLS);
+        for _ in 0..CALLS {
+            let start = Instant::now();
+            let out = rt.invoke(&hostile, "{}", "ok", "x").await.unwrap();
+            echo.push(start.elapsed());
+            assert_eq!(out, "x");
+        }
+        let mut spec = Vec::with_capacity(CALLS);
+        for _ in 0..CALLS {
+            let start = Instant::now();
+            let s = rt.spec(&example).await.unwrap();
+            spec.push(start.elapsed());
+            assert_eq!(s.id, "example");
+        }
+        let mut native = Vec::with_capacity(CALLS);
+        for _ in 0..CALLS {
+            let start = Instant::now();
+            let out = std::hint::black_box(String::from(std::hint::black_box("x")));
+            native.push(start.elapsed());
+            assert_eq!(out, "x");
+        }
+
+        let mut rates = Vec::new();
+        for callers in [2usize, 8] {
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..callers {
+                let (rt, hostile) = (rt.clone(), hostile.clone());
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..CALLS / callers {
+                        rt.invoke(&hostile, "{}", "ok", "x").await.unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            rates.push((
+                callers,
+                (CALLS / callers * callers) as f64 / start.elapsed().as_secs_f64(),
+            ));
+        }
+
+        println!("\n{CALLS} sequential calls each, fresh instance per call (pooling allocator)");
+        println!("{:<48} {:>10} {:>10}", "", "p50 µs", "p99 µs");
+        let e50 = micros(&mut echo, 0.5);
+        println!(
+            "{:<48} {:>10.1} {:>10.1}",
+            "instantiate + invoke(\"ok\") echo",
+            e50,
+            micros(&mut echo, 0.99)
+        );
+        println!(
+            "{:<48} {:>10.1} {:>10.1}",
+            "instantiate + spec()",
+            micros(&mut spec, 0.5),
+            micros(&mut spec, 0.99)
+        );
+        let n50 = micros(&mut native, 0.5);
+        println!(
+            "{:<48} {:>10.3} {:>10.3}",
+            "native echo (floor)",
+            n50,
+            micros(&mut native, 0.99)
+        );
+        for (callers, rate) in rates {
+            println!(
+                "{:<48} {:>10.0}",
+                format!("echo calls/s with {callers} concurrent callers"),
+                rate
+            );
+        }
+    });
+}
