@@ -215,7 +215,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
             let mut checks = Checks::default();
             checks
                 .email("--email", &email)
-                .text("--name", &name, 1, 100);
+                .line("--name", &name, 1, 100);
             if let Err(errors) = checks.finish() {
                 let why: Vec<String> = errors
                     .iter()

@@ -186,3 +186,19 @@ async fn bytes_that_are_not_a_connector_component_are_refused() {
         ));
     }
 }
+
+#[tokio::test]
+async fn a_component_of_another_world_is_refused() {
+    let rt = runtime(Duration::from_secs(1));
+    let path = plugin_dir().join("not_a_connector.wasm");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    match rt.load("not-a-connector", &bytes) {
+        Err(PluginError::Invalid(why)) => {
+            assert!(
+                why.contains("agentic:connector") && why.contains("no export"),
+                "{why}"
+            )
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+}

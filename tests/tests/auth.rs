@@ -42,6 +42,12 @@ stories! {
         assert!(s(&t["refresh_token"]).starts_with("art_"));
         assert_eq!(t["user"]["email"], ADMIN_EMAIL);
         assert!(t["user"].get("password_hash").is_none());
+        // The scheme name is case-insensitive (RFC 9110).
+        let req = axum::http::Request::get("/api/v1/auth/me")
+            .header("authorization", format!("BEARER {}", s(&t["access_token"])))
+            .body(axum::body::Body::empty())
+            .expect("request");
+        app.send(req).await.expect(200);
         let me = app.get("/api/v1/auth/me", s(&t["access_token"])).await;
         me.expect(200);
         assert_eq!(me.json["user"]["role"], "administrator");

@@ -134,7 +134,8 @@ stories! {
             (with("display_name", json!("bell\u{7}")), vec!["display_name"]),
             (with("role", json!("wizard")), vec!["role"]),
             (with("role", json!(3)), vec!["role"]),
-            (without("email"), vec![""]),
+            (without("email"), vec!["email"]),
+            (with("display_name", json!("line\nbreak")), vec!["display_name"]),
             (json!({ "email": "bad", "display_name": "", "password": "x", "role": "support_engineer" }), vec!["email", "display_name", "password"]),
         ];
         for (body, fields) in cases {
@@ -178,7 +179,8 @@ stories! {
             (json!({ "name": "ok", "owner_id": "1" }), vec!["owner_id"]),
             (json!({ "name": "ok", "owner_id": 1.5 }), vec!["owner_id"]),
             (json!({ "name": 7 }), vec!["name"]),
-            (json!({ "description": "no name" }), vec![""]),
+            (json!({ "description": "no name" }), vec!["name"]),
+            (json!({ "name": "tab\there" }), vec!["name"]),
         ] {
             let r = app.post("/api/v1/projects", &admin.token, body).await;
             invalid(&r, &fields);
@@ -215,7 +217,7 @@ stories! {
         for (body, fields) in [
             (json!({ "name": "", "role": "support_engineer" }), vec!["name"]),
             (json!({ "name": "bot", "role": "robot" }), vec!["role"]),
-            (json!({ "name": "bot" }), vec![""]),
+            (json!({ "name": "bot" }), vec!["role"]),
         ] {
             invalid(&app.post("/api/v1/service-accounts", &admin.token, body).await, &fields);
         }
@@ -291,5 +293,43 @@ stories! {
         invalid(&r, &["name"]);
         let r = app.get(&format!("/api/v1/users?q={}", "x".repeat(101)), &admin.token).await;
         invalid(&r, &["q"]);
+    }
+
+    async fn regressions_found_by_the_input_review(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let before = snapshot(&app).await;
+        // A JSON array must not be read as the object's fields in order.
+        let r = app.call("POST", "/api/v1/auth/login", None,
+            Some(json!([agentic_tests::ADMIN_EMAIL, agentic_tests::ADMIN_PASSWORD]))).await;
+        invalid(&r, &[""]);
+        let r = app.post("/api/v1/projects", &admin.token, json!(["P", "", 1])).await;
+        invalid(&r, &[""]);
+        // NUL cannot reach the database (PostgreSQL text refuses it: that was a 500).
+        let r = app.call("POST", "/api/v1/auth/login", None,
+            Some(json!({ "email": "admin\u{0}@test.example", "password": "x" }))).await;
+        invalid(&r, &["email"]);
+        // An escaped backslash before `u0000` is ordinary text, not NUL.
+        let r = raw(&app, "POST", "/api/v1/projects", &admin.token, Some("application/json"),
+            r#"{"name": "back\\u0000slash"}"#).await;
+        r.expect(201);
+        assert_eq!(r.json["name"], "back\\u0000slash");
+        for query in ["/api/v1/projects?name=%00", "/api/v1/users?q=a%00b"] {
+            app.get(query, &admin.token).await.problem(400);
+        }
+        // Duplicate fields are named.
+        let r = raw(&app, "POST", "/api/v1/projects", &admin.token, Some("application/json"),
+            r#"{"name": "a", "name": "b"}"#).await;
+        invalid(&r, &["name"]);
+        // A new password may not be the account's e-mail, on change as on creation.
+        let tl = app.user(Role::TechnicalLead).await;
+        let r = app.call("PATCH", &format!("/api/v1/users/{}", tl.id), Some(&admin.token),
+            Some(json!({ "password": tl.email.to_uppercase() }))).await;
+        invalid(&r, &["password"]);
+        let r = app.post("/api/v1/auth/password", &admin.token,
+            json!({ "current_password": agentic_tests::ADMIN_PASSWORD, "new_password": agentic_tests::ADMIN_EMAIL })).await;
+        invalid(&r, &["new_password"]);
+        let after = snapshot(&app).await;
+        assert_eq!(after[1], before[1] + 1, "only the one valid project was stored");
     }
 }

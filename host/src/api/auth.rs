@@ -234,6 +234,8 @@ async fn change_password(
         ));
     };
     let email = who.user.email.clone().unwrap_or_default();
+    password::check_strength(&body.new_password, Some(&email))
+        .map_err(|why| ApiError::field("new_password", why))?;
     let current = state
         .store
         .user_for_login(&email)

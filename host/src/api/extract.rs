@@ -56,6 +56,18 @@ impl Checks {
         self
     }
 
+    /// Single-line text (names, labels): like [`Checks::text`] but no line breaks or tabs either.
+    pub fn line(&mut self, field: &str, value: &str, min: usize, max: usize) -> &mut Self {
+        if value.chars().any(char::is_control) {
+            self.0.push(FieldError::new(
+                field,
+                "must be a single line without control characters",
+            ));
+            return self;
+        }
+        self.text(field, value, min, max)
+    }
+
     /// A plausible e-mail address (one `@`, a dotted domain, no spaces, at most 254 bytes).
     pub fn email(&mut self, field: &str, value: &str) -> &mut Self {
         let ok = value.len() <= 254
@@ -150,6 +162,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "request body is empty; expected a JSON object".into(),
         ));
     }
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(ApiError::BadRequest(format!("malformed JSON: {e}")));
+        }
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "",
+            "the body must be a JSON object",
+        )]));
+    }
+    if contains_escaped_nul(bytes) {
+        let value: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        let field = nul_path(&value, "").unwrap_or_default();
+        return Err(ApiError::Validation(vec![FieldError::new(
+            field,
+            "must not contain NUL (\\u0000)",
+        )]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -170,15 +200,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             // serde_json's wording when e.g. a number stands where a name (enum) belongs.
             message = "has the wrong type".into();
         }
-        // An unknown field has no path of its own at the top level; name it from the message.
-        let field = if path == "." {
-            message
-                .strip_prefix("unknown field `")
-                .and_then(|rest| rest.split('`').next())
-                .unwrap_or_default()
-                .to_owned()
-        } else {
-            path
+        // Unknown, missing and duplicate fields are reported at their parent; name the field.
+        let named = ["unknown field `", "missing field `", "duplicate field `"]
+            .iter()
+            .find_map(|prefix| message.strip_prefix(prefix))
+            .and_then(|rest| rest.split('`').next());
+        let field = match (named, path.as_str()) {
+            (Some(name), ".") => name.to_owned(),
+            (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
+            (_, ".") => String::new(),
+            _ => path,
         };
         ApiError::Validation(vec![FieldError::new(field, message)])
     })?;
@@ -186,6 +217,39 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::BadRequest("malformed JSON: trailing characters after the document".into())
     })?;
     Ok(value)
+}
+
+/// Whether a JSON text contains the escape `\u0000` (a NUL character, which PostgreSQL text cannot
+/// hold), as opposed to an escaped backslash followed by `u0000`.
+fn contains_escaped_nul(bytes: &[u8]) -> bool {
+    bytes.windows(6).enumerate().any(|(i, w)| {
+        w == b"\\u0000" && bytes[..i].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 0
+    })
+}
+
+/// The path of the first string (or key) holding a NUL character.
+fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_path(v, &here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// Path parameters; a bad one is a 400 naming it.
@@ -219,6 +283,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts
+            .uri
+            .query()
+            .is_some_and(|q| q.to_ascii_lowercase().contains("%00"))
+        {
+            return Err(ApiError::BadRequest(
+                "query parameters must not contain NUL (%00)".into(),
+            ));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))
@@ -242,14 +315,13 @@ impl FromRequestParts<AppState> for Principal {
         let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::Unauthorized("missing Authorization: Bearer credential".into())
         })?;
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= 4096)
             .ok_or_else(|| {
                 ApiError::Unauthorized("Authorization header must be `Bearer <token>`".into())

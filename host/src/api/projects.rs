@@ -71,7 +71,7 @@ struct CreateProject {
 impl Validate for CreateProject {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut c = Checks::default();
-        c.text("name", &self.name, 1, 200)
+        c.line("name", &self.name, 1, 200)
             .text("description", &self.description, 0, 10_000);
         if let Some(owner) = self.owner_id {
             c.id("owner_id", owner);
@@ -96,7 +96,7 @@ impl Validate for UpdateProject {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut c = Checks::default();
         if let Some(name) = &self.name {
-            c.text("name", name, 1, 200);
+            c.line("name", name, 1, 200);
         }
         if let Some(d) = &self.description {
             c.text("description", d, 0, 10_000);

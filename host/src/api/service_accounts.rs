@@ -66,7 +66,7 @@ struct CreateAccount {
 
 impl Validate for CreateAccount {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
-        Checks::default().text("name", &self.name, 1, 100).finish()
+        Checks::default().line("name", &self.name, 1, 100).finish()
     }
 }
 
@@ -248,7 +248,7 @@ struct CreateKey {
 impl Validate for CreateKey {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut c = Checks::default();
-        c.text("name", &self.name, 1, 100);
+        c.line("name", &self.name, 1, 100);
         c.check(
             !self.scopes.is_empty() && self.scopes.len() <= 32,
             "scopes",

@@ -78,7 +78,7 @@ impl Validate for CreateUser {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut c = Checks::default();
         c.email("email", &self.email)
-            .text("display_name", &self.display_name, 1, 100);
+            .line("display_name", &self.display_name, 1, 100);
         if let Err(why) = password::check_strength(&self.password, Some(&self.email)) {
             c.push("password", why);
         }
@@ -104,7 +104,7 @@ impl Validate for UpdateUser {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut c = Checks::default();
         if let Some(name) = &self.display_name {
-            c.text("display_name", name, 1, 100);
+            c.line("display_name", name, 1, 100);
         }
         if let Some(pw) = &self.password {
             if let Err(why) = password::check_strength(pw, None) {
@@ -225,6 +225,10 @@ async fn update_user(
 ) -> ApiResult<Json<UserView>> {
     who.require(Permission::UsersManage)?;
     let before = human(&state, id).await?;
+    if let Some(pw) = &body.password {
+        password::check_strength(pw, before.email.as_deref())
+            .map_err(|why| ApiError::field("password", why))?;
+    }
     let password_changed = body.password.is_some();
     let password_hash = match body.password {
         Some(pw) => Some(hash_password(pw).await?),

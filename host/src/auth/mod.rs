@@ -413,7 +413,11 @@ impl Auth {
         }
         let scopes: Vec<String> = serde_json::from_str(&api_key.scopes).unwrap_or_default();
         let scopes = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
-        self.inner.store.touch_api_key(api_key.id, now).await?;
+        // Like sessions: write `last_used_at` at most once a minute, decided here, so busy
+        // service accounts do not take SQLite's write lock on every request.
+        if api_key.last_used_at.is_none_or(|t| now - t >= 60_000) {
+            self.inner.store.touch_api_key(api_key.id, now).await?;
+        }
         Ok(Principal {
             user,
             session_id: None,

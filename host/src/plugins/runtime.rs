@@ -340,8 +340,11 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let pre =
-            bindings::ConnectorPre::new(pre).map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        let pre = bindings::ConnectorPre::new(pre).map_err(|e| {
+            PluginError::Invalid(format!(
+                "does not implement the agentic:connector@0.1.0 world: {e:#}"
+            ))
+        })?;
         Ok(Plugin {
             name: name.into(),
             pre,

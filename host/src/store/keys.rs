@@ -1,7 +1,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::users::{user_from_row, User, USER_COLUMNS};
+use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{Result, Store};
 use crate::clock::Millis;
 
@@ -102,14 +102,8 @@ impl Store {
     /// A key and its owner by public prefix (authentication).
     pub async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKey, User)>> {
         let sql = format!(
-            "SELECT {KEY_COLUMNS}, {} FROM api_keys k JOIN users u ON u.id = k.user_id \
-             WHERE k.prefix = $1",
-            USER_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+            "SELECT {KEY_COLUMNS}, {USER_COLUMNS_U} FROM api_keys k JOIN users u ON u.id = k.user_id \
+             WHERE k.prefix = $1");
         let Some(row) = sqlx::query(&sql)
             .bind(prefix)
             .fetch_optional(&self.pool)

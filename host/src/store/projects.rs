@@ -1,7 +1,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::users::{user_from_row, User};
+use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{like_pattern, Page, Result, Store, StoreError};
 use crate::clock::Millis;
 
@@ -201,17 +201,17 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Page<Member>> {
-        let rows = sqlx::query(
-            "SELECT u.id, u.kind, u.email, u.display_name, u.role, u.created_at, u.updated_at, \
-             u.deactivated_at, m.added_at, m.added_by FROM project_members m \
+        let sql = format!(
+            "SELECT {USER_COLUMNS_U}, m.added_at, m.added_by FROM project_members m \
              JOIN users u ON u.id = m.user_id WHERE m.project_id = $1 AND u.id > $2 \
-             ORDER BY u.id LIMIT $3",
-        )
-        .bind(project_id)
-        .bind(after)
-        .bind(limit + 1)
-        .fetch_all(&self.pool)
-        .await?;
+             ORDER BY u.id LIMIT $3"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(project_id)
+            .bind(after)
+            .bind(limit + 1)
+            .fetch_all(&self.pool)
+            .await?;
         let members = rows
             .iter()
             .map(|row| {

@@ -1,7 +1,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::users::{user_from_row, User, USER_COLUMNS};
+use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{Result, Store};
 use crate::clock::Millis;
 
@@ -100,14 +100,8 @@ impl Store {
     /// A session and its user, read in one query on every authenticated request.
     pub async fn session_with_user(&self, session_id: i64) -> Result<(Session, User)> {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS}, {} FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.id = $1",
-            USER_COLUMNS
-                .split(", ")
-                .map(|c| format!("u.{c}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+            "SELECT {SESSION_COLUMNS}, {USER_COLUMNS_U} FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id = $1");
         let row = sqlx::query(&sql)
             .bind(session_id)
             .fetch_one(&self.pool)

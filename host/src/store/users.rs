@@ -55,6 +55,10 @@ impl User {
 pub(crate) const USER_COLUMNS: &str =
     "id, kind, email, display_name, role, created_at, updated_at, deactivated_at";
 
+/// [`USER_COLUMNS`] qualified by the alias `u`, for joins.
+pub(crate) const USER_COLUMNS_U: &str =
+    "u.id, u.kind, u.email, u.display_name, u.role, u.created_at, u.updated_at, u.deactivated_at";
+
 pub(crate) fn user_from_row(row: &AnyRow) -> Result<User> {
     let kind: String = row.try_get("kind")?;
     let role: String = row.try_get("role")?;
