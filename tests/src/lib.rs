@@ -286,6 +286,26 @@ impl TestApp {
         self.send(req.body(body).expect("request")).await
     }
 
+    /// Sends `body` verbatim with `content_type` (if any), authenticated as `token`: for
+    /// malformed bodies and odd media types that [`TestApp::call`] would not produce.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(ct) = content_type {
+            req = req.header(header::CONTENT_TYPE, ct);
+        }
+        self.send(req.body(body.into()).expect("request")).await
+    }
+
     /// Sends a prepared request.
     pub async fn send(&self, req: Request<Body>) -> Reply {
         let res = self.router.clone().oneshot(req).await.expect("infallible");

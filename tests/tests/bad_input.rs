@@ -3,28 +3,7 @@
 
 use agentic_host::rbac::Role;
 use agentic_tests::{stories, Reply, TestApp};
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::{json, Value};
-
-/// Sends `body` as is, with `content_type` (if any), authenticated as `token`.
-async fn raw(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: &str,
-    content_type: Option<&str>,
-    body: impl Into<Body>,
-) -> Reply {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"));
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    app.send(req.body(body.into()).expect("request")).await
-}
 
 /// Row counts of every table a write endpoint can touch.
 async fn snapshot(app: &TestApp) -> Vec<i64> {
@@ -94,16 +73,16 @@ stories! {
                 (json_ct, big.clone(), 413, "oversize body"),
             ];
             for (ct, body, status, what) in cases {
-                let r = raw(&app, method, &path, &admin.token, ct, body).await;
+                let r = app.raw(method, &path, &admin.token, ct, body).await;
                 assert_eq!(r.status.as_u16(), status, "{method} {path} with {what}: {}", r.text);
                 r.problem(status);
             }
-            let r = raw(&app, method, &path, &admin.token, Some("application/json"), "{\"no_such_field\": 1}").await;
+            let r = app.raw(method, &path, &admin.token, Some("application/json"), "{\"no_such_field\": 1}").await;
             assert!(r.fields().contains(&"no_such_field".to_owned()), "{method} {path}: unknown field named: {}", r.text);
         }
         assert_eq!(snapshot(&app).await, before, "a refused request stored something");
         // A JSON media type with parameters or a +json suffix is fine.
-        let r = raw(&app, "POST", "/api/v1/projects", &admin.token, Some("application/json; charset=utf-8"), "{\"name\":\"ok\"}").await;
+        let r = app.raw("POST", "/api/v1/projects", &admin.token, Some("application/json; charset=utf-8"), "{\"name\":\"ok\"}").await;
         r.expect(201);
     }
 
@@ -276,7 +255,7 @@ stories! {
             assert_eq!(r.status.as_u16(), 400, "{path}: {}", r.text);
             r.problem(400);
         }
-        let r = raw(&app, "POST", "/api/v1/projects", &admin.token, Some("application/json"),
+        let r = app.raw("POST", "/api/v1/projects", &admin.token, Some("application/json"),
             "{\"name\": \"ok\", \"owner_id\": 99999999999999999999}").await;
         invalid(&r, &["owner_id"]);
         for method in ["DELETE", "PUT"] {
@@ -310,7 +289,7 @@ stories! {
             Some(json!({ "email": "admin\u{0}@test.example", "password": "x" }))).await;
         invalid(&r, &["email"]);
         // An escaped backslash before `u0000` is ordinary text, not NUL.
-        let r = raw(&app, "POST", "/api/v1/projects", &admin.token, Some("application/json"),
+        let r = app.raw("POST", "/api/v1/projects", &admin.token, Some("application/json"),
             r#"{"name": "back\\u0000slash"}"#).await;
         r.expect(201);
         assert_eq!(r.json["name"], "back\\u0000slash");
@@ -318,7 +297,7 @@ stories! {
             app.get(query, &admin.token).await.problem(400);
         }
         // Duplicate fields are named.
-        let r = raw(&app, "POST", "/api/v1/projects", &admin.token, Some("application/json"),
+        let r = app.raw("POST", "/api/v1/projects", &admin.token, Some("application/json"),
             r#"{"name": "a", "name": "b"}"#).await;
         invalid(&r, &["name"]);
         // A new password may not be the account's e-mail, on change as on creation.

@@ -12,8 +12,6 @@
 
 use agentic_host::rbac::Role;
 use agentic_tests::{stories, Reply, TestApp, ADMIN_EMAIL, ADMIN_PASSWORD, USER_PASSWORD};
-use axum::body::Body;
-use axum::http::Request;
 use serde_json::{json, Value};
 
 /// The default request body limit of the host.
@@ -31,25 +29,6 @@ const STORED_WITH_SESSIONS: [&str; 6] = [
     "sessions",
     "refresh_tokens",
 ];
-
-/// Sends `body` verbatim with `content_type` (if any), authenticated as `token`.
-async fn raw(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: &str,
-    content_type: Option<&str>,
-    body: impl Into<Body>,
-) -> Reply {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"));
-    if let Some(ct) = content_type {
-        req = req.header("content-type", ct);
-    }
-    app.send(req.body(body.into()).expect("request")).await
-}
 
 /// Sends `body` as `application/json`, authenticated as `token`.
 async fn send_json(app: &TestApp, method: &str, path: &str, token: &str, body: &Value) -> Reply {
@@ -192,7 +171,7 @@ async fn expect_bad_envelopes_refused(
         cases.push(("wrong Content-Type", ct, text.clone(), Status(415)));
     }
     for (what, ct, body, want) in cases {
-        let r = raw(app, method, path, token, ct, body).await;
+        let r = app.raw(method, path, token, ct, body).await;
         let what = format!("{method} {path} with {what} ({ct:?})");
         match want {
             Status(status) => refused(&r, status, &what),
@@ -588,7 +567,7 @@ stories! {
         cases.push((with(&good, "created_at", json!("2020-01-01T00:00:00Z")), vec!["created_at"]));
         cases.push((with(&good, "members", json!([admin.id])), vec!["members"]));
         expect_invalid(&app, "POST", path, &admin.token, cases).await;
-        let r = raw(&app, "POST", path, &admin.token, Some("application/json"),
+        let r = app.raw("POST", path, &admin.token, Some("application/json"),
             "{\"name\": \"Apollo\", \"owner_id\": 99999999999999999999}").await;
         invalid(&r, &["owner_id"], "POST /projects with an owner_id beyond 64 bits");
         assert_eq!(counts(&app, &STORED).await, before, "a refused project creation stored something");
@@ -695,7 +674,7 @@ stories! {
                 let text = good.to_string();
                 let value = good[field].to_string();
                 let twice = format!("{{\"{field}\": {value}, {}", &text[1..]);
-                let r = raw(&app, "POST", &path, &admin.token, Some("application/json"), twice.clone()).await;
+                let r = app.raw("POST", &path, &admin.token, Some("application/json"), twice.clone()).await;
                 refused(&r, 422, &format!("POST {path} {twice}"));
                 if r.fields() != [field] {
                     unnamed.push(format!("POST {path} {twice} named {:?}: {}", r.fields(), r.text));
