@@ -202,3 +202,47 @@ async fn a_component_of_another_world_is_refused() {
         other => panic!("expected Invalid, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_log_flood_is_cut_to_the_per_call_budget() {
+    use std::sync::{Arc, Mutex};
+    // Count the plugin's log events reaching the subscriber.
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<String>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .expect("lock")
+                .push(String::from_utf8_lossy(buf).into_owned());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let rt = runtime(Duration::from_secs(10));
+    let hostile = load(&rt, "hostile");
+    assert_eq!(
+        rt.invoke(&hostile, "{}", "shout", "").await.expect("shout"),
+        "shouted"
+    );
+    let logged = lines.0.lock().expect("lock").clone();
+    let from_plugin = logged.iter().filter(|l| l.contains(" line ")).count();
+    assert_eq!(
+        from_plugin,
+        agentic_host::plugins::runtime::LOG_LINES_PER_CALL as usize
+    );
+    assert!(
+        logged.iter().any(|l| l.contains("dropped=99900")),
+        "one summary of the dropped lines"
+    );
+}

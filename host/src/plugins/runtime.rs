@@ -104,7 +104,14 @@ struct GuestState {
     egress: Egress,
     limiter: MemoryLimiter,
     plugin: Arc<str>,
+    /// Log lines this call may still write; then they are counted and dropped.
+    log_budget: u32,
+    /// Log lines dropped for exceeding the budget.
+    logs_dropped: u64,
 }
+
+/// Log lines one call may write; a guest must not be able to flood the host's logs.
+pub const LOG_LINES_PER_CALL: u32 = 100;
 
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
@@ -129,6 +136,11 @@ impl bindings::agentic::connector::types::Host for GuestState {}
 
 impl bindings::agentic::connector::host::Host for GuestState {
     fn log(&mut self, level: LogLevel, message: String) {
+        if self.log_budget == 0 {
+            self.logs_dropped += 1;
+            return;
+        }
+        self.log_budget -= 1;
         let message: String = message.chars().take(2048).collect();
         let plugin = &*self.plugin;
         match level {
@@ -282,6 +294,7 @@ macro_rules! call {
             $call.await
         }
         .await;
+        $runtime.report_dropped_logs(&store);
         result.map_err(|e| $runtime.classify(&store, e))
     }};
 }
@@ -362,6 +375,8 @@ impl Runtime {
                 hit: false,
             },
             plugin: plugin.name.clone(),
+            log_budget: LOG_LINES_PER_CALL,
+            logs_dropped: 0,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -380,6 +395,18 @@ impl Runtime {
         match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => PluginError::Timeout(self.limits.call_timeout),
             _ => PluginError::Trap(format!("{error:#}")),
+        }
+    }
+
+    /// One warning per call for the log lines a guest wrote past its budget.
+    fn report_dropped_logs(&self, store: &Store<GuestState>) {
+        let data = store.data();
+        if data.logs_dropped > 0 {
+            tracing::warn!(
+                plugin = &*data.plugin,
+                dropped = data.logs_dropped,
+                "plugin log lines over the per-call budget were dropped"
+            );
         }
     }
 

@@ -1,6 +1,6 @@
 //! A hostile connector for the host's containment tests. `invoke(action)` misbehaves on purpose:
 //! `spin` loops forever, `grow` allocates until memory runs out, `panic` panics, `flood` returns
-//! more data than the host accepts, `ok` behaves.
+//! more data than the host accepts, `shout` writes 100 000 log lines, `ok` behaves.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -55,6 +55,15 @@ impl Guest for Hostile {
             "flood" => {
                 let mb: usize = input.trim().parse().unwrap_or(40);
                 Ok("x".repeat(mb << 20))
+            }
+            "shout" => {
+                for i in 0..100_000 {
+                    agentic::connector::host::log(
+                        agentic::connector::types::LogLevel::Error,
+                        &format!("line {i}"),
+                    );
+                }
+                Ok("shouted".into())
             }
             "ok" => Ok(input),
             other => Err(Error::NotFound(other.into())),
