@@ -284,7 +284,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 )
                 .await?;
             let ended = store
-                .revoke_user_sessions(user.id, "password_reset", now)
+                .revoke_user_sessions(user.id, None, "password_reset", now)
                 .await?;
             writeln!(
                 out,
@@ -313,7 +313,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                 )
                 .await?;
             let ended = store
-                .revoke_user_sessions(user.id, "account_deactivated", now)
+                .revoke_user_sessions(user.id, None, "account_deactivated", now)
                 .await?;
             writeln!(
                 out,

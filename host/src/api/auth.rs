@@ -260,17 +260,10 @@ async fn change_password(
         .store
         .update_user(who.user.id, changes, state.now())
         .await?;
-    let mut ended = 0;
-    for other in state.auth.live_sessions(who.user.id).await? {
-        if other.id != session
-            && state
-                .store
-                .revoke_session(other.id, "password_changed", state.now())
-                .await?
-        {
-            ended += 1;
-        }
-    }
+    let ended = state
+        .store
+        .revoke_user_sessions(who.user.id, Some(session), "password_changed", state.now())
+        .await?;
     record(
         &state,
         &who,

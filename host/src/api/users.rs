@@ -244,7 +244,7 @@ async fn update_user(
     if password_changed || !user.is_active() {
         state
             .store
-            .revoke_user_sessions(id, "account_changed", state.now())
+            .revoke_user_sessions(id, None, "account_changed", state.now())
             .await?;
     }
     let detail = serde_json::json!({
@@ -277,7 +277,7 @@ async fn deactivate_user(
     state.store.update_user(id, changes, state.now()).await?;
     let ended = state
         .store
-        .revoke_user_sessions(id, "account_deactivated", state.now())
+        .revoke_user_sessions(id, None, "account_deactivated", state.now())
         .await?;
     record(
         &state,
@@ -331,7 +331,7 @@ async fn revoke_user_sessions(
     human(&state, id).await?;
     let revoked = state
         .store
-        .revoke_user_sessions(id, "revoked_by_admin", state.now())
+        .revoke_user_sessions(id, None, "revoked_by_admin", state.now())
         .await?;
     record(
         &state,

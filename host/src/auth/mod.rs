@@ -123,6 +123,14 @@ pub struct MintedKey {
 /// write on every request; idle timeouts are accurate to this margin.
 const TOUCH_EVERY_MS: i64 = 15_000;
 
+/// The same for API keys, whose `last_used_at` is shown to administrators to the minute.
+const KEY_TOUCH_EVERY_MS: i64 = 60_000;
+
+/// Whole seconds of configuration as epoch-millisecond durations (saturating, never wrapping).
+fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
 /// The identity service shared by all handlers.
 #[derive(Debug, Clone)]
 pub struct Auth {
@@ -134,7 +142,10 @@ struct Inner {
     store: Store,
     keys: tokens::TokenKeys,
     clock: Arc<dyn Clock>,
-    config: AuthConfig,
+    /// `auth.idle_timeout_secs` in milliseconds.
+    idle_ms: i64,
+    /// `auth.absolute_timeout_secs` in milliseconds.
+    absolute_ms: i64,
     throttle: throttle::LoginThrottle,
 }
 
@@ -179,7 +190,8 @@ impl Auth {
                 store,
                 keys,
                 clock,
-                config,
+                idle_ms: secs_to_ms(config.idle_timeout_secs),
+                absolute_ms: secs_to_ms(config.absolute_timeout_secs),
                 throttle,
             }),
         }
@@ -194,10 +206,7 @@ impl Auth {
     /// history for investigating an incident. Returns how many sessions were deleted.
     pub async fn housekeeping(&self) -> Result<u64, AuthError> {
         self.inner.throttle.prune();
-        let absolute = i64::try_from(self.inner.config.absolute_timeout_secs)
-            .unwrap_or(0)
-            .saturating_mul(1000);
-        let cutoff = self.now() - absolute - 7 * 86_400_000;
+        let cutoff = self.now() - self.inner.absolute_ms.saturating_add(7 * 86_400_000);
         Ok(self.inner.store.purge_sessions(cutoff).await?)
     }
 
@@ -329,24 +338,17 @@ impl Auth {
 
     /// Whether a session is usable at `now`.
     fn check_session(&self, session: &Session, user: &User, now: i64) -> Result<(), AuthError> {
-        let cfg = &self.inner.config;
         if session.revoked_at.is_some() {
             return Err(AuthError::SessionRevoked(
                 "session has been revoked; log in again",
             ));
         }
-        let idle_ms = i64::try_from(cfg.idle_timeout_secs)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
-        let abs_ms = i64::try_from(cfg.absolute_timeout_secs)
-            .unwrap_or(i64::MAX)
-            .saturating_mul(1000);
-        if now - session.created_at >= abs_ms {
+        if now - session.created_at >= self.inner.absolute_ms {
             return Err(AuthError::SessionExpired(
                 "session expired: maximum session lifetime reached; log in again",
             ));
         }
-        if now - session.last_seen_at >= idle_ms {
+        if now - session.last_seen_at >= self.inner.idle_ms {
             return Err(AuthError::SessionExpired(
                 "session expired after inactivity; log in again",
             ));
@@ -415,7 +417,10 @@ impl Auth {
         let scopes = scopes.iter().filter_map(|s| Permission::parse(s)).collect();
         // Like sessions: write `last_used_at` at most once a minute, decided here, so busy
         // service accounts do not take SQLite's write lock on every request.
-        if api_key.last_used_at.is_none_or(|t| now - t >= 60_000) {
+        if api_key
+            .last_used_at
+            .is_none_or(|t| now - t >= KEY_TOUCH_EVERY_MS)
+        {
             self.inner.store.touch_api_key(api_key.id, now).await?;
         }
         Ok(Principal {
@@ -428,18 +433,15 @@ impl Auth {
 
     /// Sessions of a user that are still live.
     pub async fn live_sessions(&self, user_id: i64) -> Result<Vec<Session>, AuthError> {
-        let cfg = &self.inner.config;
         let now = self.now();
-        let idle = i64::try_from(cfg.idle_timeout_secs)
-            .unwrap_or(0)
-            .saturating_mul(1000);
-        let abs = i64::try_from(cfg.absolute_timeout_secs)
-            .unwrap_or(0)
-            .saturating_mul(1000);
+        let (idle_after, created_after) = (
+            now.saturating_sub(self.inner.idle_ms),
+            now.saturating_sub(self.inner.absolute_ms),
+        );
         Ok(self
             .inner
             .store
-            .live_sessions(user_id, now - idle, now - abs)
+            .live_sessions(user_id, idle_after, created_after)
             .await?)
     }
 

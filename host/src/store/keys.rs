@@ -151,11 +151,11 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Records a key's use, at most once a minute to spare the database.
+    /// Records a key's use (the caller decides how often); never moves the time backwards.
     pub async fn touch_api_key(&self, key_id: i64, now: Millis) -> Result<()> {
         sqlx::query(
             "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 \
-             AND (last_used_at IS NULL OR last_used_at < $2 - 60000)",
+             AND (last_used_at IS NULL OR last_used_at < $2)",
         )
         .bind(key_id)
         .bind(now)

@@ -133,20 +133,22 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Revokes every live session of a user; returns how many.
+    /// Revokes every live session of a user but `except` (the caller's own); returns how many.
     pub async fn revoke_user_sessions(
         &self,
         user_id: i64,
+        except: Option<i64>,
         reason: &str,
         now: Millis,
     ) -> Result<u64> {
         let done = sqlx::query(
             "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
-             WHERE user_id = $1 AND revoked_at IS NULL",
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
         )
         .bind(user_id)
         .bind(now)
         .bind(reason)
+        .bind(except)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
