@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentic_host::plugins::{Limits, Runtime};
+use agentic_host::plugins::{Call, Limits, Runtime};
 
 const CALLS: usize = 20_000;
 
@@ -56,12 +56,17 @@ fn main() {
             .unwrap();
 
         for _ in 0..1000 {
-            rt.invoke(&hostile, "{}", "ok", "x").await.unwrap();
+            rt.invoke(&hostile, &Call::default(), "{}", "ok", "x")
+                .await
+                .unwrap();
         }
         let mut echo = Vec::with_capacity(CALLS);
         for _ in 0..CALLS {
             let start = Instant::now();
-            let out = rt.invoke(&hostile, "{}", "ok", "x").await.unwrap();
+            let out = rt
+                .invoke(&hostile, &Call::default(), "{}", "ok", "x")
+                .await
+                .unwrap();
             echo.push(start.elapsed());
             assert_eq!(out, "x");
         }
@@ -88,7 +93,9 @@ fn main() {
                 let (rt, hostile) = (rt.clone(), hostile.clone());
                 tasks.push(tokio::spawn(async move {
                     for _ in 0..CALLS / callers {
-                        rt.invoke(&hostile, "{}", "ok", "x").await.unwrap();
+                        rt.invoke(&hostile, &Call::default(), "{}", "ok", "x")
+                            .await
+                            .unwrap();
                     }
                 }));
             }

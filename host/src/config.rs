@@ -39,6 +39,10 @@ Configuration (TOML file keys; environment variables override them):
   http.trust_forwarded_for   AGENTIC_HTTP__TRUST_FORWARDED_FOR   take client IP from X-Forwarded-For [false]
   http.cors_allowed_origins  AGENTIC_HTTP__CORS_ALLOWED_ORIGINS  browser origins allowed to call the API,
                                                                 e.g. '[\"https://app.example.com\"]' [none]
+  plugins.call_timeout_secs  AGENTIC_PLUGINS__CALL_TIMEOUT_SECS  wall-clock budget of one plugin call [30]
+  plugins.memory_mib         AGENTIC_PLUGINS__MEMORY_MIB         linear memory cap of a plugin instance [64]
+  plugins.http_requests_per_call AGENTIC_PLUGINS__HTTP_REQUESTS_PER_CALL  outbound requests per call [1000]
+  plugins.cache_dir          AGENTIC_PLUGINS__CACHE_DIR          compiled-plugin cache [<data_dir>/plugin-cache]
 ";
 
 /// The whole configuration of one host process.
@@ -63,6 +67,33 @@ pub struct Config {
     pub auth: AuthConfig,
     /// HTTP server limits.
     pub http: HttpConfig,
+    /// Plugin sandbox limits.
+    pub plugins: PluginsConfig,
+}
+
+/// Plugin sandbox limits (the rest of [`crate::plugins::Limits`] keeps its defaults).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Wall-clock budget of one plugin call.
+    pub call_timeout_secs: u64,
+    /// Linear memory a plugin instance may grow to, in MiB.
+    pub memory_mib: usize,
+    /// Outbound HTTP requests one call may send.
+    pub http_requests_per_call: u32,
+    /// Where compiled components are cached; `None` means `<data_dir>/plugin-cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            call_timeout_secs: 30,
+            memory_mib: 64,
+            http_requests_per_call: 1_000,
+            cache_dir: None,
+        }
+    }
 }
 
 /// Log output format.
@@ -127,6 +158,7 @@ impl Default for Config {
             admin_password: None,
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -169,6 +201,7 @@ const ENV_KEYS: &[&str] = &[
     "admin_password",
     "auth",
     "http",
+    "plugins",
 ];
 
 /// Configuration errors, reported before anything starts.
@@ -225,6 +258,16 @@ impl Config {
         if self.http.max_body_bytes < 1024 {
             return bad("http.max_body_bytes must be at least 1024");
         }
+        let p = &self.plugins;
+        if !(1..=3600).contains(&p.call_timeout_secs) {
+            return bad("plugins.call_timeout_secs must be between 1 and 3600");
+        }
+        if !(1..=4096).contains(&p.memory_mib) {
+            return bad("plugins.memory_mib must be between 1 and 4096");
+        }
+        if p.http_requests_per_call == 0 {
+            return bad("plugins.http_requests_per_call must be greater than zero");
+        }
         for origin in &self.http.cors_allowed_origins {
             let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.ends_with('/')
@@ -255,6 +298,25 @@ impl Config {
             .signing_key_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("jwt-keys"))
+    }
+
+    /// Where compiled plugins are cached.
+    pub fn plugin_cache_dir(&self) -> PathBuf {
+        self.plugins
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("plugin-cache"))
+    }
+
+    /// The plugin sandbox limits in force.
+    pub fn plugin_limits(&self) -> crate::plugins::Limits {
+        let mut limits = crate::plugins::Limits {
+            call_timeout: std::time::Duration::from_secs(self.plugins.call_timeout_secs),
+            memory_bytes: self.plugins.memory_mib << 20,
+            ..crate::plugins::Limits::default()
+        };
+        limits.egress.max_requests_per_call = self.plugins.http_requests_per_call;
+        limits
     }
 }
 

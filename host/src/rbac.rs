@@ -111,6 +111,18 @@ pub enum Permission {
     /// Scrape Prometheus metrics at `/metrics`.
     #[serde(rename = "metrics:read")]
     MetricsRead,
+    /// See the installed connector plugins and their manifests.
+    #[serde(rename = "plugins:read")]
+    PluginsRead,
+    /// Install, upgrade, roll back and uninstall plugins; manage trusted publisher keys.
+    #[serde(rename = "plugins:manage")]
+    PluginsManage,
+    /// Enable and disable an installed plugin in a project the caller belongs to.
+    #[serde(rename = "plugins:enable")]
+    PluginsEnable,
+    /// Run an enabled plugin's discover and read in a project the caller belongs to.
+    #[serde(rename = "plugins:run")]
+    PluginsRun,
 }
 
 use Role::{Administrator as A, ProjectManager as PM, SupportEngineer as SE, TechnicalLead as TL};
@@ -128,6 +140,10 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::MembersRead, &[A, PM, TL, SE]),
     (Permission::MembersManage, &[A, PM]),
     (Permission::MetricsRead, &[A, SE]),
+    (Permission::PluginsRead, &[A, PM, TL]),
+    (Permission::PluginsManage, &[A]),
+    (Permission::PluginsEnable, &[A, PM]),
+    (Permission::PluginsRun, &[A, PM, TL]),
 ];
 
 impl Permission {
@@ -150,6 +166,10 @@ impl Permission {
             Permission::MembersRead => "members:read",
             Permission::MembersManage => "members:manage",
             Permission::MetricsRead => "metrics:read",
+            Permission::PluginsRead => "plugins:read",
+            Permission::PluginsManage => "plugins:manage",
+            Permission::PluginsEnable => "plugins:enable",
+            Permission::PluginsRun => "plugins:run",
         }
     }
 

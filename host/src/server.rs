@@ -39,10 +39,17 @@ pub fn state(config: Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Res
     let keys = TokenKeys::load_or_generate(&config.signing_key_dir(), &config.auth)
         .context("loading JWT signing keys")?;
     let auth = Auth::new(store.clone(), keys, clock.clone(), config.auth.clone());
+    let plugins = Arc::new(crate::plugins::registry::Registry::new(
+        store.clone(),
+        clock.clone(),
+        config.plugin_limits(),
+        Some(config.plugin_cache_dir()),
+    ));
     Ok(AppState {
         store,
         auth,
         clock,
+        plugins,
         config: Arc::new(config),
         metrics: telemetry::metrics_handle(),
     })

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use agentic_host::plugins::{ConnectorError, Limits, Plugin, PluginError, Runtime};
+use agentic_host::plugins::{Call, ConnectorError, Limits, Plugin, PluginError, Runtime};
 
 fn plugin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("AGENTIC_PLUGIN_DIR") {
@@ -46,15 +46,20 @@ async fn the_example_connector_describes_itself_and_pages_deterministically() {
 
     let config = r#"{"items": 250, "page_size": 100}"#;
     assert_eq!(
-        rt.check(&example, config).await.expect("check"),
+        rt.check(&example, &Call::default(), config)
+            .await
+            .expect("check"),
         "250 items available"
     );
-    match rt.check(&example, "{}").await {
+    match rt.check(&example, &Call::default(), "{}").await {
         Err(PluginError::Connector(ConnectorError::Config(msg))) => assert!(msg.contains("items")),
         other => panic!("expected a typed config error, got {other:?}"),
     }
     assert_eq!(
-        rt.discover(&example, config).await.expect("discover")[0].name,
+        rt.discover(&example, &Call::default(), config)
+            .await
+            .expect("discover")[0]
+            .name,
         "items"
     );
 
@@ -64,7 +69,13 @@ async fn the_example_connector_describes_itself_and_pages_deterministically() {
     let mut ids = Vec::new();
     loop {
         let page = rt
-            .read(&example, config, "items", state.as_deref())
+            .read(
+                &example,
+                &Call::default(),
+                config,
+                "items",
+                state.as_deref(),
+            )
             .await
             .expect("read");
         ids.extend(page.records.iter().map(|r| match r {
@@ -80,17 +91,18 @@ async fn the_example_connector_describes_itself_and_pages_deterministically() {
     assert_eq!(states, ["100", "200", "250"]);
     assert_eq!(ids, (1..=250).map(|n| n.to_string()).collect::<Vec<_>>());
     let resumed = rt
-        .read(&example, config, "items", Some("200"))
+        .read(&example, &Call::default(), config, "items", Some("200"))
         .await
         .expect("resume");
     assert_eq!(resumed.records.len(), 50);
     assert!(!resumed.has_more);
     assert!(matches!(
-        rt.read(&example, config, "nope", None).await,
+        rt.read(&example, &Call::default(), config, "nope", None)
+            .await,
         Err(PluginError::Connector(ConnectorError::NotFound(_)))
     ));
     assert_eq!(
-        rt.invoke(&example, config, "echo", "{\"a\":1}")
+        rt.invoke(&example, &Call::default(), config, "echo", "{\"a\":1}")
             .await
             .expect("echo"),
         "{\"a\":1}"
@@ -102,7 +114,9 @@ async fn an_infinite_loop_is_stopped_at_the_deadline() {
     let rt = runtime(Duration::from_millis(300));
     let hostile = load(&rt, "hostile");
     let start = Instant::now();
-    let result = rt.invoke(&hostile, "{}", "spin", "").await;
+    let result = rt
+        .invoke(&hostile, &Call::default(), "{}", "spin", "")
+        .await;
     assert!(matches!(result, Err(PluginError::Timeout(_))), "{result:?}");
     assert!(
         start.elapsed() < Duration::from_secs(5),
@@ -111,7 +125,7 @@ async fn an_infinite_loop_is_stopped_at_the_deadline() {
     );
     // The runtime keeps working.
     assert_eq!(
-        rt.invoke(&hostile, "{}", "ok", "still here")
+        rt.invoke(&hostile, &Call::default(), "{}", "ok", "still here")
             .await
             .expect("ok"),
         "still here"
@@ -122,19 +136,28 @@ async fn an_infinite_loop_is_stopped_at_the_deadline() {
 async fn memory_growth_past_the_cap_is_a_clean_error() {
     let rt = runtime(Duration::from_secs(10));
     let hostile = load(&rt, "hostile");
-    let result = rt.invoke(&hostile, "{}", "grow", "").await;
+    let result = rt
+        .invoke(&hostile, &Call::default(), "{}", "grow", "")
+        .await;
     assert!(
         matches!(result, Err(PluginError::MemoryLimit(_))),
         "{result:?}"
     );
-    assert_eq!(rt.invoke(&hostile, "{}", "ok", "x").await.expect("ok"), "x");
+    assert_eq!(
+        rt.invoke(&hostile, &Call::default(), "{}", "ok", "x")
+            .await
+            .expect("ok"),
+        "x"
+    );
 }
 
 #[tokio::test]
 async fn a_panic_is_a_clean_error() {
     let rt = runtime(Duration::from_secs(10));
     let hostile = load(&rt, "hostile");
-    let result = rt.invoke(&hostile, "{}", "panic", "").await;
+    let result = rt
+        .invoke(&hostile, &Call::default(), "{}", "panic", "")
+        .await;
     assert!(matches!(result, Err(PluginError::Trap(_))), "{result:?}");
 }
 
@@ -146,7 +169,9 @@ async fn output_past_the_cap_is_refused() {
     })
     .expect("engine");
     let hostile = load(&rt, "hostile");
-    let result = rt.invoke(&hostile, "{}", "flood", "2").await;
+    let result = rt
+        .invoke(&hostile, &Call::default(), "{}", "flood", "2")
+        .await;
     assert!(
         matches!(result, Err(PluginError::OutputTooLarge { .. })),
         "{result:?}"
@@ -162,7 +187,8 @@ async fn concurrent_attacks_do_not_stop_other_calls() {
     for _ in 0..4 {
         let (rt, hostile) = (rt.clone(), hostile.clone());
         spinners.push(tokio::spawn(async move {
-            rt.invoke(&hostile, "{}", "spin", "").await
+            rt.invoke(&hostile, &Call::default(), "{}", "spin", "")
+                .await
         }));
     }
     // Meanwhile a well-behaved call completes.
@@ -232,7 +258,9 @@ async fn a_log_flood_is_cut_to_the_per_call_budget() {
     let rt = runtime(Duration::from_secs(10));
     let hostile = load(&rt, "hostile");
     assert_eq!(
-        rt.invoke(&hostile, "{}", "shout", "").await.expect("shout"),
+        rt.invoke(&hostile, &Call::default(), "{}", "shout", "")
+            .await
+            .expect("shout"),
         "shouted"
     );
     let logged = lines.0.lock().expect("lock").clone();
@@ -245,4 +273,64 @@ async fn a_log_flood_is_cut_to_the_per_call_budget() {
         logged.iter().any(|l| l.contains("dropped=99900")),
         "one summary of the dropped lines"
     );
+}
+
+#[tokio::test]
+async fn compiled_components_are_cached_on_disk_by_content_and_engine() {
+    let rt = runtime(Duration::from_secs(10));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cache = dir.path().join("plugin-cache");
+    let bytes = std::fs::read(plugin_dir().join("example.wasm")).expect("example.wasm");
+    let hash = agentic_host::plugins::package::component_hash(&bytes);
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&cache)
+            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    };
+
+    let first = rt
+        .load_cached("example", &bytes, Some(&cache))
+        .expect("compile");
+    let files = entries();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0]
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name")
+        .to_owned();
+    assert!(
+        name.starts_with(&hash) && name.ends_with(".cwasm"),
+        "{name}"
+    );
+    let written = std::fs::metadata(&files[0])
+        .expect("meta")
+        .modified()
+        .expect("mtime");
+
+    let second = rt
+        .load_cached("example", &bytes, Some(&cache))
+        .expect("from cache");
+    assert_eq!(
+        std::fs::metadata(&files[0])
+            .expect("meta")
+            .modified()
+            .expect("mtime"),
+        written
+    );
+    assert_eq!(rt.spec(&first).await.expect("spec").id, "example");
+    assert_eq!(rt.spec(&second).await.expect("spec").id, "example");
+
+    // A damaged entry is discarded and rebuilt, never run.
+    std::fs::write(&files[0], b"garbage").expect("corrupt");
+    let third = rt
+        .load_cached("example", &bytes, Some(&cache))
+        .expect("recompiled");
+    assert!(std::fs::metadata(&files[0]).expect("meta").len() > 1000);
+    assert_eq!(rt.spec(&third).await.expect("spec").id, "example");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&cache).expect("dir").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "only the host may write compiled code");
+    }
 }

@@ -6,6 +6,7 @@
 //! Refusals must be 403 (function level) or 404 (an object the caller may not see), and every
 //! call without a credential must be 401.
 
+use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::{stories, TestApp};
 use serde_json::{json, Value};
@@ -85,7 +86,87 @@ fn cases() -> Vec<Case> {
         scoped(case("GET", "/api/v1/projects/{p}/members", "APTS")),
         scoped(case("PUT", "/api/v1/projects/{p}/members/{u}", "AP")),
         scoped(case("DELETE", "/api/v1/projects/{p}/members/{m}", "AP")),
+        case("GET", "/api/v1/plugins", "APT"),
+        case("GET", "/api/v1/plugins/hostile", "APT"),
+        case("DELETE", "/api/v1/plugins/hostile", "A"),
+        case("GET", "/api/v1/plugin-publishers", "A"),
+        with(case("POST", "/api/v1/plugin-publishers", "A"), |n| {
+            let key = SigningKey::generate()
+                .expect("key")
+                .0
+                .public_key()
+                .to_string();
+            json!({ "name": format!("publisher {n}"), "public_key": key })
+        }),
+        scoped(case("GET", "/api/v1/projects/{p}/plugins", "APT")),
+        scoped(case("PUT", "/api/v1/projects/{p}/plugins/hostile", "AP")),
+        scoped(case("DELETE", "/api/v1/projects/{p}/plugins/hostile", "AP")),
+        scoped(with(
+            case(
+                "POST",
+                "/api/v1/projects/{p}/plugins/hostile/discover",
+                "APT",
+            ),
+            |_| json!({ "config": {} }),
+        )),
     ]
+}
+
+/// The hostile plugin, signed by a key the test trusts, as installed by [`ensure_plugin`].
+struct PluginFixture {
+    package: Vec<u8>,
+}
+
+impl PluginFixture {
+    async fn new(app: &TestApp, admin: &str) -> Self {
+        let key = SigningKey::generate().expect("key").0;
+        let r = app
+            .post(
+                "/api/v1/plugin-publishers",
+                admin,
+                json!({ "name": "matrix", "public_key": key.public_key().to_string() }),
+            )
+            .await;
+        r.expect(201);
+        let dir = std::env::var("AGENTIC_PLUGIN_DIR")
+            .expect("AGENTIC_PLUGIN_DIR (cargo xtask test sets it)");
+        let wasm =
+            std::fs::read(std::path::Path::new(&dir).join("hostile.wasm")).expect("hostile.wasm");
+        let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.1.0\"\n\
+                        name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n";
+        Self {
+            package: Package::build(&key, manifest, &wasm).expect("package"),
+        }
+    }
+
+    /// Installs the plugin if a destructive case removed it, and enables it in `project`.
+    async fn ensure(&self, app: &TestApp, admin: &str, project: i64) {
+        if app
+            .get("/api/v1/plugins/hostile", admin)
+            .await
+            .status
+            .as_u16()
+            == 404
+        {
+            app.raw(
+                "POST",
+                "/api/v1/plugins",
+                admin,
+                Some("application/vnd.agentic.plugin+tar"),
+                self.package.clone(),
+            )
+            .await
+            .expect(201);
+        }
+        app.call(
+            "PUT",
+            &format!("/api/v1/projects/{project}/plugins/hostile"),
+            Some(admin),
+            None,
+        )
+        .await
+        .expect(200);
+    }
 }
 
 fn letter(role: Role) -> char {
@@ -172,6 +253,7 @@ stories! {
         for role in [Role::ProjectManager, Role::TechnicalLead, Role::SupportEngineer] {
             callers.push(app.user(role).await);
         }
+        let plugin = PluginFixture::new(&app, &admin.token).await;
         let mut n = 0u32;
         let mut checked = 0;
         for case in cases() {
@@ -186,6 +268,7 @@ stories! {
                     } else {
                         project(&app, &admin.token, f.user, &[f.member]).await
                     };
+                    plugin.ensure(&app, &admin.token, p).await;
                     let path = case.path
                         .replace("{p}", &p.to_string())
                         .replace("{u}", &f.user.to_string())

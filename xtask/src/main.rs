@@ -4,9 +4,11 @@
 //!
 //! - `cargo xtask serve [ARGS…]` builds everything in release mode and starts
 //!   `agentic serve [ARGS…]` on the embedded default (SQLite in `./data`).
-//! - `cargo xtask test [ARGS…]` runs the whole test suite (`cargo test --workspace`), every
-//!   behaviour story on SQLite and on PostgreSQL (`AGENTIC_TEST_POSTGRES_URL`, default
-//!   `postgres://postgres@127.0.0.1:5432/test`; with `CI=true` a missing PostgreSQL fails).
+//! - `cargo xtask test [ARGS…]` runs the whole test suite: the plugins' native tests (`cargo
+//!   test --manifest-path plugins/Cargo.toml`: the SDK's acceptance suite on each connector),
+//!   then `cargo test --workspace [ARGS…]`, every behaviour story on SQLite and on PostgreSQL
+//!   (`AGENTIC_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`; with
+//!   `CI=true` a missing PostgreSQL fails). The closing count covers both.
 //!
 //! Plain `std::process` so this crate builds in seconds.
 
@@ -48,6 +50,18 @@ fn build_plugins() -> Result<std::path::PathBuf, ExitCode> {
     Ok(target.join("wasm32-wasip2/release"))
 }
 
+/// The plugins' native tests: connector logic through the SDK's harness and acceptance suite.
+/// (`hostile` and `not-a-connector` use raw wit-bindgen exports and set `test = false`.)
+fn plugin_tests() -> Command {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut cmd = cargo();
+    cmd.arg("test")
+        .arg("--manifest-path")
+        .arg(root.join("plugins/Cargo.toml"))
+        .args(["--locked", "--workspace"]);
+    cmd
+}
+
 fn run(mut cmd: Command) -> ExitCode {
     eprintln!("xtask: running {cmd:?}");
     match cmd.status() {
@@ -60,39 +74,45 @@ fn run(mut cmd: Command) -> ExitCode {
     }
 }
 
-/// Runs the tests, echoing their output, and closes with a count per backend and in total.
-fn test(mut cmd: Command) -> ExitCode {
-    eprintln!("xtask: running {cmd:?}");
-    let mut child = match cmd.stdout(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("xtask: could not start cargo: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Runs each test command in turn, echoing their output, and closes with a count per backend
+/// and in total over all of them.
+fn test(commands: Vec<Command>) -> ExitCode {
     let (mut passed, mut failed, mut sqlite, mut postgres) = (0u64, 0u64, 0u64, 0u64);
+    let mut all_succeeded = true;
     let mut out = std::io::stdout();
-    if let Some(stdout) = child.stdout.take() {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = writeln!(out, "{line}");
-            if let Some(rest) = line.strip_prefix("test result: ") {
-                let count = |word: &str| {
-                    rest.split([';', '.'])
-                        .find_map(|part| part.trim().strip_suffix(word)?.trim().parse::<u64>().ok())
-                        .unwrap_or(0)
-                };
-                passed += count("passed");
-                failed += count("failed");
-            } else if line.starts_with("test ") && line.ends_with(" ... ok") {
-                if line.contains("::sqlite ") {
-                    sqlite += 1;
-                } else if line.contains("::postgres ") {
-                    postgres += 1;
+    for mut cmd in commands {
+        eprintln!("xtask: running {cmd:?}");
+        let mut child = match cmd.stdout(Stdio::piped()).spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("xtask: could not start cargo: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(stdout) = child.stdout.take() {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = writeln!(out, "{line}");
+                if let Some(rest) = line.strip_prefix("test result: ") {
+                    let count = |word: &str| {
+                        rest.split([';', '.'])
+                            .find_map(|part| {
+                                part.trim().strip_suffix(word)?.trim().parse::<u64>().ok()
+                            })
+                            .unwrap_or(0)
+                    };
+                    passed += count("passed");
+                    failed += count("failed");
+                } else if line.starts_with("test ") && line.ends_with(" ... ok") {
+                    if line.contains("::sqlite ") {
+                        sqlite += 1;
+                    } else if line.contains("::postgres ") {
+                        postgres += 1;
+                    }
                 }
             }
         }
+        all_succeeded &= child.wait().map(|s| s.success()).unwrap_or(false);
     }
-    let status = child.wait().map(|s| s.success()).unwrap_or(false);
     let postgres = if postgres_reachable() {
         format!("{postgres} on PostgreSQL")
     } else {
@@ -103,7 +123,7 @@ fn test(mut cmd: Command) -> ExitCode {
         "\nbehaviour stories passed: {sqlite} on SQLite, {postgres}"
     );
     let _ = writeln!(out, "{passed} passed, {failed} failed");
-    if status && failed == 0 && passed > 0 {
+    if all_succeeded && failed == 0 && passed > 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
@@ -166,7 +186,7 @@ fn main() -> ExitCode {
             let mut cmd = cargo();
             cmd.args(["test", "--workspace", "--locked"]).args(&rest);
             cmd.env("AGENTIC_PLUGIN_DIR", plugins);
-            test(cmd)
+            test(vec![plugin_tests(), cmd])
         }
         _ => {
             eprintln!(

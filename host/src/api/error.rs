@@ -89,6 +89,9 @@ pub enum ApiError {
         /// Why.
         detail: String,
     },
+    /// A plugin call failed (crashed, timed out, exceeded a limit, or its service failed).
+    #[error("{0}")]
+    PluginFailed(String),
     /// A dependency (database) is unavailable or the request took too long.
     #[error("{0}")]
     Unavailable(String),
@@ -149,6 +152,11 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "too-many-requests",
                 "Too many requests",
+            ),
+            PluginFailed(_) => (
+                StatusCode::BAD_GATEWAY,
+                "plugin-failed",
+                "Plugin call failed",
             ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,

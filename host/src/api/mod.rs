@@ -48,6 +48,8 @@ mod auth;
 mod docs;
 /// Health, readiness and Prometheus metrics.
 mod ops;
+/// Connector plugins: lifecycle, publishers, enablement, try-out calls.
+mod plugins;
 /// Projects and their members.
 mod projects;
 /// Service accounts and their API keys.
@@ -70,6 +72,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Renders `/metrics`; `None` when no recorder could be installed.
     pub metrics: Option<PrometheusHandle>,
+    /// Installed connector plugins.
+    pub plugins: Arc<crate::plugins::registry::Registry>,
 }
 
 impl AppState {
@@ -94,6 +98,7 @@ impl AppState {
         (name = "users", description = "User administration (Administrator)"),
         (name = "service-accounts", description = "Non-human principals and their API keys"),
         (name = "projects", description = "Projects and membership"),
+        (name = "plugins", description = "Connector plugins: lifecycle, publishers, per-project enablement"),
         (name = "audit", description = "Append-only audit log"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
@@ -128,6 +133,7 @@ fn routes() -> OpenApiRouter<AppState> {
                 .merge(users::router())
                 .merge(service_accounts::router())
                 .merge(projects::router())
+                .merge(plugins::router())
                 .merge(audit::router()),
         )
 }

@@ -1,13 +1,24 @@
 //! Connector plugins: WebAssembly components run in a sandbox.
 //!
 //! [`runtime`] compiles components, checks that they implement the `agentic:connector` world,
-//! and runs each call in a fresh instance under a deadline, a memory cap and an output cap.
-//!
-//! Status (issue "Connector runtime"): the runtime and its limits are in place; outbound HTTP
-//! is refused for every request until the mediated egress (allowed hosts, private-address rules,
-//! credential injection) lands, and packages, signatures, the registry and the SDK follow.
+//! and runs each call in a fresh instance under a deadline, a memory cap and an output cap;
+//! [`egress`] mediates every HTTP request a plugin makes (declared hosts, the connection's base
+//! URL, no private addresses unless allowed, host-injected credentials, request and body caps).
 
+/// Outbound HTTP policy: the `wasi:http` send hook.
+pub mod egress;
+/// Package files: manifest, component, signature.
+pub mod package;
+/// The JSON form of records.
+pub mod records;
+/// Installed plugins: install, upgrade, rollback, enablement, the active version.
+pub mod registry;
 /// Engine, linker, per-call sandbox and error classification.
 pub mod runtime;
 
-pub use runtime::{ConnectorError, Limits, Plugin, PluginError, Runtime};
+pub use egress::{
+    CredentialError, CredentialProvider, EgressLimits, EgressPolicy, StaticCredential,
+};
+pub use runtime::{
+    Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Runtime,
+};

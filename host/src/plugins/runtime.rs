@@ -8,19 +8,24 @@
 //! - an epoch deadline ([`Limits::call_timeout`]): a ticker thread advances the epoch, so even a
 //!   guest spinning without calling the host is stopped;
 //! - a linear-memory cap ([`Limits::memory_bytes`]) that traps on the failed `memory.grow`;
-//! - an output cap ([`Limits::max_output_bytes`]) on what the call returns.
+//! - an output cap ([`Limits::max_output_bytes`]) on what the call returns;
+//! - the egress rules of its [`Call`] (see [`super::egress`]): no policy, no network.
 //!
 //! A trap, panic, timeout or exceeded limit becomes a [`PluginError`]; it never reaches the
 //! rest of the host.
 
+use std::hash::{Hash, Hasher};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use super::egress::{Clients, Egress, EgressLimits, EgressPolicy};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -37,7 +42,7 @@ mod bindings {
 }
 
 pub use bindings::agentic::connector::types::{
-    ConnectorSpec, Error as ConnectorError, LogLevel, Page, RecordData, StreamSpec,
+    ConnectorSpec, Error as ConnectorError, LogLevel, Page, RecordData, RecordKind, StreamSpec,
 };
 
 /// Resource limits of every plugin call.
@@ -51,6 +56,8 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Instances that may exist at once (pooling allocator slots).
     pub max_concurrent_instances: u32,
+    /// Caps on each call's outbound HTTP.
+    pub egress: EgressLimits,
 }
 
 impl Default for Limits {
@@ -60,6 +67,7 @@ impl Default for Limits {
             memory_bytes: 64 << 20,
             max_output_bytes: 16 << 20,
             max_concurrent_instances: 64,
+            egress: EgressLimits::default(),
         }
     }
 }
@@ -108,6 +116,40 @@ struct GuestState {
     log_budget: u32,
     /// Log lines dropped for exceeding the budget.
     logs_dropped: u64,
+    progress: Option<ProgressSink>,
+}
+
+/// Progress a plugin reported during a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Units done.
+    pub done: u64,
+    /// Units in all, when the plugin knows.
+    pub total: Option<u64>,
+    /// A short message (at most 256 characters).
+    pub message: String,
+}
+
+/// Where a call's progress goes (the job running it, which shows it to users).
+pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// What a call may do besides computing: reach the network under a connection's policy, and
+/// report progress. The default reaches nothing and reports nowhere.
+#[derive(Clone, Default)]
+pub struct Call {
+    /// Outbound HTTP rules and credential; `None` refuses every request.
+    pub egress: Option<Arc<EgressPolicy>>,
+    /// Receives `host.progress` reports.
+    pub progress: Option<ProgressSink>,
+}
+
+impl std::fmt::Debug for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Call")
+            .field("egress", &self.egress)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// Log lines one call may write; a guest must not be able to flood the host's logs.
@@ -154,38 +196,13 @@ impl bindings::agentic::connector::host::Host for GuestState {
     fn progress(&mut self, done: u64, total: Option<u64>, message: String) {
         let message: String = message.chars().take(256).collect();
         tracing::debug!(plugin = &*self.plugin, done, total, "{message}");
-    }
-}
-
-/// Outbound HTTP policy. Until mediated egress lands, every request is refused: a plugin can
-/// reach nothing. Credential headers set by a guest are always dropped.
-struct Egress;
-
-impl wasmtime_wasi_http::WasiHttpHooks for Egress {
-    fn forbidden_header_filter(&mut self) -> wasmtime_wasi_http::ForbiddenHeaderFilter {
-        Arc::new(|name| {
-            wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS.contains(name)
-                || name == http::header::AUTHORIZATION
-                || name == http::header::COOKIE
-                || name == http::header::PROXY_AUTHORIZATION
-        })
-    }
-
-    fn send_request(
-        &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-    ) -> Box<
-        dyn std::future::Future<
-                Output = wasmtime_wasi_http::Result<(
-                    http::Response<wasmtime_wasi_http::WasiBody>,
-                    Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
-                )>,
-            > + Send,
-    > {
-        tracing::warn!(host = ?request.uri().host(), "plugin HTTP request refused: egress not enabled");
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+        if let Some(sink) = &self.progress {
+            sink(Progress {
+                done,
+                total,
+                message,
+            });
+        }
     }
 }
 
@@ -218,6 +235,22 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
+}
+
+/// Writes a compiled component into the cache directory (mode 0700), atomically.
+fn write_cache(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    let bytes = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Advances the engine's epoch every tick, on a thread of its own (outside the async executor,
@@ -256,6 +289,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<GuestState>,
     limits: Limits,
+    clients: Clients,
     _ticker: EpochTicker,
 }
 
@@ -286,8 +320,8 @@ impl std::fmt::Debug for Plugin {
 /// Instantiation and the call share the store's deadline and limits; a failure of either is
 /// classified by [`Runtime::classify`].
 macro_rules! call {
-    ($runtime:expr, $plugin:expr, |$c:ident, $store:ident| $call:expr) => {{
-        let mut store = $runtime.store($plugin);
+    ($runtime:expr, $plugin:expr, $ctx:expr, |$c:ident, $store:ident| $call:expr) => {{
+        let mut store = $runtime.store($plugin, $ctx);
         let result = async {
             let $c = $plugin.pre.instantiate_async(&mut store).await?;
             let $store = &mut store;
@@ -331,10 +365,12 @@ impl Runtime {
         >(&mut linker, |state| state)
         .map_err(engine_error)?;
         let ticker = EpochTicker::start(&engine);
+        let clients = Clients::new().map_err(engine_error)?;
         Ok(Self {
             engine,
             linker,
             limits,
+            clients,
             _ticker: ticker,
         })
     }
@@ -349,9 +385,70 @@ impl Runtime {
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        self.link(name, &component)
+    }
+
+    /// Like [`Runtime::load`], with the compiled code cached in `dir` under the component's
+    /// SHA-256 and the engine's compatibility hash, so a restart or a second host on the same
+    /// disk does not compile again. A cache entry that cannot be used is recompiled.
+    pub fn load_cached(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        dir: Option<&Path>,
+    ) -> Result<Plugin, PluginError> {
+        let Some(dir) = dir else {
+            return self.load(name, bytes);
+        };
+        let mut engine_key = std::hash::DefaultHasher::new();
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut engine_key);
+        let path = dir.join(format!(
+            "{}-{:016x}.cwasm",
+            super::package::component_hash(bytes),
+            engine_key.finish()
+        ));
+        if let Some(component) = self.cached_component(&path) {
+            return self.link(name, &component);
+        }
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        if let Err(e) = write_cache(dir, &path, &component) {
+            tracing::warn!(path = %path.display(), "could not cache compiled plugin: {e}");
+        }
+        self.link(name, &component)
+    }
+
+    /// Reads a compiled component from the cache.
+    ///
+    /// This is the one `unsafe` block of the host: wasmtime runs precompiled machine code as
+    /// is, so the file must be one this engine wrote. It is: the cache directory is created by
+    /// the host with mode 0700 inside its data directory, entries are written whole (temp file
+    /// and rename) by [`write_cache`], and the name binds the entry to the component's hash and
+    /// to this engine's configuration (wasmtime also refuses code from another version or
+    /// configuration). Whoever can write that directory can already replace the host binary.
+    #[allow(unsafe_code)]
+    fn cached_component(&self, path: &Path) -> Option<Component> {
+        // Read into memory rather than mapping the file: a mapped file changed underneath a
+        // running host (truncated, rewritten) would crash it with SIGBUS.
+        let bytes = std::fs::read(path).ok()?;
+        // SAFETY: see above: the bytes were produced by `Component::serialize` of an engine with
+        // this configuration, in a directory only the host can write.
+        match unsafe { Component::deserialize(&self.engine, &bytes) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "discarding unusable compiled plugin: {e:#}");
+                let _ = std::fs::remove_file(path);
+                None
+            }
+        }
+    }
+
+    fn link(&self, name: &str, component: &Component) -> Result<Plugin, PluginError> {
         let pre = self
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
         let pre = bindings::ConnectorPre::new(pre).map_err(|e| {
             PluginError::Invalid(format!(
@@ -364,12 +461,20 @@ impl Runtime {
         })
     }
 
-    fn store(&self, plugin: &Plugin) -> Store<GuestState> {
+    fn store(&self, plugin: &Plugin, call: &Call) -> Store<GuestState> {
         let state = GuestState {
             wasi: WasiCtxBuilder::new().build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            egress: Egress,
+            egress: Egress {
+                policy: call.egress.clone(),
+                clients: self.clients.clone(),
+                limits: self.limits.egress.clone(),
+                deadline: Instant::now() + self.limits.call_timeout,
+                plugin: plugin.name.clone(),
+                sent: 0,
+                refused: 0,
+            },
             limiter: MemoryLimiter {
                 max: self.limits.memory_bytes,
                 hit: false,
@@ -377,6 +482,7 @@ impl Runtime {
             plugin: plugin.name.clone(),
             log_budget: LOG_LINES_PER_CALL,
             logs_dropped: 0,
+            progress: call.progress.clone(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -420,17 +526,23 @@ impl Runtime {
         Ok(())
     }
 
-    /// `spec()`.
+    /// `spec()`. Runs without network: a spec is static.
     pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
-        let spec = call!(self, plugin, |c, store| c.call_spec(store))?;
+        let spec = call!(self, plugin, &Call::default(), |c, store| c
+            .call_spec(store))?;
         self.cap(spec_size(&spec))?;
         Ok(spec)
     }
 
     /// `check(config)`.
-    pub async fn check(&self, plugin: &Plugin, config: &str) -> Result<String, PluginError> {
+    pub async fn check(
+        &self,
+        plugin: &Plugin,
+        call: &Call,
+        config: &str,
+    ) -> Result<String, PluginError> {
         let config = config.to_owned();
-        let message = call!(self, plugin, |c, store| c.call_check(store, &config))?
+        let message = call!(self, plugin, call, |c, store| c.call_check(store, &config))?
             .map_err(PluginError::Connector)?;
         self.cap(message.len())?;
         Ok(message)
@@ -440,11 +552,13 @@ impl Runtime {
     pub async fn discover(
         &self,
         plugin: &Plugin,
+        call: &Call,
         config: &str,
     ) -> Result<Vec<StreamSpec>, PluginError> {
         let config = config.to_owned();
-        let streams = call!(self, plugin, |c, store| c.call_discover(store, &config))?
-            .map_err(PluginError::Connector)?;
+        let streams = call!(self, plugin, call, |c, store| c
+            .call_discover(store, &config))?
+        .map_err(PluginError::Connector)?;
         self.cap(streams.iter().map(stream_size).sum())?;
         Ok(streams)
     }
@@ -453,12 +567,13 @@ impl Runtime {
     pub async fn read(
         &self,
         plugin: &Plugin,
+        call: &Call,
         config: &str,
         stream: &str,
         state: Option<&str>,
     ) -> Result<Page, PluginError> {
         let config = config.to_owned();
-        let page = call!(self, plugin, |c, store| c
+        let page = call!(self, plugin, call, |c, store| c
             .call_read(store, &config, stream, state))?
         .map_err(PluginError::Connector)?;
         self.cap(page.state.len() + page.records.iter().map(record_size).sum::<usize>())?;
@@ -469,12 +584,13 @@ impl Runtime {
     pub async fn invoke(
         &self,
         plugin: &Plugin,
+        call: &Call,
         config: &str,
         action: &str,
         input: &str,
     ) -> Result<String, PluginError> {
         let (config, input) = (config.to_owned(), input.to_owned());
-        let output = call!(self, plugin, |c, store| c
+        let output = call!(self, plugin, call, |c, store| c
             .call_invoke(store, &config, action, &input))?
         .map_err(PluginError::Connector)?;
         self.cap(output.len())?;

@@ -20,6 +20,8 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub mod audit;
 /// Service-account API keys.
 pub mod keys;
+/// The plugin registry: publishers, installed versions, per-project enablement.
+pub mod plugins;
 /// Projects and their members.
 pub mod projects;
 /// Login sessions and refresh tokens.

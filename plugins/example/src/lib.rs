@@ -1,125 +1,229 @@
-//! Example connector. Its "service" is a deterministic list of work items computed from the
-//! configuration (`{"items": N, "page_size": K}`), so the host's paging, resumption and limits
-//! can be tested without a network. Real connectors use the SDK; this one uses the raw bindings.
+//! Example connector, on the SDK. Its "service" is a deterministic tracker of numbered work
+//! items, so the host's paging, resumption, limits and egress can be tested — and it is the
+//! shortest complete connector to copy from.
+//!
+//! Two modes, chosen by the configuration:
+//! - **in memory** — `{"items": N, "page_size": K}`: items `1..=N`, `K` per page (default 100);
+//!   the state is the decimal number of the last item returned (`none` or empty: the start);
+//! - **HTTP** — `{"base_url": "http://…", "page_size": K}`: `check` calls `GET {base_url}/status`
+//!   (answering `{"items": N}`) and `read` calls `GET {base_url}/items?after={state}&limit={K}`
+//!   (answering `{"items": [{"id", "title", "status", "updated"}], "has_more": bool}`, where `id`
+//!   is a string or an integer and `updated` optional Unix milliseconds); `after` is empty at the
+//!   start, and the state is the id of the last item returned.
+//!
+//! Either way there is one incremental work-item stream, `items`, and one action, `echo`.
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "agentic:connector/connector",
-    generate_all,
-});
+use agentic_sdk::http::{self, Request};
+use agentic_sdk::serde_json::Value;
+use agentic_sdk::{
+    log, progress, register_connector, Connector, ConnectorSpec, Error, LogLevel, Page, RecordData,
+    RecordKind, StreamSpec, WorkItem,
+};
+use serde::Deserialize;
 
-use agentic::connector::host::{log, progress};
-use agentic::connector::types::{AuthKind, LogLevel, RecordData, RecordKind, WorkItem};
+/// The manifest, which the spec is built from.
+pub const MANIFEST: &str = include_str!("../plugin.toml");
 
-struct Example;
+/// Page size when the configuration names none.
+const DEFAULT_PAGE_SIZE: u64 = 100;
 
-const SCHEMA: &str = r#"{"type":"object","properties":{"items":{"type":"integer","minimum":0,"maximum":100000},"page_size":{"type":"integer","minimum":1,"maximum":1000}},"required":["items"],"additionalProperties":false}"#;
+/// The example connector.
+#[derive(Debug, Default)]
+pub struct Example;
 
-struct Config {
-    items: u64,
-    page_size: u64,
+/// The connection's configuration (see `plugin.toml`).
+#[derive(Debug, Deserialize)]
+pub struct Config {
+    /// In-memory mode: how many items there are.
+    items: Option<u64>,
+    /// Items per page.
+    page_size: Option<u64>,
+    /// HTTP mode: the service's base URL.
+    base_url: Option<String>,
 }
 
-fn config(json: &str) -> Result<Config, Error> {
-    let value: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| Error::Config(format!("config is not JSON: {e}")))?;
-    let items = value["items"]
-        .as_u64()
-        .ok_or_else(|| Error::Config("items: required integer".into()))?;
-    let page_size = value
-        .get("page_size")
-        .and_then(|v| v.as_u64())
-        .unwrap_or(100)
-        .max(1);
-    Ok(Config { items, page_size })
+/// Where the items come from.
+enum Source<'a> {
+    Memory { items: u64 },
+    Http { base_url: &'a str },
 }
 
-fn stream() -> StreamSpec {
-    StreamSpec {
-        name: "items".into(),
-        description: "Numbered work items".into(),
-        kind: RecordKind::WorkItem,
-        incremental: true,
-        schema: r#"{"type":"object"}"#.into(),
-    }
-}
-
-impl Guest for Example {
-    fn spec() -> ConnectorSpec {
-        ConnectorSpec {
-            id: "example".into(),
-            name: "Example".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            description: "Deterministic in-memory work items, for tests.".into(),
-            config_schema: SCHEMA.into(),
-            auth_kinds: vec![AuthKind::Anonymous],
-            streams: vec![stream()],
-            actions: Vec::new(),
+impl Config {
+    fn source(&self) -> Result<Source<'_>, Error> {
+        match (&self.base_url, self.items) {
+            (Some(url), _) => Ok(Source::Http {
+                base_url: url.trim_end_matches('/'),
+            }),
+            (None, Some(items)) => Ok(Source::Memory { items }),
+            (None, None) => Err(Error::Config(
+                "items: required integer (or base_url, to read over HTTP)".into(),
+            )),
         }
     }
 
-    fn check(config_json: String) -> Result<String, Error> {
-        let c = config(&config_json)?;
+    fn page_size(&self) -> u64 {
+        self.page_size.unwrap_or(DEFAULT_PAGE_SIZE).max(1)
+    }
+}
+
+fn items_stream() -> StreamSpec {
+    StreamSpec::new("items", RecordKind::WorkItem)
+        .with_description("Numbered work items")
+        .incremental()
+}
+
+impl Connector for Example {
+    type Config = Config;
+
+    fn spec(&self) -> Result<ConnectorSpec, Error> {
+        Ok(ConnectorSpec::from_manifest(MANIFEST)?.with_stream(items_stream()))
+    }
+
+    fn check(&self, config: &Config) -> Result<String, Error> {
+        let source = config.source()?;
         log(LogLevel::Info, "check called");
-        Ok(format!("{} items available", c.items))
-    }
-
-    fn discover(config_json: String) -> Result<Vec<StreamSpec>, Error> {
-        config(&config_json)?;
-        Ok(vec![stream()])
-    }
-
-    fn read(
-        config_json: String,
-        stream_name: String,
-        state: Option<String>,
-    ) -> Result<Page, Error> {
-        let c = config(&config_json)?;
-        if stream_name != "items" {
-            return Err(Error::NotFound(format!("no stream {stream_name}")));
-        }
-        let after: u64 = match state.as_deref() {
-            None => 0,
-            Some(s) => s
-                .parse()
-                .map_err(|_| Error::InvalidInput(format!("bad state {s:?}")))?,
+        let items = match source {
+            Source::Memory { items } => items,
+            Source::Http { base_url } => {
+                #[derive(Deserialize)]
+                struct Status {
+                    items: u64,
+                }
+                http::get_json::<Status>(&format!("{base_url}/status"))?.items
+            }
         };
-        let end = (after + c.page_size).min(c.items);
-        let records = (after + 1..=end)
-            .map(|n| {
-                RecordData::WorkItem(WorkItem {
-                    external_id: n.to_string(),
-                    key: format!("EX-{n}"),
-                    title: format!("Item {n}"),
-                    description: String::new(),
-                    status: "open".into(),
-                    item_type: "task".into(),
-                    priority: None,
-                    assignee: None,
-                    reporter: None,
-                    labels: Vec::new(),
-                    parent: None,
-                    url: None,
-                    created_at: None,
-                    updated_at: Some(i64::try_from(n).unwrap_or(i64::MAX)),
-                    attributes: "{}".into(),
-                })
-            })
-            .collect();
-        progress(end, Some(c.items), "reading items");
-        Ok(Page {
-            records,
-            state: end.to_string(),
-            has_more: end < c.items,
-        })
+        Ok(format!("{items} items available"))
     }
 
-    fn invoke(_config: String, action: String, input: String) -> Result<String, Error> {
-        match action.as_str() {
+    fn discover(&self, config: &Config) -> Result<Vec<StreamSpec>, Error> {
+        config.source()?;
+        Ok(vec![items_stream()])
+    }
+
+    fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
+        let source = config.source()?;
+        if stream != "items" {
+            return Err(Error::NotFound(format!("no stream {stream}")));
+        }
+        match source {
+            Source::Memory { items } => read_memory(items, config.page_size(), state),
+            Source::Http { base_url } => read_http(base_url, config.page_size(), state),
+        }
+    }
+
+    fn invoke(&self, _config: &Config, action: &str, input: Value) -> Result<Value, Error> {
+        match action {
             "echo" => Ok(input),
             other => Err(Error::NotFound(format!("no action {other}"))),
         }
     }
 }
 
-export!(Example);
+register_connector!(Example);
+
+/// A work item as both modes shape it: key `EX-{id}`, type `task`.
+fn work_item(id: String, title: String, status: String, updated_at: Option<i64>) -> RecordData {
+    WorkItem {
+        key: format!("EX-{id}"),
+        external_id: id,
+        title,
+        status,
+        item_type: "task".into(),
+        updated_at,
+        ..WorkItem::default()
+    }
+    .into()
+}
+
+fn read_memory(items: u64, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
+    let after: u64 = match state {
+        None => 0,
+        Some(s) => s
+            .parse()
+            .map_err(|_| Error::InvalidInput(format!("bad state {s:?}")))?,
+    };
+    let end = after.saturating_add(page_size).min(items);
+    let records = (after + 1..=end)
+        .map(|n| {
+            work_item(
+                n.to_string(),
+                format!("Item {n}"),
+                "open".into(),
+                Some(i64::try_from(n).unwrap_or(i64::MAX)),
+            )
+        })
+        .collect();
+    progress(end, Some(items), "reading items");
+    Ok(Page {
+        records,
+        state: end.to_string(),
+        has_more: end < items,
+    })
+}
+
+/// One page of `GET {base_url}/items`.
+#[derive(Deserialize)]
+struct Listing {
+    items: Vec<RemoteItem>,
+    has_more: bool,
+}
+
+#[derive(Deserialize)]
+struct RemoteItem {
+    id: RemoteId,
+    title: String,
+    status: String,
+    updated: Option<i64>,
+}
+
+/// Services number items or name them; both become the external id.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RemoteId {
+    Number(u64),
+    Text(String),
+}
+
+impl From<RemoteId> for String {
+    fn from(id: RemoteId) -> Self {
+        match id {
+            RemoteId::Number(n) => n.to_string(),
+            RemoteId::Text(s) => s,
+        }
+    }
+}
+
+fn read_http(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
+    let after = state.unwrap_or_default();
+    let listing: Listing = Request::get(format!("{base_url}/items"))
+        .header("accept", "application/json")
+        .query("after", after)
+        .query("limit", page_size.to_string())
+        .send()?
+        .error_for_status()?
+        .json()?;
+    if listing.has_more && listing.items.is_empty() {
+        return Err(Error::Internal(format!(
+            "the service has more items after {after:?} but returned none"
+        )));
+    }
+    let records: Vec<RecordData> = listing
+        .items
+        .into_iter()
+        .map(|item| work_item(item.id.into(), item.title, item.status, item.updated))
+        .collect();
+    let state = records
+        .last()
+        .map_or(after, RecordData::external_id)
+        .to_owned();
+    progress(
+        u64::try_from(records.len()).unwrap_or(u64::MAX),
+        None,
+        &format!("read items after {after:?}"),
+    );
+    Ok(Page {
+        records,
+        state,
+        has_more: listing.has_more,
+    })
+}

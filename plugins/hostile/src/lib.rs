@@ -1,6 +1,10 @@
 //! A hostile connector for the host's containment tests. `invoke(action)` misbehaves on purpose:
 //! `spin` loops forever, `grow` allocates until memory runs out, `panic` panics, `flood` returns
-//! more data than the host accepts, `shout` writes 100 000 log lines, `ok` behaves.
+//! more data than the host accepts, `shout` writes 100 000 log lines, `fetch` sends whatever
+//! HTTP requests its input asks for (any URL, forged credential headers, huge bodies, thousands
+//! of requests), `ok` behaves.
+
+mod fetch;
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -10,12 +14,16 @@ wit_bindgen::generate!({
 
 struct Hostile;
 
+/// A version string found nowhere else in the component, so that tests can patch it to make a
+/// second, different build of the same plugin for upgrade and rollback.
+const VERSION: &str = "0.1.0-hostile.1";
+
 impl Guest for Hostile {
     fn spec() -> ConnectorSpec {
         ConnectorSpec {
             id: "hostile".into(),
             name: "Hostile".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: VERSION.into(),
             description: "Misbehaves on purpose.".into(),
             config_schema: "{}".into(),
             auth_kinds: Vec::new(),
@@ -65,6 +73,7 @@ impl Guest for Hostile {
                 }
                 Ok("shouted".into())
             }
+            "fetch" => Ok(fetch::run(&input)),
             "ok" => Ok(input),
             other => Err(Error::NotFound(other.into())),
         }

@@ -19,6 +19,11 @@ use crate::store::audit::NewAuditEntry;
 use crate::store::users::{NewUser, UserChanges, UserFilter, UserKind};
 use crate::{auth, server, telemetry};
 
+/// `agentic plugin …`.
+mod plugin;
+/// `agentic plugin new`: the connector template.
+mod template;
+
 /// The Agentic System host.
 #[derive(Debug, Parser)]
 #[command(name = "agentic", version, about, after_long_help = OPTIONS_HELP)]
@@ -44,6 +49,11 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the API.
     Openapi,
+    /// Write, sign, install and manage connector plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: plugin::PluginCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +123,10 @@ pub fn run() -> ExitCode {
 }
 
 fn execute(cli: Cli) -> anyhow::Result<()> {
+    let cli = match cli.command {
+        Command::Plugin { command } if command.is_offline() => return plugin::offline(command),
+        _ => cli,
+    };
     if let Command::Openapi = cli.command {
         let doc = crate::api::openapi()
             .to_pretty_json()
@@ -134,6 +148,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Admin { command } => admin(config, command).await,
+            Command::Plugin { command } => plugin::manage(config, command).await,
             Command::Openapi => Ok(()),
         }
     })

@@ -1,0 +1,638 @@
+//! Connector plugins over REST: the administrator's lifecycle (install, upgrade, rollback,
+//! uninstall, trusted publishers), per-project enablement, and trying an enabled plugin's
+//! `discover` and `read` on a configuration.
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::access;
+use super::error::{ApiError, ApiResult, FieldError};
+use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::{AppState, Problem};
+use crate::auth::{ClientInfo, Principal};
+use crate::clock::to_datetime;
+use crate::plugins::package::{Manifest, ManifestAction, PackageError, MAX_PACKAGE_BYTES};
+use crate::plugins::registry::{Actor, RegistryError};
+use crate::plugins::{records, Call, PluginError};
+use crate::rbac::Permission;
+use crate::store::plugins::{InstalledPlugin, Publisher};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(list_plugins, install_plugin))
+        .routes(routes!(upgrade_plugin))
+        .layer(DefaultBodyLimit::max(MAX_PACKAGE_BYTES));
+    OpenApiRouter::new()
+        .merge(uploads)
+        .routes(routes!(get_plugin, uninstall_plugin))
+        .routes(routes!(rollback_plugin))
+        .routes(routes!(list_publishers, trust_publisher))
+        .routes(routes!(remove_publisher))
+        .routes(routes!(list_project_plugins))
+        .routes(routes!(enable_plugin, disable_plugin))
+        .routes(routes!(discover))
+        .routes(routes!(read))
+}
+
+/// Media type of a plugin package upload.
+pub const PACKAGE_MEDIA_TYPE: &str = "application/vnd.agentic.plugin+tar";
+
+/// One installed version.
+#[derive(Debug, Serialize, ToSchema)]
+struct VersionView {
+    version: String,
+    /// `agentic:connector` contract version.
+    wit: String,
+    /// SHA-256 of the component.
+    sha256: String,
+    /// Publisher whose key signed it.
+    publisher: String,
+    #[serde(with = "time::serde::rfc3339")]
+    installed_at: OffsetDateTime,
+}
+
+/// An installed plugin: the active version's manifest, every installed version and where it is
+/// enabled.
+#[derive(Debug, Serialize, ToSchema)]
+struct PluginView {
+    id: String,
+    name: String,
+    description: String,
+    active_version: String,
+    /// The version `rollback` would return to.
+    previous_version: Option<String>,
+    allowed_hosts: Vec<String>,
+    auth_kinds: Vec<String>,
+    /// JSON Schema of a connection's configuration.
+    #[schema(value_type = Object)]
+    config_schema: serde_json::Value,
+    actions: Vec<ManifestAction>,
+    versions: Vec<VersionView>,
+    /// Projects it is enabled in (shown to `plugins:manage` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enabled_projects: Option<Vec<i64>>,
+    #[serde(with = "time::serde::rfc3339")]
+    installed_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+fn view(plugin: InstalledPlugin, who: &Principal) -> ApiResult<PluginView> {
+    let active = plugin.active().ok_or_else(|| {
+        ApiError::Internal(format!("plugin {} has no active version row", plugin.id))
+    })?;
+    let manifest = Manifest::parse(&active.manifest)
+        .map_err(|e| ApiError::Internal(format!("stored manifest of {}: {e}", plugin.id)))?;
+    Ok(PluginView {
+        id: plugin.id,
+        name: manifest.name,
+        description: manifest.description,
+        active_version: plugin.active_version,
+        previous_version: plugin.previous_version,
+        allowed_hosts: manifest.allowed_hosts,
+        auth_kinds: manifest.auth_kinds,
+        config_schema: manifest.config_schema,
+        actions: manifest.actions,
+        versions: plugin
+            .versions
+            .into_iter()
+            .map(|v| VersionView {
+                version: v.version,
+                wit: v.wit_version,
+                sha256: v.sha256,
+                publisher: v.publisher,
+                installed_at: to_datetime(v.installed_at),
+            })
+            .collect(),
+        enabled_projects: who
+            .can(Permission::PluginsManage)
+            .then_some(plugin.enabled_projects),
+        installed_at: to_datetime(plugin.installed_at),
+        updated_at: to_datetime(plugin.updated_at),
+    })
+}
+
+/// A trusted publisher key.
+#[derive(Debug, Serialize, ToSchema)]
+struct PublisherView {
+    id: i64,
+    name: String,
+    /// `ed25519:<base64>`.
+    public_key: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+impl From<Publisher> for PublisherView {
+    fn from(p: Publisher) -> Self {
+        Self {
+            id: p.id,
+            name: p.name,
+            public_key: p.public_key,
+            created_at: to_datetime(p.created_at),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(e: RegistryError) -> Self {
+        match e {
+            RegistryError::Package(PackageError::Malformed(m)) => ApiError::field("package", m),
+            RegistryError::Package(PackageError::Manifest(m)) => ApiError::field("plugin.toml", m),
+            RegistryError::Package(PackageError::Signature(m)) => ApiError::field("plugin.sig", m),
+            e @ RegistryError::UnknownPublisher(_) => ApiError::field("plugin.sig", e.to_string()),
+            e @ RegistryError::NotAComponent(_) => ApiError::field("plugin.wasm", e.to_string()),
+            e @ RegistryError::Mismatch(_) => ApiError::field("plugin.toml", e.to_string()),
+            e @ RegistryError::AlreadyInstalled { .. } => ApiError::Conflict(e.to_string()),
+            RegistryError::NotFound(what) => ApiError::not_found(&what),
+            RegistryError::Conflict(m) => ApiError::Conflict(m),
+            RegistryError::Runtime(e) => ApiError::Internal(e.to_string()),
+            RegistryError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn actor(who: &Principal, client: &ClientInfo) -> Actor {
+    Actor {
+        user: Some(who.user.id),
+        ip: client.ip.clone(),
+    }
+}
+
+/// A package upload: the raw `.agp` bytes, sent as `application/vnd.agentic.plugin+tar` (or
+/// `application/octet-stream`), at most 64 MiB.
+struct PackageBody(Bytes);
+
+impl FromRequest<AppState> for PackageBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let media = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if media != PACKAGE_MEDIA_TYPE && media != "application/octet-stream" {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "send the package file as {PACKAGE_MEDIA_TYPE}"
+            )));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(format!(
+                    "a package may be at most {} MiB",
+                    MAX_PACKAGE_BYTES >> 20
+                ))
+            } else {
+                ApiError::BadRequest(e.body_text())
+            }
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::field("package", "the body is empty"));
+        }
+        Ok(Self(bytes))
+    }
+}
+
+/// Lists installed plugins. Needs `plugins:read`.
+#[utoipa::path(get, path = "/plugins", tag = "plugins",
+    responses((status = 200, body = Vec<PluginView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_plugins(
+    State(state): State<AppState>,
+    who: Principal,
+) -> ApiResult<Json<Vec<PluginView>>> {
+    who.require(Permission::PluginsRead)?;
+    let plugins = state.store.list_plugins().await?;
+    Ok(Json(
+        plugins
+            .into_iter()
+            .map(|p| view(p, &who))
+            .collect::<ApiResult<_>>()?,
+    ))
+}
+
+/// Installs a signed plugin package (`agentic plugin sign` makes one). The signature must be by
+/// a trusted publisher, the manifest valid, the contract version supported, and the component
+/// one of our world whose `spec()` matches its manifest; otherwise nothing is installed.
+/// Needs `plugins:manage`.
+#[utoipa::path(post, path = "/plugins", tag = "plugins",
+    request_body(content = Vec<u8>, content_type = "application/vnd.agentic.plugin+tar", description = "The package file (.agp)"),
+    responses((status = 201, body = PluginView), (status = 409, body = Problem), (status = 413, body = Problem),
+              (status = 415, body = Problem), (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn install_plugin(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    PackageBody(bytes): PackageBody,
+) -> ApiResult<(StatusCode, Json<PluginView>)> {
+    who.require(Permission::PluginsManage)?;
+    let plugin = state.plugins.install(&actor(&who, &client), &bytes).await?;
+    Ok((StatusCode::CREATED, Json(view(plugin, &who)?)))
+}
+
+#[derive(Debug, Deserialize)]
+struct PluginPath {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ProjectPluginPath {
+    id: i64,
+    plugin_id: String,
+}
+
+/// Reads one installed plugin. Needs `plugins:read`.
+#[utoipa::path(get, path = "/plugins/{id}", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+    responses((status = 200, body = PluginView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn get_plugin(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<PluginPath>,
+) -> ApiResult<Json<PluginView>> {
+    who.require(Permission::PluginsRead)?;
+    let plugin = state.plugins.get(&path.id).await?;
+    Ok(Json(view(plugin, &who)?))
+}
+
+/// Installs a new version of an installed plugin from a signed package and makes it active at
+/// once, on every host; the replaced version becomes the rollback target. Needs `plugins:manage`.
+#[utoipa::path(post, path = "/plugins/{id}/upgrade", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+    request_body(content = Vec<u8>, content_type = "application/vnd.agentic.plugin+tar", description = "The package file (.agp)"),
+    responses((status = 200, body = PluginView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn upgrade_plugin(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<PluginPath>,
+    PackageBody(bytes): PackageBody,
+) -> ApiResult<Json<PluginView>> {
+    who.require(Permission::PluginsManage)?;
+    let plugin = state
+        .plugins
+        .upgrade(&actor(&who, &client), Some(&path.id), &bytes)
+        .await?;
+    Ok(Json(view(plugin, &who)?))
+}
+
+/// Makes the previous version active again (409 if there is none). Needs `plugins:manage`.
+#[utoipa::path(post, path = "/plugins/{id}/rollback", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+    responses((status = 200, body = PluginView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn rollback_plugin(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<PluginPath>,
+) -> ApiResult<Json<PluginView>> {
+    who.require(Permission::PluginsManage)?;
+    let plugin = state
+        .plugins
+        .rollback(&actor(&who, &client), &path.id)
+        .await?;
+    Ok(Json(view(plugin, &who)?))
+}
+
+/// Uninstalls a plugin: every version, and its enablement in every project. Needs `plugins:manage`.
+#[utoipa::path(delete, path = "/plugins/{id}", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+    responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn uninstall_plugin(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<PluginPath>,
+) -> ApiResult<StatusCode> {
+    who.require(Permission::PluginsManage)?;
+    state
+        .plugins
+        .uninstall(&actor(&who, &client), &path.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A publisher key to trust.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TrustPublisher {
+    /// Who they are (1–100 characters).
+    name: String,
+    /// Their public key, `ed25519:<base64>` as `agentic plugin keygen` prints it.
+    public_key: String,
+}
+
+impl Validate for TrustPublisher {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut c = Checks::default();
+        c.line("name", &self.name, 1, 100);
+        c.check(
+            crate::plugins::package::PublicKey::parse(&self.public_key).is_ok(),
+            "public_key",
+            "must look like ed25519:<base64 of 32 bytes>",
+        );
+        c.finish()
+    }
+}
+
+/// Lists trusted publisher keys. Needs `plugins:manage`.
+#[utoipa::path(get, path = "/plugin-publishers", tag = "plugins",
+    responses((status = 200, body = Vec<PublisherView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_publishers(
+    State(state): State<AppState>,
+    who: Principal,
+) -> ApiResult<Json<Vec<PublisherView>>> {
+    who.require(Permission::PluginsManage)?;
+    let publishers = state.store.list_publishers().await?;
+    Ok(Json(publishers.into_iter().map(Into::into).collect()))
+}
+
+/// Trusts a publisher key: packages it signs may be installed. Needs `plugins:manage`.
+#[utoipa::path(post, path = "/plugin-publishers", tag = "plugins", request_body = TrustPublisher,
+    responses((status = 201, body = PublisherView), (status = 409, body = Problem), (status = 422, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn trust_publisher(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<TrustPublisher>,
+) -> ApiResult<(StatusCode, Json<PublisherView>)> {
+    who.require(Permission::PluginsManage)?;
+    let publisher = state
+        .plugins
+        .trust(&actor(&who, &client), body.name.trim(), &body.public_key)
+        .await?;
+    Ok((StatusCode::CREATED, Json(publisher.into())))
+}
+
+#[derive(Debug, Deserialize)]
+struct PublisherPath {
+    id: i64,
+}
+
+/// Stops trusting a publisher key (409 while plugins it signed are installed). Needs
+/// `plugins:manage`.
+#[utoipa::path(delete, path = "/plugin-publishers/{id}", tag = "plugins", params(("id" = i64, Path, description = "Publisher id")),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn remove_publisher(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<PublisherPath>,
+) -> ApiResult<StatusCode> {
+    who.require(Permission::PluginsManage)?;
+    state
+        .plugins
+        .untrust(&actor(&who, &client), path.id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct ProjectPath {
+    id: i64,
+}
+
+/// Lists the plugins enabled in a project. Needs `plugins:read` and membership.
+#[utoipa::path(get, path = "/projects/{id}/plugins", tag = "plugins", params(("id" = i64, Path, description = "Project id")),
+    responses((status = 200, body = Vec<PluginView>), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_project_plugins(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<ProjectPath>,
+) -> ApiResult<Json<Vec<PluginView>>> {
+    access::project(&state.store, &who, path.id, Permission::PluginsRead).await?;
+    let mut out = Vec::new();
+    for id in state.store.project_plugins(path.id).await? {
+        out.push(view(state.plugins.get(&id).await?, &who)?);
+    }
+    Ok(Json(out))
+}
+
+/// Enables an installed plugin in a project (idempotent). Needs `plugins:enable` and membership.
+#[utoipa::path(put, path = "/projects/{id}/plugins/{plugin_id}", tag = "plugins",
+    params(("id" = i64, Path, description = "Project id"), ("plugin_id" = String, Path, description = "Plugin id")),
+    responses((status = 200, body = PluginView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn enable_plugin(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<ProjectPluginPath>,
+) -> ApiResult<Json<PluginView>> {
+    access::project(&state.store, &who, path.id, Permission::PluginsEnable).await?;
+    state
+        .plugins
+        .enable(&actor(&who, &client), path.id, &path.plugin_id)
+        .await?;
+    Ok(Json(view(state.plugins.get(&path.plugin_id).await?, &who)?))
+}
+
+/// Disables a plugin in a project (idempotent). Needs `plugins:enable` and membership.
+#[utoipa::path(delete, path = "/projects/{id}/plugins/{plugin_id}", tag = "plugins",
+    params(("id" = i64, Path, description = "Project id"), ("plugin_id" = String, Path, description = "Plugin id")),
+    responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn disable_plugin(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<ProjectPluginPath>,
+) -> ApiResult<StatusCode> {
+    access::project(&state.store, &who, path.id, Permission::PluginsEnable).await?;
+    state
+        .plugins
+        .disable(&actor(&who, &client), path.id, &path.plugin_id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A configuration to try a plugin with.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct DiscoverRequest {
+    /// Connection configuration; must match the plugin's config schema.
+    #[schema(value_type = Object)]
+    config: serde_json::Value,
+}
+
+impl Validate for DiscoverRequest {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        Ok(())
+    }
+}
+
+/// A page to read.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReadRequest {
+    /// Connection configuration; must match the plugin's config schema.
+    #[schema(value_type = Object)]
+    config: serde_json::Value,
+    /// Stream name (from `discover`).
+    stream: String,
+    /// The `state` of the previous page; absent for the first page.
+    state: Option<String>,
+}
+
+impl Validate for ReadRequest {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut c = Checks::default();
+        c.line("stream", &self.stream, 1, 200);
+        if let Some(s) = &self.state {
+            c.text("state", s, 0, 1 << 20);
+        }
+        c.finish()
+    }
+}
+
+/// A stream a plugin offers.
+#[derive(Debug, Serialize, ToSchema)]
+struct StreamView {
+    name: String,
+    description: String,
+    /// Internal model of its records.
+    kind: String,
+    incremental: bool,
+    /// JSON Schema of its records.
+    #[schema(value_type = Object)]
+    schema: serde_json::Value,
+}
+
+/// One page of records.
+#[derive(Debug, Serialize, ToSchema)]
+struct PageView {
+    /// Records, each with its `kind` and `data` (the record's fields).
+    #[schema(value_type = Vec<Object>)]
+    records: Vec<serde_json::Value>,
+    /// Pass as `state` to read the next page.
+    state: String,
+    has_more: bool,
+}
+
+/// Loads the active version of a plugin enabled in the project, with the config validated
+/// against its manifest's schema.
+async fn enabled(
+    state: &AppState,
+    who: &Principal,
+    path: &ProjectPluginPath,
+    config: &serde_json::Value,
+) -> ApiResult<crate::plugins::Plugin> {
+    access::project(&state.store, who, path.id, Permission::PluginsRun).await?;
+    let (manifest, plugin) = state.plugins.active(&path.plugin_id).await?;
+    if !state.store.plugin_enabled(path.id, &path.plugin_id).await? {
+        return Err(ApiError::Conflict(format!(
+            "plugin {} is not enabled in this project",
+            path.plugin_id
+        )));
+    }
+    let validator = jsonschema::validator_for(&manifest.config_schema)
+        .map_err(|e| ApiError::Internal(format!("config schema of {}: {e}", manifest.id)))?;
+    let errors: Vec<FieldError> = validator
+        .iter_errors(config)
+        .take(20)
+        .map(|e| {
+            let pointer = e.instance_path.to_string();
+            let field = format!("config{}", pointer.replace('/', "."));
+            FieldError::new(&field, e.to_string())
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    Ok(plugin)
+}
+
+/// Maps a failed plugin call to a response: the connector's own config and input errors are the
+/// caller's (422), anything else is the plugin's or its service's (502).
+fn call_error(e: PluginError) -> ApiError {
+    use crate::plugins::ConnectorError as C;
+    match e {
+        PluginError::Connector(C::Config(m)) => ApiError::field("config", m),
+        PluginError::Connector(C::InvalidInput(m)) => ApiError::field("state", m),
+        PluginError::Connector(C::NotFound(m)) => ApiError::NotFound(m),
+        PluginError::Connector(C::RateLimited(r)) => ApiError::TooManyRequests {
+            retry_after: u64::from(r.retry_after_secs),
+            detail: r.message,
+        },
+        other => ApiError::PluginFailed(other.to_string()),
+    }
+}
+
+/// Runs an enabled plugin's `discover` on a configuration. This try-out call has no connection,
+/// so the plugin gets no network and no credential. Needs `plugins:run` and membership.
+#[utoipa::path(post, path = "/projects/{id}/plugins/{plugin_id}/discover", tag = "plugins",
+    params(("id" = i64, Path, description = "Project id"), ("plugin_id" = String, Path, description = "Plugin id")),
+    request_body = DiscoverRequest,
+    responses((status = 200, body = Vec<StreamView>), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 502, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn discover(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<ProjectPluginPath>,
+    ApiJson(body): ApiJson<DiscoverRequest>,
+) -> ApiResult<Json<Vec<StreamView>>> {
+    let plugin = enabled(&state, &who, &path, &body.config).await?;
+    let runtime = state.plugins.runtime().await?;
+    let streams = runtime
+        .discover(&plugin, &Call::default(), &body.config.to_string())
+        .await
+        .map_err(call_error)?;
+    Ok(Json(
+        streams
+            .into_iter()
+            .map(|s| StreamView {
+                name: s.name,
+                description: s.description,
+                kind: records::kind_name(s.kind).to_owned(),
+                incremental: s.incremental,
+                schema: serde_json::from_str(&s.schema)
+                    .unwrap_or(serde_json::Value::String(s.schema)),
+            })
+            .collect(),
+    ))
+}
+
+/// Reads one page of a stream with an enabled plugin, without storing it (syncs store pages).
+/// No connection, so no network. Needs `plugins:run` and membership.
+#[utoipa::path(post, path = "/projects/{id}/plugins/{plugin_id}/read", tag = "plugins",
+    params(("id" = i64, Path, description = "Project id"), ("plugin_id" = String, Path, description = "Plugin id")),
+    request_body = ReadRequest,
+    responses((status = 200, body = PageView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 502, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn read(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<ProjectPluginPath>,
+    ApiJson(body): ApiJson<ReadRequest>,
+) -> ApiResult<Json<PageView>> {
+    let plugin = enabled(&state, &who, &path, &body.config).await?;
+    let runtime = state.plugins.runtime().await?;
+    let page = runtime
+        .read(
+            &plugin,
+            &Call::default(),
+            &body.config.to_string(),
+            &body.stream,
+            body.state.as_deref(),
+        )
+        .await
+        .map_err(call_error)?;
+    Ok(Json(PageView {
+        records: page
+            .records
+            .iter()
+            .map(|r| serde_json::json!({"kind": records::kind(r), "data": records::to_json(r)}))
+            .collect(),
+        state: page.state,
+        has_more: page.has_more,
+    }))
+}

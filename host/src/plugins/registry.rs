@@ -1,0 +1,457 @@
+//! The plugin registry: the lifecycle of installed plugins, shared by the REST API and the CLI.
+//!
+//! Packages are verified (structure, manifest, trusted publisher, signature), compiled and
+//! checked against our world, and their `spec()` compared with the manifest before anything is
+//! written; the write is one transaction, so a refused or failed install leaves nothing behind.
+//! The database is the source of truth for which version is active: [`Registry::active`] reads
+//! it on every call (one indexed query) and keeps compiled components by content hash, so an
+//! upgrade or rollback made by any host takes effect on the next call everywhere, without a
+//! restart. Compiled code is also cached on disk, keyed by content hash and engine, so a
+//! restart does not recompile.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::sync::OnceCell;
+
+use super::package::{component_hash, Manifest, Package, PackageError, PublicKey};
+use super::runtime::{ConnectorSpec, Limits, Plugin, PluginError, Runtime};
+use crate::clock::Clock;
+use crate::store::audit::NewAuditEntry;
+use crate::store::plugins::{InstalledPlugin, NewVersion, Publisher};
+use crate::store::{Store, StoreError};
+
+/// Why a registry operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The package is malformed, its manifest invalid or its signature bad.
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    /// Signed with a key no administrator trusts.
+    #[error("the package is signed by an unknown publisher key {0}; an administrator must trust it first")]
+    UnknownPublisher(String),
+    /// The `.wasm` is not a component of the `agentic:connector` world.
+    #[error("plugin.wasm is not a connector component: {0}")]
+    NotAComponent(String),
+    /// The component's `spec()` disagrees with its manifest.
+    #[error("the component does not match its manifest: {0}")]
+    Mismatch(String),
+    /// `install` of a plugin that is installed already.
+    #[error("plugin {id} is already installed (active version {active}); use upgrade")]
+    AlreadyInstalled {
+        /// Plugin id.
+        id: String,
+        /// Its active version.
+        active: String,
+    },
+    /// No such plugin, version or publisher.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The operation conflicts with the registry's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The plugin engine failed (start-up or a plugin call).
+    #[error(transparent)]
+    Runtime(#[from] PluginError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => RegistryError::Conflict(m),
+            other => RegistryError::Store(other),
+        }
+    }
+}
+
+type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+/// Who is acting, for the audit log (`user` is `None` for the CLI).
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// The user, if acting over the API.
+    pub user: Option<i64>,
+    /// Their IP.
+    pub ip: Option<String>,
+}
+
+/// The plugin registry of one host process.
+pub struct Registry {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    cache_dir: Option<PathBuf>,
+    /// Created on first use: most processes (and most tests) never run a plugin, and an engine
+    /// with a pooling allocator reserves a lot of address space.
+    runtime: OnceCell<Arc<Runtime>>,
+    /// Compiled components by content hash.
+    compiled: Mutex<HashMap<String, Plugin>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("limits", &self.limits)
+            .field("cache_dir", &self.cache_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// A registry over `store`; compiled components are cached in `cache_dir` when given.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+        cache_dir: Option<PathBuf>,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            limits,
+            cache_dir,
+            runtime: OnceCell::new(),
+            compiled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The engine, created on first use.
+    pub async fn runtime(&self) -> Result<Arc<Runtime>> {
+        let limits = self.limits.clone();
+        let runtime = self
+            .runtime
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || Runtime::new(limits).map(Arc::new))
+                    .await
+                    .map_err(|e| PluginError::Engine(e.to_string()))?
+            })
+            .await?;
+        Ok(runtime.clone())
+    }
+
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        target_type: &'static str,
+        target: &str,
+        mut detail: serde_json::Value,
+    ) -> Result<()> {
+        if actor.user.is_none() {
+            detail["via"] = json!("cli");
+        }
+        let entry = NewAuditEntry {
+            actor_id: actor.user,
+            action,
+            target_type: Some(target_type),
+            target_id: Some(target.to_owned()),
+            ip: actor.ip.clone(),
+            detail,
+        };
+        self.store.append_audit(entry, self.clock.now_ms()).await?;
+        Ok(())
+    }
+
+    /// Trusts a publisher key for signing plugins.
+    pub async fn trust(&self, actor: &Actor, name: &str, key: &str) -> Result<Publisher> {
+        let key = PublicKey::parse(key)?.to_string();
+        let publisher = self
+            .store
+            .add_publisher(name, &key, actor.user, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => RegistryError::Conflict(
+                    "a publisher with this name or key is already trusted".into(),
+                ),
+                other => other.into(),
+            })?;
+        let detail = json!({"name": name, "public_key": key});
+        self.audit(
+            actor,
+            "plugin_publisher.trusted",
+            "plugin_publisher",
+            &publisher.id.to_string(),
+            detail,
+        )
+        .await?;
+        Ok(publisher)
+    }
+
+    /// Stops trusting a publisher (refused while plugins it signed are installed).
+    pub async fn untrust(&self, actor: &Actor, id: i64) -> Result<Publisher> {
+        let publisher = self.store.remove_publisher(id).await.map_err(|e| match e {
+            StoreError::NotFound => RegistryError::NotFound(format!("publisher {id}")),
+            other => other.into(),
+        })?;
+        let detail = json!({"name": publisher.name, "public_key": publisher.public_key});
+        self.audit(
+            actor,
+            "plugin_publisher.removed",
+            "plugin_publisher",
+            &id.to_string(),
+            detail,
+        )
+        .await?;
+        Ok(publisher)
+    }
+
+    /// Verifies and checks a package without storing it: the common part of install and
+    /// upgrade. Returns the package, its signing publisher, its hash and its compiled form.
+    async fn admit(&self, bytes: &[u8]) -> Result<(Package, Publisher, String, Plugin)> {
+        let package = Package::open(bytes)?;
+        let key = package.publisher_key.to_string();
+        let publisher = self
+            .store
+            .publisher_by_key(&key)
+            .await?
+            .ok_or(RegistryError::UnknownPublisher(key))?;
+        package.verify()?;
+        let hash = component_hash(&package.component);
+        let plugin = self
+            .compile(&package.manifest.id, &hash, package.component.clone())
+            .await
+            .map_err(|e| match e {
+                RegistryError::Runtime(PluginError::Invalid(m)) => RegistryError::NotAComponent(m),
+                other => other,
+            })?;
+        let runtime = self.runtime().await?;
+        let spec = runtime
+            .spec(&plugin)
+            .await
+            .map_err(|e| RegistryError::NotAComponent(format!("its spec() failed: {e}")))?;
+        agree(&package.manifest, &spec)?;
+        Ok((package, publisher, hash, plugin))
+    }
+
+    fn new_version<'a>(
+        package: &'a Package,
+        publisher: &Publisher,
+        hash: &'a str,
+        actor: &Actor,
+    ) -> NewVersion<'a> {
+        NewVersion {
+            plugin_id: &package.manifest.id,
+            version: &package.manifest.version,
+            wit_version: &package.manifest.wit,
+            manifest: &package.manifest_text,
+            component: &package.component,
+            sha256: hash,
+            publisher_id: publisher.id,
+            installed_by: actor.user,
+        }
+    }
+
+    /// Installs a plugin that is not installed yet; its version becomes active.
+    pub async fn install(&self, actor: &Actor, bytes: &[u8]) -> Result<InstalledPlugin> {
+        let (package, publisher, hash, _) = self.admit(bytes).await?;
+        let id = package.manifest.id.clone();
+        if let Ok(existing) = self.store.active_version(&id).await {
+            return Err(RegistryError::AlreadyInstalled {
+                id,
+                active: existing.version,
+            });
+        }
+        let version = Self::new_version(&package, &publisher, &hash, actor);
+        self.store
+            .install_plugin(&version, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => RegistryError::Conflict(format!(
+                    "plugin {id} was installed concurrently; use upgrade"
+                )),
+                other => other.into(),
+            })?;
+        let detail = json!({"version": package.manifest.version, "sha256": hash, "publisher": publisher.name});
+        self.audit(actor, "plugin.installed", "plugin", &id, detail)
+            .await?;
+        Ok(self.store.get_plugin(&id).await?)
+    }
+
+    /// Installs a new version of an installed plugin (or re-activates an installed one) and
+    /// makes it active; the version it replaces becomes the rollback target. `expected` is the
+    /// plugin id the caller meant to upgrade, if it named one.
+    pub async fn upgrade(
+        &self,
+        actor: &Actor,
+        expected: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<InstalledPlugin> {
+        if let Some(expected) = expected {
+            self.get(expected).await?;
+        }
+        let (package, publisher, hash, _) = self.admit(bytes).await?;
+        let id = package.manifest.id.clone();
+        if let Some(expected) = expected {
+            if expected != id {
+                return Err(RegistryError::Mismatch(format!(
+                    "the package is plugin {id}, not {expected}"
+                )));
+            }
+        }
+        let version = Self::new_version(&package, &publisher, &hash, actor);
+        let previous = self
+            .store
+            .upgrade_plugin(&version, self.clock.now_ms())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => {
+                    RegistryError::NotFound(format!("plugin {id} (install it first)"))
+                }
+                other => other.into(),
+            })?;
+        let detail = json!({"from": previous, "to": package.manifest.version, "sha256": hash, "publisher": publisher.name});
+        self.audit(actor, "plugin.upgraded", "plugin", &id, detail)
+            .await?;
+        Ok(self.store.get_plugin(&id).await?)
+    }
+
+    /// Makes the previous version active again.
+    pub async fn rollback(&self, actor: &Actor, id: &str) -> Result<InstalledPlugin> {
+        let (now_active, replaced) = self
+            .store
+            .rollback_plugin(id, self.clock.now_ms())
+            .await
+            .map_err(|e| not_found(e, id))?;
+        let detail = json!({"from": replaced, "to": now_active});
+        self.audit(actor, "plugin.rolled_back", "plugin", id, detail)
+            .await?;
+        Ok(self.store.get_plugin(id).await?)
+    }
+
+    /// Removes a plugin with all its versions and enablements.
+    pub async fn uninstall(&self, actor: &Actor, id: &str) -> Result<()> {
+        self.store
+            .uninstall_plugin(id)
+            .await
+            .map_err(|e| not_found(e, id))?;
+        self.audit(actor, "plugin.uninstalled", "plugin", id, json!({}))
+            .await
+    }
+
+    /// Enables an installed plugin in a project; `false` if it already was.
+    pub async fn enable(&self, actor: &Actor, project: i64, id: &str) -> Result<bool> {
+        self.get(id).await?;
+        let changed = self
+            .store
+            .enable_plugin(project, id, actor.user, self.clock.now_ms())
+            .await?;
+        if changed {
+            self.audit(
+                actor,
+                "plugin.enabled",
+                "plugin",
+                id,
+                json!({"project_id": project}),
+            )
+            .await?;
+        }
+        Ok(changed)
+    }
+
+    /// Disables a plugin in a project; `false` if it was not enabled.
+    pub async fn disable(&self, actor: &Actor, project: i64, id: &str) -> Result<bool> {
+        let changed = self.store.disable_plugin(project, id).await?;
+        if changed {
+            self.audit(
+                actor,
+                "plugin.disabled",
+                "plugin",
+                id,
+                json!({"project_id": project}),
+            )
+            .await?;
+        }
+        Ok(changed)
+    }
+
+    /// One installed plugin.
+    pub async fn get(&self, id: &str) -> Result<InstalledPlugin> {
+        self.store
+            .get_plugin(id)
+            .await
+            .map_err(|e| not_found(e, id))
+    }
+
+    /// The active version of a plugin, compiled, with its manifest. Reads the database on every
+    /// call, so upgrades and rollbacks by any host apply at once.
+    pub async fn active(&self, id: &str) -> Result<(Manifest, Plugin)> {
+        let active = self
+            .store
+            .active_version(id)
+            .await
+            .map_err(|e| not_found(e, id))?;
+        let manifest = Manifest::parse(&active.manifest)?;
+        let cached = self.lock_compiled().get(&active.sha256).cloned();
+        let plugin = match cached {
+            Some(plugin) => plugin,
+            None => {
+                let bytes = self.store.plugin_component(id, &active.version).await?;
+                self.compile(id, &active.sha256, bytes).await?
+            }
+        };
+        Ok((manifest, plugin))
+    }
+
+    fn lock_compiled(&self) -> std::sync::MutexGuard<'_, HashMap<String, Plugin>> {
+        self.compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Compiles (or loads from the disk cache) off the async threads, and remembers the result.
+    async fn compile(&self, id: &str, hash: &str, bytes: Vec<u8>) -> Result<Plugin> {
+        if let Some(plugin) = self.lock_compiled().get(hash) {
+            return Ok(plugin.clone());
+        }
+        let runtime = self.runtime().await?;
+        let (name, dir) = (id.to_owned(), self.cache_dir.clone());
+        let plugin =
+            tokio::task::spawn_blocking(move || runtime.load_cached(&name, &bytes, dir.as_deref()))
+                .await
+                .map_err(|e| PluginError::Engine(e.to_string()))??;
+        self.lock_compiled().insert(hash.to_owned(), plugin.clone());
+        Ok(plugin)
+    }
+}
+
+fn not_found(e: StoreError, id: &str) -> RegistryError {
+    match e {
+        StoreError::NotFound => RegistryError::NotFound(format!("plugin {id}")),
+        other => other.into(),
+    }
+}
+
+/// The component's own description must agree with the manifest the administrator approved.
+fn agree(manifest: &Manifest, spec: &ConnectorSpec) -> Result<()> {
+    let mismatch = |what: &str, manifest: &dyn std::fmt::Debug, spec: &dyn std::fmt::Debug| {
+        Err(RegistryError::Mismatch(format!(
+            "{what}: manifest says {manifest:?}, spec() says {spec:?}"
+        )))
+    };
+    if spec.id != manifest.id {
+        return mismatch("id", &manifest.id, &spec.id);
+    }
+    if spec.version != manifest.version {
+        return mismatch("version", &manifest.version, &spec.version);
+    }
+    let schema: serde_json::Value = serde_json::from_str(&spec.config_schema)
+        .map_err(|e| RegistryError::Mismatch(format!("spec() config schema is not JSON: {e}")))?;
+    if schema != manifest.config_schema {
+        return Err(RegistryError::Mismatch(
+            "config_schema differs between the manifest and spec()".into(),
+        ));
+    }
+    let mut declared: Vec<&str> = manifest.actions.iter().map(|a| a.name.as_str()).collect();
+    let mut offered: Vec<&str> = spec.actions.iter().map(|a| a.name.as_str()).collect();
+    declared.sort_unstable();
+    offered.sort_unstable();
+    if declared != offered {
+        return mismatch("actions", &declared, &offered);
+    }
+    Ok(())
+}

@@ -1,0 +1,397 @@
+//! Mediated egress against a real fake server on a bound port: the hostile plugin's `fetch`
+//! action sends whatever requests a test asks for, and the fake server records what arrived.
+//! A plugin must reach only its connection's base URL, never a private or link-local address
+//! unless allowed, never past its request and body caps, and never with its own credentials —
+//! the host's credential is injected and the guest never sees it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentic_host::plugins::{
+    Call, EgressLimits, EgressPolicy, Limits, Plugin, Progress, Runtime, StaticCredential,
+};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::Value;
+
+const SECRET: &str = "host-held-secret-7f3a";
+
+fn plugin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("AGENTIC_PLUGIN_DIR") {
+        return dir.into();
+    }
+    let target = option_env!("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("wasm32-wasip2/release")
+}
+
+fn load(runtime: &Runtime, name: &str) -> Plugin {
+    let path = plugin_dir().join(format!("{name}.wasm"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the plugins first: `cargo xtask test` does",
+            path.display()
+        )
+    });
+    runtime.load(name, &bytes).expect("load component")
+}
+
+fn runtime() -> Runtime {
+    Runtime::new(Limits {
+        call_timeout: Duration::from_secs(20),
+        egress: EgressLimits {
+            max_requests_per_call: 100,
+            max_request_body: 64 << 10,
+            max_response_body: 64 << 10,
+            request_timeout: Duration::from_secs(5),
+        },
+        ..Limits::default()
+    })
+    .expect("engine")
+}
+
+/// What the fake server saw: the headers of every request, in order.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<HeaderMap>>>);
+
+impl Seen {
+    fn all(&self) -> Vec<HeaderMap> {
+        self.0.lock().expect("lock").clone()
+    }
+}
+
+async fn record(State(seen): State<Seen>, headers: HeaderMap) -> &'static str {
+    seen.0.lock().expect("lock").push(headers);
+    "hello from the fake"
+}
+
+/// A fake service on 127.0.0.1; returns its base URL and the recorder.
+async fn fake() -> (String, Seen) {
+    let seen = Seen::default();
+    let app = axum::Router::new()
+        .route("/api/ok", get(record))
+        .route(
+            "/api/redirect-out",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [("location", "http://198.51.100.7/steal")],
+                )
+            }),
+        )
+        .route(
+            "/api/redirect-in",
+            get(|| async { (StatusCode::FOUND, [("location", "/api/ok")]) }),
+        )
+        .route(
+            "/api/big",
+            get(|| async { "x".repeat(1 << 20).into_response() }),
+        )
+        .route("/admin", get(record))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+fn policy(base: &str, allow_private: bool) -> Call {
+    let policy = EgressPolicy::new(&["127.0.0.1".into(), "localhost".into()], base)
+        .expect("policy")
+        .allow_private(allow_private)
+        .credential(Arc::new(
+            StaticCredential::bearer(SECRET).expect("credential"),
+        ));
+    Call {
+        egress: Some(Arc::new(policy)),
+        progress: None,
+    }
+}
+
+async fn fetch(rt: &Runtime, plugin: &Plugin, call: &Call, input: Value) -> Value {
+    let out = rt
+        .invoke(plugin, call, "{}", "fetch", &input.to_string())
+        .await
+        .expect("fetch action");
+    serde_json::from_str(&out).expect("fetch output is JSON")
+}
+
+fn denied(out: &Value) -> bool {
+    out["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("HttpRequestDenied")
+}
+
+#[tokio::test]
+async fn the_host_injects_the_credential_and_drops_the_guests_own() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile");
+    let (base, seen) = fake().await;
+    let call = policy(&format!("{base}/api/"), true);
+    let out = fetch(
+        &rt,
+        &hostile,
+        &call,
+        serde_json::json!({
+            "url": format!("{base}/api/ok"),
+            "headers": {
+                "Authorization": "Bearer forged-by-guest",
+                "Cookie": "session=forged",
+                "Proxy-Authorization": "Basic Zm9yZ2Vk",
+                "X-Trace": "kept"
+            }
+        }),
+    )
+    .await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(out["body"], "hello from the fake");
+    assert_eq!(
+        out["refused_headers"],
+        serde_json::json!(["authorization", "cookie", "proxy-authorization"]),
+        "the guest may not set credential headers"
+    );
+    let seen = seen.all();
+    assert_eq!(seen.len(), 1);
+    let auth: Vec<_> = seen[0].get_all("authorization").iter().collect();
+    assert_eq!(
+        auth,
+        [format!("Bearer {SECRET}").as_str()],
+        "exactly the host's credential"
+    );
+    assert!(seen[0].get("cookie").is_none());
+    assert!(seen[0].get("proxy-authorization").is_none());
+    assert_eq!(
+        seen[0].get("x-trace").map(|v| v.to_str().ok()),
+        Some(Some("kept"))
+    );
+    assert!(
+        !out.to_string().contains(SECRET),
+        "the guest never sees the secret"
+    );
+}
+
+#[tokio::test]
+async fn a_call_without_a_connection_reaches_nothing() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile");
+    let (base, seen) = fake().await;
+    let out = fetch(
+        &rt,
+        &hostile,
+        &Call::default(),
+        serde_json::json!({"url": format!("{base}/api/ok")}),
+    )
+    .await;
+    assert!(denied(&out), "{out}");
+    assert_eq!(out["sent"], 0);
+    assert!(seen.all().is_empty());
+}
+
+#[tokio::test]
+async fn requests_outside_the_base_url_or_to_undeclared_hosts_are_refused() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile");
+    let (base, seen) = fake().await;
+    let call = policy(&format!("{base}/api/"), true);
+    let port = base.rsplit(':').next().expect("port");
+    for url in [
+        format!("{base}/admin"),
+        format!("{base}/api/../admin"),
+        format!("http://localhost:{port}/api/ok"),
+        format!("https://127.0.0.1:{port}/api/ok"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/api/ok".to_owned(),
+        "http://example.com/api/ok".to_owned(),
+    ] {
+        let out = fetch(&rt, &hostile, &call, serde_json::json!({ "url": url })).await;
+        assert!(denied(&out), "{url}: {out}");
+    }
+    assert!(seen.all().is_empty(), "nothing reached the fake");
+}
+
+#[tokio::test]
+async fn private_and_link_local_addresses_are_refused_unless_allowed() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile");
+    let (base, seen) = fake().await;
+    let port = base.rsplit(':').next().expect("port");
+
+    // Loopback by IP literal, and by a name that resolves to loopback.
+    for base in [base.clone(), format!("http://localhost:{port}")] {
+        let out = fetch(
+            &rt,
+            &hostile,
+            &policy(&format!("{base}/api/"), false),
+            serde_json::json!({"url": format!("{base}/api/ok")}),
+        )
+        .await;
+        let error = out["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("HttpRequestDenied") || error.contains("DestinationIpProhibited"),
+            "{base}: {out}"
+        );
+    }
+    assert!(seen.all().is_empty());
+
+    // The same name is fine once the connection allows private addresses.
+    let local = format!("http://localhost:{port}");
+    let out = fetch(
+        &rt,
+        &hostile,
+        &policy(&format!("{local}/api/"), true),
+        serde_json::json!({"url": format!("{local}/api/ok")}),
+    )
+    .await;
+    assert_eq!(out["status"], 200, "{out}");
+
+    // Private ranges and cloud metadata, whatever the base URL says.
+    for (url, allow) in [
+        ("http://10.0.0.1/", false),
+        ("http://192.168.1.1/", false),
+        ("http://169.254.169.254/", false),
+        ("http://169.254.169.254/", true),
+        ("http://[fe80::1]/", true),
+    ] {
+        let call = Call {
+            egress: Some(Arc::new(
+                EgressPolicy::new(&["*".into()], url)
+                    .expect("policy")
+                    .allow_private(allow),
+            )),
+            progress: None,
+        };
+        let out = fetch(&rt, &hostile, &call, serde_json::json!({ "url": url })).await;
+        assert!(denied(&out), "{url} allow_private={allow}: {out}");
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_requests_stop_at_the_per_call_cap() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile");
+    let (base, seen) = fake().await;
+    let call = policy(&format!("{base}/api/"), true);
+    let out = fetch(
+        &rt,
+        &hostile,
+        &call,
+        serde_json::json!({"url": format!("{base}/api/ok"), "times": 10_000}),
+    )
+    .await;
+    assert_eq!(out["sent"], 100, "{out}");
+    assert!(denied(&out), "{out}");
+    assert_eq!(seen.all().len(), 100);
+
+    // The cap is per call: the next call starts afresh.
+    let out = fetch(
+        &rt,
+        &hostile,
+        &call,
+        serde_json::json!({"url": format!("{base}/api/ok")}),
+    )
+    .await;
+    assert_eq!(out["status"], 200, "{out}");
+}
+
+#[tokio::test]
+async fn redirects_do_not_leave_the_origin() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile");
+    let (base, seen) = fake().await;
+    let call = policy(&format!("{base}/api/"), true);
+    let out = fetch(
+        &rt,
+        &hostile,
+        &call,
+        serde_json::json!({"url": format!("{base}/api/redirect-out")}),
+    )
+    .await;
+    assert!(denied(&out), "{out}");
+    let out = fetch(
+        &rt,
+        &hostile,
+        &call,
+        serde_json::json!({"url": format!("{base}/api/redirect-in")}),
+    )
+    .await;
+    assert_eq!(
+        out["status"], 302,
+        "same-origin redirects reach the guest: {out}"
+    );
+    assert!(
+        seen.all().is_empty(),
+        "redirects are not followed by the host"
+    );
+}
+
+#[tokio::test]
+async fn request_and_response_bodies_are_capped() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile");
+    let (base, seen) = fake().await;
+    let call = policy(&format!("{base}/api/"), true);
+    let out = fetch(
+        &rt,
+        &hostile,
+        &call,
+        serde_json::json!({"url": format!("{base}/api/ok"), "method": "POST", "body_bytes": 1 << 20}),
+    )
+    .await;
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HttpRequestBodySize"),
+        "{out}"
+    );
+    assert!(seen.all().is_empty(), "an oversized body is not sent");
+
+    let out = fetch(
+        &rt,
+        &hostile,
+        &call,
+        serde_json::json!({"url": format!("{base}/api/big")}),
+    )
+    .await;
+    let error = out["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("HttpResponseBodySize") || error.contains("response body size exceeds"),
+        "{out}"
+    );
+    assert_eq!(
+        out["sent"], 0,
+        "the truncated response never reaches the guest whole"
+    );
+}
+
+#[tokio::test]
+async fn progress_reports_reach_the_calls_sink() {
+    let rt = runtime();
+    let example = load(&rt, "example");
+    let reports: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let sink = reports.clone();
+    let call = Call {
+        egress: None,
+        progress: Some(Arc::new(move |p| sink.lock().expect("lock").push(p))),
+    };
+    rt.read(
+        &example,
+        &call,
+        r#"{"items":250,"page_size":100}"#,
+        "items",
+        None,
+    )
+    .await
+    .expect("read");
+    let reports = reports.lock().expect("lock").clone();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].done, 100);
+    assert_eq!(reports[0].total, Some(250));
+}

@@ -1,0 +1,506 @@
+//! The acceptance suite: what the host relies on, checked natively for any connector.
+//!
+//! It checks, and names every failure:
+//! 1. `spec()`: a valid id and semver version, a valid JSON Schema for the configuration and for
+//!    each action's input and output, unique stream and action names; when the manifest is given,
+//!    agreement with it (id, version, name, configuration schema, auth kinds, actions);
+//! 2. the configuration schema accepts `config` and refuses `bad_config`;
+//! 3. `check` succeeds with `config` and fails with a `config` error for `bad_config`;
+//! 4. `discover` returns streams with valid schemas and unique names;
+//! 5. every stream reads to its end; every record is of the stream's kind, has an external id,
+//!    appears once, and its JSON projection ([`crate::RecordData::to_json`]) matches the stream
+//!    schema;
+//! 6. resuming from **every** intermediate state returns exactly the records after it — no
+//!    record repeated, none missing (compared by external id); for incremental streams, reading
+//!    again from the final state returns nothing already read;
+//! 7. an unknown stream and an unknown action are `not-found`;
+//! 8. each example invocation succeeds, with input and output matching the action's schemas.
+//!
+//! Resumption reads the rest of the stream once per page, so keep test data to a few pages.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::Value;
+
+use super::schema::{schema_problem, validate};
+use super::{read_to_end, Harness, DEFAULT_MAX_PAGES};
+use crate::connector::Connector;
+use crate::error::Error;
+use crate::manifest::{is_semver, is_valid_id, Manifest};
+use crate::types::{ConnectorSpec, Page, StreamSpec};
+
+/// What the suite runs with.
+#[derive(Debug, Clone, Default)]
+pub struct Acceptance {
+    /// A configuration that works (pointing at a fake service when the connector calls one).
+    pub config: Value,
+    /// A configuration the schema and `check` must both refuse (e.g. a required field missing).
+    pub bad_config: Value,
+    /// The `plugin.toml` text (`include_str!("../plugin.toml")`); when given, the spec must
+    /// agree with it as the host requires at install.
+    pub manifest: Option<&'static str>,
+    /// Example invocations, `(action, input)`, that must succeed with schema-conformant output.
+    pub invocations: Vec<(&'static str, Value)>,
+    /// Most pages one read may take before the stream counts as endless
+    /// ([`DEFAULT_MAX_PAGES`] when `None`).
+    pub max_pages: Option<usize>,
+}
+
+/// What a passing run covered, for tests that want to assert the suite really read something.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// One entry per discovered stream, in order.
+    pub streams: Vec<StreamReport>,
+}
+
+/// What the suite read of one stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamReport {
+    /// The stream's name.
+    pub name: String,
+    /// Pages of the full read.
+    pub pages: usize,
+    /// Records of the full read.
+    pub records: usize,
+    /// Intermediate states resumed from.
+    pub resumptions: usize,
+}
+
+/// Runs the suite on `C::default()` and panics with the list of failures, if any.
+pub fn acceptance<C: Connector>(acceptance: &Acceptance) -> Report {
+    match run_acceptance(&Harness::new(C::default()), acceptance) {
+        Ok(report) => report,
+        Err(failures) => panic!(
+            "acceptance suite failed ({} problem(s)):\n  - {}",
+            failures.len(),
+            failures.join("\n  - ")
+        ),
+    }
+}
+
+/// Runs the suite and returns what it covered, or every failure, each naming what failed.
+pub fn run_acceptance<C: Connector>(
+    harness: &Harness<C>,
+    acceptance: &Acceptance,
+) -> Result<Report, Vec<String>> {
+    let mut suite = Suite {
+        harness,
+        acceptance,
+        failures: Vec::new(),
+    };
+    let report = suite.run();
+    if suite.failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(suite.failures)
+    }
+}
+
+/// At most this many external ids are quoted in one failure.
+const QUOTED_IDS: usize = 5;
+/// At most this many schema violations are reported per stream.
+const REPORTED_VIOLATIONS: usize = 5;
+/// A name no connector uses, for the not-found checks.
+const UNKNOWN: &str = "acceptance-suite-no-such-name";
+
+struct Suite<'a, C> {
+    harness: &'a Harness<C>,
+    acceptance: &'a Acceptance,
+    failures: Vec<String>,
+}
+
+impl<C: Connector> Suite<'_, C> {
+    fn fail(&mut self, failure: String) {
+        self.failures.push(failure);
+    }
+
+    fn run(&mut self) -> Report {
+        let mut report = Report {
+            streams: Vec::new(),
+        };
+        let spec = match self.harness.spec() {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.fail(format!("spec() failed: {e}"));
+                return report;
+            }
+        };
+        self.check_spec(&spec);
+        if let Some(manifest) = self.acceptance.manifest {
+            self.check_manifest(&spec, manifest);
+        }
+        self.check_configs(&spec);
+        let config = &self.acceptance.config;
+        let streams = match self.harness.discover(config) {
+            Ok(streams) => streams,
+            Err(e) => {
+                self.fail(format!("discover(config) failed: {e}"));
+                return report;
+            }
+        };
+        self.check_streams("discover(config)", &streams);
+        for stream in &streams {
+            if let Some(read) = self.check_reads(stream) {
+                report.streams.push(read);
+            }
+        }
+        self.check_not_found();
+        self.check_invocations(&spec);
+        report
+    }
+
+    fn check_spec(&mut self, spec: &ConnectorSpec) {
+        if !is_valid_id(&spec.id) {
+            self.fail(format!(
+                "spec id {:?}: use 2 to 64 lower-case letters, digits and '-'",
+                spec.id
+            ));
+        }
+        if !is_semver(&spec.version) {
+            self.fail(format!("spec version {:?} is not semver", spec.version));
+        }
+        if let Some(why) = schema_problem(&spec.config_schema) {
+            self.fail(format!("config_schema is not a valid JSON Schema: {why}"));
+        }
+        self.check_streams("spec()", &spec.streams);
+        let mut names = HashSet::new();
+        for action in &spec.actions {
+            if !names.insert(&action.name) {
+                self.fail(format!("action `{}` is declared twice", action.name));
+            }
+            for (which, schema) in [
+                ("input_schema", &action.input_schema),
+                ("output_schema", &action.output_schema),
+            ] {
+                if let Some(why) = schema_problem(schema) {
+                    self.fail(format!(
+                        "action `{}`: {which} is not a valid JSON Schema: {why}",
+                        action.name
+                    ));
+                }
+            }
+        }
+    }
+
+    fn check_manifest(&mut self, spec: &ConnectorSpec, text: &str) {
+        let manifest = match Manifest::parse(text) {
+            Ok(manifest) => manifest,
+            Err(e) => return self.fail(format!("manifest: {e}")),
+        };
+        let differs = |field: &str, manifest: &dyn std::fmt::Debug, spec: &dyn std::fmt::Debug| {
+            format!("spec {field} {spec:?} differs from plugin.toml's {manifest:?}")
+        };
+        if manifest.id != spec.id {
+            self.fail(differs("id", &manifest.id, &spec.id));
+        }
+        if manifest.version != spec.version {
+            self.fail(differs("version", &manifest.version, &spec.version));
+        }
+        if manifest.name != spec.name {
+            self.fail(differs("name", &manifest.name, &spec.name));
+        }
+        if manifest.config_schema != spec.config_schema {
+            self.fail("spec config_schema differs from plugin.toml's [config_schema]".into());
+        }
+        let kinds = |list: &[crate::AuthKind]| list.iter().copied().collect::<HashSet<_>>();
+        if kinds(&manifest.auth_kinds) != kinds(&spec.auth_kinds) {
+            self.fail(differs(
+                "auth_kinds",
+                &manifest.auth_kinds,
+                &spec.auth_kinds,
+            ));
+        }
+        let names = |actions: &[crate::ActionSpec]| {
+            let mut names: Vec<String> = actions.iter().map(|a| a.name.clone()).collect();
+            names.sort();
+            names
+        };
+        if names(&manifest.actions) != names(&spec.actions) {
+            self.fail(differs(
+                "actions",
+                &names(&manifest.actions),
+                &names(&spec.actions),
+            ));
+        }
+    }
+
+    fn check_configs(&mut self, spec: &ConnectorSpec) {
+        let (config, bad_config) = (&self.acceptance.config, &self.acceptance.bad_config);
+        if schema_problem(&spec.config_schema).is_none() {
+            if let Err(problems) = validate(&spec.config_schema, config) {
+                self.fail(format!(
+                    "config does not match config_schema: {}",
+                    problems.join("; ")
+                ));
+            }
+            if validate(&spec.config_schema, bad_config).is_ok() {
+                self.fail(format!(
+                    "bad_config {bad_config} matches config_schema; the schema must refuse it"
+                ));
+            }
+        }
+        if let Err(e) = self.harness.check(config) {
+            self.fail(format!("check(config) failed: {e}"));
+        }
+        match self.harness.check(bad_config) {
+            Err(Error::Config(_)) => {}
+            Err(e) => self.fail(format!(
+                "check(bad_config) failed with a {} error, expected config: {e}",
+                e.kind()
+            )),
+            Ok(message) => self.fail(format!(
+                "check(bad_config) succeeded ({message:?}); expected a config error"
+            )),
+        }
+    }
+
+    fn check_streams(&mut self, source: &str, streams: &[StreamSpec]) {
+        let mut names = HashSet::new();
+        for stream in streams {
+            if !names.insert(&stream.name) {
+                self.fail(format!(
+                    "{source}: stream `{}` is listed twice",
+                    stream.name
+                ));
+            }
+            if let Some(why) = schema_problem(&stream.schema) {
+                self.fail(format!(
+                    "{source}: stream `{}` schema is not a valid JSON Schema: {why}",
+                    stream.name
+                ));
+            }
+        }
+    }
+
+    fn read_to_end(&self, stream: &str, state: Option<&str>) -> Result<Vec<Page>, Error> {
+        let max = self.acceptance.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
+        read_to_end(self.harness, &self.acceptance.config, stream, state, max)
+    }
+
+    /// Full read, record checks and resumption of one stream.
+    fn check_reads(&mut self, stream: &StreamSpec) -> Option<StreamReport> {
+        let name = &stream.name;
+        let pages = match self.read_to_end(name, None) {
+            Ok(pages) => pages,
+            Err(e) => {
+                self.fail(format!("stream `{name}`: full read failed: {e}"));
+                return None;
+            }
+        };
+        let ids: Vec<&str> = pages
+            .iter()
+            .flat_map(|p| p.records.iter().map(|r| r.external_id()))
+            .collect();
+        self.check_records(stream, &pages);
+        let repeated = repeated(&ids);
+        if !repeated.is_empty() {
+            self.fail(format!(
+                "stream `{name}`: the full read returns records more than once: {}",
+                quote(&repeated)
+            ));
+        }
+
+        // Resume from the state of every page but the last, as a sync killed there would.
+        let mut read_before = 0;
+        for (index, page) in pages.iter().enumerate().take(pages.len().saturating_sub(1)) {
+            read_before += page.records.len();
+            let context = format!(
+                "stream `{name}`: resuming from state {:?} (after page {})",
+                page.state,
+                index + 1
+            );
+            self.check_resumption(
+                name,
+                &context,
+                &page.state,
+                &ids[..read_before],
+                &ids[read_before..],
+            );
+        }
+        if stream.incremental {
+            if let Some(last) = pages.last() {
+                let context = format!(
+                    "stream `{name}`: an incremental read again from the final state {:?}",
+                    last.state
+                );
+                self.check_resumption(name, &context, &last.state, &ids, &[]);
+            }
+        }
+        Some(StreamReport {
+            name: name.clone(),
+            pages: pages.len(),
+            records: ids.len(),
+            resumptions: pages.len().saturating_sub(1),
+        })
+    }
+
+    fn check_records(&mut self, stream: &StreamSpec, pages: &[Page]) {
+        let mut violations = Vec::new();
+        for (index, page) in pages.iter().enumerate() {
+            for record in &page.records {
+                let id = record.external_id();
+                let at = format!("stream `{}` page {} record {id:?}", stream.name, index + 1);
+                if record.kind() != stream.kind {
+                    violations.push(format!(
+                        "{at}: a {} record in a {} stream",
+                        record.kind().as_str(),
+                        stream.kind.as_str()
+                    ));
+                }
+                if id.is_empty() {
+                    violations.push(format!("{at}: empty external id"));
+                }
+                if let Err(problems) = validate(&stream.schema, &record.to_json()) {
+                    violations.push(format!(
+                        "{at}: does not match the stream schema: {}",
+                        problems.join("; ")
+                    ));
+                }
+            }
+        }
+        let more = violations.len().saturating_sub(REPORTED_VIOLATIONS);
+        violations.truncate(REPORTED_VIOLATIONS);
+        if more > 0 {
+            violations.push(format!(
+                "stream `{}`: {more} more record problem(s)",
+                stream.name
+            ));
+        }
+        self.failures.extend(violations);
+    }
+
+    /// Reads from `state` to the end and compares with the full read: `before` must not come
+    /// again, `after` must come exactly.
+    fn check_resumption(
+        &mut self,
+        stream: &str,
+        context: &str,
+        state: &str,
+        before: &[&str],
+        after: &[&str],
+    ) {
+        let pages = match self.read_to_end(stream, Some(state)) {
+            Ok(pages) => pages,
+            Err(e) => return self.fail(format!("{context}: read failed: {e}")),
+        };
+        let resumed: Vec<&str> = pages
+            .iter()
+            .flat_map(|p| p.records.iter().map(|r| r.external_id()))
+            .collect();
+        let resumed_set: HashSet<&str> = resumed.iter().copied().collect();
+        let before: HashSet<&str> = before.iter().copied().collect();
+        let after_set: HashSet<&str> = after.iter().copied().collect();
+        let mut problems = Vec::new();
+        let again: Vec<&str> = resumed
+            .iter()
+            .copied()
+            .filter(|id| before.contains(id))
+            .collect();
+        if !again.is_empty() {
+            problems.push(format!("repeats records already read: {}", quote(&again)));
+        }
+        let missing: Vec<&str> = after
+            .iter()
+            .copied()
+            .filter(|id| !resumed_set.contains(id))
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!("skips records: {}", quote(&missing)));
+        }
+        let unknown: Vec<&str> = resumed
+            .iter()
+            .copied()
+            .filter(|id| !before.contains(id) && !after_set.contains(id))
+            .collect();
+        if !unknown.is_empty() {
+            problems.push(format!(
+                "returns records the full read did not: {}",
+                quote(&unknown)
+            ));
+        }
+        let twice = repeated(&resumed);
+        if !twice.is_empty() {
+            problems.push(format!("returns records twice: {}", quote(&twice)));
+        }
+        if !problems.is_empty() {
+            self.fail(format!("{context}: {}", problems.join("; ")));
+        }
+    }
+
+    fn check_not_found(&mut self) {
+        let config = &self.acceptance.config;
+        match self.harness.read(config, UNKNOWN, None) {
+            Err(Error::NotFound(_)) => {}
+            other => self.fail(format!(
+                "read of an unknown stream must be not-found, got {}",
+                outcome(&other.map(|_| ()))
+            )),
+        }
+        match self
+            .harness
+            .invoke(config, UNKNOWN, &Value::Object(Default::default()))
+        {
+            Err(Error::NotFound(_)) => {}
+            other => self.fail(format!(
+                "invoke of an unknown action must be not-found, got {}",
+                outcome(&other.map(|_| ()))
+            )),
+        }
+    }
+
+    fn check_invocations(&mut self, spec: &ConnectorSpec) {
+        let actions: HashMap<&str, _> = spec.actions.iter().map(|a| (a.name.as_str(), a)).collect();
+        for (name, input) in &self.acceptance.invocations {
+            let Some(action) = actions.get(name) else {
+                self.fail(format!(
+                    "invocation of `{name}`: the spec declares no such action"
+                ));
+                continue;
+            };
+            if let Err(problems) = validate(&action.input_schema, input) {
+                self.fail(format!(
+                    "invocation of `{name}`: the example input does not match input_schema: {}",
+                    problems.join("; ")
+                ));
+            }
+            match self.harness.invoke(&self.acceptance.config, name, input) {
+                Ok(output) => {
+                    if let Err(problems) = validate(&action.output_schema, &output) {
+                        self.fail(format!(
+                            "invocation of `{name}`: output does not match output_schema: {}",
+                            problems.join("; ")
+                        ));
+                    }
+                }
+                Err(e) => self.fail(format!("invocation of `{name}` failed: {e}")),
+            }
+        }
+    }
+}
+
+fn repeated<'a>(ids: &[&'a str]) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    let mut repeated: Vec<&str> = ids.iter().copied().filter(|id| !seen.insert(*id)).collect();
+    repeated.dedup();
+    repeated
+}
+
+fn quote(ids: &[&str]) -> String {
+    let shown: Vec<String> = ids
+        .iter()
+        .take(QUOTED_IDS)
+        .map(|id| format!("{id:?}"))
+        .collect();
+    if ids.len() > QUOTED_IDS {
+        format!("{} … ({} in all)", shown.join(", "), ids.len())
+    } else {
+        shown.join(", ")
+    }
+}
+
+fn outcome(result: &Result<(), Error>) -> String {
+    match result {
+        Ok(()) => "success".into(),
+        Err(e) => format!("a {} error ({e})", e.kind()),
+    }
+}

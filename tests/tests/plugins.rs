@@ -1,0 +1,355 @@
+//! Connector plugins over REST, with real components built from `plugins/` for wasm32-wasip2:
+//! an administrator trusts a publisher and installs a signed package, a Project Manager enables
+//! it in a project, a Technical Lead reads through it; bad packages are refused with nothing
+//! left behind; upgrade and rollback switch the running version without a restart.
+
+use std::path::PathBuf;
+
+use agentic_host::plugins::package::{Package, SigningKey};
+use agentic_host::rbac::Role;
+use agentic_tests::{stories, TestApp};
+use serde_json::{json, Value};
+
+const PACKAGE: &str = "application/vnd.agentic.plugin+tar";
+
+fn wasm(name: &str) -> Vec<u8> {
+    let dir = std::env::var("AGENTIC_PLUGIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let target = option_env!("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+            target.join("wasm32-wasip2/release")
+        });
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the plugins first: `cargo xtask test` does",
+            path.display()
+        )
+    })
+}
+
+fn example_manifest() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The hostile plugin's manifest for a version (its spec() version is `0.1.0-hostile.N`).
+fn hostile_manifest(version: &str) -> String {
+    format!(
+        "id = \"hostile\"\nversion = \"{version}\"\nwit = \"0.1.0\"\nname = \"Hostile\"\n\
+         allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
+    )
+}
+
+/// The hostile component with its version string patched: a second, different build.
+fn hostile_wasm(n: u8) -> Vec<u8> {
+    let mut bytes = wasm("hostile");
+    let from = b"0.1.0-hostile.1";
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("version marker in the hostile component");
+    bytes[at + from.len() - 1] = b'0' + n;
+    bytes
+}
+
+struct Publisher {
+    key: SigningKey,
+}
+
+impl Publisher {
+    fn new() -> Self {
+        Self {
+            key: SigningKey::generate().expect("key").0,
+        }
+    }
+
+    fn public(&self) -> String {
+        self.key.public_key().to_string()
+    }
+
+    fn sign(&self, manifest: &str, component: &[u8]) -> Vec<u8> {
+        Package::build(&self.key, manifest, component).expect("package")
+    }
+}
+
+async fn trust(app: &TestApp, token: &str, name: &str, publisher: &Publisher) -> Value {
+    let r = app
+        .post(
+            "/api/v1/plugin-publishers",
+            token,
+            json!({"name": name, "public_key": publisher.public()}),
+        )
+        .await;
+    r.expect(201);
+    r.json.clone()
+}
+
+async fn upload(app: &TestApp, path: &str, token: &str, package: Vec<u8>) -> agentic_tests::Reply {
+    app.raw("POST", path, token, Some(PACKAGE), package).await
+}
+
+stories! {
+    async fn the_example_connector_is_installed_enabled_and_read_end_to_end(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let tl = app.user(Role::TechnicalLead).await;
+        let acme = Publisher::new();
+        trust(&app, &admin.token, "acme", &acme).await;
+
+        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&example_manifest(), &wasm("example"))).await;
+        r.expect(201);
+        assert_eq!(r.json["id"], "example");
+        assert_eq!(r.json["versions"][0]["publisher"], "acme");
+        assert_eq!(r.json["versions"][0]["wit"], "0.1.0");
+        assert_eq!(r.json["versions"][0]["sha256"].as_str().map(str::len), Some(64));
+        let version = r.json["active_version"].as_str().expect("version").to_owned();
+
+        let project = app.project("Tracker sync", pm.id, &[tl.id]).await;
+        let base = format!("/api/v1/projects/{project}/plugins/example");
+        // Not enabled yet: the project may not use it.
+        let config = json!({"items": 250, "page_size": 100});
+        app.post(&format!("{base}/read"), &tl.token, json!({"config": config, "stream": "items"}))
+            .await
+            .problem(409);
+        app.call("PUT", &base, Some(&pm.token), None).await.expect(200);
+        let listed = app.get(&format!("/api/v1/projects/{project}/plugins"), &tl.token).await;
+        listed.expect(200);
+        assert_eq!(listed.json[0]["id"], "example");
+        assert!(listed.json[0].get("enabled_projects").is_none(), "only managers see where a plugin is enabled");
+
+        let streams = app.post(&format!("{base}/discover"), &tl.token, json!({"config": config})).await;
+        streams.expect(200);
+        assert_eq!(streams.json[0]["name"], "items");
+        assert_eq!(streams.json[0]["kind"], "work_item");
+
+        // Page through the whole stream via the API.
+        let mut state: Option<String> = None;
+        let mut ids = Vec::new();
+        loop {
+            let mut body = json!({"config": config, "stream": "items"});
+            if let Some(s) = &state {
+                body["state"] = json!(s);
+            }
+            let page = app.post(&format!("{base}/read"), &tl.token, body).await;
+            page.expect(200);
+            for record in page.json["records"].as_array().expect("records") {
+                assert_eq!(record["kind"], "work_item");
+                ids.push(record["data"]["external_id"].as_str().expect("id").to_owned());
+            }
+            state = page.json["state"].as_str().map(str::to_owned);
+            if page.json["has_more"] != json!(true) {
+                break;
+            }
+        }
+        assert_eq!(ids.len(), 250);
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 250, "no duplicates across pages");
+
+        // The config is validated against the manifest's schema, with the field named.
+        let bad = app.post(&format!("{base}/read"), &tl.token, json!({"config": {"items": "many"}, "stream": "items"})).await;
+        bad.problem(422);
+        assert_eq!(bad.fields(), ["config.items"]);
+        // The connector's own typed errors reach the caller.
+        app.post(&format!("{base}/read"), &tl.token, json!({"config": config, "stream": "nope"}))
+            .await
+            .problem(404);
+
+        let audit = app.get("/api/v1/audit?action=plugin.installed", &admin.token).await;
+        audit.expect(200);
+        assert_eq!(audit.json["items"][0]["target_id"], "example");
+        assert_eq!(audit.json["items"][0]["detail"]["version"], json!(version));
+        let audit = app.get("/api/v1/audit?action=plugin.enabled", &admin.token).await;
+        assert_eq!(audit.json["items"][0]["actor_id"], json!(pm.id));
+
+        // Disable: the project can no longer use it.
+        app.call("DELETE", &base, Some(&pm.token), None).await.expect(204);
+        app.post(&format!("{base}/discover"), &tl.token, json!({"config": config})).await.problem(409);
+    }
+
+    async fn bad_packages_are_refused_and_leave_nothing_behind(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let acme = Publisher::new();
+        let stranger = Publisher::new();
+        trust(&app, &admin.token, "acme", &acme).await;
+        let manifest = example_manifest();
+        let example = wasm("example");
+
+        let refused = |r: &agentic_tests::Reply, field: &str, words: &str| {
+            let p = r.problem(422);
+            assert_eq!(r.fields(), [field], "{p}");
+            let detail = p["errors"][0]["message"].as_str().unwrap_or_default().to_owned();
+            assert!(detail.contains(words), "{field}: {detail:?} should mention {words:?}");
+        };
+
+        let r = upload(&app, "/api/v1/plugins", &admin.token, stranger.sign(&manifest, &example)).await;
+        refused(&r, "plugin.sig", "unknown publisher");
+
+        // A package whose component was swapped after signing.
+        let mut package = Package::open(&acme.sign(&manifest, &example)).expect("open");
+        package.component = wasm("hostile");
+        let forged = {
+            let mut archive = tar::Builder::new(Vec::new());
+            let signed = acme.sign(&manifest, &example);
+            let mut original = tar::Archive::new(&signed[..]);
+            for entry in original.entries().expect("entries") {
+                let mut entry = entry.expect("entry");
+                let name = entry.path().expect("path").to_string_lossy().into_owned();
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut data).expect("read");
+                if name == "plugin.wasm" {
+                    data = package.component.clone();
+                }
+                let mut header = tar::Header::new_gnu();
+                header.set_size(data.len() as u64);
+                header.set_cksum();
+                archive.append_data(&mut header, name, &data[..]).expect("append");
+            }
+            archive.into_inner().expect("tar")
+        };
+        let r = upload(&app, "/api/v1/plugins", &admin.token, forged).await;
+        refused(&r, "plugin.sig", "does not match");
+
+        let future = manifest.replace("wit = \"0.1.0\"", "wit = \"0.2.0\"");
+        assert_ne!(future, manifest);
+        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&future, &example)).await;
+        refused(&r, "plugin.toml", "not supported");
+
+        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&manifest, b"\0asm\x01\0\0\0 not really")).await;
+        refused(&r, "plugin.wasm", "not a connector component");
+        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&manifest, &wasm("not_a_connector"))).await;
+        refused(&r, "plugin.wasm", "not a connector component");
+
+        let other_version = manifest.replacen("version = \"", "version = \"9", 1);
+        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&other_version, &example)).await;
+        refused(&r, "plugin.toml", "version");
+
+        let r = upload(&app, "/api/v1/plugins", &admin.token, b"definitely not a tar archive".to_vec()).await;
+        refused(&r, "package", "not a package");
+
+        let r = app.raw("POST", "/api/v1/plugins", &admin.token, Some("application/json"), "{}").await;
+        r.problem(415);
+
+        for table in ["plugins", "plugin_versions", "project_plugins"] {
+            assert_eq!(app.count(table).await, 0, "{table} after refused installs");
+        }
+        let audit = app.get("/api/v1/audit?action=plugin.installed", &admin.token).await;
+        assert_eq!(audit.json["items"], json!([]));
+    }
+
+    async fn upgrade_and_rollback_switch_the_running_version_without_a_restart(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let acme = Publisher::new();
+        trust(&app, &admin.token, "acme", &acme).await;
+        let v1 = acme.sign(&hostile_manifest("0.1.0-hostile.1"), &hostile_wasm(1));
+        let v2 = acme.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
+        let running = || async {
+            let (_, plugin) = app.state.plugins.active("hostile").await.expect("active");
+            let runtime = app.state.plugins.runtime().await.expect("runtime");
+            runtime.spec(&plugin).await.expect("spec").version
+        };
+
+        upload(&app, "/api/v1/plugins", &admin.token, v1.clone()).await.expect(201);
+        assert_eq!(running().await, "0.1.0-hostile.1");
+        // Installing again is a conflict: upgrades are explicit.
+        upload(&app, "/api/v1/plugins", &admin.token, v2.clone()).await.problem(409);
+        // Nothing to roll back to yet.
+        app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await.problem(409);
+
+        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v2.clone()).await;
+        r.expect(200);
+        assert_eq!(r.json["active_version"], "0.1.0-hostile.2");
+        assert_eq!(r.json["previous_version"], "0.1.0-hostile.1");
+        assert_eq!(r.json["versions"].as_array().map(Vec::len), Some(2));
+        assert_eq!(running().await, "0.1.0-hostile.2", "the next call runs the new version");
+
+        let r = app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await;
+        r.expect(200);
+        assert_eq!(r.json["active_version"], "0.1.0-hostile.1");
+        assert_eq!(running().await, "0.1.0-hostile.1");
+
+        // An upgrade package for another plugin is refused.
+        let example = acme.sign(&example_manifest(), &wasm("example"));
+        upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, example).await.problem(422);
+        // Upgrading a plugin that is not installed is 404.
+        upload(&app, "/api/v1/plugins/nothing/upgrade", &admin.token, v2).await.problem(404);
+
+        for action in ["plugin.installed", "plugin.upgraded", "plugin.rolled_back"] {
+            let r = app.get(&format!("/api/v1/audit?action={action}"), &admin.token).await;
+            assert_eq!(r.json["items"][0]["target_id"], "hostile", "{action} audited: {}", r.json);
+        }
+
+        // A second host on the same database, which has already run the active version, runs the
+        // other one on its next call once the first host rolls back: no restart, no message.
+        let other = {
+            let config = (*app.state.config).clone();
+            let store = agentic_host::server::open_store(&config).await.expect("store");
+            agentic_host::server::state(config, store, app.clock.clone()).expect("state")
+        };
+        let on_other = || async {
+            let (_, plugin) = other.plugins.active("hostile").await.expect("active");
+            let runtime = other.plugins.runtime().await.expect("runtime");
+            runtime.spec(&plugin).await.expect("spec").version
+        };
+        assert_eq!(on_other().await, "0.1.0-hostile.1");
+        app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await.expect(200);
+        assert_eq!(on_other().await, "0.1.0-hostile.2");
+
+        app.call("DELETE", "/api/v1/plugins/hostile", Some(&admin.token), None).await.expect(204);
+        app.get("/api/v1/plugins/hostile", &admin.token).await.problem(404);
+        assert_eq!(app.count("plugin_versions").await, 0);
+    }
+
+    async fn only_the_right_roles_reach_plugins(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let other_pm = app.user(Role::ProjectManager).await;
+        let tl = app.user(Role::TechnicalLead).await;
+        let se = app.user(Role::SupportEngineer).await;
+        let acme = Publisher::new();
+        let package = acme.sign(&example_manifest(), &wasm("example"));
+
+        // Only administrators trust publishers and install.
+        app.post("/api/v1/plugin-publishers", &pm.token, json!({"name": "x", "public_key": acme.public()})).await.problem(403);
+        trust(&app, &admin.token, "acme", &acme).await;
+        upload(&app, "/api/v1/plugins", &pm.token, package.clone()).await.problem(403);
+        upload(&app, "/api/v1/plugins", &admin.token, package).await.expect(201);
+        app.get("/api/v1/plugins", &se.token).await.problem(403);
+        let seen = app.get("/api/v1/plugins", &tl.token).await;
+        seen.expect(200);
+        assert_eq!(seen.json[0]["id"], "example");
+        app.call("DELETE", "/api/v1/plugins/example", Some(&pm.token), None).await.problem(403);
+
+        let project = app.project("Mine", pm.id, &[tl.id, se.id]).await;
+        let base = format!("/api/v1/projects/{project}/plugins/example");
+        // Enabling: managers of the project, not leads, not managers of other projects.
+        app.call("PUT", &base, Some(&tl.token), None).await.problem(403);
+        app.call("PUT", &base, Some(&other_pm.token), None).await.problem(404);
+        app.call("PUT", &format!("/api/v1/projects/{project}/plugins/nothing"), Some(&pm.token), None).await.problem(404);
+        app.call("PUT", &base, Some(&pm.token), None).await.expect(200);
+        // Running: members with plugins:run.
+        let body = json!({"config": {"items": 3}, "stream": "items"});
+        app.post(&format!("{base}/read"), &se.token, body.clone()).await.problem(403);
+        app.post(&format!("{base}/read"), &other_pm.token, body.clone()).await.problem(404);
+        app.post(&format!("{base}/read"), &tl.token, body).await.expect(200);
+
+        // Publishers: a key in use cannot be dropped; a duplicate is a conflict; a bad key is named.
+        let publishers = app.get("/api/v1/plugin-publishers", &admin.token).await;
+        let id = publishers.json[0]["id"].as_i64().expect("id");
+        app.call("DELETE", &format!("/api/v1/plugin-publishers/{id}"), Some(&admin.token), None).await.problem(409);
+        app.post("/api/v1/plugin-publishers", &admin.token, json!({"name": "acme2", "public_key": acme.public()})).await.problem(409);
+        let bad = app.post("/api/v1/plugin-publishers", &admin.token, json!({"name": "x", "public_key": "ssh-rsa AAAA"})).await;
+        bad.problem(422);
+        assert_eq!(bad.fields(), ["public_key"]);
+        app.call("DELETE", "/api/v1/plugins/example", Some(&admin.token), None).await.expect(204);
+        app.call("DELETE", &format!("/api/v1/plugin-publishers/{id}"), Some(&admin.token), None).await.expect(204);
+    }
+}
