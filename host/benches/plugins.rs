@@ -9,24 +9,15 @@
 // A benchmark is a program that reports on stdout and stops on the first surprise.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-use std::path::PathBuf;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentic_host::plugins::{Call, Limits, Runtime};
 
 const CALLS: usize = 20_000;
-
-fn dir() -> PathBuf {
-    std::env::var("AGENTIC_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let target = option_env!("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("wasm32-wasip2/release")
-        })
-}
 
 fn micros(samples: &mut [Duration], p: f64) -> f64 {
     samples.sort();
@@ -42,18 +33,8 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let rt = Arc::new(Runtime::new(Limits::default()).unwrap());
-        let hostile = rt
-            .load(
-                "hostile",
-                &std::fs::read(dir().join("hostile.wasm")).unwrap(),
-            )
-            .unwrap();
-        let example = rt
-            .load(
-                "example",
-                &std::fs::read(dir().join("example.wasm")).unwrap(),
-            )
-            .unwrap();
+        let hostile = support::load(&rt, "hostile");
+        let example = support::load(&rt, "example");
 
         for _ in 0..1000 {
             rt.invoke(&hostile, &Call::default(), "{}", "ok", "x")

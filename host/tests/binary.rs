@@ -4,6 +4,8 @@
 //! password printed once), the same binary on PostgreSQL via `AGENTIC_DATABASE_URL`, `migrate`,
 //! `--help` documenting every option, and a clean exit on SIGTERM.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -490,13 +492,7 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
-    let plugins = std::env::var("AGENTIC_PLUGIN_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| {
-            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/wasm32-wasip2/release")
-        });
-    let hostile = std::fs::read(plugins.join("hostile.wasm")).expect("hostile.wasm");
+    let hostile = support::wasm("hostile");
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).expect("write");

@@ -4,7 +4,8 @@
 //! unless allowed, never past its request and body caps, and never with its own credentials —
 //! the host's credential is injected and the guest never sees it.
 
-use std::path::PathBuf;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,29 +17,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::Value;
+use support::load;
 
 const SECRET: &str = "host-held-secret-7f3a";
-
-fn plugin_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("AGENTIC_PLUGIN_DIR") {
-        return dir.into();
-    }
-    let target = option_env!("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("wasm32-wasip2/release")
-}
-
-fn load(runtime: &Runtime, name: &str) -> Plugin {
-    let path = plugin_dir().join(format!("{name}.wasm"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}. Build the plugins first: `cargo xtask test` does",
-            path.display()
-        )
-    });
-    runtime.load(name, &bytes).expect("load component")
-}
 
 fn runtime() -> Runtime {
     Runtime::new(Limits {
@@ -114,12 +95,36 @@ fn policy(base: &str, allow_private: bool) -> Call {
     }
 }
 
-async fn fetch(rt: &Runtime, plugin: &Plugin, call: &Call, input: Value) -> Value {
-    let out = rt
-        .invoke(plugin, call, "{}", "fetch", &input.to_string())
-        .await
-        .expect("fetch action");
-    serde_json::from_str(&out).expect("fetch output is JSON")
+/// A runtime with the hostile plugin loaded and a fake service to aim it at.
+struct Rig {
+    rt: Runtime,
+    hostile: Plugin,
+    base: String,
+    seen: Seen,
+}
+
+impl Rig {
+    async fn new() -> Self {
+        let rt = runtime();
+        let hostile = load(&rt, "hostile");
+        let (base, seen) = fake().await;
+        Self {
+            rt,
+            hostile,
+            base,
+            seen,
+        }
+    }
+
+    /// Runs the hostile `fetch` action under `call` and returns its report.
+    async fn fetch(&self, call: &Call, input: Value) -> Value {
+        let out = self
+            .rt
+            .invoke(&self.hostile, call, "{}", "fetch", &input.to_string())
+            .await
+            .expect("fetch action");
+        serde_json::from_str(&out).expect("fetch output is JSON")
+    }
 }
 
 fn denied(out: &Value) -> bool {
@@ -131,25 +136,23 @@ fn denied(out: &Value) -> bool {
 
 #[tokio::test]
 async fn the_host_injects_the_credential_and_drops_the_guests_own() {
-    let rt = runtime();
-    let hostile = load(&rt, "hostile");
-    let (base, seen) = fake().await;
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
     let call = policy(&format!("{base}/api/"), true);
-    let out = fetch(
-        &rt,
-        &hostile,
-        &call,
-        serde_json::json!({
-            "url": format!("{base}/api/ok"),
-            "headers": {
-                "Authorization": "Bearer forged-by-guest",
-                "Cookie": "session=forged",
-                "Proxy-Authorization": "Basic Zm9yZ2Vk",
-                "X-Trace": "kept"
-            }
-        }),
-    )
-    .await;
+    let out = rig
+        .fetch(
+            &call,
+            serde_json::json!({
+                "url": format!("{base}/api/ok"),
+                "headers": {
+                    "Authorization": "Bearer forged-by-guest",
+                    "Cookie": "session=forged",
+                    "Proxy-Authorization": "Basic Zm9yZ2Vk",
+                    "X-Trace": "kept"
+                }
+            }),
+        )
+        .await;
     assert_eq!(out["status"], 200, "{out}");
     assert_eq!(out["body"], "hello from the fake");
     assert_eq!(
@@ -179,16 +182,14 @@ async fn the_host_injects_the_credential_and_drops_the_guests_own() {
 
 #[tokio::test]
 async fn a_call_without_a_connection_reaches_nothing() {
-    let rt = runtime();
-    let hostile = load(&rt, "hostile");
-    let (base, seen) = fake().await;
-    let out = fetch(
-        &rt,
-        &hostile,
-        &Call::default(),
-        serde_json::json!({"url": format!("{base}/api/ok")}),
-    )
-    .await;
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
+    let out = rig
+        .fetch(
+            &Call::default(),
+            serde_json::json!({"url": format!("{base}/api/ok")}),
+        )
+        .await;
     assert!(denied(&out), "{out}");
     assert_eq!(out["sent"], 0);
     assert!(seen.all().is_empty());
@@ -196,9 +197,8 @@ async fn a_call_without_a_connection_reaches_nothing() {
 
 #[tokio::test]
 async fn requests_outside_the_base_url_or_to_undeclared_hosts_are_refused() {
-    let rt = runtime();
-    let hostile = load(&rt, "hostile");
-    let (base, seen) = fake().await;
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
     let call = policy(&format!("{base}/api/"), true);
     let port = base.rsplit(':').next().expect("port");
     for url in [
@@ -210,7 +210,7 @@ async fn requests_outside_the_base_url_or_to_undeclared_hosts_are_refused() {
         "http://10.0.0.1/api/ok".to_owned(),
         "http://example.com/api/ok".to_owned(),
     ] {
-        let out = fetch(&rt, &hostile, &call, serde_json::json!({ "url": url })).await;
+        let out = rig.fetch(&call, serde_json::json!({ "url": url })).await;
         assert!(denied(&out), "{url}: {out}");
     }
     assert!(seen.all().is_empty(), "nothing reached the fake");
@@ -218,20 +218,18 @@ async fn requests_outside_the_base_url_or_to_undeclared_hosts_are_refused() {
 
 #[tokio::test]
 async fn private_and_link_local_addresses_are_refused_unless_allowed() {
-    let rt = runtime();
-    let hostile = load(&rt, "hostile");
-    let (base, seen) = fake().await;
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
     let port = base.rsplit(':').next().expect("port");
 
     // Loopback by IP literal, and by a name that resolves to loopback.
     for base in [base.clone(), format!("http://localhost:{port}")] {
-        let out = fetch(
-            &rt,
-            &hostile,
-            &policy(&format!("{base}/api/"), false),
-            serde_json::json!({"url": format!("{base}/api/ok")}),
-        )
-        .await;
+        let out = rig
+            .fetch(
+                &policy(&format!("{base}/api/"), false),
+                serde_json::json!({"url": format!("{base}/api/ok")}),
+            )
+            .await;
         let error = out["error"].as_str().unwrap_or_default();
         assert!(
             error.contains("HttpRequestDenied") || error.contains("DestinationIpProhibited"),
@@ -242,13 +240,12 @@ async fn private_and_link_local_addresses_are_refused_unless_allowed() {
 
     // The same name is fine once the connection allows private addresses.
     let local = format!("http://localhost:{port}");
-    let out = fetch(
-        &rt,
-        &hostile,
-        &policy(&format!("{local}/api/"), true),
-        serde_json::json!({"url": format!("{local}/api/ok")}),
-    )
-    .await;
+    let out = rig
+        .fetch(
+            &policy(&format!("{local}/api/"), true),
+            serde_json::json!({"url": format!("{local}/api/ok")}),
+        )
+        .await;
     assert_eq!(out["status"], 200, "{out}");
 
     // Private ranges and cloud metadata, whatever the base URL says.
@@ -267,60 +264,51 @@ async fn private_and_link_local_addresses_are_refused_unless_allowed() {
             )),
             progress: None,
         };
-        let out = fetch(&rt, &hostile, &call, serde_json::json!({ "url": url })).await;
+        let out = rig.fetch(&call, serde_json::json!({ "url": url })).await;
         assert!(denied(&out), "{url} allow_private={allow}: {out}");
     }
 }
 
 #[tokio::test]
 async fn ten_thousand_requests_stop_at_the_per_call_cap() {
-    let rt = runtime();
-    let hostile = load(&rt, "hostile");
-    let (base, seen) = fake().await;
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
     let call = policy(&format!("{base}/api/"), true);
-    let out = fetch(
-        &rt,
-        &hostile,
-        &call,
-        serde_json::json!({"url": format!("{base}/api/ok"), "times": 10_000}),
-    )
-    .await;
+    let out = rig
+        .fetch(
+            &call,
+            serde_json::json!({"url": format!("{base}/api/ok"), "times": 10_000}),
+        )
+        .await;
     assert_eq!(out["sent"], 100, "{out}");
     assert!(denied(&out), "{out}");
     assert_eq!(seen.all().len(), 100);
 
     // The cap is per call: the next call starts afresh.
-    let out = fetch(
-        &rt,
-        &hostile,
-        &call,
-        serde_json::json!({"url": format!("{base}/api/ok")}),
-    )
-    .await;
+    let out = rig
+        .fetch(&call, serde_json::json!({"url": format!("{base}/api/ok")}))
+        .await;
     assert_eq!(out["status"], 200, "{out}");
 }
 
 #[tokio::test]
 async fn redirects_do_not_leave_the_origin() {
-    let rt = runtime();
-    let hostile = load(&rt, "hostile");
-    let (base, seen) = fake().await;
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
     let call = policy(&format!("{base}/api/"), true);
-    let out = fetch(
-        &rt,
-        &hostile,
-        &call,
-        serde_json::json!({"url": format!("{base}/api/redirect-out")}),
-    )
-    .await;
+    let out = rig
+        .fetch(
+            &call,
+            serde_json::json!({"url": format!("{base}/api/redirect-out")}),
+        )
+        .await;
     assert!(denied(&out), "{out}");
-    let out = fetch(
-        &rt,
-        &hostile,
-        &call,
-        serde_json::json!({"url": format!("{base}/api/redirect-in")}),
-    )
-    .await;
+    let out = rig
+        .fetch(
+            &call,
+            serde_json::json!({"url": format!("{base}/api/redirect-in")}),
+        )
+        .await;
     assert_eq!(
         out["status"], 302,
         "same-origin redirects reach the guest: {out}"
@@ -333,14 +321,10 @@ async fn redirects_do_not_leave_the_origin() {
 
 #[tokio::test]
 async fn request_and_response_bodies_are_capped() {
-    let rt = runtime();
-    let hostile = load(&rt, "hostile");
-    let (base, seen) = fake().await;
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
     let call = policy(&format!("{base}/api/"), true);
-    let out = fetch(
-        &rt,
-        &hostile,
-        &call,
+    let out = rig.fetch(&call,
         serde_json::json!({"url": format!("{base}/api/ok"), "method": "POST", "body_bytes": 1 << 20}),
     )
     .await;
@@ -353,13 +337,9 @@ async fn request_and_response_bodies_are_capped() {
     );
     assert!(seen.all().is_empty(), "an oversized body is not sent");
 
-    let out = fetch(
-        &rt,
-        &hostile,
-        &call,
-        serde_json::json!({"url": format!("{base}/api/big")}),
-    )
-    .await;
+    let out = rig
+        .fetch(&call, serde_json::json!({"url": format!("{base}/api/big")}))
+        .await;
     let error = out["error"].as_str().unwrap_or_default();
     assert!(
         error.contains("HttpResponseBodySize") || error.contains("response body size exceeds"),

@@ -4,28 +4,12 @@
 //! The example connector pages deterministically; the hostile one spins, hoards memory, panics
 //! and floods — each attack must end as a clean error while the runtime keeps serving.
 
-use std::path::PathBuf;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use agentic_host::plugins::{Call, ConnectorError, Limits, Plugin, PluginError, Runtime};
-
-fn plugin_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("AGENTIC_PLUGIN_DIR") {
-        return dir.into();
-    }
-    let target = option_env!("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("wasm32-wasip2/release")
-}
-
-fn load(runtime: &Runtime, name: &str) -> Plugin {
-    let path = plugin_dir().join(format!("{name}.wasm"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!("{}: {e}. Build the plugins first: `cargo xtask test` does (plugins/ for wasm32-wasip2)", path.display())
-    });
-    runtime.load(name, &bytes).expect("load component")
-}
+use agentic_host::plugins::{Call, ConnectorError, Limits, PluginError, Runtime};
+use support::{load, wasm};
 
 fn runtime(timeout: Duration) -> Runtime {
     Runtime::new(Limits {
@@ -216,8 +200,7 @@ async fn bytes_that_are_not_a_connector_component_are_refused() {
 #[tokio::test]
 async fn a_component_of_another_world_is_refused() {
     let rt = runtime(Duration::from_secs(1));
-    let path = plugin_dir().join("not_a_connector.wasm");
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let bytes = wasm("not_a_connector");
     match rt.load("not-a-connector", &bytes) {
         Err(PluginError::Invalid(why)) => {
             assert!(
@@ -280,7 +263,7 @@ async fn compiled_components_are_cached_on_disk_by_content_and_engine() {
     let rt = runtime(Duration::from_secs(10));
     let dir = tempfile::tempdir().expect("temp dir");
     let cache = dir.path().join("plugin-cache");
-    let bytes = std::fs::read(plugin_dir().join("example.wasm")).expect("example.wasm");
+    let bytes = wasm("example");
     let hash = agentic_host::plugins::package::component_hash(&bytes);
     let entries = || -> Vec<std::path::PathBuf> {
         std::fs::read_dir(&cache)

@@ -184,6 +184,28 @@ pub struct TestUser {
     pub refresh: String,
 }
 
+/// The bytes of a component built from `plugins/` (`example`, `hostile`, `not_a_connector`),
+/// from `AGENTIC_PLUGIN_DIR` (set by `cargo xtask test`) or the target directory.
+pub fn plugin_wasm(name: &str) -> Vec<u8> {
+    let dir = std::env::var("AGENTIC_PLUGIN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            let target = option_env!("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+                });
+            target.join("wasm32-wasip2/release")
+        });
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the plugins first: `cargo xtask test` does",
+            path.display()
+        )
+    })
+}
+
 /// One host on a fresh database.
 #[derive(Debug)]
 pub struct TestApp {

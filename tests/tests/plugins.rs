@@ -7,28 +7,10 @@ use std::path::PathBuf;
 
 use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
-use agentic_tests::{stories, TestApp};
+use agentic_tests::{plugin_wasm as wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 const PACKAGE: &str = "application/vnd.agentic.plugin+tar";
-
-fn wasm(name: &str) -> Vec<u8> {
-    let dir = std::env::var("AGENTIC_PLUGIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let target = option_env!("CARGO_TARGET_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-            target.join("wasm32-wasip2/release")
-        });
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}. Build the plugins first: `cargo xtask test` does",
-            path.display()
-        )
-    })
-}
 
 fn example_manifest() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");

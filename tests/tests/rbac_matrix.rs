@@ -128,10 +128,7 @@ impl PluginFixture {
             )
             .await;
         r.expect(201);
-        let dir = std::env::var("AGENTIC_PLUGIN_DIR")
-            .expect("AGENTIC_PLUGIN_DIR (cargo xtask test sets it)");
-        let wasm =
-            std::fs::read(std::path::Path::new(&dir).join("hostile.wasm")).expect("hostile.wasm");
+        let wasm = agentic_tests::plugin_wasm("hostile");
         let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.1.0\"\n\
                         name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n";
         Self {
