@@ -1,5 +1,5 @@
 //! `cargo xtask test` builds the components; then
-//! `AGENTIC_PLUGIN_DIR=<target>/wasm32-wasip2/release cargo bench -p agentic-host --bench plugins`
+//! `cargo bench -p agentic-host --bench plugins`
 //!
 //! Latency of one plugin call as the host makes it — a fresh instance from the pre-linked
 //! component (pooling allocator) plus the call — for a trivial export (`invoke("ok")` of the

@@ -1,5 +1,5 @@
 //! `cargo xtask test` builds the components; then
-//! `AGENTIC_PLUGIN_DIR=<target>/wasm32-wasip2/release cargo bench -p agentic-host --bench transform`
+//! `cargo bench -p agentic-host --bench transform`
 //!
 //! The same connector code — the example connector, built with the SDK — reading and
 //! transforming 100 000 work items page by page, once natively (the SDK's harness: JSON config

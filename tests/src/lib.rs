@@ -190,10 +190,11 @@ pub fn plugin_wasm(name: &str) -> Vec<u8> {
     let dir = std::env::var("AGENTIC_PLUGIN_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {
+            // Where `cargo xtask` builds the plugins workspace (its own target directory).
             let target = option_env!("CARGO_TARGET_DIR")
-                .map(std::path::PathBuf::from)
+                .map(|t| std::path::PathBuf::from(t).join("plugins"))
                 .unwrap_or_else(|| {
-                    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+                    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target")
                 });
             target.join("wasm32-wasip2/release")
         });

@@ -29,7 +29,7 @@ fn build_plugins() -> Result<std::path::PathBuf, ExitCode> {
     if run(target) != ExitCode::SUCCESS {
         eprintln!("xtask: could not install the wasm32-wasip2 target with rustup");
     }
-    let mut cmd = cargo();
+    let mut cmd = plugins_cargo();
     cmd.args([
         "build",
         "--release",
@@ -44,17 +44,32 @@ fn build_plugins() -> Result<std::path::PathBuf, ExitCode> {
         eprintln!("xtask: building plugins failed (is the target installed? `rustup target add wasm32-wasip2`)");
         return Err(code);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("plugins/target"));
-    Ok(target.join("wasm32-wasip2/release"))
+    Ok(plugins_target().join("wasm32-wasip2/release"))
+}
+
+/// The plugins workspace's own target directory: `$CARGO_TARGET_DIR/plugins` when a shared
+/// target directory is set, else `plugins/target`. Two workspaces must not share one target
+/// directory: both build `agentic-sdk` and the example connector with different dependency
+/// graphs, and the second build would link against the first one's artifacts.
+fn plugins_target() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir).join("plugins"),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target"),
+    }
+}
+
+/// `cargo` for the plugins workspace, in its own target directory.
+fn plugins_cargo() -> Command {
+    let mut cmd = cargo();
+    cmd.env("CARGO_TARGET_DIR", plugins_target());
+    cmd
 }
 
 /// The plugins' native tests: connector logic through the SDK's harness and acceptance suite.
 /// (`hostile` and `not-a-connector` use raw wit-bindgen exports and set `test = false`.)
 fn plugin_tests() -> Command {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut cmd = cargo();
+    let mut cmd = plugins_cargo();
     cmd.arg("test")
         .arg("--manifest-path")
         .arg(root.join("plugins/Cargo.toml"))
@@ -111,7 +126,11 @@ fn test(commands: Vec<Command>) -> ExitCode {
                 }
             }
         }
-        all_succeeded &= child.wait().map(|s| s.success()).unwrap_or(false);
+        if !child.wait().map(|s| s.success()).unwrap_or(false) {
+            // A build error or a crashed test binary prints no `test result:` line to count.
+            eprintln!("xtask: {cmd:?} failed; its errors are above");
+            all_succeeded = false;
+        }
     }
     let postgres = if postgres_reachable() {
         format!("{postgres} on PostgreSQL")
@@ -123,6 +142,9 @@ fn test(commands: Vec<Command>) -> ExitCode {
         "\nbehaviour stories passed: {sqlite} on SQLite, {postgres}"
     );
     let _ = writeln!(out, "{passed} passed, {failed} failed");
+    if !all_succeeded {
+        let _ = writeln!(out, "a test command failed to build or run: see above");
+    }
     if all_succeeded && failed == 0 && passed > 0 {
         ExitCode::SUCCESS
     } else {

@@ -11,9 +11,10 @@ pub fn plugin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("AGENTIC_PLUGIN_DIR") {
         return dir.into();
     }
+    // Where `cargo xtask` builds the plugins workspace (its own target directory).
     let target = option_env!("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+        .map(|t| PathBuf::from(t).join("plugins"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target"));
     target.join("wasm32-wasip2/release")
 }
 
