@@ -45,9 +45,12 @@ impl Seen {
     }
 }
 
-async fn record(State(seen): State<Seen>, headers: HeaderMap) -> &'static str {
+async fn record(State(seen): State<Seen>, headers: HeaderMap) -> impl IntoResponse {
     seen.0.lock().expect("lock").push(headers);
-    "hello from the fake"
+    (
+        [("set-cookie", "session=server-secret; HttpOnly")],
+        "hello from the fake",
+    )
 }
 
 /// A fake service on 127.0.0.1; returns its base URL and the recorder.
@@ -177,6 +180,12 @@ async fn the_host_injects_the_credential_and_drops_the_guests_own() {
     assert!(
         !out.to_string().contains(SECRET),
         "the guest never sees the secret"
+    );
+    let names = out["response_headers"].as_array().expect("response headers");
+    assert!(names.iter().any(|n| n == "content-type"), "{out}");
+    assert!(
+        !names.iter().any(|n| n == "set-cookie") && !out.to_string().contains("server-secret"),
+        "session cookies stay with the host: {out}"
     );
 }
 

@@ -335,3 +335,24 @@ stories! {
         app.call("DELETE", &format!("/api/v1/plugin-publishers/{id}"), Some(&admin.token), None).await.expect(204);
     }
 }
+
+stories! {
+    async fn package_uploads_may_exceed_the_json_body_limit_up_to_64_mib(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let acme = Publisher::new();
+        trust(&app, &admin.token, "acme", &acme).await;
+        // 2 MiB: past the 1 MiB JSON limit, within the package limit, so the package itself
+        // is judged (not a component) rather than its size.
+        let big = acme.sign(&example_manifest(), &vec![0u8; 2 << 20]);
+        let r = upload(&app, "/api/v1/plugins", &admin.token, big).await;
+        r.problem(422);
+        assert_eq!(r.fields(), ["plugin.wasm"]);
+        let huge = vec![0u8; (64 << 20) + 1];
+        upload(&app, "/api/v1/plugins", &admin.token, huge).await.problem(413);
+        // The JSON endpoints keep their own limit.
+        let r = app.raw("POST", "/api/v1/plugin-publishers", &admin.token, Some("application/json"),
+            format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20))).await;
+        r.problem(413);
+    }
+}

@@ -14,7 +14,7 @@
 //! The guest's `Authorization`, `Cookie` and `Proxy-Authorization` headers never get this far
 //! (the forbidden-header filter refuses them when the guest sets them); the host adds the
 //! connection's credential from a [`CredentialProvider`] instead, so a plugin never sees a
-//! secret. Redirects are not followed: a redirect to another origin is refused, one within the
+//! secret, and `Set-Cookie` is removed from responses. Redirects are not followed: a redirect to another origin is refused, one within the
 //! origin is handed to the guest, whose next request is checked like any other. Every request
 //! has a timeout no later than the call's own deadline, and response bodies are cut at
 //! [`EgressLimits::max_response_body`].
@@ -484,7 +484,9 @@ async fn forward(
             }
         }
     }
-    let response = http::Response::from(response);
+    let mut response = http::Response::from(response);
+    // Session cookies are credentials: kept from the guest like the ones the host sends.
+    response.headers_mut().remove(http::header::SET_COOKIE);
     let max = limits.max_response_body;
     Ok(response.map(|body| {
         Limited::new(body, max)

@@ -2,7 +2,7 @@
 //!
 //! Input: `{"url": "http://host:port/path", "method": "GET", "headers": {"name": "value"},
 //! "body_bytes": 0, "times": 1}`. Output: `{"sent": n, "status": last, "body": last,
-//! "refused_headers": [...], "error": first error or null}`. Every header the host refuses to
+//! "response_headers": [names], "refused_headers": [...], "error": first error or null}`. Every header the host refuses to
 //! let the guest set is listed, every request the host refuses ends the loop with its error.
 
 use crate::wasi::http::outgoing_handler;
@@ -30,13 +30,15 @@ pub fn run(input: &str) -> String {
         })
         .unwrap_or_default();
     let (mut sent, mut status, mut body, mut error) = (0u64, Value::Null, Value::Null, Value::Null);
+    let mut response_headers = Vec::new();
     let mut refused = Vec::new();
     for _ in 0..times {
         match send(&method, &url, &headers, body_bytes, &mut refused) {
-            Ok((s, b)) => {
+            Ok((s, b, h)) => {
                 sent += 1;
                 status = json!(s);
                 body = json!(b);
+                response_headers = h;
             }
             Err(e) => {
                 error = json!(e);
@@ -46,7 +48,8 @@ pub fn run(input: &str) -> String {
     }
     refused.sort();
     refused.dedup();
-    json!({"sent": sent, "status": status, "body": body, "refused_headers": refused, "error": error})
+    json!({"sent": sent, "status": status, "body": body, "response_headers": response_headers,
+        "refused_headers": refused, "error": error})
         .to_string()
 }
 
@@ -56,7 +59,7 @@ fn send(
     headers: &[(String, String)],
     body_bytes: usize,
     refused: &mut Vec<String>,
-) -> Result<(u16, String), String> {
+) -> Result<(u16, String, Vec<String>), String> {
     let (scheme, rest) = url.split_once("://").ok_or("url without scheme")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -114,6 +117,12 @@ fn send(
         .map_err(|()| "response taken")?
         .map_err(|e| format!("{e:?}"))?;
     let status = response.status();
+    let names = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let incoming = response.consume().map_err(|()| "body taken")?;
     let stream = incoming.stream().map_err(|()| "stream taken")?;
     let mut buf = Vec::new();
@@ -128,5 +137,5 @@ fn send(
     }
     drop(stream);
     let _ = IncomingBody::finish(incoming);
-    Ok((status, String::from_utf8_lossy(&buf).into_owned()))
+    Ok((status, String::from_utf8_lossy(&buf).into_owned(), names))
 }
