@@ -359,6 +359,11 @@ impl Runtime {
             .wasm_component_model(true)
             .epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // `AGENTIC_PLUGIN_PERFMAP=1` names the compiled guest code for `perf` (a perf map in
+        // /tmp), to profile plugins in production-like runs.
+        if std::env::var_os("AGENTIC_PLUGIN_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(engine_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
