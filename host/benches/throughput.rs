@@ -111,7 +111,9 @@ async fn measure(database_url: String, dir: &std::path::Path) -> Figures {
     config.auth.login_per_account_per_minute = 1_000_000;
     config.auth.login_per_ip_per_minute = 1_000_000;
     let store = server::open_store(&config).await.unwrap();
-    let state = server::state(config, store.clone(), Arc::new(SystemClock)).unwrap();
+    let state = server::state(config, store.clone(), Arc::new(SystemClock))
+        .await
+        .unwrap();
     server::ensure_first_admin(&state).await.unwrap();
     let router = app(state);
 

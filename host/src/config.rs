@@ -39,6 +39,9 @@ Configuration (TOML file keys; environment variables override them):
   http.trust_forwarded_for   AGENTIC_HTTP__TRUST_FORWARDED_FOR   take client IP from X-Forwarded-For [false]
   http.cors_allowed_origins  AGENTIC_HTTP__CORS_ALLOWED_ORIGINS  browser origins allowed to call the API,
                                                                 e.g. '[\"https://app.example.com\"]' [none]
+  vault_key_file             AGENTIC_VAULT_KEY_FILE             age identity encrypting stored credentials; generated
+                                                                while no secret exists [<data_dir>/vault.key]
+  vault_key                  AGENTIC_VAULT_KEY                  the identity itself (AGE-SECRET-KEY-1…), instead of a file
   plugins.call_timeout_secs  AGENTIC_PLUGINS__CALL_TIMEOUT_SECS  wall-clock budget of one plugin call [30]
   plugins.memory_mib         AGENTIC_PLUGINS__MEMORY_MIB         linear memory cap of a plugin instance [64]
   plugins.http_requests_per_call AGENTIC_PLUGINS__HTTP_REQUESTS_PER_CALL  outbound requests per call [1000]
@@ -63,6 +66,10 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// Password of the first administrator; generated and printed once when absent.
     pub admin_password: Option<String>,
+    /// The vault's key file (`None`: `<data_dir>/vault.key`).
+    pub vault_key_file: Option<PathBuf>,
+    /// The vault's identity itself, instead of a file (rotation then needs a file).
+    pub vault_key: Option<String>,
     /// Identity and session settings.
     pub auth: AuthConfig,
     /// HTTP server limits.
@@ -156,6 +163,8 @@ impl Default for Config {
             log: "info".into(),
             admin_email: None,
             admin_password: None,
+            vault_key_file: None,
+            vault_key: None,
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             plugins: PluginsConfig::default(),
@@ -199,6 +208,8 @@ const ENV_KEYS: &[&str] = &[
     "log",
     "admin_email",
     "admin_password",
+    "vault_key_file",
+    "vault_key",
     "auth",
     "http",
     "plugins",
@@ -300,6 +311,18 @@ impl Config {
             .unwrap_or_else(|| self.data_dir.join("jwt-keys"))
     }
 
+    /// Where the vault's identity comes from.
+    pub fn vault_key_source(&self) -> crate::vault::KeySource {
+        match &self.vault_key {
+            Some(key) => crate::vault::KeySource::Env(key.clone()),
+            None => crate::vault::KeySource::File(
+                self.vault_key_file
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("vault.key")),
+            ),
+        }
+    }
+
     /// Where compiled plugins are cached.
     pub fn plugin_cache_dir(&self) -> PathBuf {
         self.plugins
@@ -337,8 +360,11 @@ impl fmt::Debug for Config {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("vault_key_file", &self.vault_key_file)
+            .field("vault_key", &self.vault_key.as_ref().map(|_| "<redacted>"))
             .field("auth", &self.auth)
             .field("http", &self.http)
+            .field("plugins", &self.plugins)
             .finish()
     }
 }

@@ -31,6 +31,8 @@ pub mod server;
 pub mod store;
 /// Logs and metrics.
 pub mod telemetry;
+/// The credential vault: secrets encrypted with age, keys outside the database.
+pub mod vault;
 
 pub use api::{app, AppState};
 pub use config::Config;

@@ -34,8 +34,16 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-/// Builds the shared application state on an open store.
-pub fn state(config: Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+/// Builds the shared application state on an open store; opens the vault, which refuses to
+/// start with a missing or wrong key.
+pub async fn state(
+    config: Config,
+    store: Store,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
+    let vault = crate::vault::Vault::open(store.clone(), config.vault_key_source())
+        .await
+        .context("opening the credential vault")?;
     let keys = TokenKeys::load_or_generate(&config.signing_key_dir(), &config.auth)
         .context("loading JWT signing keys")?;
     let auth = Auth::new(store.clone(), keys, clock.clone(), config.auth.clone());
@@ -50,6 +58,7 @@ pub fn state(config: Config, store: Store, clock: Arc<dyn Clock>) -> anyhow::Res
         auth,
         clock,
         plugins,
+        vault: Arc::new(vault),
         config: Arc::new(config),
         metrics: telemetry::metrics_handle(),
     })
@@ -130,7 +139,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let store = open_store(&config).await?;
     tracing::info!(backend = ?store.backend(), "database ready");
-    let state = state(config, store.clone(), Arc::new(SystemClock))?;
+    let state = state(config, store.clone(), Arc::new(SystemClock)).await?;
     // Bind before creating the first administrator: a start that fails on a busy port must
     // not print (and so lose) the one-time password.
     let listener = tokio::net::TcpListener::bind(listen)

@@ -620,3 +620,49 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_vault_key_is_generated_once_and_a_lost_one_stops_the_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let agentic = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("AGENTIC_DATABASE_URL")
+            .env_remove("AGENTIC_VAULT_KEY")
+            .output()
+            .expect("spawn");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = agentic(&["vault", "status"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("current key: age1"), "{out}");
+    let key = dir.path().join("data/vault.key");
+    let first = std::fs::read_to_string(&key).expect("generated key file");
+    let (ok, out, err) = agentic(&["vault", "rotate"]);
+    assert!(ok && out.contains("rotated 0 secrets"), "{out}{err}");
+    assert_ne!(std::fs::read_to_string(&key).expect("key"), first, "a new key");
+
+    // A secret stored under a key this host does not have.
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.path().join("data/agentic.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.expect("open db");
+    sqlx::query("INSERT INTO vault_secrets (key_id, ciphertext, created_at, updated_at) VALUES ('age1someoneelse', x'00', 0, 0)")
+        .execute(&pool)
+        .await
+        .expect("insert");
+    let (ok, _, err) = agentic(&["vault", "status"]);
+    assert!(!ok && err.contains("cannot read the stored secrets"), "{err}");
+    std::fs::remove_file(&key).expect("lose the key");
+    let (ok, _, err) = agentic(&["serve"]);
+    assert!(!ok && err.contains("restore the key file"), "{err}");
+    std::fs::remove_file(dir.path().join("data/vault.key.prev")).expect("and the old one");
+    let (ok, _, err) = agentic(&["serve"]);
+    assert!(!ok, "serve must not start");
+    assert!(err.contains("is missing but 1 secrets are stored"), "{err}");
+    assert!(!key.exists(), "no new key is made over stored secrets");
+}

@@ -181,7 +181,9 @@ async fn the_host_injects_the_credential_and_drops_the_guests_own() {
         !out.to_string().contains(SECRET),
         "the guest never sees the secret"
     );
-    let names = out["response_headers"].as_array().expect("response headers");
+    let names = out["response_headers"]
+        .as_array()
+        .expect("response headers");
     assert!(names.iter().any(|n| n == "content-type"), "{out}");
     assert!(
         !names.iter().any(|n| n == "set-cookie") && !out.to_string().contains("server-secret"),

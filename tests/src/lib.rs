@@ -263,7 +263,9 @@ impl TestApp {
         tweak(&mut config);
         let store = server::open_store(&config).await.expect("open store");
         let clock = ManualClock::new();
-        let state = server::state(config, store, clock.clone()).expect("state");
+        let state = server::state(config, store, clock.clone())
+            .await
+            .expect("state");
         server::ensure_first_admin(&state)
             .await
             .expect("first admin");

@@ -273,7 +273,9 @@ stories! {
         let other = {
             let config = (*app.state.config).clone();
             let store = agentic_host::server::open_store(&config).await.expect("store");
-            agentic_host::server::state(config, store, app.clock.clone()).expect("state")
+            agentic_host::server::state(config, store, app.clock.clone())
+                .await
+                .expect("state")
         };
         let on_other = || async {
             let (_, plugin) = other.plugins.active("hostile").await.expect("active");

@@ -74,6 +74,8 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Installed connector plugins.
     pub plugins: Arc<crate::plugins::registry::Registry>,
+    /// Encrypted credentials.
+    pub vault: Arc<crate::vault::Vault>,
 }
 
 impl AppState {

@@ -23,6 +23,8 @@ use crate::{auth, server, telemetry};
 mod plugin;
 /// `agentic plugin new`: the connector template.
 mod template;
+/// `agentic vault …`.
+mod vault;
 
 /// The Agentic System host.
 #[derive(Debug, Parser)]
@@ -49,6 +51,11 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the API.
     Openapi,
+    /// Inspect or rotate the credential vault's key.
+    Vault {
+        #[command(subcommand)]
+        command: vault::VaultCommand,
+    },
     /// Write, sign, install and manage connector plugins.
     Plugin {
         #[command(subcommand)]
@@ -149,6 +156,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Command::Admin { command } => admin(config, command).await,
             Command::Plugin { command } => plugin::manage(config, command).await,
+            Command::Vault { command } => vault::run(config, command).await,
             Command::Openapi => Ok(()),
         }
     })
@@ -176,7 +184,7 @@ fn read_or_generate_password(from_stdin: bool) -> anyhow::Result<(String, bool)>
 
 async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     let store = server::open_store(&config).await?;
-    let state = server::state(config, store.clone(), Arc::new(SystemClock))?;
+    let state = server::state(config, store.clone(), Arc::new(SystemClock)).await?;
     let now = state.now();
     let mut out = std::io::stdout();
     let find = |email: String| {

@@ -50,7 +50,7 @@ pub fn run(input: &str) -> String {
     refused.dedup();
     json!({"sent": sent, "status": status, "body": body, "response_headers": response_headers,
         "refused_headers": refused, "error": error})
-        .to_string()
+    .to_string()
 }
 
 fn send(

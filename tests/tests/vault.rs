@@ -1,0 +1,130 @@
+//! The credential vault on both databases: secrets encrypted at rest, a wrong or missing key is a
+//! clear start-up error, and rotation keeps every secret readable at every point — stopped
+//! midway, resumed, and while another host keeps reading.
+
+use std::sync::Arc;
+
+use agentic_host::vault::{KeySource, Vault, VaultError};
+use agentic_tests::{stories, TestApp};
+
+const SECRET: &[u8] = b"jira-api-token-7d1f9c3e";
+
+fn key_file(app: &TestApp) -> std::path::PathBuf {
+    app.dir.path().join("vault.key")
+}
+
+async fn another_host(app: &TestApp) -> Vault {
+    Vault::open(app.state.store.clone(), KeySource::File(key_file(app)))
+        .await
+        .expect("open vault")
+}
+
+stories! {
+    async fn secrets_round_trip_and_only_ciphertext_is_stored(backend) {
+        let app = TestApp::start(backend).await;
+        let vault = &app.state.vault;
+        let id = vault.put(SECRET, 1).await.expect("put");
+        assert_eq!(vault.get(id).await.expect("get").expose(), SECRET);
+        assert_eq!(format!("{:?}", vault.get(id).await.expect("get")), "Secret(<redacted>)");
+
+        let stored: Vec<u8> = sqlx::query_scalar("SELECT ciphertext FROM vault_secrets WHERE id = $1")
+            .bind(id)
+            .fetch_one(app.state.store.pool())
+            .await
+            .expect("row");
+        assert!(stored.starts_with(b"age-encryption.org/v1"), "an age file");
+        assert!(!stored.windows(SECRET.len()).any(|w| w == SECRET), "no plaintext at rest");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(key_file(&app)).expect("key file").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the key file is private");
+        }
+
+        vault.replace(id, b"rotated-by-the-user", 2).await.expect("replace");
+        assert_eq!(vault.get(id).await.expect("get").expose(), b"rotated-by-the-user");
+        vault.delete(id).await.expect("delete");
+        assert!(matches!(vault.get(id).await, Err(VaultError::NotFound)));
+    }
+
+    async fn a_missing_or_wrong_key_is_a_clear_start_up_error(backend) {
+        let app = TestApp::start(backend).await;
+        app.state.vault.put(SECRET, 1).await.expect("put");
+        let store = app.state.store.clone();
+
+        let missing = app.dir.path().join("elsewhere/vault.key");
+        let err = Vault::open(store.clone(), KeySource::File(missing)).await.expect_err("missing key");
+        let text = err.to_string();
+        assert!(text.contains("is missing but 1 secrets are stored"), "{text}");
+
+        let wrong = app.dir.path().join("wrong.key");
+        let other = TestApp::start(app.backend).await;
+        std::fs::copy(key_file(&other), &wrong).expect("copy a different key");
+        let err = Vault::open(store.clone(), KeySource::File(wrong)).await.expect_err("wrong key");
+        let text = err.to_string();
+        assert!(text.contains("cannot read the stored secrets") && text.contains("1 for age1"), "{text}");
+
+        let almost = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQTYPO";
+        let err = Vault::open(store.clone(), KeySource::Env(almost.into())).await.expect_err("garbage");
+        assert!(err.to_string().contains("AGENTIC_VAULT_KEY"), "{err}");
+        assert!(!err.to_string().contains(almost), "errors never echo what was given as a key");
+
+        // The same key given through the environment works.
+        let text = std::fs::read_to_string(key_file(&app)).expect("key");
+        let line = text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).expect("identity line");
+        let env = Vault::open(store, KeySource::Env(line.to_owned())).await.expect("env key");
+        assert_eq!(env.get(1).await.expect("get").expose(), SECRET);
+        assert!(matches!(env.rotate(3, |_| true).await, Err(VaultError::Key(_))), "rotation needs a file");
+    }
+
+    async fn rotation_stopped_midway_loses_nothing_and_finishes_when_run_again(backend) {
+        let app = TestApp::start(backend).await;
+        let vault = &app.state.vault;
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            ids.push(vault.put(format!("secret number {n}").as_bytes(), 1).await.expect("put"));
+        }
+        let old_key = vault.status().await.expect("status").current;
+        // A host that keeps serving throughout, opened before the rotation.
+        let serving = Arc::new(another_host(&app).await);
+
+        // "Crash" after 4 rows: the process stops there, files and rows as they are.
+        let done = vault.rotate(2, |n| n < 4).await.expect("partial rotation");
+        assert_eq!(done, 4);
+        let restarted = another_host(&app).await;
+        for (n, id) in ids.iter().enumerate() {
+            let expected = format!("secret number {n}");
+            assert_eq!(restarted.get(*id).await.expect("after the crash").expose(), expected.as_bytes());
+            assert_eq!(serving.get(*id).await.expect("on the serving host").expose(), expected.as_bytes());
+        }
+        let status = restarted.status().await.expect("status");
+        assert_eq!(status.secrets_by_key.len(), 2, "{status:?}");
+        assert_ne!(status.current, old_key, "new secrets already go to the new key");
+
+        // Run again, with the serving host reading all the while: never an error.
+        let reader = {
+            let (serving, ids) = (serving.clone(), ids.clone());
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    for id in &ids {
+                        serving.get(*id).await.expect("read during rotation");
+                    }
+                }
+            })
+        };
+        let done = restarted.rotate(3, |_| true).await.expect("finish rotation");
+        assert_eq!(done, 6, "only what was left");
+        reader.await.expect("reader");
+        let status = serving.status().await.expect("status");
+        assert_eq!(status.secrets_by_key.len(), 1, "{status:?}");
+        assert_eq!(status.secrets_by_key[0].1, 10);
+        assert!(key_file(&app).with_extension("key.prev").exists(), "the old key is kept once");
+        assert!(!app.dir.path().join("vault.key.next").exists());
+        // The serving host writes with the new key and reads everything.
+        let id = serving.put(b"after", 4).await.expect("put after");
+        assert_eq!(another_host(&app).await.get(id).await.expect("get").expose(), b"after");
+        for id in ids {
+            serving.get(id).await.expect("read after rotation");
+        }
+    }
+}
