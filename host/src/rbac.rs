@@ -123,6 +123,12 @@ pub enum Permission {
     /// Run an enabled plugin's discover and read in a project the caller belongs to.
     #[serde(rename = "plugins:run")]
     PluginsRun,
+    /// See a project's connections (never their secrets).
+    #[serde(rename = "connections:read")]
+    ConnectionsRead,
+    /// Create, change, check and delete a project's connections and their credentials.
+    #[serde(rename = "connections:manage")]
+    ConnectionsManage,
 }
 
 use Role::{Administrator as A, ProjectManager as PM, SupportEngineer as SE, TechnicalLead as TL};
@@ -144,6 +150,8 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::PluginsManage, &[A]),
     (Permission::PluginsEnable, &[A, PM]),
     (Permission::PluginsRun, &[A, PM, TL]),
+    (Permission::ConnectionsRead, &[A, PM, TL, SE]),
+    (Permission::ConnectionsManage, &[A, PM, TL]),
 ];
 
 impl Permission {
@@ -170,6 +178,8 @@ impl Permission {
             Permission::PluginsManage => "plugins:manage",
             Permission::PluginsEnable => "plugins:enable",
             Permission::PluginsRun => "plugins:run",
+            Permission::ConnectionsRead => "connections:read",
+            Permission::ConnectionsManage => "connections:manage",
         }
     }
 

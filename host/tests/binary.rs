@@ -645,7 +645,11 @@ async fn the_vault_key_is_generated_once_and_a_lost_one_stops_the_start() {
     let first = std::fs::read_to_string(&key).expect("generated key file");
     let (ok, out, err) = agentic(&["vault", "rotate"]);
     assert!(ok && out.contains("rotated 0 secrets"), "{out}{err}");
-    assert_ne!(std::fs::read_to_string(&key).expect("key"), first, "a new key");
+    assert_ne!(
+        std::fs::read_to_string(&key).expect("key"),
+        first,
+        "a new key"
+    );
 
     // A secret stored under a key this host does not have.
     sqlx::any::install_default_drivers();
@@ -656,7 +660,10 @@ async fn the_vault_key_is_generated_once_and_a_lost_one_stops_the_start() {
         .await
         .expect("insert");
     let (ok, _, err) = agentic(&["vault", "status"]);
-    assert!(!ok && err.contains("cannot read the stored secrets"), "{err}");
+    assert!(
+        !ok && err.contains("cannot read the stored secrets"),
+        "{err}"
+    );
     std::fs::remove_file(&key).expect("lose the key");
     let (ok, _, err) = agentic(&["serve"]);
     assert!(!ok && err.contains("restore the key file"), "{err}");

@@ -88,7 +88,8 @@ fn cases() -> Vec<Case> {
         scoped(case("DELETE", "/api/v1/projects/{p}/members/{m}", "AP")),
         case("GET", "/api/v1/plugins", "APT"),
         case("GET", "/api/v1/plugins/hostile", "APT"),
-        case("DELETE", "/api/v1/plugins/hostile", "A"),
+        // `DELETE /api/v1/plugins/{id}` is in tests/plugins.rs: here every project has a
+        // connection using the plugin, so uninstalling is a 409 for everyone.
         case("GET", "/api/v1/plugin-publishers", "A"),
         with(case("POST", "/api/v1/plugin-publishers", "A"), |n| {
             let key = SigningKey::generate()
@@ -108,6 +109,32 @@ fn cases() -> Vec<Case> {
                 "APT",
             ),
             |_| json!({ "config": {} }),
+        )),
+        scoped(case("GET", "/api/v1/projects/{p}/connections", "APTS")),
+        scoped(with(
+            case("POST", "/api/v1/projects/{p}/connections", "APT"),
+            |n| {
+                json!({
+                    "plugin_id": "hostile", "name": format!("new {n}"),
+                    "base_url": "https://svc.example.com/", "config": {},
+                    "credential": { "kind": "anonymous" },
+                })
+            },
+        )),
+        scoped(case("GET", "/api/v1/projects/{p}/connections/{c}", "APTS")),
+        scoped(with(
+            case("PATCH", "/api/v1/projects/{p}/connections/{c}", "APT"),
+            |_| json!({ "name": "renamed" }),
+        )),
+        scoped(case(
+            "DELETE",
+            "/api/v1/projects/{p}/connections/{c}",
+            "APT",
+        )),
+        scoped(case(
+            "POST",
+            "/api/v1/projects/{p}/connections/{c}/check",
+            "APT",
         )),
     ]
 }
@@ -136,8 +163,9 @@ impl PluginFixture {
         }
     }
 
-    /// Installs the plugin if a destructive case removed it, and enables it in `project`.
-    async fn ensure(&self, app: &TestApp, admin: &str, project: i64) {
+    /// Installs the plugin if needed, enables it in `project` and gives the project a connection
+    /// using it; returns the connection's id.
+    async fn ensure(&self, app: &TestApp, admin: &str, project: i64) -> i64 {
         if app
             .get("/api/v1/plugins/hostile", admin)
             .await
@@ -163,6 +191,18 @@ impl PluginFixture {
         )
         .await
         .expect(200);
+        let c = app
+            .post(
+                &format!("/api/v1/projects/{project}/connections"),
+                admin,
+                json!({
+                    "plugin_id": "hostile", "name": "fixture", "base_url": "https://svc.example.com/",
+                    "config": {}, "credential": { "kind": "anonymous" },
+                }),
+            )
+            .await;
+        c.expect(201);
+        c.json["id"].as_i64().expect("connection id")
     }
 }
 
@@ -265,13 +305,14 @@ stories! {
                     } else {
                         project(&app, &admin.token, f.user, &[f.member]).await
                     };
-                    plugin.ensure(&app, &admin.token, p).await;
+                    let c = plugin.ensure(&app, &admin.token, p).await;
                     let path = case.path
                         .replace("{p}", &p.to_string())
                         .replace("{u}", &f.user.to_string())
                         .replace("{m}", &f.member.to_string())
                         .replace("{sa}", &f.sa.to_string())
-                        .replace("{key}", &f.key.to_string());
+                        .replace("{key}", &f.key.to_string())
+                        .replace("{c}", &c.to_string());
                     let body = case.body.map(|b| b(n));
                     let r = app.call(case.method, &path, Some(&caller.token), body).await;
                     let may = case.allowed.contains(letter(caller.role))

@@ -44,6 +44,8 @@ pub mod pagination;
 mod audit;
 /// Login, refresh, logout, me, own sessions, password change.
 mod auth;
+/// Connections and their credentials.
+mod connections;
 /// OpenAPI document and the embedded Swagger UI.
 mod docs;
 /// Health, readiness and Prometheus metrics.
@@ -101,6 +103,7 @@ impl AppState {
         (name = "service-accounts", description = "Non-human principals and their API keys"),
         (name = "projects", description = "Projects and membership"),
         (name = "plugins", description = "Connector plugins: lifecycle, publishers, per-project enablement"),
+        (name = "connections", description = "A project's connections to outside services, with write-only credentials"),
         (name = "audit", description = "Append-only audit log"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
@@ -136,6 +139,7 @@ fn routes() -> OpenApiRouter<AppState> {
                 .merge(service_accounts::router())
                 .merge(projects::router())
                 .merge(plugins::router())
+                .merge(connections::router())
                 .merge(audit::router()),
         )
 }

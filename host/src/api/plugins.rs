@@ -534,6 +534,13 @@ async fn enabled(
             path.plugin_id
         )));
     }
+    validate_config(&manifest, config)?;
+    Ok(plugin)
+}
+
+/// Checks a connection configuration against the plugin's config schema; errors name the
+/// fields as `config.<path>`.
+pub(super) fn validate_config(manifest: &Manifest, config: &serde_json::Value) -> ApiResult<()> {
     let validator = jsonschema::validator_for(&manifest.config_schema)
         .map_err(|e| ApiError::Internal(format!("config schema of {}: {e}", manifest.id)))?;
     let errors: Vec<FieldError> = validator
@@ -545,15 +552,16 @@ async fn enabled(
             FieldError::new(&field, e.to_string())
         })
         .collect();
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
     }
-    Ok(plugin)
 }
 
 /// Maps a failed plugin call to a response: the connector's own config and input errors are the
 /// caller's (422), anything else is the plugin's or its service's (502).
-fn call_error(e: PluginError) -> ApiError {
+pub(super) fn call_error(e: PluginError) -> ApiError {
     use crate::plugins::ConnectorError as C;
     match e {
         PluginError::Connector(C::Config(m)) => ApiError::field("config", m),

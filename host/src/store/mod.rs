@@ -18,6 +18,8 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 /// Audit log entries.
 pub mod audit;
+/// Connections: a project's configured use of a plugin.
+pub mod connections;
 /// Service-account API keys.
 pub mod keys;
 /// The plugin registry: publishers, installed versions, per-project enablement.

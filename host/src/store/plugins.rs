@@ -260,9 +260,18 @@ impl Store {
         Ok((previous, active))
     }
 
-    /// Removes a plugin, all its versions and its enablements.
+    /// Removes a plugin, all its versions and its enablements; refused while connections use it.
     pub async fn uninstall_plugin(&self, id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM connections WHERE plugin_id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if used > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{used} connection(s) use plugin {id}; delete them first"
+            )));
+        }
         for sql in [
             "DELETE FROM project_plugins WHERE plugin_id = $1",
             "DELETE FROM plugin_versions WHERE plugin_id = $1",

@@ -14,6 +14,9 @@
 //!
 //! Plaintext lives in [`Secret`], which zeroes its memory on drop and never prints itself.
 
+/// Connection credentials: input, storage form, and injection into plugin requests.
+pub mod credentials;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,556 @@
+//! Connections: a project's configured use of a plugin against one service, with a write-only
+//! credential kept in the vault, and `check` through the mediated egress path.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::access;
+use super::audit::record;
+use super::error::{ApiError, ApiResult, FieldError};
+use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::plugins::{call_error, validate_config};
+use super::{AppState, Problem};
+use crate::auth::{ClientInfo, Principal};
+use crate::clock::to_datetime;
+use crate::plugins::package::Manifest;
+use crate::plugins::{Call, ConnectorError, EgressPolicy, PluginError};
+use crate::rbac::{Permission, Role};
+use crate::store::connections::{Connection, ConnectionFields};
+use crate::store::StoreError;
+use crate::vault::credentials::{CredentialInput, VaultCredential};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_connections, create_connection))
+        .routes(routes!(
+            get_connection,
+            update_connection,
+            delete_connection
+        ))
+        .routes(routes!(check_connection))
+}
+
+/// What is known of a connection's credential: its kind, never the secret.
+#[derive(Debug, Serialize, ToSchema)]
+struct CredentialView {
+    kind: String,
+}
+
+/// A connection.
+#[derive(Debug, Serialize, ToSchema)]
+struct ConnectionView {
+    id: i64,
+    project_id: i64,
+    plugin_id: String,
+    name: String,
+    /// Non-secret configuration, valid against the plugin's config schema.
+    #[schema(value_type = Object)]
+    config: serde_json::Value,
+    /// Every request of the plugin stays under this URL.
+    base_url: String,
+    /// Whether the plugin may reach private and loopback addresses.
+    allow_private_network: bool,
+    credential: CredentialView,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<Connection> for ConnectionView {
+    fn from(c: Connection) -> Self {
+        Self {
+            id: c.id,
+            project_id: c.project_id,
+            plugin_id: c.plugin_id,
+            name: c.name,
+            config: serde_json::from_str(&c.config).unwrap_or_default(),
+            base_url: c.base_url,
+            allow_private_network: c.allow_private_network,
+            credential: CredentialView {
+                kind: c.credential_kind,
+            },
+            created_at: to_datetime(c.created_at),
+            updated_at: to_datetime(c.updated_at),
+        }
+    }
+}
+
+/// A new connection.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CreateConnection {
+    /// An installed plugin enabled in the project.
+    plugin_id: String,
+    /// 1–100 characters, unique in the project.
+    name: String,
+    /// Configuration (never secrets), valid against the plugin's config schema.
+    #[schema(value_type = Object)]
+    config: serde_json::Value,
+    /// The service's base URL (http or https), on a host the plugin declares.
+    base_url: String,
+    /// Let the plugin reach private and loopback addresses (on-premises servers).
+    /// Administrators only.
+    #[serde(default)]
+    allow_private_network: bool,
+    /// The credential: `{"kind": "bearer", "token": "…"}`, `{"kind": "api-token", "email":
+    /// "…", "token": "…"}`, `{"kind": "basic", "username": "…", "password": "…"}` or
+    /// `{"kind": "anonymous"}`. Write-only.
+    credential: CredentialInput,
+}
+
+fn credential_problems(credential: &CredentialInput, c: &mut Checks) {
+    for (field, message) in credential.problems() {
+        c.check(false, &field, message);
+    }
+}
+
+impl Validate for CreateConnection {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut c = Checks::default();
+        c.line("name", &self.name, 1, 100)
+            .line("plugin_id", &self.plugin_id, 1, 64)
+            .line("base_url", &self.base_url, 1, 2000);
+        credential_problems(&self.credential, &mut c);
+        c.finish()
+    }
+}
+
+/// Changes to a connection; absent fields stay as they are. A new `credential` replaces the
+/// stored one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct UpdateConnection {
+    name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    config: Option<serde_json::Value>,
+    base_url: Option<String>,
+    allow_private_network: Option<bool>,
+    credential: Option<CredentialInput>,
+}
+
+impl Validate for UpdateConnection {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut c = Checks::default();
+        if let Some(name) = &self.name {
+            c.line("name", name, 1, 100);
+        }
+        if let Some(url) = &self.base_url {
+            c.line("base_url", url, 1, 2000);
+        }
+        if let Some(credential) = &self.credential {
+            credential_problems(credential, &mut c);
+        }
+        c.finish()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ProjectPath {
+    id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct ConnectionPath {
+    id: i64,
+    cid: i64,
+}
+
+/// The manifest of a plugin a connection may use in this project, with the rules a connection
+/// must meet checked: installed (422), enabled here (409), the config, credential kind and base
+/// URL acceptable to it (422 with the field).
+async fn admit(
+    state: &AppState,
+    project: i64,
+    plugin_id: &str,
+    config: &serde_json::Value,
+    kind: &str,
+    base_url: &str,
+) -> ApiResult<Manifest> {
+    let (manifest, _) = state.plugins.active(plugin_id).await.map_err(|e| match e {
+        crate::plugins::registry::RegistryError::NotFound(_) => {
+            ApiError::field("plugin_id", "no installed plugin has this id")
+        }
+        other => other.into(),
+    })?;
+    if !state.store.plugin_enabled(project, plugin_id).await? {
+        return Err(ApiError::Conflict(format!(
+            "plugin {plugin_id} is not enabled in this project"
+        )));
+    }
+    validate_config(&manifest, config)?;
+    if !manifest.auth_kinds.iter().any(|k| k == kind) {
+        return Err(ApiError::field(
+            "credential.kind",
+            format!(
+                "plugin {plugin_id} works with {}, not {kind}",
+                manifest.auth_kinds.join(", ")
+            ),
+        ));
+    }
+    EgressPolicy::new(&manifest.allowed_hosts, base_url)
+        .map_err(|e| ApiError::field("base_url", e.to_string()))?;
+    Ok(manifest)
+}
+
+fn private_network_allowed(who: &Principal, wanted: bool) -> ApiResult<()> {
+    if wanted && who.user.role != Role::Administrator {
+        return Err(ApiError::Forbidden(
+            "only an Administrator may allow a connection to reach private addresses".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn conflict_on_name(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => {
+            ApiError::Conflict("a connection with this name exists in the project".into())
+        }
+        other => other.into(),
+    }
+}
+
+/// Lists a project's connections. Needs `connections:read` and membership.
+#[utoipa::path(get, path = "/projects/{id}/connections", tag = "connections",
+    params(("id" = i64, Path, description = "Project id")),
+    responses((status = 200, body = Vec<ConnectionView>), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_connections(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<ProjectPath>,
+) -> ApiResult<Json<Vec<ConnectionView>>> {
+    access::project(&state.store, &who, path.id, Permission::ConnectionsRead).await?;
+    let list = state.store.list_connections(path.id).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// Creates a connection; the credential goes to the vault and is never returned. Needs
+/// `connections:manage` and membership.
+#[utoipa::path(post, path = "/projects/{id}/connections", tag = "connections",
+    params(("id" = i64, Path, description = "Project id")), request_body = CreateConnection,
+    responses((status = 201, body = ConnectionView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn create_connection(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<ProjectPath>,
+    ApiJson(body): ApiJson<CreateConnection>,
+) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
+    access::project(&state.store, &who, path.id, Permission::ConnectionsManage).await?;
+    private_network_allowed(&who, body.allow_private_network)?;
+    let kind = body.credential.kind();
+    admit(
+        &state,
+        path.id,
+        &body.plugin_id,
+        &body.config,
+        kind,
+        &body.base_url,
+    )
+    .await?;
+    let now = state.now();
+    let secret_id = match body.credential.secret() {
+        Some(secret) => Some(state.vault.put(&secret, now).await.map_err(vault_error)?),
+        None => None,
+    };
+    let fields = ConnectionFields {
+        name: body.name.trim(),
+        config: &body.config.to_string(),
+        base_url: &body.base_url,
+        allow_private_network: body.allow_private_network,
+        credential_kind: kind,
+        secret_id,
+    };
+    let created = state
+        .store
+        .create_connection(path.id, &body.plugin_id, &fields, who.user.id, now)
+        .await;
+    let connection = match created {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing stays behind: the secret goes with the failed connection.
+            if let Some(id) = secret_id {
+                state.vault.delete(id).await.map_err(vault_error)?;
+            }
+            return Err(conflict_on_name(e));
+        }
+    };
+    let detail = serde_json::json!({
+        "project_id": path.id, "plugin_id": connection.plugin_id, "name": connection.name,
+        "credential_kind": kind, "allow_private_network": connection.allow_private_network,
+    });
+    record(
+        &state,
+        &who,
+        &client,
+        "connection",
+        "connection.created",
+        connection.id,
+        detail,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(connection.into())))
+}
+
+fn vault_error(e: crate::vault::VaultError) -> ApiError {
+    ApiError::Internal(format!("vault: {e}"))
+}
+
+async fn load(
+    state: &AppState,
+    who: &Principal,
+    path: &ConnectionPath,
+    p: Permission,
+) -> ApiResult<Connection> {
+    access::project(&state.store, who, path.id, p).await?;
+    state
+        .store
+        .get_connection(path.id, path.cid)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::not_found("connection"),
+            other => other.into(),
+        })
+}
+
+/// Reads a connection. Needs `connections:read` and membership.
+#[utoipa::path(get, path = "/projects/{id}/connections/{cid}", tag = "connections",
+    params(("id" = i64, Path, description = "Project id"), ("cid" = i64, Path, description = "Connection id")),
+    responses((status = 200, body = ConnectionView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn get_connection(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<ConnectionPath>,
+) -> ApiResult<Json<ConnectionView>> {
+    Ok(Json(
+        load(&state, &who, &path, Permission::ConnectionsRead)
+            .await?
+            .into(),
+    ))
+}
+
+/// Changes a connection; a new credential replaces the stored one. Needs `connections:manage`.
+#[utoipa::path(patch, path = "/projects/{id}/connections/{cid}", tag = "connections",
+    params(("id" = i64, Path, description = "Project id"), ("cid" = i64, Path, description = "Connection id")),
+    request_body = UpdateConnection,
+    responses((status = 200, body = ConnectionView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn update_connection(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<ConnectionPath>,
+    ApiJson(body): ApiJson<UpdateConnection>,
+) -> ApiResult<Json<ConnectionView>> {
+    let current = load(&state, &who, &path, Permission::ConnectionsManage).await?;
+    if let Some(allow) = body.allow_private_network {
+        private_network_allowed(&who, allow && !current.allow_private_network)?;
+    }
+    let config = match &body.config {
+        Some(c) => c.clone(),
+        None => serde_json::from_str(&current.config).unwrap_or_default(),
+    };
+    let base_url = body.base_url.clone().unwrap_or(current.base_url.clone());
+    let kind = match &body.credential {
+        Some(credential) => credential.kind().to_owned(),
+        None => current.credential_kind.clone(),
+    };
+    admit(
+        &state,
+        path.id,
+        &current.plugin_id,
+        &config,
+        &kind,
+        &base_url,
+    )
+    .await?;
+    let now = state.now();
+    let mut secret_id = current.secret_id;
+    if let Some(credential) = &body.credential {
+        secret_id = match (credential.secret(), current.secret_id) {
+            (Some(secret), Some(id)) => {
+                state
+                    .vault
+                    .replace(id, &secret, now)
+                    .await
+                    .map_err(vault_error)?;
+                Some(id)
+            }
+            (Some(secret), None) => Some(state.vault.put(&secret, now).await.map_err(vault_error)?),
+            (None, _) => None,
+        };
+    }
+    let fields = ConnectionFields {
+        name: body
+            .name
+            .as_deref()
+            .map_or(current.name.as_str(), str::trim),
+        config: &config.to_string(),
+        base_url: &base_url,
+        allow_private_network: body
+            .allow_private_network
+            .unwrap_or(current.allow_private_network),
+        credential_kind: &kind,
+        secret_id,
+    };
+    let updated = state
+        .store
+        .update_connection(current.id, &fields, now)
+        .await
+        .map_err(conflict_on_name)?;
+    if let (Some(old), None) = (current.secret_id, secret_id) {
+        state.vault.delete(old).await.map_err(vault_error)?;
+    }
+    let detail = serde_json::json!({
+        "credential_replaced": body.credential.is_some(), "credential_kind": kind,
+        "allow_private_network": updated.allow_private_network,
+    });
+    record(
+        &state,
+        &who,
+        &client,
+        "connection",
+        "connection.updated",
+        updated.id,
+        detail,
+    )
+    .await?;
+    Ok(Json(updated.into()))
+}
+
+/// Deletes a connection and its credential. Needs `connections:manage` and membership.
+#[utoipa::path(delete, path = "/projects/{id}/connections/{cid}", tag = "connections",
+    params(("id" = i64, Path, description = "Project id"), ("cid" = i64, Path, description = "Connection id")),
+    responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn delete_connection(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<ConnectionPath>,
+) -> ApiResult<StatusCode> {
+    let current = load(&state, &who, &path, Permission::ConnectionsManage).await?;
+    state.store.delete_connection(path.id, current.id).await?;
+    if let Some(id) = current.secret_id {
+        state.vault.delete(id).await.map_err(vault_error)?;
+    }
+    let detail =
+        serde_json::json!({"name": current.name, "credential_kind": current.credential_kind});
+    record(
+        &state,
+        &who,
+        &client,
+        "connection",
+        "connection.deleted",
+        current.id,
+        detail,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The outcome of a check: the connector's message, or its typed error.
+#[derive(Debug, Serialize, ToSchema)]
+struct CheckResult {
+    ok: bool,
+    /// The connector's message ("connected as …") when `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    /// The connector's error kind (`auth`, `config`, `transient`, …) when not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// What the connector said went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+/// Runs the plugin's `check` for the connection, through the mediated egress path with the
+/// connection's credential injected by the host. A refused credential is a result (`ok:
+/// false`, `error: auth`), audited as `credential.use_failed`. Needs `connections:manage`.
+#[utoipa::path(post, path = "/projects/{id}/connections/{cid}/check", tag = "connections",
+    params(("id" = i64, Path, description = "Project id"), ("cid" = i64, Path, description = "Connection id")),
+    responses((status = 200, body = CheckResult), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 502, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn check_connection(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<ConnectionPath>,
+) -> ApiResult<Json<CheckResult>> {
+    let connection = load(&state, &who, &path, Permission::ConnectionsManage).await?;
+    if !state
+        .store
+        .plugin_enabled(path.id, &connection.plugin_id)
+        .await?
+    {
+        return Err(ApiError::Conflict(format!(
+            "plugin {} is not enabled in this project",
+            connection.plugin_id
+        )));
+    }
+    let (manifest, plugin) = state.plugins.active(&connection.plugin_id).await?;
+    let mut policy = EgressPolicy::new(&manifest.allowed_hosts, &connection.base_url)
+        .map_err(|e| {
+            ApiError::Conflict(format!(
+                "the connection's base URL is no longer allowed: {e}"
+            ))
+        })?
+        .allow_private(connection.allow_private_network);
+    if let Some(secret) = connection.secret_id {
+        policy = policy.credential(Arc::new(VaultCredential::new(state.vault.clone(), secret)));
+    }
+    let call = Call {
+        egress: Some(Arc::new(policy)),
+        progress: None,
+    };
+    let runtime = state.plugins.runtime().await?;
+    let result = runtime.check(&plugin, &call, &connection.config).await;
+    let (kind, detail) = match result {
+        Ok(message) => {
+            return Ok(Json(CheckResult {
+                ok: true,
+                message: Some(message),
+                error: None,
+                detail: None,
+            }))
+        }
+        Err(PluginError::Connector(e)) => match e {
+            ConnectorError::Auth(m) => ("auth", m),
+            ConnectorError::Config(m) => ("config", m),
+            ConnectorError::Transient(m) => ("transient", m),
+            ConnectorError::NotFound(m) => ("not-found", m),
+            ConnectorError::InvalidInput(m) => ("invalid-input", m),
+            ConnectorError::Internal(m) => ("internal", m),
+            ConnectorError::RateLimited(r) => ("rate-limited", r.message),
+        },
+        Err(other) => return Err(call_error(other)),
+    };
+    if kind == "auth" {
+        let audit = serde_json::json!({"plugin_id": connection.plugin_id, "credential_kind": connection.credential_kind});
+        record(
+            &state,
+            &who,
+            &client,
+            "connection",
+            "credential.use_failed",
+            connection.id,
+            audit,
+        )
+        .await?;
+    }
+    Ok(Json(CheckResult {
+        ok: false,
+        message: None,
+        error: Some(kind.to_owned()),
+        detail: Some(detail),
+    }))
+}

@@ -1,0 +1,206 @@
+//! Connections with write-only credentials: the example connector checks a fake service through
+//! the mediated egress path with the host-injected token, and the raw secret appears in no API
+//! response, no audit entry and (on SQLite) nowhere in the database file.
+
+use std::sync::{Arc, Mutex};
+
+use agentic_host::plugins::package::{Package, SigningKey};
+use agentic_host::rbac::Role;
+use agentic_tests::{plugin_wasm, stories, Reply, TestApp};
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+
+const SECRET: &str = "pat-3b9f1e77c2d84a05";
+
+/// A service that answers `/status` only with the right bearer token; records what it saw.
+async fn service() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/status",
+        axum::routing::get(move |headers: HeaderMap| {
+            let log = log.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                log.lock().expect("lock").push(auth.clone());
+                if auth == format!("Bearer {SECRET}") {
+                    (StatusCode::OK, json!({"items": 3}).to_string())
+                } else {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        json!({"error": "bad token"}).to_string(),
+                    )
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+/// Installs the example connector and enables it in a new project managed by `pm`.
+async fn project_with_example(app: &TestApp, admin: &str, pm: i64, members: &[i64]) -> i64 {
+    let key = SigningKey::generate().expect("key").0;
+    app.post(
+        "/api/v1/plugin-publishers",
+        admin,
+        json!({"name": "acme", "public_key": key.public_key().to_string()}),
+    )
+    .await
+    .expect(201);
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
+    )
+    .expect("manifest");
+    let package = Package::build(&key, &manifest, &plugin_wasm("example")).expect("package");
+    app.raw(
+        "POST",
+        "/api/v1/plugins",
+        admin,
+        Some("application/vnd.agentic.plugin+tar"),
+        package,
+    )
+    .await
+    .expect(201);
+    let project = app.project("Integrations", pm, members).await;
+    app.call(
+        "PUT",
+        &format!("/api/v1/projects/{project}/plugins/example"),
+        Some(admin),
+        None,
+    )
+    .await
+    .expect(200);
+    project
+}
+
+stories! {
+    async fn a_connection_checks_through_the_host_with_a_secret_nobody_can_read_back(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let se = app.user(Role::SupportEngineer).await;
+        let project = project_with_example(&app, &admin.token, pm.id, &[se.id]).await;
+        let (base, seen) = service().await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        let mut replies: Vec<Reply> = Vec::new();
+
+        let body = json!({
+            "plugin_id": "example", "name": "tracker", "base_url": base,
+            "config": {"base_url": base, "page_size": 10},
+            "allow_private_network": true,
+            "credential": {"kind": "bearer", "token": SECRET},
+        });
+        // Reaching loopback lifts the SSRF guard: Administrators only.
+        app.post(&url, &pm.token, body.clone()).await.problem(403);
+        let created = app.post(&url, &admin.token, body.clone()).await;
+        created.expect(201);
+        assert_eq!(created.json["credential"], json!({"kind": "bearer"}));
+        let cid = created.json["id"].as_i64().expect("id");
+        replies.push(created);
+        app.post(&url, &admin.token, body).await.problem(409);
+
+        let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
+        check.expect(200);
+        assert_eq!(check.json, json!({"ok": true, "message": "3 items available"}));
+        assert_eq!(seen.lock().expect("lock").as_slice(), [format!("Bearer {SECRET}")], "injected by the host");
+        replies.push(check);
+        replies.push(app.get(&url, &se.token).await);
+        replies.push(app.get(&format!("{url}/{cid}"), &se.token).await);
+        app.call("PATCH", &format!("{url}/{cid}"), Some(&se.token), Some(json!({"name": "x"}))).await.problem(403);
+
+        // A wrong token: the check says so, and the failure is audited.
+        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
+            Some(json!({"credential": {"kind": "bearer", "token": "wrong-token"}}))).await;
+        r.expect(200);
+        replies.push(r);
+        let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
+        check.expect(200);
+        assert_eq!(check.json["ok"], false);
+        assert_eq!(check.json["error"], "auth", "{}", check.json);
+        replies.push(check);
+        let failures = app.get("/api/v1/audit?action=credential.use_failed", &admin.token).await;
+        assert_eq!(failures.json["items"][0]["target_id"], cid.to_string());
+
+        // Back to the right one.
+        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
+            Some(json!({"credential": {"kind": "bearer", "token": SECRET}}))).await;
+        replies.push(r);
+        let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
+        assert_eq!(check.json["ok"], true, "{}", check.json);
+
+        // Nowhere to be read: API responses, the audit log, the database.
+        let audit = app.get("/api/v1/audit?limit=200", &admin.token).await;
+        replies.push(audit);
+        for r in &replies {
+            assert!(!r.text.contains(SECRET), "a response carried the secret: {}", r.text);
+            assert!(!r.text.contains("wrong-token"), "a response carried a secret: {}", r.text);
+        }
+        let connections: Vec<String> = sqlx::query_scalar("SELECT config || base_url || name || credential_kind FROM connections")
+            .fetch_all(app.state.store.pool()).await.expect("rows");
+        assert!(connections.iter().all(|row| !row.contains(SECRET)));
+        if app.backend == agentic_host::store::Backend::Sqlite {
+            app.state.store.close().await;
+            for file in ["test.db", "test.db-wal"] {
+                if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {
+                    assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()), "{file} holds the secret");
+                }
+            }
+        }
+    }
+
+    async fn connections_are_validated_against_the_plugin(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = project_with_example(&app, &admin.token, pm.id, &[]).await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        let ok = json!({
+            "plugin_id": "example", "name": "tracker", "base_url": "https://tracker.example.com/",
+            "config": {"items": 5}, "credential": {"kind": "anonymous"},
+        });
+        let bad = |patch: Value| {
+            let mut body = ok.clone();
+            for (k, v) in patch.as_object().expect("object") {
+                body[k] = v.clone();
+            }
+            body
+        };
+        let r = app.post(&url, &pm.token, bad(json!({"config": {"items": "many"}}))).await;
+        r.problem(422);
+        assert_eq!(r.fields(), ["config.items"]);
+        let r = app.post(&url, &pm.token, bad(json!({"credential": {"kind": "api-token", "email": "a@b.c", "token": "t"}}))).await;
+        assert_eq!(r.fields(), ["credential.kind"], "{}", r.text);
+        let r = app.post(&url, &pm.token, bad(json!({"base_url": "ftp://tracker.example.com/"}))).await;
+        assert_eq!(r.fields(), ["base_url"], "{}", r.text);
+        let r = app.post(&url, &pm.token, bad(json!({"plugin_id": "nothing"}))).await;
+        assert_eq!(r.fields(), ["plugin_id"], "{}", r.text);
+        let r = app.post(&url, &pm.token, bad(json!({"credential": {"kind": "bearer", "token": ""}}))).await;
+        assert_eq!(r.fields(), ["credential.token"], "{}", r.text);
+        let r = app.post(&url, &pm.token, bad(json!({"credential": {"kind": "oauth2-authorization-code"}}))).await;
+        r.problem(422);
+        assert_eq!(app.count("connections").await, 0);
+        assert_eq!(app.count("vault_secrets").await, 0, "no secret left behind by refused input");
+
+        let created = app.post(&url, &pm.token, ok.clone()).await;
+        created.expect(201);
+        // A plugin in use cannot be uninstalled; a deleted connection takes its secret along.
+        app.call("DELETE", "/api/v1/plugins/example", Some(&admin.token), None).await.problem(409);
+        let cid = created.json["id"].as_i64().expect("id");
+        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
+            Some(json!({"credential": {"kind": "bearer", "token": SECRET}}))).await;
+        r.expect(200);
+        assert_eq!(app.count("vault_secrets").await, 1);
+        app.call("DELETE", &format!("{url}/{cid}"), Some(&pm.token), None).await.expect(204);
+        assert_eq!(app.count("vault_secrets").await, 0);
+        app.call("DELETE", "/api/v1/plugins/example", Some(&admin.token), None).await.expect(204);
+    }
+}
