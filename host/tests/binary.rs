@@ -23,6 +23,8 @@ struct Server {
     child: Child,
     addr: SocketAddr,
     banner: Vec<String>,
+    /// Everything it writes to stderr after listening.
+    logs: mpsc::Receiver<String>,
 }
 
 // The child is owned by `Server`, whose `Drop` kills and reaps it.
@@ -65,6 +67,7 @@ fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
                     child,
                     addr,
                     banner,
+                    logs: rx,
                 };
             }
         } else {
@@ -74,7 +77,8 @@ fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
 }
 
 impl Server {
-    fn stop(mut self) {
+    /// Stops it with SIGTERM (it must exit cleanly) and returns what it logged after listening.
+    fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -82,6 +86,11 @@ impl Server {
             .expect("kill");
         let status = self.child.wait().expect("wait");
         assert!(status.success(), "agentic exited with {status} on SIGTERM");
+        let mut logs = Vec::new();
+        while let Ok(line) = self.logs.recv_timeout(Duration::from_secs(2)) {
+            logs.push(line);
+        }
+        logs
     }
 }
 
@@ -672,4 +681,155 @@ async fn the_vault_key_is_generated_once_and_a_lost_one_stops_the_start() {
     assert!(!ok, "serve must not start");
     assert!(err.contains("is missing but 1 secrets are stored"), "{err}");
     assert!(!key.exists(), "no new key is made over stored secrets");
+}
+
+#[tokio::test]
+async fn a_connection_secret_never_reaches_the_logs_or_the_database_file() {
+    const TOKEN: &str = "pat-e2e-51c0ffee9d";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("AGENTIC_DATABASE_URL")
+            .output()
+            .expect("spawn");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // Publisher and administrator set the example connector up from the shell.
+    let public = cli(&["plugin", "keygen", "publisher.key"]);
+    let manifest =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
+    std::fs::write(dir.path().join("example.wasm"), support::wasm("example")).expect("wasm");
+    cli(&[
+        "plugin",
+        "sign",
+        "--key",
+        "publisher.key",
+        "--manifest",
+        &manifest.display().to_string(),
+        "--component",
+        "example.wasm",
+        "--out",
+        "example.agp",
+    ]);
+    cli(&["plugin", "trust", "acme", public.trim()]);
+    cli(&["plugin", "install", "example.agp"]);
+
+    // The service the connection talks to: it wants the token.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    let service = axum::Router::new().route(
+        "/status",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let log = log.clone();
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                log.lock().expect("lock").push(auth);
+                json!({"items": 7}).to_string()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, service).await });
+
+    let server = start(
+        dir.path(),
+        &[
+            ("AGENTIC_ADMIN_EMAIL", "root@example.com"),
+            ("AGENTIC_ADMIN_PASSWORD", "a-long-admin-passphrase"),
+            ("AGENTIC_LOG", "trace"),
+        ],
+    );
+    let addr = server.addr;
+    let (_, tokens) = http(
+        addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({"email": "root@example.com", "password": "a-long-admin-passphrase"})),
+    )
+    .await;
+    let token = tokens["access_token"].as_str().expect("token").to_owned();
+    let (status, project) = http(
+        addr,
+        "POST",
+        "/api/v1/projects",
+        Some(&token),
+        Some(json!({"name": "P"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{project}");
+    let p = project["id"].as_i64().expect("id");
+    let (status, _) = http(
+        addr,
+        "PUT",
+        &format!("/api/v1/projects/{p}/plugins/example"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, conn) = http(
+        addr,
+        "POST",
+        &format!("/api/v1/projects/{p}/connections"),
+        Some(&token),
+        Some(json!({
+            "plugin_id": "example", "name": "svc", "base_url": base, "config": {"base_url": base},
+            "allow_private_network": true, "credential": {"kind": "bearer", "token": TOKEN},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{conn}");
+    let c = conn["id"].as_i64().expect("id");
+    let (status, check) = http(
+        addr,
+        "POST",
+        &format!("/api/v1/projects/{p}/connections/{c}/check"),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, check["message"].as_str()),
+        (200, Some("7 items available")),
+        "{check}"
+    );
+    assert_eq!(
+        seen.lock().expect("lock").as_slice(),
+        [format!("Bearer {TOKEN}")]
+    );
+
+    let logs = server.stop();
+    assert!(
+        logs.iter().any(|l| l.contains("/connections")),
+        "trace logs were captured"
+    );
+    for line in &logs {
+        assert!(
+            !line.contains(TOKEN),
+            "a log line carries the secret: {line}"
+        );
+    }
+    for file in ["data/agentic.db", "data/agentic.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.path().join(file)) {
+            assert!(
+                !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+                "{file} holds the secret"
+            );
+        }
+    }
 }

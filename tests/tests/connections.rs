@@ -201,6 +201,11 @@ stories! {
         assert_eq!(app.count("vault_secrets").await, 1);
         app.call("DELETE", &format!("{url}/{cid}"), Some(&pm.token), None).await.expect(204);
         assert_eq!(app.count("vault_secrets").await, 0);
+        for action in ["credential.updated", "credential.deleted"] {
+            let r = app.get(&format!("/api/v1/audit?action={action}"), &admin.token).await;
+            assert_eq!(r.json["items"][0]["target_id"], cid.to_string(), "{action}: {}", r.json);
+            assert_eq!(r.json["items"][0]["detail"]["kind"], "bearer");
+        }
         app.call("DELETE", "/api/v1/plugins/example", Some(&admin.token), None).await.expect(204);
     }
 }

@@ -299,6 +299,19 @@ async fn create_connection(
         detail,
     )
     .await?;
+    if secret_id.is_some() {
+        let detail = serde_json::json!({"kind": kind});
+        record(
+            &state,
+            &who,
+            &client,
+            "connection",
+            "credential.created",
+            connection.id,
+            detail,
+        )
+        .await?;
+    }
     Ok((StatusCode::CREATED, Json(connection.into())))
 }
 
@@ -425,6 +438,19 @@ async fn update_connection(
         detail,
     )
     .await?;
+    if let Some(credential) = &body.credential {
+        let detail = serde_json::json!({"kind": credential.kind()});
+        record(
+            &state,
+            &who,
+            &client,
+            "connection",
+            "credential.updated",
+            updated.id,
+            detail,
+        )
+        .await?;
+    }
     Ok(Json(updated.into()))
 }
 
@@ -455,6 +481,19 @@ async fn delete_connection(
         detail,
     )
     .await?;
+    if current.secret_id.is_some() {
+        let detail = serde_json::json!({"kind": current.credential_kind});
+        record(
+            &state,
+            &who,
+            &client,
+            "connection",
+            "credential.deleted",
+            current.id,
+            detail,
+        )
+        .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
