@@ -833,3 +833,86 @@ async fn a_connection_secret_never_reaches_the_logs_or_the_database_file() {
         }
     }
 }
+
+#[tokio::test]
+async fn vault_rotation_killed_at_random_points_loses_no_secret() {
+    use agentic_host::vault::{KeySource, Vault};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let url = format!("sqlite://{}?mode=rwc", data.join("agentic.db").display());
+    let store = agentic_host::store::Store::connect(&url)
+        .await
+        .expect("store");
+    store.migrate().await.expect("migrate");
+    let key = KeySource::File(data.join("vault.key"));
+    let vault = Vault::open(store.clone(), key.clone())
+        .await
+        .expect("vault");
+    let mut ids = Vec::new();
+    for n in 0..1500 {
+        ids.push(
+            vault
+                .put(format!("secret {n}").as_bytes(), 1)
+                .await
+                .expect("put"),
+        );
+    }
+    drop(vault);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(7);
+    let (mut kills, mut midway) = (0, 0);
+    for round in 0..4u32 {
+        let mut child = Command::new(BIN)
+            .args(["vault", "rotate"])
+            .current_dir(dir.path())
+            .env_remove("AGENTIC_DATABASE_URL")
+            .env_remove("AGENTIC_VAULT_KEY")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rotate");
+        // Somewhere between 20 and 420 ms in: before, during or after the re-encryption.
+        let wait = 20 + u64::from(seed.wrapping_mul(round + 1) % 400);
+        std::thread::sleep(Duration::from_millis(wait));
+        if child.try_wait().expect("poll").is_none() {
+            child.kill().expect("SIGKILL");
+            kills += 1;
+        }
+        let _ = child.wait();
+        // After every crash: a fresh host opens the vault and reads every secret.
+        let vault = Vault::open(store.clone(), key.clone())
+            .await
+            .unwrap_or_else(|e| panic!("round {round} after {wait} ms: {e}"));
+        if vault.status().await.expect("status").secrets_by_key.len() > 1 {
+            midway += 1; // killed while secrets were split between the old and the new key
+        }
+        for (n, id) in ids.iter().enumerate() {
+            let secret = vault
+                .get(*id)
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: secret {id}: {e}"));
+            assert_eq!(secret.expose(), format!("secret {n}").as_bytes());
+        }
+    }
+    // A final rotation always completes and leaves one key.
+    let out = Command::new(BIN)
+        .args(["vault", "rotate"])
+        .current_dir(dir.path())
+        .env_remove("AGENTIC_DATABASE_URL")
+        .env_remove("AGENTIC_VAULT_KEY")
+        .output()
+        .expect("rotate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vault = Vault::open(store.clone(), key).await.expect("vault");
+    let status = vault.status().await.expect("status");
+    assert_eq!(status.secrets_by_key.len(), 1, "{status:?}");
+    assert_eq!(status.secrets_by_key[0].1, 1500);
+    eprintln!("killed {kills} of 4 rotations; {midway} left secrets under two keys");
+}
