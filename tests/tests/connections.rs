@@ -208,4 +208,31 @@ stories! {
         }
         app.call("DELETE", "/api/v1/plugins/example", Some(&admin.token), None).await.expect(204);
     }
+
+    async fn moving_a_connection_needs_its_credential_again(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = project_with_example(&app, &admin.token, pm.id, &[]).await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        let created = app.post(&url, &pm.token, json!({
+            "plugin_id": "example", "name": "t", "base_url": "https://tracker.example.com/",
+            "config": {"items": 1}, "credential": {"kind": "bearer", "token": SECRET},
+        })).await;
+        created.expect(201);
+        let cid = created.json["id"].as_i64().expect("id");
+        // Pointing the stored secret at another server is refused…
+        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
+            Some(json!({"base_url": "https://attacker.example.net/"}))).await;
+        r.problem(422);
+        assert_eq!(r.fields(), ["credential"]);
+        // …and a credential only travels over https, unless private networks were allowed.
+        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
+            Some(json!({"base_url": "http://tracker.example.com/", "credential": {"kind": "bearer", "token": SECRET}}))).await;
+        assert_eq!(r.fields(), ["base_url"], "{}", r.text);
+        // Deleting the project deletes its connections' secrets too.
+        assert_eq!(app.count("vault_secrets").await, 1);
+        app.call("DELETE", &format!("/api/v1/projects/{project}"), Some(&pm.token), None).await.expect(204);
+        assert_eq!(app.count("vault_secrets").await, 0);
+    }
 }

@@ -201,6 +201,17 @@ async fn admit(
     Ok(manifest)
 }
 
+/// Credentials travel only over https, except to private networks an Administrator allowed.
+fn credential_transport(kind: &str, base_url: &str, allow_private: bool) -> ApiResult<()> {
+    if kind != "anonymous" && !allow_private && !base_url.starts_with("https://") {
+        return Err(ApiError::field(
+            "base_url",
+            "a connection with a credential must use https (credentials are never sent in clear text)",
+        ));
+    }
+    Ok(())
+}
+
 fn private_network_allowed(who: &Principal, wanted: bool) -> ApiResult<()> {
     if wanted && who.user.role != Role::Administrator {
         return Err(ApiError::Forbidden(
@@ -258,6 +269,7 @@ async fn create_connection(
         &body.base_url,
     )
     .await?;
+    credential_transport(kind, &body.base_url, body.allow_private_network)?;
     let now = state.now();
     let secret_id = match body.credential.secret() {
         Some(secret) => Some(state.vault.put(&secret, now).await.map_err(vault_error)?),
@@ -369,6 +381,23 @@ async fn update_connection(
     if let Some(allow) = body.allow_private_network {
         private_network_allowed(&who, allow && !current.allow_private_network)?;
     }
+    let moves = body
+        .base_url
+        .as_deref()
+        .is_some_and(|url| url != current.base_url);
+    // A stored credential goes only where it was given for: moving the connection elsewhere
+    // needs the credential again, or it could be sent to a server of the caller's choosing.
+    if moves && current.secret_id.is_some() && body.credential.is_none() {
+        return Err(ApiError::field(
+            "credential",
+            "changing base_url needs the credential again (the stored one was given for the old URL)",
+        ));
+    }
+    // Where private addresses are allowed, only an Administrator decides where the plugin goes.
+    let stays_private = body
+        .allow_private_network
+        .unwrap_or(current.allow_private_network);
+    private_network_allowed(&who, moves && stays_private)?;
     let config = match &body.config {
         Some(c) => c.clone(),
         None => serde_json::from_str(&current.config).unwrap_or_default(),
@@ -387,6 +416,7 @@ async fn update_connection(
         &base_url,
     )
     .await?;
+    credential_transport(&kind, &base_url, stays_private)?;
     let now = state.now();
     let mut secret_id = current.secret_id;
     if let Some(credential) = &body.credential {

@@ -174,6 +174,14 @@ impl FromRequest<AppState> for PackageBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Only an administrator's upload is read at all: 64 MiB is not buffered for anyone else.
+        let (mut parts, body) = req.into_parts();
+        let who = <Principal as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, state,
+        )
+        .await?;
+        who.require(Permission::PluginsManage)?;
+        let req = Request::from_parts(parts, body);
         let media = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -527,13 +535,15 @@ async fn enabled(
     config: &serde_json::Value,
 ) -> ApiResult<crate::plugins::Plugin> {
     access::project(&state.store, who, path.id, Permission::PluginsRun).await?;
-    let (manifest, plugin) = state.plugins.active(&path.plugin_id).await?;
+    // Enablement first: a plugin not enabled here is not even compiled for the caller.
     if !state.store.plugin_enabled(path.id, &path.plugin_id).await? {
+        state.plugins.get(&path.plugin_id).await?;
         return Err(ApiError::Conflict(format!(
             "plugin {} is not enabled in this project",
             path.plugin_id
         )));
     }
+    let (manifest, plugin) = state.plugins.active(&path.plugin_id).await?;
     validate_config(&manifest, config)?;
     Ok(plugin)
 }

@@ -269,7 +269,22 @@ async fn delete_project(
             "only the project's owner or an Administrator may delete it".into(),
         ));
     }
+    // The project's connections go with it (cascade); their secrets must not stay behind.
+    let secrets: Vec<i64> = state
+        .store
+        .list_connections(id)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.secret_id)
+        .collect();
     state.store.delete_project(id).await?;
+    for secret in &secrets {
+        state
+            .vault
+            .delete(*secret)
+            .await
+            .map_err(|e| ApiError::Internal(format!("vault: {e}")))?;
+    }
     record(
         &state,
         &who,

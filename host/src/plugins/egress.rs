@@ -160,6 +160,10 @@ impl EgressPolicy {
     /// Why `uri` may not be requested, if it may not.
     fn refusal(&self, uri: &http::Uri) -> Option<String> {
         let scheme = uri.scheme_str().unwrap_or_default();
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            // The client would turn user:password@ into an Authorization header of the guest's.
+            return Some("credentials in the URL are not allowed".into());
+        }
         let Some(host) = uri.host() else {
             return Some("request has no host".into());
         };
@@ -225,6 +229,8 @@ fn has_dot_segment(path: &str) -> bool {
     let lower = path.to_ascii_lowercase().replace("%2e", ".");
     lower
         .split(['/', '\\'])
+        // `..;/` is `../` to Tomcat and Spring, which drop path parameters.
+        .map(|segment| segment.split(';').next().unwrap_or_default())
         .any(|segment| segment == "." || segment == "..")
         || lower.contains("%2f")
         || lower.contains("%5c")
@@ -234,9 +240,12 @@ fn has_dot_segment(path: &str) -> bool {
 /// addresses are allowed: nothing a connector needs lives there, cloud metadata services do.
 pub fn ip_refusal(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
     let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => embedded_ipv4(v6).map_or(ip, IpAddr::V4),
         v4 => v4,
     };
+    if METADATA.contains(&ip) {
+        return Some("a cloud metadata service");
+    }
     let link_local = match ip {
         IpAddr::V4(v4) => v4.is_link_local(),
         IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
@@ -262,10 +271,38 @@ pub fn ip_refusal(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
                 || a >= 240
         }
         IpAddr::V6(v6) => {
-            v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         }
     };
     private.then_some("private or loopback, and the connection does not allow those")
+}
+
+/// Cloud metadata services outside link-local, refused even on private networks.
+const METADATA: &[IpAddr] = &[
+    IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 200)), // Alibaba Cloud
+    IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)), // AWS (IPv6)
+];
+
+/// The IPv4 address an IPv6 address stands for, where one is embedded: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`)
+/// and 6to4 (`2002::/16`). Those are judged by the IPv4 rules.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let tail = |hi: u16, lo: u16| std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match s {
+        [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) != (0, 0) && (hi, lo) != (0, 1) => {
+            Some(tail(hi, lo))
+        }
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(tail(hi, lo)),
+        [0x64, 0xff9b, 1, ..] => Some(tail(s[6], s[7])),
+        [0x2002, hi, lo, ..] => Some(tail(hi, lo)),
+        _ => None,
+    }
 }
 
 /// A resolver that drops the addresses a connection may not reach, so the checked address is
@@ -340,7 +377,12 @@ pub(crate) struct Egress {
     pub(crate) plugin: Arc<str>,
     pub(crate) sent: u32,
     pub(crate) refused: u32,
+    /// Requests of this call in flight at once: each may hold a request body in host memory.
+    pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
 }
+
+/// Requests one call may have in flight at once (each buffers up to `max_request_body`).
+pub(crate) const IN_FLIGHT_PER_CALL: usize = 8;
 
 type SendFuture = Box<
     dyn Future<
@@ -394,6 +436,13 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
         if let Some(why) = policy.refusal(request.uri()) {
             return self.deny(&why);
         }
+        if matches!(
+            *request.method(),
+            http::Method::TRACE | http::Method::CONNECT
+        ) {
+            // TRACE would echo the injected credential back to the guest.
+            return self.deny("TRACE and CONNECT are not allowed");
+        }
         self.sent += 1;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = self.limits.request_timeout.min(remaining);
@@ -403,7 +452,12 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
             self.clients.public.clone()
         };
         let (limits, plugin) = (self.limits.clone(), self.plugin.clone());
+        let in_flight = self.in_flight.clone();
         Box::new(async move {
+            let _permit = in_flight
+                .acquire_owned()
+                .await
+                .map_err(|_| HttpError::ConnectionLimitReached)?;
             // One bound over everything before the response headers (the guest writing its body,
             // the credential provider, connecting); reqwest's own timeout covers the body.
             let response = tokio::time::timeout(
@@ -556,6 +610,26 @@ mod tests {
                 "{link_local} refused even when allowed"
             );
         }
+        for smuggled in [
+            "64:ff9b::a00:5",
+            "2002:a00:1::1",
+            "::a00:1",
+            "fec0::1",
+            "64:ff9b:1::a00:5",
+        ] {
+            let ip: IpAddr = smuggled.parse().expect("ip");
+            assert!(
+                ip_refusal(ip, false).is_some(),
+                "{smuggled} hides a private address"
+            );
+        }
+        for metadata in ["100.100.100.200", "fd00:ec2::254"] {
+            let ip: IpAddr = metadata.parse().expect("ip");
+            assert!(
+                ip_refusal(ip, true).is_some(),
+                "{metadata} refused even when allowed"
+            );
+        }
         let public: IpAddr = "93.184.216.34".parse().expect("ip");
         assert!(ip_refusal(public, false).is_none());
         let loopback: IpAddr = "127.0.0.1".parse().expect("ip");
@@ -584,6 +658,14 @@ mod tests {
         assert!(
             ok("https://acme.example.com/jira/..%2fadmin").is_some(),
             "encoded slash"
+        );
+        assert!(
+            ok("https://acme.example.com/jira/..;/admin").is_some(),
+            "path parameter"
+        );
+        assert!(
+            ok("https://u:p@acme.example.com/jira/x").is_some(),
+            "userinfo"
         );
         assert!(EgressPolicy::new(&["api.github.com".into()], "https://evil.com/").is_err());
         assert!(EgressPolicy::new(&["*".into()], "https://u:p@evil.com/").is_err());

@@ -391,6 +391,13 @@ impl Registry {
             Some(plugin) => plugin,
             None => {
                 let bytes = self.store.plugin_component(id, &active.version).await?;
+                // The bytes must be the ones the hash names (a reinstall in between, or
+                // tampering in the database, must not run under the old name).
+                if component_hash(&bytes) != active.sha256 {
+                    return Err(RegistryError::Conflict(format!(
+                        "plugin {id} changed while loading; try again"
+                    )));
+                }
                 self.compile(id, &active.sha256, bytes).await?
             }
         };

@@ -483,6 +483,9 @@ impl Runtime {
                 plugin: plugin.name.clone(),
                 sent: 0,
                 refused: 0,
+                in_flight: Arc::new(tokio::sync::Semaphore::new(
+                    super::egress::IN_FLIGHT_PER_CALL,
+                )),
             },
             limiter: MemoryLimiter {
                 max: self.limits.memory_bytes,

@@ -207,26 +207,41 @@ impl Store {
                 "version {active} is already the active one"
             )));
         }
-        let exists: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM plugin_versions WHERE plugin_id = $1 AND version = $2",
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT sha256 FROM plugin_versions WHERE plugin_id = $1 AND version = $2",
         )
         .bind(v.plugin_id)
         .bind(v.version)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if exists == 0 {
-            insert_version(&mut tx, v, now).await?;
+        match existing {
+            None => insert_version(&mut tx, v, now).await?,
+            Some(sha) if sha != v.sha256 => {
+                return Err(StoreError::Conflict(format!(
+                "version {} is installed with another component; a new build needs a new version",
+                v.version
+            )))
+            }
+            Some(_) => {}
         }
-        sqlx::query(
+        // Guarded by the active version read above: a concurrent upgrade or rollback wins, this
+        // one is refused rather than silently undone.
+        let changed = sqlx::query(
             "UPDATE plugins SET active_version = $2, previous_version = $3, updated_at = $4 \
-             WHERE id = $1",
+             WHERE id = $1 AND active_version = $3",
         )
         .bind(v.plugin_id)
         .bind(v.version)
         .bind(&active)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Conflict(
+                "the plugin changed meanwhile; try again".into(),
+            ));
+        }
         tx.commit().await?;
         Ok(active)
     }
@@ -246,16 +261,22 @@ impl Store {
                 "{id} has no previous version to roll back to"
             )));
         };
-        sqlx::query(
+        let changed = sqlx::query(
             "UPDATE plugins SET active_version = $2, previous_version = $3, updated_at = $4 \
-             WHERE id = $1",
+             WHERE id = $1 AND active_version = $3 AND previous_version = $2",
         )
         .bind(id)
         .bind(&previous)
         .bind(&active)
         .bind(now)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Conflict(
+                "the plugin changed meanwhile; try again".into(),
+            ));
+        }
         tx.commit().await?;
         Ok((previous, active))
     }

@@ -81,12 +81,21 @@ impl From<sqlx::Error> for VaultError {
 type Result<T, E = VaultError> = std::result::Result<T, E>;
 
 /// Where the identity comes from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum KeySource {
     /// `AGENTIC_VAULT_KEY`: one `AGE-SECRET-KEY-1…` (rotation needs a key file).
     Env(String),
     /// A key file; `<file>.next` and `<file>.prev` are read too.
     File(PathBuf),
+}
+
+impl std::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Env(_) => f.write_str("KeySource::Env(<redacted>)"),
+            KeySource::File(path) => write!(f, "KeySource::File({})", path.display()),
+        }
+    }
 }
 
 /// The identities in force: the one new secrets are encrypted to, and every one that decrypts.
@@ -429,42 +438,61 @@ impl Vault {
         };
         self.reload()?;
         let new_key = next.to_public().to_string();
-        let rows =
-            sqlx::query("SELECT id, key_id FROM vault_secrets WHERE key_id <> $1 ORDER BY id")
-                .bind(&new_key)
-                .fetch_all(self.store.pool())
-                .await?;
         let mut done = 0;
-        for row in rows {
-            let (id, old): (i64, String) = (row.try_get("id")?, row.try_get("key_id")?);
-            let ciphertext: Option<Vec<u8>> = sqlx::query_scalar(
-                "SELECT ciphertext FROM vault_secrets WHERE id = $1 AND key_id = $2",
-            )
-            .bind(id)
-            .bind(&old)
-            .fetch_optional(self.store.pool())
-            .await?;
-            let Some(ciphertext) = ciphertext else {
-                continue; // changed or deleted meanwhile: already under the new key, or gone
-            };
-            let plaintext = self.decrypt(&old, &ciphertext)?;
-            let fresh = age::encrypt(&next.to_public(), plaintext.expose())
-                .map_err(|e| VaultError::Crypto(e.to_string()))?;
-            sqlx::query(
-                "UPDATE vault_secrets SET key_id = $3, ciphertext = $4, updated_at = $5 \
-                 WHERE id = $1 AND key_id = $2",
-            )
-            .bind(id)
-            .bind(&old)
-            .bind(&new_key)
-            .bind(&fresh)
-            .bind(now)
-            .execute(self.store.pool())
-            .await?;
-            done += 1;
-            if !after_row(done) {
-                return Ok(done);
+        // Passes until nothing is left under another key: a secret written to the old key by a
+        // host that had not yet seen `.next` is caught by the next pass.
+        for _pass in 0..10 {
+            let rows =
+                sqlx::query("SELECT id, key_id FROM vault_secrets WHERE key_id <> $1 ORDER BY id")
+                    .bind(&new_key)
+                    .fetch_all(self.store.pool())
+                    .await?;
+            if rows.is_empty() {
+                break;
             }
+            for row in rows {
+                let (id, old): (i64, String) = (row.try_get("id")?, row.try_get("key_id")?);
+                let ciphertext: Option<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT ciphertext FROM vault_secrets WHERE id = $1 AND key_id = $2",
+                )
+                .bind(id)
+                .bind(&old)
+                .fetch_optional(self.store.pool())
+                .await?;
+                let Some(ciphertext) = ciphertext else {
+                    continue; // changed or deleted meanwhile: already under the new key, or gone
+                };
+                let plaintext = self.decrypt(&old, &ciphertext)?;
+                let fresh = age::encrypt(&next.to_public(), plaintext.expose())
+                    .map_err(|e| VaultError::Crypto(e.to_string()))?;
+                // Guarded by the exact ciphertext read: a credential replaced meanwhile is left as
+                // the new value (already under the new key, or picked up by the next pass).
+                sqlx::query(
+                    "UPDATE vault_secrets SET key_id = $3, ciphertext = $4, updated_at = $5 \
+                 WHERE id = $1 AND key_id = $2 AND ciphertext = $6",
+                )
+                .bind(id)
+                .bind(&old)
+                .bind(&new_key)
+                .bind(&fresh)
+                .bind(now)
+                .bind(&ciphertext)
+                .execute(self.store.pool())
+                .await?;
+                done += 1;
+                if !after_row(done) {
+                    return Ok(done);
+                }
+            }
+        }
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM vault_secrets WHERE key_id <> $1")
+            .bind(&new_key)
+            .fetch_one(self.store.pool())
+            .await?;
+        if left > 0 {
+            return Err(VaultError::Key(format!(
+                "{left} secrets kept changing under the old key; run the rotation again"
+            )));
         }
         if path.exists() {
             std::fs::rename(path, sibling(path, ".prev"))?;
