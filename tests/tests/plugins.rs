@@ -244,6 +244,13 @@ stories! {
         upload(&app, "/api/v1/plugins", &admin.token, v2.clone()).await.problem(409);
         // Nothing to roll back to yet.
         app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await.problem(409);
+        // Another trusted publisher may not replace the plugin.
+        let other = Publisher::new();
+        trust(&app, &admin.token, "other", &other).await;
+        let foreign = other.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
+        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, foreign).await;
+        r.problem(422);
+        assert!(r.text.contains("published by acme"), "{}", r.text);
 
         let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v2.clone()).await;
         r.expect(200);

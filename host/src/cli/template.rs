@@ -67,6 +67,14 @@ pub(super) fn create(
             .collect::<Vec<_>>()
             .join(" ")
     });
+    if name.is_empty()
+        || name.chars().count() > 100
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        anyhow::bail!("--name: 1 to 100 characters, no quotes, backslashes or control characters");
+    }
     let sdk = sdk.unwrap_or_else(|| {
         let path = std::fs::canonicalize(SDK_DIR)
             .map(|p| p.display().to_string())

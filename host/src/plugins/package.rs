@@ -135,7 +135,12 @@ fn valid_host_pattern(p: &str) -> bool {
 
 fn check_schema(field: &str, schema: &serde_json::Value) -> Result<(), PackageError> {
     jsonschema::meta::validate(schema)
-        .map_err(|e| manifest_error(field, format!("not a valid JSON Schema: {e}")))
+        .map_err(|e| manifest_error(field, format!("not a valid JSON Schema: {e}")))?;
+    // Also compile it: a schema that is well-formed but unusable (an unresolvable `$ref`) would
+    // otherwise fail every connection later.
+    jsonschema::validator_for(schema)
+        .map(|_| ())
+        .map_err(|e| manifest_error(field, format!("cannot be used: {e}")))
 }
 
 impl Manifest {

@@ -286,6 +286,18 @@ impl Registry {
         }
         let (package, publisher, hash, _) = self.admit(bytes).await?;
         let id = package.manifest.id.clone();
+        // A plugin stays with its publisher: another trusted key may not replace it.
+        if let Ok(installed) = self.store.get_plugin(&id).await {
+            if let Some(active) = installed.active() {
+                if active.publisher != publisher.name {
+                    return Err(RegistryError::Mismatch(format!(
+                        "plugin {id} is published by {}, this package is signed by {}; uninstall \
+                         it first to change publisher",
+                        active.publisher, publisher.name
+                    )));
+                }
+            }
+        }
         if let Some(expected) = expected {
             if expected != id {
                 return Err(RegistryError::Mismatch(format!(

@@ -248,8 +248,15 @@ fn write_cache(dir: &Path, path: &Path, component: &Component) -> std::io::Resul
     let bytes = component
         .serialize()
         .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
+    // A name no other writer (thread or process) uses, created fresh, synced before it is
+    // renamed into place: a reader sees a whole entry or none.
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    std::io::Write::write_all(&mut file, &bytes)?;
+    file.sync_all()?;
     std::fs::rename(&tmp, path)
 }
 
