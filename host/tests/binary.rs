@@ -101,6 +101,23 @@ impl Drop for Server {
     }
 }
 
+/// Runs `agentic ARGS` in `dir` on the embedded defaults (no database URL or vault key from the
+/// environment); returns success, stdout and stderr.
+fn run_cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("AGENTIC_DATABASE_URL")
+        .env_remove("AGENTIC_VAULT_KEY")
+        .output()
+        .expect("spawn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// One HTTP/1.1 request over a fresh connection; returns status and JSON body.
 async fn http(
     addr: SocketAddr,
@@ -488,19 +505,7 @@ fn a_busy_port_fails_the_start_before_the_one_time_password_is_spent() {
 #[tokio::test]
 async fn plugin_commands_sign_install_and_manage_a_plugin() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let agentic = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("AGENTIC_DATABASE_URL")
-            .output()
-            .expect("spawn");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let agentic = |args: &[&str]| run_cli(dir.path(), args);
     let hostile = support::wasm("hostile");
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.path().join(name);
@@ -633,20 +638,7 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
 #[tokio::test]
 async fn the_vault_key_is_generated_once_and_a_lost_one_stops_the_start() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let agentic = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("AGENTIC_DATABASE_URL")
-            .env_remove("AGENTIC_VAULT_KEY")
-            .output()
-            .expect("spawn");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let agentic = |args: &[&str]| run_cli(dir.path(), args);
     let (ok, out, err) = agentic(&["vault", "status"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("current key: age1"), "{out}");
@@ -688,18 +680,9 @@ async fn a_connection_secret_never_reaches_the_logs_or_the_database_file() {
     const TOKEN: &str = "pat-e2e-51c0ffee9d";
     let dir = tempfile::tempdir().expect("tempdir");
     let cli = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("AGENTIC_DATABASE_URL")
-            .output()
-            .expect("spawn");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let (ok, out, err) = run_cli(dir.path(), args);
+        assert!(ok, "{args:?}: {err}");
+        out
     };
     // Publisher and administrator set the example connector up from the shell.
     let public = cli(&["plugin", "keygen", "publisher.key"]);
