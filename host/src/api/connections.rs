@@ -175,12 +175,16 @@ async fn admit(
     kind: &str,
     base_url: &str,
 ) -> ApiResult<Manifest> {
-    let (manifest, _) = state.plugins.active(plugin_id).await.map_err(|e| match e {
-        crate::plugins::registry::RegistryError::NotFound(_) => {
-            ApiError::field("plugin_id", "no installed plugin has this id")
-        }
-        other => other.into(),
-    })?;
+    let manifest = state
+        .plugins
+        .manifest(plugin_id)
+        .await
+        .map_err(|e| match e {
+            crate::plugins::registry::RegistryError::NotFound(_) => {
+                ApiError::field("plugin_id", "no installed plugin has this id")
+            }
+            other => other.into(),
+        })?;
     if !state.store.plugin_enabled(project, plugin_id).await? {
         return Err(ApiError::Conflict(format!(
             "plugin {plugin_id} is not enabled in this project"

@@ -389,6 +389,17 @@ impl Registry {
             .map_err(|e| not_found(e, id))
     }
 
+    /// The active version's manifest, without compiling anything (validating a connection needs
+    /// only the manifest).
+    pub async fn manifest(&self, id: &str) -> Result<Manifest> {
+        let active = self
+            .store
+            .active_version(id)
+            .await
+            .map_err(|e| not_found(e, id))?;
+        Ok(Manifest::parse(&active.manifest)?)
+    }
+
     /// The active version of a plugin, compiled, with its manifest. Reads the database on every
     /// call, so upgrades and rollbacks by any host apply at once.
     pub async fn active(&self, id: &str) -> Result<(Manifest, Plugin)> {
