@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 pub const OPTIONS_HELP: &str = "\
 Configuration (TOML file keys; environment variables override them):
   listen                     AGENTIC_LISTEN                     address to serve on [127.0.0.1:8080]
+  public_url                 AGENTIC_PUBLIC_URL                 URL browsers reach the host at; OAuth redirect URIs
+                                                                are <public_url>/api/v1/oauth/callback [http://<listen>]
   data_dir                   AGENTIC_DATA_DIR                   local state: SQLite file, keys [./data]
   database_url               AGENTIC_DATABASE_URL               sqlite://FILE or postgres://USER@HOST/DB
                                                                 [sqlite://<data_dir>/agentic.db]
@@ -46,6 +48,30 @@ Configuration (TOML file keys; environment variables override them):
   plugins.memory_mib         AGENTIC_PLUGINS__MEMORY_MIB         linear memory cap of a plugin instance [64]
   plugins.http_requests_per_call AGENTIC_PLUGINS__HTTP_REQUESTS_PER_CALL  outbound requests per call [1000]
   plugins.cache_dir          AGENTIC_PLUGINS__CACHE_DIR          compiled-plugin cache [<data_dir>/plugin-cache]
+  jobs.workers               AGENTIC_JOBS__WORKERS               jobs `serve` runs at once in-process; 0: none [2]
+                                                                (`agentic worker` runs jobs only)
+  jobs.concurrency           AGENTIC_JOBS__CONCURRENCY           jobs `agentic worker` runs at once [4]
+  jobs.lease_secs            AGENTIC_JOBS__LEASE_SECS            a dead worker's jobs are retried after this [30]
+  documents.max_upload_bytes AGENTIC_DOCUMENTS__MAX_UPLOAD_BYTES largest document file accepted [26214400]
+  documents.allowed_content_types AGENTIC_DOCUMENTS__ALLOWED_CONTENT_TYPES  media types accepted, `type/*`
+                                                                allowed, e.g. '[\"text/*\", \"application/pdf\"]'
+                                                                [text, PDF, office documents, images]
+  documents.blob_store       AGENTIC_DOCUMENTS__BLOB_STORE       where document bytes live: database | filesystem
+                                                                [database]
+  documents.blob_dir         AGENTIC_DOCUMENTS__BLOB_DIR         directory of the filesystem store [<data_dir>/blobs]
+  cache.enabled              AGENTIC_CACHE__ENABLED              cache projects, memberships and plugin lookups [true]
+  cache.ttl_secs             AGENTIC_CACHE__TTL_SECS             longest an entry is kept; without Redis also how late a
+                                                                change by another process (CLI, host) is seen [10]
+  cache.max_entries          AGENTIC_CACHE__MAX_ENTRIES          in-process entries; 0 = none (Redis only) [100000]
+  cache.redis_url            AGENTIC_REDIS_URL                  redis://HOST:PORT/DB shared by every host of a cluster:
+                                                                cache and invalidations [none: in-process only]
+  cache.redis_prefix         AGENTIC_CACHE__REDIS_PREFIX         key and channel prefix, one per deployment [agentic:]
+  cache.redis_timeout_ms     AGENTIC_CACHE__REDIS_TIMEOUT_MS     longest wait for one Redis call [50]
+  cache.redis_retry_ms       AGENTIC_CACHE__REDIS_RETRY_MS       after a failure Redis is left alone this long [1000]
+  agents.heartbeat_timeout_secs AGENTIC_AGENTS__HEARTBEAT_TIMEOUT_SECS  a running agent silent this long is
+                                                                unhealthy [90]
+  agents.metrics_retention_secs AGENTIC_AGENTS__METRICS_RETENTION_SECS  metrics samples kept this long [604800]
+  agents.metrics_max_samples AGENTIC_AGENTS__METRICS_MAX_SAMPLES metrics samples kept per agent [10000]
 ";
 
 /// The whole configuration of one host process.
@@ -54,6 +80,9 @@ Configuration (TOML file keys; environment variables override them):
 pub struct Config {
     /// Address the HTTP API listens on.
     pub listen: SocketAddr,
+    /// The URL browsers reach the host at (behind a proxy: the proxy's). OAuth providers
+    /// redirect to `<public_url>/api/v1/oauth/callback`.
+    pub public_url: Option<String>,
     /// Directory for the embedded database, generated keys and other local state.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; `None` means the SQLite file in `data_dir`.
@@ -76,6 +105,147 @@ pub struct Config {
     pub http: HttpConfig,
     /// Plugin sandbox limits.
     pub plugins: PluginsConfig,
+    /// The job queue's workers.
+    pub jobs: JobsConfig,
+    /// Document uploads and storage.
+    pub documents: DocumentsConfig,
+    /// The read-through cache.
+    pub cache: CacheConfig,
+    /// Agent heartbeats and metrics.
+    pub agents: AgentsConfig,
+}
+
+/// Agent heartbeats and their metrics history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// A running agent with no heartbeat for this many seconds is unhealthy.
+    pub heartbeat_timeout_secs: u64,
+    /// Metrics samples older than this many seconds are deleted as new ones arrive.
+    pub metrics_retention_secs: u64,
+    /// At most this many metrics samples are kept per agent (the oldest go first).
+    pub metrics_max_samples: u32,
+}
+
+impl Default for AgentsConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_timeout_secs: 90,
+            metrics_retention_secs: 7 * 86_400,
+            metrics_max_samples: 10_000,
+        }
+    }
+}
+
+/// How this process runs jobs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Jobs `agentic serve` runs at once beside the API; 0 leaves them to `agentic worker`s.
+    pub workers: usize,
+    /// Jobs `agentic worker` runs at once.
+    pub concurrency: usize,
+    /// Seconds a claimed job stays claimed without a heartbeat.
+    pub lease_secs: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            concurrency: 4,
+            lease_secs: 30,
+        }
+    }
+}
+
+/// The read-through cache of projects, memberships and plugin lookups (see [`crate::cache`]).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Cache at all. Off, every lookup reads the database.
+    pub enabled: bool,
+    /// Longest an entry is kept. Without Redis, also how long a change made by another process
+    /// on the same database (the CLI, a second host) can go unseen.
+    pub ttl_secs: u64,
+    /// Entries kept in this process; 0 keeps none (every lookup asks Redis or the database).
+    pub max_entries: u64,
+    /// Redis shared by every host of a cluster: a second tier and the invalidation bus. Also
+    /// read from `AGENTIC_REDIS_URL`.
+    pub redis_url: Option<String>,
+    /// Prefix of every key and channel; deployments sharing one Redis need different ones.
+    pub redis_prefix: String,
+    /// Longest wait for one Redis call before the database answers instead.
+    pub redis_timeout_ms: u64,
+    /// After a failed call Redis is not asked again for this long (then one call probes it).
+    pub redis_retry_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_secs: 10,
+            max_entries: 100_000,
+            redis_url: None,
+            redis_prefix: "agentic:".into(),
+            redis_timeout_ms: 50,
+            redis_retry_ms: 1_000,
+        }
+    }
+}
+
+/// Document uploads and where their bytes are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentsConfig {
+    /// Largest file one upload may carry, in bytes. The upload is refused (413) as soon as its
+    /// body passes this, before the rest is read.
+    pub max_upload_bytes: u64,
+    /// Media types a document may have: `type/subtype` or `type/*`, lower case. Anything else is
+    /// refused (415), so the host never stores or serves types nobody chose to accept.
+    pub allowed_content_types: Vec<String>,
+    /// Where new document bytes are written. Versions remember their store, so switching later
+    /// keeps earlier versions readable.
+    pub blob_store: BlobBackend,
+    /// Directory of the filesystem blob store; `None` means `<data_dir>/blobs`.
+    pub blob_dir: Option<PathBuf>,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 25 << 20,
+            allowed_content_types: crate::documents::default_content_types(),
+            blob_store: BlobBackend::Database,
+            blob_dir: None,
+        }
+    }
+}
+
+/// A blob store for document bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobBackend {
+    /// Chunks in the application database: nothing else to run, share or back up.
+    Database,
+    /// Files under `documents.blob_dir` (one host, or a volume shared by all hosts).
+    Filesystem,
+}
+
+/// The Redis URL may carry a password.
+impl fmt::Debug for CacheConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheConfig")
+            .field("enabled", &self.enabled)
+            .field("ttl_secs", &self.ttl_secs)
+            .field("max_entries", &self.max_entries)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("redis_retry_ms", &self.redis_retry_ms)
+            .finish()
+    }
 }
 
 /// Plugin sandbox limits (the rest of [`crate::plugins::Limits`] keeps its defaults).
@@ -157,6 +327,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
             data_dir: PathBuf::from("data"),
             database_url: None,
             log_format: LogFormat::Text,
@@ -168,6 +339,10 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             plugins: PluginsConfig::default(),
+            jobs: JobsConfig::default(),
+            documents: DocumentsConfig::default(),
+            cache: CacheConfig::default(),
+            agents: AgentsConfig::default(),
         }
     }
 }
@@ -202,6 +377,7 @@ impl Default for HttpConfig {
 /// tools) are not configuration and are left alone.
 const ENV_KEYS: &[&str] = &[
     "listen",
+    "public_url",
     "data_dir",
     "database_url",
     "log_format",
@@ -213,6 +389,10 @@ const ENV_KEYS: &[&str] = &[
     "auth",
     "http",
     "plugins",
+    "jobs",
+    "documents",
+    "cache",
+    "agents",
 ];
 
 /// Configuration errors, reported before anything starts.
@@ -239,15 +419,25 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        let env = Env::prefixed("AGENTIC_").split("__").filter(|key| {
-            let top = key
-                .as_str()
-                .split('.')
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
-            ENV_KEYS.contains(&top.as_str())
-        });
+        // `AGENTIC_REDIS_URL` is the documented name of `cache.redis_url`.
+        let env = Env::prefixed("AGENTIC_")
+            .map(|key| {
+                if key == "redis_url" {
+                    "cache.redis_url".into()
+                } else {
+                    key.into()
+                }
+            })
+            .split("__")
+            .filter(|key| {
+                let top = key
+                    .as_str()
+                    .split('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                ENV_KEYS.contains(&top.as_str())
+            });
         let config: Config = figment.merge(env).extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
@@ -279,6 +469,52 @@ impl Config {
         if p.http_requests_per_call == 0 {
             return bad("plugins.http_requests_per_call must be greater than zero");
         }
+        let d = &self.documents;
+        if !(1..=(4u64 << 30)).contains(&d.max_upload_bytes) {
+            return bad("documents.max_upload_bytes must be between 1 and 4294967296 (4 GiB)");
+        }
+        if d.allowed_content_types.is_empty() {
+            return bad("documents.allowed_content_types must name at least one media type");
+        }
+        if let Some(p) = d
+            .allowed_content_types
+            .iter()
+            .find(|p| !crate::documents::valid_type_pattern(p))
+        {
+            return bad(&format!(
+                "documents.allowed_content_types: `{p}` is not a lower-case media type like text/plain or text/*"
+            ));
+        }
+        let c = &self.cache;
+        if !(1..=86_400).contains(&c.ttl_secs) {
+            return bad("cache.ttl_secs must be between 1 and 86400");
+        }
+        if !(1..=10_000).contains(&c.redis_timeout_ms) {
+            return bad("cache.redis_timeout_ms must be between 1 and 10000");
+        }
+        if !(10..=600_000).contains(&c.redis_retry_ms) {
+            return bad("cache.redis_retry_ms must be between 10 and 600000");
+        }
+        if c.redis_prefix.is_empty() || c.redis_prefix.contains(char::is_whitespace) {
+            return bad("cache.redis_prefix must be non-empty, without spaces");
+        }
+        if let Some(url) = &c.redis_url {
+            if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
+                return bad(
+                    "cache.redis_url must be redis://HOST:PORT/DB (rediss:// is not supported)",
+                );
+            }
+        }
+        let g = &self.agents;
+        if !(1..=86_400).contains(&g.heartbeat_timeout_secs) {
+            return bad("agents.heartbeat_timeout_secs must be between 1 and 86400");
+        }
+        if !(60..=366 * 86_400).contains(&g.metrics_retention_secs) {
+            return bad("agents.metrics_retention_secs must be between 60 and 31622400 (366 days)");
+        }
+        if !(1..=1_000_000).contains(&g.metrics_max_samples) {
+            return bad("agents.metrics_max_samples must be between 1 and 1000000");
+        }
         for origin in &self.http.cors_allowed_origins {
             let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
                 && !origin.ends_with('/')
@@ -290,6 +526,15 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where OAuth providers send the browser back to: `<public_url>/api/v1/oauth/callback`.
+    pub fn oauth_redirect_uri(&self) -> String {
+        let base = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen));
+        format!("{}/api/v1/oauth/callback", base.trim_end_matches('/'))
     }
 
     /// The database URL in force: the configured one or the SQLite file in `data_dir`.
@@ -321,6 +566,19 @@ impl Config {
                     .unwrap_or_else(|| self.data_dir.join("vault.key")),
             ),
         }
+    }
+
+    /// Where the filesystem blob store keeps document bytes.
+    pub fn blob_dir(&self) -> PathBuf {
+        self.documents
+            .blob_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("blobs"))
+    }
+
+    /// Where uploads are spooled while they are read (on disk, never in memory).
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
     }
 
     /// Where compiled plugins are cached.
@@ -365,6 +623,10 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("http", &self.http)
             .field("plugins", &self.plugins)
+            .field("public_url", &self.public_url)
+            .field("jobs", &self.jobs)
+            .field("documents", &self.documents)
+            .field("cache", &self.cache)
             .finish()
     }
 }
@@ -397,12 +659,30 @@ mod tests {
     }
 
     #[test]
+    fn redis_url_comes_from_agentic_redis_url() {
+        // The only test in this crate that reads configuration from the environment.
+        std::env::set_var("AGENTIC_REDIS_URL", "redis://cache.internal:6379/2");
+        std::env::set_var("AGENTIC_CACHE__TTL_SECS", "30");
+        let loaded = Config::load(None);
+        std::env::remove_var("AGENTIC_REDIS_URL");
+        std::env::remove_var("AGENTIC_CACHE__TTL_SECS");
+        let config = loaded.expect("config");
+        assert_eq!(
+            config.cache.redis_url.as_deref(),
+            Some("redis://cache.internal:6379/2")
+        );
+        assert_eq!(config.cache.ttl_secs, 30);
+        assert!(config.cache.enabled);
+    }
+
+    #[test]
     fn debug_redacts_secrets() {
-        let config = Config {
+        let mut config = Config {
             database_url: Some("postgres://agentic:hunter2@db/agentic".into()),
             admin_password: Some("correct horse battery".into()),
             ..Config::default()
         };
+        config.cache.redis_url = Some("redis://:hunter2@cache/0".into());
         let text = format!("{config:?}");
         assert!(
             !text.contains("hunter2") && !text.contains("correct horse"),

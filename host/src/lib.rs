@@ -11,16 +11,24 @@
 //! [`auth::AuthError`], [`api::ApiError`]); `anyhow` is used only at the edges (command line,
 //! start-up), where an error ends the process with a message.
 
+/// Agents: kinds and their config schemas, lifecycle jobs, runtime tokens, health.
+pub mod agents;
 /// HTTP layer: one router built by [`api::app`], one module per resource, problem+json errors.
 pub mod api;
 /// Identity: passwords, access tokens, sessions, refresh rotation, API keys, login throttling.
 pub mod auth;
+/// Read-through cache of the hot lookups: in-process (moka) and Redis, invalidated on every write.
+pub mod cache;
 /// The command line of the `agentic` binary.
 pub mod cli;
 /// A clock that tests can move forward (session idle and absolute timeouts).
 pub mod clock;
 /// Typed configuration from a TOML file and `AGENTIC_*` environment variables.
 pub mod config;
+/// Documents: blob stores, streaming uploads, media-type and file-name rules.
+pub mod documents;
+/// The durable job queue and its workers.
+pub mod jobs;
 /// Connector plugins: the sandboxed WebAssembly runtime.
 pub mod plugins;
 /// Roles, permissions and the one matrix that maps them.
@@ -29,10 +37,14 @@ pub mod rbac;
 pub mod server;
 /// The SQL store (SQLite or PostgreSQL), one submodule per aggregate.
 pub mod store;
+/// The sync engine: connector streams into the internal models.
+pub mod sync;
 /// Logs and metrics.
 pub mod telemetry;
 /// The credential vault: secrets encrypted with age, keys outside the database.
 pub mod vault;
+/// Web-automation tasks: steps run against a site through the plugin egress rules.
+pub mod web_tasks;
 
 pub use api::{app, AppState};
 pub use config::Config;

@@ -129,6 +129,36 @@ pub enum Permission {
     /// Create, change, check and delete a project's connections and their credentials.
     #[serde(rename = "connections:manage")]
     ConnectionsManage,
+    /// Start a connection's sync and set its schedule.
+    #[serde(rename = "connections:sync")]
+    ConnectionsSync,
+    /// Read what connectors synced into a project (work items, requirements, …).
+    #[serde(rename = "records:read")]
+    RecordsRead,
+    /// See jobs of the caller's projects (Administrators: every job) and follow their progress.
+    #[serde(rename = "jobs:read")]
+    JobsRead,
+    /// Cancel and retry jobs of the caller's projects.
+    #[serde(rename = "jobs:operate")]
+    JobsOperate,
+    /// List, search and download a project's documents and their versions.
+    #[serde(rename = "documents:read")]
+    DocumentsRead,
+    /// Upload documents and new versions, change their title, tags and metadata, delete them.
+    #[serde(rename = "documents:manage")]
+    DocumentsManage,
+    /// See a project's web-automation tasks, their schedules and run history.
+    #[serde(rename = "web_tasks:read")]
+    WebTasksRead,
+    /// Create, change, delete, run and schedule a project's web-automation tasks.
+    #[serde(rename = "web_tasks:manage")]
+    WebTasksManage,
+    /// See a project's agents, their status, health and metrics history.
+    #[serde(rename = "agents:read")]
+    AgentsRead,
+    /// Create, configure, deploy, stop and delete a project's agents; issue their runtime tokens.
+    #[serde(rename = "agents:manage")]
+    AgentsManage,
 }
 
 use Role::{Administrator as A, ProjectManager as PM, SupportEngineer as SE, TechnicalLead as TL};
@@ -152,6 +182,16 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::PluginsRun, &[A, PM, TL]),
     (Permission::ConnectionsRead, &[A, PM, TL, SE]),
     (Permission::ConnectionsManage, &[A, PM, TL]),
+    (Permission::ConnectionsSync, &[A, PM, TL]),
+    (Permission::RecordsRead, &[A, PM, TL, SE]),
+    (Permission::JobsRead, &[A, PM, TL, SE]),
+    (Permission::JobsOperate, &[A, PM, TL, SE]),
+    (Permission::DocumentsRead, &[A, PM, TL, SE]),
+    (Permission::DocumentsManage, &[A, PM, TL]),
+    (Permission::WebTasksRead, &[A, PM, TL, SE]),
+    (Permission::WebTasksManage, &[A, PM, TL]),
+    (Permission::AgentsRead, &[A, PM, TL, SE]),
+    (Permission::AgentsManage, &[A, PM, TL]),
 ];
 
 impl Permission {
@@ -180,6 +220,16 @@ impl Permission {
             Permission::PluginsRun => "plugins:run",
             Permission::ConnectionsRead => "connections:read",
             Permission::ConnectionsManage => "connections:manage",
+            Permission::ConnectionsSync => "connections:sync",
+            Permission::RecordsRead => "records:read",
+            Permission::JobsRead => "jobs:read",
+            Permission::JobsOperate => "jobs:operate",
+            Permission::DocumentsRead => "documents:read",
+            Permission::DocumentsManage => "documents:manage",
+            Permission::WebTasksRead => "web_tasks:read",
+            Permission::WebTasksManage => "web_tasks:manage",
+            Permission::AgentsRead => "agents:read",
+            Permission::AgentsManage => "agents:manage",
         }
     }
 

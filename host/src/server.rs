@@ -13,14 +13,18 @@ use rand::RngCore;
 use crate::api::{self, AppState};
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{password, Auth};
+use crate::cache::Cache;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::jobs::{JobHandler, Worker, WorkerOptions};
 use crate::rbac::Role;
 use crate::store::users::{NewUser, UserKind};
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
-/// Connects to the database (creating the SQLite data directory if needed) and migrates it.
+/// Connects to the database (creating the SQLite data directory if needed), migrates it, and
+/// puts the configured cache in front of it (with Redis, the CLI's writes invalidate running
+/// hosts too).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir)
@@ -31,7 +35,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .await
         .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
     store.migrate().await.context("applying migrations")?;
-    Ok(store)
+    let cache = Cache::from_config(&config.cache).context("setting up the cache")?;
+    Ok(store.with_cache(cache))
 }
 
 /// Builds the shared application state on an open store; opens the vault, which refuses to
@@ -53,15 +58,68 @@ pub async fn state(
         config.plugin_limits(),
         Some(config.plugin_cache_dir()),
     ));
+    let vault = Arc::new(vault);
+    let sessions =
+        crate::vault::sessions::Sessions::new(vault.clone(), store.clone(), clock.clone())
+            .map_err(|e| anyhow::anyhow!("building the credential session client: {e}"))?;
+    let blobs = crate::documents::blobs::Blobs::new(&config, store.clone());
     Ok(AppState {
+        blobs,
         store,
         auth,
         clock,
         plugins,
-        vault: Arc::new(vault),
+        vault,
+        sessions: Arc::new(sessions),
         config: Arc::new(config),
         metrics: telemetry::metrics_handle(),
     })
+}
+
+/// A worker for the job kinds this host knows (syncs, web-task runs, agent deploys and stops,
+/// and `noop` for benchmarks and checks), sized by `jobs.concurrency`.
+pub fn worker(state: &AppState) -> Arc<Worker> {
+    worker_with(state, state.config.jobs.concurrency)
+}
+
+fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
+    let mut handlers: Vec<Arc<dyn JobHandler>> = vec![
+        Arc::new(crate::sync::SyncHandler::new(
+            state.store.clone(),
+            state.plugins.clone(),
+            state.sessions.clone(),
+            state.clock.clone(),
+        )),
+        Arc::new(crate::agents::DeployHandler::new(
+            state.store.clone(),
+            state.clock.clone(),
+        )),
+        Arc::new(crate::agents::StopHandler::new(
+            state.store.clone(),
+            state.clock.clone(),
+        )),
+        Arc::new(crate::jobs::Noop),
+    ];
+    match crate::web_tasks::WebTaskHandler::new(
+        state.store.clone(),
+        state.blobs.clone(),
+        state.clock.clone(),
+        crate::web_tasks::WebLimits::default(),
+    ) {
+        Ok(handler) => handlers.push(Arc::new(handler)),
+        Err(e) => tracing::error!("web-automation tasks cannot run on this worker: {e}"),
+    }
+    let options = WorkerOptions {
+        concurrency,
+        lease: Duration::from_secs(state.config.jobs.lease_secs.max(1)),
+        ..WorkerOptions::default()
+    };
+    Arc::new(Worker::new(
+        state.store.clone(),
+        state.clock.clone(),
+        handlers,
+        options,
+    ))
 }
 
 /// What start-up did about the first administrator.
@@ -138,7 +196,7 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<FirstAdmin> 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen;
     let store = open_store(&config).await?;
-    tracing::info!(backend = ?store.backend(), "database ready");
+    tracing::info!(backend = ?store.backend(), cache = store.cache().mode(), "database ready");
     let state = state(config, store.clone(), Arc::new(SystemClock)).await?;
     // Bind before creating the first administrator: a start that fails on a busy port must
     // not print (and so lose) the one-time password.
@@ -171,6 +229,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
 
+    let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    let workers = (state.config.jobs.workers > 0).then(|| {
+        let worker = worker_with(&state, state.config.jobs.workers);
+        tokio::spawn(worker.run(workers_stopped))
+    });
+
     let shutdown = shutdown_signal()?;
     let local = listener.local_addr()?;
     tracing::info!(address = %local, docs = %format!("http://{local}/api/docs"), "agentic listening");
@@ -179,6 +243,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await?;
     housekeeping.abort();
+    // Running jobs finish (or, past the process manager's patience, are retried elsewhere).
+    let _ = stop_workers.send(true);
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -186,7 +255,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Resolves on Ctrl-C or SIGTERM. The handlers are registered when this is called, not when the
 /// future is first polled, so a signal sent right after "listening" is not lost.
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

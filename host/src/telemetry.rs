@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -36,6 +36,15 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
                 .set_buckets(&[
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 ])
+                .ok()?
+                // Cache hits take microseconds; a miss is a database round trip.
+                .set_buckets_for_metric(
+                    Matcher::Prefix("cache_".into()),
+                    &[
+                        0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5,
+                        0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+                    ],
+                )
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();

@@ -360,6 +360,8 @@ fn help_documents_every_option() {
         "AGENTIC_HTTP__MAX_BODY_BYTES",
         "AGENTIC_CONFIG",
         "AGENTIC_HTTP__CORS_ALLOWED_ORIGINS",
+        "AGENTIC_REDIS_URL",
+        "AGENTIC_CACHE__ENABLED",
     ] {
         assert!(
             text.contains(var),

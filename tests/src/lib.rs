@@ -8,6 +8,17 @@
 //!
 //! [`TestApp`] drives the real router (`agentic_host::app`) with `tower::ServiceExt::oneshot`,
 //! with a manual clock so session timeouts are tested by moving time, not by sleeping.
+//! [`TestApp::twin`] is a second host on the same database, for what hosts of a cluster must
+//! see of each other's writes.
+//!
+//! Cache tests use the real Redis named by `AGENTIC_TEST_REDIS_URL` (default
+//! `redis://127.0.0.1:6379`), each app under a key prefix of its own ([`use_redis`]); without
+//! Redis they are skipped with a message — except under `CI=true`, where they fail
+//! ([`redis_unavailable`]). [`proxy::Proxy`] stands between a host and Redis to cut or
+//! black-hole it mid-test without touching the real server.
+
+/// A TCP proxy that can black-hole or cut its connections on demand.
+pub mod proxy;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +34,9 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+/// Fake identity providers and the services behind them.
+pub mod providers;
 
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
@@ -97,6 +111,42 @@ pub async fn postgres_unavailable() -> bool {
     }
 }
 
+/// The Redis server the cache tests use.
+pub fn redis_url() -> String {
+    std::env::var("AGENTIC_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// `true` (and a message) when Redis cannot be reached outside CI; panics inside CI.
+pub async fn redis_unavailable() -> bool {
+    let check = async {
+        let client = redis::Client::open(redis_url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<()>(&mut conn).await
+    };
+    let why = match tokio::time::timeout(Duration::from_secs(5), check).await {
+        Ok(Ok(())) => return false,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "timed out".into(),
+    };
+    if in_ci() {
+        panic!(
+            "Redis is required in CI but {} is unreachable: {why}",
+            redis_url()
+        );
+    }
+    eprintln!("skipping Redis run: {} unreachable ({why})", redis_url());
+    true
+}
+
+/// Points `config`'s cache at the Redis at `url`, under a prefix no other test uses, with
+/// timeouts that a busy test machine does not trip by accident.
+pub fn use_redis(config: &mut Config, url: &str) {
+    config.cache.redis_url = Some(url.to_owned());
+    config.cache.redis_prefix = format!("agentic-test:{}:", uuid::Uuid::new_v4().simple());
+    config.cache.redis_timeout_ms = 500;
+    config.cache.redis_retry_ms = 200;
+}
+
 /// A response, with its body parsed as JSON when it is JSON.
 #[derive(Debug)]
 pub struct Reply {
@@ -106,8 +156,10 @@ pub struct Reply {
     pub headers: HeaderMap,
     /// Parsed JSON body (`Null` when empty or not JSON).
     pub json: Value,
-    /// Raw body.
+    /// Body as text (lossy).
     pub text: String,
+    /// Body as sent.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -169,6 +221,65 @@ impl Reply {
     }
 }
 
+/// A `multipart/form-data` body, built part by part (document uploads).
+#[derive(Debug, Default, Clone)]
+pub struct Form {
+    body: Vec<u8>,
+}
+
+/// The boundary every [`Form`] uses.
+pub const FORM_BOUNDARY: &str = "agentic-test-boundary-5f3a9c";
+
+impl Form {
+    /// An empty form.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a file part (quotes in `filename` escaped as browsers and curl do).
+    pub fn file(mut self, name: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Self {
+        let filename = filename.replace('"', "\\\"");
+        self.body.extend_from_slice(
+            format!(
+                "--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                 filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        self.body.extend_from_slice(bytes);
+        self.body.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// Adds a text part.
+    pub fn text(mut self, name: &str, value: &str) -> Self {
+        self.body.extend_from_slice(
+            format!(
+                "--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+        self
+    }
+
+    /// The `Content-Type` to send the form with.
+    pub fn content_type() -> String {
+        format!("multipart/form-data; boundary={FORM_BOUNDARY}")
+    }
+
+    /// The body without its closing boundary (a truncated upload).
+    pub fn unfinished(self) -> Vec<u8> {
+        self.body
+    }
+
+    /// The complete body.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.body
+            .extend_from_slice(format!("--{FORM_BOUNDARY}--\r\n").as_bytes());
+        self.body
+    }
+}
+
 /// A logged-in user made for a test.
 #[derive(Debug, Clone)]
 pub struct TestUser {
@@ -207,6 +318,23 @@ pub fn plugin_wasm(name: &str) -> Vec<u8> {
     })
 }
 
+/// Sends a prepared request to a router and collects the reply.
+pub async fn send_to(router: &Router, req: Request<Body>) -> Reply {
+    let res = router.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        json,
+        text,
+        bytes: bytes.to_vec(),
+    }
+}
+
 /// One host on a fresh database.
 #[derive(Debug)]
 pub struct TestApp {
@@ -220,10 +348,13 @@ pub struct TestApp {
     pub backend: Backend,
     /// The database URL (with the schema selected, for PostgreSQL).
     pub database_url: String,
-    /// Data directory (signing keys, SQLite file).
+    /// Data directory (signing keys, SQLite file). A twin's is an unused empty directory: its
+    /// configuration points at the first host's.
     pub dir: tempfile::TempDir,
     schema: Option<String>,
-    seq: std::sync::atomic::AtomicU32,
+    /// Redis URL and key prefix to clean up when the (first) host goes.
+    redis_keys: Option<(String, String)>,
+    seq: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl TestApp {
@@ -270,6 +401,12 @@ impl TestApp {
             .await
             .expect("first admin");
         let router = agentic_host::app(state.clone());
+        let redis_keys = state
+            .config
+            .cache
+            .redis_url
+            .clone()
+            .map(|url| (url, state.config.cache.redis_prefix.clone()));
         Self {
             router,
             state,
@@ -278,7 +415,29 @@ impl TestApp {
             database_url,
             dir,
             schema,
+            redis_keys,
             seq: Default::default(),
+        }
+    }
+
+    /// A second host on the same database with the same configuration (signing keys, cache and
+    /// Redis included) and the same clock: what another process of a cluster would be.
+    pub async fn twin(&self) -> TestApp {
+        let config = (*self.state.config).clone();
+        let store = server::open_store(&config).await.expect("open store");
+        let state = server::state(config, store, self.clock.clone())
+            .await
+            .expect("state");
+        TestApp {
+            router: agentic_host::app(state.clone()),
+            state,
+            clock: self.clock.clone(),
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            schema: None,
+            redis_keys: None,
+            seq: self.seq.clone(),
         }
     }
 
@@ -333,18 +492,63 @@ impl TestApp {
 
     /// Sends a prepared request.
     pub async fn send(&self, req: Request<Body>) -> Reply {
-        let res = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.expect("body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            json,
-            text,
-        }
+        send_to(&self.router, req).await
+    }
+
+    /// Installs the example connector (signed by a newly trusted publisher) and enables it in
+    /// a new project owned by `owner` with `members`; returns the project id.
+    pub async fn project_with_example(&self, admin: &str, owner: i64, members: &[i64]) -> i64 {
+        let key = agentic_host::plugins::package::SigningKey::generate()
+            .expect("key")
+            .0;
+        self.post(
+            "/api/v1/plugin-publishers",
+            admin,
+            json!({"name": "acme", "public_key": key.public_key().to_string()}),
+        )
+        .await
+        .expect(201);
+        let manifest = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
+        )
+        .expect("manifest");
+        let package = agentic_host::plugins::package::Package::build(
+            &key,
+            &manifest,
+            &plugin_wasm("example"),
+        )
+        .expect("package");
+        self.raw(
+            "POST",
+            "/api/v1/plugins",
+            admin,
+            Some("application/vnd.agentic.plugin+tar"),
+            package,
+        )
+        .await
+        .expect(201);
+        let project = self.project("Integrations", owner, members).await;
+        self.call(
+            "PUT",
+            &format!("/api/v1/projects/{project}/plugins/example"),
+            Some(admin),
+            None,
+        )
+        .await
+        .expect(200);
+        project
+    }
+
+    /// Sends a [`Form`] as `multipart/form-data`, authenticated as `token`.
+    pub async fn upload(&self, method: &str, path: &str, token: &str, form: Form) -> Reply {
+        self.raw(
+            method,
+            path,
+            token,
+            Some(&Form::content_type()),
+            form.finish(),
+        )
+        .await
     }
 
     /// `GET` with a token.
@@ -450,6 +654,27 @@ async fn run_on_postgres(sql: &str) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if let Some((url, prefix)) = self.redis_keys.take() {
+            // Everything expires anyway; this keeps a shared Redis tidy after many runs.
+            let _ = std::thread::spawn(move || {
+                use redis::Commands;
+                let Ok(client) = redis::Client::open(url) else {
+                    return;
+                };
+                let Ok(mut conn) = client.get_connection_with_timeout(Duration::from_millis(500))
+                else {
+                    return;
+                };
+                let keys: Vec<String> = match conn.scan_match(format!("{prefix}*")) {
+                    Ok(iter) => iter.filter_map(Result::ok).collect(),
+                    Err(_) => return,
+                };
+                for chunk in keys.chunks(500) {
+                    let _ = redis::cmd("DEL").arg(chunk).query::<()>(&mut conn);
+                }
+            })
+            .join();
+        }
         let Some(schema) = self.schema.take() else {
             return;
         };

@@ -15,6 +15,10 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
         "api_keys",
         "sessions",
         "refresh_tokens",
+        "documents",
+        "web_tasks",
+        "job_schedules",
+        "agents",
     ] {
         counts.push(app.count(table).await);
     }
@@ -22,7 +26,14 @@ async fn snapshot(app: &TestApp) -> Vec<i64> {
 }
 
 /// The write endpoints with a JSON body, with a path that exists.
-fn json_endpoints(user: i64, project: i64, sa: i64) -> Vec<(&'static str, String)> {
+fn json_endpoints(
+    user: i64,
+    project: i64,
+    sa: i64,
+    doc: i64,
+    task: i64,
+    agent: i64,
+) -> Vec<(&'static str, String)> {
     vec![
         ("POST", "/api/v1/auth/login".into()),
         ("POST", "/api/v1/auth/refresh".into()),
@@ -33,6 +44,24 @@ fn json_endpoints(user: i64, project: i64, sa: i64) -> Vec<(&'static str, String
         ("POST", format!("/api/v1/service-accounts/{sa}/keys")),
         ("POST", "/api/v1/projects".into()),
         ("PATCH", format!("/api/v1/projects/{project}")),
+        (
+            "PATCH",
+            format!("/api/v1/projects/{project}/documents/{doc}"),
+        ),
+        ("POST", format!("/api/v1/projects/{project}/web-tasks")),
+        (
+            "PATCH",
+            format!("/api/v1/projects/{project}/web-tasks/{task}"),
+        ),
+        (
+            "PUT",
+            format!("/api/v1/projects/{project}/web-tasks/{task}/schedule"),
+        ),
+        ("POST", format!("/api/v1/projects/{project}/agents")),
+        (
+            "PATCH",
+            format!("/api/v1/projects/{project}/agents/{agent}"),
+        ),
     ]
 }
 
@@ -55,9 +84,17 @@ stories! {
         let project = app.project("P", admin.id, &[]).await;
         let sa = app.post("/api/v1/service-accounts", &admin.token, json!({ "name": "bot", "role": "support_engineer" }))
             .await.json["id"].as_i64().expect("sa");
+        let doc = app.upload("POST", &format!("/api/v1/projects/{project}/documents"), &admin.token,
+            agentic_tests::Form::new().file("file", "d.txt", "text/plain", b"doc")).await.json["id"].as_i64().expect("doc");
+        let task = app.post(&format!("/api/v1/projects/{project}/web-tasks"), &admin.token, json!({
+            "name": "t", "target_url": "https://shop.example.com/", "allowed_hosts": ["shop.example.com"],
+            "steps": [{"type": "navigate", "url": "/"}],
+        })).await.json["id"].as_i64().expect("task");
+        let agent = app.post(&format!("/api/v1/projects/{project}/agents"), &admin.token,
+            json!({"name": "a", "kind": "web-monitor", "config": {"url": "https://x.example/"}})).await.json["id"].as_i64().expect("agent");
         let before = snapshot(&app).await;
         let big = format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
-        for (method, path) in json_endpoints(user.id, project, sa) {
+        for (method, path) in json_endpoints(user.id, project, sa, doc, task, agent) {
             let json_ct = Some("application/json");
             let cases: Vec<(Option<&str>, String, u16, &str)> = vec![
                 (json_ct, "{\"name\":".into(), 400, "truncated JSON"),

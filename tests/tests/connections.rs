@@ -4,9 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_wasm, stories, Reply, TestApp};
+use agentic_tests::{stories, Reply, TestApp};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
@@ -46,49 +45,13 @@ async fn service() -> (String, Arc<Mutex<Vec<String>>>) {
     (format!("http://{addr}"), seen)
 }
 
-/// Installs the example connector and enables it in a new project managed by `pm`.
-async fn project_with_example(app: &TestApp, admin: &str, pm: i64, members: &[i64]) -> i64 {
-    let key = SigningKey::generate().expect("key").0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": "acme", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
-    )
-    .expect("manifest");
-    let package = Package::build(&key, &manifest, &plugin_wasm("example")).expect("package");
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        admin,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
-    let project = app.project("Integrations", pm, members).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/example"),
-        Some(admin),
-        None,
-    )
-    .await
-    .expect(200);
-    project
-}
-
 stories! {
     async fn a_connection_checks_through_the_host_with_a_secret_nobody_can_read_back(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
         let se = app.user(Role::SupportEngineer).await;
-        let project = project_with_example(&app, &admin.token, pm.id, &[se.id]).await;
+        let project = app.project_with_example(&admin.token, pm.id, &[se.id]).await;
         let (base, seen) = service().await;
         let url = format!("/api/v1/projects/{project}/connections");
         let mut replies: Vec<Reply> = Vec::new();
@@ -161,7 +124,7 @@ stories! {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
-        let project = project_with_example(&app, &admin.token, pm.id, &[]).await;
+        let project = app.project_with_example(&admin.token, pm.id, &[]).await;
         let url = format!("/api/v1/projects/{project}/connections");
         let ok = json!({
             "plugin_id": "example", "name": "tracker", "base_url": "https://tracker.example.com/",
@@ -177,7 +140,7 @@ stories! {
         let r = app.post(&url, &pm.token, bad(json!({"config": {"items": "many"}}))).await;
         r.problem(422);
         assert_eq!(r.fields(), ["config.items"]);
-        let r = app.post(&url, &pm.token, bad(json!({"credential": {"kind": "api-token", "email": "a@b.c", "token": "t"}}))).await;
+        let r = app.post(&url, &pm.token, bad(json!({"credential": {"kind": "basic", "username": "a", "password": "t"}}))).await;
         assert_eq!(r.fields(), ["credential.kind"], "{}", r.text);
         let r = app.post(&url, &pm.token, bad(json!({"base_url": "ftp://tracker.example.com/"}))).await;
         assert_eq!(r.fields(), ["base_url"], "{}", r.text);
@@ -213,7 +176,7 @@ stories! {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
-        let project = project_with_example(&app, &admin.token, pm.id, &[]).await;
+        let project = app.project_with_example(&admin.token, pm.id, &[]).await;
         let url = format!("/api/v1/projects/{project}/connections");
         let created = app.post(&url, &pm.token, json!({
             "plugin_id": "example", "name": "t", "base_url": "https://tracker.example.com/",

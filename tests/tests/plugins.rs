@@ -276,9 +276,11 @@ stories! {
         }
 
         // A second host on the same database, which has already run the active version, runs the
-        // other one on its next call once the first host rolls back: no restart, no message.
+        // other one on its next call once the first host rolls back: no restart. (Its cache is
+        // off: hosts that cache hear of each other's changes through Redis, see tests/cache.rs.)
         let other = {
-            let config = (*app.state.config).clone();
+            let mut config = (*app.state.config).clone();
+            config.cache.enabled = false;
             let store = agentic_host::server::open_store(&config).await.expect("store");
             agentic_host::server::state(config, store, app.clock.clone())
                 .await

@@ -8,7 +8,9 @@
 
 use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
-use agentic_tests::{stories, TestApp};
+use agentic_tests::{stories, Form, Reply, TestApp};
+use axum::body::Body;
+use axum::http::{header, Request};
 use serde_json::{json, Value};
 
 /// Who may call an endpoint: letters A (Administrator), P (Project Manager), T (Technical Lead),
@@ -17,6 +19,8 @@ struct Case {
     method: &'static str,
     path: &'static str,
     body: Option<fn(u32) -> Value>,
+    /// Sent as a multipart document upload instead of JSON.
+    form: bool,
     allowed: &'static str,
     project_scoped: bool,
 }
@@ -26,6 +30,7 @@ const fn case(method: &'static str, path: &'static str, allowed: &'static str) -
         method,
         path,
         body: None,
+        form: false,
         allowed,
         project_scoped: false,
     }
@@ -38,6 +43,10 @@ fn cases() -> Vec<Case> {
     };
     let scoped = |mut c: Case| {
         c.project_scoped = true;
+        c
+    };
+    let upload = |mut c: Case| {
+        c.form = true;
         c
     };
     vec![
@@ -136,7 +145,197 @@ fn cases() -> Vec<Case> {
             "/api/v1/projects/{p}/connections/{c}/check",
             "APT",
         )),
+        scoped(with(
+            case("POST", "/api/v1/projects/{p}/connections/{c}/sync", "APT"),
+            |_| json!({ "stream": "items" }),
+        )),
+        scoped(with(
+            case(
+                "PUT",
+                "/api/v1/projects/{p}/connections/{c}/schedule",
+                "APT",
+            ),
+            |_| json!({ "cron": "0 * * * *" }),
+        )),
+        scoped(case("GET", "/api/v1/projects/{p}/work-items", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/comments", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/requirements", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/trace-links", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/people", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/synced-documents", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/raw-records", "APTS")),
+        case("GET", "/api/v1/jobs", "APTS"),
+        scoped(case("GET", "/api/v1/projects/{p}/documents", "APTS")),
+        scoped(upload(case(
+            "POST",
+            "/api/v1/projects/{p}/documents",
+            "APT",
+        ))),
+        scoped(case("GET", "/api/v1/projects/{p}/documents/{d}", "APTS")),
+        scoped(with(
+            case("PATCH", "/api/v1/projects/{p}/documents/{d}", "APT"),
+            |_| json!({ "title": "renamed" }),
+        )),
+        scoped(case("DELETE", "/api/v1/projects/{p}/documents/{d}", "APT")),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/documents/{d}/content",
+            "APTS",
+        )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/documents/{d}/versions",
+            "APTS",
+        )),
+        scoped(upload(case(
+            "POST",
+            "/api/v1/projects/{p}/documents/{d}/versions",
+            "APT",
+        ))),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/documents/{d}/versions/1",
+            "APTS",
+        )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/documents/{d}/versions/1/content",
+            "APTS",
+        )),
+        scoped(case("GET", "/api/v1/projects/{p}/web-tasks", "APTS")),
+        scoped(with(
+            case("POST", "/api/v1/projects/{p}/web-tasks", "APT"),
+            |n| web_task_body(&format!("new task {n}")),
+        )),
+        scoped(case("GET", "/api/v1/projects/{p}/web-tasks/{w}", "APTS")),
+        scoped(with(
+            case("PATCH", "/api/v1/projects/{p}/web-tasks/{w}", "APT"),
+            |_| json!({ "name": "renamed" }),
+        )),
+        scoped(case("DELETE", "/api/v1/projects/{p}/web-tasks/{w}", "APT")),
+        scoped(case(
+            "POST",
+            "/api/v1/projects/{p}/web-tasks/{w}/run",
+            "APT",
+        )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/web-tasks/{w}/runs",
+            "APTS",
+        )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/web-tasks/{w}/runs/{r}",
+            "APTS",
+        )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/web-tasks/{w}/schedule",
+            "APTS",
+        )),
+        scoped(with(
+            case("PUT", "/api/v1/projects/{p}/web-tasks/{w}/schedule", "APT"),
+            |_| json!({ "cron": "0 * * * *" }),
+        )),
+        scoped(case(
+            "DELETE",
+            "/api/v1/projects/{p}/web-tasks/{w}/schedule",
+            "APT",
+        )),
+        case("GET", "/api/v1/agent-kinds", "APTS"),
+        scoped(case("GET", "/api/v1/projects/{p}/agents", "APTS")),
+        scoped(with(
+            case("POST", "/api/v1/projects/{p}/agents", "APT"),
+            |n| json!({ "name": format!("agent {n}"), "kind": "web-monitor", "config": { "url": "https://svc.example.com/" } }),
+        )),
+        scoped(case("GET", "/api/v1/projects/{p}/agents/{a}", "APTS")),
+        scoped(with(
+            case("PATCH", "/api/v1/projects/{p}/agents/{a}", "APT"),
+            |_| json!({ "name": "renamed" }),
+        )),
+        scoped(case("DELETE", "/api/v1/projects/{p}/agents/{a}", "APT")),
+        scoped(case(
+            "POST",
+            "/api/v1/projects/{p}/agents/{a}/deploy",
+            "APT",
+        )),
+        // `{ad}` is an agent whose deploy was requested, so it can be stopped.
+        scoped(case("POST", "/api/v1/projects/{p}/agents/{ad}/stop", "APT")),
+        scoped(case("POST", "/api/v1/projects/{p}/agents/{a}/token", "APT")),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/agents/{a}/status",
+            "APTS",
+        )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/agents/{a}/metrics",
+            "APTS",
+        )),
     ]
+}
+
+/// A valid web task (never run here: no worker).
+fn web_task_body(name: &str) -> Value {
+    json!({
+        "name": name, "target_url": "https://shop.example.com/", "allowed_hosts": ["shop.example.com"],
+        "steps": [{ "type": "navigate", "url": "/" }, { "type": "extract", "selector": "h1", "name": "title" }],
+    })
+}
+
+/// A web task in `project` with a schedule and one (queued) run: `(task id, run id)`.
+async fn web_task(app: &TestApp, admin: &str, project: i64) -> (i64, i64) {
+    let r = app
+        .post(
+            &format!("/api/v1/projects/{project}/web-tasks"),
+            admin,
+            web_task_body("fixture"),
+        )
+        .await;
+    r.expect(201);
+    let id = r.json["id"].as_i64().expect("task id");
+    app.call(
+        "PUT",
+        &format!("/api/v1/projects/{project}/web-tasks/{id}/schedule"),
+        Some(admin),
+        Some(json!({ "cron": "0 0 * * *" })),
+    )
+    .await
+    .expect(200);
+    let run = app
+        .post(
+            &format!("/api/v1/projects/{project}/web-tasks/{id}/run"),
+            admin,
+            json!({}),
+        )
+        .await;
+    run.expect(202);
+    (id, run.json["run"]["id"].as_i64().expect("run id"))
+}
+
+/// A draft agent in `project`, created by the administrator; with `deploy`, its deploy is
+/// requested (no worker runs here, so it stays `deploying`). Returns its id.
+async fn agent(app: &TestApp, admin: &str, project: i64, deploy: bool) -> i64 {
+    let r = app
+        .post(
+            &format!("/api/v1/projects/{project}/agents"),
+            admin,
+            json!({ "name": format!("fixture {deploy}"), "kind": "web-monitor", "config": { "url": "https://svc.example.com/" } }),
+        )
+        .await;
+    r.expect(201);
+    let id = r.json["id"].as_i64().expect("agent id");
+    if deploy {
+        app.call(
+            "POST",
+            &format!("/api/v1/projects/{project}/agents/{id}/deploy"),
+            Some(admin),
+            None,
+        )
+        .await
+        .expect(202);
+    }
+    id
 }
 
 /// The hostile plugin, signed by a key the test trusts, as installed by [`ensure_plugin`].
@@ -257,6 +456,51 @@ async fn fixture(app: &TestApp, admin: &str, n: u32) -> Fixture {
     }
 }
 
+/// A small text file as an upload form.
+fn document_form(n: u32) -> Form {
+    Form::new().file(
+        "file",
+        &format!("doc{n}.txt"),
+        "text/plain",
+        format!("document {n}").as_bytes(),
+    )
+}
+
+/// A document in `project`, uploaded by the administrator; returns its id.
+async fn document(app: &TestApp, admin: &str, project: i64, n: u32) -> i64 {
+    let r = app
+        .upload(
+            "POST",
+            &format!("/api/v1/projects/{project}/documents"),
+            admin,
+            document_form(n),
+        )
+        .await;
+    r.expect(201);
+    r.json["id"].as_i64().expect("document id")
+}
+
+/// Calls `case` at `path` as `token` (none: unauthenticated), with its JSON or multipart body.
+async fn send(app: &TestApp, case: &Case, path: &str, token: Option<&str>, n: u32) -> Reply {
+    if !case.form {
+        return app
+            .call(case.method, path, token, case.body.map(|b| b(n)))
+            .await;
+    }
+    let mut req = Request::builder()
+        .method(case.method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, Form::content_type());
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    app.send(
+        req.body(Body::from(document_form(n).finish()))
+            .expect("request"),
+    )
+    .await
+}
+
 /// A project owned by `owner`, with `members` (besides the owner).
 async fn project(app: &TestApp, admin: &str, owner: i64, members: &[i64]) -> i64 {
     let r = app
@@ -306,15 +550,23 @@ stories! {
                         project(&app, &admin.token, f.user, &[f.member]).await
                     };
                     let c = plugin.ensure(&app, &admin.token, p).await;
+                    let d = document(&app, &admin.token, p, n).await;
+                    let (w, run) = web_task(&app, &admin.token, p).await;
+                    let a = if case.path.contains("{a}") { agent(&app, &admin.token, p, false).await } else { 0 };
+                    let ad = if case.path.contains("{ad}") { agent(&app, &admin.token, p, true).await } else { 0 };
                     let path = case.path
+                        .replace("{ad}", &ad.to_string())
+                        .replace("{a}", &a.to_string())
                         .replace("{p}", &p.to_string())
                         .replace("{u}", &f.user.to_string())
                         .replace("{m}", &f.member.to_string())
                         .replace("{sa}", &f.sa.to_string())
                         .replace("{key}", &f.key.to_string())
-                        .replace("{c}", &c.to_string());
-                    let body = case.body.map(|b| b(n));
-                    let r = app.call(case.method, &path, Some(&caller.token), body).await;
+                        .replace("{c}", &c.to_string())
+                        .replace("{d}", &d.to_string())
+                        .replace("{w}", &w.to_string())
+                        .replace("{r}", &run.to_string());
+                    let r = send(&app, &case, &path, Some(&caller.token), n).await;
                     let may = case.allowed.contains(letter(caller.role))
                         && (own || caller.role == Role::Administrator || !case.project_scoped);
                     let what = format!("{} {} as {:?} on {} project", case.method, case.path, caller.role,
@@ -327,7 +579,7 @@ stories! {
                         r.problem(expected);
                     }
                     // No credential at all: always 401.
-                    let anon = app.call(case.method, &path, None, case.body.map(|b| b(n))).await;
+                    let anon = send(&app, &case, &path, None, n).await;
                     assert_eq!(anon.status.as_u16(), 401, "{what} without a token: {}", anon.text);
                     checked += 1;
                 }
@@ -344,6 +596,12 @@ stories! {
         let other = project(&app, &admin.token, admin.id, &[]).await;
         let own = project(&app, &admin.token, pm.id, &[tl.id]).await;
 
+        let se = app.user(Role::SupportEngineer).await;
+        let added = app.call("PUT", &format!("/api/v1/projects/{own}/members/{}", se.id), Some(&admin.token), None).await;
+        assert!(added.status.is_success(), "{}", added.text);
+        let theirs = document(&app, &admin.token, other, 1).await;
+        let ours = document(&app, &admin.token, own, 2).await;
+        let docs_before = (app.count("documents").await, app.count("document_versions").await);
         let before = (app.count("projects").await, app.count("project_members").await, app.count("users").await);
         app.call("PATCH", &format!("/api/v1/projects/{other}"), Some(&pm.token), Some(json!({ "name": "pwned" }))).await.problem(404);
         app.call("DELETE", &format!("/api/v1/projects/{other}"), Some(&pm.token), None).await.problem(404);
@@ -352,6 +610,25 @@ stories! {
         app.call("PUT", &format!("/api/v1/projects/{own}/members/{}", admin.id), Some(&tl.token), None).await.problem(403);
         app.call("PATCH", &format!("/api/v1/users/{}", tl.id), Some(&pm.token), Some(json!({ "role": "administrator" }))).await.problem(403);
         app.call("PATCH", &format!("/api/v1/users/{}", tl.id), Some(&tl.token), Some(json!({ "role": "administrator" }))).await.problem(403);
+        // Documents: another project's through the path is 404, a reader's write is 403.
+        app.call("PATCH", &format!("/api/v1/projects/{own}/documents/{theirs}"), Some(&pm.token), Some(json!({ "title": "pwned" }))).await.problem(404);
+        app.call("DELETE", &format!("/api/v1/projects/{own}/documents/{theirs}"), Some(&tl.token), None).await.problem(404);
+        app.upload("POST", &format!("/api/v1/projects/{own}/documents/{theirs}/versions"), &tl.token, document_form(3)).await.problem(404);
+        app.call("DELETE", &format!("/api/v1/projects/{own}/documents/{ours}"), Some(&se.token), None).await.problem(403);
+        app.upload("POST", &format!("/api/v1/projects/{own}/documents"), &se.token, document_form(4)).await.problem(403);
+        app.upload("POST", &format!("/api/v1/projects/{other}/documents"), &tl.token, document_form(5)).await.problem(404);
+        assert_eq!((app.count("documents").await, app.count("document_versions").await), docs_before);
+        // Web tasks: another project's through the path is 404, a reader's write is 403.
+        let (their_task, _) = web_task(&app, &admin.token, other).await;
+        let (our_task, _) = web_task(&app, &admin.token, own).await;
+        let tasks_before = (app.count("web_tasks").await, app.count("web_task_runs").await, app.count("jobs").await);
+        app.call("PATCH", &format!("/api/v1/projects/{own}/web-tasks/{their_task}"), Some(&pm.token), Some(json!({ "name": "pwned" }))).await.problem(404);
+        app.post(&format!("/api/v1/projects/{own}/web-tasks/{their_task}/run"), &tl.token, json!({})).await.problem(404);
+        app.post(&format!("/api/v1/projects/{other}/web-tasks"), &pm.token, web_task_body("pwned")).await.problem(404);
+        app.post(&format!("/api/v1/projects/{own}/web-tasks/{our_task}/run"), &se.token, json!({})).await.problem(403);
+        app.call("DELETE", &format!("/api/v1/projects/{own}/web-tasks/{our_task}"), Some(&se.token), None).await.problem(403);
+        app.call("PATCH", &format!("/api/v1/projects/{own}/web-tasks/{our_task}"), Some(&tl.token), Some(json!({ "allow_private_network": true }))).await.problem(403);
+        assert_eq!((app.count("web_tasks").await, app.count("web_task_runs").await, app.count("jobs").await), tasks_before);
         let after = (app.count("projects").await, app.count("project_members").await, app.count("users").await);
         assert_eq!(before, after);
         let p = app.get(&format!("/api/v1/projects/{other}"), &admin.token).await;

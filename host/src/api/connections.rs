@@ -26,6 +26,7 @@ use crate::rbac::{Permission, Role};
 use crate::store::connections::{Connection, ConnectionFields};
 use crate::store::StoreError;
 use crate::vault::credentials::{CredentialInput, VaultCredential};
+use crate::vault::sessions::SessionTarget;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -42,7 +43,39 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 struct CredentialView {
     kind: String,
+    /// For kinds with a host-kept session (OAuth, service account, form login): `pending`
+    /// (none obtained yet; an `oauth2-authorization-code` connection needs `…/authorize`),
+    /// `active`, `refused` (a person must re-authorize or replace it) or `failing`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    /// Why the last renewal failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
 }
+
+/// A connection's view with its credential's session status.
+async fn view(state: &AppState, c: Connection) -> ApiResult<ConnectionView> {
+    let session = match c.secret_id {
+        Some(id) if SESSION_KINDS.contains(&c.credential_kind.as_str()) => {
+            Some(state.sessions.status(id).await.map_err(StoreError::from)?)
+        }
+        _ => None,
+    };
+    let mut view = ConnectionView::from(c);
+    if let Some((status, detail)) = session {
+        view.credential.status = Some(status);
+        view.credential.detail = detail;
+    }
+    Ok(view)
+}
+
+/// Credential kinds whose session the host obtains and renews.
+const SESSION_KINDS: &[&str] = &[
+    "oauth2-authorization-code",
+    "oauth2-client-credentials",
+    "google-service-account",
+    "form-login",
+];
 
 /// A connection.
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,6 +110,8 @@ impl From<Connection> for ConnectionView {
             allow_private_network: c.allow_private_network,
             credential: CredentialView {
                 kind: c.credential_kind,
+                status: None,
+                detail: None,
             },
             created_at: to_datetime(c.created_at),
             updated_at: to_datetime(c.updated_at),
@@ -101,15 +136,19 @@ struct CreateConnection {
     /// Administrators only.
     #[serde(default)]
     allow_private_network: bool,
-    /// The credential: `{"kind": "bearer", "token": "…"}`, `{"kind": "api-token", "email":
-    /// "…", "token": "…"}`, `{"kind": "basic", "username": "…", "password": "…"}` or
-    /// `{"kind": "anonymous"}`. Write-only.
+    /// The credential, e.g. `{"kind": "bearer", "token": "…"}`; every kind is in docs/API.md.
+    /// Write-only.
     credential: CredentialInput,
 }
 
-fn credential_problems(credential: &CredentialInput, c: &mut Checks) {
-    for (field, message) in credential.problems() {
-        c.check(false, &field, message);
+fn credential_problems(
+    credential: &CredentialInput,
+    base_url: &str,
+    allow_private: bool,
+    c: &mut Checks,
+) {
+    for (field, message) in credential.problems(base_url, allow_private) {
+        c.push(&field, message);
     }
 }
 
@@ -119,7 +158,12 @@ impl Validate for CreateConnection {
         c.line("name", &self.name, 1, 100)
             .line("plugin_id", &self.plugin_id, 1, 64)
             .line("base_url", &self.base_url, 1, 2000);
-        credential_problems(&self.credential, &mut c);
+        credential_problems(
+            &self.credential,
+            &self.base_url,
+            self.allow_private_network,
+            &mut c,
+        );
         c.finish()
     }
 }
@@ -146,9 +190,6 @@ impl Validate for UpdateConnection {
         if let Some(url) = &self.base_url {
             c.line("base_url", url, 1, 2000);
         }
-        if let Some(credential) = &self.credential {
-            credential_problems(credential, &mut c);
-        }
         c.finish()
     }
 }
@@ -159,7 +200,7 @@ struct ProjectPath {
 }
 
 #[derive(Debug, Deserialize)]
-struct ConnectionPath {
+pub(super) struct ConnectionPath {
     id: i64,
     cid: i64,
 }
@@ -245,7 +286,11 @@ async fn list_connections(
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
     access::project(&state.store, &who, path.id, Permission::ConnectionsRead).await?;
     let list = state.store.list_connections(path.id).await?;
-    Ok(Json(list.into_iter().map(Into::into).collect()))
+    let mut views = Vec::with_capacity(list.len());
+    for connection in list {
+        views.push(view(&state, connection).await?);
+    }
+    Ok(Json(views))
 }
 
 /// Creates a connection; the credential goes to the vault and is never returned. Needs
@@ -328,14 +373,14 @@ async fn create_connection(
         )
         .await?;
     }
-    Ok((StatusCode::CREATED, Json(connection.into())))
+    Ok((StatusCode::CREATED, Json(view(&state, connection).await?)))
 }
 
 fn vault_error(e: crate::vault::VaultError) -> ApiError {
     ApiError::Internal(format!("vault: {e}"))
 }
 
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     who: &Principal,
     path: &ConnectionPath,
@@ -361,11 +406,8 @@ async fn get_connection(
     who: Principal,
     ApiPath(path): ApiPath<ConnectionPath>,
 ) -> ApiResult<Json<ConnectionView>> {
-    Ok(Json(
-        load(&state, &who, &path, Permission::ConnectionsRead)
-            .await?
-            .into(),
-    ))
+    let connection = load(&state, &who, &path, Permission::ConnectionsRead).await?;
+    Ok(Json(view(&state, connection).await?))
 }
 
 /// Changes a connection; a new credential replaces the stored one. Needs `connections:manage`.
@@ -421,6 +463,12 @@ async fn update_connection(
     )
     .await?;
     credential_transport(&kind, &base_url, stays_private)?;
+    if let Some(credential) = &body.credential {
+        // Checked here, where the base URL and network the credential will be used with are known.
+        let mut c = Checks::default();
+        credential_problems(credential, &base_url, stays_private, &mut c);
+        c.finish().map_err(ApiError::Validation)?;
+    }
     let now = state.now();
     let mut secret_id = current.secret_id;
     if let Some(credential) = &body.credential {
@@ -431,6 +479,8 @@ async fn update_connection(
                     .replace(id, &secret, now)
                     .await
                     .map_err(vault_error)?;
+                // A new credential starts afresh: no session, no remembered failure.
+                state.sessions.forget(id).await.map_err(StoreError::from)?;
                 Some(id)
             }
             (Some(secret), None) => Some(state.vault.put(&secret, now).await.map_err(vault_error)?),
@@ -485,7 +535,7 @@ async fn update_connection(
         )
         .await?;
     }
-    Ok(Json(updated.into()))
+    Ok(Json(view(&state, updated).await?))
 }
 
 /// Deletes a connection and its credential. Needs `connections:manage` and membership.
@@ -499,8 +549,15 @@ async fn delete_connection(
     ApiPath(path): ApiPath<ConnectionPath>,
 ) -> ApiResult<StatusCode> {
     let current = load(&state, &who, &path, Permission::ConnectionsManage).await?;
+    let verifiers = state
+        .store
+        .flow_verifiers(path.id, Some(current.id))
+        .await?;
     state.store.delete_connection(path.id, current.id).await?;
-    if let Some(id) = current.secret_id {
+    crate::jobs::schedule::remove(&state.store, &super::records::schedule_name(current.id))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    for id in current.secret_id.into_iter().chain(verifiers) {
         state.vault.delete(id).await.map_err(vault_error)?;
     }
     let detail =
@@ -578,8 +635,17 @@ async fn check_connection(
             ))
         })?
         .allow_private(connection.allow_private_network);
-    if let Some(secret) = connection.secret_id {
-        policy = policy.credential(Arc::new(VaultCredential::new(state.vault.clone(), secret)));
+    if let Some(secret_id) = connection.secret_id {
+        let target = SessionTarget {
+            secret_id,
+            connection_id: connection.id,
+            base_url: connection.base_url.clone(),
+            allow_private: connection.allow_private_network,
+        };
+        policy = policy.credential(Arc::new(VaultCredential::new(
+            state.sessions.clone(),
+            target,
+        )));
     }
     let call = Call {
         egress: Some(Arc::new(policy)),

@@ -92,6 +92,9 @@ pub enum ApiError {
     /// A plugin call failed (crashed, timed out, exceeded a limit, or its service failed).
     #[error("{0}")]
     PluginFailed(String),
+    /// A provider the host talked to on the caller's behalf (an OAuth token endpoint) failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// A dependency (database) is unavailable or the request took too long.
     #[error("{0}")]
     Unavailable(String),
@@ -158,6 +161,7 @@ impl ApiError {
                 "plugin-failed",
                 "Plugin call failed",
             ),
+            BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad-gateway", "A provider failed"),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -215,6 +219,16 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+/// A cron expression that does not parse is the caller's `cron` field; the rest is the store's.
+impl From<crate::jobs::schedule::ScheduleError> for ApiError {
+    fn from(e: crate::jobs::schedule::ScheduleError) -> Self {
+        match e {
+            crate::jobs::schedule::ScheduleError::Cron(m) => ApiError::field("cron", m),
+            crate::jobs::schedule::ScheduleError::Store(s) => s.into(),
+        }
     }
 }
 

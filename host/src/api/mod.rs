@@ -40,6 +40,10 @@ pub mod extract;
 /// Cursor pagination.
 pub mod pagination;
 
+/// The API agents call with their runtime token: heartbeats and metrics.
+mod agent_runtime;
+/// Agents: CRUD, deploy and stop, runtime tokens, status and metrics history.
+mod agents;
 /// The audit log (read-only).
 mod audit;
 /// Login, refresh, logout, me, own sessions, password change.
@@ -48,16 +52,26 @@ mod auth;
 mod connections;
 /// OpenAPI document and the embedded Swagger UI.
 mod docs;
+/// Documents: uploads, versions, downloads, metadata and search.
+mod documents;
+/// Jobs: list, inspect, cancel, retry, live progress.
+mod jobs;
+/// OAuth 2.0 authorization of connections: start and callback.
+mod oauth;
 /// Health, readiness and Prometheus metrics.
 mod ops;
 /// Connector plugins: lifecycle, publishers, enablement, try-out calls.
 mod plugins;
 /// Projects and their members.
 mod projects;
+/// Synced models (work items, requirements, …), starting syncs, sync schedules.
+mod records;
 /// Service accounts and their API keys.
 mod service_accounts;
 /// User administration.
 mod users;
+/// Web-automation tasks: steps, runs as jobs, run history, schedules.
+mod web_tasks;
 
 pub use error::{ApiError, ApiResult, FieldError, Problem};
 
@@ -78,6 +92,10 @@ pub struct AppState {
     pub plugins: Arc<crate::plugins::registry::Registry>,
     /// Encrypted credentials.
     pub vault: Arc<crate::vault::Vault>,
+    /// Sessions obtained from credentials (OAuth tokens, login cookies).
+    pub sessions: Arc<crate::vault::sessions::Sessions>,
+    /// Where document bytes are kept.
+    pub blobs: crate::documents::blobs::Blobs,
 }
 
 impl AppState {
@@ -104,6 +122,10 @@ impl AppState {
         (name = "projects", description = "Projects and membership"),
         (name = "plugins", description = "Connector plugins: lifecycle, publishers, per-project enablement"),
         (name = "connections", description = "A project's connections to outside services, with write-only credentials"),
+        (name = "documents", description = "A project's documents: uploads, versions, downloads, metadata and search"),
+        (name = "web-tasks", description = "Web-automation tasks: steps run against a site through the egress rules, run history, schedules"),
+        (name = "agents", description = "A project's agents: configuration, deploy and stop (jobs), runtime tokens, status, health and metrics"),
+        (name = "agent-runtime", description = "Called by agents themselves, with their agent token (`aat_…`)"),
         (name = "audit", description = "Append-only audit log"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
@@ -124,6 +146,15 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "agent_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("an agent's runtime token aat_…")
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -140,6 +171,13 @@ fn routes() -> OpenApiRouter<AppState> {
                 .merge(projects::router())
                 .merge(plugins::router())
                 .merge(connections::router())
+                .merge(oauth::router())
+                .merge(jobs::router())
+                .merge(records::router())
+                .merge(documents::router())
+                .merge(web_tasks::router())
+                .merge(agents::router())
+                .merge(agent_runtime::router())
                 .merge(audit::router()),
         )
 }

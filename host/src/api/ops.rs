@@ -36,6 +36,9 @@ pub struct Health {
 pub struct Checks {
     /// `ok` when the database answered.
     pub database: &'static str,
+    /// `ok`; `degraded` when the configured Redis is unreachable (lookups then go to the
+    /// database: the host still serves, so readiness stays 200); `off` when caching is off.
+    pub cache: &'static str,
 }
 
 /// Liveness: the process serves HTTP.
@@ -48,14 +51,22 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers within two seconds.
+/// Readiness: the database answers within two seconds. The cache is reported, not required:
+/// with Redis down the host serves from the database (`cache: degraded`).
 #[utoipa::path(get, path = "/readyz", tag = "ops", security(()),
     responses((status = 200, body = Health), (status = 503, body = super::Problem)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
-    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+    let (database, cache) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(2), state.store.ping()),
+        state.store.cache().health()
+    );
+    match database {
         Ok(Ok(())) => Ok(Json(Health {
             status: "ready",
-            checks: Some(Checks { database: "ok" }),
+            checks: Some(Checks {
+                database: "ok",
+                cache: cache.as_str(),
+            }),
         })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");
@@ -67,7 +78,8 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     }
 }
 
-/// Prometheus metrics: request counts and latency by route, method and status.
+/// Prometheus metrics: request counts and latency by route, method and status; cache hits,
+/// misses, errors and lookup latency by cache.
 /// Needs `metrics:read` (Administrator, Support Engineer, or a service-account key with that scope).
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),

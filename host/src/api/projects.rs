@@ -270,14 +270,26 @@ async fn delete_project(
         ));
     }
     // The project's connections go with it (cascade); their secrets must not stay behind.
-    let secrets: Vec<i64> = state
+    let mut secrets: Vec<i64> = state
         .store
         .list_connections(id)
         .await?
         .into_iter()
         .filter_map(|c| c.secret_id)
         .collect();
+    secrets.extend(state.store.flow_verifiers(id, None).await?);
+    // So must document bytes kept outside the database (those inside go with their rows).
+    let blobs = state.store.project_external_blobs(id).await?;
     state.store.delete_project(id).await?;
+    for (store, key) in &blobs {
+        let deleted = match state.blobs.store(store) {
+            Ok(s) => s.delete(key).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = deleted {
+            tracing::warn!(error = %e, store, key, "could not delete a deleted project's document bytes");
+        }
+    }
     for secret in &secrets {
         state
             .vault

@@ -149,7 +149,7 @@ struct Inner {
     throttle: throttle::LoginThrottle,
 }
 
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
@@ -363,6 +363,12 @@ impl Auth {
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, AuthError> {
         if bearer.starts_with("agk_") {
             return self.authenticate_api_key(bearer).await;
+        }
+        if bearer.starts_with("aat_") {
+            // An agent's runtime token speaks for the agent, not for a person or account.
+            return Err(AuthError::InvalidToken(
+                "an agent token is accepted only by the /api/v1/agent-runtime endpoints",
+            ));
         }
         let now = self.now();
         let claims = self.inner.keys.verify(bearer, now.div_euclid(1000))?;

@@ -19,6 +19,8 @@ use crate::store::audit::NewAuditEntry;
 use crate::store::users::{NewUser, UserChanges, UserFilter, UserKind};
 use crate::{auth, server, telemetry};
 
+/// `agentic worker`, `agentic sync …`.
+mod jobs;
 /// `agentic plugin …`.
 mod plugin;
 /// `agentic plugin new`: the connector template.
@@ -60,6 +62,19 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: plugin::PluginCommand,
+    },
+    /// Run queued jobs (syncs, schedules) without serving HTTP; any number of workers on any
+    /// number of machines may share one PostgreSQL database.
+    Worker,
+    /// Sync a connection's data now, with a progress bar.
+    Sync {
+        #[command(subcommand)]
+        command: jobs::SyncCommand,
+    },
+    /// Readable reports (queue and sync performance).
+    Report {
+        #[command(subcommand)]
+        command: jobs::ReportCommand,
     },
 }
 
@@ -157,6 +172,9 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Command::Admin { command } => admin(config, command).await,
             Command::Plugin { command } => plugin::manage(config, command).await,
             Command::Vault { command } => vault::run(config, command).await,
+            Command::Worker => jobs::worker(config).await,
+            Command::Sync { command } => jobs::sync(config, command).await,
+            Command::Report { command } => jobs::report(config, command).await,
             Command::Openapi => Ok(()),
         }
     })

@@ -89,7 +89,7 @@ pub(super) enum PluginCommand {
         project: i64,
     },
     /// Install a new version from a signed package and make it active (running hosts switch on
-    /// their next call).
+    /// their next call with Redis configured, else within cache.ttl_secs).
     Upgrade {
         /// The package file (`.agp`).
         package: PathBuf,

@@ -53,21 +53,41 @@ impl Default for EgressLimits {
     }
 }
 
-/// Why a credential could not be added to a request.
+/// Why a credential could not be added to a request. The text is for people: never a secret.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CredentialError(pub String);
+pub enum CredentialError {
+    /// The service refused the credential and only a person can fix it (re-authorize, replace
+    /// the credential). The plugin sees a `401` with this text, as if the service had said it.
+    #[error("{0}")]
+    Refused(String),
+    /// The credential could not be used just now (token endpoint down, vault unreadable).
+    #[error("{0}")]
+    Unavailable(String),
+}
 
-/// The future a [`CredentialProvider`] returns.
-pub type CredentialFuture<'a> = Pin<
-    Box<dyn Future<Output = Result<Vec<(HeaderName, HeaderValue)>, CredentialError>> + Send + 'a>,
->;
+/// The headers a [`CredentialProvider`] puts on a request.
+pub type CredentialHeaders = Vec<(HeaderName, HeaderValue)>;
+
+/// The future [`CredentialProvider::headers`] returns.
+pub type CredentialFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<CredentialHeaders, CredentialError>> + Send + 'a>>;
+
+/// The future [`CredentialProvider::renew`] returns: new headers to retry with, if any.
+pub type RenewFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<CredentialHeaders>, CredentialError>> + Send + 'a>>;
 
 /// Supplies the headers that authenticate a connection's requests (the vault implements it
 /// for stored secrets, refreshing OAuth tokens as needed). Values should be marked sensitive.
 pub trait CredentialProvider: Send + Sync + std::fmt::Debug {
     /// Headers to add to the next request.
     fn headers(&self) -> CredentialFuture<'_>;
+
+    /// The service refused a request sent with `sent` (401, or a login challenge): headers to
+    /// send it again with once, when renewing the session can help. Static credentials cannot.
+    fn renew<'a>(&'a self, sent: &'a http::HeaderMap) -> RenewFuture<'a> {
+        let _ = sent;
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// A fixed set of headers, e.g. `Authorization: Bearer …` for a personal access token.
@@ -77,8 +97,9 @@ pub struct StaticCredential(Vec<(HeaderName, HeaderValue)>);
 impl StaticCredential {
     /// A bearer token.
     pub fn bearer(token: &str) -> Result<Self, CredentialError> {
-        let mut value = HeaderValue::try_from(format!("Bearer {token}"))
-            .map_err(|_| CredentialError("the token is not a valid header value".into()))?;
+        let mut value = HeaderValue::try_from(format!("Bearer {token}")).map_err(|_| {
+            CredentialError::Refused("the token is not a valid header value".into())
+        })?;
         value.set_sensitive(true);
         Ok(Self(vec![(http::header::AUTHORIZATION, value)]))
     }
@@ -157,8 +178,9 @@ impl EgressPolicy {
         self
     }
 
-    /// Why `uri` may not be requested, if it may not.
-    fn refusal(&self, uri: &http::Uri) -> Option<String> {
+    /// Why `uri` may not be requested, if it may not. Web-automation tasks judge their
+    /// requests by the same rules, with the request's own origin as the base.
+    pub(crate) fn refusal(&self, uri: &http::Uri) -> Option<String> {
         let scheme = uri.scheme_str().unwrap_or_default();
         if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
             // The client would turn user:password@ into an Authorization header of the guest's.
@@ -225,15 +247,19 @@ pub fn host_matches(pattern: &str, host: &str) -> bool {
 }
 
 /// `.` or `..` path segments, plain or percent-encoded, which could climb out of the base path.
+/// Encoded slashes count as separators here (a server may decode them), but are allowed
+/// otherwise: GitLab names projects `group%2Fproject`.
 fn has_dot_segment(path: &str) -> bool {
-    let lower = path.to_ascii_lowercase().replace("%2e", ".");
+    let lower = path
+        .to_ascii_lowercase()
+        .replace("%2e", ".")
+        .replace("%2f", "/")
+        .replace("%5c", "/");
     lower
         .split(['/', '\\'])
         // `..;/` is `../` to Tomcat and Spring, which drop path parameters.
         .map(|segment| segment.split(';').next().unwrap_or_default())
         .any(|segment| segment == "." || segment == "..")
-        || lower.contains("%2f")
-        || lower.contains("%5c")
 }
 
 /// Why an address may not be contacted, if it may not. Link-local is refused even when private
@@ -366,6 +392,15 @@ impl Clients {
             private: build(true)?,
         })
     }
+
+    /// The client for a connection: public addresses only, or private ones too.
+    pub fn for_network(&self, allow_private: bool) -> &reqwest::Client {
+        if allow_private {
+            &self.private
+        } else {
+            &self.public
+        }
+    }
 }
 
 /// The per-call hook state.
@@ -446,11 +481,7 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
         self.sent += 1;
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = self.limits.request_timeout.min(remaining);
-        let client = if policy.allow_private {
-            self.clients.private.clone()
-        } else {
-            self.clients.public.clone()
-        };
+        let client = self.clients.for_network(policy.allow_private).clone();
         let (limits, plugin) = (self.limits.clone(), self.plugin.clone());
         let in_flight = self.in_flight.clone();
         Box::new(async move {
@@ -496,25 +527,42 @@ async fn forward(
         })?
         .to_bytes();
     parts.headers.remove(http::header::HOST);
-    if let Some(credential) = &policy.credential {
-        let headers = credential.headers().await.map_err(|e| {
-            tracing::warn!(plugin, "credential unavailable: {e}");
-            HttpError::InternalError(Some("the connection's credential is unavailable".into()))
-        })?;
-        for (name, value) in headers {
-            parts.headers.insert(name, value);
-        }
-    }
     let url = parts.uri.to_string();
+    let send = |headers: http::HeaderMap| {
+        client
+            .request(parts.method.clone(), &url)
+            .headers(headers)
+            .body(body.clone())
+            .timeout(timeout)
+            .send()
+    };
     let started = Instant::now();
-    let response = client
-        .request(parts.method.clone(), &url)
-        .headers(parts.headers)
-        .body(body)
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(send_error)?;
+    let response = match &policy.credential {
+        None => send(parts.headers.clone()).await.map_err(send_error)?,
+        Some(credential) => {
+            let mut headers = parts.headers.clone();
+            match credential.headers().await {
+                Ok(added) => headers.extend(added),
+                Err(e) => return credential_failure(e, plugin),
+            }
+            let response = send(headers.clone()).await.map_err(send_error)?;
+            if !refused(&response) {
+                response
+            } else {
+                // An expired or revoked session: renew it (once for all requests sharing it)
+                // and send this request again, once. A static credential stays refused.
+                match credential.renew(&headers).await {
+                    Ok(None) => response,
+                    Ok(Some(renewed)) => {
+                        let mut headers = parts.headers.clone();
+                        headers.extend(renewed);
+                        send(headers).await.map_err(send_error)?
+                    }
+                    Err(e) => return credential_failure(e, plugin),
+                }
+            }
+        }
+    };
     tracing::debug!(
         plugin,
         method = %parts.method,
@@ -553,14 +601,68 @@ async fn forward(
     }))
 }
 
-/// Maps a client failure to the `wasi:http` error code the guest sees.
-fn send_error(e: reqwest::Error) -> HttpError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+/// Whether the service refused the credential: `401`, or the login challenge of IBM Jazz
+/// servers (DOORS Next), which answer `200` with `X-com-ibm-team-repository-web-auth-msg:
+/// authrequired` when a session has ended.
+fn refused(response: &reqwest::Response) -> bool {
+    response.status() == http::StatusCode::UNAUTHORIZED
+        || response
+            .headers()
+            .get("x-com-ibm-team-repository-web-auth-msg")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"authrequired"))
+}
+
+/// What the guest sees when the host has no credential to send: a refused credential is the
+/// `401` the service would have sent (so connectors report an auth error people can act on),
+/// an unavailable one an error of the request.
+fn credential_failure(
+    e: CredentialError,
+    plugin: &str,
+) -> wasmtime_wasi_http::Result<http::Response<WasiBody>> {
+    match e {
+        CredentialError::Refused(why) => {
+            tracing::warn!(plugin, "credential refused: {why}");
+            let body = serde_json::json!({
+                "error": "credential_refused",
+                "error_description": why,
+            })
+            .to_string();
+            let body = http_body_util::Full::new(axum::body::Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            let mut response = http::Response::new(body);
+            *response.status_mut() = http::StatusCode::UNAUTHORIZED;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok(response)
+        }
+        CredentialError::Unavailable(why) => {
+            tracing::warn!(plugin, "credential unavailable: {why}");
+            Err(HttpError::InternalError(Some(format!(
+                "the connection's credential is unavailable: {why}"
+            ))))
+        }
+    }
+}
+
+/// Whether a client failure is the guarded resolver refusing every address of a name.
+pub(crate) fn is_prohibited(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
         if s.is::<Prohibited>() {
-            return HttpError::DestinationIpProhibited;
+            return true;
         }
         source = s.source();
+    }
+    false
+}
+
+/// Maps a client failure to the `wasi:http` error code the guest sees.
+fn send_error(e: reqwest::Error) -> HttpError {
+    if is_prohibited(&e) {
+        return HttpError::DestinationIpProhibited;
     }
     if e.is_timeout() {
         HttpError::ConnectionTimeout
@@ -662,6 +764,15 @@ mod tests {
         assert!(
             ok("https://acme.example.com/jira/..;/admin").is_some(),
             "path parameter"
+        );
+        assert!(
+            ok("https://acme.example.com/jira%2F..%2Fadmin").is_some(),
+            "encoded slash before the base path"
+        );
+        assert_eq!(
+            ok("https://acme.example.com/jira/api/v4/projects/group%2Fproject/issues"),
+            None,
+            "GitLab's encoded project paths"
         );
         assert!(
             ok("https://u:p@acme.example.com/jira/x").is_some(),

@@ -113,7 +113,8 @@ pub fn valid_id(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-fn valid_host_pattern(p: &str) -> bool {
+/// Whether `p` is a host pattern: `*`, `*.example.com`, a host name or an IP address.
+pub(crate) fn valid_host_pattern(p: &str) -> bool {
     if p == "*" {
         return true;
     }

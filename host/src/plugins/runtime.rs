@@ -327,7 +327,8 @@ impl std::fmt::Debug for Plugin {
 /// Instantiation and the call share the store's deadline and limits; a failure of either is
 /// classified by [`Runtime::classify`].
 macro_rules! call {
-    ($runtime:expr, $plugin:expr, $ctx:expr, |$c:ident, $store:ident| $call:expr) => {{
+    ($runtime:expr, $plugin:expr, $ctx:expr, $export:literal, |$c:ident, $store:ident| $call:expr) => {{
+        let started = Instant::now();
         let mut store = $runtime.store($plugin, $ctx);
         let result = async {
             let $c = $plugin.pre.instantiate_async(&mut store).await?;
@@ -336,6 +337,9 @@ macro_rules! call {
         }
         .await;
         $runtime.report_dropped_logs(&store);
+        // Per plugin and export: installed plugins are few, so the label set stays small.
+        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => $plugin.name.to_string(), "export" => $export)
+            .record(started.elapsed().as_secs_f64());
         result.map_err(|e| $runtime.classify(&store, e))
     }};
 }
@@ -547,7 +551,7 @@ impl Runtime {
 
     /// `spec()`. Runs without network: a spec is static.
     pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
-        let spec = call!(self, plugin, &Call::default(), |c, store| c
+        let spec = call!(self, plugin, &Call::default(), "spec", |c, store| c
             .call_spec(store))?;
         self.cap(spec_size(&spec))?;
         Ok(spec)
@@ -561,8 +565,9 @@ impl Runtime {
         config: &str,
     ) -> Result<String, PluginError> {
         let config = config.to_owned();
-        let message = call!(self, plugin, call, |c, store| c.call_check(store, &config))?
-            .map_err(PluginError::Connector)?;
+        let message = call!(self, plugin, call, "check", |c, store| c
+            .call_check(store, &config))?
+        .map_err(PluginError::Connector)?;
         self.cap(message.len())?;
         Ok(message)
     }
@@ -575,7 +580,7 @@ impl Runtime {
         config: &str,
     ) -> Result<Vec<StreamSpec>, PluginError> {
         let config = config.to_owned();
-        let streams = call!(self, plugin, call, |c, store| c
+        let streams = call!(self, plugin, call, "discover", |c, store| c
             .call_discover(store, &config))?
         .map_err(PluginError::Connector)?;
         self.cap(streams.iter().map(stream_size).sum())?;
@@ -592,7 +597,7 @@ impl Runtime {
         state: Option<&str>,
     ) -> Result<Page, PluginError> {
         let config = config.to_owned();
-        let page = call!(self, plugin, call, |c, store| c
+        let page = call!(self, plugin, call, "read", |c, store| c
             .call_read(store, &config, stream, state))?
         .map_err(PluginError::Connector)?;
         self.cap(page.state.len() + page.records.iter().map(record_size).sum::<usize>())?;
@@ -609,7 +614,7 @@ impl Runtime {
         input: &str,
     ) -> Result<String, PluginError> {
         let (config, input) = (config.to_owned(), input.to_owned());
-        let output = call!(self, plugin, call, |c, store| c
+        let output = call!(self, plugin, call, "invoke", |c, store| c
             .call_invoke(store, &config, action, &input))?
         .map_err(PluginError::Connector)?;
         self.cap(output.len())?;

@@ -16,20 +16,36 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+use crate::cache::Cache;
+
+/// Agents: lifecycle, runtime tokens, heartbeats and metrics.
+pub mod agents;
 /// Audit log entries.
 pub mod audit;
+/// Bytes kept in the database, in chunks (the default blob store).
+pub mod blobs;
 /// Connections: a project's configured use of a plugin.
 pub mod connections;
+/// Documents and their versions.
+pub mod documents;
+/// The job queue.
+pub mod jobs;
 /// Service-account API keys.
 pub mod keys;
+/// OAuth authorization code flows in progress.
+pub mod oauth;
 /// The plugin registry: publishers, installed versions, per-project enablement.
 pub mod plugins;
 /// Projects and their members.
 pub mod projects;
+/// Synced records (the internal models) and where each stream's sync got to.
+pub mod records;
 /// Login sessions and refresh tokens.
 pub mod sessions;
 /// Users (people and service accounts).
 pub mod users;
+/// Web-automation tasks and their runs.
+pub mod web_tasks;
 
 /// Which database server is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +96,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Read-through cache of the hot lookups (projects, memberships, plugin versions and
+    /// enablement); every write of those objects invalidates it after committing.
+    cache: Cache,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -119,7 +138,22 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            cache: Cache::disabled(),
+        })
+    }
+
+    /// This store, reading through `cache` (a fresh store caches nothing).
+    pub fn with_cache(mut self, cache: Cache) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The cache the store reads through.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
     }
 
     /// Applies the pending migrations of this backend.

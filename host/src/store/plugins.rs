@@ -1,7 +1,9 @@
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{Result, Store, StoreError};
+use crate::cache::Key;
 use crate::clock::Millis;
 
 /// A publisher key trusted to sign plugins.
@@ -93,7 +95,7 @@ pub struct NewVersion<'a> {
 }
 
 /// What the active version of a plugin is: enough to find or build its compiled form.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActiveVersion {
     /// Semver version.
     pub version: String,
@@ -190,6 +192,7 @@ impl Store {
         .await?;
         insert_version(&mut tx, v, now).await?;
         tx.commit().await?;
+        self.cache.invalidate([Key::plugin(v.plugin_id)]).await;
         Ok(())
     }
 
@@ -243,6 +246,7 @@ impl Store {
             ));
         }
         tx.commit().await?;
+        self.cache.invalidate([Key::plugin(v.plugin_id)]).await;
         Ok(active)
     }
 
@@ -278,6 +282,7 @@ impl Store {
             ));
         }
         tx.commit().await?;
+        self.cache.invalidate([Key::plugin(id)]).await;
         Ok((previous, active))
     }
 
@@ -293,6 +298,11 @@ impl Store {
                 "{used} connection(s) use plugin {id}; delete them first"
             )));
         }
+        let projects: Vec<i64> =
+            sqlx::query_scalar("SELECT project_id FROM project_plugins WHERE plugin_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
         for sql in [
             "DELETE FROM project_plugins WHERE plugin_id = $1",
             "DELETE FROM plugin_versions WHERE plugin_id = $1",
@@ -308,6 +318,9 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         tx.commit().await?;
+        let stale = std::iter::once(Key::plugin(id))
+            .chain(projects.into_iter().map(|p| Key::plugin_enabled(p, id)));
+        self.cache.invalidate(stale).await;
         Ok(())
     }
 
@@ -370,9 +383,17 @@ impl Store {
         })
     }
 
-    /// The active version of a plugin: one indexed read, so every host sees an upgrade or a
-    /// rollback on its next call.
+    /// The active version of a plugin, through the cache: install, upgrade, rollback and
+    /// uninstall invalidate it on every host sharing the cache, so each host runs the new
+    /// version on its next call.
     pub async fn active_version(&self, id: &str) -> Result<ActiveVersion> {
+        self.cache
+            .get_or_load(Key::plugin(id), || self.load_active_version(id))
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn load_active_version(&self, id: &str) -> Result<Option<ActiveVersion>> {
         let row = sqlx::query(
             "SELECT v.version, v.manifest, v.sha256 FROM plugins p \
              JOIN plugin_versions v ON v.plugin_id = p.id AND v.version = p.active_version \
@@ -380,13 +401,15 @@ impl Store {
         )
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        Ok(ActiveVersion {
-            version: row.try_get("version")?,
-            manifest: row.try_get("manifest")?,
-            sha256: row.try_get("sha256")?,
+        .await?;
+        row.map(|row| {
+            Ok(ActiveVersion {
+                version: row.try_get("version")?,
+                manifest: row.try_get("manifest")?,
+                sha256: row.try_get("sha256")?,
+            })
         })
+        .transpose()
     }
 
     /// The component bytes of a version.
@@ -420,7 +443,12 @@ impl Store {
         .execute(&self.pool)
         .await
         {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.cache
+                    .invalidate([Key::plugin_enabled(project_id, plugin_id)])
+                    .await;
+                Ok(true)
+            }
             Err(e) => match StoreError::from(e) {
                 StoreError::Conflict(_) => Ok(false),
                 other => Err(other),
@@ -436,11 +464,24 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        if n > 0 {
+            self.cache
+                .invalidate([Key::plugin_enabled(project_id, plugin_id)])
+                .await;
+        }
         Ok(n > 0)
     }
 
-    /// Whether a plugin is enabled in a project.
+    /// Whether a plugin is enabled in a project (through the cache).
     pub async fn plugin_enabled(&self, project_id: i64, plugin_id: &str) -> Result<bool> {
+        self.cache
+            .get_or_load(Key::plugin_enabled(project_id, plugin_id), || {
+                self.load_plugin_enabled(project_id, plugin_id)
+            })
+            .await
+    }
+
+    async fn load_plugin_enabled(&self, project_id: i64, plugin_id: &str) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM project_plugins WHERE project_id = $1 AND plugin_id = $2",
         )

@@ -1,12 +1,14 @@
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{like_pattern, Page, Result, Store, StoreError};
+use crate::cache::Key;
 use crate::clock::Millis;
 
 /// A project: the unit of ownership and access for everything else in the product.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Project {
     /// Primary key.
     pub id: i64,
@@ -93,13 +95,35 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        // A lookup of this id before it existed may have cached "no such project" or "not a
+        // member".
+        self.cache
+            .invalidate([
+                Key::project(project.id),
+                Key::membership(project.id, owner_id),
+                Key::membership(project.id, creator_id),
+            ])
+            .await;
         Ok(project)
     }
 
-    /// One project by id.
+    /// One project by id (through the cache).
     pub async fn get_project(&self, id: i64) -> Result<Project> {
+        self.cache
+            .get_or_load(Key::project(id), || self.load_project(id))
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn load_project(&self, id: i64) -> Result<Option<Project>> {
         let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.id = $1");
-        project_from_row(&sqlx::query(&sql).bind(id).fetch_one(&self.pool).await?)
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(project_from_row)
+            .transpose()
     }
 
     /// Projects in id order; only those `member` belongs to when given; `name` filters by
@@ -167,23 +191,64 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        let mut stale = vec![Key::project(id)];
+        if changes.owner_id.is_some() {
+            stale.push(Key::membership(id, project.owner_id));
+        }
+        self.cache.invalidate(stale).await;
         Ok(project)
     }
 
-    /// Deletes a project and its memberships.
+    /// Deletes a project with its memberships, plugin enablements and connections (cascade).
     pub async fn delete_project(&self, id: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // What the cascade takes with it, to invalidate. (A row added concurrently and missed
+        // here is harmless: its project is gone, so no lookup gets past the project.)
+        let members: Vec<i64> =
+            sqlx::query_scalar("SELECT user_id FROM project_members WHERE project_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+        let plugins: Vec<String> =
+            sqlx::query_scalar("SELECT plugin_id FROM project_plugins WHERE project_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
         let done = sqlx::query("DELETE FROM projects WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
+        let stale = std::iter::once(Key::project(id))
+            .chain(members.into_iter().map(|u| Key::membership(id, u)))
+            .chain(plugins.iter().map(|p| Key::plugin_enabled(id, p)));
+        self.cache.invalidate(stale).await;
         Ok(())
     }
 
-    /// Whether `user_id` is a member of `project_id`.
+    /// The projects `user_id` is a member of.
+    pub async fn member_project_ids(&self, user_id: i64) -> Result<Vec<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT project_id FROM project_members WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Whether `user_id` is a member of `project_id` (through the cache).
     pub async fn is_member(&self, project_id: i64, user_id: i64) -> Result<bool> {
+        self.cache
+            .get_or_load(Key::membership(project_id, user_id), || {
+                self.load_is_member(project_id, user_id)
+            })
+            .await
+    }
+
+    async fn load_is_member(&self, project_id: i64, user_id: i64) -> Result<bool> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM project_members WHERE project_id = $1 AND user_id = $2",
         )
@@ -243,10 +308,17 @@ impl Store {
         .bind(by)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let added = done.rows_affected() == 1;
+        if added {
+            self.cache
+                .invalidate([Key::membership(project_id, user_id)])
+                .await;
+        }
+        Ok(added)
     }
 
-    /// Removes a member. Returns whether they were one.
+    /// Removes a member. Returns whether they were one. On return, no host that shares the
+    /// cache lets them in any more.
     pub async fn remove_member(&self, project_id: i64, user_id: i64) -> Result<bool> {
         let done =
             sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND user_id = $2")
@@ -254,6 +326,12 @@ impl Store {
                 .bind(user_id)
                 .execute(&self.pool)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        let removed = done.rows_affected() == 1;
+        if removed {
+            self.cache
+                .invalidate([Key::membership(project_id, user_id)])
+                .await;
+        }
+        Ok(removed)
     }
 }

@@ -16,6 +16,10 @@
 
 /// Connection credentials: input, storage form, and injection into plugin requests.
 pub mod credentials;
+/// Token and login exchanges with providers.
+pub mod flows;
+/// Sessions obtained from credentials: renewal, one at a time across hosts.
+pub mod sessions;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -49,6 +53,16 @@ impl Secret {
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The stored form a secret was read from, to detect changes before writing it back.
+#[derive(Clone)]
+pub struct Stamp(Vec<u8>);
+
+impl std::fmt::Debug for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stamp(..)")
     }
 }
 
@@ -378,6 +392,44 @@ impl Vault {
         let key_id: String = row.try_get("key_id")?;
         let ciphertext: Vec<u8> = row.try_get("ciphertext")?;
         self.decrypt(&key_id, &ciphertext)
+    }
+
+    /// Reads a secret with the ciphertext it came from, for [`Vault::replace_if`].
+    pub async fn get_stamped(&self, id: i64) -> Result<(Secret, Stamp)> {
+        let row = sqlx::query("SELECT key_id, ciphertext FROM vault_secrets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.store.pool())
+            .await?
+            .ok_or(VaultError::NotFound)?;
+        let key_id: String = row.try_get("key_id")?;
+        let ciphertext: Vec<u8> = row.try_get("ciphertext")?;
+        let secret = self.decrypt(&key_id, &ciphertext)?;
+        Ok((secret, Stamp(ciphertext)))
+    }
+
+    /// Replaces a secret only if it is still what `stamp` was read from (no rotation, no other
+    /// writer in between); `false` when it was not.
+    pub async fn replace_if(
+        &self,
+        id: i64,
+        stamp: &Stamp,
+        plaintext: &[u8],
+        now: Millis,
+    ) -> Result<bool> {
+        let (key_id, ciphertext) = self.encrypt(plaintext)?;
+        let n = sqlx::query(
+            "UPDATE vault_secrets SET key_id = $2, ciphertext = $3, updated_at = $4 \
+             WHERE id = $1 AND ciphertext = $5",
+        )
+        .bind(id)
+        .bind(&key_id)
+        .bind(&ciphertext)
+        .bind(now)
+        .bind(&stamp.0)
+        .execute(self.store.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     /// Deletes a secret.

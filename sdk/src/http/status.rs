@@ -63,7 +63,8 @@ pub fn status_error(response: &Response, now: SystemTime) -> Option<Error> {
 
 /// How long the service asks us to wait, in seconds, from `Retry-After` (delay in seconds or an
 /// HTTP date) or else `X-RateLimit-Reset` / `RateLimit-Reset` (a Unix time in seconds, as GitHub
-/// sends, or a delay in seconds, as the IETF draft does — values above 10⁹ are read as times).
+/// sends, an ISO 8601 time, as Atlassian sends, or a delay in seconds, as the IETF draft does —
+/// numbers above 10⁹ are read as times).
 /// Rounded up; a time already past gives 0.
 pub fn retry_after_secs(response: &Response, now: SystemTime) -> Option<u32> {
     let until = |t: SystemTime| {
@@ -82,14 +83,82 @@ pub fn retry_after_secs(response: &Response, now: SystemTime) -> Option<u32> {
     let reset = response
         .header("x-ratelimit-reset")
         .or_else(|| response.header("ratelimit-reset"))?
-        .trim()
-        .parse::<u64>()
-        .ok()?;
+        .trim();
+    if let Some(at) = iso_8601(reset) {
+        // Atlassian's form: `2025-01-31T12:10Z`.
+        return Some(until(at));
+    }
+    let reset = reset.parse::<u64>().ok()?;
     if reset > 1_000_000_000 {
         Some(until(UNIX_EPOCH + Duration::from_secs(reset)))
     } else {
         Some(u32::try_from(reset).unwrap_or(u32::MAX))
     }
+}
+
+/// An ISO 8601 UTC time as `YYYY-MM-DDTHH:MM[:SS[.fff]]` followed by `Z` or `±HH:MM`
+/// (what Atlassian sends in `X-RateLimit-Reset`). Only times after 1970.
+fn iso_8601(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<u64> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().try_fold(0_u64, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+        })
+    };
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && at(10, b'T') && at(13, b':')) {
+        return None;
+    }
+    let (year, month, day, hour, minute) =
+        (num(0, 4)?, num(5, 2)?, num(8, 2)?, num(11, 2)?, num(14, 2)?);
+    let mut i = 16;
+    let mut second = 0;
+    if at(i, b':') {
+        second = num(i + 1, 2)?;
+        i += 3;
+        if at(i, b'.') {
+            i += 1;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+        }
+    }
+    let offset: i64 = match b.get(i..)? {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), ..] if b.len() == i + 6 && at(i + 3, b':') => {
+            let minutes = i64::try_from(num(i + 1, 2)? * 60 + num(i + 4, 2)?).ok()?;
+            if *sign == b'-' {
+                -minutes
+            } else {
+                minutes
+            }
+        }
+        _ => return None,
+    };
+    if !(1970..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let secs = i64::try_from((days - 719_468) * 86_400 + hour * 3600 + minute * 60 + second)
+        .ok()?
+        - offset * 60;
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
 }
 
 /// `GET http://…: 404 {body excerpt}`: what the error text says about a response.
@@ -191,6 +260,44 @@ mod tests {
                 ..
             })
         ));
+        // Atlassian: an ISO 8601 time, to the minute, with the delay or without it.
+        assert!(matches!(
+            error(429, &[("X-RateLimit-Reset", "2015-10-21T07:22Z")]),
+            Some(Error::RateLimited {
+                retry_after_secs: 120,
+                ..
+            })
+        ));
+        assert!(matches!(
+            error(503, &[("X-RateLimit-Reset", "2015-10-21T09:20:30.5+02:00")]),
+            Some(Error::RateLimited {
+                retry_after_secs: 30,
+                ..
+            })
+        ));
+        assert_eq!(
+            retry_after_secs(
+                &response(
+                    429,
+                    &[
+                        ("Retry-After", "5"),
+                        ("X-RateLimit-Reset", "2015-10-21T07:22Z")
+                    ]
+                ),
+                at(1_445_412_000)
+            ),
+            Some(5),
+            "Retry-After comes first"
+        );
+        for bad in [
+            "2015-10-21",
+            "2015-10-21T07:02",
+            "2015-13-21T07:02Z",
+            "1969-12-31T23:59Z",
+            "2015-10-21T07:02+2",
+        ] {
+            assert_eq!(iso_8601(bad), None, "{bad}");
+        }
         // GitHub: 403 with the budget exhausted is throttling, not a credential problem.
         assert!(matches!(
             error(

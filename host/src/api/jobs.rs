@@ -1,0 +1,367 @@
+//! Jobs: list, inspect, cancel, retry, and follow progress live (Server-Sent Events).
+//!
+//! A job of a project is visible to that project's members (Administrators: every job); a job
+//! without a project (system work) only to Administrators. Others' jobs answer 404.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::access;
+use super::audit::record;
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiPath;
+use super::pagination::{window, Paginated};
+use super::{AppState, Problem};
+use crate::auth::{ClientInfo, Principal};
+use crate::clock::to_datetime;
+use crate::rbac::{Permission, Role};
+use crate::store::jobs::{Job, JobFilter};
+use crate::store::StoreError;
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs))
+        .routes(routes!(get_job))
+        .routes(routes!(cancel_job))
+        .routes(routes!(retry_job))
+        .routes(routes!(job_events))
+        .routes(routes!(performance))
+}
+
+/// The window of the performance report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct Window {
+    /// Start (RFC 3339); default 24 hours before `until`.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    since: Option<OffsetDateTime>,
+    /// End (RFC 3339); default now.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    until: Option<OffsetDateTime>,
+}
+
+/// Queue and sync performance over a window, across every host and worker: throughput, wait and
+/// run time percentiles per job kind, retries, dead letters, queue depth, records synced.
+/// Needs `metrics:read`.
+#[utoipa::path(get, path = "/admin/performance", tag = "jobs", params(Window),
+    responses((status = 200, body = crate::jobs::report::PerformanceReport), (status = 422, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn performance(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(window): Query<Window>,
+) -> ApiResult<Json<crate::jobs::report::PerformanceReport>> {
+    who.require(Permission::MetricsRead)?;
+    let ms =
+        |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+    let until = window.until.map_or(state.now(), ms);
+    let since = window.since.map_or(until - 86_400_000, ms);
+    if since >= until {
+        return Err(ApiError::field("since", "must be before until"));
+    }
+    if until - since > 90 * 86_400_000 {
+        return Err(ApiError::field(
+            "since",
+            "the window may span at most 90 days",
+        ));
+    }
+    Ok(Json(
+        crate::jobs::report::performance(&state.store, since, until).await?,
+    ))
+}
+
+/// A job.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct JobView {
+    id: i64,
+    /// What it runs (`sync`, …).
+    kind: String,
+    project_id: Option<i64>,
+    /// `queued`, `running`, `succeeded`, `dead` or `cancelled`.
+    state: String,
+    /// The handler's input.
+    #[schema(value_type = Object)]
+    payload: serde_json::Value,
+    priority: i32,
+    attempts: i32,
+    max_attempts: i32,
+    /// Not before (retries wait here).
+    #[serde(with = "time::serde::rfc3339")]
+    run_at: OffsetDateTime,
+    cancel_requested: bool,
+    progress: ProgressView,
+    /// Why the last attempt failed.
+    last_error: Option<String>,
+    /// The handler's output, when it succeeded.
+    #[schema(value_type = Option<Object>)]
+    result: Option<serde_json::Value>,
+    created_by: Option<i64>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    started_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    finished_at: Option<OffsetDateTime>,
+}
+
+/// How far a job got.
+#[derive(Debug, Serialize, ToSchema)]
+struct ProgressView {
+    done: i64,
+    total: Option<i64>,
+    message: String,
+}
+
+impl From<Job> for JobView {
+    fn from(j: Job) -> Self {
+        let json = |s: &str| serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.into()));
+        Self {
+            id: j.id,
+            kind: j.kind,
+            project_id: j.project_id,
+            state: j.state,
+            payload: json(&j.payload),
+            priority: j.priority,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            run_at: to_datetime(j.run_at),
+            cancel_requested: j.cancel_requested,
+            progress: ProgressView {
+                done: j.progress_done,
+                total: j.progress_total,
+                message: j.progress_message,
+            },
+            last_error: j.last_error,
+            result: j.result.as_deref().map(json),
+            created_by: j.created_by,
+            created_at: to_datetime(j.created_at),
+            started_at: j.started_at.map(to_datetime),
+            finished_at: j.finished_at.map(to_datetime),
+        }
+    }
+}
+
+const STATES: &[&str] = &["queued", "running", "succeeded", "dead", "cancelled"];
+
+/// Filters and page of the job list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ListJobs {
+    /// Only this project's jobs.
+    project_id: Option<i64>,
+    /// Only this kind.
+    kind: Option<String>,
+    /// Only this state.
+    state: Option<String>,
+    /// From `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size, 1–200 (default 50).
+    limit: Option<u32>,
+}
+
+/// The jobs of the caller's projects (Administrators: all). Needs `jobs:read`.
+#[utoipa::path(get, path = "/jobs", tag = "jobs", params(ListJobs),
+    responses((status = 200, body = Paginated<JobView>), (status = 400, body = Problem), (status = 422, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn list_jobs(
+    State(state): State<AppState>,
+    who: Principal,
+    Query(q): Query<ListJobs>,
+) -> ApiResult<Json<Paginated<JobView>>> {
+    who.require(Permission::JobsRead)?;
+    let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
+    if let Some(s) = q.state.as_deref() {
+        if !STATES.contains(&s) {
+            return Err(ApiError::field(
+                "state",
+                format!("must be one of {}", STATES.join(", ")),
+            ));
+        }
+    }
+    if let Some(kind) = q.kind.as_deref() {
+        if kind.len() > 64 {
+            return Err(ApiError::field("kind", "must be at most 64 characters"));
+        }
+    }
+    if let Some(project) = q.project_id {
+        access::project(&state.store, &who, project, Permission::JobsRead).await?;
+    }
+    let member_of = if who.user.role == Role::Administrator {
+        None
+    } else {
+        Some(state.store.member_project_ids(who.user.id).await?)
+    };
+    let filter = JobFilter {
+        projects: member_of.as_deref(),
+        project_id: q.project_id,
+        kind: q.kind.as_deref(),
+        state: q.state.as_deref(),
+    };
+    let page = state.store.list_jobs(&filter, after, limit).await?;
+    Ok(Json(Paginated::from_page(page, JobView::from)))
+}
+
+#[derive(Debug, Deserialize)]
+struct JobPath {
+    id: i64,
+}
+
+/// A job the caller may see with `permission`, or 404.
+async fn visible(
+    state: &AppState,
+    who: &Principal,
+    id: i64,
+    permission: Permission,
+) -> ApiResult<Job> {
+    who.require(permission)?;
+    let job = state.store.get_job(id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::not_found("job"),
+        other => other.into(),
+    })?;
+    match job.project_id {
+        Some(project) => {
+            access::project(&state.store, who, project, permission).await?;
+        }
+        None if who.user.role == Role::Administrator => {}
+        None => return Err(ApiError::not_found("job")),
+    }
+    Ok(job)
+}
+
+/// One job. Needs `jobs:read` and membership of its project.
+#[utoipa::path(get, path = "/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn get_job(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<JobPath>,
+) -> ApiResult<Json<JobView>> {
+    Ok(Json(
+        visible(&state, &who, path.id, Permission::JobsRead)
+            .await?
+            .into(),
+    ))
+}
+
+/// Cancels a job: a queued one at once, a running one cooperatively (its plugin call is
+/// stopped within about a second). Finished jobs answer 409. Needs `jobs:operate`.
+#[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn cancel_job(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<JobPath>,
+) -> ApiResult<Json<JobView>> {
+    let job = visible(&state, &who, path.id, Permission::JobsOperate).await?;
+    if !matches!(job.state.as_str(), "queued" | "running") {
+        return Err(ApiError::Conflict(format!(
+            "the job is {}; only queued or running jobs can be cancelled",
+            job.state
+        )));
+    }
+    let job = state.store.cancel_job(job.id, state.now()).await?;
+    record(
+        &state,
+        &who,
+        &client,
+        "job",
+        "job.cancelled",
+        job.id,
+        serde_json::json!({"kind": job.kind}),
+    )
+    .await?;
+    Ok(Json(job.into()))
+}
+
+/// Runs a dead, cancelled or succeeded job again with fresh attempts. Needs `jobs:operate`.
+#[utoipa::path(post, path = "/jobs/{id}/retry", tag = "jobs", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 200, body = JobView), (status = 404, body = Problem), (status = 409, body = Problem),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn retry_job(
+    State(state): State<AppState>,
+    who: Principal,
+    client: ClientInfo,
+    ApiPath(path): ApiPath<JobPath>,
+) -> ApiResult<Json<JobView>> {
+    let job = visible(&state, &who, path.id, Permission::JobsOperate).await?;
+    let Some(job) = state.store.retry_job(job.id, state.now()).await? else {
+        return Err(ApiError::Conflict(format!(
+            "the job is {}; only dead, cancelled or succeeded jobs can be retried",
+            job.state
+        )));
+    };
+    record(
+        &state,
+        &who,
+        &client,
+        "job",
+        "job.retried",
+        job.id,
+        serde_json::json!({"kind": job.kind}),
+    )
+    .await?;
+    Ok(Json(job.into()))
+}
+
+/// Live progress: a `job` event with the job (as `GET /jobs/{id}`) whenever it changes, until
+/// it is finished. Needs `jobs:read`.
+#[utoipa::path(get, path = "/jobs/{id}/events", tag = "jobs", params(("id" = i64, Path, description = "Job id")),
+    responses((status = 200, content_type = "text/event-stream", description = "`job` events"),
+              (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn job_events(
+    State(state): State<AppState>,
+    who: Principal,
+    ApiPath(path): ApiPath<JobPath>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let job = visible(&state, &who, path.id, Permission::JobsRead).await?;
+    let store = state.store.clone();
+    let first = Some(job);
+    let stream = futures_util::stream::unfold(
+        (first, None::<i64>, false),
+        move |(pending, last_seen, done)| {
+            let store = store.clone();
+            async move {
+                if done {
+                    return None;
+                }
+                let mut pending = pending;
+                loop {
+                    let job = match pending.take() {
+                        Some(job) => job,
+                        None => {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            match store.get_job(path.id).await {
+                                Ok(job) => job,
+                                Err(_) => return None,
+                            }
+                        }
+                    };
+                    if Some(job.updated_at) == last_seen {
+                        continue;
+                    }
+                    let finished = matches!(job.state.as_str(), "succeeded" | "dead" | "cancelled");
+                    let stamp = job.updated_at;
+                    let view = JobView::from(job);
+                    let event = Event::default()
+                        .event("job")
+                        .json_data(&view)
+                        .unwrap_or_else(|_| Event::default().event("job"));
+                    return Some((Ok(event), (None, Some(stamp), finished)));
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}

@@ -1,0 +1,160 @@
+//! The durable job queue: long work (syncs, deploys, scheduled runs) outside request handlers.
+//!
+//! Jobs live in the application database ([`crate::store::jobs`]), so any number of
+//! `agentic serve` and `agentic worker` processes share one queue. A [`Worker`] claims due
+//! jobs of the kinds it has [`JobHandler`]s for, holds each under a lease it renews with
+//! heartbeats, and records the outcome:
+//!
+//! - success stores the handler's output;
+//! - a failure is retried after an exponential backoff with jitter ([`backoff`]) until
+//!   `max_attempts`, then the job is dead (kept, and retryable by hand);
+//! - a rate limit postpones the job to the service's `Retry-After` without spending an attempt;
+//! - cancellation is cooperative: the heartbeat learns of it and the handler's
+//!   [`JobContext::cancelled`] fires, which a plugin call awaits beside its own future (dropping
+//!   the call stops the guest);
+//! - a worker that dies stops heartbeating; its lease expires and another worker reclaims the
+//!   job ([`crate::store::Store::reclaim_expired`]).
+
+/// The performance summary of the queue and syncs over a time window.
+pub mod report;
+/// Cron schedules that enqueue jobs.
+pub mod schedule;
+/// The worker loop.
+pub mod worker;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use rand::Rng;
+
+pub use worker::{Worker, WorkerOptions};
+
+use crate::clock::Millis;
+use crate::store::jobs::Job;
+
+/// Why a run of a job did not succeed; decides what happens next.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Worth trying again later (network, a transient service error).
+    #[error("{0}")]
+    Retry(String),
+    /// Trying again cannot help (bad input, refused credential, missing connection).
+    #[error("{0}")]
+    Permanent(String),
+    /// The service asked to wait: run again then, without spending an attempt.
+    #[error("rate limited for {retry_after_secs}s: {message}")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+        /// What the service said.
+        message: String,
+    },
+    /// Stopped because cancellation was asked.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// What a handler gets: the job, a way to report progress, and the cancellation signal.
+#[derive(Clone)]
+pub struct JobContext {
+    /// The job as claimed.
+    pub job: Job,
+    progress: Arc<dyn Fn(i64, Option<i64>, String) + Send + Sync>,
+    cancel: tokio::sync::watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for JobContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobContext")
+            .field("job", &self.job.id)
+            .finish()
+    }
+}
+
+impl JobContext {
+    /// A context for running a handler outside a worker (tests, the CLI).
+    pub fn detached(job: Job) -> (Self, tokio::sync::watch::Sender<bool>) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (
+            Self {
+                job,
+                progress: Arc::new(|_, _, _| {}),
+                cancel: rx,
+            },
+            tx,
+        )
+    }
+
+    /// Reports progress: `done` of `total` units, and what is happening. Cheap to call often:
+    /// the worker writes it to the database at most a few times a second.
+    pub fn progress(&self, done: i64, total: Option<i64>, message: impl Into<String>) {
+        (self.progress)(done, total, message.into());
+    }
+
+    /// Whether cancellation was asked.
+    pub fn is_cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Resolves when cancellation is asked (never, if it is not).
+    pub async fn cancelled(&self) {
+        let mut rx = self.cancel.clone();
+        while !*rx.borrow_and_update() {
+            if rx.changed().await.is_err() {
+                // The worker went away without cancelling: wait forever, as documented.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Runs `work` unless cancellation comes first (then `work` is dropped: a plugin call in it
+    /// stops at once).
+    pub async fn unless_cancelled<T>(&self, work: impl Future<Output = T>) -> Result<T, JobError> {
+        tokio::select! {
+            out = work => Ok(out),
+            () = self.cancelled() => Err(JobError::Cancelled),
+        }
+    }
+}
+
+/// The future a handler returns.
+pub type JobFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<serde_json::Value, JobError>> + Send + 'a>>;
+
+/// Runs jobs of one kind.
+pub trait JobHandler: Send + Sync {
+    /// The kind it runs (`sync`, …).
+    fn kind(&self) -> &'static str;
+
+    /// Runs one attempt. Progress and cancellation through `ctx`.
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> JobFuture<'a>;
+}
+
+/// The delay before attempt `attempt + 1` after `attempt` failed: 2 s doubling per attempt,
+/// capped at an hour, with "equal jitter" (half fixed, half random) so a burst of failures does
+/// not come back as a burst.
+pub fn backoff(attempt: i32) -> Millis {
+    let exp = attempt.clamp(1, 20) - 1;
+    let full: Millis = (2_000i64 << exp).min(3_600_000);
+    let half = full / 2;
+    half + rand::thread_rng().gen_range(0..=half)
+}
+
+/// Attempts of a new job before it is dead.
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
+
+/// A job that does nothing: measures the queue itself (benchmarks) and proves a worker is
+/// alive. Its output names the worker that ran it.
+#[derive(Debug)]
+pub struct Noop;
+
+impl JobHandler for Noop {
+    fn kind(&self) -> &'static str {
+        "noop"
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> JobFuture<'a> {
+        Box::pin(async move { Ok(serde_json::json!({"worker": ctx.job.lease_owner})) })
+    }
+}

@@ -1,0 +1,324 @@
+//! The worker loop: claim, run under a heartbeated lease, record the outcome.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{watch, Semaphore};
+
+use super::{backoff, schedule, JobContext, JobError, JobHandler};
+use crate::clock::Clock;
+use crate::store::jobs::{Job, Outcome};
+use crate::store::{Store, StoreError};
+
+/// The latest progress a handler reported (done, total, message), written by the heartbeat.
+type LastProgress = Arc<Mutex<Option<(i64, Option<i64>, String)>>>;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How long a claim holds without a heartbeat; a dead worker's jobs wait this long.
+    pub lease: Duration,
+    /// The longest wait between polls of an empty queue.
+    pub idle_poll: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Claims and runs jobs. Cheap to share; [`Worker::run`] until shutdown.
+pub struct Worker {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    options: WorkerOptions,
+    /// This worker's name in leases (unique per process and worker).
+    owner: String,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("owner", &self.owner)
+            .field("kinds", &self.handlers.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Worker {
+    /// A worker for `handlers`.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        handlers: Vec<Arc<dyn JobHandler>>,
+        options: WorkerOptions,
+    ) -> Self {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+        Self {
+            store,
+            clock,
+            handlers: handlers.into_iter().map(|h| (h.kind(), h)).collect(),
+            options,
+            owner: format!(
+                "{host}:{}:{}",
+                std::process::id(),
+                uuid::Uuid::new_v4().simple()
+            ),
+        }
+    }
+
+    /// This worker's lease owner name.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Claims and runs jobs until `shutdown` turns true, then waits for running jobs to end.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let kinds: Vec<String> = self.handlers.keys().map(|k| (*k).to_owned()).collect();
+        let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let mut housekeeping = Instant::now() - Duration::from_secs(3600);
+        let mut idle = Duration::from_millis(10);
+        tracing::info!(owner = %self.owner, kinds = ?kinds, "worker started");
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            if housekeeping.elapsed() > Duration::from_secs(1) {
+                housekeeping = Instant::now();
+                self.housekeeping().await;
+            }
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+                _ = shutdown.changed() => continue,
+            };
+            let now = self.clock.now_ms();
+            match self
+                .store
+                .claim_job(&kinds, &self.owner, now + self.lease_ms(), now)
+                .await
+            {
+                Ok(Some(job)) => {
+                    idle = Duration::from_millis(10);
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        me.execute(job).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => {
+                    drop(permit);
+                    tokio::select! {
+                        () = tokio::time::sleep(idle) => {}
+                        _ = shutdown.changed() => {}
+                    }
+                    idle = (idle * 2).min(self.options.idle_poll);
+                }
+                Err(e) => {
+                    drop(permit);
+                    tracing::warn!("claiming a job failed: {e}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+        // Let running jobs finish (their leases keep them ours meanwhile).
+        let _all = slots
+            .acquire_many(u32::try_from(self.options.concurrency.max(1)).unwrap_or(1))
+            .await;
+        tracing::info!(owner = %self.owner, "worker stopped");
+    }
+
+    /// Reclaims expired leases, ticks schedules, exports queue gauges.
+    async fn housekeeping(&self) {
+        let now = self.clock.now_ms();
+        match self.store.reclaim_expired(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::warn!(jobs = n, "reclaimed jobs whose worker stopped heartbeating");
+                metrics::counter!("agentic_jobs_reclaimed_total").increment(n);
+            }
+            Err(e) => tracing::warn!("reclaiming expired leases failed: {e}"),
+        }
+        if let Err(e) = schedule::tick(&self.store, now).await {
+            tracing::warn!("schedules: {e}");
+        }
+        if let Ok(counts) = self.store.job_counts().await {
+            for (state, n) in counts {
+                metrics::gauge!("agentic_jobs", "state" => state).set(n as f64);
+            }
+        }
+    }
+
+    /// Runs one claimed job to an outcome.
+    async fn execute(self: Arc<Self>, job: Job) {
+        let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
+            return;
+        };
+        let started = Instant::now();
+        let wait_ms = (self.clock.now_ms() - job.run_at).max(0);
+        metrics::histogram!("agentic_job_wait_seconds", "kind" => job.kind.clone())
+            .record(wait_ms as f64 / 1000.0);
+        let (cancel_tx, cancel_rx) = watch::channel(job.cancel_requested);
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let progress: LastProgress = Arc::default();
+        let heartbeat = {
+            let (me, id, lost, progress) = (self.clone(), job.id, lost.clone(), progress.clone());
+            tokio::spawn(async move {
+                me.heartbeat(id, cancel_tx, lost, progress).await;
+            })
+        };
+        let sink = progress.clone();
+        let ctx = JobContext {
+            job: job.clone(),
+            progress: Arc::new(move |done, total, message| {
+                *sink.lock().unwrap_or_else(|e| e.into_inner()) = Some((done, total, message));
+            }),
+            cancel: cancel_rx,
+        };
+        let result = handler.run(&ctx).await;
+        heartbeat.abort();
+        // The last progress report, so a finished job shows where it ended.
+        let last = progress.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((done, total, message)) = last {
+            let _ = self
+                .store
+                .job_progress(
+                    job.id,
+                    &self.owner,
+                    done,
+                    total,
+                    &message,
+                    self.clock.now_ms(),
+                )
+                .await;
+        }
+        if lost.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::warn!(
+                job = job.id,
+                "lost the lease; the outcome is another attempt's"
+            );
+            return;
+        }
+        let now = self.clock.now_ms();
+        let (label, outcome_text);
+        let outcome = match &result {
+            Ok(value) => {
+                label = "succeeded";
+                outcome_text = value.to_string();
+                Outcome::Succeeded(&outcome_text)
+            }
+            Err(JobError::Cancelled) => {
+                label = "cancelled";
+                Outcome::Cancelled
+            }
+            Err(JobError::RateLimited {
+                retry_after_secs,
+                message,
+            }) => {
+                label = "postponed";
+                Outcome::Postponed {
+                    reason: message,
+                    at: now + i64::try_from(*retry_after_secs).unwrap_or(3600).min(86_400) * 1000,
+                }
+            }
+            Err(JobError::Retry(e)) => {
+                label = if job.attempts >= job.max_attempts {
+                    "dead"
+                } else {
+                    "retried"
+                };
+                Outcome::Failed {
+                    error: e,
+                    retry_at: now + backoff(job.attempts),
+                    permanent: false,
+                }
+            }
+            Err(JobError::Permanent(e)) => {
+                label = "dead";
+                Outcome::Failed {
+                    error: e,
+                    retry_at: now,
+                    permanent: true,
+                }
+            }
+        };
+        match self
+            .store
+            .finish_job(job.id, &self.owner, outcome, now)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(job = job.id, "the job changed hands before it finished"),
+            Err(e) => tracing::error!(
+                job = job.id,
+                "recording the outcome failed (the lease will expire and the job run again): {e}"
+            ),
+        }
+        if let Err(e) = &result {
+            if !matches!(e, JobError::Cancelled) {
+                tracing::warn!(job = job.id, kind = %job.kind, attempt = job.attempts, "job failed: {e}");
+            }
+        }
+        metrics::counter!("agentic_jobs_finished_total", "kind" => job.kind.clone(), "outcome" => label)
+            .increment(1);
+        metrics::histogram!("agentic_job_run_seconds", "kind" => job.kind.clone())
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    /// Renews the lease every third of it, writes progress, and passes on cancellation; a lost
+    /// lease cancels the run too (the job is someone else's now).
+    async fn heartbeat(
+        &self,
+        id: i64,
+        cancel: watch::Sender<bool>,
+        lost: Arc<std::sync::atomic::AtomicBool>,
+        progress: LastProgress,
+    ) {
+        // Often enough that a cancellation reaches a running job within about a second.
+        let beat = (self.options.lease / 3).min(Duration::from_secs(1));
+        let mut last_beat = Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(250).min(beat)).await;
+            let now = self.clock.now_ms();
+            let report = progress.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some((done, total, message)) = report {
+                let _ = self
+                    .store
+                    .job_progress(id, &self.owner, done, total, &message, now)
+                    .await;
+            }
+            if last_beat.elapsed() < beat {
+                continue;
+            }
+            last_beat = Instant::now();
+            match self
+                .store
+                .heartbeat(id, &self.owner, now + self.lease_ms(), now)
+                .await
+            {
+                Ok(true) => {
+                    let _ = cancel.send(true);
+                }
+                Ok(false) => {}
+                Err(StoreError::NotFound) => {
+                    lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let _ = cancel.send(true);
+                    return;
+                }
+                Err(e) => tracing::warn!(job = id, "heartbeat failed: {e}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,483 @@
+//! The job queue's rows: enqueue, claim, heartbeat, finish, cancel, retry, schedules.
+//!
+//! Claiming is one statement on either database: on PostgreSQL the candidate row is picked with
+//! `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other or take the same
+//! job; on SQLite the single writer makes the guarded `UPDATE … WHERE state = 'queued'` the
+//! transaction. Every later write of a running job is guarded by its lease owner, so a worker
+//! whose lease expired (and whose job went to another) cannot overwrite the new attempt.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{Backend, Page, Result, Store, StoreError};
+use crate::clock::Millis;
+
+/// A job as stored.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Primary key.
+    pub id: i64,
+    /// What to run (`sync`, `noop`, …): the handler's name.
+    pub kind: String,
+    /// The project it belongs to, if any (visibility follows the project).
+    pub project_id: Option<i64>,
+    /// The handler's input (JSON).
+    pub payload: String,
+    /// `queued`, `running`, `succeeded`, `dead` or `cancelled`.
+    pub state: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// After this many failed attempts the job is dead.
+    pub max_attempts: i32,
+    /// Not before this time.
+    pub run_at: Millis,
+    /// Makes enqueueing the same work twice a no-op.
+    pub idempotency_key: Option<String>,
+    /// The worker holding the lease.
+    pub lease_owner: Option<String>,
+    /// Until when the lease holds without a heartbeat.
+    pub lease_until: Option<Millis>,
+    /// Someone asked to cancel it.
+    pub cancel_requested: bool,
+    /// Progress: units done.
+    pub progress_done: i64,
+    /// Progress: units in all, when known.
+    pub progress_total: Option<i64>,
+    /// Progress: what is happening.
+    pub progress_message: String,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// The handler's output (JSON), when it succeeded.
+    pub result: Option<String>,
+    /// Who enqueued it (`None` for schedules and the system).
+    pub created_by: Option<i64>,
+    /// Enqueued at.
+    pub created_at: Millis,
+    /// First started at.
+    pub started_at: Option<Millis>,
+    /// Reached a final state at.
+    pub finished_at: Option<Millis>,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+const COLUMNS: &str = "id, kind, project_id, payload, state, priority, attempts, max_attempts, \
+    run_at, idempotency_key, lease_owner, lease_until, cancel_requested, progress_done, \
+    progress_total, progress_message, last_error, result, created_by, created_at, started_at, \
+    finished_at, updated_at";
+
+fn from_row(row: &AnyRow) -> Result<Job> {
+    Ok(Job {
+        id: row.try_get("id")?,
+        kind: row.try_get("kind")?,
+        project_id: row.try_get("project_id")?,
+        payload: row.try_get("payload")?,
+        state: row.try_get("state")?,
+        priority: row.try_get("priority")?,
+        attempts: row.try_get("attempts")?,
+        max_attempts: row.try_get("max_attempts")?,
+        run_at: row.try_get("run_at")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        lease_owner: row.try_get("lease_owner")?,
+        lease_until: row.try_get("lease_until")?,
+        cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
+        progress_done: row.try_get("progress_done")?,
+        progress_total: row.try_get("progress_total")?,
+        progress_message: row.try_get("progress_message")?,
+        last_error: row.try_get("last_error")?,
+        result: row.try_get("result")?,
+        created_by: row.try_get("created_by")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        finished_at: row.try_get("finished_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Handler name.
+    pub kind: String,
+    /// Owning project.
+    pub project_id: Option<i64>,
+    /// Handler input (JSON).
+    pub payload: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Attempts before the job is dead.
+    pub max_attempts: i32,
+    /// Not before.
+    pub run_at: Millis,
+    /// Enqueueing twice with the same key returns the first job.
+    pub idempotency_key: Option<String>,
+    /// Who asks.
+    pub created_by: Option<i64>,
+}
+
+/// Filters of the job list.
+#[derive(Debug, Default)]
+pub struct JobFilter<'a> {
+    /// Only these projects (`None`: every job, for Administrators).
+    pub projects: Option<&'a [i64]>,
+    /// One project.
+    pub project_id: Option<i64>,
+    /// One kind.
+    pub kind: Option<&'a str>,
+    /// One state.
+    pub state: Option<&'a str>,
+}
+
+/// How a running attempt ended.
+#[derive(Debug)]
+pub enum Outcome<'a> {
+    /// Done, with the handler's output.
+    Succeeded(&'a str),
+    /// Failed; retried at `retry_at` unless attempts are used up (then dead).
+    Failed {
+        /// Why.
+        error: &'a str,
+        /// When to try again.
+        retry_at: Millis,
+        /// Never retry (bad input, a permanent refusal).
+        permanent: bool,
+    },
+    /// Not a failure: run again at `at` without counting the attempt (a rate limit).
+    Postponed {
+        /// Why.
+        reason: &'a str,
+        /// When.
+        at: Millis,
+    },
+    /// Stopped on request.
+    Cancelled,
+}
+
+impl Store {
+    /// A transaction for queue bookkeeping. On PostgreSQL it commits without waiting for the
+    /// WAL flush (`synchronous_commit = off` for this transaction only): a claim or an outcome
+    /// lost in a database crash only means the job runs again, which the queue's at-least-once
+    /// contract allows, and not waiting for an fsync per claim and per outcome is what lets one
+    /// worker run hundreds of jobs a second instead of one per disk flush. Enqueueing keeps the
+    /// full guarantee: a job once accepted is never lost.
+    async fn relaxed(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// Enqueues a job; with an idempotency key already used, returns the existing job and
+    /// `false`.
+    pub async fn enqueue(&self, job: &NewJob, now: Millis) -> Result<(Job, bool)> {
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO jobs (kind, project_id, payload, state, priority, max_attempts, run_at, \
+             idempotency_key, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $9) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+        ))
+        .bind(&job.kind)
+        .bind(job.project_id)
+        .bind(&job.payload)
+        .bind(job.priority)
+        .bind(job.max_attempts)
+        .bind(job.run_at)
+        .bind(job.idempotency_key.as_deref())
+        .bind(job.created_by)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match inserted {
+            Some(row) => Ok((from_row(&row)?, true)),
+            None => {
+                let key = job.idempotency_key.as_deref().unwrap_or_default();
+                let row = sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM jobs WHERE idempotency_key = $1"
+                ))
+                .bind(key)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok((from_row(&row)?, false))
+            }
+        }
+    }
+
+    /// Enqueues a job inside the caller's transaction (no idempotency key), so the job exists
+    /// exactly when the caller's other writes do (an agent's move to `deploying` and its deploy
+    /// job, say).
+    pub(crate) async fn enqueue_in(
+        conn: &mut sqlx::AnyConnection,
+        job: &NewJob,
+        now: Millis,
+    ) -> Result<Job> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO jobs (kind, project_id, payload, state, priority, max_attempts, run_at, \
+             created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $8) RETURNING {COLUMNS}"
+        ))
+        .bind(&job.kind)
+        .bind(job.project_id)
+        .bind(&job.payload)
+        .bind(job.priority)
+        .bind(job.max_attempts)
+        .bind(job.run_at)
+        .bind(job.created_by)
+        .bind(now)
+        .fetch_one(conn)
+        .await?;
+        from_row(&row)
+    }
+
+    /// Claims the most urgent due job of one of `kinds` for `owner` until `lease_until`.
+    pub async fn claim_job(
+        &self,
+        kinds: &[String],
+        owner: &str,
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Option<Job>> {
+        // Kinds are handler names from our own code, never user input; still quoted safely.
+        let kinds = kinds
+            .iter()
+            .map(|k| format!("'{}'", k.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.relaxed().await?;
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
+             attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
+                         AND kind IN ({kinds}) ORDER BY priority DESC, run_at, id LIMIT 1 {lock}) \
+             AND state = 'queued' RETURNING {COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Extends a lease; returns whether cancellation was asked, or `NotFound` when the lease
+    /// was lost (expired and taken over, or the job was deleted).
+    pub async fn heartbeat(
+        &self,
+        id: i64,
+        owner: &str,
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "UPDATE jobs SET lease_until = $3, updated_at = $4 \
+             WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING cancel_requested",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(row.try_get::<i64, _>("cancel_requested")? != 0)
+    }
+
+    /// Records progress of a running job (only its lease owner may).
+    pub async fn job_progress(
+        &self,
+        id: i64,
+        owner: &str,
+        done: i64,
+        total: Option<i64>,
+        message: &str,
+        now: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE jobs SET progress_done = $3, progress_total = $4, progress_message = $5, \
+             updated_at = $6 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(done)
+        .bind(total)
+        .bind(message)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a running attempt; `false` if the lease was lost meanwhile (the outcome is then
+    /// another attempt's to write).
+    pub async fn finish_job(
+        &self,
+        id: i64,
+        owner: &str,
+        outcome: Outcome<'_>,
+        now: Millis,
+    ) -> Result<bool> {
+        const GUARD: &str = "WHERE id = $1 AND lease_owner = $2 AND state = 'running'";
+        let (sql, text, at, permanent) = match outcome {
+            Outcome::Succeeded(result) => (
+                "UPDATE jobs SET state = 'succeeded', result = $3, lease_owner = NULL, \
+                 lease_until = NULL, finished_at = $4, updated_at = $4",
+                Some(result),
+                now,
+                0,
+            ),
+            Outcome::Failed {
+                error,
+                retry_at,
+                permanent,
+            } => (
+                "UPDATE jobs SET state = CASE WHEN $6 = 1 OR attempts >= max_attempts \
+                 THEN 'dead' ELSE 'queued' END, \
+                 finished_at = CASE WHEN $6 = 1 OR attempts >= max_attempts THEN $4 ELSE NULL END, \
+                 last_error = $3, run_at = $5, lease_owner = NULL, lease_until = NULL, \
+                 updated_at = $4",
+                Some(error),
+                retry_at,
+                i64::from(permanent),
+            ),
+            Outcome::Postponed { reason, at } => (
+                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, last_error = $3, \
+                 run_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $4",
+                Some(reason),
+                at,
+                0,
+            ),
+            Outcome::Cancelled => (
+                "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, \
+                 finished_at = $4, updated_at = $4",
+                None,
+                now,
+                0,
+            ),
+        };
+        // Every statement takes the same six parameters, used or not, so one bind list serves.
+        let sql = format!(
+            "{sql} {GUARD} AND COALESCE($3, '') = COALESCE($3, '') AND $5 = $5 AND $6 = $6"
+        );
+        let query = sqlx::query(&sql)
+            .bind(id)
+            .bind(owner)
+            .bind(text.map(str::to_owned))
+            .bind(now)
+            .bind(at)
+            .bind(permanent);
+        let mut tx = self.relaxed().await?;
+        let n = query.execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Jobs whose lease expired (their worker died or stalled) go back to the queue, or die
+    /// when that was their last attempt. Returns how many.
+    pub async fn reclaim_expired(&self, now: Millis) -> Result<u64> {
+        let n = sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+             finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
+             last_error = 'the worker stopped renewing its lease (crashed or lost the database)', \
+             lease_owner = NULL, lease_until = NULL, run_at = $1, updated_at = $1 \
+             WHERE state = 'running' AND lease_until < $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n)
+    }
+
+    /// Asks a job to stop: a queued job is cancelled at once, a running one is told at its
+    /// next heartbeat. Returns the job after the change.
+    pub async fn cancel_job(&self, id: i64, now: Millis) -> Result<Job> {
+        sqlx::query(
+            "UPDATE jobs SET state = CASE WHEN state = 'queued' THEN 'cancelled' ELSE state END, \
+             finished_at = CASE WHEN state = 'queued' THEN $2 ELSE finished_at END, \
+             cancel_requested = CASE WHEN state = 'running' THEN 1 ELSE cancel_requested END, \
+             updated_at = $2 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.get_job(id).await
+    }
+
+    /// Puts a dead, cancelled or succeeded job back in the queue with fresh attempts.
+    pub async fn retry_job(&self, id: i64, now: Millis) -> Result<Option<Job>> {
+        let row = sqlx::query(&format!(
+            "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, cancel_requested = 0, \
+             last_error = NULL, finished_at = NULL, updated_at = $2 \
+             WHERE id = $1 AND state IN ('dead', 'cancelled', 'succeeded') RETURNING {COLUMNS}"
+        ))
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// One job.
+    pub async fn get_job(&self, id: i64) -> Result<Job> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        from_row(&row)
+    }
+
+    /// Jobs in id order, a page at a time.
+    pub async fn list_jobs(
+        &self,
+        filter: &JobFilter<'_>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Page<Job>> {
+        let visible = match filter.projects {
+            None => String::new(),
+            Some([]) => " AND 1 = 0".into(),
+            Some(ids) => format!(
+                " AND project_id IN ({})",
+                ids.iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE id > $1 AND ($2 IS NULL OR project_id = $2) \
+             AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR state = $4){visible} \
+             ORDER BY id LIMIT $5"
+        ))
+        .bind(after)
+        .bind(filter.project_id)
+        .bind(filter.kind)
+        .bind(filter.state)
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let jobs = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(jobs, limit, |j| j.id))
+    }
+
+    /// Counts of jobs by state (queue depth and friends), for metrics.
+    pub async fn job_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .collect()
+    }
+}

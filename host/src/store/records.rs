@@ -1,0 +1,254 @@
+//! Synced records — the internal models connectors transform into — and the state of each
+//! stream's sync.
+//!
+//! A page of records and the stream's new state are written in one transaction
+//! ([`Store::store_page`]), so a sync stopped at any instant resumes from the last stored page:
+//! nothing is lost, and as records are upserted on their source key (connection, stream,
+//! external id), nothing is duplicated either.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{like_pattern, Page, Result, Store};
+use crate::clock::Millis;
+
+/// Where a stream's sync got to.
+#[derive(Debug, Clone, Default)]
+pub struct SyncState {
+    /// The plugin's opaque state after the last stored page (`None`: from the start).
+    pub state: Option<String>,
+    /// The full-refresh cycle; records not seen by a completed cycle are deleted.
+    pub cycle: i64,
+    /// Whether the last run read to the end.
+    pub complete: bool,
+}
+
+/// A record to store.
+#[derive(Debug, Clone)]
+pub struct NewRecord {
+    /// The model: `work_item`, `comment`, `requirement`, `trace_link`, `person`, `document`,
+    /// `raw`.
+    pub kind: &'static str,
+    /// The service's id.
+    pub external_id: String,
+    /// What people search by.
+    pub title: String,
+    /// Workflow status, where the model has one.
+    pub status: Option<String>,
+    /// When the service last changed it.
+    pub source_updated_at: Option<Millis>,
+    /// The whole record (JSON object).
+    pub data: String,
+}
+
+/// A stored record.
+#[derive(Debug, Clone)]
+pub struct StoredRecord {
+    /// Primary key.
+    pub id: i64,
+    /// Its project.
+    pub project_id: i64,
+    /// The connection it came from.
+    pub connection_id: i64,
+    /// The stream.
+    pub stream: String,
+    /// The model.
+    pub kind: String,
+    /// The service's id.
+    pub external_id: String,
+    /// The record as JSON.
+    pub data: String,
+    /// Deleted at the source (seen missing by a full refresh).
+    pub deleted: bool,
+    /// Last stored.
+    pub synced_at: Millis,
+}
+
+/// Filters of a model list.
+#[derive(Debug, Default)]
+pub struct RecordFilter<'a> {
+    /// Only from this connection.
+    pub connection_id: Option<i64>,
+    /// Exact status.
+    pub status: Option<&'a str>,
+    /// Title contains (case-insensitive).
+    pub q: Option<&'a str>,
+    /// Include records deleted at the source.
+    pub include_deleted: bool,
+}
+
+fn record_from_row(row: &AnyRow) -> Result<StoredRecord> {
+    Ok(StoredRecord {
+        id: row.try_get("id")?,
+        project_id: row.try_get("project_id")?,
+        connection_id: row.try_get("connection_id")?,
+        stream: row.try_get("stream")?,
+        kind: row.try_get("kind")?,
+        external_id: row.try_get("external_id")?,
+        data: row.try_get("data")?,
+        deleted: row.try_get::<i64, _>("deleted")? != 0,
+        synced_at: row.try_get("synced_at")?,
+    })
+}
+
+/// Rows per INSERT: 9 parameters each, well under SQLite's 32 766.
+const ROWS_PER_STATEMENT: usize = 500;
+
+impl Store {
+    /// The sync state of a stream (default: never synced).
+    pub async fn sync_state(&self, connection_id: i64, stream: &str) -> Result<SyncState> {
+        let row = sqlx::query(
+            "SELECT state, cycle, complete FROM sync_states WHERE connection_id = $1 AND stream = $2",
+        )
+        .bind(connection_id)
+        .bind(stream)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => SyncState {
+                state: row.try_get("state")?,
+                cycle: row.try_get("cycle")?,
+                complete: row.try_get::<i64, _>("complete")? != 0,
+            },
+            None => SyncState::default(),
+        })
+    }
+
+    /// Stores one page: its records (upserted on their source key) and the stream's state
+    /// after it, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn store_page(
+        &self,
+        project_id: i64,
+        connection_id: i64,
+        stream: &str,
+        records: &[NewRecord],
+        state: &SyncState,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // A page may name a record twice; one statement may not touch a row twice (PostgreSQL).
+        let mut last: std::collections::HashMap<&str, usize> = Default::default();
+        for (i, r) in records.iter().enumerate() {
+            last.insert(r.external_id.as_str(), i);
+        }
+        let unique: Vec<&NewRecord> = records
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| last.get(r.external_id.as_str()) == Some(i))
+            .map(|(_, r)| r)
+            .collect();
+        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = String::from(
+                "INSERT INTO records (project_id, connection_id, stream, kind, external_id, title, \
+                 status, data, source_updated_at, cycle, deleted, synced_at) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 6;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, $4, 0, $5)",
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11
+                ));
+            }
+            sql.push_str(
+                " ON CONFLICT (connection_id, stream, external_id) DO UPDATE SET \
+                 kind = excluded.kind, title = excluded.title, status = excluded.status, \
+                 data = excluded.data, source_updated_at = excluded.source_updated_at, \
+                 cycle = excluded.cycle, deleted = 0, synced_at = excluded.synced_at",
+            );
+            let mut q = sqlx::query(&sql)
+                .bind(project_id)
+                .bind(connection_id)
+                .bind(stream)
+                .bind(state.cycle)
+                .bind(now);
+            for r in chunk {
+                q = q
+                    .bind(r.kind)
+                    .bind(&r.external_id)
+                    .bind(&r.title)
+                    .bind(r.status.as_deref())
+                    .bind(&r.data)
+                    .bind(r.source_updated_at);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO sync_states (connection_id, stream, state, cycle, complete, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, stream) DO UPDATE SET \
+             state = excluded.state, cycle = excluded.cycle, complete = excluded.complete, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(connection_id)
+        .bind(stream)
+        .bind(state.state.as_deref())
+        .bind(state.cycle)
+        .bind(i64::from(state.complete))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// After a completed full refresh: records of the stream that cycle did not see are marked
+    /// deleted. Returns how many.
+    pub async fn mark_unseen_deleted(
+        &self,
+        connection_id: i64,
+        stream: &str,
+        cycle: i64,
+    ) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE records SET deleted = 1 WHERE connection_id = $1 AND stream = $2 \
+             AND cycle < $3 AND deleted = 0",
+        )
+        .bind(connection_id)
+        .bind(stream)
+        .bind(cycle)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// A project's records of one model, in id order, a page at a time.
+    pub async fn list_records(
+        &self,
+        project_id: i64,
+        kind: &str,
+        filter: &RecordFilter<'_>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Page<StoredRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, project_id, connection_id, stream, kind, external_id, data, deleted, synced_at \
+             FROM records WHERE project_id = $1 AND kind = $2 AND id > $3 \
+             AND ($4 IS NULL OR connection_id = $4) AND ($5 IS NULL OR status = $5) \
+             AND ($6 IS NULL OR LOWER(title) LIKE $6 ESCAPE '\\') AND ($7 = 1 OR deleted = 0) \
+             ORDER BY id LIMIT $8",
+        )
+        .bind(project_id)
+        .bind(kind)
+        .bind(after)
+        .bind(filter.connection_id)
+        .bind(filter.status)
+        .bind(filter.q.map(like_pattern))
+        .bind(i64::from(filter.include_deleted))
+        .bind(limit + 1)
+        .fetch_all(&self.pool)
+        .await?;
+        let records = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_rows(records, limit, |r| r.id))
+    }
+}

@@ -1,0 +1,368 @@
+//! The sync engine: a connection's stream read page by page through its plugin into the
+//! internal models.
+//!
+//! A sync is a job (kind [`SYNC`]). Each page's records and the stream's new state are stored
+//! in one transaction ([`Store::store_page`]), so a sync killed at any instant resumes from the
+//! last stored page on its next attempt — none lost, none duplicated (records are upserted on
+//! their source key). Modes:
+//!
+//! - `incremental` continues from the stored state: a connector that supports it returns only
+//!   what changed since;
+//! - `full` reads everything from the start in a new cycle; when it completes, records the
+//!   cycle did not see are marked deleted. A full sync interrupted midway resumes its cycle.
+//!
+//! A sync job without a stream fans out: it asks the plugin's `discover` for the streams and
+//! enqueues one job per stream, so a failing stream does not stop the others. Connector errors
+//! map to the queue's: `rate-limited` postpones to the service's `Retry-After`, `transient`
+//! retries with backoff, `auth`/`config`/`invalid-input`/`not-found` are permanent.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{JobContext, JobError, JobFuture, JobHandler, DEFAULT_MAX_ATTEMPTS};
+use crate::plugins::package::Manifest;
+use crate::plugins::records::{kind, to_json};
+use crate::plugins::registry::Registry;
+use crate::plugins::runtime::RecordData;
+use crate::plugins::{Call, ConnectorError, EgressPolicy, PluginError};
+use crate::store::connections::Connection;
+use crate::store::jobs::{Job, NewJob};
+use crate::store::records::{NewRecord, SyncState};
+use crate::store::{Store, StoreError};
+use crate::vault::credentials::VaultCredential;
+use crate::vault::sessions::{SessionTarget, Sessions};
+
+/// The job kind of syncs.
+pub const SYNC: &str = "sync";
+
+/// Full or incremental.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// From the stored state on.
+    #[default]
+    Incremental,
+    /// Everything, detecting deletions.
+    Full,
+}
+
+/// A sync job's payload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// The connection.
+    pub connection_id: i64,
+    /// The stream; `None`: every stream the plugin discovers (one job each).
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// Full or incremental.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// What a finished sync job reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Records stored.
+    pub records: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Records marked deleted (full mode).
+    pub deleted: u64,
+}
+
+/// The plugin call context of a connection: its egress policy with the credential injected by
+/// the host. Shared by `check`, syncs and actions.
+pub fn connection_call(
+    manifest: &Manifest,
+    connection: &Connection,
+    sessions: &Arc<Sessions>,
+) -> Result<Call, String> {
+    let mut policy = EgressPolicy::new(&manifest.allowed_hosts, &connection.base_url)
+        .map_err(|e| format!("the connection's base URL is no longer allowed: {e}"))?
+        .allow_private(connection.allow_private_network);
+    if let Some(secret_id) = connection.secret_id {
+        let target = SessionTarget {
+            secret_id,
+            connection_id: connection.id,
+            base_url: connection.base_url.clone(),
+            allow_private: connection.allow_private_network,
+        };
+        policy = policy.credential(Arc::new(VaultCredential::new(sessions.clone(), target)));
+    }
+    Ok(Call {
+        egress: Some(Arc::new(policy)),
+        progress: None,
+    })
+}
+
+/// Runs sync jobs.
+pub struct SyncHandler {
+    store: Store,
+    plugins: Arc<Registry>,
+    sessions: Arc<Sessions>,
+    clock: Arc<dyn crate::clock::Clock>,
+}
+
+impl std::fmt::Debug for SyncHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncHandler")
+    }
+}
+
+impl SyncHandler {
+    /// The handler of a host.
+    pub fn new(
+        store: Store,
+        plugins: Arc<Registry>,
+        sessions: Arc<Sessions>,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Self {
+        Self {
+            store,
+            plugins,
+            sessions,
+            clock,
+        }
+    }
+
+    async fn sync(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
+        let request: SyncRequest = serde_json::from_str(&ctx.job.payload)
+            .map_err(|e| JobError::Permanent(format!("bad sync payload: {e}")))?;
+        let connection = self
+            .store
+            .connection_by_id(request.connection_id)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => {
+                    JobError::Permanent("the connection no longer exists".into())
+                }
+                other => JobError::Retry(other.to_string()),
+            })?;
+        if !self
+            .store
+            .plugin_enabled(connection.project_id, &connection.plugin_id)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?
+        {
+            return Err(JobError::Permanent(format!(
+                "plugin {} is not enabled in the project",
+                connection.plugin_id
+            )));
+        }
+        let (manifest, plugin) = self
+            .plugins
+            .active(&connection.plugin_id)
+            .await
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        let call =
+            connection_call(&manifest, &connection, &self.sessions).map_err(JobError::Permanent)?;
+        let runtime = self
+            .plugins
+            .runtime()
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let Some(stream) = request.stream.clone() else {
+            // Fan out: one job per stream.
+            let streams = ctx
+                .unless_cancelled(runtime.discover(&plugin, &call, &connection.config))
+                .await?
+                .map_err(plugin_error)?;
+            let mut jobs = Vec::new();
+            for s in streams {
+                let job = enqueue(
+                    &self.store,
+                    &ctx.job,
+                    &connection,
+                    Some(s.name.clone()),
+                    request.mode,
+                    self.clock.now_ms(),
+                )
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+                jobs.push(job.id);
+            }
+            return Ok(serde_json::json!({"streams": jobs.len(), "jobs": jobs}));
+        };
+        let stored = self
+            .store
+            .sync_state(connection.id, &stream)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let mut sync = match request.mode {
+            // A full sync starts a new cycle, unless the last one was interrupted: then it
+            // resumes it, so what it already stored still counts as seen.
+            Mode::Full if stored.complete || stored.cycle == 0 => SyncState {
+                state: None,
+                cycle: stored.cycle + 1,
+                complete: false,
+            },
+            _ => stored,
+        };
+        let mut report = SyncReport {
+            records: 0,
+            pages: 0,
+            deleted: 0,
+        };
+        loop {
+            let page = ctx
+                .unless_cancelled(runtime.read(
+                    &plugin,
+                    &call,
+                    &connection.config,
+                    &stream,
+                    sync.state.as_deref(),
+                ))
+                .await?
+                .map_err(plugin_error)?;
+            let records: Vec<NewRecord> = page.records.iter().map(new_record).collect();
+            sync.state = Some(page.state.clone());
+            sync.complete = !page.has_more;
+            self.store
+                .store_page(
+                    connection.project_id,
+                    connection.id,
+                    &stream,
+                    &records,
+                    &sync,
+                    self.clock.now_ms(),
+                )
+                .await
+                .map_err(|e| JobError::Retry(format!("storing a page: {e}")))?;
+            report.records += records.len() as u64;
+            report.pages += 1;
+            metrics::counter!("agentic_sync_records_total").increment(records.len() as u64);
+            ctx.progress(
+                i64::try_from(report.records).unwrap_or(i64::MAX),
+                None,
+                format!(
+                    "{stream}: {} records in {} pages",
+                    report.records, report.pages
+                ),
+            );
+            if !page.has_more {
+                break;
+            }
+            if ctx.is_cancelled() {
+                return Err(JobError::Cancelled);
+            }
+        }
+        if request.mode == Mode::Full {
+            report.deleted = self
+                .store
+                .mark_unseen_deleted(connection.id, &stream, sync.cycle)
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+        }
+        serde_json::to_value(report).map_err(|e| JobError::Permanent(e.to_string()))
+    }
+}
+
+impl JobHandler for SyncHandler {
+    fn kind(&self) -> &'static str {
+        SYNC
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> JobFuture<'a> {
+        Box::pin(self.sync(ctx))
+    }
+}
+
+/// Enqueues a sync of `connection` (one stream, or all when `stream` is `None`); `parent` is
+/// the job that asked, if any (its creator is kept).
+pub async fn enqueue(
+    store: &Store,
+    parent: &Job,
+    connection: &Connection,
+    stream: Option<String>,
+    mode: Mode,
+    now: crate::clock::Millis,
+) -> Result<Job, StoreError> {
+    // A fan-out retried after a crash enqueues each stream once.
+    let key = stream.as_ref().map(|s| format!("sync:{}:{s}", parent.id));
+    request(store, connection, stream, mode, parent.created_by, key, now).await
+}
+
+/// Enqueues a sync job for a connection.
+pub async fn request(
+    store: &Store,
+    connection: &Connection,
+    stream: Option<String>,
+    mode: Mode,
+    created_by: Option<i64>,
+    idempotency_key: Option<String>,
+    now: crate::clock::Millis,
+) -> Result<Job, StoreError> {
+    let payload = SyncRequest {
+        connection_id: connection.id,
+        stream,
+        mode,
+    };
+    let job = NewJob {
+        kind: SYNC.into(),
+        project_id: Some(connection.project_id),
+        payload: serde_json::to_string(&payload).unwrap_or_default(),
+        priority: 0,
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        run_at: now,
+        idempotency_key,
+        created_by,
+    };
+    Ok(store.enqueue(&job, now).await?.0)
+}
+
+fn plugin_error(e: PluginError) -> JobError {
+    match e {
+        PluginError::Connector(c) => match c {
+            ConnectorError::RateLimited(r) => JobError::RateLimited {
+                retry_after_secs: u64::from(r.retry_after_secs),
+                message: r.message,
+            },
+            ConnectorError::Transient(m) => JobError::Retry(format!("transient: {m}")),
+            ConnectorError::Internal(m) => JobError::Retry(format!("connector error: {m}")),
+            ConnectorError::Auth(m) => JobError::Permanent(format!("auth: {m}")),
+            ConnectorError::Config(m) => JobError::Permanent(format!("config: {m}")),
+            ConnectorError::InvalidInput(m) => JobError::Permanent(format!("invalid input: {m}")),
+            ConnectorError::NotFound(m) => JobError::Permanent(format!("not found: {m}")),
+        },
+        // Crashes, timeouts and limits may be load; a few more tries then dead.
+        other => JobError::Retry(other.to_string()),
+    }
+}
+
+/// A plugin record in the store's shape.
+fn new_record(record: &RecordData) -> NewRecord {
+    let data = to_json(record);
+    let (external_id, title, status, updated) = match record {
+        RecordData::Document(d) => (&d.external_id, d.title.clone(), None, d.updated_at),
+        RecordData::WorkItem(w) => (
+            &w.external_id,
+            w.title.clone(),
+            Some(w.status.clone()),
+            w.updated_at,
+        ),
+        RecordData::Comment(c) => (
+            &c.external_id,
+            c.body.chars().take(200).collect(),
+            None,
+            c.updated_at,
+        ),
+        RecordData::Requirement(q) => (
+            &q.external_id,
+            q.title.clone(),
+            q.status.clone(),
+            q.updated_at,
+        ),
+        RecordData::TraceLink(t) => (&t.external_id, t.link_type.clone(), None, None),
+        RecordData::Person(p) => (&p.external_id, p.display_name.clone(), None, None),
+        RecordData::Raw(r) => (&r.external_id, String::new(), None, None),
+    };
+    NewRecord {
+        kind: kind(record),
+        external_id: external_id.clone(),
+        title,
+        status,
+        source_updated_at: updated,
+        data: data.to_string(),
+    }
+}

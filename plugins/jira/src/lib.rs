@@ -1,0 +1,90 @@
+//! # JIRA connector
+//!
+//! Reads Jira Cloud (REST v3) and Jira Data Center (REST v2) into the internal models, and acts
+//! on them: six streams (projects, issues, comments, issue links, users, change history), four
+//! actions (create an issue, update its fields, comment, transition). Built on `agentic-sdk`;
+//! the manifest is `plugin.toml`; `README.md` is the administrator's guide.
+//!
+//! # Layout
+//!
+//! - `config`: the connection's configuration, and what follows from it (API root and version,
+//!   the JQL scope); OAuth 2.0 (3LO) connections reach the site through Atlassian's gateway by
+//!   cloud id.
+//! - `api`: the REST calls, and JIRA's failures as the contract's typed errors (rate limits
+//!   from `Retry-After`/`X-RateLimit-Reset`, 401/403/404 with what JIRA said).
+//! - `scan`: incremental, resumable reading of issues by `updated`, with an overlap window and
+//!   no repeats, shared by the issue-based streams.
+//! - `streams`: each stream's fields, paging and records; `transform`: JIRA's JSON as records.
+//! - `actions`: `invoke`.
+//! - `adf` and `wiki`: rich text as Markdown and back (Cloud's ADF, Data Center's wiki markup);
+//!   `time`: JIRA timestamps and JQL dates.
+
+pub mod actions;
+pub mod adf;
+pub mod api;
+pub mod config;
+pub mod scan;
+pub mod streams;
+pub mod time;
+pub mod transform;
+pub mod wiki;
+
+use agentic_sdk::serde_json::Value;
+use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};
+
+use config::Config;
+
+/// The manifest, which the spec is built from.
+pub const MANIFEST: &str = include_str!("../plugin.toml");
+
+/// The JIRA connector.
+#[derive(Debug, Default)]
+pub struct JiraConnector;
+
+impl Connector for JiraConnector {
+    type Config = Config;
+
+    fn spec(&self) -> Result<ConnectorSpec, Error> {
+        let mut spec = ConnectorSpec::from_manifest(MANIFEST)?;
+        spec.streams = streams::specs();
+        Ok(spec)
+    }
+
+    fn check(&self, config: &Config) -> Result<String, Error> {
+        config.validate()?;
+        let me = match api::Jira::new(config).myself() {
+            Err(Error::NotFound(why)) => {
+                let hint = if config.is_cloud() {
+                    "no Jira Cloud REST API v3 there; for Jira Data Center set deployment to data-center"
+                } else {
+                    "no Jira REST API v2 there; check base_url (with the context path, e.g. /jira)"
+                };
+                return Err(Error::Config(format!("base_url: {hint} ({why})")));
+            }
+            other => other?,
+        };
+        let name = me["displayName"].as_str().unwrap_or("an unnamed user");
+        let who = match me["emailAddress"].as_str().filter(|e| !e.is_empty()) {
+            Some(email) => format!("{name} <{email}>"),
+            None => name.to_owned(),
+        };
+        Ok(format!("connected to {} as {who}", config.site()))
+    }
+
+    fn discover(&self, config: &Config) -> Result<Vec<StreamSpec>, Error> {
+        config.validate()?;
+        Ok(streams::specs())
+    }
+
+    fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
+        config.validate()?;
+        streams::read(config, stream, state)
+    }
+
+    fn invoke(&self, config: &Config, action: &str, input: Value) -> Result<Value, Error> {
+        config.validate()?;
+        actions::invoke(config, action, input)
+    }
+}
+
+register_connector!(JiraConnector);

@@ -1,0 +1,252 @@
+//! The job queue: retries with backoff into the dead letter and back, cooperative cancellation
+//! of running jobs, idempotency keys, priorities, leases of dead workers, cron schedules — with
+//! real workers on both databases, time moved by the test clock.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentic_host::jobs::{JobContext, JobError, JobFuture, JobHandler, Worker, WorkerOptions};
+use agentic_host::rbac::Role;
+use agentic_host::store::jobs::{Job, NewJob};
+use agentic_tests::{stories, TestApp};
+use serde_json::json;
+
+/// A handler whose behaviour the test sets: fail, succeed, or wait for cancellation.
+#[derive(Clone, Default)]
+struct Scripted {
+    fail: Arc<Mutex<bool>>,
+    ran: Arc<Mutex<Vec<i64>>>,
+}
+
+impl JobHandler for Scripted {
+    fn kind(&self) -> &'static str {
+        "scripted"
+    }
+
+    fn run<'a>(&'a self, ctx: &'a JobContext) -> JobFuture<'a> {
+        Box::pin(async move {
+            self.ran.lock().expect("lock").push(ctx.job.id);
+            match ctx.job.payload.as_str() {
+                "\"wait\"" => {
+                    ctx.progress(1, Some(10), "waiting to be cancelled");
+                    ctx.unless_cancelled(std::future::pending::<()>()).await?;
+                    Ok(json!(null))
+                }
+                _ if *self.fail.lock().expect("lock") => {
+                    Err(JobError::Retry("the service is down".into()))
+                }
+                _ => Ok(json!({"done": ctx.job.id})),
+            }
+        })
+    }
+}
+
+fn start_worker(
+    app: &TestApp,
+    handler: Scripted,
+    concurrency: usize,
+) -> tokio::sync::watch::Sender<bool> {
+    let worker = Arc::new(Worker::new(
+        app.state.store.clone(),
+        app.clock.clone(),
+        vec![Arc::new(handler)],
+        WorkerOptions {
+            concurrency,
+            lease: Duration::from_secs(30),
+            idle_poll: Duration::from_millis(50),
+        },
+    ));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(worker.run(stopped));
+    stop
+}
+
+fn job(payload: &str, key: Option<&str>, priority: i32, max_attempts: i32, at: i64) -> NewJob {
+    NewJob {
+        kind: "scripted".into(),
+        project_id: None,
+        payload: payload.into(),
+        priority,
+        max_attempts,
+        run_at: at,
+        idempotency_key: key.map(str::to_owned),
+        created_by: None,
+    }
+}
+
+/// Waits (in real time) until the job satisfies `done`.
+async fn until(app: &TestApp, id: i64, what: &str, done: impl Fn(&Job) -> bool) -> Job {
+    for _ in 0..750 {
+        let job = app.state.store.get_job(id).await.expect("job");
+        if done(&job) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!(
+        "job {id} never became {what}: {:?}",
+        app.state.store.get_job(id).await
+    );
+}
+
+stories! {
+    async fn failures_back_off_then_die_and_a_retry_brings_the_job_back(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let handler = Scripted::default();
+        *handler.fail.lock().expect("lock") = true;
+        let _worker = start_worker(&app, handler.clone(), 2);
+        let now = app.state.now();
+        let (queued, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now), now).await.expect("enqueue");
+
+        // Attempt 1 fails: back in the queue, due 1–2 s later (2 s with equal jitter).
+        let j = until(&app, queued.id, "retried", |j| j.attempts == 1 && j.state == "queued").await;
+        let wait = j.run_at - app.state.now();
+        assert!((1_000..=2_000).contains(&wait), "backoff {wait} ms");
+        assert_eq!(j.last_error.as_deref(), Some("the service is down"));
+        // Not before its time.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.state.store.get_job(queued.id).await.expect("job").attempts, 1);
+        app.advance(Duration::from_secs(2));
+        let j = until(&app, queued.id, "retried twice", |j| j.attempts == 2 && j.state == "queued").await;
+        assert!((2_000..=4_000).contains(&(j.run_at - app.state.now())), "doubles");
+        app.advance(Duration::from_secs(4));
+        let dead = until(&app, queued.id, "dead", |j| j.state == "dead").await;
+        assert_eq!(dead.attempts, 3);
+        assert!(dead.finished_at.is_some());
+
+        // The dead letter is visible, and an operator can send it back once the cause is fixed.
+        let r = app.get("/api/v1/jobs?state=dead", &admin.token).await;
+        assert_eq!(r.json["items"][0]["id"], queued.id, "{}", r.json);
+        assert_eq!(r.json["items"][0]["last_error"], "the service is down");
+        *handler.fail.lock().expect("lock") = false;
+        let r = app.post(&format!("/api/v1/jobs/{}/retry", queued.id), &admin.token, json!({})).await;
+        r.expect(200);
+        assert_eq!(r.json["attempts"], 0);
+        let done = until(&app, queued.id, "succeeded", |j| j.state == "succeeded").await;
+        assert_eq!(done.result.as_deref(), Some(format!("{{\"done\":{}}}", queued.id).as_str()));
+        app.post(&format!("/api/v1/jobs/{}/cancel", queued.id), &admin.token, json!({})).await.problem(409);
+        // Its event stream shows the finished job and ends.
+        let events = app.get(&format!("/api/v1/jobs/{}/events", queued.id), &admin.token).await;
+        events.expect(200);
+        assert_eq!(events.headers["content-type"], "text/event-stream");
+        assert!(events.text.starts_with("event: job\ndata: {"), "{}", events.text);
+        assert!(events.text.contains("\"state\":\"succeeded\""), "{}", events.text);
+        let audit = app.get("/api/v1/audit?action=job.retried", &admin.token).await;
+        assert_eq!(audit.json["items"][0]["target_id"], queued.id.to_string());
+
+        // The performance summary sees it, for those who read metrics.
+        let perf = app.get("/api/v1/admin/performance", &admin.token).await;
+        perf.expect(200);
+        assert_eq!(perf.json["kinds"]["scripted"]["finished"], json!({"succeeded": 1}), "{}", perf.json);
+        assert_eq!(perf.json["dead_letters"], 0);
+        let pm = app.user(Role::ProjectManager).await;
+        app.get("/api/v1/admin/performance", &pm.token).await.problem(403);
+        app.get("/api/v1/admin/performance?since=2030-01-01T00:00:00Z&until=2029-01-01T00:00:00Z", &admin.token).await.problem(422);
+    }
+
+    async fn cancelling_stops_queued_jobs_at_once_and_running_ones_cooperatively(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let now = app.state.now();
+        let (later, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now + 3_600_000), now).await.expect("enqueue");
+        let r = app.post(&format!("/api/v1/jobs/{}/cancel", later.id), &admin.token, json!({})).await;
+        assert_eq!(r.json["state"], "cancelled", "{}", r.json);
+
+        let handler = Scripted::default();
+        let _worker = start_worker(&app, handler.clone(), 1);
+        let (long, _) = app.state.store.enqueue(&job("\"wait\"", None, 0, 3, now), now).await.expect("enqueue");
+        let running = until(&app, long.id, "running with progress", |j| j.state == "running" && j.progress_done == 1).await;
+        assert_eq!(running.progress_total, Some(10));
+        let r = app.get(&format!("/api/v1/jobs/{}", long.id), &admin.token).await;
+        assert_eq!(r.json["progress"], json!({"done": 1, "total": 10, "message": "waiting to be cancelled"}));
+        let r = app.post(&format!("/api/v1/jobs/{}/cancel", long.id), &admin.token, json!({})).await;
+        assert_eq!(r.json["cancel_requested"], true);
+        let started = std::time::Instant::now();
+        until(&app, long.id, "cancelled", |j| j.state == "cancelled").await;
+        assert!(started.elapsed() < Duration::from_secs(5), "reached the running job in {:?}", started.elapsed());
+        assert_eq!(handler.ran.lock().expect("lock").as_slice(), [long.id], "the cancelled queued job never ran");
+    }
+
+    async fn idempotency_keys_priorities_and_dead_workers_leases(backend) {
+        let app = TestApp::start(backend).await;
+        let store = &app.state.store;
+        let now = app.state.now();
+        let (a, fresh) = store.enqueue(&job("\"x\"", Some("k-1"), 0, 3, now), now).await.expect("enqueue");
+        let (b, again) = store.enqueue(&job("\"y\"", Some("k-1"), 0, 3, now), now).await.expect("enqueue");
+        assert!(fresh && !again);
+        assert_eq!(a.id, b.id, "the same key is the same job");
+        let (low, _) = store.enqueue(&job("\"x\"", None, -5, 3, now), now).await.expect("enqueue");
+        let (high, _) = store.enqueue(&job("\"x\"", None, 10, 3, now), now).await.expect("enqueue");
+
+        // A worker claims a job and dies (never heartbeats).
+        let ghost = store.claim_job(&["scripted".into()], "ghost", now + 30_000, now).await.expect("claim").expect("a job");
+        assert_eq!(ghost.id, high.id, "highest priority first");
+
+        let handler = Scripted::default();
+        let _worker = start_worker(&app, handler.clone(), 1);
+        until(&app, low.id, "succeeded", |j| j.state == "succeeded").await;
+        assert_eq!(handler.ran.lock().expect("lock").as_slice(), [a.id, low.id], "by priority, then age");
+        assert_eq!(store.get_job(high.id).await.expect("job").state, "running", "still the ghost's");
+        // Its lease runs out: the job goes to a live worker, as a second attempt.
+        app.advance(Duration::from_secs(31));
+        let done = until(&app, high.id, "succeeded", |j| j.state == "succeeded").await;
+        assert_eq!(done.attempts, 2);
+        // The ghost coming back cannot overwrite the outcome.
+        let late = store.finish_job(high.id, "ghost", agentic_host::store::jobs::Outcome::Cancelled, app.state.now()).await.expect("finish");
+        assert!(!late);
+    }
+
+    async fn a_cron_schedule_runs_each_slot_once_however_many_workers_tick(backend) {
+        let app = TestApp::start(backend).await;
+        let now = app.state.now();
+        let next = agentic_host::jobs::schedule::upsert(&app.state.store, "every-five", &job("\"x\"", None, 0, 3, 0), "*/5 * * * *", now)
+            .await.expect("schedule");
+        assert!(next > now && next - now <= 300_000 && next % 300_000 == 0, "next slot on the five minutes");
+        assert!(agentic_host::jobs::schedule::upsert(&app.state.store, "bad", &job("\"x\"", None, 0, 3, 0), "every tuesday", now).await.is_err());
+        let handler = Scripted::default();
+        let _one = start_worker(&app, handler.clone(), 2);
+        let _two = start_worker(&app, handler.clone(), 2);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(app.count("jobs").await, 0, "not due yet");
+        app.advance(Duration::from_millis(u64::try_from(next - now).expect("ms")));
+        for _ in 0..150 {
+            if handler.ran.lock().expect("lock").len() == 1 { break; }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(app.count("jobs").await, 1, "one run for the slot");
+        app.advance(Duration::from_secs(300));
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert_eq!(app.count("jobs").await, 2);
+        assert_eq!(handler.ran.lock().expect("lock").len(), 2);
+    }
+
+    async fn jobs_are_visible_to_their_projects_members_only(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let se = app.user(Role::SupportEngineer).await;
+        let outsider = app.user(Role::TechnicalLead).await;
+        let project = app.project("Mine", pm.id, &[se.id]).await;
+        let now = app.state.now();
+        let mut mine = job("\"x\"", None, 0, 3, now + 3_600_000);
+        mine.project_id = Some(project);
+        let (mine, _) = app.state.store.enqueue(&mine, now).await.expect("enqueue");
+        let (system, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now + 3_600_000), now).await.expect("enqueue");
+
+        assert_eq!(app.get(&format!("/api/v1/jobs?project_id={project}"), &se.token).await.json["items"][0]["id"], mine.id);
+        let listed = app.get("/api/v1/jobs", &se.token).await;
+        assert_eq!(listed.json["items"].as_array().expect("items").len(), 1, "{}", listed.json);
+        app.get(&format!("/api/v1/jobs/{}", system.id), &se.token).await.problem(404);
+        app.get(&format!("/api/v1/jobs/{}", mine.id), &outsider.token).await.problem(404);
+        app.post(&format!("/api/v1/jobs/{}/cancel", mine.id), &outsider.token, json!({})).await.problem(404);
+        assert_eq!(app.get("/api/v1/jobs", &outsider.token).await.json["items"], json!([]));
+        app.get(&format!("/api/v1/jobs?project_id={project}"), &outsider.token).await.problem(404);
+        assert_eq!(app.get("/api/v1/jobs", &admin.token).await.json["items"].as_array().expect("items").len(), 2);
+        app.get("/api/v1/jobs?state=sleeping", &admin.token).await.problem(422);
+        // A support engineer operates jobs of their projects.
+        let r = app.post(&format!("/api/v1/jobs/{}/cancel", mine.id), &se.token, json!({})).await;
+        assert_eq!(r.json["state"], "cancelled", "{}", r.json);
+    }
+}
