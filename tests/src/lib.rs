@@ -55,17 +55,32 @@ macro_rules! stories {
             async fn story($backend: $crate::Backend) $body
             #[tokio::test]
             async fn sqlite() {
-                story($crate::Backend::Sqlite).await;
+                $crate::bounded(story($crate::Backend::Sqlite)).await;
             }
             #[tokio::test]
             async fn postgres() {
                 if $crate::postgres_unavailable().await {
                     return;
                 }
-                story($crate::Backend::Postgres).await;
+                $crate::bounded(story($crate::Backend::Postgres)).await;
             }
         }
     )*};
+}
+
+/// Runs a story, failing it when it takes longer than `AGENTIC_TEST_STORY_SECS` (default 300):
+/// a story that hangs must fail with its name, not stall the whole run until CI gives up.
+pub async fn bounded(story: impl std::future::Future<Output = ()>) {
+    let secs = std::env::var("AGENTIC_TEST_STORY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    if tokio::time::timeout(Duration::from_secs(secs), story)
+        .await
+        .is_err()
+    {
+        panic!("the story did not finish within {secs} s (AGENTIC_TEST_STORY_SECS)");
+    }
 }
 
 /// The PostgreSQL server the tests use.
@@ -377,7 +392,11 @@ impl TestApp {
                 run_on_postgres(&format!("CREATE SCHEMA {schema}")).await;
                 let sep = if base.contains('?') { '&' } else { '?' };
                 (
-                    format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    // The schema doubles as the application name, so the teardown can end
+                    // every session of this app (see `Drop`).
+                    format!(
+                        "{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"
+                    ),
                     Some(schema),
                 )
             }
@@ -678,17 +697,28 @@ impl Drop for TestApp {
         let Some(schema) = self.schema.take() else {
             return;
         };
-        // Drop the per-test schema on a thread of its own: Drop cannot await.
-        let _ = std::thread::spawn(move || {
+        // Drop the per-test schema on a thread of its own: Drop cannot await. The app's pool and
+        // any worker task it spawned are still alive and may sit in a transaction holding locks
+        // on the schema's tables; on a current-thread test runtime they cannot progress while
+        // this thread waits, so `DROP SCHEMA` would wait for them forever. End their sessions
+        // first (they carry the schema as application name), and never wait unbounded.
+        let (done, finished) = std::sync::mpsc::channel();
+        let name = schema.clone();
+        std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
                 rt.block_on(run_on_postgres(&format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE application_name = '{name}' AND pid <> pg_backend_pid(); \
+                     SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS {name} CASCADE"
                 )));
             }
-        })
-        .join();
+            let _ = done.send(());
+        });
+        if finished.recv_timeout(Duration::from_secs(60)).is_err() && !std::thread::panicking() {
+            panic!("dropping the test schema {schema} failed or took over 60 s");
+        }
     }
 }

@@ -206,7 +206,9 @@ fn main() -> ExitCode {
                 Err(code) => return code,
             };
             let mut cmd = cargo();
-            cmd.args(["test", "--workspace", "--locked"]).args(&rest);
+            // Every test binary runs even after one fails, so a red run names every failure at once.
+            cmd.args(["test", "--workspace", "--locked", "--no-fail-fast"])
+                .args(&rest);
             cmd.env("AGENTIC_PLUGIN_DIR", plugins);
             test(vec![plugin_tests(), cmd])
         }
