@@ -197,6 +197,30 @@ stories! {
         assert!(!late);
     }
 
+    async fn a_claim_takes_at_most_the_free_slots_most_urgent_first(backend) {
+        let app = TestApp::start(backend).await;
+        let store = &app.state.store;
+        let now = app.state.now();
+        let mut ids = Vec::new();
+        for priority in [0, 0, 5, 0, 9, 0, 0, 0, 0, 0] {
+            ids.push(store.enqueue(&job("\"x\"", None, priority, 3, now), now).await.expect("enqueue").0.id);
+        }
+        let later = store.enqueue(&job("\"x\"", None, 99, 3, now + 60_000), now).await.expect("enqueue").0;
+        let kinds = ["scripted".to_owned()];
+        let first = store.claim_jobs(&kinds, "w1", now + 30_000, now, 3).await.expect("claim");
+        assert_eq!(first.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[4], ids[2], ids[0]], "by priority, then age");
+        let second = store.claim_jobs(&kinds, "w2", now + 30_000, now, 4).await.expect("claim");
+        assert_eq!(second.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[1], ids[3], ids[5], ids[6]]);
+        let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'running'")
+            .fetch_one(store.pool()).await.expect("count");
+        assert_eq!(running, 7, "a claim changes exactly the jobs it returns");
+        assert!(second.iter().all(|j| j.lease_owner.as_deref() == Some("w2") && j.attempts == 1));
+        let rest = store.claim_jobs(&kinds, "w3", now + 30_000, now, 100).await.expect("claim");
+        assert_eq!(rest.len(), 3, "the job not yet due stays: {rest:?}");
+        assert!(rest.iter().all(|j| j.id != later.id));
+        assert!(store.claim_jobs(&kinds, "w3", now + 30_000, now, 5).await.expect("claim").is_empty());
+    }
+
     async fn a_cron_schedule_runs_each_slot_once_however_many_workers_tick(backend) {
         let app = TestApp::start(backend).await;
         let now = app.state.now();

@@ -104,22 +104,39 @@ impl Worker {
                 permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => continue,
             };
+            // Every free slot is filled by the same claim.
+            let mut permits = vec![permit];
+            while let Ok(more) = slots.clone().try_acquire_owned() {
+                permits.push(more);
+            }
             let now = self.clock.now_ms();
             match self
                 .store
-                .claim_job(&kinds, &self.owner, now + self.lease_ms(), now)
+                .claim_jobs(
+                    &kinds,
+                    &self.owner,
+                    now + self.lease_ms(),
+                    now,
+                    permits.len(),
+                )
                 .await
             {
-                Ok(Some(job)) => {
+                Ok(jobs) if !jobs.is_empty() => {
                     idle = Duration::from_millis(10);
-                    let me = self.clone();
-                    tokio::spawn(async move {
-                        me.execute(job).await;
-                        drop(permit);
-                    });
+                    // Slots the claim did not fill go back as their permits drop. A claimed
+                    // job always runs, even without a slot: left alone it would sit out its
+                    // lease (the claim never returns more than asked; this is defence).
+                    let mut permits = permits.into_iter();
+                    for job in jobs {
+                        let (me, permit) = (self.clone(), permits.next());
+                        tokio::spawn(async move {
+                            me.execute(job).await;
+                            drop(permit);
+                        });
+                    }
                 }
-                Ok(None) => {
-                    drop(permit);
+                Ok(_) => {
+                    drop(permits);
                     tokio::select! {
                         () = tokio::time::sleep(idle) => {}
                         _ = shutdown.changed() => {}
@@ -127,7 +144,7 @@ impl Worker {
                     idle = (idle * 2).min(self.options.idle_poll);
                 }
                 Err(e) => {
-                    drop(permit);
+                    drop(permits);
                     tracing::warn!("claiming a job failed: {e}");
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

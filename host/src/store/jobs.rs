@@ -1,7 +1,7 @@
 //! The job queue's rows: enqueue, claim, heartbeat, finish, cancel, retry, schedules.
 //!
-//! Claiming is one statement on either database: on PostgreSQL the candidate row is picked with
-//! `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other or take the same
+//! Claiming is one statement on either database: on PostgreSQL the candidate rows are picked
+//! with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other or take the same
 //! job; on SQLite the single writer makes the guarded `UPDATE … WHERE state = 'queued'` the
 //! transaction. Every later write of a running job is guarded by its lease owner, so a worker
 //! whose lease expired (and whose job went to another) cannot overwrite the new attempt.
@@ -156,22 +156,6 @@ pub enum Outcome<'a> {
 }
 
 impl Store {
-    /// A transaction for queue bookkeeping. On PostgreSQL it commits without waiting for the
-    /// WAL flush (`synchronous_commit = off` for this transaction only): a claim or an outcome
-    /// lost in a database crash only means the job runs again, which the queue's at-least-once
-    /// contract allows, and not waiting for an fsync per claim and per outcome is what lets one
-    /// worker run hundreds of jobs a second instead of one per disk flush. Enqueueing keeps the
-    /// full guarantee: a job once accepted is never lost.
-    async fn relaxed(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
-    }
-
     /// Enqueues a job; with an idempotency key already used, returns the existing job and
     /// `false`.
     pub async fn enqueue(&self, job: &NewJob, now: Millis) -> Result<(Job, bool)> {
@@ -233,7 +217,69 @@ impl Store {
         from_row(&row)
     }
 
-    /// Claims the most urgent due job of one of `kinds` for `owner` until `lease_until`.
+    /// Claims up to `limit` of the most urgent due jobs of `kinds` for `owner` until
+    /// `lease_until`, in one statement: a worker with several free slots fills them in one
+    /// round trip.
+    ///
+    /// Claims and outcomes go through the queue's own connections, which on PostgreSQL commit
+    /// without waiting for the WAL flush (`synchronous_commit = off`): a claim or an outcome
+    /// lost in a database crash only means the job runs again, which the queue's
+    /// at-least-once contract allows, and not waiting for an fsync per claim and per outcome is
+    /// what lets one worker run hundreds of jobs a second instead of one per disk flush.
+    /// Enqueueing keeps the full guarantee: a job once accepted is never lost.
+    pub async fn claim_jobs(
+        &self,
+        kinds: &[String],
+        owner: &str,
+        lease_until: Millis,
+        now: Millis,
+        limit: usize,
+    ) -> Result<Vec<Job>> {
+        // Kinds are handler names from our own code, never user input; still quoted safely.
+        let kinds = kinds
+            .iter()
+            .map(|k| format!("'{}'", k.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        const SET: &str = "SET state = 'running', lease_owner = $1, lease_until = $2, \
+                           attempts = attempts + 1, started_at = COALESCE(started_at, $3), \
+                           updated_at = $3";
+        let due = format!(
+            "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kinds}) \
+             ORDER BY priority DESC, run_at, id LIMIT $4"
+        );
+        let sql = match self.backend {
+            // The candidates are picked once, in a materialised CTE: as an `IN (subquery)` the
+            // planner may run the locking subquery more than once and claim more than `limit`.
+            Backend::Postgres => format!(
+                "WITH picked AS MATERIALIZED ({due} FOR UPDATE SKIP LOCKED) \
+                 UPDATE jobs {SET} FROM picked WHERE jobs.id = picked.id \
+                 AND jobs.state = 'queued' RETURNING {}",
+                COLUMNS
+                    .split(", ")
+                    .map(|c| format!("jobs.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            // One writer at a time: the subquery and the update are one step.
+            Backend::Sqlite => format!(
+                "UPDATE jobs {SET} WHERE id IN ({due}) AND state = 'queued' RETURNING {COLUMNS}"
+            ),
+        };
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::try_from(limit.max(1)).unwrap_or(1))
+            .fetch_all(&self.queue)
+            .await?;
+        let mut jobs = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        // RETURNING does not keep the subquery's order; the most urgent runs first.
+        jobs.sort_by(|a, b| (b.priority, a.run_at, a.id).cmp(&(a.priority, b.run_at, b.id)));
+        Ok(jobs)
+    }
+
+    /// Claims the most urgent due job of `kinds` for `owner` until `lease_until`.
     pub async fn claim_job(
         &self,
         kinds: &[String],
@@ -241,31 +287,10 @@ impl Store {
         lease_until: Millis,
         now: Millis,
     ) -> Result<Option<Job>> {
-        // Kinds are handler names from our own code, never user input; still quoted safely.
-        let kinds = kinds
-            .iter()
-            .map(|k| format!("'{}'", k.replace('\'', "''")))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let lock = match self.backend {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let mut tx = self.relaxed().await?;
-        let row = sqlx::query(&format!(
-            "UPDATE jobs SET state = 'running', lease_owner = $1, lease_until = $2, \
-             attempts = attempts + 1, started_at = COALESCE(started_at, $3), updated_at = $3 \
-             WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 \
-                         AND kind IN ({kinds}) ORDER BY priority DESC, run_at, id LIMIT 1 {lock}) \
-             AND state = 'queued' RETURNING {COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        row.as_ref().map(from_row).transpose()
+        Ok(self
+            .claim_jobs(kinds, owner, lease_until, now, 1)
+            .await?
+            .pop())
     }
 
     /// Extends a lease; returns whether cancellation was asked, or `NotFound` when the lease
@@ -374,10 +399,8 @@ impl Store {
             .bind(now)
             .bind(at)
             .bind(permanent);
-        let mut tx = self.relaxed().await?;
-        let n = query.execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
-        Ok(n == 1)
+        // On the queue's connections, like claims (see `claim_jobs`).
+        Ok(query.execute(&self.queue).await?.rows_affected() == 1)
     }
 
     /// Jobs whose lease expired (their worker died or stalled) go back to the queue, or die

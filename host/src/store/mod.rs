@@ -42,6 +42,8 @@ pub mod projects;
 pub mod records;
 /// Login sessions and refresh tokens.
 pub mod sessions;
+// Documents synced from connections, mirrored into the documents store.
+mod synced_documents;
 /// Users (people and service accounts).
 pub mod users;
 /// Web-automation tasks and their runs.
@@ -95,6 +97,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// The queue's bookkeeping connections (claims, outcomes). On PostgreSQL a small pool of
+    /// its own whose sessions commit without waiting for the WAL flush (see `store::jobs`);
+    /// on SQLite the main pool.
+    queue: AnyPool,
     backend: Backend,
     /// Read-through cache of the hot lookups (projects, memberships, plugin versions and
     /// enablement); every write of those objects invalidates it after committing.
@@ -136,10 +142,26 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let queue = match backend {
+            Backend::Sqlite => pool.clone(),
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(4)
+                .min_connections(0)
+                .idle_timeout(Duration::from_secs(60))
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("SET synchronous_commit = off").await?;
+                        Ok(())
+                    })
+                })
+                .connect_lazy_with(options),
+        };
         Ok(Self {
             pool,
+            queue,
             backend,
             cache: Cache::disabled(),
         })
@@ -184,6 +206,7 @@ impl Store {
 
     /// Closes every connection (graceful shutdown).
     pub async fn close(&self) {
+        self.queue.close().await;
         self.pool.close().await;
     }
 }
