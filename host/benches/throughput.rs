@@ -1,8 +1,9 @@
 //! `cargo bench -p agentic-host --bench throughput`
 //!
 //! Side by side, in one run, on SQLite and on PostgreSQL:
-//! - authenticated `GET /api/v1/projects/{id}` requests per second, and `GET /healthz` (the same
-//!   stack without authentication or database) as the baseline they are a ratio of;
+//! - authenticated `GET /api/v1/projects/{id}` requests per second under four cache set-ups
+//!   (in-process, none, Redis only, Redis down: see `caches`), and `GET /healthz` (the same stack
+//!   without authentication or database) as the baseline they are a ratio of;
 //! - login latency, and the raw argon2id verification it contains as its baseline.
 //!
 //! Requests go through the real router in-process (`tower::ServiceExt::oneshot`) from 8
@@ -17,7 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentic_host::clock::SystemClock;
-use agentic_host::config::Config;
+use agentic_host::config::{CacheConfig, Config};
+use agentic_host::store::Store;
 use agentic_host::{app, server};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -95,17 +97,49 @@ fn percentile(samples: &mut [Duration], p: f64) -> f64 {
 
 struct Figures {
     healthz: f64,
-    project: f64,
+    /// Authenticated project reads per second, one per cache set-up (see [`caches`]).
+    project: Vec<Option<f64>>,
     login_p50: f64,
     login_p95: f64,
 }
 
-async fn measure(database_url: String, dir: &std::path::Path) -> Figures {
+/// The cache set-ups the authenticated read is measured under: the default (in-process), none,
+/// Redis as the only tier (no in-process entries: every lookup asks Redis), and Redis down (a
+/// server that accepts connections and never answers: every lookup waits out the Redis timeout
+/// once, then goes straight to the database until the retry interval has passed).
+fn caches(redis: Option<&str>, blackhole: &str) -> Vec<(&'static str, Option<CacheConfig>)> {
+    let redis_only = |url: &str| CacheConfig {
+        max_entries: 0,
+        redis_url: Some(url.to_owned()),
+        redis_prefix: format!("bench{}:", std::process::id()),
+        ..CacheConfig::default()
+    };
+    vec![
+        ("in-process cache (default)", Some(CacheConfig::default())),
+        (
+            "no cache",
+            Some(CacheConfig {
+                enabled: false,
+                ..CacheConfig::default()
+            }),
+        ),
+        ("Redis only", redis.map(redis_only)),
+        ("Redis down (never answers)", Some(redis_only(blackhole))),
+    ]
+}
+
+/// A host on `database_url` with `cache`, its router, store, an admin token and a project path.
+async fn host(
+    database_url: &str,
+    dir: &std::path::Path,
+    cache: CacheConfig,
+) -> (Router, Store, String, String) {
     let mut config = Config {
         data_dir: dir.to_owned(),
-        database_url: Some(database_url),
+        database_url: Some(database_url.to_owned()),
         admin_email: Some("bench@example.com".into()),
         admin_password: Some(PASSWORD.into()),
+        cache,
         ..Config::default()
     };
     config.auth.login_per_account_per_minute = 1_000_000;
@@ -116,7 +150,6 @@ async fn measure(database_url: String, dir: &std::path::Path) -> Figures {
         .unwrap();
     server::ensure_first_admin(&state).await.unwrap();
     let router = app(state);
-
     let login = json!({ "email": "bench@example.com", "password": PASSWORD });
     let (status, tokens) = call(&router, post("/api/v1/auth/login", None, &login)).await;
     assert_eq!(status, StatusCode::OK);
@@ -132,24 +165,44 @@ async fn measure(database_url: String, dir: &std::path::Path) -> Figures {
     .await;
     assert_eq!(status, StatusCode::CREATED);
     let path = format!("/api/v1/projects/{}", project["id"]);
+    (router, store, token, path)
+}
 
+async fn measure(
+    database_url: String,
+    dir: &std::path::Path,
+    caches: &[(&str, Option<CacheConfig>)],
+) -> Figures {
+    let mut project = Vec::new();
+    for (_, cache) in caches {
+        let Some(cache) = cache else {
+            project.push(None);
+            continue;
+        };
+        let (router, store, token, path) = host(&database_url, dir, cache.clone()).await;
+        let auth = format!("Bearer {token}");
+        project.push(Some(
+            rate(
+                &router,
+                Arc::new(move || {
+                    Request::get(&path)
+                        .header("authorization", &auth)
+                        .body(Body::empty())
+                        .unwrap()
+                }),
+            )
+            .await,
+        ));
+        store.close().await;
+    }
+
+    let (router, store, _, _) = host(&database_url, dir, CacheConfig::default()).await;
     let healthz = rate(
         &router,
         Arc::new(|| Request::get("/healthz").body(Body::empty()).unwrap()),
     )
     .await;
-    let auth = format!("Bearer {token}");
-    let project = rate(
-        &router,
-        Arc::new(move || {
-            Request::get(&path)
-                .header("authorization", &auth)
-                .body(Body::empty())
-                .unwrap()
-        }),
-    )
-    .await;
-
+    let login = json!({ "email": "bench@example.com", "password": PASSWORD });
     let mut samples = Vec::with_capacity(LOGINS);
     for _ in 0..LOGINS {
         let start = Instant::now();
@@ -164,6 +217,35 @@ async fn measure(database_url: String, dir: &std::path::Path) -> Figures {
         login_p50: percentile(&mut samples, 0.5),
         login_p95: percentile(&mut samples, 0.95),
     }
+}
+
+/// A TCP server that accepts connections and never answers: Redis hung, not refused.
+async fn blackhole() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("redis://{addr}")
+}
+
+/// The Redis of the tests, if it answers a PING.
+async fn redis() -> Option<String> {
+    let url =
+        std::env::var("AGENTIC_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let client = redis::Client::open(url.as_str()).ok()?;
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
+    (pong == "PONG").then_some(url)
 }
 
 async fn on_postgres(base: &str, sql: &str) -> Result<(), sqlx::Error> {
@@ -186,7 +268,12 @@ fn main() {
             "sqlite://{}?mode=rwc",
             dir.path().join("bench.db").display()
         );
-        let sqlite = measure(sqlite_url, dir.path()).await;
+        let redis = redis().await;
+        if redis.is_none() {
+            println!("Redis unreachable (AGENTIC_TEST_REDIS_URL); the Redis-only row is left out");
+        }
+        let caches = caches(redis.as_deref(), &blackhole().await);
+        let sqlite = measure(sqlite_url, dir.path(), &caches).await;
 
         let base = std::env::var("AGENTIC_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -196,7 +283,7 @@ fn main() {
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
                 let pg_dir = tempfile::tempdir().unwrap();
-                let figures = measure(url, pg_dir.path()).await;
+                let figures = measure(url, pg_dir.path(), &caches).await;
                 on_postgres(&base, &format!("DROP SCHEMA {schema} CASCADE"))
                     .await
                     .unwrap();
@@ -222,18 +309,31 @@ fn main() {
             "\n{TASKS} concurrent in-process clients, {}s per rate, {LOGINS} sequential logins",
             MEASURE.as_secs()
         );
-        println!("{:<44} {:>12} {:>12}", "", "SQLite", "PostgreSQL");
+        println!("{:<60} {:>12} {:>12}", "", "SQLite", "PostgreSQL");
         let row = |name: &str, f: &dyn Fn(&Figures) -> String| {
             let pg = postgres.as_ref().map(f).unwrap_or_else(|| "-".into());
-            println!("{name:<44} {:>12} {pg:>12}", f(&sqlite));
+            println!("{name:<60} {:>12} {pg:>12}", f(&sqlite));
         };
         row("GET /healthz (req/s)", &|f| format!("{:.0}", f.healthz));
-        row("GET /api/v1/projects/{id} authed (req/s)", &|f| {
-            format!("{:.0}", f.project)
-        });
-        row("  ratio project / healthz", &|f| {
-            format!("{:.3}", f.project / f.healthz)
-        });
+        for (i, (name, _)) in caches.iter().enumerate() {
+            let rate = move |f: &Figures| f.project[i];
+            row(
+                &format!("GET /api/v1/projects/{{id}}, {name} (req/s)"),
+                &|f| rate(f).map_or_else(|| "-".into(), |r| format!("{r:.0}")),
+            );
+            row("  ratio to healthz", &|f| {
+                rate(f).map_or_else(|| "-".into(), |r| format!("{:.3}", r / f.healthz))
+            });
+            if i > 0 {
+                row(
+                    "  ratio to the default (in-process cache)",
+                    &|f| match (rate(f), f.project[0]) {
+                        (Some(r), Some(d)) => format!("{:.2}", r / d),
+                        _ => "-".into(),
+                    },
+                );
+            }
+        }
         row("POST /api/v1/auth/login p50 (ms)", &|f| {
             format!("{:.1}", f.login_p50)
         });
@@ -244,7 +344,7 @@ fn main() {
             format!("{:.2}", f.login_p50 / argon_p50)
         });
         println!(
-            "{:<44} {:>12.1}",
+            "{:<60} {:>12.1}",
             "argon2id verify alone p50 (ms)", argon_p50
         );
     });
