@@ -1,9 +1,11 @@
 //! The sync engine end to end: the example connector (a real component) read page by page by a
 //! real worker into the internal models, through the API — incremental re-runs add nothing,
 //! a full refresh detects deletions, a fan-out syncs every stream, and the models are read back
-//! with filters and cursor pagination by the project's members only.
+//! with filters and cursor pagination by the project's members only; synced documents appear in
+//! the Documents API, read-only, with their versions.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentic_host::rbac::Role;
@@ -23,6 +25,51 @@ async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     panic!("job {id} did not finish");
+}
+
+/// Held by a test, it keeps the fake service from answering.
+type Gate = Arc<tokio::sync::Mutex<()>>;
+
+/// A note the fake service serves: id, title, body, tags.
+type Note = (u64, &'static str, String, Vec<&'static str>);
+
+/// A service in the example connector's HTTP mode with no items and the given notes (shared,
+/// so a test changes them between syncs).
+/// Every `/notes` request first takes `gate` (a test holds it to keep a sync mid-page) and
+/// counts in `hits`.
+async fn notes_service(notes: Arc<Mutex<Vec<Note>>>, gate: Gate, hits: Arc<AtomicUsize>) -> String {
+    use axum::extract::Query;
+    use std::collections::HashMap;
+    let app = axum::Router::new()
+        .route("/status", axum::routing::get(|| async { axum::Json(json!({"items": 0})) }))
+        .route(
+            "/items",
+            axum::routing::get(|| async { axum::Json(json!({"items": [], "has_more": false})) }),
+        )
+        .route(
+            "/notes",
+            axum::routing::get(move |Query(q): Query<HashMap<String, String>>| {
+                let (notes, gate, hits) = (notes.clone(), gate.clone(), hits.clone());
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    drop(gate.lock().await);
+                    let after: u64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+                    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+                    let notes = notes.lock().expect("notes");
+                    let rest: Vec<&Note> = notes.iter().filter(|n| n.0 > after).collect();
+                    let page: Vec<Value> = rest.iter().take(limit).map(|(id, title, body, tags)| {
+                        json!({"id": id, "title": title, "body": body, "tags": tags, "updated": 1_700_000_000_000_u64 + id})
+                    }).collect();
+                    axum::Json(json!({"notes": page, "has_more": rest.len() > limit}))
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }
 
 /// Every page of a model list.
@@ -127,5 +174,156 @@ stories! {
         assert_eq!(r.fields(), ["cron"], "{}", r.text);
         app.call("DELETE", &schedule, Some(&pm.token), None).await.expect(204);
         app.get(&schedule, &pm.token).await.problem(404);
+    }
+
+    async fn synced_documents_appear_in_the_documents_api_read_only_with_versions(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let se = app.user(Role::SupportEngineer).await;
+        let project = app.project_with_example(&admin.token, pm.id, &[se.id]).await;
+        let worker = agentic_host::server::worker(&app.state);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(Arc::clone(&worker).run(stopped));
+        let notes: Arc<Mutex<Vec<Note>>> = Arc::new(Mutex::new(vec![
+            (1, "Release plan", "# Plan\n\nShip the *gearbox* in May.".into(), vec!["plan", "Q2"]),
+            (2, "Runbook", "Restart the pump, then check pressure.".into(), vec!["ops"]),
+            (3, "Old idea", "Forgotten.".into(), vec![]),
+        ]));
+        let base = notes_service(notes.clone(), Gate::default(), Arc::default()).await;
+        let created = app.post(&format!("/api/v1/projects/{project}/connections"), &admin.token, json!({
+            "plugin_id": "example", "name": "wiki", "base_url": base,
+            "config": {"base_url": base, "notes": true, "page_size": 2},
+            "allow_private_network": true, "credential": {"kind": "anonymous"},
+        })).await;
+        created.expect(201);
+        let cid = created.json["id"].as_i64().expect("id");
+        // `notes` is a full-refresh stream: asked for an incremental sync, it is read in full.
+        let sync = || async {
+            let r = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
+                json!({"stream": "notes"})).await;
+            r.expect(202);
+            let job = finished(&app, &pm.token, r.json["job"]["id"].as_i64().expect("job")).await;
+            assert_eq!(job["state"], "succeeded", "{job}");
+            job
+        };
+        let docs = format!("/api/v1/projects/{project}/documents");
+        let by_source = |list: &[Value], id: &str| -> Value {
+            list.iter().find(|d| d["source"]["external_id"] == id).cloned().unwrap_or(Value::Null)
+        };
+
+        assert_eq!(sync().await["result"], json!({"records": 3, "pages": 2, "deleted": 0}));
+        let list = all(&app, &se.token, &docs).await;
+        assert_eq!(list.len(), 3, "{list:?}");
+        let plan = by_source(&list, "1");
+        assert_eq!(plan["title"], "Release plan");
+        assert_eq!(plan["tags"], json!(["plan", "Q2"]));
+        assert_eq!(plan["read_only"], true);
+        assert_eq!(plan["source"]["connection_id"], cid);
+        assert_eq!(plan["metadata"]["url"], format!("{base}/notes/1"));
+        assert_eq!(plan["current_version"]["number"], 1);
+        assert_eq!(plan["current_version"]["content_type"], "text/markdown");
+        assert_eq!(plan["current_version"]["filename"], "Release plan.md");
+        assert_eq!(plan["created_by"], Value::Null);
+        let plan_path = format!("{docs}/{}", plan["id"]);
+        let content = app.get(&format!("{plan_path}/content"), &se.token).await;
+        content.expect(200);
+        assert_eq!(content.text, "# Plan\n\nShip the *gearbox* in May.");
+        // Searchable like uploads: by body text, by tag (ignoring case), by title.
+        let found = all(&app, &se.token, &format!("{docs}?q=gearbox")).await;
+        assert_eq!(found.iter().map(|d| d["id"].clone()).collect::<Vec<_>>(), [plan["id"].clone()]);
+        assert_eq!(all(&app, &se.token, &format!("{docs}?tag=q2")).await.len(), 1);
+        assert_eq!(all(&app, &se.token, &format!("{docs}?title=runbook")).await.len(), 1);
+        // Read-only through the API.
+        app.call("PATCH", &plan_path, Some(&pm.token), Some(json!({"title": "mine"}))).await.problem(409);
+        app.call("DELETE", &plan_path, Some(&pm.token), None).await.problem(409);
+
+        // At the source: the runbook's text changes, the plan is only retitled, the idea goes.
+        {
+            let mut notes = notes.lock().expect("notes");
+            notes[0].1 = "Release plan 2027";
+            notes[1].2 = "Restart the pump twice, then check pressure.".into();
+            notes.pop();
+        }
+        let blobs_before = app.count("blobs").await;
+        assert_eq!(sync().await["result"], json!({"records": 2, "pages": 1, "deleted": 1}));
+        let list = all(&app, &se.token, &docs).await;
+        assert_eq!(list.len(), 2, "the deleted note's document is gone: {list:?}");
+        let plan = by_source(&list, "1");
+        assert_eq!(plan["title"], "Release plan 2027");
+        assert_eq!(plan["current_version"]["number"], 1, "same text, no new version");
+        let runbook = by_source(&list, "2");
+        assert_eq!(runbook["current_version"]["number"], 2);
+        let runbook_path = format!("{docs}/{}", runbook["id"]);
+        let old = app.get(&format!("{runbook_path}/versions/1/content"), &se.token).await;
+        assert_eq!(old.text, "Restart the pump, then check pressure.");
+        let new = app.get(&format!("{runbook_path}/content"), &se.token).await;
+        assert_eq!(new.text, "Restart the pump twice, then check pressure.");
+        // One blob more (the runbook's new text), one fewer (the deleted note's).
+        assert_eq!(app.count("blobs").await, blobs_before);
+        assert_eq!(app.count("documents").await, 2);
+    }
+
+    async fn one_sync_of_a_stream_runs_at_a_time_and_unknown_streams_are_refused(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let project = app.project_with_example(&admin.token, admin.id, &[]).await;
+        let worker = agentic_host::server::worker(&app.state);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(Arc::clone(&worker).run(stopped));
+        let notes: Arc<Mutex<Vec<Note>>> = Arc::new(Mutex::new(
+            (1..=3).map(|i| (i, "Note", format!("body {i}"), vec![])).collect(),
+        ));
+        let (gate, hits) = (Gate::default(), Arc::new(AtomicUsize::new(0)));
+        let base = notes_service(notes, gate.clone(), hits.clone()).await;
+        let created = app.post(&format!("/api/v1/projects/{project}/connections"), &admin.token, json!({
+            "plugin_id": "example", "name": "wiki", "base_url": base,
+            "config": {"base_url": base, "notes": true}, "allow_private_network": true,
+            "credential": {"kind": "anonymous"},
+        })).await;
+        let cid = created.json["id"].as_i64().expect("id");
+        let url = format!("/api/v1/projects/{project}/connections/{cid}/sync");
+
+        let unknown = app.post(&url, &admin.token, json!({"stream": "nope"})).await;
+        let job = finished(&app, &admin.token, unknown.json["job"]["id"].as_i64().expect("job")).await;
+        assert_eq!(job["state"], "dead", "{job}");
+        let why = job["last_error"].as_str().expect("error");
+        assert!(why.contains("no stream \"nope\"") && why.contains("items, notes"), "{why}");
+
+        // The first sync is held mid-read by the service; the second waits for it.
+        let held = gate.lock().await;
+        let first = app.post(&url, &admin.token, json!({"stream": "notes"})).await;
+        let first = first.json["job"]["id"].as_i64().expect("job");
+        for _ in 0..1500 {
+            if hits.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the first sync reached the service");
+        let second = app.post(&url, &admin.token, json!({"stream": "notes"})).await;
+        let second = second.json["job"]["id"].as_i64().expect("job");
+        let mut postponed = Value::Null;
+        for _ in 0..1500 {
+            let job = app.get(&format!("/api/v1/jobs/{second}"), &admin.token).await.json;
+            if job["last_error"].is_string() {
+                postponed = job;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(postponed["state"], "queued", "{postponed}");
+        assert_eq!(postponed["attempts"], 0, "waiting is not a failed attempt: {postponed}");
+        let why = postponed["last_error"].as_str().unwrap_or_default();
+        assert!(why.contains(&format!("another sync of stream notes is running (job {first})")), "{why}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "the second never read");
+
+        drop(held);
+        assert_eq!(finished(&app, &admin.token, first).await["state"], "succeeded");
+        app.advance(Duration::from_secs(6));
+        let job = finished(&app, &admin.token, second).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["result"]["records"], 3);
+        assert_eq!(app.count("documents").await, 3);
     }
 }

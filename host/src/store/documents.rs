@@ -149,7 +149,7 @@ fn document_from_row(row: &AnyRow) -> Result<Document> {
 }
 
 /// The text `?q=` searches: title, tags, metadata keys and scalar values, and the content text.
-fn search_text(fields: &DocumentFields<'_>, content_text: Option<&str>) -> String {
+pub(super) fn search_text(fields: &DocumentFields<'_>, content_text: Option<&str>) -> String {
     fn walk(value: &serde_json::Value, out: &mut String) {
         use serde_json::Value;
         match value {
@@ -185,12 +185,16 @@ fn search_text(fields: &DocumentFields<'_>, content_text: Option<&str>) -> Strin
     out.to_lowercase().replace('\0', "")
 }
 
-fn tags_json(tags: &[String]) -> String {
+pub(super) fn tags_json(tags: &[String]) -> String {
     serde_json::Value::from(tags.to_vec()).to_string()
 }
 
 /// Replaces the lower-cased tag index of a document.
-async fn write_tags(tx: &mut Transaction<'static, Any>, id: i64, tags: &[String]) -> Result<()> {
+pub(super) async fn write_tags(
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+    tags: &[String],
+) -> Result<()> {
     sqlx::query("DELETE FROM document_tags WHERE document_id = $1")
         .bind(id)
         .execute(&mut **tx)
@@ -207,12 +211,13 @@ async fn write_tags(tx: &mut Transaction<'static, Any>, id: i64, tags: &[String]
     Ok(())
 }
 
-async fn insert_version(
+/// Inserts version `number` of a document (`by`: `None` for a sync).
+pub(super) async fn insert_version(
     tx: &mut Transaction<'static, Any>,
     document_id: i64,
     number: i64,
     v: &NewVersion<'_>,
-    by: i64,
+    by: Option<i64>,
     now: Millis,
 ) -> Result<()> {
     sqlx::query(
@@ -262,7 +267,7 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         write_tags(&mut tx, id, fields.tags).await?;
-        insert_version(&mut tx, id, 1, version, by, now).await?;
+        insert_version(&mut tx, id, 1, version, Some(by), now).await?;
         tx.commit().await?;
         self.get_document(project_id, id).await
     }
@@ -296,7 +301,7 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         write_tags(&mut tx, id, fields.tags).await?;
-        insert_version(&mut tx, id, number, version, by, now).await?;
+        insert_version(&mut tx, id, number, version, Some(by), now).await?;
         tx.commit().await?;
         self.get_document(project_id, id).await
     }

@@ -114,6 +114,58 @@ impl Store {
         })
     }
 
+    /// Takes the stream's sync for `job`: `None` when it got it (or already held it), else the
+    /// job that holds it. A holder that is not running any more holds nothing.
+    pub async fn lock_stream(
+        &self,
+        connection_id: i64,
+        stream: &str,
+        job: i64,
+        now: Millis,
+    ) -> Result<Option<i64>> {
+        let taken = sqlx::query(
+            "INSERT INTO sync_states (connection_id, stream, state, cycle, complete, updated_at, \
+             lock_job) VALUES ($1, $2, NULL, 0, 0, $3, $4) \
+             ON CONFLICT (connection_id, stream) DO UPDATE SET lock_job = excluded.lock_job \
+             WHERE sync_states.lock_job IS NULL OR sync_states.lock_job = excluded.lock_job \
+             OR NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = sync_states.lock_job \
+                            AND jobs.state = 'running') \
+             RETURNING lock_job",
+        )
+        .bind(connection_id)
+        .bind(stream)
+        .bind(now)
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?;
+        if taken.is_some() {
+            return Ok(None);
+        }
+        let holder: Option<i64> = sqlx::query_scalar(
+            "SELECT lock_job FROM sync_states WHERE connection_id = $1 AND stream = $2",
+        )
+        .bind(connection_id)
+        .bind(stream)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten();
+        Ok(Some(holder.unwrap_or_default()))
+    }
+
+    /// Gives the stream's sync up, if `job` holds it.
+    pub async fn unlock_stream(&self, connection_id: i64, stream: &str, job: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sync_states SET lock_job = NULL \
+             WHERE connection_id = $1 AND stream = $2 AND lock_job = $3",
+        )
+        .bind(connection_id)
+        .bind(stream)
+        .bind(job)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Stores one page: its records (upserted on their source key) and the stream's state
     /// after it, in one transaction.
     #[allow(clippy::too_many_arguments)]
@@ -181,6 +233,7 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
+        super::synced_documents::mirror(&mut tx, project_id, connection_id, &unique, now).await?;
         sqlx::query(
             "INSERT INTO sync_states (connection_id, stream, state, cycle, complete, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, stream) DO UPDATE SET \
@@ -200,23 +253,28 @@ impl Store {
     }
 
     /// After a completed full refresh: records of the stream that cycle did not see are marked
-    /// deleted. Returns how many.
+    /// deleted, and the documents mirrored from them go (see `synced_documents`). Returns how
+    /// many records.
     pub async fn mark_unseen_deleted(
         &self,
         connection_id: i64,
         stream: &str,
         cycle: i64,
     ) -> Result<u64> {
-        Ok(sqlx::query(
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
             "UPDATE records SET deleted = 1 WHERE connection_id = $1 AND stream = $2 \
              AND cycle < $3 AND deleted = 0",
         )
         .bind(connection_id)
         .bind(stream)
         .bind(cycle)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        super::synced_documents::unmirror_deleted(&mut tx, connection_id, stream).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// A project's records of one model, in id order, a page at a time.

@@ -11,6 +11,14 @@
 //! - `full` reads everything from the start in a new cycle; when it completes, records the
 //!   cycle did not see are marked deleted. A full sync interrupted midway resumes its cycle.
 //!
+//! A stream the connector declares full-refresh only is always read in `full` mode, and a
+//! stream it does not declare is refused. Only one sync of a stream runs at a time: a second
+//! one (a schedule firing during a manual run, say) is postponed until the first is done
+//! ([`Store::lock_stream`]).
+//!
+//! Synced documents are mirrored into the Documents API, read-only, in the page's transaction
+//! (see `store::synced_documents`).
+//!
 //! A sync job without a stream fans out: it asks the plugin's `discover` for the streams and
 //! enqueues one job per stream, so a failing stream does not stop the others. Connector errors
 //! map to the queue's: `rate-limited` postpones to the service's `Retry-After`, `transient`
@@ -24,7 +32,7 @@ use crate::jobs::{JobContext, JobError, JobFuture, JobHandler, DEFAULT_MAX_ATTEM
 use crate::plugins::package::Manifest;
 use crate::plugins::records::{kind, to_json};
 use crate::plugins::registry::Registry;
-use crate::plugins::runtime::RecordData;
+use crate::plugins::runtime::{Plugin, RecordData, Runtime, StreamSpec};
 use crate::plugins::{Call, ConnectorError, EgressPolicy, PluginError};
 use crate::store::connections::Connection;
 use crate::store::jobs::{Job, NewJob};
@@ -175,7 +183,7 @@ impl SyncHandler {
                     &ctx.job,
                     &connection,
                     Some(s.name.clone()),
-                    request.mode,
+                    mode_for(&s, request.mode),
                     self.clock.now_ms(),
                 )
                 .await
@@ -184,12 +192,62 @@ impl SyncHandler {
             }
             return Ok(serde_json::json!({"streams": jobs.len(), "jobs": jobs}));
         };
+        // The stream as the plugin declares it now: an unknown one is refused, and one that
+        // cannot resume incrementally is always read in full.
+        let declared = ctx
+            .unless_cancelled(runtime.discover(&plugin, &call, &connection.config))
+            .await?
+            .map_err(plugin_error)?;
+        let Some(spec) = declared.iter().find(|s| s.name == stream) else {
+            let names: Vec<&str> = declared.iter().map(|s| s.name.as_str()).collect();
+            return Err(JobError::Permanent(format!(
+                "the connector has no stream {stream:?} (it has {})",
+                names.join(", ")
+            )));
+        };
+        let mode = mode_for(spec, request.mode);
+        // One sync of a stream at a time: two would interleave their states and cycles.
+        let job = ctx.job.id;
+        if let Some(holder) = self
+            .store
+            .lock_stream(connection.id, &stream, job, self.clock.now_ms())
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?
+        {
+            return Err(JobError::RateLimited {
+                retry_after_secs: STREAM_BUSY_RETRY_SECS,
+                message: format!("another sync of stream {stream} is running (job {holder})"),
+            });
+        }
+        let result = self
+            .read_stream(ctx, &connection, &runtime, &plugin, &call, &stream, mode)
+            .await;
+        if let Err(e) = self.store.unlock_stream(connection.id, &stream, job).await {
+            // The lock goes with the job anyway: a holder that is not running holds nothing.
+            tracing::warn!(job, "releasing the stream's sync lock failed: {e}");
+        }
+        result
+    }
+
+    /// Reads `stream` page by page into the store, from its stored state on (or from the start
+    /// of a new cycle, in full mode).
+    #[allow(clippy::too_many_arguments)]
+    async fn read_stream(
+        &self,
+        ctx: &JobContext,
+        connection: &Connection,
+        runtime: &Runtime,
+        plugin: &Plugin,
+        call: &Call,
+        stream: &str,
+        mode: Mode,
+    ) -> Result<serde_json::Value, JobError> {
         let stored = self
             .store
-            .sync_state(connection.id, &stream)
+            .sync_state(connection.id, stream)
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
-        let mut sync = match request.mode {
+        let mut sync = match mode {
             // A full sync starts a new cycle, unless the last one was interrupted: then it
             // resumes it, so what it already stored still counts as seen.
             Mode::Full if stored.complete || stored.cycle == 0 => SyncState {
@@ -207,10 +265,10 @@ impl SyncHandler {
         loop {
             let page = ctx
                 .unless_cancelled(runtime.read(
-                    &plugin,
-                    &call,
+                    plugin,
+                    call,
                     &connection.config,
-                    &stream,
+                    stream,
                     sync.state.as_deref(),
                 ))
                 .await?
@@ -222,7 +280,7 @@ impl SyncHandler {
                 .store_page(
                     connection.project_id,
                     connection.id,
-                    &stream,
+                    stream,
                     &records,
                     &sync,
                     self.clock.now_ms(),
@@ -247,10 +305,10 @@ impl SyncHandler {
                 return Err(JobError::Cancelled);
             }
         }
-        if request.mode == Mode::Full {
+        if mode == Mode::Full {
             report.deleted = self
                 .store
-                .mark_unseen_deleted(connection.id, &stream, sync.cycle)
+                .mark_unseen_deleted(connection.id, stream, sync.cycle)
                 .await
                 .map_err(|e| JobError::Retry(e.to_string()))?;
         }
@@ -309,6 +367,19 @@ pub async fn request(
         created_by,
     };
     Ok(store.enqueue(&job, now).await?.0)
+}
+
+/// How long a sync waits for another sync of the same stream to finish, before trying again.
+const STREAM_BUSY_RETRY_SECS: u64 = 5;
+
+/// The mode a sync of stream `spec` runs in when `asked`: a stream that cannot resume
+/// incrementally is read in full (its stored state means nothing to an incremental read).
+fn mode_for(spec: &StreamSpec, asked: Mode) -> Mode {
+    if spec.incremental {
+        asked
+    } else {
+        Mode::Full
+    }
 }
 
 fn plugin_error(e: PluginError) -> JobError {

@@ -11,13 +11,16 @@
 //!   is a string or an integer and `updated` optional Unix milliseconds); `after` is empty at the
 //!   start, and the state is the id of the last item returned.
 //!
-//! Either way there is one incremental work-item stream, `items`, and one action, `echo`.
+//! Either way there is one incremental work-item stream, `items`, and one action, `echo`. In HTTP
+//! mode, `"notes": true` adds a document stream, `notes`, read from
+//! `GET {base_url}/notes?after={state}&limit={K}` (answering `{"notes": [{"id", "title", "body",
+//! "tags", "updated"}], "has_more": bool}`; bodies are Markdown), paged like the items.
 
 use agentic_sdk::http::{self, Request};
 use agentic_sdk::serde_json::Value;
 use agentic_sdk::{
-    log, progress, register_connector, Connector, ConnectorSpec, Error, LogLevel, Page, RecordData,
-    RecordKind, StreamSpec, WorkItem,
+    log, progress, register_connector, Connector, ConnectorSpec, Document, Error, LogLevel, Page,
+    RecordData, RecordKind, StreamSpec, WorkItem,
 };
 use serde::Deserialize;
 
@@ -40,6 +43,9 @@ pub struct Config {
     page_size: Option<u64>,
     /// HTTP mode: the service's base URL.
     base_url: Option<String>,
+    /// HTTP mode: also sync the service's notes as documents.
+    #[serde(default)]
+    notes: bool,
 }
 
 /// Where the items come from.
@@ -72,6 +78,11 @@ fn items_stream() -> StreamSpec {
         .incremental()
 }
 
+fn notes_stream() -> StreamSpec {
+    StreamSpec::new("notes", RecordKind::Document)
+        .with_description("Notes, as Markdown documents (HTTP mode with `notes`)")
+}
+
 impl Connector for Example {
     type Config = Config;
 
@@ -96,18 +107,20 @@ impl Connector for Example {
     }
 
     fn discover(&self, config: &Config) -> Result<Vec<StreamSpec>, Error> {
-        config.source()?;
-        Ok(vec![items_stream()])
+        Ok(match config.source()? {
+            Source::Http { .. } if config.notes => vec![items_stream(), notes_stream()],
+            _ => vec![items_stream()],
+        })
     }
 
     fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
-        let source = config.source()?;
-        if stream != "items" {
-            return Err(Error::NotFound(format!("no stream {stream}")));
-        }
-        match source {
-            Source::Memory { items } => read_memory(items, config.page_size(), state),
-            Source::Http { base_url } => read_http(base_url, config.page_size(), state),
+        match (config.source()?, stream) {
+            (Source::Memory { items }, "items") => read_memory(items, config.page_size(), state),
+            (Source::Http { base_url }, "items") => read_http(base_url, config.page_size(), state),
+            (Source::Http { base_url }, "notes") if config.notes => {
+                read_notes(base_url, config.page_size(), state)
+            }
+            _ => Err(Error::NotFound(format!("no stream {stream}"))),
         }
     }
 
@@ -221,6 +234,66 @@ fn read_http(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page
         None,
         &format!("read items after {after:?}"),
     );
+    Ok(Page {
+        records,
+        state,
+        has_more: listing.has_more,
+    })
+}
+
+/// One page of `GET {base_url}/notes`.
+#[derive(Deserialize)]
+struct NoteListing {
+    notes: Vec<RemoteNote>,
+    has_more: bool,
+}
+
+#[derive(Deserialize)]
+struct RemoteNote {
+    id: RemoteId,
+    title: String,
+    body: String,
+    #[serde(default)]
+    tags: Vec<String>,
+    updated: Option<i64>,
+}
+
+fn read_notes(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
+    let after = state.unwrap_or_default();
+    let listing: NoteListing = Request::get(format!("{base_url}/notes"))
+        .header("accept", "application/json")
+        .query("after", after)
+        .query("limit", page_size.to_string())
+        .send()?
+        .error_for_status()?
+        .json()?;
+    if listing.has_more && listing.notes.is_empty() {
+        return Err(Error::Internal(format!(
+            "the service has more notes after {after:?} but returned none"
+        )));
+    }
+    let records: Vec<RecordData> = listing
+        .notes
+        .into_iter()
+        .map(|note| {
+            let id = String::from(note.id);
+            Document {
+                url: Some(format!("{base_url}/notes/{id}")),
+                external_id: id,
+                title: note.title,
+                content_type: "text/markdown".into(),
+                body: note.body,
+                updated_at: note.updated,
+                tags: note.tags,
+                ..Document::default()
+            }
+            .into()
+        })
+        .collect();
+    let state = records
+        .last()
+        .map_or(after, RecordData::external_id)
+        .to_owned();
     Ok(Page {
         records,
         state,
