@@ -196,29 +196,14 @@ pub(super) async fn mirror(
         .fetch_optional(&mut **tx)
         .await?;
         let (id, number) = match existing {
-            Some(row) if row.try_get::<String, _>("sha256")? == sha256 => {
-                let id: i64 = row.try_get("id")?;
-                sqlx::query(
-                    "UPDATE documents SET title = $2, tags = $3, metadata = $4, \
-                     search_text = $5, updated_at = $6 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(fields.title)
-                .bind(tags_json(fields.tags))
-                .bind(fields.metadata)
-                .bind(search_text(&fields, Some(&content_text)))
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                write_tags(tx, id, fields.tags).await?;
-                continue;
-            }
             Some(row) => {
+                // A changed body is a new version; otherwise only the fields change.
+                let changed = row.try_get::<String, _>("sha256")? != sha256;
                 let id: i64 = row.try_get("id")?;
                 let number: i64 = sqlx::query_scalar(
-                    "UPDATE documents SET current_version = current_version + 1, title = $2, \
-                     tags = $3, metadata = $4, search_text = $5, updated_by = NULL, \
-                     updated_at = $6 WHERE id = $1 RETURNING current_version",
+                    "UPDATE documents SET current_version = current_version + $7, title = $2, \
+                     tags = $3, metadata = $4, search_text = $5, updated_at = $6 \
+                     WHERE id = $1 RETURNING current_version",
                 )
                 .bind(id)
                 .bind(fields.title)
@@ -226,8 +211,13 @@ pub(super) async fn mirror(
                 .bind(fields.metadata)
                 .bind(search_text(&fields, Some(&content_text)))
                 .bind(now)
+                .bind(i64::from(changed))
                 .fetch_one(&mut **tx)
                 .await?;
+                if !changed {
+                    write_tags(tx, id, fields.tags).await?;
+                    continue;
+                }
                 (id, number)
             }
             None => {

@@ -174,10 +174,12 @@ fn read_memory(items: u64, page_size: u64, state: Option<&str>) -> Result<Page, 
     })
 }
 
-/// One page of `GET {base_url}/items`.
+/// One page of a listing, `GET {base_url}/{what}?after=…&limit=…`: its entries (under the key
+/// `items` or `notes`) and whether more follow.
 #[derive(Deserialize)]
-struct Listing {
-    items: Vec<RemoteItem>,
+struct Listing<T> {
+    #[serde(alias = "items", alias = "notes")]
+    entries: Vec<T>,
     has_more: bool,
 }
 
@@ -186,6 +188,16 @@ struct RemoteItem {
     id: RemoteId,
     title: String,
     status: String,
+    updated: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RemoteNote {
+    id: RemoteId,
+    title: String,
+    body: String,
+    #[serde(default)]
+    tags: Vec<String>,
     updated: Option<i64>,
 }
 
@@ -206,25 +218,29 @@ impl From<RemoteId> for String {
     }
 }
 
-fn read_http(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
+/// Reads the page of `what` after `state` (the id of the last entry read) and turns its entries
+/// into records; the new state is the last record's id.
+fn read_listing<T: serde::de::DeserializeOwned>(
+    base_url: &str,
+    what: &str,
+    page_size: u64,
+    state: Option<&str>,
+    record: impl Fn(T) -> RecordData,
+) -> Result<Page, Error> {
     let after = state.unwrap_or_default();
-    let listing: Listing = Request::get(format!("{base_url}/items"))
+    let listing: Listing<T> = Request::get(format!("{base_url}/{what}"))
         .header("accept", "application/json")
         .query("after", after)
         .query("limit", page_size.to_string())
         .send()?
         .error_for_status()?
         .json()?;
-    if listing.has_more && listing.items.is_empty() {
+    if listing.has_more && listing.entries.is_empty() {
         return Err(Error::Internal(format!(
-            "the service has more items after {after:?} but returned none"
+            "the service has more {what} after {after:?} but returned none"
         )));
     }
-    let records: Vec<RecordData> = listing
-        .items
-        .into_iter()
-        .map(|item| work_item(item.id.into(), item.title, item.status, item.updated))
-        .collect();
+    let records: Vec<RecordData> = listing.entries.into_iter().map(record).collect();
     let state = records
         .last()
         .map_or(after, RecordData::external_id)
@@ -232,7 +248,7 @@ fn read_http(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page
     progress(
         u64::try_from(records.len()).unwrap_or(u64::MAX),
         None,
-        &format!("read items after {after:?}"),
+        &format!("read {what} after {after:?}"),
     );
     Ok(Page {
         records,
@@ -241,62 +257,25 @@ fn read_http(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page
     })
 }
 
-/// One page of `GET {base_url}/notes`.
-#[derive(Deserialize)]
-struct NoteListing {
-    notes: Vec<RemoteNote>,
-    has_more: bool,
-}
-
-#[derive(Deserialize)]
-struct RemoteNote {
-    id: RemoteId,
-    title: String,
-    body: String,
-    #[serde(default)]
-    tags: Vec<String>,
-    updated: Option<i64>,
+fn read_http(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
+    read_listing(base_url, "items", page_size, state, |item: RemoteItem| {
+        work_item(item.id.into(), item.title, item.status, item.updated)
+    })
 }
 
 fn read_notes(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
-    let after = state.unwrap_or_default();
-    let listing: NoteListing = Request::get(format!("{base_url}/notes"))
-        .header("accept", "application/json")
-        .query("after", after)
-        .query("limit", page_size.to_string())
-        .send()?
-        .error_for_status()?
-        .json()?;
-    if listing.has_more && listing.notes.is_empty() {
-        return Err(Error::Internal(format!(
-            "the service has more notes after {after:?} but returned none"
-        )));
-    }
-    let records: Vec<RecordData> = listing
-        .notes
-        .into_iter()
-        .map(|note| {
-            let id = String::from(note.id);
-            Document {
-                url: Some(format!("{base_url}/notes/{id}")),
-                external_id: id,
-                title: note.title,
-                content_type: "text/markdown".into(),
-                body: note.body,
-                updated_at: note.updated,
-                tags: note.tags,
-                ..Document::default()
-            }
-            .into()
-        })
-        .collect();
-    let state = records
-        .last()
-        .map_or(after, RecordData::external_id)
-        .to_owned();
-    Ok(Page {
-        records,
-        state,
-        has_more: listing.has_more,
+    read_listing(base_url, "notes", page_size, state, |note: RemoteNote| {
+        let id = String::from(note.id);
+        Document {
+            url: Some(format!("{base_url}/notes/{id}")),
+            external_id: id,
+            title: note.title,
+            content_type: "text/markdown".into(),
+            body: note.body,
+            updated_at: note.updated,
+            tags: note.tags,
+            ..Document::default()
+        }
+        .into()
     })
 }
