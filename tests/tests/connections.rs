@@ -99,6 +99,21 @@ stories! {
         replies.push(r);
         let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
         assert_eq!(check.json["ok"], true, "{}", check.json);
+        assert_eq!(app.count("vault_secrets").await, 1, "a replaced credential leaves no row behind");
+
+        // A refused change (a taken name) keeps the stored credential as it was.
+        let other = app.post(&url, &admin.token, json!({
+            "plugin_id": "example", "name": "other", "base_url": "https://tracker.example.com/",
+            "config": {"items": 1}, "credential": {"kind": "anonymous"},
+        })).await;
+        other.expect(201);
+        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
+            Some(json!({"name": "other", "credential": {"kind": "bearer", "token": "wrong-token"}}))).await;
+        r.problem(409);
+        replies.push(r);
+        let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
+        assert_eq!(check.json["ok"], true, "the old credential still works: {}", check.json);
+        assert_eq!(app.count("vault_secrets").await, 1, "the refused credential was not kept");
 
         // Nowhere to be read: API responses, the audit log, the database.
         let audit = app.get("/api/v1/audit?limit=200", &admin.token).await;

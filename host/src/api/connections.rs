@@ -470,21 +470,19 @@ async fn update_connection(
         c.finish().map_err(ApiError::Validation)?;
     }
     let now = state.now();
+    // A new credential is a new vault row, and the connection moves to it in its update: a
+    // refused update (a taken name, say) leaves the stored credential as it was, and the old
+    // row (with any session of it) goes only once the connection no longer points at it.
     let mut secret_id = current.secret_id;
+    let mut new_secret = None;
     if let Some(credential) = &body.credential {
-        secret_id = match (credential.secret(), current.secret_id) {
-            (Some(secret), Some(id)) => {
-                state
-                    .vault
-                    .replace(id, &secret, now)
-                    .await
-                    .map_err(vault_error)?;
-                // A new credential starts afresh: no session, no remembered failure.
-                state.sessions.forget(id).await.map_err(StoreError::from)?;
+        secret_id = match credential.secret() {
+            Some(secret) => {
+                let id = state.vault.put(&secret, now).await.map_err(vault_error)?;
+                new_secret = Some(id);
                 Some(id)
             }
-            (Some(secret), None) => Some(state.vault.put(&secret, now).await.map_err(vault_error)?),
-            (None, _) => None,
+            None => None,
         };
     }
     let fields = ConnectionFields {
@@ -500,12 +498,20 @@ async fn update_connection(
         credential_kind: &kind,
         secret_id,
     };
-    let updated = state
+    let updated = match state
         .store
         .update_connection(current.id, &fields, now)
         .await
-        .map_err(conflict_on_name)?;
-    if let (Some(old), None) = (current.secret_id, secret_id) {
+    {
+        Ok(updated) => updated,
+        Err(e) => {
+            if let Some(id) = new_secret {
+                state.vault.delete(id).await.map_err(vault_error)?;
+            }
+            return Err(conflict_on_name(e));
+        }
+    };
+    if let Some(old) = current.secret_id.filter(|old| Some(*old) != secret_id) {
         state.vault.delete(old).await.map_err(vault_error)?;
     }
     let detail = serde_json::json!({
