@@ -89,8 +89,9 @@ pub struct Registry {
     /// Created on first use: most processes (and most tests) never run a plugin, and an engine
     /// with a pooling allocator reserves a lot of address space.
     runtime: OnceCell<Arc<Runtime>>,
-    /// Compiled components by content hash.
-    compiled: Mutex<HashMap<String, Plugin>>,
+    /// Compiled components by content hash, with the plugin id they belong to: only a
+    /// plugin's active version stays (see [`Registry::active`]).
+    compiled: Mutex<HashMap<String, (String, Plugin)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -341,6 +342,9 @@ impl Registry {
             .uninstall_plugin(id)
             .await
             .map_err(|e| not_found(e, id))?;
+        // Its code goes from this process. Another host keeps its copy until the plugin is
+        // active there again under another version: at most one component per plugin id.
+        self.lock_compiled().retain(|_, (of, _)| of != id);
         self.audit(actor, "plugin.uninstalled", "plugin", id, json!({}))
             .await
     }
@@ -409,7 +413,10 @@ impl Registry {
             .await
             .map_err(|e| not_found(e, id))?;
         let manifest = Manifest::parse(&active.manifest)?;
-        let cached = self.lock_compiled().get(&active.sha256).cloned();
+        let cached = self
+            .lock_compiled()
+            .get(&active.sha256)
+            .map(|(_, p)| p.clone());
         let plugin = match cached {
             Some(plugin) => plugin,
             None => {
@@ -421,13 +428,18 @@ impl Registry {
                         "plugin {id} changed while loading; try again"
                     )));
                 }
-                self.compile(id, &active.sha256, bytes).await?
+                let plugin = self.compile(id, &active.sha256, bytes).await?;
+                // A newly active version: the plugin's other versions are not run any more
+                // (calls still running keep their own handle), so their code goes.
+                self.lock_compiled()
+                    .retain(|hash, (of, _)| of != id || *hash == active.sha256);
+                plugin
             }
         };
         Ok((manifest, plugin))
     }
 
-    fn lock_compiled(&self) -> std::sync::MutexGuard<'_, HashMap<String, Plugin>> {
+    fn lock_compiled(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Plugin)>> {
         self.compiled
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -435,7 +447,7 @@ impl Registry {
 
     /// Compiles (or loads from the disk cache) off the async threads, and remembers the result.
     async fn compile(&self, id: &str, hash: &str, bytes: Vec<u8>) -> Result<Plugin> {
-        if let Some(plugin) = self.lock_compiled().get(hash) {
+        if let Some((_, plugin)) = self.lock_compiled().get(hash) {
             return Ok(plugin.clone());
         }
         let runtime = self.runtime().await?;
@@ -444,7 +456,8 @@ impl Registry {
             tokio::task::spawn_blocking(move || runtime.load_cached(&name, &bytes, dir.as_deref()))
                 .await
                 .map_err(|e| PluginError::Engine(e.to_string()))??;
-        self.lock_compiled().insert(hash.to_owned(), plugin.clone());
+        self.lock_compiled()
+            .insert(hash.to_owned(), (id.to_owned(), plugin.clone()));
         Ok(plugin)
     }
 }
