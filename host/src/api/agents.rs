@@ -492,16 +492,11 @@ struct TransitionStarted {
 }
 
 fn transition_job(agent: &Agent, kind: &str, by: i64, now: Millis) -> NewJob {
+    let payload = AgentJob { agent_id: agent.id };
     NewJob {
-        kind: kind.into(),
-        project_id: Some(agent.project_id),
-        payload: serde_json::to_string(&AgentJob { agent_id: agent.id }).unwrap_or_default(),
         // Lifecycle changes go before bulk work such as syncs.
         priority: 10,
-        max_attempts: crate::jobs::DEFAULT_MAX_ATTEMPTS,
-        run_at: now,
-        idempotency_key: None,
-        created_by: Some(by),
+        ..crate::jobs::new_job(kind, Some(agent.project_id), &payload, Some(by), now)
     }
 }
 

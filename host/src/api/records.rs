@@ -322,16 +322,13 @@ async fn put_schedule(
         stream: None,
         mode: body.mode,
     };
-    let job = crate::store::jobs::NewJob {
-        kind: sync::SYNC.into(),
-        project_id: Some(connection.project_id),
-        payload: serde_json::to_string(&payload).unwrap_or_default(),
-        priority: 0,
-        max_attempts: crate::jobs::DEFAULT_MAX_ATTEMPTS,
-        run_at: 0,
-        idempotency_key: None,
-        created_by: Some(who.user.id),
-    };
+    let job = crate::jobs::new_job(
+        sync::SYNC,
+        Some(connection.project_id),
+        &payload,
+        Some(who.user.id),
+        0,
+    );
     let next = schedule::upsert(
         &state.store,
         &schedule_name(connection.id),

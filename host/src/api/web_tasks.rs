@@ -24,7 +24,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
-use crate::jobs::schedule;
+use crate::jobs::{new_job, schedule};
 use crate::rbac::{Permission, Role};
 use crate::store::jobs::NewJob;
 use crate::store::web_tasks::{WebTask, WebTaskFields, WebTaskRun};
@@ -535,14 +535,8 @@ async fn run_task(
         run_id: Some(run.id),
     };
     let job = NewJob {
-        kind: RUN.into(),
-        project_id: Some(task.project_id),
-        payload: serde_json::to_string(&payload).unwrap_or_default(),
-        priority: 0,
-        max_attempts: crate::jobs::DEFAULT_MAX_ATTEMPTS,
-        run_at: now,
         idempotency_key: Some(format!("web_task_run:{}", run.id)),
-        created_by: Some(who.user.id),
+        ..new_job(RUN, Some(task.project_id), &payload, Some(who.user.id), now)
     };
     let (job, _) = state.store.enqueue(&job, now).await?;
     state.store.set_web_task_run_job(run.id, job.id).await?;
@@ -648,16 +642,7 @@ async fn put_schedule(
         task_id: task.id,
         run_id: None,
     };
-    let job = NewJob {
-        kind: RUN.into(),
-        project_id: Some(task.project_id),
-        payload: serde_json::to_string(&payload).unwrap_or_default(),
-        priority: 0,
-        max_attempts: crate::jobs::DEFAULT_MAX_ATTEMPTS,
-        run_at: 0,
-        idempotency_key: None,
-        created_by: Some(who.user.id),
-    };
+    let job = new_job(RUN, Some(task.project_id), &payload, Some(who.user.id), 0);
     let next = schedule::upsert(
         &state.store,
         &schedule_name(task.id),

@@ -31,7 +31,7 @@ use rand::Rng;
 pub use worker::{Worker, WorkerOptions};
 
 use crate::clock::Millis;
-use crate::store::jobs::Job;
+use crate::store::jobs::{Job, NewJob};
 
 /// Why a run of a job did not succeed; decides what happens next.
 #[derive(Debug, thiserror::Error)]
@@ -143,6 +143,28 @@ pub fn backoff(attempt: i32) -> Millis {
 
 /// Attempts of a new job before it is dead.
 pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
+
+/// A job of `kind` for `project` with `payload` as its input, due at `run_at`, with the
+/// defaults every enqueuer shares (priority 0, [`DEFAULT_MAX_ATTEMPTS`], no idempotency key);
+/// change a field where a caller needs otherwise.
+pub fn new_job(
+    kind: &str,
+    project_id: Option<i64>,
+    payload: &impl serde::Serialize,
+    created_by: Option<i64>,
+    run_at: Millis,
+) -> NewJob {
+    NewJob {
+        kind: kind.to_owned(),
+        project_id,
+        payload: serde_json::to_string(payload).unwrap_or_default(),
+        priority: 0,
+        max_attempts: DEFAULT_MAX_ATTEMPTS,
+        run_at,
+        idempotency_key: None,
+        created_by,
+    }
+}
 
 /// A job that does nothing: measures the queue itself (benchmarks) and proves a worker is
 /// alive. Its output names the worker that ran it.

@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::jobs::{JobContext, JobError, JobFuture, JobHandler, DEFAULT_MAX_ATTEMPTS};
+use crate::jobs::{new_job, JobContext, JobError, JobFuture, JobHandler};
 use crate::plugins::package::Manifest;
 use crate::plugins::records::{kind, to_json};
 use crate::plugins::registry::Registry;
@@ -357,14 +357,8 @@ pub async fn request(
         mode,
     };
     let job = NewJob {
-        kind: SYNC.into(),
-        project_id: Some(connection.project_id),
-        payload: serde_json::to_string(&payload).unwrap_or_default(),
-        priority: 0,
-        max_attempts: DEFAULT_MAX_ATTEMPTS,
-        run_at: now,
         idempotency_key,
-        created_by,
+        ..new_job(SYNC, Some(connection.project_id), &payload, created_by, now)
     };
     Ok(store.enqueue(&job, now).await?.0)
 }
