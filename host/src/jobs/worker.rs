@@ -1,6 +1,6 @@
 //! The worker loop: claim, run under a heartbeated lease, record the outcome.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,9 @@ use super::{backoff, schedule, JobContext, JobError, JobHandler};
 use crate::clock::Clock;
 use crate::store::jobs::{Job, Outcome};
 use crate::store::{Store, StoreError};
+
+/// Longest a job claimed ahead of a free slot waits before it goes back to the queue.
+const AHEAD_MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// The latest progress a handler reported (done, total, message), written by the heartbeat.
 type LastProgress = Arc<Mutex<Option<(i64, Option<i64>, String)>>>;
@@ -86,9 +89,18 @@ impl Worker {
     }
 
     /// Claims and runs jobs until `shutdown` turns true, then waits for running jobs to end.
+    ///
+    /// Up to `concurrency` jobs are claimed ahead of the free slots, so a slot that frees up
+    /// starts its next job at once and one claim serves several jobs. A job claimed ahead
+    /// waits at most [`AHEAD_MAX_WAIT`] (then the jobs waiting go back to the queue, where
+    /// another worker may take them: slots busy with long jobs must not hold short ones), and
+    /// its lease is renewed before it starts if it waited long.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let kinds: Vec<String> = self.handlers.keys().map(|k| (*k).to_owned()).collect();
-        let slots = Arc::new(Semaphore::new(self.options.concurrency.max(1)));
+        let concurrency = self.options.concurrency.max(1);
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let mut ahead: VecDeque<(Job, Instant)> = VecDeque::new();
+        let mut claim_ahead = true;
         let mut housekeeping = Instant::now() - Duration::from_secs(3600);
         let mut idle = Duration::from_millis(10);
         tracing::info!(owner = %self.owner, kinds = ?kinds, "worker started");
@@ -100,61 +112,104 @@ impl Worker {
                 housekeeping = Instant::now();
                 self.housekeeping().await;
             }
-            let permit = tokio::select! {
-                permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
-                _ = shutdown.changed() => continue,
-            };
-            // Every free slot is filled by the same claim.
-            let mut permits = vec![permit];
-            while let Ok(more) = slots.clone().try_acquire_owned() {
-                permits.push(more);
-            }
-            let now = self.clock.now_ms();
-            match self
-                .store
-                .claim_jobs(
-                    &kinds,
-                    &self.owner,
-                    now + self.lease_ms(),
-                    now,
-                    permits.len(),
-                )
-                .await
-            {
-                Ok(jobs) if !jobs.is_empty() => {
-                    idle = Duration::from_millis(10);
-                    // Slots the claim did not fill go back as their permits drop. A claimed
-                    // job always runs, even without a slot: left alone it would sit out its
-                    // lease (the claim never returns more than asked; this is defence).
-                    let mut permits = permits.into_iter();
-                    for job in jobs {
-                        let (me, permit) = (self.clone(), permits.next());
-                        tokio::spawn(async move {
-                            me.execute(job).await;
-                            drop(permit);
-                        });
-                    }
-                }
-                Ok(_) => {
-                    drop(permits);
+            if ahead.is_empty() {
+                if !claim_ahead && slots.available_permits() == 0 {
+                    // Slots are busy with long jobs: claim only once one is free.
                     tokio::select! {
-                        () = tokio::time::sleep(idle) => {}
+                        permit = slots.acquire() => drop(permit),
                         _ = shutdown.changed() => {}
                     }
-                    idle = (idle * 2).min(self.options.idle_poll);
+                    continue;
                 }
-                Err(e) => {
-                    drop(permits);
-                    tracing::warn!("claiming a job failed: {e}");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
+                let now = self.clock.now_ms();
+                let extra = if claim_ahead { concurrency } else { 0 };
+                let want = slots.available_permits() + extra;
+                match self
+                    .store
+                    .claim_jobs(&kinds, &self.owner, now + self.lease_ms(), now, want)
+                    .await
+                {
+                    Ok(jobs) if !jobs.is_empty() => {
+                        idle = Duration::from_millis(10);
+                        let at = Instant::now();
+                        ahead.extend(jobs.into_iter().map(|job| (job, at)));
+                    }
+                    Ok(_) => {
+                        tokio::select! {
+                            () = tokio::time::sleep(idle) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                        idle = (idle * 2).min(self.options.idle_poll);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!("claiming a job failed: {e}");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
                 }
             }
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+                () = tokio::time::sleep(AHEAD_MAX_WAIT) => {
+                    self.give_back(&mut ahead).await;
+                    claim_ahead = false;
+                    continue;
+                }
+                _ = shutdown.changed() => continue,
+            };
+            // Slots turn over: claiming ahead pays.
+            claim_ahead = true;
+            let Some((job, claimed)) = ahead.pop_front() else {
+                continue;
+            };
+            if claimed.elapsed() > self.options.lease / 3 && !self.still_ours(&job).await {
+                continue;
+            }
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.execute(job).await;
+                drop(permit);
+            });
         }
+        self.give_back(&mut ahead).await;
         // Let running jobs finish (their leases keep them ours meanwhile).
         let _all = slots
-            .acquire_many(u32::try_from(self.options.concurrency.max(1)).unwrap_or(1))
+            .acquire_many(u32::try_from(concurrency).unwrap_or(1))
             .await;
         tracing::info!(owner = %self.owner, "worker stopped");
+    }
+
+    /// Returns the jobs claimed ahead to the queue, unstarted.
+    async fn give_back(&self, ahead: &mut VecDeque<(Job, Instant)>) {
+        if ahead.is_empty() {
+            return;
+        }
+        let ids: Vec<i64> = ahead.drain(..).map(|(job, _)| job.id).collect();
+        if let Err(e) = self
+            .store
+            .release_jobs(&ids, &self.owner, self.clock.now_ms())
+            .await
+        {
+            // Their leases run out and any worker takes them then.
+            tracing::warn!(jobs = ?ids, "giving back jobs claimed ahead failed: {e}");
+        }
+    }
+
+    /// Renews the lease of a job that waited after its claim; `false` when it is not ours
+    /// any more (its lease ran out and another worker took it).
+    async fn still_ours(&self, job: &Job) -> bool {
+        let now = self.clock.now_ms();
+        match self
+            .store
+            .heartbeat(job.id, &self.owner, now + self.lease_ms(), now)
+            .await
+        {
+            Ok(_) => true,
+            Err(StoreError::NotFound) => false,
+            // The lease may well hold; the heartbeat of the run will tell.
+            Err(_) => true,
+        }
     }
 
     /// Reclaims expired leases, ticks schedules, exports queue gauges.

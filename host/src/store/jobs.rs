@@ -293,6 +293,29 @@ impl Store {
             .pop())
     }
 
+    /// Puts jobs `owner` claimed but never started back in the queue, as if never claimed.
+    pub async fn release_jobs(&self, ids: &[i64], owner: &str, now: Millis) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let list = ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(sqlx::query(&format!(
+            "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_owner = NULL, \
+             lease_until = NULL, started_at = CASE WHEN attempts <= 1 THEN NULL \
+             ELSE started_at END, updated_at = $2 \
+             WHERE id IN ({list}) AND lease_owner = $1 AND state = 'running'"
+        ))
+        .bind(owner)
+        .bind(now)
+        .execute(&self.queue)
+        .await?
+        .rows_affected())
+    }
+
     /// Extends a lease; returns whether cancellation was asked, or `NotFound` when the lease
     /// was lost (expired and taken over, or the job was deleted).
     pub async fn heartbeat(
