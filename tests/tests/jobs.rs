@@ -221,6 +221,34 @@ stories! {
         assert!(store.claim_jobs(&kinds, "w3", now + 30_000, now, 5).await.expect("claim").is_empty());
     }
 
+    async fn jobs_claimed_ahead_of_a_busy_slot_go_back_for_other_workers(backend) {
+        let app = TestApp::start(backend).await;
+        let store = &app.state.store;
+        let now = app.state.now();
+        let long = store.enqueue(&job("\"wait\"", None, 9, 3, now), now).await.expect("enqueue").0;
+        let short = store.enqueue(&job("\"x\"", None, 0, 3, now), now).await.expect("enqueue").0;
+        // One slot, taken by a job that runs until cancelled: the short job, claimed ahead,
+        // must not wait behind it.
+        let busy = Scripted::default();
+        let _busy = start_worker(&app, busy.clone(), 1);
+        until(&app, long.id, "running", |j| j.state == "running").await;
+        let ahead = until(&app, short.id, "claimed ahead", |j| j.state == "running").await;
+        assert_eq!(ahead.lease_owner, store.get_job(long.id).await.expect("job").lease_owner);
+        let back = until(&app, short.id, "given back", |j| {
+            j.state == "queued" && j.lease_owner.is_none()
+        }).await;
+        assert_eq!(back.attempts, 0, "a job never started spent no attempt");
+        assert_eq!(back.started_at, None);
+        let free = Scripted::default();
+        let _free = start_worker(&app, free.clone(), 1);
+        let done = until(&app, short.id, "succeeded", |j| j.state == "succeeded").await;
+        assert_eq!(done.attempts, 1);
+        assert_eq!(free.ran.lock().expect("lock").as_slice(), [short.id], "the free worker ran it");
+        assert_eq!(busy.ran.lock().expect("lock").as_slice(), [long.id]);
+        store.cancel_job(long.id, app.state.now()).await.expect("cancel");
+        until(&app, long.id, "cancelled", |j| j.state == "cancelled").await;
+    }
+
     async fn a_cron_schedule_runs_each_slot_once_however_many_workers_tick(backend) {
         let app = TestApp::start(backend).await;
         let now = app.state.now();
