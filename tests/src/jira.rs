@@ -599,7 +599,7 @@ fn respond(
         path: uri.path().to_owned(),
         query: query.clone(),
         authorization: header("authorization").map(str::to_owned),
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
     };
     data.seen.push(seen.clone());
     let context = format!("{method} {}", uri.path());
@@ -618,7 +618,7 @@ fn respond(
         &uri.path().replacen("/rest/api/2/", "/rest/api/3/", 1),
         &query,
         header("content-type"),
-        &body,
+        body,
         !data.cloud(),
     ) {
         Ok(deprecated) if deprecated && data.cloud() => {
@@ -637,7 +637,7 @@ fn respond(
     }
     let segments: Vec<&str> = rest.split('/').collect();
     if matches!(segments.as_slice(), ["search", ..]) {
-        let fields = if data.cloud() {
+        let fields: Vec<String> = if data.cloud() {
             seen.body["fields"]
                 .as_array()
                 .map(|f| {
@@ -650,7 +650,7 @@ fn respond(
         } else {
             seen.query("fields")
                 .map(|f| f.split(',').map(str::to_owned).collect())
-                .unwrap_or_else(Vec::new)
+                .unwrap_or_default()
         };
         if fields.is_empty() || fields.iter().any(|f| f.starts_with('*')) {
             problems.push(format!(
@@ -679,7 +679,7 @@ fn respond(
         }
         return response;
     }
-    let (status, body) = route(&data, method.as_str(), &segments, &seen);
+    let (status, body) = route(data, method.as_str(), &segments, &seen);
     if status == 404 && body.is_null() {
         data.violations
             .push(format!("{context}: the fake does not serve it"));
