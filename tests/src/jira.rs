@@ -16,7 +16,7 @@
 //! (`plugins/jira/tests/fixtures/jira-openapi-extract.json`; Data Center's v2 paths checked
 //! against their v3 twins), query parameters declared with values of their types and required
 //! ones present, a JSON body valid against the operation's schema, searches with explicit
-//! `fields` and bounded JQL, no cookie. The credential is checked like JIRA does (401 when
+//! `fields` and JQL JIRA takes (bounded, on Cloud), no cookie. The credential is checked like JIRA does (401 when
 //! wrong) and every `Authorization` received is kept, so tests can see what the host injected.
 
 use std::collections::{HashMap, VecDeque};
@@ -657,6 +657,11 @@ fn respond(
                 "{context}: the fields are not listed explicitly: {fields:?}"
             ));
         }
+        // The connector writes its JQL itself: JQL JIRA would refuse is its bug.
+        let jql = seen.jql().unwrap_or_default();
+        if let Err(why) = parse_jql(jql, data.tz_minutes, data.cloud()) {
+            problems.push(format!("{context}: {why}"));
+        }
     }
     if !problems.is_empty() {
         let message = problems.join("; ");
@@ -772,7 +777,7 @@ fn users(data: &Data, seen: &Seen) -> (u16, Value) {
 
 /// The JQL's lower bound on `updated` (`None`: unbounded), or JIRA's 400.
 fn parse_jql(jql: &str, tz_minutes: i32, cloud: bool) -> Result<Option<i64>, String> {
-    let Some(filter) = jql.strip_suffix(" ORDER BY updated ASC, key ASC") else {
+    let Some(filter) = jql.strip_suffix("ORDER BY updated ASC, key ASC") else {
         return Err(format!(
             "Error in the JQL Query: unexpected ordering in {jql:?}"
         ));

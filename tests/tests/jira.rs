@@ -704,22 +704,30 @@ async fn the_fake_jira_refuses_what_atlassians_document_does_not_allow() {
             &violations[before..]
         );
     }
-    // JQL the connector would never send is JIRA's 400, and an unbounded Cloud search too.
-    for jql in [
-        "ORDER BY updated ASC, key ASC",
-        "assignee = x ORDER BY updated ASC, key ASC",
+    // JQL the connector would never send is JIRA's 400 and recorded, an unbounded Cloud
+    // search too.
+    for (jql, expected) in [
+        ("ORDER BY updated ASC, key ASC", "Unbounded JQL"),
+        (
+            "assignee = x ORDER BY updated ASC, key ASC",
+            "does not know",
+        ),
+        (
+            "updated >= \"yesterday\" ORDER BY updated ASC, key ASC",
+            "is invalid",
+        ),
     ] {
-        let (status, body) = raw_http(
-            &fake.url,
-            &request(
-                "POST",
-                search,
-                Some(&auth),
-                Some(json!({"jql": jql, "fields": ["summary"]})),
-            ),
-        )
-        .await;
+        let before = fake.violations().len();
+        let body = json!({"jql": jql, "fields": ["summary"]});
+        let (status, body) =
+            raw_http(&fake.url, &request("POST", search, Some(&auth), Some(body))).await;
         assert_eq!(status, 400, "{jql}: {body}");
-        assert!(body["errorMessages"][0].is_string());
+        assert!(
+            body["errorMessages"][0]
+                .as_str()
+                .is_some_and(|m| m.contains(expected)),
+            "{jql}: {body}"
+        );
+        assert_eq!(fake.violations().len(), before + 1, "{jql}");
     }
 }
