@@ -38,6 +38,9 @@ use tower::ServiceExt;
 /// Fake identity providers and the services behind them.
 pub mod providers;
 
+/// A fake JIRA (Cloud and Data Center) for syncs through the host.
+pub mod jira;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.

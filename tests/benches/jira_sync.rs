@@ -1,0 +1,299 @@
+//! `cargo xtask test` builds the components; then
+//! `cargo bench -p agentic-tests --bench jira_sync` (SQLite; PostgreSQL too with
+//! `AGENTIC_BENCH_POSTGRES=1`, in a scratch schema of the tests' server,
+//! `AGENTIC_TEST_POSTGRES_URL`). `ISSUES=…` for another size (default 100 000).
+//!
+//! A full sync of the `issues` stream of a Jira Cloud with 100 000 issues — the fake of the
+//! end-to-end tests (`agentic_tests::jira`, every request validated against Atlassian's
+//! OpenAPI document), 100 issues a page — through the JIRA component installed signed, the
+//! host's mediated egress injecting the API token as HTTP Basic, a real worker and the sync
+//! engine storing each page with its state in one transaction: records per second, end to end.
+//!
+//! Then the same read again with each step of the sync loop timed apart, to say what bounds it:
+//! the fake JIRA answering (validation, building and serialising the page), the component's
+//! `read` (the rest of it: loopback HTTP through wasi:http, parsing JIRA's JSON in the guest,
+//! issues into work items, ADF into Markdown, lowering the records to the host), the host
+//! turning records into rows (JSON), and storing the page. Beside it, the same connector code
+//! run natively (the SDK harness) against the same fake: what the sandbox costs.
+// A benchmark is a program that reports on stdout and stops on the first surprise.
+#![allow(clippy::print_stdout, clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentic_host::plugins::package::{Package, SigningKey};
+use agentic_host::plugins::records::{kind, to_json};
+use agentic_host::plugins::runtime::RecordData;
+use agentic_host::rbac::Role;
+use agentic_host::store::records::{NewRecord, SyncState};
+use agentic_sdk::testing::Harness;
+use agentic_tests::jira::{Data, Deployment, FakeJira};
+use agentic_tests::{plugin_wasm, Backend, TestApp};
+use base64::Engine;
+use serde_json::json;
+
+const PAGE: u32 = 100;
+const EMAIL: &str = "bench@acme.example";
+const TOKEN: &str = "ATATT3xFfGF0-bench-token";
+
+/// A record as the sync engine stores it (`agentic_host::sync`'s own conversion).
+fn row(record: &RecordData) -> NewRecord {
+    let RecordData::WorkItem(w) = record else {
+        panic!("the issues stream yields work items")
+    };
+    NewRecord {
+        kind: kind(record),
+        external_id: w.external_id.clone(),
+        title: w.title.clone(),
+        status: Some(w.status.clone()),
+        source_updated_at: w.updated_at,
+        data: to_json(record).to_string(),
+    }
+}
+
+/// A host on `backend` with the JIRA component installed signed and a connection to `fake`:
+/// the app, the project, the connection and a Project Manager's token.
+async fn host(backend: Backend, fake: &FakeJira) -> (TestApp, i64, i64, String) {
+    let app = TestApp::start(backend).await;
+    let admin = app.admin().await;
+    let pm = app.user(Role::ProjectManager).await;
+    let key = SigningKey::generate().unwrap().0;
+    app.post(
+        "/api/v1/plugin-publishers",
+        &admin.token,
+        json!({"name": "bench", "public_key": key.public_key().to_string()}),
+    )
+    .await
+    .expect(201);
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/jira/plugin.toml"),
+    )
+    .unwrap();
+    let package = Package::build(&key, &manifest, &plugin_wasm("jira")).unwrap();
+    app.raw(
+        "POST",
+        "/api/v1/plugins",
+        &admin.token,
+        Some("application/vnd.agentic.plugin+tar"),
+        package,
+    )
+    .await
+    .expect(201);
+    let project = app.project("Bench", pm.id, &[]).await;
+    app.call(
+        "PUT",
+        &format!("/api/v1/projects/{project}/plugins/jira"),
+        Some(&admin.token),
+        None,
+    )
+    .await
+    .expect(200);
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/connections"),
+            &admin.token,
+            json!({
+                "plugin_id": "jira", "name": "jira", "base_url": fake.url,
+                "config": {"deployment": "cloud", "base_url": fake.url, "page_size": PAGE},
+                "allow_private_network": true,
+                "credential": {"kind": "api-token", "email": EMAIL, "token": TOKEN},
+            }),
+        )
+        .await;
+    created.expect(201);
+    let cid = created.json["id"].as_i64().unwrap();
+    // Compile the component before the clock starts, as a running host has.
+    let _ = app.state.plugins.active("jira").await.unwrap();
+    (app, project, cid, pm.token)
+}
+
+/// The end-to-end sync by a worker: records per second.
+async fn end_to_end(app: &TestApp, project: i64, cid: i64, token: &str, issues: usize) -> f64 {
+    let worker = agentic_host::server::worker(&app.state);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(Arc::clone(&worker).run(stopped));
+    let started = Instant::now();
+    let r = app
+        .post(
+            &format!("/api/v1/projects/{project}/connections/{cid}/sync"),
+            token,
+            json!({"stream": "issues", "mode": "full"}),
+        )
+        .await;
+    r.expect(202);
+    let id = r.json["job"]["id"].as_i64().unwrap();
+    let job = loop {
+        let job = app.get(&format!("/api/v1/jobs/{id}"), token).await.json;
+        if matches!(
+            job["state"].as_str(),
+            Some("succeeded" | "dead" | "cancelled")
+        ) {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(job["result"]["records"], issues, "{job}");
+    assert_eq!(app.count("records").await as usize, issues);
+    let _ = stop.send(true);
+    let _ = running.await;
+    issues as f64 / elapsed
+}
+
+/// Where a sync's time goes.
+#[derive(Default)]
+struct Split {
+    fake: Duration,
+    read: Duration,
+    rows: Duration,
+    store: Duration,
+    total: Duration,
+}
+
+/// The sync loop again, step by step, into a stream of its own.
+async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: usize) -> Split {
+    let store = &app.state.store;
+    let connection = store.connection_by_id(cid).await.unwrap();
+    let (manifest, plugin) = app.state.plugins.active("jira").await.unwrap();
+    let call =
+        agentic_host::sync::connection_call(&manifest, &connection, &app.state.sessions).unwrap();
+    let runtime = app.state.plugins.runtime().await.unwrap();
+    let mut out = Split::default();
+    let (mut state, mut count) = (None::<String>, 0);
+    let fake_before = fake.with(|d| d.busy);
+    let started = Instant::now();
+    loop {
+        let t = Instant::now();
+        let page = runtime
+            .read(
+                &plugin,
+                &call,
+                &connection.config,
+                "issues",
+                state.as_deref(),
+            )
+            .await
+            .unwrap();
+        out.read += t.elapsed();
+        let t = Instant::now();
+        let rows: Vec<NewRecord> = page.records.iter().map(row).collect();
+        out.rows += t.elapsed();
+        let t = Instant::now();
+        let sync = SyncState {
+            state: Some(page.state.clone()),
+            cycle: 1,
+            complete: !page.has_more,
+        };
+        store
+            .store_page(project, cid, "issues-split", &rows, &sync, app.state.now())
+            .await
+            .unwrap();
+        out.store += t.elapsed();
+        count += rows.len();
+        if !page.has_more {
+            break;
+        }
+        state = Some(page.state);
+    }
+    out.total = started.elapsed();
+    out.fake = fake.with(|d| d.busy) - fake_before;
+    assert_eq!(count, issues);
+    out
+}
+
+fn main() {
+    let issues: usize = std::env::var("ISSUES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let auth = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"))
+    );
+    let started = Instant::now();
+    let fake = runtime.block_on(FakeJira::start(Data::generate(
+        Deployment::Cloud,
+        issues,
+        &auth,
+    )));
+    println!(
+        "\nfake Jira Cloud with {issues} issues ready in {:.1?}; issues stream, {PAGE} a page",
+        started.elapsed()
+    );
+
+    // Native: the same connector code reading the same pages, nothing stored (the harness
+    // sends no credential: the fake lets it in anonymously for this leg only).
+    fake.with(|d| d.authorization = None);
+    let h = Harness::new(jira::JiraConnector);
+    let config = json!({"deployment": "cloud", "base_url": fake.url, "page_size": PAGE});
+    let (mut state, mut count) = (None::<String>, 0);
+    let fake_before = fake.with(|d| d.busy);
+    let started = Instant::now();
+    loop {
+        let page = h.read(&config, "issues", state.as_deref()).unwrap();
+        h.take_host_events();
+        count += page.records.len();
+        if !page.has_more {
+            break;
+        }
+        state = Some(page.state);
+    }
+    let native = started.elapsed();
+    let native_fake = fake.with(|d| d.busy) - fake_before;
+    assert_eq!(count, issues);
+    fake.with(|d| d.authorization = Some(auth.clone()));
+    let rate = |d: Duration| issues as f64 / d.as_secs_f64();
+    println!(
+        "{:<58} {:>10.0} records/s  (fake JIRA {:.1} s of {:.1} s)",
+        "native connector, fetch + transform only",
+        rate(native),
+        native_fake.as_secs_f64(),
+        native.as_secs_f64()
+    );
+
+    let mut backends = vec![("SQLite", Backend::Sqlite)];
+    if std::env::var("AGENTIC_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
+        backends.push(("PostgreSQL", Backend::Postgres));
+    }
+    for (name, backend) in backends {
+        let (app, project, cid, token) = runtime.block_on(host(backend, &fake));
+        let e2e = runtime.block_on(end_to_end(&app, project, cid, &token, issues));
+        println!(
+            "{:<58} {:>10.0} records/s  ({:.2} of native)",
+            format!("component → worker → sync engine → {name}"),
+            e2e,
+            e2e / rate(native)
+        );
+        let s = runtime.block_on(split(&app, project, cid, &fake, issues));
+        let secs = |d: Duration| d.as_secs_f64();
+        let share = |d: Duration| 100.0 * secs(d) / secs(s.total);
+        println!(
+            "  the same loop timed step by step: {:.0} records/s over {:.1} s",
+            rate(s.total),
+            secs(s.total)
+        );
+        println!(
+            "  without the fake's share (a JIRA answering at once): {:.0} records/s",
+            rate(s.total.saturating_sub(s.fake))
+        );
+        for (step, d) in [
+            ("fake JIRA answering (validate, build, serialise)", s.fake),
+            (
+                "component read, less the fake (HTTP, parse, transform, lower)",
+                s.read.saturating_sub(s.fake),
+            ),
+            ("records → rows (JSON in the host)", s.rows),
+            ("store_page (rows + state, one transaction)", s.store),
+        ] {
+            println!("    {step:<64} {:>6.1} s {:>5.1} %", secs(d), share(d));
+        }
+        drop(app);
+        assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    }
+}
