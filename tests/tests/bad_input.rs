@@ -316,7 +316,11 @@ stories! {
         let admin = app.admin().await;
         let project = app.project("P", admin.id, &[]).await;
         for base in [format!("/api/v1/projects/{project}/analytics/jobs"), "/api/v1/analytics/jobs".to_owned()] {
-            let get = |query: &str| app.get(&format!("{base}?{query}"), &admin.token);
+            let (app, token) = (&app, &admin.token);
+            let get = |query: &str| {
+                let path = format!("{base}?{query}");
+                async move { app.get(&path, token).await }
+            };
             invalid(&get("bucket=minute").await, &["bucket"]);
             invalid(&get("bucket=").await, &["bucket"]);
             invalid(&get("from=yesterday").await, &["from"]);
