@@ -84,6 +84,12 @@ async fn sync_job(app: &TestApp, project: i64, created: i64, started: i64, ended
     assert!(store.finish_job(claimed.id, "analytics-test", outcome, ended).await.expect("finish"));
 }
 
+#[track_caller]
+fn invalid_field(r: &agentic_tests::Reply, field: &str) {
+    r.problem(422);
+    assert_eq!(r.fields(), [field], "{}", r.text);
+}
+
 fn upload(title: &str, bytes: &[u8]) -> Form {
     Form::new().file("file", &format!("{title}.txt"), "text/plain", bytes).text("title", title)
 }
@@ -159,6 +165,19 @@ stories! {
         let epoch = hourly(&app, &se.token, &base("work-items"), 0, 24).await;
         assert_eq!(point(&epoch, 0), json!({"open": 30, "closed": 0}), "source times count: {epoch}");
         assert_eq!(epoch["totals"]["open"], 30);
+        // Weeks start on Monday (1969-12-29 for the epoch, a Thursday); months on the first.
+        let r = app.get(&format!("{}?bucket=week&from=1970-01-01T00:00:00Z&to=1970-03-01T00:00:00Z", base("work-items")), &se.token).await;
+        r.expect(200);
+        assert_eq!(r.json["series"][0]["start"], "1969-12-29T00:00:00Z", "{}", r.text);
+        assert_eq!(r.json["series"][0]["values"]["open"], 30);
+        assert_eq!(r.json["series"].as_array().map(Vec::len), Some(9));
+        let r = app.get(&format!("{}?bucket=month&from=1970-01-15T00:00:00Z&to=1971-01-01T00:00:00Z", base("work-items")), &se.token).await;
+        r.expect(200);
+        assert_eq!(r.json["series"].as_array().map(Vec::len), Some(12), "{}", r.text);
+        assert_eq!(r.json["series"][0]["start"], "1970-01-01T00:00:00Z");
+        assert_eq!(r.json["series"][0]["values"]["open"], 0, "changed before `from`: {}", r.text);
+        let r = app.get(&format!("{}?bucket=month&from=1969-12-31T00:00:00Z&to=1970-02-01T00:00:00Z", base("work-items")), &se.token).await;
+        invalid_field(&r, "from");
 
         // Syncs: the real run (records from its result), then the two an hour later.
         let r = hourly(&app, &pm.token, &base("syncs"), h0, 3).await;
@@ -224,6 +243,14 @@ stories! {
         let day_end = now - now.rem_euclid(24 * HOUR) + 24 * HOUR;
         let later = if h0 + HOUR + 200 < day_end { 2 } else { 0 };
         assert_eq!(r.json["totals"]["created"], 1 + later);
+        // By the calendar month: this month's documents in the last point.
+        let r = app.get(&format!("{}?bucket=month", base("documents")), &pm.token).await;
+        r.expect(200);
+        let series = r.json["series"].as_array().expect("series");
+        assert_eq!(series.len(), 12);
+        assert!(series[11]["start"].as_str().expect("start").ends_with("-01T00:00:00Z"), "{}", r.text);
+        assert_eq!(series[11]["values"]["created"], 3, "{}", r.text);
+        assert_eq!(r.json["totals"]["created"], 3);
     }
 
     async fn agent_health_and_metrics_by_the_hour(backend) {
