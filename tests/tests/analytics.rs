@@ -31,7 +31,11 @@ fn this_hour(app: &TestApp) -> i64 {
 async fn hourly(app: &TestApp, token: &str, base: &str, from: i64, hours: i64) -> Value {
     let r = app
         .get(
-            &format!("{base}?bucket=hour&from={}&to={}", at(from), at(from + hours * HOUR)),
+            &format!(
+                "{base}?bucket=hour&from={}&to={}",
+                at(from),
+                at(from + hours * HOUR)
+            ),
             token,
         )
         .await;
@@ -54,7 +58,10 @@ fn point(report: &Value, start: i64) -> Value {
 async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
     for _ in 0..1500 {
         let r = app.get(&format!("/api/v1/jobs/{id}"), token).await;
-        if matches!(r.json["state"].as_str(), Some("succeeded" | "dead" | "cancelled")) {
+        if matches!(
+            r.json["state"].as_str(),
+            Some("succeeded" | "dead" | "cancelled")
+        ) {
             return r.json;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -63,7 +70,14 @@ async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
 }
 
 /// A sync job of `project` enqueued at `created`, started at `started`, ended at `ended`.
-async fn sync_job(app: &TestApp, project: i64, created: i64, started: i64, ended: i64, outcome: Outcome<'_>) {
+async fn sync_job(
+    app: &TestApp,
+    project: i64,
+    created: i64,
+    started: i64,
+    ended: i64,
+    outcome: Outcome<'_>,
+) {
     let store = &app.state.store;
     let job = NewJob {
         kind: "sync".into(),
@@ -77,11 +91,19 @@ async fn sync_job(app: &TestApp, project: i64, created: i64, started: i64, ended
     };
     store.enqueue(&job, created).await.expect("enqueue");
     let claimed = store
-        .claim_job(&["sync".to_owned()], "analytics-test", started + 60_000, started)
+        .claim_job(
+            &["sync".to_owned()],
+            "analytics-test",
+            started + 60_000,
+            started,
+        )
         .await
         .expect("claim")
         .expect("a job");
-    assert!(store.finish_job(claimed.id, "analytics-test", outcome, ended).await.expect("finish"));
+    assert!(store
+        .finish_job(claimed.id, "analytics-test", outcome, ended)
+        .await
+        .expect("finish"));
 }
 
 #[track_caller]
@@ -91,7 +113,9 @@ fn invalid_field(r: &agentic_tests::Reply, field: &str) {
 }
 
 fn upload(title: &str, bytes: &[u8]) -> Form {
-    Form::new().file("file", &format!("{title}.txt"), "text/plain", bytes).text("title", title)
+    Form::new()
+        .file("file", &format!("{title}.txt"), "text/plain", bytes)
+        .text("title", title)
 }
 
 stories! {

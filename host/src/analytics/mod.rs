@@ -213,7 +213,9 @@ async fn build(
             store.document_series(&w, None).await?,
         ),
         Section::Syncs => (
-            store.job_state_counts(project, Some(crate::sync::SYNC)).await?,
+            store
+                .job_state_counts(project, Some(crate::sync::SYNC))
+                .await?,
             store.sync_series(&w, b).await?,
             store.sync_series(&w, None).await?,
         ),
@@ -248,7 +250,9 @@ async fn build(
             )
         }
     };
-    Ok(lay_out(section, project, range, current, cells, totals, top_routes))
+    Ok(lay_out(
+        section, project, range, current, cells, totals, top_routes,
+    ))
 }
 
 /// A dense report from the database's rows.
@@ -268,8 +272,16 @@ fn lay_out(
         .collect();
     // Work-item statuses: those found in the window, and those of items now (as zeros), so a
     // series always shows every status a client sees in `current`.
-    let now_names = current.iter().map(|(name, _)| name).filter(|_| section == Section::WorkItems);
-    for name in cells.iter().chain(&totals).map(|(_, name, _)| name).chain(now_names) {
+    let now_names = current
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|_| section == Section::WorkItems);
+    for name in cells
+        .iter()
+        .chain(&totals)
+        .map(|(_, name, _)| name)
+        .chain(now_names)
+    {
         if !names.contains(name) && !is_internal(name) {
             names.push(name.clone());
         }
@@ -366,7 +378,15 @@ mod tests {
             (0, "duration_ms".to_owned(), 300),
             (0, "timed".to_owned(), 2),
         ];
-        let r = lay_out(Section::Syncs, Some(1), &range, vec![], cells, totals, vec![]);
+        let r = lay_out(
+            Section::Syncs,
+            Some(1),
+            &range,
+            vec![],
+            cells,
+            totals,
+            vec![],
+        );
         assert_eq!(r.series.len(), 3);
         assert_eq!(r.series[0].values["runs"], 0);
         assert_eq!(r.series[1].values["runs"], 2);

@@ -286,9 +286,16 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(fields(None, None, Some("minute")), ["bucket"]);
-        assert_eq!(fields(Some("yesterday"), Some("2026-13-01"), None), ["from", "to"]);
         assert_eq!(
-            fields(Some("2026-11-02T00:00:00Z"), Some("2026-11-01T00:00:00Z"), None),
+            fields(Some("yesterday"), Some("2026-13-01"), None),
+            ["from", "to"]
+        );
+        assert_eq!(
+            fields(
+                Some("2026-11-02T00:00:00Z"),
+                Some("2026-11-01T00:00:00Z"),
+                None
+            ),
             ["from"]
         );
         assert_eq!(fields(Some("1960-01-01T00:00:00Z"), None, None), ["from"]);

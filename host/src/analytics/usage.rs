@@ -220,11 +220,20 @@ mod tests {
     #[test]
     fn requests_are_attributed_to_the_project_in_their_route() {
         let docs = Some("/api/v1/projects/{id}/documents");
-        assert_eq!(project_of(docs, "/api/v1/projects/12/documents", 200), Some(12));
-        assert_eq!(project_of(docs, "/api/v1/projects/12/documents", 403), Some(12));
+        assert_eq!(
+            project_of(docs, "/api/v1/projects/12/documents", 200),
+            Some(12)
+        );
+        assert_eq!(
+            project_of(docs, "/api/v1/projects/12/documents", 403),
+            Some(12)
+        );
         assert_eq!(project_of(docs, "/api/v1/projects/12/documents", 404), None);
         assert_eq!(project_of(docs, "/api/v1/projects/12/documents", 401), None);
-        assert_eq!(project_of(Some("/api/v1/projects"), "/api/v1/projects", 200), None);
+        assert_eq!(
+            project_of(Some("/api/v1/projects"), "/api/v1/projects", 200),
+            None
+        );
         assert_eq!(project_of(None, "/api/v1/projects/12/nothing", 200), None);
     }
 
@@ -234,13 +243,21 @@ mod tests {
         recorder.record(&request(Some("/api/v1/jobs"), "/api/v1/jobs", 200));
         recorder.record(&request(Some("/api/v1/jobs"), "/api/v1/jobs", 200));
         recorder.record(&request(None, "/healthz", 200));
-        assert_eq!(recorder.pending(), 1, "same key, and /healthz is not API usage");
+        assert_eq!(
+            recorder.pending(),
+            1,
+            "same key, and /healthz is not API usage"
+        );
         for i in 0..(MAX_KEYS + 50) {
             let path = format!("/api/v1/projects/{i}/jobs");
             let r = request(Some("/api/v1/projects/{id}/jobs"), &path, 200);
             recorder.record(&r);
         }
-        assert_eq!(recorder.pending(), MAX_KEYS + 1, "one (other) key past the bound");
+        assert_eq!(
+            recorder.pending(),
+            MAX_KEYS + 1,
+            "one (other) key past the bound"
+        );
         let counts = recorder.lock();
         let other = counts
             .iter()

@@ -82,7 +82,12 @@ fn section(name: &str) -> ApiResult<Section> {
     })
 }
 
-async fn run(state: &AppState, project: Option<i64>, section: Section, q: &WindowQuery) -> ApiResult<Json<Report>> {
+async fn run(
+    state: &AppState,
+    project: Option<i64>,
+    section: Section,
+    q: &WindowQuery,
+) -> ApiResult<Json<Report>> {
     let now = state.now();
     let range = q.range(now)?;
     let timeout = super::agents::timeout_ms(state);

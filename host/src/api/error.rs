@@ -190,7 +190,10 @@ impl IntoResponse for ApiError {
             }
             // One field: its message too, so a client that shows only `detail` says why.
             ApiError::Validation(errors) if errors.len() == 1 => {
-                format!("invalid value for: {}: {}", errors[0].field, errors[0].message)
+                format!(
+                    "invalid value for: {}: {}",
+                    errors[0].field, errors[0].message
+                )
             }
             ApiError::Validation(errors) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();

@@ -49,9 +49,9 @@ fn bucket_sql(backend: Backend, bucket: Option<Bucket>, column: &str) -> String 
         None => "CAST(0 AS BIGINT)".to_owned(),
         Some(Bucket::Hour) => format!("((({column}) / 3600000) * 3600000)"),
         Some(Bucket::Day) => format!("((({column}) / 86400000) * 86400000)"),
-        Some(Bucket::Week) => format!(
-            "(((({column}) + {WEEK_SHIFT_MS}) / {WEEK_MS}) * {WEEK_MS} - {WEEK_SHIFT_MS})"
-        ),
+        Some(Bucket::Week) => {
+            format!("(((({column}) + {WEEK_SHIFT_MS}) / {WEEK_MS}) * {WEEK_MS} - {WEEK_SHIFT_MS})")
+        }
         Some(Bucket::Month) => match backend {
             Backend::Sqlite => format!(
                 "(CAST(strftime('%s', ({column}) / 1000, 'unixepoch', 'start of month') \
@@ -93,7 +93,11 @@ fn long(rows: &[AnyRow]) -> Result<Vec<Cell>> {
     rows.iter()
         .map(|row| {
             let value: Option<i64> = row.try_get("v")?;
-            Ok((row.try_get("bucket")?, row.try_get("k")?, value.unwrap_or(0)))
+            Ok((
+                row.try_get("bucket")?,
+                row.try_get("k")?,
+                value.unwrap_or(0),
+            ))
         })
         .collect()
 }
@@ -337,8 +341,12 @@ impl Store {
             b = bucket_sql(self.backend, bucket, "m.at"),
             g = group_by(bucket, ""),
         );
-        self.cells_wide(&sql, w, &[("samples", "samples"), ("reporting", "reporting")])
-            .await
+        self.cells_wide(
+            &sql,
+            w,
+            &[("samples", "samples"), ("reporting", "reporting")],
+        )
+        .await
     }
 
     /// API requests per bucket, by status class, and their summed duration.
