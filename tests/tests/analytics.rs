@@ -375,4 +375,22 @@ stories! {
             .filter_map(|r| r["route"].as_str()).collect();
         assert!(routes.contains(&"/api/v1/auth/login"), "{routes:?}");
     }
+
+    async fn openapi_describes_the_analytics_endpoints(backend) {
+        let app = TestApp::start(backend).await;
+        let r = app.call("GET", "/api/v1/openapi.json", None, None).await;
+        r.expect(200);
+        for path in ["/api/v1/projects/{id}/analytics/{section}", "/api/v1/analytics/{section}"] {
+            let op = &r.json["paths"][path]["get"];
+            assert_eq!(op["tags"], json!(["analytics"]), "{path} missing from OpenAPI");
+            let params: Vec<&str> = op["parameters"].as_array().expect("parameters").iter()
+                .filter_map(|p| p["name"].as_str()).collect();
+            for name in ["section", "from", "to", "bucket"] {
+                assert!(params.contains(&name), "{path} documents `{name}`: {params:?}");
+            }
+            assert!(op["responses"]["422"].is_object(), "{path} answers 422");
+        }
+        let sections = &r.json["components"]["schemas"]["Section"]["enum"];
+        assert_eq!(sections, &json!(["work-items", "documents", "syncs", "jobs", "agents", "api-usage"]));
+    }
 }
