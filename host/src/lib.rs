@@ -13,6 +13,8 @@
 
 /// Agents: kinds and their config schemas, lifecycle jobs, runtime tokens, health.
 pub mod agents;
+/// Analytics: counts and time series per project and across projects; API usage counting.
+pub mod analytics;
 /// HTTP layer: one router built by [`api::app`], one module per resource, problem+json errors.
 pub mod api;
 /// Identity: passwords, access tokens, sessions, refresh rotation, API keys, login throttling.

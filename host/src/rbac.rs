@@ -159,6 +159,13 @@ pub enum Permission {
     /// Create, configure, deploy, stop and delete a project's agents; issue their runtime tokens.
     #[serde(rename = "agents:manage")]
     AgentsManage,
+    /// Read a project's analytics: counts and time series of its work items, documents, syncs,
+    /// jobs, agents and API usage.
+    #[serde(rename = "analytics:read")]
+    AnalyticsRead,
+    /// Read analytics across every project (the whole installation).
+    #[serde(rename = "analytics:read_all")]
+    AnalyticsReadAll,
 }
 
 use Role::{Administrator as A, ProjectManager as PM, SupportEngineer as SE, TechnicalLead as TL};
@@ -192,6 +199,8 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::WebTasksManage, &[A, PM, TL]),
     (Permission::AgentsRead, &[A, PM, TL, SE]),
     (Permission::AgentsManage, &[A, PM, TL]),
+    (Permission::AnalyticsRead, &[A, PM, TL, SE]),
+    (Permission::AnalyticsReadAll, &[A]),
 ];
 
 impl Permission {
@@ -230,6 +239,8 @@ impl Permission {
             Permission::WebTasksManage => "web_tasks:manage",
             Permission::AgentsRead => "agents:read",
             Permission::AgentsManage => "agents:manage",
+            Permission::AnalyticsRead => "analytics:read",
+            Permission::AnalyticsReadAll => "analytics:read_all",
         }
     }
 

@@ -63,8 +63,10 @@ pub async fn state(
         crate::vault::sessions::Sessions::new(vault.clone(), store.clone(), clock.clone())
             .map_err(|e| anyhow::anyhow!("building the credential session client: {e}"))?;
     let blobs = crate::documents::blobs::Blobs::new(&config, store.clone());
+    let usage = Arc::new(crate::analytics::usage::UsageRecorder::new(clock.clone()));
     Ok(AppState {
         blobs,
+        usage,
         store,
         auth,
         clock,
@@ -229,6 +231,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
 
+    let usage = state.usage.clone();
+    let usage_flusher = tokio::spawn(crate::analytics::usage::flush_periodically(
+        usage.clone(),
+        store.clone(),
+        Duration::from_secs(60),
+    ));
+
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
     let workers = (state.config.jobs.workers > 0).then(|| {
         let worker = worker_with(&state, state.config.jobs.workers);
@@ -243,6 +252,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await?;
     housekeeping.abort();
+    usage_flusher.abort();
+    // The last minute of API usage, counted since the previous flush.
+    if let Err(e) = usage.flush(&store).await {
+        tracing::warn!(error = %e, "API usage counters of the last minute not stored");
+    }
     // Running jobs finish (or, past the process manager's patience, are retried elsewhere).
     let _ = stop_workers.send(true);
     if let Some(workers) = workers {

@@ -901,3 +901,55 @@ async fn vault_rotation_killed_at_random_points_loses_no_secret() {
     assert_eq!(status.secrets_by_key[0].1, 1500);
     eprintln!("killed {kills} of 4 rotations; {midway} left secrets under two keys");
 }
+
+#[tokio::test]
+async fn api_usage_counted_in_memory_is_stored_when_the_host_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("AGENTIC_ADMIN_EMAIL", "usage@test.example"),
+        ("AGENTIC_ADMIN_PASSWORD", "a-long-usage-password-1"),
+    ];
+    let server = start(dir.path(), &env);
+    // Login, create a project, read it: three API requests, held in memory (the periodic
+    // flush is a minute away).
+    login_and_use(server.addr, env[0].1, env[1].1).await;
+    server.stop();
+
+    let again = start(dir.path(), &env);
+    let (_, tokens) = http(
+        again.addr,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Some(json!({ "email": env[0].1, "password": env[1].1 })),
+    )
+    .await;
+    let token = tokens["access_token"].as_str().expect("token");
+    let (status, report) = http(
+        again.addr,
+        "GET",
+        "/api/v1/analytics/api-usage?bucket=hour",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["totals"]["requests"], 3, "{report}");
+    assert_eq!(report["totals"]["2xx"], 3, "{report}");
+    let routes: Vec<&str> = report["top_routes"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .filter_map(|r| r["route"].as_str())
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "/api/v1/auth/login",
+            "/api/v1/projects",
+            "/api/v1/projects/{id}"
+        ],
+        "{report}"
+    );
+    again.stop();
+}

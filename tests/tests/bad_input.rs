@@ -311,6 +311,42 @@ stories! {
         invalid(&r, &["q"]);
     }
 
+    async fn analytics_windows_are_validated_field_by_field(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let project = app.project("P", admin.id, &[]).await;
+        for base in [format!("/api/v1/projects/{project}/analytics/jobs"), "/api/v1/analytics/jobs".to_owned()] {
+            let (app, token) = (&app, &admin.token);
+            let get = |query: &str| {
+                let path = format!("{base}?{query}");
+                async move { app.get(&path, token).await }
+            };
+            invalid(&get("bucket=minute").await, &["bucket"]);
+            invalid(&get("bucket=").await, &["bucket"]);
+            invalid(&get("from=yesterday").await, &["from"]);
+            invalid(&get("from=2026-01-01&to=2026-13-01T00:00:00Z").await, &["from", "to"]);
+            invalid(&get("from=1969-12-31T00:00:00Z").await, &["from"]);
+            invalid(&get("bucket=fortnight&to=soon").await, &["bucket", "to"]);
+            // `from` must come before `to`.
+            let r = get("from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z").await;
+            invalid(&r, &["from"]);
+            assert!(r.json["detail"].as_str().unwrap_or("").contains("before"), "{}", r.text);
+            // More than 1000 buckets: refused, and the detail says why.
+            let r = get("from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z&bucket=hour").await;
+            invalid(&r, &["from"]);
+            let detail = r.json["detail"].as_str().unwrap_or("");
+            assert!(detail.contains("at most 1000") && detail.contains("hour"), "{detail}");
+            // Exactly 1000 hourly buckets are fine.
+            let r = get("from=2026-01-01T00:00:00Z&to=2026-02-11T16:00:00Z&bucket=hour").await;
+            r.expect(200);
+            assert_eq!(r.json["series"].as_array().map(Vec::len), Some(1000));
+            // Unknown parameters are 400, as everywhere; an unknown section is 404.
+            get("since=2026-01-01T00:00:00Z").await.problem(400);
+        }
+        app.get(&format!("/api/v1/projects/{project}/analytics/bogus"), &admin.token).await.problem(404);
+        app.get("/api/v1/analytics/bogus", &admin.token).await.problem(404);
+    }
+
     async fn regressions_found_by_the_input_review(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;

@@ -272,6 +272,30 @@ fn cases() -> Vec<Case> {
             "/api/v1/projects/{p}/agents/{a}/metrics",
             "APTS",
         )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/analytics/work-items",
+            "APTS",
+        )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/analytics/documents",
+            "APTS",
+        )),
+        scoped(case("GET", "/api/v1/projects/{p}/analytics/syncs", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/analytics/jobs", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/analytics/agents", "APTS")),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/analytics/api-usage",
+            "APTS",
+        )),
+        case("GET", "/api/v1/analytics/work-items", "A"),
+        case("GET", "/api/v1/analytics/documents", "A"),
+        case("GET", "/api/v1/analytics/syncs", "A"),
+        case("GET", "/api/v1/analytics/jobs", "A"),
+        case("GET", "/api/v1/analytics/agents", "A"),
+        case("GET", "/api/v1/analytics/api-usage", "A"),
     ]
 }
 

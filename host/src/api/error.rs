@@ -188,6 +188,13 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %cause, "internal error");
                 "the server failed to handle the request; it has been logged".to_owned()
             }
+            // One field: its message too, so a client that shows only `detail` says why.
+            ApiError::Validation(errors) if errors.len() == 1 => {
+                format!(
+                    "invalid value for: {}: {}",
+                    errors[0].field, errors[0].message
+                )
+            }
             ApiError::Validation(errors) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 format!("invalid value for: {}", fields.join(", "))

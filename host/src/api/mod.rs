@@ -44,6 +44,8 @@ pub mod pagination;
 mod agent_runtime;
 /// Agents: CRUD, deploy and stop, runtime tokens, status and metrics history.
 mod agents;
+/// Analytics per project and across projects.
+mod analytics;
 /// The audit log (read-only).
 mod audit;
 /// Login, refresh, logout, me, own sessions, password change.
@@ -96,6 +98,8 @@ pub struct AppState {
     pub sessions: Arc<crate::vault::sessions::Sessions>,
     /// Where document bytes are kept.
     pub blobs: crate::documents::blobs::Blobs,
+    /// API requests counted for the analytics, until flushed to the database.
+    pub usage: Arc<crate::analytics::usage::UsageRecorder>,
 }
 
 impl AppState {
@@ -125,6 +129,7 @@ impl AppState {
         (name = "documents", description = "A project's documents: uploads, versions, downloads, metadata and search"),
         (name = "web-tasks", description = "Web-automation tasks: steps run against a site through the egress rules, run history, schedules"),
         (name = "agents", description = "A project's agents: configuration, deploy and stop (jobs), runtime tokens, status, health and metrics"),
+        (name = "analytics", description = "Counts and time series of work items, documents, syncs, jobs, agents and API usage, per project and across projects"),
         (name = "agent-runtime", description = "Called by agents themselves, with their agent token (`aat_…`)"),
         (name = "audit", description = "Append-only audit log"),
         (name = "ops", description = "Health, readiness, metrics"),
@@ -178,6 +183,7 @@ fn routes() -> OpenApiRouter<AppState> {
                 .merge(web_tasks::router())
                 .merge(agents::router())
                 .merge(agent_runtime::router())
+                .merge(analytics::router())
                 .merge(audit::router()),
         )
 }
@@ -203,6 +209,10 @@ pub fn app(state: AppState) -> Router {
             ApiError::Internal("handler panicked".into()).into_response()
         }))
         .layer(middleware::from_fn(record_metrics))
+        .layer(middleware::from_fn_with_state(
+            state.usage.clone(),
+            count_usage,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -272,6 +282,30 @@ async fn deadline(State(limit): State<Duration>, req: Request, next: Next) -> Re
         ))
         .into_response(),
     }
+}
+
+/// Counts the request for the API usage analytics (in memory; see `analytics::usage`).
+async fn count_usage(
+    State(usage): State<Arc<crate::analytics::usage::UsageRecorder>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let start = Instant::now();
+    let response = next.run(req).await;
+    usage.record(&crate::analytics::usage::Request {
+        route: route.as_deref(),
+        path: &path,
+        method: method.as_str(),
+        status: response.status().as_u16(),
+        duration_ms: i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
+    });
+    response
 }
 
 /// Counts requests and their latency by route template (not raw path: ids would explode the

@@ -75,14 +75,18 @@ pub enum Namespace {
     Plugin,
     /// Whether a project enabled a plugin.
     PluginEnabled,
+    /// An analytics report, by scope, section, range and bucket. Never invalidated: reports are
+    /// aggregates over many tables, so they simply live for the cache's short time-to-live.
+    Analytics,
 }
 
 impl Namespace {
-    const ALL: [Namespace; 4] = [
+    const ALL: [Namespace; 5] = [
         Namespace::Project,
         Namespace::Membership,
         Namespace::Plugin,
         Namespace::PluginEnabled,
+        Namespace::Analytics,
     ];
 
     /// The name in keys and metrics.
@@ -92,6 +96,7 @@ impl Namespace {
             Namespace::Membership => "membership",
             Namespace::Plugin => "plugin",
             Namespace::PluginEnabled => "plugin_enabled",
+            Namespace::Analytics => "analytics",
         }
     }
 
@@ -137,6 +142,14 @@ impl Key {
         Self {
             ns: Namespace::PluginEnabled,
             id: format!("{project}:{plugin}"),
+        }
+    }
+
+    /// An analytics report; `id` names its scope, section, range and bucket (no newline).
+    pub fn analytics(id: String) -> Self {
+        Self {
+            ns: Namespace::Analytics,
+            id,
         }
     }
 
@@ -642,6 +655,7 @@ mod tests {
             Key::membership(7, 9),
             Key::plugin("jira-cloud"),
             Key::plugin_enabled(7, "jira-cloud"),
+            Key::analytics("p7:jobs:0:86400000:hour".into()),
         ] {
             assert_eq!(Key::parse(&key.render()), Some(key.clone()));
         }

@@ -123,9 +123,10 @@ pub struct Heartbeat<'a> {
 /// The states from which an agent is idle: nothing runs, nothing is under way.
 pub const IDLE_STATES: &str = "'draft', 'stopped', 'failed'";
 
-const HEALTHY: &str = "(state = 'running' AND COALESCE(last_heartbeat_at, 0) >= running_since \
+pub(super) const HEALTHY: &str =
+    "(state = 'running' AND COALESCE(last_heartbeat_at, 0) >= running_since \
                        AND COALESCE(last_heartbeat_at, 0) >= $2)";
-const UNHEALTHY: &str = "(state = 'running' AND running_since < $2 \
+pub(super) const UNHEALTHY: &str = "(state = 'running' AND running_since < $2 \
                          AND COALESCE(last_heartbeat_at, 0) < $2)";
 
 impl Store {

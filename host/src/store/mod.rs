@@ -20,6 +20,8 @@ use crate::cache::Cache;
 
 /// Agents: lifecycle, runtime tokens, heartbeats and metrics.
 pub mod agents;
+/// Aggregates for the analytics reports, and the API usage counters.
+pub mod analytics;
 /// Audit log entries.
 pub mod audit;
 /// Bytes kept in the database, in chunks (the default blob store).
