@@ -219,6 +219,19 @@ stories! {
         assert_eq!(rest.len(), 3, "the job not yet due stays: {rest:?}");
         assert!(rest.iter().all(|j| j.id != later.id));
         assert!(store.claim_jobs(&kinds, "w3", now + 30_000, now, 5).await.expect("claim").is_empty());
+
+        // Successes in one statement: only the owner's running jobs are written.
+        let items = [(first[0].id, "{\"n\":0}"), (first[1].id, "{\"n\":1}"), (second[0].id, "{\"n\":2}")];
+        let mut written = store.finish_succeeded(&items, "w1", now + 5).await.expect("finish");
+        written.sort_unstable();
+        let mut want = vec![first[0].id, first[1].id];
+        want.sort_unstable();
+        assert_eq!(written, want, "w2's job is not w1's to finish");
+        let done = store.get_job(first[1].id).await.expect("job");
+        assert_eq!((done.state.as_str(), done.result.as_deref(), done.finished_at), ("succeeded", Some("{\"n\":1}"), Some(now + 5)));
+        assert_eq!(done.lease_owner, None);
+        assert_eq!(store.get_job(second[0].id).await.expect("job").state, "running");
+        assert!(store.finish_succeeded(&items, "w1", now + 6).await.expect("again").is_empty(), "written once");
     }
 
     async fn jobs_claimed_ahead_of_a_busy_slot_go_back_for_other_workers(backend) {

@@ -19,6 +19,7 @@
 pub mod report;
 /// Cron schedules that enqueue jobs.
 pub mod schedule;
+mod successes;
 /// The worker loop.
 pub mod worker;
 

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{watch, Semaphore};
 
+use super::successes::Successes;
 use super::{backoff, schedule, JobContext, JobError, JobHandler};
 use crate::clock::Clock;
 use crate::store::jobs::{Job, Outcome};
@@ -101,6 +102,11 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut ahead: VecDeque<(Job, Instant)> = VecDeque::new();
         let mut claim_ahead = true;
+        let successes = Arc::new(Successes::start(
+            self.store.clone(),
+            self.clock.clone(),
+            self.owner.clone(),
+        ));
         let mut housekeeping = Instant::now() - Duration::from_secs(3600);
         let mut idle = Duration::from_millis(10);
         tracing::info!(owner = %self.owner, kinds = ?kinds, "worker started");
@@ -166,9 +172,9 @@ impl Worker {
             if claimed.elapsed() > self.options.lease / 3 && !self.still_ours(&job).await {
                 continue;
             }
-            let me = self.clone();
+            let (me, successes) = (self.clone(), successes.clone());
             tokio::spawn(async move {
-                me.execute(job).await;
+                me.execute(job, successes).await;
                 drop(permit);
             });
         }
@@ -234,7 +240,7 @@ impl Worker {
     }
 
     /// Runs one claimed job to an outcome.
-    async fn execute(self: Arc<Self>, job: Job) {
+    async fn execute(self: Arc<Self>, job: Job, successes: Arc<Successes>) {
         let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
             return;
         };
@@ -326,11 +332,15 @@ impl Worker {
                 }
             }
         };
-        match self
-            .store
-            .finish_job(job.id, &self.owner, outcome, now)
-            .await
-        {
+        let written = match outcome {
+            Outcome::Succeeded(text) => successes.record(job.id, text.to_owned()).await,
+            other => self
+                .store
+                .finish_job(job.id, &self.owner, other, now)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        match written {
             Ok(true) => {}
             Ok(false) => tracing::warn!(job = job.id, "the job changed hands before it finished"),
             Err(e) => tracing::error!(

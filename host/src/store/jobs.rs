@@ -426,6 +426,37 @@ impl Store {
         Ok(query.execute(&self.queue).await?.rows_affected() == 1)
     }
 
+    /// Ends running attempts of `owner` as succeeded, each with its result, in one statement;
+    /// returns the ids written (a job missing lost its lease meanwhile). On the queue's
+    /// connections, like claims (see `claim_jobs`).
+    pub async fn finish_succeeded(
+        &self,
+        items: &[(i64, &str)],
+        owner: &str,
+        now: Millis,
+    ) -> Result<Vec<i64>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = (0..items.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 3, 2 * i + 4))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // VALUES columns are `column1`, `column2`… on both databases.
+        let sql = format!(
+            "UPDATE jobs SET state = 'succeeded', result = v.column2, lease_owner = NULL, \
+             lease_until = NULL, finished_at = $2, updated_at = $2 \
+             FROM (VALUES {values}) AS v \
+             WHERE jobs.id = v.column1 AND jobs.lease_owner = $1 AND jobs.state = 'running' \
+             RETURNING id"
+        );
+        let mut query = sqlx::query_scalar(&sql).bind(owner).bind(now);
+        for (id, result) in items {
+            query = query.bind(*id).bind(*result);
+        }
+        Ok(query.fetch_all(&self.queue).await?)
+    }
+
     /// Jobs whose lease expired (their worker died or stalled) go back to the queue, or die
     /// when that was their last attempt. Returns how many.
     pub async fn reclaim_expired(&self, now: Millis) -> Result<u64> {
