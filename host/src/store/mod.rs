@@ -155,7 +155,16 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
-                        conn.execute("SET synchronous_commit = off").await?;
+                        // Commits do not wait for the WAL flush (see `store::jobs`), and the
+                        // claim always walks `jobs_queued` in order instead of sorting every
+                        // queued job: the planner picks the sort when a freshly filled queue has
+                        // no statistics yet, and these sessions run nothing else that needs
+                        // bitmap scans or sorts.
+                        conn.execute(
+                            "SET synchronous_commit = off; SET enable_bitmapscan = off; \
+                             SET enable_sort = off",
+                        )
+                        .await?;
                         Ok(())
                     })
                 })
