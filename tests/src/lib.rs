@@ -597,6 +597,40 @@ impl TestApp {
         r.json
     }
 
+    /// Waits (in real time, about 30 s at most) until job `id` is `succeeded`, `dead` or
+    /// `cancelled`; returns it as the API shows it to `token`.
+    pub async fn finished_job(&self, token: &str, id: i64) -> Value {
+        for _ in 0..1500 {
+            let r = self.get(&format!("/api/v1/jobs/{id}"), token).await;
+            if matches!(
+                r.json["state"].as_str(),
+                Some("succeeded" | "dead" | "cancelled")
+            ) {
+                return r.json;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("job {id} did not finish");
+    }
+
+    /// Every item of a cursor-paginated list, following `next_cursor` 200 at a time.
+    pub async fn all(&self, token: &str, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let r = self
+                .get(&format!("{path}{sep}limit=200&cursor={cursor}"), token)
+                .await;
+            r.expect(200);
+            out.extend(r.json["items"].as_array().expect("items").iter().cloned());
+            match r.json["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_owned(),
+                None => return out,
+            }
+        }
+    }
+
     /// The first administrator, logged in.
     pub async fn admin(&self) -> TestUser {
         let t = self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;

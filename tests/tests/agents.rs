@@ -19,21 +19,6 @@ fn worker(app: &TestApp) -> tokio::sync::watch::Sender<bool> {
     stop
 }
 
-/// Waits until the job is finished; returns it as the API shows it.
-async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
-    for _ in 0..1500 {
-        let r = app.get(&format!("/api/v1/jobs/{id}"), token).await;
-        if matches!(
-            r.json["state"].as_str(),
-            Some("succeeded" | "dead" | "cancelled")
-        ) {
-            return r.json;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("job {id} did not finish");
-}
-
 /// Waits until the agent is in `state`; returns it.
 async fn until_state(app: &TestApp, token: &str, path: &str, state: &str) -> Value {
     for _ in 0..1500 {
@@ -84,7 +69,8 @@ async fn deploy(app: &TestApp, token: &str, path: &str) -> Value {
     r.expect(202);
     assert_eq!(r.json["agent"]["state"], "deploying", "{}", r.text);
     assert_eq!(r.json["job"]["kind"], "agent.deploy");
-    finished(app, token, r.json["job"]["id"].as_i64().expect("job")).await
+    app.finished_job(token, r.json["job"]["id"].as_i64().expect("job"))
+        .await
 }
 
 /// Expects a validation problem naming exactly `fields`.
@@ -168,7 +154,7 @@ stories! {
         assert_eq!(r.json["job"]["kind"], "agent.stop");
         let again = app.call("POST", &format!("{path}/stop"), Some(&pm.token), None).await;
         again.problem(409);
-        let job = finished(&app, &pm.token, r.json["job"]["id"].as_i64().expect("job")).await;
+        let job = app.finished_job(&pm.token, r.json["job"]["id"].as_i64().expect("job")).await;
         assert_eq!(job["state"], "succeeded", "{job}");
         let stopped = until_state(&app, &se.token, &path, "stopped").await;
         assert_eq!(stopped["health"], "unknown");
@@ -182,7 +168,7 @@ stories! {
         beat(&app, &token, json!({})).await.expect(200);
         let r = app.call("POST", &format!("{path}/stop"), Some(&tl.token), None).await;
         r.expect(202);
-        finished(&app, &tl.token, r.json["job"]["id"].as_i64().expect("job")).await;
+        app.finished_job(&tl.token, r.json["job"]["id"].as_i64().expect("job")).await;
         until_state(&app, &se.token, &path, "stopped").await;
         app.call("DELETE", &path, Some(&tl.token), None).await.expect(204);
         app.get(&path, &tl.token).await.problem(404);
@@ -277,9 +263,9 @@ stories! {
         assert_eq!(s.json["agent"]["state"], "stopping");
         app.call("POST", &format!("{path}/deploy"), Some(&admin.token), None).await.problem(409);
         let _worker = worker(&app);
-        let job = finished(&app, &admin.token, deploy_job).await;
+        let job = app.finished_job(&admin.token, deploy_job).await;
         assert!(job["result"]["skipped"].is_string(), "{job}");
-        finished(&app, &admin.token, s.json["job"]["id"].as_i64().expect("job")).await;
+        app.finished_job(&admin.token, s.json["job"]["id"].as_i64().expect("job")).await;
         until_state(&app, &admin.token, &path, "stopped").await;
 
     }

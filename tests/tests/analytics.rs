@@ -54,21 +54,6 @@ fn point(report: &Value, start: i64) -> Value {
         .unwrap_or_else(|| panic!("no point at {}: {report}", at(start)))
 }
 
-/// Waits until the job is finished; returns it as the API shows it.
-async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
-    for _ in 0..1500 {
-        let r = app.get(&format!("/api/v1/jobs/{id}"), token).await;
-        if matches!(
-            r.json["state"].as_str(),
-            Some("succeeded" | "dead" | "cancelled")
-        ) {
-            return r.json;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("job {id} did not finish");
-}
-
 /// A sync job of `project` enqueued at `created`, started at `started`, ended at `ended`.
 async fn sync_job(
     app: &TestApp,
@@ -144,7 +129,7 @@ stories! {
         let started = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
             json!({"stream": "items"})).await;
         started.expect(202);
-        let job = finished(&app, &pm.token, started.json["job"]["id"].as_i64().expect("job")).await;
+        let job = app.finished_job(&pm.token, started.json["job"]["id"].as_i64().expect("job")).await;
         assert_eq!(job["result"]["records"], 30, "{job}");
         stop.send(true).expect("stop");
         tokio::time::timeout(Duration::from_secs(30), running).await.expect("worker stops").expect("worker");
@@ -301,7 +286,7 @@ stories! {
             tokens.push(t.json["token"].as_str().expect("token").to_owned());
             let d = app.call("POST", &format!("{path}/deploy"), Some(&tl.token), None).await;
             d.expect(202);
-            let job = finished(&app, &tl.token, d.json["job"]["id"].as_i64().expect("job")).await;
+            let job = app.finished_job(&tl.token, d.json["job"]["id"].as_i64().expect("job")).await;
             assert_eq!(job["state"], "succeeded", "{job}");
         }
         let beat = |metrics: Value| app.call("POST", "/api/v1/agent-runtime/heartbeat", Some(&tokens[0]),

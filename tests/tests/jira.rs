@@ -25,42 +25,9 @@ const EMAIL: &str = "sync-bot@acme.example";
 const API_TOKEN: &str = "ATATT3xFfGF0-api-token-6d1f0c";
 const PAT: &str = "NjM4MDk0OTQ1MjQ3-dc-pat-93be7a";
 
-/// Waits until the job is finished; returns it as the API shows it.
-async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
-    for _ in 0..3000 {
-        let r = app.get(&format!("/api/v1/jobs/{id}"), token).await;
-        if matches!(
-            r.json["state"].as_str(),
-            Some("succeeded" | "dead" | "cancelled")
-        ) {
-            return r.json;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("job {id} did not finish");
-}
-
-/// Every page of a model list.
-async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let r = app
-            .get(&format!("{path}{sep}limit=200&cursor={cursor}"), token)
-            .await;
-        r.expect(200);
-        out.extend(r.json["items"].as_array().expect("items").iter().cloned());
-        match r.json["next_cursor"].as_str() {
-            Some(c) => cursor = c.to_owned(),
-            None => return out,
-        }
-    }
-}
-
 /// A model list by external id.
 async fn by_id(app: &TestApp, token: &str, path: &str) -> BTreeMap<String, Value> {
-    all(app, token, path)
+    app.all(token, path)
         .await
         .into_iter()
         .map(|r| {
@@ -127,7 +94,9 @@ async fn sync(
         )
         .await;
     started.expect(202);
-    let job = finished(app, token, started.json["job"]["id"].as_i64().expect("id")).await;
+    let job = app
+        .finished_job(token, started.json["job"]["id"].as_i64().expect("id"))
+        .await;
     assert_eq!(job["state"], "succeeded", "{job}");
     let children: Vec<i64> = match job["result"]["jobs"].as_array() {
         Some(ids) => ids.iter().map(|i| i.as_i64().expect("id")).collect(),
@@ -141,7 +110,7 @@ async fn sync(
     };
     let mut jobs = BTreeMap::new();
     for id in children {
-        let child = finished(app, token, id).await;
+        let child = app.finished_job(token, id).await;
         assert_eq!(child["state"], "succeeded", "{child}");
         let stream = child["payload"]["stream"]
             .as_str()
@@ -476,7 +445,7 @@ stories! {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.get(&format!("/api/v1/jobs/{id}"), &pm.token).await.json["state"], "queued", "not before Retry-After");
         app.advance(Duration::from_secs(121));
-        let job = finished(&app, &pm.token, id).await;
+        let job = app.finished_job(&pm.token, id).await;
         assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(job["result"]["records"], 0, "nothing changed meanwhile: {job}");
         assert_eq!(job["attempts"], 1, "{job}");

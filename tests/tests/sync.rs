@@ -12,21 +12,6 @@ use agentic_host::rbac::Role;
 use agentic_tests::{stories, TestApp};
 use serde_json::{json, Value};
 
-/// Waits until the job is finished; returns it as the API shows it.
-async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
-    for _ in 0..1500 {
-        let r = app.get(&format!("/api/v1/jobs/{id}"), token).await;
-        if matches!(
-            r.json["state"].as_str(),
-            Some("succeeded" | "dead" | "cancelled")
-        ) {
-            return r.json;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("job {id} did not finish");
-}
-
 /// Held by a test, it keeps the fake service from answering.
 type Gate = Arc<tokio::sync::Mutex<()>>;
 
@@ -72,24 +57,6 @@ async fn notes_service(notes: Arc<Mutex<Vec<Note>>>, gate: Gate, hits: Arc<Atomi
     format!("http://{addr}")
 }
 
-/// Every page of a model list.
-async fn all(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let r = app
-            .get(&format!("{path}{sep}limit=200&cursor={cursor}"), token)
-            .await;
-        r.expect(200);
-        out.extend(r.json["items"].as_array().expect("items").iter().cloned());
-        match r.json["next_cursor"].as_str() {
-            Some(c) => cursor = c.to_owned(),
-            None => return out,
-        }
-    }
-}
-
 stories! {
     async fn a_sync_stores_every_page_and_full_refreshes_detect_deletions(backend) {
         let app = TestApp::start(backend).await;
@@ -117,12 +84,12 @@ stories! {
 
         let started = app.post(&sync_url, &pm.token, json!({"stream": "items"})).await;
         started.expect(202);
-        let job = finished(&app, &se.token, started.json["job"]["id"].as_i64().expect("job id")).await;
+        let job = app.finished_job(&se.token, started.json["job"]["id"].as_i64().expect("job id")).await;
         assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(job["result"], json!({"records": 450, "pages": 5, "deleted": 0}));
         assert_eq!(job["progress"]["done"], 450);
 
-        let items = all(&app, &se.token, &format!("/api/v1/projects/{project}/work-items")).await;
+        let items = app.all(&se.token, &format!("/api/v1/projects/{project}/work-items")).await;
         assert_eq!(items.len(), 450);
         let first = &items[0];
         assert_eq!(first["connection_id"], cid);
@@ -134,15 +101,15 @@ stories! {
         assert_eq!(ids.len(), 450, "no duplicates");
         app.get(&format!("/api/v1/projects/{project}/work-items"), &outsider.token).await.problem(404);
         assert_eq!(first["status"], "open");
-        assert_eq!(all(&app, &se.token, &format!("/api/v1/projects/{project}/work-items?status=open")).await.len(), 450);
-        assert!(all(&app, &se.token, &format!("/api/v1/projects/{project}/work-items?status=closed")).await.is_empty());
+        assert_eq!(app.all(&se.token, &format!("/api/v1/projects/{project}/work-items?status=open")).await.len(), 450);
+        assert!(app.all(&se.token, &format!("/api/v1/projects/{project}/work-items?status=closed")).await.is_empty());
         // "Item 4", "Item 40".."Item 49", "Item 400".."Item 450".
-        let found = all(&app, &se.token, &format!("/api/v1/projects/{project}/work-items?q=item%204")).await;
+        let found = app.all(&se.token, &format!("/api/v1/projects/{project}/work-items?q=item%204")).await;
         assert_eq!(found.len(), 62);
 
         // Incremental: nothing new, nothing duplicated.
         let again = app.post(&sync_url, &pm.token, json!({"stream": "items"})).await;
-        let job = finished(&app, &pm.token, again.json["job"]["id"].as_i64().expect("id")).await;
+        let job = app.finished_job(&pm.token, again.json["job"]["id"].as_i64().expect("id")).await;
         assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(app.count("records").await, 450);
 
@@ -150,19 +117,19 @@ stories! {
         app.call("PATCH", &format!("/api/v1/projects/{project}/connections/{cid}"), Some(&pm.token),
             Some(json!({"config": {"items": 400, "page_size": 100}}))).await.expect(200);
         let full = app.post(&sync_url, &pm.token, json!({"stream": "items", "mode": "full"})).await;
-        let job = finished(&app, &pm.token, full.json["job"]["id"].as_i64().expect("id")).await;
+        let job = app.finished_job(&pm.token, full.json["job"]["id"].as_i64().expect("id")).await;
         assert_eq!(job["result"], json!({"records": 400, "pages": 4, "deleted": 50}), "{job}");
-        assert_eq!(all(&app, &se.token, &format!("/api/v1/projects/{project}/work-items")).await.len(), 400);
-        let with_deleted = all(&app, &se.token, &format!("/api/v1/projects/{project}/work-items?include_deleted=true")).await;
+        assert_eq!(app.all(&se.token, &format!("/api/v1/projects/{project}/work-items")).await.len(), 400);
+        let with_deleted = app.all(&se.token, &format!("/api/v1/projects/{project}/work-items?include_deleted=true")).await;
         assert_eq!(with_deleted.len(), 450);
         assert_eq!(with_deleted.iter().filter(|i| i["deleted"] == true).count(), 50);
 
         // Without a stream: one job per discovered stream.
         let fan = app.post(&sync_url, &pm.token, json!({})).await;
-        let root = finished(&app, &pm.token, fan.json["job"]["id"].as_i64().expect("id")).await;
+        let root = app.finished_job(&pm.token, fan.json["job"]["id"].as_i64().expect("id")).await;
         assert_eq!(root["result"]["streams"], 1, "{root}");
         let child = root["result"]["jobs"][0].as_i64().expect("child");
-        assert_eq!(finished(&app, &pm.token, child).await["state"], "succeeded");
+        assert_eq!(app.finished_job(&pm.token, child).await["state"], "succeeded");
 
         // A schedule: set, read, refused when it cannot fire, removed.
         let schedule = format!("/api/v1/projects/{project}/connections/{cid}/schedule");
@@ -203,7 +170,7 @@ stories! {
             let r = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
                 json!({"stream": "notes"})).await;
             r.expect(202);
-            let job = finished(&app, &pm.token, r.json["job"]["id"].as_i64().expect("job")).await;
+            let job = app.finished_job(&pm.token, r.json["job"]["id"].as_i64().expect("job")).await;
             assert_eq!(job["state"], "succeeded", "{job}");
             job
         };
@@ -213,7 +180,7 @@ stories! {
         };
 
         assert_eq!(sync().await["result"], json!({"records": 3, "pages": 2, "deleted": 0}));
-        let list = all(&app, &se.token, &docs).await;
+        let list = app.all(&se.token, &docs).await;
         assert_eq!(list.len(), 3, "{list:?}");
         let plan = by_source(&list, "1");
         assert_eq!(plan["title"], "Release plan");
@@ -230,10 +197,10 @@ stories! {
         content.expect(200);
         assert_eq!(content.text, "# Plan\n\nShip the *gearbox* in May.");
         // Searchable like uploads: by body text, by tag (ignoring case), by title.
-        let found = all(&app, &se.token, &format!("{docs}?q=gearbox")).await;
+        let found = app.all(&se.token, &format!("{docs}?q=gearbox")).await;
         assert_eq!(found.iter().map(|d| d["id"].clone()).collect::<Vec<_>>(), [plan["id"].clone()]);
-        assert_eq!(all(&app, &se.token, &format!("{docs}?tag=q2")).await.len(), 1);
-        assert_eq!(all(&app, &se.token, &format!("{docs}?title=runbook")).await.len(), 1);
+        assert_eq!(app.all(&se.token, &format!("{docs}?tag=q2")).await.len(), 1);
+        assert_eq!(app.all(&se.token, &format!("{docs}?title=runbook")).await.len(), 1);
         // Read-only through the API.
         app.call("PATCH", &plan_path, Some(&pm.token), Some(json!({"title": "mine"}))).await.problem(409);
         app.call("DELETE", &plan_path, Some(&pm.token), None).await.problem(409);
@@ -247,7 +214,7 @@ stories! {
         }
         let blobs_before = app.count("blobs").await;
         assert_eq!(sync().await["result"], json!({"records": 2, "pages": 1, "deleted": 1}));
-        let list = all(&app, &se.token, &docs).await;
+        let list = app.all(&se.token, &docs).await;
         assert_eq!(list.len(), 2, "the deleted note's document is gone: {list:?}");
         let plan = by_source(&list, "1");
         assert_eq!(plan["title"], "Release plan 2027");
@@ -285,7 +252,7 @@ stories! {
         let url = format!("/api/v1/projects/{project}/connections/{cid}/sync");
 
         let unknown = app.post(&url, &admin.token, json!({"stream": "nope"})).await;
-        let job = finished(&app, &admin.token, unknown.json["job"]["id"].as_i64().expect("job")).await;
+        let job = app.finished_job(&admin.token, unknown.json["job"]["id"].as_i64().expect("job")).await;
         assert_eq!(job["state"], "dead", "{job}");
         let why = job["last_error"].as_str().expect("error");
         assert!(why.contains("no stream \"nope\"") && why.contains("items, notes"), "{why}");
@@ -319,9 +286,9 @@ stories! {
         assert_eq!(hits.load(Ordering::SeqCst), 1, "the second never read");
 
         drop(held);
-        assert_eq!(finished(&app, &admin.token, first).await["state"], "succeeded");
+        assert_eq!(app.finished_job(&admin.token, first).await["state"], "succeeded");
         app.advance(Duration::from_secs(6));
-        let job = finished(&app, &admin.token, second).await;
+        let job = app.finished_job(&admin.token, second).await;
         assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(job["result"]["records"], 3);
         assert_eq!(app.count("documents").await, 3);

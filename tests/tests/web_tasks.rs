@@ -119,28 +119,15 @@ async fn website() -> u16 {
     port
 }
 
-/// Waits until the job is finished; returns it as the API shows it.
-async fn finished(app: &TestApp, token: &str, id: i64) -> Value {
-    for _ in 0..1500 {
-        let r = app.get(&format!("/api/v1/jobs/{id}"), token).await;
-        if matches!(
-            r.json["state"].as_str(),
-            Some("succeeded" | "dead" | "cancelled")
-        ) {
-            return r.json;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("job {id} did not finish");
-}
-
 /// Runs a task through the worker; returns the finished run with its steps.
 async fn run(app: &TestApp, token: &str, project: i64, task: i64) -> Value {
     let base = format!("/api/v1/projects/{project}/web-tasks/{task}");
     let started = app.post(&format!("{base}/run"), token, json!({})).await;
     started.expect(202);
     assert_eq!(started.json["run"]["state"], "queued");
-    let job = finished(app, token, started.json["job"]["id"].as_i64().expect("job")).await;
+    let job = app
+        .finished_job(token, started.json["job"]["id"].as_i64().expect("job"))
+        .await;
     assert_eq!(
         job["state"], "succeeded",
         "a run's outcome is not a job failure: {job}"
