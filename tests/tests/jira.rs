@@ -227,15 +227,11 @@ async fn assert_mirrors(app: &TestApp, token: &str, project: i64, fake: &FakeJir
 
 /// Records of a raw stream (`projects`, `changelog`).
 async fn raw(app: &TestApp, token: &str, project: i64, stream: &str) -> Vec<Value> {
-    all(
-        app,
-        token,
-        &format!("/api/v1/projects/{project}/raw-records"),
-    )
-    .await
-    .into_iter()
-    .filter(|r| r["stream"] == stream)
-    .collect()
+    app.all(token, &format!("/api/v1/projects/{project}/raw-records"))
+        .await
+        .into_iter()
+        .filter(|r| r["stream"] == stream)
+        .collect()
 }
 
 /// Every text column the host writes sync data into (records, sync states, jobs).

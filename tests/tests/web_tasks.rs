@@ -5,7 +5,6 @@
 //! validation with field paths; and other projects' tasks out of reach.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use agentic_host::rbac::Role;
 use agentic_tests::{stories, TestApp};
