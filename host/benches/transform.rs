@@ -2,15 +2,19 @@
 //! `cargo bench -p agentic-host --bench transform`
 //!
 //! The same connector code — the example connector, built with the SDK — reading and
-//! transforming 100 000 work items page by page, once natively (the SDK's harness: JSON config
-//! in, typed page out, the path every export takes) and once as the component the host runs
-//! (a fresh instance per page, records lowered out of the guest and lifted into host types).
-//! Reports records per second for both and the ratio, for page sizes 100 and 1 000.
+//! transforming 100 000 work items page by page into the rows the host stores (columns plus
+//! the record's JSON), once natively (the SDK's harness: JSON config in, typed page out, each
+//! record moved into a row and serialised) and once as the component the host runs (a fresh
+//! instance per page, records lowered out of the guest and lifted straight into rows). Reports
+//! records per second for both and the ratio, for page sizes 100 and 1 000.
 //!
 //! Then the realistic case: the same connector in HTTP mode, fetching 1 000-item JSON pages from
 //! a local service and transforming them, natively (the SDK's native HTTP client) and in the
 //! sandbox (`wasi:http` through the host's mediated egress). Parsing the service's JSON is the
 //! transform work a real connector does, so this is the ratio that bounds a sync.
+//!
+//! `TRANSFORM_ONLY=wasm` (or `native`) runs one side only, to profile it with `perf`
+//! (`AGENTIC_PLUGIN_PERFMAP=1` names the guest's functions).
 // A benchmark is a program that reports on stdout and stops on the first surprise.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -20,8 +24,10 @@ mod support;
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentic_host::plugins::{Call, EgressPolicy, Limits, Runtime};
+use agentic_host::plugins::{Call, EgressPolicy, Limits, Plugin, Record, Runtime};
 use agentic_sdk::testing::Harness;
+use agentic_sdk::RecordData;
+use example::Example;
 
 const ITEMS: u64 = 100_000;
 const ROUNDS: usize = 3;
@@ -67,6 +73,83 @@ async fn service() -> String {
     format!("http://{addr}")
 }
 
+/// The rows of a natively read page, as the host's lift makes them from a component's: the
+/// columns moved out of the record, every field serialised into one JSON object.
+fn rows(records: Vec<RecordData>) -> Vec<Record> {
+    records
+        .into_iter()
+        .map(|record| {
+            let RecordData::WorkItem(w) = record else {
+                panic!("the example reads work items")
+            };
+            Record {
+                kind: "work_item",
+                data: serde_json::to_string(&w).unwrap(),
+                external_id: w.external_id,
+                title: w.title,
+                status: Some(w.status),
+                updated_at: w.updated_at,
+            }
+        })
+        .collect()
+}
+
+/// Whether `side` (`wasm`, `native`) runs: both unless `TRANSFORM_ONLY` names one.
+fn runs(side: &str) -> bool {
+    std::env::var("TRANSFORM_ONLY").map_or(true, |only| only == side)
+}
+
+/// Records per second of a full read natively.
+fn native(harness: &Harness<Example>, config: &serde_json::Value, items: u64) -> f64 {
+    if !runs("native") {
+        return f64::NAN;
+    }
+    let start = Instant::now();
+    let (mut state, mut count) = (None::<String>, 0u64);
+    loop {
+        let page = harness.read(config, "items", state.as_deref()).unwrap();
+        let rows = rows(page.records);
+        count += rows.len() as u64;
+        std::hint::black_box(rows);
+        state = Some(page.state);
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(count, items);
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Records per second of a full read through the component.
+async fn wasm(rt: &Runtime, plugin: &Plugin, call: &Call, config: &str, items: u64) -> f64 {
+    if !runs("wasm") {
+        return f64::NAN;
+    }
+    let start = Instant::now();
+    let (mut state, mut count) = (None::<String>, 0u64);
+    loop {
+        let page = rt
+            .read(plugin, call, config, "items", state.as_deref())
+            .await
+            .unwrap();
+        count += page.records.len() as u64;
+        std::hint::black_box(page.records);
+        state = Some(page.state);
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(count, items);
+    count as f64 / start.elapsed().as_secs_f64()
+}
+
+fn report(label: impl std::fmt::Display, native: f64, wasm: f64) {
+    println!(
+        "{label:<12} {native:>16.0} {wasm:>16.0} {:>14.2}",
+        wasm / native
+    );
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -75,9 +158,9 @@ fn main() {
         .unwrap();
     let rt = Runtime::new(Limits::default()).unwrap();
     let component = support::load(&rt, "example");
-    let native = Harness::new(example::Example);
+    let harness = Harness::new(Example);
 
-    println!("\nreading {ITEMS} work items, best of {ROUNDS} rounds");
+    println!("\nreading {ITEMS} work items into rows, best of {ROUNDS} rounds");
     println!(
         "{:<12} {:>16} {:>16} {:>14}",
         "page size", "native rec/s", "wasm rec/s", "wasm/native"
@@ -85,55 +168,13 @@ fn main() {
     for page_size in [100u64, 1_000] {
         let config = serde_json::json!({"items": ITEMS, "page_size": page_size});
         let text = config.to_string();
-        let mut best_native = 0f64;
-        let mut best_wasm = 0f64;
+        let (mut best_native, mut best_wasm) = (0f64, 0f64);
         for _ in 0..ROUNDS {
-            let start = Instant::now();
-            let (mut state, mut count) = (None::<String>, 0u64);
-            loop {
-                let page = native.read(&config, "items", state.as_deref()).unwrap();
-                count += page.records.len() as u64;
-                std::hint::black_box(&page.records);
-                state = Some(page.state);
-                if !page.has_more {
-                    break;
-                }
-            }
-            assert_eq!(count, ITEMS);
-            best_native = best_native.max(count as f64 / start.elapsed().as_secs_f64());
-
-            let start = Instant::now();
-            let count = runtime.block_on(async {
-                let (mut state, mut count) = (None::<String>, 0u64);
-                loop {
-                    let page = rt
-                        .read(
-                            &component,
-                            &Call::default(),
-                            &text,
-                            "items",
-                            state.as_deref(),
-                        )
-                        .await
-                        .unwrap();
-                    count += page.records.len() as u64;
-                    std::hint::black_box(&page.records);
-                    state = Some(page.state);
-                    if !page.has_more {
-                        break count;
-                    }
-                }
-            });
-            assert_eq!(count, ITEMS);
-            best_wasm = best_wasm.max(count as f64 / start.elapsed().as_secs_f64());
+            best_native = best_native.max(native(&harness, &config, ITEMS));
+            let call = Call::default();
+            best_wasm = best_wasm.max(runtime.block_on(wasm(&rt, &component, &call, &text, ITEMS)));
         }
-        println!(
-            "{:<12} {:>16.0} {:>16.0} {:>14.2}",
-            page_size,
-            best_native,
-            best_wasm,
-            best_wasm / best_native
-        );
+        report(page_size, best_native, best_wasm);
     }
 
     let base = runtime.block_on(service());
@@ -148,45 +189,12 @@ fn main() {
     };
     let (mut best_native, mut best_wasm) = (0f64, 0f64);
     for _ in 0..ROUNDS {
-        let start = Instant::now();
-        let (mut state, mut count) = (None::<String>, 0u64);
-        loop {
-            let page = native.read(&config, "items", state.as_deref()).unwrap();
-            count += page.records.len() as u64;
-            state = Some(page.state);
-            if !page.has_more {
-                break;
-            }
-        }
-        assert_eq!(count, HTTP_ITEMS);
-        best_native = best_native.max(count as f64 / start.elapsed().as_secs_f64());
-
-        let start = Instant::now();
-        let count = runtime.block_on(async {
-            let (mut state, mut count) = (None::<String>, 0u64);
-            loop {
-                let page = rt
-                    .read(&component, &call, &text, "items", state.as_deref())
-                    .await
-                    .unwrap();
-                count += page.records.len() as u64;
-                state = Some(page.state);
-                if !page.has_more {
-                    break count;
-                }
-            }
-        });
-        assert_eq!(count, HTTP_ITEMS);
-        best_wasm = best_wasm.max(count as f64 / start.elapsed().as_secs_f64());
+        best_native = best_native.max(native(&harness, &config, HTTP_ITEMS));
+        best_wasm =
+            best_wasm.max(runtime.block_on(wasm(&rt, &component, &call, &text, HTTP_ITEMS)));
     }
     println!(
         "\nHTTP mode: {HTTP_ITEMS} items in JSON pages of {HTTP_PAGE} from a local service, best of {ROUNDS}"
     );
-    println!(
-        "{:<12} {:>16.0} {:>16.0} {:>14.2}",
-        HTTP_PAGE,
-        best_native,
-        best_wasm,
-        best_wasm / best_native
-    );
+    report(HTTP_PAGE, best_native, best_wasm);
 }

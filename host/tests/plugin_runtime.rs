@@ -62,9 +62,9 @@ async fn the_example_connector_describes_itself_and_pages_deterministically() {
             )
             .await
             .expect("read");
-        ids.extend(page.records.iter().map(|r| match r {
-            agentic_host::plugins::runtime::RecordData::WorkItem(w) => w.external_id.clone(),
-            other => panic!("unexpected record {other:?}"),
+        ids.extend(page.records.iter().map(|r| {
+            assert_eq!(r.kind, "work_item", "{r:?}");
+            r.external_id.clone()
         }));
         states.push(page.state.clone());
         if !page.has_more {
@@ -315,5 +315,180 @@ async fn compiled_components_are_cached_on_disk_by_content_and_engine() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&cache).expect("dir").permissions().mode() & 0o777;
         assert_eq!(mode, 0o700, "only the host may write compiled code");
+    }
+}
+
+/// What the host reads from a component is what the same connector produces natively: the
+/// stored JSON of every record is the SDK's projection (`RecordData::to_json`), which stream
+/// schemas describe.
+#[tokio::test]
+async fn records_are_stored_as_the_sdks_json_projection() {
+    let rt = runtime(Duration::from_secs(10));
+    let example = load(&rt, "example");
+    let config = serde_json::json!({"items": 30, "page_size": 30});
+    let page = rt
+        .read(
+            &example,
+            &Call::default(),
+            &config.to_string(),
+            "items",
+            None,
+        )
+        .await
+        .expect("read");
+    let native = agentic_sdk::testing::Harness::new(example::Example)
+        .read(&config, "items", None)
+        .expect("native read");
+    assert_eq!(page.records.len(), 30);
+    assert_eq!(page.records.len(), native.records.len());
+    for (lifted, native) in page.records.iter().zip(&native.records) {
+        let data: serde_json::Value = serde_json::from_str(&lifted.data).expect("data is JSON");
+        assert_eq!(data, native.to_json(), "{}", lifted.data);
+        let agentic_sdk::RecordData::WorkItem(w) = native else {
+            panic!("work items")
+        };
+        assert_eq!(lifted.kind, "work_item");
+        assert_eq!(lifted.external_id, w.external_id);
+        assert_eq!(lifted.title, w.title);
+        assert_eq!(lifted.status.as_deref(), Some(w.status.as_str()));
+        assert_eq!(lifted.updated_at, w.updated_at);
+    }
+    assert_eq!((page.state.as_str(), page.has_more), ("30", false));
+}
+
+/// Text that needs escaping, every option absent and present, lists, extreme times, embedded
+/// JSON and text that only looks like it: every model comes out as its JSON projection.
+#[tokio::test]
+async fn every_model_is_lifted_into_its_json_projection() {
+    use serde_json::json;
+    let tricky = "say \"hi\"\\n\ttab\u{1}\u{1f} é 日本 🦀 </script>";
+    let rt = runtime(Duration::from_secs(10));
+    let hostile = load(&rt, "hostile");
+    let page = rt
+        .read(&hostile, &Call::default(), "{}", "kinds", None)
+        .await
+        .expect("read");
+    let rows: Vec<_> = page
+        .records
+        .iter()
+        .map(|r| {
+            let data: serde_json::Value = serde_json::from_str(&r.data).expect("data is JSON");
+            (
+                r.kind,
+                r.external_id.as_str(),
+                r.title.as_str(),
+                r.status.as_deref(),
+                r.updated_at,
+                data,
+            )
+        })
+        .collect();
+    let comment_body = "é".repeat(300);
+    let expected = [
+        (
+            "document",
+            "doc-1",
+            tricky,
+            None,
+            Some(i64::MAX),
+            json!({"external_id": "doc-1", "title": tricky, "content_type": "text/markdown",
+                "body": "# Title\n\nBody", "url": "https://example.com/d/1", "author": null,
+                "created_at": -1, "updated_at": i64::MAX, "tags": ["a", tricky],
+                "attributes": {"nested": {"list": [1, 2.5, null, "x"]}, "flag": true}}),
+        ),
+        (
+            "work_item",
+            "wi-1",
+            "Fix it",
+            Some("In Progress"),
+            Some(1_700_000_000_000),
+            json!({"external_id": "wi-1", "key": "PROJ-1", "title": "Fix it",
+                "description": tricky, "status": "In Progress", "item_type": "Bug",
+                "priority": "High", "assignee": "u-1", "reporter": null, "labels": [],
+                "parent": null, "url": null, "created_at": null,
+                "updated_at": 1_700_000_000_000i64, "attributes": "not json {"}),
+        ),
+        (
+            "comment",
+            "c-1",
+            &comment_body[..400],
+            None,
+            None,
+            json!({"external_id": "c-1", "parent_external_id": "wi-1", "author": "u-2",
+                "body": comment_body, "created_at": 5, "updated_at": null}),
+        ),
+        (
+            "requirement",
+            "r-1",
+            "Shall",
+            Some("Approved"),
+            None,
+            json!({"external_id": "r-1", "identifier": "SRS-1", "title": "Shall",
+                "text": "The system shall.", "module": "SRS", "parent": null,
+                "status": "Approved", "created_at": null, "updated_at": null, "attributes": []}),
+        ),
+        (
+            "trace_link",
+            "l-1",
+            "satisfies",
+            None,
+            None,
+            json!({"external_id": "l-1", "source": "r-1", "target": "wi-1",
+                "link_type": "satisfies"}),
+        ),
+        (
+            "person",
+            "u-1",
+            "Ada",
+            None,
+            None,
+            json!({"external_id": "u-1", "display_name": "Ada", "email": null, "active": false}),
+        ),
+        (
+            "raw",
+            "x-1",
+            "",
+            None,
+            None,
+            json!({"external_id": "x-1", "data": {"k": "v"}}),
+        ),
+    ];
+    assert_eq!(rows.len(), expected.len());
+    for (row, want) in rows.iter().zip(expected) {
+        assert_eq!(*row, want);
+    }
+}
+
+/// A page whose strings all point at the same 8 MiB (640 GiB if each were copied) is refused
+/// before anything is copied, and the runtime goes on serving.
+#[tokio::test]
+async fn a_page_pointing_at_the_same_bytes_over_and_over_is_refused() {
+    let rt = runtime(Duration::from_secs(10));
+    let hostile = load(&rt, "hostile");
+    let result = rt
+        .read(&hostile, &Call::default(), "{}", "amplify", None)
+        .await;
+    match result {
+        Err(PluginError::OutputTooLarge { size, .. }) => assert!(size > 600 << 30, "{size}"),
+        other => panic!("expected OutputTooLarge, got {other:?}"),
+    }
+    let ok = rt
+        .invoke(&hostile, &Call::default(), "{}", "ok", "still here")
+        .await;
+    assert_eq!(ok.expect("ok after the refusal"), "still here");
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_is_refused() {
+    let rt = runtime(Duration::from_secs(10));
+    let hostile = load(&rt, "hostile");
+    let result = rt
+        .read(&hostile, &Call::default(), "{}", "not-utf8", None)
+        .await;
+    match result {
+        Err(PluginError::InvalidOutput(message)) => {
+            assert_eq!(message, "plugin returned a string that is not UTF-8")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }

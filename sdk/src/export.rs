@@ -50,6 +50,10 @@ impl<C: Connector> crate::wit::Guest for Export<C> {
 }
 
 fn object(attributes: Attributes) -> String {
+    // Most records have no attributes: skip the serializer and its 128-byte buffer.
+    if attributes.is_empty() {
+        return "{}".to_owned();
+    }
     serde_json::Value::Object(attributes).to_string()
 }
 

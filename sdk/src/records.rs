@@ -11,7 +11,7 @@
 //! object: every field of the record under its Rust name (the contract's name with `_` for `-`),
 //! `None` as `null`, times as integers, lists as arrays, `attributes` (and a raw record's `data`)
 //! as objects. There is no tag for the kind: a stream holds one kind only. It is the form the
-//! host stores and shows (`host/src/plugins/records.rs`), so a stream schema written against it
+//! host stores and shows (`host/src/plugins/lift.rs`), so a stream schema written against it
 //! describes what people see. [`RecordKind::schema`] is the JSON Schema of each kind's
 //! projection.
 

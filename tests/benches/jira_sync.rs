@@ -12,8 +12,8 @@
 //! Then the same read again with each step of the sync loop timed apart, to say what bounds it:
 //! the fake JIRA answering (validation, building and serialising the page), the component's
 //! `read` (the rest of it: loopback HTTP through wasi:http, parsing JIRA's JSON in the guest,
-//! issues into work items, ADF into Markdown, lowering the records to the host), the host
-//! turning records into rows (JSON), and storing the page. Beside it, the same connector code
+//! issues into work items, ADF into Markdown, lowering the records to the host and lifting them
+//! straight into rows with their JSON), and storing the page. Beside it, the same connector code
 //! run natively (the SDK harness) against the same fake: what the sandbox costs.
 // A benchmark is a program that reports on stdout and stops on the first surprise.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
@@ -22,8 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentic_host::plugins::package::{Package, SigningKey};
-use agentic_host::plugins::records::{kind, to_json};
-use agentic_host::plugins::runtime::RecordData;
 use agentic_host::rbac::Role;
 use agentic_host::store::records::{NewRecord, SyncState};
 use agentic_sdk::testing::Harness;
@@ -35,21 +33,6 @@ use serde_json::json;
 const PAGE: u32 = 100;
 const EMAIL: &str = "bench@acme.example";
 const TOKEN: &str = "ATATT3xFfGF0-bench-token";
-
-/// A record as the sync engine stores it (`agentic_host::sync`'s own conversion).
-fn row(record: &RecordData) -> NewRecord {
-    let RecordData::WorkItem(w) = record else {
-        panic!("the issues stream yields work items")
-    };
-    NewRecord {
-        kind: kind(record),
-        external_id: w.external_id.clone(),
-        title: w.title.clone(),
-        status: Some(w.status.clone()),
-        source_updated_at: w.updated_at,
-        data: to_json(record).to_string(),
-    }
-}
 
 /// A host on `backend` with the JIRA component installed signed and a connection to `fake`:
 /// the app, the project, the connection and a Project Manager's token.
@@ -146,7 +129,6 @@ async fn end_to_end(app: &TestApp, project: i64, cid: i64, token: &str, issues: 
 struct Split {
     fake: Duration,
     read: Duration,
-    rows: Duration,
     store: Duration,
     total: Duration,
 }
@@ -177,9 +159,7 @@ async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: u
             .unwrap();
         out.read += t.elapsed();
         let t = Instant::now();
-        let rows: Vec<NewRecord> = page.records.iter().map(row).collect();
-        out.rows += t.elapsed();
-        let t = Instant::now();
+        let rows: Vec<NewRecord> = page.records.into_iter().map(NewRecord::from).collect();
         let sync = SyncState {
             state: Some(page.state.clone()),
             cycle: 1,
@@ -285,10 +265,9 @@ fn main() {
         for (step, d) in [
             ("fake JIRA answering (validate, build, serialise)", s.fake),
             (
-                "component read, less the fake (HTTP, parse, transform, lower)",
+                "component read, less the fake (HTTP, parse, transform, lower, lift)",
                 s.read.saturating_sub(s.fake),
             ),
-            ("records → rows (JSON in the host)", s.rows),
             ("store_page (rows + state, one transaction)", s.store),
         ] {
             println!("    {step:<64} {:>6.1} s {:>5.1} %", secs(d), share(d));

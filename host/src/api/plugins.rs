@@ -20,7 +20,7 @@ use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
 use crate::plugins::package::{Manifest, ManifestAction, PackageError, MAX_PACKAGE_BYTES};
 use crate::plugins::registry::{Actor, RegistryError};
-use crate::plugins::{records, Call, PluginError};
+use crate::plugins::{kind_name, Call, PluginError};
 use crate::rbac::Permission;
 use crate::store::plugins::{InstalledPlugin, Publisher};
 
@@ -610,7 +610,7 @@ async fn discover(
             .map(|s| StreamView {
                 name: s.name,
                 description: s.description,
-                kind: records::kind_name(s.kind).to_owned(),
+                kind: kind_name(s.kind).to_owned(),
                 incremental: s.incremental,
                 schema: serde_json::from_str(&s.schema)
                     .unwrap_or(serde_json::Value::String(s.schema)),
@@ -647,8 +647,12 @@ async fn read(
     Ok(Json(PageView {
         records: page
             .records
-            .iter()
-            .map(|r| serde_json::json!({"kind": records::kind(r), "data": records::to_json(r)}))
+            .into_iter()
+            .map(|r| {
+                // The lift wrote `data` as one JSON object.
+                let data: serde_json::Value = serde_json::from_str(&r.data).unwrap_or_default();
+                serde_json::json!({"kind": r.kind, "data": data})
+            })
             .collect(),
         state: page.state,
         has_more: page.has_more,

@@ -7,10 +7,10 @@
 
 /// Outbound HTTP policy: the `wasi:http` send hook.
 pub mod egress;
+/// Pages read by a plugin, lifted straight into the records the host stores.
+pub mod lift;
 /// Package files: manifest, component, signature.
 pub mod package;
-/// The JSON form of records.
-pub mod records;
 /// Installed plugins: install, upgrade, rollback, enablement, the active version.
 pub mod registry;
 /// Engine, linker, per-call sandbox and error classification.
@@ -19,6 +19,7 @@ pub mod runtime;
 pub use egress::{
     CredentialError, CredentialProvider, EgressLimits, EgressPolicy, StaticCredential,
 };
+pub use lift::{kind_name, Page, Record};
 pub use runtime::{
     Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Runtime,
 };

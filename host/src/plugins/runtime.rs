@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -42,8 +42,10 @@ mod bindings {
 }
 
 pub use bindings::agentic::connector::types::{
-    ConnectorSpec, Error as ConnectorError, LogLevel, Page, RecordData, RecordKind, StreamSpec,
+    ConnectorSpec, Error as ConnectorError, LogLevel, RecordKind, StreamSpec,
 };
+
+use super::lift::{LiftError, Lifted, Page};
 
 /// Resource limits of every plugin call.
 #[derive(Debug, Clone)]
@@ -92,6 +94,9 @@ pub enum PluginError {
         /// The cap.
         limit: usize,
     },
+    /// What the guest returned breaks the contract (a string that is not UTF-8, say).
+    #[error("plugin output refused: {0}")]
+    InvalidOutput(String),
     /// The guest trapped (including Rust panics, which abort).
     #[error("plugin crashed: {0}")]
     Trap(String),
@@ -313,6 +318,8 @@ impl std::fmt::Debug for Runtime {
 pub struct Plugin {
     name: Arc<str>,
     pre: bindings::ConnectorPre<GuestState>,
+    /// The `read` export, called through [`Lifted`] rather than the generated binding.
+    read: ComponentExportIndex,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -323,19 +330,18 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
-/// Runs one export in a fresh instance: `call!(runtime, plugin, |connector, store| export call)`.
+/// Runs one export in a fresh instance: `call!(runtime, plugin, ctx, "export", |store| call)`,
+/// where `call` is a future that instantiates `plugin.pre` in `store` and calls the export.
 /// Instantiation and the call share the store's deadline and limits; a failure of either is
 /// classified by [`Runtime::classify`].
 macro_rules! call {
-    ($runtime:expr, $plugin:expr, $ctx:expr, $export:literal, |$c:ident, $store:ident| $call:expr) => {{
+    ($runtime:expr, $plugin:expr, $ctx:expr, $export:literal, |$store:ident| $call:expr) => {{
         let started = Instant::now();
         let mut store = $runtime.store($plugin, $ctx);
-        let result = async {
-            let $c = $plugin.pre.instantiate_async(&mut store).await?;
+        let result = {
             let $store = &mut store;
             $call.await
-        }
-        .await;
+        };
         $runtime.report_dropped_logs(&store);
         // Per plugin and export: installed plugins are few, so the label set stays small.
         metrics::histogram!("agentic_plugin_call_seconds", "plugin" => $plugin.name.to_string(), "export" => $export)
@@ -442,8 +448,8 @@ impl Runtime {
 
     /// Reads a compiled component from the cache.
     ///
-    /// This is the one `unsafe` block of the host: wasmtime runs precompiled machine code as
-    /// is, so the file must be one this engine wrote. It is: the cache directory is created by
+    /// This is the one `unsafe` call of the host (besides the trait impls of `super::lift`):
+    /// wasmtime runs precompiled machine code as is, so the file must be one this engine wrote. It is: the cache directory is created by
     /// the host with mode 0700 inside its data directory, entries are written whole (temp file
     /// and rename) by [`write_cache`], and the name binds the entry to the component's hash and
     /// to this engine's configuration (wasmtime also refuses code from another version or
@@ -475,9 +481,13 @@ impl Runtime {
                 "does not implement the agentic:connector@0.1.0 world: {e:#}"
             ))
         })?;
+        let read = component
+            .get_export_index(None, "read")
+            .ok_or_else(|| PluginError::Invalid("no `read` export".into()))?;
         Ok(Plugin {
             name: name.into(),
             pre,
+            read,
         })
     }
 
@@ -521,6 +531,18 @@ impl Runtime {
         if store.data().limiter.hit {
             return PluginError::MemoryLimit(self.limits.memory_bytes);
         }
+        match error.downcast_ref::<LiftError>() {
+            Some(LiftError::TooLarge { size, .. }) => {
+                return PluginError::OutputTooLarge {
+                    size: usize::try_from(*size).unwrap_or(usize::MAX),
+                    limit: self.limits.max_output_bytes,
+                }
+            }
+            Some(invalid @ LiftError::Invalid(_)) => {
+                return PluginError::InvalidOutput(invalid.to_string())
+            }
+            None => {}
+        }
         match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => PluginError::Timeout(self.limits.call_timeout),
             _ => PluginError::Trap(format!("{error:#}")),
@@ -551,8 +573,10 @@ impl Runtime {
 
     /// `spec()`. Runs without network: a spec is static.
     pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
-        let spec = call!(self, plugin, &Call::default(), "spec", |c, store| c
-            .call_spec(store))?;
+        let spec = call!(self, plugin, &Call::default(), "spec", |store| async {
+            let c = plugin.pre.instantiate_async(&mut *store).await?;
+            c.call_spec(store).await
+        })?;
         self.cap(spec_size(&spec))?;
         Ok(spec)
     }
@@ -565,8 +589,10 @@ impl Runtime {
         config: &str,
     ) -> Result<String, PluginError> {
         let config = config.to_owned();
-        let message = call!(self, plugin, call, "check", |c, store| c
-            .call_check(store, &config))?
+        let message = call!(self, plugin, call, "check", |store| async {
+            let c = plugin.pre.instantiate_async(&mut *store).await?;
+            c.call_check(store, &config).await
+        })?
         .map_err(PluginError::Connector)?;
         self.cap(message.len())?;
         Ok(message)
@@ -580,14 +606,17 @@ impl Runtime {
         config: &str,
     ) -> Result<Vec<StreamSpec>, PluginError> {
         let config = config.to_owned();
-        let streams = call!(self, plugin, call, "discover", |c, store| c
-            .call_discover(store, &config))?
+        let streams = call!(self, plugin, call, "discover", |store| async {
+            let c = plugin.pre.instantiate_async(&mut *store).await?;
+            c.call_discover(store, &config).await
+        })?
         .map_err(PluginError::Connector)?;
         self.cap(streams.iter().map(stream_size).sum())?;
         Ok(streams)
     }
 
-    /// `read(config, stream, state)`: one page.
+    /// `read(config, stream, state)`: one page, lifted straight into the records the host
+    /// stores ([`super::lift`]).
     pub async fn read(
         &self,
         plugin: &Plugin,
@@ -596,11 +625,23 @@ impl Runtime {
         stream: &str,
         state: Option<&str>,
     ) -> Result<Page, PluginError> {
-        let config = config.to_owned();
-        let page = call!(self, plugin, call, "read", |c, store| c
-            .call_read(store, &config, stream, state))?
-        .map_err(PluginError::Connector)?;
-        self.cap(page.state.len() + page.records.iter().map(record_size).sum::<usize>())?;
+        type Read<'a> = (&'a str, &'a str, Option<&'a str>);
+        let page = call!(self, plugin, call, "read", |store| async {
+            let instance = plugin
+                .pre
+                .instance_pre()
+                .instantiate_async(&mut *store)
+                .await?;
+            let read = instance.get_typed_func::<Read<'_>, (Result<Lifted, ConnectorError>,)>(
+                &mut *store,
+                &plugin.read,
+            )?;
+            let (page,) = read.call_async(store, (config, stream, state)).await?;
+            wasmtime::Result::Ok(page)
+        })?
+        .map_err(PluginError::Connector)?
+        .0;
+        self.cap(page.text_bytes)?;
         Ok(page)
     }
 
@@ -614,8 +655,10 @@ impl Runtime {
         input: &str,
     ) -> Result<String, PluginError> {
         let (config, input) = (config.to_owned(), input.to_owned());
-        let output = call!(self, plugin, call, "invoke", |c, store| c
-            .call_invoke(store, &config, action, &input))?
+        let output = call!(self, plugin, call, "invoke", |store| async {
+            let c = plugin.pre.instantiate_async(&mut *store).await?;
+            c.call_invoke(store, &config, action, &input).await
+        })?
         .map_err(PluginError::Connector)?;
         self.cap(output.len())?;
         Ok(output)
@@ -639,55 +682,4 @@ fn spec_size(s: &ConnectorSpec) -> usize {
                 a.name.len() + a.description.len() + a.input_schema.len() + a.output_schema.len()
             })
             .sum::<usize>()
-}
-
-/// Bytes of text in a record (what the host will store), for the output cap.
-fn record_size(r: &RecordData) -> usize {
-    let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
-    let list = |l: &Vec<String>| l.iter().map(String::len).sum::<usize>();
-    match r {
-        RecordData::Document(d) => {
-            d.external_id.len()
-                + d.title.len()
-                + d.content_type.len()
-                + d.body.len()
-                + opt(&d.url)
-                + opt(&d.author)
-                + list(&d.tags)
-                + d.attributes.len()
-        }
-        RecordData::WorkItem(w) => {
-            w.external_id.len()
-                + w.key.len()
-                + w.title.len()
-                + w.description.len()
-                + w.status.len()
-                + w.item_type.len()
-                + opt(&w.priority)
-                + opt(&w.assignee)
-                + opt(&w.reporter)
-                + list(&w.labels)
-                + opt(&w.parent)
-                + opt(&w.url)
-                + w.attributes.len()
-        }
-        RecordData::Comment(c) => {
-            c.external_id.len() + c.parent_external_id.len() + opt(&c.author) + c.body.len()
-        }
-        RecordData::Requirement(q) => {
-            q.external_id.len()
-                + q.identifier.len()
-                + q.title.len()
-                + q.text.len()
-                + opt(&q.module)
-                + opt(&q.parent)
-                + opt(&q.status)
-                + q.attributes.len()
-        }
-        RecordData::TraceLink(t) => {
-            t.external_id.len() + t.source.len() + t.target.len() + t.link_type.len()
-        }
-        RecordData::Person(p) => p.external_id.len() + p.display_name.len() + opt(&p.email),
-        RecordData::Raw(r) => r.external_id.len() + r.data.len(),
-    }
 }

@@ -30,9 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::jobs::{new_job, JobContext, JobError, JobFuture, JobHandler};
 use crate::plugins::package::Manifest;
-use crate::plugins::records::{kind, to_json};
 use crate::plugins::registry::Registry;
-use crate::plugins::runtime::{Plugin, RecordData, Runtime, StreamSpec};
+use crate::plugins::runtime::{Plugin, Runtime, StreamSpec};
+use crate::plugins::Record;
 use crate::plugins::{Call, ConnectorError, EgressPolicy, PluginError};
 use crate::store::connections::Connection;
 use crate::store::jobs::{Job, NewJob};
@@ -273,9 +273,9 @@ impl SyncHandler {
                 ))
                 .await?
                 .map_err(plugin_error)?;
-            let records: Vec<NewRecord> = page.records.iter().map(new_record).collect();
-            sync.state = Some(page.state.clone());
+            sync.state = Some(page.state);
             sync.complete = !page.has_more;
+            let records: Vec<NewRecord> = page.records.into_iter().map(NewRecord::from).collect();
             self.store
                 .store_page(
                     connection.project_id,
@@ -390,44 +390,23 @@ fn plugin_error(e: PluginError) -> JobError {
             ConnectorError::InvalidInput(m) => JobError::Permanent(format!("invalid input: {m}")),
             ConnectorError::NotFound(m) => JobError::Permanent(format!("not found: {m}")),
         },
+        // The same page would break the contract again.
+        PluginError::InvalidOutput(m) => JobError::Permanent(format!("plugin output refused: {m}")),
         // Crashes, timeouts and limits may be load; a few more tries then dead.
         other => JobError::Retry(other.to_string()),
     }
 }
 
-/// A plugin record in the store's shape.
-fn new_record(record: &RecordData) -> NewRecord {
-    let data = to_json(record);
-    let (external_id, title, status, updated) = match record {
-        RecordData::Document(d) => (&d.external_id, d.title.clone(), None, d.updated_at),
-        RecordData::WorkItem(w) => (
-            &w.external_id,
-            w.title.clone(),
-            Some(w.status.clone()),
-            w.updated_at,
-        ),
-        RecordData::Comment(c) => (
-            &c.external_id,
-            c.body.chars().take(200).collect(),
-            None,
-            c.updated_at,
-        ),
-        RecordData::Requirement(q) => (
-            &q.external_id,
-            q.title.clone(),
-            q.status.clone(),
-            q.updated_at,
-        ),
-        RecordData::TraceLink(t) => (&t.external_id, t.link_type.clone(), None, None),
-        RecordData::Person(p) => (&p.external_id, p.display_name.clone(), None, None),
-        RecordData::Raw(r) => (&r.external_id, String::new(), None, None),
-    };
-    NewRecord {
-        kind: kind(record),
-        external_id: external_id.clone(),
-        title,
-        status,
-        source_updated_at: updated,
-        data: data.to_string(),
+/// A plugin record in the store's shape: the lift already built it, this only moves it.
+impl From<Record> for NewRecord {
+    fn from(record: Record) -> Self {
+        Self {
+            kind: record.kind,
+            external_id: record.external_id,
+            title: record.title,
+            status: record.status,
+            source_updated_at: record.updated_at,
+            data: record.data,
+        }
     }
 }

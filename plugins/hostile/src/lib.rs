@@ -2,9 +2,13 @@
 //! `spin` loops forever, `grow` allocates until memory runs out, `panic` panics, `flood` returns
 //! more data than the host accepts, `shout` writes 100 000 log lines, `fetch` sends whatever
 //! HTTP requests its input asks for (any URL, forged credential headers, huge bodies, thousands
-//! of requests), `ok` behaves.
+//! of requests), `ok` behaves. `read(stream)` returns pages the host must lift faithfully or
+//! refuse: `kinds` one record of every model, with text that needs escaping and attributes that
+//! are not JSON; `amplify` a page whose records all point at the same 8 MiB string (640 GiB
+//! if copied once per field); `not-utf8` a title that is not UTF-8.
 
 mod fetch;
+mod records;
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -40,8 +44,18 @@ impl Guest for Hostile {
         Ok(Vec::new())
     }
 
-    fn read(_config: String, _stream: String, _state: Option<String>) -> Result<Page, Error> {
-        Err(Error::NotFound("no streams".into()))
+    fn read(_config: String, stream: String, _state: Option<String>) -> Result<Page, Error> {
+        let records = match stream.as_str() {
+            "kinds" => records::kinds(),
+            "amplify" => records::amplify(),
+            "not-utf8" => records::not_utf8(),
+            other => return Err(Error::NotFound(format!("no stream {other}"))),
+        };
+        Ok(Page {
+            records,
+            state: "done".into(),
+            has_more: false,
+        })
     }
 
     fn invoke(_config: String, action: String, input: String) -> Result<String, Error> {

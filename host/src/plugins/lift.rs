@@ -1,0 +1,554 @@
+//! Lifting a page of records out of a guest straight into the form the host stores.
+//!
+//! Why not the generated types: lifting `page` into them copies every string of every record
+//! into a host `String` of its own (an allocation and a free each), and the sync then built a
+//! JSON object from those and copied most of them once more. That per-field copying was most of
+//! the cost of the plugin boundary (docs/PERFORMANCE.md). Here the contract's layout is kept —
+//! the views below derive their lifting from the WIT names, and wasmtime type-checks them
+//! against the component's `read` export on every call, so a contract change that they do not
+//! follow fails loudly — but each string is lifted as a bounds-checked [`Span`] of guest memory
+//! and read once, while the lift still sees that memory (after the lift, the guest's
+//! post-return frees and reuses it): straight into the record's JSON text and the few columns
+//! the store indexes.
+//!
+//! Everything read is untrusted: spans are bounds-checked when lifted, text is checked as UTF-8
+//! when read, embedded JSON (`attributes`, a raw record's `data`) is parsed before it is
+//! embedded (text that is not JSON is kept as a JSON string), and a page whose strings add up to
+//! more than the guest's memory (spans pointing at the same bytes over and over) is refused
+//! before anything is copied.
+
+use serde_json::value::RawValue;
+use std::io::Write as _;
+use wasmtime::component::__internal::{
+    wasmtime_environ::component::StringEncoding, CanonicalAbiInfo, InstanceType, InterfaceType,
+    LiftContext,
+};
+
+use wasmtime::component::{ComponentType, Lift, WasmStr};
+
+use super::runtime::RecordKind;
+
+/// The model name of a record kind (`work_item`, …), as in the API and the store.
+pub fn kind_name(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Document => "document",
+        RecordKind::WorkItem => "work_item",
+        RecordKind::Comment => "comment",
+        RecordKind::Requirement => "requirement",
+        RecordKind::TraceLink => "trace_link",
+        RecordKind::Person => "person",
+        RecordKind::Raw => "raw",
+    }
+}
+
+/// One page as the host keeps it.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The records of the page, in the order the plugin returned them.
+    pub records: Vec<Record>,
+    /// The state to resume from after this page.
+    pub state: String,
+    /// Whether another page follows.
+    pub has_more: bool,
+    /// Bytes of text the plugin returned (its strings, before JSON escaping): what the
+    /// output cap ([`super::Limits::max_output_bytes`]) measures.
+    pub text_bytes: usize,
+}
+
+/// A record in the form the host stores and shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The model: `work_item`, `document`, … ([`kind_name`]).
+    pub kind: &'static str,
+    /// The service's id.
+    pub external_id: String,
+    /// What people search by: the title, a comment's first 200 characters, a link's type, a
+    /// person's name; empty for raw records.
+    pub title: String,
+    /// Workflow status, where the model has one.
+    pub status: Option<String>,
+    /// When the service last changed it (Unix milliseconds).
+    pub updated_at: Option<i64>,
+    /// Every field of the record as one JSON object (the projection stream schemas describe:
+    /// WIT field names in snake_case, absent options `null`, embedded JSON as JSON).
+    pub data: String,
+}
+
+/// Why a page could not be lifted; the runtime maps it to a [`super::PluginError`].
+#[derive(Debug, thiserror::Error)]
+pub enum LiftError {
+    /// The page's strings add up to more than the guest's whole memory.
+    #[error("plugin returned {size} bytes of text, more than its {memory}-byte memory")]
+    TooLarge {
+        /// Bytes of text the spans cover, counted with repeats.
+        size: u64,
+        /// The guest's memory size.
+        memory: usize,
+    },
+    /// What the plugin returned breaks the contract (a string out of bounds or not UTF-8).
+    #[error("plugin returned {0}")]
+    Invalid(&'static str),
+}
+
+/// A string in guest memory, bounds-checked when lifted.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    ptr: u32,
+    len: u32,
+}
+
+impl Span {
+    fn new(ptr: u32, len: u32, cx: &LiftContext<'_>) -> wasmtime::Result<Self> {
+        if !matches!(cx.options().string_encoding, StringEncoding::Utf8) {
+            return Err(LiftError::Invalid("strings in an encoding other than UTF-8").into());
+        }
+        if u64::from(ptr) + u64::from(len) > cx.memory().len() as u64 {
+            return Err(LiftError::Invalid("a string out of bounds of its memory").into());
+        }
+        Ok(Self { ptr, len })
+    }
+
+    fn read<'m>(&self, memory: &'m [u8]) -> Result<&'m str, LiftError> {
+        // In bounds: checked against this memory when lifted, and memory never shrinks.
+        let bytes = &memory[self.ptr as usize..][..self.len as usize];
+        std::str::from_utf8(bytes).map_err(|_| LiftError::Invalid("a string that is not UTF-8"))
+    }
+}
+
+// SAFETY: a `Span` has exactly the ABI of `string` (a pointer/length pair: the `Lower`
+// representation and `ABI` are those wasmtime's own `WasmStr` uses), and `typecheck` accepts
+// `string` only, by delegating to `WasmStr`.
+#[allow(unsafe_code)]
+unsafe impl ComponentType for Span {
+    type Lower = <WasmStr as ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = CanonicalAbiInfo::POINTER_PAIR;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <WasmStr as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: reads the pointer/length pair as the canonical ABI lays it out (two `i32`s flat, or
+// two little-endian `u32`s in memory) and checks it against the memory; nothing is written.
+#[allow(unsafe_code)]
+unsafe impl Lift for Span {
+    fn linear_lift_from_flat(
+        cx: &mut LiftContext<'_>,
+        _ty: InterfaceType,
+        src: &Self::Lower,
+    ) -> wasmtime::Result<Self> {
+        Span::new(src[0].get_u32(), src[1].get_u32(), cx)
+    }
+
+    fn linear_lift_from_memory(
+        cx: &mut LiftContext<'_>,
+        _ty: InterfaceType,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Self> {
+        let word = |at: usize| {
+            bytes
+                .get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        match (word(0), word(4)) {
+            (Some(ptr), Some(len)) => Span::new(ptr, len, cx),
+            _ => Err(LiftError::Invalid("a string out of bounds of its memory").into()),
+        }
+    }
+}
+
+// The shapes of the models' fields, named as the JSON writer's methods that write them.
+#[allow(non_camel_case_types)]
+type text = Span;
+#[allow(non_camel_case_types)]
+type opt = Option<Span>;
+#[allow(non_camel_case_types)]
+type list = Vec<Span>;
+#[allow(non_camel_case_types)]
+type millis = Option<i64>;
+#[allow(non_camel_case_types)]
+type json = Span;
+#[allow(non_camel_case_types)]
+type flag = bool;
+
+/// Declares each model's view (its WIT record, with strings as spans), how many text bytes it
+/// covers and how it is written as JSON, and the `record-data` variant over them; field order
+/// and names are the contract's.
+macro_rules! models {
+    ($( $case:literal $variant:ident($view:ident) {
+        $( $field:ident $name:literal: $shape:ident, )*
+    } )*) => {
+        $(
+            #[derive(ComponentType, Lift)]
+            #[component(record)]
+            pub(super) struct $view {
+                $( #[component(name = $name)] $field: $shape, )*
+            }
+
+            impl $view {
+                /// Bytes of its JSON besides the text: keys, quotes, separators, `null`s
+                /// (a little over: every field counted as if `null`).
+                const JSON_OVERHEAD: usize = 2 $( + $name.len() + 8 )*;
+
+                fn text_bytes(&self) -> u64 {
+                    0 $( + Shape::text_bytes(&self.$field) )*
+                }
+
+                fn write(&self, out: &mut Json<'_>) -> Result<(), LiftError> {
+                    $( out.$shape(stringify!($field), &self.$field)?; )*
+                    Ok(())
+                }
+            }
+        )*
+
+        #[derive(ComponentType, Lift)]
+        #[component(variant)]
+        pub(super) enum RecordView {
+            $( #[component(name = $case)] $variant($view), )*
+        }
+
+        impl RecordView {
+            fn json_overhead(&self) -> usize {
+                match self { $( Self::$variant(_) => $view::JSON_OVERHEAD, )* }
+            }
+
+            fn text_bytes(&self) -> u64 {
+                match self { $( Self::$variant(v) => v.text_bytes(), )* }
+            }
+
+            fn write(&self, out: &mut Json<'_>) -> Result<(), LiftError> {
+                match self { $( Self::$variant(v) => v.write(out), )* }
+            }
+        }
+    };
+}
+
+models! {
+    "document" Document(DocumentView) {
+        external_id "external-id": text,
+        title "title": text,
+        content_type "content-type": text,
+        body "body": text,
+        url "url": opt,
+        author "author": opt,
+        created_at "created-at": millis,
+        updated_at "updated-at": millis,
+        tags "tags": list,
+        attributes "attributes": json,
+    }
+    "work-item" WorkItem(WorkItemView) {
+        external_id "external-id": text,
+        key "key": text,
+        title "title": text,
+        description "description": text,
+        status "status": text,
+        item_type "item-type": text,
+        priority "priority": opt,
+        assignee "assignee": opt,
+        reporter "reporter": opt,
+        labels "labels": list,
+        parent "parent": opt,
+        url "url": opt,
+        created_at "created-at": millis,
+        updated_at "updated-at": millis,
+        attributes "attributes": json,
+    }
+    "comment" Comment(CommentView) {
+        external_id "external-id": text,
+        parent_external_id "parent-external-id": text,
+        author "author": opt,
+        body "body": text,
+        created_at "created-at": millis,
+        updated_at "updated-at": millis,
+    }
+    "requirement" Requirement(RequirementView) {
+        external_id "external-id": text,
+        identifier "identifier": text,
+        title "title": text,
+        text "text": text,
+        module "module": opt,
+        parent "parent": opt,
+        status "status": opt,
+        created_at "created-at": millis,
+        updated_at "updated-at": millis,
+        attributes "attributes": json,
+    }
+    "trace-link" TraceLink(TraceLinkView) {
+        external_id "external-id": text,
+        source "source": text,
+        target "target": text,
+        link_type "link-type": text,
+    }
+    "person" Person(PersonView) {
+        external_id "external-id": text,
+        display_name "display-name": text,
+        email "email": opt,
+        active "active": flag,
+    }
+    "raw" Raw(RawView) {
+        external_id "external-id": text,
+        data "data": json,
+    }
+}
+
+/// Text bytes a field covers.
+trait Shape {
+    fn text_bytes(&self) -> u64;
+}
+
+impl Shape for Span {
+    fn text_bytes(&self) -> u64 {
+        u64::from(self.len)
+    }
+}
+
+impl Shape for Option<Span> {
+    fn text_bytes(&self) -> u64 {
+        self.map_or(0, |s| u64::from(s.len))
+    }
+}
+
+impl Shape for Vec<Span> {
+    fn text_bytes(&self) -> u64 {
+        self.iter().map(|s| u64::from(s.len)).sum()
+    }
+}
+
+impl Shape for Option<i64> {
+    fn text_bytes(&self) -> u64 {
+        0
+    }
+}
+
+impl Shape for bool {
+    fn text_bytes(&self) -> u64 {
+        0
+    }
+}
+
+/// Writes one JSON object from fields read out of guest memory.
+struct Json<'m> {
+    memory: &'m [u8],
+    out: Vec<u8>,
+}
+
+impl Json<'_> {
+    fn key(&mut self, key: &str) {
+        self.out.push(if self.out.is_empty() { b'{' } else { b',' });
+        self.string(key);
+        self.out.push(b':');
+    }
+
+    fn string(&mut self, value: &str) {
+        // Writing into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut self.out, value);
+    }
+
+    fn text(&mut self, key: &str, value: &Span) -> Result<(), LiftError> {
+        let value = value.read(self.memory)?;
+        self.key(key);
+        self.string(value);
+        Ok(())
+    }
+
+    fn opt(&mut self, key: &str, value: &Option<Span>) -> Result<(), LiftError> {
+        match value {
+            Some(span) => self.text(key, span),
+            None => {
+                self.key(key);
+                self.out.extend_from_slice(b"null");
+                Ok(())
+            }
+        }
+    }
+
+    fn list(&mut self, key: &str, values: &[Span]) -> Result<(), LiftError> {
+        self.key(key);
+        self.out.push(b'[');
+        for (i, span) in values.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            let value = span.read(self.memory)?;
+            self.string(value);
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn millis(&mut self, key: &str, value: &Option<i64>) -> Result<(), LiftError> {
+        self.key(key);
+        match value {
+            // Writing into a `Vec` cannot fail.
+            Some(n) => {
+                let _ = write!(self.out, "{n}");
+            }
+            None => self.out.extend_from_slice(b"null"),
+        }
+        Ok(())
+    }
+
+    fn flag(&mut self, key: &str, value: &bool) -> Result<(), LiftError> {
+        self.key(key);
+        self.out
+            .extend_from_slice(if *value { b"true" } else { b"false" });
+        Ok(())
+    }
+
+    /// JSON text embedded as JSON; text that is not JSON is kept as a string.
+    fn json(&mut self, key: &str, value: &Span) -> Result<(), LiftError> {
+        let value = value.read(self.memory)?;
+        self.key(key);
+        match serde_json::from_str::<&RawValue>(value) {
+            Ok(raw) => self.out.extend_from_slice(raw.get().as_bytes()),
+            Err(_) => self.string(value),
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> String {
+        if self.out.is_empty() {
+            self.out.push(b'{');
+        }
+        self.out.push(b'}');
+        // Every piece written was a `&str` or ASCII, so this never fails.
+        String::from_utf8(self.out).unwrap_or_default()
+    }
+}
+
+/// `page` as the contract declares it, strings as spans.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub(super) struct PageView {
+    records: Vec<RecordView>,
+    state: Span,
+    #[component(name = "has-more")]
+    has_more: bool,
+}
+
+impl PageView {
+    /// Reads the page out of `memory` (the guest's, still holding what the spans cover).
+    fn read(&self, memory: &[u8]) -> Result<Page, LiftError> {
+        let text_bytes = u64::from(self.state.len)
+            + self.records.iter().map(RecordView::text_bytes).sum::<u64>();
+        if text_bytes > memory.len() as u64 {
+            return Err(LiftError::TooLarge {
+                size: text_bytes,
+                memory: memory.len(),
+            });
+        }
+        let records = self
+            .records
+            .iter()
+            .map(|view| record(view, memory))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            records,
+            state: self.state.read(memory)?.to_owned(),
+            has_more: self.has_more,
+            text_bytes: usize::try_from(text_bytes).unwrap_or(usize::MAX),
+        })
+    }
+}
+
+/// One record's columns and JSON text.
+fn record(view: &RecordView, memory: &[u8]) -> Result<Record, LiftError> {
+    let read = |span: &Span| span.read(memory).map(str::to_owned);
+    let (kind, external_id, title, status, updated_at) = match view {
+        RecordView::Document(d) => (
+            RecordKind::Document,
+            &d.external_id,
+            read(&d.title)?,
+            None,
+            d.updated_at,
+        ),
+        RecordView::WorkItem(w) => (
+            RecordKind::WorkItem,
+            &w.external_id,
+            read(&w.title)?,
+            Some(read(&w.status)?),
+            w.updated_at,
+        ),
+        RecordView::Comment(c) => (
+            RecordKind::Comment,
+            &c.external_id,
+            c.body.read(memory)?.chars().take(200).collect(),
+            None,
+            c.updated_at,
+        ),
+        RecordView::Requirement(q) => (
+            RecordKind::Requirement,
+            &q.external_id,
+            read(&q.title)?,
+            q.status.as_ref().map(read).transpose()?,
+            q.updated_at,
+        ),
+        RecordView::TraceLink(t) => (
+            RecordKind::TraceLink,
+            &t.external_id,
+            read(&t.link_type)?,
+            None,
+            None,
+        ),
+        RecordView::Person(p) => (
+            RecordKind::Person,
+            &p.external_id,
+            read(&p.display_name)?,
+            None,
+            None,
+        ),
+        RecordView::Raw(r) => (RecordKind::Raw, &r.external_id, String::new(), None, None),
+    };
+    let mut json = Json {
+        memory,
+        // Enough for the whole object unless text needs escaping: one allocation per record.
+        out: Vec::with_capacity(view.json_overhead() + view.text_bytes() as usize),
+    };
+    view.write(&mut json)?;
+    Ok(Record {
+        kind: kind_name(kind),
+        external_id: read(external_id)?,
+        title,
+        status,
+        updated_at,
+        data: json.finish(),
+    })
+}
+
+/// What `read` returns, lifted: the page read while the guest's memory still holds it.
+pub(super) struct Lifted(pub Page);
+
+// SAFETY: the ABI, flat representation and type check are exactly `PageView`'s (derived from
+// the contract by wasmtime's own macro); lifting lifts a `PageView` and only reads memory.
+#[allow(unsafe_code)]
+unsafe impl ComponentType for Lifted {
+    type Lower = <PageView as ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = <PageView as ComponentType>::ABI;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <PageView as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: see `ComponentType for Lifted`.
+#[allow(unsafe_code)]
+unsafe impl Lift for Lifted {
+    fn linear_lift_from_flat(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        src: &Self::Lower,
+    ) -> wasmtime::Result<Self> {
+        let view = PageView::linear_lift_from_flat(cx, ty, src)?;
+        Ok(Lifted(view.read(cx.memory())?))
+    }
+
+    fn linear_lift_from_memory(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Self> {
+        let view = PageView::linear_lift_from_memory(cx, ty, bytes)?;
+        Ok(Lifted(view.read(cx.memory())?))
+    }
+}
