@@ -492,3 +492,64 @@ async fn text_that_is_not_utf8_is_refused() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A reader serves a stream's pages from one instance, and replaces an instance that failed;
+/// a plain `read` always gets a fresh one.
+#[tokio::test]
+async fn a_reader_reuses_its_instance_until_it_fails() {
+    let rt = runtime(Duration::from_secs(10));
+    let hostile = load(&rt, "hostile");
+    let call = Call::default();
+    let served = |page: agentic_host::plugins::Page| page.records[0].external_id.clone();
+
+    let mut reader = rt.reader(&hostile, &call);
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        counts.push(served(
+            reader.read("{}", "calls", None).await.expect("read"),
+        ));
+    }
+    assert_eq!(counts, ["1", "2", "3"]);
+    // A typed connector error leaves the instance as it was.
+    let missing = reader.read("{}", "no-such-stream", None).await;
+    assert!(
+        matches!(
+            missing,
+            Err(PluginError::Connector(ConnectorError::NotFound(_)))
+        ),
+        "{missing:?}"
+    );
+    assert_eq!(
+        served(reader.read("{}", "calls", None).await.expect("read")),
+        "4"
+    );
+    // A crash discards it: the next page starts over in a fresh instance.
+    let crashed = reader.read("{}", "crash", None).await;
+    assert!(matches!(crashed, Err(PluginError::Trap(_))), "{crashed:?}");
+    assert_eq!(
+        served(reader.read("{}", "calls", None).await.expect("read")),
+        "1"
+    );
+
+    for _ in 0..2 {
+        let page = rt.read(&hostile, &call, "{}", "calls", None).await;
+        assert_eq!(served(page.expect("read")), "1");
+    }
+}
+
+/// Every page of a reader gets the whole deadline, not what the previous pages left of it.
+#[tokio::test]
+async fn each_page_of_a_reader_has_its_own_deadline() {
+    let rt = runtime(Duration::from_millis(400));
+    let example = load(&rt, "example");
+    let call = Call::default();
+    let mut reader = rt.reader(&example, &call);
+    for _ in 0..4 {
+        reader
+            .read(r#"{"items": 10, "page_size": 1}"#, "items", None)
+            .await
+            .expect("read");
+        // Together well past one call's deadline: the epoch advances between pages too.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}

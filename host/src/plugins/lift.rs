@@ -18,7 +18,7 @@
 //! before anything is copied.
 
 use serde_json::value::RawValue;
-use std::io::Write as _;
+use std::fmt::Write as _;
 use wasmtime::component::__internal::{
     wasmtime_environ::component::StringEncoding, CanonicalAbiInfo, InstanceType, InterfaceType,
     LiftContext,
@@ -327,28 +327,54 @@ impl Shape for bool {
     }
 }
 
-/// Writes one JSON object from fields read out of guest memory.
+/// Writes one JSON object from fields read out of guest memory, straight into a `String`
+/// (every piece is a `&str` already checked as UTF-8, so the result needs no second check).
 struct Json<'m> {
     memory: &'m [u8],
-    out: Vec<u8>,
+    out: String,
+}
+
+/// Appends `value` as a JSON string: `"`, `\` and control characters escaped (RFC 8259 §7),
+/// everything else as is.
+fn push_string(out: &mut String, value: &str) {
+    out.push('"');
+    let mut rest = value;
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        out.push_str(&rest[..i]);
+        match rest.as_bytes()[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            control => {
+                // Writing into a `String` cannot fail.
+                let _ = write!(out, "\\u{control:04x}");
+            }
+        }
+        // The byte escaped is ASCII, so the next one starts a character.
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
 }
 
 impl Json<'_> {
+    /// `key` is a field name of the contract: ASCII, nothing to escape.
     fn key(&mut self, key: &str) {
-        self.out.push(if self.out.is_empty() { b'{' } else { b',' });
-        self.string(key);
-        self.out.push(b':');
-    }
-
-    fn string(&mut self, value: &str) {
-        // Writing into a `Vec` cannot fail.
-        let _ = serde_json::to_writer(&mut self.out, value);
+        self.out.push(if self.out.is_empty() { '{' } else { ',' });
+        self.out.push('"');
+        self.out.push_str(key);
+        self.out.push_str("\":");
     }
 
     fn text(&mut self, key: &str, value: &Span) -> Result<(), LiftError> {
         let value = value.read(self.memory)?;
         self.key(key);
-        self.string(value);
+        push_string(&mut self.out, value);
         Ok(())
     }
 
@@ -357,7 +383,7 @@ impl Json<'_> {
             Some(span) => self.text(key, span),
             None => {
                 self.key(key);
-                self.out.extend_from_slice(b"null");
+                self.out.push_str("null");
                 Ok(())
             }
         }
@@ -365,34 +391,29 @@ impl Json<'_> {
 
     fn list(&mut self, key: &str, values: &[Span]) -> Result<(), LiftError> {
         self.key(key);
-        self.out.push(b'[');
+        self.out.push('[');
         for (i, span) in values.iter().enumerate() {
             if i > 0 {
-                self.out.push(b',');
+                self.out.push(',');
             }
-            let value = span.read(self.memory)?;
-            self.string(value);
+            push_string(&mut self.out, span.read(self.memory)?);
         }
-        self.out.push(b']');
+        self.out.push(']');
         Ok(())
     }
 
     fn millis(&mut self, key: &str, value: &Option<i64>) -> Result<(), LiftError> {
         self.key(key);
         match value {
-            // Writing into a `Vec` cannot fail.
-            Some(n) => {
-                let _ = write!(self.out, "{n}");
-            }
-            None => self.out.extend_from_slice(b"null"),
+            Some(n) => self.out.push_str(itoa::Buffer::new().format(*n)),
+            None => self.out.push_str("null"),
         }
         Ok(())
     }
 
     fn flag(&mut self, key: &str, value: &bool) -> Result<(), LiftError> {
         self.key(key);
-        self.out
-            .extend_from_slice(if *value { b"true" } else { b"false" });
+        self.out.push_str(if *value { "true" } else { "false" });
         Ok(())
     }
 
@@ -401,19 +422,18 @@ impl Json<'_> {
         let value = value.read(self.memory)?;
         self.key(key);
         match serde_json::from_str::<&RawValue>(value) {
-            Ok(raw) => self.out.extend_from_slice(raw.get().as_bytes()),
-            Err(_) => self.string(value),
+            Ok(raw) => self.out.push_str(raw.get()),
+            Err(_) => push_string(&mut self.out, value),
         }
         Ok(())
     }
 
     fn finish(mut self) -> String {
         if self.out.is_empty() {
-            self.out.push(b'{');
+            self.out.push('{');
         }
-        self.out.push(b'}');
-        // Every piece written was a `&str` or ASCII, so this never fails.
-        String::from_utf8(self.out).unwrap_or_default()
+        self.out.push('}');
+        self.out
     }
 }
 
@@ -503,7 +523,7 @@ fn record(view: &RecordView, memory: &[u8]) -> Result<Record, LiftError> {
     let mut json = Json {
         memory,
         // Enough for the whole object unless text needs escaping: one allocation per record.
-        out: Vec::with_capacity(view.json_overhead() + view.text_bytes() as usize),
+        out: String::with_capacity(view.json_overhead() + view.text_bytes() as usize),
     };
     view.write(&mut json)?;
     Ok(Record {

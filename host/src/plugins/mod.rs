@@ -21,5 +21,5 @@ pub use egress::{
 };
 pub use lift::{kind_name, Page, Record};
 pub use runtime::{
-    Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Runtime,
+    Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Reader, Runtime,
 };

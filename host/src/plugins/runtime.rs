@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, ComponentExportIndex, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -519,11 +519,28 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let ticks = u64::try_from(self.limits.call_timeout.as_millis() / TICK.as_millis())
-            .unwrap_or(u64::MAX);
-        store.set_epoch_deadline(ticks.max(1));
+        store.set_epoch_deadline(self.deadline_ticks());
         store.epoch_deadline_trap();
         store
+    }
+
+    /// Readies a store that served a call for the next: a fresh deadline, request budget and
+    /// log budget, as a new store would have.
+    fn arm(&self, store: &mut Store<GuestState>) {
+        let state = store.data_mut();
+        state.egress.deadline = Instant::now() + self.limits.call_timeout;
+        state.egress.sent = 0;
+        state.egress.refused = 0;
+        state.log_budget = LOG_LINES_PER_CALL;
+        state.logs_dropped = 0;
+        store.set_epoch_deadline(self.deadline_ticks());
+    }
+
+    /// The call timeout in epoch ticks.
+    fn deadline_ticks(&self) -> u64 {
+        u64::try_from(self.limits.call_timeout.as_millis() / TICK.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
     }
 
     /// Maps a wasmtime failure to what happened, using what the store saw.
@@ -615,8 +632,8 @@ impl Runtime {
         Ok(streams)
     }
 
-    /// `read(config, stream, state)`: one page, lifted straight into the records the host
-    /// stores ([`super::lift`]).
+    /// `read(config, stream, state)`: one page in an instance of its own (see [`Reader`] to
+    /// read several pages of a stream).
     pub async fn read(
         &self,
         plugin: &Plugin,
@@ -625,24 +642,17 @@ impl Runtime {
         stream: &str,
         state: Option<&str>,
     ) -> Result<Page, PluginError> {
-        type Read<'a> = (&'a str, &'a str, Option<&'a str>);
-        let page = call!(self, plugin, call, "read", |store| async {
-            let instance = plugin
-                .pre
-                .instance_pre()
-                .instantiate_async(&mut *store)
-                .await?;
-            let read = instance.get_typed_func::<Read<'_>, (Result<Lifted, ConnectorError>,)>(
-                &mut *store,
-                &plugin.read,
-            )?;
-            let (page,) = read.call_async(store, (config, stream, state)).await?;
-            wasmtime::Result::Ok(page)
-        })?
-        .map_err(PluginError::Connector)?
-        .0;
-        self.cap(page.text_bytes)?;
-        Ok(page)
+        self.reader(plugin, call).read(config, stream, state).await
+    }
+
+    /// A [`Reader`] of `plugin`'s pages under `call`.
+    pub fn reader<'r>(&'r self, plugin: &'r Plugin, call: &'r Call) -> Reader<'r> {
+        Reader {
+            runtime: self,
+            plugin,
+            call,
+            live: None,
+        }
     }
 
     /// `invoke(config, action, input)`.
@@ -682,4 +692,100 @@ fn spec_size(s: &ConnectorSpec) -> usize {
                 a.name.len() + a.description.len() + a.input_schema.len() + a.output_schema.len()
             })
             .sum::<usize>()
+}
+
+/// The `read` export as called: config, stream, state in; a page lifted into rows out.
+type ReadParams<'a> = (&'a str, &'a str, Option<&'a str>);
+type ReadResults = (Result<Lifted, ConnectorError>,);
+
+/// Reads consecutive pages of one stream of one connection through one instance.
+///
+/// Why not a fresh instance per page, as every other call gets: a page is the unit a sync
+/// loops over, and a fresh instance costs its instantiation and, more, the page faults of
+/// touching fresh linear memory again for every page (docs/PERFORMANCE.md). Reusing it across
+/// the pages of one stream shares guest state only between calls that carry the same
+/// configuration and credential. Each call still has its own deadline, request budget and log
+/// budget; an instance that failed in any way but a typed connector error (trap, timeout,
+/// memory cap, refused output, a call dropped half-way) is discarded, and the next page gets a
+/// fresh one.
+pub struct Reader<'r> {
+    runtime: &'r Runtime,
+    plugin: &'r Plugin,
+    call: &'r Call,
+    live: Option<(Store<GuestState>, Instance)>,
+}
+
+impl std::fmt::Debug for Reader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("plugin", &self.plugin.name)
+            .field("instance", &self.live.is_some())
+            .finish()
+    }
+}
+
+impl Reader<'_> {
+    /// `read(config, stream, state)`: one page, lifted straight into the records the host
+    /// stores ([`super::lift`]).
+    pub async fn read(
+        &mut self,
+        config: &str,
+        stream: &str,
+        state: Option<&str>,
+    ) -> Result<Page, PluginError> {
+        let started = Instant::now();
+        let result = self.call(config, stream, state).await;
+        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => self.plugin.name.to_string(), "export" => "read")
+            .record(started.elapsed().as_secs_f64());
+        let page = result?;
+        self.runtime.cap(page.text_bytes)?;
+        Ok(page)
+    }
+
+    async fn call(
+        &mut self,
+        config: &str,
+        stream: &str,
+        state: Option<&str>,
+    ) -> Result<Page, PluginError> {
+        let runtime = self.runtime;
+        // Taken out for the call: dropped with it if the call fails or is dropped half-way.
+        let (mut store, instance) = match self.live.take() {
+            Some((mut store, instance)) => {
+                runtime.arm(&mut store);
+                (store, Some(instance))
+            }
+            None => (runtime.store(self.plugin, self.call), None),
+        };
+        let outcome = async {
+            let instance = match instance {
+                Some(instance) => instance,
+                None => {
+                    self.plugin
+                        .pre
+                        .instance_pre()
+                        .instantiate_async(&mut store)
+                        .await?
+                }
+            };
+            // Looked up each call: a typed lookup is cheap next to a page.
+            let read = instance
+                .get_typed_func::<ReadParams<'_>, ReadResults>(&mut store, &self.plugin.read)?;
+            let (result,) = read.call_async(&mut store, (config, stream, state)).await?;
+            wasmtime::Result::Ok((instance, result))
+        }
+        .await;
+        runtime.report_dropped_logs(&store);
+        match outcome {
+            Ok((instance, Ok(Lifted(page)))) => {
+                self.live = Some((store, instance));
+                Ok(page)
+            }
+            Ok((instance, Err(error))) => {
+                self.live = Some((store, instance));
+                Err(PluginError::Connector(error))
+            }
+            Err(e) => Err(runtime.classify(&store, e)),
+        }
+    }
 }

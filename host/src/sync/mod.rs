@@ -262,15 +262,11 @@ impl SyncHandler {
             pages: 0,
             deleted: 0,
         };
+        // One instance serves the stream's pages (a fresh one after any failure).
+        let mut reader = runtime.reader(plugin, call);
         loop {
             let page = ctx
-                .unless_cancelled(runtime.read(
-                    plugin,
-                    call,
-                    &connection.config,
-                    stream,
-                    sync.state.as_deref(),
-                ))
+                .unless_cancelled(reader.read(&connection.config, stream, sync.state.as_deref()))
                 .await?
                 .map_err(plugin_error)?;
             sync.state = Some(page.state);

@@ -5,7 +5,8 @@
 //! of requests), `ok` behaves. `read(stream)` returns pages the host must lift faithfully or
 //! refuse: `kinds` one record of every model, with text that needs escaping and attributes that
 //! are not JSON; `amplify` a page whose records all point at the same 8 MiB string (640 GiB
-//! if copied once per field); `not-utf8` a title that is not UTF-8.
+//! if copied once per field); `not-utf8` a title that is not UTF-8; `calls` how many reads
+//! this instance has served (to tell a reused instance from a fresh one); `crash` panics.
 
 mod fetch;
 mod records;
@@ -49,6 +50,8 @@ impl Guest for Hostile {
             "kinds" => records::kinds(),
             "amplify" => records::amplify(),
             "not-utf8" => records::not_utf8(),
+            "calls" => records::calls(),
+            "crash" => panic!("hostile plugin panics in read on purpose"),
             other => return Err(Error::NotFound(format!("no stream {other}"))),
         };
         Ok(Page {

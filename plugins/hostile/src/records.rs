@@ -115,3 +115,16 @@ pub fn not_utf8() -> Vec<RecordData> {
         active: true,
     })]
 }
+
+/// One person whose id is the number of `read` calls this instance has served, this one
+/// included.
+pub fn calls() -> Vec<RecordData> {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    vec![RecordData::Person(Person {
+        external_id: n.to_string(),
+        display_name: "counter".into(),
+        email: None,
+        active: true,
+    })]
+}
