@@ -3,7 +3,7 @@
 //!
 //! The same connector code — the example connector, built with the SDK — reading and
 //! transforming 100 000 work items page by page into the rows the host stores (columns plus
-//! the record's JSON), once natively (the SDK's harness: JSON config in, typed page out, each
+//! the record's JSON, as the store takes them), once natively (the SDK's harness: JSON config in, typed page out, each
 //! record moved into a row and serialised) and once as the component the host runs (one
 //! instance for the stream's pages, as the sync engine reads; records lowered out of the guest
 //! and lifted straight into rows). Reports
@@ -25,7 +25,8 @@ mod support;
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentic_host::plugins::{Call, EgressPolicy, Limits, Plugin, Record, Runtime};
+use agentic_host::plugins::{Call, EgressPolicy, Limits, Plugin, Runtime};
+use agentic_host::store::records::NewRecord;
 use agentic_sdk::testing::Harness;
 use agentic_sdk::RecordData;
 use example::Example;
@@ -74,22 +75,23 @@ async fn service() -> String {
     format!("http://{addr}")
 }
 
-/// The rows of a natively read page, as the host's lift makes them from a component's: the
-/// columns moved out of the record, every field serialised into one JSON object.
-fn rows(records: Vec<RecordData>) -> Vec<Record> {
+/// The rows of a natively read page, in the form the store takes them (what the sync engine
+/// makes of a component's page): the columns moved out of the record, every field serialised
+/// into one JSON object.
+fn rows(records: Vec<RecordData>) -> Vec<NewRecord<'static>> {
     records
         .into_iter()
         .map(|record| {
             let RecordData::WorkItem(w) = record else {
                 panic!("the example reads work items")
             };
-            Record {
+            NewRecord {
                 kind: "work_item",
-                data: serde_json::to_string(&w).unwrap(),
-                external_id: w.external_id,
-                title: w.title,
-                status: Some(w.status),
-                updated_at: w.updated_at,
+                data: serde_json::to_string(&w).unwrap().into(),
+                external_id: w.external_id.into(),
+                title: w.title.into(),
+                status: Some(w.status.into()),
+                source_updated_at: w.updated_at,
             }
         })
         .collect()
@@ -135,8 +137,9 @@ async fn wasm(rt: &Runtime, plugin: &Plugin, call: &Call, config: &str, items: u
             .read(config, "items", state.as_deref())
             .await
             .unwrap();
-        count += page.records.len() as u64;
-        std::hint::black_box(page.records);
+        let rows: Vec<NewRecord<'_>> = page.records.iter().map(NewRecord::from).collect();
+        count += rows.len() as u64;
+        std::hint::black_box(rows);
         state = Some(page.state);
         if !page.has_more {
             break;

@@ -64,7 +64,7 @@ async fn the_example_connector_describes_itself_and_pages_deterministically() {
             .expect("read");
         ids.extend(page.records.iter().map(|r| {
             assert_eq!(r.kind, "work_item", "{r:?}");
-            r.external_id.clone()
+            r.external_id().to_owned()
         }));
         states.push(page.state.clone());
         if !page.has_more {
@@ -342,15 +342,15 @@ async fn records_are_stored_as_the_sdks_json_projection() {
     assert_eq!(page.records.len(), 30);
     assert_eq!(page.records.len(), native.records.len());
     for (lifted, native) in page.records.iter().zip(&native.records) {
-        let data: serde_json::Value = serde_json::from_str(&lifted.data).expect("data is JSON");
-        assert_eq!(data, native.to_json(), "{}", lifted.data);
+        let data: serde_json::Value = serde_json::from_str(lifted.data()).expect("data is JSON");
+        assert_eq!(data, native.to_json(), "{}", lifted.data());
         let agentic_sdk::RecordData::WorkItem(w) = native else {
             panic!("work items")
         };
         assert_eq!(lifted.kind, "work_item");
-        assert_eq!(lifted.external_id, w.external_id);
-        assert_eq!(lifted.title, w.title);
-        assert_eq!(lifted.status.as_deref(), Some(w.status.as_str()));
+        assert_eq!(lifted.external_id(), w.external_id);
+        assert_eq!(lifted.title(), w.title);
+        assert_eq!(lifted.status(), Some(w.status.as_str()));
         assert_eq!(lifted.updated_at, w.updated_at);
     }
     assert_eq!((page.state.as_str(), page.has_more), ("30", false));
@@ -372,12 +372,12 @@ async fn every_model_is_lifted_into_its_json_projection() {
         .records
         .iter()
         .map(|r| {
-            let data: serde_json::Value = serde_json::from_str(&r.data).expect("data is JSON");
+            let data: serde_json::Value = serde_json::from_str(r.data()).expect("data is JSON");
             (
                 r.kind,
-                r.external_id.as_str(),
-                r.title.as_str(),
-                r.status.as_deref(),
+                r.external_id(),
+                r.title(),
+                r.status(),
                 r.updated_at,
                 data,
             )
@@ -500,7 +500,7 @@ async fn a_reader_reuses_its_instance_until_it_fails() {
     let rt = runtime(Duration::from_secs(10));
     let hostile = load(&rt, "hostile");
     let call = Call::default();
-    let served = |page: agentic_host::plugins::Page| page.records[0].external_id.clone();
+    let served = |page: agentic_host::plugins::Page| page.records[0].external_id().to_owned();
 
     let mut reader = rt.reader(&hostile, &call);
     let mut counts = Vec::new();

@@ -159,7 +159,7 @@ async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: u
             .unwrap();
         out.read += t.elapsed();
         let t = Instant::now();
-        let rows: Vec<NewRecord> = page.records.into_iter().map(NewRecord::from).collect();
+        let rows: Vec<NewRecord<'_>> = page.records.iter().map(NewRecord::from).collect();
         let sync = SyncState {
             state: Some(page.state.clone()),
             cycle: 1,

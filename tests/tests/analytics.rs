@@ -137,11 +137,11 @@ stories! {
         // Five more, "closed", stored by the store two hours on, with no source time.
         let closed: Vec<NewRecord> = (1..=5).map(|n| NewRecord {
             kind: "work_item",
-            external_id: format!("c{n}"),
-            title: format!("Closed {n}"),
+            external_id: format!("c{n}").into(),
+            title: format!("Closed {n}").into(),
             status: Some("closed".into()),
             source_updated_at: None,
-            data: json!({"title": format!("Closed {n}"), "status": "closed"}).to_string(),
+            data: json!({"title": format!("Closed {n}"), "status": "closed"}).to_string().into(),
         }).collect();
         app.state.store.store_page(project, cid, "extra", &closed,
             &SyncState { state: Some("5".into()), cycle: 0, complete: true }, h0 + 2 * HOUR + 10).await.expect("page");

@@ -650,7 +650,7 @@ async fn read(
             .into_iter()
             .map(|r| {
                 // The lift wrote `data` as one JSON object.
-                let data: serde_json::Value = serde_json::from_str(&r.data).unwrap_or_default();
+                let data: serde_json::Value = serde_json::from_str(r.data()).unwrap_or_default();
                 serde_json::json!({"kind": r.kind, "data": data})
             })
             .collect(),

@@ -55,23 +55,44 @@ pub struct Page {
     pub text_bytes: usize,
 }
 
-/// A record in the form the host stores and shows.
+/// A record in the form the host stores and shows: the columns the store indexes and the
+/// record's JSON, in one allocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The model: `work_item`, `document`, … ([`kind_name`]).
     pub kind: &'static str,
-    /// The service's id.
-    pub external_id: String,
-    /// What people search by: the title, a comment's first 200 characters, a link's type, a
-    /// person's name; empty for raw records.
-    pub title: String,
-    /// Workflow status, where the model has one.
-    pub status: Option<String>,
     /// When the service last changed it (Unix milliseconds).
     pub updated_at: Option<i64>,
+    /// External id, title, status and JSON, one after the other.
+    text: String,
+    /// Where the external id, the title and the status end in `text`.
+    ends: [usize; 3],
+    has_status: bool,
+}
+
+impl Record {
+    /// The service's id.
+    pub fn external_id(&self) -> &str {
+        &self.text[..self.ends[0]]
+    }
+
+    /// What people search by: the title, a comment's first 200 characters, a link's type, a
+    /// person's name; empty for raw records.
+    pub fn title(&self) -> &str {
+        &self.text[self.ends[0]..self.ends[1]]
+    }
+
+    /// Workflow status, where the model has one.
+    pub fn status(&self) -> Option<&str> {
+        self.has_status
+            .then(|| &self.text[self.ends[1]..self.ends[2]])
+    }
+
     /// Every field of the record as one JSON object (the projection stream schemas describe:
     /// WIT field names in snake_case, absent options `null`, embedded JSON as JSON).
-    pub data: String,
+    pub fn data(&self) -> &str {
+        &self.text[self.ends[2]..]
+    }
 }
 
 /// Why a page could not be lifted; the runtime maps it to a [`super::PluginError`].
@@ -331,6 +352,8 @@ impl Shape for bool {
 /// (every piece is a `&str` already checked as UTF-8, so the result needs no second check).
 struct Json<'m> {
     memory: &'m [u8],
+    /// Where the object starts in `out`.
+    start: usize,
     out: String,
 }
 
@@ -365,7 +388,11 @@ fn push_string(out: &mut String, value: &str) {
 impl Json<'_> {
     /// `key` is a field name of the contract: ASCII, nothing to escape.
     fn key(&mut self, key: &str) {
-        self.out.push(if self.out.is_empty() { '{' } else { ',' });
+        self.out.push(if self.out.len() == self.start {
+            '{'
+        } else {
+            ','
+        });
         self.out.push('"');
         self.out.push_str(key);
         self.out.push_str("\":");
@@ -429,7 +456,7 @@ impl Json<'_> {
     }
 
     fn finish(mut self) -> String {
-        if self.out.is_empty() {
+        if self.out.len() == self.start {
             self.out.push('{');
         }
         self.out.push('}');
@@ -474,65 +501,85 @@ impl PageView {
 
 /// One record's columns and JSON text.
 fn record(view: &RecordView, memory: &[u8]) -> Result<Record, LiftError> {
-    let read = |span: &Span| span.read(memory).map(str::to_owned);
+    let read = |span: &Span| span.read(memory);
     let (kind, external_id, title, status, updated_at) = match view {
         RecordView::Document(d) => (
             RecordKind::Document,
-            &d.external_id,
+            read(&d.external_id)?,
             read(&d.title)?,
             None,
             d.updated_at,
         ),
         RecordView::WorkItem(w) => (
             RecordKind::WorkItem,
-            &w.external_id,
+            read(&w.external_id)?,
             read(&w.title)?,
             Some(read(&w.status)?),
             w.updated_at,
         ),
-        RecordView::Comment(c) => (
-            RecordKind::Comment,
-            &c.external_id,
-            c.body.read(memory)?.chars().take(200).collect(),
-            None,
-            c.updated_at,
-        ),
+        RecordView::Comment(c) => {
+            let body = read(&c.body)?;
+            let end = body.char_indices().nth(200).map_or(body.len(), |(i, _)| i);
+            (
+                RecordKind::Comment,
+                read(&c.external_id)?,
+                &body[..end],
+                None,
+                c.updated_at,
+            )
+        }
         RecordView::Requirement(q) => (
             RecordKind::Requirement,
-            &q.external_id,
+            read(&q.external_id)?,
             read(&q.title)?,
             q.status.as_ref().map(read).transpose()?,
             q.updated_at,
         ),
         RecordView::TraceLink(t) => (
             RecordKind::TraceLink,
-            &t.external_id,
+            read(&t.external_id)?,
             read(&t.link_type)?,
             None,
             None,
         ),
         RecordView::Person(p) => (
             RecordKind::Person,
-            &p.external_id,
+            read(&p.external_id)?,
             read(&p.display_name)?,
             None,
             None,
         ),
-        RecordView::Raw(r) => (RecordKind::Raw, &r.external_id, String::new(), None, None),
+        RecordView::Raw(r) => (RecordKind::Raw, read(&r.external_id)?, "", None, None),
     };
+    let status_len = status.map_or(0, str::len);
+    // Enough for the columns and the whole object unless text needs escaping.
+    let mut text = String::with_capacity(
+        external_id.len()
+            + title.len()
+            + status_len
+            + view.json_overhead()
+            + view.text_bytes() as usize,
+    );
+    text.push_str(external_id);
+    text.push_str(title);
+    text.push_str(status.unwrap_or_default());
+    let ends = [
+        external_id.len(),
+        external_id.len() + title.len(),
+        text.len(),
+    ];
     let mut json = Json {
         memory,
-        // Enough for the whole object unless text needs escaping: one allocation per record.
-        out: String::with_capacity(view.json_overhead() + view.text_bytes() as usize),
+        start: text.len(),
+        out: text,
     };
     view.write(&mut json)?;
     Ok(Record {
         kind: kind_name(kind),
-        external_id: read(external_id)?,
-        title,
-        status,
         updated_at,
-        data: json.finish(),
+        text: json.finish(),
+        ends,
+        has_status: status.is_some(),
     })
 }
 

@@ -6,6 +6,8 @@
 //! nothing is lost, and as records are upserted on their source key (connection, stream,
 //! external id), nothing is duplicated either.
 
+use std::borrow::Cow;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -23,22 +25,23 @@ pub struct SyncState {
     pub complete: bool,
 }
 
-/// A record to store.
+/// A record to store. Borrowed or owned: the sync engine stores the records a plugin read
+/// without copying them again.
 #[derive(Debug, Clone)]
-pub struct NewRecord {
+pub struct NewRecord<'a> {
     /// The model: `work_item`, `comment`, `requirement`, `trace_link`, `person`, `document`,
     /// `raw`.
     pub kind: &'static str,
     /// The service's id.
-    pub external_id: String,
+    pub external_id: Cow<'a, str>,
     /// What people search by.
-    pub title: String,
+    pub title: Cow<'a, str>,
     /// Workflow status, where the model has one.
-    pub status: Option<String>,
+    pub status: Option<Cow<'a, str>>,
     /// When the service last changed it.
     pub source_updated_at: Option<Millis>,
     /// The whole record (JSON object).
-    pub data: String,
+    pub data: Cow<'a, str>,
 }
 
 /// A stored record.
@@ -174,7 +177,7 @@ impl Store {
         project_id: i64,
         connection_id: i64,
         stream: &str,
-        records: &[NewRecord],
+        records: &[NewRecord<'_>],
         state: &SyncState,
         now: Millis,
     ) -> Result<()> {
@@ -182,12 +185,12 @@ impl Store {
         // A page may name a record twice; one statement may not touch a row twice (PostgreSQL).
         let mut last: std::collections::HashMap<&str, usize> = Default::default();
         for (i, r) in records.iter().enumerate() {
-            last.insert(r.external_id.as_str(), i);
+            last.insert(&*r.external_id, i);
         }
-        let unique: Vec<&NewRecord> = records
+        let unique: Vec<&NewRecord<'_>> = records
             .iter()
             .enumerate()
-            .filter(|(i, r)| last.get(r.external_id.as_str()) == Some(i))
+            .filter(|(i, r)| last.get(&*r.external_id) == Some(i))
             .map(|(_, r)| r)
             .collect();
         for chunk in unique.chunks(ROWS_PER_STATEMENT) {
@@ -225,10 +228,10 @@ impl Store {
             for r in chunk {
                 q = q
                     .bind(r.kind)
-                    .bind(&r.external_id)
-                    .bind(&r.title)
+                    .bind(&*r.external_id)
+                    .bind(&*r.title)
                     .bind(r.status.as_deref())
-                    .bind(&r.data)
+                    .bind(&*r.data)
                     .bind(r.source_updated_at);
             }
             q.execute(&mut *tx).await?;

@@ -53,7 +53,7 @@ fn text(data: &Value, field: &str) -> String {
 }
 
 impl Mirrored {
-    fn from_record(record: &NewRecord) -> Option<Self> {
+    fn from_record(record: &NewRecord<'_>) -> Option<Self> {
         let data: Value = serde_json::from_str(&record.data).ok()?;
         let mut title: String = text(&data, "title")
             .chars()
@@ -101,7 +101,7 @@ impl Mirrored {
             "text/plain".to_owned()
         };
         Some(Self {
-            external_id: record.external_id.clone(),
+            external_id: record.external_id.to_string(),
             title,
             tags,
             metadata: metadata.to_string(),
@@ -173,7 +173,7 @@ pub(super) async fn mirror(
     tx: &mut Transaction<'static, Any>,
     project_id: i64,
     connection_id: i64,
-    records: &[&NewRecord],
+    records: &[&NewRecord<'_>],
     now: Millis,
 ) -> Result<()> {
     for record in records.iter().filter(|r| r.kind == "document") {
@@ -297,14 +297,14 @@ pub(super) async fn unmirror_deleted(
 mod tests {
     use super::*;
 
-    fn record(data: Value) -> NewRecord {
+    fn record(data: Value) -> NewRecord<'static> {
         NewRecord {
             kind: "document",
             external_id: "DOC-1".into(),
-            title: String::new(),
+            title: "".into(),
             status: None,
             source_updated_at: None,
-            data: data.to_string(),
+            data: data.to_string().into(),
         }
     }
 

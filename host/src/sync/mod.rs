@@ -271,7 +271,7 @@ impl SyncHandler {
                 .map_err(plugin_error)?;
             sync.state = Some(page.state);
             sync.complete = !page.has_more;
-            let records: Vec<NewRecord> = page.records.into_iter().map(NewRecord::from).collect();
+            let records: Vec<NewRecord<'_>> = page.records.iter().map(NewRecord::from).collect();
             self.store
                 .store_page(
                     connection.project_id,
@@ -393,16 +393,16 @@ fn plugin_error(e: PluginError) -> JobError {
     }
 }
 
-/// A plugin record in the store's shape: the lift already built it, this only moves it.
-impl From<Record> for NewRecord {
-    fn from(record: Record) -> Self {
+/// A plugin record in the store's shape: the lift already built it; this borrows it.
+impl<'a> From<&'a Record> for NewRecord<'a> {
+    fn from(record: &'a Record) -> Self {
         Self {
             kind: record.kind,
-            external_id: record.external_id,
-            title: record.title,
-            status: record.status,
+            external_id: record.external_id().into(),
+            title: record.title().into(),
+            status: record.status().map(Into::into),
             source_updated_at: record.updated_at,
-            data: record.data,
+            data: record.data().into(),
         }
     }
 }
