@@ -14,8 +14,9 @@ use crate::types::{ConnectorSpec, Page, StreamSpec};
 /// A connector: what the host calls. Implement it on a `Default` type and register that type
 /// with [`register_connector!`](crate::register_connector).
 ///
-/// The host makes a fresh instance for every call, so the type holds no state between calls;
-/// everything a call needs comes from `config`, `state` and the service.
+/// The host makes a fresh instance for every call (the pages of one stream in one sync run may
+/// share one), and the SDK a fresh value of the type: hold no state between calls, in the type
+/// or in statics; everything a call needs comes from `config`, `state` and the service.
 pub trait Connector: Default {
     /// The connection's configuration (never secrets), parsed from JSON. The host has already
     /// validated it against the spec's `config_schema`; a value that still does not parse is

@@ -1,7 +1,8 @@
 //! Connector plugins: WebAssembly components run in a sandbox.
 //!
 //! [`runtime`] compiles components, checks that they implement the `agentic:connector` world,
-//! and runs each call in a fresh instance under a deadline, a memory cap and an output cap;
+//! and runs each call in a fresh instance (a stream's pages in one, through a `Reader`) under a
+//! deadline, a memory cap and an output cap; [`lift`] turns a page into the rows the host stores;
 //! [`egress`] mediates every HTTP request a plugin makes (declared hosts, the connection's base
 //! URL, no private addresses unless allowed, host-injected credentials, request and body caps).
 

@@ -4,7 +4,8 @@
 //! interruption and the pooling allocator, and one linker with WASI 0.2 (with an empty context:
 //! no files, no environment, no sockets allowed) plus `wasi:http` and our `host` interface.
 //! A [`Plugin`] is a compiled component pre-linked once (`InstancePre`); every call
-//! instantiates it afresh, so no state leaks between calls or connections, and runs under
+//! instantiates it afresh, so no state leaks between calls or connections (the pages of one
+//! stream read through a [`Reader`] share an instance: see there), and runs under
 //! - an epoch deadline ([`Limits::call_timeout`]): a ticker thread advances the epoch, so even a
 //!   guest spinning without calling the host is stopped;
 //! - a linear-memory cap ([`Limits::memory_bytes`]) that traps on the failed `memory.grow`;
