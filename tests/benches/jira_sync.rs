@@ -141,20 +141,16 @@ async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: u
     let call =
         agentic_host::sync::connection_call(&manifest, &connection, &app.state.sessions).unwrap();
     let runtime = app.state.plugins.runtime().await.unwrap();
+    // As the sync engine reads a stream: one instance for its pages.
+    let mut reader = runtime.reader(&plugin, &call);
     let mut out = Split::default();
     let (mut state, mut count) = (None::<String>, 0);
     let fake_before = fake.with(|d| d.busy);
     let started = Instant::now();
     loop {
         let t = Instant::now();
-        let page = runtime
-            .read(
-                &plugin,
-                &call,
-                &connection.config,
-                "issues",
-                state.as_deref(),
-            )
+        let page = reader
+            .read(&connection.config, "issues", state.as_deref())
             .await
             .unwrap();
         out.read += t.elapsed();

@@ -17,13 +17,15 @@
 //! more than the guest's memory (spans pointing at the same bytes over and over) is refused
 //! before anything is copied.
 
-use serde_json::value::RawValue;
 use std::fmt::Write as _;
+
+use serde_json::value::RawValue;
+// Doc-hidden items the derive macros use (not under wasmtime's semver promise; wasmtime is
+// pinned to 48.x): what a hand-written `Lift` needs.
 use wasmtime::component::__internal::{
     wasmtime_environ::component::StringEncoding, CanonicalAbiInfo, InstanceType, InterfaceType,
     LiftContext,
 };
-
 use wasmtime::component::{ComponentType, Lift, WasmStr};
 
 use super::runtime::RecordKind;
