@@ -331,22 +331,20 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
-/// Runs one export in a fresh instance: `call!(runtime, plugin, ctx, "export", |store| call)`,
-/// where `call` is a future that instantiates `plugin.pre` in `store` and calls the export.
-/// Instantiation and the call share the store's deadline and limits; a failure of either is
-/// classified by [`Runtime::classify`].
+/// Runs one export in a fresh instance: `call!(runtime, plugin, ctx, "export", |connector,
+/// store| export call)`. Instantiation and the call share the store's deadline and limits; a
+/// failure of either is classified by [`Runtime::classify`].
 macro_rules! call {
-    ($runtime:expr, $plugin:expr, $ctx:expr, $export:literal, |$store:ident| $call:expr) => {{
+    ($runtime:expr, $plugin:expr, $ctx:expr, $export:literal, |$c:ident, $store:ident| $call:expr) => {{
         let started = Instant::now();
         let mut store = $runtime.store($plugin, $ctx);
-        let result = {
+        let result = async {
+            let $c = $plugin.pre.instantiate_async(&mut store).await?;
             let $store = &mut store;
             $call.await
-        };
-        $runtime.report_dropped_logs(&store);
-        // Per plugin and export: installed plugins are few, so the label set stays small.
-        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => $plugin.name.to_string(), "export" => $export)
-            .record(started.elapsed().as_secs_f64());
+        }
+        .await;
+        $runtime.finished(&store, $plugin, $export, started);
         result.map_err(|e| $runtime.classify(&store, e))
     }};
 }
@@ -450,11 +448,12 @@ impl Runtime {
     /// Reads a compiled component from the cache.
     ///
     /// This is the one `unsafe` call of the host (besides the trait impls of `super::lift`):
-    /// wasmtime runs precompiled machine code as is, so the file must be one this engine wrote. It is: the cache directory is created by
-    /// the host with mode 0700 inside its data directory, entries are written whole (temp file
-    /// and rename) by [`write_cache`], and the name binds the entry to the component's hash and
-    /// to this engine's configuration (wasmtime also refuses code from another version or
-    /// configuration). Whoever can write that directory can already replace the host binary.
+    /// wasmtime runs precompiled machine code as is, so the file must be one this engine wrote.
+    /// It is: the cache directory is created by the host with mode 0700 inside its data
+    /// directory, entries are written whole (temp file and rename) by [`write_cache`], and the
+    /// name binds the entry to the component's hash and to this engine's configuration
+    /// (wasmtime also refuses code from another version or configuration). Whoever can write
+    /// that directory can already replace the host binary.
     #[allow(unsafe_code)]
     fn cached_component(&self, path: &Path) -> Option<Component> {
         // Read into memory rather than mapping the file: a mapped file changed underneath a
@@ -567,8 +566,16 @@ impl Runtime {
         }
     }
 
-    /// One warning per call for the log lines a guest wrote past its budget.
-    fn report_dropped_logs(&self, store: &Store<GuestState>) {
+    /// After every call: one warning for the log lines the guest wrote past its budget, and
+    /// the call's duration per plugin and export (installed plugins are few, so the label set
+    /// stays small).
+    fn finished(
+        &self,
+        store: &Store<GuestState>,
+        plugin: &Plugin,
+        export: &'static str,
+        started: Instant,
+    ) {
         let data = store.data();
         if data.logs_dropped > 0 {
             tracing::warn!(
@@ -577,6 +584,8 @@ impl Runtime {
                 "plugin log lines over the per-call budget were dropped"
             );
         }
+        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => plugin.name.to_string(), "export" => export)
+            .record(started.elapsed().as_secs_f64());
     }
 
     fn cap(&self, size: usize) -> Result<(), PluginError> {
@@ -591,10 +600,8 @@ impl Runtime {
 
     /// `spec()`. Runs without network: a spec is static.
     pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
-        let spec = call!(self, plugin, &Call::default(), "spec", |store| async {
-            let c = plugin.pre.instantiate_async(&mut *store).await?;
-            c.call_spec(store).await
-        })?;
+        let spec = call!(self, plugin, &Call::default(), "spec", |c, store| c
+            .call_spec(store))?;
         self.cap(spec_size(&spec))?;
         Ok(spec)
     }
@@ -607,10 +614,8 @@ impl Runtime {
         config: &str,
     ) -> Result<String, PluginError> {
         let config = config.to_owned();
-        let message = call!(self, plugin, call, "check", |store| async {
-            let c = plugin.pre.instantiate_async(&mut *store).await?;
-            c.call_check(store, &config).await
-        })?
+        let message = call!(self, plugin, call, "check", |c, store| c
+            .call_check(store, &config))?
         .map_err(PluginError::Connector)?;
         self.cap(message.len())?;
         Ok(message)
@@ -624,10 +629,8 @@ impl Runtime {
         config: &str,
     ) -> Result<Vec<StreamSpec>, PluginError> {
         let config = config.to_owned();
-        let streams = call!(self, plugin, call, "discover", |store| async {
-            let c = plugin.pre.instantiate_async(&mut *store).await?;
-            c.call_discover(store, &config).await
-        })?
+        let streams = call!(self, plugin, call, "discover", |c, store| c
+            .call_discover(store, &config))?
         .map_err(PluginError::Connector)?;
         self.cap(streams.iter().map(stream_size).sum())?;
         Ok(streams)
@@ -666,10 +669,8 @@ impl Runtime {
         input: &str,
     ) -> Result<String, PluginError> {
         let (config, input) = (config.to_owned(), input.to_owned());
-        let output = call!(self, plugin, call, "invoke", |store| async {
-            let c = plugin.pre.instantiate_async(&mut *store).await?;
-            c.call_invoke(store, &config, action, &input).await
-        })?
+        let output = call!(self, plugin, call, "invoke", |c, store| c
+            .call_invoke(store, &config, action, &input))?
         .map_err(PluginError::Connector)?;
         self.cap(output.len())?;
         Ok(output)
@@ -734,22 +735,8 @@ impl Reader<'_> {
         stream: &str,
         state: Option<&str>,
     ) -> Result<Page, PluginError> {
-        let started = Instant::now();
-        let result = self.call(config, stream, state).await;
-        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => self.plugin.name.to_string(), "export" => "read")
-            .record(started.elapsed().as_secs_f64());
-        let page = result?;
-        self.runtime.cap(page.text_bytes)?;
-        Ok(page)
-    }
-
-    async fn call(
-        &mut self,
-        config: &str,
-        stream: &str,
-        state: Option<&str>,
-    ) -> Result<Page, PluginError> {
         let runtime = self.runtime;
+        let started = Instant::now();
         // Taken out for the call: dropped with it if the call fails or is dropped half-way.
         let (mut store, instance) = match self.live.take() {
             Some((mut store, instance)) => {
@@ -776,17 +763,16 @@ impl Reader<'_> {
             wasmtime::Result::Ok((instance, result))
         }
         .await;
-        runtime.report_dropped_logs(&store);
-        match outcome {
-            Ok((instance, Ok(Lifted(page)))) => {
+        runtime.finished(&store, self.plugin, "read", started);
+        let page = match outcome {
+            // A typed connector error leaves the instance as sound as a page does.
+            Ok((instance, result)) => {
                 self.live = Some((store, instance));
-                Ok(page)
+                result.map_err(PluginError::Connector)?.0
             }
-            Ok((instance, Err(error))) => {
-                self.live = Some((store, instance));
-                Err(PluginError::Connector(error))
-            }
-            Err(e) => Err(runtime.classify(&store, e)),
-        }
+            Err(e) => return Err(runtime.classify(&store, e)),
+        };
+        runtime.cap(page.text_bytes)?;
+        Ok(page)
     }
 }
