@@ -4,7 +4,7 @@
 //! password printed once), the same binary on PostgreSQL via `AGENTIC_DATABASE_URL`, `migrate`,
 //! `--help` documenting every option, and a clean exit on SIGTERM.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

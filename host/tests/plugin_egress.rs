@@ -4,7 +4,7 @@
 //! unless allowed, never past its request and body caps, and never with its own credentials —
 //! the host's credential is injected and the guest never sees it.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! The example connector pages deterministically; the hostile one spins, hoards memory, panics
 //! and floods — each attack must end as a clean error while the runtime keeps serving.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

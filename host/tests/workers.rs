@@ -1,7 +1,7 @@
 //! Worker processes for real: `agentic worker` children sharing one queue, and a worker killed
 //! with SIGKILL at random points in the middle of a sync.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,6 @@
 //! The SDK's acceptance suite, on both modes of the example connector.
 
-mod support;
+use crate::support;
 
 use agentic_sdk::serde_json::json;
 use agentic_sdk::testing::{acceptance, Acceptance};

@@ -1,7 +1,7 @@
 //! The example's exact behaviour, which the host's tests rely on: messages, ids, keys, titles,
 //! page boundaries, states, progress reports and error cases.
 
-mod support;
+use crate::support;
 
 use agentic_sdk::serde_json::json;
 use agentic_sdk::testing::{Harness, HostEvent};

@@ -3,7 +3,7 @@
 //! resumes from every intermediate state without repeats or gaps, actions answer to their
 //! schemas — and every request the connector sent fits Atlassian's OpenAPI document.
 
-mod support;
+use crate::support;
 
 use agentic_sdk::testing::{acceptance, Acceptance, Report};
 use jira::{JiraConnector, MANIFEST};

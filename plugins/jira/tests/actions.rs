@@ -1,7 +1,7 @@
 //! The actions, against the fake JIRA: what they send (ADF for Cloud, wiki markup for Data
 //! Center, accounts by id or name), what they answer, and how they refuse bad input.
 
-mod support;
+use crate::support;
 
 use agentic_sdk::testing::Harness;
 use agentic_sdk::Error;

@@ -3,7 +3,7 @@
 //! are `auth`/`not-found` with what JIRA said and what to do, a wrong deployment is a `config`
 //! error; bad states, streams, actions and inputs are refused.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -2,7 +2,7 @@
 //! tests' "no violations" means something), and its own answers fit the document's response
 //! schemas. And the connector reads Atlassian's verbatim example search answer.
 
-mod support;
+use crate::support;
 
 use agentic_sdk::http::Request;
 use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};

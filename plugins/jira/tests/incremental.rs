@@ -3,7 +3,7 @@
 //! shows late; JQL dates are in the JIRA user's time zone; issues sharing an update instant
 //! across page boundaries; expired page tokens; rate limits in the middle of a run.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

@@ -2,7 +2,7 @@
 //! by account id (Cloud) or user key (Data Center), Markdown text, links from their outward
 //! side, raw projects and histories — and the requests that asked for them.
 
-mod support;
+use crate::support;
 
 use agentic_sdk::testing::Harness;
 use agentic_sdk::{RecordData, WorkItem};

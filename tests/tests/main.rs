@@ -1,0 +1,24 @@
+//! Behaviour stories of the host, each run on SQLite and on PostgreSQL (`stories!`), in one
+//! test binary: one module per capability.
+
+mod agents;
+mod analytics;
+mod audit;
+mod auth;
+mod bad_input;
+mod cache;
+mod connections;
+mod credential_flows;
+mod documents;
+mod jira;
+mod jobs;
+mod jwt;
+mod ops;
+mod plugins;
+mod projects;
+mod rbac_matrix;
+mod service_accounts;
+mod sync;
+mod validation;
+mod vault;
+mod web_tasks;
