@@ -192,6 +192,7 @@ fn main() {
     let call = Call {
         egress: Some(Arc::new(policy)),
         progress: None,
+        connection: None,
     };
     let (mut best_native, mut best_wasm) = (0f64, 0f64);
     for _ in 0..ROUNDS {

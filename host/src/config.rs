@@ -48,6 +48,14 @@ Configuration (TOML file keys; environment variables override them):
   plugins.memory_mib         AGENTIC_PLUGINS__MEMORY_MIB         linear memory cap of a plugin instance [64]
   plugins.http_requests_per_call AGENTIC_PLUGINS__HTTP_REQUESTS_PER_CALL  outbound requests per call [1000]
   plugins.cache_dir          AGENTIC_PLUGINS__CACHE_DIR          compiled-plugin cache [<data_dir>/plugin-cache]
+  plugins.threads            AGENTIC_PLUGINS__THREADS            threads plugin calls run on, apart from the API's
+                                                                [number of cores]
+  plugins.instances          AGENTIC_PLUGINS__INSTANCES          plugin instances alive at once, in all [64]
+  plugins.instances_per_plugin AGENTIC_PLUGINS__INSTANCES_PER_PLUGIN  ... of one plugin; more calls wait [16]
+  plugins.instances_per_connection AGENTIC_PLUGINS__INSTANCES_PER_CONNECTION  ... of one connection [4]
+  sync.max_pages_per_run     AGENTIC_SYNC__MAX_PAGES_PER_RUN     pages one sync run of a stream may read [100000]
+  sync.max_records_per_run   AGENTIC_SYNC__MAX_RECORDS_PER_RUN   records one run may store [10000000]
+  sync.max_run_secs          AGENTIC_SYNC__MAX_RUN_SECS          seconds one run may take [21600]
   jobs.workers               AGENTIC_JOBS__WORKERS               jobs `serve` runs at once in-process; 0: none [2]
                                                                 (`agentic worker` runs jobs only)
   jobs.concurrency           AGENTIC_JOBS__CONCURRENCY           jobs `agentic worker` runs at once [4]
@@ -113,6 +121,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Agent heartbeats and metrics.
     pub agents: AgentsConfig,
+    /// Bounds of each sync run.
+    pub sync: crate::sync::SyncLimits,
 }
 
 /// Agent heartbeats and their metrics history.
@@ -260,6 +270,14 @@ pub struct PluginsConfig {
     pub http_requests_per_call: u32,
     /// Where compiled components are cached; `None` means `<data_dir>/plugin-cache`.
     pub cache_dir: Option<PathBuf>,
+    /// Threads plugin calls run on, apart from the API's; `None`: one per core.
+    pub threads: Option<usize>,
+    /// Plugin instances alive at once, in all (the pooling allocator's slots).
+    pub instances: u32,
+    /// Instances one plugin may hold at once; its further calls wait for one of them.
+    pub instances_per_plugin: u32,
+    /// Instances one connection may hold at once.
+    pub instances_per_connection: u32,
 }
 
 impl Default for PluginsConfig {
@@ -269,6 +287,10 @@ impl Default for PluginsConfig {
             memory_mib: 64,
             http_requests_per_call: 1_000,
             cache_dir: None,
+            threads: None,
+            instances: 64,
+            instances_per_plugin: 16,
+            instances_per_connection: 4,
         }
     }
 }
@@ -343,6 +365,7 @@ impl Default for Config {
             documents: DocumentsConfig::default(),
             cache: CacheConfig::default(),
             agents: AgentsConfig::default(),
+            sync: crate::sync::SyncLimits::default(),
         }
     }
 }
@@ -393,6 +416,7 @@ const ENV_KEYS: &[&str] = &[
     "documents",
     "cache",
     "agents",
+    "sync",
 ];
 
 /// Configuration errors, reported before anything starts.
@@ -468,6 +492,21 @@ impl Config {
         }
         if p.http_requests_per_call == 0 {
             return bad("plugins.http_requests_per_call must be greater than zero");
+        }
+        if p.threads == Some(0) || p.threads.is_some_and(|t| t > 256) {
+            return bad("plugins.threads must be between 1 and 256");
+        }
+        if !(1..=10_000).contains(&p.instances)
+            || !(1..=p.instances).contains(&p.instances_per_plugin)
+            || !(1..=p.instances_per_plugin).contains(&p.instances_per_connection)
+        {
+            return bad(
+                "plugins: need 1 <= instances_per_connection <= instances_per_plugin <= \
+                 instances <= 10000",
+            );
+        }
+        if let Err(e) = self.sync.validate() {
+            return bad(&e);
         }
         let d = &self.documents;
         if !(1..=(4u64 << 30)).contains(&d.max_upload_bytes) {
@@ -597,6 +636,14 @@ impl Config {
             ..crate::plugins::Limits::default()
         };
         limits.egress.max_requests_per_call = self.plugins.http_requests_per_call;
+        limits.shares = crate::plugins::ShareLimits {
+            instances: self.plugins.instances,
+            per_plugin: self.plugins.instances_per_plugin,
+            per_connection: self.plugins.instances_per_connection,
+        };
+        if let Some(threads) = self.plugins.threads {
+            limits.threads = threads;
+        }
         limits
     }
 }

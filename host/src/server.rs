@@ -86,12 +86,15 @@ pub fn worker(state: &AppState) -> Arc<Worker> {
 
 fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
     let mut handlers: Vec<Arc<dyn JobHandler>> = vec![
-        Arc::new(crate::sync::SyncHandler::new(
-            state.store.clone(),
-            state.plugins.clone(),
-            state.sessions.clone(),
-            state.clock.clone(),
-        )),
+        Arc::new(
+            crate::sync::SyncHandler::new(
+                state.store.clone(),
+                state.plugins.clone(),
+                state.sessions.clone(),
+                state.clock.clone(),
+            )
+            .with_limits(state.config.sync),
+        ),
         Arc::new(crate::agents::DeployHandler::new(
             state.store.clone(),
             state.clock.clone(),

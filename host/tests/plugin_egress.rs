@@ -95,6 +95,7 @@ fn policy(base: &str, allow_private: bool) -> Call {
     Call {
         egress: Some(Arc::new(policy)),
         progress: None,
+        connection: None,
     }
 }
 
@@ -274,6 +275,7 @@ async fn private_and_link_local_addresses_are_refused_unless_allowed() {
                     .allow_private(allow),
             )),
             progress: None,
+            connection: None,
         };
         let out = rig.fetch(&call, serde_json::json!({ "url": url })).await;
         assert!(denied(&out), "{url} allow_private={allow}: {out}");
@@ -371,6 +373,7 @@ async fn progress_reports_reach_the_calls_sink() {
     let call = Call {
         egress: None,
         progress: Some(Arc::new(move |p| sink.lock().expect("lock").push(p))),
+        connection: None,
     };
     rt.read(
         &example,

@@ -19,6 +19,7 @@ mod projects;
 mod rbac_matrix;
 mod service_accounts;
 mod sync;
+mod sync_bounds;
 mod validation;
 mod vault;
 mod web_tasks;

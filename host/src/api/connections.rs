@@ -656,6 +656,7 @@ async fn check_connection(
     let call = Call {
         egress: Some(Arc::new(policy)),
         progress: None,
+        connection: Some(connection.id),
     };
     let runtime = state.plugins.runtime().await?;
     let result = runtime.check(&plugin, &call, &connection.config).await;

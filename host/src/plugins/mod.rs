@@ -8,6 +8,8 @@
 
 /// Outbound HTTP policy: the `wasi:http` send hook.
 pub mod egress;
+/// Where plugin calls run (threads apart from the API's) and how many at once (fair shares).
+pub mod isolation;
 /// Pages read by a plugin, lifted straight into the records the host stores.
 pub mod lift;
 /// Package files: manifest, component, signature.
@@ -20,6 +22,7 @@ pub mod runtime;
 pub use egress::{
     CredentialError, CredentialProvider, EgressLimits, EgressPolicy, StaticCredential,
 };
+pub use isolation::ShareLimits;
 pub use lift::{kind_name, Page, Record};
 pub use runtime::{
     Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Reader, Runtime,

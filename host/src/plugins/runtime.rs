@@ -5,11 +5,17 @@
 //! no files, no environment, no sockets allowed) plus `wasi:http` and our `host` interface.
 //! A [`Plugin`] is a compiled component pre-linked once (`InstancePre`); every call
 //! instantiates it afresh, so no state leaks between calls or connections (the pages of one
-//! stream read through a [`Reader`] share an instance: see there), and runs under
-//! - an epoch deadline ([`Limits::call_timeout`]): a ticker thread advances the epoch, so even a
-//!   guest spinning without calling the host is stopped;
+//! stream read through a [`Reader`] share an instance: see there), and runs
+//! - on threads apart from the API's, within its plugin's and connection's share of instances
+//!   ([`super::isolation`]): a guest that spins never slows the API or another plugin;
+//! - under a wall-clock deadline ([`Limits::call_timeout`]): a ticker thread advances the epoch
+//!   every 10 ms; at each tick the guest yields to the other calls on the plugin threads and the
+//!   deadline is checked against the clock, so even a guest spinning without calling the host is
+//!   stopped on time however many others run (host calls have timeouts of their own, and the
+//!   whole call is bounded too);
 //! - a linear-memory cap ([`Limits::memory_bytes`]) that traps on the failed `memory.grow`;
-//! - an output cap ([`Limits::max_output_bytes`]) on what the call returns;
+//! - an output cap ([`Limits::max_output_bytes`]) on what the call returns, and a cap on the
+//!   text of errors and messages ([`Limits::max_message_bytes`]);
 //! - the egress rules of its [`Call`] (see [`super::egress`]): no policy, no network.
 //!
 //! A trap, panic, timeout or exceeded limit becomes a [`PluginError`]; it never reaches the
@@ -27,6 +33,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::egress::{Clients, Egress, EgressLimits, EgressPolicy};
+use super::isolation::{PluginThreads, Share, ShareLimits, Shares};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -57,8 +64,14 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Largest result a call may return (strings and records), in bytes.
     pub max_output_bytes: usize,
-    /// Instances that may exist at once (pooling allocator slots).
-    pub max_concurrent_instances: u32,
+    /// Longest text a connector error or a `check` message may carry, in bytes; the rest is
+    /// cut (a plugin's error text reaches API clients and job records).
+    pub max_message_bytes: usize,
+    /// Instances that may exist at once: in all (the pooling allocator's slots), per plugin and
+    /// per connection.
+    pub shares: ShareLimits,
+    /// Threads plugin calls run on, apart from the API's.
+    pub threads: usize,
     /// Caps on each call's outbound HTTP.
     pub egress: EgressLimits,
 }
@@ -69,7 +82,9 @@ impl Default for Limits {
             call_timeout: Duration::from_secs(30),
             memory_bytes: 64 << 20,
             max_output_bytes: 16 << 20,
-            max_concurrent_instances: 64,
+            max_message_bytes: 4 << 10,
+            shares: ShareLimits::default(),
+            threads: std::thread::available_parallelism().map_or(2, usize::from),
             egress: EgressLimits::default(),
         }
     }
@@ -147,6 +162,8 @@ pub struct Call {
     pub egress: Option<Arc<EgressPolicy>>,
     /// Receives `host.progress` reports.
     pub progress: Option<ProgressSink>,
+    /// The connection the call is made for: its calls share its fair share of instances.
+    pub connection: Option<i64>,
 }
 
 impl std::fmt::Debug for Call {
@@ -154,6 +171,7 @@ impl std::fmt::Debug for Call {
         f.debug_struct("Call")
             .field("egress", &self.egress)
             .field("progress", &self.progress.is_some())
+            .field("connection", &self.connection)
             .finish()
     }
 }
@@ -299,19 +317,28 @@ impl Drop for EpochTicker {
 
 /// The plugin engine of one host.
 pub struct Runtime {
-    engine: Engine,
+    sandbox: Sandbox,
     linker: Linker<GuestState>,
-    limits: Limits,
-    clients: Clients,
+    shares: Shares,
+    threads: PluginThreads,
     _ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("limits", &self.limits)
+            .field("limits", &self.sandbox.limits)
             .finish_non_exhaustive()
     }
+}
+
+/// What a call needs of the engine once it runs on the plugin threads: cheap to clone, so each
+/// call's task owns its copy.
+#[derive(Clone)]
+struct Sandbox {
+    engine: Engine,
+    limits: Arc<Limits>,
+    clients: Clients,
 }
 
 /// A compiled, pre-linked connector component.
@@ -331,21 +358,35 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
-/// Runs one export in a fresh instance: `call!(runtime, plugin, ctx, "export", |connector,
-/// store| export call)`. Instantiation and the call share the store's deadline and limits; a
-/// failure of either is classified by [`Runtime::classify`].
+/// Runs one export in a fresh instance on the plugin threads, within the call's share:
+/// `call!(runtime, plugin, ctx, "export", |connector, store| export call)`; the call expression
+/// owns what it uses (it runs as a task of its own). Instantiation and the call share the
+/// store's deadline and limits; a failure of either is classified by [`Sandbox::classify`].
 macro_rules! call {
     ($runtime:expr, $plugin:expr, $ctx:expr, $export:literal, |$c:ident, $store:ident| $call:expr) => {{
-        let started = Instant::now();
-        let mut store = $runtime.store($plugin, $ctx);
-        let result = async {
-            let $c = $plugin.pre.instantiate_async(&mut store).await?;
-            let $store = &mut store;
-            $call.await
-        }
-        .await;
-        $runtime.finished(&store, $plugin, $export, started);
-        result.map_err(|e| $runtime.classify(&store, e))
+        let runtime: &Runtime = $runtime;
+        let share = runtime
+            .shares
+            .acquire(&$plugin.name, $ctx.connection)
+            .await?;
+        let (sandbox, plugin, ctx) = (runtime.sandbox.clone(), $plugin.clone(), $ctx.clone());
+        runtime
+            .threads
+            .run(async move {
+                let _share = share;
+                let started = Instant::now();
+                let mut store = sandbox.store(&plugin, &ctx);
+                let result = sandbox
+                    .bounded(async {
+                        let $c = plugin.pre.instantiate_async(&mut store).await?;
+                        let $store = &mut store;
+                        $call.await
+                    })
+                    .await;
+                sandbox.finished(&store, &plugin, $export, started);
+                result.map_err(|e| sandbox.classify(&store, e))
+            })
+            .await
     }};
 }
 
@@ -357,7 +398,7 @@ impl Runtime {
     /// Builds the engine and linker.
     pub fn new(limits: Limits) -> Result<Self, PluginError> {
         let mut pool = PoolingAllocationConfig::default();
-        let n = limits.max_concurrent_instances;
+        let n = limits.shares.instances;
         pool.total_component_instances(n)
             .total_core_instances(n * 16)
             .total_memories(n * 2)
@@ -391,24 +432,29 @@ impl Runtime {
         .map_err(engine_error)?;
         let ticker = EpochTicker::start(&engine);
         let clients = Clients::new().map_err(engine_error)?;
+        let threads = PluginThreads::start(limits.threads)?;
         Ok(Self {
-            engine,
+            shares: Shares::new(limits.shares),
+            sandbox: Sandbox {
+                engine,
+                limits: Arc::new(limits),
+                clients,
+            },
             linker,
-            limits,
-            clients,
+            threads,
             _ticker: ticker,
         })
     }
 
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        &self.sandbox.limits
     }
 
     /// Compiles `bytes` and checks that it is a component of the `connector` world whose imports
     /// the host provides.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Plugin, PluginError> {
-        let component = Component::new(&self.engine, bytes)
+        let component = Component::new(&self.sandbox.engine, bytes)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
         self.link(name, &component)
     }
@@ -426,7 +472,8 @@ impl Runtime {
             return self.load(name, bytes);
         };
         let mut engine_key = std::hash::DefaultHasher::new();
-        self.engine
+        self.sandbox
+            .engine
             .precompile_compatibility_hash()
             .hash(&mut engine_key);
         let path = dir.join(format!(
@@ -437,7 +484,7 @@ impl Runtime {
         if let Some(component) = self.cached_component(&path) {
             return self.link(name, &component);
         }
-        let component = Component::new(&self.engine, bytes)
+        let component = Component::new(&self.sandbox.engine, bytes)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
         if let Err(e) = write_cache(dir, &path, &component) {
             tracing::warn!(path = %path.display(), "could not cache compiled plugin: {e}");
@@ -461,7 +508,7 @@ impl Runtime {
         let bytes = std::fs::read(path).ok()?;
         // SAFETY: see above: the bytes were produced by `Component::serialize` of an engine with
         // this configuration, in a directory only the host can write.
-        match unsafe { Component::deserialize(&self.engine, &bytes) } {
+        match unsafe { Component::deserialize(&self.sandbox.engine, &bytes) } {
             Ok(component) => Some(component),
             Err(e) => {
                 tracing::warn!(path = %path.display(), "discarding unusable compiled plugin: {e:#}");
@@ -490,7 +537,9 @@ impl Runtime {
             read,
         })
     }
+}
 
+impl Sandbox {
     fn store(&self, plugin: &Plugin, call: &Call) -> Store<GuestState> {
         let state = GuestState {
             wasi: WasiCtxBuilder::new().build(),
@@ -519,8 +568,19 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(self.deadline_ticks());
-        store.epoch_deadline_trap();
+        // Called at every epoch tick: the deadline is the clock's, not a count of ticks the
+        // guest happened to be running for, and yielding lets every other call on the plugin
+        // threads run between two ticks of a guest that never calls the host.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|store| {
+            if Instant::now() >= store.data().egress.deadline {
+                return Ok(wasmtime::UpdateDeadline::Interrupt);
+            }
+            Ok(wasmtime::UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
+        });
         store
     }
 
@@ -533,14 +593,21 @@ impl Runtime {
         state.egress.refused = 0;
         state.log_budget = LOG_LINES_PER_CALL;
         state.logs_dropped = 0;
-        store.set_epoch_deadline(self.deadline_ticks());
+        store.set_epoch_deadline(1);
     }
 
-    /// The call timeout in epoch ticks.
-    fn deadline_ticks(&self) -> u64 {
-        u64::try_from(self.limits.call_timeout.as_millis() / TICK.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1)
+    /// Bounds a call as a whole: epochs do not interrupt a host call, so a guest waiting in one
+    /// (an HTTP response, say) is stopped here, a little after the deadline the host calls
+    /// themselves keep.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        let limit = self.limits.call_timeout + HOST_CALL_GRACE;
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => Err(wasmtime::Trap::Interrupt.into()),
+        }
     }
 
     /// Maps a wasmtime failure to what happened, using what the store saw.
@@ -560,9 +627,11 @@ impl Runtime {
             }
             None => {}
         }
+        let timed_out = Instant::now() >= store.data().egress.deadline;
         match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => PluginError::Timeout(self.limits.call_timeout),
-            _ => PluginError::Trap(format!("{error:#}")),
+            _ if timed_out => PluginError::Timeout(self.limits.call_timeout),
+            _ => PluginError::Trap(cut(format!("{error:#}"), self.limits.max_message_bytes)),
         }
     }
 
@@ -598,11 +667,48 @@ impl Runtime {
         Ok(())
     }
 
+    /// A typed connector error with its text cut to [`Limits::max_message_bytes`].
+    fn connector_error(&self, error: ConnectorError) -> PluginError {
+        let max = self.limits.max_message_bytes;
+        PluginError::Connector(match error {
+            ConnectorError::Config(m) => ConnectorError::Config(cut(m, max)),
+            ConnectorError::Auth(m) => ConnectorError::Auth(cut(m, max)),
+            ConnectorError::RateLimited(mut r) => {
+                r.message = cut(r.message, max);
+                ConnectorError::RateLimited(r)
+            }
+            ConnectorError::Transient(m) => ConnectorError::Transient(cut(m, max)),
+            ConnectorError::NotFound(m) => ConnectorError::NotFound(cut(m, max)),
+            ConnectorError::InvalidInput(m) => ConnectorError::InvalidInput(cut(m, max)),
+            ConnectorError::Internal(m) => ConnectorError::Internal(cut(m, max)),
+        })
+    }
+}
+
+/// How long after its deadline a call that is stuck in a host call is dropped.
+const HOST_CALL_GRACE: Duration = Duration::from_secs(1);
+
+/// `text` cut to at most `max` bytes (at a character boundary), saying how much was cut.
+fn cut(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let total = text.len();
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(&format!("… [cut: {total} bytes in all]"));
+    text
+}
+
+impl Runtime {
     /// `spec()`. Runs without network: a spec is static.
     pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
-        let spec = call!(self, plugin, &Call::default(), "spec", |c, store| c
+        let spec = call!(self, plugin, Call::default(), "spec", |c, store| c
             .call_spec(store))?;
-        self.cap(spec_size(&spec))?;
+        self.sandbox.cap(spec_size(&spec))?;
         Ok(spec)
     }
 
@@ -616,9 +722,9 @@ impl Runtime {
         let config = config.to_owned();
         let message = call!(self, plugin, call, "check", |c, store| c
             .call_check(store, &config))?
-        .map_err(PluginError::Connector)?;
-        self.cap(message.len())?;
-        Ok(message)
+        .map_err(|e| self.sandbox.connector_error(e))?;
+        self.sandbox.cap(message.len())?;
+        Ok(cut(message, self.sandbox.limits.max_message_bytes))
     }
 
     /// `discover(config)`.
@@ -631,8 +737,8 @@ impl Runtime {
         let config = config.to_owned();
         let streams = call!(self, plugin, call, "discover", |c, store| c
             .call_discover(store, &config))?
-        .map_err(PluginError::Connector)?;
-        self.cap(streams.iter().map(stream_size).sum())?;
+        .map_err(|e| self.sandbox.connector_error(e))?;
+        self.sandbox.cap(streams.iter().map(stream_size).sum())?;
         Ok(streams)
     }
 
@@ -668,11 +774,11 @@ impl Runtime {
         action: &str,
         input: &str,
     ) -> Result<String, PluginError> {
-        let (config, input) = (config.to_owned(), input.to_owned());
+        let (config, action, input) = (config.to_owned(), action.to_owned(), input.to_owned());
         let output = call!(self, plugin, call, "invoke", |c, store| c
-            .call_invoke(store, &config, action, &input))?
-        .map_err(PluginError::Connector)?;
-        self.cap(output.len())?;
+            .call_invoke(store, &config, &action, &input))?
+        .map_err(|e| self.sandbox.connector_error(e))?;
+        self.sandbox.cap(output.len())?;
         Ok(output)
     }
 }
@@ -714,7 +820,14 @@ pub struct Reader<'r> {
     runtime: &'r Runtime,
     plugin: &'r Plugin,
     call: &'r Call,
-    live: Option<(Store<GuestState>, Instance)>,
+    live: Option<Live>,
+}
+
+/// An instance kept between the pages of a stream, with the share it holds.
+struct Live {
+    store: Store<GuestState>,
+    instance: Instance,
+    share: Share,
 }
 
 impl std::fmt::Debug for Reader<'_> {
@@ -736,43 +849,75 @@ impl Reader<'_> {
         state: Option<&str>,
     ) -> Result<Page, PluginError> {
         let runtime = self.runtime;
-        let started = Instant::now();
         // Taken out for the call: dropped with it if the call fails or is dropped half-way.
-        let (mut store, instance) = match self.live.take() {
-            Some((mut store, instance)) => {
-                runtime.arm(&mut store);
-                (store, Some(instance))
+        let live = match self.live.take() {
+            Some(mut live) => {
+                runtime.sandbox.arm(&mut live.store);
+                Ok(live)
             }
-            None => (runtime.store(self.plugin, self.call), None),
+            None => Err(runtime
+                .shares
+                .acquire(&self.plugin.name, self.call.connection)
+                .await?),
         };
-        let outcome = async {
-            let instance = match instance {
-                Some(instance) => instance,
-                None => {
-                    self.plugin
-                        .pre
-                        .instance_pre()
-                        .instantiate_async(&mut store)
-                        .await?
-                }
-            };
-            // Looked up each call: a typed lookup is cheap next to a page.
-            let read = instance
-                .get_typed_func::<ReadParams<'_>, ReadResults>(&mut store, &self.plugin.read)?;
-            let (result,) = read.call_async(&mut store, (config, stream, state)).await?;
-            wasmtime::Result::Ok((instance, result))
-        }
-        .await;
-        runtime.finished(&store, self.plugin, "read", started);
-        let page = match outcome {
-            // A typed connector error leaves the instance as sound as a page does.
-            Ok((instance, result)) => {
-                self.live = Some((store, instance));
-                result.map_err(PluginError::Connector)?.0
-            }
-            Err(e) => return Err(runtime.classify(&store, e)),
-        };
-        runtime.cap(page.text_bytes)?;
+        let (sandbox, plugin, call) = (
+            runtime.sandbox.clone(),
+            self.plugin.clone(),
+            self.call.clone(),
+        );
+        let (config, stream, state) = (
+            config.to_owned(),
+            stream.to_owned(),
+            state.map(str::to_owned),
+        );
+        let (live, result) = runtime
+            .threads
+            .run(async move {
+                let started = Instant::now();
+                let (mut store, instance, share) = match live {
+                    Ok(live) => (live.store, Some(live.instance), live.share),
+                    Err(share) => (sandbox.store(&plugin, &call), None, share),
+                };
+                let outcome = sandbox
+                    .bounded(async {
+                        let instance = match instance {
+                            Some(instance) => instance,
+                            None => {
+                                plugin
+                                    .pre
+                                    .instance_pre()
+                                    .instantiate_async(&mut store)
+                                    .await?
+                            }
+                        };
+                        // Looked up each call: a typed lookup is cheap next to a page.
+                        let read = instance.get_typed_func::<ReadParams<'_>, ReadResults>(
+                            &mut store,
+                            &plugin.read,
+                        )?;
+                        let params = (config.as_str(), stream.as_str(), state.as_deref());
+                        let (result,) = read.call_async(&mut store, params).await?;
+                        wasmtime::Result::Ok((instance, result))
+                    })
+                    .await;
+                sandbox.finished(&store, &plugin, "read", started);
+                Ok(match outcome {
+                    // A typed connector error leaves the instance as sound as a page does.
+                    Ok((instance, result)) => (
+                        Some(Live {
+                            store,
+                            instance,
+                            share,
+                        }),
+                        result.map_err(|e| sandbox.connector_error(e)),
+                    ),
+                    Err(e) => (None, Err(sandbox.classify(&store, e))),
+                })
+            })
+            .await?;
+        self.live = live;
+        let page = result?.0;
+        runtime.sandbox.cap(page.text_bytes)?;
         Ok(page)
     }
 }

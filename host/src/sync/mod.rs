@@ -23,6 +23,12 @@
 //! enqueues one job per stream, so a failing stream does not stop the others. Connector errors
 //! map to the queue's: `rate-limited` postpones to the service's `Retry-After`, `transient`
 //! retries with backoff, `auth`/`config`/`invalid-input`/`not-found` are permanent.
+//!
+//! Every run is bounded in pages, records and time, and ends when the connector's state stops
+//! advancing ([`bounds`]).
+
+/// The bounds of one run: pages, records, time, a state that does not advance.
+pub mod bounds;
 
 use std::sync::Arc;
 
@@ -40,6 +46,8 @@ use crate::store::records::{NewRecord, SyncState};
 use crate::store::{Store, StoreError};
 use crate::vault::credentials::VaultCredential;
 use crate::vault::sessions::{SessionTarget, Sessions};
+
+pub use bounds::SyncLimits;
 
 /// The job kind of syncs.
 pub const SYNC: &str = "sync";
@@ -101,6 +109,7 @@ pub fn connection_call(
     Ok(Call {
         egress: Some(Arc::new(policy)),
         progress: None,
+        connection: Some(connection.id),
     })
 }
 
@@ -110,6 +119,7 @@ pub struct SyncHandler {
     plugins: Arc<Registry>,
     sessions: Arc<Sessions>,
     clock: Arc<dyn crate::clock::Clock>,
+    limits: SyncLimits,
 }
 
 impl std::fmt::Debug for SyncHandler {
@@ -131,7 +141,14 @@ impl SyncHandler {
             plugins,
             sessions,
             clock,
+            limits: SyncLimits::default(),
         }
+    }
+
+    /// The same handler with the bounds of each run set to `limits`.
+    pub fn with_limits(mut self, limits: SyncLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     async fn sync(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
@@ -264,11 +281,16 @@ impl SyncHandler {
         };
         // One instance serves the stream's pages (a fresh one after any failure).
         let mut reader = runtime.reader(plugin, call);
+        let mut run = bounds::Run::new(self.limits, sync.state.as_deref());
         loop {
             let page = ctx
                 .unless_cancelled(reader.read(&connection.config, stream, sync.state.as_deref()))
                 .await?
                 .map_err(plugin_error)?;
+            if page.has_more {
+                run.state(stream, &page.state)
+                    .map_err(JobError::Permanent)?;
+            }
             sync.state = Some(page.state);
             sync.complete = !page.has_more;
             let records: Vec<NewRecord<'_>> = page.records.iter().map(NewRecord::from).collect();
@@ -297,6 +319,8 @@ impl SyncHandler {
             if !page.has_more {
                 break;
             }
+            run.stored(stream, records.len() as u64)
+                .map_err(JobError::Permanent)?;
             if ctx.is_cancelled() {
                 return Err(JobError::Cancelled);
             }

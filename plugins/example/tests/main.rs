@@ -1,5 +1,5 @@
 //! The example connector's native tests in one binary: the acceptance suite and behaviour.
 
-mod support;
 mod acceptance;
 mod behaviour;
+mod support;

@@ -6,7 +6,10 @@
 //! refuse: `kinds` one record of every model, with text that needs escaping and attributes that
 //! are not JSON; `amplify` a page whose records all point at the same 8 MiB string (640 GiB
 //! if copied once per field); `not-utf8` a title that is not UTF-8; `calls` how many reads
-//! this instance has served (to tell a reused instance from a fresh one); `crash` panics.
+//! this instance has served (to tell a reused instance from a fresh one); `crash` panics;
+//! `spin` loops forever; `endless` always has more, with a new state every page; `stuck`
+//! always has more from the same state. `invoke("loud-error", MiB)` fails with an error text of
+//! that many MiB. `discover` declares the streams a sync may run (`endless`, `stuck`).
 
 mod fetch;
 mod records;
@@ -42,10 +45,41 @@ impl Guest for Hostile {
     }
 
     fn discover(_config: String) -> Result<Vec<StreamSpec>, Error> {
-        Ok(Vec::new())
+        let stream = |name: &str, description: &str| StreamSpec {
+            name: name.into(),
+            description: description.into(),
+            kind: agentic::connector::types::RecordKind::Person,
+            incremental: true,
+            schema: "{}".into(),
+        };
+        Ok(vec![
+            stream("endless", "always has more, with a new state every page"),
+            stream("stuck", "always has more, from the same state"),
+        ])
     }
 
-    fn read(_config: String, stream: String, _state: Option<String>) -> Result<Page, Error> {
+    fn read(_config: String, stream: String, state: Option<String>) -> Result<Page, Error> {
+        match stream.as_str() {
+            "spin" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "endless" | "stuck" => {
+                let n: u64 = state.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0) + 1;
+                return Ok(Page {
+                    records: records::person(&n.to_string()),
+                    state: if stream == "endless" {
+                        n.to_string()
+                    } else {
+                        "0".into()
+                    },
+                    has_more: true,
+                });
+            }
+            _ => {}
+        }
         let records = match stream.as_str() {
             "kinds" => records::kinds(),
             "amplify" => records::amplify(),
@@ -89,6 +123,10 @@ impl Guest for Hostile {
                     );
                 }
                 Ok("shouted".into())
+            }
+            "loud-error" => {
+                let mb: usize = input.trim().parse().unwrap_or(20);
+                Err(Error::Internal("e".repeat(mb << 20)))
             }
             "fetch" => Ok(fetch::run(&input)),
             "ok" => Ok(input),

@@ -116,6 +116,16 @@ pub fn not_utf8() -> Vec<RecordData> {
     })]
 }
 
+/// One person with the given id.
+pub fn person(id: &str) -> Vec<RecordData> {
+    vec![RecordData::Person(Person {
+        external_id: id.into(),
+        display_name: "hostile".into(),
+        email: None,
+        active: true,
+    })]
+}
+
 /// One person whose id is the number of `read` calls this instance has served, this one
 /// included.
 pub fn calls() -> Vec<RecordData> {
