@@ -6,6 +6,8 @@
 //! [`egress`] mediates every HTTP request a plugin makes (declared hosts, the connection's base
 //! URL, no private addresses unless allowed, host-injected credentials, request and body caps).
 
+/// The generated bindings of the `agentic:connector` world.
+mod bindings;
 /// Outbound HTTP policy: the `wasi:http` send hook.
 pub mod egress;
 /// Where plugin calls run (threads apart from the API's) and how many at once (fair shares).
@@ -16,8 +18,10 @@ pub mod lift;
 pub mod package;
 /// Installed plugins: install, upgrade, rollback, enablement, the active version.
 pub mod registry;
-/// Engine, linker, per-call sandbox and error classification.
+/// Engine, linker, compiled plugins, the exports as the host calls them.
 pub mod runtime;
+/// One call's store, host interface, deadline and error classification.
+mod sandbox;
 
 pub use egress::{
     CredentialError, CredentialProvider, EgressLimits, EgressPolicy, StaticCredential,

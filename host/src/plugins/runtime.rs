@@ -23,37 +23,24 @@
 
 use std::hash::{Hash, Hasher};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker, ResourceTable};
+use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::egress::{Clients, Egress, EgressLimits, EgressPolicy};
+use super::bindings;
+use super::egress::{Clients, EgressLimits};
 use super::isolation::{PluginThreads, Share, ShareLimits, Shares};
+use super::sandbox::{cut, EpochTicker, GuestState, Sandbox};
 
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "agentic:connector/connector",
-        exports: { default: async },
-        with: {
-            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            "wasi:io": wasmtime_wasi::p2::bindings::io,
-            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-        },
-        require_store_data_send: true,
-    });
-}
+pub use super::sandbox::{Call, Progress, ProgressSink, LOG_LINES_PER_CALL};
 
 pub use bindings::agentic::connector::types::{
     ConnectorSpec, Error as ConnectorError, LogLevel, RecordKind, StreamSpec,
 };
 
-use super::lift::{LiftError, Lifted, Page};
+use super::lift::{Lifted, Page};
 
 /// Resource limits of every plugin call.
 #[derive(Debug, Clone)]
@@ -124,143 +111,6 @@ pub enum PluginError {
     Engine(String),
 }
 
-/// Per-call store data: an empty WASI context (no preopened directories, no environment, no
-/// network), the HTTP context with its egress hooks, and the limiter.
-struct GuestState {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-    egress: Egress,
-    limiter: MemoryLimiter,
-    plugin: Arc<str>,
-    /// Log lines this call may still write; then they are counted and dropped.
-    log_budget: u32,
-    /// Log lines dropped for exceeding the budget.
-    logs_dropped: u64,
-    progress: Option<ProgressSink>,
-}
-
-/// Progress a plugin reported during a call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    /// Units done.
-    pub done: u64,
-    /// Units in all, when the plugin knows.
-    pub total: Option<u64>,
-    /// A short message (at most 256 characters).
-    pub message: String,
-}
-
-/// Where a call's progress goes (the job running it, which shows it to users).
-pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
-
-/// What a call may do besides computing: reach the network under a connection's policy, and
-/// report progress. The default reaches nothing and reports nowhere.
-#[derive(Clone, Default)]
-pub struct Call {
-    /// Outbound HTTP rules and credential; `None` refuses every request.
-    pub egress: Option<Arc<EgressPolicy>>,
-    /// Receives `host.progress` reports.
-    pub progress: Option<ProgressSink>,
-    /// The connection the call is made for: its calls share its fair share of instances.
-    pub connection: Option<i64>,
-}
-
-impl std::fmt::Debug for Call {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Call")
-            .field("egress", &self.egress)
-            .field("progress", &self.progress.is_some())
-            .field("connection", &self.connection)
-            .finish()
-    }
-}
-
-/// Log lines one call may write; a guest must not be able to flood the host's logs.
-pub const LOG_LINES_PER_CALL: u32 = 100;
-
-impl WasiView for GuestState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for GuestState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.egress,
-        }
-    }
-}
-
-impl bindings::agentic::connector::types::Host for GuestState {}
-
-impl bindings::agentic::connector::host::Host for GuestState {
-    fn log(&mut self, level: LogLevel, message: String) {
-        if self.log_budget == 0 {
-            self.logs_dropped += 1;
-            return;
-        }
-        self.log_budget -= 1;
-        let message: String = message.chars().take(2048).collect();
-        let plugin = &*self.plugin;
-        match level {
-            LogLevel::Trace | LogLevel::Debug => tracing::debug!(plugin, "{message}"),
-            LogLevel::Info => tracing::info!(plugin, "{message}"),
-            LogLevel::Warn => tracing::warn!(plugin, "{message}"),
-            LogLevel::Error => tracing::error!(plugin, "{message}"),
-        }
-    }
-
-    fn progress(&mut self, done: u64, total: Option<u64>, message: String) {
-        let message: String = message.chars().take(256).collect();
-        tracing::debug!(plugin = &*self.plugin, done, total, "{message}");
-        if let Some(sink) = &self.progress {
-            sink(Progress {
-                done,
-                total,
-                message,
-            });
-        }
-    }
-}
-
-/// Caps linear memory and remembers whether the cap was hit, so the resulting trap can be told
-/// apart from other traps.
-struct MemoryLimiter {
-    max: usize,
-    hit: bool,
-}
-
-impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.max {
-            self.hit = true;
-            wasmtime::bail!("memory limit of {} bytes reached", self.max);
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
-    }
-}
-
 /// Writes a compiled component into the cache directory (mode 0700), atomically.
 fn write_cache(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -284,37 +134,6 @@ fn write_cache(dir: &Path, path: &Path, component: &Component) -> std::io::Resul
     std::fs::rename(&tmp, path)
 }
 
-/// Advances the engine's epoch every tick, on a thread of its own (outside the async executor,
-/// so a spinning guest cannot starve it).
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-}
-
-const TICK: Duration = Duration::from_millis(10);
-
-impl EpochTicker {
-    fn start(engine: &Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (engine, flag) = (engine.clone(), stop.clone());
-        std::thread::Builder::new()
-            .name("agentic-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .ok();
-        Self { stop }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 /// The plugin engine of one host.
 pub struct Runtime {
     sandbox: Sandbox,
@@ -332,19 +151,10 @@ impl std::fmt::Debug for Runtime {
     }
 }
 
-/// What a call needs of the engine once it runs on the plugin threads: cheap to clone, so each
-/// call's task owns its copy.
-#[derive(Clone)]
-struct Sandbox {
-    engine: Engine,
-    limits: Arc<Limits>,
-    clients: Clients,
-}
-
 /// A compiled, pre-linked connector component.
 #[derive(Clone)]
 pub struct Plugin {
-    name: Arc<str>,
+    pub(super) name: Arc<str>,
     pre: bindings::ConnectorPre<GuestState>,
     /// The `read` export, called through [`Lifted`] rather than the generated binding.
     read: ComponentExportIndex,
@@ -537,170 +347,6 @@ impl Runtime {
             read,
         })
     }
-}
-
-impl Sandbox {
-    fn store(&self, plugin: &Plugin, call: &Call) -> Store<GuestState> {
-        let state = GuestState {
-            wasi: WasiCtxBuilder::new().build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            egress: Egress {
-                policy: call.egress.clone(),
-                clients: self.clients.clone(),
-                limits: self.limits.egress.clone(),
-                deadline: Instant::now() + self.limits.call_timeout,
-                plugin: plugin.name.clone(),
-                sent: 0,
-                refused: 0,
-                in_flight: Arc::new(tokio::sync::Semaphore::new(
-                    super::egress::IN_FLIGHT_PER_CALL,
-                )),
-            },
-            limiter: MemoryLimiter {
-                max: self.limits.memory_bytes,
-                hit: false,
-            },
-            plugin: plugin.name.clone(),
-            log_budget: LOG_LINES_PER_CALL,
-            logs_dropped: 0,
-            progress: call.progress.clone(),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        // Called at every epoch tick: the deadline is the clock's, not a count of ticks the
-        // guest happened to be running for, and yielding lets every other call on the plugin
-        // threads run between two ticks of a guest that never calls the host.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|store| {
-            if Instant::now() >= store.data().egress.deadline {
-                return Ok(wasmtime::UpdateDeadline::Interrupt);
-            }
-            Ok(wasmtime::UpdateDeadline::YieldCustom(
-                1,
-                Box::pin(tokio::task::yield_now()),
-            ))
-        });
-        store
-    }
-
-    /// Readies a store that served a call for the next: a fresh deadline, request budget and
-    /// log budget, as a new store would have.
-    fn arm(&self, store: &mut Store<GuestState>) {
-        let state = store.data_mut();
-        state.egress.deadline = Instant::now() + self.limits.call_timeout;
-        state.egress.sent = 0;
-        state.egress.refused = 0;
-        state.log_budget = LOG_LINES_PER_CALL;
-        state.logs_dropped = 0;
-        store.set_epoch_deadline(1);
-    }
-
-    /// Bounds a call as a whole: epochs do not interrupt a host call, so a guest waiting in one
-    /// (an HTTP response, say) is stopped here, a little after the deadline the host calls
-    /// themselves keep.
-    async fn bounded<T>(
-        &self,
-        call: impl std::future::Future<Output = wasmtime::Result<T>>,
-    ) -> wasmtime::Result<T> {
-        let limit = self.limits.call_timeout + HOST_CALL_GRACE;
-        match tokio::time::timeout(limit, call).await {
-            Ok(result) => result,
-            Err(_) => Err(wasmtime::Trap::Interrupt.into()),
-        }
-    }
-
-    /// Maps a wasmtime failure to what happened, using what the store saw.
-    fn classify(&self, store: &Store<GuestState>, error: wasmtime::Error) -> PluginError {
-        if store.data().limiter.hit {
-            return PluginError::MemoryLimit(self.limits.memory_bytes);
-        }
-        match error.downcast_ref::<LiftError>() {
-            Some(LiftError::TooLarge { size, .. }) => {
-                return PluginError::OutputTooLarge {
-                    size: usize::try_from(*size).unwrap_or(usize::MAX),
-                    limit: self.limits.max_output_bytes,
-                }
-            }
-            Some(invalid @ LiftError::Invalid(_)) => {
-                return PluginError::InvalidOutput(invalid.to_string())
-            }
-            None => {}
-        }
-        let timed_out = Instant::now() >= store.data().egress.deadline;
-        match error.downcast_ref::<wasmtime::Trap>() {
-            Some(wasmtime::Trap::Interrupt) => PluginError::Timeout(self.limits.call_timeout),
-            _ if timed_out => PluginError::Timeout(self.limits.call_timeout),
-            _ => PluginError::Trap(cut(format!("{error:#}"), self.limits.max_message_bytes)),
-        }
-    }
-
-    /// After every call: one warning for the log lines the guest wrote past its budget, and
-    /// the call's duration per plugin and export (installed plugins are few, so the label set
-    /// stays small).
-    fn finished(
-        &self,
-        store: &Store<GuestState>,
-        plugin: &Plugin,
-        export: &'static str,
-        started: Instant,
-    ) {
-        let data = store.data();
-        if data.logs_dropped > 0 {
-            tracing::warn!(
-                plugin = &*data.plugin,
-                dropped = data.logs_dropped,
-                "plugin log lines over the per-call budget were dropped"
-            );
-        }
-        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => plugin.name.to_string(), "export" => export)
-            .record(started.elapsed().as_secs_f64());
-    }
-
-    fn cap(&self, size: usize) -> Result<(), PluginError> {
-        if size > self.limits.max_output_bytes {
-            return Err(PluginError::OutputTooLarge {
-                size,
-                limit: self.limits.max_output_bytes,
-            });
-        }
-        Ok(())
-    }
-
-    /// A typed connector error with its text cut to [`Limits::max_message_bytes`].
-    fn connector_error(&self, error: ConnectorError) -> PluginError {
-        let max = self.limits.max_message_bytes;
-        PluginError::Connector(match error {
-            ConnectorError::Config(m) => ConnectorError::Config(cut(m, max)),
-            ConnectorError::Auth(m) => ConnectorError::Auth(cut(m, max)),
-            ConnectorError::RateLimited(mut r) => {
-                r.message = cut(r.message, max);
-                ConnectorError::RateLimited(r)
-            }
-            ConnectorError::Transient(m) => ConnectorError::Transient(cut(m, max)),
-            ConnectorError::NotFound(m) => ConnectorError::NotFound(cut(m, max)),
-            ConnectorError::InvalidInput(m) => ConnectorError::InvalidInput(cut(m, max)),
-            ConnectorError::Internal(m) => ConnectorError::Internal(cut(m, max)),
-        })
-    }
-}
-
-/// How long after its deadline a call that is stuck in a host call is dropped.
-const HOST_CALL_GRACE: Duration = Duration::from_secs(1);
-
-/// `text` cut to at most `max` bytes (at a character boundary), saying how much was cut.
-fn cut(mut text: String, max: usize) -> String {
-    if text.len() <= max {
-        return text;
-    }
-    let total = text.len();
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push_str(&format!("… [cut: {total} bytes in all]"));
-    text
 }
 
 impl Runtime {
