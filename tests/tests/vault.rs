@@ -13,6 +13,80 @@ fn key_file(app: &TestApp) -> std::path::PathBuf {
     app.dir.path().join("vault.key")
 }
 
+/// A secret's stored ciphertext.
+async fn ciphertext(app: &TestApp, id: i64) -> Vec<u8> {
+    sqlx::query_scalar("SELECT ciphertext FROM vault_secrets WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.state.store.pool())
+        .await
+        .expect("row")
+}
+
+/// The bytes of the live database files that hold the vault: on SQLite the database file, its
+/// WAL and shared memory; on PostgreSQL the table's file, read after a checkpoint has written
+/// every page of it to disk (the tests run on the server's machine, as root).
+async fn database_files(app: &TestApp) -> Vec<u8> {
+    let pool = app.state.store.pool();
+    match app.state.store.backend() {
+        agentic_host::store::Backend::Sqlite => {
+            let mut bytes = Vec::new();
+            for entry in std::fs::read_dir(app.dir.path()).expect("data dir") {
+                let path = entry.expect("entry").path();
+                if path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().contains(".db"))
+                {
+                    bytes.extend(std::fs::read(&path).expect("database file"));
+                }
+            }
+            assert!(
+                !bytes.is_empty(),
+                "no database file in {}",
+                app.dir.path().display()
+            );
+            bytes
+        }
+        agentic_host::store::Backend::Postgres => {
+            sqlx::query("CHECKPOINT")
+                .execute(pool)
+                .await
+                .expect("checkpoint");
+            let dir: String =
+                sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+                    .fetch_one(pool)
+                    .await
+                    .expect("data directory");
+            let file: String = sqlx::query_scalar("SELECT pg_relation_filepath('vault_secrets')")
+                .fetch_one(pool)
+                .await
+                .expect("table file");
+            let path = std::path::Path::new(&dir).join(file);
+            let mut bytes = Vec::new();
+            // The main file and any further 1 GiB segments.
+            for n in 0.. {
+                let segment = if n == 0 {
+                    path.clone()
+                } else {
+                    path.with_extension(n.to_string())
+                };
+                match std::fs::read(&segment) {
+                    Ok(b) => bytes.extend(b),
+                    Err(_) if n > 0 => break,
+                    Err(e) => panic!(
+                        "reading {}: {e} (the tests read the server's files)",
+                        segment.display()
+                    ),
+                }
+            }
+            bytes
+        }
+    }
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 async fn another_host(app: &TestApp) -> Vault {
     Vault::open(app.state.store.clone(), KeySource::File(key_file(app)))
         .await
@@ -45,6 +119,31 @@ stories! {
         assert_eq!(vault.get(id).await.expect("get").expose(), b"rotated-by-the-user");
         vault.delete(id).await.expect("delete");
         assert!(matches!(vault.get(id).await, Err(VaultError::NotFound)));
+    }
+
+    async fn rotation_and_deletion_leave_no_old_ciphertext_in_the_database_files(backend) {
+        let app = TestApp::start(backend).await;
+        let vault = &app.state.vault;
+        let kept = vault.put(b"token-kept-0001", 1).await.expect("put");
+        let replaced = vault.put(b"token-before-0002", 1).await.expect("put");
+        let deleted = vault.put(b"token-deleted-0003", 1).await.expect("put");
+        let mut old = vec![ciphertext(&app, kept).await, ciphertext(&app, replaced).await];
+        vault.replace(replaced, b"token-after-0004", 2).await.expect("replace");
+        old.push(ciphertext(&app, replaced).await);
+        old.push(ciphertext(&app, deleted).await);
+        // The files hold them now: the check below can see ciphertext where it is.
+        let before = database_files(&app).await;
+        assert!(holds(&before, &old[0]), "the files do not show live ciphertext: the check is blind");
+
+        vault.rotate(3, |_| true).await.expect("rotate");
+        vault.delete(deleted).await.expect("delete");
+        let after = database_files(&app).await;
+        for (n, c) in old.iter().enumerate() {
+            assert!(!holds(&after, c), "ciphertext {n} under the old key is still in the database files");
+        }
+        assert!(holds(&after, &ciphertext(&app, kept).await), "the live ciphertext is there");
+        assert_eq!(vault.get(kept).await.expect("get").expose(), b"token-kept-0001");
+        assert_eq!(vault.get(replaced).await.expect("get").expose(), b"token-after-0004");
     }
 
     async fn a_missing_or_wrong_key_is_a_clear_start_up_error(backend) {

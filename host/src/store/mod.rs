@@ -135,11 +135,14 @@ impl Store {
                     if backend == Backend::Sqlite {
                         // WAL lets readers run beside the writer; busy_timeout queues writers
                         // instead of failing them; foreign keys are off by default in SQLite.
+                        // secure_delete zeroes what a write frees, so a replaced or deleted
+                        // secret's ciphertext does not linger in free pages (see `scrub`).
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
                              PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                         )
                         .await?;
+                        conn.execute("PRAGMA secure_delete = ON;").await?;
                     }
                     Ok(())
                 })
@@ -202,6 +205,40 @@ impl Store {
     /// Round-trips a trivial query (readiness probe).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Removes what writes to `table` freed from the live database files, so that deleted or
+    /// replaced rows (secrets' old ciphertexts) cannot be read back from them:
+    /// - SQLite zeroes freed space as it writes (`secure_delete`, set on every connection);
+    ///   the WAL still holds the old page images until a checkpoint, so it is checkpointed and
+    ///   truncated, and with `rebuild` the whole file is rewritten (`VACUUM`), which also clears
+    ///   pages freed before `secure_delete` was on;
+    /// - PostgreSQL keeps dead row versions in the table's pages until they are reused, so the
+    ///   table is rewritten (`VACUUM FULL`, a short exclusive lock: use it on small tables).
+    ///
+    /// Best effort against readers that hold the old pages: a checkpoint that cannot finish now
+    /// is reported, and the next one completes it.
+    pub async fn scrub(&self, table: &'static str, rebuild: bool) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                if rebuild {
+                    sqlx::query("VACUUM").execute(&self.pool).await?;
+                }
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(&self.pool)
+                        .await?;
+                if busy != 0 {
+                    tracing::warn!(table, "the WAL could not be truncated yet: readers hold it");
+                }
+            }
+            Backend::Postgres => {
+                sqlx::query(&format!("VACUUM FULL {table}"))
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
         Ok(())
     }
 

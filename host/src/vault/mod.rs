@@ -432,12 +432,16 @@ impl Vault {
         Ok(n == 1)
     }
 
-    /// Deletes a secret.
+    /// Deletes a secret, and its ciphertext from the database files ([`Store::scrub`]): a
+    /// credential may stay valid at its service long after the connection is gone.
     pub async fn delete(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM vault_secrets WHERE id = $1")
             .bind(id)
             .execute(self.store.pool())
             .await?;
+        if let Err(e) = self.store.scrub("vault_secrets", false).await {
+            tracing::warn!("scrubbing the deleted secret from the database files failed: {e}");
+        }
         Ok(())
     }
 
@@ -463,7 +467,8 @@ impl Vault {
     ///    is reused); from then on every host encrypts new secrets to it;
     /// 2. every secret under another key is re-encrypted to it, one row per transaction,
     ///    guarded by its old recipient so a concurrent change is not overwritten;
-    /// 3. the key file becomes `<file>.prev` and `<file>.next` becomes the key file.
+    /// 3. the database files are scrubbed of every old ciphertext ([`Store::scrub`]);
+    /// 4. the key file becomes `<file>.prev` and `<file>.next` becomes the key file.
     ///
     /// A crash anywhere leaves every secret readable (the old and new keys are both on disk)
     /// and running the rotation again finishes it. `after_row` is called after each row (the
@@ -546,6 +551,9 @@ impl Vault {
                 "{left} secrets kept changing under the old key; run the rotation again"
             )));
         }
+        // Every ciphertext under an old key, and every one replaced or deleted before, goes from
+        // the database files: the old key must open nothing that is left there.
+        self.store.scrub("vault_secrets", true).await?;
         if path.exists() {
             std::fs::rename(path, sibling(path, ".prev"))?;
         }

@@ -184,6 +184,29 @@ pub struct ScanPage {
     pub state: ScanState,
     /// Whether the run goes on.
     pub has_more: bool,
+    /// The state this page was read from (nothing of it admitted, the same search position),
+    /// for [`ScanPage::partial`].
+    resume: ScanState,
+    overlap_ms: i64,
+}
+
+impl ScanPage {
+    /// The state after the first `done` of [`ScanPage::issues`] only: they count as read, and
+    /// the same search page is asked for again, where they are skipped as already seen. A
+    /// stream that reads more per issue (comments, histories) returns this when a rate limit
+    /// or a failure stops it midway, so what it read is kept instead of the page being thrown
+    /// away and read again in full (which, under a tight rate limit, never finishes).
+    pub fn partial(&self, done: usize) -> ScanState {
+        let mut state = self.resume.clone();
+        for issue in self.issues.iter().take(done) {
+            if let Some(stamp) = updated(issue) {
+                state.tz = stamp.offset_minutes;
+                state.admit(&issue_id(issue), stamp.millis);
+            }
+        }
+        state.slide(self.overlap_ms);
+        state
+    }
 }
 
 /// The JQL of a run searching from `from`.
@@ -254,6 +277,8 @@ pub fn read(config: &Config, state: Option<&str>, want: &Want) -> Result<ScanPag
         other => other?,
     };
     let count = page.issues.len() as u64;
+    let mut resume = state.clone();
+    resume.run = Some(run.clone());
     let stamps: Vec<Option<time::Stamp>> = page.issues.iter().map(updated).collect();
     let mut issues = Vec::with_capacity(page.issues.len());
     for (issue, stamp) in page.issues.into_iter().zip(&stamps) {
@@ -313,6 +338,8 @@ pub fn read(config: &Config, state: Option<&str>, want: &Want) -> Result<ScanPag
         since,
         state,
         has_more,
+        resume,
+        overlap_ms: config.overlap_ms(),
     })
 }
 

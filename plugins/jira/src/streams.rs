@@ -10,7 +10,7 @@
 //! | `changelog` | raw (one per change) | the search's changelog, then `issue/{id}/changelog` | [`crate::scan`]; incremental |
 
 use agentic_sdk::serde_json::{json, Value};
-use agentic_sdk::{progress, Error, Page, RecordData, RecordKind, StreamSpec};
+use agentic_sdk::{log, progress, Error, LogLevel, Page, RecordData, RecordKind, StreamSpec};
 
 use crate::api::Jira;
 use crate::config::Config;
@@ -168,25 +168,62 @@ fn want(config: &Config, stream: &str) -> Want {
 
 fn issues(config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
     let page = scan::read(config, state, &want(config, stream))?;
-    let records = match stream {
-        "issues" => page
-            .issues
-            .iter()
-            .map(|issue| transform::work_item(issue, config))
-            .collect(),
-        "comments" => comments(config, &page)?,
-        "issue-links" => page
-            .issues
-            .iter()
-            .flat_map(transform::trace_links)
-            .collect(),
-        _ => histories(config, &page)?,
+    let (records, stopped) = match stream {
+        "issues" => (
+            page.issues
+                .iter()
+                .map(|issue| transform::work_item(issue, config))
+                .collect(),
+            None,
+        ),
+        "comments" => per_issue(&page, |issue| comments(config, &page, issue))?,
+        "issue-links" => (
+            page.issues
+                .iter()
+                .flat_map(transform::trace_links)
+                .collect(),
+            None,
+        ),
+        _ => per_issue(&page, |issue| histories(config, &page, issue))?,
     };
-    Ok(Page {
-        records,
-        state: page.state.to_text(),
-        has_more: page.has_more,
+    Ok(match stopped {
+        // Stopped midway: keep what was read, and come back for the rest of the page.
+        Some(done) => Page {
+            records,
+            state: page.partial(done).to_text(),
+            has_more: true,
+        },
+        None => Page {
+            records,
+            state: page.state.to_text(),
+            has_more: page.has_more,
+        },
     })
+}
+
+/// Reads each issue of the page with `read` (one or more requests per issue). A rate limit or
+/// a transient failure after some issues were read ends the page there: the records so far and
+/// `Some(issues read)`, so the host stores them and calls again for the rest (when the same
+/// failure comes first, it is the page's error, and the host waits as the service asked).
+fn per_issue(
+    page: &ScanPage,
+    mut read: impl FnMut(&Value) -> Result<Vec<RecordData>, Error>,
+) -> Result<(Vec<RecordData>, Option<usize>), Error> {
+    let mut records = Vec::new();
+    for (done, issue) in page.issues.iter().enumerate() {
+        match read(issue) {
+            Ok(more) => records.extend(more),
+            Err(Error::RateLimited { .. } | Error::Transient(_)) if done > 0 => {
+                log(
+                    LogLevel::Info,
+                    &format!("stopped after {done} issues of the page; the rest come next"),
+                );
+                return Ok((records, Some(done)));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((records, None))
 }
 
 /// Whether something changed at `at` is new to this run.
@@ -197,12 +234,12 @@ fn is_new(at: Option<i64>, since: Option<i64>) -> bool {
     }
 }
 
-/// The comments of the page's issues (all of them, fetching what the search left out), minus
-/// those unchanged since earlier runs.
-fn comments(config: &Config, page: &ScanPage) -> Result<Vec<RecordData>, Error> {
+/// The comments of one of the page's issues (all of them, fetching what the search left out),
+/// minus those unchanged since earlier runs.
+fn comments(config: &Config, page: &ScanPage, issue: &Value) -> Result<Vec<RecordData>, Error> {
     let jira = Jira::new(config);
     let mut records = Vec::new();
-    for issue in &page.issues {
+    {
         let id = issue_id(issue);
         let field = &issue["fields"]["comment"];
         let (mut all, total) = match field {
@@ -237,11 +274,11 @@ fn comments(config: &Config, page: &ScanPage) -> Result<Vec<RecordData>, Error> 
     Ok(records)
 }
 
-/// The change histories of the page's issues, minus those earlier runs read.
-fn histories(config: &Config, page: &ScanPage) -> Result<Vec<RecordData>, Error> {
+/// The change histories of one of the page's issues, minus those earlier runs read.
+fn histories(config: &Config, page: &ScanPage, issue: &Value) -> Result<Vec<RecordData>, Error> {
     let jira = Jira::new(config);
     let mut records = Vec::new();
-    for issue in &page.issues {
+    {
         let changelog = &issue["changelog"];
         let mut histories = changelog["histories"]
             .as_array()

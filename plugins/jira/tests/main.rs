@@ -8,3 +8,4 @@ mod fake;
 mod incremental;
 mod records;
 mod support;
+mod throttling;

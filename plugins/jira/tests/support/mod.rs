@@ -150,6 +150,10 @@ pub struct Data {
     pub users: Vec<User>,
     /// Canned answers for the next requests (after validation), e.g. rate limits.
     pub failures: VecDeque<FakeResponse>,
+    /// Every n-th request is refused with 429 and `Retry-After: 1`, as a tight rate limit does.
+    pub throttle_every: Option<u64>,
+    /// Requests answered or throttled so far (what `throttle_every` counts).
+    pub served: u64,
     /// How many page tokens to refuse next (as when they expire).
     pub expire_tokens: u32,
     /// Answers are validated against the document's response schemas too.
@@ -343,6 +347,8 @@ pub fn generate(mode: Mode, issues: usize, tz: i32) -> Data {
         links,
         users,
         failures: VecDeque::new(),
+        throttle_every: None,
+        served: 0,
         expire_tokens: 0,
         check_responses: false,
         validate_time: Duration::ZERO,
@@ -511,6 +517,13 @@ fn handle(data: &mut Data, request: &FakeRequest) -> (FakeResponse, Vec<String>)
     data.validate_time += started.elapsed();
     if let Some(failure) = data.failures.pop_front() {
         return (failure, problems);
+    }
+    data.served += 1;
+    if data.throttle_every.is_some_and(|n| data.served % n == 0) {
+        return (
+            error(429, "Rate limit exceeded").with_header("Retry-After", "1"),
+            problems,
+        );
     }
     let started = Instant::now();
     let path = &request.path[version.len()..];
