@@ -599,7 +599,9 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
     assert!(ok, "{err}");
     let (ok, _, err) = agentic(&["plugin", "upgrade", "hostile-1.agp"]);
     assert!(
-        !ok && err.contains("version 0.1.0-hostile.1 is not newer than the active version 0.1.0-hostile.2"),
+        !ok && err.contains(
+            "version 0.1.0-hostile.1 is not newer than the active version 0.1.0-hostile.2"
+        ),
         "{err}"
     );
     let (ok, out, err) = agentic(&["plugin", "upgrade", "--force", "hostile-1.agp"]);

@@ -77,7 +77,10 @@ async fn echo(headers: HeaderMap) -> impl IntoResponse {
             .ok()
             .and_then(|p| String::from_utf8(p).ok())
             .unwrap_or_default();
-        let password = pair.split_once(':').map(|(_, p)| p.to_owned()).unwrap_or_default();
+        let password = pair
+            .split_once(':')
+            .map(|(_, p)| p.to_owned())
+            .unwrap_or_default();
         parts.push(pair);
         parts.push(password);
     }
@@ -90,7 +93,10 @@ async fn echo(headers: HeaderMap) -> impl IntoResponse {
         echoed.insert(format!("form{i}"), form(part).into());
     }
     // Inside a longer Base64 text too, as a service that encodes the whole request would.
-    echoed.insert("dump".into(), b64(&format!("GET /api/echo\r\nauthorization: {auth}\r\n")).into());
+    echoed.insert(
+        "dump".into(),
+        b64(&format!("GET /api/echo\r\nauthorization: {auth}\r\n")).into(),
+    );
     let body = serde_json::Value::Object(echoed).to_string();
     let mut response = body.into_response();
     let h = response.headers_mut();
@@ -98,7 +104,10 @@ async fn echo(headers: HeaderMap) -> impl IntoResponse {
         ("x-echo-authorization", auth.clone()),
         ("x-echo-token-base64", b64(token)),
         ("x-echo-token-percent", pct(token)),
-        ("www-authenticate", format!("Bearer error=\"invalid_token\", token=\"{token}\"")),
+        (
+            "www-authenticate",
+            format!("Bearer error=\"invalid_token\", token=\"{token}\""),
+        ),
     ] {
         h.insert(name, value.parse().expect("header value"));
     }
@@ -474,7 +483,9 @@ async fn only_the_listed_methods_go_out_spelled_exactly() {
     let (base, seen) = (&rig.base, &rig.seen);
     let call = policy(&format!("{base}/api/"), true);
     let url = format!("{base}/api/any");
-    for method in ["trace", "TRACE", "TRACK", "track", "get", "Post", "CONNECT", "PROPFIND"] {
+    for method in [
+        "trace", "TRACE", "TRACK", "track", "get", "Post", "CONNECT", "PROPFIND",
+    ] {
         let out = rig
             .fetch(&call, serde_json::json!({"url": url, "method": method}))
             .await;
@@ -513,8 +524,16 @@ async fn dots_and_slashes_encoded_twice_are_refused() {
 
 /// Everything the guest received from a `fetch`: status, body and every header value.
 fn received(out: &Value) -> String {
-    let mut all = format!("{} {}", out["status"], out["body"].as_str().unwrap_or_default());
-    for pair in out["response_header_values"].as_array().into_iter().flatten() {
+    let mut all = format!(
+        "{} {}",
+        out["status"],
+        out["body"].as_str().unwrap_or_default()
+    );
+    for pair in out["response_header_values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         all.push('\n');
         all.push_str(pair[0].as_str().unwrap_or_default());
         all.push_str(": ");
@@ -539,10 +558,16 @@ fn forms(secret: &str) -> Vec<String> {
 fn assert_no_secret(what: &str, out: &Value, secrets: &[&str]) {
     let all = received(out);
     assert_eq!(out["status"], 200, "{what}: {out}");
-    assert!(all.contains("[REDACTED]"), "{what}: the service did echo: {all}");
+    assert!(
+        all.contains("[REDACTED]"),
+        "{what}: the service did echo: {all}"
+    );
     for secret in secrets {
         for form in forms(secret) {
-            assert!(!all.contains(&form), "{what}: {form:?} reached the guest: {all}");
+            assert!(
+                !all.contains(&form),
+                "{what}: {form:?} reached the guest: {all}"
+            );
         }
     }
 }
@@ -559,7 +584,10 @@ async fn an_echoed_credential_never_reaches_the_guest_in_any_form() {
         StaticCredential::bearer(token).expect("bearer"),
     );
     let out = rig
-        .fetch(&bearer, serde_json::json!({"url": format!("{base}/api/echo")}))
+        .fetch(
+            &bearer,
+            serde_json::json!({"url": format!("{base}/api/echo")}),
+        )
         .await;
     assert_no_secret("bearer", &out, &[token, &format!("Bearer {token}")]);
     assert!(
@@ -574,17 +602,26 @@ async fn an_echoed_credential_never_reaches_the_guest_in_any_form() {
         StaticCredential::basic(user, password).expect("basic"),
     );
     let out = rig
-        .fetch(&basic, serde_json::json!({"url": format!("{base}/api/echo")}))
+        .fetch(
+            &basic,
+            serde_json::json!({"url": format!("{base}/api/echo")}),
+        )
         .await;
     assert_no_secret("basic", &out, &[password, &format!("{user}:{password}")]);
 
     // Split across the chunks of a streamed body.
     for (what, call, secret) in [("bearer", &bearer, token), ("basic", &basic, password)] {
         let out = rig
-            .fetch(call, serde_json::json!({"url": format!("{base}/api/echo-stream")}))
+            .fetch(
+                call,
+                serde_json::json!({"url": format!("{base}/api/echo-stream")}),
+            )
             .await;
         let body = out["body"].as_str().unwrap_or_default();
-        assert!(body.starts_with("you sent: [REDACTED] (that is: [REDACTED])"), "{what}: {out}");
+        assert!(
+            body.starts_with("you sent: [REDACTED] (that is: [REDACTED])"),
+            "{what}: {out}"
+        );
         assert_no_secret(what, &out, &[secret]);
     }
 
@@ -598,14 +635,22 @@ async fn an_echoed_credential_never_reaches_the_guest_in_any_form() {
     assert_eq!(out["status"], 200, "{out}");
     let seen = rig.seen.all();
     assert_eq!(
-        seen.last().and_then(|h| h.get("accept-encoding")).map(|v| v.as_bytes()),
+        seen.last()
+            .and_then(|h| h.get("accept-encoding"))
+            .map(|v| v.as_bytes()),
         Some(&b"identity"[..])
     );
     let out = rig
-        .fetch(&bearer, serde_json::json!({"url": format!("{base}/api/gzip")}))
+        .fetch(
+            &bearer,
+            serde_json::json!({"url": format!("{base}/api/gzip")}),
+        )
         .await;
     assert!(
-        out["error"].as_str().unwrap_or_default().contains("HttpResponseContentCoding"),
+        out["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HttpResponseContentCoding"),
         "{out}"
     );
 
@@ -619,7 +664,10 @@ async fn an_echoed_credential_never_reaches_the_guest_in_any_form() {
         progress: None,
     };
     let out = rig
-        .fetch(&anonymous, serde_json::json!({"url": format!("{base}/api/echo-stream")}))
+        .fetch(
+            &anonymous,
+            serde_json::json!({"url": format!("{base}/api/echo-stream")}),
+        )
         .await;
     assert_eq!(out["body"], "you sent:  (that is: )", "{out}");
 }

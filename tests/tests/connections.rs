@@ -254,4 +254,3 @@ stories! {
         assert_eq!(r.json["base_url"], "http://10.1.2.3/jira/");
     }
 }
-

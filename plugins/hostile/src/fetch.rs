@@ -58,13 +58,16 @@ pub fn run(input: &str) -> String {
     .to_string()
 }
 
+/// Response headers as the guest received them: (name, value) pairs.
+type Headers = Vec<(String, String)>;
+
 fn send(
     method: &str,
     url: &str,
     headers: &[(String, String)],
     body_bytes: usize,
     refused: &mut Vec<String>,
-) -> Result<(u16, String, Vec<(String, String)>), String> {
+) -> Result<(u16, String, Headers), String> {
     let (scheme, rest) = url.split_once("://").ok_or("url without scheme")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),

@@ -287,7 +287,10 @@ async fn forward(
     if let Some(redactor) = &redactor {
         let coding = response.headers().get(http::header::CONTENT_ENCODING);
         if let Some(coding) = coding.filter(|c| !c.as_bytes().eq_ignore_ascii_case(b"identity")) {
-            tracing::warn!(plugin, "compressed response to a request with a credential refused");
+            tracing::warn!(
+                plugin,
+                "compressed response to a request with a credential refused"
+            );
             return Err(HttpError::HttpResponseContentCoding(
                 coding.to_str().ok().map(str::to_owned),
             ));

@@ -127,9 +127,8 @@ impl StaticCredential {
         use base64::Engine as _;
         let pair = zeroize::Zeroizing::new(format!("{user}:{password}"));
         let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
-        let mut value = HeaderValue::try_from(format!("Basic {encoded}")).map_err(|_| {
-            CredentialError::Refused("the pair is not a valid header value".into())
-        })?;
+        let mut value = HeaderValue::try_from(format!("Basic {encoded}"))
+            .map_err(|_| CredentialError::Refused("the pair is not a valid header value".into()))?;
         value.set_sensitive(true);
         Ok(Self(vec![(http::header::AUTHORIZATION, value)]))
     }

@@ -419,14 +419,21 @@ mod tests {
             "https://acme.example.com/jira/%2525252525252e/admin",
             "https://acme.example.com/jira/..%253b/admin",
         ] {
-            assert!(ok(double).is_some(), "{double}: dots encoded more than once");
+            assert!(
+                ok(double).is_some(),
+                "{double}: dots encoded more than once"
+            );
         }
         assert_eq!(
             ok("https://acme.example.com/jira/search?q=%252e%252e"),
             None,
             "the query is not a path"
         );
-        assert_eq!(ok("https://acme.example.com/jira/100%25/x"), None, "a literal %");
+        assert_eq!(
+            ok("https://acme.example.com/jira/100%25/x"),
+            None,
+            "a literal %"
+        );
         assert!(EgressPolicy::new(&["api.github.com".into()], "https://evil.com/").is_err());
         assert!(EgressPolicy::new(&["*".into()], "https://u:p@evil.com/").is_err());
         assert!(EgressPolicy::new(&["*".into()], "ftp://evil.com/").is_err());
@@ -438,7 +445,9 @@ mod tests {
             let method = http::Method::from_bytes(allowed.as_bytes()).expect("method");
             assert_eq!(method_refusal(&method), None, "{allowed}");
         }
-        for refused in ["TRACE", "trace", "TRACK", "CONNECT", "get", "Post", "PROPFIND", "DEBUG"] {
+        for refused in [
+            "TRACE", "trace", "TRACK", "CONNECT", "get", "Post", "PROPFIND", "DEBUG",
+        ] {
             let method = http::Method::from_bytes(refused.as_bytes()).expect("method");
             assert!(method_refusal(&method).is_some(), "{refused}");
         }

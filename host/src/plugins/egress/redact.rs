@@ -64,7 +64,10 @@ impl std::fmt::Debug for Secrets {
 
 impl Secrets {
     /// Adds the secrets of injected headers.
-    pub fn add_headers<'a>(&mut self, headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>) {
+    pub fn add_headers<'a>(
+        &mut self,
+        headers: impl IntoIterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    ) {
         for (name, value) in headers {
             self.add_header(name, value.as_bytes());
         }
@@ -162,10 +165,7 @@ fn forms_of(secret: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
 
 /// The Base64 characters that encode `secret` and nothing else, for each of the three offsets
 /// (modulo 3) it can have inside a longer encoded text: found whatever surrounds it.
-fn base64_cores(
-    engine: &base64::engine::GeneralPurpose,
-    secret: &[u8],
-) -> Vec<Zeroizing<Vec<u8>>> {
+fn base64_cores(engine: &base64::engine::GeneralPurpose, secret: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     (0..3usize)
         .map(|offset| {
             let mut shifted = Zeroizing::new(vec![0u8; offset]);
@@ -385,12 +385,19 @@ mod tests {
         ];
         for text in echoed {
             let out = clean(&r, &format!("before {text} after"));
-            assert!(out.contains(std::str::from_utf8(REDACTED).expect("ascii")), "{text}: {out}");
+            assert!(
+                out.contains(std::str::from_utf8(REDACTED).expect("ascii")),
+                "{text}: {out}"
+            );
             for leak in [password, pair, &b64] {
                 assert!(!out.contains(leak), "{text}: {out}");
             }
         }
-        assert_eq!(clean(&r, "alice is fine"), "alice is fine", "the user name is not secret");
+        assert_eq!(
+            clean(&r, "alice is fine"),
+            "alice is fine",
+            "the user name is not secret"
+        );
     }
 
     #[test]
@@ -400,7 +407,10 @@ mod tests {
         let mut secrets = Secrets::default();
         let value = HeaderValue::from_static("abc");
         secrets.add_headers([(&http::header::COOKIE, &value)]);
-        assert!(secrets.redactor().is_none(), "a 3-byte secret is not scanned for");
+        assert!(
+            secrets.redactor().is_none(),
+            "a 3-byte secret is not scanned for"
+        );
     }
 
     #[test]
