@@ -594,6 +594,21 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
     );
     let (ok, out, _) = agentic(&["plugin", "rollback", "hostile"]);
     assert!(ok && out.contains("0.1.0-hostile.1 is active"), "{out}");
+    // Forward again, then back by "upgrading" to the older package: refused unless forced.
+    let (ok, _, err) = agentic(&["plugin", "upgrade", "hostile-2.agp"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = agentic(&["plugin", "upgrade", "hostile-1.agp"]);
+    assert!(
+        !ok && err.contains(
+            "version 0.1.0-hostile.1 is not newer than the active version 0.1.0-hostile.2"
+        ),
+        "{err}"
+    );
+    let (ok, out, err) = agentic(&["plugin", "upgrade", "--force", "hostile-1.agp"]);
+    assert!(
+        ok && out.contains("0.1.0-hostile.1 is active"),
+        "{out}{err}"
+    );
 
     // Enable in a project (made directly in the database: projects are an API matter).
     sqlx::any::install_default_drivers();
@@ -630,6 +645,8 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
             "plugin.installed",
             "plugin.upgraded",
             "plugin.rolled_back",
+            "plugin.upgraded",
+            "plugin.downgraded",
             "plugin.enabled",
             "plugin.uninstalled",
             "plugin_publisher.removed"

@@ -1,9 +1,11 @@
 //! Integration tests of the host crate in one binary: the real `agentic` binary over TCP,
-//! the plugin runtime and its egress on real components, the WIT contract's docs, workers.
+//! the plugin runtime, its isolation and its egress (with the redaction of echoed secrets) on
+//! real components, the WIT contract's docs, workers.
 
 mod binary;
 mod plugin_egress;
 mod plugin_isolation;
+mod plugin_redaction;
 mod plugin_runtime;
 mod support;
 mod wit_contract;

@@ -15,7 +15,7 @@ use agentic_host::plugins::{
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{any, get};
 use serde_json::Value;
 use support::load;
 
@@ -37,10 +37,10 @@ fn runtime() -> Runtime {
 
 /// What the fake server saw: the headers of every request, in order.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<HeaderMap>>>);
+pub(crate) struct Seen(Arc<Mutex<Vec<HeaderMap>>>);
 
 impl Seen {
-    fn all(&self) -> Vec<HeaderMap> {
+    pub(crate) fn all(&self) -> Vec<HeaderMap> {
         self.0.lock().expect("lock").clone()
     }
 }
@@ -53,8 +53,9 @@ async fn record(State(seen): State<Seen>, headers: HeaderMap) -> impl IntoRespon
     )
 }
 
-/// A fake service on 127.0.0.1; returns its base URL and the recorder.
-async fn fake() -> (String, Seen) {
+/// A fake service on 127.0.0.1 with `extra` routes besides its own; returns its base URL and
+/// the recorder.
+async fn fake(extra: axum::Router<Seen>) -> (String, Seen) {
     let seen = Seen::default();
     let app = axum::Router::new()
         .route("/api/ok", get(record))
@@ -75,7 +76,9 @@ async fn fake() -> (String, Seen) {
             "/api/big",
             get(|| async { "x".repeat(1 << 20).into_response() }),
         )
+        .route("/api/any", any(record))
         .route("/admin", get(record))
+        .merge(extra)
         .with_state(seen.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -86,12 +89,22 @@ async fn fake() -> (String, Seen) {
 }
 
 fn policy(base: &str, allow_private: bool) -> Call {
+    with_credential(
+        base,
+        allow_private,
+        StaticCredential::bearer(SECRET).expect("credential"),
+    )
+}
+
+pub(crate) fn with_credential(
+    base: &str,
+    allow_private: bool,
+    credential: StaticCredential,
+) -> Call {
     let policy = EgressPolicy::new(&["127.0.0.1".into(), "localhost".into()], base)
         .expect("policy")
         .allow_private(allow_private)
-        .credential(Arc::new(
-            StaticCredential::bearer(SECRET).expect("credential"),
-        ));
+        .credential(Arc::new(credential));
     Call {
         egress: Some(Arc::new(policy)),
         progress: None,
@@ -100,18 +113,23 @@ fn policy(base: &str, allow_private: bool) -> Call {
 }
 
 /// A runtime with the hostile plugin loaded and a fake service to aim it at.
-struct Rig {
+pub(crate) struct Rig {
     rt: Runtime,
     hostile: Plugin,
-    base: String,
-    seen: Seen,
+    pub(crate) base: String,
+    pub(crate) seen: Seen,
 }
 
 impl Rig {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
+        Self::serving(axum::Router::new()).await
+    }
+
+    /// A rig whose fake service also serves `extra`.
+    pub(crate) async fn serving(extra: axum::Router<Seen>) -> Self {
         let rt = runtime();
         let hostile = load(&rt, "hostile");
-        let (base, seen) = fake().await;
+        let (base, seen) = fake(extra).await;
         Self {
             rt,
             hostile,
@@ -121,7 +139,7 @@ impl Rig {
     }
 
     /// Runs the hostile `fetch` action under `call` and returns its report.
-    async fn fetch(&self, call: &Call, input: Value) -> Value {
+    pub(crate) async fn fetch(&self, call: &Call, input: Value) -> Value {
         let out = self
             .rt
             .invoke(&self.hostile, call, "{}", "fetch", &input.to_string())
@@ -388,4 +406,49 @@ async fn progress_reports_reach_the_calls_sink() {
     assert_eq!(reports.len(), 1, "{reports:?}");
     assert_eq!(reports[0].done, 100);
     assert_eq!(reports[0].total, Some(250));
+}
+
+#[tokio::test]
+async fn only_the_listed_methods_go_out_spelled_exactly() {
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
+    let call = policy(&format!("{base}/api/"), true);
+    let url = format!("{base}/api/any");
+    for method in [
+        "trace", "TRACE", "TRACK", "track", "get", "Post", "CONNECT", "PROPFIND",
+    ] {
+        let out = rig
+            .fetch(&call, serde_json::json!({"url": url, "method": method}))
+            .await;
+        assert!(denied(&out), "{method}: {out}");
+    }
+    assert!(seen.all().is_empty(), "no refused method reached the fake");
+    for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        let out = rig
+            .fetch(&call, serde_json::json!({"url": url, "method": method}))
+            .await;
+        assert_eq!(out["status"], 200, "{method}: {out}");
+    }
+    assert_eq!(seen.all().len(), 7);
+}
+
+#[tokio::test]
+async fn dots_and_slashes_encoded_twice_are_refused() {
+    let rig = Rig::new().await;
+    let (base, seen) = (&rig.base, &rig.seen);
+    let call = policy(&format!("{base}/api/"), true);
+    for path in [
+        "/api/%252e%252e/admin",
+        "/api/%252E%252E/admin",
+        "/api/..%252fadmin",
+        "/api/%252e%252e%252fadmin",
+        "/api/x%255c..%255cadmin",
+        "/api/%25252e%25252e/admin",
+    ] {
+        let out = rig
+            .fetch(&call, serde_json::json!({"url": format!("{base}{path}")}))
+            .await;
+        assert!(denied(&out), "{path}: {out}");
+    }
+    assert!(seen.all().is_empty());
 }

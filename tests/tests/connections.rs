@@ -213,4 +213,44 @@ stories! {
         app.call("DELETE", &format!("/api/v1/projects/{project}"), Some(&pm.token), None).await.expect(204);
         assert_eq!(app.count("vault_secrets").await, 0);
     }
+
+    async fn link_local_and_metadata_base_urls_are_refused_even_where_private_ones_are_allowed(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = app.project_with_example(&admin.token, pm.id, &[]).await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        let body = |name: &str, base_url: &str| json!({
+            "plugin_id": "example", "name": name, "base_url": base_url,
+            "config": {"items": 1}, "credential": {"kind": "anonymous"},
+            "allow_private_network": true,
+        });
+        for base_url in [
+            "http://169.254.169.254/latest/meta-data/",
+            "http://169.254.10.20/",
+            "http://[fe80::1]/",
+            "http://[fd00:ec2::254]/",
+            "http://100.100.100.200/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+        ] {
+            let r = app.post(&url, &admin.token, body("meta", base_url)).await;
+            r.problem(422);
+            assert_eq!(r.fields(), ["base_url"], "{base_url}: {}", r.text);
+        }
+        assert_eq!(app.count("connections").await, 0);
+
+        // A private address is still fine where an Administrator allowed private networks…
+        let created = app.post(&url, &admin.token, body("onprem", "http://10.1.2.3/jira/")).await;
+        created.expect(201);
+        let cid = created.json["id"].as_i64().expect("id");
+        // …but moving the connection onto a metadata address is refused the same way.
+        for base_url in ["http://169.254.169.254/", "http://[fe80::a:b]/"] {
+            let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&admin.token),
+                Some(json!({"base_url": base_url}))).await;
+            r.problem(422);
+            assert_eq!(r.fields(), ["base_url"], "{base_url}: {}", r.text);
+        }
+        let r = app.get(&format!("{url}/{cid}"), &admin.token).await;
+        assert_eq!(r.json["base_url"], "http://10.1.2.3/jira/");
+    }
 }

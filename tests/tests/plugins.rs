@@ -225,6 +225,50 @@ stories! {
         assert_eq!(audit.json["items"], json!([]));
     }
 
+    async fn an_upgrade_to_an_older_version_is_refused_unless_forced_and_audited(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let acme = Publisher::new();
+        trust(&app, &admin.token, "acme", &acme).await;
+        // Both signed by the trusted publisher: v1 is a genuine, once-good older package.
+        let v1 = acme.sign(&hostile_manifest("0.1.0-hostile.1"), &hostile_wasm(1));
+        let v2 = acme.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
+        upload(&app, "/api/v1/plugins", &admin.token, v2.clone()).await.expect(201);
+
+        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v1.clone()).await;
+        r.problem(409);
+        let detail = r.json["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("0.1.0-hostile.1") && detail.contains("0.1.0-hostile.2"), "{}", r.text);
+        // The same version again is not an upgrade either.
+        upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v2.clone()).await.problem(409);
+        let r = app.get("/api/v1/plugins/hostile", &admin.token).await;
+        assert_eq!(r.json["active_version"], "0.1.0-hostile.2", "nothing changed");
+        assert_eq!(r.json["versions"].as_array().map(Vec::len), Some(1), "nothing stored");
+        let audit = app.get("/api/v1/audit?action=plugin.upgraded", &admin.token).await;
+        assert_eq!(audit.json["items"], json!([]));
+        // A misspelt option is not taken for "no force".
+        upload(&app, "/api/v1/plugins/hostile/upgrade?forse=true", &admin.token, v1.clone()).await.problem(400);
+
+        // Forced: installed, active, and audited as the downgrade it is.
+        let r = upload(&app, "/api/v1/plugins/hostile/upgrade?force=true", &admin.token, v1).await;
+        r.expect(200);
+        assert_eq!(r.json["active_version"], "0.1.0-hostile.1");
+        assert_eq!(r.json["previous_version"], "0.1.0-hostile.2");
+        let audit = app.get("/api/v1/audit?action=plugin.downgraded", &admin.token).await;
+        let entry = &audit.json["items"][0];
+        assert_eq!(entry["target_id"], "hostile", "{}", audit.json);
+        assert_eq!(entry["detail"]["from"], "0.1.0-hostile.2");
+        assert_eq!(entry["detail"]["to"], "0.1.0-hostile.1");
+        assert_eq!(entry["detail"]["forced"], true);
+        let audit = app.get("/api/v1/audit?action=plugin.upgraded", &admin.token).await;
+        assert_eq!(audit.json["items"], json!([]), "a downgrade is not logged as an upgrade");
+
+        // Newer again: an ordinary upgrade.
+        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v2).await;
+        r.expect(200);
+        assert_eq!(r.json["active_version"], "0.1.0-hostile.2");
+    }
+
     async fn upgrade_and_rollback_switch_the_running_version_without_a_restart(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;

@@ -20,6 +20,7 @@ use super::plugins::{call_error, validate_config};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
+use crate::plugins::egress::base_url_refusal;
 use crate::plugins::package::Manifest;
 use crate::plugins::{Call, ConnectorError, EgressPolicy, PluginError};
 use crate::rbac::{Permission, Role};
@@ -207,7 +208,7 @@ pub(super) struct ConnectionPath {
 
 /// The manifest of a plugin a connection may use in this project, with the rules a connection
 /// must meet checked: installed (422), enabled here (409), the config, credential kind and base
-/// URL acceptable to it (422 with the field).
+/// URL acceptable to it and not on a link-local or metadata address (422 with the field).
 async fn admit(
     state: &AppState,
     project: i64,
@@ -243,6 +244,11 @@ async fn admit(
     }
     EgressPolicy::new(&manifest.allowed_hosts, base_url)
         .map_err(|e| ApiError::field("base_url", e.to_string()))?;
+    // Link-local and cloud-metadata addresses are refused on every request even where private
+    // ones are allowed; a connection aimed at one is refused here, where someone can fix it.
+    if let Some(why) = base_url_refusal(base_url) {
+        return Err(ApiError::field("base_url", why));
+    }
     Ok(manifest)
 }
 

@@ -8,13 +8,13 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
@@ -151,6 +151,7 @@ impl From<RegistryError> for ApiError {
             e @ RegistryError::NotAComponent(_) => ApiError::field("plugin.wasm", e.to_string()),
             e @ RegistryError::Mismatch(_) => ApiError::field("plugin.toml", e.to_string()),
             e @ RegistryError::AlreadyInstalled { .. } => ApiError::Conflict(e.to_string()),
+            e @ RegistryError::NotNewer { .. } => ApiError::Conflict(e.to_string()),
             RegistryError::NotFound(what) => ApiError::not_found(&what),
             RegistryError::Conflict(m) => ApiError::Conflict(m),
             RegistryError::Runtime(e) => ApiError::Internal(e.to_string()),
@@ -274,23 +275,36 @@ async fn get_plugin(
     Ok(Json(view(plugin, &who)?))
 }
 
-/// Installs a new version of an installed plugin from a signed package and makes it active at
-/// once, on every host; the replaced version becomes the rollback target. Needs `plugins:manage`.
-#[utoipa::path(post, path = "/plugins/{id}/upgrade", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
+/// Options of an upgrade.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct UpgradeQuery {
+    /// Install the package even if its version is not newer than the active one (a
+    /// downgrade, audited as `plugin.downgraded`). Default false: such a package is 409.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Installs a newer version of an installed plugin from a signed package and makes it active
+/// at once, on every host; the replaced version becomes the rollback target. A version not
+/// newer than the active one is 409 (naming both) unless `force=true`. Needs `plugins:manage`.
+#[utoipa::path(post, path = "/plugins/{id}/upgrade", tag = "plugins", params(("id" = String, Path, description = "Plugin id"), UpgradeQuery),
     request_body(content = Vec<u8>, content_type = "application/vnd.agentic.plugin+tar", description = "The package file (.agp)"),
-    responses((status = 200, body = PluginView), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = PluginView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn upgrade_plugin(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<PluginPath>,
+    ApiQuery(query): ApiQuery<UpgradeQuery>,
     PackageBody(bytes): PackageBody,
 ) -> ApiResult<Json<PluginView>> {
     who.require(Permission::PluginsManage)?;
     let plugin = state
         .plugins
-        .upgrade(&actor(&who, &client), Some(&path.id), &bytes)
+        .upgrade(&actor(&who, &client), Some(&path.id), &bytes, query.force)
         .await?;
     Ok(Json(view(plugin, &who)?))
 }

@@ -93,6 +93,10 @@ pub(super) enum PluginCommand {
     Upgrade {
         /// The package file (`.agp`).
         package: PathBuf,
+        /// Install it even if its version is not newer than the active one (a downgrade,
+        /// audited as `plugin.downgraded`); `rollback` returns to the previous version without it.
+        #[arg(long)]
+        force: bool,
     },
     /// Make the previous version active again.
     Rollback {
@@ -216,9 +220,9 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
             let p = registry.install(&cli, &read_package(&package)?).await?;
             writeln!(out, "installed {} {}", p.id, p.active_version)?;
         }
-        PluginCommand::Upgrade { package } => {
+        PluginCommand::Upgrade { package, force } => {
             let p = registry
-                .upgrade(&cli, None, &read_package(&package)?)
+                .upgrade(&cli, None, &read_package(&package)?, force)
                 .await?;
             writeln!(
                 out,

@@ -46,6 +46,20 @@ pub enum RegistryError {
         /// Its active version.
         active: String,
     },
+    /// `upgrade` to a version that is not newer than the active one, without `force`.
+    #[error(
+        "plugin {id}: version {offered} is not newer than the active version {active}; \
+         roll back to return to the previous version, or force the upgrade to install an \
+         older one"
+    )]
+    NotNewer {
+        /// Plugin id.
+        id: String,
+        /// Its active version.
+        active: String,
+        /// The package's version.
+        offered: String,
+    },
     /// No such plugin, version or publisher.
     #[error("{0} not found")]
     NotFound(String),
@@ -273,14 +287,20 @@ impl Registry {
         Ok(self.store.get_plugin(&id).await?)
     }
 
-    /// Installs a new version of an installed plugin (or re-activates an installed one) and
+    /// Installs a newer version of an installed plugin (or re-activates an installed one) and
     /// makes it active; the version it replaces becomes the rollback target. `expected` is the
     /// plugin id the caller meant to upgrade, if it named one.
+    ///
+    /// A version not newer (by semver) than the active one is refused with
+    /// [`RegistryError::NotNewer`] unless `force`: a replayed old package, signed and once
+    /// trusted, must not silently bring back code with fixed flaws. `rollback` is the way back
+    /// to the previous version; a forced downgrade is audited as `plugin.downgraded`.
     pub async fn upgrade(
         &self,
         actor: &Actor,
         expected: Option<&str>,
         bytes: &[u8],
+        force: bool,
     ) -> Result<InstalledPlugin> {
         if let Some(expected) = expected {
             self.get(expected).await?;
@@ -288,7 +308,8 @@ impl Registry {
         let (package, publisher, hash, _) = self.admit(bytes).await?;
         let id = package.manifest.id.clone();
         // A plugin stays with its publisher: another trusted key may not replace it.
-        if let Ok(installed) = self.store.get_plugin(&id).await {
+        let installed = self.store.get_plugin(&id).await.ok();
+        if let Some(installed) = &installed {
             if let Some(active) = installed.active() {
                 if active.publisher != publisher.name {
                     return Err(RegistryError::Mismatch(format!(
@@ -306,10 +327,21 @@ impl Registry {
                 )));
             }
         }
+        let offered = &package.manifest.version;
+        let active = installed.as_ref().map(|p| p.active_version.as_str());
+        let downgrade = active.is_some_and(|active| !newer(offered, active));
+        if downgrade && !force {
+            return Err(RegistryError::NotNewer {
+                id,
+                active: active.unwrap_or_default().to_owned(),
+                offered: offered.clone(),
+            });
+        }
         let version = Self::new_version(&package, &publisher, &hash, actor);
         let previous = self
             .store
-            .upgrade_plugin(&version, self.clock.now_ms())
+            // Guarded by the active version judged above: a concurrent change is refused.
+            .upgrade_plugin(&version, active, self.clock.now_ms())
             .await
             .map_err(|e| match e {
                 StoreError::NotFound => {
@@ -317,9 +349,14 @@ impl Registry {
                 }
                 other => other.into(),
             })?;
-        let detail = json!({"from": previous, "to": package.manifest.version, "sha256": hash, "publisher": publisher.name});
-        self.audit(actor, "plugin.upgraded", "plugin", &id, detail)
-            .await?;
+        let mut detail = json!({"from": previous, "to": package.manifest.version, "sha256": hash, "publisher": publisher.name});
+        let action = if downgrade {
+            detail["forced"] = json!(true);
+            "plugin.downgraded"
+        } else {
+            "plugin.upgraded"
+        };
+        self.audit(actor, action, "plugin", &id, detail).await?;
         Ok(self.store.get_plugin(&id).await?)
     }
 
@@ -459,6 +496,18 @@ impl Registry {
         self.lock_compiled()
             .insert(hash.to_owned(), (id.to_owned(), plugin.clone()));
         Ok(plugin)
+    }
+}
+
+/// Whether semver `offered` is newer than `active` (both were checked as semver at install; a
+/// version that does not parse is never newer).
+fn newer(offered: &str, active: &str) -> bool {
+    match (
+        semver::Version::parse(offered),
+        semver::Version::parse(active),
+    ) {
+        (Ok(offered), Ok(active)) => offered > active,
+        _ => false,
     }
 }
 

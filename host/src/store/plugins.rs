@@ -197,14 +197,25 @@ impl Store {
     }
 
     /// Adds a version to an installed plugin (if new) and makes it active; the version active
-    /// until now becomes the rollback target. Returns that previous version.
-    pub async fn upgrade_plugin(&self, v: &NewVersion<'_>, now: Millis) -> Result<String> {
+    /// until now becomes the rollback target. Returns that previous version. `expected_active`: the
+    /// active version the caller judged the upgrade against; if another is active now, 409.
+    pub async fn upgrade_plugin(
+        &self,
+        v: &NewVersion<'_>,
+        expected_active: Option<&str>,
+        now: Millis,
+    ) -> Result<String> {
         let mut tx = self.pool.begin().await?;
         let active: String = sqlx::query_scalar("SELECT active_version FROM plugins WHERE id = $1")
             .bind(v.plugin_id)
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
+        if expected_active.is_some_and(|expected| expected != active) {
+            return Err(StoreError::Conflict(format!(
+                "the plugin changed meanwhile (version {active} is active now); try again"
+            )));
+        }
         if active == v.version {
             return Err(StoreError::Conflict(format!(
                 "version {active} is already the active one"

@@ -2,8 +2,10 @@
 //!
 //! Input: `{"url": "http://host:port/path", "method": "GET", "headers": {"name": "value"},
 //! "body_bytes": 0, "times": 1}`. Output: `{"sent": n, "status": last, "body": last,
-//! "response_headers": [names], "refused_headers": [...], "error": first error or null}`. Every header the host refuses to
-//! let the guest set is listed, every request the host refuses ends the loop with its error.
+//! "response_headers": [names], "response_header_values": [[name, value]], "refused_headers":
+//! [...], "error": first error or null}`. Every header the host refuses to let the guest set is
+//! listed, every request the host refuses ends the loop with its error. Everything the guest
+//! received is in the output, so tests can look for what must never reach it.
 
 use crate::wasi::http::outgoing_handler;
 use crate::wasi::http::types::{
@@ -31,6 +33,7 @@ pub fn run(input: &str) -> String {
         .unwrap_or_default();
     let (mut sent, mut status, mut body, mut error) = (0u64, Value::Null, Value::Null, Value::Null);
     let mut response_headers = Vec::new();
+    let mut response_header_values = Vec::new();
     let mut refused = Vec::new();
     for _ in 0..times {
         match send(&method, &url, &headers, body_bytes, &mut refused) {
@@ -38,7 +41,8 @@ pub fn run(input: &str) -> String {
                 sent += 1;
                 status = json!(s);
                 body = json!(b);
-                response_headers = h;
+                response_headers = h.iter().map(|(name, _)| name.clone()).collect();
+                response_header_values = h;
             }
             Err(e) => {
                 error = json!(e);
@@ -49,9 +53,13 @@ pub fn run(input: &str) -> String {
     refused.sort();
     refused.dedup();
     json!({"sent": sent, "status": status, "body": body, "response_headers": response_headers,
-        "refused_headers": refused, "error": error})
+        "response_header_values": response_header_values, "refused_headers": refused,
+        "error": error})
     .to_string()
 }
+
+/// Response headers as the guest received them: (name, value) pairs.
+type Headers = Vec<(String, String)>;
 
 fn send(
     method: &str,
@@ -59,7 +67,7 @@ fn send(
     headers: &[(String, String)],
     body_bytes: usize,
     refused: &mut Vec<String>,
-) -> Result<(u16, String, Vec<String>), String> {
+) -> Result<(u16, String, Headers), String> {
     let (scheme, rest) = url.split_once("://").ok_or("url without scheme")?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -117,11 +125,11 @@ fn send(
         .map_err(|()| "response taken")?
         .map_err(|e| format!("{e:?}"))?;
     let status = response.status();
-    let names = response
+    let headers = response
         .headers()
         .entries()
         .into_iter()
-        .map(|(name, _)| name)
+        .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
         .collect();
     let incoming = response.consume().map_err(|()| "body taken")?;
     let stream = incoming.stream().map_err(|()| "stream taken")?;
@@ -137,5 +145,5 @@ fn send(
     }
     drop(stream);
     let _ = IncomingBody::finish(incoming);
-    Ok((status, String::from_utf8_lossy(&buf).into_owned(), names))
+    Ok((status, String::from_utf8_lossy(&buf).into_owned(), headers))
 }

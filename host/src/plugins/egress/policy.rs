@@ -1,0 +1,481 @@
+//! What a connection's plugin may request: [`EgressPolicy`] (declared hosts, the base URL,
+//! paths), the method allow list, and the address rules shared by the resolver, connection
+//! creation and web-automation tasks.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::CredentialProvider;
+
+/// What one call may reach: the plugin's declared hosts and the connection's base URL, whether
+/// private addresses are allowed, and the credential to inject.
+#[derive(Debug, Clone)]
+pub struct EgressPolicy {
+    allowed_hosts: Vec<String>,
+    base: url::Url,
+    pub(super) allow_private: bool,
+    pub(super) credential: Option<Arc<dyn CredentialProvider>>,
+}
+
+/// A policy that cannot be built.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyError(String);
+
+impl EgressPolicy {
+    /// A policy for a connection whose service lives at `base_url` (e.g.
+    /// `https://acme.atlassian.net/`), for a plugin that declared `allowed_hosts`
+    /// (`api.example.com`, `*.atlassian.net`, or `*` for any host).
+    pub fn new(allowed_hosts: &[String], base_url: &str) -> Result<Self, PolicyError> {
+        let base = url::Url::parse(base_url)
+            .map_err(|e| PolicyError(format!("base URL {base_url:?}: {e}")))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            return Err(PolicyError("base URL must be http or https".into()));
+        }
+        let Some(host) = base.host_str() else {
+            return Err(PolicyError("base URL has no host".into()));
+        };
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(PolicyError(
+                "base URL may not carry credentials; store them as the connection's credential"
+                    .into(),
+            ));
+        }
+        if !allowed_hosts.iter().any(|p| host_matches(p, host)) {
+            return Err(PolicyError(format!(
+                "host {host} is not among the plugin's allowed hosts ({})",
+                allowed_hosts.join(", ")
+            )));
+        }
+        Ok(Self {
+            allowed_hosts: allowed_hosts.to_vec(),
+            base,
+            allow_private: false,
+            credential: None,
+        })
+    }
+
+    /// Allows private and loopback addresses (on-premises servers, local fakes in tests).
+    pub fn allow_private(mut self, allow: bool) -> Self {
+        self.allow_private = allow;
+        self
+    }
+
+    /// Adds the connection's credential to every request.
+    pub fn credential(mut self, provider: Arc<dyn CredentialProvider>) -> Self {
+        self.credential = Some(provider);
+        self
+    }
+
+    /// Why `uri` may not be requested, if it may not. Web-automation tasks judge their
+    /// requests by the same rules, with the request's own origin as the base.
+    pub(crate) fn refusal(&self, uri: &http::Uri) -> Option<String> {
+        let scheme = uri.scheme_str().unwrap_or_default();
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            // The client would turn user:password@ into an Authorization header of the guest's.
+            return Some("credentials in the URL are not allowed".into());
+        }
+        let Some(host) = uri.host() else {
+            return Some("request has no host".into());
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if !self.allowed_hosts.iter().any(|p| host_matches(p, host)) {
+            return Some(format!("host {host} is not declared by the plugin"));
+        }
+        let base_host = self.base.host_str().unwrap_or_default();
+        let base_host = base_host.trim_start_matches('[').trim_end_matches(']');
+        let port = uri.port_u16().or(default_port(scheme));
+        if scheme != self.base.scheme()
+            || !host.eq_ignore_ascii_case(base_host)
+            || port != self.base.port_or_known_default()
+        {
+            return Some(format!(
+                "{scheme}://{host} is outside the connection's base URL {}",
+                self.base
+            ));
+        }
+        let path = uri.path();
+        if let Some(why) = path_refusal(path) {
+            return Some(why.into());
+        }
+        let prefix = self.base.path().trim_end_matches('/');
+        if !(path == prefix || path.starts_with(&format!("{prefix}/"))) {
+            return Some(format!("path {path} is outside the base path {prefix}/"));
+        }
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            if let Some(why) = ip_refusal(ip, self.allow_private) {
+                return Some(format!("address {ip} is {why}"));
+            }
+        }
+        None
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// `*` matches every host, `*.example.com` every subdomain of example.com, anything else itself
+/// (case-insensitively).
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_prefix("*.") {
+        Some(domain) => {
+            host.len() > domain.len() + 1
+                && host[host.len() - domain.len()..].eq_ignore_ascii_case(domain)
+                && host.as_bytes()[host.len() - domain.len() - 1] == b'.'
+        }
+        None => pattern.eq_ignore_ascii_case(host),
+    }
+}
+
+/// How many layers of percent-encoding a path is unwrapped through before it is refused as
+/// too deep to judge.
+const MAX_DECODE_ROUNDS: usize = 4;
+
+/// Why a request path may not be sent, if it may not: a `.` or `..` segment, plain or
+/// percent-encoded, at any depth of encoding a server or proxy downstream might undo; or a dot,
+/// slash or backslash encoded more than once (`%252e`, `%252f`, `%255c`), which no service needs
+/// and which would climb out of the base path at the second decoding. A slash encoded once is
+/// allowed: GitLab names projects `group%2Fproject`.
+fn path_refusal(path: &str) -> Option<&'static str> {
+    let mut current = std::borrow::Cow::Borrowed(path);
+    for round in 0..=MAX_DECODE_ROUNDS {
+        if has_dot_segment(&current) {
+            return Some("path has dot segments");
+        }
+        if round > 0 && has_encoded_separator(&current) {
+            return Some("path has a dot or slash percent-encoded more than once");
+        }
+        let decoded = percent_encoding::percent_decode_str(&current).decode_utf8_lossy();
+        if decoded == current {
+            return None;
+        }
+        current = std::borrow::Cow::Owned(decoded.into_owned());
+    }
+    Some("path is percent-encoded too many times over")
+}
+
+/// `%2e`, `%2f` or `%5c` in any case.
+fn has_encoded_separator(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e))
+}
+
+/// `.` or `..` path segments, plain or percent-encoded once, which could climb out of the base
+/// path. Encoded slashes count as separators here (a server may decode them).
+fn has_dot_segment(path: &str) -> bool {
+    let lower = path
+        .to_ascii_lowercase()
+        .replace("%2e", ".")
+        .replace("%2f", "/")
+        .replace("%5c", "/");
+    lower
+        .split(['/', '\\'])
+        // `..;/` is `../` to Tomcat and Spring, which drop path parameters.
+        .map(|segment| segment.split(';').next().unwrap_or_default())
+        .any(|segment| segment == "." || segment == "..")
+}
+
+/// The methods a plugin may use, exactly as spelled here: HTTP methods are case-sensitive
+/// (RFC 9110 §9.1), so `get` is not `GET`, and servers that upper-case what they receive would
+/// turn `trace` into `TRACE`, which echoes the request with its injected credential.
+pub const ALLOWED_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// Why a plugin may not use `method`, if it may not.
+pub fn method_refusal(method: &http::Method) -> Option<String> {
+    if ALLOWED_METHODS.contains(&method.as_str()) {
+        return None;
+    }
+    let shown: String = method.as_str().chars().take(32).collect();
+    Some(format!(
+        "method {shown:?} is not allowed (only {})",
+        ALLOWED_METHODS.join(", ")
+    ))
+}
+
+/// Host names of cloud metadata services (they resolve to link-local addresses, which the
+/// resolver refuses anyway; naming them lets a connection on one be refused when it is made).
+const METADATA_NAMES: &[&str] = &[
+    "metadata.google.internal",
+    "metadata.goog",
+    "metadata",
+    "instance-data",
+    "instance-data.ec2.internal",
+    "metadata.azure.com",
+    "metadata.tencentyun.com",
+    "metadata.platformequinix.com",
+];
+
+/// Why a connection may not have `base_url`, whatever else it allows: an address no connector
+/// needs and the egress rules refuse always (link-local — where cloud metadata services live
+/// —, metadata, unspecified, multicast), or a metadata service's name. Checked when a
+/// connection is created or moved, so it fails there with a field error rather than on every
+/// request later. A name that merely *resolves* to such an address is refused per request by
+/// the guarded resolver.
+pub fn base_url_refusal(base_url: &str) -> Option<String> {
+    let url = url::Url::parse(base_url).ok()?;
+    match url.host()? {
+        url::Host::Ipv4(v4) => ip_refusal(IpAddr::V4(v4), true)
+            .map(|why| format!("address {v4} is {why}; no connection may use it")),
+        url::Host::Ipv6(v6) => ip_refusal(IpAddr::V6(v6), true)
+            .map(|why| format!("address {v6} is {why}; no connection may use it")),
+        url::Host::Domain(name) => {
+            let name = name.trim_end_matches('.');
+            METADATA_NAMES
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(name))
+                .then(|| format!("{name} is a cloud metadata service; no connection may use it"))
+        }
+    }
+}
+
+/// Why an address may not be contacted, if it may not. Link-local is refused even when private
+/// addresses are allowed: nothing a connector needs lives there, cloud metadata services do.
+pub fn ip_refusal(ip: IpAddr, allow_private: bool) -> Option<&'static str> {
+    let ip = match ip {
+        IpAddr::V6(v6) => embedded_ipv4(v6).map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    if METADATA.contains(&ip) {
+        return Some("a cloud metadata service");
+    }
+    let link_local = match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    };
+    if link_local {
+        return Some("link-local");
+    }
+    if ip.is_unspecified() || ip.is_multicast() {
+        return Some("not a unicast address");
+    }
+    if allow_private {
+        return None;
+    }
+    let private = match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_broadcast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b)) // shared address space (RFC 6598)
+                || (a == 198 && (b == 18 || b == 19)) // benchmarking (RFC 2544)
+                || a >= 240
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00 // unique local
+                || (v6.segments()[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
+        }
+    };
+    private.then_some("private or loopback, and the connection does not allow those")
+}
+
+/// Cloud metadata services outside link-local, refused even on private networks.
+const METADATA: &[IpAddr] = &[
+    IpAddr::V4(std::net::Ipv4Addr::new(100, 100, 100, 200)), // Alibaba Cloud
+    IpAddr::V6(std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)), // AWS (IPv6)
+];
+
+/// The IPv4 address an IPv6 address stands for, where one is embedded: IPv4-mapped
+/// (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96`, `64:ff9b:1::/48`)
+/// and 6to4 (`2002::/16`). Those are judged by the IPv4 rules.
+fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let s = v6.segments();
+    let tail = |hi: u16, lo: u16| std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return Some(v4);
+    }
+    match s {
+        [0, 0, 0, 0, 0, 0, hi, lo] if (hi, lo) != (0, 0) && (hi, lo) != (0, 1) => {
+            Some(tail(hi, lo))
+        }
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(tail(hi, lo)),
+        [0x64, 0xff9b, 1, ..] => Some(tail(s[6], s[7])),
+        [0x2002, hi, lo, ..] => Some(tail(hi, lo)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_patterns() {
+        assert!(host_matches("*", "anything.example"));
+        assert!(host_matches("*.atlassian.net", "acme.atlassian.net"));
+        assert!(host_matches("*.atlassian.net", "ACME.Atlassian.NET"));
+        assert!(!host_matches("*.atlassian.net", "atlassian.net"));
+        assert!(!host_matches("*.atlassian.net", "evilatlassian.net"));
+        assert!(!host_matches("*.atlassian.net", "atlassian.net.evil.com"));
+        assert!(host_matches("api.github.com", "API.github.com"));
+        assert!(!host_matches("api.github.com", "api.github.com.evil.com"));
+    }
+
+    #[test]
+    fn addresses() {
+        for private in [
+            "127.0.0.1",
+            "10.0.0.1",
+            "192.168.1.1",
+            "172.16.0.1",
+            "::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+            "0.0.0.0",
+        ] {
+            let ip: IpAddr = private.parse().expect("ip");
+            assert!(ip_refusal(ip, false).is_some(), "{private} must be refused");
+        }
+        for link_local in ["169.254.169.254", "fe80::1"] {
+            let ip: IpAddr = link_local.parse().expect("ip");
+            assert!(
+                ip_refusal(ip, true).is_some(),
+                "{link_local} refused even when allowed"
+            );
+        }
+        for smuggled in [
+            "64:ff9b::a00:5",
+            "2002:a00:1::1",
+            "::a00:1",
+            "fec0::1",
+            "64:ff9b:1::a00:5",
+        ] {
+            let ip: IpAddr = smuggled.parse().expect("ip");
+            assert!(
+                ip_refusal(ip, false).is_some(),
+                "{smuggled} hides a private address"
+            );
+        }
+        for metadata in ["100.100.100.200", "fd00:ec2::254"] {
+            let ip: IpAddr = metadata.parse().expect("ip");
+            assert!(
+                ip_refusal(ip, true).is_some(),
+                "{metadata} refused even when allowed"
+            );
+        }
+        let public: IpAddr = "93.184.216.34".parse().expect("ip");
+        assert!(ip_refusal(public, false).is_none());
+        let loopback: IpAddr = "127.0.0.1".parse().expect("ip");
+        assert!(ip_refusal(loopback, true).is_none());
+    }
+
+    #[test]
+    fn requests_stay_under_the_base_url() {
+        let policy = EgressPolicy::new(&["*.example.com".into()], "https://acme.example.com/jira/")
+            .expect("policy");
+        let ok = |uri: &str| policy.refusal(&uri.parse().expect("uri"));
+        assert_eq!(ok("https://acme.example.com/jira/rest/api/2/issue"), None);
+        assert_eq!(ok("https://acme.example.com:443/jira"), None);
+        assert!(ok("http://acme.example.com/jira/x").is_some(), "scheme");
+        assert!(ok("https://acme.example.com:8443/jira/x").is_some(), "port");
+        assert!(ok("https://other.example.com/jira/x").is_some(), "host");
+        assert!(ok("https://acme.example.com/jira2/x").is_some(), "prefix");
+        assert!(
+            ok("https://acme.example.com/jira/../admin").is_some(),
+            "dots"
+        );
+        assert!(
+            ok("https://acme.example.com/jira/%2E%2E/admin").is_some(),
+            "encoded dots"
+        );
+        assert!(
+            ok("https://acme.example.com/jira/..%2fadmin").is_some(),
+            "encoded slash"
+        );
+        assert!(
+            ok("https://acme.example.com/jira/..;/admin").is_some(),
+            "path parameter"
+        );
+        assert!(
+            ok("https://acme.example.com/jira%2F..%2Fadmin").is_some(),
+            "encoded slash before the base path"
+        );
+        assert_eq!(
+            ok("https://acme.example.com/jira/api/v4/projects/group%2Fproject/issues"),
+            None,
+            "GitLab's encoded project paths"
+        );
+        assert!(
+            ok("https://u:p@acme.example.com/jira/x").is_some(),
+            "userinfo"
+        );
+        for double in [
+            "https://acme.example.com/jira/%252e%252e/admin",
+            "https://acme.example.com/jira/%252E%252E%252Fadmin",
+            "https://acme.example.com/jira/..%252fadmin",
+            "https://acme.example.com/jira/x%255c..%255cadmin",
+            "https://acme.example.com/jira/%25252e%25252e/admin",
+            "https://acme.example.com/jira/%2525252525252e/admin",
+            "https://acme.example.com/jira/..%253b/admin",
+        ] {
+            assert!(
+                ok(double).is_some(),
+                "{double}: dots encoded more than once"
+            );
+        }
+        assert_eq!(
+            ok("https://acme.example.com/jira/search?q=%252e%252e"),
+            None,
+            "the query is not a path"
+        );
+        assert_eq!(
+            ok("https://acme.example.com/jira/100%25/x"),
+            None,
+            "a literal %"
+        );
+        assert!(EgressPolicy::new(&["api.github.com".into()], "https://evil.com/").is_err());
+        assert!(EgressPolicy::new(&["*".into()], "https://u:p@evil.com/").is_err());
+        assert!(EgressPolicy::new(&["*".into()], "ftp://evil.com/").is_err());
+    }
+
+    #[test]
+    fn methods_are_an_exact_allow_list() {
+        for allowed in ALLOWED_METHODS {
+            let method = http::Method::from_bytes(allowed.as_bytes()).expect("method");
+            assert_eq!(method_refusal(&method), None, "{allowed}");
+        }
+        for refused in [
+            "TRACE", "trace", "TRACK", "CONNECT", "get", "Post", "PROPFIND", "DEBUG",
+        ] {
+            let method = http::Method::from_bytes(refused.as_bytes()).expect("method");
+            assert!(method_refusal(&method).is_some(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn connections_may_not_be_made_on_link_local_or_metadata_addresses() {
+        for refused in [
+            "http://169.254.169.254/latest/",
+            "http://169.254.1.1/",
+            "http://0xa9fea9fe/",
+            "http://[fe80::1]/",
+            "http://[fd00:ec2::254]/",
+            "http://[::ffff:169.254.169.254]/",
+            "http://100.100.100.200/",
+            "http://metadata.google.internal/computeMetadata/v1/",
+            "http://METADATA.google.internal./",
+            "http://0.0.0.0/",
+        ] {
+            assert!(base_url_refusal(refused).is_some(), "{refused}");
+        }
+        for fine in [
+            "https://acme.atlassian.net/",
+            "http://127.0.0.1:8080/",
+            "http://10.0.0.5/jira/",
+            "https://metadata.example.com/",
+        ] {
+            assert_eq!(base_url_refusal(fine), None, "{fine}");
+        }
+    }
+}
