@@ -3,6 +3,7 @@
 
 mod support;
 mod binary;
+mod data_dir;
 mod plugin_egress;
 mod plugin_runtime;
 mod wit_contract;
