@@ -92,7 +92,11 @@ pub fn refuse_lost_database(config: &Config) -> anyhow::Result<()> {
         return Ok(());
     };
     if missing_or_empty(&db) && key.exists() {
-        let state = if db.exists() { "is empty (0 bytes)" } else { "is missing" };
+        let state = if db.exists() {
+            "is empty (0 bytes)"
+        } else {
+            "is missing"
+        };
         anyhow::bail!(
             "the database {} {state} but the vault key {} exists: this installation's database \
              was lost. Restore it from a backup (docs/DR.md) — nothing was changed. To start a \

@@ -13,7 +13,11 @@ use crate::binary::{login_and_use, run_cli, start, BIN};
 fn modes(dir: &Path) -> Vec<(PathBuf, u32, bool)> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::symlink_metadata(dir).expect("stat");
-    let mut out = vec![(dir.to_owned(), meta.permissions().mode() & 0o777, meta.is_dir())];
+    let mut out = vec![(
+        dir.to_owned(),
+        meta.permissions().mode() & 0o777,
+        meta.is_dir(),
+    )];
     if meta.is_dir() {
         for entry in std::fs::read_dir(dir).expect("read dir") {
             out.extend(modes(&entry.expect("entry").path()));
@@ -31,7 +35,12 @@ fn assert_private(dir: &Path) -> Vec<String> {
         let want = if is_dir { 0o700 } else { 0o600 };
         assert_eq!(mode, want, "{} is {mode:o}, not {want:o}", path.display());
         if !is_dir {
-            files.push(path.file_name().expect("name").to_string_lossy().into_owned());
+            files.push(
+                path.file_name()
+                    .expect("name")
+                    .to_string_lossy()
+                    .into_owned(),
+            );
         }
     }
     files
@@ -86,7 +95,12 @@ async fn every_file_the_host_creates_in_its_data_dir_is_private() {
     login_and_use(server.addr, "admin@test.example", "an-admin-password-1").await;
     // While it runs, with the database's -wal and -shm files open…
     let files = assert_private(&data);
-    for name in ["agentic.db", "agentic.db-wal", "agentic.db-shm", "vault.key"] {
+    for name in [
+        "agentic.db",
+        "agentic.db-wal",
+        "agentic.db-shm",
+        "vault.key",
+    ] {
         assert!(files.iter().any(|f| f == name), "{name} in {files:?}");
     }
     server.stop();
@@ -137,7 +151,10 @@ fn read_only_commands_refuse_a_data_dir_without_an_installation() {
         .expect("spawn");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a wrong data dir must be refused");
-    assert!(err.contains(&wrong.join("agentic.db").display().to_string()), "{err}");
+    assert!(
+        err.contains(&wrong.join("agentic.db").display().to_string()),
+        "{err}"
+    );
     assert!(!wrong.exists(), "no new installation in the wrong place");
     let (ok, out, err) = run_cli(dir.path(), &["vault", "status"]);
     assert!(ok && out.starts_with("current key: age1"), "{err}");
@@ -170,12 +187,19 @@ fn a_lost_database_beside_a_vault_key_is_not_a_fresh_install() {
             "{args:?}: {err}"
         );
     }
-    assert_eq!(std::fs::metadata(&db).expect("db").len(), 0, "left as it was");
+    assert_eq!(
+        std::fs::metadata(&db).expect("db").len(),
+        0,
+        "left as it was"
+    );
     // Gone altogether: the same.
     std::fs::remove_file(&db).expect("remove");
     let (ok, err) = run_briefly(dir.path(), &["serve"]);
     assert_eq!(ok, Some(false), "{err}");
-    assert!(err.contains("is missing") && err.contains("was lost"), "{err}");
+    assert!(
+        err.contains("is missing") && err.contains("was lost"),
+        "{err}"
+    );
     assert!(!db.exists(), "no new database");
     assert_eq!(
         std::fs::read(data.join("vault.key")).expect("key"),

@@ -324,9 +324,12 @@ async fn two_worker_processes_on_one_postgres_queue_run_every_job_exactly_once()
         .await
         .expect("store");
     // The vault key, made once before the workers start (`vault status` no longer makes one).
-    agentic_host::vault::Vault::open(store.clone(), config(dir.path(), &database).vault_key_source())
-        .await
-        .expect("vault key");
+    agentic_host::vault::Vault::open(
+        store.clone(),
+        config(dir.path(), &database).vault_key_source(),
+    )
+    .await
+    .expect("vault key");
     let now = SystemClock.now_ms();
     const JOBS: usize = 400;
     let mut ids = Vec::new();

@@ -416,3 +416,53 @@ impl FromRequestParts<AppState> for ClientInfo {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_lose_the_input_they_quote() {
+        assert_eq!(
+            without_input(
+                "invalid type: string \"-----BEGIN, expected x\", expected struct Key at line 1"
+            ),
+            "has the wrong type: expected struct Key at line 1"
+        );
+        assert_eq!(
+            without_input("invalid value: integer `918273645`, expected u8"),
+            "has an invalid value: expected u8"
+        );
+        assert_eq!(
+            without_input("unknown variant `hunter2`, expected `basic` or `body`"),
+            "unknown variant, expected `basic` or `body`"
+        );
+        assert_eq!(
+            without_input("missing field `name`"),
+            "missing field `name`"
+        );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        token: u8,
+    }
+
+    #[test]
+    fn no_parse_error_echoes_a_value() {
+        for body in [
+            r#"{"token": "s3cr3t-value"}"#,
+            r#"{"token": "s3cr3t-value", "x": "#,
+            r#"{"token": 918273645}"#,
+        ] {
+            let e = parse_json::<Body>(body.as_bytes()).expect_err(body);
+            let text = format!("{e} {e:?}");
+            assert!(
+                !text.contains("s3cr3t") && !text.contains("918273645"),
+                "{text}"
+            );
+        }
+    }
+}

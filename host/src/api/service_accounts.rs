@@ -114,7 +114,10 @@ async fn create_account(
     let body = body.parse().await?;
     who.require_grant(
         Grant::Role(body.role),
-        &format!("creating a service account with the {} role", body.role.title()),
+        &format!(
+            "creating a service account with the {} role",
+            body.role.title()
+        ),
     )?;
     let new = NewUser {
         kind: UserKind::Service,
@@ -320,9 +323,14 @@ async fn create_key(
     let wanted = body
         .scopes
         .iter()
-        .map(|s| Permission::parse(s).ok_or_else(|| ApiError::field("scopes", "unknown permission")))
+        .map(|s| {
+            Permission::parse(s).ok_or_else(|| ApiError::field("scopes", "unknown permission"))
+        })
         .collect::<ApiResult<Vec<Permission>>>()?;
-    who.require_grant(Grant::Scopes(&wanted), "issuing an API key with these scopes")?;
+    who.require_grant(
+        Grant::Scopes(&wanted),
+        "issuing an API key with these scopes",
+    )?;
     let mut scopes: Vec<&str> = Vec::new();
     let mut errors = Vec::new();
     for (i, (s, p)) in body.scopes.iter().zip(wanted.iter().copied()).enumerate() {

@@ -143,7 +143,9 @@ impl Command {
     /// installation up.
     fn needs(&self) -> Needs {
         match self {
-            Command::Serve | Command::Migrate | Command::Worker | Command::Openapi => Needs::Nothing,
+            Command::Serve | Command::Migrate | Command::Worker | Command::Openapi => {
+                Needs::Nothing
+            }
             Command::Admin {
                 command: AdminCommand::CreateUser { .. },
             } => Needs::Nothing,
