@@ -27,6 +27,8 @@ pub mod cli;
 pub mod clock;
 /// Typed configuration from a TOML file and `AGENTIC_*` environment variables.
 pub mod config;
+/// The data directory: private files (umask 077, 0700), refusing a lost or missing installation.
+pub mod data_dir;
 /// Documents: blob stores, streaming uploads, media-type and file-name rules.
 pub mod documents;
 /// The durable job queue and its workers.

@@ -69,6 +69,11 @@ impl Role {
             .any(|(p, roles)| *p == permission && roles.contains(&self))
     }
 
+    /// Every permission this role grants, in matrix order.
+    pub fn permissions(self) -> impl Iterator<Item = Permission> {
+        Permission::all().filter(move |p| self.grants(*p))
+    }
+
     /// Administrators see every project; other roles only those they are members of.
     pub fn sees_all_projects(self) -> bool {
         self == Role::Administrator

@@ -22,14 +22,15 @@ use crate::store::users::{NewUser, UserKind};
 use crate::store::{Store, StoreError};
 use crate::telemetry;
 
-/// Connects to the database (creating the SQLite data directory if needed), migrates it, and
-/// puts the configured cache in front of it (with Redis, the CLI's writes invalidate running
-/// hosts too).
+/// Connects to the database (creating the SQLite data directory, 0700, if needed), migrates
+/// it, and puts the configured cache in front of it (with Redis, the CLI's writes invalidate
+/// running hosts too). Refuses a SQLite database that was lost beside a surviving vault key
+/// ([`crate::data_dir::refuse_lost_database`]).
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+        crate::data_dir::create(&config.data_dir)?;
     }
+    crate::data_dir::refuse_lost_database(config)?;
     let url = config.database_url();
     let store = Store::connect(&url)
         .await

@@ -16,20 +16,20 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const BIN: &str = env!("CARGO_BIN_EXE_agentic");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_agentic");
 
 /// A running `agentic serve` and what it printed before listening.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
-    banner: Vec<String>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) banner: Vec<String>,
     /// Everything it writes to stderr after listening.
     logs: mpsc::Receiver<String>,
 }
 
 // The child is owned by `Server`, whose `Drop` kills and reaps it.
 #[allow(clippy::zombie_processes)]
-fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
+pub(crate) fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(BIN);
     cmd.arg("serve")
         .current_dir(dir)
@@ -78,7 +78,7 @@ fn start(dir: &Path, env: &[(&str, &str)]) -> Server {
 
 impl Server {
     /// Stops it with SIGTERM (it must exit cleanly) and returns what it logged after listening.
-    fn stop(mut self) -> Vec<String> {
+    pub(crate) fn stop(mut self) -> Vec<String> {
         let pid = self.child.id().to_string();
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -103,7 +103,7 @@ impl Drop for Server {
 
 /// Runs `agentic ARGS` in `dir` on the embedded defaults (no database URL or vault key from the
 /// environment); returns success, stdout and stderr.
-fn run_cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn run_cli(dir: &Path, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
         .current_dir(dir)
@@ -150,7 +150,7 @@ async fn http(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-async fn login_and_use(addr: SocketAddr, email: &str, password: &str) {
+pub(crate) async fn login_and_use(addr: SocketAddr, email: &str, password: &str) {
     let (status, _) = http(addr, "GET", "/readyz", None, None).await;
     assert_eq!(status, 200);
     let (status, tokens) = http(
@@ -658,6 +658,8 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
 async fn the_vault_key_is_generated_once_and_a_lost_one_stops_the_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let agentic = |args: &[&str]| run_cli(dir.path(), args);
+    // `serve` sets the installation up with its key; `vault status` only reads it.
+    start(dir.path(), &[]).stop();
     let (ok, out, err) = agentic(&["vault", "status"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("current key: age1"), "{out}");

@@ -3,6 +3,7 @@
 //! real components, the WIT contract's docs, workers.
 
 mod binary;
+mod data_dir;
 mod plugin_egress;
 mod plugin_isolation;
 mod plugin_redaction;

@@ -320,10 +320,16 @@ async fn two_worker_processes_on_one_postgres_queue_run_every_job_exactly_once()
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    cli(dir.path(), &database, &["vault", "status"]);
     let store = agentic_host::server::open_store(&config(dir.path(), &database))
         .await
         .expect("store");
+    // The vault key, made once before the workers start (`vault status` no longer makes one).
+    agentic_host::vault::Vault::open(
+        store.clone(),
+        config(dir.path(), &database).vault_key_source(),
+    )
+    .await
+    .expect("vault key");
     let now = SystemClock.now_ms();
     const JOBS: usize = 400;
     let mut ids = Vec::new();

@@ -253,4 +253,71 @@ stories! {
         let r = app.get(&format!("{url}/{cid}"), &admin.token).await;
         assert_eq!(r.json["base_url"], "http://10.1.2.3/jira/");
     }
+
+    async fn no_response_echoes_a_submitted_secret_valid_or_not(backend) {
+        // Every secret below is unique text that must appear in no response, whatever is wrong
+        // with the body it came in.
+        const KEY: &str = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7SECRETKEY";
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{KEY}\n-----END PRIVATE KEY-----\n");
+        let key_file = json!({
+            "type": "service_account", "client_email": "svc@p.iam.gserviceaccount.com",
+            "private_key": pem, "private_key_id": "k1",
+        });
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = app.project_with_example(&admin.token, pm.id, &[]).await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        let connection = |credential: Value| json!({
+            "plugin_id": "example", "name": "google", "base_url": "https://www.googleapis.com/",
+            "config": {"items": 1}, "credential": credential,
+        });
+        let google = |key: Value| json!({
+            "kind": "google-service-account", "key": key, "scopes": ["https://www.googleapis.com/auth/drive.readonly"],
+        });
+        let credentials: Vec<(&str, Value)> = vec![
+            // The key file pasted as a string instead of an object (the reported case).
+            (KEY, google(Value::String(key_file.to_string()))),
+            // A private key that is no RSA key.
+            (KEY, google(json!({ "type": "service_account", "client_email": "svc@p.iam.gserviceaccount.com", "private_key": KEY }))),
+            // The wrong type of file.
+            (KEY, google(json!({ "type": KEY, "client_email": "x@y.z", "private_key": pem }))),
+            // A secret where a name of a choice belongs, a number where a token belongs, …
+            (SECRET, json!({ "kind": "oauth2-client-credentials", "client_id": "c", "client_secret": "s",
+                "token_url": "https://oauth2.example.com/token", "client_auth": SECRET })),
+            ("918273645546372819", json!({ "kind": "bearer", "token": 918273645546372819_u64 })),
+            (SECRET, json!({ "kind": "basic", "username": "u", "password": format!("{SECRET}\n") })),
+            (SECRET, json!({ "kind": "bearer", "token": [SECRET] })),
+            (SECRET, json!({ "kind": SECRET, "token": SECRET })),
+        ];
+        let created = app.post(&url, &pm.token, connection(json!({ "kind": "bearer", "token": SECRET }))).await;
+        created.expect(201);
+        let one = format!("{url}/{}", created.json["id"]);
+        let mut sent: Vec<(&str, &str, String)> = Vec::new();
+        for (secret, credential) in &credentials {
+            sent.push((secret, "POST", connection(credential.clone()).to_string()));
+            sent.push((secret, "PATCH", json!({ "credential": credential }).to_string()));
+        }
+        // A type error, then broken JSON after it.
+        let pasted = serde_json::to_string(&key_file.to_string()).expect("json");
+        let broken = format!("{{\"credential\": {{\"kind\": \"google-service-account\", \"key\": {pasted}, \"scopes\": []}}, \"name\": ");
+        sent.push((KEY, "POST", broken.clone()));
+        sent.push((KEY, "PATCH", broken));
+        for (secret, method, body) in sent {
+            let path = if method == "POST" { &url } else { &one };
+            let r = app.raw(method, path, &pm.token, Some("application/json"), body.clone()).await;
+            assert!(r.status.is_client_error(), "{method} {body}: {} {}", r.status, r.text);
+            let headers = format!("{:?}", r.headers);
+            assert!(
+                !r.text.contains(secret) && !headers.contains(secret),
+                "{method} answered {} with the submitted secret: {}", r.status, r.text
+            );
+        }
+        // A person's password is a secret too.
+        let r = app.raw("POST", "/api/v1/users", &admin.token, Some("application/json"),
+            json!({ "email": "n@test.example", "display_name": "N", "password": 918273645546372819_u64, "role": "support_engineer" }).to_string()).await;
+        r.problem(422);
+        assert!(!r.text.contains("918273645546372819"), "{}", r.text);
+        assert_eq!(app.count("vault_secrets").await, 1, "only the valid credential was stored");
+    }
 }

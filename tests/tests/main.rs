@@ -16,6 +16,7 @@ mod jwt;
 mod ops;
 mod plugins;
 mod projects;
+mod rbac_grants;
 mod rbac_matrix;
 mod service_accounts;
 mod sync;

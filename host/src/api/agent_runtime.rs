@@ -131,8 +131,9 @@ struct HeartbeatReply {
 async fn heartbeat(
     State(state): State<AppState>,
     AgentCaller(agent): AgentCaller,
-    ApiJson(body): ApiJson<HeartbeatBody>,
+    body: ApiJson<HeartbeatBody>,
 ) -> ApiResult<Json<HeartbeatReply>> {
+    let body = body.parse().await?;
     let now = state.now();
     let metrics = body
         .metrics

@@ -327,9 +327,10 @@ async fn create_agent(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiJson(body): ApiJson<CreateAgent>,
+    body: ApiJson<CreateAgent>,
 ) -> ApiResult<(StatusCode, Json<AgentView>)> {
     access::project(&state.store, &who, path.id, Permission::AgentsManage).await?;
+    let body = body.parse().await?;
     admit(&state, path.id, &body.kind, &body.config).await?;
     let agent = state
         .store
@@ -405,9 +406,10 @@ async fn update_agent(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<AgentPath>,
-    ApiJson(body): ApiJson<UpdateAgent>,
+    body: ApiJson<UpdateAgent>,
 ) -> ApiResult<Json<AgentView>> {
     let current = load(&state, &who, &path, Permission::AgentsManage).await?;
+    let body = body.parse().await?;
     if let Some(config) = &body.config {
         if !idle(&current.state) {
             return Err(ApiError::Conflict(format!(

@@ -113,8 +113,9 @@ impl From<IssuedTokens> for TokenResponse {
 async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
-    ApiJson(body): ApiJson<LoginRequest>,
+    body: ApiJson<LoginRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
+    let body = body.parse().await?;
     let issued = state
         .auth
         .login(&body.email, &body.password, &client)
@@ -129,8 +130,9 @@ async fn login(
 async fn refresh(
     State(state): State<AppState>,
     client: ClientInfo,
-    ApiJson(body): ApiJson<RefreshRequest>,
+    body: ApiJson<RefreshRequest>,
 ) -> ApiResult<Json<TokenResponse>> {
+    let body = body.parse().await?;
     Ok(Json(
         state
             .auth
@@ -226,13 +228,14 @@ async fn change_password(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
-    ApiJson(body): ApiJson<ChangePassword>,
+    body: ApiJson<ChangePassword>,
 ) -> ApiResult<StatusCode> {
     let Some(session) = who.session_id else {
         return Err(ApiError::Forbidden(
             "service accounts have no password".into(),
         ));
     };
+    let body = body.parse().await?;
     let email = who.user.email.clone().unwrap_or_default();
     password::check_strength(&body.new_password, Some(&email))
         .map_err(|why| ApiError::field("new_password", why))?;

@@ -310,9 +310,10 @@ async fn create_connection(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiJson(body): ApiJson<CreateConnection>,
+    body: ApiJson<CreateConnection>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     access::project(&state.store, &who, path.id, Permission::ConnectionsManage).await?;
+    let body = body.parse().await?;
     private_network_allowed(&who, body.allow_private_network)?;
     let kind = body.credential.kind();
     admit(
@@ -427,9 +428,10 @@ async fn update_connection(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ConnectionPath>,
-    ApiJson(body): ApiJson<UpdateConnection>,
+    body: ApiJson<UpdateConnection>,
 ) -> ApiResult<Json<ConnectionView>> {
     let current = load(&state, &who, &path, Permission::ConnectionsManage).await?;
+    let body = body.parse().await?;
     if let Some(allow) = body.allow_private_network {
         private_network_allowed(&who, allow && !current.allow_private_network)?;
     }

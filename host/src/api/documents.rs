@@ -583,9 +583,10 @@ async fn update_document(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<DocumentPath>,
-    ApiJson(body): ApiJson<UpdateDocument>,
+    body: ApiJson<UpdateDocument>,
 ) -> ApiResult<Json<DocumentView>> {
     let current = load(&state, &who, &path, Permission::DocumentsManage).await?;
+    let body = body.parse().await?;
     writable(&current)?;
     let title = body
         .title

@@ -3,6 +3,7 @@
 //! axum's own extractors answer malformed input with plain text; these wrappers keep the status
 //! axum chose but send problem+json with a detail that names the offending field.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
@@ -105,17 +106,38 @@ impl Checks {
 
 /// A JSON body: `Content-Type: application/json`, within the size limit, no unknown fields
 /// (the target types deny them), then [`Validate`]d.
+///
+/// Extracting it reads nothing: the handler calls [`ApiJson::parse`] *after* its permission
+/// checks. axum runs extractors before the handler, so a body checked at extraction would answer
+/// a caller without the permission with 400/415/422 and the endpoint's rules instead of 403, and
+/// would buffer bodies nobody may send. Being lazy here covers every JSON endpoint at once; the
+/// type gives the handler no `T` until it asks.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T> {
+    request: Request,
+    body: PhantomData<fn() -> T>,
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Validate,
 {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ApiJson {
+            request,
+            body: PhantomData,
+        })
+    }
+}
+
+impl<T: DeserializeOwned + Validate> ApiJson<T> {
+    /// Reads, parses and validates the body: 415 for another media type, 413 over the body
+    /// limit, 400 for malformed JSON, 422 naming the field for a value that breaks the rules.
+    /// Call it only once the caller is known to be allowed to make the request.
+    pub async fn parse(self) -> Result<T, ApiError> {
+        let req = self.request;
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -139,7 +161,7 @@ where
                 }
             )));
         }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let bytes = Bytes::from_request(req, &()).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge("request body exceeds the configured limit".into())
             } else {
@@ -151,7 +173,7 @@ where
         })?;
         let value = parse_json::<T>(&bytes)?;
         value.validate().map_err(ApiError::Validation)?;
-        Ok(ApiJson(value))
+        Ok(value)
     }
 }
 
@@ -185,12 +207,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         // A streaming parse may meet a type error before a syntax error further on; malformed
-        // JSON is a 400 whatever came first (checked only on this error path).
-        let malformed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err();
-        if malformed {
-            return ApiError::BadRequest(format!("malformed JSON: {inner}"));
+        // JSON is a 400 whatever came first (checked only on this error path), and its message
+        // is the syntax error's: the type error's would quote the input.
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return ApiError::BadRequest(format!("malformed JSON: {syntax}"));
         }
-        let message = inner.to_string();
+        let message = without_input(&inner.to_string());
         let mut message = message
             .split(" at line ")
             .next()
@@ -217,6 +239,34 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ApiError::BadRequest("malformed JSON: trailing characters after the document".into())
     })?;
     Ok(value)
+}
+
+/// serde's message without the input it quotes.
+///
+/// serde names the offending value (`invalid type: string "-----BEGIN PRIVATE KEY…", expected
+/// struct ServiceAccountKey`); that value may be a password, a token or a private key, and no
+/// response may echo a submitted secret, valid or not. What was expected is kept: that is the
+/// useful part. The last `, expected ` is serde's own (the quoted input comes before it).
+fn without_input(message: &str) -> String {
+    const EXPECTED: &str = ", expected ";
+    for (prefix, say) in [
+        ("invalid type: ", "has the wrong type"),
+        ("invalid value: ", "has an invalid value"),
+    ] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return match rest.rfind(EXPECTED) {
+                Some(at) => format!("{say}: expected {}", &rest[at + EXPECTED.len()..]),
+                None => say.to_owned(),
+            };
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        return match rest.rfind("`, expected ") {
+            Some(at) => format!("unknown variant, expected {}", &rest[at + 12..]),
+            None => "unknown variant".to_owned(),
+        };
+    }
+    message.to_owned()
 }
 
 /// Whether a JSON text contains the escape `\u0000` (a NUL character, which PostgreSQL text cannot
@@ -364,5 +414,55 @@ impl FromRequestParts<AppState> for ClientInfo {
             ip: forwarded.or(peer),
             user_agent,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_messages_lose_the_input_they_quote() {
+        assert_eq!(
+            without_input(
+                "invalid type: string \"-----BEGIN, expected x\", expected struct Key at line 1"
+            ),
+            "has the wrong type: expected struct Key at line 1"
+        );
+        assert_eq!(
+            without_input("invalid value: integer `918273645`, expected u8"),
+            "has an invalid value: expected u8"
+        );
+        assert_eq!(
+            without_input("unknown variant `hunter2`, expected `basic` or `body`"),
+            "unknown variant, expected `basic` or `body`"
+        );
+        assert_eq!(
+            without_input("missing field `name`"),
+            "missing field `name`"
+        );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        token: u8,
+    }
+
+    #[test]
+    fn no_parse_error_echoes_a_value() {
+        for body in [
+            r#"{"token": "s3cr3t-value"}"#,
+            r#"{"token": "s3cr3t-value", "x": "#,
+            r#"{"token": 918273645}"#,
+        ] {
+            let e = parse_json::<Body>(body.as_bytes()).expect_err(body);
+            let text = format!("{e} {e:?}");
+            assert!(
+                !text.contains("s3cr3t") && !text.contains("918273645"),
+                "{text}"
+            );
+        }
     }
 }

@@ -101,9 +101,10 @@ async fn start_authorization(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ConnectionPath>,
-    ApiJson(body): ApiJson<StartAuthorization>,
+    body: ApiJson<StartAuthorization>,
 ) -> ApiResult<Json<AuthorizationStarted>> {
     let connection = load(&state, &who, &path, Permission::ConnectionsManage).await?;
+    let body = body.parse().await?;
     let secret_id = match (connection.credential_kind.as_str(), connection.secret_id) {
         ("oauth2-authorization-code", Some(id)) => id,
         (kind, _) => {

@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -387,9 +388,10 @@ async fn trust_publisher(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
-    ApiJson(body): ApiJson<TrustPublisher>,
+    body: ApiJson<TrustPublisher>,
 ) -> ApiResult<(StatusCode, Json<PublisherView>)> {
     who.require(Permission::PluginsManage)?;
+    let body = body.parse().await?;
     let publisher = state
         .plugins
         .trust(&actor(&who, &client), body.name.trim(), &body.public_key)
@@ -540,14 +542,15 @@ struct PageView {
     has_more: bool,
 }
 
-/// Loads the active version of a plugin enabled in the project, with the config validated
-/// against its manifest's schema.
-async fn enabled(
+/// Loads the active version of a plugin enabled in the project, with the request's config
+/// validated against its manifest's schema. The body is read only after the permission check.
+async fn enabled<T: DeserializeOwned + Validate>(
     state: &AppState,
     who: &Principal,
     path: &ProjectPluginPath,
-    config: &serde_json::Value,
-) -> ApiResult<crate::plugins::Plugin> {
+    body: ApiJson<T>,
+    config: impl FnOnce(&T) -> &serde_json::Value,
+) -> ApiResult<(crate::plugins::Plugin, T)> {
     access::project(&state.store, who, path.id, Permission::PluginsRun).await?;
     // Enablement first: a plugin not enabled here is not even compiled for the caller.
     if !state.store.plugin_enabled(path.id, &path.plugin_id).await? {
@@ -558,8 +561,9 @@ async fn enabled(
         )));
     }
     let (manifest, plugin) = state.plugins.active(&path.plugin_id).await?;
-    validate_config(&manifest, config)?;
-    Ok(plugin)
+    let body = body.parse().await?;
+    validate_config(&manifest, config(&body))?;
+    Ok((plugin, body))
 }
 
 /// Checks a connection configuration against the plugin's config schema; errors name the
@@ -610,9 +614,9 @@ async fn discover(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectPluginPath>,
-    ApiJson(body): ApiJson<DiscoverRequest>,
+    body: ApiJson<DiscoverRequest>,
 ) -> ApiResult<Json<Vec<StreamView>>> {
-    let plugin = enabled(&state, &who, &path, &body.config).await?;
+    let (plugin, body) = enabled(&state, &who, &path, body, |b| &b.config).await?;
     let runtime = state.plugins.runtime().await?;
     let streams = runtime
         .discover(&plugin, &Call::default(), &body.config.to_string())
@@ -644,9 +648,9 @@ async fn read(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectPluginPath>,
-    ApiJson(body): ApiJson<ReadRequest>,
+    body: ApiJson<ReadRequest>,
 ) -> ApiResult<Json<PageView>> {
-    let plugin = enabled(&state, &who, &path, &body.config).await?;
+    let (plugin, body) = enabled(&state, &who, &path, body, |b| &b.config).await?;
     let runtime = state.plugins.runtime().await?;
     let page = runtime
         .read(

@@ -166,9 +166,10 @@ async fn create_project(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
-    ApiJson(body): ApiJson<CreateProject>,
+    body: ApiJson<CreateProject>,
 ) -> ApiResult<(StatusCode, Json<ProjectView>)> {
     who.require(Permission::ProjectsCreate)?;
+    let body = body.parse().await?;
     let owner_id = body.owner_id.unwrap_or(who.user.id);
     active_owner(&state, owner_id).await?;
     let project = state
@@ -220,9 +221,10 @@ async fn update_project(
     who: Principal,
     client: ClientInfo,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<UpdateProject>,
+    body: ApiJson<UpdateProject>,
 ) -> ApiResult<Json<ProjectView>> {
     let before = access::project(&state.store, &who, id, Permission::ProjectsUpdate).await?;
+    let body = body.parse().await?;
     if let Some(owner) = body.owner_id {
         active_owner(&state, owner).await?;
     }

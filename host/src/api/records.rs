@@ -218,9 +218,10 @@ async fn start_sync(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ConnectionPath>,
-    ApiJson(body): ApiJson<StartSync>,
+    body: ApiJson<StartSync>,
 ) -> ApiResult<(StatusCode, Json<SyncStarted>)> {
     let connection = load(&state, &who, &path, Permission::ConnectionsSync).await?;
+    let body = body.parse().await?;
     if !state
         .store
         .plugin_enabled(connection.project_id, &connection.plugin_id)
@@ -314,9 +315,10 @@ async fn put_schedule(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ConnectionPath>,
-    ApiJson(body): ApiJson<SyncSchedule>,
+    body: ApiJson<SyncSchedule>,
 ) -> ApiResult<Json<SyncSchedule>> {
     let connection = load(&state, &who, &path, Permission::ConnectionsSync).await?;
+    let body = body.parse().await?;
     let payload = SyncRequest {
         connection_id: connection.id,
         stream: None,

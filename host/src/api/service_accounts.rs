@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
@@ -107,9 +108,17 @@ async fn create_account(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
-    ApiJson(body): ApiJson<CreateAccount>,
+    body: ApiJson<CreateAccount>,
 ) -> ApiResult<(StatusCode, Json<ServiceAccountView>)> {
     who.require(Permission::ServiceAccountsManage)?;
+    let body = body.parse().await?;
+    who.require_grant(
+        Grant::Role(body.role),
+        &format!(
+            "creating a service account with the {} role",
+            body.role.title()
+        ),
+    )?;
     let new = NewUser {
         kind: UserKind::Service,
         email: None,
@@ -301,20 +310,30 @@ async fn create_key(
     who: Principal,
     client: ClientInfo,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<CreateKey>,
+    body: ApiJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     who.require(Permission::ServiceAccountsManage)?;
+    let body = body.parse().await?;
     let account = service_account(&state, id).await?;
     if !account.is_active() {
         return Err(ApiError::Conflict(
             "the service account is deactivated".into(),
         ));
     }
+    let wanted = body
+        .scopes
+        .iter()
+        .map(|s| {
+            Permission::parse(s).ok_or_else(|| ApiError::field("scopes", "unknown permission"))
+        })
+        .collect::<ApiResult<Vec<Permission>>>()?;
+    who.require_grant(
+        Grant::Scopes(&wanted),
+        "issuing an API key with these scopes",
+    )?;
     let mut scopes: Vec<&str> = Vec::new();
     let mut errors = Vec::new();
-    for (i, s) in body.scopes.iter().enumerate() {
-        let p =
-            Permission::parse(s).ok_or_else(|| ApiError::field("scopes", "unknown permission"))?;
+    for (i, (s, p)) in body.scopes.iter().zip(wanted.iter().copied()).enumerate() {
         if !account.role.grants(p) {
             errors.push(FieldError::new(
                 format!("scopes[{i}]"),

@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
@@ -165,9 +166,14 @@ async fn create_user(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
-    ApiJson(body): ApiJson<CreateUser>,
+    body: ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<UserView>)> {
     who.require(Permission::UsersManage)?;
+    let body = body.parse().await?;
+    who.require_grant(
+        Grant::Role(body.role),
+        &format!("creating an account with the {} role", body.role.title()),
+    )?;
     let email = body.email.trim().to_lowercase();
     let hash = hash_password(body.password).await?;
     let user = state
@@ -221,10 +227,35 @@ async fn update_user(
     who: Principal,
     client: ClientInfo,
     ApiPath(id): ApiPath<i64>,
-    ApiJson(body): ApiJson<UpdateUser>,
+    body: ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
     who.require(Permission::UsersManage)?;
+    let body = body.parse().await?;
     let before = human(&state, id).await?;
+    // Whoever sets an account's password, role or activation can act as it: only a caller
+    // holding everything the account holds may (a password reset of an Administrator needs an
+    // Administrator), and a new role must be one the caller could grant.
+    let change = if body.password.is_some() {
+        Some("resetting the password of")
+    } else if body.role.is_some_and(|r| r != before.role) {
+        Some("changing the role of")
+    } else if body.active == Some(true) && !before.is_active() {
+        Some("reactivating")
+    } else {
+        None
+    };
+    if let Some(change) = change {
+        who.require_grant(
+            Grant::Role(before.role),
+            &format!("{change} an account with the {} role", before.role.title()),
+        )?;
+    }
+    if let Some(role) = body.role.filter(|r| *r != before.role) {
+        who.require_grant(
+            Grant::Role(role),
+            &format!("giving an account the {} role", role.title()),
+        )?;
+    }
     if let Some(pw) = &body.password {
         password::check_strength(pw, before.email.as_deref())
             .map_err(|why| ApiError::field("password", why))?;

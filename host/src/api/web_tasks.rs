@@ -344,9 +344,10 @@ async fn create_task(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiJson(body): ApiJson<CreateWebTask>,
+    body: ApiJson<CreateWebTask>,
 ) -> ApiResult<(StatusCode, Json<WebTaskView>)> {
     access::project(&state.store, &who, path.id, Permission::WebTasksManage).await?;
+    let body = body.parse().await?;
     if body.allow_private_network {
         admin_only(&who, "allow a web task to reach private addresses")?;
     }
@@ -407,9 +408,10 @@ async fn update_task(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
-    ApiJson(body): ApiJson<UpdateWebTask>,
+    body: ApiJson<UpdateWebTask>,
 ) -> ApiResult<Json<WebTaskView>> {
     let task = load(&state, &who, path.id, path.tid, Permission::WebTasksManage).await?;
+    let body = body.parse().await?;
     let private = body
         .allow_private_network
         .unwrap_or(task.allow_private_network);
@@ -635,9 +637,10 @@ async fn put_schedule(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
-    ApiJson(body): ApiJson<PutSchedule>,
+    body: ApiJson<PutSchedule>,
 ) -> ApiResult<Json<ScheduleView>> {
     let task = load(&state, &who, path.id, path.tid, Permission::WebTasksManage).await?;
+    let body = body.parse().await?;
     let payload = RunRequest {
         task_id: task.id,
         run_id: None,

@@ -123,6 +123,42 @@ enum AdminCommand {
     },
 }
 
+/// What of an installation a command needs to find before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Needs {
+    /// Nothing: the command may set an installation up.
+    Nothing,
+    /// The database.
+    Database,
+    /// The database and the vault key (the command opens the vault, which would otherwise make
+    /// a new key).
+    DatabaseAndKey,
+}
+
+impl Command {
+    /// What must already exist. Read-only commands (and those that change accounts, keys or
+    /// jobs that must already exist) refuse to run where there is no installation rather than
+    /// create one: a mistyped data directory must not look like an empty one. `serve`,
+    /// `worker`, `migrate`, `admin create-user` and the plugin-management commands may set an
+    /// installation up.
+    fn needs(&self) -> Needs {
+        match self {
+            Command::Serve | Command::Migrate | Command::Worker | Command::Openapi => {
+                Needs::Nothing
+            }
+            Command::Admin {
+                command: AdminCommand::CreateUser { .. },
+            } => Needs::Nothing,
+            Command::Admin { .. } | Command::Vault { .. } | Command::Sync { .. } => {
+                Needs::DatabaseAndKey
+            }
+            Command::Report { .. } => Needs::Database,
+            Command::Plugin { command } if command.is_read_only() => Needs::Database,
+            Command::Plugin { .. } => Needs::Nothing,
+        }
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| {
         format!(
@@ -134,6 +170,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 /// Entry point of the binary.
 pub fn run() -> ExitCode {
+    // Before anything can create a file: everything the host writes is for its user alone.
+    crate::data_dir::restrict_new_files();
     let cli = Cli::parse();
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -158,6 +196,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init_logging(config.log_format, &config.log);
+    match cli.command.needs() {
+        Needs::Nothing => {}
+        Needs::Database => crate::data_dir::require_installation(&config, false)?,
+        Needs::DatabaseAndKey => crate::data_dir::require_installation(&config, true)?,
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -112,6 +112,11 @@ pub(super) enum PluginCommand {
 
 impl PluginCommand {
     /// Whether the command works on files only (no configuration, no database).
+    /// Whether it only reads an installation (so must not create one where there is none).
+    pub(super) fn is_read_only(&self) -> bool {
+        matches!(self, PluginCommand::List | PluginCommand::Publishers)
+    }
+
     pub(super) fn is_offline(&self) -> bool {
         matches!(
             self,
