@@ -30,6 +30,8 @@ pub mod blobs;
 pub mod connections;
 /// Documents and their versions.
 pub mod documents;
+/// Fencing of a running job's writes by its lease, and the history of its attempts.
+pub mod job_attempts;
 /// The job queue.
 pub mod jobs;
 /// Service-account API keys.
@@ -75,6 +77,10 @@ pub enum StoreError {
     /// Anything else from the driver: connection loss, constraint failures, bugs.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A job's write was refused because the attempt no longer holds its lease (it expired
+    /// and the job was reclaimed, or finished by another attempt): the attempt must stop.
+    #[error("the job's lease was lost: another attempt owns the job now")]
+    LeaseLost,
     /// Migrations failed to apply.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -203,6 +209,27 @@ impl Store {
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// Begins a write transaction on the main pool (see [`Store::begin_on`]).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.begin_on(&self.pool).await
+    }
+
+    /// Begins a write transaction on `pool`. On SQLite it is `BEGIN IMMEDIATE`: it takes the
+    /// write lock at once, waiting for it under `busy_timeout`. A deferred transaction that
+    /// reads first and writes later has to upgrade its lock, and when another writer committed
+    /// in between SQLite refuses the upgrade with `SQLITE_BUSY` at once (the busy handler cannot
+    /// help a transaction whose snapshot is stale): under concurrent writes that is a 500
+    /// `database is locked`. Every write transaction of the store starts here.
+    pub(crate) async fn begin_on(
+        &self,
+        pool: &AnyPool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        })
     }
 
     /// The backend in use.

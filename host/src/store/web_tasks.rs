@@ -254,7 +254,7 @@ impl Store {
         requested_by: Option<i64>,
         now: Millis,
     ) -> Result<WebTaskRun> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let number: i64 = sqlx::query_scalar(
             "UPDATE web_tasks SET run_count = run_count + 1 WHERE id = $1 RETURNING run_count",
         )
