@@ -10,6 +10,7 @@ mod cache;
 mod connections;
 mod contention;
 mod credential_flows;
+mod db_outage;
 mod documents;
 mod jira;
 mod job_faults;
