@@ -10,7 +10,12 @@ use serde_json::json;
 /// A small text document's upload form.
 fn note(n: usize) -> Form {
     Form::new()
-        .file("file", &format!("note-{n}.txt"), "text/plain", format!("note {n}").as_bytes())
+        .file(
+            "file",
+            &format!("note-{n}.txt"),
+            "text/plain",
+            format!("note {n}").as_bytes(),
+        )
         .text("title", &format!("Note {n}"))
 }
 

@@ -27,7 +27,11 @@ async fn a_corrupt_sqlite_file_at_start_names_the_cause() {
     let text = e.to_string();
     assert!(text.contains("not a database"), "{text}");
     assert!(!text.contains("pool timed out"), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -44,7 +48,11 @@ async fn an_unreachable_postgres_at_start_names_the_cause() {
     let text = e.to_string();
     assert!(text.to_lowercase().contains("refused"), "{text}");
     assert!(!text.contains("pool timed out"), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -56,7 +64,10 @@ async fn while_postgres_is_down_the_api_answers_503_with_retry_after_at_once() {
     let proxy = Proxy::start(&postgres_url()).await;
     let through = authority(&proxy.url());
     let app = TestApp::start_with(Backend::Postgres, |c| {
-        c.database_url = c.database_url.take().map(|u| u.replacen(&server, &through, 1));
+        c.database_url = c
+            .database_url
+            .take()
+            .map(|u| u.replacen(&server, &through, 1));
     })
     .await;
     let admin = app.admin().await;
@@ -68,7 +79,12 @@ async fn while_postgres_is_down_the_api_answers_503_with_retry_after_at_once() {
         let r = app.get("/api/v1/projects", &admin.token).await;
         let took = started.elapsed();
         let problem = r.problem(503);
-        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("database")), "{problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("database")),
+            "{problem}"
+        );
         assert_eq!(r.headers["retry-after"], "5");
         assert!(took < Duration::from_secs(5), "answered after {took:?}");
     }
@@ -77,7 +93,11 @@ async fn while_postgres_is_down_the_api_answers_503_with_retry_after_at_once() {
     proxy.set(Mode::Pass);
     let mut status = 0;
     for _ in 0..100 {
-        status = app.get("/api/v1/projects", &admin.token).await.status.as_u16();
+        status = app
+            .get("/api/v1/projects", &admin.token)
+            .await
+            .status
+            .as_u16();
         if status == 200 {
             break;
         }

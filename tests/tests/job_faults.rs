@@ -62,7 +62,9 @@ async fn notes_service(
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
@@ -72,11 +74,17 @@ async fn notes_service(
 async fn notes_connection(app: &TestApp, admin: &TestUser, base: &str) -> (i64, i64) {
     let project = app.project_with_example(&admin.token, admin.id, &[]).await;
     let admin = admin.token.as_str();
-    let created = app.post(&format!("/api/v1/projects/{project}/connections"), admin, json!({
-        "plugin_id": "example", "name": "wiki", "base_url": base,
-        "config": {"base_url": base, "notes": true, "page_size": 2},
-        "allow_private_network": true, "credential": {"kind": "anonymous"},
-    })).await;
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/connections"),
+            admin,
+            json!({
+                "plugin_id": "example", "name": "wiki", "base_url": base,
+                "config": {"base_url": base, "notes": true, "page_size": 2},
+                "allow_private_network": true, "credential": {"kind": "anonymous"},
+            }),
+        )
+        .await;
     created.expect(201);
     (project, created.json["id"].as_i64().expect("id"))
 }
@@ -89,7 +97,10 @@ async fn hits_reach(hits: &AtomicUsize, n: usize) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("the service saw {} requests, not {n}", hits.load(Ordering::SeqCst));
+    panic!(
+        "the service saw {} requests, not {n}",
+        hits.load(Ordering::SeqCst)
+    );
 }
 
 stories! {

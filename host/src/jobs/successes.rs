@@ -53,11 +53,7 @@ impl Successes {
     }
 }
 
-async fn write(
-    store: Store,
-    clock: Arc<dyn Clock>,
-    mut rx: mpsc::UnboundedReceiver<Pending>,
-) {
+async fn write(store: Store, clock: Arc<dyn Clock>, mut rx: mpsc::UnboundedReceiver<Pending>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {

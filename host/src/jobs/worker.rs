@@ -277,13 +277,7 @@ impl Worker {
         if let Some((done, total, message)) = last {
             let _ = self
                 .store
-                .job_progress(
-                    &lease,
-                    done,
-                    total,
-                    &message,
-                    self.clock.now_ms(),
-                )
+                .job_progress(&lease, done, total, &message, self.clock.now_ms())
                 .await;
         }
         if lost.load(std::sync::atomic::Ordering::SeqCst)

@@ -115,7 +115,10 @@ fn unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
             let code = db.code().unwrap_or_default();
-            if db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
                 // Connection exceptions, too many connections, shutting down / starting up.
                 code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
             } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
