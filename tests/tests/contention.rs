@@ -56,6 +56,6 @@ stories! {
         assert!(failures.is_empty(), "{} of {} writes failed, first: {:?}",
             failures.len(), DOCS + 200, failures.first());
         assert_eq!(app.count("documents").await, 100);
-        assert_eq!(app.all(&pm.token, &docs).await.len(), 100);
+        assert_eq!(app.all(&pm.token, docs).await.len(), 100);
     }
 }
