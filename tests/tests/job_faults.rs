@@ -154,6 +154,11 @@ stories! {
         assert!(!late, "a lost lease writes no outcome");
         let failed = store.finish_job(&lease, Outcome::Failed { error: "late", retry_at: 0, permanent: true }, app.state.now()).await.expect("finish");
         assert!(!failed);
+        // So is any other job write under the lost lease (a web task run's outcome, say).
+        let fence = agentic_host::store::job_attempts::Fence { lease: &lease, checkpoint: None };
+        let outcome = agentic_host::store::web_tasks::RunOutcome { state: "succeeded", steps: "[]", error: None, document_id: None };
+        let refused = store.finish_web_task_run(Some(&fence), 1, &outcome, app.state.now()).await;
+        assert!(matches!(refused, Err(agentic_host::store::StoreError::LeaseLost)), "{refused:?}");
         let job = app.get(&format!("/api/v1/jobs/{id}"), &admin.token).await.json;
         assert_eq!((&job["state"], &job["result"]), (&done["state"], &done["result"]), "{job}");
         assert_eq!(job["last_error"], Value::Null, "{job}");
