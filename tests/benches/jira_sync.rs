@@ -162,7 +162,15 @@ async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: u
             complete: !page.has_more,
         };
         store
-            .store_page(project, cid, "issues-split", &rows, &sync, app.state.now())
+            .store_page(
+                None,
+                project,
+                cid,
+                "issues-split",
+                &rows,
+                &sync,
+                app.state.now(),
+            )
             .await
             .unwrap();
         out.store += t.elapsed();

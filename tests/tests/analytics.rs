@@ -86,7 +86,7 @@ async fn sync_job(
         .expect("claim")
         .expect("a job");
     assert!(store
-        .finish_job(claimed.id, "analytics-test", outcome, ended)
+        .finish_job(&claimed.lease().expect("lease"), outcome, ended)
         .await
         .expect("finish"));
 }
@@ -143,7 +143,7 @@ stories! {
             source_updated_at: None,
             data: json!({"title": format!("Closed {n}"), "status": "closed"}).to_string().into(),
         }).collect();
-        app.state.store.store_page(project, cid, "extra", &closed,
+        app.state.store.store_page(None, project, cid, "extra", &closed,
             &SyncState { state: Some("5".into()), cycle: 0, complete: true }, h0 + 2 * HOUR + 10).await.expect("page");
 
         // Two more sync runs an hour on: one of 7 records in 4 s, one failing after 2 s.

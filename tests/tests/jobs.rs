@@ -193,7 +193,7 @@ stories! {
         let done = until(&app, high.id, "succeeded", |j| j.state == "succeeded").await;
         assert_eq!(done.attempts, 2);
         // The ghost coming back cannot overwrite the outcome.
-        let late = store.finish_job(high.id, "ghost", agentic_host::store::jobs::Outcome::Cancelled, app.state.now()).await.expect("finish");
+        let late = store.finish_job(&ghost.lease().expect("lease"), agentic_host::store::jobs::Outcome::Cancelled, app.state.now()).await.expect("finish");
         assert!(!late);
     }
 
@@ -221,8 +221,12 @@ stories! {
         assert!(store.claim_jobs(&kinds, "w3", now + 30_000, now, 5).await.expect("claim").is_empty());
 
         // Successes in one statement: only the owner's running jobs are written.
-        let items = [(first[0].id, "{\"n\":0}"), (first[1].id, "{\"n\":1}"), (second[0].id, "{\"n\":2}")];
-        let mut written = store.finish_succeeded(&items, "w1", now + 5).await.expect("finish");
+        let lease = |j: &Job| j.lease().expect("lease");
+        // w1 claims w2's job as its own: the fence refuses it.
+        let forged = agentic_host::store::job_attempts::Lease { owner: "w1".into(), ..lease(&second[0]) };
+        let (l0, l1) = (lease(&first[0]), lease(&first[1]));
+        let items = [(&l0, "{\"n\":0}"), (&l1, "{\"n\":1}"), (&forged, "{\"n\":2}")];
+        let mut written = store.finish_succeeded(&items, now + 5).await.expect("finish");
         written.sort_unstable();
         let mut want = vec![first[0].id, first[1].id];
         want.sort_unstable();
@@ -231,7 +235,7 @@ stories! {
         assert_eq!((done.state.as_str(), done.result.as_deref(), done.finished_at), ("succeeded", Some("{\"n\":1}"), Some(now + 5)));
         assert_eq!(done.lease_owner, None);
         assert_eq!(store.get_job(second[0].id).await.expect("job").state, "running");
-        assert!(store.finish_succeeded(&items, "w1", now + 6).await.expect("again").is_empty(), "written once");
+        assert!(store.finish_succeeded(&items, now + 6).await.expect("again").is_empty(), "written once");
     }
 
     async fn jobs_claimed_ahead_of_a_busy_slot_go_back_for_other_workers(backend) {

@@ -12,6 +12,9 @@ use utoipa::ToSchema;
 use crate::auth::AuthError;
 use crate::store::StoreError;
 
+/// The `Retry-After` of a 503: a dependency that is down is tried again this much later.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -181,6 +184,7 @@ impl IntoResponse for ApiError {
         let (status, slug, title) = self.parts();
         let retry_after = match &self {
             ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            ApiError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
             _ => None,
         };
         let detail = match &self {
@@ -244,6 +248,12 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the database is unavailable");
+                ApiError::Unavailable(
+                    "the database is unavailable; try again in a few seconds".into(),
+                )
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

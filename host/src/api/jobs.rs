@@ -25,6 +25,7 @@ use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
 use crate::rbac::{Permission, Role};
+use crate::store::job_attempts::JobAttempt;
 use crate::store::jobs::{Job, JobFilter};
 use crate::store::StoreError;
 
@@ -100,7 +101,7 @@ pub(super) struct JobView {
     run_at: OffsetDateTime,
     cancel_requested: bool,
     progress: ProgressView,
-    /// Why the last attempt failed.
+    /// Why the last attempt failed (cleared when the job succeeds; `history` keeps it).
     last_error: Option<String>,
     /// The handler's output, when it succeeded.
     #[schema(value_type = Option<Object>)]
@@ -112,6 +113,40 @@ pub(super) struct JobView {
     started_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     finished_at: Option<OffsetDateTime>,
+    /// The attempts that ended, oldest first, kept across retries (only on `GET /jobs/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history: Option<Vec<AttemptView>>,
+}
+
+/// An ended attempt of a job.
+#[derive(Debug, Serialize, ToSchema)]
+struct AttemptView {
+    /// Its number (a postponed attempt keeps the number the next one reuses).
+    attempt: i32,
+    /// The worker that ran it.
+    worker: String,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    finished_at: OffsetDateTime,
+    /// `succeeded`, `failed`, `postponed`, `cancelled` or `expired` (its worker stopped renewing
+    /// the lease).
+    outcome: String,
+    /// Why it did not succeed.
+    error: Option<String>,
+}
+
+impl From<JobAttempt> for AttemptView {
+    fn from(a: JobAttempt) -> Self {
+        Self {
+            attempt: a.attempt,
+            worker: a.worker,
+            started_at: to_datetime(a.started_at),
+            finished_at: to_datetime(a.finished_at),
+            outcome: a.outcome,
+            error: a.error,
+        }
+    }
 }
 
 /// How far a job got.
@@ -147,6 +182,7 @@ impl From<Job> for JobView {
             created_at: to_datetime(j.created_at),
             started_at: j.started_at.map(to_datetime),
             finished_at: j.finished_at.map(to_datetime),
+            history: None,
         }
     }
 }
@@ -238,7 +274,8 @@ async fn visible(
     Ok(job)
 }
 
-/// One job. Needs `jobs:read` and membership of its project.
+/// One job, with the history of its ended attempts. Needs `jobs:read` and membership of its
+/// project.
 #[utoipa::path(get, path = "/jobs/{id}", tag = "jobs", params(("id" = i64, Path, description = "Job id")),
     responses((status = 200, body = JobView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn get_job(
@@ -246,11 +283,11 @@ async fn get_job(
     who: Principal,
     ApiPath(path): ApiPath<JobPath>,
 ) -> ApiResult<Json<JobView>> {
-    Ok(Json(
-        visible(&state, &who, path.id, Permission::JobsRead)
-            .await?
-            .into(),
-    ))
+    let job = visible(&state, &who, path.id, Permission::JobsRead).await?;
+    let history = state.store.job_attempts(job.id).await?;
+    let mut view = JobView::from(job);
+    view.history = Some(history.into_iter().map(AttemptView::from).collect());
+    Ok(Json(view))
 }
 
 /// Cancels a job: a queued one at once, a running one cooperatively (its plugin call is

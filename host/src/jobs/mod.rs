@@ -13,7 +13,12 @@
 //!   [`JobContext::cancelled`] fires, which a plugin call awaits beside its own future (dropping
 //!   the call stops the guest);
 //! - a worker that dies stops heartbeating; its lease expires and another worker reclaims the
-//!   job ([`crate::store::Store::reclaim_expired`]).
+//!   job ([`crate::store::Store::reclaim_expired`]);
+//! - every write an attempt makes is fenced by its lease ([`JobContext::fence`]): a worker that
+//!   lost its lease (paused past it, cut off from the database) gets [`JobError::LeaseLost`]
+//!   and stops, having changed nothing — pages, sync state, progress and outcome alike;
+//! - each ended attempt is kept in the job's history (`job_attempts`); a success clears the
+//!   job's `last_error`, and a handler carries totals across attempts in the job's checkpoint.
 
 /// The performance summary of the queue and syncs over a time window.
 pub mod report;
@@ -32,7 +37,9 @@ use rand::Rng;
 pub use worker::{Worker, WorkerOptions};
 
 use crate::clock::Millis;
+use crate::store::job_attempts::{Fence, Lease};
 use crate::store::jobs::{Job, NewJob};
+use crate::store::StoreError;
 
 /// Why a run of a job did not succeed; decides what happens next.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +61,21 @@ pub enum JobError {
     /// Stopped because cancellation was asked.
     #[error("cancelled")]
     Cancelled,
+    /// The attempt lost its lease (another attempt owns the job now): it stops and writes
+    /// nothing, not even its outcome.
+    #[error("the lease was lost; this attempt stopped without writing")]
+    LeaseLost,
+}
+
+impl JobError {
+    /// A store error met while `doing` something: a lost lease stops the attempt, anything
+    /// else is worth another try.
+    pub fn store(doing: &str, e: StoreError) -> Self {
+        match e {
+            StoreError::LeaseLost => JobError::LeaseLost,
+            other => JobError::Retry(format!("{doing}: {other}")),
+        }
+    }
 }
 
 /// What a handler gets: the job, a way to report progress, and the cancellation signal.
@@ -61,6 +83,8 @@ pub enum JobError {
 pub struct JobContext {
     /// The job as claimed.
     pub job: Job,
+    /// The lease this attempt runs under (`None`: run outside the queue, unfenced).
+    lease: Option<Lease>,
     progress: Arc<dyn Fn(i64, Option<i64>, String) + Send + Sync>,
     cancel: tokio::sync::watch::Receiver<bool>,
 }
@@ -74,11 +98,13 @@ impl std::fmt::Debug for JobContext {
 }
 
 impl JobContext {
-    /// A context for running a handler outside a worker (tests, the CLI).
+    /// A context for running a handler outside a worker (tests, the CLI). A job claimed by
+    /// hand keeps its lease: its writes are fenced as a worker's are.
     pub fn detached(job: Job) -> (Self, tokio::sync::watch::Sender<bool>) {
         let (tx, rx) = tokio::sync::watch::channel(false);
         (
             Self {
+                lease: job.lease(),
                 job,
                 progress: Arc::new(|_, _, _| {}),
                 cancel: rx,
@@ -91,6 +117,34 @@ impl JobContext {
     /// the worker writes it to the database at most a few times a second.
     pub fn progress(&self, done: i64, total: Option<i64>, message: impl Into<String>) {
         (self.progress)(done, total, message.into());
+    }
+
+    /// The lease this attempt holds (`None` outside the queue).
+    pub fn lease(&self) -> Option<&Lease> {
+        self.lease.as_ref()
+    }
+
+    /// The fence of a write this attempt makes: the store refuses the write with
+    /// [`StoreError::LeaseLost`] once the lease is lost. `None` outside the queue.
+    pub fn fence(&self) -> Option<Fence<'_>> {
+        self.lease.as_ref().map(|lease| Fence {
+            lease,
+            checkpoint: None,
+        })
+    }
+
+    /// [`JobContext::fence`], storing `checkpoint` in the same transaction as the write: what
+    /// the next attempt starts from ([`JobContext::checkpoint`]).
+    pub fn fence_with(&self, checkpoint: &impl serde::Serialize) -> Option<Fence<'_>> {
+        self.lease.as_ref().map(|lease| Fence {
+            lease,
+            checkpoint: serde_json::to_string(checkpoint).ok(),
+        })
+    }
+
+    /// The checkpoint the attempts before this one stored, if any.
+    pub fn checkpoint<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(self.job.checkpoint.as_deref()?).ok()
     }
 
     /// Whether cancellation was asked.

@@ -9,6 +9,7 @@ use tokio::sync::{watch, Semaphore};
 use super::successes::Successes;
 use super::{backoff, schedule, JobContext, JobError, JobHandler};
 use crate::clock::Clock;
+use crate::store::job_attempts::Lease;
 use crate::store::jobs::{Job, Outcome};
 use crate::store::{Store, StoreError};
 
@@ -102,11 +103,7 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut ahead: VecDeque<(Job, Instant)> = VecDeque::new();
         let mut claim_ahead = true;
-        let successes = Arc::new(Successes::start(
-            self.store.clone(),
-            self.clock.clone(),
-            self.owner.clone(),
-        ));
+        let successes = Arc::new(Successes::start(self.store.clone(), self.clock.clone()));
         let mut housekeeping = Instant::now() - Duration::from_secs(3600);
         let mut idle = Duration::from_millis(10);
         tracing::info!(owner = %self.owner, kinds = ?kinds, "worker started");
@@ -205,14 +202,17 @@ impl Worker {
     /// Renews the lease of a job that waited after its claim; `false` when it is not ours
     /// any more (its lease ran out and another worker took it).
     async fn still_ours(&self, job: &Job) -> bool {
+        let Some(lease) = job.lease() else {
+            return false;
+        };
         let now = self.clock.now_ms();
         match self
             .store
-            .heartbeat(job.id, &self.owner, now + self.lease_ms(), now)
+            .heartbeat(&lease, now + self.lease_ms(), now)
             .await
         {
             Ok(_) => true,
-            Err(StoreError::NotFound) => false,
+            Err(StoreError::LeaseLost) => false,
             // The lease may well hold; the heartbeat of the run will tell.
             Err(_) => true,
         }
@@ -244,6 +244,9 @@ impl Worker {
         let Some(handler) = self.handlers.get(job.kind.as_str()).cloned() else {
             return;
         };
+        let Some(lease) = job.lease() else {
+            return;
+        };
         let started = Instant::now();
         let wait_ms = (self.clock.now_ms() - job.run_at).max(0);
         metrics::histogram!("agentic_job_wait_seconds", "kind" => job.kind.clone())
@@ -252,14 +255,16 @@ impl Worker {
         let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let progress: LastProgress = Arc::default();
         let heartbeat = {
-            let (me, id, lost, progress) = (self.clone(), job.id, lost.clone(), progress.clone());
+            let (me, lease, lost, progress) =
+                (self.clone(), lease.clone(), lost.clone(), progress.clone());
             tokio::spawn(async move {
-                me.heartbeat(id, cancel_tx, lost, progress).await;
+                me.heartbeat(&lease, cancel_tx, lost, progress).await;
             })
         };
         let sink = progress.clone();
         let ctx = JobContext {
             job: job.clone(),
+            lease: Some(lease.clone()),
             progress: Arc::new(move |done, total, message| {
                 *sink.lock().unwrap_or_else(|e| e.into_inner()) = Some((done, total, message));
             }),
@@ -272,17 +277,12 @@ impl Worker {
         if let Some((done, total, message)) = last {
             let _ = self
                 .store
-                .job_progress(
-                    job.id,
-                    &self.owner,
-                    done,
-                    total,
-                    &message,
-                    self.clock.now_ms(),
-                )
+                .job_progress(&lease, done, total, &message, self.clock.now_ms())
                 .await;
         }
-        if lost.load(std::sync::atomic::Ordering::SeqCst) {
+        if lost.load(std::sync::atomic::Ordering::SeqCst)
+            || matches!(result, Err(JobError::LeaseLost))
+        {
             tracing::warn!(
                 job = job.id,
                 "lost the lease; the outcome is another attempt's"
@@ -301,6 +301,8 @@ impl Worker {
                 label = "cancelled";
                 Outcome::Cancelled
             }
+            // Returned above: a lost lease writes no outcome.
+            Err(JobError::LeaseLost) => return,
             Err(JobError::RateLimited {
                 retry_after_secs,
                 message,
@@ -333,10 +335,10 @@ impl Worker {
             }
         };
         let written = match outcome {
-            Outcome::Succeeded(text) => successes.record(job.id, text.to_owned()).await,
+            Outcome::Succeeded(text) => successes.record(lease.clone(), text.to_owned()).await,
             other => self
                 .store
-                .finish_job(job.id, &self.owner, other, now)
+                .finish_job(&lease, other, now)
                 .await
                 .map_err(|e| e.to_string()),
         };
@@ -363,7 +365,7 @@ impl Worker {
     /// lease cancels the run too (the job is someone else's now).
     async fn heartbeat(
         &self,
-        id: i64,
+        lease: &Lease,
         cancel: watch::Sender<bool>,
         lost: Arc<std::sync::atomic::AtomicBool>,
         progress: LastProgress,
@@ -378,7 +380,7 @@ impl Worker {
             if let Some((done, total, message)) = report {
                 let _ = self
                     .store
-                    .job_progress(id, &self.owner, done, total, &message, now)
+                    .job_progress(lease, done, total, &message, now)
                     .await;
             }
             if last_beat.elapsed() < beat {
@@ -387,19 +389,19 @@ impl Worker {
             last_beat = Instant::now();
             match self
                 .store
-                .heartbeat(id, &self.owner, now + self.lease_ms(), now)
+                .heartbeat(lease, now + self.lease_ms(), now)
                 .await
             {
                 Ok(true) => {
                     let _ = cancel.send(true);
                 }
                 Ok(false) => {}
-                Err(StoreError::NotFound) => {
+                Err(StoreError::LeaseLost) => {
                     lost.store(true, std::sync::atomic::Ordering::SeqCst);
                     let _ = cancel.send(true);
                     return;
                 }
-                Err(e) => tracing::warn!(job = id, "heartbeat failed: {e}"),
+                Err(e) => tracing::warn!(job = lease.job_id, "heartbeat failed: {e}"),
             }
         }
     }

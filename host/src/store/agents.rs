@@ -245,7 +245,7 @@ impl Store {
 
     /// Deletes an idle agent (draft, stopped, failed) with its metrics; whether it was deleted.
     pub async fn delete_idle_agent(&self, id: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(&format!(
             "DELETE FROM agent_metrics WHERE agent_id = $1 AND EXISTS \
              (SELECT 1 FROM agents WHERE id = $1 AND state IN ({IDLE_STATES}))"
@@ -276,7 +276,7 @@ impl Store {
         job: &NewJob,
         now: Millis,
     ) -> Result<Option<(Agent, Job)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let moved = sqlx::query(&format!(
             "UPDATE agents SET state = $2, updated_at = $3 WHERE id = $1 AND state IN ({from}) \
              RETURNING id"
@@ -372,7 +372,7 @@ impl Store {
     /// Records a heartbeat of a deploying or running agent (and its metrics sample, pruning old
     /// ones); `None` when the agent is in another state.
     pub async fn record_heartbeat(&self, id: i64, beat: &Heartbeat<'_>) -> Result<Option<Agent>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(&format!(
             "UPDATE agents SET last_heartbeat_at = $2, last_metrics = COALESCE($3, last_metrics) \
              WHERE id = $1 AND state IN ('deploying', 'running') RETURNING {COLUMNS}"

@@ -415,7 +415,7 @@ impl Store {
         if rows.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in rows.chunks(USAGE_ROWS_PER_STATEMENT) {
             let mut sql = String::from(
                 "INSERT INTO api_usage (bucket_start, project_id, route, method, status_class, \

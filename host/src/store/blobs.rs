@@ -51,7 +51,7 @@ impl BlobWriter {
 impl Store {
     /// Starts a new blob; nothing is visible until [`BlobWriter::finish`].
     pub async fn begin_blob(&self, now: Millis) -> Result<BlobWriter> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 =
             sqlx::query_scalar("INSERT INTO blobs (size, created_at) VALUES (0, $1) RETURNING id")
                 .bind(now)

@@ -251,7 +251,7 @@ impl Store {
         by: i64,
         now: Millis,
     ) -> Result<Document> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO documents (project_id, title, tags, metadata, current_version, \
              search_text, created_by, created_at, updated_by, updated_at) \
@@ -283,7 +283,7 @@ impl Store {
         by: i64,
         now: Millis,
     ) -> Result<Document> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let number: i64 = sqlx::query_scalar(
             "UPDATE documents SET current_version = current_version + 1, title = $3, tags = $4, \
              metadata = $5, search_text = $6, updated_by = $7, updated_at = $8 \
@@ -315,7 +315,7 @@ impl Store {
         by: i64,
         now: Millis,
     ) -> Result<Document> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let content_text: Option<String> = sqlx::query_scalar(
             "SELECT v.content_text FROM documents d JOIN document_versions v \
              ON v.document_id = d.id AND v.number = d.current_version \
@@ -436,7 +436,7 @@ impl Store {
     /// Deletes a document with its versions; bytes kept in the database go with them (a
     /// trigger). Returns the versions' blobs, for the caller to delete from other stores.
     pub async fn delete_document(&self, project_id: i64, id: i64) -> Result<Vec<(String, String)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let blobs = sqlx::query(
             "SELECT v.blob_store, v.blob_key FROM document_versions v \
              JOIN documents d ON d.id = v.document_id WHERE d.id = $1 AND d.project_id = $2",

@@ -3,12 +3,15 @@
 //! Claiming is one statement on either database: on PostgreSQL the candidate rows are picked
 //! with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on each other or take the same
 //! job; on SQLite the single writer makes the guarded `UPDATE … WHERE state = 'queued'` the
-//! transaction. Every later write of a running job is guarded by its lease owner, so a worker
-//! whose lease expired (and whose job went to another) cannot overwrite the new attempt.
+//! transaction. Every later write of a running job is fenced by its lease ([`Lease`]: the
+//! owner and the token its claim took), so a worker whose lease expired (and whose job went to
+//! another, or came back to it as a new attempt) cannot overwrite the new attempt; see
+//! [`super::job_attempts`] for the fence and the history of attempts.
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::job_attempts::Lease;
 use super::{Backend, Page, Result, Store, StoreError};
 use crate::clock::Millis;
 
@@ -39,6 +42,10 @@ pub struct Job {
     pub lease_owner: Option<String>,
     /// Until when the lease holds without a heartbeat.
     pub lease_until: Option<Millis>,
+    /// The fencing token of the current (or last) claim: every claim takes a new one.
+    pub lease_token: i64,
+    /// What the handler carries across attempts (JSON), written under the fence.
+    pub checkpoint: Option<String>,
     /// Someone asked to cancel it.
     pub cancel_requested: bool,
     /// Progress: units done.
@@ -64,8 +71,8 @@ pub struct Job {
 }
 
 const COLUMNS: &str = "id, kind, project_id, payload, state, priority, attempts, max_attempts, \
-    run_at, idempotency_key, lease_owner, lease_until, cancel_requested, progress_done, \
-    progress_total, progress_message, last_error, result, created_by, created_at, started_at, \
+    run_at, idempotency_key, lease_owner, lease_until, lease_token, checkpoint, \
+    cancel_requested, progress_done, progress_total, progress_message, last_error, result, created_by, created_at, started_at, \
     finished_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Job> {
@@ -82,6 +89,8 @@ fn from_row(row: &AnyRow) -> Result<Job> {
         idempotency_key: row.try_get("idempotency_key")?,
         lease_owner: row.try_get("lease_owner")?,
         lease_until: row.try_get("lease_until")?,
+        lease_token: row.try_get("lease_token")?,
+        checkpoint: row.try_get("checkpoint")?,
         cancel_requested: row.try_get::<i64, _>("cancel_requested")? != 0,
         progress_done: row.try_get("progress_done")?,
         progress_total: row.try_get("progress_total")?,
@@ -94,6 +103,21 @@ fn from_row(row: &AnyRow) -> Result<Job> {
         finished_at: row.try_get("finished_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+impl Job {
+    /// The lease of the claim this copy was read under (`None`: not running).
+    pub fn lease(&self) -> Option<Lease> {
+        let owner = self
+            .lease_owner
+            .as_ref()
+            .filter(|_| self.state == "running")?;
+        Some(Lease {
+            job_id: self.id,
+            owner: owner.clone(),
+            token: self.lease_token,
+        })
+    }
 }
 
 /// A job to enqueue.
@@ -242,7 +266,8 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         const SET: &str = "SET state = 'running', lease_owner = $1, lease_until = $2, \
-                           attempts = attempts + 1, started_at = COALESCE(started_at, $3), \
+                           attempts = attempts + 1, lease_token = lease_token + 1, \
+                           started_at = COALESCE(started_at, $3), attempt_started_at = $3, \
                            updated_at = $3";
         let due = format!(
             "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kinds}) \
@@ -316,45 +341,42 @@ impl Store {
         .rows_affected())
     }
 
-    /// Extends a lease; returns whether cancellation was asked, or `NotFound` when the lease
+    /// Extends a lease; returns whether cancellation was asked, or `LeaseLost` when the lease
     /// was lost (expired and taken over, or the job was deleted).
-    pub async fn heartbeat(
-        &self,
-        id: i64,
-        owner: &str,
-        lease_until: Millis,
-        now: Millis,
-    ) -> Result<bool> {
+    pub async fn heartbeat(&self, lease: &Lease, lease_until: Millis, now: Millis) -> Result<bool> {
         let row = sqlx::query(
-            "UPDATE jobs SET lease_until = $3, updated_at = $4 \
-             WHERE id = $1 AND lease_owner = $2 AND state = 'running' RETURNING cancel_requested",
+            "UPDATE jobs SET lease_until = $4, updated_at = $5 \
+             WHERE id = $1 AND lease_owner = $2 AND lease_token = $3 AND state = 'running' \
+             RETURNING cancel_requested",
         )
-        .bind(id)
-        .bind(owner)
+        .bind(lease.job_id)
+        .bind(&lease.owner)
+        .bind(lease.token)
         .bind(lease_until)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::LeaseLost)?;
         Ok(row.try_get::<i64, _>("cancel_requested")? != 0)
     }
 
-    /// Records progress of a running job (only its lease owner may).
+    /// Records progress of a running attempt (only while it holds its lease).
     pub async fn job_progress(
         &self,
-        id: i64,
-        owner: &str,
+        lease: &Lease,
         done: i64,
         total: Option<i64>,
         message: &str,
         now: Millis,
     ) -> Result<()> {
         sqlx::query(
-            "UPDATE jobs SET progress_done = $3, progress_total = $4, progress_message = $5, \
-             updated_at = $6 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+            "UPDATE jobs SET progress_done = $4, progress_total = $5, progress_message = $6, \
+             updated_at = $7 \
+             WHERE id = $1 AND lease_owner = $2 AND lease_token = $3 AND state = 'running'",
         )
-        .bind(id)
-        .bind(owner)
+        .bind(lease.job_id)
+        .bind(&lease.owner)
+        .bind(lease.token)
         .bind(done)
         .bind(total)
         .bind(message)
@@ -362,116 +384,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Ends a running attempt; `false` if the lease was lost meanwhile (the outcome is then
-    /// another attempt's to write).
-    pub async fn finish_job(
-        &self,
-        id: i64,
-        owner: &str,
-        outcome: Outcome<'_>,
-        now: Millis,
-    ) -> Result<bool> {
-        const GUARD: &str = "WHERE id = $1 AND lease_owner = $2 AND state = 'running'";
-        let (sql, text, at, permanent) = match outcome {
-            Outcome::Succeeded(result) => (
-                "UPDATE jobs SET state = 'succeeded', result = $3, lease_owner = NULL, \
-                 lease_until = NULL, finished_at = $4, updated_at = $4",
-                Some(result),
-                now,
-                0,
-            ),
-            Outcome::Failed {
-                error,
-                retry_at,
-                permanent,
-            } => (
-                "UPDATE jobs SET state = CASE WHEN $6 = 1 OR attempts >= max_attempts \
-                 THEN 'dead' ELSE 'queued' END, \
-                 finished_at = CASE WHEN $6 = 1 OR attempts >= max_attempts THEN $4 ELSE NULL END, \
-                 last_error = $3, run_at = $5, lease_owner = NULL, lease_until = NULL, \
-                 updated_at = $4",
-                Some(error),
-                retry_at,
-                i64::from(permanent),
-            ),
-            Outcome::Postponed { reason, at } => (
-                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, last_error = $3, \
-                 run_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $4",
-                Some(reason),
-                at,
-                0,
-            ),
-            Outcome::Cancelled => (
-                "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, \
-                 finished_at = $4, updated_at = $4",
-                None,
-                now,
-                0,
-            ),
-        };
-        // Every statement takes the same six parameters, used or not, so one bind list serves.
-        let sql = format!(
-            "{sql} {GUARD} AND COALESCE($3, '') = COALESCE($3, '') AND $5 = $5 AND $6 = $6"
-        );
-        let query = sqlx::query(&sql)
-            .bind(id)
-            .bind(owner)
-            .bind(text.map(str::to_owned))
-            .bind(now)
-            .bind(at)
-            .bind(permanent);
-        // On the queue's connections, like claims (see `claim_jobs`).
-        Ok(query.execute(&self.queue).await?.rows_affected() == 1)
-    }
-
-    /// Ends running attempts of `owner` as succeeded, each with its result, in one statement;
-    /// returns the ids written (a job missing lost its lease meanwhile). On the queue's
-    /// connections, like claims (see `claim_jobs`).
-    pub async fn finish_succeeded(
-        &self,
-        items: &[(i64, &str)],
-        owner: &str,
-        now: Millis,
-    ) -> Result<Vec<i64>> {
-        if items.is_empty() {
-            return Ok(Vec::new());
-        }
-        let values = (0..items.len())
-            .map(|i| format!("(${}, ${})", 2 * i + 3, 2 * i + 4))
-            .collect::<Vec<_>>()
-            .join(", ");
-        // VALUES columns are `column1`, `column2`… on both databases.
-        let sql = format!(
-            "UPDATE jobs SET state = 'succeeded', result = v.column2, lease_owner = NULL, \
-             lease_until = NULL, finished_at = $2, updated_at = $2 \
-             FROM (VALUES {values}) AS v \
-             WHERE jobs.id = v.column1 AND jobs.lease_owner = $1 AND jobs.state = 'running' \
-             RETURNING id"
-        );
-        let mut query = sqlx::query_scalar(&sql).bind(owner).bind(now);
-        for (id, result) in items {
-            query = query.bind(*id).bind(*result);
-        }
-        Ok(query.fetch_all(&self.queue).await?)
-    }
-
-    /// Jobs whose lease expired (their worker died or stalled) go back to the queue, or die
-    /// when that was their last attempt. Returns how many.
-    pub async fn reclaim_expired(&self, now: Millis) -> Result<u64> {
-        let n = sqlx::query(
-            "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-             finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
-             last_error = 'the worker stopped renewing its lease (crashed or lost the database)', \
-             lease_owner = NULL, lease_until = NULL, run_at = $1, updated_at = $1 \
-             WHERE state = 'running' AND lease_until < $1",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(n)
     }
 
     /// Asks a job to stop: a queued job is cancelled at once, a running one is told at its
@@ -490,11 +402,12 @@ impl Store {
         self.get_job(id).await
     }
 
-    /// Puts a dead, cancelled or succeeded job back in the queue with fresh attempts.
+    /// Puts a dead, cancelled or succeeded job back in the queue with fresh attempts (and no
+    /// checkpoint: it is a new run). Its history of attempts stays.
     pub async fn retry_job(&self, id: i64, now: Millis) -> Result<Option<Job>> {
         let row = sqlx::query(&format!(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, cancel_requested = 0, \
-             last_error = NULL, finished_at = NULL, updated_at = $2 \
+             last_error = NULL, checkpoint = NULL, finished_at = NULL, updated_at = $2 \
              WHERE id = $1 AND state IN ('dead', 'cancelled', 'succeeded') RETURNING {COLUMNS}"
         ))
         .bind(id)

@@ -8,7 +8,10 @@
 //! is that `Any` carries only integers and text, so timestamps are epoch milliseconds.
 //!
 //! Driver errors are mapped to [`StoreError`] here, at the boundary: a missing row is
-//! [`StoreError::NotFound`], a unique violation [`StoreError::Conflict`].
+//! [`StoreError::NotFound`], a unique violation [`StoreError::Conflict`], and a database that
+//! cannot be reached or cannot take the statement now (connection refused or lost, pool
+//! exhausted, server shutting down, SQLite busy, I/O error or full disk) is
+//! [`StoreError::Unavailable`], which the API answers with 503 and `Retry-After`.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -30,6 +33,8 @@ pub mod blobs;
 pub mod connections;
 /// Documents and their versions.
 pub mod documents;
+/// Fencing of a running job's writes by its lease, and the history of its attempts.
+pub mod job_attempts;
 /// The job queue.
 pub mod jobs;
 /// Service-account API keys.
@@ -72,9 +77,16 @@ pub enum StoreError {
     /// The URL names no supported database.
     #[error("unsupported database URL (expected sqlite:// or postgres://): {0}")]
     UnsupportedUrl(String),
-    /// Anything else from the driver: connection loss, constraint failures, bugs.
+    /// The database cannot be reached or cannot serve now; trying again later may work.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else from the driver: constraint failures, corrupt files, bugs.
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A job's write was refused because the attempt no longer holds its lease (it expired
+    /// and the job was reclaimed, or finished by another attempt): the attempt must stop.
+    #[error("the job's lease was lost: another attempt owns the job now")]
+    LeaseLost,
     /// Migrations failed to apply.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -87,10 +99,50 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or("unique constraint").to_owned())
             }
+            _ if unavailable(&e) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Database(e),
         }
     }
 }
+
+/// Whether `e` says the database cannot serve now (rather than that the statement is wrong).
+fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            if db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                // Connection exceptions, too many connections, shutting down / starting up.
+                code.starts_with("08") || matches!(&*code, "53300" | "57P01" | "57P02" | "57P03")
+            } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of extended ones): BUSY, LOCKED, IOERR,
+                // FULL, CANTOPEN.
+                let code = code.parse::<i64>().unwrap_or(0);
+                matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
+/// How long a request waits for a PostgreSQL connection before it is answered 503: short, so a
+/// database that is down is reported at once instead of after the pool's patience. SQLite
+/// keeps a longer wait: its connections are local and a wait there is contention, not an
+/// outage (writers queue for the single write lock).
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const SQLITE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long opening the database may take at start before the host gives up, naming why.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -107,6 +159,42 @@ pub struct Store {
     /// Read-through cache of the hot lookups (projects, memberships, plugin versions and
     /// enablement); every write of those objects invalidates it after committing.
     cache: Cache,
+}
+
+/// Every SQLite connection's settings: WAL lets readers run beside the writer; busy_timeout
+/// queues writers for the write lock (every write transaction takes it first, see
+/// [`Store::begin_on`]) instead of failing them; foreign keys are off by default in SQLite.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 30000; \
+    PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;";
+
+/// Opens one connection the way the pool will and reads from it, so a database that cannot be
+/// opened fails the start with its own cause (refused, unknown host, not a database file, …):
+/// the pool retries such failures silently until it reports only "pool timed out".
+async fn probe(options: &AnyConnectOptions, backend: Backend, url: &str) -> Result<()> {
+    use sqlx::Connection as _;
+    let open = async {
+        let mut conn = options.connect().await?;
+        if backend == Backend::Sqlite {
+            conn.execute(SQLITE_PRAGMAS).await?;
+        }
+        // Reads the schema: a file that is not a database fails here, not at the first request.
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        if backend == Backend::Sqlite {
+            sqlx::query("SELECT COUNT(*) FROM sqlite_master")
+                .execute(&mut conn)
+                .await?;
+        }
+        conn.close().await
+    };
+    match tokio::time::timeout(OPEN_TIMEOUT, open).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.into()),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "{} did not answer within {} s",
+            crate::config::redact_url(url),
+            OPEN_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -126,23 +214,18 @@ impl Store {
         let options = AnyConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        probe(&options, backend, url).await?;
         let pool = AnyPoolOptions::new()
             // SQLite has one writer; a handful of connections serve readers without contention.
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(match backend {
+                Backend::Sqlite => SQLITE_ACQUIRE_TIMEOUT,
+                Backend::Postgres => POSTGRES_ACQUIRE_TIMEOUT,
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; busy_timeout queues writers
-                        // instead of failing them; foreign keys are off by default in SQLite.
-                        // secure_delete zeroes what a write frees, so a replaced or deleted
-                        // secret's ciphertext does not linger in free pages (see `scrub`).
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
-                             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                        )
-                        .await?;
-                        conn.execute("PRAGMA secure_delete = ON;").await?;
+                        conn.execute(SQLITE_PRAGMAS).await?;
                     }
                     Ok(())
                 })
@@ -155,7 +238,7 @@ impl Store {
                 .max_connections(4)
                 .min_connections(0)
                 .idle_timeout(Duration::from_secs(60))
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
                         // Commits do not wait for the WAL flush (see `store::jobs`), and the
@@ -240,6 +323,27 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Begins a write transaction on the main pool (see [`Store::begin_on`]).
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        self.begin_on(&self.pool).await
+    }
+
+    /// Begins a write transaction on `pool`. On SQLite it is `BEGIN IMMEDIATE`: it takes the
+    /// write lock at once, waiting for it under `busy_timeout`. A deferred transaction that
+    /// reads first and writes later has to upgrade its lock, and when another writer committed
+    /// in between SQLite refuses the upgrade with `SQLITE_BUSY` at once (the busy handler cannot
+    /// help a transaction whose snapshot is stale): under concurrent writes that is a 500
+    /// `database is locked`. Every write transaction of the store starts here.
+    pub(crate) async fn begin_on(
+        &self,
+        pool: &AnyPool,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => pool.begin().await?,
+        })
     }
 
     /// The backend in use.

@@ -150,7 +150,7 @@ impl Store {
 
     /// Stops trusting a publisher; refused while versions it signed are installed.
     pub async fn remove_publisher(&self, id: i64) -> Result<Publisher> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT id, name, public_key, created_at FROM plugin_publishers WHERE id = $1",
         )
@@ -180,7 +180,7 @@ impl Store {
 
     /// Installs a plugin that is not installed yet, with `version` active.
     pub async fn install_plugin(&self, v: &NewVersion<'_>, now: Millis) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO plugins (id, active_version, previous_version, installed_at, updated_at) \
              VALUES ($1, $2, NULL, $3, $3)",
@@ -205,7 +205,7 @@ impl Store {
         expected_active: Option<&str>,
         now: Millis,
     ) -> Result<String> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let active: String = sqlx::query_scalar("SELECT active_version FROM plugins WHERE id = $1")
             .bind(v.plugin_id)
             .fetch_optional(&mut *tx)
@@ -263,7 +263,7 @@ impl Store {
 
     /// Swaps the active and previous versions. Returns (now active, now previous).
     pub async fn rollback_plugin(&self, id: &str, now: Millis) -> Result<(String, String)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT active_version, previous_version FROM plugins WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -299,7 +299,7 @@ impl Store {
 
     /// Removes a plugin, all its versions and its enablements; refused while connections use it.
     pub async fn uninstall_plugin(&self, id: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM connections WHERE plugin_id = $1")
             .bind(id)
             .fetch_one(&mut *tx)

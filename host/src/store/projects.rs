@@ -69,7 +69,7 @@ impl Store {
         creator_id: i64,
         now: Millis,
     ) -> Result<Project> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO projects (name, description, owner_id, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $4) \
@@ -164,7 +164,7 @@ impl Store {
         actor_id: i64,
         now: Millis,
     ) -> Result<Project> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "UPDATE projects SET name = COALESCE($2, name), description = COALESCE($3, description), \
              owner_id = COALESCE($4, owner_id), updated_at = $5 WHERE id = $1 \
@@ -201,7 +201,7 @@ impl Store {
 
     /// Deletes a project with its memberships, plugin enablements and connections (cascade).
     pub async fn delete_project(&self, id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // What the cascade takes with it, to invalidate. (A row added concurrently and missed
         // here is harmless: its project is gone, so no lookup gets past the project.)
         let members: Vec<i64> =

@@ -4,13 +4,15 @@
 //! A page of records and the stream's new state are written in one transaction
 //! ([`Store::store_page`]), so a sync stopped at any instant resumes from the last stored page:
 //! nothing is lost, and as records are upserted on their source key (connection, stream,
-//! external id), nothing is duplicated either.
+//! external id), nothing is duplicated either. A sync job's writes are fenced by its lease
+//! (see [`super::job_attempts`]): a worker that lost its lease stores nothing more.
 
 use std::borrow::Cow;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::job_attempts::Fence;
 use super::{like_pattern, Page, Result, Store};
 use crate::clock::Millis;
 
@@ -118,14 +120,20 @@ impl Store {
     }
 
     /// Takes the stream's sync for `job`: `None` when it got it (or already held it), else the
-    /// job that holds it. A holder that is not running any more holds nothing.
+    /// job that holds it. A holder that is not running any more holds nothing. Fenced like
+    /// [`Store::store_page`].
     pub async fn lock_stream(
         &self,
+        fence: Option<&Fence<'_>>,
         connection_id: i64,
         stream: &str,
         job: i64,
         now: Millis,
     ) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        if let Some(fence) = fence {
+            Self::hold_lease(&mut tx, fence, now).await?;
+        }
         let taken = sqlx::query(
             "INSERT INTO sync_states (connection_id, stream, state, cycle, complete, updated_at, \
              lock_job) VALUES ($1, $2, NULL, 0, 0, $3, $4) \
@@ -139,9 +147,10 @@ impl Store {
         .bind(stream)
         .bind(now)
         .bind(job)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
         if taken.is_some() {
+            tx.commit().await?;
             return Ok(None);
         }
         let holder: Option<i64> = sqlx::query_scalar(
@@ -149,14 +158,27 @@ impl Store {
         )
         .bind(connection_id)
         .bind(stream)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?
         .flatten();
+        tx.commit().await?;
         Ok(Some(holder.unwrap_or_default()))
     }
 
-    /// Gives the stream's sync up, if `job` holds it.
-    pub async fn unlock_stream(&self, connection_id: i64, stream: &str, job: i64) -> Result<()> {
+    /// Gives the stream's sync up, if `job` holds it. Fenced like [`Store::store_page`]: an
+    /// attempt that lost its lease must not free the lock of the attempt that took over.
+    pub async fn unlock_stream(
+        &self,
+        fence: Option<&Fence<'_>>,
+        connection_id: i64,
+        stream: &str,
+        job: i64,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        if let Some(fence) = fence {
+            Self::hold_lease(&mut tx, fence, now).await?;
+        }
         sqlx::query(
             "UPDATE sync_states SET lock_job = NULL \
              WHERE connection_id = $1 AND stream = $2 AND lock_job = $3",
@@ -164,16 +186,20 @@ impl Store {
         .bind(connection_id)
         .bind(stream)
         .bind(job)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Stores one page: its records (upserted on their source key) and the stream's state
-    /// after it, in one transaction.
+    /// after it, in one transaction. With a `fence` (a sync job's), the transaction first
+    /// checks the job's lease and stores its checkpoint; a lost lease is
+    /// [`super::StoreError::LeaseLost`] and nothing is written.
     #[allow(clippy::too_many_arguments)]
     pub async fn store_page(
         &self,
+        fence: Option<&Fence<'_>>,
         project_id: i64,
         connection_id: i64,
         stream: &str,
@@ -181,7 +207,10 @@ impl Store {
         state: &SyncState,
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        if let Some(fence) = fence {
+            Self::hold_lease(&mut tx, fence, now).await?;
+        }
         // A page may name a record twice; one statement may not touch a row twice (PostgreSQL).
         let mut last: std::collections::HashMap<&str, usize> = Default::default();
         for (i, r) in records.iter().enumerate() {
@@ -257,14 +286,19 @@ impl Store {
 
     /// After a completed full refresh: records of the stream that cycle did not see are marked
     /// deleted, and the documents mirrored from them go (see `synced_documents`). Returns how
-    /// many records.
+    /// many records. Fenced like [`Store::store_page`].
     pub async fn mark_unseen_deleted(
         &self,
+        fence: Option<&Fence<'_>>,
         connection_id: i64,
         stream: &str,
         cycle: i64,
+        now: Millis,
     ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
+        if let Some(fence) = fence {
+            Self::hold_lease(&mut tx, fence, now).await?;
+        }
         let n = sqlx::query(
             "UPDATE records SET deleted = 1 WHERE connection_id = $1 AND stream = $2 \
              AND cycle < $3 AND deleted = 0",

@@ -65,7 +65,7 @@ impl Store {
         refresh_hash: &str,
         now: Millis,
     ) -> Result<Session> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sessions (user_id, created_at, last_seen_at, ip, user_agent) \
              VALUES ($1, $2, $2, $3, $4) RETURNING id",
@@ -192,7 +192,7 @@ impl Store {
         new_hash: &str,
         now: Millis,
     ) -> Result<RefreshOutcome> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Spend first: a conditional update takes SQLite's write lock at once (no lock upgrade
         // later) and makes exactly one of two concurrent refreshes win.
         let spent: Option<i64> = sqlx::query_scalar(

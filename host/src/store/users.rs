@@ -196,7 +196,7 @@ impl Store {
 
     /// Applies `changes` in one transaction, refusing to remove the last active administrator.
     pub async fn update_user(&self, id: i64, changes: UserChanges, now: Millis) -> Result<User> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Write first: takes SQLite's write lock (no later lock upgrade) and PostgreSQL's row lock.
         sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1")
             .bind(id)

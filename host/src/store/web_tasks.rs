@@ -254,7 +254,7 @@ impl Store {
         requested_by: Option<i64>,
         now: Millis,
     ) -> Result<WebTaskRun> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let number: i64 = sqlx::query_scalar(
             "UPDATE web_tasks SET run_count = run_count + 1 WHERE id = $1 RETURNING run_count",
         )
@@ -352,13 +352,19 @@ impl Store {
         Ok(())
     }
 
-    /// Records how a run ended.
+    /// Records how a run ended. With a `fence` (the run's job), only while the job's attempt
+    /// holds its lease ([`super::StoreError::LeaseLost`] otherwise, and nothing is written).
     pub async fn finish_web_task_run(
         &self,
+        fence: Option<&super::job_attempts::Fence<'_>>,
         id: i64,
         outcome: &RunOutcome<'_>,
         now: Millis,
     ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        if let Some(fence) = fence {
+            Self::hold_lease(&mut tx, fence, now).await?;
+        }
         sqlx::query(
             "UPDATE web_task_runs SET state = $2, steps = $3, error = $4, document_id = $5, \
              finished_at = $6 WHERE id = $1",
@@ -369,8 +375,9 @@ impl Store {
         .bind(outcome.error)
         .bind(outcome.document_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -76,8 +76,9 @@ pub struct SyncRequest {
     pub mode: Mode,
 }
 
-/// What a finished sync job reports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// What a finished sync job reports: totals over all its attempts (a page stored by an
+/// attempt that then hit a rate limit counts), kept as the job's checkpoint as pages are stored.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct SyncReport {
     /// Records stored.
     pub records: u64,
@@ -227,9 +228,15 @@ impl SyncHandler {
         let job = ctx.job.id;
         if let Some(holder) = self
             .store
-            .lock_stream(connection.id, &stream, job, self.clock.now_ms())
+            .lock_stream(
+                ctx.fence().as_ref(),
+                connection.id,
+                &stream,
+                job,
+                self.clock.now_ms(),
+            )
             .await
-            .map_err(|e| JobError::Retry(e.to_string()))?
+            .map_err(|e| JobError::store("taking the stream's sync lock", e))?
         {
             return Err(JobError::RateLimited {
                 retry_after_secs: STREAM_BUSY_RETRY_SECS,
@@ -239,7 +246,12 @@ impl SyncHandler {
         let result = self
             .read_stream(ctx, &connection, &runtime, &plugin, &call, &stream, mode)
             .await;
-        if let Err(e) = self.store.unlock_stream(connection.id, &stream, job).await {
+        let fence = ctx.fence();
+        let now = self.clock.now_ms();
+        if let Err(e) = (self.store)
+            .unlock_stream(fence.as_ref(), connection.id, &stream, job, now)
+            .await
+        {
             // The lock goes with the job anyway: a holder that is not running holds nothing.
             tracing::warn!(job, "releasing the stream's sync lock failed: {e}");
         }
@@ -274,11 +286,12 @@ impl SyncHandler {
             },
             _ => stored,
         };
-        let mut report = SyncReport {
+        // Totals carry over from earlier attempts (stored with their pages).
+        let mut report = ctx.checkpoint().unwrap_or(SyncReport {
             records: 0,
             pages: 0,
             deleted: 0,
-        };
+        });
         // One instance serves the stream's pages (a fresh one after any failure).
         let mut reader = runtime.reader(plugin, call);
         let mut run = bounds::Run::new(self.limits, sync.state.as_deref());
@@ -294,8 +307,15 @@ impl SyncHandler {
             sync.state = Some(page.state);
             sync.complete = !page.has_more;
             let records: Vec<NewRecord<'_>> = page.records.iter().map(NewRecord::from).collect();
+            // Fenced by the job's lease, with the totals after this page as its checkpoint.
+            let counted = SyncReport {
+                records: report.records + records.len() as u64,
+                pages: report.pages + 1,
+                ..report
+            };
             self.store
                 .store_page(
+                    ctx.fence_with(&counted).as_ref(),
                     connection.project_id,
                     connection.id,
                     stream,
@@ -304,7 +324,7 @@ impl SyncHandler {
                     self.clock.now_ms(),
                 )
                 .await
-                .map_err(|e| JobError::Retry(format!("storing a page: {e}")))?;
+                .map_err(|e| JobError::store("storing a page", e))?;
             report.records += records.len() as u64;
             report.pages += 1;
             metrics::counter!("agentic_sync_records_total").increment(records.len() as u64);
@@ -328,9 +348,15 @@ impl SyncHandler {
         if mode == Mode::Full {
             report.deleted = self
                 .store
-                .mark_unseen_deleted(connection.id, stream, sync.cycle)
+                .mark_unseen_deleted(
+                    ctx.fence().as_ref(),
+                    connection.id,
+                    stream,
+                    sync.cycle,
+                    self.clock.now_ms(),
+                )
                 .await
-                .map_err(|e| JobError::Retry(e.to_string()))?;
+                .map_err(|e| JobError::store("marking unseen records deleted", e))?;
         }
         serde_json::to_value(report).map_err(|e| JobError::Permanent(e.to_string()))
     }

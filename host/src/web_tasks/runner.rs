@@ -85,8 +85,13 @@ impl std::fmt::Debug for WebTaskHandler {
     }
 }
 
+/// A store error: a lost lease stops the attempt ([`JobError::LeaseLost`]), anything else is
+/// retried.
 fn retry(e: StoreError) -> JobError {
-    JobError::Retry(e.to_string())
+    match e {
+        StoreError::LeaseLost => JobError::LeaseLost,
+        other => JobError::Retry(other.to_string()),
+    }
 }
 
 impl WebTaskHandler {
@@ -169,7 +174,7 @@ impl WebTaskHandler {
                     result.status = "failed".into();
                     result.error = Some("cancelled".into());
                     results.push(result);
-                    self.finish(&run, "cancelled", &results, Some("cancelled"), None)
+                    self.finish(ctx, &run, "cancelled", &results, Some("cancelled"), None)
                         .await?;
                     return Err(JobError::Cancelled);
                 }
@@ -209,7 +214,7 @@ impl WebTaskHandler {
             self.store_document(&task, &run, state, &data, page.as_ref())
                 .await?
         };
-        self.finish(&run, state, &results, failure.as_deref(), document_id)
+        self.finish(ctx, &run, state, &results, failure.as_deref(), document_id)
             .await?;
         Ok(serde_json::json!({
             "run_id": run.id,
@@ -322,6 +327,7 @@ impl WebTaskHandler {
 
     async fn finish(
         &self,
+        ctx: &JobContext,
         run: &WebTaskRun,
         state: &str,
         results: &[StepResult],
@@ -336,7 +342,7 @@ impl WebTaskHandler {
             document_id,
         };
         self.store
-            .finish_web_task_run(run.id, &outcome, self.clock.now_ms())
+            .finish_web_task_run(ctx.fence().as_ref(), run.id, &outcome, self.clock.now_ms())
             .await
             .map_err(retry)
     }

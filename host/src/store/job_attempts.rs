@@ -1,0 +1,380 @@
+//! Fencing of a running attempt's writes, how an attempt ends (its outcome), and the history
+//! of a job's attempts.
+//!
+//! A claim gives the attempt a [`Lease`]: the worker's name and a token the claim took (tokens
+//! only grow, so a worker that lost a job and claimed it again holds a different one). Every
+//! write the attempt makes starts its transaction with [`Store::hold_lease`], a guarded
+//! `UPDATE jobs … WHERE id AND lease_owner AND lease_token AND state = 'running'`: on PostgreSQL
+//! it also locks the job's row until commit, so the lease cannot be reclaimed between the check
+//! and the writes; on SQLite the write transaction is the only writer. An attempt that lost its
+//! lease gets [`StoreError::LeaseLost`] and its transaction writes nothing.
+//!
+//! Each ended attempt leaves a row in `job_attempts` (written in the transaction of the outcome
+//! that ends it), so a retry keeps the history the job's own `last_error` would overwrite.
+
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+use super::jobs::Outcome;
+use super::{Result, Store, StoreError};
+use crate::clock::Millis;
+
+/// The claim a running attempt holds; every write of the attempt is fenced by it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The job.
+    pub job_id: i64,
+    /// The worker that claimed it.
+    pub owner: String,
+    /// The fencing token of this claim.
+    pub token: i64,
+}
+
+/// A lease, and what the write carries forward to the next attempt (the job's checkpoint).
+#[derive(Debug, Clone)]
+pub struct Fence<'a> {
+    /// The attempt's lease.
+    pub lease: &'a Lease,
+    /// JSON stored as the job's checkpoint in the same transaction (`None`: unchanged).
+    pub checkpoint: Option<String>,
+}
+
+/// An attempt that ended, as the history keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobAttempt {
+    /// The attempt's number (1 for the first, counting as the job's `attempts` does).
+    pub attempt: i32,
+    /// The worker that ran it.
+    pub worker: String,
+    /// When it was claimed.
+    pub started_at: Millis,
+    /// When it ended.
+    pub finished_at: Millis,
+    /// `succeeded`, `failed`, `postponed`, `cancelled` or `expired` (the worker stopped
+    /// renewing its lease).
+    pub outcome: String,
+    /// Why it did not succeed.
+    pub error: Option<String>,
+}
+
+/// An ended attempt to record.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptEnd<'a> {
+    pub lease: Lease,
+    pub attempt: i32,
+    pub started_at: Millis,
+    pub finished_at: Millis,
+    pub outcome: &'static str,
+    pub error: Option<&'a str>,
+}
+
+/// Rows per history INSERT: 8 parameters each.
+const ROWS_PER_STATEMENT: usize = 500;
+
+impl Store {
+    /// Checks, as the first statement of the caller's write transaction, that the attempt still
+    /// holds its lease, and stores the fence's checkpoint. [`StoreError::LeaseLost`] otherwise:
+    /// the caller must then drop the transaction (nothing of it is written).
+    pub(crate) async fn hold_lease(
+        conn: &mut AnyConnection,
+        fence: &Fence<'_>,
+        now: Millis,
+    ) -> Result<()> {
+        let held = sqlx::query(
+            "UPDATE jobs SET checkpoint = COALESCE($4, checkpoint), updated_at = $5 \
+             WHERE id = $1 AND lease_owner = $2 AND lease_token = $3 AND state = 'running'",
+        )
+        .bind(fence.lease.job_id)
+        .bind(&fence.lease.owner)
+        .bind(fence.lease.token)
+        .bind(fence.checkpoint.as_deref())
+        .bind(now)
+        .execute(conn)
+        .await?
+        .rows_affected();
+        if held == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LeaseLost)
+        }
+    }
+
+    /// Appends ended attempts to their jobs' histories (in the caller's transaction).
+    pub(crate) async fn record_attempts(
+        conn: &mut AnyConnection,
+        ended: &[AttemptEnd<'_>],
+    ) -> Result<()> {
+        for chunk in ended.chunks(ROWS_PER_STATEMENT) {
+            let values = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 8;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            // A token ends once; an outcome written twice (it cannot be: the fence) would
+            // keep the first.
+            let sql = format!(
+                "INSERT INTO job_attempts (job_id, lease_token, attempt, worker, started_at, \
+                 finished_at, outcome, error) VALUES {values} \
+                 ON CONFLICT (job_id, lease_token) DO NOTHING"
+            );
+            let mut q = sqlx::query(&sql);
+            for a in chunk {
+                q = q
+                    .bind(a.lease.job_id)
+                    .bind(a.lease.token)
+                    .bind(a.attempt)
+                    .bind(a.lease.owner.as_str())
+                    .bind(a.started_at)
+                    .bind(a.finished_at)
+                    .bind(a.outcome)
+                    .bind(a.error);
+            }
+            q.execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
+    /// The ended attempts of a job, oldest first.
+    pub async fn job_attempts(&self, job_id: i64) -> Result<Vec<JobAttempt>> {
+        let rows = sqlx::query(
+            "SELECT attempt, worker, started_at, finished_at, outcome, error FROM job_attempts \
+             WHERE job_id = $1 ORDER BY lease_token",
+        )
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(JobAttempt {
+                    attempt: r.try_get("attempt")?,
+                    worker: r.try_get("worker")?,
+                    started_at: r.try_get("started_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                    outcome: r.try_get("outcome")?,
+                    error: r.try_get("error")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Ending attempts: the outcome and its history row in one transaction, fenced by the lease.
+impl Store {
+    /// Ends a running attempt and adds it to the job's history, in one transaction; `false` if
+    /// the lease was lost meanwhile (the outcome is then another attempt's to write).
+    pub async fn finish_job(
+        &self,
+        lease: &Lease,
+        outcome: Outcome<'_>,
+        now: Millis,
+    ) -> Result<bool> {
+        const GUARD: &str =
+            "WHERE id = $1 AND lease_owner = $2 AND lease_token = $7 AND state = 'running'";
+        let (label, error, counted) = match &outcome {
+            Outcome::Succeeded(_) => ("succeeded", None, true),
+            Outcome::Failed { error, .. } => ("failed", Some(*error), true),
+            Outcome::Postponed { reason, .. } => ("postponed", Some(*reason), false),
+            Outcome::Cancelled => ("cancelled", None, true),
+        };
+        let (sql, text, at, permanent) = match outcome {
+            // A success clears the error of earlier attempts: their history keeps it.
+            Outcome::Succeeded(result) => (
+                "UPDATE jobs SET state = 'succeeded', result = $3, last_error = NULL, \
+                 lease_owner = NULL, lease_until = NULL, finished_at = $4, updated_at = $4",
+                Some(result),
+                now,
+                0,
+            ),
+            Outcome::Failed {
+                error,
+                retry_at,
+                permanent,
+            } => (
+                "UPDATE jobs SET state = CASE WHEN $6 = 1 OR attempts >= max_attempts \
+                 THEN 'dead' ELSE 'queued' END, \
+                 finished_at = CASE WHEN $6 = 1 OR attempts >= max_attempts THEN $4 ELSE NULL END, \
+                 last_error = $3, run_at = $5, lease_owner = NULL, lease_until = NULL, \
+                 updated_at = $4",
+                Some(error),
+                retry_at,
+                i64::from(permanent),
+            ),
+            Outcome::Postponed { reason, at } => (
+                "UPDATE jobs SET state = 'queued', attempts = attempts - 1, last_error = $3, \
+                 run_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $4",
+                Some(reason),
+                at,
+                0,
+            ),
+            Outcome::Cancelled => (
+                "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, \
+                 finished_at = $4, updated_at = $4",
+                None,
+                now,
+                0,
+            ),
+        };
+        // Every statement takes the same seven parameters, used or not, so one bind list serves.
+        let sql = format!(
+            "{sql} {GUARD} AND COALESCE($3, '') = COALESCE($3, '') AND $5 = $5 AND $6 = $6 \
+             RETURNING attempts, COALESCE(attempt_started_at, started_at, $4) AS begun"
+        );
+        // On the queue's connections, like claims (see `claim_jobs`).
+        let mut tx = self.begin_on(&self.queue).await?;
+        let ended = sqlx::query(&sql)
+            .bind(lease.job_id)
+            .bind(&lease.owner)
+            .bind(text.map(str::to_owned))
+            .bind(now)
+            .bind(at)
+            .bind(permanent)
+            .bind(lease.token)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = ended else {
+            return Ok(false);
+        };
+        let attempts: i32 = row.try_get("attempts")?;
+        let ended = AttemptEnd {
+            lease: lease.clone(),
+            // A postponement gave its attempt back; the history still numbers it.
+            attempt: if counted { attempts } else { attempts + 1 },
+            started_at: row.try_get("begun")?,
+            finished_at: now,
+            outcome: label,
+            error,
+        };
+        Self::record_attempts(&mut tx, std::slice::from_ref(&ended)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Ends running attempts as succeeded, each with its result, in one statement (and one
+    /// more for their history); returns the ids written (a job missing lost its lease
+    /// meanwhile). On the queue's connections, like claims (see `claim_jobs`).
+    pub async fn finish_succeeded(
+        &self,
+        items: &[(&Lease, &str)],
+        now: Millis,
+    ) -> Result<Vec<i64>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let values = (0..items.len())
+            .map(|i| {
+                let b = 4 * i + 2;
+                format!("(${}, ${}, ${}, ${})", b, b + 1, b + 2, b + 3)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        // VALUES columns are `column1`, `column2`… on both databases.
+        let sql = format!(
+            "UPDATE jobs SET state = 'succeeded', result = v.column4, last_error = NULL, \
+             lease_owner = NULL, lease_until = NULL, finished_at = $1, updated_at = $1 \
+             FROM (VALUES {values}) AS v \
+             WHERE jobs.id = v.column1 AND jobs.lease_token = v.column2 \
+             AND jobs.lease_owner = v.column3 AND jobs.state = 'running' \
+             RETURNING id, attempts, COALESCE(attempt_started_at, started_at, $1) AS begun"
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for (lease, result) in items {
+            query = query
+                .bind(lease.job_id)
+                .bind(lease.token)
+                .bind(lease.owner.as_str())
+                .bind(*result);
+        }
+        let mut tx = self.begin_on(&self.queue).await?;
+        let rows = query.fetch_all(&mut *tx).await?;
+        let mut ids = Vec::with_capacity(rows.len());
+        let mut ended = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            let Some((lease, _)) = items.iter().find(|(l, _)| l.job_id == id) else {
+                continue;
+            };
+            ids.push(id);
+            ended.push(AttemptEnd {
+                lease: (*lease).clone(),
+                attempt: row.try_get("attempts")?,
+                started_at: row.try_get("begun")?,
+                finished_at: now,
+                outcome: "succeeded",
+                error: None,
+            });
+        }
+        Self::record_attempts(&mut tx, &ended).await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Jobs whose lease expired (their worker died or stalled) go back to the queue, or die
+    /// when that was their last attempt; each such attempt enters the history as `expired`.
+    /// Returns how many.
+    pub async fn reclaim_expired(&self, now: Millis) -> Result<u64> {
+        const WHY: &str = "the worker stopped renewing its lease (crashed or lost the database)";
+        // Looked up first without a write lock: most calls find nothing.
+        let expired = sqlx::query(
+            "SELECT id, lease_owner, lease_token, attempts, \
+             COALESCE(attempt_started_at, started_at, $1) AS begun FROM jobs \
+             WHERE state = 'running' AND lease_until < $1",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut ended = Vec::new();
+        for row in &expired {
+            let lease = Lease {
+                job_id: row.try_get("id")?,
+                owner: row
+                    .try_get::<Option<String>, _>("lease_owner")?
+                    .unwrap_or_default(),
+                token: row.try_get("lease_token")?,
+            };
+            // Still that claim, still expired (a late heartbeat may have renewed it).
+            let n = sqlx::query(
+                "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
+                 finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
+                 last_error = $4, lease_owner = NULL, lease_until = NULL, run_at = $1, \
+                 updated_at = $1 \
+                 WHERE id = $2 AND lease_token = $3 AND state = 'running' AND lease_until < $1",
+            )
+            .bind(now)
+            .bind(lease.job_id)
+            .bind(lease.token)
+            .bind(WHY)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 1 {
+                ended.push(AttemptEnd {
+                    lease,
+                    attempt: row.try_get("attempts")?,
+                    started_at: row.try_get("begun")?,
+                    finished_at: now,
+                    outcome: "expired",
+                    error: Some(WHY),
+                });
+            }
+        }
+        Self::record_attempts(&mut tx, &ended).await?;
+        tx.commit().await?;
+        Ok(ended.len() as u64)
+    }
+}
