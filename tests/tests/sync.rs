@@ -87,7 +87,12 @@ stories! {
         let job = app.finished_job(&se.token, started.json["job"]["id"].as_i64().expect("job id")).await;
         assert_eq!(job["state"], "succeeded", "{job}");
         assert_eq!(job["result"], json!({"records": 450, "pages": 5, "deleted": 0}));
+        // The connector's own progress (`host.progress`: items read of the total it knows)
+        // reaches the job beside the records the host stored.
         assert_eq!(job["progress"]["done"], 450);
+        assert_eq!(job["progress"]["total"], 450, "{job}");
+        let message = job["progress"]["message"].as_str().expect("message");
+        assert!(message.contains("450 records in 5 pages") && message.contains("reading items"), "{message}");
 
         let items = app.all(&se.token, &format!("/api/v1/projects/{project}/work-items")).await;
         assert_eq!(items.len(), 450);

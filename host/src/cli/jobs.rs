@@ -90,12 +90,17 @@ pub async fn sync(config: Config, command: SyncCommand) -> anyhow::Result<()> {
     let running = tokio::spawn(worker.clone().run(stopped));
 
     let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {pos} records  {msg}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
+    // A spinner counting records until every stream's connector reports a total; then a bar
+    // of the connectors' own units (the message keeps the records stored).
+    let spinner = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {pos} records  {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let full_bar = indicatif::ProgressStyle::with_template(
+        "[{elapsed_precise}] {wide_bar} {pos}/{len}  {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(spinner);
     bar.enable_steady_tick(Duration::from_millis(120));
     // The job, or the per-stream jobs it fans out to.
     let finished = |j: &crate::store::jobs::Job| {
@@ -121,8 +126,15 @@ pub async fn sync(config: Config, command: SyncCommand) -> anyhow::Result<()> {
         if watched.is_empty() {
             watched.push(root);
         }
-        let records: i64 = watched.iter().map(|j| j.progress_done).sum();
-        bar.set_position(u64::try_from(records).unwrap_or_default());
+        let done: i64 = watched.iter().map(|j| j.progress_done).sum();
+        let total: Option<i64> = watched.iter().map(|j| j.progress_total).sum();
+        if let Some(total) = total.filter(|t| *t > 0) {
+            if bar.length() != Some(u64::try_from(total).unwrap_or_default()) {
+                bar.set_style(full_bar.clone());
+                bar.set_length(u64::try_from(total).unwrap_or_default());
+            }
+        }
+        bar.set_position(u64::try_from(done).unwrap_or_default());
         if let Some(j) = watched.iter().find(|j| j.state == "running") {
             bar.set_message(j.progress_message.clone());
         } else if let Some(j) = watched

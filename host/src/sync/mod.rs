@@ -29,6 +29,8 @@
 
 /// The bounds of one run: pages, records, time, a state that does not advance.
 pub mod bounds;
+/// Progress shown on the job: records stored and the connector's own report.
+mod progress;
 
 use std::sync::Arc;
 
@@ -292,8 +294,11 @@ impl SyncHandler {
             pages: 0,
             deleted: 0,
         });
+        // The connector's progress reports go to the job, beside the records stored.
+        let tally = progress::Tally::new(ctx, stream, report.records, report.pages);
+        let call = tally.call(call);
         // One instance serves the stream's pages (a fresh one after any failure).
-        let mut reader = runtime.reader(plugin, call);
+        let mut reader = runtime.reader(plugin, &call);
         let mut run = bounds::Run::new(self.limits, sync.state.as_deref());
         loop {
             let page = ctx
@@ -328,14 +333,7 @@ impl SyncHandler {
             report.records += records.len() as u64;
             report.pages += 1;
             metrics::counter!("agentic_sync_records_total").increment(records.len() as u64);
-            ctx.progress(
-                i64::try_from(report.records).unwrap_or(i64::MAX),
-                None,
-                format!(
-                    "{stream}: {} records in {} pages",
-                    report.records, report.pages
-                ),
-            );
+            tally.stored(report.records, report.pages);
             if !page.has_more {
                 break;
             }
