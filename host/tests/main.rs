@@ -1,9 +1,11 @@
 //! Integration tests of the host crate in one binary: the real `agentic` binary over TCP,
 //! the plugin runtime, its isolation and its egress (with the redaction of echoed secrets) on
-//! real components, the WIT contract's docs, workers.
+//! real components, the WIT contract's docs, the links
+//! of every Markdown file, workers.
 
 mod binary;
 mod data_dir;
+mod docs_links;
 mod plugin_egress;
 mod plugin_isolation;
 mod plugin_redaction;

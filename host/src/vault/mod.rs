@@ -432,16 +432,21 @@ impl Vault {
         Ok(n == 1)
     }
 
-    /// Deletes a secret, and its ciphertext from the database files ([`Store::scrub`]): a
-    /// credential may stay valid at its service long after the connection is gone.
+    /// Deletes a secret, and then its ciphertext from the database files ([`Store::scrub`]):
+    /// a credential may stay valid at its service long after the connection is gone. The scrub
+    /// runs after this returns: a WAL checkpoint waits for readers, and the caller (deleting a
+    /// connection, say) must not.
     pub async fn delete(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM vault_secrets WHERE id = $1")
             .bind(id)
             .execute(self.store.pool())
             .await?;
-        if let Err(e) = self.store.scrub("vault_secrets", false).await {
-            tracing::warn!("scrubbing the deleted secret from the database files failed: {e}");
-        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.scrub("vault_secrets", false).await {
+                tracing::warn!("scrubbing a deleted secret from the database files failed: {e}");
+            }
+        });
         Ok(())
     }
 
