@@ -12,6 +12,7 @@ mod contention;
 mod credential_flows;
 mod db_outage;
 mod documents;
+mod full_disk;
 mod jira;
 mod job_faults;
 mod jobs;
