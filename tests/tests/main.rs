@@ -19,6 +19,7 @@ mod jobs;
 mod jwt;
 mod ops;
 mod plugins;
+mod postponements;
 mod projects;
 mod rbac_grants;
 mod rbac_matrix;

@@ -367,13 +367,11 @@ fn upload_error(e: UploadError) -> ApiError {
         UploadError::Malformed(m) => ApiError::BadRequest(m),
         UploadError::TooLarge(m) => ApiError::PayloadTooLarge(m),
         UploadError::Part { field, message } => ApiError::field(&field, message),
-        UploadError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => {
-            ApiError::Unavailable(
-                "the disk is full: the upload could not be spooled; \
+        UploadError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::Unavailable(
+            "the disk is full: the upload could not be spooled; \
                  try again when space has been freed"
-                    .into(),
-            )
-        }
+                .into(),
+        ),
         UploadError::Io(e) => ApiError::Internal(format!("spooling an upload: {e}")),
     }
 }

@@ -60,7 +60,11 @@ async fn healthz() -> Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = super::Problem)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     let database = async {
-        state.store.ping().await.map_err(|e| (e, "is not reachable"))?;
+        state
+            .store
+            .ping()
+            .await
+            .map_err(|e| (e, "is not reachable"))?;
         state
             .store
             .check_writable()

@@ -92,8 +92,7 @@ impl Store {
                 .await?;
                 if writable == 0 {
                     return Err(StoreError::Unavailable(
-                        "the PostgreSQL server accepts no writes (a replica, or read-only)"
-                            .into(),
+                        "the PostgreSQL server accepts no writes (a replica, or read-only)".into(),
                     ));
                 }
             }

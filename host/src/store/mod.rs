@@ -234,9 +234,7 @@ async fn release_clean(conn: &mut sqlx::AnyConnection, backend: Backend) -> sqlx
         conn.ping().await?;
     }
     if conn.is_in_transaction() {
-        tracing::warn!(
-            "closing a database connection left in a transaction (its rollback failed)"
-        );
+        tracing::warn!("closing a database connection left in a transaction (its rollback failed)");
         return Ok(false);
     }
     Ok(true)
