@@ -60,16 +60,20 @@ async fn healthz() -> Json<Health> {
     responses((status = 200, body = Health), (status = 503, body = super::Problem)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     let database = async {
-        state
-            .store
-            .ping()
-            .await
-            .map_err(|e| (e, "is not reachable"))?;
-        state
-            .store
-            .check_writable()
-            .await
-            .map_err(|e| (e, "cannot write"))
+        if let Err(e) = state.store.ping().await {
+            tracing::warn!(error = %e, "readiness: the database is not reachable");
+            return Err("the database is not reachable".to_owned());
+        }
+        state.store.check_writable().await.map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the database cannot write");
+            if e.is_full() {
+                "the database cannot write: it is full (free disk space; writes resume by \
+                 themselves)"
+                    .to_owned()
+            } else {
+                "the database cannot write (the host's log says why)".to_owned()
+            }
+        })
     };
     let (database, cache) = tokio::join!(
         tokio::time::timeout(Duration::from_secs(2), database),
@@ -83,17 +87,7 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
                 cache: cache.as_str(),
             }),
         })),
-        Ok(Err((e, what))) => {
-            tracing::warn!(error = %e, "readiness: the database {what}");
-            let why = if e.is_full() {
-                ": it is full (free disk space; writes resume by themselves)".to_owned()
-            } else if what == "cannot write" {
-                format!(": {e}")
-            } else {
-                String::new()
-            };
-            Err(ApiError::Unavailable(format!("the database {what}{why}")))
-        }
+        Ok(Err(detail)) => Err(ApiError::Unavailable(detail)),
         Err(_) => Err(ApiError::Unavailable(
             "the database did not answer or grant its write lock within 2 s".into(),
         )),
