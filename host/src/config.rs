@@ -60,6 +60,7 @@ Configuration (TOML file keys; environment variables override them):
                                                                 (`agentic worker` runs jobs only)
   jobs.concurrency           AGENTIC_JOBS__CONCURRENCY           jobs `agentic worker` runs at once [4]
   jobs.lease_secs            AGENTIC_JOBS__LEASE_SECS            a dead worker's jobs are retried after this [30]
+  jobs.max_postponements     AGENTIC_JOBS__MAX_POSTPONEMENTS     rate limits in a row without progress before a job is dead [50]
   documents.max_upload_bytes AGENTIC_DOCUMENTS__MAX_UPLOAD_BYTES largest document file accepted [26214400]
   documents.allowed_content_types AGENTIC_DOCUMENTS__ALLOWED_CONTENT_TYPES  media types accepted, `type/*`
                                                                 allowed, e.g. '[\"text/*\", \"application/pdf\"]'
@@ -157,6 +158,10 @@ pub struct JobsConfig {
     pub concurrency: usize,
     /// Seconds a claimed job stays claimed without a heartbeat.
     pub lease_secs: u64,
+    /// Postponements in a row without progress (a service that rate-limits every attempt)
+    /// after which a job is dead, its last error naming the count and the last reason. A
+    /// postponement does not spend an attempt, so without this a job could wait forever.
+    pub max_postponements: u32,
 }
 
 impl Default for JobsConfig {
@@ -165,6 +170,7 @@ impl Default for JobsConfig {
             workers: 2,
             concurrency: 4,
             lease_secs: 30,
+            max_postponements: 50,
         }
     }
 }

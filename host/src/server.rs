@@ -120,12 +120,10 @@ fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
         lease: Duration::from_secs(state.config.jobs.lease_secs.max(1)),
         ..WorkerOptions::default()
     };
-    Arc::new(Worker::new(
-        state.store.clone(),
-        state.clock.clone(),
-        handlers,
-        options,
-    ))
+    Arc::new(
+        Worker::new(state.store.clone(), state.clock.clone(), handlers, options)
+            .with_max_postponements(state.config.jobs.max_postponements),
+    )
 }
 
 /// What start-up did about the first administrator.

@@ -367,12 +367,40 @@ fn upload_error(e: UploadError) -> ApiError {
         UploadError::Malformed(m) => ApiError::BadRequest(m),
         UploadError::TooLarge(m) => ApiError::PayloadTooLarge(m),
         UploadError::Part { field, message } => ApiError::field(&field, message),
+        UploadError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::Unavailable(
+            "the disk is full: the upload could not be spooled; \
+                 try again when space has been freed"
+                .into(),
+        ),
         UploadError::Io(e) => ApiError::Internal(format!("spooling an upload: {e}")),
     }
 }
 
 fn blob_error(e: BlobError) -> ApiError {
-    ApiError::Internal(format!("blob store: {e}"))
+    match e {
+        BlobError::Store(e) => write_error(e),
+        BlobError::Io(e) if e.kind() == std::io::ErrorKind::StorageFull => ApiError::Unavailable(
+            "the disk of the blob store is full: the document was not stored; \
+             try again when space has been freed"
+                .into(),
+        ),
+        other => ApiError::Internal(format!("blob store: {other}")),
+    }
+}
+
+/// A failed write of a document: a full database is said as such (503, the host recovers by
+/// itself once space is freed), other failures as the store maps them.
+fn write_error(e: StoreError) -> ApiError {
+    if e.is_full() {
+        tracing::warn!(error = %e, "a document could not be stored");
+        ApiError::Unavailable(
+            "the database is full: the document was not stored; \
+             try again when space has been freed"
+                .into(),
+        )
+    } else {
+        e.into()
+    }
 }
 
 /// Reads the multipart body under the configured limits. A declared `Content-Length` past the
@@ -482,7 +510,7 @@ async fn list_documents(
     params(("id" = i64, Path, description = "Project id")),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = DocumentView), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn create_document(
     State(state): State<AppState>,
@@ -534,7 +562,7 @@ async fn create_document(
         Ok(d) => d,
         Err(e) => {
             discard_bytes(&state, &key).await;
-            return Err(e.into());
+            return Err(write_error(e));
         }
     };
     let detail = serde_json::json!({
@@ -769,7 +797,7 @@ async fn list_versions(
     params(("id" = i64, Path, description = "Project id"), ("doc_id" = i64, Path, description = "Document id")),
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = DocumentView), (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+              (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 503, body = Problem),
               (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn add_version(
     State(state): State<AppState>,
@@ -820,7 +848,10 @@ async fn add_version(
         Ok(d) => d,
         Err(e) => {
             discard_bytes(&state, &key).await;
-            return Err(not_found_as("document")(e));
+            return Err(match e {
+                e if e.is_full() => write_error(e),
+                e => not_found_as("document")(e),
+            });
         }
     };
     let detail = serde_json::json!({

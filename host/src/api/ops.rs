@@ -34,7 +34,8 @@ pub struct Health {
 /// Results of the readiness checks.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Checks {
-    /// `ok` when the database answered.
+    /// `ok` when the database answered and can write (its write lock can be taken and it can
+    /// grow by a page; no recent write found it full).
     pub database: &'static str,
     /// `ok`; `degraded` when the configured Redis is unreachable (lookups then go to the
     /// database: the host still serves, so readiness stays 200); `off` when caching is off.
@@ -51,13 +52,31 @@ async fn healthz() -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers within two seconds. The cache is reported, not required:
-/// with Redis down the host serves from the database (`cache: degraded`).
+/// Readiness: within two seconds the database answers and can write: a database that reads
+/// but refuses writes (a full disk, a write lock never released) is not ready, and the problem
+/// says why. The cache is reported, not required: with Redis down the host serves from the
+/// database (`cache: degraded`).
 #[utoipa::path(get, path = "/readyz", tag = "ops", security(()),
     responses((status = 200, body = Health), (status = 503, body = super::Problem)))]
 async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    let database = async {
+        if let Err(e) = state.store.ping().await {
+            tracing::warn!(error = %e, "readiness: the database is not reachable");
+            return Err("the database is not reachable".to_owned());
+        }
+        state.store.check_writable().await.map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the database cannot write");
+            if e.is_full() {
+                "the database cannot write: it is full (free disk space; writes resume by \
+                 themselves)"
+                    .to_owned()
+            } else {
+                "the database cannot write (the host's log says why)".to_owned()
+            }
+        })
+    };
     let (database, cache) = tokio::join!(
-        tokio::time::timeout(Duration::from_secs(2), state.store.ping()),
+        tokio::time::timeout(Duration::from_secs(2), database),
         state.store.cache().health()
     );
     match database {
@@ -68,12 +87,9 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
                 cache: cache.as_str(),
             }),
         })),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: database check failed");
-            Err(ApiError::Unavailable("database is not reachable".into()))
-        }
+        Ok(Err(detail)) => Err(ApiError::Unavailable(detail)),
         Err(_) => Err(ApiError::Unavailable(
-            "database did not answer within 2s".into(),
+            "the database did not answer or grant its write lock within 2 s".into(),
         )),
     }
 }

@@ -41,6 +41,10 @@ use crate::store::job_attempts::{Fence, Lease};
 use crate::store::jobs::{Job, NewJob};
 use crate::store::StoreError;
 
+/// The longest a job is postponed at once, whatever a service asks: a connector asking for
+/// 4e9 seconds must not park a job for a century.
+pub const MAX_RETRY_AFTER_SECS: u64 = 3600;
+
 /// Why a run of a job did not succeed; decides what happens next.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -50,12 +54,24 @@ pub enum JobError {
     /// Trying again cannot help (bad input, refused credential, missing connection).
     #[error("{0}")]
     Permanent(String),
-    /// The service asked to wait: run again then, without spending an attempt.
+    /// The service asked to wait: run again then (at most [`MAX_RETRY_AFTER_SECS`] later),
+    /// without spending an attempt. Bounded: after `jobs.max_postponements` of these in a row
+    /// without progress the job is dead.
     #[error("rate limited for {retry_after_secs}s: {message}")]
     RateLimited {
         /// Seconds to wait.
         retry_after_secs: u64,
         /// What the service said.
+        message: String,
+    },
+    /// Another run holds what this one needs (a stream's sync lock): run again later without
+    /// spending an attempt. Not counted against `jobs.max_postponements`: the run it waits
+    /// for is the one making progress, and it ends by its own bounds.
+    #[error("waiting {retry_after_secs}s: {message}")]
+    Waiting {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+        /// What is awaited.
         message: String,
     },
     /// Stopped because cancellation was asked.

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 
 use super::successes::Successes;
-use super::{backoff, schedule, JobContext, JobError, JobHandler};
+use super::{backoff, schedule, JobContext, JobError, JobHandler, MAX_RETRY_AFTER_SECS};
 use crate::clock::Clock;
 use crate::store::job_attempts::Lease;
-use crate::store::jobs::{Job, Outcome};
+use crate::store::jobs::{Job, Outcome, Postponement};
 use crate::store::{Store, StoreError};
 
 /// Longest a job claimed ahead of a free slot waits before it goes back to the queue.
@@ -18,6 +18,9 @@ const AHEAD_MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// The latest progress a handler reported (done, total, message), written by the heartbeat.
 type LastProgress = Arc<Mutex<Option<(i64, Option<i64>, String)>>>;
+
+/// Default of `jobs.max_postponements`.
+pub const DEFAULT_MAX_POSTPONEMENTS: i32 = 50;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -46,6 +49,8 @@ pub struct Worker {
     clock: Arc<dyn Clock>,
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
     options: WorkerOptions,
+    /// Postponements in a row without progress after which a job is dead.
+    max_postponements: i32,
     /// This worker's name in leases (unique per process and worker).
     owner: String,
 }
@@ -73,12 +78,19 @@ impl Worker {
             clock,
             handlers: handlers.into_iter().map(|h| (h.kind(), h)).collect(),
             options,
+            max_postponements: DEFAULT_MAX_POSTPONEMENTS,
             owner: format!(
                 "{host}:{}:{}",
                 std::process::id(),
                 uuid::Uuid::new_v4().simple()
             ),
         }
+    }
+
+    /// This worker with `jobs.max_postponements` set to `n` (at least 1).
+    pub fn with_max_postponements(mut self, n: u32) -> Self {
+        self.max_postponements = i32::try_from(n).unwrap_or(i32::MAX).max(1);
+        self
     }
 
     /// This worker's lease owner name.
@@ -262,10 +274,18 @@ impl Worker {
             })
         };
         let sink = progress.clone();
+        // Progress is a report that differs from what the job showed when claimed: a handler
+        // that reports the same start on every run has not moved.
+        let progressed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let moved = progressed.clone();
+        let claimed = (job.progress_done, job.progress_message.clone());
         let ctx = JobContext {
             job: job.clone(),
             lease: Some(lease.clone()),
             progress: Arc::new(move |done, total, message| {
+                if done != claimed.0 || message != claimed.1 {
+                    moved.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 *sink.lock().unwrap_or_else(|e| e.into_inner()) = Some((done, total, message));
             }),
             cancel: cancel_rx,
@@ -307,10 +327,42 @@ impl Worker {
                 retry_after_secs,
                 message,
             }) => {
+                let progressed = progressed.load(std::sync::atomic::Ordering::SeqCst);
+                if !progressed && job.postponements + 1 >= self.max_postponements {
+                    label = "dead";
+                    outcome_text = format!(
+                        "postponed {} times in a row without progress (jobs.max_postponements); \
+                         the last time: {message}",
+                        job.postponements + 1
+                    );
+                    Outcome::Failed {
+                        error: &outcome_text,
+                        retry_at: now,
+                        permanent: true,
+                    }
+                } else {
+                    label = "postponed";
+                    Outcome::Postponed {
+                        reason: message,
+                        at: now + retry_after_ms(*retry_after_secs),
+                        count: if progressed {
+                            Postponement::Progressed
+                        } else {
+                            Postponement::Stalled
+                        },
+                    }
+                }
+            }
+            Err(JobError::Waiting {
+                retry_after_secs,
+                message,
+            }) => {
                 label = "postponed";
+                // Not counted: neither progress nor its absence (see `JobError::Waiting`).
                 Outcome::Postponed {
                     reason: message,
-                    at: now + i64::try_from(*retry_after_secs).unwrap_or(3600).min(86_400) * 1000,
+                    at: now + retry_after_ms(*retry_after_secs),
+                    count: Postponement::Waiting,
                 }
             }
             Err(JobError::Retry(e)) => {
@@ -404,5 +456,23 @@ impl Worker {
                 Err(e) => tracing::warn!(job = lease.job_id, "heartbeat failed: {e}"),
             }
         }
+    }
+}
+
+/// A postponement's delay in milliseconds: what was asked, at most [`MAX_RETRY_AFTER_SECS`].
+fn retry_after_ms(asked_secs: u64) -> i64 {
+    i64::try_from(asked_secs.min(MAX_RETRY_AFTER_SECS)).unwrap_or(0) * 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_after_is_at_most_an_hour() {
+        assert_eq!(retry_after_ms(0), 0);
+        assert_eq!(retry_after_ms(30), 30_000);
+        assert_eq!(retry_after_ms(4_000_000_000), 3_600_000);
+        assert_eq!(retry_after_ms(u64::MAX), 3_600_000);
     }
 }

@@ -4,6 +4,9 @@
 
 use sqlx::{Any, Transaction};
 
+use std::sync::Arc;
+
+use super::health::WriteHealth;
 use super::{Result, Store, StoreError};
 use crate::clock::Millis;
 
@@ -17,6 +20,8 @@ pub struct BlobWriter {
     id: i64,
     seq: i64,
     size: i64,
+    /// Told whether the blob could be written (a full database shows here first).
+    health: Arc<WriteHealth>,
 }
 
 impl BlobWriter {
@@ -30,7 +35,8 @@ impl BlobWriter {
             .bind(self.seq)
             .bind(data)
             .execute(&mut *self.tx)
-            .await?;
+            .await
+            .map_err(|e| self.failed(e))?;
         self.seq += 1;
         self.size += i64::try_from(data.len()).unwrap_or(i64::MAX);
         Ok(())
@@ -42,9 +48,22 @@ impl BlobWriter {
             .bind(self.id)
             .bind(self.size)
             .execute(&mut *self.tx)
-            .await?;
-        self.tx.commit().await?;
+            .await
+            .map_err(|e| self.failed(e))?;
+        let health = self.health.clone();
+        self.tx.commit().await.map_err(|e| {
+            let e = StoreError::from(e);
+            health.failed(&e);
+            e
+        })?;
+        health.succeeded();
         Ok(self.id)
+    }
+
+    fn failed(&self, e: sqlx::Error) -> StoreError {
+        let e = StoreError::from(e);
+        self.health.failed(&e);
+        e
     }
 }
 
@@ -56,12 +75,18 @@ impl Store {
             sqlx::query_scalar("INSERT INTO blobs (size, created_at) VALUES (0, $1) RETURNING id")
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?;
+                .await
+                .map_err(|e| {
+                    let e = StoreError::from(e);
+                    self.health.failed(&e);
+                    e
+                })?;
         Ok(BlobWriter {
             tx,
             id,
             seq: 0,
             size: 0,
+            health: self.health.clone(),
         })
     }
 

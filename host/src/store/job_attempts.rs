@@ -206,17 +206,20 @@ impl Store {
                  THEN 'dead' ELSE 'queued' END, \
                  finished_at = CASE WHEN $6 = 1 OR attempts >= max_attempts THEN $4 ELSE NULL END, \
                  last_error = $3, run_at = $5, lease_owner = NULL, lease_until = NULL, \
-                 updated_at = $4",
+                 postponements = 0, updated_at = $4",
                 Some(error),
                 retry_at,
                 i64::from(permanent),
             ),
-            Outcome::Postponed { reason, at } => (
+            // $6: how the postponement counts (`Postponement::code`).
+            Outcome::Postponed { reason, at, count } => (
                 "UPDATE jobs SET state = 'queued', attempts = attempts - 1, last_error = $3, \
-                 run_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $4",
+                 run_at = $5, lease_owner = NULL, lease_until = NULL, updated_at = $4, \
+                 postponements = CASE WHEN $6 = 1 THEN 0 WHEN $6 = 2 THEN postponements \
+                 ELSE postponements + 1 END",
                 Some(reason),
                 at,
-                0,
+                count.code(),
             ),
             Outcome::Cancelled => (
                 "UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, \

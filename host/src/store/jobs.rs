@@ -54,6 +54,8 @@ pub struct Job {
     pub progress_total: Option<i64>,
     /// Progress: what is happening.
     pub progress_message: String,
+    /// Postponements in a row without progress (see `jobs.max_postponements`).
+    pub postponements: i32,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
     /// The handler's output (JSON), when it succeeded.
@@ -72,7 +74,7 @@ pub struct Job {
 
 const COLUMNS: &str = "id, kind, project_id, payload, state, priority, attempts, max_attempts, \
     run_at, idempotency_key, lease_owner, lease_until, lease_token, checkpoint, \
-    cancel_requested, progress_done, progress_total, progress_message, last_error, result, created_by, created_at, started_at, \
+    cancel_requested, progress_done, progress_total, progress_message, postponements, last_error, result, created_by, created_at, started_at, \
     finished_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Job> {
@@ -95,6 +97,7 @@ fn from_row(row: &AnyRow) -> Result<Job> {
         progress_done: row.try_get("progress_done")?,
         progress_total: row.try_get("progress_total")?,
         progress_message: row.try_get("progress_message")?,
+        postponements: row.try_get("postponements")?,
         last_error: row.try_get("last_error")?,
         result: row.try_get("result")?,
         created_by: row.try_get("created_by")?,
@@ -174,9 +177,33 @@ pub enum Outcome<'a> {
         reason: &'a str,
         /// When.
         at: Millis,
+        /// How it counts towards `Job::postponements` (in a row without progress).
+        count: Postponement,
     },
     /// Stopped on request.
     Cancelled,
+}
+
+/// How a postponement counts towards a job's postponements in a row without progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Postponement {
+    /// The attempt did nothing before it was postponed: one more.
+    Stalled,
+    /// The attempt made progress first: the count starts again.
+    Progressed,
+    /// The attempt waited for another run (a lock): the count stays.
+    Waiting,
+}
+
+impl Postponement {
+    /// The code the outcome's SQL takes.
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            Postponement::Stalled => 0,
+            Postponement::Progressed => 1,
+            Postponement::Waiting => 2,
+        }
+    }
 }
 
 impl Store {
@@ -407,7 +434,8 @@ impl Store {
     pub async fn retry_job(&self, id: i64, now: Millis) -> Result<Option<Job>> {
         let row = sqlx::query(&format!(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, cancel_requested = 0, \
-             last_error = NULL, checkpoint = NULL, finished_at = NULL, updated_at = $2 \
+             last_error = NULL, checkpoint = NULL, postponements = 0, finished_at = NULL, \
+             updated_at = $2 \
              WHERE id = $1 AND state IN ('dead', 'cancelled', 'succeeded') RETURNING {COLUMNS}"
         ))
         .bind(id)

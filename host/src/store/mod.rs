@@ -33,6 +33,8 @@ pub mod blobs;
 pub mod connections;
 /// Documents and their versions.
 pub mod documents;
+/// Whether the database can write now (readiness), and the last write that found it full.
+pub mod health;
 /// Fencing of a running job's writes by its lease, and the history of its attempts.
 pub mod job_attempts;
 /// The job queue.
@@ -99,9 +101,24 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.constraint().unwrap_or("unique constraint").to_owned())
             }
+            _ if full(&e) => StoreError::Unavailable(format!("{}: {e}", health::FULL)),
             _ if unavailable(&e) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Database(e),
         }
+    }
+}
+
+/// Whether `e` says the database or its disk is full: SQLite's `SQLITE_FULL` (13, also what
+/// `PRAGMA max_page_count` gives), PostgreSQL's `disk_full` (53100).
+fn full(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    let code = db.code().unwrap_or_default();
+    if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        code.parse::<i64>().is_ok_and(|c| c & 0xff == 13)
+    } else {
+        code == "53100"
     }
 }
 
@@ -159,6 +176,8 @@ pub struct Store {
     /// Read-through cache of the hot lookups (projects, memberships, plugin versions and
     /// enablement); every write of those objects invalidates it after committing.
     cache: Cache,
+    /// The last write that found the database full (readiness, see [`health`]).
+    health: std::sync::Arc<health::WriteHealth>,
 }
 
 /// Every SQLite connection's settings: WAL lets readers run beside the writer; busy_timeout
@@ -197,6 +216,30 @@ async fn probe(options: &AnyConnectOptions, backend: Backend, url: &str) -> Resu
     }
 }
 
+/// Whether a connection given back to the pool may serve again: only outside a transaction.
+///
+/// A transaction dropped without commit queues a `ROLLBACK`. When that rollback fails, the
+/// connection comes back still "in a transaction": after `SQLITE_FULL` (or an I/O error)
+/// SQLite may already have rolled the transaction back by itself, so the `ROLLBACK` finds none
+/// and fails, and the driver still counts one open transaction; every later `BEGIN` on that
+/// connection is refused, and where SQLite kept the transaction, its write lock blocks every
+/// other writer (`database is locked`) until a restart. Such a connection is closed instead of
+/// reused: closing ends whatever SQLite still holds, and the pool opens a fresh one.
+///
+/// On SQLite the queued rollback runs on the connection's worker thread; the ping waits for it
+/// (commands run in order) before the transaction count is read.
+async fn release_clean(conn: &mut sqlx::AnyConnection, backend: Backend) -> sqlx::Result<bool> {
+    use sqlx::Connection as _;
+    if backend == Backend::Sqlite {
+        conn.ping().await?;
+    }
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a database connection left in a transaction (its rollback failed)");
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
@@ -230,6 +273,7 @@ impl Store {
                     Ok(())
                 })
             })
+            .after_release(move |conn, _meta| Box::pin(release_clean(conn, backend)))
             .connect_with(options.clone())
             .await?;
         let queue = match backend {
@@ -261,6 +305,7 @@ impl Store {
             queue,
             backend,
             cache: Cache::disabled(),
+            health: Default::default(),
         })
     }
 

@@ -240,7 +240,7 @@ impl SyncHandler {
             .await
             .map_err(|e| JobError::store("taking the stream's sync lock", e))?
         {
-            return Err(JobError::RateLimited {
+            return Err(JobError::Waiting {
                 retry_after_secs: STREAM_BUSY_RETRY_SECS,
                 message: format!("another sync of stream {stream} is running (job {holder})"),
             });
