@@ -16,6 +16,7 @@ mod jira;
 mod job_faults;
 mod jobs;
 mod jwt;
+mod openapi;
 mod ops;
 mod plugins;
 mod projects;

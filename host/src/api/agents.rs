@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
@@ -137,7 +137,7 @@ struct KindView {
 /// The kinds of agent this host runs, with their config schemas. Needs `agents:read`.
 #[utoipa::path(get, path = "/agent-kinds", tag = "agents",
     responses((status = 200, body = Vec<KindView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_kinds(who: Principal) -> ApiResult<Json<Vec<KindView>>> {
+async fn list_kinds(who: Principal, _query: ApiQuery<NoQuery>) -> ApiResult<Json<Vec<KindView>>> {
     who.require(Permission::AgentsRead)?;
     Ok(Json(
         agents::KINDS

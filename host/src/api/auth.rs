@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::Paginated;
 use super::users::{hash_password, UserView};
 use super::{AppState, Problem};
@@ -332,6 +332,7 @@ pub(super) async fn sessions_of(
 async fn list_sessions(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
 ) -> ApiResult<Json<Paginated<SessionView>>> {
     sessions_of(&state, who.user.id, who.session_id)
         .await

@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::plugins::{call_error, validate_config};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
@@ -288,6 +288,7 @@ fn conflict_on_name(e: StoreError) -> ApiError {
 async fn list_connections(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
     ApiPath(path): ApiPath<ProjectPath>,
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
     access::project(&state.store, &who, path.id, Permission::ConnectionsRead).await?;

@@ -54,7 +54,7 @@ const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// One version of a document.
 #[derive(Debug, Serialize, ToSchema)]
-struct VersionView {
+struct DocumentVersionView {
     /// 1, 2, … within the document.
     number: i64,
     /// File name as uploaded (path and control characters removed).
@@ -71,7 +71,7 @@ struct VersionView {
     created_at: OffsetDateTime,
 }
 
-impl From<Version> for VersionView {
+impl From<Version> for DocumentVersionView {
     fn from(v: Version) -> Self {
         Self {
             number: v.number,
@@ -105,7 +105,7 @@ struct DocumentView {
     #[schema(value_type = Object)]
     metadata: Value,
     /// The latest version, served by `…/content`.
-    current_version: VersionView,
+    current_version: DocumentVersionView,
     /// Set for documents synced from a connection; those are read-only here.
     source: Option<SourceView>,
     /// Whether changes through this API are refused (synced documents).
@@ -745,21 +745,21 @@ async fn download_current(
 /// Lists a document's versions, oldest first. Needs `documents:read`.
 #[utoipa::path(get, path = "/projects/{id}/documents/{doc_id}/versions", tag = "documents",
     params(("id" = i64, Path, description = "Project id"), ("doc_id" = i64, Path, description = "Document id"), ListVersions),
-    responses((status = 200, body = Paginated<VersionView>), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Paginated<DocumentVersionView>), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn list_versions(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<DocumentPath>,
     ApiQuery(q): ApiQuery<ListVersions>,
-) -> ApiResult<Json<Paginated<VersionView>>> {
+) -> ApiResult<Json<Paginated<DocumentVersionView>>> {
     let document = load(&state, &who, &path, Permission::DocumentsRead).await?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
         .store
         .list_versions(path.id, document.id, after, limit)
         .await?;
-    Ok(Json(Paginated::from_page(page, VersionView::from)))
+    Ok(Json(Paginated::from_page(page, DocumentVersionView::from)))
 }
 
 /// Uploads a new version (`multipart/form-data`: `file`, and optionally `title`, `tags`,
@@ -845,12 +845,12 @@ async fn add_version(
 #[utoipa::path(get, path = "/projects/{id}/documents/{doc_id}/versions/{number}", tag = "documents",
     params(("id" = i64, Path, description = "Project id"), ("doc_id" = i64, Path, description = "Document id"),
            ("number" = i64, Path, description = "Version number (1, 2, …)")),
-    responses((status = 200, body = VersionView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = DocumentVersionView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn get_version(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<VersionPath>,
-) -> ApiResult<Json<VersionView>> {
+) -> ApiResult<Json<DocumentVersionView>> {
     Ok(Json(version(&state, &who, &path).await?.into()))
 }
 

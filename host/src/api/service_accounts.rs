@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{mint_api_key, ClientInfo, Principal};
@@ -289,6 +289,7 @@ impl Validate for CreateKey {
 async fn list_keys(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Paginated<ApiKeyView>>> {
     who.require(Permission::ServiceAccountsManage)?;

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{password, ClientInfo, Principal};
@@ -331,6 +331,7 @@ async fn deactivate_user(
 async fn list_user_sessions(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Paginated<super::auth::SessionView>>> {
     who.require(Permission::UsersManage)?;

@@ -39,7 +39,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(run_task))
         .routes(routes!(list_runs))
         .routes(routes!(get_run))
-        .routes(routes!(get_schedule, put_schedule, delete_schedule))
+        .routes(routes!(
+            get_web_task_schedule,
+            put_web_task_schedule,
+            delete_web_task_schedule
+        ))
 }
 
 /// A task's cron schedule.
@@ -611,7 +615,7 @@ async fn get_run(
 #[utoipa::path(get, path = "/projects/{id}/web-tasks/{tid}/schedule", tag = "web-tasks",
     params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
     responses((status = 200, body = ScheduleView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn get_schedule(
+async fn get_web_task_schedule(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
@@ -632,7 +636,7 @@ async fn get_schedule(
     request_body = PutSchedule,
     responses((status = 200, body = ScheduleView), (status = 404, body = Problem), (status = 422, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn put_schedule(
+async fn put_web_task_schedule(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
@@ -674,7 +678,7 @@ async fn put_schedule(
 #[utoipa::path(delete, path = "/projects/{id}/web-tasks/{tid}/schedule", tag = "web-tasks",
     params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn delete_schedule(
+async fn delete_web_task_schedule(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
