@@ -151,3 +151,38 @@ stories! {
         }
     }
 }
+
+stories! {
+    async fn documented_constraints_are_the_enforced_ones(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let r = app.call("GET", "/api/v1/openapi.json", None, None).await;
+        let doc = &r.json;
+        let schemas = &doc["components"]["schemas"];
+        let name = &schemas["CreateProject"]["properties"]["name"];
+        let max = name["maxLength"].as_u64().expect("CreateProject.name maxLength") as usize;
+        assert_eq!(name["minLength"], 1, "{name}");
+        app.post("/api/v1/projects", &admin.token, serde_json::json!({"name": "n".repeat(max)})).await.expect(201);
+        app.post("/api/v1/projects", &admin.token, serde_json::json!({"name": "n".repeat(max + 1)})).await.problem(422);
+        assert_eq!(schemas["CreateProject"]["properties"]["owner_id"]["minimum"], 1);
+
+        let limit = doc["paths"]["/api/v1/projects"]["get"]["parameters"].as_array().expect("params")
+            .iter().find(|p| p["name"] == "limit").expect("limit")["schema"].clone();
+        let (low, high) = (limit["minimum"].as_u64().expect("minimum"), limit["maximum"].as_u64().expect("maximum"));
+        app.get(&format!("/api/v1/projects?limit={high}"), &admin.token).await.expect(200);
+        app.get(&format!("/api/v1/projects?limit={low}"), &admin.token).await.expect(200);
+        app.get(&format!("/api/v1/projects?limit={}", high + 1), &admin.token).await.problem(422);
+        app.get(&format!("/api/v1/projects?limit={}", low - 1), &admin.token).await.problem(422);
+
+        let user = &schemas["CreateUser"]["properties"];
+        assert_eq!(user["email"]["format"], "email");
+        assert_eq!(user["password"]["minLength"], 12);
+        assert_eq!(user["password"]["maxLength"], 256);
+        let key = &schemas["CreateKey"]["properties"];
+        assert_eq!(key["scopes"]["items"]["$ref"], "#/components/schemas/Permission");
+        assert_eq!((key["expires_in_days"]["minimum"].as_u64(), key["expires_in_days"]["maximum"].as_u64()), (Some(1), Some(365)));
+        let task = &schemas["CreateWebTask"]["properties"];
+        assert_eq!(task["steps"]["maxItems"], 50);
+        assert_eq!(task["allowed_hosts"]["maxItems"], 32);
+    }
+}

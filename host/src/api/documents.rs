@@ -168,8 +168,10 @@ struct FileContent(Vec<u8>);
 #[serde(deny_unknown_fields)]
 struct UpdateDocument {
     /// New title (1–200 characters, one line).
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
     /// New tags, replacing the old ones (up to 32, 1–64 characters each, unique ignoring case).
+    #[schema(max_items = 32)]
     tags: Option<Vec<String>>,
     /// New metadata, replacing the old object (at most 16 KiB as JSON).
     #[schema(value_type = Option<Object>)]
@@ -311,6 +313,7 @@ struct ListDocuments {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -321,6 +324,7 @@ struct ListVersions {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

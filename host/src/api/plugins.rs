@@ -351,6 +351,7 @@ async fn uninstall_plugin(
 #[serde(deny_unknown_fields)]
 struct TrustPublisher {
     /// Who they are (1–100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Their public key, `ed25519:<base64>` as `agentic plugin keygen` prints it.
     public_key: String,
@@ -505,8 +506,10 @@ struct ReadRequest {
     #[schema(value_type = Object)]
     config: serde_json::Value,
     /// Stream name (from `discover`).
+    #[schema(min_length = 1, max_length = 200)]
     stream: String,
     /// The `state` of the previous page; absent for the first page.
+    #[schema(max_length = 1048576)]
     state: Option<String>,
 }
 

@@ -97,6 +97,7 @@ struct ListRecords {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -189,6 +190,7 @@ model_list!(
 struct StartSync {
     /// One stream; absent: every stream the connector discovers (one job each).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     stream: Option<String>,
     /// `incremental` (default) or `full` (reads everything, detects deletions).
     #[serde(default)]
@@ -265,6 +267,7 @@ async fn start_sync(
 #[serde(deny_unknown_fields)]
 struct SyncSchedule {
     /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
+    #[schema(min_length = 1, max_length = 120)]
     cron: String,
     /// `incremental` (default) or `full`.
     #[serde(default)]

@@ -60,6 +60,7 @@ impl From<User> for ServiceAccountView {
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
     /// Name (1–100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Role.
     role: Role,
@@ -78,6 +79,7 @@ struct ListAccounts {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -247,10 +249,13 @@ pub struct CreatedKey {
 #[serde(deny_unknown_fields)]
 struct CreateKey {
     /// Label (1–100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Permissions (e.g. `projects:read`); each must be granted by the account's role.
+    #[schema(value_type = Vec<crate::rbac::Permission>, min_items = 1, max_items = 32)]
     scopes: Vec<String>,
     /// Lifetime in days (1–365, default 90).
+    #[schema(minimum = 1, maximum = 365)]
     expires_in_days: Option<u32>,
 }
 

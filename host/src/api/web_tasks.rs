@@ -157,15 +157,18 @@ impl RunView {
 #[serde(deny_unknown_fields)]
 struct CreateWebTask {
     /// 1–100 characters, unique in the project.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// http(s) URL on one of `allowed_hosts`.
     target_url: String,
     /// 1–32 host patterns every request must match, like a plugin manifest's.
+    #[schema(min_items = 1, max_items = 32)]
     allowed_hosts: Vec<String>,
     /// Let the task reach private and loopback addresses (intranet sites). Administrators only.
     #[serde(default)]
     allow_private_network: bool,
     /// 1–50 steps.
+    #[schema(min_items = 1, max_items = 50)]
     steps: Vec<Step>,
 }
 
@@ -193,10 +196,13 @@ impl Validate for CreateWebTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateWebTask {
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     target_url: Option<String>,
+    #[schema(min_items = 1, max_items = 32)]
     allowed_hosts: Option<Vec<String>>,
     allow_private_network: Option<bool>,
+    #[schema(min_items = 1, max_items = 50)]
     steps: Option<Vec<Step>>,
 }
 
@@ -224,6 +230,7 @@ impl Validate for UpdateWebTask {
 #[serde(deny_unknown_fields)]
 struct PutSchedule {
     /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
+    #[schema(min_length = 1, max_length = 120)]
     cron: String,
 }
 
@@ -250,6 +257,7 @@ struct ListPage {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
