@@ -68,10 +68,17 @@ fn complete(op: &mut Operation) {
         ]);
     }
     if has(ParameterIn::Query) {
-        standard.push((
-            "400",
-            "An unknown query parameter, or a value not of its declared type.",
-        ));
+        standard.extend([
+            (
+                "400",
+                "An unknown query parameter, or a value not of its declared type.",
+            ),
+            (
+                "422",
+                "A parameter breaks a rule (`limit` out of range, a cursor this list did not \
+                 return); `errors` names it.",
+            ),
+        ]);
     }
     if !public {
         standard.push(("401", "No valid credential (`WWW-Authenticate: Bearer`)."));

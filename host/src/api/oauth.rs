@@ -175,7 +175,8 @@ async fn start_authorization(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct CallbackQuery {
-    /// The `state` of the flow.
+    /// The `state` of the flow (a missing one is 400, like an unknown or spent one).
+    #[param(required = true, min_length = 1, max_length = 512)]
     state: Option<String>,
     /// The authorization code.
     code: Option<String>,
