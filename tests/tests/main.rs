@@ -17,6 +17,7 @@ mod jira;
 mod job_faults;
 mod jobs;
 mod jwt;
+mod openapi;
 mod ops;
 mod plugins;
 mod postponements;

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
@@ -137,7 +137,7 @@ struct KindView {
 /// The kinds of agent this host runs, with their config schemas. Needs `agents:read`.
 #[utoipa::path(get, path = "/agent-kinds", tag = "agents",
     responses((status = 200, body = Vec<KindView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_kinds(who: Principal) -> ApiResult<Json<Vec<KindView>>> {
+async fn list_kinds(who: Principal, _query: ApiQuery<NoQuery>) -> ApiResult<Json<Vec<KindView>>> {
     who.require(Permission::AgentsRead)?;
     Ok(Json(
         agents::KINDS
@@ -174,6 +174,7 @@ struct ListAgents {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -228,8 +229,10 @@ async fn list_agents(
 #[serde(deny_unknown_fields)]
 struct CreateAgent {
     /// 1–100 characters, one line, unique in the project.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// One of `GET /agent-kinds`.
+    #[schema(min_length = 1, max_length = 64)]
     kind: String,
     /// Valid against the kind's config schema (at most 16 KiB); default `{}`.
     #[serde(default = "empty_object")]
@@ -255,6 +258,7 @@ impl Validate for CreateAgent {
 #[serde(deny_unknown_fields)]
 struct UpdateAgent {
     /// 1–100 characters, unique in the project.
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     /// A whole new config (not merged), re-validated against the kind's schema. Only while the
     /// agent is idle (`draft`, `stopped`, `failed`).
@@ -751,6 +755,7 @@ struct ListMetrics {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

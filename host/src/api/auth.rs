@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::Paginated;
 use super::users::{hash_password, UserView};
 use super::{AppState, Problem};
@@ -34,8 +34,10 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 struct LoginRequest {
     /// Account e-mail (case-insensitive).
+    #[schema(max_length = 254, min_length = 1)]
     email: String,
     /// Password.
+    #[schema(format = Password, min_length = 1, max_length = 256)]
     password: String,
 }
 
@@ -60,6 +62,7 @@ impl Validate for LoginRequest {
 #[serde(deny_unknown_fields)]
 struct RefreshRequest {
     /// The refresh token from the last login or refresh; it is spent by this call.
+    #[schema(min_length = 1, max_length = 256)]
     refresh_token: String,
 }
 
@@ -200,8 +203,10 @@ async fn me(who: Principal) -> Json<Me> {
 #[serde(deny_unknown_fields)]
 struct ChangePassword {
     /// The password in use now.
+    #[schema(format = Password, min_length = 1, max_length = 256)]
     current_password: String,
     /// The new password (12–256 characters).
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     new_password: String,
 }
 
@@ -332,6 +337,7 @@ pub(super) async fn sessions_of(
 async fn list_sessions(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
 ) -> ApiResult<Json<Paginated<SessionView>>> {
     sessions_of(&state, who.user.id, who.session_id)
         .await

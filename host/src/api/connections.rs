@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::plugins::{call_error, validate_config};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
@@ -125,13 +125,16 @@ impl From<Connection> for ConnectionView {
 #[serde(deny_unknown_fields)]
 struct CreateConnection {
     /// An installed plugin enabled in the project.
+    #[schema(min_length = 1, max_length = 64)]
     plugin_id: String,
     /// 1–100 characters, unique in the project.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Configuration (never secrets), valid against the plugin's config schema.
     #[schema(value_type = Object)]
     config: serde_json::Value,
     /// The service's base URL (http or https), on a host the plugin declares.
+    #[schema(min_length = 1, max_length = 2000)]
     base_url: String,
     /// Let the plugin reach private and loopback addresses (on-premises servers).
     /// Administrators only.
@@ -174,9 +177,11 @@ impl Validate for CreateConnection {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateConnection {
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     #[schema(value_type = Option<Object>)]
     config: Option<serde_json::Value>,
+    #[schema(min_length = 1, max_length = 2000)]
     base_url: Option<String>,
     allow_private_network: Option<bool>,
     credential: Option<CredentialInput>,
@@ -288,6 +293,7 @@ fn conflict_on_name(e: StoreError) -> ApiError {
 async fn list_connections(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
     ApiPath(path): ApiPath<ProjectPath>,
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
     access::project(&state.store, &who, path.id, Permission::ConnectionsRead).await?;

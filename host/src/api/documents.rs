@@ -54,7 +54,7 @@ const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// One version of a document.
 #[derive(Debug, Serialize, ToSchema)]
-struct VersionView {
+struct DocumentVersionView {
     /// 1, 2, … within the document.
     number: i64,
     /// File name as uploaded (path and control characters removed).
@@ -71,7 +71,7 @@ struct VersionView {
     created_at: OffsetDateTime,
 }
 
-impl From<Version> for VersionView {
+impl From<Version> for DocumentVersionView {
     fn from(v: Version) -> Self {
         Self {
             number: v.number,
@@ -105,7 +105,7 @@ struct DocumentView {
     #[schema(value_type = Object)]
     metadata: Value,
     /// The latest version, served by `…/content`.
-    current_version: VersionView,
+    current_version: DocumentVersionView,
     /// Set for documents synced from a connection; those are read-only here.
     source: Option<SourceView>,
     /// Whether changes through this API are refused (synced documents).
@@ -168,8 +168,10 @@ struct FileContent(Vec<u8>);
 #[serde(deny_unknown_fields)]
 struct UpdateDocument {
     /// New title (1–200 characters, one line).
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
     /// New tags, replacing the old ones (up to 32, 1–64 characters each, unique ignoring case).
+    #[schema(max_items = 32)]
     tags: Option<Vec<String>>,
     /// New metadata, replacing the old object (at most 16 KiB as JSON).
     #[schema(value_type = Option<Object>)]
@@ -311,6 +313,7 @@ struct ListDocuments {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -321,6 +324,7 @@ struct ListVersions {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -773,21 +777,21 @@ async fn download_current(
 /// Lists a document's versions, oldest first. Needs `documents:read`.
 #[utoipa::path(get, path = "/projects/{id}/documents/{doc_id}/versions", tag = "documents",
     params(("id" = i64, Path, description = "Project id"), ("doc_id" = i64, Path, description = "Document id"), ListVersions),
-    responses((status = 200, body = Paginated<VersionView>), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Paginated<DocumentVersionView>), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn list_versions(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<DocumentPath>,
     ApiQuery(q): ApiQuery<ListVersions>,
-) -> ApiResult<Json<Paginated<VersionView>>> {
+) -> ApiResult<Json<Paginated<DocumentVersionView>>> {
     let document = load(&state, &who, &path, Permission::DocumentsRead).await?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
         .store
         .list_versions(path.id, document.id, after, limit)
         .await?;
-    Ok(Json(Paginated::from_page(page, VersionView::from)))
+    Ok(Json(Paginated::from_page(page, DocumentVersionView::from)))
 }
 
 /// Uploads a new version (`multipart/form-data`: `file`, and optionally `title`, `tags`,
@@ -876,12 +880,12 @@ async fn add_version(
 #[utoipa::path(get, path = "/projects/{id}/documents/{doc_id}/versions/{number}", tag = "documents",
     params(("id" = i64, Path, description = "Project id"), ("doc_id" = i64, Path, description = "Document id"),
            ("number" = i64, Path, description = "Version number (1, 2, …)")),
-    responses((status = 200, body = VersionView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = DocumentVersionView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn get_version(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<VersionPath>,
-) -> ApiResult<Json<VersionView>> {
+) -> ApiResult<Json<DocumentVersionView>> {
     Ok(Json(version(&state, &who, &path).await?.into()))
 }
 

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
@@ -322,6 +322,11 @@ where
 }
 
 /// Query parameters; unknown or malformed ones are a 400 naming them.
+///
+/// Every endpoint that reads a query string takes it through this, with a target type that
+/// denies unknown fields (`#[serde(deny_unknown_fields)]`); list endpoints without parameters
+/// take [`NoQuery`]. A misspelt `limt=10` is then an error instead of a silently ignored filter,
+/// and the document's parameters are the whole truth. Messages never quote the value.
 #[derive(Debug)]
 pub struct ApiQuery<T>(pub T);
 
@@ -332,27 +337,45 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if parts
-            .uri
-            .query()
-            .is_some_and(|q| q.to_ascii_lowercase().contains("%00"))
-        {
-            return Err(ApiError::BadRequest(
-                "query parameters must not contain NUL (%00)".into(),
-            ));
-        }
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| ApiQuery(v))
-            .map_err(|r| {
-                let text = r.body_text();
-                let text = text
-                    .strip_prefix("Failed to deserialize query string: ")
-                    .unwrap_or(&text);
-                ApiError::BadRequest(format!("invalid query parameter: {text}"))
-            })
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// The query string of an endpoint that takes no parameters: any parameter is a 400.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NoQuery {}
+
+/// Parses a query string into `T`, naming the parameter of any error.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if query.to_ascii_lowercase().contains("%00") {
+        return Err(ApiError::BadRequest(
+            "query parameters must not contain NUL (%00)".into(),
+        ));
+    }
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let message = without_input(&e.into_inner().to_string());
+        let named = ["unknown field `", "missing field `", "duplicate field `"]
+            .iter()
+            .find_map(|prefix| message.strip_prefix(prefix))
+            .and_then(|rest| rest.split('`').next());
+        ApiError::BadRequest(match named {
+            Some(name) if message.starts_with("unknown") => {
+                let known = message
+                    .split_once(", expected ")
+                    .map(|(_, known)| format!("; known: {known}"))
+                    .unwrap_or_else(|| "; this endpoint takes none".into());
+                format!("unknown query parameter `{name}`{known}")
+            }
+            Some(name) => format!("query parameter `{name}`: {message}"),
+            None if path == "." => format!("invalid query string: {message}"),
+            None => format!("invalid query parameter `{path}`: {message}"),
+        })
+    })
 }
 
 impl FromRequestParts<AppState> for Principal {

@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures_util::Stream;
@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult};
-use super::extract::ApiPath;
+use super::extract::{ApiPath, ApiQuery};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
@@ -41,6 +41,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// The window of the performance report.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct Window {
     /// Start (RFC 3339); default 24 hours before `until`.
@@ -60,7 +61,7 @@ struct Window {
 async fn performance(
     State(state): State<AppState>,
     who: Principal,
-    Query(window): Query<Window>,
+    ApiQuery(window): ApiQuery<Window>,
 ) -> ApiResult<Json<crate::jobs::report::PerformanceReport>> {
     who.require(Permission::MetricsRead)?;
     let ms =
@@ -191,6 +192,7 @@ const STATES: &[&str] = &["queued", "running", "succeeded", "dead", "cancelled"]
 
 /// Filters and page of the job list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListJobs {
     /// Only this project's jobs.
@@ -202,6 +204,7 @@ struct ListJobs {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -212,7 +215,7 @@ struct ListJobs {
 async fn list_jobs(
     State(state): State<AppState>,
     who: Principal,
-    Query(q): Query<ListJobs>,
+    ApiQuery(q): ApiQuery<ListJobs>,
 ) -> ApiResult<Json<Paginated<JobView>>> {
     who.require(Permission::JobsRead)?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;

@@ -163,39 +163,75 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The API routes and their OpenAPI description.
-fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(ops::router())
-        .nest(
-            "/api/v1",
-            OpenApiRouter::new()
-                .merge(auth::router())
-                .merge(users::router())
-                .merge(service_accounts::router())
-                .merge(projects::router())
-                .merge(plugins::router())
-                .merge(connections::router())
-                .merge(oauth::router())
-                .merge(jobs::router())
-                .merge(records::router())
-                .merge(documents::router())
-                .merge(web_tasks::router())
-                .merge(agents::router())
-                .merge(agent_runtime::router())
-                .merge(analytics::router())
-                .merge(audit::router()),
-        )
+/// The resource routers under `/api/v1`, by module name.
+fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
+    vec![
+        ("auth", auth::router()),
+        ("users", users::router()),
+        ("service_accounts", service_accounts::router()),
+        ("projects", projects::router()),
+        ("plugins", plugins::router()),
+        ("connections", connections::router()),
+        ("oauth", oauth::router()),
+        ("jobs", jobs::router()),
+        ("records", records::router()),
+        ("documents", documents::router()),
+        ("web_tasks", web_tasks::router()),
+        ("agents", agents::router()),
+        ("agent_runtime", agent_runtime::router()),
+        ("analytics", analytics::router()),
+        ("audit", audit::router()),
+    ]
 }
 
-/// The OpenAPI document of the whole API.
+/// The API routes and their OpenAPI description.
+fn routes() -> OpenApiRouter<AppState> {
+    let api = resources()
+        .into_iter()
+        .fold(OpenApiRouter::new(), |api, (_, module)| api.merge(module));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(ops::router())
+        .nest("/api/v1", api)
+}
+
+/// The OpenAPI document of the whole API, as served at `/api/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    docs::finish(routes().split_for_parts().1)
+}
+
+/// Schema names that two modules define differently: `"Name: module_a, module_b"`.
+///
+/// utoipa keys schemas by the type's bare name, and the last module merged wins, so two types
+/// called `VersionView` would document one module's field with the other's schema. The OpenAPI
+/// test keeps this list empty.
+pub fn schema_name_conflicts() -> Vec<String> {
+    let mut seen: std::collections::BTreeMap<String, (&str, serde_json::Value)> =
+        Default::default();
+    let mut conflicts = Vec::new();
+    let modules = std::iter::once(("ops", ops::router())).chain(resources());
+    for (module, router) in modules {
+        let doc = router.split_for_parts().1;
+        let schemas = doc.components.map(|c| c.schemas).unwrap_or_default();
+        for (name, schema) in schemas {
+            let schema = serde_json::to_value(schema).unwrap_or_default();
+            match seen.get(&name) {
+                Some((first, known)) if *known != schema => {
+                    conflicts.push(format!("{name}: {first}, {module}"));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(name, (module, schema));
+                }
+            }
+        }
+    }
+    conflicts
 }
 
 /// Builds the application router.
 pub fn app(state: AppState) -> Router {
     let (router, openapi) = routes().split_for_parts();
+    let openapi = docs::finish(openapi);
     let timeout = Duration::from_secs(state.config.http.request_timeout_secs);
     let request_id = HeaderName::from_static("x-request-id");
     let cors = cors(&state.config.http.cors_allowed_origins);

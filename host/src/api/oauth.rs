@@ -8,7 +8,7 @@
 //! its credential and the user who started the flow, usable once, for ten minutes. The PKCE
 //! verifier waits in the vault meanwhile.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 use super::audit::record;
 use super::connections::{load, ConnectionPath};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::{AppState, Problem};
 use crate::auth::{random_token, token_hash, ClientInfo, Principal};
 use crate::clock::to_datetime;
@@ -170,11 +170,13 @@ async fn start_authorization(
     }))
 }
 
-/// What the provider sends the browser back with (RFC 6749 §4.1.2).
+/// What the provider sends the browser back with (RFC 6749 §4.1.2). Unknown parameters are
+/// ignored here, unlike everywhere else: providers add their own (`scope`, `session_state`, `iss`).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct CallbackQuery {
-    /// The `state` of the flow.
+    /// The `state` of the flow (a missing one is 400, like an unknown or spent one).
+    #[param(required = true, min_length = 1, max_length = 512)]
     state: Option<String>,
     /// The authorization code.
     code: Option<String>,
@@ -205,7 +207,7 @@ struct Authorized {
 async fn callback(
     State(state): State<AppState>,
     client: ClientInfo,
-    Query(query): Query<CallbackQuery>,
+    ApiQuery(query): ApiQuery<CallbackQuery>,
 ) -> ApiResult<Response> {
     let flow_state = query
         .state

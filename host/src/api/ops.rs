@@ -21,9 +21,9 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
-/// Health or readiness report.
+/// HealthReport or readiness report.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Health {
+pub struct HealthReport {
     /// `ok` or `ready`.
     pub status: &'static str,
     /// Per-dependency results (readiness only).
@@ -44,9 +44,9 @@ pub struct Checks {
 
 /// Liveness: the process serves HTTP.
 #[utoipa::path(get, path = "/healthz", tag = "ops", security(()),
-    responses((status = 200, body = Health)))]
-async fn healthz() -> Json<Health> {
-    Json(Health {
+    responses((status = 200, body = HealthReport)))]
+async fn healthz() -> Json<HealthReport> {
+    Json(HealthReport {
         status: "ok",
         checks: None,
     })
@@ -57,8 +57,8 @@ async fn healthz() -> Json<Health> {
 /// says why. The cache is reported, not required: with Redis down the host serves from the
 /// database (`cache: degraded`).
 #[utoipa::path(get, path = "/readyz", tag = "ops", security(()),
-    responses((status = 200, body = Health), (status = 503, body = super::Problem)))]
-async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
+    responses((status = 200, body = HealthReport), (status = 503, body = super::Problem)))]
+async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthReport>> {
     let database = async {
         if let Err(e) = state.store.ping().await {
             tracing::warn!(error = %e, "readiness: the database is not reachable");
@@ -80,7 +80,7 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
         state.store.cache().health()
     );
     match database {
-        Ok(Ok(())) => Ok(Json(Health {
+        Ok(Ok(())) => Ok(Json(HealthReport {
             status: "ready",
             checks: Some(Checks {
                 database: "ok",

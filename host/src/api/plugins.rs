@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use super::access;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
@@ -47,7 +47,7 @@ pub const PACKAGE_MEDIA_TYPE: &str = "application/vnd.agentic.plugin+tar";
 
 /// One installed version.
 #[derive(Debug, Serialize, ToSchema)]
-struct VersionView {
+struct PluginVersionView {
     version: String,
     /// `agentic:connector` contract version.
     wit: String,
@@ -75,7 +75,7 @@ struct PluginView {
     #[schema(value_type = Object)]
     config_schema: serde_json::Value,
     actions: Vec<ManifestAction>,
-    versions: Vec<VersionView>,
+    versions: Vec<PluginVersionView>,
     /// Projects it is enabled in (shown to `plugins:manage` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     enabled_projects: Option<Vec<i64>>,
@@ -104,7 +104,7 @@ fn view(plugin: InstalledPlugin, who: &Principal) -> ApiResult<PluginView> {
         versions: plugin
             .versions
             .into_iter()
-            .map(|v| VersionView {
+            .map(|v| PluginVersionView {
                 version: v.version,
                 wit: v.wit_version,
                 sha256: v.sha256,
@@ -222,6 +222,7 @@ impl FromRequest<AppState> for PackageBody {
 async fn list_plugins(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
 ) -> ApiResult<Json<Vec<PluginView>>> {
     who.require(Permission::PluginsRead)?;
     let plugins = state.store.list_plugins().await?;
@@ -350,6 +351,7 @@ async fn uninstall_plugin(
 #[serde(deny_unknown_fields)]
 struct TrustPublisher {
     /// Who they are (1–100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Their public key, `ed25519:<base64>` as `agentic plugin keygen` prints it.
     public_key: String,
@@ -374,6 +376,7 @@ impl Validate for TrustPublisher {
 async fn list_publishers(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
 ) -> ApiResult<Json<Vec<PublisherView>>> {
     who.require(Permission::PluginsManage)?;
     let publishers = state.store.list_publishers().await?;
@@ -433,6 +436,7 @@ struct ProjectPath {
 async fn list_project_plugins(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
     ApiPath(path): ApiPath<ProjectPath>,
 ) -> ApiResult<Json<Vec<PluginView>>> {
     access::project(&state.store, &who, path.id, Permission::PluginsRead).await?;
@@ -502,8 +506,10 @@ struct ReadRequest {
     #[schema(value_type = Object)]
     config: serde_json::Value,
     /// Stream name (from `discover`).
+    #[schema(min_length = 1, max_length = 200)]
     stream: String,
     /// The `state` of the previous page; absent for the first page.
+    #[schema(max_length = 1048576)]
     state: Option<String>,
 }
 

@@ -60,11 +60,14 @@ impl From<Project> for ProjectView {
 #[serde(deny_unknown_fields)]
 struct CreateProject {
     /// Name (1–200 characters).
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// Description (up to 10 000 characters).
     #[serde(default)]
+    #[schema(max_length = 10000)]
     description: String,
     /// Owning user (an active account); defaults to the caller. Owner and caller become members.
+    #[schema(minimum = 1)]
     owner_id: Option<i64>,
 }
 
@@ -85,10 +88,13 @@ impl Validate for CreateProject {
 #[serde(deny_unknown_fields)]
 struct UpdateProject {
     /// New name.
+    #[schema(min_length = 1, max_length = 200)]
     name: Option<String>,
     /// New description.
+    #[schema(max_length = 10000)]
     description: Option<String>,
     /// New owner (an active account; becomes a member).
+    #[schema(minimum = 1)]
     owner_id: Option<i64>,
 }
 
@@ -122,6 +128,7 @@ struct ListProjects {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -350,6 +357,7 @@ struct ListMembers {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 

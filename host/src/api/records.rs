@@ -2,7 +2,7 @@
 //! (`/projects/{id}/work-items`, `…/comments`, `…/requirements`, `…/trace-links`, `…/people`,
 //! `…/synced-documents`, `…/raw-records`), filtered, cursor-paginated; and starting syncs.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -15,7 +15,7 @@ use super::access;
 use super::audit::record;
 use super::connections::{load, ConnectionPath};
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
@@ -36,7 +36,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(synced_documents))
         .routes(routes!(raw_records))
         .routes(routes!(start_sync))
-        .routes(routes!(get_schedule, put_schedule, delete_schedule))
+        .routes(routes!(
+            get_sync_schedule,
+            put_sync_schedule,
+            delete_sync_schedule
+        ))
 }
 
 /// A synced record: its fields (as the model defines them) plus where it came from.
@@ -78,6 +82,7 @@ impl From<StoredRecord> for RecordView {
 
 /// Filters and page of a model list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListRecords {
     /// Only from this connection.
@@ -92,6 +97,7 @@ struct ListRecords {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -138,7 +144,7 @@ macro_rules! model_list {
             State(state): State<AppState>,
             who: Principal,
             ApiPath(path): ApiPath<ProjectPath>,
-            Query(q): Query<ListRecords>,
+            ApiQuery(q): ApiQuery<ListRecords>,
         ) -> ApiResult<Json<Paginated<RecordView>>> {
             list(&state, &who, path.id, $kind, &q).await
         }
@@ -184,6 +190,7 @@ model_list!(
 struct StartSync {
     /// One stream; absent: every stream the connector discovers (one job each).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     stream: Option<String>,
     /// `incremental` (default) or `full` (reads everything, detects deletions).
     #[serde(default)]
@@ -260,6 +267,7 @@ async fn start_sync(
 #[serde(deny_unknown_fields)]
 struct SyncSchedule {
     /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
+    #[schema(min_length = 1, max_length = 120)]
     cron: String,
     /// `incremental` (default) or `full`.
     #[serde(default)]
@@ -285,7 +293,7 @@ pub(super) fn schedule_name(connection: i64) -> String {
 #[utoipa::path(get, path = "/projects/{id}/connections/{cid}/schedule", tag = "models",
     params(("id" = i64, Path, description = "Project id"), ("cid" = i64, Path, description = "Connection id")),
     responses((status = 200, body = SyncSchedule), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn get_schedule(
+async fn get_sync_schedule(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ConnectionPath>,
@@ -310,7 +318,7 @@ async fn get_schedule(
     request_body = SyncSchedule,
     responses((status = 200, body = SyncSchedule), (status = 404, body = Problem), (status = 422, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn put_schedule(
+async fn put_sync_schedule(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
@@ -360,7 +368,7 @@ async fn put_schedule(
 #[utoipa::path(delete, path = "/projects/{id}/connections/{cid}/schedule", tag = "models",
     params(("id" = i64, Path, description = "Project id"), ("cid" = i64, Path, description = "Connection id")),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn delete_schedule(
+async fn delete_sync_schedule(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{mint_api_key, ClientInfo, Principal};
@@ -60,6 +60,7 @@ impl From<User> for ServiceAccountView {
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
     /// Name (1–100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Role.
     role: Role,
@@ -78,6 +79,7 @@ struct ListAccounts {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -247,10 +249,13 @@ pub struct CreatedKey {
 #[serde(deny_unknown_fields)]
 struct CreateKey {
     /// Label (1–100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// Permissions (e.g. `projects:read`); each must be granted by the account's role.
+    #[schema(value_type = Vec<crate::rbac::Permission>, min_items = 1, max_items = 32)]
     scopes: Vec<String>,
     /// Lifetime in days (1–365, default 90).
+    #[schema(minimum = 1, maximum = 365)]
     expires_in_days: Option<u32>,
 }
 
@@ -289,6 +294,7 @@ impl Validate for CreateKey {
 async fn list_keys(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Paginated<ApiKeyView>>> {
     who.require(Permission::ServiceAccountsManage)?;

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{password, ClientInfo, Principal};
@@ -66,10 +66,13 @@ impl From<User> for UserView {
 #[serde(deny_unknown_fields)]
 struct CreateUser {
     /// Login e-mail; stored lower-cased; unique.
+    #[schema(format = Email, max_length = 254)]
     email: String,
     /// Name shown in the UI (1–100 characters).
+    #[schema(min_length = 1, max_length = 100)]
     display_name: String,
     /// Initial password (12–256 characters).
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     password: String,
     /// Role.
     role: Role,
@@ -92,10 +95,12 @@ impl Validate for CreateUser {
 #[serde(deny_unknown_fields)]
 struct UpdateUser {
     /// New display name.
+    #[schema(min_length = 1, max_length = 100)]
     display_name: Option<String>,
     /// New role. Refused when it would leave no active Administrator.
     role: Option<Role>,
     /// New password (ends every session of the user).
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     password: Option<String>,
     /// `false` deactivates (ends every session), `true` reactivates.
     active: Option<bool>,
@@ -133,6 +138,7 @@ struct ListUsers {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -331,6 +337,7 @@ async fn deactivate_user(
 async fn list_user_sessions(
     State(state): State<AppState>,
     who: Principal,
+    _query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Paginated<super::auth::SessionView>>> {
     who.require(Permission::UsersManage)?;

@@ -39,7 +39,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(run_task))
         .routes(routes!(list_runs))
         .routes(routes!(get_run))
-        .routes(routes!(get_schedule, put_schedule, delete_schedule))
+        .routes(routes!(
+            get_web_task_schedule,
+            put_web_task_schedule,
+            delete_web_task_schedule
+        ))
 }
 
 /// A task's cron schedule.
@@ -153,15 +157,18 @@ impl RunView {
 #[serde(deny_unknown_fields)]
 struct CreateWebTask {
     /// 1–100 characters, unique in the project.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// http(s) URL on one of `allowed_hosts`.
     target_url: String,
     /// 1–32 host patterns every request must match, like a plugin manifest's.
+    #[schema(min_items = 1, max_items = 32)]
     allowed_hosts: Vec<String>,
     /// Let the task reach private and loopback addresses (intranet sites). Administrators only.
     #[serde(default)]
     allow_private_network: bool,
     /// 1–50 steps.
+    #[schema(min_items = 1, max_items = 50)]
     steps: Vec<Step>,
 }
 
@@ -189,10 +196,13 @@ impl Validate for CreateWebTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateWebTask {
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
     target_url: Option<String>,
+    #[schema(min_items = 1, max_items = 32)]
     allowed_hosts: Option<Vec<String>>,
     allow_private_network: Option<bool>,
+    #[schema(min_items = 1, max_items = 50)]
     steps: Option<Vec<Step>>,
 }
 
@@ -220,6 +230,7 @@ impl Validate for UpdateWebTask {
 #[serde(deny_unknown_fields)]
 struct PutSchedule {
     /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
+    #[schema(min_length = 1, max_length = 120)]
     cron: String,
 }
 
@@ -246,6 +257,7 @@ struct ListPage {
     /// Cursor from the previous page.
     cursor: Option<String>,
     /// Page size (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -611,7 +623,7 @@ async fn get_run(
 #[utoipa::path(get, path = "/projects/{id}/web-tasks/{tid}/schedule", tag = "web-tasks",
     params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
     responses((status = 200, body = ScheduleView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn get_schedule(
+async fn get_web_task_schedule(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
@@ -632,7 +644,7 @@ async fn get_schedule(
     request_body = PutSchedule,
     responses((status = 200, body = ScheduleView), (status = 404, body = Problem), (status = 422, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn put_schedule(
+async fn put_web_task_schedule(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
@@ -674,7 +686,7 @@ async fn put_schedule(
 #[utoipa::path(delete, path = "/projects/{id}/web-tasks/{tid}/schedule", tag = "web-tasks",
     params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
     responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn delete_schedule(
+async fn delete_web_task_schedule(
     State(state): State<AppState>,
     who: Principal,
     client: ClientInfo,
