@@ -2,6 +2,7 @@
 //! the plugin runtime, its isolation and its egress (with the redaction of echoed secrets) on
 //! real components, the WIT contract's docs, workers.
 
+mod action_cli;
 mod binary;
 mod data_dir;
 mod plugin_egress;

@@ -1,6 +1,7 @@
 //! Behaviour stories of the host, each run on SQLite and on PostgreSQL (`stories!`), in one
 //! test binary: one module per capability.
 
+mod actions;
 mod agents;
 mod analytics;
 mod audit;

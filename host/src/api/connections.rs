@@ -202,8 +202,8 @@ struct ProjectPath {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ConnectionPath {
-    id: i64,
-    cid: i64,
+    pub(super) id: i64,
+    pub(super) cid: i64,
 }
 
 /// The manifest of a plugin a connection may use in this project, with the rules a connection

@@ -40,6 +40,8 @@ pub mod extract;
 /// Cursor pagination.
 pub mod pagination;
 
+/// A connection's actions: list them, run one.
+mod actions;
 /// The API agents call with their runtime token: heartbeats and metrics.
 mod agent_runtime;
 /// Agents: CRUD, deploy and stop, runtime tokens, status and metrics history.
@@ -176,6 +178,7 @@ fn routes() -> OpenApiRouter<AppState> {
                 .merge(projects::router())
                 .merge(plugins::router())
                 .merge(connections::router())
+                .merge(actions::router())
                 .merge(oauth::router())
                 .merge(jobs::router())
                 .merge(records::router())
