@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod cache;
+mod check_on_save;
 mod connections;
 mod contention;
 mod credential_flows;

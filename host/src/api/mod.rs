@@ -52,6 +52,8 @@ mod analytics;
 mod audit;
 /// Login, refresh, logout, me, own sessions, password change.
 mod auth;
+/// A connection's `check`: on demand and before saving.
+mod connection_check;
 /// Connections and their credentials.
 mod connections;
 /// OpenAPI document and the embedded Swagger UI.
@@ -179,6 +181,7 @@ fn routes() -> OpenApiRouter<AppState> {
                 .merge(plugins::router())
                 .merge(connections::router())
                 .merge(actions::router())
+                .merge(connection_check::router())
                 .merge(oauth::router())
                 .merge(jobs::router())
                 .merge(records::router())
