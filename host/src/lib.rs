@@ -11,6 +11,9 @@
 //! [`auth::AuthError`], [`api::ApiError`]); `anyhow` is used only at the edges (command line,
 //! start-up), where an error ends the process with a message.
 
+/// Connector actions: input and output checked against the manifest's schemas, run through the
+/// connection's egress and credential.
+pub mod actions;
 /// Agents: kinds and their config schemas, lifecycle jobs, runtime tokens, health.
 pub mod agents;
 /// Analytics: counts and time series per project and across projects; API usage counting.

@@ -137,6 +137,10 @@ pub enum Permission {
     /// Start a connection's sync and set its schedule.
     #[serde(rename = "connections:sync")]
     ConnectionsSync,
+    /// Run a connection's actions, which change data in the connected service (create an
+    /// issue, comment, transition).
+    #[serde(rename = "connections:act")]
+    ConnectionsAct,
     /// Read what connectors synced into a project (work items, requirements, …).
     #[serde(rename = "records:read")]
     RecordsRead,
@@ -195,6 +199,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::ConnectionsRead, &[A, PM, TL, SE]),
     (Permission::ConnectionsManage, &[A, PM, TL]),
     (Permission::ConnectionsSync, &[A, PM, TL]),
+    (Permission::ConnectionsAct, &[A, PM, TL]),
     (Permission::RecordsRead, &[A, PM, TL, SE]),
     (Permission::JobsRead, &[A, PM, TL, SE]),
     (Permission::JobsOperate, &[A, PM, TL, SE]),
@@ -235,6 +240,7 @@ impl Permission {
             Permission::ConnectionsRead => "connections:read",
             Permission::ConnectionsManage => "connections:manage",
             Permission::ConnectionsSync => "connections:sync",
+            Permission::ConnectionsAct => "connections:act",
             Permission::RecordsRead => "records:read",
             Permission::JobsRead => "jobs:read",
             Permission::JobsOperate => "jobs:operate",

@@ -3,6 +3,7 @@
 //! real components, the WIT contract's docs, the links
 //! of every Markdown file, workers.
 
+mod action_cli;
 mod binary;
 mod data_dir;
 mod docs_links;

@@ -43,7 +43,7 @@ async fn postgres_schema() -> Option<String> {
     Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
 }
 
-fn agentic(dir: &Path, database: &str, args: &[&str]) -> Command {
+pub(crate) fn agentic(dir: &Path, database: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .current_dir(dir)
@@ -55,7 +55,7 @@ fn agentic(dir: &Path, database: &str, args: &[&str]) -> Command {
     cmd
 }
 
-fn cli(dir: &Path, database: &str, args: &[&str]) -> String {
+pub(crate) fn cli(dir: &Path, database: &str, args: &[&str]) -> String {
     let out = agentic(dir, database, args).output().expect("spawn");
     assert!(
         out.status.success(),
@@ -83,7 +83,7 @@ fn config(dir: &Path, database: &str) -> Config {
 
 /// Installs the example connector from the shell, then gives it a project and `connections`
 /// in-memory connections of `items` work items, `page_size` a page.
-async fn example_connections(
+pub(crate) async fn example_connections(
     dir: &Path,
     database: &str,
     items: u32,

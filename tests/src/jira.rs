@@ -28,6 +28,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
+/// The connector's writes (actions): issues created, edited, commented on and transitioned.
+mod writes;
+
 const OPENAPI: &str = include_str!("../../plugins/jira/tests/fixtures/jira-openapi-extract.json");
 const ISSUE_EXAMPLE: &str =
     include_str!("../../plugins/jira/tests/fixtures/issue_get_200.example.json");
@@ -527,6 +530,17 @@ impl FakeJira {
         self.with(|d| d.seen.clone())
     }
 
+    /// The requests that change data (the connector's actions), in order.
+    pub fn writes(&self) -> Vec<Seen> {
+        self.with(|d| {
+            d.seen
+                .iter()
+                .filter(|s| s.method != "GET" && !s.path.contains("/search"))
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Requests that did not fit.
     pub fn violations(&self) -> Vec<String> {
         self.with(|d| d.violations.clone())
@@ -684,7 +698,10 @@ fn respond(
         }
         return response;
     }
-    let (status, body) = route(data, method.as_str(), &segments, &seen);
+    let (status, body) = match writes::route(data, method.as_str(), &segments, &seen) {
+        Some(answer) => answer,
+        None => route(data, method.as_str(), &segments, &seen),
+    };
     if status == 404 && body.is_null() {
         data.violations
             .push(format!("{context}: the fake does not serve it"));

@@ -67,6 +67,7 @@ stories! {
         let created = app.post(&url, &admin.token, body.clone()).await;
         created.expect(201);
         assert_eq!(created.json["credential"], json!({"kind": "bearer"}));
+        assert_eq!(created.json["check"], json!({"ok": true, "message": "3 items available"}));
         let cid = created.json["id"].as_i64().expect("id");
         replies.push(created);
         app.post(&url, &admin.token, body).await.problem(409);
@@ -74,15 +75,20 @@ stories! {
         let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
         check.expect(200);
         assert_eq!(check.json, json!({"ok": true, "message": "3 items available"}));
-        assert_eq!(seen.lock().expect("lock").as_slice(), [format!("Bearer {SECRET}")], "injected by the host");
+        // Checked once before it was saved, once on demand; both with the secret the host added.
+        assert_eq!(seen.lock().expect("lock").as_slice(), [format!("Bearer {SECRET}"), format!("Bearer {SECRET}")], "injected by the host");
         replies.push(check);
         replies.push(app.get(&url, &se.token).await);
         replies.push(app.get(&format!("{url}/{cid}"), &se.token).await);
         app.call("PATCH", &format!("{url}/{cid}"), Some(&se.token), Some(json!({"name": "x"}))).await.problem(403);
 
-        // A wrong token: the check says so, and the failure is audited.
-        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
-            Some(json!({"credential": {"kind": "bearer", "token": "wrong-token"}}))).await;
+        // A wrong token is refused before it replaces the right one; saved unchecked, the
+        // check on demand says so, and the failure is audited.
+        let wrong = json!({"credential": {"kind": "bearer", "token": "wrong-token"}});
+        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token), Some(wrong.clone())).await;
+        assert_eq!(r.problem(422)["errors"][0]["field"], "credential");
+        replies.push(r);
+        let r = app.call("PATCH", &format!("{url}/{cid}?check=false"), Some(&pm.token), Some(wrong)).await;
         r.expect(200);
         replies.push(r);
         let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
@@ -107,7 +113,7 @@ stories! {
             "config": {"items": 1}, "credential": {"kind": "anonymous"},
         })).await;
         other.expect(201);
-        let r = app.call("PATCH", &format!("{url}/{cid}"), Some(&pm.token),
+        let r = app.call("PATCH", &format!("{url}/{cid}?check=false"), Some(&pm.token),
             Some(json!({"name": "other", "credential": {"kind": "bearer", "token": "wrong-token"}}))).await;
         r.problem(409);
         replies.push(r);

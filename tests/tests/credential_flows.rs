@@ -300,8 +300,9 @@ stories! {
         assert_eq!(check(&app, &pm.token, project, cid).await["ok"], true);
         assert_eq!(provider.token_requests("client_credentials"), 2);
 
-        // A wrong secret is refused by the provider: auth, not a crash.
-        let r = app.call("PATCH", &format!("/api/v1/projects/{project}/connections/{cid}"), Some(&pm.token), Some(json!({"credential": {
+        // A wrong secret is refused by the provider: auth, not a crash (saved unchecked, so
+        // that the check on demand meets it).
+        let r = app.call("PATCH", &format!("/api/v1/projects/{project}/connections/{cid}?check=false"), Some(&pm.token), Some(json!({"credential": {
             "kind": "oauth2-client-credentials", "client_id": CLIENT_ID, "client_secret": "wrong-secret",
             "token_url": format!("{}/oauth/token", provider.url),
         }}))).await;
@@ -383,8 +384,8 @@ stories! {
         assert_eq!(check(&app, &pm.token, project, cid).await["ok"], true);
         assert_eq!(provider.seen().logins, 2);
 
-        // A wrong password is an auth failure, audited.
-        app.call("PATCH", &format!("/api/v1/projects/{project}/connections/{cid}"), Some(&pm.token),
+        // A wrong password (saved unchecked) is an auth failure, audited.
+        app.call("PATCH", &format!("/api/v1/projects/{project}/connections/{cid}?check=false"), Some(&pm.token),
             Some(json!({"credential": login("wrong")}))).await.expect(200);
         provider.end_jazz_sessions();
         let r = check(&app, &pm.token, project, cid).await;

@@ -21,8 +21,8 @@ use agentic_tests::{plugin_wasm, stories, Reply, TestApp};
 use base64::Engine;
 use serde_json::{json, Value};
 
-const EMAIL: &str = "sync-bot@acme.example";
-const API_TOKEN: &str = "ATATT3xFfGF0-api-token-6d1f0c";
+pub(crate) const EMAIL: &str = "sync-bot@acme.example";
+pub(crate) const API_TOKEN: &str = "ATATT3xFfGF0-api-token-6d1f0c";
 const PAT: &str = "NjM4MDk0OTQ1MjQ3-dc-pat-93be7a";
 
 /// A model list by external id.
@@ -41,7 +41,7 @@ async fn by_id(app: &TestApp, token: &str, path: &str) -> BTreeMap<String, Value
 
 /// Installs the JIRA component signed by a newly trusted publisher (as a third party would
 /// ship it) and enables it in a new project owned by `owner`.
-async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
+pub(crate) async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
     let key = SigningKey::generate().expect("key").0;
     app.post(
         "/api/v1/plugin-publishers",
@@ -252,7 +252,7 @@ async fn stored_text(app: &TestApp) -> Vec<String> {
     out
 }
 
-fn basic(user: &str, secret: &str) -> String {
+pub(crate) fn basic(user: &str, secret: &str) -> String {
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
@@ -261,7 +261,7 @@ fn basic(user: &str, secret: &str) -> String {
 
 /// Creates the connection (as the administrator: a loopback JIRA needs private networks
 /// allowed) and checks it.
-async fn connect(
+pub(crate) async fn connect(
     app: &TestApp,
     admin: &str,
     project: i64,

@@ -76,7 +76,8 @@ async fn notes_connection(app: &TestApp, admin: &TestUser, base: &str) -> (i64, 
     let admin = admin.token.as_str();
     let created = app
         .post(
-            &format!("/api/v1/projects/{project}/connections"),
+            // The fake serves notes only, no `/status` for a check.
+            &format!("/api/v1/projects/{project}/connections?check=false"),
             admin,
             json!({
                 "plugin_id": "example", "name": "wiki", "base_url": base,

@@ -1,12 +1,14 @@
 //! Behaviour stories of the host, each run on SQLite and on PostgreSQL (`stories!`), in one
 //! test binary: one module per capability.
 
+mod actions;
 mod agents;
 mod analytics;
 mod audit;
 mod auth;
 mod bad_input;
 mod cache;
+mod check_on_save;
 mod connections;
 mod contention;
 mod credential_flows;

@@ -145,6 +145,11 @@ fn cases() -> Vec<Case> {
             "/api/v1/projects/{p}/connections/{c}/check",
             "APT",
         )),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/connections/{c}/actions",
+            "APTS",
+        )),
         scoped(with(
             case("POST", "/api/v1/projects/{p}/connections/{c}/sync", "APT"),
             |_| json!({ "stream": "items" }),

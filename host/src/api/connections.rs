@@ -1,8 +1,6 @@
 //! Connections: a project's configured use of a plugin against one service, with a write-only
 //! credential kept in the vault, and `check` through the mediated egress path.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -14,20 +12,20 @@ use utoipa_axum::routes;
 
 use super::access;
 use super::audit::record;
+use super::connection_check::{before_saving, checkable, CheckResult, SaveQuery};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
-use super::plugins::{call_error, validate_config};
+use super::plugins::validate_config;
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
 use crate::plugins::egress::base_url_refusal;
 use crate::plugins::package::Manifest;
-use crate::plugins::{Call, ConnectorError, EgressPolicy, PluginError};
+use crate::plugins::EgressPolicy;
 use crate::rbac::{Permission, Role};
 use crate::store::connections::{Connection, ConnectionFields};
 use crate::store::StoreError;
-use crate::vault::credentials::{CredentialInput, VaultCredential};
-use crate::vault::sessions::SessionTarget;
+use crate::vault::credentials::CredentialInput;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -37,7 +35,6 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
             update_connection,
             delete_connection
         ))
-        .routes(routes!(check_connection))
 }
 
 /// What is known of a connection's credential: its kind, never the secret.
@@ -97,6 +94,10 @@ struct ConnectionView {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
+    /// The connector's `check`, run before saving: on creation and when the credential changed
+    /// (absent with `?check=false`, and for `oauth2-authorization-code` until it is authorized).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<CheckResult>,
 }
 
 impl From<Connection> for ConnectionView {
@@ -116,6 +117,7 @@ impl From<Connection> for ConnectionView {
             },
             created_at: to_datetime(c.created_at),
             updated_at: to_datetime(c.updated_at),
+            check: None,
         }
     }
 }
@@ -207,8 +209,8 @@ struct ProjectPath {
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ConnectionPath {
-    id: i64,
-    cid: i64,
+    pub(super) id: i64,
+    pub(super) cid: i64,
 }
 
 /// The manifest of a plugin a connection may use in this project, with the rules a connection
@@ -316,6 +318,7 @@ async fn create_connection(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ProjectPath>,
+    ApiQuery(query): ApiQuery<SaveQuery>,
     body: ApiJson<CreateConnection>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     access::project(&state.store, &who, path.id, Permission::ConnectionsManage).await?;
@@ -344,6 +347,29 @@ async fn create_connection(
         allow_private_network: body.allow_private_network,
         credential_kind: kind,
         secret_id,
+    };
+    let check = if query.check && checkable(kind) {
+        // A taken name is refused before the service is called (the insert still decides).
+        let taken = state.store.list_connections(path.id).await?;
+        if taken.iter().any(|c| c.name == fields.name) {
+            if let Some(id) = secret_id {
+                state.vault.delete(id).await.map_err(vault_error)?;
+            }
+            return Err(conflict_on_name(StoreError::Conflict(String::new())));
+        }
+        let draft = draft(0, path.id, &body.plugin_id, &fields, now);
+        match before_saving(&state, &draft).await {
+            Ok(result) => Some(result),
+            Err(e) => {
+                // Nothing stays behind: the secret (and any session of it) goes.
+                if let Some(id) = secret_id {
+                    state.vault.delete(id).await.map_err(vault_error)?;
+                }
+                return Err(e);
+            }
+        }
+    } else {
+        None
     };
     let created = state
         .store
@@ -386,7 +412,33 @@ async fn create_connection(
         )
         .await?;
     }
-    Ok((StatusCode::CREATED, Json(view(&state, connection).await?)))
+    let mut view = view(&state, connection).await?;
+    view.check = check;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The connection `fields` would make, before it is saved (`id` 0 for a new one): what a
+/// check before saving runs against.
+fn draft(
+    id: i64,
+    project_id: i64,
+    plugin_id: &str,
+    f: &ConnectionFields<'_>,
+    now: i64,
+) -> Connection {
+    Connection {
+        id,
+        project_id,
+        plugin_id: plugin_id.to_owned(),
+        name: f.name.to_owned(),
+        config: f.config.to_owned(),
+        base_url: f.base_url.to_owned(),
+        allow_private_network: f.allow_private_network,
+        credential_kind: f.credential_kind.to_owned(),
+        secret_id: f.secret_id,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 fn vault_error(e: crate::vault::VaultError) -> ApiError {
@@ -434,6 +486,7 @@ async fn update_connection(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ConnectionPath>,
+    ApiQuery(query): ApiQuery<SaveQuery>,
     body: ApiJson<UpdateConnection>,
 ) -> ApiResult<Json<ConnectionView>> {
     let current = load(&state, &who, &path, Permission::ConnectionsManage).await?;
@@ -512,6 +565,22 @@ async fn update_connection(
         credential_kind: &kind,
         secret_id,
     };
+    let check = match &body.credential {
+        Some(_) if query.check && checkable(&kind) => {
+            let draft = draft(current.id, path.id, &current.plugin_id, &fields, now);
+            match before_saving(&state, &draft).await {
+                Ok(result) => Some(result),
+                Err(e) => {
+                    // The stored credential stays as it was; the refused one goes.
+                    if let Some(id) = new_secret {
+                        state.vault.delete(id).await.map_err(vault_error)?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        _ => None,
+    };
     let updated = match state
         .store
         .update_connection(current.id, &fields, now)
@@ -555,7 +624,9 @@ async fn update_connection(
         )
         .await?;
     }
-    Ok(Json(view(&state, updated).await?))
+    let mut view = view(&state, updated).await?;
+    view.check = check;
+    Ok(Json(view))
 }
 
 /// Deletes a connection and its credential. Needs `connections:manage` and membership.
@@ -606,111 +677,4 @@ async fn delete_connection(
         .await?;
     }
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The outcome of a check: the connector's message, or its typed error.
-#[derive(Debug, Serialize, ToSchema)]
-struct CheckResult {
-    ok: bool,
-    /// The connector's message ("connected as …") when `ok`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    /// The connector's error kind (`auth`, `config`, `transient`, …) when not `ok`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    /// What the connector said went wrong.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
-}
-
-/// Runs the plugin's `check` for the connection, through the mediated egress path with the
-/// connection's credential injected by the host. A refused credential is a result (`ok:
-/// false`, `error: auth`), audited as `credential.use_failed`. Needs `connections:manage`.
-#[utoipa::path(post, path = "/projects/{id}/connections/{cid}/check", tag = "connections",
-    params(("id" = i64, Path, description = "Project id"), ("cid" = i64, Path, description = "Connection id")),
-    responses((status = 200, body = CheckResult), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 502, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn check_connection(
-    State(state): State<AppState>,
-    who: Principal,
-    client: ClientInfo,
-    ApiPath(path): ApiPath<ConnectionPath>,
-) -> ApiResult<Json<CheckResult>> {
-    let connection = load(&state, &who, &path, Permission::ConnectionsManage).await?;
-    if !state
-        .store
-        .plugin_enabled(path.id, &connection.plugin_id)
-        .await?
-    {
-        return Err(ApiError::Conflict(format!(
-            "plugin {} is not enabled in this project",
-            connection.plugin_id
-        )));
-    }
-    let (manifest, plugin) = state.plugins.active(&connection.plugin_id).await?;
-    let mut policy = EgressPolicy::new(&manifest.allowed_hosts, &connection.base_url)
-        .map_err(|e| {
-            ApiError::Conflict(format!(
-                "the connection's base URL is no longer allowed: {e}"
-            ))
-        })?
-        .allow_private(connection.allow_private_network);
-    if let Some(secret_id) = connection.secret_id {
-        let target = SessionTarget {
-            secret_id,
-            connection_id: connection.id,
-            base_url: connection.base_url.clone(),
-            allow_private: connection.allow_private_network,
-        };
-        policy = policy.credential(Arc::new(VaultCredential::new(
-            state.sessions.clone(),
-            target,
-        )));
-    }
-    let call = Call {
-        egress: Some(Arc::new(policy)),
-        progress: None,
-        connection: Some(connection.id),
-    };
-    let runtime = state.plugins.runtime().await?;
-    let result = runtime.check(&plugin, &call, &connection.config).await;
-    let (kind, detail) = match result {
-        Ok(message) => {
-            return Ok(Json(CheckResult {
-                ok: true,
-                message: Some(message),
-                error: None,
-                detail: None,
-            }))
-        }
-        Err(PluginError::Connector(e)) => match e {
-            ConnectorError::Auth(m) => ("auth", m),
-            ConnectorError::Config(m) => ("config", m),
-            ConnectorError::Transient(m) => ("transient", m),
-            ConnectorError::NotFound(m) => ("not-found", m),
-            ConnectorError::InvalidInput(m) => ("invalid-input", m),
-            ConnectorError::Internal(m) => ("internal", m),
-            ConnectorError::RateLimited(r) => ("rate-limited", r.message),
-        },
-        Err(other) => return Err(call_error(other)),
-    };
-    if kind == "auth" {
-        let audit = serde_json::json!({"plugin_id": connection.plugin_id, "credential_kind": connection.credential_kind});
-        record(
-            &state,
-            &who,
-            &client,
-            "connection",
-            "credential.use_failed",
-            connection.id,
-            audit,
-        )
-        .await?;
-    }
-    Ok(Json(CheckResult {
-        ok: false,
-        message: None,
-        error: Some(kind.to_owned()),
-        detail: Some(detail),
-    }))
 }

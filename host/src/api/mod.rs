@@ -40,6 +40,8 @@ pub mod extract;
 /// Cursor pagination.
 pub mod pagination;
 
+/// A connection's actions: list them, run one.
+mod actions;
 /// The API agents call with their runtime token: heartbeats and metrics.
 mod agent_runtime;
 /// Agents: CRUD, deploy and stop, runtime tokens, status and metrics history.
@@ -50,6 +52,8 @@ mod analytics;
 mod audit;
 /// Login, refresh, logout, me, own sessions, password change.
 mod auth;
+/// A connection's `check`: on demand and before saving.
+mod connection_check;
 /// Connections and their credentials.
 mod connections;
 /// OpenAPI document and the embedded Swagger UI.
@@ -172,6 +176,8 @@ fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
         ("projects", projects::router()),
         ("plugins", plugins::router()),
         ("connections", connections::router()),
+        ("actions", actions::router()),
+        ("connection_check", connection_check::router()),
         ("oauth", oauth::router()),
         ("jobs", jobs::router()),
         ("records", records::router()),

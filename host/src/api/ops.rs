@@ -21,7 +21,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
 }
 
-/// HealthReport or readiness report.
+/// The liveness or readiness report.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthReport {
     /// `ok` or `ready`.

@@ -19,6 +19,8 @@ use crate::store::audit::NewAuditEntry;
 use crate::store::users::{NewUser, UserChanges, UserFilter, UserKind};
 use crate::{auth, server, telemetry};
 
+/// `agentic action list|run`.
+mod action;
 /// `agentic worker`, `agentic sync …`.
 mod jobs;
 /// `agentic plugin …`.
@@ -70,6 +72,11 @@ enum Command {
     Sync {
         #[command(subcommand)]
         command: jobs::SyncCommand,
+    },
+    /// List a connection's actions, or run one (create an issue, comment, …).
+    Action {
+        #[command(subcommand)]
+        command: action::ActionCommand,
     },
     /// Readable reports (queue and sync performance).
     Report {
@@ -149,9 +156,10 @@ impl Command {
             Command::Admin {
                 command: AdminCommand::CreateUser { .. },
             } => Needs::Nothing,
-            Command::Admin { .. } | Command::Vault { .. } | Command::Sync { .. } => {
-                Needs::DatabaseAndKey
-            }
+            Command::Admin { .. }
+            | Command::Vault { .. }
+            | Command::Sync { .. }
+            | Command::Action { .. } => Needs::DatabaseAndKey,
             Command::Report { .. } => Needs::Database,
             Command::Plugin { command } if command.is_read_only() => Needs::Database,
             Command::Plugin { .. } => Needs::Nothing,
@@ -218,6 +226,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Command::Worker => jobs::worker(config).await,
             Command::Sync { command } => jobs::sync(config, command).await,
             Command::Report { command } => jobs::report(config, command).await,
+            Command::Action { command } => action::run(config, command).await,
             Command::Openapi => Ok(()),
         }
     })

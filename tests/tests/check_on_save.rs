@@ -1,0 +1,64 @@
+//! `check` runs before a connection is saved — on creation and when its credential changes —
+//! against a fake Jira Cloud: a wrong token is refused with the connector's own message and
+//! nothing is kept (no connection, no secret); `?check=false` saves anyway; a right token is
+//! saved with the check's result in the response.
+
+use agentic_host::rbac::Role;
+use agentic_tests::jira::{Data, Deployment, FakeJira};
+use agentic_tests::{stories, TestApp};
+use serde_json::json;
+
+use crate::jira::{basic, project_with_jira, API_TOKEN, EMAIL};
+
+stories! {
+    async fn a_wrong_token_is_refused_before_it_is_saved(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = project_with_jira(&app, &admin.token, pm.id).await;
+        let fake = FakeJira::start(Data::generate(Deployment::Cloud, 3, &basic(EMAIL, API_TOKEN))).await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        let body = |token: &str| json!({
+            "plugin_id": "jira", "name": "jira", "base_url": fake.url,
+            "config": {"deployment": "cloud", "base_url": fake.url},
+            "allow_private_network": true,
+            "credential": {"kind": "api-token", "email": EMAIL, "token": token},
+        });
+        let (connections, secrets) = (app.count("connections").await, app.count("vault_secrets").await);
+
+        // A wrong token: 422 on `credential` with what JIRA and the connector said; nothing kept.
+        let refused = app.post(&url, &admin.token, body("wrong-token")).await;
+        let problem = refused.problem(422);
+        assert_eq!(refused.fields(), ["credential"]);
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains("(auth)") && detail.contains("401") && detail.contains("?check=false"), "{detail}");
+        assert_eq!(app.count("connections").await, connections);
+        assert_eq!(app.count("vault_secrets").await, secrets, "the refused secret is gone");
+
+        // Skipping the check saves it as given (a service that is down today).
+        let skipped = app.post(&format!("{url}?check=false"), &admin.token, body("wrong-token")).await;
+        skipped.expect(201);
+        assert!(skipped.json.get("check").is_none(), "{}", skipped.json);
+        let cid = skipped.json["id"].as_i64().expect("id");
+
+        // A credential change is checked too: a wrong one leaves the stored one in place...
+        let patch = |token: &str| json!({"credential": {"kind": "api-token", "email": EMAIL, "token": token}});
+        app.call("PATCH", &format!("{url}/{cid}"), Some(&admin.token), Some(patch("still-wrong"))).await.problem(422);
+        assert_eq!(app.count("vault_secrets").await, secrets + 1);
+        // ...and a right one is saved with the check's result.
+        let fixed = app.call("PATCH", &format!("{url}/{cid}"), Some(&admin.token), Some(patch(API_TOKEN))).await;
+        fixed.expect(200);
+        assert_eq!(fixed.json["check"]["ok"], true, "{}", fixed.json);
+
+        // A right token at creation: 201 with the check's message.
+        let mut good = body(API_TOKEN);
+        good["name"] = json!("jira 2");
+        let created = app.post(&url, &admin.token, good).await;
+        created.expect(201);
+        assert_eq!(created.json["check"], json!({"ok": true, "message": format!("connected to {} as User 0 <user0@example.com>", fake.url)}));
+        assert!(!created.text.contains(API_TOKEN));
+
+        // An unknown query parameter is refused rather than ignored.
+        app.post(&format!("{url}?chek=false"), &admin.token, body(API_TOKEN)).await.problem(400);
+    }
+}
