@@ -519,7 +519,10 @@ fn handle(data: &mut Data, request: &FakeRequest) -> (FakeResponse, Vec<String>)
         return (failure, problems);
     }
     data.served += 1;
-    if data.throttle_every.is_some_and(|n| data.served % n == 0) {
+    if data
+        .throttle_every
+        .is_some_and(|n| data.served.is_multiple_of(n))
+    {
         return (
             error(429, "Rate limit exceeded").with_header("Retry-After", "1"),
             problems,
