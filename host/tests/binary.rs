@@ -812,9 +812,11 @@ async fn a_connection_secret_never_reaches_the_logs_or_the_database_file() {
         (200, Some("7 items available")),
         "{check}"
     );
+    // The check when the connection was saved, then the one asked for: the host injected the
+    // credential into both.
     assert_eq!(
         seen.lock().expect("lock").as_slice(),
-        [format!("Bearer {TOKEN}")]
+        [format!("Bearer {TOKEN}"), format!("Bearer {TOKEN}")]
     );
 
     let logs = server.stop();
