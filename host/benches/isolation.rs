@@ -84,7 +84,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             data_dir: dir.path().to_owned(),
-            database_url: Some(format!("sqlite://{}/bench.db", dir.path().display())),
+            database_url: Some(format!("sqlite://{}/bench.db?mode=rwc", dir.path().display())),
             admin_email: Some("bench@example.com".into()),
             admin_password: Some(PASSWORD.into()),
             ..Config::default()
