@@ -524,6 +524,20 @@ impl TestApp {
     /// Installs the example connector (signed by a newly trusted publisher) and enables it in
     /// a new project owned by `owner` with `members`; returns the project id.
     pub async fn project_with_example(&self, admin: &str, owner: i64, members: &[i64]) -> i64 {
+        let manifest = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
+        )
+        .expect("manifest");
+        self.install_plugin(admin, &manifest, &plugin_wasm("example"))
+            .await;
+        let project = self.project("Integrations", owner, members).await;
+        self.enable_plugin(admin, project, "example").await;
+        project
+    }
+
+    /// Trusts a new publisher key (named `acme`, so once per app) and installs the package it
+    /// signs of `manifest` and `wasm`.
+    pub async fn install_plugin(&self, admin: &str, manifest: &str, wasm: &[u8]) {
         let key = agentic_host::plugins::package::SigningKey::generate()
             .expect("key")
             .0;
@@ -534,16 +548,8 @@ impl TestApp {
         )
         .await
         .expect(201);
-        let manifest = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
-        )
-        .expect("manifest");
-        let package = agentic_host::plugins::package::Package::build(
-            &key,
-            &manifest,
-            &plugin_wasm("example"),
-        )
-        .expect("package");
+        let package =
+            agentic_host::plugins::package::Package::build(&key, manifest, wasm).expect("package");
         self.raw(
             "POST",
             "/api/v1/plugins",
@@ -553,16 +559,18 @@ impl TestApp {
         )
         .await
         .expect(201);
-        let project = self.project("Integrations", owner, members).await;
+    }
+
+    /// Enables plugin `id` in `project`.
+    pub async fn enable_plugin(&self, admin: &str, project: i64, id: &str) {
         self.call(
             "PUT",
-            &format!("/api/v1/projects/{project}/plugins/example"),
+            &format!("/api/v1/projects/{project}/plugins/{id}"),
             Some(admin),
             None,
         )
         .await
         .expect(200);
-        project
     }
 
     /// Sends a [`Form`] as `multipart/form-data`, authenticated as `token`.

@@ -4,7 +4,6 @@
 //! connector runs, outputs after; `connections:act` decides who may run them (checked before
 //! the body is read); every run is audited with its outcome and none of its input.
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{Data, Deployment, FakeJira};
 use agentic_tests::{plugin_wasm, stories, TestApp};
@@ -29,14 +28,6 @@ async fn audit(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
 /// enables it in a new project owned by `owner` and connects it in memory mode; returns the
 /// project and connection ids.
 async fn strict_echo(app: &TestApp, admin: &str, owner: i64) -> (i64, i64) {
-    let key = SigningKey::generate().expect("key").0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": "acme", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
     let manifest = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
     )
@@ -47,25 +38,10 @@ async fn strict_echo(app: &TestApp, admin: &str, owner: i64) -> (i64, i64) {
         "the example's echo output schema changed"
     );
     let manifest = manifest.replace(loose, &format!("{loose}\nrequired = [\"echo\"]"));
-    let package = Package::build(&key, &manifest, &plugin_wasm("example")).expect("package");
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        admin,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.install_plugin(admin, &manifest, &plugin_wasm("example"))
+        .await;
     let project = app.project("Strict", owner, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/example"),
-        Some(admin),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(admin, project, "example").await;
     let created = app
         .post(
             &format!("/api/v1/projects/{project}/connections"),

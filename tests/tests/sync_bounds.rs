@@ -11,40 +11,13 @@ use serde_json::json;
 /// Installs the hostile connector, enables it in a new project owned by `owner`, and creates a
 /// connection; returns the connection's sync URL.
 async fn hostile_connection(app: &TestApp, admin: &str, owner: &str, owner_id: i64) -> String {
-    let key = agentic_host::plugins::package::SigningKey::generate()
-        .expect("key")
-        .0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": "acme", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
     let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.1.0\"\n\
                     name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n\
                     [config_schema]\n";
-    let package =
-        agentic_host::plugins::package::Package::build(&key, manifest, &plugin_wasm("hostile"))
-            .expect("package");
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        admin,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.install_plugin(admin, manifest, &plugin_wasm("hostile"))
+        .await;
     let project = app.project("Bounds", owner_id, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/hostile"),
-        Some(admin),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(admin, project, "hostile").await;
     let created = app
         .post(
             &format!("/api/v1/projects/{project}/connections"),
