@@ -181,17 +181,7 @@ async fn run_action(
     .await?;
     if let Err(ActionError::Plugin(PluginError::Connector(e))) = &result {
         if connector_kind(e) == "auth" {
-            let audit = serde_json::json!({"plugin_id": connection.plugin_id, "credential_kind": connection.credential_kind});
-            record(
-                &state,
-                &who,
-                &client,
-                "connection",
-                "credential.use_failed",
-                connection.id,
-                audit,
-            )
-            .await?;
+            super::connection_check::credential_refused(&state, &who, &client, &connection).await?;
         }
     }
     let output = result.map_err(action_error)?;

@@ -139,17 +139,28 @@ async fn check_connection(
     }
     let result = run(&state, &connection).await?;
     if result.error.as_deref() == Some("auth") {
-        let audit = serde_json::json!({"plugin_id": connection.plugin_id, "credential_kind": connection.credential_kind});
-        record(
-            &state,
-            &who,
-            &client,
-            "connection",
-            "credential.use_failed",
-            connection.id,
-            audit,
-        )
-        .await?;
+        credential_refused(&state, &who, &client, &connection).await?;
     }
     Ok(Json(result))
+}
+
+/// Audits that the connection's service refused its credential (a check or an action met an
+/// `auth` error): administrators look for these when a token was revoked or expired.
+pub(super) async fn credential_refused(
+    state: &AppState,
+    who: &Principal,
+    client: &ClientInfo,
+    connection: &Connection,
+) -> ApiResult<()> {
+    let audit = serde_json::json!({"plugin_id": connection.plugin_id, "credential_kind": connection.credential_kind});
+    record(
+        state,
+        who,
+        client,
+        "connection",
+        "credential.use_failed",
+        connection.id,
+        audit,
+    )
+    .await
 }
