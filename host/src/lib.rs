@@ -30,6 +30,8 @@ pub mod cli;
 pub mod clock;
 /// Typed configuration from a TOML file and `AGENTIC_*` environment variables.
 pub mod config;
+/// The cookie jar of a client session (web tasks, form logins), bounded.
+pub mod cookie_jar;
 /// The data directory: private files (umask 077, 0700), refusing a lost or missing installation.
 pub mod data_dir;
 /// Documents: blob stores, streaming uploads, media-type and file-name rules.

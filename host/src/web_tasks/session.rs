@@ -2,14 +2,14 @@
 //! plugin egress rules ([`EgressPolicy`] with the request's own origin as base, so the host
 //! must match the task's declared patterns and IP literals the address rules), sent by the
 //! egress [`Clients`] (no automatic redirects, the guarded resolver for names), and read
-//! through a size cap. Cookies the site sets are kept per host for this run only.
+//! through a size cap. Cookies the sites set are kept for this run only, in a bounded
+//! [`Jar`] that follows their `Domain`, `Path`, `Secure` and expiry.
 
-use std::collections::{BTreeMap, HashMap};
-
-use reqwest::header::{HeaderMap, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION};
 use reqwest::{Method, StatusCode};
 
 use super::WebLimits;
+use crate::cookie_jar::Jar;
 use crate::plugins::egress::{is_prohibited, Clients};
 use crate::plugins::EgressPolicy;
 
@@ -31,8 +31,8 @@ pub struct Session {
     allowed_hosts: Vec<String>,
     allow_private: bool,
     limits: WebLimits,
-    /// Host → cookie name → value.
-    cookies: HashMap<String, BTreeMap<String, String>>,
+    /// The cookies the sites set during this run.
+    cookies: Jar,
     sent: u32,
 }
 
@@ -49,7 +49,7 @@ impl Session {
             allowed_hosts,
             allow_private,
             limits,
-            cookies: HashMap::new(),
+            cookies: Jar::new(),
             sent: 0,
         }
     }
@@ -102,7 +102,7 @@ impl Session {
                 .client
                 .request(method.clone(), url.clone())
                 .timeout(self.limits.request_timeout);
-            if let Some(cookie) = self.cookie_header(&url) {
+            if let Some(cookie) = self.cookies.header_for(&url) {
                 request = request.header(COOKIE, cookie);
             }
             if let Some(body) = &form {
@@ -113,7 +113,7 @@ impl Session {
                 request = request.body(Vec::new());
             }
             let mut response = request.send().await.map_err(|e| describe(&e, &url))?;
-            self.keep_cookies(&url, response.headers());
+            self.cookies.store_response(&url, response.headers());
             let status = response.status();
             if status.is_redirection() {
                 if let Some(location) = response.headers().get(LOCATION) {
@@ -175,44 +175,6 @@ impl Session {
             body.extend_from_slice(&chunk);
         }
         Ok(String::from_utf8_lossy(&body).into_owned())
-    }
-
-    fn cookie_header(&self, url: &url::Url) -> Option<String> {
-        let jar = self.cookies.get(url.host_str()?)?;
-        (!jar.is_empty()).then(|| {
-            jar.iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-
-    /// Keeps `name=value` of each `Set-Cookie` for the host (attributes ignored; an empty value
-    /// or `Max-Age=0` removes the cookie).
-    fn keep_cookies(&mut self, url: &url::Url, headers: &HeaderMap) {
-        let Some(host) = url.host_str() else {
-            return;
-        };
-        for value in headers.get_all(SET_COOKIE) {
-            let Ok(value) = value.to_str() else {
-                continue;
-            };
-            let mut parts = value.split(';');
-            let Some((name, v)) = parts.next().and_then(|p| p.split_once('=')) else {
-                continue;
-            };
-            let (name, v) = (name.trim(), v.trim());
-            if name.is_empty() {
-                continue;
-            }
-            let expired = parts.any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
-            let jar = self.cookies.entry(host.to_owned()).or_default();
-            if expired || v.is_empty() {
-                jar.remove(name);
-            } else if jar.len() < 50 || jar.contains_key(name) {
-                jar.insert(name.to_owned(), v.chars().take(4096).collect());
-            }
-        }
     }
 }
 
