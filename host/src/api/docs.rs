@@ -5,10 +5,20 @@
 //! shared extractors and layers, not from the handler, so [`finish`] declares them in one place
 //! from what the operation has: a request body, path or query parameters, a credential. It also
 //! declares every error as the `application/problem+json` it is served as.
+//!
+//! Text rules the shared checks enforce are declared the same way. A field checked with
+//! [`Checks::line`](super::extract::Checks::line) says `#[schema(format = "line")]`, one checked
+//! with [`Checks::text`](super::extract::Checks::text) says `format = "text"`, a `cursor` says
+//! `format = "cursor"`; [`finish`] replaces each marker with the pattern the server holds the
+//! value to ([`text_pattern`], [`CURSOR`]), so each regular expression lives in one place. Every
+//! other string query parameter gets [`NO_NUL`], as the query extractor refuses `%00`.
 
 use axum::Router;
 use serde_json::json;
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayItems, Object, Schema, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -32,10 +42,113 @@ pub(super) fn finish(mut openapi: OpenApi) -> OpenApi {
         ];
         for op in operations.into_iter().flatten() {
             complete(op);
+            for param in op.parameters.iter_mut().flatten() {
+                let query = param.parameter_in == ParameterIn::Query;
+                if let Some(schema) = &mut param.schema {
+                    constrain(schema, query);
+                }
+            }
+            if let Some(body) = &mut op.request_body {
+                for content in body.content.values_mut() {
+                    if let Some(schema) = &mut content.schema {
+                        constrain(schema, false);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(components) = &mut openapi.components {
+        for schema in components.schemas.values_mut() {
+            constrain(schema, false);
         }
     }
     openapi
 }
+
+/// Characters [`Checks::line`](super::extract::Checks::line) refuses: Unicode's control
+/// characters (`char::is_control`, general category Cc).
+const CONTROL: &str = r"\u0000-\u001F\u007F-\u009F";
+/// What `str::trim` removes besides control characters (Unicode White_Space).
+const SPACE: &str = r"\u0020\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+/// Characters [`Checks::text`](super::extract::Checks::text) refuses: control characters
+/// except tab and line feed.
+const TEXT_CONTROL: &str = r"\u0000-\u0008\u000B-\u001F\u007F-\u009F";
+
+/// An opaque `cursor`: empty (the first page) or eleven base64url characters (the
+/// [`pagination`](super::pagination) encoding of a position), as `next_cursor` returns it.
+pub const CURSOR: &str = r"^([A-Za-z0-9_-]{10}[AEIMQUYcgkosw048])?$";
+/// Any string query parameter: no NUL (`%00`).
+pub const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// The pattern a `line` (`text`: `multi_line`) field is held to, non-blank when `required`.
+fn text_pattern(multi_line: bool, required: bool) -> String {
+    let refused = if multi_line { TEXT_CONTROL } else { CONTROL };
+    if required {
+        format!("^[^{refused}]*[^{CONTROL}{SPACE}][^{refused}]*$")
+    } else {
+        format!("^[^{refused}]*$")
+    }
+}
+
+/// Replaces the `line`, `text` and `cursor` markers under `schema` with their patterns; in a
+/// `query` parameter, an unconstrained string also gets [`NO_NUL`].
+fn constrain(schema: &mut RefOr<Schema>, query: bool) {
+    let RefOr::T(schema) = schema else {
+        return;
+    };
+    match schema {
+        Schema::Object(object) => {
+            mark(object, query);
+            for property in object.properties.values_mut() {
+                constrain(property, query);
+            }
+            if let Some(extra) = &mut object.additional_properties {
+                if let AdditionalProperties::RefOr(extra) = extra.as_mut() {
+                    constrain(extra, query);
+                }
+            }
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                constrain(items, query);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(|s| constrain(s, query)),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(|s| constrain(s, query)),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(|s| constrain(s, query)),
+        _ => {}
+    }
+}
+
+fn mark(object: &mut Object, query: bool) {
+    let required = object.min_length.unwrap_or(0) > 0;
+    let pattern = match &object.format {
+        Some(SchemaFormat::Custom(marker)) => match marker.as_str() {
+            "line" => text_pattern(false, required),
+            "text" => text_pattern(true, required),
+            "cursor" => CURSOR.to_owned(),
+            _ => return,
+        },
+        None if query
+            && object.pattern.is_none()
+            && object.enum_values.is_none()
+            && match &object.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            } =>
+        {
+            NO_NUL.to_owned()
+        }
+        _ => return,
+    };
+    object.format = None;
+    object.pattern = Some(pattern);
+}
+
+/// Operations that need a valid credential and nothing more: they act on the caller's own
+/// account and sessions, so no role or key scope can be missing (no 403 to declare).
+pub const NO_PERMISSION: &[&str] = &["me", "logout", "list_sessions", "revoke_session"];
 
 /// Declares what the shared machinery of the API may answer for one operation.
 fn complete(op: &mut Operation) {
@@ -83,7 +196,11 @@ fn complete(op: &mut Operation) {
     if !public {
         standard.push(("401", "No valid credential (`WWW-Authenticate: Bearer`)."));
     }
-    if bearer {
+    let own = op
+        .operation_id
+        .as_deref()
+        .is_some_and(|id| NO_PERMISSION.contains(&id));
+    if bearer && !own {
         standard.push((
             "403",
             "The credential lacks the permission the operation needs.",

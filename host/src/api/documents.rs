@@ -168,7 +168,7 @@ struct FileContent(Vec<u8>);
 #[serde(deny_unknown_fields)]
 struct UpdateDocument {
     /// New title (1–200 characters, one line).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, format = "line")]
     title: Option<String>,
     /// New tags, replacing the old ones (up to 32, 1–64 characters each, unique ignoring case).
     #[schema(max_items = 32)]
@@ -304,13 +304,17 @@ struct VersionPath {
 #[into_params(parameter_in = Query)]
 struct ListDocuments {
     /// Case-insensitive substring of the title.
+    #[param(max_length = 200)]
     title: Option<String>,
     /// Documents carrying this tag (compared ignoring case).
+    #[param(max_length = 64)]
     tag: Option<String>,
     /// Case-insensitive text searched in the title, tags, metadata keys and values, and the
     /// start (64 KiB) of text content.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -322,6 +326,7 @@ struct ListDocuments {
 #[into_params(parameter_in = Query)]
 struct ListVersions {
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -475,9 +480,10 @@ async fn list_documents(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiQuery(q): ApiQuery<ListDocuments>,
+    query: ApiQuery<ListDocuments>,
 ) -> ApiResult<Json<Paginated<DocumentView>>> {
     access::project(&state.store, &who, path.id, Permission::DocumentsRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let mut c = Checks::default();
     for (field, value, max) in [
@@ -783,9 +789,10 @@ async fn list_versions(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<DocumentPath>,
-    ApiQuery(q): ApiQuery<ListVersions>,
+    query: ApiQuery<ListVersions>,
 ) -> ApiResult<Json<Paginated<DocumentVersionView>>> {
     let document = load(&state, &who, &path, Permission::DocumentsRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
         .store

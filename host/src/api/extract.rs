@@ -327,18 +327,35 @@ where
 /// denies unknown fields (`#[serde(deny_unknown_fields)]`); list endpoints without parameters
 /// take [`NoQuery`]. A misspelt `limt=10` is then an error instead of a silently ignored filter,
 /// and the document's parameters are the whole truth. Messages never quote the value.
+///
+/// Like [`ApiJson`], extracting it reads nothing: the handler calls [`ApiQuery::parse`] after
+/// its permission checks, so a caller without the permission gets 403, not the rules of the
+/// endpoint's parameters (a 400 before the 403 would also tell them which parameters exist).
 #[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
+pub struct ApiQuery<T> {
+    query: String,
+    params: PhantomData<fn() -> T>,
+}
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Send,
 {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
+        Ok(ApiQuery {
+            query: parts.uri.query().unwrap_or("").to_owned(),
+            params: PhantomData,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> ApiQuery<T> {
+    /// Parses the query string: 400 naming an unknown or malformed parameter. Call it only once
+    /// the caller is known to be allowed to make the request.
+    pub fn parse(&self) -> Result<T, ApiError> {
+        parse_query(&self.query)
     }
 }
 

@@ -60,11 +60,11 @@ impl From<Project> for ProjectView {
 #[serde(deny_unknown_fields)]
 struct CreateProject {
     /// Name (1–200 characters).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, format = "line")]
     name: String,
     /// Description (up to 10 000 characters).
     #[serde(default)]
-    #[schema(max_length = 10000)]
+    #[schema(max_length = 10000, format = "text")]
     description: String,
     /// Owning user (an active account); defaults to the caller. Owner and caller become members.
     #[schema(minimum = 1)]
@@ -88,10 +88,10 @@ impl Validate for CreateProject {
 #[serde(deny_unknown_fields)]
 struct UpdateProject {
     /// New name.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, format = "line")]
     name: Option<String>,
     /// New description.
-    #[schema(max_length = 10000)]
+    #[schema(max_length = 10000, format = "text")]
     description: Option<String>,
     /// New owner (an active account; becomes a member).
     #[schema(minimum = 1)]
@@ -124,8 +124,10 @@ impl Validate for UpdateProject {
 #[into_params(parameter_in = Query)]
 struct ListProjects {
     /// Case-insensitive substring of the project name.
+    #[param(max_length = 200)]
     name: Option<String>,
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -150,9 +152,10 @@ async fn active_owner(state: &AppState, owner_id: i64) -> ApiResult<()> {
 async fn list_projects(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(q): ApiQuery<ListProjects>,
+    query: ApiQuery<ListProjects>,
 ) -> ApiResult<Json<Paginated<ProjectView>>> {
     who.require(Permission::ProjectsRead)?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     if q.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(ApiError::field("name", "must be at most 200 characters"));
@@ -355,6 +358,7 @@ impl From<Member> for MemberView {
 #[into_params(parameter_in = Query)]
 struct ListMembers {
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -370,9 +374,10 @@ async fn list_members(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<i64>,
-    ApiQuery(q): ApiQuery<ListMembers>,
+    query: ApiQuery<ListMembers>,
 ) -> ApiResult<Json<Paginated<MemberView>>> {
     access::project(&state.store, &who, id, Permission::MembersRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state.store.list_members(id, after, limit).await?;
     Ok(Json(Paginated::from_page(page, MemberView::from)))

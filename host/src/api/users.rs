@@ -69,7 +69,7 @@ struct CreateUser {
     #[schema(format = Email, max_length = 254)]
     email: String,
     /// Name shown in the UI (1–100 characters).
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     display_name: String,
     /// Initial password (12–256 characters).
     #[schema(format = Password, min_length = 12, max_length = 256)]
@@ -95,7 +95,7 @@ impl Validate for CreateUser {
 #[serde(deny_unknown_fields)]
 struct UpdateUser {
     /// New display name.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     display_name: Option<String>,
     /// New role. Refused when it would leave no active Administrator.
     role: Option<Role>,
@@ -134,8 +134,10 @@ impl Validate for UpdateUser {
 #[into_params(parameter_in = Query)]
 struct ListUsers {
     /// Case-insensitive substring of e-mail or display name.
+    #[param(max_length = 100)]
     q: Option<String>,
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -149,9 +151,10 @@ struct ListUsers {
 async fn list_users(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(q): ApiQuery<ListUsers>,
+    query: ApiQuery<ListUsers>,
 ) -> ApiResult<Json<Paginated<UserView>>> {
     who.require(Permission::UsersRead)?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     if q.q.as_ref().is_some_and(|s| s.chars().count() > 100) {
         return Err(ApiError::field("q", "must be at most 100 characters"));
@@ -337,10 +340,11 @@ async fn deactivate_user(
 async fn list_user_sessions(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Paginated<super::auth::SessionView>>> {
     who.require(Permission::UsersManage)?;
+    query.parse()?;
     human(&state, id).await?;
     super::auth::sessions_of(&state, id, who.session_id)
         .await

@@ -157,7 +157,7 @@ impl RunView {
 #[serde(deny_unknown_fields)]
 struct CreateWebTask {
     /// 1–100 characters, unique in the project.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
     /// http(s) URL on one of `allowed_hosts`.
     target_url: String,
@@ -196,7 +196,7 @@ impl Validate for CreateWebTask {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateWebTask {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: Option<String>,
     target_url: Option<String>,
     #[schema(min_items = 1, max_items = 32)]
@@ -230,7 +230,7 @@ impl Validate for UpdateWebTask {
 #[serde(deny_unknown_fields)]
 struct PutSchedule {
     /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(min_length = 1, max_length = 120, format = "line")]
     cron: String,
 }
 
@@ -255,6 +255,7 @@ struct RunStarted {
 #[into_params(parameter_in = Query)]
 struct ListPage {
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -329,9 +330,10 @@ async fn list_tasks(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiQuery(q): ApiQuery<ListPage>,
+    query: ApiQuery<ListPage>,
 ) -> ApiResult<Json<Paginated<WebTaskView>>> {
     access::project(&state.store, &who, path.id, Permission::WebTasksRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state.store.list_web_tasks(path.id, after, limit).await?;
     let mut items = Vec::with_capacity(page.items.len());
@@ -586,9 +588,10 @@ async fn list_runs(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
-    ApiQuery(q): ApiQuery<ListPage>,
+    query: ApiQuery<ListPage>,
 ) -> ApiResult<Json<Paginated<RunView>>> {
     let task = load(&state, &who, path.id, path.tid, Permission::WebTasksRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
         .store
