@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate, present};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
@@ -253,13 +253,16 @@ impl Validate for CreateAgent {
 /// Changes to an agent; absent fields stay as they are. The kind cannot change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateAgent {
     /// 1–100 characters, unique in the project.
-    #[schema(min_length = 1, max_length = 100, format = "line")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 100, format = "line", nullable = false)]
     name: Option<String>,
     /// A whole new config (not merged), re-validated against the kind's schema. Only while the
     /// agent is idle (`draft`, `stopped`, `failed`).
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object, nullable = false)]
     config: Option<serde_json::Value>,
 }
 

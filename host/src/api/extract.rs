@@ -287,12 +287,16 @@ fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
             .enumerate()
             .find_map(|(i, v)| nul_path(v, &format!("{path}[{i}]"))),
         Value::Object(map) => map.iter().find_map(|(k, v)| {
+            // The path names the key, but never carries a NUL itself (no string of a response
+            // holds one): it is written as the escape the client sent.
+            let has_nul = k.contains('\0');
+            let k = k.replace('\0', "\\u0000");
             let here = if path.is_empty() {
-                k.clone()
+                k
             } else {
                 format!("{path}.{k}")
             };
-            if k.contains('\0') {
+            if has_nul {
                 Some(here)
             } else {
                 nul_path(v, &here)
@@ -300,6 +304,19 @@ fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
         }),
         _ => None,
     }
+}
+
+/// Deserializes an optional field of a change (`PATCH`) that may be absent but not `null`.
+///
+/// Used as `#[serde(default, deserialize_with = "present")]` beside `#[schema(nullable = false)]`:
+/// absent means "unchanged", and `null` is refused like any value of the wrong type, as the
+/// document says, instead of quietly meaning "unchanged" too.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Path parameters; a bad one is a 400 naming it.

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate, present};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
@@ -86,15 +86,19 @@ impl Validate for CreateProject {
 /// Changes to a project; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateProject {
     /// New name.
-    #[schema(min_length = 1, max_length = 200, format = "line")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 200, format = "line", nullable = false)]
     name: Option<String>,
     /// New description.
-    #[schema(max_length = 10000, format = "text")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 10000, format = "text", nullable = false)]
     description: Option<String>,
     /// New owner (an active account; becomes a member).
-    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 1, nullable = false)]
     owner_id: Option<i64>,
 }
 

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate, present};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{password, ClientInfo, Principal};
@@ -93,16 +93,23 @@ impl Validate for CreateUser {
 /// Changes to an account; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateUser {
     /// New display name.
-    #[schema(min_length = 1, max_length = 100, format = "line")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 100, format = "line", nullable = false)]
     display_name: Option<String>,
     /// New role. Refused when it would leave no active Administrator.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     role: Option<Role>,
     /// New password (ends every session of the user).
-    #[schema(format = Password, min_length = 12, max_length = 256)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(format = Password, min_length = 12, max_length = 256, nullable = false)]
     password: Option<String>,
     /// `false` deactivates (ends every session), `true` reactivates.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     active: Option<bool>,
 }
 

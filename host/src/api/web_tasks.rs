@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate, present};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
@@ -152,6 +152,14 @@ impl RunView {
     }
 }
 
+/// A host name (`example.com`), `*.` and a host name (`*.example.com`: its subdomains), an IP
+/// address, or `*`.
+// The pattern is `docs::HOST_PATTERN`, put in by `docs::finish` for the marker.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = "host-pattern")]
+#[allow(dead_code)] // Only its schema is used: the field it describes is checked as a string.
+struct HostPattern(String);
+
 /// A new task.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -162,7 +170,7 @@ struct CreateWebTask {
     /// http(s) URL on one of `allowed_hosts`.
     target_url: String,
     /// 1–32 host patterns every request must match, like a plugin manifest's.
-    #[schema(min_items = 1, max_items = 32)]
+    #[schema(value_type = Vec<HostPattern>, min_items = 1, max_items = 32)]
     allowed_hosts: Vec<String>,
     /// Let the task reach private and loopback addresses (intranet sites). Administrators only.
     #[serde(default)]
@@ -195,14 +203,22 @@ impl Validate for CreateWebTask {
 /// old lists whole.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateWebTask {
-    #[schema(min_length = 1, max_length = 100, format = "line")]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 100, format = "line", nullable = false)]
     name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     target_url: Option<String>,
-    #[schema(min_items = 1, max_items = 32)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<HostPattern>, min_items = 1, max_items = 32, nullable = false)]
     allowed_hosts: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     allow_private_network: Option<bool>,
-    #[schema(min_items = 1, max_items = 50)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_items = 1, max_items = 50, nullable = false)]
     steps: Option<Vec<Step>>,
 }
 
