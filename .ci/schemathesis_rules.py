@@ -112,6 +112,16 @@ if __name__ == "__main__":
 else:
     import schemathesis
 
+    @schemathesis.deserializer("text/plain", "text/markdown", "text/csv")
+    def document_text(ctx, response):
+        """A document download: the bytes as uploaded, under the media type the uploader named.
+
+        The generator uploads arbitrary bytes as `text/plain`; they come back as such and need
+        not be UTF-8. The document declares the body as binary (`format: binary`), so any bytes
+        conform; read them without decoding errors.
+        """
+        return response.content.decode("utf-8", errors="replace")
+
     @schemathesis.check
     def rules_beyond_the_schema(ctx, response, case):
         """A 422 to a schema-valid request names only fields whose rules the schema cannot state."""

@@ -547,7 +547,13 @@ mod tests {
     fn kind_names_are_the_kinds() {
         let declared: Vec<String> = [KindName::WebMonitor, KindName::SyncAssistant]
             .iter()
-            .map(|k| serde_json::to_value(k).expect("name").as_str().expect("text").to_owned())
+            .map(|k| {
+                serde_json::to_value(k)
+                    .expect("name")
+                    .as_str()
+                    .expect("text")
+                    .to_owned()
+            })
             .collect();
         let known: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         assert_eq!(declared, known);

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate, present};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
@@ -187,7 +187,10 @@ async fn list_agents(
     access::project(&state.store, &who, path.id, Permission::AgentsRead).await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    if q.state.as_deref().is_some_and(|s| AgentState::parse(s).is_none()) {
+    if q.state
+        .as_deref()
+        .is_some_and(|s| AgentState::parse(s).is_none())
+    {
         let names: Vec<&str> = AgentState::ALL.iter().map(|s| s.as_str()).collect();
         return Err(ApiError::field(
             "state",

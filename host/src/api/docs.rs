@@ -16,11 +16,11 @@
 
 use axum::Router;
 use serde_json::json;
+use utoipa::openapi::encoding::Encoding;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayItems, KnownFormat, Object, Schema, SchemaFormat, SchemaType, Type,
 };
-use utoipa::openapi::encoding::Encoding;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -146,6 +146,13 @@ fn constrain(schema: &mut RefOr<Schema>) {
 }
 
 fn mark(object: &mut Object) {
+    // utoipa-gen 5.5 writes `#[schema(min_properties = n)]` as `.max_properties(Some(n))`; the
+    // changes (`Update*`) say `min_properties = 1` (give at least one field), and nothing in the
+    // API means at most one. Put it where it belongs (a story checks the document says so).
+    if object.max_properties == Some(1) && object.min_properties.is_none() {
+        object.max_properties = None;
+        object.min_properties = Some(1);
+    }
     let required = object.min_length.unwrap_or(0) > 0;
     let pattern = match &object.format {
         Some(SchemaFormat::Custom(marker)) => match marker.as_str() {
@@ -157,12 +164,12 @@ fn mark(object: &mut Object) {
         },
         None | Some(SchemaFormat::KnownFormat(KnownFormat::Password))
             if object.pattern.is_none()
-            && object.enum_values.is_none()
-            && match &object.schema_type {
-                SchemaType::Type(t) => *t == Type::String,
-                SchemaType::Array(types) => types.contains(&Type::String),
-                SchemaType::AnyValue => false,
-            } =>
+                && object.enum_values.is_none()
+                && match &object.schema_type {
+                    SchemaType::Type(t) => *t == Type::String,
+                    SchemaType::Array(types) => types.contains(&Type::String),
+                    SchemaType::AnyValue => false,
+                } =>
         {
             NO_NUL.to_owned()
         }

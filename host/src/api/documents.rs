@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate, present};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
@@ -148,7 +148,7 @@ impl From<Document> for DocumentView {
 #[allow(dead_code)] // Describes the form for OpenAPI; the parts are read by `documents::upload`.
 struct UploadForm {
     /// The file, with its media type in the part's `Content-Type` and its name in `filename`.
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     file: Vec<u8>,
     /// 1–200 characters, one line; defaults to the file name (on a new version: unchanged).
     #[schema(min_length = 1, max_length = 200, format = "line")]

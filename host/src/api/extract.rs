@@ -203,42 +203,86 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // A streaming parse may meet a type error before a syntax error further on; malformed
-        // JSON is a 400 whatever came first (checked only on this error path), and its message
-        // is the syntax error's: the type error's would quote the input.
-        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            return ApiError::BadRequest(format!("malformed JSON: {syntax}"));
-        }
-        let message = without_input(&inner.to_string());
-        let mut message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        if message == "expected value" {
-            // serde_json's wording when e.g. a number stands where a name (enum) belongs.
-            message = "has the wrong type".into();
-        }
-        // Unknown, missing and duplicate fields are reported at their parent; name the field.
-        let named = ["unknown field `", "missing field `", "duplicate field `"]
-            .iter()
-            .find_map(|prefix| message.strip_prefix(prefix))
-            .and_then(|rest| rest.split('`').next());
-        let field = match (named, path.as_str()) {
-            (Some(name), ".") => name.to_owned(),
-            (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
-            (_, ".") => String::new(),
-            _ => path,
-        };
-        ApiError::Validation(vec![FieldError::new(field, message)])
-    })?;
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        Err(e) => match integral_floats(bytes) {
+            // JSON Schema counts `189.0` as an integer, so the document allows it wherever it
+            // says `integer`; serde does not. Such a body is read again with those numbers as
+            // integers (only on this error path: well-typed bodies are read once).
+            Some(value) if e.inner().to_string().contains("floating point") => {
+                serde_path_to_error::deserialize(value).map_err(|e| type_error(bytes, e))?
+            }
+            _ => return Err(type_error(bytes, e)),
+        },
+    };
     de.end().map_err(|_| {
         ApiError::BadRequest("malformed JSON: trailing characters after the document".into())
     })?;
     Ok(value)
+}
+
+/// The document with every number that is a whole float (`189.0`, `1e2`) made an integer;
+/// `None` if it is not JSON or has no such number.
+fn integral_floats(bytes: &[u8]) -> Option<serde_json::Value> {
+    fn walk(value: &mut serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // 2^63 and 2^64: the first floats past i64::MAX and u64::MAX.
+                let whole = f.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..1.844_674_407_370_955_2e19).contains(&f);
+                if !whole {
+                    return false;
+                }
+                *value = if f < 0.0 {
+                    Value::from(f as i64)
+                } else {
+                    Value::from(f as u64)
+                };
+                true
+            }
+            Value::Array(items) => items.iter_mut().fold(false, |any, v| walk(v) || any),
+            Value::Object(map) => map.values_mut().fold(false, |any, v| walk(v) || any),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&mut value).then_some(value)
+}
+
+/// The problem for a body that is not of the target type, naming the field.
+fn type_error<E: std::fmt::Display>(bytes: &[u8], e: serde_path_to_error::Error<E>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    // A streaming parse may meet a type error before a syntax error further on; malformed
+    // JSON is a 400 whatever came first (checked only on this error path), and its message
+    // is the syntax error's: the type error's would quote the input.
+    if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return ApiError::BadRequest(format!("malformed JSON: {syntax}"));
+    }
+    let message = without_input(&inner.to_string());
+    let mut message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    if message == "expected value" {
+        // serde_json's wording when e.g. a number stands where a name (enum) belongs.
+        message = "has the wrong type".into();
+    }
+    // Unknown, missing and duplicate fields are reported at their parent; name the field.
+    let named = ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (named, path.as_str()) {
+        (Some(name), ".") => name.to_owned(),
+        (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
+        (_, ".") => String::new(),
+        _ => path,
+    };
+    ApiError::Validation(vec![FieldError::new(field, message)])
 }
 
 /// serde's message without the input it quotes.

@@ -223,7 +223,10 @@ async fn list_jobs(
     who.require(Permission::JobsRead)?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    if q.state.as_deref().is_some_and(|s| JobState::parse(s).is_none()) {
+    if q.state
+        .as_deref()
+        .is_some_and(|s| JobState::parse(s).is_none())
+    {
         let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
         return Err(ApiError::field(
             "state",

@@ -73,12 +73,17 @@ mod tests {
             next_after: Some(after),
         };
         for id in [0, 1, 4711, i64::MAX] {
-            let cursor = Paginated::from_page(page(id), |x| x).next_cursor.expect("cursor");
+            let cursor = Paginated::from_page(page(id), |x| x)
+                .next_cursor
+                .expect("cursor");
             assert_eq!(cursor.len(), 11, "{cursor}");
             assert_eq!(window(Some(&cursor), None).expect("valid").0, id);
         }
         // Any value of the documented shape is accepted: past every id, an empty page.
-        assert_eq!(window(Some("__________8"), None).expect("valid").0, i64::MAX);
+        assert_eq!(
+            window(Some("__________8"), None).expect("valid").0,
+            i64::MAX
+        );
         assert_eq!(window(Some("AAAAAAAAAAA"), None).expect("valid").0, 0);
         for bad in ["!!", "MTIz", "AAAAAAAAAAB", "AAAAAAAAAAAA"] {
             assert!(window(Some(bad), None).is_err(), "{bad}");

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate, present};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{password, ClientInfo, Principal};

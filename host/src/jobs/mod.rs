@@ -45,7 +45,9 @@ use crate::store::StoreError;
 ///
 /// The queue stores the name (`store::jobs::Job::state`); this is the closed set it writes,
 /// declared as an enum in the OpenAPI document so clients can rely on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Waiting for a worker (or for `run_at`: a retry's backoff, a postponement).
