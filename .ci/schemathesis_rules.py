@@ -112,15 +112,21 @@ if __name__ == "__main__":
 else:
     import schemathesis
 
-    @schemathesis.deserializer("text/plain", "text/markdown", "text/csv")
-    def document_text(ctx, response):
-        """A document download: the bytes as uploaded, under the media type the uploader named.
+    # Document downloads: the bytes as uploaded, under the media type the uploader named (the
+    # document declares `*/*`, `format: binary`). The generator uploads arbitrary bytes as
+    # `application/json` or `text/plain`; they come back so, and need be neither JSON nor UTF-8.
+    DOWNLOADS = {
+        "GET /api/v1/projects/{id}/documents/{doc_id}/content",
+        "GET /api/v1/projects/{id}/documents/{doc_id}/versions/{number}/content",
+    }
 
-        The generator uploads arbitrary bytes as `text/plain`; they come back as such and need
-        not be UTF-8. The document declares the body as binary (`format: binary`), so any bytes
-        conform; read them without decoding errors.
-        """
-        return response.content.decode("utf-8", errors="replace")
+    @schemathesis.deserializer("application/json", "text/plain", "text/markdown", "text/csv", "application/xml", "text/xml")
+    def document_bytes(ctx, response):
+        """Downloads as text without decoding errors; every other response as JSON (the API's only
+        other media type among these)."""
+        if ctx.operation.label in DOWNLOADS:
+            return response.content.decode("utf-8", errors="replace")
+        return response.json()
 
     @schemathesis.check
     def rules_beyond_the_schema(ctx, response, case):

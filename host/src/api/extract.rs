@@ -209,8 +209,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             // JSON Schema counts `189.0` as an integer, so the document allows it wherever it
             // says `integer`; serde does not. Such a body is read again with those numbers as
             // integers (only on this error path: well-typed bodies are read once).
+            // The whole document parsed, so there is nothing after it to check.
             Some(value) if e.inner().to_string().contains("floating point") => {
-                serde_path_to_error::deserialize(value).map_err(|e| type_error(bytes, e))?
+                return serde_path_to_error::deserialize(value).map_err(|e| type_error(bytes, e));
             }
             _ => return Err(type_error(bytes, e)),
         },
