@@ -124,7 +124,7 @@ else:
     def document_bytes(ctx, response):
         """Downloads as text without decoding errors; every other response as JSON (the API's only
         other media type among these)."""
-        if ctx.operation.label in DOWNLOADS:
+        if ctx.operation.label in DOWNLOADS and 200 <= response.status_code < 300:
             return response.content.decode("utf-8", errors="replace")
         return response.json()
 
