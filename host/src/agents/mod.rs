@@ -64,6 +64,17 @@ pub struct Kind {
     schema: &'static str,
 }
 
+/// The name of a kind of agent, the closed set of [`KINDS`]: what the OpenAPI document declares
+/// for an agent's `kind` (a test keeps the two equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindName {
+    /// The `web-monitor` kind.
+    WebMonitor,
+    /// The `sync-assistant` kind.
+    SyncAssistant,
+}
+
 /// The kinds this host knows.
 pub const KINDS: &[Kind] = &[
     Kind {
@@ -207,6 +218,56 @@ pub async fn check_bindings(
         )));
     }
     Ok(Ok(()))
+}
+
+/// Where an agent is in its lifecycle, as the API names it (`?state=` and an agent's `state`).
+///
+/// The store keeps the name (`store::agents::Agent::state`); this is the closed set the
+/// lifecycle writes, declared as an enum in the OpenAPI document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentState {
+    /// Configured, never deployed.
+    Draft,
+    /// A deploy job is under way.
+    Deploying,
+    /// Deployed and running.
+    Running,
+    /// A stop job is under way.
+    Stopping,
+    /// Stopped on request.
+    Stopped,
+    /// A deploy or stop failed (`last_error` says why).
+    Failed,
+}
+
+impl AgentState {
+    /// Every state.
+    pub const ALL: [AgentState; 6] = [
+        AgentState::Draft,
+        AgentState::Deploying,
+        AgentState::Running,
+        AgentState::Stopping,
+        AgentState::Stopped,
+        AgentState::Failed,
+    ];
+
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Draft => "draft",
+            AgentState::Deploying => "deploying",
+            AgentState::Running => "running",
+            AgentState::Stopping => "stopping",
+            AgentState::Stopped => "stopped",
+            AgentState::Failed => "failed",
+        }
+    }
+
+    /// Parses [`AgentState::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// How a running agent is doing.
@@ -481,6 +542,22 @@ impl JobHandler for StopHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_are_the_kinds() {
+        let declared: Vec<String> = [KindName::WebMonitor, KindName::SyncAssistant]
+            .iter()
+            .map(|k| {
+                serde_json::to_value(k)
+                    .expect("name")
+                    .as_str()
+                    .expect("text")
+                    .to_owned()
+            })
+            .collect();
+        let known: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        assert_eq!(declared, known);
+    }
 
     #[test]
     fn every_kind_schema_compiles() {

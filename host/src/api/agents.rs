@@ -16,11 +16,11 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
-use crate::agents::{self, AgentJob, Health};
+use crate::agents::{self, AgentJob, AgentState, Health, KindName};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::{to_datetime, Millis};
 use crate::rbac::Permission;
@@ -39,16 +39,6 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(agent_status))
         .routes(routes!(agent_metrics))
 }
-
-/// Lifecycle states, as the API names them.
-pub(super) const STATES: &[&str] = &[
-    "draft",
-    "deploying",
-    "running",
-    "stopping",
-    "stopped",
-    "failed",
-];
 
 /// The heartbeat timeout in force, in milliseconds.
 pub(super) fn timeout_ms(state: &AppState) -> i64 {
@@ -70,11 +60,12 @@ struct AgentView {
     /// Unique in the project.
     name: String,
     /// One of `GET /agent-kinds`.
+    #[schema(value_type = KindName)]
     kind: String,
     /// Valid against the kind's config schema.
     #[schema(value_type = Object)]
     config: serde_json::Value,
-    /// `draft`, `deploying`, `running`, `stopping`, `stopped` or `failed`.
+    #[schema(value_type = AgentState)]
     state: String,
     /// Computed from heartbeats (see `GET …/status`).
     health: Health,
@@ -137,8 +128,9 @@ struct KindView {
 /// The kinds of agent this host runs, with their config schemas. Needs `agents:read`.
 #[utoipa::path(get, path = "/agent-kinds", tag = "agents",
     responses((status = 200, body = Vec<KindView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_kinds(who: Principal, _query: ApiQuery<NoQuery>) -> ApiResult<Json<Vec<KindView>>> {
+async fn list_kinds(who: Principal, query: ApiQuery<NoQuery>) -> ApiResult<Json<Vec<KindView>>> {
     who.require(Permission::AgentsRead)?;
+    query.parse()?;
     Ok(Json(
         agents::KINDS
             .iter()
@@ -168,10 +160,13 @@ struct AgentPath {
 #[into_params(parameter_in = Query)]
 struct ListAgents {
     /// Only agents in this lifecycle state.
+    #[param(value_type = Option<AgentState>)]
     state: Option<String>,
-    /// Only agents of this health: `healthy`, `unhealthy` or `unknown`.
+    /// Only agents of this health.
+    #[param(value_type = Option<Health>)]
     health: Option<String>,
     /// From `next_cursor` of the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -187,14 +182,19 @@ async fn list_agents(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiQuery(q): ApiQuery<ListAgents>,
+    query: ApiQuery<ListAgents>,
 ) -> ApiResult<Json<Paginated<AgentView>>> {
     access::project(&state.store, &who, path.id, Permission::AgentsRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    if q.state.as_deref().is_some_and(|s| !STATES.contains(&s)) {
+    if q.state
+        .as_deref()
+        .is_some_and(|s| AgentState::parse(s).is_none())
+    {
+        let names: Vec<&str> = AgentState::ALL.iter().map(|s| s.as_str()).collect();
         return Err(ApiError::field(
             "state",
-            format!("must be one of {}", STATES.join(", ")),
+            format!("must be one of {}", names.join(", ")),
         ));
     }
     let health = match q.health.as_deref() {
@@ -229,10 +229,10 @@ async fn list_agents(
 #[serde(deny_unknown_fields)]
 struct CreateAgent {
     /// 1–100 characters, one line, unique in the project.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
     /// One of `GET /agent-kinds`.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(value_type = KindName)]
     kind: String,
     /// Valid against the kind's config schema (at most 16 KiB); default `{}`.
     #[serde(default = "empty_object")]
@@ -256,13 +256,16 @@ impl Validate for CreateAgent {
 /// Changes to an agent; absent fields stay as they are. The kind cannot change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateAgent {
     /// 1–100 characters, unique in the project.
-    #[schema(min_length = 1, max_length = 100)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 100, format = "line", nullable = false)]
     name: Option<String>,
     /// A whole new config (not merged), re-validated against the kind's schema. Only while the
     /// agent is idle (`draft`, `stopped`, `failed`).
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object, nullable = false)]
     config: Option<serde_json::Value>,
 }
 
@@ -753,6 +756,7 @@ struct ListMetrics {
     #[serde(default, with = "time::serde::rfc3339::option")]
     until: Option<OffsetDateTime>,
     /// From `next_cursor` of the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -794,9 +798,10 @@ async fn agent_metrics(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<AgentPath>,
-    ApiQuery(q): ApiQuery<ListMetrics>,
+    query: ApiQuery<ListMetrics>,
 ) -> ApiResult<Json<Paginated<MetricsView>>> {
     let agent = load(&state, &who, &path, Permission::AgentsRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let since = q.since.map_or(0, millis);
     let until = q.until.map_or(i64::MAX, millis);

@@ -17,7 +17,7 @@ use super::access;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiPath, ApiQuery};
 use super::{AppState, Problem};
-use crate::analytics::{self, Range, Report, Section};
+use crate::analytics::{self, Bucket, Range, Report, Section};
 use crate::auth::Principal;
 use crate::rbac::Permission;
 
@@ -32,13 +32,16 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct WindowQuery {
-    /// Start (RFC 3339, inclusive); default: 24 hours, 30 days, 12 weeks or 12 months (by
-    /// `bucket`) before `to`.
+    /// Start (RFC 3339, inclusive, not before 1970); default: 24 hours, 30 days, 12 weeks or 12
+    /// months (by `bucket`) before `to`. Must be before `to`.
+    #[param(value_type = Option<String>, format = DateTime)]
     from: Option<String>,
-    /// End (RFC 3339, exclusive); default: the end of the bucket holding now.
+    /// End (RFC 3339, exclusive, not before 1970); default: the end of the bucket holding now.
+    #[param(value_type = Option<String>, format = DateTime)]
     to: Option<String>,
     /// `hour`, `day` (default), `week` (Monday to Sunday, UTC) or `month` (calendar, UTC). The
     /// window may hold at most 1000 buckets.
+    #[param(value_type = Option<Bucket>)]
     bucket: Option<String>,
 }
 
@@ -109,9 +112,10 @@ async fn project_analytics(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectSectionPath>,
-    ApiQuery(q): ApiQuery<WindowQuery>,
+    query: ApiQuery<WindowQuery>,
 ) -> ApiResult<Json<Report>> {
     access::project(&state.store, &who, path.id, Permission::AnalyticsRead).await?;
+    let q = query.parse()?;
     let section = section(&path.section)?;
     run(&state, Some(path.id), section, &q).await
 }
@@ -126,9 +130,10 @@ async fn all_analytics(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<SectionPath>,
-    ApiQuery(q): ApiQuery<WindowQuery>,
+    query: ApiQuery<WindowQuery>,
 ) -> ApiResult<Json<Report>> {
     who.require(Permission::AnalyticsReadAll)?;
+    let q = query.parse()?;
     let section = section(&path.section)?;
     run(&state, None, section, &q).await
 }

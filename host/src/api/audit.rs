@@ -82,10 +82,12 @@ impl From<AuditEntry> for AuditView {
 #[into_params(parameter_in = Query)]
 struct ListAudit {
     /// Only this action (e.g. `auth.login_failed`).
+    #[param(max_length = 64)]
     action: Option<String>,
     /// Only events by this user.
     actor_id: Option<i64>,
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -99,11 +101,12 @@ struct ListAudit {
 async fn list_audit(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(q): ApiQuery<ListAudit>,
+    query: ApiQuery<ListAudit>,
 ) -> ApiResult<Json<Paginated<AuditView>>> {
     who.require(Permission::AuditRead)?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    if q.action.as_ref().is_some_and(|a| a.len() > 64) {
+    if q.action.as_ref().is_some_and(|a| a.chars().count() > 64) {
         return Err(ApiError::field("action", "must be at most 64 characters"));
     }
     let filter = AuditFilter {

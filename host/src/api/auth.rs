@@ -45,14 +45,14 @@ impl Validate for LoginRequest {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         Checks::default()
             .check(
-                !self.email.is_empty() && self.email.len() <= 254,
+                !self.email.is_empty() && self.email.chars().count() <= 254,
                 "email",
-                "must be 1 to 254 bytes",
+                "must be 1 to 254 characters",
             )
             .check(
-                !self.password.is_empty() && self.password.len() <= 256,
+                !self.password.is_empty() && self.password.chars().count() <= 256,
                 "password",
-                "must be 1 to 256 bytes",
+                "must be 1 to 256 characters",
             )
             .finish()
     }
@@ -70,9 +70,9 @@ impl Validate for RefreshRequest {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         Checks::default()
             .check(
-                !self.refresh_token.is_empty() && self.refresh_token.len() <= 256,
+                !self.refresh_token.is_empty() && self.refresh_token.chars().count() <= 256,
                 "refresh_token",
-                "must be 1 to 256 bytes",
+                "must be 1 to 256 characters",
             )
             .finish()
     }
@@ -214,9 +214,9 @@ impl Validate for ChangePassword {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut c = Checks::default();
         c.check(
-            !self.current_password.is_empty() && self.current_password.len() <= 256,
+            !self.current_password.is_empty() && self.current_password.chars().count() <= 256,
             "current_password",
-            "must be 1 to 256 bytes",
+            "must be 1 to 256 characters",
         );
         if let Err(why) = password::check_strength(&self.new_password, None) {
             c.push("new_password", why);
@@ -337,8 +337,9 @@ pub(super) async fn sessions_of(
 async fn list_sessions(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
 ) -> ApiResult<Json<Paginated<SessionView>>> {
+    query.parse()?;
     sessions_of(&state, who.user.id, who.session_id)
         .await
         .map(Json)

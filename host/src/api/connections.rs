@@ -127,16 +127,16 @@ impl From<Connection> for ConnectionView {
 #[serde(deny_unknown_fields)]
 struct CreateConnection {
     /// An installed plugin enabled in the project.
-    #[schema(min_length = 1, max_length = 64)]
+    #[schema(min_length = 1, max_length = 64, format = "line")]
     plugin_id: String,
     /// 1–100 characters, unique in the project.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
     /// Configuration (never secrets), valid against the plugin's config schema.
     #[schema(value_type = Object)]
     config: serde_json::Value,
     /// The service's base URL (http or https), on a host the plugin declares.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, format = "line")]
     base_url: String,
     /// Let the plugin reach private and loopback addresses (on-premises servers).
     /// Administrators only.
@@ -179,11 +179,11 @@ impl Validate for CreateConnection {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateConnection {
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: Option<String>,
     #[schema(value_type = Option<Object>)]
     config: Option<serde_json::Value>,
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, format = "line")]
     base_url: Option<String>,
     allow_private_network: Option<bool>,
     credential: Option<CredentialInput>,
@@ -295,10 +295,11 @@ fn conflict_on_name(e: StoreError) -> ApiError {
 async fn list_connections(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
     ApiPath(path): ApiPath<ProjectPath>,
 ) -> ApiResult<Json<Vec<ConnectionView>>> {
     access::project(&state.store, &who, path.id, Permission::ConnectionsRead).await?;
+    query.parse()?;
     let list = state.store.list_connections(path.id).await?;
     let mut views = Vec::with_capacity(list.len());
     for connection in list {
@@ -318,10 +319,11 @@ async fn create_connection(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiQuery(query): ApiQuery<SaveQuery>,
+    query: ApiQuery<SaveQuery>,
     body: ApiJson<CreateConnection>,
 ) -> ApiResult<(StatusCode, Json<ConnectionView>)> {
     access::project(&state.store, &who, path.id, Permission::ConnectionsManage).await?;
+    let query = query.parse()?;
     let body = body.parse().await?;
     private_network_allowed(&who, body.allow_private_network)?;
     let kind = body.credential.kind();
@@ -486,10 +488,11 @@ async fn update_connection(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<ConnectionPath>,
-    ApiQuery(query): ApiQuery<SaveQuery>,
+    query: ApiQuery<SaveQuery>,
     body: ApiJson<UpdateConnection>,
 ) -> ApiResult<Json<ConnectionView>> {
     let current = load(&state, &who, &path, Permission::ConnectionsManage).await?;
+    let query = query.parse()?;
     let body = body.parse().await?;
     if let Some(allow) = body.allow_private_network {
         private_network_allowed(&who, allow && !current.allow_private_network)?;

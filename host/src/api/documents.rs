@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
@@ -143,17 +143,21 @@ impl From<Document> for DocumentView {
 }
 
 /// A document upload (`multipart/form-data`). Only `file` is required.
-#[derive(ToSchema)]
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)] // For the document: any other part is refused (422).
 #[allow(dead_code)] // Describes the form for OpenAPI; the parts are read by `documents::upload`.
 struct UploadForm {
     /// The file, with its media type in the part's `Content-Type` and its name in `filename`.
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, min_length = 1)]
     file: Vec<u8>,
     /// 1–200 characters, one line; defaults to the file name (on a new version: unchanged).
+    #[schema(min_length = 1, max_length = 200, format = "line")]
     title: Option<String>,
     /// JSON array of up to 32 tags (1–64 characters each), e.g. `["spec", "draft"]`.
+    #[schema(content_media_type = "application/json")]
     tags: Option<String>,
     /// JSON object of at most 16 KiB, e.g. `{"owner": "qa"}`.
+    #[schema(content_media_type = "application/json")]
     metadata: Option<String>,
 }
 
@@ -166,15 +170,19 @@ struct FileContent(Vec<u8>);
 /// Changes to a document without a new version; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateDocument {
     /// New title (1–200 characters, one line).
-    #[schema(min_length = 1, max_length = 200)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 200, format = "line", nullable = false)]
     title: Option<String>,
     /// New tags, replacing the old ones (up to 32, 1–64 characters each, unique ignoring case).
-    #[schema(max_items = 32)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_items = 32, nullable = false)]
     tags: Option<Vec<String>>,
     /// New metadata, replacing the old object (at most 16 KiB as JSON).
-    #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object, nullable = false)]
     metadata: Option<Map<String, Value>>,
 }
 
@@ -304,13 +312,17 @@ struct VersionPath {
 #[into_params(parameter_in = Query)]
 struct ListDocuments {
     /// Case-insensitive substring of the title.
+    #[param(max_length = 200)]
     title: Option<String>,
     /// Documents carrying this tag (compared ignoring case).
+    #[param(max_length = 64)]
     tag: Option<String>,
     /// Case-insensitive text searched in the title, tags, metadata keys and values, and the
     /// start (64 KiB) of text content.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -322,6 +334,7 @@ struct ListDocuments {
 #[into_params(parameter_in = Query)]
 struct ListVersions {
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -475,9 +488,10 @@ async fn list_documents(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiQuery(q): ApiQuery<ListDocuments>,
+    query: ApiQuery<ListDocuments>,
 ) -> ApiResult<Json<Paginated<DocumentView>>> {
     access::project(&state.store, &who, path.id, Permission::DocumentsRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let mut c = Checks::default();
     for (field, value, max) in [
@@ -759,7 +773,7 @@ async fn serve(state: &AppState, version: Version, headers: &HeaderMap) -> ApiRe
 #[utoipa::path(get, path = "/projects/{id}/documents/{doc_id}/content", tag = "documents",
     params(("id" = i64, Path, description = "Project id"), ("doc_id" = i64, Path, description = "Document id")),
     responses((status = 200, description = "The bytes, with the version's media type, `Content-Disposition: attachment` and `ETag`",
-               content_type = "application/octet-stream", body = FileContent,
+               content_type = "*/*", body = FileContent,
                headers(("ETag" = String, description = "The content's SHA-256, quoted"),
                        ("Content-Disposition" = String, description = "attachment; filename=…; filename*=UTF-8''…"))),
               (status = 304, description = "Unchanged since the `If-None-Match` tag"),
@@ -783,9 +797,10 @@ async fn list_versions(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<DocumentPath>,
-    ApiQuery(q): ApiQuery<ListVersions>,
+    query: ApiQuery<ListVersions>,
 ) -> ApiResult<Json<Paginated<DocumentVersionView>>> {
     let document = load(&state, &who, &path, Permission::DocumentsRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
         .store
@@ -903,7 +918,7 @@ async fn version(state: &AppState, who: &Principal, path: &VersionPath) -> ApiRe
     params(("id" = i64, Path, description = "Project id"), ("doc_id" = i64, Path, description = "Document id"),
            ("number" = i64, Path, description = "Version number (1, 2, …)")),
     responses((status = 200, description = "The bytes, with the version's media type, `Content-Disposition: attachment` and `ETag`",
-               content_type = "application/octet-stream", body = FileContent,
+               content_type = "*/*", body = FileContent,
                headers(("ETag" = String, description = "The content's SHA-256, quoted"),
                        ("Content-Disposition" = String, description = "attachment; filename=…; filename*=UTF-8''…"))),
               (status = 304, description = "Unchanged since the `If-None-Match` tag"),

@@ -203,42 +203,87 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )]));
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // A streaming parse may meet a type error before a syntax error further on; malformed
-        // JSON is a 400 whatever came first (checked only on this error path), and its message
-        // is the syntax error's: the type error's would quote the input.
-        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-            return ApiError::BadRequest(format!("malformed JSON: {syntax}"));
-        }
-        let message = without_input(&inner.to_string());
-        let mut message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
-            .to_owned();
-        if message == "expected value" {
-            // serde_json's wording when e.g. a number stands where a name (enum) belongs.
-            message = "has the wrong type".into();
-        }
-        // Unknown, missing and duplicate fields are reported at their parent; name the field.
-        let named = ["unknown field `", "missing field `", "duplicate field `"]
-            .iter()
-            .find_map(|prefix| message.strip_prefix(prefix))
-            .and_then(|rest| rest.split('`').next());
-        let field = match (named, path.as_str()) {
-            (Some(name), ".") => name.to_owned(),
-            (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
-            (_, ".") => String::new(),
-            _ => path,
-        };
-        ApiError::Validation(vec![FieldError::new(field, message)])
-    })?;
+    let value: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(value) => value,
+        Err(e) => match integral_floats(bytes) {
+            // JSON Schema counts `189.0` as an integer, so the document allows it wherever it
+            // says `integer`; serde does not. Such a body is read again with those numbers as
+            // integers (only on this error path: well-typed bodies are read once).
+            // The whole document parsed, so there is nothing after it to check.
+            Some(value) if e.inner().to_string().contains("floating point") => {
+                return serde_path_to_error::deserialize(value).map_err(|e| type_error(bytes, e));
+            }
+            _ => return Err(type_error(bytes, e)),
+        },
+    };
     de.end().map_err(|_| {
         ApiError::BadRequest("malformed JSON: trailing characters after the document".into())
     })?;
     Ok(value)
+}
+
+/// The document with every number that is a whole float (`189.0`, `1e2`) made an integer;
+/// `None` if it is not JSON or has no such number.
+fn integral_floats(bytes: &[u8]) -> Option<serde_json::Value> {
+    fn walk(value: &mut serde_json::Value) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // 2^63 and 2^64: the first floats past i64::MAX and u64::MAX.
+                let whole = f.fract() == 0.0
+                    && (-9.223_372_036_854_776e18..1.844_674_407_370_955_2e19).contains(&f);
+                if !whole {
+                    return false;
+                }
+                *value = if f < 0.0 {
+                    Value::from(f as i64)
+                } else {
+                    Value::from(f as u64)
+                };
+                true
+            }
+            Value::Array(items) => items.iter_mut().fold(false, |any, v| walk(v) || any),
+            Value::Object(map) => map.values_mut().fold(false, |any, v| walk(v) || any),
+            _ => false,
+        }
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&mut value).then_some(value)
+}
+
+/// The problem for a body that is not of the target type, naming the field.
+fn type_error<E: std::fmt::Display>(bytes: &[u8], e: serde_path_to_error::Error<E>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    // A streaming parse may meet a type error before a syntax error further on; malformed
+    // JSON is a 400 whatever came first (checked only on this error path), and its message
+    // is the syntax error's: the type error's would quote the input.
+    if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        return ApiError::BadRequest(format!("malformed JSON: {syntax}"));
+    }
+    let message = without_input(&inner.to_string());
+    let mut message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    if message == "expected value" {
+        // serde_json's wording when e.g. a number stands where a name (enum) belongs.
+        message = "has the wrong type".into();
+    }
+    // Unknown, missing and duplicate fields are reported at their parent; name the field.
+    let named = ["unknown field `", "missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    let field = match (named, path.as_str()) {
+        (Some(name), ".") => name.to_owned(),
+        (Some(name), parent) if !parent.ends_with(name) => format!("{parent}.{name}"),
+        (_, ".") => String::new(),
+        _ => path,
+    };
+    ApiError::Validation(vec![FieldError::new(field, message)])
 }
 
 /// serde's message without the input it quotes.
@@ -287,12 +332,16 @@ fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
             .enumerate()
             .find_map(|(i, v)| nul_path(v, &format!("{path}[{i}]"))),
         Value::Object(map) => map.iter().find_map(|(k, v)| {
+            // The path names the key, but never carries a NUL itself (no string of a response
+            // holds one): it is written as the escape the client sent.
+            let has_nul = k.contains('\0');
+            let k = k.replace('\0', "\\u0000");
             let here = if path.is_empty() {
-                k.clone()
+                k
             } else {
                 format!("{path}.{k}")
             };
-            if k.contains('\0') {
+            if has_nul {
                 Some(here)
             } else {
                 nul_path(v, &here)
@@ -300,6 +349,19 @@ fn nul_path(value: &serde_json::Value, path: &str) -> Option<String> {
         }),
         _ => None,
     }
+}
+
+/// Deserializes an optional field of a change (`PATCH`) that may be absent but not `null`.
+///
+/// Used as `#[serde(default, deserialize_with = "present")]` beside `#[schema(nullable = false)]`:
+/// absent means "unchanged", and `null` is refused like any value of the wrong type, as the
+/// document says, instead of quietly meaning "unchanged" too.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// Path parameters; a bad one is a 400 naming it.
@@ -327,18 +389,35 @@ where
 /// denies unknown fields (`#[serde(deny_unknown_fields)]`); list endpoints without parameters
 /// take [`NoQuery`]. A misspelt `limt=10` is then an error instead of a silently ignored filter,
 /// and the document's parameters are the whole truth. Messages never quote the value.
+///
+/// Like [`ApiJson`], extracting it reads nothing: the handler calls [`ApiQuery::parse`] after
+/// its permission checks, so a caller without the permission gets 403, not the rules of the
+/// endpoint's parameters (a 400 before the 403 would also tell them which parameters exist).
 #[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
+pub struct ApiQuery<T> {
+    query: String,
+    params: PhantomData<fn() -> T>,
+}
 
 impl<S, T> FromRequestParts<S> for ApiQuery<T>
 where
     S: Send + Sync,
-    T: DeserializeOwned + Send,
 {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
+        Ok(ApiQuery {
+            query: parts.uri.query().unwrap_or("").to_owned(),
+            params: PhantomData,
+        })
+    }
+}
+
+impl<T: DeserializeOwned> ApiQuery<T> {
+    /// Parses the query string: 400 naming an unknown or malformed parameter. Call it only once
+    /// the caller is known to be allowed to make the request.
+    pub fn parse(&self) -> Result<T, ApiError> {
+        parse_query(&self.query)
     }
 }
 

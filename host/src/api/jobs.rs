@@ -24,6 +24,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
+use crate::jobs::JobState;
 use crate::rbac::{Permission, Role};
 use crate::store::job_attempts::JobAttempt;
 use crate::store::jobs::{Job, JobFilter};
@@ -61,9 +62,10 @@ struct Window {
 async fn performance(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(window): ApiQuery<Window>,
+    query: ApiQuery<Window>,
 ) -> ApiResult<Json<crate::jobs::report::PerformanceReport>> {
     who.require(Permission::MetricsRead)?;
+    let window = query.parse()?;
     let ms =
         |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
     let until = window.until.map_or(state.now(), ms);
@@ -89,7 +91,7 @@ pub(super) struct JobView {
     /// What it runs (`sync`, …).
     kind: String,
     project_id: Option<i64>,
-    /// `queued`, `running`, `succeeded`, `dead` or `cancelled`.
+    #[schema(value_type = JobState)]
     state: String,
     /// The handler's input.
     #[schema(value_type = Object)]
@@ -188,8 +190,6 @@ impl From<Job> for JobView {
     }
 }
 
-const STATES: &[&str] = &["queued", "running", "succeeded", "dead", "cancelled"];
-
 /// Filters and page of the job list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -198,10 +198,13 @@ struct ListJobs {
     /// Only this project's jobs.
     project_id: Option<i64>,
     /// Only this kind.
+    #[param(max_length = 64)]
     kind: Option<String>,
     /// Only this state.
+    #[param(value_type = Option<JobState>)]
     state: Option<String>,
     /// From `next_cursor` of the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -215,20 +218,23 @@ struct ListJobs {
 async fn list_jobs(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(q): ApiQuery<ListJobs>,
+    query: ApiQuery<ListJobs>,
 ) -> ApiResult<Json<Paginated<JobView>>> {
     who.require(Permission::JobsRead)?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    if let Some(s) = q.state.as_deref() {
-        if !STATES.contains(&s) {
-            return Err(ApiError::field(
-                "state",
-                format!("must be one of {}", STATES.join(", ")),
-            ));
-        }
+    if q.state
+        .as_deref()
+        .is_some_and(|s| JobState::parse(s).is_none())
+    {
+        let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+        return Err(ApiError::field(
+            "state",
+            format!("must be one of {}", names.join(", ")),
+        ));
     }
     if let Some(kind) = q.kind.as_deref() {
-        if kind.len() > 64 {
+        if kind.chars().count() > 64 {
             return Err(ApiError::field("kind", "must be at most 64 characters"));
         }
     }

@@ -52,6 +52,7 @@ struct StartAuthorization {
     /// `http.cors_allowed_origins`; the callback redirects there with `?connection=<id>&status=…`.
     /// Without it the callback answers JSON.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 2000, format = "line")]
     return_to: Option<String>,
 }
 
@@ -207,8 +208,10 @@ struct Authorized {
 async fn callback(
     State(state): State<AppState>,
     client: ClientInfo,
-    ApiQuery(query): ApiQuery<CallbackQuery>,
+    query: ApiQuery<CallbackQuery>,
 ) -> ApiResult<Response> {
+    // Public: the single-use `state` is the credential, so there is no permission to check first.
+    let query = query.parse()?;
     let flow_state = query
         .state
         .as_deref()

@@ -1,8 +1,11 @@
 //! Cursor pagination, shared by every list endpoint.
 //!
-//! A cursor is opaque to clients (base64url of the last id they saw), so the ordering key can
-//! change later without breaking them. Pages are in ascending id order; `limit` defaults to 50
-//! and is capped at 200.
+//! A cursor is opaque to clients, so the ordering key can change later without breaking them:
+//! today the last id they saw, as 8 bytes big-endian in unpadded base64url — always 11
+//! characters. The document declares that shape as a pattern ([`super::docs::CURSOR`]), and
+//! every value of that shape is a position (past the last id: an empty page), so a client (or a
+//! generated one) that sends what the document allows is never refused. Pages are in ascending
+//! id order; `limit` defaults to 50 and is capped at 200.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -33,7 +36,7 @@ impl<T: ToSchema> Paginated<T> {
             items: page.items.into_iter().map(view).collect(),
             next_cursor: page
                 .next_after
-                .map(|id| URL_SAFE_NO_PAD.encode(id.to_string())),
+                .map(|id| URL_SAFE_NO_PAD.encode(id.to_be_bytes())),
         }
     }
 }
@@ -45,9 +48,8 @@ pub fn window(cursor: Option<&str>, limit: Option<u32>) -> Result<(i64, i64), Ap
         Some(c) => URL_SAFE_NO_PAD
             .decode(c)
             .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.parse::<i64>().ok())
-            .filter(|id| *id >= 0)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(|b| i64::try_from(u64::from_be_bytes(b)).unwrap_or(i64::MAX))
             .ok_or_else(|| ApiError::field("cursor", "is not a cursor returned by this list"))?,
     };
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
@@ -58,4 +60,33 @@ pub fn window(cursor: Option<&str>, limit: Option<u32>) -> Result<(i64, i64), Ap
         ));
     }
     Ok((after, i64::from(limit)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_is_eleven_base64url_characters_and_every_such_value_is_a_position() {
+        let page = |after| Page {
+            items: Vec::<i64>::new(),
+            next_after: Some(after),
+        };
+        for id in [0, 1, 4711, i64::MAX] {
+            let cursor = Paginated::from_page(page(id), |x| x)
+                .next_cursor
+                .expect("cursor");
+            assert_eq!(cursor.len(), 11, "{cursor}");
+            assert_eq!(window(Some(&cursor), None).expect("valid").0, id);
+        }
+        // Any value of the documented shape is accepted: past every id, an empty page.
+        assert_eq!(
+            window(Some("__________8"), None).expect("valid").0,
+            i64::MAX
+        );
+        assert_eq!(window(Some("AAAAAAAAAAA"), None).expect("valid").0, 0);
+        for bad in ["!!", "MTIz", "AAAAAAAAAAB", "AAAAAAAAAAAA"] {
+            assert!(window(Some(bad), None).is_err(), "{bad}");
+        }
+    }
 }

@@ -222,9 +222,10 @@ impl FromRequest<AppState> for PackageBody {
 async fn list_plugins(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
 ) -> ApiResult<Json<Vec<PluginView>>> {
     who.require(Permission::PluginsRead)?;
+    query.parse()?;
     let plugins = state.store.list_plugins().await?;
     Ok(Json(
         plugins
@@ -300,10 +301,11 @@ async fn upgrade_plugin(
     who: Principal,
     client: ClientInfo,
     ApiPath(path): ApiPath<PluginPath>,
-    ApiQuery(query): ApiQuery<UpgradeQuery>,
+    query: ApiQuery<UpgradeQuery>,
     PackageBody(bytes): PackageBody,
 ) -> ApiResult<Json<PluginView>> {
     who.require(Permission::PluginsManage)?;
+    let query = query.parse()?;
     let plugin = state
         .plugins
         .upgrade(&actor(&who, &client), Some(&path.id), &bytes, query.force)
@@ -351,9 +353,10 @@ async fn uninstall_plugin(
 #[serde(deny_unknown_fields)]
 struct TrustPublisher {
     /// Who they are (1–100 characters).
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
-    /// Their public key, `ed25519:<base64>` as `agentic plugin keygen` prints it.
+    /// Their public key, `ed25519:<base64 of 32 bytes>` as `agentic plugin keygen` prints it.
+    #[schema(pattern = "^ed25519:[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")]
     public_key: String,
 }
 
@@ -362,7 +365,8 @@ impl Validate for TrustPublisher {
         let mut c = Checks::default();
         c.line("name", &self.name, 1, 100);
         c.check(
-            crate::plugins::package::PublicKey::parse(&self.public_key).is_ok(),
+            self.public_key.trim() == self.public_key
+                && crate::plugins::package::PublicKey::parse(&self.public_key).is_ok(),
             "public_key",
             "must look like ed25519:<base64 of 32 bytes>",
         );
@@ -376,9 +380,10 @@ impl Validate for TrustPublisher {
 async fn list_publishers(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
 ) -> ApiResult<Json<Vec<PublisherView>>> {
     who.require(Permission::PluginsManage)?;
+    query.parse()?;
     let publishers = state.store.list_publishers().await?;
     Ok(Json(publishers.into_iter().map(Into::into).collect()))
 }
@@ -436,10 +441,11 @@ struct ProjectPath {
 async fn list_project_plugins(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
     ApiPath(path): ApiPath<ProjectPath>,
 ) -> ApiResult<Json<Vec<PluginView>>> {
     access::project(&state.store, &who, path.id, Permission::PluginsRead).await?;
+    query.parse()?;
     let mut out = Vec::new();
     for id in state.store.project_plugins(path.id).await? {
         out.push(view(state.plugins.get(&id).await?, &who)?);
@@ -506,10 +512,10 @@ struct ReadRequest {
     #[schema(value_type = Object)]
     config: serde_json::Value,
     /// Stream name (from `discover`).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, format = "line")]
     stream: String,
     /// The `state` of the previous page; absent for the first page.
-    #[schema(max_length = 1048576)]
+    #[schema(max_length = 1048576, format = "text")]
     state: Option<String>,
 }
 

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
@@ -60,11 +60,11 @@ impl From<Project> for ProjectView {
 #[serde(deny_unknown_fields)]
 struct CreateProject {
     /// Name (1–200 characters).
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, format = "line")]
     name: String,
     /// Description (up to 10 000 characters).
     #[serde(default)]
-    #[schema(max_length = 10000)]
+    #[schema(max_length = 10000, format = "text")]
     description: String,
     /// Owning user (an active account); defaults to the caller. Owner and caller become members.
     #[schema(minimum = 1)]
@@ -86,15 +86,19 @@ impl Validate for CreateProject {
 /// Changes to a project; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateProject {
     /// New name.
-    #[schema(min_length = 1, max_length = 200)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 200, format = "line", nullable = false)]
     name: Option<String>,
     /// New description.
-    #[schema(max_length = 10000)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 10000, format = "text", nullable = false)]
     description: Option<String>,
     /// New owner (an active account; becomes a member).
-    #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(minimum = 1, nullable = false)]
     owner_id: Option<i64>,
 }
 
@@ -124,8 +128,10 @@ impl Validate for UpdateProject {
 #[into_params(parameter_in = Query)]
 struct ListProjects {
     /// Case-insensitive substring of the project name.
+    #[param(max_length = 200)]
     name: Option<String>,
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -150,9 +156,10 @@ async fn active_owner(state: &AppState, owner_id: i64) -> ApiResult<()> {
 async fn list_projects(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(q): ApiQuery<ListProjects>,
+    query: ApiQuery<ListProjects>,
 ) -> ApiResult<Json<Paginated<ProjectView>>> {
     who.require(Permission::ProjectsRead)?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     if q.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Err(ApiError::field("name", "must be at most 200 characters"));
@@ -355,6 +362,7 @@ impl From<Member> for MemberView {
 #[into_params(parameter_in = Query)]
 struct ListMembers {
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -370,9 +378,10 @@ async fn list_members(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(id): ApiPath<i64>,
-    ApiQuery(q): ApiQuery<ListMembers>,
+    query: ApiQuery<ListMembers>,
 ) -> ApiResult<Json<Paginated<MemberView>>> {
     access::project(&state.store, &who, id, Permission::MembersRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state.store.list_members(id, after, limit).await?;
     Ok(Json(Paginated::from_page(page, MemberView::from)))

@@ -88,13 +88,16 @@ struct ListRecords {
     /// Only from this connection.
     connection_id: Option<i64>,
     /// Exact status (work items, requirements).
+    #[param(max_length = 200)]
     status: Option<String>,
     /// Title (summary, name) contains this, case-insensitively.
+    #[param(max_length = 200)]
     q: Option<String>,
     /// Include records deleted at the source.
     #[serde(default)]
     include_deleted: bool,
     /// From `next_cursor` of the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size, 1–200 (default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -111,12 +114,13 @@ async fn list(
     who: &Principal,
     project: i64,
     kind: &str,
-    q: &ListRecords,
+    query: &ApiQuery<ListRecords>,
 ) -> ApiResult<Json<Paginated<RecordView>>> {
     access::project(&state.store, who, project, Permission::RecordsRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     for (field, value) in [("status", &q.status), ("q", &q.q)] {
-        if value.as_ref().is_some_and(|v| v.len() > 200) {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
             return Err(ApiError::field(field, "must be at most 200 characters"));
         }
     }
@@ -144,9 +148,9 @@ macro_rules! model_list {
             State(state): State<AppState>,
             who: Principal,
             ApiPath(path): ApiPath<ProjectPath>,
-            ApiQuery(q): ApiQuery<ListRecords>,
+            query: ApiQuery<ListRecords>,
         ) -> ApiResult<Json<Paginated<RecordView>>> {
-            list(&state, &who, path.id, $kind, &q).await
+            list(&state, &who, path.id, $kind, &query).await
         }
     };
 }
@@ -190,7 +194,7 @@ model_list!(
 struct StartSync {
     /// One stream; absent: every stream the connector discovers (one job each).
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     stream: Option<String>,
     /// `incremental` (default) or `full` (reads everything, detects deletions).
     #[serde(default)]
@@ -267,7 +271,7 @@ async fn start_sync(
 #[serde(deny_unknown_fields)]
 struct SyncSchedule {
     /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(min_length = 1, max_length = 120, format = "line")]
     cron: String,
     /// `incremental` (default) or `full`.
     #[serde(default)]

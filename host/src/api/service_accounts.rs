@@ -60,7 +60,7 @@ impl From<User> for ServiceAccountView {
 #[serde(deny_unknown_fields)]
 struct CreateAccount {
     /// Name (1–100 characters).
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
     /// Role.
     role: Role,
@@ -77,6 +77,7 @@ impl Validate for CreateAccount {
 #[into_params(parameter_in = Query)]
 struct ListAccounts {
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -89,9 +90,10 @@ struct ListAccounts {
 async fn list_accounts(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(q): ApiQuery<ListAccounts>,
+    query: ApiQuery<ListAccounts>,
 ) -> ApiResult<Json<Paginated<ServiceAccountView>>> {
     who.require(Permission::ServiceAccountsManage)?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let filter = UserFilter {
         kind: Some(UserKind::Service),
@@ -249,7 +251,7 @@ pub struct CreatedKey {
 #[serde(deny_unknown_fields)]
 struct CreateKey {
     /// Label (1–100 characters).
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
     /// Permissions (e.g. `projects:read`); each must be granted by the account's role.
     #[schema(value_type = Vec<crate::rbac::Permission>, min_items = 1, max_items = 32)]
@@ -294,10 +296,11 @@ impl Validate for CreateKey {
 async fn list_keys(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Paginated<ApiKeyView>>> {
     who.require(Permission::ServiceAccountsManage)?;
+    query.parse()?;
     service_account(&state, id).await?;
     let keys = state.store.list_api_keys(id).await?;
     Ok(Json(Paginated {

@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 use super::access::Grant;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{password, ClientInfo, Principal};
@@ -69,7 +69,7 @@ struct CreateUser {
     #[schema(format = Email, max_length = 254)]
     email: String,
     /// Name shown in the UI (1–100 characters).
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     display_name: String,
     /// Initial password (12–256 characters).
     #[schema(format = Password, min_length = 12, max_length = 256)]
@@ -93,16 +93,23 @@ impl Validate for CreateUser {
 /// Changes to an account; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateUser {
     /// New display name.
-    #[schema(min_length = 1, max_length = 100)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 100, format = "line", nullable = false)]
     display_name: Option<String>,
     /// New role. Refused when it would leave no active Administrator.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     role: Option<Role>,
     /// New password (ends every session of the user).
-    #[schema(format = Password, min_length = 12, max_length = 256)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(format = Password, min_length = 12, max_length = 256, nullable = false)]
     password: Option<String>,
     /// `false` deactivates (ends every session), `true` reactivates.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     active: Option<bool>,
 }
 
@@ -134,8 +141,10 @@ impl Validate for UpdateUser {
 #[into_params(parameter_in = Query)]
 struct ListUsers {
     /// Case-insensitive substring of e-mail or display name.
+    #[param(max_length = 100)]
     q: Option<String>,
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -149,9 +158,10 @@ struct ListUsers {
 async fn list_users(
     State(state): State<AppState>,
     who: Principal,
-    ApiQuery(q): ApiQuery<ListUsers>,
+    query: ApiQuery<ListUsers>,
 ) -> ApiResult<Json<Paginated<UserView>>> {
     who.require(Permission::UsersRead)?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     if q.q.as_ref().is_some_and(|s| s.chars().count() > 100) {
         return Err(ApiError::field("q", "must be at most 100 characters"));
@@ -337,10 +347,11 @@ async fn deactivate_user(
 async fn list_user_sessions(
     State(state): State<AppState>,
     who: Principal,
-    _query: ApiQuery<NoQuery>,
+    query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Paginated<super::auth::SessionView>>> {
     who.require(Permission::UsersManage)?;
+    query.parse()?;
     human(&state, id).await?;
     super::auth::sessions_of(&state, id, who.session_id)
         .await

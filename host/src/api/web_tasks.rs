@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
@@ -152,17 +152,25 @@ impl RunView {
     }
 }
 
+/// A host name (`example.com`), `*.` and a host name (`*.example.com`: its subdomains), an IP
+/// address, or `*`.
+// The pattern is `docs::HOST_PATTERN`, put in by `docs::finish` for the marker.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = "host-pattern")]
+#[allow(dead_code)] // Only its schema is used: the field it describes is checked as a string.
+struct HostPattern(String);
+
 /// A new task.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateWebTask {
     /// 1–100 characters, unique in the project.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
     /// http(s) URL on one of `allowed_hosts`.
     target_url: String,
     /// 1–32 host patterns every request must match, like a plugin manifest's.
-    #[schema(min_items = 1, max_items = 32)]
+    #[schema(value_type = Vec<HostPattern>, min_items = 1, max_items = 32)]
     allowed_hosts: Vec<String>,
     /// Let the task reach private and loopback addresses (intranet sites). Administrators only.
     #[serde(default)]
@@ -195,14 +203,22 @@ impl Validate for CreateWebTask {
 /// old lists whole.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 struct UpdateWebTask {
-    #[schema(min_length = 1, max_length = 100)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_length = 1, max_length = 100, format = "line", nullable = false)]
     name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     target_url: Option<String>,
-    #[schema(min_items = 1, max_items = 32)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<HostPattern>, min_items = 1, max_items = 32, nullable = false)]
     allowed_hosts: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     allow_private_network: Option<bool>,
-    #[schema(min_items = 1, max_items = 50)]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(min_items = 1, max_items = 50, nullable = false)]
     steps: Option<Vec<Step>>,
 }
 
@@ -230,7 +246,7 @@ impl Validate for UpdateWebTask {
 #[serde(deny_unknown_fields)]
 struct PutSchedule {
     /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
-    #[schema(min_length = 1, max_length = 120)]
+    #[schema(min_length = 1, max_length = 120, format = "line")]
     cron: String,
 }
 
@@ -255,6 +271,7 @@ struct RunStarted {
 #[into_params(parameter_in = Query)]
 struct ListPage {
     /// Cursor from the previous page.
+    #[param(format = "cursor")]
     cursor: Option<String>,
     /// Page size (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
@@ -329,9 +346,10 @@ async fn list_tasks(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<ProjectPath>,
-    ApiQuery(q): ApiQuery<ListPage>,
+    query: ApiQuery<ListPage>,
 ) -> ApiResult<Json<Paginated<WebTaskView>>> {
     access::project(&state.store, &who, path.id, Permission::WebTasksRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state.store.list_web_tasks(path.id, after, limit).await?;
     let mut items = Vec::with_capacity(page.items.len());
@@ -586,9 +604,10 @@ async fn list_runs(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
-    ApiQuery(q): ApiQuery<ListPage>,
+    query: ApiQuery<ListPage>,
 ) -> ApiResult<Json<Paginated<RunView>>> {
     let task = load(&state, &who, path.id, path.tid, Permission::WebTasksRead).await?;
+    let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
         .store

@@ -46,8 +46,8 @@ pub fn check_strength(password: &str, email: Option<&str>) -> Result<(), &'stati
     if chars < 12 {
         return Err("must be at least 12 characters");
     }
-    if password.len() > 256 {
-        return Err("must be at most 256 bytes");
+    if chars > 256 {
+        return Err("must be at most 256 characters");
     }
     if email.is_some_and(|e| password.eq_ignore_ascii_case(e)) {
         return Err("must not be the e-mail address");

@@ -123,7 +123,8 @@ pub enum Step {
     },
     /// Pause, up to 10 000 ms.
     Wait {
-        /// Milliseconds.
+        /// Milliseconds, at most 10 000.
+        #[schema(maximum = 10000)]
         millis: u64,
     },
 }
