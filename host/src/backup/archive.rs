@@ -140,7 +140,10 @@ pub(crate) fn write(
                 let f = match std::fs::File::open(&file) {
                     Ok(f) => f,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        tracing::warn!(key, "a document blob named by a version is gone; backed up without it");
+                        tracing::warn!(
+                            key,
+                            "a document blob named by a version is gone; backed up without it"
+                        );
                         checksums.missing_blobs.push(key);
                         continue;
                     }
@@ -164,8 +167,8 @@ pub(crate) fn write(
             "the backup was abandoned before it was complete",
         )));
     }
-    let bytes = serde_json::to_vec_pretty(&checksums)
-        .map_err(|e| BackupError::Io(io::Error::other(e)))?;
+    let bytes =
+        serde_json::to_vec_pretty(&checksums).map_err(|e| BackupError::Io(io::Error::other(e)))?;
     tar.append_data(
         &mut header(bytes.len() as u64, mtime_secs),
         format::CHECKSUMS,
@@ -251,7 +254,10 @@ impl Watch {
 }
 
 /// Opens an age file for the first identity in `identities` that it was encrypted to.
-fn decrypt<R: Read>(input: R, identities: &[Identity]) -> Result<age::stream::StreamReader<R>, BackupError> {
+fn decrypt<R: Read>(
+    input: R,
+    identities: &[Identity],
+) -> Result<age::stream::StreamReader<R>, BackupError> {
     use age::DecryptError as D;
     let decryptor = age::Decryptor::new(input).map_err(|e| match e {
         D::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
@@ -267,7 +273,8 @@ fn decrypt<R: Read>(input: R, identities: &[Identity]) -> Result<age::stream::St
     decryptor
         .decrypt(identities.iter().map(|i| i as &dyn age::Identity))
         .map_err(|e| match e {
-            D::NoMatchingKeys => BackupError::WrongKey(format!(
+            D::NoMatchingKeys => {
+                BackupError::WrongKey(format!(
                 "the backup is not encrypted to {} (public key{} {}): use the identity of one of \
                  the recipients it was made for",
                 if identities.len() == 1 { "this identity" } else { "any of these identities" },
@@ -277,7 +284,8 @@ fn decrypt<R: Read>(input: R, identities: &[Identity]) -> Result<age::stream::St
                     .map(|i| i.to_public().to_string())
                     .collect::<Vec<_>>()
                     .join(", ")
-            )),
+            ))
+            }
             D::InvalidMac | D::DecryptionFailed | D::KeyDecryptionFailed => BackupError::Damaged(
                 format!("the age header fails authentication ({e}): the file was modified"),
             ),

@@ -89,7 +89,9 @@ pub async fn create(
     })
 }
 
-async fn join(writer: tokio::task::JoinHandle<Result<archive::Written>>) -> Result<archive::Written> {
+async fn join(
+    writer: tokio::task::JoinHandle<Result<archive::Written>>,
+) -> Result<archive::Written> {
     writer
         .await
         .map_err(|e| BackupError::Io(std::io::Error::other(format!("backup writer: {e}"))))?
@@ -129,10 +131,7 @@ async fn export(
         blobs: blob_keys.len() as u64,
     };
     let total: i64 = manifest.tables.iter().map(|t| t.rows).sum();
-    progress.start(
-        "backup",
-        u64::try_from(total).unwrap_or(0) + manifest.blobs,
-    );
+    progress.start("backup", u64::try_from(total).unwrap_or(0) + manifest.blobs);
     let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| BackupError::Io(e.into()))?;
     send(tx, format::MANIFEST.to_owned(), bytes).await?;
     for table in &manifest.tables {
@@ -147,7 +146,12 @@ async fn export(
             count += 1;
             in_part += 1;
             if part.len() >= format::PART_BYTES {
-                send(tx, format::part_path(&table.name, n), std::mem::take(&mut part)).await?;
+                send(
+                    tx,
+                    format::part_path(&table.name, n),
+                    std::mem::take(&mut part),
+                )
+                .await?;
                 progress.advance(in_part);
                 in_part = 0;
                 n += 1;

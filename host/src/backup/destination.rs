@@ -80,18 +80,14 @@ impl Drop for Pending {
 pub fn backup_name(at: Millis) -> String {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let f = format_description!(
-        "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
-    );
+    let f = format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:3]Z");
     format!("{PREFIX}{}{SUFFIX}", t.format(&f).unwrap_or_default())
 }
 
 /// When the backup named `name` was taken; `None` for a name that is not a backup's.
 pub fn parse_name(name: &str) -> Option<Millis> {
     let stamp = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
-    let f = format_description!(
-        "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
-    );
+    let f = format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:3]Z");
     let t = time::PrimitiveDateTime::parse(stamp, &f).ok()?.assume_utc();
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
@@ -124,11 +120,7 @@ pub fn check_receipt(backup: &Path) -> Result<Option<Receipt>> {
     }
     let mut hash = Sha256::new();
     std::io::copy(&mut file, &mut hash)?;
-    let sum: String = hash
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sum: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
     if size != receipt.size || sum != receipt.sha256 {
         return Err(BackupError::Damaged(format!(
             "the file's SHA-256 is {sum} ({size} bytes), its receipt says {} ({} bytes): it \
@@ -193,9 +185,7 @@ impl Directory {
         let receipt_file = receipt_path(&path);
         let tmp = self.dir.join(format!(".{}.receipt{PARTIAL}", pending.name));
         let mut f = File::create(&tmp)?;
-        f.write_all(
-            &serde_json::to_vec_pretty(&receipt).map_err(|e| BackupError::Io(e.into()))?,
-        )?;
+        f.write_all(&serde_json::to_vec_pretty(&receipt).map_err(|e| BackupError::Io(e.into()))?)?;
         f.sync_all()?;
         std::fs::rename(&tmp, &receipt_file)?;
         // A hard link fails where the name is taken: no backup is ever replaced.
@@ -287,7 +277,10 @@ mod tests {
         let name = backup_name(at);
         assert_eq!(name, "agentic-20250115T120000.123Z.age");
         assert_eq!(parse_name(&name), Some(at));
-        assert_eq!(parse_name(".agentic-20250115T120000.123Z.age.x.partial"), None);
+        assert_eq!(
+            parse_name(".agentic-20250115T120000.123Z.age.x.partial"),
+            None
+        );
         assert_eq!(parse_name("agentic-20250115T120000.123Z.age.json"), None);
     }
 }

@@ -186,12 +186,21 @@ mod tests {
         let mut out = Vec::new();
         encode_row(&mut out, &row);
         encode_row(&mut out, &null);
-        let lines: Vec<&[u8]> = out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&[u8]> = out
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .collect();
         assert_eq!(lines.len(), 2, "one line per row");
         assert_eq!(decode_row(lines[0], &columns).expect("row"), row);
         assert_eq!(decode_row(lines[1], &columns).expect("row"), null);
-        assert!(decode_row(b"[1, 2, 3]", &columns).is_err(), "types are checked");
-        assert!(decode_row(b"[1]", &columns).is_err(), "the width is checked");
+        assert!(
+            decode_row(b"[1, 2, 3]", &columns).is_err(),
+            "types are checked"
+        );
+        assert!(
+            decode_row(b"[1]", &columns).is_err(),
+            "the width is checked"
+        );
         assert_eq!(part_table(&part_path("records", 3)), Some("records"));
         assert_eq!(part_table("blobs/abc"), None);
     }

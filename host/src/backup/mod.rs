@@ -45,7 +45,8 @@ pub mod retention;
 use std::path::Path;
 use std::str::FromStr;
 
-use age::x25519::{Identity, Recipient};
+use age::secrecy::ExposeSecret;
+pub use age::x25519::{Identity, Recipient};
 
 use crate::store::StoreError;
 
@@ -152,6 +153,19 @@ pub fn read_identities(path: &Path) -> Result<Vec<Identity>> {
         )));
     }
     Ok(ids)
+}
+
+/// A new backup key pair: the identity file's text (keep it offline, it decrypts every backup
+/// made to its public key) and the public key (`age1…`) to give `backup create`.
+pub fn keygen() -> (String, Recipient) {
+    let identity = Identity::generate();
+    let public = identity.to_public();
+    let text = format!(
+        "# Agentic backup identity: decrypts backups made to {public}.\n\
+         # Keep it offline and apart from the backups and from the host.\n{}\n",
+        identity.to_string().expose_secret()
+    );
+    (text, public)
 }
 
 /// Told how a long backup or restore advances (a progress bar on a terminal, nothing in jobs).

@@ -65,10 +65,7 @@ pub async fn restore(
         }
     }
     std::fs::create_dir_all(blob_dir)?;
-    let staging = Staging(blob_dir.join(format!(
-        ".restore-{}",
-        uuid::Uuid::new_v4().simple()
-    )));
+    let staging = Staging(blob_dir.join(format!(".restore-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&staging.0)?;
     let (tx, rx) = mpsc::channel::<In>(4);
     let identities = identities.to_vec();
@@ -126,7 +123,10 @@ async fn load(
         target.wipe().await?;
     }
     let total: i64 = manifest.tables.iter().map(|t| t.rows).sum();
-    progress.start("restore", u64::try_from(total).unwrap_or(0) + manifest.blobs);
+    progress.start(
+        "restore",
+        u64::try_from(total).unwrap_or(0) + manifest.blobs,
+    );
     let columns: HashMap<&str, &[crate::store::backup::Column]> = manifest
         .tables
         .iter()
@@ -238,12 +238,10 @@ pub async fn verify(
     .await;
     if let Ok(restored) = &result {
         for table in &restored.manifest.tables {
-            let n: i64 = sqlx::query_scalar(&format!(
-                "SELECT COUNT(*) FROM {}",
-                checked(&table.name)?
-            ))
-            .fetch_one(store.pool())
-            .await?;
+            let n: i64 =
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", checked(&table.name)?))
+                    .fetch_one(store.pool())
+                    .await?;
             if n != table.rows {
                 store.close().await;
                 return Err(BackupError::Damaged(format!(

@@ -104,7 +104,11 @@ mod tests {
         want.extend((25..=31).map(|d| at(2025, 12, d, 2)));
         // Weekly: the newest of the 4 newest ISO weeks. 31 December is a Wednesday (week 1 of
         // 2026), then the Sundays closing weeks 52, 51 and 50 of 2025.
-        want.extend([at(2025, 12, 28, 2), at(2025, 12, 21, 2), at(2025, 12, 14, 2)]);
+        want.extend([
+            at(2025, 12, 28, 2),
+            at(2025, 12, 21, 2),
+            at(2025, 12, 14, 2),
+        ]);
         // Monthly: the last day of each month.
         let last_days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
         for (m, d) in last_days.iter().enumerate() {
@@ -123,7 +127,12 @@ mod tests {
 
     #[test]
     fn last_alone_keeps_the_newest_and_gaps_do_not_use_slots() {
-        let times = [at(2025, 1, 1, 0), at(2025, 1, 1, 12), at(2025, 3, 1, 0), at(2025, 3, 1, 1)];
+        let times = [
+            at(2025, 1, 1, 0),
+            at(2025, 1, 1, 12),
+            at(2025, 3, 1, 0),
+            at(2025, 3, 1, 1),
+        ];
         let last = Policy {
             last: 2,
             ..Policy::default()

@@ -365,18 +365,13 @@ impl Snapshot {
     /// How many rows `table` holds.
     pub async fn count(&mut self, table: &str) -> Result<i64> {
         check_known(table)?;
-        Ok(
-            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-                .fetch_one(self.conn()?)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.conn()?)
+            .await?)
     }
 
     /// The rows `select` reads, streamed.
-    pub fn rows<'a>(
-        &'a mut self,
-        select: &'a Select,
-    ) -> Result<BoxStream<'a, Result<Vec<Value>>>> {
+    pub fn rows<'a>(&'a mut self, select: &'a Select) -> Result<BoxStream<'a, Result<Vec<Value>>>> {
         let rows = sqlx::query(&select.sql).fetch(self.conn()?);
         Ok(Box::pin(
             rows.map(move |row| decode(&row?, &select.columns)),
