@@ -13,6 +13,9 @@ use time::OffsetDateTime;
 
 use crate::clock::Millis;
 
+/// The period a time falls in (year and day, week or month number).
+type Bucket = fn(OffsetDateTime) -> (i32, u32);
+
 /// How many backups to keep, per rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Policy {
@@ -38,7 +41,7 @@ impl Policy {
         // Newest first.
         order.sort_by_key(|&i| std::cmp::Reverse(times[i]));
         let mut keep: BTreeSet<usize> = order.iter().take(self.last).copied().collect();
-        let bucketed: [(usize, fn(OffsetDateTime) -> (i32, u32)); 3] = [
+        let bucketed: [(usize, Bucket); 3] = [
             (self.daily, |t| (t.year(), u32::from(t.ordinal()))),
             (self.weekly, |t| {
                 let (y, w, _) = t.to_iso_week_date();
