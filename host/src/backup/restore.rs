@@ -149,7 +149,7 @@ async fn load(
                         "rows of {table}, which the manifest does not list"
                     )));
                 };
-                let batch = Restore::batch_rows(cols);
+                let batch = target.batch_rows(cols);
                 let mut rows: Vec<Vec<Value>> = Vec::with_capacity(batch);
                 for (i, line) in bytes
                     .split(|b| *b == b'\n')

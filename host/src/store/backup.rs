@@ -423,8 +423,15 @@ fn check_known(table: &str) -> Result<()> {
     }
 }
 
-/// Most parameters one `INSERT` binds (SQLite allows 32 766, PostgreSQL 65 535).
-const MAX_PARAMS: usize = 4000;
+/// Most parameters one `INSERT` binds. PostgreSQL allows 65 535; SQLite allows 32 766, but
+/// sqlx looks each parameter up among all of a statement's (`sqlite3_bind_parameter_name`), so
+/// binding costs the square of their number: small statements are much faster there.
+const fn max_params(backend: Backend) -> usize {
+    match backend {
+        Backend::Sqlite => 96,
+        Backend::Postgres => 4000,
+    }
+}
 
 /// A restore in progress: one write transaction on the target. Nothing is visible before
 /// [`Restore::commit`]; dropping it rolls everything back.
@@ -503,8 +510,8 @@ impl Restore {
     }
 
     /// How many rows of `columns` go in one statement.
-    pub fn batch_rows(columns: &[Column]) -> usize {
-        (MAX_PARAMS / columns.len().max(1)).clamp(1, 500)
+    pub fn batch_rows(&self, columns: &[Column]) -> usize {
+        (max_params(self.backend) / columns.len().max(1)).clamp(1, 500)
     }
 
     /// Inserts `rows` (values of `columns`) into `table` as they are, ids included.
