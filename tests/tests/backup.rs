@@ -519,4 +519,45 @@ stories! {
         let refused = sqlx::query("DELETE FROM audit_log").execute(b.state.store.pool()).await;
         assert!(refused.is_err(), "audit_log accepted a delete");
     }
+
+    async fn a_backup_taken_while_writes_run_restores_a_consistent_state(backend) {
+        let a = TestApp::start(backend).await;
+        let admin = a.admin().await;
+        let pm = a.user(Role::ProjectManager).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let (identities, public) = keys(dir.path(), "backup.key");
+        let destination = Directory::new(dir.path().join("backups"));
+        // A bounded write loop: each project and its two memberships commit together.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (store, stop) = (a.state.store.clone(), stop.clone());
+            let now = a.state.now();
+            tokio::spawn(async move {
+                let mut n = 0;
+                while n < 5000 && !stop.load(Ordering::SeqCst) {
+                    store.create_project(&format!("p{n}"), "", pm.id, admin.id, now).await.expect("write");
+                    n += 1;
+                }
+                n
+            })
+        };
+        while a.count("projects").await < 20 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let created = backup::create(&a.state.store, &a.state.config.blob_dir(), vec![public], &destination, a.state.now(), &Quiet)
+            .await
+            .expect("backup while writing");
+        stop.store(true, Ordering::SeqCst);
+        let written = writer.await.expect("writer");
+        let empty = Empty::new(backend).await;
+        let store = empty.store().await;
+        backup::restore(&created.path, &identities, &store, &empty.blob_dir(), false, &Quiet).await.expect("restore");
+        let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects").fetch_one(store.pool()).await.expect("count");
+        let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM project_members").fetch_one(store.pool()).await.expect("count");
+        assert!(projects >= 20 && projects <= written, "{projects} of {written}");
+        assert_eq!(members, 2 * projects, "every restored project has both its memberships, no more");
+        let manifest_rows = created.manifest.tables.iter().find(|t| t.name == "projects").expect("projects").rows;
+        assert_eq!(projects, manifest_rows);
+        store.close().await;
+    }
 }
