@@ -99,7 +99,7 @@ pub fn refuse_lost_database(config: &Config) -> anyhow::Result<()> {
         };
         anyhow::bail!(
             "the database {} {state} but the vault key {} exists: this installation's database \
-             was lost. Restore it from a backup (docs/DR.md) — nothing was changed. To start a \
+             was lost. Restore it from a backup (docs/DISASTER-RECOVERY.md) — nothing was changed. To start a \
              new installation here on purpose, move the vault key away first.",
             db.display(),
             key.display()

@@ -22,6 +22,9 @@ pub mod analytics;
 pub mod api;
 /// Identity: passwords, access tokens, sessions, refresh rotation, API keys, login throttling.
 pub mod auth;
+/// Backups: encrypted, verified archives of the database, blobs and plugins; restore to either
+/// backend.
+pub mod backup;
 /// Read-through cache of the hot lookups: in-process (moka) and Redis, invalidated on every write.
 pub mod cache;
 /// The command line of the `agentic` binary.

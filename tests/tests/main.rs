@@ -6,6 +6,7 @@ mod agents;
 mod analytics;
 mod audit;
 mod auth;
+mod backup;
 mod bad_input;
 mod cache;
 mod check_on_save;

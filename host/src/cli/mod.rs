@@ -21,6 +21,8 @@ use crate::{auth, server, telemetry};
 
 /// `agentic action list|run`.
 mod action;
+/// `agentic backup …`.
+mod backup;
 /// `agentic worker`, `agentic sync …`.
 mod jobs;
 /// `agentic plugin …`.
@@ -77,6 +79,11 @@ enum Command {
     Action {
         #[command(subcommand)]
         command: action::ActionCommand,
+    },
+    /// Encrypted backups: create, list, verify, restore, prune (docs/DISASTER-RECOVERY.md).
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
     },
     /// Readable reports (queue and sync performance).
     Report {
@@ -150,9 +157,12 @@ impl Command {
     /// installation up.
     fn needs(&self) -> Needs {
         match self {
-            Command::Serve | Command::Migrate | Command::Worker | Command::Openapi => {
-                Needs::Nothing
-            }
+            // Backups check what each of them needs: a restore may create the database.
+            Command::Serve
+            | Command::Migrate
+            | Command::Worker
+            | Command::Openapi
+            | Command::Backup { .. } => Needs::Nothing,
             Command::Admin {
                 command: AdminCommand::CreateUser { .. },
             } => Needs::Nothing,
@@ -227,6 +237,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Command::Sync { command } => jobs::sync(config, command).await,
             Command::Report { command } => jobs::report(config, command).await,
             Command::Action { command } => action::run(config, command).await,
+            Command::Backup { command } => backup::run(config, command).await,
             Command::Openapi => Ok(()),
         }
     })

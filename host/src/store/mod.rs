@@ -27,6 +27,8 @@ pub mod agents;
 pub mod analytics;
 /// Audit log entries.
 pub mod audit;
+/// Backups: a consistent snapshot of every table, and the writes of a restore.
+pub mod backup;
 /// Bytes kept in the database, in chunks (the default blob store).
 pub mod blobs;
 /// Connections: a project's configured use of a plugin.
