@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 const MANIFEST: &str = r#"
 id = "flawed"
 version = "1.0.0"
-wit = "0.1.0"
+wit = "0.2.0"
 name = "Flawed"
 description = "Breaks on request."
 allowed_hosts = ["*"]

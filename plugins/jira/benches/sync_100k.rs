@@ -33,7 +33,7 @@ fn main() {
         started.elapsed()
     );
     let config = jira.config(100);
-    let h = Harness::new(JiraConnector);
+    let h = jira.harness();
 
     let started = Instant::now();
     let (mut records, mut pages, mut state_bytes) = (0_usize, 0_usize, 0_usize);
