@@ -130,6 +130,7 @@ fn suite(flaw: &str) -> Acceptance {
         manifest: Some(MANIFEST),
         invocations: vec![("double", json!({"n": 21}))],
         max_pages: Some(50),
+        base_url: None,
     }
 }
 

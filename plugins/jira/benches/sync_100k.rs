@@ -15,9 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use agentic_sdk::http::Request;
-use agentic_sdk::testing::Harness;
 use jira::config::Config;
-use jira::JiraConnector;
 use serde_json::{json, Value};
 use support::{generate, FakeJira, Mode};
 

@@ -417,4 +417,17 @@ mod tests {
         assert_eq!(response(&[]).next_link(), None);
         assert_eq!(r.header("link").map(|l| l.len() > 10), Some(true));
     }
+
+    #[test]
+    fn endpoints_join_the_connections_base_url_with_one_slash() {
+        let joined = crate::host::with_base_url(Some("https://t.example/v2/"), || {
+            (endpoint("/api/x"), endpoint("api/y"))
+        });
+        assert_eq!(joined.0.as_deref(), Ok("https://t.example/v2/api/x"));
+        assert_eq!(joined.1.as_deref(), Ok("https://t.example/v2/api/y"));
+        let bare = crate::host::with_base_url(Some("https://t.example"), || endpoint("/a"));
+        assert_eq!(bare.as_deref(), Ok("https://t.example/a"));
+        // Outside the call the base URL is gone again.
+        assert!(matches!(endpoint("/a"), Err(Error::Config(_))));
+    }
 }
