@@ -518,7 +518,7 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
         write(
             &format!("plugin-{v}.toml"),
             format!(
-                "id = \"hostile\"\nversion = \"0.1.0-hostile.{v}\"\nwit = \"0.1.0\"\nname = \"Hostile\"\n\
+                "id = \"hostile\"\nversion = \"0.1.0-hostile.{v}\"\nwit = \"0.2.0\"\nname = \"Hostile\"\n\
                  allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
             )
             .as_bytes(),

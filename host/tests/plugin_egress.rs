@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentic_host::plugins::{
-    Call, EgressLimits, EgressPolicy, Limits, Plugin, Progress, Runtime, StaticCredential,
+    Call, ConnectorError, EgressLimits, EgressPolicy, Limits, Plugin, PluginError, Progress,
+    Runtime, StaticCredential,
 };
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -149,11 +150,11 @@ impl Rig {
     }
 }
 
-fn denied(out: &Value) -> bool {
-    out["error"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("HttpRequestDenied")
+/// Whether the request was refused with `HTTP-request-denied` and the host's
+/// `egress-refusal` names `why` (the hostile plugin appends it to the error code).
+fn denied(out: &Value, why: &str) -> bool {
+    let error = out["error"].as_str().unwrap_or_default();
+    error.starts_with("ErrorCode::HttpRequestDenied: ") && error.contains(why)
 }
 
 #[tokio::test]
@@ -220,7 +221,10 @@ async fn a_call_without_a_connection_reaches_nothing() {
             serde_json::json!({"url": format!("{base}/api/ok")}),
         )
         .await;
-    assert!(denied(&out), "{out}");
+    assert!(
+        denied(&out, "this call has no connection, so no network"),
+        "{out}"
+    );
     assert_eq!(out["sent"], 0);
     assert!(seen.all().is_empty());
 }
@@ -231,17 +235,36 @@ async fn requests_outside_the_base_url_or_to_undeclared_hosts_are_refused() {
     let (base, seen) = (&rig.base, &rig.seen);
     let call = policy(&format!("{base}/api/"), true);
     let port = base.rsplit(':').next().expect("port");
-    for url in [
-        format!("{base}/admin"),
-        format!("{base}/api/../admin"),
-        format!("http://localhost:{port}/api/ok"),
-        format!("https://127.0.0.1:{port}/api/ok"),
-        "http://169.254.169.254/latest/meta-data/".to_owned(),
-        "http://10.0.0.1/api/ok".to_owned(),
-        "http://example.com/api/ok".to_owned(),
+    let outside = format!("is outside the connection's base URL {base}/api/");
+    for (url, why) in [
+        (
+            format!("{base}/admin"),
+            "path /admin is outside the base path /api/",
+        ),
+        (format!("{base}/api/../admin"), "path has dot segments"),
+        (
+            format!("http://localhost:{port}/api/ok"),
+            &format!("http://localhost {outside}"),
+        ),
+        (
+            format!("https://127.0.0.1:{port}/api/ok"),
+            &format!("https://127.0.0.1 {outside}"),
+        ),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_owned(),
+            "host 169.254.169.254 is not declared by the plugin",
+        ),
+        (
+            "http://10.0.0.1/api/ok".to_owned(),
+            "host 10.0.0.1 is not declared by the plugin",
+        ),
+        (
+            "http://example.com/api/ok".to_owned(),
+            "host example.com is not declared by the plugin",
+        ),
     ] {
         let out = rig.fetch(&call, serde_json::json!({ "url": url })).await;
-        assert!(denied(&out), "{url}: {out}");
+        assert!(denied(&out, why), "{url}: {out}");
     }
     assert!(seen.all().is_empty(), "nothing reached the fake");
 }
@@ -252,19 +275,28 @@ async fn private_and_link_local_addresses_are_refused_unless_allowed() {
     let (base, seen) = (&rig.base, &rig.seen);
     let port = base.rsplit(':').next().expect("port");
 
-    // Loopback by IP literal, and by a name that resolves to loopback.
-    for base in [base.clone(), format!("http://localhost:{port}")] {
+    // Loopback by IP literal (refused before sending), and by a name that resolves to loopback
+    // (refused by the resolver, with its own error code), each saying why.
+    for (base, error) in [
+        (
+            base.clone(),
+            "ErrorCode::HttpRequestDenied: address 127.0.0.1 is private or loopback, and the \
+             connection does not allow those",
+        ),
+        (
+            format!("http://localhost:{port}"),
+            "ErrorCode::DestinationIpProhibited: localhost resolves only to addresses the \
+             connection may not reach",
+        ),
+    ] {
         let out = rig
             .fetch(
                 &policy(&format!("{base}/api/"), false),
                 serde_json::json!({"url": format!("{base}/api/ok")}),
             )
             .await;
-        let error = out["error"].as_str().unwrap_or_default();
-        assert!(
-            error.contains("HttpRequestDenied") || error.contains("DestinationIpProhibited"),
-            "{base}: {out}"
-        );
+        let got = out["error"].as_str().unwrap_or_default();
+        assert!(got.starts_with(error), "{base}: {out}");
     }
     assert!(seen.all().is_empty());
 
@@ -279,12 +311,33 @@ async fn private_and_link_local_addresses_are_refused_unless_allowed() {
     assert_eq!(out["status"], 200, "{out}");
 
     // Private ranges and cloud metadata, whatever the base URL says.
-    for (url, allow) in [
-        ("http://10.0.0.1/", false),
-        ("http://192.168.1.1/", false),
-        ("http://169.254.169.254/", false),
-        ("http://169.254.169.254/", true),
-        ("http://[fe80::1]/", true),
+    let private = "is private or loopback, and the connection does not allow those";
+    for (url, allow, why) in [
+        (
+            "http://10.0.0.1/",
+            false,
+            format!("address 10.0.0.1 {private}"),
+        ),
+        (
+            "http://192.168.1.1/",
+            false,
+            format!("address 192.168.1.1 {private}"),
+        ),
+        (
+            "http://169.254.169.254/",
+            false,
+            "address 169.254.169.254 is link-local".into(),
+        ),
+        (
+            "http://169.254.169.254/",
+            true,
+            "address 169.254.169.254 is link-local".into(),
+        ),
+        (
+            "http://[fe80::1]/",
+            true,
+            "address fe80::1 is link-local".into(),
+        ),
     ] {
         let call = Call {
             egress: Some(Arc::new(
@@ -296,7 +349,7 @@ async fn private_and_link_local_addresses_are_refused_unless_allowed() {
             connection: None,
         };
         let out = rig.fetch(&call, serde_json::json!({ "url": url })).await;
-        assert!(denied(&out), "{url} allow_private={allow}: {out}");
+        assert!(denied(&out, &why), "{url} allow_private={allow}: {out}");
     }
 }
 
@@ -312,7 +365,7 @@ async fn ten_thousand_requests_stop_at_the_per_call_cap() {
         )
         .await;
     assert_eq!(out["sent"], 100, "{out}");
-    assert!(denied(&out), "{out}");
+    assert!(denied(&out, "more than 100 requests in one call"), "{out}");
     assert_eq!(seen.all().len(), 100);
 
     // The cap is per call: the next call starts afresh.
@@ -333,7 +386,9 @@ async fn redirects_do_not_leave_the_origin() {
             serde_json::json!({"url": format!("{base}/api/redirect-out")}),
         )
         .await;
-    assert!(denied(&out), "{out}");
+    let why =
+        format!("the response redirected to http://198.51.100.7/steal, another origin than {base}");
+    assert!(denied(&out, &why), "{out}");
     let out = rig
         .fetch(
             &call,
@@ -420,7 +475,8 @@ async fn only_the_listed_methods_go_out_spelled_exactly() {
         let out = rig
             .fetch(&call, serde_json::json!({"url": url, "method": method}))
             .await;
-        assert!(denied(&out), "{method}: {out}");
+        let why = format!("method {method:?} is not allowed (only GET, HEAD, POST, PUT");
+        assert!(denied(&out, &why), "{method}: {out}");
     }
     assert!(seen.all().is_empty(), "no refused method reached the fake");
     for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
@@ -448,7 +504,58 @@ async fn dots_and_slashes_encoded_twice_are_refused() {
         let out = rig
             .fetch(&call, serde_json::json!({"url": format!("{base}{path}")}))
             .await;
-        assert!(denied(&out), "{path}: {out}");
+        let error = out["error"].as_str().unwrap_or_default();
+        assert!(
+            denied(&out, "path has dot segments")
+                || denied(
+                    &out,
+                    "path has a dot or slash percent-encoded more than once"
+                ),
+            "{path}: {error}"
+        );
     }
     assert!(seen.all().is_empty());
+}
+
+#[tokio::test]
+async fn a_connector_learns_its_connections_base_url_and_nothing_without_one() {
+    let rig = Rig::new().await;
+    let call = policy(&format!("{}/api", rig.base), true);
+    let url = rig
+        .rt
+        .invoke(&rig.hostile, &call, "{}", "base-url", "")
+        .await
+        .expect("base-url action");
+    assert_eq!(
+        url,
+        format!("\"{}/api\"", rig.base),
+        "as the egress policy parsed it"
+    );
+    let none = rig
+        .rt
+        .invoke(&rig.hostile, &Call::default(), "{}", "base-url", "")
+        .await
+        .expect("base-url action");
+    assert_eq!(none, "null");
+}
+
+#[tokio::test]
+async fn a_refusal_is_named_in_the_connectors_error_by_the_sdk_and_by_the_host() {
+    let rt = runtime();
+    let example = load(&rt, "example");
+    // The example connector (SDK, contract 0.2.0) calls `GET {config base_url}/status`, on a
+    // host the call's policy does not declare: the SDK asks the host why and says it.
+    let call = policy("http://127.0.0.1:9/api/", true);
+    let error = rt
+        .check(&example, &call, r#"{"base_url":"http://10.0.0.1"}"#)
+        .await
+        .expect_err("refused");
+    let why = "host 10.0.0.1 is not declared by the plugin";
+    match &error {
+        PluginError::Connector(ConnectorError::Config(m)) => {
+            assert!(m.contains(&format!("refused by the host: {why}")), "{m}");
+            assert_eq!(m.matches(why).count(), 1, "said once: {m}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

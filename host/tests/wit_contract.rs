@@ -1,14 +1,27 @@
 //! The WIT contract in `wit/` parses with the same WIT parser wasmtime 48 uses, has the shape the
 //! host calls, and documents every function, type, field and case (integrators read the WIT).
+//! Released versions are frozen under `wit/frozen/<version>/`: their bytes never change, and the
+//! current contract only adds to the last of them.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use wit_parser::{Docs, Resolve, TypeDefKind, TypeOwner, WorldItem, WorldKey};
+use sha2::{Digest, Sha256};
+use wit_parser::{Docs, Resolve, Type, TypeDefKind, TypeOwner, WorldItem, WorldKey};
+
+fn wit_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit")
+}
 
 fn load() -> (Resolve, wit_parser::PackageId) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    load_from(&wit_dir())
+}
+
+fn load_from(dir: &Path) -> (Resolve, wit_parser::PackageId) {
     let mut resolve = Resolve::default();
-    let (package, _) = resolve.push_dir(&dir).expect("wit/ parses and resolves");
+    let (package, _) = resolve
+        .push_dir(dir)
+        .unwrap_or_else(|e| panic!("{} parses and resolves: {e:#}", dir.display()));
     (resolve, package)
 }
 
@@ -22,7 +35,7 @@ fn documented(docs: &Docs) -> bool {
 fn the_connector_world_exports_what_the_host_calls() {
     let (resolve, package) = load();
     let pkg = &resolve.packages[package];
-    assert_eq!(pkg.name.to_string(), "agentic:connector@0.1.0");
+    assert_eq!(pkg.name.to_string(), "agentic:connector@0.2.0");
     let world = &resolve.worlds[pkg.worlds["connector"]];
     let exports: Vec<String> = world
         .exports
@@ -47,7 +60,7 @@ fn the_connector_world_exports_what_the_host_calls() {
         "{imports:?}"
     );
     assert!(
-        imports.contains(&"agentic:connector/host@0.1.0".to_owned()),
+        imports.contains(&"agentic:connector/host@0.2.0".to_owned()),
         "{imports:?}"
     );
     // No filesystem, sockets or environment in the contract.
@@ -125,4 +138,182 @@ fn every_item_of_the_contract_is_documented() {
         }
     }
     assert!(missing.is_empty(), "undocumented WIT items: {missing:?}");
+}
+
+/// SHA-256 over every file of `wit/frozen/0.1.0` (relative path, NUL, bytes, NUL, in path
+/// order). Released contracts are never edited: plugins built against 0.1.0 are served from
+/// this copy (host/src/plugins/bindings.rs), so a change here would silently change what
+/// installed plugins run against. Any change to the contract goes into `wit/` as a new version.
+const FROZEN_0_1_0_SHA256: &str =
+    "0fd7e7acee077ba1716c85bdaf52401bb29cc0869919de32091ebb75b9ee5c3f";
+
+fn files_under(dir: &Path, root: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    for entry in std::fs::read_dir(dir).expect("read frozen dir") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            files_under(&path, root, out);
+        } else {
+            let relative = path.strip_prefix(root).expect("under root");
+            let name = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((name, std::fs::read(&path).expect("read frozen file")));
+        }
+    }
+}
+
+#[test]
+fn the_frozen_0_1_0_contract_is_unchanged() {
+    let root = wit_dir().join("frozen/0.1.0");
+    let mut files = Vec::new();
+    files_under(&root, &root, &mut files);
+    files.sort();
+    let mut hash = Sha256::new();
+    for (name, bytes) in &files {
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(bytes);
+        hash.update([0]);
+    }
+    let digest: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        digest,
+        FROZEN_0_1_0_SHA256,
+        "wit/frozen/0.1.0 changed ({} files): released contracts are frozen",
+        files.len()
+    );
+    let (resolve, package) = load_from(&root);
+    assert_eq!(
+        resolve.packages[package].name.to_string(),
+        "agentic:connector@0.1.0"
+    );
+}
+
+/// A type as a string: named types by name (the contract names every type it defines), the
+/// rest by structure.
+fn describe(resolve: &Resolve, ty: &Type) -> String {
+    let Type::Id(id) = ty else {
+        return format!("{ty:?}");
+    };
+    let def = &resolve.types[*id];
+    if let Some(name) = &def.name {
+        return name.clone();
+    }
+    let of = |t: &Type| describe(resolve, t);
+    match &def.kind {
+        TypeDefKind::Option(t) => format!("option<{}>", of(t)),
+        TypeDefKind::List(t) => format!("list<{}>", of(t)),
+        TypeDefKind::Result(r) => format!(
+            "result<{}, {}>",
+            r.ok.as_ref().map_or("_".into(), of),
+            r.err.as_ref().map_or("_".into(), of)
+        ),
+        TypeDefKind::Tuple(t) => format!(
+            "tuple<{}>",
+            t.types.iter().map(of).collect::<Vec<_>>().join(", ")
+        ),
+        TypeDefKind::Type(t) => of(t),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Every type definition and function of the contract's package (interfaces and the world's
+/// own functions), keyed `interface.item`, as strings that change when their shape changes.
+fn shapes(resolve: &Resolve, package: wit_parser::PackageId) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let pkg = &resolve.packages[package];
+    let function = |f: &wit_parser::Function| {
+        let params: Vec<String> = f
+            .params
+            .iter()
+            .map(|p| format!("{}: {}", p.name, describe(resolve, &p.ty)))
+            .collect();
+        let result = f
+            .result
+            .as_ref()
+            .map_or("()".into(), |t| describe(resolve, t));
+        format!("func({}) -> {result}", params.join(", "))
+    };
+    for (iname, id) in &pkg.interfaces {
+        let iface = &resolve.interfaces[*id];
+        for (tname, tid) in &iface.types {
+            let kind = match &resolve.types[*tid].kind {
+                TypeDefKind::Record(r) => r
+                    .fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.name, describe(resolve, &f.ty)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                TypeDefKind::Variant(v) => v
+                    .cases
+                    .iter()
+                    .map(|c| {
+                        format!(
+                            "{}({})",
+                            c.name,
+                            c.ty.as_ref()
+                                .map_or(String::new(), |t| describe(resolve, t))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                TypeDefKind::Enum(e) => e
+                    .cases
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                TypeDefKind::Type(t) => describe(resolve, t),
+                other => format!("{other:?}"),
+            };
+            out.insert(format!("{iname}.{tname}"), kind);
+        }
+        for (fname, f) in &iface.functions {
+            out.insert(format!("{iname}.{fname}"), function(f));
+        }
+    }
+    for (wname, id) in &pkg.worlds {
+        let world = &resolve.worlds[*id];
+        for (direction, items) in [("import", &world.imports), ("export", &world.exports)] {
+            for (key, item) in items {
+                let name = match key {
+                    WorldKey::Name(n) => n.clone(),
+                    WorldKey::Interface(id) => resolve
+                        .id_of(*id)
+                        .unwrap_or_default()
+                        .split('@')
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                };
+                let shape = match item {
+                    WorldItem::Function(f) => function(f),
+                    WorldItem::Interface { .. } => "interface".into(),
+                    WorldItem::Type { id, .. } => describe(resolve, &Type::Id(*id)),
+                };
+                out.insert(format!("{wname} {direction} {name}"), shape);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_current_contract_only_adds_to_the_frozen_one() {
+    let (old, old_package) = load_from(&wit_dir().join("frozen/0.1.0"));
+    let (new, new_package) = load();
+    let (old, new) = (shapes(&old, old_package), shapes(&new, new_package));
+    for (item, shape) in &old {
+        assert_eq!(
+            new.get(item),
+            Some(shape),
+            "{item} changed or went away since 0.1.0: only additions make a minor version"
+        );
+    }
+    let added: Vec<&String> = new.keys().filter(|k| !old.contains_key(*k)).collect();
+    // Additions are functions of the `host` interface (the host serves 0.1.0 plugins the same
+    // `types`, so the two versions share one set of Rust types).
+    assert_eq!(added, ["host.base-url", "host.egress-refusal"], "{added:?}");
 }

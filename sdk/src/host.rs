@@ -1,9 +1,11 @@
-//! Talking to the host besides HTTP: log lines and progress reports.
+//! Talking to the host besides HTTP: log lines, progress reports, the connection's base URL and
+//! why the host refused a request.
 //!
 //! In the component these call the contract's `host` interface; the host tags each line with
-//! plugin, connection and job, truncates and rate-limits them. Natively (tests) they print to
-//! stderr and are recorded, so a test can assert on them through
-//! [`crate::testing::Harness`]. Never log anything that could be secret.
+//! plugin, connection and job, truncates and rate-limits them. Natively (tests) log lines and
+//! progress print to stderr and are recorded, so a test can assert on them through
+//! [`crate::testing::Harness`], and the base URL is the one the harness was given
+//! ([`crate::testing::Harness::with_base_url`]). Never log anything that could be secret.
 
 use crate::types::LogLevel;
 
@@ -16,6 +18,55 @@ pub fn log(level: LogLevel, message: &str) {
 /// message people see on long reads and actions.
 pub fn progress(done: u64, total: Option<u64>, message: &str) {
     imp::progress(done, total, message);
+}
+
+/// The connection's base URL: where the service lives, e.g. `https://acme.atlassian.net/`.
+///
+/// It is part of the connection (the host confines every request of the connection under it),
+/// so a connector takes it from here instead of asking for it again in its configuration. The
+/// host gives it as it parsed it: scheme and host in lower case, a path of at least `/`.
+/// `None` when the call has no connection: `spec`, and the try-out `discover` and `read`
+/// calls, which have no network either. [`crate::http::endpoint`] joins a path to it.
+///
+/// ```
+/// use agentic_sdk::testing::Harness;
+/// use agentic_sdk::{host, Connector, ConnectorSpec, Error, Page};
+///
+/// #[derive(Default)]
+/// struct Tracker;
+///
+/// impl Connector for Tracker {
+///     type Config = serde_json::Value;
+///
+///     fn check(&self, _config: &Self::Config) -> Result<String, Error> {
+///         let base = host::base_url()
+///             .ok_or_else(|| Error::Config("this call has no connection".into()))?;
+///         Ok(format!("would call {base}api/status"))
+///     }
+///     # fn spec(&self) -> Result<ConnectorSpec, Error> { Err(Error::Internal("unused".into())) }
+///     # fn read(&self, _: &Self::Config, s: &str, _: Option<&str>) -> Result<Page, Error> {
+///     #     Err(Error::NotFound(s.into()))
+///     # }
+/// }
+///
+/// // Natively, the harness plays the host of a connection on https://tracker.example.com/.
+/// let harness = Harness::new(Tracker).with_base_url("https://tracker.example.com/");
+/// let said = harness.check(&serde_json::json!({})).unwrap();
+/// assert_eq!(said, "would call https://tracker.example.com/api/status");
+/// // Without a connection (a try-out call, or outside any call) there is none.
+/// assert!(Harness::new(Tracker).check(&serde_json::json!({})).is_err());
+/// assert_eq!(host::base_url(), None);
+/// ```
+pub fn base_url() -> Option<String> {
+    imp::base_url()
+}
+
+/// Why the host refused the latest request of this call, in words for people (which rule: the
+/// base URL, the allowed hosts, a private address, the method, the request budget, no network
+/// in a try-out call); `None` when the host let it through, or natively. The SDK's HTTP client
+/// puts it into the error of a refused request itself.
+pub fn egress_refusal() -> Option<String> {
+    imp::egress_refusal()
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -37,12 +88,20 @@ mod imp {
     pub fn progress(done: u64, total: Option<u64>, message: &str) {
         host::progress(done, total, message);
     }
+
+    pub fn base_url() -> Option<String> {
+        host::base_url()
+    }
+
+    pub fn egress_refusal() -> Option<String> {
+        host::egress_refusal()
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use imp::take_events;
-#[cfg(not(target_arch = "wasm32"))]
 pub use imp::HostEvent;
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) use imp::{take_events, with_base_url};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
@@ -63,6 +122,8 @@ mod imp {
         // Per thread, as the harness calls the connector on the test's own thread: parallel
         // tests do not see each other's lines.
         static EVENTS: RefCell<Vec<HostEvent>> = const { RefCell::new(Vec::new()) };
+        // The base URL of the connection the harness is calling for, during its calls.
+        static BASE_URL: RefCell<Option<String>> = const { RefCell::new(None) };
     }
 
     pub fn log(level: LogLevel, message: &str) {
@@ -76,6 +137,30 @@ mod imp {
             None => eprintln!("[plugin progress] {done} {message}"),
         }
         record(HostEvent::Progress(done, total, message.to_owned()));
+    }
+
+    pub fn base_url() -> Option<String> {
+        BASE_URL.with(|url| url.borrow().clone())
+    }
+
+    /// The native transport refuses nothing.
+    pub fn egress_refusal() -> Option<String> {
+        None
+    }
+
+    /// Runs `call` with `url` as the connection's base URL (the previous one is restored after,
+    /// even if `call` panics).
+    pub fn with_base_url<T>(url: Option<&str>, call: impl FnOnce() -> T) -> T {
+        struct Restore(Option<String>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                BASE_URL.with(|url| *url.borrow_mut() = previous);
+            }
+        }
+        let previous = BASE_URL.with(|current| current.replace(url.map(str::to_owned)));
+        let _restore = Restore(previous);
+        call()
     }
 
     fn record(event: HostEvent) {

@@ -1,7 +1,7 @@
 //! # agentic-sdk: connector plugins for the Agentic host
 //!
 //! A connector is a WebAssembly component (`wasm32-wasip2`) implementing the contract
-//! `agentic:connector@0.1.0` (see `wit/connector.wit` and `docs/plugin-contract.md`). This crate
+//! `agentic:connector@0.2.0` (see `wit/connector.wit` and `docs/plugin-contract.md`). This crate
 //! hides the generated bindings: implement [`Connector`] on a type, describe it in `plugin.toml`,
 //! call [`register_connector!`], and build. The same code runs natively in `cargo test` through
 //! the `testing` module, against a fake service, with the acceptance suite every plugin must pass.
@@ -15,7 +15,7 @@
 //! const MANIFEST: &str = r#"
 //! id = "counter"
 //! version = "0.1.0"
-//! wit = "0.1.0"
+//! wit = "0.2.0"
 //! name = "Counter"
 //! description = "Counts to `to`, two per page."
 //! allowed_hosts = []
@@ -85,7 +85,9 @@
 //!   schema and actions.
 //! - [`http`]: a blocking HTTP client over `wasi:http`, with JSON, pagination and the
 //!   status-to-error mapping (including `Retry-After`).
-//! - [`log`] and [`progress`] (`host`): the host interface.
+//! - [`host`]: the host interface: [`log`], [`progress`], the connection's [`base_url`] (where
+//!   the service lives: connectors do not ask for it in their configuration) and
+//!   [`host::egress_refusal`].
 //! - `testing` (native builds only): harness, fake HTTP server, acceptance suite.
 //!
 //! Credentials are never the connector's business: the host stores them, adds them to every
@@ -99,7 +101,7 @@ extern crate self as agentic_sdk;
 
 mod connector;
 mod error;
-mod host;
+pub mod host;
 pub mod http;
 mod manifest;
 mod records;
@@ -125,7 +127,7 @@ pub mod wit;
 
 pub use connector::Connector;
 pub use error::Error;
-pub use host::{log, progress};
+pub use host::{base_url, log, progress};
 pub use manifest::{is_semver, is_valid_id, Manifest, WIT_VERSION};
 pub use records::{
     Attributes, Comment, Document, Person, RawRecord, RecordData, Requirement, TraceLink,

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 const MANIFEST: &str = r#"
 id = "flawed"
 version = "1.0.0"
-wit = "0.1.0"
+wit = "0.2.0"
 name = "Flawed"
 description = "Breaks on request."
 allowed_hosts = ["*"]
@@ -130,6 +130,7 @@ fn suite(flaw: &str) -> Acceptance {
         manifest: Some(MANIFEST),
         invocations: vec![("double", json!({"n": 21}))],
         max_pages: Some(50),
+        base_url: None,
     }
 }
 

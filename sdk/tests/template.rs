@@ -40,6 +40,14 @@ fn the_filled_in_manifest_is_valid() {
         ("my-tracker", "My Tracker")
     );
     assert_eq!(manifest.wit, agentic_sdk::WIT_VERSION);
+    assert!(
+        manifest.config_schema["properties"]
+            .get("base_url")
+            .is_none()
+            && manifest.config_schema.get("required").is_none(),
+        "the service's address is the connection's base URL, not configuration: {}",
+        manifest.config_schema
+    );
     let cargo: toml::Table = toml::from_str(&instantiate("Cargo.toml.tmpl")).expect("Cargo.toml");
     assert_eq!(cargo["package"]["name"].as_str(), Some("my-tracker"));
     assert_eq!(

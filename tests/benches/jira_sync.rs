@@ -77,7 +77,7 @@ async fn host(backend: Backend, fake: &FakeJira) -> (TestApp, i64, i64, String) 
             &admin.token,
             json!({
                 "plugin_id": "jira", "name": "jira", "base_url": fake.url,
-                "config": {"deployment": "cloud", "base_url": fake.url, "page_size": PAGE},
+                "config": {"deployment": "cloud", "page_size": PAGE},
                 "allow_private_network": true,
                 "credential": {"kind": "api-token", "email": EMAIL, "token": TOKEN},
             }),
@@ -214,8 +214,8 @@ fn main() {
     // Native: the same connector code reading the same pages, nothing stored (the harness
     // sends no credential: the fake lets it in anonymously for this leg only).
     fake.with(|d| d.authorization = None);
-    let h = Harness::new(jira::JiraConnector);
-    let config = json!({"deployment": "cloud", "base_url": fake.url, "page_size": PAGE});
+    let h = Harness::new(jira::JiraConnector).with_base_url(fake.url.clone());
+    let config = json!({"deployment": "cloud", "page_size": PAGE});
     let (mut state, mut count) = (None::<String>, 0);
     let fake_before = fake.with(|d| d.busy);
     let started = Instant::now();

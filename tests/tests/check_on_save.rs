@@ -1,7 +1,8 @@
 //! `check` runs before a connection is saved — on creation and when its credential changes —
 //! against a fake Jira Cloud: a wrong token is refused with the connector's own message and
 //! nothing is kept (no connection, no secret); `?check=false` saves anyway; a right token is
-//! saved with the check's result in the response.
+//! saved with the check's result in the response. A request the host refuses is named, rule and
+//! all, in the problem's detail.
 
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{Data, Deployment, FakeJira};
@@ -20,7 +21,7 @@ stories! {
         let url = format!("/api/v1/projects/{project}/connections");
         let body = |token: &str| json!({
             "plugin_id": "jira", "name": "jira", "base_url": fake.url,
-            "config": {"deployment": "cloud", "base_url": fake.url},
+            "config": {"deployment": "cloud"},
             "allow_private_network": true,
             "credential": {"kind": "api-token", "email": EMAIL, "token": token},
         });
@@ -60,5 +61,45 @@ stories! {
 
         // An unknown query parameter is refused rather than ignored.
         app.post(&format!("{url}?chek=false"), &admin.token, body(API_TOKEN)).await.problem(400);
+    }
+
+    async fn a_request_the_host_refuses_is_named_in_the_problem(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = project_with_jira(&app, &admin.token, pm.id).await;
+        let fake = FakeJira::start(Data::generate(Deployment::Cloud, 3, &basic(EMAIL, API_TOKEN))).await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        // A JIRA on a loopback address, without private networks allowed for the connection
+        // (over https, as a connection with a credential must be: the host refuses the
+        // address before connecting).
+        let base_url = fake.url.replace("http://", "https://");
+        let body = json!({
+            "plugin_id": "jira", "name": "jira", "base_url": base_url,
+            "config": {"deployment": "cloud"},
+            "credential": {"kind": "api-token", "email": EMAIL, "token": API_TOKEN},
+        });
+        let why = "refused by the host: address 127.0.0.1 is private or loopback, and the \
+                   connection does not allow those";
+
+        // Creating it: the check's 422 says which rule refused the request.
+        let refused = app.post(&url, &admin.token, body.clone()).await;
+        let problem = refused.problem(422);
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains(why), "{detail}");
+
+        // Saved without the check: the check endpoint and an action say the same.
+        let saved = app.post(&format!("{url}?check=false"), &admin.token, body).await;
+        saved.expect(201);
+        let cid = saved.json["id"].as_i64().expect("id");
+        let check = app.post(&format!("{url}/{cid}/check"), &admin.token, json!({})).await;
+        check.expect(200);
+        assert_eq!(check.json["ok"], false, "{}", check.json);
+        assert!(check.json["detail"].as_str().expect("detail").contains(why), "{}", check.json);
+        let action = app.post(&format!("{url}/{cid}/actions/add-comment"), &pm.token,
+            json!({"input": {"issue": "ED-1", "body": "hello"}})).await;
+        let problem = action.problem(409);
+        assert!(problem["detail"].as_str().expect("detail").contains(why), "{problem}");
+        assert!(fake.writes().is_empty(), "nothing reached JIRA");
     }
 }

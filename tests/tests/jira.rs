@@ -276,7 +276,7 @@ pub(crate) async fn connect(
             admin,
             json!({
                 "plugin_id": "jira", "name": "jira", "base_url": fake.url,
-                "config": {"deployment": deployment, "base_url": fake.url, "page_size": 5},
+                "config": {"deployment": deployment, "page_size": 5},
                 "allow_private_network": true, "credential": credential,
             }),
         )

@@ -6,7 +6,7 @@
 //! [`egress`] mediates every HTTP request a plugin makes (declared hosts, the connection's base
 //! URL, no private addresses unless allowed, host-injected credentials, request and body caps).
 
-/// The generated bindings of the `agentic:connector` world.
+/// The generated bindings of every served version of the `agentic:connector` world.
 mod bindings;
 /// Outbound HTTP policy: the `wasi:http` send hook.
 pub mod egress;
@@ -30,4 +30,5 @@ pub use isolation::ShareLimits;
 pub use lift::{kind_name, Page, Record};
 pub use runtime::{
     Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Reader, Runtime,
+    WitVersion,
 };

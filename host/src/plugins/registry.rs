@@ -234,6 +234,15 @@ impl Registry {
                 RegistryError::Runtime(PluginError::Invalid(m)) => RegistryError::NotAComponent(m),
                 other => other,
             })?;
+        if let Some(built) = plugin.contract() {
+            if built.as_str() != package.manifest.wit {
+                return Err(RegistryError::Mismatch(format!(
+                    "wit: the manifest says {:?}, but plugin.wasm is built against \
+                     agentic:connector@{built} (it imports that version's interfaces)",
+                    package.manifest.wit
+                )));
+            }
+        }
         let runtime = self.runtime().await?;
         let spec = runtime
             .spec(&plugin)

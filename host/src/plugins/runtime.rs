@@ -36,7 +36,8 @@ use super::sandbox::{cut, EpochTicker, GuestState, Sandbox};
 
 pub use super::sandbox::{Call, Progress, ProgressSink, LOG_LINES_PER_CALL};
 
-pub use bindings::agentic::connector::types::{
+pub use super::bindings::WitVersion;
+pub use bindings::types::{
     ConnectorSpec, Error as ConnectorError, LogLevel, RecordKind, StreamSpec,
 };
 
@@ -158,6 +159,22 @@ pub struct Plugin {
     pre: bindings::ConnectorPre<GuestState>,
     /// The `read` export, called through [`Lifted`] rather than the generated binding.
     read: ComponentExportIndex,
+    /// The contract version named by the component's imports, if it imports any of ours.
+    contract: Option<WitVersion>,
+}
+
+impl Plugin {
+    /// The contract version the component was built against, as its imports say
+    /// (`agentic:connector/host@0.1.0`, …); `None` when it imports none of our interfaces
+    /// (then nothing in it depends on the version: the exports are the same in all).
+    pub fn contract(&self) -> Option<WitVersion> {
+        self.contract
+    }
+
+    /// The contract version the host runs it with: the one it imports, else the newest.
+    pub fn wit_version(&self) -> WitVersion {
+        self.pre.version()
+    }
 }
 
 impl std::fmt::Debug for Plugin {
@@ -172,6 +189,8 @@ impl std::fmt::Debug for Plugin {
 /// `call!(runtime, plugin, ctx, "export", |connector, store| export call)`; the call expression
 /// owns what it uses (it runs as a task of its own). Instantiation and the call share the
 /// store's deadline and limits; a failure of either is classified by [`Sandbox::classify`].
+/// Returns the export's result with the reason the host refused the call's latest request, if
+/// it did ([`Sandbox::connector_error`] names it in a connector error).
 macro_rules! call {
     ($runtime:expr, $plugin:expr, $ctx:expr, $export:literal, |$c:ident, $store:ident| $call:expr) => {{
         let runtime: &Runtime = $runtime;
@@ -194,7 +213,11 @@ macro_rules! call {
                     })
                     .await;
                 sandbox.finished(&store, &plugin, $export, started);
-                result.map_err(|e| sandbox.classify(&store, e))
+                // Why the call's latest request was refused, for the error's text.
+                let refusal = store.data().refusal();
+                result
+                    .map(|value| (value, refusal))
+                    .map_err(|e| sandbox.classify(&store, e))
             })
             .await
     }};
@@ -235,7 +258,14 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;
-        bindings::agentic::connector::host::add_to_linker::<
+        // Every served version's `host` interface: `…/host@0.1.0` and `…/host@0.2.0` are
+        // distinct names to wasmtime (0.x minor versions are not semver-compatible).
+        bindings::host::add_to_linker::<GuestState, wasmtime::component::HasSelf<GuestState>>(
+            &mut linker,
+            |state| state,
+        )
+        .map_err(engine_error)?;
+        bindings::v0_1::agentic::connector::host::add_to_linker::<
             GuestState,
             wasmtime::component::HasSelf<GuestState>,
         >(&mut linker, |state| state)
@@ -328,14 +358,19 @@ impl Runtime {
         }
     }
 
+    /// Links a component for the contract version it imports (the newest when it imports none
+    /// of ours: the exports are the same in every version).
     fn link(&self, name: &str, component: &Component) -> Result<Plugin, PluginError> {
+        let contract = WitVersion::imported_by(&self.sandbox.engine, component)
+            .map_err(PluginError::Invalid)?;
+        let version = contract.unwrap_or(WitVersion::NEWEST);
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let pre = bindings::ConnectorPre::new(pre).map_err(|e| {
+        let pre = bindings::ConnectorPre::new(version, pre).map_err(|e| {
             PluginError::Invalid(format!(
-                "does not implement the agentic:connector@0.1.0 world: {e:#}"
+                "does not implement the agentic:connector@{version} world: {e:#}"
             ))
         })?;
         let read = component
@@ -345,6 +380,7 @@ impl Runtime {
             name: name.into(),
             pre,
             read,
+            contract,
         })
     }
 }
@@ -352,7 +388,7 @@ impl Runtime {
 impl Runtime {
     /// `spec()`. Runs without network: a spec is static.
     pub async fn spec(&self, plugin: &Plugin) -> Result<ConnectorSpec, PluginError> {
-        let spec = call!(self, plugin, Call::default(), "spec", |c, store| c
+        let (spec, _) = call!(self, plugin, Call::default(), "spec", |c, store| c
             .call_spec(store))?;
         self.sandbox.cap(spec_size(&spec))?;
         Ok(spec)
@@ -366,9 +402,9 @@ impl Runtime {
         config: &str,
     ) -> Result<String, PluginError> {
         let config = config.to_owned();
-        let message = call!(self, plugin, call, "check", |c, store| c
-            .call_check(store, &config))?
-        .map_err(|e| self.sandbox.connector_error(e))?;
+        let (message, refusal) = call!(self, plugin, call, "check", |c, store| c
+            .call_check(store, &config))?;
+        let message = message.map_err(|e| self.sandbox.connector_error(e, refusal))?;
         self.sandbox.cap(message.len())?;
         Ok(cut(message, self.sandbox.limits.max_message_bytes))
     }
@@ -381,9 +417,9 @@ impl Runtime {
         config: &str,
     ) -> Result<Vec<StreamSpec>, PluginError> {
         let config = config.to_owned();
-        let streams = call!(self, plugin, call, "discover", |c, store| c
-            .call_discover(store, &config))?
-        .map_err(|e| self.sandbox.connector_error(e))?;
+        let (streams, refusal) = call!(self, plugin, call, "discover", |c, store| c
+            .call_discover(store, &config))?;
+        let streams = streams.map_err(|e| self.sandbox.connector_error(e, refusal))?;
         self.sandbox.cap(streams.iter().map(stream_size).sum())?;
         Ok(streams)
     }
@@ -421,9 +457,9 @@ impl Runtime {
         input: &str,
     ) -> Result<String, PluginError> {
         let (config, action, input) = (config.to_owned(), action.to_owned(), input.to_owned());
-        let output = call!(self, plugin, call, "invoke", |c, store| c
-            .call_invoke(store, &config, &action, &input))?
-        .map_err(|e| self.sandbox.connector_error(e))?;
+        let (output, refusal) = call!(self, plugin, call, "invoke", |c, store| c
+            .call_invoke(store, &config, &action, &input))?;
+        let output = output.map_err(|e| self.sandbox.connector_error(e, refusal))?;
         self.sandbox.cap(output.len())?;
         Ok(output)
     }
@@ -549,14 +585,18 @@ impl Reader<'_> {
                 sandbox.finished(&store, &plugin, "read", started);
                 Ok(match outcome {
                     // A typed connector error leaves the instance as sound as a page does.
-                    Ok((instance, result)) => (
-                        Some(Live {
-                            store,
-                            instance,
-                            share,
-                        }),
-                        result.map_err(|e| sandbox.connector_error(e)),
-                    ),
+                    Ok((instance, result)) => {
+                        let refusal = store.data().refusal();
+                        let result = result.map_err(|e| sandbox.connector_error(e, refusal));
+                        (
+                            Some(Live {
+                                store,
+                                instance,
+                                share,
+                            }),
+                            result,
+                        )
+                    }
                     Err(e) => (None, Err(sandbox.classify(&store, e))),
                 })
             })

@@ -13,7 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings;
-use super::egress::{Clients, Egress, EgressPolicy};
+use super::egress::{Clients, Egress, EgressPolicy, Latest};
 use super::lift::LiftError;
 use super::runtime::{ConnectorError, Limits, LogLevel, Plugin, PluginError};
 
@@ -31,6 +31,8 @@ pub(super) struct GuestState {
     /// Log lines dropped for exceeding the budget.
     logs_dropped: u64,
     progress: Option<ProgressSink>,
+    /// The connection's base URL as the egress policy parsed it (`host.base-url`).
+    base_url: Option<String>,
 }
 
 /// Progress a plugin reported during a call.
@@ -72,6 +74,13 @@ impl std::fmt::Debug for Call {
 /// Log lines one call may write; a guest must not be able to flood the host's logs.
 pub const LOG_LINES_PER_CALL: u32 = 100;
 
+impl GuestState {
+    /// Why the host refused the call's latest outgoing request, if it did.
+    pub(super) fn refusal(&self) -> Option<String> {
+        self.egress.latest.refusal()
+    }
+}
+
 impl WasiView for GuestState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
@@ -91,9 +100,10 @@ impl WasiHttpView for GuestState {
     }
 }
 
-impl bindings::agentic::connector::types::Host for GuestState {}
+impl bindings::types::Host for GuestState {}
 
-impl bindings::agentic::connector::host::Host for GuestState {
+/// The `host` interface of the current contract. Older versions' `host` delegates here.
+impl bindings::host::Host for GuestState {
     fn log(&mut self, level: LogLevel, message: String) {
         if self.log_budget == 0 {
             self.logs_dropped += 1;
@@ -120,6 +130,25 @@ impl bindings::agentic::connector::host::Host for GuestState {
                 message,
             });
         }
+    }
+
+    fn base_url(&mut self) -> Option<String> {
+        self.base_url.clone()
+    }
+
+    fn egress_refusal(&mut self) -> Option<String> {
+        self.egress.latest.refusal()
+    }
+}
+
+/// `agentic:connector/host@0.1.0`: the same functions, minus those added since.
+impl bindings::v0_1::agentic::connector::host::Host for GuestState {
+    fn log(&mut self, level: LogLevel, message: String) {
+        bindings::host::Host::log(self, level, message);
+    }
+
+    fn progress(&mut self, done: u64, total: Option<u64>, message: String) {
+        bindings::host::Host::progress(self, done, total, message);
     }
 }
 
@@ -208,6 +237,7 @@ impl Sandbox {
                 plugin: plugin.name.clone(),
                 sent: 0,
                 refused: 0,
+                latest: Latest::default(),
                 in_flight: Arc::new(tokio::sync::Semaphore::new(
                     super::egress::IN_FLIGHT_PER_CALL,
                 )),
@@ -220,6 +250,7 @@ impl Sandbox {
             log_budget: LOG_LINES_PER_CALL,
             logs_dropped: 0,
             progress: call.progress.clone(),
+            base_url: call.egress.as_ref().map(|p| p.base_url().to_string()),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -246,6 +277,7 @@ impl Sandbox {
         state.egress.deadline = Instant::now() + self.limits.call_timeout;
         state.egress.sent = 0;
         state.egress.refused = 0;
+        state.egress.latest.reset();
         state.log_budget = LOG_LINES_PER_CALL;
         state.logs_dropped = 0;
         store.set_epoch_deadline(1);
@@ -326,20 +358,36 @@ impl Sandbox {
         Ok(())
     }
 
-    /// A typed connector error with its text cut to [`Limits::max_message_bytes`].
-    pub(super) fn connector_error(&self, error: ConnectorError) -> PluginError {
+    /// A typed connector error with its text cut to [`Limits::max_message_bytes`]. When the
+    /// host refused the call's latest request (`refusal`) and the text does not say why
+    /// already, the reason is added: connectors built against 0.1.0 cannot ask for it, and
+    /// people fixing the connection need the rule, not "request denied".
+    pub(super) fn connector_error(
+        &self,
+        error: ConnectorError,
+        refusal: Option<String>,
+    ) -> PluginError {
         let max = self.limits.max_message_bytes;
+        let text = |m: String| {
+            let m = match &refusal {
+                Some(why) if !m.contains(why.as_str()) => {
+                    format!("{m} (the host refused the request: {why})")
+                }
+                _ => m,
+            };
+            cut(m, max)
+        };
         PluginError::Connector(match error {
-            ConnectorError::Config(m) => ConnectorError::Config(cut(m, max)),
-            ConnectorError::Auth(m) => ConnectorError::Auth(cut(m, max)),
+            ConnectorError::Config(m) => ConnectorError::Config(text(m)),
+            ConnectorError::Auth(m) => ConnectorError::Auth(text(m)),
             ConnectorError::RateLimited(mut r) => {
-                r.message = cut(r.message, max);
+                r.message = text(r.message);
                 ConnectorError::RateLimited(r)
             }
-            ConnectorError::Transient(m) => ConnectorError::Transient(cut(m, max)),
-            ConnectorError::NotFound(m) => ConnectorError::NotFound(cut(m, max)),
-            ConnectorError::InvalidInput(m) => ConnectorError::InvalidInput(cut(m, max)),
-            ConnectorError::Internal(m) => ConnectorError::Internal(cut(m, max)),
+            ConnectorError::Transient(m) => ConnectorError::Transient(text(m)),
+            ConnectorError::NotFound(m) => ConnectorError::NotFound(text(m)),
+            ConnectorError::InvalidInput(m) => ConnectorError::InvalidInput(text(m)),
+            ConnectorError::Internal(m) => ConnectorError::Internal(text(m)),
         })
     }
 }

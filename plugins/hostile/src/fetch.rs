@@ -4,12 +4,14 @@
 //! "body_bytes": 0, "times": 1}`. Output: `{"sent": n, "status": last, "body": last,
 //! "response_headers": [names], "response_header_values": [[name, value]], "refused_headers":
 //! [...], "error": first error or null}`. Every header the host refuses to let the guest set is
-//! listed, every request the host refuses ends the loop with its error. Everything the guest
-//! received is in the output, so tests can look for what must never reach it.
+//! listed, every request the host refuses ends the loop with its error (the error code, then
+//! the host's `egress-refusal` after `: ` when it gives one). Everything the guest received is
+//! in the output, so tests can look for what must never reach it.
 
+use crate::agentic::connector::host;
 use crate::wasi::http::outgoing_handler;
 use crate::wasi::http::types::{
-    Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
+    ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, Scheme,
 };
 use crate::wasi::io::streams::StreamError;
 use serde_json::{json, Value};
@@ -102,7 +104,7 @@ fn send(
         .set_path_with_query(Some(path))
         .map_err(|()| "bad path")?;
     let outgoing = request.body().map_err(|()| "body taken")?;
-    let response = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
+    let response = outgoing_handler::handle(request, None).map_err(explained)?;
     {
         let stream = outgoing.write().map_err(|()| "body stream taken")?;
         let chunk = [b'a'; 4096];
@@ -117,13 +119,13 @@ fn send(
             left -= n;
         }
     }
-    OutgoingBody::finish(outgoing, None).map_err(|e| format!("{e:?}"))?;
+    OutgoingBody::finish(outgoing, None).map_err(explained)?;
     response.subscribe().block();
     let response = response
         .get()
         .ok_or("response not ready")?
         .map_err(|()| "response taken")?
-        .map_err(|e| format!("{e:?}"))?;
+        .map_err(explained)?;
     let status = response.status();
     let headers = response
         .headers()
@@ -146,4 +148,12 @@ fn send(
     drop(stream);
     let _ = IncomingBody::finish(incoming);
     Ok((status, String::from_utf8_lossy(&buf).into_owned(), headers))
+}
+
+/// The error code, with the host's reason when it refused the request.
+fn explained(code: ErrorCode) -> String {
+    match host::egress_refusal() {
+        Some(why) => format!("{code:?}: {why}"),
+        None => format!("{code:?}"),
+    }
 }

@@ -2,7 +2,8 @@
 //! `spin` loops forever, `grow` allocates until memory runs out, `panic` panics, `flood` returns
 //! more data than the host accepts, `shout` writes 100 000 log lines, `fetch` sends whatever
 //! HTTP requests its input asks for (any URL, forged credential headers, huge bodies, thousands
-//! of requests), `ok` behaves. `read(stream)` returns pages the host must lift faithfully or
+//! of requests; a refused one's error carries the host's `egress-refusal`), `base-url` returns
+//! the connection's base URL as a JSON string (or `null`), `ok` behaves. `read(stream)` returns pages the host must lift faithfully or
 //! refuse: `kinds` one record of every model, with text that needs escaping and attributes that
 //! are not JSON; `amplify` a page whose records all point at the same 8 MiB string (640 GiB
 //! if copied once per field); `not-utf8` a title that is not UTF-8; `calls` how many reads
@@ -129,6 +130,10 @@ impl Guest for Hostile {
                 Err(Error::Internal("e".repeat(mb << 20)))
             }
             "fetch" => Ok(fetch::run(&input)),
+            "base-url" => Ok(match agentic::connector::host::base_url() {
+                Some(url) => format!("{url:?}"),
+                None => "null".into(),
+            }),
             "ok" => Ok(input),
             other => Err(Error::NotFound(other.into())),
         }

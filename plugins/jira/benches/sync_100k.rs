@@ -15,9 +15,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use agentic_sdk::http::Request;
-use agentic_sdk::testing::Harness;
 use jira::config::Config;
-use jira::JiraConnector;
 use serde_json::{json, Value};
 use support::{generate, FakeJira, Mode};
 
@@ -33,7 +31,7 @@ fn main() {
         started.elapsed()
     );
     let config = jira.config(100);
-    let h = Harness::new(JiraConnector);
+    let h = jira.harness();
 
     let started = Instant::now();
     let (mut records, mut pages, mut state_bytes) = (0_usize, 0_usize, 0_usize);

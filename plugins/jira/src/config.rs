@@ -1,5 +1,6 @@
 //! The connection's configuration (its JSON Schema is `[config_schema]` in `plugin.toml`), and
-//! what follows from it: where the REST API lives, which API version, the JQL scope.
+//! what follows from it and from the connection's base URL: where the REST API lives, which API
+//! version, where links to issues point, the JQL scope.
 
 use agentic_sdk::Error;
 use serde::Deserialize;
@@ -8,7 +9,8 @@ use serde::Deserialize;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Minutes re-read before the last change seen, when the configuration names none.
 pub const DEFAULT_OVERLAP_MINUTES: u32 = 5;
-/// The gateway Atlassian's OAuth 2.0 (3LO) tokens are valid for.
+/// The gateway Atlassian's OAuth 2.0 (3LO) tokens are valid for: such a connection's base URL
+/// is `{OAUTH_GATEWAY}/{cloud id}`.
 pub const OAUTH_GATEWAY: &str = "https://api.atlassian.com/ex/jira";
 
 /// Which JIRA the connection talks to.
@@ -21,19 +23,16 @@ pub enum Deployment {
     DataCenter,
 }
 
-/// The connection's configuration.
+/// The connection's configuration, with the connection's base URL once [`Config::connected`].
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Cloud or Data Center.
     pub deployment: Deployment,
-    /// The site, e.g. `https://acme.atlassian.net` or `https://jira.acme.internal/jira`: API calls
-    /// go under it (unless `cloud_id` is set) and links to issues point into it.
-    pub base_url: String,
-    /// Jira Cloud with OAuth 2.0 (3LO): the site's cloud id; API calls then go to
-    /// `https://api.atlassian.com/ex/jira/{cloud_id}`.
+    /// OAuth 2.0 (3LO) connections only, whose base URL is Atlassian's gateway: the site,
+    /// e.g. `https://acme.atlassian.net`, which links to issues point into.
     #[serde(default)]
-    pub cloud_id: Option<String>,
+    pub site_url: Option<String>,
     /// Project keys to sync (all visible projects when empty).
     #[serde(default)]
     pub projects: Vec<String>,
@@ -53,43 +52,96 @@ pub struct Config {
     /// Data Center: the custom field holding an issue's epic (e.g. `customfield_10008`).
     #[serde(default)]
     pub epic_link_field: Option<String>,
+    /// The connection's base URL without a trailing slash: the site
+    /// (`https://acme.atlassian.net`, `https://jira.acme.internal/jira`) or, for OAuth 2.0
+    /// (3LO), Atlassian's gateway with the site's cloud id. Not configuration: the host gives
+    /// it ([`Config::connected`]).
+    #[serde(skip)]
+    base_url: String,
 }
 
 impl Config {
-    /// Checks what the schema cannot: URL shape, cloud id on Cloud only, JQL without ordering,
-    /// field ids.
+    /// This configuration on the connection the call is for: with the connection's base URL
+    /// from the host, and checked ([`Config::validate`]).
+    pub fn connected(&self) -> Result<Config, Error> {
+        let base_url = agentic_sdk::base_url().ok_or_else(|| {
+            Error::Config(
+                "this call has no connection, so no JIRA to call (create a connection with the \
+                 site as its base URL)"
+                    .into(),
+            )
+        })?;
+        self.on(&base_url)
+    }
+
+    /// This configuration with `base_url` as the connection's base URL, checked.
+    pub fn on(&self, base_url: &str) -> Result<Config, Error> {
+        let mut config = self.clone();
+        config.base_url = base_url.trim().trim_end_matches('/').to_owned();
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what the schema cannot: the base URL's shape (a site, or the OAuth gateway with a
+    /// cloud id on Cloud, then with `site_url`), and [`Config::validate_settings`].
     pub fn validate(&self) -> Result<(), Error> {
-        let base = self.base_url.trim();
-        let rest = base
-            .strip_prefix("https://")
-            .or_else(|| base.strip_prefix("http://"))
-            .ok_or_else(|| Error::Config("base_url: must start with https:// or http://".into()))?;
-        if rest.is_empty() || rest.starts_with('/') || base.contains(['?', '#', ' ']) {
-            return Err(Error::Config(format!(
-                "base_url: {base:?} is not a site URL like https://acme.atlassian.net"
-            )));
-        }
-        if let Some(id) = &self.cloud_id {
-            if self.deployment != Deployment::Cloud {
+        self.validate_site()?;
+        self.validate_settings()
+    }
+
+    fn validate_site(&self) -> Result<(), Error> {
+        let base = &self.base_url;
+        site_shape(base).map_err(|why| {
+            Error::Config(format!(
+                "the connection's base URL {base:?} {why}: use the site, like \
+                 https://acme.atlassian.net or https://jira.acme.internal/jira"
+            ))
+        })?;
+        match self.cloud_id() {
+            Some(id) => {
+                if self.deployment != Deployment::Cloud {
+                    return Err(Error::Config(
+                        "deployment: only Jira Cloud is reached through Atlassian's gateway; \
+                         use cloud, or the Data Center server as the base URL"
+                            .into(),
+                    ));
+                }
+                if !is_cloud_id(id) {
+                    return Err(Error::Config(format!(
+                        "the connection's base URL {base:?}: {OAUTH_GATEWAY}/ must be followed \
+                         by the site's cloud id (a UUID from \
+                         https://api.atlassian.com/oauth/token/accessible-resources)"
+                    )));
+                }
+                let Some(site) = &self.site_url else {
+                    return Err(Error::Config(
+                        "site_url: required when the connection's base URL is Atlassian's \
+                         OAuth gateway: the site (https://acme.atlassian.net), for links to \
+                         issues"
+                            .into(),
+                    ));
+                };
+                site_shape(site.trim()).map_err(|why| {
+                    Error::Config(format!(
+                        "site_url: {site:?} {why}: use the site, like https://acme.atlassian.net"
+                    ))
+                })?;
+            }
+            None if self.site_url.is_some() => {
                 return Err(Error::Config(
-                    "cloud_id: only Jira Cloud has one; remove it for data-center".into(),
-                ));
+                    "site_url: only for OAuth 2.0 connections through Atlassian's gateway; \
+                     otherwise links point into the connection's base URL"
+                        .into(),
+                ))
             }
-            let uuid_like = id.len() == 36
-                && id.chars().enumerate().all(|(i, c)| {
-                    if [8, 13, 18, 23].contains(&i) {
-                        c == '-'
-                    } else {
-                        c.is_ascii_hexdigit()
-                    }
-                });
-            if !uuid_like {
-                return Err(Error::Config(format!(
-                    "cloud_id: {id:?} is not a cloud id (a UUID from \
-                     https://api.atlassian.com/oauth/token/accessible-resources)"
-                )));
-            }
+            None => {}
         }
+        Ok(())
+    }
+
+    /// Checks the settings that do not depend on the connection: project keys, JQL without
+    /// ordering, field ids.
+    pub fn validate_settings(&self) -> Result<(), Error> {
         if let Some(key) = self.projects.iter().find(|k| !is_project_key(k)) {
             return Err(Error::Config(format!(
                 "projects: {key:?} is not a project key (capital letters, digits, _)"
@@ -111,12 +163,16 @@ impl Config {
         Ok(())
     }
 
-    /// The REST API's root: the site, or Atlassian's OAuth gateway for the cloud id.
+    /// The cloud id, when the base URL is Atlassian's OAuth gateway (`{OAUTH_GATEWAY}/{id}`).
+    pub fn cloud_id(&self) -> Option<&str> {
+        let rest = self.base_url.strip_prefix(OAUTH_GATEWAY)?;
+        Some(rest.strip_prefix('/').unwrap_or(rest))
+    }
+
+    /// The REST API's root: the connection's base URL (the site, or the gateway for the cloud
+    /// id).
     pub fn api_root(&self) -> String {
-        match &self.cloud_id {
-            Some(id) if self.deployment == Deployment::Cloud => format!("{OAUTH_GATEWAY}/{id}"),
-            _ => self.site(),
-        }
+        self.base_url.clone()
     }
 
     /// `{api_root}/rest/api/{3 or 2}/{path}`.
@@ -128,9 +184,13 @@ impl Config {
         format!("{}/rest/api/{version}/{path}", self.api_root())
     }
 
-    /// The site URL without a trailing slash.
+    /// The site URL without a trailing slash: `site_url` behind the OAuth gateway, else the
+    /// connection's base URL.
     pub fn site(&self) -> String {
-        self.base_url.trim().trim_end_matches('/').to_owned()
+        match &self.site_url {
+            Some(site) if self.cloud_id().is_some() => site.trim().trim_end_matches('/').to_owned(),
+            _ => self.base_url.clone(),
+        }
     }
 
     /// The page of an issue in JIRA.
@@ -172,6 +232,29 @@ impl Config {
     }
 }
 
+/// Why `url` is not a site URL (`http(s)://host[/path]`, no query or fragment), if it is not.
+fn site_shape(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("must start with https:// or http://")?;
+    if rest.is_empty() || rest.starts_with('/') || url.contains(['?', '#', ' ']) {
+        return Err("is not a site URL");
+    }
+    Ok(())
+}
+
+fn is_cloud_id(id: &str) -> bool {
+    id.len() == 36
+        && id.chars().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
 /// A JQL string literal.
 pub fn jql_string(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
@@ -195,15 +278,21 @@ fn is_custom_field(field: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn config(json: serde_json::Value) -> Config {
-        serde_json::from_value(json).expect("parses")
+    fn config(json: serde_json::Value, base_url: &str) -> Result<Config, Error> {
+        serde_json::from_value::<Config>(json)
+            .expect("parses")
+            .on(base_url)
     }
+
+    const CLOUD_ID: &str = "11223344-a1b2-3b33-c444-def123456789";
 
     #[test]
     fn cloud_data_center_and_oauth_roots() {
         let cloud = config(
-            serde_json::json!({"deployment": "cloud", "base_url": "https://acme.atlassian.net/"}),
-        );
+            serde_json::json!({"deployment": "cloud"}),
+            "https://acme.atlassian.net/",
+        )
+        .expect("valid");
         assert_eq!(
             cloud.api("search/jql"),
             "https://acme.atlassian.net/rest/api/3/search/jql"
@@ -212,72 +301,104 @@ mod tests {
             cloud.browse_url("ED-1"),
             "https://acme.atlassian.net/browse/ED-1"
         );
-        let oauth = config(serde_json::json!({
-            "deployment": "cloud", "base_url": "https://acme.atlassian.net",
-            "cloud_id": "11223344-a1b2-3b33-c444-def123456789"}));
-        assert_eq!(oauth.validate(), Ok(()));
+        let oauth = config(
+            serde_json::json!({"deployment": "cloud", "site_url": "https://acme.atlassian.net"}),
+            &format!("{OAUTH_GATEWAY}/{CLOUD_ID}"),
+        )
+        .expect("valid");
+        assert_eq!(oauth.cloud_id(), Some(CLOUD_ID));
         assert_eq!(
             oauth.api("myself"),
-            "https://api.atlassian.com/ex/jira/11223344-a1b2-3b33-c444-def123456789/rest/api/3/myself"
+            format!("https://api.atlassian.com/ex/jira/{CLOUD_ID}/rest/api/3/myself")
         );
         assert_eq!(
             oauth.browse_url("ED-1"),
             "https://acme.atlassian.net/browse/ED-1"
         );
         let dc = config(
-            serde_json::json!({"deployment": "data-center", "base_url": "https://jira.acme.internal/jira"}),
-        );
+            serde_json::json!({"deployment": "data-center"}),
+            "https://jira.acme.internal/jira",
+        )
+        .expect("valid");
         assert_eq!(
             dc.api("search"),
             "https://jira.acme.internal/jira/rest/api/2/search"
         );
+        assert_eq!(dc.cloud_id(), None);
         assert_eq!((dc.page_size(), dc.overlap_ms()), (50, 300_000));
     }
 
     #[test]
     fn what_the_schema_cannot_check_is_refused_with_the_field_named() {
-        for (json, field) in [
+        let gateway = format!("{OAUTH_GATEWAY}/{CLOUD_ID}");
+        for (json, base, said) in [
             (
-                serde_json::json!({"deployment": "cloud", "base_url": "ftp://x"}),
-                "base_url",
+                serde_json::json!({"deployment": "cloud"}),
+                "ftp://x",
+                "the connection's base URL",
             ),
             (
-                serde_json::json!({"deployment": "cloud", "base_url": "https://"}),
-                "base_url",
+                serde_json::json!({"deployment": "cloud"}),
+                "https://",
+                "the connection's base URL",
             ),
             (
-                serde_json::json!({"deployment": "data-center", "base_url": "https://j", "cloud_id": "11223344-a1b2-3b33-c444-def123456789"}),
-                "cloud_id",
+                serde_json::json!({"deployment": "data-center", "site_url": "https://j"}),
+                gateway.as_str(),
+                "deployment",
             ),
             (
-                serde_json::json!({"deployment": "cloud", "base_url": "https://j", "cloud_id": "acme"}),
-                "cloud_id",
+                serde_json::json!({"deployment": "cloud", "site_url": "https://j"}),
+                "https://api.atlassian.com/ex/jira/acme",
+                "the connection's base URL",
             ),
             (
-                serde_json::json!({"deployment": "cloud", "base_url": "https://j", "projects": ["ok", "A"]}),
+                serde_json::json!({"deployment": "cloud"}),
+                gateway.as_str(),
+                "site_url",
+            ),
+            (
+                serde_json::json!({"deployment": "cloud", "site_url": "acme.atlassian.net"}),
+                gateway.as_str(),
+                "site_url",
+            ),
+            (
+                serde_json::json!({"deployment": "cloud", "site_url": "https://j"}),
+                "https://j",
+                "site_url",
+            ),
+            (
+                serde_json::json!({"deployment": "cloud", "projects": ["ok", "A"]}),
+                "https://j",
                 "projects",
             ),
             (
-                serde_json::json!({"deployment": "cloud", "base_url": "https://j", "jql": "a = b order by c"}),
+                serde_json::json!({"deployment": "cloud", "jql": "a = b order by c"}),
+                "https://j",
                 "jql",
             ),
             (
-                serde_json::json!({"deployment": "cloud", "base_url": "https://j", "custom_fields": ["summary"]}),
+                serde_json::json!({"deployment": "cloud", "custom_fields": ["summary"]}),
+                "https://j",
                 "custom_fields",
             ),
         ] {
-            match config(json.clone()).validate() {
-                Err(Error::Config(m)) => assert!(m.starts_with(field), "{json}: {m}"),
-                other => panic!("{json}: {other:?}"),
+            match config(json.clone(), base) {
+                Err(Error::Config(m)) => assert!(m.starts_with(said), "{json} on {base}: {m}"),
+                other => panic!("{json} on {base}: {other:?}"),
             }
         }
     }
 
     #[test]
     fn the_scope_quotes_keys_and_brackets_the_jql() {
-        let c = config(serde_json::json!({
-            "deployment": "cloud", "base_url": "https://j",
-            "projects": ["ED", "PR"], "jql": "labels = x OR labels = y"}));
+        let c = config(
+            serde_json::json!({
+            "deployment": "cloud",
+            "projects": ["ED", "PR"], "jql": "labels = x OR labels = y"}),
+            "https://j",
+        )
+        .expect("valid");
         assert_eq!(
             c.scope().as_deref(),
             Some("project in (\"ED\", \"PR\") AND (labels = x OR labels = y)")

@@ -7,9 +7,9 @@
 //!
 //! # Layout
 //!
-//! - `config`: the connection's configuration, and what follows from it (API root and version,
-//!   the JQL scope); OAuth 2.0 (3LO) connections reach the site through Atlassian's gateway by
-//!   cloud id.
+//! - `config`: the connection's configuration with the connection's base URL (from the host),
+//!   and what follows from them (API root and version, links, the JQL scope); OAuth 2.0 (3LO)
+//!   connections have Atlassian's gateway with the site's cloud id as their base URL.
 //! - `api`: the REST calls, and JIRA's failures as the contract's typed errors (rate limits
 //!   from `Retry-After`/`X-RateLimit-Reset`, 401/403/404 with what JIRA said).
 //! - `scan`: incremental, resumable reading of issues by `updated`, with an overlap window and
@@ -51,15 +51,18 @@ impl Connector for JiraConnector {
     }
 
     fn check(&self, config: &Config) -> Result<String, Error> {
-        config.validate()?;
+        let config = &config.connected()?;
         let me = match api::Jira::new(config).myself() {
             Err(Error::NotFound(why)) => {
                 let hint = if config.is_cloud() {
                     "no Jira Cloud REST API v3 there; for Jira Data Center set deployment to data-center"
                 } else {
-                    "no Jira REST API v2 there; check base_url (with the context path, e.g. /jira)"
+                    "no Jira REST API v2 there; check it has the context path (e.g. /jira)"
                 };
-                return Err(Error::Config(format!("base_url: {hint} ({why})")));
+                return Err(Error::Config(format!(
+                    "the connection's base URL {}: {hint} ({why})",
+                    config.api_root()
+                )));
             }
             other => other?,
         };
@@ -71,19 +74,24 @@ impl Connector for JiraConnector {
         Ok(format!("connected to {} as {who}", config.site()))
     }
 
+    /// The streams are the same for every connection, so a try-out call (no connection, no base
+    /// URL) lists them too, after checking what it can.
     fn discover(&self, config: &Config) -> Result<Vec<StreamSpec>, Error> {
-        config.validate()?;
+        match agentic_sdk::base_url() {
+            Some(_) => {
+                config.connected()?;
+            }
+            None => config.validate_settings()?,
+        }
         Ok(streams::specs())
     }
 
     fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
-        config.validate()?;
-        streams::read(config, stream, state)
+        streams::read(&config.connected()?, stream, state)
     }
 
     fn invoke(&self, config: &Config, action: &str, input: Value) -> Result<Value, Error> {
-        config.validate()?;
-        actions::invoke(config, action, input)
+        actions::invoke(&config.connected()?, action, input)
     }
 }
 

@@ -403,14 +403,14 @@ mod tests {
     #[test]
     fn runs_search_from_the_window_in_the_users_zone() {
         let config: Config = serde_json::from_value(serde_json::json!({
-            "deployment": "cloud", "base_url": "https://x.atlassian.net", "projects": ["ED"]}))
+            "deployment": "cloud", "projects": ["ED"]}))
         .expect("config");
         assert_eq!(
             jql(&config, Some(1_610_886_840_000), 120),
             "project in (\"ED\") AND updated >= \"2021-01-17 14:34\" ORDER BY updated ASC, key ASC"
         );
         let unscoped: Config = serde_json::from_value(serde_json::json!({
-            "deployment": "cloud", "base_url": "https://x.atlassian.net"}))
+            "deployment": "cloud"}))
         .expect("config");
         assert_eq!(
             jql(&unscoped, None, 0),

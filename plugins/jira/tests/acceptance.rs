@@ -13,8 +13,9 @@ use support::{FakeJira, Mode};
 fn run(mode: Mode) -> (FakeJira, Report) {
     let jira = FakeJira::start(mode, 40);
     let report = acceptance::<JiraConnector>(&Acceptance {
+        base_url: Some(jira.url()),
         config: jira.config(9),
-        bad_config: json!({"deployment": "cloud"}),
+        bad_config: json!({"deployment": "server"}),
         manifest: Some(MANIFEST),
         invocations: vec![
             (

@@ -3,15 +3,9 @@
 
 use crate::support;
 
-use agentic_sdk::testing::Harness;
 use agentic_sdk::Error;
-use jira::JiraConnector;
 use serde_json::{json, Value};
 use support::{FakeJira, Mode, STATUSES};
-
-fn harness() -> Harness<JiraConnector> {
-    Harness::new(JiraConnector)
-}
 
 fn last_write(jira: &FakeJira) -> (String, Value) {
     jira.with(|d| d.writes.last().cloned()).expect("a write")
@@ -20,7 +14,7 @@ fn last_write(jira: &FakeJira) -> (String, Value) {
 #[test]
 fn create_issue_sends_markdown_as_adf_to_cloud() {
     let jira = FakeJira::start(Mode::Cloud, 4);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(5);
     let out = h
         .invoke(&config, "create-issue", &json!({
@@ -59,7 +53,7 @@ fn create_issue_sends_markdown_as_adf_to_cloud() {
 #[test]
 fn data_center_gets_wiki_markup_and_user_names() {
     let jira = FakeJira::start(Mode::DataCenter, 4);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(5);
     h.invoke(&config, "create-issue", &json!({"project": "ED", "issue_type": "Bug", "summary": "s", "description": "Some **bold**\n\n- a", "assignee": "user3"}))
         .expect("created");
@@ -79,7 +73,7 @@ fn data_center_gets_wiki_markup_and_user_names() {
 #[test]
 fn update_issue_sets_only_what_it_is_given() {
     let jira = FakeJira::start(Mode::Cloud, 4);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(5);
     let out = h
         .invoke(&config, "update-issue", &json!({"issue": "ED-2", "summary": "New title", "labels": [], "assignee": null, "description": ""}))
@@ -114,7 +108,7 @@ fn update_issue_sets_only_what_it_is_given() {
 #[test]
 fn add_comment_answers_with_a_link_to_it() {
     let jira = FakeJira::start(Mode::Cloud, 4);
-    let h = harness();
+    let h = jira.harness();
     let out = h
         .invoke(&jira.config(5), "add-comment", &json!({"issue": "ED-1", "body": "Fixed in :status[v2]{\"color\":\"green\"}, thanks @team."}))
         .expect("comment");
@@ -139,7 +133,7 @@ fn add_comment_answers_with_a_link_to_it() {
 #[test]
 fn transitions_are_found_by_id_name_or_target_status() {
     let jira = FakeJira::start(Mode::Cloud, 6);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(5);
     // ED-1 is issue 0, in "To Do".
     let out = h

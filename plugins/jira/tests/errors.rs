@@ -13,15 +13,12 @@ use jira::JiraConnector;
 use serde_json::json;
 use support::{FakeJira, Mode};
 
-fn harness() -> Harness<JiraConnector> {
-    Harness::new(JiraConnector)
-}
-
 /// Reads `issues` once, with `failure` as JIRA's answer.
 fn read_failing(mode: Mode, failure: FakeResponse) -> Error {
     let jira = FakeJira::start(mode, 3);
     jira.with(|d| d.failures.push_back(failure));
-    let error = harness()
+    let error = jira
+        .harness()
         .read(&jira.config(5), "issues", None)
         .expect_err("the read fails");
     jira.assert_valid();
@@ -166,7 +163,7 @@ fn refused_credentials_and_permissions_say_what_to_fix() {
 #[test]
 fn missing_things_are_not_found_with_jiras_words() {
     let jira = FakeJira::start(Mode::Cloud, 3);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(5);
     match h.invoke(
         &config,
@@ -194,10 +191,10 @@ fn missing_things_are_not_found_with_jiras_words() {
 #[test]
 fn check_names_the_user_and_catches_a_wrong_deployment() {
     let cloud = FakeJira::start(Mode::Cloud, 1);
-    let h = harness();
-    let message = h.check(&cloud.config(5)).expect("check");
+    let message = cloud.harness().check(&cloud.config(5)).expect("check");
     assert_eq!(message, format!("connected to {} as User 0", cloud.url()));
     let dc = FakeJira::start(Mode::DataCenter, 1);
+    let h = dc.harness();
     let dc_config = dc.config(5);
     assert_eq!(
         h.check(&dc_config),
@@ -212,10 +209,18 @@ fn check_names_the_user_and_catches_a_wrong_deployment() {
     }
     // A configuration that does not parse, or that the connector refuses.
     assert!(
-        matches!(h.check(&json!({"deployment": "server", "base_url": "https://x"})), Err(Error::Config(m)) if m.contains("deployment"))
+        matches!(h.check(&json!({"deployment": "server"})), Err(Error::Config(m)) if m.contains("deployment"))
     );
     assert!(
-        matches!(h.check(&json!({"deployment": "cloud", "base_url": "https://x", "jql": "a = b ORDER BY c"})), Err(Error::Config(m)) if m.starts_with("jql"))
+        matches!(h.check(&json!({"deployment": "cloud", "jql": "a = b ORDER BY c"})), Err(Error::Config(m)) if m.starts_with("jql"))
+    );
+    // The connection's base URL is checked, and there must be one (try-out calls have none).
+    let bad_site = Harness::new(JiraConnector).with_base_url("ftp://jira.acme.internal");
+    assert!(
+        matches!(bad_site.check(&json!({"deployment": "cloud"})), Err(Error::Config(m)) if m.starts_with("the connection's base URL \"ftp://jira.acme.internal\" must start with https://"))
+    );
+    assert!(
+        matches!(Harness::new(JiraConnector).check(&json!({"deployment": "cloud"})), Err(Error::Config(m)) if m.contains("no connection"))
     );
     // Only the second request of each server is the one-off /rest/api/3 probe of the wrong config.
     let violations = dc.violations();
@@ -230,7 +235,7 @@ fn check_names_the_user_and_catches_a_wrong_deployment() {
 #[test]
 fn states_that_are_not_the_streams_are_invalid_input() {
     let jira = FakeJira::start(Mode::Cloud, 2);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(5);
     for (stream, state) in [
         ("issues", "12"),
@@ -251,7 +256,7 @@ fn states_that_are_not_the_streams_are_invalid_input() {
 #[test]
 fn jiras_validation_errors_reach_the_user() {
     let jira = FakeJira::start(Mode::Cloud, 2);
-    let h = harness();
+    let h = jira.harness();
     match h.invoke(
         &jira.config(5),
         "create-issue",

@@ -85,7 +85,7 @@ fn the_fakes_answers_fit_the_documents_response_schemas() {
     for mode in [Mode::Cloud, Mode::DataCenter] {
         let jira = FakeJira::start(mode, 30);
         jira.with(|d| d.check_responses = true);
-        let h = Harness::new(JiraConnector);
+        let h = jira.harness();
         let config = jira.config(10);
         assert!(h.check(&config).is_ok());
         for stream in [
@@ -125,8 +125,8 @@ fn atlassians_example_search_answer_reads_as_records() {
         "/rest/api/3/search/jql" => FakeResponse::json(&example),
         _ => FakeResponse::status(404),
     });
-    let config = json!({"deployment": "cloud", "base_url": server.url()});
-    let h = Harness::new(JiraConnector);
+    let config = json!({"deployment": "cloud"});
+    let h = Harness::new(JiraConnector).with_base_url(server.url());
     let page = h.read(&config, "issues", None).expect("the example reads");
     assert!(!page.has_more, "isLast: true");
     let RecordData::WorkItem(item) = &page.records[0] else {

@@ -13,10 +13,6 @@ use jira::JiraConnector;
 use serde_json::Value;
 use support::{generate, FakeJira, Mode, T0};
 
-fn harness() -> Harness<JiraConnector> {
-    Harness::new(JiraConnector)
-}
-
 fn ids(pages: &[Page]) -> Vec<String> {
     pages
         .iter()
@@ -74,7 +70,7 @@ fn jql_sent(jira: &FakeJira) -> Vec<String> {
 
 fn changes_after_a_full_read(mode: Mode) {
     let jira = FakeJira::start(mode, 23);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(4);
     let full = read_and_resume(&h, &config, "issues", None);
     assert_eq!(ids(&full).len(), 23);
@@ -141,7 +137,7 @@ fn data_center_incremental_reads_return_only_changes() {
 fn changes_indexed_late_within_the_overlap_window_are_read() {
     for mode in [Mode::Cloud, Mode::DataCenter] {
         let jira = FakeJira::start(mode, 12);
-        let h = harness();
+        let h = jira.harness();
         let config = jira.config(5);
         let state = last_state(&h.read_all(&config, "issues", None).expect("full"));
         let hw = jira
@@ -165,7 +161,7 @@ fn jql_dates_are_written_in_the_jira_users_time_zone() {
     // the connector to write JQL dates in UTC, its searches would start five hours late and
     // miss the change below.
     let jira = FakeJira::with_data(generate(Mode::Cloud, 10, -300));
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(4);
     let state = last_state(&h.read_all(&config, "issues", None).expect("full"));
     let hw = jira
@@ -196,7 +192,7 @@ fn issues_updated_at_one_instant_split_across_pages_are_read_once() {
         }
         let jira = FakeJira::with_data(data);
         jira.with(support::Data::sort);
-        let h = harness();
+        let h = jira.harness();
         let config = jira.config(5);
         let pages = read_and_resume(&h, &config, "issues", None);
         assert_eq!(ids(&pages).len(), 30, "{mode:?}");
@@ -214,7 +210,7 @@ fn issues_updated_at_one_instant_split_across_pages_are_read_once() {
 #[test]
 fn an_expired_page_token_restarts_the_search_without_repeats() {
     let jira = FakeJira::start(Mode::Cloud, 20);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(4);
     let first = h.read(&config, "issues", None).expect("first page");
     jira.with(|d| d.expire_tokens = 1);
@@ -237,7 +233,7 @@ fn an_expired_page_token_restarts_the_search_without_repeats() {
 #[test]
 fn a_rate_limit_mid_run_loses_nothing_when_the_host_retries_the_state() {
     let jira = FakeJira::start(Mode::Cloud, 15);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(4);
     let mut pages = vec![h.read(&config, "issues", None).expect("page 1")];
     jira.with(|d| {
@@ -260,7 +256,7 @@ fn a_rate_limit_mid_run_loses_nothing_when_the_host_retries_the_state() {
 #[test]
 fn child_streams_follow_their_issues_incrementally() {
     let jira = FakeJira::start(Mode::Cloud, 20);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(6);
     let mut states = Vec::new();
     for stream in ["issue-links", "changelog"] {
@@ -313,7 +309,7 @@ fn full_refresh_streams_start_over_on_the_next_sync() {
     // The host starts every sync from the stored state; projects and users end with an empty
     // one, so the next sync reads them all again.
     let jira = FakeJira::start(Mode::Cloud, 2);
-    let h = harness();
+    let h = jira.harness();
     let config = jira.config(3);
     for (stream, count) in [("projects", 2), ("users", 7)] {
         let first = h.read_all(&config, stream, None).expect("first");

@@ -4,18 +4,12 @@
 
 use crate::support;
 
-use agentic_sdk::testing::Harness;
 use agentic_sdk::{RecordData, WorkItem};
-use jira::JiraConnector;
 use serde_json::{json, Value};
 use support::{FakeJira, Mode, T0};
 
-fn harness() -> Harness<JiraConnector> {
-    Harness::new(JiraConnector)
-}
-
-fn records(config: &Value, stream: &str) -> Vec<RecordData> {
-    harness()
+fn records(jira: &FakeJira, config: &Value, stream: &str) -> Vec<RecordData> {
+    jira.harness()
         .read_all(config, stream, None)
         .expect("read")
         .into_iter()
@@ -38,7 +32,7 @@ fn cloud_issues_become_complete_work_items() {
     let jira = FakeJira::start(Mode::Cloud, 12);
     let mut config = jira.config(20);
     config["custom_fields"] = json!(["customfield_10010"]);
-    let items = work_items(records(&config, "issues"));
+    let items = work_items(records(&jira, &config, "issues"));
     let by_key = |key: &str| {
         items
             .iter()
@@ -136,7 +130,7 @@ fn cloud_issues_become_complete_work_items() {
 fn data_center_people_are_user_keys_and_text_is_wiki_markup_read_as_markdown() {
     let jira = FakeJira::start(Mode::DataCenter, 6);
     let config = jira.config(20);
-    let items = work_items(records(&config, "issues"));
+    let items = work_items(records(&jira, &config, "issues"));
     let second = items.iter().find(|i| i.key == "PR-1").expect("PR-1");
     assert_eq!(second.assignee.as_deref(), Some("JIRAUSER10101"));
     assert_eq!(
@@ -144,7 +138,7 @@ fn data_center_people_are_user_keys_and_text_is_wiki_markup_read_as_markdown() {
         "Issue 1: **steps** to reproduce.\n\n- open the page"
     );
     assert_eq!(second.attributes["description_format"], "wiki");
-    let people = records(&config, "users");
+    let people = records(&jira, &config, "users");
     let RecordData::Person(p) = &people[1] else {
         panic!("{people:?}")
     };
@@ -163,7 +157,7 @@ fn data_center_people_are_user_keys_and_text_is_wiki_markup_read_as_markdown() {
 fn people_projects_links_comments_and_histories() {
     let jira = FakeJira::start(Mode::Cloud, 20);
     let config = jira.config(50);
-    let people = records(&config, "users");
+    let people = records(&jira, &config, "users");
     let persons: Vec<_> = people
         .iter()
         .map(|r| match r {
@@ -177,7 +171,7 @@ fn people_projects_links_comments_and_histories() {
         "hidden by the user's privacy settings"
     );
     assert!(!persons[6].active);
-    let projects = records(&config, "projects");
+    let projects = records(&jira, &config, "projects");
     let RecordData::Raw(ed) = &projects[0] else {
         panic!("{projects:?}")
     };
@@ -186,7 +180,7 @@ fn people_projects_links_comments_and_histories() {
     assert_eq!(ed.data["lead"], "5b10a2844c20165700ede200");
     assert_eq!(ed.data["url"], format!("{}/browse/ED", jira.url()));
     // Each link once, from its outward side.
-    let links = records(&config, "issue-links");
+    let links = records(&jira, &config, "issue-links");
     assert_eq!(links.len(), jira.with(|d| d.links.len()));
     let RecordData::TraceLink(link) = &links[0] else {
         panic!("{links:?}")
@@ -200,7 +194,7 @@ fn people_projects_links_comments_and_histories() {
         ("10003", "10002", "Blocks")
     );
     // Issue 6 has twelve comments: five come with the search, the rest from its own endpoint.
-    let comments = records(&config, "comments");
+    let comments = records(&jira, &config, "comments");
     let of_six: Vec<_> = comments
         .iter()
         .filter_map(|r| match r {
@@ -218,7 +212,7 @@ fn people_projects_links_comments_and_histories() {
         .iter()
         .any(|r| r.path == "/rest/api/3/issue/10006/comment" && r.query("startAt") == Some("5")));
     // Issue 3 has 120 changes: the search shows the latest 100, the rest comes page by page.
-    let histories = records(&config, "changelog");
+    let histories = records(&jira, &config, "changelog");
     let of_three = histories
         .iter()
         .filter(|r| matches!(r, RecordData::Raw(h) if h.data["issue_id"] == "10003"))
@@ -237,11 +231,11 @@ fn configured_projects_and_jql_narrow_every_search() {
     let mut config = jira.config(50);
     config["projects"] = json!(["PR"]);
     config["jql"] = json!("labels = backend OR labels = ui");
-    let items = work_items(records(&config, "issues"));
+    let items = work_items(records(&jira, &config, "issues"));
     assert!(!items.is_empty());
     assert!(items.iter().all(|i| i.key.starts_with("PR-")
         && (i.labels.contains(&"backend".to_owned()) || i.labels.contains(&"ui".to_owned()))));
-    let projects = records(&config, "projects");
+    let projects = records(&jira, &config, "projects");
     assert_eq!(projects.len(), 1);
     assert!(jira
         .requests()

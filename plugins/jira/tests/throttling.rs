@@ -7,9 +7,7 @@ use crate::support;
 
 use std::collections::BTreeSet;
 
-use agentic_sdk::testing::Harness;
 use agentic_sdk::Error;
-use jira::JiraConnector;
 use support::{FakeJira, Mode, T0};
 
 #[test]
@@ -31,7 +29,7 @@ fn a_rate_limit_every_seventh_request_still_reads_every_comment_once() {
             d.throttle_every = Some(7);
             d.issues.iter().map(|i| i.comments.len()).sum::<usize>()
         });
-        let h = Harness::new(JiraConnector);
+        let h = jira.harness();
         let config = jira.config(10);
         let (mut state, mut ids, mut reads, mut limited) = (None::<String>, Vec::new(), 0, 0);
         loop {

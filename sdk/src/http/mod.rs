@@ -24,7 +24,9 @@
 //!
 //! Status codes become typed errors with [`Response::error_for_status`] (see [`status_error`]
 //! for the mapping, including `Retry-After`), and [`paginate`] walks cursor- or link-paginated
-//! listings.
+//! listings. [`endpoint`] builds URLs under the connection's base URL. A request the host
+//! refuses is an [`Error::Config`] that says which rule refused it
+//! ([`crate::host::egress_refusal`]).
 
 mod paginate;
 mod status;
@@ -51,6 +53,29 @@ use crate::host;
 use crate::types::LogLevel;
 
 pub use paginate::{paginate, Batch, Paginate};
+
+/// `path` under the connection's base URL ([`crate::host::base_url`]): `endpoint("/api/issues")`
+/// on a connection at `https://tracker.example.com/v2/` is
+/// `https://tracker.example.com/v2/api/issues` (one slash between them, whatever each has).
+/// A call without a connection (a try-out call) gets an [`Error::Config`] saying so.
+///
+/// ```
+/// use agentic_sdk::http::endpoint;
+/// // Natively, outside a harness call, there is no connection:
+/// assert!(matches!(endpoint("/status"), Err(agentic_sdk::Error::Config(_))));
+/// ```
+pub fn endpoint(path: &str) -> Result<String, Error> {
+    let base = host::base_url().ok_or_else(|| {
+        Error::Config(
+            "this call has no connection, so no base URL to call (try-out calls have none)".into(),
+        )
+    })?;
+    Ok(format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    ))
+}
 pub use status::{retry_after_secs, status_error, DEFAULT_RETRY_AFTER_SECS};
 pub use url::encode;
 
@@ -391,5 +416,18 @@ mod tests {
         assert_eq!(r.next_link().as_deref(), Some("https://api/x?page=3"));
         assert_eq!(response(&[]).next_link(), None);
         assert_eq!(r.header("link").map(|l| l.len() > 10), Some(true));
+    }
+
+    #[test]
+    fn endpoints_join_the_connections_base_url_with_one_slash() {
+        let joined = crate::host::with_base_url(Some("https://t.example/v2/"), || {
+            (endpoint("/api/x"), endpoint("api/y"))
+        });
+        assert_eq!(joined.0.as_deref(), Ok("https://t.example/v2/api/x"));
+        assert_eq!(joined.1.as_deref(), Ok("https://t.example/v2/api/y"));
+        let bare = crate::host::with_base_url(Some("https://t.example"), || endpoint("/a"));
+        assert_eq!(bare.as_deref(), Ok("https://t.example/a"));
+        // Outside the call the base URL is gone again.
+        assert!(matches!(endpoint("/a"), Err(Error::Config(_))));
     }
 }

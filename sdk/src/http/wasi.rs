@@ -136,15 +136,18 @@ fn method(method: Method) -> http::Method {
 }
 
 /// The typed error for a `wasi:http` error code: what the host's egress policy refused is a
-/// configuration problem, what the connector got wrong or oversized is a bug, the rest (DNS,
-/// connection, timeouts) may pass.
+/// configuration problem (named with the host's reason: which rule refused it), what the
+/// connector got wrong or oversized is a bug, the rest (DNS, connection, timeouts) may pass.
 fn code_error(fail: &dyn Fn(String) -> String, code: &ErrorCode) -> Error {
     match code {
-        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => Error::Config(fail(
-            "refused by the host: the URL must match the plugin's allowed hosts and the \
-             connection's base URL, and private addresses must be allowed for the connection"
-                .into(),
-        )),
+        ErrorCode::HttpRequestDenied | ErrorCode::DestinationIpProhibited => {
+            let why = host::egress_refusal().unwrap_or_else(|| {
+                "the URL must match the plugin's allowed hosts and the connection's base URL, \
+                 and private addresses must be allowed for the connection"
+                    .into()
+            });
+            Error::Config(fail(format!("refused by the host: {why}")))
+        }
         ErrorCode::TlsCertificateError => {
             Error::Config(fail("the server's TLS certificate was not accepted".into()))
         }

@@ -32,7 +32,12 @@ use crate::types::{ConnectorSpec, Page, StreamSpec};
 /// What the suite runs with.
 #[derive(Debug, Clone, Default)]
 pub struct Acceptance {
-    /// A configuration that works (pointing at a fake service when the connector calls one).
+    /// The connection's base URL the calls are made with (usually a fake service's
+    /// [`super::FakeServer::url`]), as [`Harness::with_base_url`] gives it; `None` for a
+    /// connector that calls no service. [`run_acceptance`] uses its harness's base URL when it
+    /// has one.
+    pub base_url: Option<String>,
+    /// A configuration that works.
     pub config: Value,
     /// A configuration the schema and `check` must both refuse (e.g. a required field missing).
     pub bad_config: Value,
@@ -68,7 +73,11 @@ pub struct StreamReport {
 
 /// Runs the suite on `C::default()` and panics with the list of failures, if any.
 pub fn acceptance<C: Connector>(acceptance: &Acceptance) -> Report {
-    match run_acceptance(&Harness::new(C::default()), acceptance) {
+    let mut harness = Harness::new(C::default());
+    if let Some(url) = &acceptance.base_url {
+        harness = harness.with_base_url(url.clone());
+    }
+    match run_acceptance(&harness, acceptance) {
         Ok(report) => report,
         Err(failures) => panic!(
             "acceptance suite failed ({} problem(s)):\n  - {}",
@@ -88,7 +97,15 @@ pub fn run_acceptance<C: Connector>(
         acceptance,
         failures: Vec::new(),
     };
-    let report = suite.run();
+    // The harness's own base URL wins (its calls set it); else the acceptance's.
+    let base_url = acceptance
+        .base_url
+        .as_deref()
+        .filter(|_| harness.base_url().is_none());
+    let report = match base_url {
+        Some(url) => crate::host::with_base_url(Some(url), || suite.run()),
+        None => suite.run(),
+    };
     if suite.failures.is_empty() {
         Ok(report)
     } else {

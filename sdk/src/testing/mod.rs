@@ -1,7 +1,8 @@
 //! Running a connector natively, in plain `cargo test` (not in `wasm32` builds).
 //!
 //! - [`Harness`] calls a connector the way the host does — JSON configuration in, through the
-//!   same glue as the component's exports — and records what it logged and reported.
+//!   same glue as the component's exports, with the connection's base URL
+//!   ([`Harness::with_base_url`]) — and records what it logged and reported.
 //! - [`FakeServer`] is a tiny HTTP server on `127.0.0.1` answering with a closure, for
 //!   connectors that call a service: the SDK's [`crate::http`] client talks to it natively.
 //! - [`acceptance`] is the suite every plugin passes: a valid spec and schemas, `check`, `discover`,
@@ -41,15 +42,43 @@ pub const DEFAULT_MAX_PAGES: usize = 10_000;
 
 /// Calls a connector as the host would, natively. Configuration and input are JSON values; they
 /// go through the same parsing as in the component, so errors are the ones the host would get.
+/// Like the host, it gives the connector the connection's base URL during each call
+/// ([`Harness::with_base_url`], [`crate::host::base_url`]).
 #[derive(Debug, Default)]
 pub struct Harness<C> {
     connector: C,
+    base_url: Option<String>,
 }
 
 impl<C: Connector> Harness<C> {
-    /// A harness around `connector` (usually `C::default()`, as the host makes it).
+    /// A harness around `connector` (usually `C::default()`, as the host makes it), for calls
+    /// without a connection (no base URL), like the host's try-out calls.
     pub fn new(connector: C) -> Self {
-        Self { connector }
+        Self {
+            connector,
+            base_url: None,
+        }
+    }
+
+    /// Calls as for a connection whose base URL is `url` (typically a
+    /// [`FakeServer::url`]): [`crate::host::base_url`] answers it during every call, as the
+    /// host answers with the connection's.
+    pub fn with_base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// The base URL the calls are made with, if any.
+    pub fn base_url(&self) -> Option<&str> {
+        self.base_url.as_deref()
+    }
+
+    /// Runs `call` with the connection's base URL in place, when the harness has one.
+    fn host<T>(&self, call: impl FnOnce() -> T) -> T {
+        match &self.base_url {
+            Some(url) => crate::host::with_base_url(Some(url), call),
+            None => call(),
+        }
     }
 
     /// The connector itself, for calling its own helper methods.
@@ -57,24 +86,24 @@ impl<C: Connector> Harness<C> {
         &self.connector
     }
 
-    /// `spec()`.
+    /// `spec()` (without a base URL, as the host calls it).
     pub fn spec(&self) -> Result<ConnectorSpec, Error> {
         dispatch::spec(&self.connector)
     }
 
     /// `check(config)`.
     pub fn check(&self, config: &Value) -> Result<String, Error> {
-        dispatch::check(&self.connector, &config.to_string())
+        self.host(|| dispatch::check(&self.connector, &config.to_string()))
     }
 
     /// `discover(config)`.
     pub fn discover(&self, config: &Value) -> Result<Vec<StreamSpec>, Error> {
-        dispatch::discover(&self.connector, &config.to_string())
+        self.host(|| dispatch::discover(&self.connector, &config.to_string()))
     }
 
     /// `read(config, stream, state)`: one page.
     pub fn read(&self, config: &Value, stream: &str, state: Option<&str>) -> Result<Page, Error> {
-        dispatch::read(&self.connector, &config.to_string(), stream, state)
+        self.host(|| dispatch::read(&self.connector, &config.to_string(), stream, state))
     }
 
     /// Reads `stream` from `state` to its end, as the host's sync loop does, and returns every
@@ -91,12 +120,14 @@ impl<C: Connector> Harness<C> {
 
     /// `invoke(config, action, input)`.
     pub fn invoke(&self, config: &Value, action: &str, input: &Value) -> Result<Value, Error> {
-        let output = dispatch::invoke(
-            &self.connector,
-            &config.to_string(),
-            action,
-            &input.to_string(),
-        )?;
+        let output = self.host(|| {
+            dispatch::invoke(
+                &self.connector,
+                &config.to_string(),
+                action,
+                &input.to_string(),
+            )
+        })?;
         serde_json::from_str(&output)
             .map_err(|e| Error::Internal(format!("output of `{action}` is not JSON: {e}")))
     }

@@ -24,7 +24,10 @@ struct GuardedResolver {
 
 /// The resolver's refusal, found again in the error chain to tell the guest why.
 #[derive(Debug, thiserror::Error)]
-#[error("{host} resolves only to addresses the connection may not reach")]
+#[error(
+    "{host} resolves only to addresses the connection may not reach (private or loopback ones \
+     unless the connection allows them; link-local and metadata ones never)"
+)]
 struct Prohibited {
     host: String,
 }
@@ -98,6 +101,54 @@ pub(crate) struct Egress {
     pub(crate) refused: u32,
     /// Requests of this call in flight at once: each may hold a request body in host memory.
     pub(crate) in_flight: Arc<tokio::sync::Semaphore>,
+    /// The call's latest request and why it was refused, if it was (`host.egress-refusal`).
+    pub(crate) latest: Latest,
+}
+
+/// The call's latest request (by the order the guest handed them over) and why the host
+/// refused it, if it did. Shared with the requests in flight: a refusal found after the hook
+/// returned (the resolver's, a redirect's) is recorded only if no later request started since.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Latest(Arc<std::sync::Mutex<(u64, Option<String>)>>);
+
+/// Longest refusal reason kept (a refused path is the guest's and may be long).
+const MAX_REASON_BYTES: usize = 1024;
+
+impl Latest {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Option<String>)> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new request starts; returns its number.
+    fn start(&self) -> u64 {
+        let mut latest = self.lock();
+        latest.0 += 1;
+        latest.1 = None;
+        latest.0
+    }
+
+    /// Request `number` was refused for `why`.
+    fn refuse(&self, number: u64, why: &str) {
+        let mut latest = self.lock();
+        if latest.0 == number {
+            latest.1 = Some(crate::plugins::sandbox::cut(
+                why.to_owned(),
+                MAX_REASON_BYTES,
+            ));
+        }
+    }
+
+    /// Why the latest request was refused, if it was.
+    pub(crate) fn refusal(&self) -> Option<String> {
+        self.lock().1.clone()
+    }
+
+    /// Forgets the requests so far (a reused instance's next call starts afresh).
+    pub(crate) fn reset(&self) {
+        *self.lock() = (0, None);
+    }
 }
 
 /// Requests one call may have in flight at once (each buffers up to `max_request_body`).
@@ -114,6 +165,8 @@ type SendFuture = Box<
 
 impl Egress {
     fn deny(&mut self, why: &str) -> SendFuture {
+        let number = self.latest.start();
+        self.latest.refuse(number, why);
         self.refused += 1;
         // One warning per call is enough to explain; a flood of refusals must not flood the log.
         if self.refused == 1 {
@@ -143,7 +196,8 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
         _fut: Box<dyn Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendFuture {
         let Some(policy) = self.policy.clone() else {
-            return self.deny("this call has no connection, so no network");
+            return self
+                .deny("this call has no connection, so no network (try-out calls have none)");
         };
         if self.sent >= self.limits.max_requests_per_call {
             let why = format!(
@@ -159,6 +213,8 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
             return self.deny(&why);
         }
         self.sent += 1;
+        let number = self.latest.start();
+        let latest = self.latest.clone();
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         let timeout = self.limits.request_timeout.min(remaining);
         let client = self.clients.for_network(policy.allow_private).clone();
@@ -176,7 +232,14 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
                 forward(client, &policy, request, timeout, &limits, &plugin),
             )
             .await
-            .unwrap_or(Err(HttpError::ConnectionTimeout));
+            .unwrap_or(Err(Refusable::Error(HttpError::ConnectionTimeout)))
+            .map_err(|e| match e {
+                Refusable::Error(e) => e,
+                Refusable::Refused(code, why) => {
+                    latest.refuse(number, &why);
+                    code
+                }
+            });
             let outcome = if response.is_ok() { "sent" } else { "failed" };
             metrics::counter!("agentic_plugin_http_requests_total", "outcome" => outcome)
                 .increment(1);
@@ -188,6 +251,28 @@ impl wasmtime_wasi_http::WasiHttpHooks for Egress {
     }
 }
 
+/// How a checked request failed: an error like any other, or a refusal by the egress rules
+/// found only while sending (a name that resolves only to addresses the connection may not
+/// reach, a redirect out of the origin), with its reason for `host.egress-refusal`.
+enum Refusable {
+    Error(HttpError),
+    Refused(HttpError, String),
+}
+
+impl From<HttpError> for Refusable {
+    fn from(e: HttpError) -> Self {
+        Refusable::Error(e)
+    }
+}
+
+/// Maps a client failure to what the guest sees; the resolver's refusal says why.
+fn send_failure(e: reqwest::Error) -> Refusable {
+    match prohibited(&e) {
+        Some(why) => Refusable::Refused(HttpError::DestinationIpProhibited, why.to_string()),
+        None => Refusable::Error(send_error(e)),
+    }
+}
+
 /// Sends one checked request and returns the response with a capped body.
 async fn forward(
     client: reqwest::Client,
@@ -196,7 +281,7 @@ async fn forward(
     timeout: Duration,
     limits: &EgressLimits,
     plugin: &str,
-) -> wasmtime_wasi_http::Result<http::Response<WasiBody>> {
+) -> Result<http::Response<WasiBody>, Refusable> {
     let (mut parts, body) = request.into_parts();
     let body = Limited::new(body, limits.max_request_body)
         .collect()
@@ -228,7 +313,7 @@ async fn forward(
     // Every secret this request carries, to be kept out of what the guest reads back.
     let mut secrets = Secrets::default();
     let response = match &policy.credential {
-        None => send(parts.headers.clone()).await.map_err(send_error)?,
+        None => send(parts.headers.clone()).await.map_err(send_failure)?,
         Some(credential) => {
             let mut headers = parts.headers.clone();
             match credential.headers().await {
@@ -236,9 +321,9 @@ async fn forward(
                     secrets.add_headers(added.iter().map(|(n, v)| (n, v)));
                     headers.extend(added);
                 }
-                Err(e) => return credential_failure(e, plugin),
+                Err(e) => return Ok(credential_failure(e, plugin)?),
             }
-            let response = send(headers.clone()).await.map_err(send_error)?;
+            let response = send(headers.clone()).await.map_err(send_failure)?;
             if !refused(&response) {
                 response
             } else {
@@ -250,9 +335,9 @@ async fn forward(
                         secrets.add_headers(renewed.iter().map(|(n, v)| (n, v)));
                         let mut headers = parts.headers.clone();
                         headers.extend(renewed);
-                        send(headers).await.map_err(send_error)?
+                        send(headers).await.map_err(send_failure)?
                     }
-                    Err(e) => return credential_failure(e, plugin),
+                    Err(e) => return Ok(credential_failure(e, plugin)?),
                 }
             }
         }
@@ -276,7 +361,15 @@ async fn forward(
                 .is_some_and(|t| t.origin() == response.url().origin());
             if !same_origin {
                 tracing::warn!(plugin, "plugin HTTP redirect to another origin refused");
-                return Err(HttpError::HttpRequestDenied);
+                let to = target.map_or_else(|| "an invalid location".into(), |t| t.to_string());
+                return Err(Refusable::Refused(
+                    HttpError::HttpRequestDenied,
+                    format!(
+                        "the response redirected to {}, another origin than {}",
+                        crate::plugins::sandbox::cut(to, 256),
+                        response.url().origin().ascii_serialization()
+                    ),
+                ));
             }
         }
     }
@@ -291,9 +384,9 @@ async fn forward(
                 plugin,
                 "compressed response to a request with a credential refused"
             );
-            return Err(HttpError::HttpResponseContentCoding(
+            return Err(Refusable::Error(HttpError::HttpResponseContentCoding(
                 coding.to_str().ok().map(str::to_owned),
-            ));
+            )));
         }
         redactor.headers(response.headers_mut());
         if parts.method != http::Method::HEAD {
@@ -365,14 +458,19 @@ fn credential_failure(
 
 /// Whether a client failure is the guarded resolver refusing every address of a name.
 pub(crate) fn is_prohibited(e: &reqwest::Error) -> bool {
+    prohibited(e).is_some()
+}
+
+/// The guarded resolver's refusal in a client failure's chain, if it is there.
+fn prohibited(e: &reqwest::Error) -> Option<&Prohibited> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(s) = source {
-        if s.is::<Prohibited>() {
-            return true;
+        if let Some(refusal) = s.downcast_ref::<Prohibited>() {
+            return Some(refusal);
         }
         source = s.source();
     }
-    false
+    None
 }
 
 /// Maps a client failure to the `wasi:http` error code the guest sees.

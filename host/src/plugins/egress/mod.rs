@@ -44,7 +44,7 @@ pub mod policy;
 pub mod redact;
 
 pub use forward::Clients;
-pub(crate) use forward::{is_prohibited, Egress, IN_FLIGHT_PER_CALL};
+pub(crate) use forward::{is_prohibited, Egress, Latest, IN_FLIGHT_PER_CALL};
 pub use policy::{base_url_refusal, host_matches, ip_refusal, EgressPolicy, PolicyError};
 
 /// Caps on one plugin call's HTTP traffic.

@@ -55,6 +55,11 @@ impl EgressPolicy {
         })
     }
 
+    /// The connection's base URL, as parsed: what `host.base-url` gives the connector.
+    pub fn base_url(&self) -> &url::Url {
+        &self.base
+    }
+
     /// Allows private and loopback addresses (on-premises servers, local fakes in tests).
     pub fn allow_private(mut self, allow: bool) -> Self {
         self.allow_private = allow;

@@ -20,7 +20,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use agentic_sdk::testing::{FakeRequest, FakeResponse, FakeServer};
+use agentic_sdk::testing::{FakeRequest, FakeResponse, FakeServer, Harness};
+use jira::JiraConnector;
 use serde_json::{json, Value};
 
 use answers::{
@@ -423,13 +424,18 @@ impl FakeJira {
         self.with(|d| d.mode)
     }
 
-    /// A configuration for the connector pointing here.
+    /// A configuration for the connector on this JIRA (whose address is the connection's base
+    /// URL: see [`FakeJira::harness`]).
     pub fn config(&self, page_size: u32) -> Value {
         json!({
             "deployment": if self.mode() == Mode::Cloud { "cloud" } else { "data-center" },
-            "base_url": self.url(),
             "page_size": page_size,
         })
+    }
+
+    /// The connector, called as for a connection whose base URL is this JIRA.
+    pub fn harness(&self) -> Harness<JiraConnector> {
+        Harness::new(JiraConnector).with_base_url(self.url())
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut Data) -> R) -> R {
