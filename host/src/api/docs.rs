@@ -138,9 +138,9 @@ fn constrain(schema: &mut RefOr<Schema>) {
                 constrain(items);
             }
         }
-        Schema::OneOf(one) => one.items.iter_mut().for_each(|s| constrain(s)),
-        Schema::AllOf(all) => all.items.iter_mut().for_each(|s| constrain(s)),
-        Schema::AnyOf(any) => any.items.iter_mut().for_each(|s| constrain(s)),
+        Schema::OneOf(one) => one.items.iter_mut().for_each(constrain),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(constrain),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(constrain),
         _ => {}
     }
 }

@@ -243,8 +243,9 @@ fn integral_floats(bytes: &[u8]) -> Option<serde_json::Value> {
                 };
                 true
             }
-            Value::Array(items) => items.iter_mut().fold(false, |any, v| walk(v) || any),
-            Value::Object(map) => map.values_mut().fold(false, |any, v| walk(v) || any),
+            // Every element is walked (no short circuit): each whole float is rewritten.
+            Value::Array(items) => items.iter_mut().map(walk).filter(|c| *c).count() > 0,
+            Value::Object(map) => map.values_mut().map(walk).filter(|c| *c).count() > 0,
             _ => false,
         }
     }
