@@ -568,6 +568,30 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
         ]);
         assert!(ok, "{err}");
     }
+    // The same checks as the light `agentic-plugin` tool: a package verifies against the key
+    // that signed it, and a component of another world is not signed.
+    let (ok, out, err) = agentic(&["plugin", "verify", "hostile-1.agp", "--key", &public]);
+    assert!(
+        ok && out.contains("hostile 0.1.0-hostile.1 (contract 0.1.0)"),
+        "{out}{err}"
+    );
+    let other = write("other.wasm", &support::wasm("not_a_connector"));
+    let (ok, _, err) = agentic(&[
+        "plugin",
+        "sign",
+        "--key",
+        "publisher.key",
+        "--manifest",
+        &manifest(1),
+        "--component",
+        &other,
+        "--out",
+        "other.agp",
+    ]);
+    assert!(
+        !ok && err.contains("is not a connector component: a component of another world"),
+        "{err}"
+    );
 
     // Administrator side: untrusted first, then trusted.
     let (ok, _, err) = agentic(&["plugin", "install", "hostile-1.agp"]);

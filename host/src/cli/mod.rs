@@ -25,8 +25,6 @@ mod action;
 mod jobs;
 /// `agentic plugin …`.
 mod plugin;
-/// `agentic plugin new`: the connector template.
-mod template;
 /// `agentic vault …`.
 mod vault;
 
