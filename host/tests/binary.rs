@@ -430,8 +430,14 @@ async fn admin_commands_manage_accounts_and_are_audited() {
     );
     let out = agentic(&["admin", "list-users"], None);
     let listing = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["ID", "EMAIL", "ROLE", "STATE"], "{listing}");
     assert!(
-        listing.contains("ops@example.com\ttechnical_lead\tactive"),
+        rows.iter()
+            .any(|r| r[1..] == ["ops@example.com", "technical_lead", "active"]),
         "{listing}"
     );
 
@@ -610,12 +616,34 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
     );
     let (ok, out, _) = agentic(&["plugin", "list"]);
     assert!(ok);
-    assert!(
-        out.contains(
-            "hostile\t0.1.0-hostile.2\t0.1.0-hostile.1\t0.1.0-hostile.1,0.1.0-hostile.2\t-"
-        ),
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            vec!["ID", "ACTIVE", "PREVIOUS", "VERSIONS", "ENABLED", "IN", "PROJECTS"],
+            vec![
+                "hostile",
+                "0.1.0-hostile.2",
+                "0.1.0-hostile.1",
+                "0.1.0-hostile.1,0.1.0-hostile.2",
+                "-"
+            ]
+        ],
         "{out}"
     );
+    let (ok, out, _) = agentic(&["plugin", "publishers"]);
+    assert!(ok);
+    assert_eq!(
+        out.lines()
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["ID", "NAME", "PUBLIC", "KEY"]),
+        "{out}"
+    );
+    assert!(out.contains(&format!(" acme  {public}")), "{out}");
     let (ok, out, _) = agentic(&["plugin", "rollback", "hostile"]);
     assert!(ok && out.contains("0.1.0-hostile.1 is active"), "{out}");
     // Forward again, then back by "upgrading" to the older package: refused unless forced.
@@ -647,7 +675,7 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
     let (ok, _, err) = agentic(&["plugin", "enable", "hostile", "--project", "99"]);
     assert!(!ok && err.contains("no project 99"), "{err}");
     let (_, out, _) = agentic(&["plugin", "list"]);
-    assert!(out.trim_end().ends_with("\t1"), "{out}");
+    assert!(out.trim_end().ends_with("  1"), "{out}");
 
     let (ok, _, err) = agentic(&["plugin", "untrust", "acme"]);
     assert!(!ok && err.contains("uninstall them first"), "{err}");

@@ -1,7 +1,7 @@
 //! Integration tests of the host crate in one binary: the real `agentic` binary over TCP,
 //! the plugin runtime, its isolation and its egress (with the redaction of echoed secrets) on
 //! real components, the WIT contract's docs, the links
-//! of every Markdown file, workers.
+//! of every Markdown file, workers, `sync run` and `action` from the shell.
 
 mod action_cli;
 mod binary;
@@ -12,5 +12,6 @@ mod plugin_isolation;
 mod plugin_redaction;
 mod plugin_runtime;
 mod support;
+mod sync_cli;
 mod wit_contract;
 mod workers;

@@ -11,6 +11,7 @@ use agentic_package::commands::PublisherCommand;
 use anyhow::Context;
 use clap::Subcommand;
 
+use super::table::Table;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::plugins::registry::{Actor, Registry};
@@ -29,7 +30,7 @@ pub(super) enum PluginCommand {
         /// Public key, `ed25519:<base64>`.
         public_key: String,
     },
-    /// List trusted publisher keys.
+    /// List trusted publisher keys (a table with headers).
     Publishers,
     /// Stop trusting a publisher (refused while plugins it signed are installed).
     Untrust {
@@ -41,7 +42,8 @@ pub(super) enum PluginCommand {
         /// The package file (`.agp`).
         package: PathBuf,
     },
-    /// List installed plugins: id, active version, previous version, versions, projects.
+    /// List installed plugins: id, active and previous version, all versions, the projects
+    /// it is enabled in (a table with headers).
     List,
     /// Enable an installed plugin in a project.
     Enable {
@@ -129,9 +131,11 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
             writeln!(out, "trusted {} ({})", p.name, p.public_key)?;
         }
         PluginCommand::Publishers => {
+            let mut table = Table::new(&["ID", "NAME", "PUBLIC KEY"]).right(&[0]);
             for p in store.list_publishers().await? {
-                writeln!(out, "{}\t{}\t{}", p.id, p.name, p.public_key)?;
+                table.row([p.id.to_string(), p.name, p.public_key]);
             }
+            write!(out, "{table}")?;
         }
         PluginCommand::Untrust { name } => {
             let publisher = store
@@ -168,23 +172,29 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
             writeln!(out, "uninstalled {id}")?;
         }
         PluginCommand::List => {
+            let mut table = Table::new(&[
+                "ID",
+                "ACTIVE",
+                "PREVIOUS",
+                "VERSIONS",
+                "ENABLED IN PROJECTS",
+            ]);
             for p in store.list_plugins().await? {
                 let versions: Vec<&str> = p.versions.iter().map(|v| v.version.as_str()).collect();
                 let projects: Vec<String> = p.enabled_projects.iter().map(i64::to_string).collect();
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}\t{}",
+                table.row([
                     p.id,
                     p.active_version,
-                    p.previous_version.as_deref().unwrap_or("-"),
+                    p.previous_version.unwrap_or_else(|| "-".to_owned()),
                     versions.join(","),
                     if projects.is_empty() {
                         "-".to_owned()
                     } else {
                         projects.join(",")
-                    }
-                )?;
+                    },
+                ]);
             }
+            write!(out, "{table}")?;
         }
         PluginCommand::Enable { id, project } => {
             store
