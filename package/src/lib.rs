@@ -19,6 +19,29 @@
 //!
 //! Which contract versions a host *runs* is not decided here: that belongs to the host, which
 //! refuses unsupported packages at install. A publisher may sign for a newer host.
+//!
+//! # Example
+//!
+//! A package signed, opened and verified, as `sign` and a host's `install` do:
+//!
+//! ```
+//! use agentic_package::{Package, SigningKey};
+//!
+//! let manifest = r#"
+//! id = "demo"
+//! version = "1.0.0"
+//! wit = "0.1.0"
+//! name = "Demo"
+//! allowed_hosts = ["api.demo.example"]
+//! auth_kinds = ["bearer"]
+//! "#;
+//! let (key, _pkcs8_to_keep_secret) = SigningKey::generate()?;
+//! let bytes = Package::build(&key, manifest, b"\0asm...the component...")?;
+//! let package = Package::open(&bytes)?;
+//! package.verify()?;
+//! assert_eq!(package.publisher_key, key.public_key());
+//! # Ok::<(), agentic_package::PackageError>(())
+//! ```
 
 pub mod archive;
 pub mod commands;
