@@ -1,12 +1,13 @@
 //! Integration tests of the host crate in one binary: the real `agentic` binary over TCP,
 //! the plugin runtime, its isolation and its egress (with the redaction of echoed secrets) on
 //! real components, the WIT contract's docs, the links
-//! of every Markdown file, workers, `sync run` and `action` from the shell.
+//! of every Markdown file, workers, `plugin`, `sync run` and `action` from the shell.
 
 mod action_cli;
 mod binary;
 mod data_dir;
 mod docs_links;
+mod plugin_cli;
 mod plugin_egress;
 mod plugin_isolation;
 mod plugin_redaction;

@@ -134,6 +134,9 @@ pub enum CommandError {
         /// The key given with --key.
         expected: PublicKey,
     },
+    /// `verify --key` is not a public key.
+    #[error("--key: {0}")]
+    BadKey(String),
     /// `new` was not told where the SDK is.
     #[error("name the SDK with --sdk-path DIR or --sdk-git URL")]
     NoSdk,
@@ -244,7 +247,10 @@ pub fn run(
             let expected = key
                 .map(|k| PublicKey::parse(&k))
                 .transpose()
-                .map_err(at(Path::new("--key")))?;
+                .map_err(|e| match e {
+                    PackageError::Signature(why) => CommandError::BadKey(why),
+                    other => CommandError::BadKey(other.to_string()),
+                })?;
             let opened = Package::open(&read(&package)?).map_err(at(&package))?;
             opened.verify().map_err(at(&package))?;
             if let Some(expected) = expected {

@@ -275,6 +275,15 @@ fn sign_refuses_what_is_not_a_connector_and_verify_checks_what_it_signed() {
         "without --key, a note says what was not checked: {err}"
     );
 
+    let line = refusal(tool(
+        dir.path(),
+        &["verify", "out.agp", "--key", "ed25519:short"],
+    ));
+    assert_eq!(
+        line,
+        "error: --key: a publisher key looks like ed25519:<base64 of 32 bytes>"
+    );
+
     // Another publisher's key, and a package changed after signing.
     let (_, other, _) = tool(dir.path(), &["keygen", "other.key"]);
     let line = refusal(tool(
