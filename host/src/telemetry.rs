@@ -7,16 +7,25 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-/// Installs the global log subscriber; later calls (tests) are no-ops.
+/// Installs the global log subscriber, writing to standard error; later calls (tests) are no-ops.
 pub fn init_logging(format: LogFormat, filter: &str) {
+    init_logging_to(format, filter, std::io::stderr);
+}
+
+/// [`init_logging`] to another writer (the CLI's progress bar prints log lines above itself).
+pub fn init_logging_to<W>(format: LogFormat, filter: &str, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder
             .json()

@@ -24,7 +24,11 @@ async fn an_action_runs_from_the_command_line() {
         .expect("first start");
 
     let listed = cli(dir.path(), &database, &["action", "list", &id]);
-    assert_eq!(listed, "echo\tReturns its input unchanged.\n");
+    assert_eq!(
+        listed,
+        "ACTION  DESCRIPTION\n\
+         echo    Returns its input unchanged.\n"
+    );
 
     let out = cli(
         dir.path(),

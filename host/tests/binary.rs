@@ -430,8 +430,14 @@ async fn admin_commands_manage_accounts_and_are_audited() {
     );
     let out = agentic(&["admin", "list-users"], None);
     let listing = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = listing
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows[0], ["ID", "EMAIL", "ROLE", "STATE"], "{listing}");
     assert!(
-        listing.contains("ops@example.com\ttechnical_lead\tactive"),
+        rows.iter()
+            .any(|r| r[1..] == ["ops@example.com", "technical_lead", "active"]),
         "{listing}"
     );
 
@@ -502,156 +508,6 @@ fn a_busy_port_fails_the_start_before_the_one_time_password_is_spent() {
         server.banner
     );
     server.stop();
-}
-
-#[tokio::test]
-async fn plugin_commands_sign_install_and_manage_a_plugin() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let agentic = |args: &[&str]| run_cli(dir.path(), args);
-    let hostile = support::wasm("hostile");
-    let write = |name: &str, bytes: &[u8]| {
-        let path = dir.path().join(name);
-        std::fs::write(&path, bytes).expect("write");
-        path.display().to_string()
-    };
-    let manifest = |v: u8| {
-        write(
-            &format!("plugin-{v}.toml"),
-            format!(
-                "id = \"hostile\"\nversion = \"0.1.0-hostile.{v}\"\nwit = \"0.2.0\"\nname = \"Hostile\"\n\
-                 allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
-            )
-            .as_bytes(),
-        )
-    };
-    let component = |v: u8| {
-        let mut bytes = hostile.clone();
-        let at = bytes
-            .windows(15)
-            .position(|w| w == b"0.1.0-hostile.1")
-            .expect("version marker");
-        bytes[at + 14] = b'0' + v;
-        write(&format!("hostile-{v}.wasm"), &bytes)
-    };
-
-    // Publisher side: a key, then two signed versions.
-    let (ok, public, err) = agentic(&["plugin", "keygen", "publisher.key"]);
-    assert!(ok, "{err}");
-    let public = public.trim().to_owned();
-    assert!(public.starts_with("ed25519:"), "{public}");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("publisher.key"))
-            .expect("key")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
-    let (again, _, err) = agentic(&["plugin", "keygen", "publisher.key"]);
-    assert!(
-        !again && err.contains("must not exist"),
-        "keygen never overwrites a key: {err}"
-    );
-    for v in [1u8, 2] {
-        let (ok, _, err) = agentic(&[
-            "plugin",
-            "sign",
-            "--key",
-            "publisher.key",
-            "--manifest",
-            &manifest(v),
-            "--component",
-            &component(v),
-            "--out",
-            &format!("hostile-{v}.agp"),
-        ]);
-        assert!(ok, "{err}");
-    }
-
-    // Administrator side: untrusted first, then trusted.
-    let (ok, _, err) = agentic(&["plugin", "install", "hostile-1.agp"]);
-    assert!(!ok && err.contains("unknown publisher"), "{err}");
-    let (ok, _, err) = agentic(&["plugin", "trust", "acme", &public]);
-    assert!(ok, "{err}");
-    let (ok, out, err) = agentic(&["plugin", "install", "hostile-1.agp"]);
-    assert!(
-        ok && out.contains("installed hostile 0.1.0-hostile.1"),
-        "{out}{err}"
-    );
-    let (ok, out, err) = agentic(&["plugin", "upgrade", "hostile-2.agp"]);
-    assert!(
-        ok && out.contains("0.1.0-hostile.2 is active"),
-        "{out}{err}"
-    );
-    let (ok, out, _) = agentic(&["plugin", "list"]);
-    assert!(ok);
-    assert!(
-        out.contains(
-            "hostile\t0.1.0-hostile.2\t0.1.0-hostile.1\t0.1.0-hostile.1,0.1.0-hostile.2\t-"
-        ),
-        "{out}"
-    );
-    let (ok, out, _) = agentic(&["plugin", "rollback", "hostile"]);
-    assert!(ok && out.contains("0.1.0-hostile.1 is active"), "{out}");
-    // Forward again, then back by "upgrading" to the older package: refused unless forced.
-    let (ok, _, err) = agentic(&["plugin", "upgrade", "hostile-2.agp"]);
-    assert!(ok, "{err}");
-    let (ok, _, err) = agentic(&["plugin", "upgrade", "hostile-1.agp"]);
-    assert!(
-        !ok && err.contains(
-            "version 0.1.0-hostile.1 is not newer than the active version 0.1.0-hostile.2"
-        ),
-        "{err}"
-    );
-    let (ok, out, err) = agentic(&["plugin", "upgrade", "--force", "hostile-1.agp"]);
-    assert!(
-        ok && out.contains("0.1.0-hostile.1 is active"),
-        "{out}{err}"
-    );
-
-    // Enable in a project (made directly in the database: projects are an API matter).
-    sqlx::any::install_default_drivers();
-    let url = format!("sqlite://{}", dir.path().join("data/agentic.db").display());
-    let pool = sqlx::AnyPool::connect(&url).await.expect("open db");
-    sqlx::query("INSERT INTO users (kind, email, display_name, role, created_at, updated_at) VALUES ('human', 'o@x.example', 'O', 'project_manager', 0, 0)")
-        .execute(&pool).await.expect("user");
-    sqlx::query("INSERT INTO projects (name, description, owner_id, created_at, updated_at) VALUES ('P', '', 1, 0, 0)")
-        .execute(&pool).await.expect("project");
-    let (ok, out, err) = agentic(&["plugin", "enable", "hostile", "--project", "1"]);
-    assert!(ok && out.contains("enabled in project 1"), "{out}{err}");
-    let (ok, _, err) = agentic(&["plugin", "enable", "hostile", "--project", "99"]);
-    assert!(!ok && err.contains("no project 99"), "{err}");
-    let (_, out, _) = agentic(&["plugin", "list"]);
-    assert!(out.trim_end().ends_with("\t1"), "{out}");
-
-    let (ok, _, err) = agentic(&["plugin", "untrust", "acme"]);
-    assert!(!ok && err.contains("uninstall them first"), "{err}");
-    let (ok, _, err) = agentic(&["plugin", "uninstall", "hostile"]);
-    assert!(ok, "{err}");
-    let (ok, _, err) = agentic(&["plugin", "untrust", "acme"]);
-    assert!(ok, "{err}");
-
-    let audited: Vec<String> = sqlx::query_scalar(
-        "SELECT action FROM audit_log WHERE detail LIKE '%\"via\":\"cli\"%' ORDER BY id",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("audit");
-    assert_eq!(
-        audited,
-        [
-            "plugin_publisher.trusted",
-            "plugin.installed",
-            "plugin.upgraded",
-            "plugin.rolled_back",
-            "plugin.upgraded",
-            "plugin.downgraded",
-            "plugin.enabled",
-            "plugin.uninstalled",
-            "plugin_publisher.removed"
-        ]
-    );
 }
 
 #[tokio::test]

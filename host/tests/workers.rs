@@ -268,9 +268,10 @@ async fn killed_mid_sync(dir: &Path, database: &str) {
     .expect("sync run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stderr.contains(&format!("\"records\":{ITEMS}")),
-        "the run reports what it stored: {stderr}"
+        stdout.contains(&format!("{ITEMS} records stored")),
+        "the run reports what it stored: {stdout}"
     );
     let report = cli(dir, database, &["report", "performance", "--hours", "1"]);
     assert!(

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::table::Table;
 use crate::actions::ActionError;
 use crate::clock::SystemClock;
 use crate::config::Config;
@@ -18,7 +19,7 @@ use crate::store::audit::NewAuditEntry;
 /// `agentic action …`.
 #[derive(Debug, Subcommand)]
 pub enum ActionCommand {
-    /// Lists the actions a connection's plugin offers, one a line: name, then description.
+    /// Lists the actions a connection's plugin offers: a table of names and descriptions.
     List {
         /// The connection's id.
         connection: i64,
@@ -64,9 +65,11 @@ pub async fn run(config: Config, command: ActionCommand) -> anyhow::Result<()> {
     match command {
         ActionCommand::List { .. } => {
             let manifest = state.plugins.manifest(&connection.plugin_id).await?;
+            let mut table = Table::new(&["ACTION", "DESCRIPTION"]);
             for action in manifest.actions {
-                writeln!(out, "{}\t{}", action.name, action.description)?;
+                table.row([action.name, action.description]);
             }
+            write!(out, "{table}")?;
         }
         ActionCommand::Run { action, input, .. } => {
             let input = read_input(&input)?;

@@ -1,11 +1,14 @@
-//! `agentic worker` (workers only, no HTTP) and `agentic sync run` (a sync with a progress bar).
+//! `agentic worker` (workers only, no HTTP), `agentic sync run` (a sync with a progress bar, see
+//! [`super::progress`]) and `agentic report`.
 
+use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Subcommand;
 
+use super::progress::{finished, summary, StreamOutcome, SyncView};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::server;
@@ -47,7 +50,6 @@ pub async fn report(config: Config, command: ReportCommand) -> anyhow::Result<()
         crate::jobs::report::performance(&store, until - i64::from(hours) * 3_600_000, until)
             .await?;
     store.close().await;
-    use std::io::Write;
     write!(std::io::stdout(), "{report}")?;
     Ok(())
 }
@@ -69,13 +71,19 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `agentic sync run`.
-pub async fn sync(config: Config, command: SyncCommand) -> anyhow::Result<()> {
+/// `agentic sync run`: enqueues the sync, runs a worker in this process until it ends, shows
+/// its progress on `view` and prints the summary.
+pub(super) async fn sync(
+    config: Config,
+    command: SyncCommand,
+    mut view: SyncView,
+) -> anyhow::Result<()> {
     let SyncCommand::Run {
         connection,
         stream,
         full,
     } = command;
+    let started = Instant::now();
     let store = server::open_store(&config).await?;
     let state = server::state(config, store.clone(), Arc::new(SystemClock)).await?;
     let connection = store
@@ -89,25 +97,10 @@ pub async fn sync(config: Config, command: SyncCommand) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker.clone().run(stopped));
 
-    let bar = indicatif::ProgressBar::new_spinner();
-    // A spinner counting records until every stream's connector reports a total; then a bar
-    // of the connectors' own units (the message keeps the records stored).
-    let spinner = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {pos} records  {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
-    let full_bar = indicatif::ProgressStyle::with_template(
-        "[{elapsed_precise}] {wide_bar} {pos}/{len}  {msg}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(spinner);
-    bar.enable_steady_tick(Duration::from_millis(120));
-    // The job, or the per-stream jobs it fans out to.
-    let finished = |j: &crate::store::jobs::Job| {
-        matches!(j.state.as_str(), "succeeded" | "dead" | "cancelled")
-    };
+    view.start();
     let outcome = loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
+        // The job, or the per-stream jobs it fans out to.
         let root = store.get_job(job.id).await?;
         let children: Vec<i64> = root
             .result
@@ -126,50 +119,24 @@ pub async fn sync(config: Config, command: SyncCommand) -> anyhow::Result<()> {
         if watched.is_empty() {
             watched.push(root);
         }
-        let done: i64 = watched.iter().map(|j| j.progress_done).sum();
-        let total: Option<i64> = watched.iter().map(|j| j.progress_total).sum();
-        if let Some(total) = total.filter(|t| *t > 0) {
-            if bar.length() != Some(u64::try_from(total).unwrap_or_default()) {
-                bar.set_style(full_bar.clone());
-                bar.set_length(u64::try_from(total).unwrap_or_default());
-            }
-        }
-        bar.set_position(u64::try_from(done).unwrap_or_default());
-        if let Some(j) = watched.iter().find(|j| j.state == "running") {
-            bar.set_message(j.progress_message.clone());
-        } else if let Some(j) = watched
-            .iter()
-            .find(|j| j.state == "queued" && j.last_error.is_some())
-        {
-            bar.set_message(format!(
-                "retrying: {}",
-                j.last_error.clone().unwrap_or_default()
-            ));
-        }
+        view.show(&watched);
         if root_done && watched.iter().all(finished) {
             break watched;
         }
     };
-    bar.finish_and_clear();
+    let warnings = view.finish();
     let _ = stop.send(true);
     let _ = running.await;
-    let mut failed = 0;
-    for job in &outcome {
-        match job.state.as_str() {
-            "succeeded" => eprintln!("job {}: {}", job.id, job.result.clone().unwrap_or_default()),
-            state => {
-                failed += 1;
-                eprintln!(
-                    "job {} {state}: {}",
-                    job.id,
-                    job.last_error.clone().unwrap_or_default()
-                );
-            }
-        }
-    }
     store.close().await;
+    let outcomes: Vec<StreamOutcome> = outcome.iter().map(StreamOutcome::of).collect();
+    write!(
+        std::io::stdout(),
+        "{}",
+        summary(connection.id, &outcomes, started.elapsed(), warnings)
+    )?;
+    let failed = outcomes.iter().filter(|o| o.state != "succeeded").count();
     if failed > 0 {
-        anyhow::bail!("{failed} of {} sync jobs did not succeed", outcome.len());
+        anyhow::bail!("{failed} of {} sync jobs did not succeed", outcomes.len());
     }
     Ok(())
 }

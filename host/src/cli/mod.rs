@@ -27,8 +27,11 @@ mod backup;
 mod jobs;
 /// `agentic plugin …`.
 mod plugin;
-/// `agentic plugin new`: the connector template.
-mod template;
+/// What `agentic sync run` shows: progress bar or spinner, log lines above it, the summary.
+mod progress;
+/// Column-aligned tables with headers (`plugin list`, `action list`, `admin list-users`, the
+/// sync summary).
+mod table;
 /// `agentic vault …`.
 mod vault;
 
@@ -94,7 +97,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
-    /// List people's accounts.
+    /// List people's accounts (a table with headers).
     ListUsers,
     /// Create a person's account; the password is read from stdin or generated and printed.
     CreateUser {
@@ -213,7 +216,12 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref())?;
-    telemetry::init_logging(config.log_format, &config.log);
+    // `sync run` draws a progress line on standard error: log lines go above it, not through it.
+    let view = matches!(cli.command, Command::Sync { .. }).then(progress::SyncView::new);
+    match &view {
+        Some(view) => telemetry::init_logging_to(config.log_format, &config.log, view.log_writer()),
+        None => telemetry::init_logging(config.log_format, &config.log),
+    }
     match cli.command.needs() {
         Needs::Nothing => {}
         Needs::Database => crate::data_dir::require_installation(&config, false)?,
@@ -234,7 +242,14 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Command::Plugin { command } => plugin::manage(config, command).await,
             Command::Vault { command } => vault::run(config, command).await,
             Command::Worker => jobs::worker(config).await,
-            Command::Sync { command } => jobs::sync(config, command).await,
+            Command::Sync { command } => {
+                jobs::sync(
+                    config,
+                    command,
+                    view.unwrap_or_else(progress::SyncView::new),
+                )
+                .await
+            }
             Command::Report { command } => jobs::report(config, command).await,
             Command::Action { command } => action::run(config, command).await,
             Command::Backup { command } => backup::run(config, command).await,
@@ -280,6 +295,7 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
     };
     let audit: Option<(&'static str, i64, serde_json::Value)> = match command {
         AdminCommand::ListUsers => {
+            let mut table = table::Table::new(&["ID", "EMAIL", "ROLE", "STATE"]).right(&[0]);
             let mut after = 0;
             loop {
                 let filter = UserFilter {
@@ -293,20 +309,19 @@ async fn admin(config: Config, command: AdminCommand) -> anyhow::Result<()> {
                     } else {
                         "deactivated"
                     };
-                    writeln!(
-                        out,
-                        "{}\t{}\t{}\t{}",
-                        u.id,
-                        u.email.as_deref().unwrap_or(""),
-                        u.role.as_str(),
-                        state
-                    )?;
+                    table.row([
+                        u.id.to_string(),
+                        u.email.clone().unwrap_or_default(),
+                        u.role.as_str().to_owned(),
+                        state.to_owned(),
+                    ]);
                 }
                 match page.next_after {
                     Some(next) => after = next,
                     None => break,
                 }
             }
+            write!(out, "{table}")?;
             None
         }
         AdminCommand::CreateUser {

@@ -1,56 +1,28 @@
-//! `agentic plugin …`: the publisher's side (new, keygen, sign), which needs no database, and
-//! the administrator's side (trust, install, upgrade, …), which goes through the same
+//! `agentic plugin …`: the publisher's side (new, keygen, sign, verify: `agentic-package`'s
+//! commands, the same as the light `agentic-plugin` tool's), which needs no database, and the
+//! administrator's side (trust, install, upgrade, …), which goes through the same
 //! [`Registry`](crate::plugins::registry::Registry) as the REST API and is audited the same way.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use agentic_package::commands::PublisherCommand;
 use anyhow::Context;
 use clap::Subcommand;
 
+use super::table::Table;
 use crate::clock::SystemClock;
 use crate::config::Config;
-use crate::plugins::package::{Package, SigningKey};
 use crate::plugins::registry::{Actor, Registry};
 use crate::server;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum PluginCommand {
-    /// Create a connector crate from the SDK template in DIR.
-    New {
-        /// Directory to create (must not exist).
-        dir: PathBuf,
-        /// Plugin id (default: the directory name).
-        #[arg(long)]
-        id: Option<String>,
-        /// Human name (default: from the id).
-        #[arg(long)]
-        name: Option<String>,
-        /// The agentic-sdk dependency, as Cargo.toml text (default: a path to this checkout's sdk/).
-        #[arg(long)]
-        sdk: Option<String>,
-    },
-    /// Generate a publisher signing key into KEY_FILE (mode 0600) and print its public key.
-    Keygen {
-        /// Where to write the private key (must not exist).
-        key_file: PathBuf,
-    },
-    /// Sign a manifest and component into a package file.
-    Sign {
-        /// The publisher's key file (from `keygen`).
-        #[arg(long)]
-        key: PathBuf,
-        /// The plugin's `plugin.toml`.
-        #[arg(long)]
-        manifest: PathBuf,
-        /// The component (`.wasm`, built for wasm32-wasip2).
-        #[arg(long)]
-        component: PathBuf,
-        /// The package to write (`.agp`).
-        #[arg(long)]
-        out: PathBuf,
-    },
+    /// The publisher's commands (`new`, `keygen`, `sign`, `verify`): the same code as the
+    /// light `agentic-plugin` tool, which needs no host build.
+    #[command(flatten)]
+    Publish(PublisherCommand),
     /// Trust a publisher key: packages it signs may be installed.
     Trust {
         /// Publisher name.
@@ -58,7 +30,7 @@ pub(super) enum PluginCommand {
         /// Public key, `ed25519:<base64>`.
         public_key: String,
     },
-    /// List trusted publisher keys.
+    /// List trusted publisher keys (a table with headers).
     Publishers,
     /// Stop trusting a publisher (refused while plugins it signed are installed).
     Untrust {
@@ -70,7 +42,8 @@ pub(super) enum PluginCommand {
         /// The package file (`.agp`).
         package: PathBuf,
     },
-    /// List installed plugins: id, active version, previous version, versions, projects.
+    /// List installed plugins: id, active and previous version, all versions, the projects
+    /// it is enabled in (a table with headers).
     List,
     /// Enable an installed plugin in a project.
     Enable {
@@ -111,79 +84,30 @@ pub(super) enum PluginCommand {
 }
 
 impl PluginCommand {
-    /// Whether the command works on files only (no configuration, no database).
     /// Whether it only reads an installation (so must not create one where there is none).
     pub(super) fn is_read_only(&self) -> bool {
         matches!(self, PluginCommand::List | PluginCommand::Publishers)
     }
 
+    /// Whether the command works on files only (no configuration, no database).
     pub(super) fn is_offline(&self) -> bool {
-        matches!(
-            self,
-            PluginCommand::New { .. } | PluginCommand::Keygen { .. } | PluginCommand::Sign { .. }
-        )
+        matches!(self, PluginCommand::Publish(_))
     }
 }
 
-/// Publisher-side commands.
+/// Publisher-side commands: files only, no configuration or database.
 pub(super) fn offline(command: PluginCommand) -> anyhow::Result<()> {
-    let mut out = std::io::stdout();
     match command {
-        PluginCommand::New { dir, id, name, sdk } => {
-            let created = super::template::create(&dir, id, name, sdk)?;
-            writeln!(out, "created {} (plugin {created})", dir.display())?;
-            writeln!(
-                out,
-                "next: cd {} && cargo test && cargo build --release --target wasm32-wasip2",
-                dir.display()
+        PluginCommand::Publish(command) => {
+            agentic_package::commands::run(
+                command,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
             )?;
-        }
-        PluginCommand::Keygen { key_file } => {
-            let (key, pkcs8) = SigningKey::generate()?;
-            write_private(&key_file, &pkcs8)?;
-            writeln!(out, "{}", key.public_key())?;
-            eprintln!(
-                "private key written to {}; keep it secret. Give administrators the public key above.",
-                key_file.display()
-            );
-        }
-        PluginCommand::Sign {
-            key,
-            manifest,
-            component,
-            out: target,
-        } => {
-            let key_text = std::fs::read_to_string(&key)
-                .with_context(|| format!("reading {}", key.display()))?;
-            let key = SigningKey::from_file_text(&key_text)?;
-            let manifest_text = std::fs::read_to_string(&manifest)
-                .with_context(|| format!("reading {}", manifest.display()))?;
-            let wasm = std::fs::read(&component)
-                .with_context(|| format!("reading {}", component.display()))?;
-            let package = Package::build(&key, &manifest_text, &wasm)?;
-            std::fs::write(&target, package)
-                .with_context(|| format!("writing {}", target.display()))?;
-            writeln!(out, "{}", target.display())?;
+            Ok(())
         }
         _ => anyhow::bail!("this plugin command needs the host's configuration"),
     }
-    Ok(())
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    Ok(())
 }
 
 fn read_package(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -207,9 +131,11 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
             writeln!(out, "trusted {} ({})", p.name, p.public_key)?;
         }
         PluginCommand::Publishers => {
+            let mut table = Table::new(&["ID", "NAME", "PUBLIC KEY"]).right(&[0]);
             for p in store.list_publishers().await? {
-                writeln!(out, "{}\t{}\t{}", p.id, p.name, p.public_key)?;
+                table.row([p.id.to_string(), p.name, p.public_key]);
             }
+            write!(out, "{table}")?;
         }
         PluginCommand::Untrust { name } => {
             let publisher = store
@@ -246,23 +172,29 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
             writeln!(out, "uninstalled {id}")?;
         }
         PluginCommand::List => {
+            let mut table = Table::new(&[
+                "ID",
+                "ACTIVE",
+                "PREVIOUS",
+                "VERSIONS",
+                "ENABLED IN PROJECTS",
+            ]);
             for p in store.list_plugins().await? {
                 let versions: Vec<&str> = p.versions.iter().map(|v| v.version.as_str()).collect();
                 let projects: Vec<String> = p.enabled_projects.iter().map(i64::to_string).collect();
-                writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}\t{}",
+                table.row([
                     p.id,
                     p.active_version,
-                    p.previous_version.as_deref().unwrap_or("-"),
+                    p.previous_version.unwrap_or_else(|| "-".to_owned()),
                     versions.join(","),
                     if projects.is_empty() {
                         "-".to_owned()
                     } else {
                         projects.join(",")
-                    }
-                )?;
+                    },
+                ]);
             }
+            write!(out, "{table}")?;
         }
         PluginCommand::Enable { id, project } => {
             store
@@ -286,9 +218,7 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
             };
             writeln!(out, "{id} {what} in project {project}")?;
         }
-        PluginCommand::New { .. } | PluginCommand::Keygen { .. } | PluginCommand::Sign { .. } => {
-            offline(command)?;
-        }
+        PluginCommand::Publish(_) => offline(command)?,
     }
     store.close().await;
     Ok(())

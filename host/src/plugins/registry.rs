@@ -218,7 +218,7 @@ impl Registry {
     /// Verifies and checks a package without storing it: the common part of install and
     /// upgrade. Returns the package, its signing publisher, its hash and its compiled form.
     async fn admit(&self, bytes: &[u8]) -> Result<(Package, Publisher, String, Plugin)> {
-        let package = Package::open(bytes)?;
+        let package = super::package::open(bytes)?;
         let key = package.publisher_key.to_string();
         let publisher = self
             .store
