@@ -69,8 +69,8 @@ Configuration (TOML file keys; environment variables override them):
                                                                 [database]
   documents.blob_dir         AGENTIC_DOCUMENTS__BLOB_DIR         directory of the filesystem store [<data_dir>/blobs]
   cache.enabled              AGENTIC_CACHE__ENABLED              cache projects, memberships and plugin lookups [true]
-  cache.ttl_secs             AGENTIC_CACHE__TTL_SECS             longest an entry is kept; without Redis also how late a
-                                                                change by another process (CLI, host) is seen [10]
+  cache.ttl_secs             AGENTIC_CACHE__TTL_SECS             longest an entry is kept; other processes' changes arrive
+                                                                through Redis at once, else the database within 0.2 s [10]
   cache.max_entries          AGENTIC_CACHE__MAX_ENTRIES          in-process entries; 0 = none (Redis only) [100000]
   cache.redis_url            AGENTIC_REDIS_URL                  redis://HOST:PORT/DB shared by every host of a cluster:
                                                                 cache and invalidations [none: in-process only]
@@ -181,8 +181,9 @@ impl Default for JobsConfig {
 pub struct CacheConfig {
     /// Cache at all. Off, every lookup reads the database.
     pub enabled: bool,
-    /// Longest an entry is kept. Without Redis, also how long a change made by another process
-    /// on the same database (the CLI, a second host) can go unseen.
+    /// Longest an entry is kept. Changes made by another process on the same database (the CLI,
+    /// a second host) are forgotten sooner: through Redis at once, else through the database
+    /// bus (`store::invalidations`) within a poll.
     pub ttl_secs: u64,
     /// Entries kept in this process; 0 keeps none (every lookup asks Redis or the database).
     pub max_entries: u64,

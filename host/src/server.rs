@@ -241,6 +241,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
 
     let (stop_workers, workers_stopped) = tokio::sync::watch::channel(false);
+    // Without Redis, other processes' cache invalidations arrive through the database.
+    let invalidations = tokio::spawn(store.clone().follow_invalidations(workers_stopped.clone()));
     let workers = (state.config.jobs.workers > 0).then(|| {
         let worker = worker_with(&state, state.config.jobs.workers);
         tokio::spawn(worker.run(workers_stopped))
@@ -254,6 +256,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await?;
     housekeeping.abort();
+    invalidations.abort();
     usage_flusher.abort();
     // The last minute of API usage, counted since the previous flush.
     if let Err(e) = usage.flush(&store).await {

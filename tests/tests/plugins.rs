@@ -303,10 +303,59 @@ stories! {
         assert_eq!(r.json["versions"].as_array().map(Vec::len), Some(2));
         assert_eq!(running().await, "0.1.0-hostile.2", "the next call runs the new version");
 
+        // A second host on the same database, caching in-process without Redis and following
+        // the database bus as `serve` does, has run the active version: the first host's
+        // rollback reaches it without a restart (before the bus: only after `cache.ttl_secs`).
+        let other_store;
+        let other = {
+            let mut config = (*app.state.config).clone();
+            config.cache.enabled = true;
+            config.cache.redis_url = None;
+            config.cache.ttl_secs = 3600;
+            let store = agentic_host::server::open_store(&config).await.expect("store");
+            other_store = store.clone();
+            agentic_host::server::state(config, store, app.clock.clone())
+                .await
+                .expect("state")
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let follower = tokio::spawn(other_store.follow_invalidations(stopped));
+        let on_other = || async {
+            let (_, plugin) = other.plugins.active("hostile").await.expect("active");
+            let runtime = other.plugins.runtime().await.expect("runtime");
+            runtime.spec(&plugin).await.expect("spec").version
+        };
+        assert_eq!(on_other().await, "0.1.0-hostile.2");
+
         let r = app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await;
         r.expect(200);
         assert_eq!(r.json["active_version"], "0.1.0-hostile.1");
+        assert_eq!(r.json["previous_version"], Value::Null, "nothing was installed before 1");
         assert_eq!(running().await, "0.1.0-hostile.1");
+        // The other host forgets its cached version at its next poll (0.2 s); wait for it.
+        let mut seen = on_other().await;
+        for _ in 0..100 {
+            if seen == "0.1.0-hostile.1" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            seen = on_other().await;
+        }
+        assert_eq!(seen, "0.1.0-hostile.1", "the rollback reached the other host through the database");
+        let _ = stop.send(true);
+        follower.await.expect("follower");
+
+        // Rollback follows history: a second one has nowhere further back to go, instead of
+        // re-activating the version just rolled back (it did, swapping the two).
+        let r = app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await;
+        r.problem(409);
+        assert_eq!(running().await, "0.1.0-hostile.1");
+        // After an upgrade, the version it replaced is the target again.
+        let v3 = acme.sign(&hostile_manifest("0.1.0-hostile.3"), &hostile_wasm(3));
+        upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v3).await.expect(200);
+        let r = app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await;
+        r.expect(200);
+        assert_eq!(r.json["active_version"], "0.1.0-hostile.1", "back to the one v3 replaced");
 
         // An upgrade package for another plugin is refused.
         let example = acme.sign(&example_manifest(), &wasm("example"));
@@ -318,26 +367,6 @@ stories! {
             let r = app.get(&format!("/api/v1/audit?action={action}"), &admin.token).await;
             assert_eq!(r.json["items"][0]["target_id"], "hostile", "{action} audited: {}", r.json);
         }
-
-        // A second host on the same database, which has already run the active version, runs the
-        // other one on its next call once the first host rolls back: no restart. (Its cache is
-        // off: hosts that cache hear of each other's changes through Redis, see tests/cache.rs.)
-        let other = {
-            let mut config = (*app.state.config).clone();
-            config.cache.enabled = false;
-            let store = agentic_host::server::open_store(&config).await.expect("store");
-            agentic_host::server::state(config, store, app.clock.clone())
-                .await
-                .expect("state")
-        };
-        let on_other = || async {
-            let (_, plugin) = other.plugins.active("hostile").await.expect("active");
-            let runtime = other.plugins.runtime().await.expect("runtime");
-            runtime.spec(&plugin).await.expect("spec").version
-        };
-        assert_eq!(on_other().await, "0.1.0-hostile.1");
-        app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await.expect(200);
-        assert_eq!(on_other().await, "0.1.0-hostile.2");
 
         app.call("DELETE", "/api/v1/plugins/hostile", Some(&admin.token), None).await.expect(204);
         app.get("/api/v1/plugins/hostile", &admin.token).await.problem(404);

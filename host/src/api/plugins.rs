@@ -313,7 +313,9 @@ async fn upgrade_plugin(
     Ok(Json(view(plugin, &who)?))
 }
 
-/// Makes the previous version active again (409 if there is none). Needs `plugins:manage`.
+/// Makes the previous version in the plugin's history active (409 if there is none): the one
+/// installed before the active one, so a second rollback goes further back. Takes effect at once
+/// on every host sharing the database, with or without Redis. Needs `plugins:manage`.
 #[utoipa::path(post, path = "/plugins/{id}/rollback", tag = "plugins", params(("id" = String, Path, description = "Plugin id")),
     responses((status = 200, body = PluginView), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]

@@ -36,10 +36,11 @@
 //! therefore goes to the database: slower, never wrong, never an error. Writes made while a
 //! host could not reach Redis are published when it can again.
 //!
-//! Without Redis the in-process tier is this process's alone: exact for everything this process
-//! writes; a change made by another process on the same database (the `agentic` CLI, a second
-//! host) is seen after at most `cache.ttl_secs`. Several hosts on one database therefore share
-//! Redis (or turn the cache off).
+//! Without Redis, invalidations travel through the database instead: every write appends its
+//! keys to a table and every serving process reads the new rows a few times a second and
+//! forgets them ([`Cache::forget_rendered`], driven by `store::invalidations`). A change made by
+//! another process on the same database (the `agentic` CLI, a second host) is then seen within
+//! that poll interval rather than `cache.ttl_secs`; Redis stays the way to see it at once.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -160,11 +161,11 @@ impl Key {
 
     /// `namespace:id`. Ids are integers and plugin ids (`[a-z0-9-]`), so this never holds a
     /// newline, which separates keys in invalidation messages.
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         format!("{}:{}", self.ns.as_str(), self.id)
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         let (ns, id) = s.split_once(':')?;
         Some(Self {
             ns: Namespace::parse(ns)?,
@@ -484,6 +485,28 @@ impl Cache {
             // Again: a lookup here between the first forget and the version bump may have found
             // the old value in Redis and stored it in memory.
             inner.forget(&keys);
+        }
+    }
+
+    /// Whether invalidations reach other processes through Redis (otherwise the store carries
+    /// them through the database).
+    pub fn has_shared_bus(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| i.redis.is_some())
+    }
+
+    /// Forgets, in this process only, keys written by [`Key::render`] in another process (the
+    /// database bus). Unknown keys are ignored.
+    pub fn forget_rendered<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let keys: Vec<Key> = keys.into_iter().filter_map(Key::parse).collect();
+        if !keys.is_empty() {
+            inner.forget(&keys);
+            for key in &keys {
+                metrics::counter!("cache_invalidations_total", "cache" => key.ns.as_str(), "origin" => "database")
+                    .increment(1);
+            }
         }
     }
 

@@ -66,7 +66,10 @@ pub async fn worker(config: Config) -> anyhow::Result<()> {
         signal.await;
         let _ = stop.send(true);
     });
+    // Without Redis, other processes' cache invalidations arrive through the database.
+    let invalidations = tokio::spawn(store.clone().follow_invalidations(stopped.clone()));
     worker.run(stopped).await;
+    invalidations.abort();
     store.close().await;
     Ok(())
 }

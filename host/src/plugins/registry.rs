@@ -369,7 +369,8 @@ impl Registry {
         Ok(self.store.get_plugin(&id).await?)
     }
 
-    /// Makes the previous version active again.
+    /// Makes the previous version in the plugin's history active; a second rollback goes one
+    /// version further back (never forward to the version just left).
     pub async fn rollback(&self, actor: &Actor, id: &str) -> Result<InstalledPlugin> {
         let (now_active, replaced) = self
             .store

@@ -37,6 +37,8 @@ pub mod connections;
 pub mod documents;
 /// Whether the database can write now (readiness), and the last write that found it full.
 pub mod health;
+/// The cache's invalidation bus through the database (processes sharing it without Redis).
+pub mod invalidations;
 /// Fencing of a running job's writes by its lease, and the history of its attempts.
 pub mod job_attempts;
 /// The job queue.

@@ -192,7 +192,7 @@ impl Store {
         .await?;
         insert_version(&mut tx, v, now).await?;
         tx.commit().await?;
-        self.cache.invalidate([Key::plugin(v.plugin_id)]).await;
+        self.invalidate([Key::plugin(v.plugin_id)]).await;
         Ok(())
     }
 
@@ -257,11 +257,12 @@ impl Store {
             ));
         }
         tx.commit().await?;
-        self.cache.invalidate([Key::plugin(v.plugin_id)]).await;
+        self.invalidate([Key::plugin(v.plugin_id)]).await;
         Ok(active)
     }
 
-    /// Swaps the active and previous versions. Returns (now active, now previous).
+    /// Makes the rollback target (`previous_version`) active; the version installed before it
+    /// becomes the next target (none: no further rollback). Returns (now active, the version left).
     pub async fn rollback_plugin(&self, id: &str, now: Millis) -> Result<(String, String)> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT active_version, previous_version FROM plugins WHERE id = $1")
@@ -276,14 +277,31 @@ impl Store {
                 "{id} has no previous version to roll back to"
             )));
         };
-        let changed = sqlx::query(
-            "UPDATE plugins SET active_version = $2, previous_version = $3, updated_at = $4 \
-             WHERE id = $1 AND active_version = $3 AND previous_version = $2",
+        // History, not a swap: the version installed before the one rolled back to becomes the
+        // next rollback target, so a second rollback goes further back instead of returning to
+        // the version just left.
+        let before: Option<String> = sqlx::query_scalar(
+            "SELECT v.version FROM plugin_versions v, plugin_versions t \
+             WHERE v.plugin_id = $1 AND t.plugin_id = $1 AND t.version = $2 \
+               AND v.version <> $2 AND v.version <> $3 \
+               AND (v.installed_at < t.installed_at \
+                    OR (v.installed_at = t.installed_at AND v.version < t.version)) \
+             ORDER BY v.installed_at DESC, v.version DESC LIMIT 1",
         )
         .bind(id)
         .bind(&previous)
         .bind(&active)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let changed = sqlx::query(
+            "UPDATE plugins SET active_version = $2, previous_version = $3, updated_at = $4 \
+             WHERE id = $1 AND active_version = $5 AND previous_version = $2",
+        )
+        .bind(id)
+        .bind(&previous)
+        .bind(&before)
         .bind(now)
+        .bind(&active)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -293,7 +311,7 @@ impl Store {
             ));
         }
         tx.commit().await?;
-        self.cache.invalidate([Key::plugin(id)]).await;
+        self.invalidate([Key::plugin(id)]).await;
         Ok((previous, active))
     }
 
@@ -331,7 +349,7 @@ impl Store {
         tx.commit().await?;
         let stale = std::iter::once(Key::plugin(id))
             .chain(projects.into_iter().map(|p| Key::plugin_enabled(p, id)));
-        self.cache.invalidate(stale).await;
+        self.invalidate(stale).await;
         Ok(())
     }
 

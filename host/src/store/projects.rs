@@ -195,7 +195,7 @@ impl Store {
         if changes.owner_id.is_some() {
             stale.push(Key::membership(id, project.owner_id));
         }
-        self.cache.invalidate(stale).await;
+        self.invalidate(stale).await;
         Ok(project)
     }
 
@@ -225,7 +225,7 @@ impl Store {
         let stale = std::iter::once(Key::project(id))
             .chain(members.into_iter().map(|u| Key::membership(id, u)))
             .chain(plugins.iter().map(|p| Key::plugin_enabled(id, p)));
-        self.cache.invalidate(stale).await;
+        self.invalidate(stale).await;
         Ok(())
     }
 

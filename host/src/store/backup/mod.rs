@@ -59,6 +59,10 @@ pub const TABLES: &[&str] = &[
     "job_attempts",
 ];
 
+/// Tables that are not backed up: what they hold means nothing after a restore (the cache
+/// invalidation bus: every restored host starts with an empty cache).
+pub const TRANSIENT: &[&str] = &["cache_invalidations"];
+
 /// A column's type as a backup records it: what both dialects have in common.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -162,6 +166,7 @@ pub(crate) async fn schema(
     backend: Backend,
 ) -> Result<Vec<(String, Vec<Column>)>> {
     let mut present = table_names(conn, backend).await?;
+    present.retain(|t| !TRANSIENT.contains(&t.as_str()));
     present.sort();
     let mut known: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
     known.sort();
@@ -201,7 +206,10 @@ async fn sequences(
                 sqlx::query_as("SELECT name, seq FROM sqlite_sequence WHERE seq > 0 ORDER BY name")
                     .fetch_all(&mut *conn)
                     .await?;
-            Ok(rows)
+            Ok(rows
+                .into_iter()
+                .filter(|(table, _)| !TRANSIENT.contains(&table.as_str()))
+                .collect())
         }
         Backend::Postgres => {
             let mut out = Vec::new();

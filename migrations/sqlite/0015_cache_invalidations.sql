@@ -1,0 +1,7 @@
+-- The invalidation bus through the database, for hosts that share a database without Redis:
+-- every write of a cached object appends its keys here after committing, and every host reads
+-- the new rows a few times a second and forgets those keys (see host/src/store/invalidations.rs).
+CREATE TABLE cache_invalidations (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT    NOT NULL
+);
