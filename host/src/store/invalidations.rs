@@ -96,7 +96,7 @@ impl Store {
         let floor = follower.newest - OVERLAP;
         follower.recent.retain(|seq| *seq > floor);
         follower.polls += 1;
-        if follower.polls % 3000 == 0 {
+        if follower.polls.is_multiple_of(3000) {
             sqlx::query("DELETE FROM cache_invalidations WHERE seq < $1")
                 .bind(follower.newest - KEEP)
                 .execute(&self.pool)
