@@ -1,27 +1,12 @@
 //! `agentic action list|run` from the shell: the example connector's `echo` run through the
 //! same checks as the API (input schema, output), printed as JSON, and audited with `via: cli`.
 
-use crate::workers::{agentic, cli, example_connections};
+use crate::workers::{agentic, cli, installed_example};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_runs_from_the_command_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("agentic.db").display()
-    );
-    let (store, connections) = example_connections(dir.path(), &database, 3, 10, 1).await;
-    let id = connections[0].id.to_string();
-    // An installation, as `agentic serve` leaves it: the vault key is made on first start.
-    let config = agentic_host::config::Config {
-        data_dir: dir.path().to_owned(),
-        database_url: Some(database.clone()),
-        ..agentic_host::config::Config::default()
-    };
-    let clock = std::sync::Arc::new(agentic_host::clock::SystemClock);
-    agentic_host::server::state(config, store.clone(), clock)
-        .await
-        .expect("first start");
+    let (database, store, id) = installed_example(dir.path(), 3, 10).await;
 
     let listed = cli(dir.path(), &database, &["action", "list", &id]);
     assert_eq!(

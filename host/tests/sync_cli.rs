@@ -3,27 +3,13 @@
 //! itself is drawn only on a terminal; here standard error is a pipe, so log lines pass
 //! through unchanged.
 
-use crate::workers::{agentic, example_connections};
+use crate::workers::{agentic, installed_example};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_run_ends_with_a_readable_summary() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let database = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("agentic.db").display()
-    );
     // 25 items, 10 a page: 3 pages.
-    let (store, connections) = example_connections(dir.path(), &database, 25, 10, 1).await;
-    let id = connections[0].id.to_string();
-    let config = agentic_host::config::Config {
-        data_dir: dir.path().to_owned(),
-        database_url: Some(database.clone()),
-        ..agentic_host::config::Config::default()
-    };
-    let clock = std::sync::Arc::new(agentic_host::clock::SystemClock);
-    agentic_host::server::state(config, store.clone(), clock)
-        .await
-        .expect("first start");
+    let (database, store, id) = installed_example(dir.path(), 25, 10).await;
 
     let out = agentic(dir.path(), &database, &["sync", "run", &id])
         .output()

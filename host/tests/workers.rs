@@ -81,6 +81,28 @@ fn config(dir: &Path, database: &str) -> Config {
     }
 }
 
+/// An installation as `agentic serve` leaves it (the vault key made on first start) on a SQLite
+/// file in `dir`, with one example connection of `items` work items, `page_size` a page.
+/// Returns the database URL, its store and the connection's id.
+pub(crate) async fn installed_example(
+    dir: &Path,
+    items: u32,
+    page_size: u32,
+) -> (String, agentic_host::store::Store, String) {
+    let database = format!("sqlite://{}?mode=rwc", dir.join("agentic.db").display());
+    let (store, connections) = example_connections(dir, &database, items, page_size, 1).await;
+    let config = Config {
+        data_dir: dir.to_owned(),
+        database_url: Some(database.clone()),
+        ..Config::default()
+    };
+    agentic_host::server::state(config, store.clone(), std::sync::Arc::new(SystemClock))
+        .await
+        .expect("first start");
+    let id = connections[0].id.to_string();
+    (database, store, id)
+}
+
 /// Installs the example connector from the shell, then gives it a project and `connections`
 /// in-memory connections of `items` work items, `page_size` a page.
 pub(crate) async fn example_connections(

@@ -710,7 +710,9 @@ impl TestApp {
     }
 }
 
-async fn run_on_postgres(sql: &str) {
+/// Runs `sql` on the test PostgreSQL server in a connection of its own (schemas and databases
+/// made and dropped around the stories).
+pub async fn run_on_postgres(sql: &str) {
     use sqlx::{Connection, Executor};
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(&postgres_url())

@@ -180,7 +180,7 @@ impl Empty {
             ),
             Backend::Postgres => {
                 let schema = format!("r_{}", uuid::Uuid::new_v4().simple());
-                on_postgres(&format!("CREATE SCHEMA {schema}")).await;
+                agentic_tests::run_on_postgres(&format!("CREATE SCHEMA {schema}")).await;
                 let base = postgres_url();
                 let sep = if base.contains('?') { '&' } else { '?' };
                 (
@@ -206,16 +206,6 @@ impl Empty {
     }
 }
 
-async fn on_postgres(sql: &str) {
-    use sqlx::{Connection, Executor};
-    sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&postgres_url())
-        .await
-        .expect("connect to PostgreSQL");
-    conn.execute(sql).await.expect("run SQL on PostgreSQL");
-    let _ = conn.close().await;
-}
-
 impl Drop for Empty {
     fn drop(&mut self) {
         let Some(schema) = self.schema.take() else {
@@ -226,7 +216,7 @@ impl Drop for Empty {
                 .enable_all()
                 .build()
             {
-                rt.block_on(on_postgres(&format!(
+                rt.block_on(agentic_tests::run_on_postgres(&format!(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                      WHERE application_name = '{schema}' AND pid <> pg_backend_pid(); \
                      SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS {schema} CASCADE"
