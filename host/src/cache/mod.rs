@@ -473,11 +473,7 @@ impl Cache {
         if keys.is_empty() {
             return;
         }
-        inner.forget(&keys);
-        for key in &keys {
-            metrics::counter!("cache_invalidations_total", "cache" => key.ns.as_str(), "origin" => "local")
-                .increment(1);
-        }
+        inner.forget_from(&keys, "local");
         if let Some(redis) = &inner.redis {
             if let Err(e) = redis.delete(&keys).await {
                 inner.error(&keys[0], "invalidate", &e);
@@ -501,13 +497,7 @@ impl Cache {
             return;
         };
         let keys: Vec<Key> = keys.into_iter().filter_map(Key::parse).collect();
-        if !keys.is_empty() {
-            inner.forget(&keys);
-            for key in &keys {
-                metrics::counter!("cache_invalidations_total", "cache" => key.ns.as_str(), "origin" => "database")
-                    .increment(1);
-            }
-        }
+        inner.forget_from(&keys, "database");
     }
 
     /// Counts since this cache was built (zero when disabled).
@@ -587,6 +577,16 @@ impl Inner {
         let mut flights = self.lock_flights();
         for key in keys {
             flights.remove(key);
+        }
+    }
+
+    /// [`Inner::forget`], counted as invalidations from `origin` (`local`: this process's own
+    /// write; `remote`: Redis; `database`: the database bus).
+    fn forget_from(&self, keys: &[Key], origin: &'static str) {
+        self.forget(keys);
+        for key in keys {
+            metrics::counter!("cache_invalidations_total", "cache" => key.ns.as_str(), "origin" => origin)
+                .increment(1);
         }
     }
 

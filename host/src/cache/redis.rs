@@ -409,11 +409,7 @@ fn on_message(inner: &Arc<Inner>, redis: &RedisTier, channel: &str, payload: &[u
     };
     let keys: Vec<Key> = lines.filter_map(Key::parse).collect();
     if from != redis.host {
-        inner.forget(&keys);
-        for key in &keys {
-            metrics::counter!("cache_invalidations_total", "cache" => key.ns.as_str(), "origin" => "remote")
-                .increment(1);
-        }
+        inner.forget_from(&keys, "remote");
     }
     let Ok(seq) = seq.parse::<u64>() else {
         return;
