@@ -6,7 +6,8 @@
 //! process runs [`Store::follow_invalidations`]: it reads the rows after the last one it saw
 //! every [`POLL`] and forgets those keys in its own in-process tier. So an upgrade, a rollback or
 //! a revoked membership made anywhere is seen everywhere within a poll, not after
-//! `cache.ttl_secs`. Written by hand: a table and a poll are all it takes, on both databases
+//! `cache.ttl_secs`. The writers keep the table short (its newest 10 000 rows). Written by hand:
+//! a table and a poll are all it takes, on both databases
 //! (PostgreSQL's LISTEN/NOTIFY would not serve SQLite, and sqlx's `Any` pool has no listener).
 
 use std::collections::BTreeSet;
@@ -22,8 +23,11 @@ pub const POLL: Duration = Duration::from_millis(200);
 const OVERLAP: i64 = 64;
 /// Rows read per poll at most (a burst is read over several polls).
 const BATCH: i64 = 1000;
-/// Rows kept; older ones are deleted now and then by the followers.
+/// Rows kept; older ones are deleted by the writer of every [`PRUNE_EVERY`]th row (the writers
+/// own the table's growth: followers do not run where the cache is off).
 const KEEP: i64 = 10_000;
+/// How often (in rows written) the writer prunes.
+const PRUNE_EVERY: i64 = 1000;
 
 /// Where a follower is in the bus.
 #[derive(Debug, Default)]
@@ -32,7 +36,6 @@ pub struct Follower {
     newest: i64,
     /// Sequence numbers already applied within [`OVERLAP`] of `newest`.
     recent: BTreeSet<i64>,
-    polls: u64,
 }
 
 impl Store {
@@ -51,12 +54,26 @@ impl Store {
         }
         for key in &keys {
             let rendered = key.render();
-            let written = sqlx::query("INSERT INTO cache_invalidations (key) VALUES ($1)")
-                .bind(&rendered)
-                .execute(&self.pool)
-                .await;
-            if let Err(e) = written {
-                tracing::warn!(error = %e, key = %rendered, "cache invalidation not published to other processes");
+            let written: std::result::Result<i64, sqlx::Error> = sqlx::query_scalar(
+                "INSERT INTO cache_invalidations (key) VALUES ($1) RETURNING seq",
+            )
+            .bind(&rendered)
+            .fetch_one(&self.pool)
+            .await;
+            match written {
+                Ok(seq) if seq % PRUNE_EVERY == 0 => {
+                    let pruned = sqlx::query("DELETE FROM cache_invalidations WHERE seq < $1")
+                        .bind(seq - KEEP)
+                        .execute(&self.pool)
+                        .await;
+                    if let Err(e) = pruned {
+                        tracing::warn!(error = %e, "old cache invalidations not pruned");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, key = %rendered, "cache invalidation not published to other processes");
+                }
             }
         }
     }
@@ -95,13 +112,6 @@ impl Store {
         }
         let floor = follower.newest - OVERLAP;
         follower.recent.retain(|seq| *seq > floor);
-        follower.polls += 1;
-        if follower.polls.is_multiple_of(3000) {
-            sqlx::query("DELETE FROM cache_invalidations WHERE seq < $1")
-                .bind(follower.newest - KEEP)
-                .execute(&self.pool)
-                .await?;
-        }
         Ok(fresh.len())
     }
 
