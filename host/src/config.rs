@@ -81,6 +81,21 @@ Configuration (TOML file keys; environment variables override them):
                                                                 unhealthy [90]
   agents.metrics_retention_secs AGENTIC_AGENTS__METRICS_RETENTION_SECS  metrics samples kept this long [604800]
   agents.metrics_max_samples AGENTIC_AGENTS__METRICS_MAX_SAMPLES metrics samples kept per agent [10000]
+  backup.destination         AGENTIC_BACKUP__DESTINATION         where scheduled and API backups go: a directory
+                                                                (another disk or volume) or s3://bucket/prefix [none]
+  backup.s3.endpoint         AGENTIC_BACKUP__S3__ENDPOINT        S3-compatible service URL (not AWS) [AWS_ENDPOINT]
+  backup.s3.region           AGENTIC_BACKUP__S3__REGION          its region [AWS_REGION, else us-east-1]
+  backup.s3.access_key_id    AGENTIC_BACKUP__S3__ACCESS_KEY_ID   access key id [AWS_ACCESS_KEY_ID]
+  backup.s3.secret_access_key_file AGENTIC_BACKUP__S3__SECRET_ACCESS_KEY_FILE  file holding the secret key
+                                                                [AWS_SECRET_ACCESS_KEY]
+  backup.recipients          AGENTIC_BACKUP__RECIPIENTS          age public keys (age1…) backups are encrypted to,
+                                                                e.g. '[\"age1…\"]' [none]
+  backup.schedule            AGENTIC_BACKUP__SCHEDULE            cron expression (UTC) of scheduled backups,
+                                                                e.g. '0 3 * * *' [none: not scheduled]
+  backup.keep_last           AGENTIC_BACKUP__KEEP_LAST           after each backup keep the newest N ... [0]
+  backup.keep_daily          AGENTIC_BACKUP__KEEP_DAILY          ... and the newest of N days [0]
+  backup.keep_weekly         AGENTIC_BACKUP__KEEP_WEEKLY         ... of N ISO weeks [0]
+  backup.keep_monthly        AGENTIC_BACKUP__KEEP_MONTHLY        ... of N months [0]; all 0: keep everything
 ";
 
 /// The whole configuration of one host process.
@@ -124,6 +139,8 @@ pub struct Config {
     pub agents: AgentsConfig,
     /// Bounds of each sync run.
     pub sync: crate::sync::SyncLimits,
+    /// Scheduled and API-started backups.
+    pub backup: crate::backup::BackupConfig,
 }
 
 /// Agent heartbeats and their metrics history.
@@ -373,6 +390,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             agents: AgentsConfig::default(),
             sync: crate::sync::SyncLimits::default(),
+            backup: crate::backup::BackupConfig::default(),
         }
     }
 }
@@ -424,6 +442,7 @@ const ENV_KEYS: &[&str] = &[
     "cache",
     "agents",
     "sync",
+    "backup",
 ];
 
 /// Configuration errors, reported before anything starts.
@@ -513,6 +532,9 @@ impl Config {
             );
         }
         if let Err(e) = self.sync.validate() {
+            return bad(&e);
+        }
+        if let Some(e) = self.backup.problem() {
             return bad(&e);
         }
         let d = &self.documents;
@@ -681,6 +703,7 @@ impl fmt::Debug for Config {
             .field("jobs", &self.jobs)
             .field("documents", &self.documents)
             .field("cache", &self.cache)
+            .field("backup", &self.backup)
             .finish()
     }
 }

@@ -95,6 +95,9 @@ pub enum Permission {
     /// Read the audit log.
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// See the installation's backups and start one.
+    #[serde(rename = "backups:manage")]
+    BackupsManage,
     /// Create a project.
     #[serde(rename = "projects:create")]
     ProjectsCreate,
@@ -185,6 +188,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::UsersManage, &[A]),
     (Permission::ServiceAccountsManage, &[A]),
     (Permission::AuditRead, &[A]),
+    (Permission::BackupsManage, &[A]),
     (Permission::ProjectsCreate, &[A, PM]),
     (Permission::ProjectsRead, &[A, PM, TL, SE]),
     (Permission::ProjectsUpdate, &[A, PM]),
@@ -226,6 +230,7 @@ impl Permission {
             Permission::UsersManage => "users:manage",
             Permission::ServiceAccountsManage => "service_accounts:manage",
             Permission::AuditRead => "audit:read",
+            Permission::BackupsManage => "backups:manage",
             Permission::ProjectsCreate => "projects:create",
             Permission::ProjectsRead => "projects:read",
             Permission::ProjectsUpdate => "projects:update",

@@ -105,6 +105,13 @@ fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
             state.clock.clone(),
         )),
         Arc::new(crate::jobs::Noop),
+        Arc::new(crate::backup::run::BackupHandler::new(
+            state.store.clone(),
+            state.clock.clone(),
+            state.config.backup.clone(),
+            state.config.blob_dir(),
+            state.config.data_dir.clone(),
+        )),
     ];
     match crate::web_tasks::WebTaskHandler::new(
         state.store.clone(),
@@ -124,6 +131,19 @@ fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
         Worker::new(state.store.clone(), state.clock.clone(), handlers, options)
             .with_max_postponements(state.config.jobs.max_postponements),
     )
+}
+
+/// Makes the backup schedule agree with this host's `[backup]` section (`serve` and `worker`
+/// do this as they start; other commands leave the schedule alone, since their configuration
+/// may lack the section).
+pub async fn apply_backup_schedule(state: &AppState) -> anyhow::Result<()> {
+    let next = crate::backup::run::apply_schedule(&state.store, &state.config.backup, state.now())
+        .await
+        .context("applying backup.schedule")?;
+    if let Some(next) = next {
+        tracing::info!(next_run_at = next, "backups scheduled");
+    }
+    Ok(())
 }
 
 /// What start-up did about the first administrator.
@@ -218,6 +238,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             );
         }
     }
+
+    apply_backup_schedule(&state).await?;
 
     let auth = state.auth.clone();
     let housekeeping = tokio::spawn(async move {

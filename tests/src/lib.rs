@@ -41,6 +41,9 @@ pub mod providers;
 /// A fake JIRA (Cloud and Data Center) for syncs through the host.
 pub mod jira;
 
+/// A real S3-compatible server (moto) for backups to object stores.
+pub mod s3;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.
@@ -92,7 +95,7 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 

@@ -7,6 +7,7 @@ mod analytics;
 mod audit;
 mod auth;
 mod backup;
+mod backup_jobs;
 mod bad_input;
 mod cache;
 mod check_on_save;

@@ -85,6 +85,8 @@ fn cases() -> Vec<Case> {
         ),
         case("DELETE", "/api/v1/service-accounts/{sa}/keys/{key}", "A"),
         case("GET", "/api/v1/audit", "A"),
+        case("GET", "/api/v1/backups", "A"),
+        case("GET", "/api/v1/backups/status", "A"),
         case("GET", "/metrics", "AS"),
         scoped(case("GET", "/api/v1/projects/{p}", "APTS")),
         scoped(with(

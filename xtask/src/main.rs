@@ -8,7 +8,8 @@
 //!   test --manifest-path plugins/Cargo.toml`: the SDK's acceptance suite on each connector),
 //!   then `cargo test --workspace [ARGS…]`, every behaviour story on SQLite and on PostgreSQL
 //!   (`AGENTIC_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`; with
-//!   `CI=true` a missing PostgreSQL fails). The closing count covers both.
+//!   `CI=true` a missing PostgreSQL fails). The closing count covers both. Before, it installs
+//!   the test peers it lacks: moto (an S3-compatible server) with pip.
 //!
 //! Plain `std::process` so this crate builds in seconds.
 
@@ -153,6 +154,26 @@ fn test(commands: Vec<Command>) -> ExitCode {
     }
 }
 
+/// The S3-compatible server the backup stories upload to (moto's server mode, from PyPI),
+/// pinned, installed with pip when missing. Without Python or pip the stories that need it say
+/// so and skip (under `CI=true` they fail).
+const MOTO: &str = "moto[server]==5.2.1";
+
+fn install_test_peers() {
+    let present = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", MOTO]);
+        if run(pip) != ExitCode::SUCCESS {
+            eprintln!("xtask: could not install {MOTO}; the S3 backup stories will skip");
+        }
+    }
+}
+
 /// Whether the test PostgreSQL accepts TCP connections (the stories skip it otherwise, outside CI).
 fn postgres_reachable() -> bool {
     let url = std::env::var("AGENTIC_TEST_POSTGRES_URL")
@@ -202,6 +223,7 @@ fn main() -> ExitCode {
             run(cmd)
         }
         "test" => {
+            install_test_peers();
             let plugins = match build_plugins() {
                 Ok(dir) => dir,
                 Err(code) => return code,

@@ -52,6 +52,8 @@ mod analytics;
 mod audit;
 /// Login, refresh, logout, me, own sessions, password change.
 mod auth;
+/// Backups for administrators: the log of attempts, status, start one.
+mod backups;
 /// A connection's `check`: on demand and before saving.
 mod connection_check;
 /// Connections and their credentials.
@@ -136,6 +138,7 @@ impl AppState {
         (name = "analytics", description = "Counts and time series of work items, documents, syncs, jobs, agents and API usage, per project and across projects"),
         (name = "agent-runtime", description = "Called by agents themselves, with their agent token (`aat_…`)"),
         (name = "audit", description = "Append-only audit log"),
+        (name = "backups", description = "The installation's backups: attempts, status, start one (Administrator)"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]
@@ -187,6 +190,7 @@ fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
         ("agent_runtime", agent_runtime::router()),
         ("analytics", analytics::router()),
         ("audit", audit::router()),
+        ("backups", backups::router()),
     ]
 }
 

@@ -94,6 +94,45 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthReport>> 
     }
 }
 
+/// The backup gauges, read from the database at each scrape and written out here rather than
+/// kept in the process's recorder: every host then reports the same last backup whichever
+/// process made it, and two scrapes never see each other's values. Without any successful
+/// backup the timestamp is 0, so `time() - agentic_backup_last_success_timestamp_seconds`
+/// alerts at once.
+async fn backup_gauges(state: &AppState) -> ApiResult<String> {
+    let health = state.store.backup_health().await?;
+    let secs = |ms: Option<i64>| ms.map_or(0.0, |ms| ms as f64 / 1000.0);
+    let gauges = [
+        (
+            "agentic_backup_last_success_timestamp_seconds",
+            "End of the newest successful backup (Unix time; 0: none yet).",
+            secs(health.last_success_at),
+        ),
+        (
+            "agentic_backup_last_size_bytes",
+            "Size of the newest successful backup.",
+            health.last_size.unwrap_or(0) as f64,
+        ),
+        (
+            "agentic_backup_last_duration_seconds",
+            "How long the newest successful backup took.",
+            secs(health.last_duration_ms),
+        ),
+        (
+            "agentic_backup_failures_since_last_success",
+            "Failed backup attempts since the newest successful one.",
+            health.failures_since_success as f64,
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in gauges {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
+    Ok(out)
+}
+
 /// Prometheus metrics: request counts and latency by route, method and status; cache hits,
 /// misses, errors and lookup latency by cache.
 /// Needs `metrics:read` (Administrator, Support Engineer, or a service-account key with that scope).
@@ -102,10 +141,11 @@ async fn readyz(State(state): State<AppState>) -> ApiResult<Json<HealthReport>> 
               (status = 401, body = super::Problem), (status = 403, body = super::Problem)))]
 async fn metrics(State(state): State<AppState>, who: Principal) -> ApiResult<impl IntoResponse> {
     who.require(Permission::MetricsRead)?;
-    let body = state
+    let mut body = state
         .metrics
         .as_ref()
         .map(|h| h.render())
         .unwrap_or_default();
+    body.push_str(&backup_gauges(&state).await?);
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body))
 }

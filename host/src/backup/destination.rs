@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use super::{BackupError, Result};
+use super::{BackupError, Policy, Result};
 use crate::clock::Millis;
 
 const PREFIX: &str = "agentic-";
@@ -50,7 +50,7 @@ pub struct Receipt {
 pub struct Listed {
     /// File name.
     pub name: String,
-    /// Full path.
+    /// Where it is: a file path, or `s3://bucket/prefix/name` for a bucket.
     pub path: PathBuf,
     /// When its snapshot was taken (from the name).
     pub created_at: Millis,
@@ -58,6 +58,15 @@ pub struct Listed {
     pub size: u64,
     /// Its receipt, when present and readable.
     pub receipt: Option<Receipt>,
+}
+
+/// What [`Directory::prune`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    /// The backups deleted (or, in a dry run, that would be).
+    pub deleted: Vec<String>,
+    /// How many the policy keeps.
+    pub kept: usize,
 }
 
 /// A backup being written.
@@ -230,6 +239,38 @@ impl Directory {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Deletes the backups `policy` does not keep (with `dry_run`, only names them), then the
+    /// leftovers of crashed backups. Returns the names deleted and how many backups remain.
+    /// An empty policy keeps everything: pruning without a rule must not delete every backup.
+    pub fn prune(&self, policy: &Policy, now: Millis, dry_run: bool) -> Result<Pruned> {
+        if policy.is_empty() {
+            return Ok(Pruned {
+                deleted: Vec::new(),
+                kept: self.list()?.len(),
+            });
+        }
+        let backups = self.list()?;
+        let times: Vec<Millis> = backups.iter().map(|b| b.created_at).collect();
+        let keep = policy.keep(&times);
+        let mut deleted = Vec::new();
+        for (i, b) in backups.iter().enumerate() {
+            if keep.contains(&i) {
+                continue;
+            }
+            if !dry_run {
+                self.delete(b)?;
+            }
+            deleted.push(b.name.clone());
+        }
+        if !dry_run {
+            self.clean(now)?;
+        }
+        Ok(Pruned {
+            deleted,
+            kept: keep.len(),
+        })
     }
 
     /// Removes what crashed backups left: partial files older than a day, and receipts whose

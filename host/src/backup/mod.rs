@@ -31,6 +31,8 @@
 
 /// Tar, gzip and age on a blocking thread: writing and reading the archive as a stream.
 mod archive;
+/// An S3-compatible bucket as a destination (object_store), uploads atomic.
+pub mod bucket;
 /// Taking a backup: snapshot, export, blobs, manifest.
 pub mod create;
 /// Where backups are kept: a directory, written atomically, with a receipt per backup.
@@ -41,6 +43,12 @@ pub mod format;
 pub mod restore;
 /// Which backups to keep: the last N and the newest of each recent day, week and month.
 pub mod retention;
+/// A backup as the platform makes it: recorded, audited, pruned; the backup job and schedule.
+pub mod run;
+/// The `[backup]` configuration section.
+pub mod settings;
+/// Where backups go: a directory or a bucket, behind one type.
+pub mod target;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -54,6 +62,8 @@ pub use create::{create, Created};
 pub use destination::{Directory, Listed, Receipt};
 pub use restore::{restore, verify, Restored};
 pub use retention::Policy;
+pub use settings::BackupConfig;
+pub use target::Destination;
 
 /// Why a backup could not be made, verified or restored.
 #[derive(Debug, thiserror::Error)]

@@ -10,10 +10,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use crate::backup::{self, Directory, Policy, Progress, Quiet};
+use crate::backup::{self, Destination, Policy, Progress, Quiet};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::store::audit::NewAuditEntry;
+use crate::store::backup_runs::StartedBy;
 use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
@@ -32,12 +33,11 @@ pub(super) enum BackupCommand {
         #[command(flatten)]
         dir: DirArg,
         /// Public key (`age1…`) the backup is encrypted to; repeat or separate with commas for
-        /// several (any one of them can restore it).
+        /// several (any one of them can restore it). Default: `backup.recipients`.
         #[arg(
             long = "recipient",
             env = "AGENTIC_BACKUP_RECIPIENTS",
-            value_delimiter = ',',
-            required = true
+            value_delimiter = ','
         )]
         recipients: Vec<String>,
         /// Apply this retention policy after the backup succeeded (see `prune`).
@@ -53,8 +53,8 @@ pub(super) enum BackupCommand {
     /// database, comparing every table's rows with its manifest. Needs free space about the
     /// size of the database.
     Verify {
-        /// The backup file (`agentic-….age`).
-        file: PathBuf,
+        /// The backup: a file (`agentic-….age`), or `s3://bucket/prefix/agentic-….age`.
+        file: String,
         #[command(flatten)]
         identity: IdentityArg,
     },
@@ -63,8 +63,8 @@ pub(super) enum BackupCommand {
     /// (freshly created or migrated) unless --force; a restore that fails leaves it as it was.
     /// Credentials need the vault key of the installation the backup came from.
     Restore {
-        /// The backup file (`agentic-….age`).
-        file: PathBuf,
+        /// The backup: a file (`agentic-….age`), or `s3://bucket/prefix/agentic-….age`.
+        file: String,
         #[command(flatten)]
         identity: IdentityArg,
         /// Restore into this database instead of the configured one (`sqlite://…?mode=rwc`,
@@ -90,9 +90,29 @@ pub(super) enum BackupCommand {
 
 #[derive(Debug, Args)]
 pub(super) struct DirArg {
-    /// The backup directory: on another disk or volume than the data.
-    #[arg(long = "dir", env = "AGENTIC_BACKUP_DIR")]
-    dir: PathBuf,
+    /// Where backups are: a directory on another disk or volume than the data, or
+    /// `s3://bucket/prefix` (reached as `backup.s3` and the `AWS_*` variables say).
+    /// Default: `backup.destination`.
+    #[arg(
+        long = "destination",
+        visible_alias = "dir",
+        env = "AGENTIC_BACKUP_DESTINATION"
+    )]
+    destination: Option<String>,
+}
+
+impl DirArg {
+    /// The destination given, else the configured one.
+    fn resolve(self, config: &Config) -> anyhow::Result<Destination> {
+        let spec = self
+            .destination
+            .or_else(|| config.backup.destination.clone())
+            .context(
+                "no backup destination: pass --destination (or AGENTIC_BACKUP_DESTINATION) or \
+                 configure backup.destination",
+            )?;
+        Ok(Destination::open(&spec, &config.backup.s3)?)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -213,43 +233,35 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
             keep,
         } => {
             crate::data_dir::require_installation(&config, false)?;
-            let recipients = backup::parse_recipients(&recipients)?;
-            let store = crate::server::open_store(&config).await?;
-            let destination = Directory::new(dir.dir);
-            let bar = progress();
-            let created = backup::create(
-                &store,
-                &config.blob_dir(),
-                recipients,
-                &destination,
-                SystemClock.now_ms(),
-                bar.as_ref(),
-            )
-            .await;
-            let created = match created {
-                Ok(c) => c,
-                Err(e) => {
-                    audit(
-                        &store,
-                        "backup.failed",
-                        "",
-                        json!({ "error": e.to_string() }),
-                    )
-                    .await;
-                    store.close().await;
-                    return Err(e.into());
-                }
+            // Refused before anything is recorded: a typo in a key is not a failed backup.
+            let recipients = if recipients.is_empty() {
+                config.backup.recipients.clone()
+            } else {
+                recipients
             };
-            let rows: i64 = created.manifest.tables.iter().map(|t| t.rows).sum();
-            audit(
-                &store,
-                "backup.created",
-                &created.receipt.name,
-                json!({ "size": created.receipt.size, "rows": rows, "blobs": created.manifest.blobs,
-                        "duration_ms": created.receipt.duration_ms }),
-            )
-            .await;
+            anyhow::ensure!(
+                !recipients.is_empty(),
+                "no backup recipient: pass --recipient age1… (or AGENTIC_BACKUP_RECIPIENTS) or \
+                 configure backup.recipients"
+            );
+            backup::parse_recipients(&recipients)?;
+            let store = crate::server::open_store(&config).await?;
+            let destination = dir.resolve(&config)?;
+            let bar = progress();
+            let plan = backup::run::Plan {
+                blob_dir: &config.blob_dir(),
+                staging: &config.data_dir,
+                destination: &destination,
+                recipients: &recipients,
+                policy: keep.policy(),
+                started_by: StartedBy::Cli,
+                job_id: None,
+            };
+            let recorded = backup::run::run(&store, &SystemClock, plan, bar.as_ref()).await;
             store.close().await;
+            let recorded = recorded?;
+            let created = &recorded.created;
+            let rows: i64 = created.manifest.tables.iter().map(|t| t.rows).sum();
             writeln!(
                 out,
                 "{}\t{} bytes\t{rows} rows\t{} blobs\t{} ms",
@@ -261,12 +273,12 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
             for key in &created.missing_blobs {
                 writeln!(out, "warning: document blob {key} was gone; its version has no content in this backup")?;
             }
-            if !keep.policy().is_empty() {
-                prune(&destination, keep.policy(), false, &mut out)?;
+            for name in &recorded.pruned {
+                writeln!(out, "deleted {name}")?;
             }
         }
         BackupCommand::List { dir } => {
-            for b in Directory::new(dir.dir).list()? {
+            for b in dir.resolve(&config)?.list().await? {
                 let about = match &b.receipt {
                     Some(r) => format!(
                         "{}\tschema {}\thost {}",
@@ -286,7 +298,11 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
         BackupCommand::Verify { file, identity } => {
             let identities = backup::read_identities(&identity.identity)?;
             let bar = progress();
-            let v = backup::verify(&file, &identities, bar.as_ref()).await?;
+            let fetched =
+                backup::target::fetch(&file, &config.backup.s3, &std::env::temp_dir()).await?;
+            let verified = backup::verify(&fetched.path, &identities, bar.as_ref()).await;
+            record_verification(&config, &fetched.path, verified.as_ref().err()).await;
+            let v = verified?;
             for t in &v.manifest.tables {
                 writeln!(out, "{}\t{} rows", t.name, t.rows)?;
             }
@@ -294,7 +310,7 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
                 out,
                 "OK: {} — {} members checked (SHA-256), {} rows and {} blobs restored into a \
                  scratch database and matching the manifest; taken {} from {} at schema {}{}",
-                file.display(),
+                file,
                 v.checksums.members.len() + 1,
                 v.rows,
                 v.blobs,
@@ -332,9 +348,11 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
                 .await
                 .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
             store.migrate().await.context("applying migrations")?;
+            let fetched =
+                backup::target::fetch(&file, &config.backup.s3, &std::env::temp_dir()).await?;
             let bar = progress();
             let restored = backup::restore(
-                &file,
+                &fetched.path,
                 &identities,
                 &store,
                 &config.blob_dir(),
@@ -349,7 +367,8 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
                     return Err(e.into());
                 }
             };
-            let name = file
+            let name = fetched
+                .path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
@@ -371,7 +390,7 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
                 "restored {} rows and {} blobs from {} (taken {} from {}) into {}",
                 restored.rows,
                 restored.blobs,
-                file.display(),
+                file,
                 when(restored.manifest.created_at),
                 restored.manifest.source_backend,
                 crate::config::redact_url(&url)
@@ -388,10 +407,33 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
             }
         }
         BackupCommand::Prune { dir, keep, dry_run } => {
-            prune(&Directory::new(dir.dir), keep.policy(), dry_run, &mut out)?;
+            prune(&dir.resolve(&config)?, keep.policy(), dry_run, &mut out).await?;
         }
     }
     Ok(())
+}
+
+/// Notes a verification on the backup's row in this installation's backup log, when this
+/// machine has the installation (verifying elsewhere, e.g. on an operator's laptop, is fine and
+/// records nothing).
+async fn record_verification(config: &Config, file: &Path, error: Option<&backup::BackupError>) {
+    let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    if crate::data_dir::require_installation(config, false).is_err() {
+        return;
+    }
+    let Ok(store) = crate::server::open_store(config).await else {
+        return;
+    };
+    let error = error.map(ToString::to_string);
+    if let Err(e) = store
+        .record_backup_verification(name, error.as_deref(), SystemClock.now_ms())
+        .await
+    {
+        tracing::warn!(error = %e, "the verification could not be recorded");
+    }
+    store.close().await;
 }
 
 fn vault_key_place(config: &Config) -> String {
@@ -401,8 +443,8 @@ fn vault_key_place(config: &Config) -> String {
     }
 }
 
-fn prune(
-    destination: &Directory,
+async fn prune(
+    destination: &Destination,
     policy: Policy,
     dry_run: bool,
     out: &mut impl Write,
@@ -412,32 +454,18 @@ fn prune(
         "no retention rule: give at least one of --keep-last, --keep-daily, --keep-weekly, \
          --keep-monthly (pruning without one would delete every backup)"
     );
-    let backups = destination.list()?;
-    let times: Vec<i64> = backups.iter().map(|b| b.created_at).collect();
-    let keep = policy.keep(&times);
-    for (i, b) in backups.iter().enumerate() {
-        if keep.contains(&i) {
-            continue;
-        }
-        if dry_run {
-            writeln!(out, "would delete {}", b.name)?;
-        } else {
-            destination.delete(b)?;
-            writeln!(out, "deleted {}", b.name)?;
-        }
-    }
-    if !dry_run {
-        destination.clean(SystemClock.now_ms())?;
+    let pruned = destination
+        .prune(&policy, SystemClock.now_ms(), dry_run)
+        .await?;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for name in &pruned.deleted {
+        writeln!(out, "{verb} {name}")?;
     }
     writeln!(
         out,
         "{} backups kept in {}",
-        keep.len(),
-        display(destination.path())
+        pruned.kept,
+        destination.describe()
     )?;
     Ok(())
-}
-
-fn display(p: &Path) -> String {
-    p.display().to_string()
 }

@@ -58,6 +58,7 @@ pub async fn report(config: Config, command: ReportCommand) -> anyhow::Result<()
 pub async fn worker(config: Config) -> anyhow::Result<()> {
     let store = server::open_store(&config).await?;
     let state = server::state(config, store.clone(), Arc::new(SystemClock)).await?;
+    server::apply_backup_schedule(&state).await?;
     let worker = server::worker(&state);
     tracing::info!(owner = worker.owner(), "worker ready");
     let (stop, stopped) = tokio::sync::watch::channel(false);

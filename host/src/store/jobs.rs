@@ -445,6 +445,19 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// The oldest queued or running job of `kind`, if any (for kinds that run one at a time,
+    /// such as backups).
+    pub async fn unfinished_job_of_kind(&self, kind: &str) -> Result<Option<Job>> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE kind = $1 AND state IN ('queued', 'running') \
+             ORDER BY id LIMIT 1"
+        ))
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// One job.
     pub async fn get_job(&self, id: i64) -> Result<Job> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))

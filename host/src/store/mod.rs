@@ -29,6 +29,8 @@ pub mod analytics;
 pub mod audit;
 /// Backups: a consistent snapshot of every table, and the writes of a restore.
 pub mod backup;
+/// The log of backup attempts, for the admin API and `/metrics`.
+pub mod backup_runs;
 /// Bytes kept in the database, in chunks (the default blob store).
 pub mod blobs;
 /// Connections: a project's configured use of a plugin.

@@ -60,8 +60,9 @@ pub const TABLES: &[&str] = &[
 ];
 
 /// Tables that are not backed up: what they hold means nothing after a restore (the cache
-/// invalidation bus: every restored host starts with an empty cache).
-pub const TRANSIENT: &[&str] = &["cache_invalidations"];
+/// invalidation bus: every restored host starts with an empty cache; the log of backup
+/// attempts, which would restore with the attempt that made the backup still `running`).
+pub const TRANSIENT: &[&str] = &["cache_invalidations", "backup_runs"];
 
 /// A column's type as a backup records it: what both dialects have in common.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
