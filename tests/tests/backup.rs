@@ -3,7 +3,8 @@
 //! documents with their bytes, connections whose credential still works through the vault and
 //! the restored plugin; damaged, cut-off and wrongly keyed backups are refused saying which;
 //! a restore that fails midway leaves the target empty; a non-empty target is refused unless
-//! forced.
+//! forced; a backup made at an earlier schema version restores into a new database and is
+//! upgraded to this one.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,7 +169,13 @@ struct Empty {
 }
 
 impl Empty {
+    /// Migrated by this version.
     async fn new(backend: Backend) -> Self {
+        Self::at(backend, i64::MAX).await
+    }
+
+    /// Migrated up to `version` only (0: never migrated), as an earlier version left it.
+    async fn at(backend: Backend, version: i64) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let (url, schema) = match backend {
             Backend::Sqlite => (
@@ -192,7 +199,9 @@ impl Empty {
             }
         };
         let store = Store::connect(&url).await.expect("connect");
-        store.migrate().await.expect("migrate");
+        if version > 0 {
+            store.migrate_to(version).await.expect("migrate");
+        }
         store.close().await;
         Self { url, dir, schema }
     }
@@ -549,5 +558,60 @@ stories! {
         let manifest_rows = created.manifest.tables.iter().find(|t| t.name == "projects").expect("projects").rows;
         assert_eq!(projects, manifest_rows);
         store.close().await;
+    }
+
+    async fn a_backup_from_an_earlier_schema_version_is_restored_then_upgraded(backend) {
+        // The database as an earlier version (schema 15) left it: an administrator and a project.
+        let old = Empty::at(backend, 15).await;
+        let store = old.store().await;
+        let hash = agentic_host::auth::password::hash("old-password-1234").expect("hash");
+        sqlx::query(
+            "INSERT INTO users (kind, email, display_name, password_hash, role, created_at, updated_at) \
+             VALUES ('human', 'old@test.example', 'Old Admin', $1, 'administrator', 1, 1)",
+        )
+        .bind(hash)
+        .execute(store.pool())
+        .await
+        .expect("user");
+        sqlx::query("INSERT INTO projects (name, description, owner_id, created_at, updated_at) VALUES ('Kept', 'from v15', 1, 1, 1)")
+            .execute(store.pool())
+            .await
+            .expect("project");
+        let dir = tempfile::tempdir().expect("dir");
+        let (identities, public) = keys(dir.path(), "backup.key");
+        let destination = Directory::new(dir.path().join("backups"));
+        let created = backup::create(&store, &old.blob_dir(), vec![public], &destination, 1_700_000_000_000, &Quiet)
+            .await
+            .expect("backup at schema 15");
+        store.close().await;
+        assert_eq!(created.manifest.schema_version, 15);
+
+        // A database already at this version cannot go back to it, and says what to do.
+        let current = Empty::new(backend).await;
+        let e = backup::restore(&created.path, &identities, &current.store().await, &current.blob_dir(), false, &Quiet)
+            .await
+            .expect_err("a newer database");
+        assert!(matches!(e, BackupError::Incompatible(_)) && e.to_string().contains("new, empty database"), "{e}");
+
+        // Into a new, empty database: brought to schema 15, loaded, then upgraded.
+        let target = Empty::at(backend, 0).await;
+        let t = target.store().await;
+        backup::restore(&created.path, &identities, &t, &target.blob_dir(), false, &Quiet)
+            .await
+            .expect("restore");
+        assert_eq!(t.schema_version().await.expect("version"), t.latest_schema_version());
+        assert!(t.latest_schema_version() > 15);
+        t.close().await;
+
+        // The restored installation serves on this version: its administrator signs in and
+        // finds the project.
+        let url = target.url.clone();
+        let app = TestApp::start_with(backend, move |c| c.database_url = Some(url)).await;
+        let session = app.login("old@test.example", "old-password-1234").await;
+        let token = session["access_token"].as_str().expect("token");
+        let projects = app.all(token, "/api/v1/projects").await;
+        assert_eq!(projects.len(), 1);
+        assert_eq!(projects[0]["name"], "Kept");
+        assert_eq!(projects[0]["description"], "from v15");
     }
 }

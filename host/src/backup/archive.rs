@@ -317,6 +317,41 @@ pub(crate) fn read(
     })
 }
 
+/// Reads only the manifest at the head of the archive in `file` (unchecked: the full read
+/// checks it against the checksums), to learn the schema version a restore must start from.
+pub(crate) fn read_manifest(
+    file: std::fs::File,
+    identities: &[Identity],
+) -> Result<Manifest, BackupError> {
+    let watch = Watch::default();
+    let plain = Watched {
+        inner: decrypt(io::BufReader::with_capacity(256 * 1024, file), identities)?,
+        watch: watch.clone(),
+        at: 0,
+    };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(plain));
+    let read = (|| {
+        let entry = archive
+            .entries()?
+            .next()
+            .ok_or_else(|| BackupError::Truncated("the archive is empty".into()))??;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        if path != format::MANIFEST {
+            return Err(BackupError::NotABackup(format!(
+                "the archive starts with {path}, not {}",
+                format::MANIFEST
+            )));
+        }
+        let bytes = read_all(entry, &path)?;
+        serde_json::from_slice::<Manifest>(&bytes)
+            .map_err(|e| BackupError::Damaged(format!("{} is not readable: {e}", format::MANIFEST)))
+    })();
+    read.map_err(|e| match e {
+        BackupError::Io(e) => watch.explain(e),
+        other => other,
+    })
+}
+
 fn read_members<R: Read>(
     archive: &mut tar::Archive<R>,
     staging: &Path,

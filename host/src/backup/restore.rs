@@ -56,6 +56,14 @@ pub async fn restore(
     progress: &dyn Progress,
 ) -> Result<Restored> {
     let receipt = check_receipt(file)?;
+    let head = {
+        let input = std::fs::File::open(file)?;
+        let ids = identities.to_vec();
+        tokio::task::spawn_blocking(move || archive::read_manifest(input, &ids))
+            .await
+            .map_err(|e| BackupError::Io(std::io::Error::other(format!("backup reader: {e}"))))??
+    };
+    prepare(store, head.schema_version).await?;
     let input = std::fs::File::open(file)?;
     let mut target = store.begin_restore().await?;
     if !force {
@@ -95,6 +103,8 @@ pub async fn restore(
         let entry = entry?;
         std::fs::rename(entry.path(), blob_dir.join(entry.file_name()))?;
     }
+    // A backup of an earlier version is now upgraded as its database would have been.
+    store.migrate().await?;
     Ok(Restored {
         rows: counts.values().sum(),
         manifest,
@@ -102,6 +112,30 @@ pub async fn restore(
         receipt,
         blobs,
     })
+}
+
+/// Brings the target to the backup's schema version: a database never migrated (or migrated
+/// to an earlier version) is migrated up to it; one at a later version cannot go back.
+async fn prepare(store: &Store, version: i64) -> Result<()> {
+    let latest = store.latest_schema_version();
+    if version > latest {
+        return Err(BackupError::Incompatible(format!(
+            "it was made at schema version {version}, newer than this host's {latest}: restore \
+             it with the host version that made it, or a later one"
+        )));
+    }
+    let current = store.schema_version().await?;
+    if current > version {
+        return Err(BackupError::Incompatible(format!(
+            "the target database is at schema version {current}, the backup at {version}: \
+             restore into a new, empty database (it is brought to the backup's version, \
+             loaded, then upgraded to {latest})"
+        )));
+    }
+    if current < version {
+        store.migrate_to(version).await?;
+    }
+    Ok(())
 }
 
 type Loaded = (Manifest, HashMap<String, i64>, u64);
@@ -190,7 +224,7 @@ async fn check_fits(target: &mut Restore, manifest: &Manifest) -> Result<()> {
     if manifest.schema_version != version {
         return Err(BackupError::Incompatible(format!(
             "it was made at schema version {} (host {}), the target database is at {version}: \
-             restore it with the host version that made it, then upgrade",
+             restore into a new, empty database",
             manifest.schema_version, manifest.host_version
         )));
     }
@@ -225,8 +259,8 @@ pub async fn verify(
         "sqlite://{}?mode=rwc",
         scratch.path().join("verify.db").display()
     );
+    // Not migrated here: the restore brings it to the backup's version, then upgrades it.
     let store = Store::connect(&url).await?;
-    store.migrate().await?;
     let result = restore(
         file,
         identities,
@@ -236,7 +270,12 @@ pub async fn verify(
         progress,
     )
     .await;
-    if let Ok(restored) = &result {
+    // Counted again after the commit (and only where no migration ran since, which may
+    // rightly change rows): what the restore's own check saw must be what was stored.
+    let upgraded = result
+        .as_ref()
+        .is_ok_and(|r| r.manifest.schema_version != store.latest_schema_version());
+    if let (Ok(restored), false) = (&result, upgraded) {
         for table in &restored.manifest.tables {
             let n: i64 =
                 sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", checked(&table.name)?))

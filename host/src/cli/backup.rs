@@ -347,7 +347,7 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
             let store = Store::connect(&url)
                 .await
                 .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
-            store.migrate().await.context("applying migrations")?;
+            // `restore` migrates it: to the backup's schema version first, then to this one.
             let fetched =
                 backup::target::fetch(&file, &config.backup.s3, &std::env::temp_dir()).await?;
             let bar = progress();

@@ -171,7 +171,15 @@ pub(crate) async fn schema(
     present.sort();
     let mut known: Vec<String> = TABLES.iter().map(|t| (*t).to_owned()).collect();
     known.sort();
-    if present != known {
+    // A database at an earlier schema version (a restore on its way to this one) lacks the
+    // tables later migrations add; it may never have a table this version does not know.
+    let earlier = schema_version(conn).await? < super::latest_schema_version(backend);
+    let fits = if earlier {
+        present.iter().all(|t| known.contains(t))
+    } else {
+        present == known
+    };
+    if !fits {
         let extra: Vec<_> = present.iter().filter(|t| !known.contains(t)).collect();
         let missing: Vec<_> = known.iter().filter(|t| !present.contains(t)).collect();
         return Err(schema_error(format!(
@@ -180,18 +188,32 @@ pub(crate) async fn schema(
         )));
     }
     let mut out = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
+    for table in TABLES.iter().filter(|t| present.iter().any(|p| p == *t)) {
         out.push(((*table).to_owned(), columns(conn, backend, table).await?));
     }
     Ok(out)
 }
 
-/// The highest migration applied (the schema version).
+/// The highest migration applied (the schema version; 0 for a database never migrated).
 pub(crate) async fn schema_version(conn: &mut AnyConnection) -> Result<i64> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations")
+    match sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM _sqlx_migrations")
         .fetch_one(&mut *conn)
-        .await?;
-    Ok(v.unwrap_or(0))
+        .await
+    {
+        Ok(v) => Ok(v.unwrap_or(0)),
+        Err(e) if missing_table(&e) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `e` says a table does not exist (SQLite: "no such table"; PostgreSQL: 42P01).
+fn missing_table(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.code().as_deref() == Some("42P01") || db.message().contains("no such table")
+        }
+        _ => false,
+    }
 }
 
 /// The highest id each table's sequence has handed out (tables that have one, and only where

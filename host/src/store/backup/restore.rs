@@ -2,7 +2,10 @@
 
 use sqlx::{Any, Executor, Transaction};
 
-use super::{check_known, schema, schema_error, schema_version, Column, ColumnType, Value, TABLES};
+use super::{
+    check_known, schema, schema_error, schema_version, table_names, Column, ColumnType, Value,
+    TABLES,
+};
 use crate::store::{Backend, Result, Store};
 
 /// Most parameters one `INSERT` binds. PostgreSQL allows 65 535; SQLite allows 32 766, but
@@ -42,15 +45,26 @@ impl Restore {
         Ok((tables, version))
     }
 
+    /// The platform tables the target has (fewer than [`TABLES`] while it is at an earlier
+    /// schema version, on a restore's way to this one).
+    async fn present(&mut self) -> Result<Vec<&'static str>> {
+        let names = table_names(&mut self.tx, self.backend).await?;
+        Ok(TABLES
+            .iter()
+            .copied()
+            .filter(|t| names.iter().any(|n| n == t))
+            .collect())
+    }
+
     /// The tables that hold at least one row.
     pub async fn non_empty_tables(&mut self) -> Result<Vec<&'static str>> {
         let mut out = Vec::new();
-        for table in TABLES {
+        for table in self.present().await? {
             let any: Option<i64> = sqlx::query_scalar(&format!("SELECT 1 FROM {table} LIMIT 1"))
                 .fetch_optional(&mut *self.tx)
                 .await?;
             if any.is_some() {
-                out.push(*table);
+                out.push(table);
             }
         }
         Ok(out)
@@ -61,9 +75,10 @@ impl Restore {
     /// `TRUNCATE` does not fire them; on SQLite they are dropped and created again around the
     /// delete.
     pub async fn wipe(&mut self) -> Result<()> {
+        let present = self.present().await?;
         match self.backend {
             Backend::Postgres => {
-                let list = TABLES.join(", ");
+                let list = present.join(", ");
                 self.tx
                     .execute(&*format!("TRUNCATE TABLE {list} RESTART IDENTITY CASCADE"))
                     .await?;
@@ -79,7 +94,7 @@ impl Restore {
                         .execute(&*format!("DROP TRIGGER \"{}\"", name.replace('"', "\"\"")))
                         .await?;
                 }
-                for table in TABLES.iter().rev() {
+                for table in present.iter().rev() {
                     self.tx.execute(&*format!("DELETE FROM {table}")).await?;
                 }
                 self.tx.execute("DELETE FROM sqlite_sequence").await?;
