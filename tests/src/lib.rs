@@ -41,6 +41,9 @@ pub mod providers;
 /// A fake JIRA (Cloud and Data Center) for syncs through the host.
 pub mod jira;
 
+/// A fake Google (Drive, Calendar) for syncs through the host.
+pub mod google;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.
