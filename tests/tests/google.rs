@@ -77,7 +77,14 @@ fn service_account(provider: &Provider) -> Value {
 }
 
 /// Creates the connection to the fake (a folder scope, 5 items a page).
-async fn connect(app: &TestApp, admin: &str, project: i64, fake: &FakeGoogle, credential: Value, check: bool) -> i64 {
+async fn connect(
+    app: &TestApp,
+    admin: &str,
+    project: i64,
+    fake: &FakeGoogle,
+    credential: Value,
+    check: bool,
+) -> i64 {
     let created = app
         .post(
             &format!("/api/v1/projects/{project}/connections?check={check}"),
@@ -99,12 +106,18 @@ fn expected_files(d: &Data) -> BTreeMap<String, Value> {
     let folders = [Data::FOLDER, "1Specs", "1Deep"];
     d.files
         .iter()
-        .filter(|f| !f.trashed && f.mime_type != data::FOLDER && folders.contains(&f.parents[0].as_str()))
+        .filter(|f| {
+            !f.trashed && f.mime_type != data::FOLDER && folders.contains(&f.parents[0].as_str())
+        })
         .map(|f| {
             let text = String::from_utf8_lossy(&f.content).into_owned();
             let (content_type, body) = match f.mime_type.as_str() {
                 data::DOC => ("text/markdown", text),
-                data::SHEET => ("text/markdown", "| Name | Value |\n| --- | --- |\n| alpha | 1 |\n| with, comma | 2 |\n".to_owned()),
+                data::SHEET => (
+                    "text/markdown",
+                    "| Name | Value |\n| --- | --- |\n| alpha | 1 |\n| with, comma | 2 |\n"
+                        .to_owned(),
+                ),
                 data::SLIDES => ("text/plain", text),
                 "application/pdf" => ("application/pdf", String::new()),
                 _ if f.content.len() > 1024 * 1024 => (f.mime_type.as_str(), String::new()),
@@ -116,13 +129,16 @@ fn expected_files(d: &Data) -> BTreeMap<String, Value> {
                 _ => vec![],
             };
             let owner = &d.users[f.owners[0]];
-            (f.id.clone(), json!({
-                "title": f.name, "content_type": content_type, "body": body,
-                "url": f.web_view_link(), "author": owner.email,
-                "created_at": f.created, "updated_at": f.modified,
-                "attributes": {"mime_type": f.mime_type, "path": path, "version": f.version,
-                               "owners": [{"name": owner.name, "email": owner.email}]},
-            }))
+            (
+                f.id.clone(),
+                json!({
+                    "title": f.name, "content_type": content_type, "body": body,
+                    "url": f.web_view_link(), "author": owner.email,
+                    "created_at": f.created, "updated_at": f.modified,
+                    "attributes": {"mime_type": f.mime_type, "path": path, "version": f.version,
+                                   "owners": [{"name": owner.name, "email": owner.email}]},
+                }),
+            )
         })
         .collect()
 }
@@ -140,19 +156,33 @@ fn assert_has(got: &Value, want: &Value, what: &str) {
 }
 
 /// The synced documents of `stream`, by external id.
-async fn documents(app: &TestApp, token: &str, project: i64, stream: &str, deleted: bool) -> BTreeMap<String, Value> {
-    by_id(app, token, &format!("/api/v1/projects/{project}/synced-documents?include_deleted={deleted}"))
-        .await
-        .into_iter()
-        .filter(|(_, d)| d["stream"] == stream)
-        .collect()
+async fn documents(
+    app: &TestApp,
+    token: &str,
+    project: i64,
+    stream: &str,
+    deleted: bool,
+) -> BTreeMap<String, Value> {
+    by_id(
+        app,
+        token,
+        &format!("/api/v1/projects/{project}/synced-documents?include_deleted={deleted}"),
+    )
+    .await
+    .into_iter()
+    .filter(|(_, d)| d["stream"] == stream)
+    .collect()
 }
 
 /// The files the host shows are exactly the fake's, field by field.
 async fn assert_files(app: &TestApp, token: &str, project: i64, fake: &FakeGoogle) {
     let want = fake.google.with(|d| expected_files(d));
     let got = documents(app, token, project, "files", false).await;
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "the files' ids");
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the files' ids"
+    );
     for (id, fields) in &want {
         assert_has(&got[id], fields, &format!("file {id}"));
     }
@@ -163,11 +193,19 @@ async fn assert_files(app: &TestApp, token: &str, project: i64, fake: &FakeGoogl
 async fn assert_secret_nowhere(app: &TestApp, token: &str, project: i64, secrets: &[String]) {
     for text in stored_text(app).await {
         for secret in secrets {
-            assert!(!text.contains(secret.as_str()), "stored: {secret} in {text}");
+            assert!(
+                !text.contains(secret.as_str()),
+                "stored: {secret} in {text}"
+            );
         }
     }
     for path in ["synced-documents", "comments", "people", "connections"] {
-        let r = app.get(&format!("/api/v1/projects/{project}/{path}?limit=200&include_deleted=true"), token).await;
+        let r = app
+            .get(
+                &format!("/api/v1/projects/{project}/{path}?limit=200&include_deleted=true"),
+                token,
+            )
+            .await;
         for secret in secrets {
             assert!(!r.text.contains(secret.as_str()), "{path} shows {secret}");
         }
@@ -176,7 +214,9 @@ async fn assert_secret_nowhere(app: &TestApp, token: &str, project: i64, secrets
 
 /// Every token the fake issued, and the service account's private key.
 fn secrets(provider: &Provider) -> Vec<String> {
-    let key: Value = serde_json::from_str(include_str!("../fixtures/google-auth/service_account.json")).expect("key");
+    let key: Value =
+        serde_json::from_str(include_str!("../fixtures/google-auth/service_account.json"))
+            .expect("key");
     let mut out = provider.seen().issued.clone();
     out.push(key["private_key"].as_str().expect("key")[40..80].to_owned());
     out.push(CLIENT_SECRET.to_owned());
@@ -262,6 +302,27 @@ stories! {
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files"})).await;
         assert_eq!(jobs["files"]["result"]["records"], 1);
         assert_eq!(provider.token_requests("urn:ietf:params:oauth:grant-type:jwt-bearer"), grants + 1);
+
+        // A quota answer: the job waits for Google's Retry-After without spending an attempt,
+        // then runs.
+        fake.google.fail("drive.changes.list", 403, "userRateLimitExceeded", &[("retry-after", "120")], 1);
+        let started = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
+            json!({"stream": "files"})).await;
+        started.expect(202);
+        let id = started.json["job"]["id"].as_i64().expect("id");
+        let mut job = Value::Null;
+        for _ in 0..1500 {
+            job = app.get(&format!("/api/v1/jobs/{id}"), &pm.token).await.json;
+            if job["last_error"].is_string() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!((job["state"].as_str(), job["attempts"].as_i64()), (Some("queued"), Some(0)), "{job}");
+        assert!(job["last_error"].as_str().expect("error").contains("userRateLimitExceeded"), "{job}");
+        app.advance(std::time::Duration::from_secs(121));
+        let job = app.finished_job(&pm.token, id).await;
+        assert_eq!(job["state"], "succeeded", "{job}");
 
         // Every request fit Google's discovery documents and carried a token the host added.
         assert_eq!(fake.google.violations(), Vec::<String>::new());

@@ -30,28 +30,34 @@ pub enum Service {
     Drive,
     /// Calendar v3.
     Calendar,
+    /// Drive v3, to create files (actions).
+    DriveWrite,
+    /// Calendar v3, to create events (actions).
+    CalendarWrite,
 }
 
 impl Service {
     fn prefix(self) -> &'static str {
         match self {
-            Service::Drive => "drive/v3",
-            Service::Calendar => "calendar/v3",
+            Service::Drive | Service::DriveWrite => "drive/v3",
+            Service::Calendar | Service::CalendarWrite => "calendar/v3",
         }
     }
 
-    /// The narrowest scope that lets the connector read (and, for actions, write).
+    /// The narrowest scope that lets the connector read (the `*Write` services: create).
     pub fn scope(self) -> &'static str {
         match self {
             Service::Drive => "https://www.googleapis.com/auth/drive.readonly",
             Service::Calendar => "https://www.googleapis.com/auth/calendar.readonly",
+            Service::DriveWrite => "https://www.googleapis.com/auth/drive.file",
+            Service::CalendarWrite => "https://www.googleapis.com/auth/calendar.events",
         }
     }
 
     fn name(self) -> &'static str {
         match self {
-            Service::Drive => "Google Drive",
-            Service::Calendar => "Google Calendar",
+            Service::Drive | Service::DriveWrite => "Google Drive",
+            Service::Calendar | Service::CalendarWrite => "Google Calendar",
         }
     }
 }
@@ -88,6 +94,11 @@ impl Google {
         url
     }
 
+    /// `{base}/upload/{service prefix}/{path}`: where media uploads go.
+    pub fn upload_url(&self, service: Service, path: &str) -> String {
+        format!("{}/upload/{}/{path}", self.base, service.prefix())
+    }
+
     /// `GET` with `query`; any failure is the typed error, its text naming `what` was done.
     pub fn get(
         &self,
@@ -121,7 +132,12 @@ impl Google {
 
     /// `GET` whatever the answer's status (for callers that handle one status themselves, such
     /// as Calendar's `410 Gone`); then [`Google::check`].
-    pub fn get_unchecked(&self, service: Service, segments: &[&str], query: &[(&str, &str)]) -> Result<Response, Error> {
+    pub fn get_unchecked(
+        &self,
+        service: Service,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Response, Error> {
         let mut request = Request::get(self.url(service, segments));
         for (name, value) in query {
             request = request.query(name, value);
@@ -130,7 +146,12 @@ impl Google {
     }
 
     /// `Ok(response)` for a 2xx answer, else the typed error.
-    pub fn check(&self, service: Service, response: Response, what: &str) -> Result<Response, Error> {
+    pub fn check(
+        &self,
+        service: Service,
+        response: Response,
+        what: &str,
+    ) -> Result<Response, Error> {
         if (200..300).contains(&response.status) {
             return Ok(response);
         }
@@ -155,13 +176,7 @@ pub fn reason(response: &Response) -> (String, String) {
     let message = error["message"]
         .as_str()
         .map(str::to_owned)
-        .unwrap_or_else(|| {
-            response
-                .text()
-                .chars()
-                .take(200)
-                .collect::<String>()
-        });
+        .unwrap_or_else(|| response.text().chars().take(200).collect::<String>());
     (reason, message)
 }
 
@@ -172,15 +187,18 @@ pub fn error(response: &Response, service: Service, what: &str) -> Error {
         "{} answered {} to {what}: {}{message}",
         service.name(),
         response.status,
-        if reason.is_empty() { String::new() } else { format!("{reason}: ") }
+        if reason.is_empty() {
+            String::new()
+        } else {
+            format!("{reason}: ")
+        }
     );
     let retry_after = || {
         http::retry_after_secs(response, std::time::SystemTime::now())
             .unwrap_or(DEFAULT_BACKOFF_SECS)
     };
     match (response.status, reason.as_str()) {
-        (429, _)
-        | (403, "rateLimitExceeded" | "userRateLimitExceeded" | "RATE_LIMIT_EXCEEDED") => {
+        (429, _) | (403, "rateLimitExceeded" | "userRateLimitExceeded" | "RATE_LIMIT_EXCEEDED") => {
             Error::RateLimited {
                 retry_after_secs: retry_after(),
                 message: said,
@@ -190,13 +208,13 @@ pub fn error(response: &Response, service: Service, what: &str) -> Error {
             retry_after_secs: DAILY_QUOTA_BACKOFF_SECS,
             message: said,
         },
-        (403, "insufficientPermissions" | "ACCESS_TOKEN_SCOPE_INSUFFICIENT") => Error::Auth(
-            format!(
+        (403, "insufficientPermissions" | "ACCESS_TOKEN_SCOPE_INSUFFICIENT") => {
+            Error::Auth(format!(
                 "the credential lacks the OAuth scope {} ({said}); add it to the credential's \
                  scopes (and, for a service account, to its domain-wide delegation)",
                 service.scope()
-            ),
-        ),
+            ))
+        }
         (401, _) => Error::Auth(said),
         (403, _) => Error::Auth(said),
         (404, _) => Error::NotFound(said),
@@ -231,21 +249,37 @@ mod tests {
         let e = |s, r: &str, h: &[(&str, &str)]| error(&answer(s, r, h), Service::Drive, "list");
         assert!(matches!(
             e(429, "rateLimitExceeded", &[("Retry-After", "7")]),
-            Error::RateLimited { retry_after_secs: 7, .. }
+            Error::RateLimited {
+                retry_after_secs: 7,
+                ..
+            }
         ));
         assert!(matches!(
             e(403, "userRateLimitExceeded", &[]),
-            Error::RateLimited { retry_after_secs: DEFAULT_BACKOFF_SECS, .. }
+            Error::RateLimited {
+                retry_after_secs: DEFAULT_BACKOFF_SECS,
+                ..
+            }
         ));
         assert!(matches!(
             e(403, "dailyLimitExceeded", &[]),
-            Error::RateLimited { retry_after_secs: DAILY_QUOTA_BACKOFF_SECS, .. }
+            Error::RateLimited {
+                retry_after_secs: DAILY_QUOTA_BACKOFF_SECS,
+                ..
+            }
         ));
         match e(403, "insufficientPermissions", &[]) {
-            Error::Auth(m) => assert!(m.contains("auth/drive.readonly") && m.contains("said so"), "{m}"),
+            Error::Auth(m) => assert!(
+                m.contains("auth/drive.readonly") && m.contains("said so"),
+                "{m}"
+            ),
             other => panic!("{other:?}"),
         }
-        match error(&answer(403, "insufficientPermissions", &[]), Service::Calendar, "x") {
+        match error(
+            &answer(403, "insufficientPermissions", &[]),
+            Service::Calendar,
+            "x",
+        ) {
             Error::Auth(m) => assert!(m.contains("auth/calendar.readonly"), "{m}"),
             other => panic!("{other:?}"),
         }

@@ -39,11 +39,15 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     let google = Google::connected()?;
     let mut state: State = match state {
         None => State::default(),
-        Some(s) => serde_json::from_str(s).map_err(|e| Error::InvalidInput(format!("state of the comments stream: {e}")))?,
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| Error::InvalidInput(format!("state of the comments stream: {e}")))?,
     };
     if state.pending.is_empty() {
         let (files, next) = scope::fetch(&google, config, &state.cursor, "id")?;
-        state.pending = files.iter().filter_map(|(f, _)| f["id"].as_str().map(str::to_owned)).collect();
+        state.pending = files
+            .iter()
+            .filter_map(|(f, _)| f["id"].as_str().map(str::to_owned))
+            .collect();
         state.cursor = next;
     }
     let mut records = Vec::new();
@@ -58,7 +62,12 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         if let Some(token) = &state.comments_page {
             query.push(("pageToken", token));
         }
-        let answer = match google.get_json(Service::Drive, &["files", &file, "comments"], &query, &format!("list the comments of file {file}")) {
+        let answer = match google.get_json(
+            Service::Drive,
+            &["files", &file, "comments"],
+            &query,
+            &format!("list the comments of file {file}"),
+        ) {
             Ok(a) => a,
             // Deleted since it was listed: skipped.
             Err(Error::NotFound(_)) => Value::Null,
@@ -77,7 +86,11 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     }
     let has_more = !state.pending.is_empty() || !state.cursor.finished();
     let text = serde_json::to_string(&state).map_err(|e| Error::Internal(format!("state: {e}")))?;
-    Ok(Page { records, state: text, has_more })
+    Ok(Page {
+        records,
+        state: text,
+        has_more,
+    })
 }
 
 /// Who wrote a comment: the e-mail, or the name when Drive does not disclose the e-mail.

@@ -70,7 +70,8 @@ impl Config {
             id.as_deref().is_some_and(|i| {
                 !i.is_empty()
                     && i.len() <= 200
-                    && i.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    && i.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
             })
         };
         match self.scope {
@@ -84,12 +85,12 @@ impl Config {
             Scope::Folder | Scope::All if self.drive_id.is_some() => Err(Error::Config(
                 "drive_id: only for scope shared-drive".into(),
             )),
-            Scope::SharedDrive | Scope::All if self.folder_id.is_some() => Err(Error::Config(
-                "folder_id: only for scope folder".into(),
-            )),
-            _ if self.page_size.is_some_and(|p| !(1..=1000).contains(&p)) => Err(Error::Config(
-                "page_size: between 1 and 1000".into(),
-            )),
+            Scope::SharedDrive | Scope::All if self.folder_id.is_some() => {
+                Err(Error::Config("folder_id: only for scope folder".into()))
+            }
+            _ if self.page_size.is_some_and(|p| !(1..=1000).contains(&p)) => {
+                Err(Error::Config("page_size: between 1 and 1000".into()))
+            }
             _ if self.calendars.iter().any(|c| {
                 c.is_empty() || c.len() > 1024 || c.contains('/') || c.contains(char::is_whitespace)
             }) =>
@@ -116,6 +117,8 @@ impl Config {
 
     /// Most Sheet cells rendered.
     pub fn max_sheet_cells(&self) -> u64 {
-        self.max_sheet_cells.unwrap_or(DEFAULT_MAX_SHEET_CELLS).max(1)
+        self.max_sheet_cells
+            .unwrap_or(DEFAULT_MAX_SHEET_CELLS)
+            .max(1)
     }
 }

@@ -75,12 +75,22 @@ pub fn fetch(
     max_bytes: u64,
     max_cells: u64,
 ) -> Result<Option<Body>, Error> {
-    let over = |n: u64| format!("content not kept: {n} bytes, over the connection's max_file_bytes of {max_bytes}");
+    let over = |n: u64| {
+        format!("content not kept: {n} bytes, over the connection's max_file_bytes of {max_bytes}")
+    };
     let (response, content_type) = match source(mime) {
         Source::None => {
-            return Ok(Some(Body::note(mime, format!("metadata only: {mime} has no text form"))))
+            return Ok(Some(Body::note(
+                mime,
+                format!("metadata only: {mime} has no text form"),
+            )))
         }
-        _ if max_bytes == 0 => return Ok(Some(Body::note(mime, "metadata only: max_file_bytes is 0".into()))),
+        _ if max_bytes == 0 => {
+            return Ok(Some(Body::note(
+                mime,
+                "metadata only: max_file_bytes is 0".into(),
+            )))
+        }
         Source::Download => {
             if let Some(n) = size.filter(|n| *n > max_bytes) {
                 return Ok(Some(Body::note(mime, over(n))));
@@ -100,7 +110,11 @@ pub fn fetch(
                 &[("mimeType", as_type)],
                 &format!("export file {id} as {as_type}"),
             );
-            let shown = if as_type == "text/csv" { "text/markdown" } else { as_type };
+            let shown = if as_type == "text/csv" {
+                "text/markdown"
+            } else {
+                as_type
+            };
             (r, shown.to_owned())
         }
     };
@@ -108,7 +122,10 @@ pub fn fetch(
         Ok(r) => r,
         Err(Error::NotFound(_)) => return Ok(None),
         Err(Error::Auth(m)) if m.contains("exportSizeLimitExceeded") => {
-            return Ok(Some(Body::note(&content_type, "content not kept: Google cannot export a file this large (over 10 MB)".into())));
+            return Ok(Some(Body::note(
+                &content_type,
+                "content not kept: Google cannot export a file this large (over 10 MB)".into(),
+            )));
         }
         Err(e) => return Err(e),
     };
@@ -118,13 +135,24 @@ pub fn fetch(
         return Ok(Some(Body::note(&content_type, over(n))));
     }
     let Ok(text) = String::from_utf8(response.body) else {
-        return Ok(Some(Body::note(&content_type, "content not kept: not UTF-8 text".into())));
+        return Ok(Some(Body::note(
+            &content_type,
+            "content not kept: not UTF-8 text".into(),
+        )));
     };
     if mime == SHEET {
         let (table, note) = csv_to_markdown(&text, max_cells);
-        return Ok(Some(Body { content_type, text: table, note }));
+        return Ok(Some(Body {
+            content_type,
+            text: table,
+            note,
+        }));
     }
-    Ok(Some(Body { content_type, text, note: None }))
+    Ok(Some(Body {
+        content_type,
+        text,
+        note: None,
+    }))
 }
 
 /// A CSV export (RFC 4180: quoted fields, doubled quotes, line breaks inside quotes) as a
@@ -153,7 +181,12 @@ pub fn csv_to_markdown(csv: &str, max_cells: u64) -> (String, Option<String>) {
         out
     };
     let mut out = vec![line(&rows[0]), format!("|{}", " --- |".repeat(width))];
-    out.extend(rows.iter().skip(1).take(max_rows.saturating_sub(1)).map(|r| line(r)));
+    out.extend(
+        rows.iter()
+            .skip(1)
+            .take(max_rows.saturating_sub(1))
+            .map(|r| line(r)),
+    );
     let note = (rows.len() > max_rows).then(|| {
         format!(
             "table cut to {max_rows} of {} rows ({width} columns): over the connection's max_sheet_cells of {max_cells}",
@@ -200,7 +233,10 @@ mod tests {
 
     #[test]
     fn csv_becomes_a_markdown_table() {
-        let (t, note) = csv_to_markdown("Name,Value\nalpha,1\n\"with, comma\",\"a \"\"q\"\" |\nnext\"\n", 100);
+        let (t, note) = csv_to_markdown(
+            "Name,Value\nalpha,1\n\"with, comma\",\"a \"\"q\"\" |\nnext\"\n",
+            100,
+        );
         assert_eq!(
             t,
             "| Name | Value |\n| --- | --- |\n| alpha | 1 |\n| with, comma | a \"q\" \\|<br>next |\n"
@@ -210,9 +246,15 @@ mod tests {
 
     #[test]
     fn a_million_cells_are_cut_to_the_cap() {
-        let csv: String = (0..100_000).map(|r| format!("{r},b,c,d,e,f,g,h,i,j\n")).collect();
+        let csv: String = (0..100_000)
+            .map(|r| format!("{r},b,c,d,e,f,g,h,i,j\n"))
+            .collect();
         let (t, note) = csv_to_markdown(&csv, 10_000);
-        assert_eq!(t.lines().count(), 1_000 + 1, "1000 rows of 10 cells, plus the rule");
+        assert_eq!(
+            t.lines().count(),
+            1_000 + 1,
+            "1000 rows of 10 cells, plus the rule"
+        );
         assert!(note.expect("a note").contains("1000 of 100000 rows"));
     }
 

@@ -44,7 +44,8 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     let google = Google::connected()?;
     let mut state: State = match state {
         None => State::default(),
-        Some(s) => serde_json::from_str(s).map_err(|e| Error::InvalidInput(format!("state of the events stream: {e}")))?,
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| Error::InvalidInput(format!("state of the events stream: {e}")))?,
     };
     let Some(calendar) = config.calendars.get(state.at).cloned() else {
         state.at = 0;
@@ -53,7 +54,11 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     };
     let size = config.page_size().to_string();
     let mut query: Vec<(&str, &str)> = vec![("fields", FIELDS), ("maxResults", &size)];
-    let single = if config.expand_recurring { "true" } else { "false" };
+    let single = if config.expand_recurring {
+        "true"
+    } else {
+        "false"
+    };
     query.push(("singleEvents", single));
     let sync_token = state.tokens.get(&calendar).cloned();
     // A full listing (no token yet) asks for cancelled events too, on every page: Google wants
@@ -67,9 +72,18 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         query.push(("showDeleted", "true"));
     }
     let what = format!("list the events of calendar {calendar}");
-    let response = google.get_unchecked(Service::Calendar, &["calendars", &calendar, "events"], &query)?;
+    let response = google.get_unchecked(
+        Service::Calendar,
+        &["calendars", &calendar, "events"],
+        &query,
+    )?;
     if response.status == 410 {
-        agentic_sdk::log(LogLevel::Info, &format!("calendar {calendar}: the sync token expired (410 Gone); reading it in full again"));
+        agentic_sdk::log(
+            LogLevel::Info,
+            &format!(
+                "calendar {calendar}: the sync token expired (410 Gone); reading it in full again"
+            ),
+        );
         state.tokens.remove(&calendar);
         state.page = None;
         return finish(Vec::new(), state, true);
@@ -77,7 +91,9 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     let answer: Value = match google.check(Service::Calendar, response, &what) {
         Ok(r) => r.json()?,
         Err(Error::NotFound(m)) if sync_token.is_none() && state.page.is_none() => {
-            return Err(Error::Config(format!("calendars: no calendar {calendar:?} is visible to the credential's identity ({m})")));
+            return Err(Error::Config(format!(
+                "calendars: no calendar {calendar:?} is visible to the credential's identity ({m})"
+            )));
         }
         Err(e) => return Err(e),
     };
@@ -91,9 +107,11 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         state.page = Some(next.to_owned());
         return finish(records, state, true);
     }
-    let token = answer["nextSyncToken"]
-        .as_str()
-        .ok_or_else(|| Error::Internal(format!("calendar {calendar}: the last page has no nextSyncToken")))?;
+    let token = answer["nextSyncToken"].as_str().ok_or_else(|| {
+        Error::Internal(format!(
+            "calendar {calendar}: the last page has no nextSyncToken"
+        ))
+    })?;
     state.tokens.insert(calendar, token.to_owned());
     state.page = None;
     state.at += 1;
@@ -106,7 +124,11 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
 
 fn finish(records: Vec<RecordData>, state: State, has_more: bool) -> Result<Page, Error> {
     let text = serde_json::to_string(&state).map_err(|e| Error::Internal(format!("state: {e}")))?;
-    Ok(Page { records, state: text, has_more })
+    Ok(Page {
+        records,
+        state: text,
+        has_more,
+    })
 }
 
 /// An event time as (RFC 3339 text or date, ms since the epoch, all day).
@@ -133,7 +155,10 @@ pub fn map(calendar: &str, event: &Value) -> Document {
         .collect();
     let mut attributes = Map::new();
     attributes.insert("calendar".into(), json!(calendar));
-    attributes.insert("status".into(), json!(event["status"].as_str().unwrap_or("confirmed")));
+    attributes.insert(
+        "status".into(),
+        json!(event["status"].as_str().unwrap_or("confirmed")),
+    );
     attributes.insert("start".into(), json!(start));
     attributes.insert("end".into(), json!(end));
     attributes.insert("start_ms".into(), json!(start_ms));
@@ -141,7 +166,10 @@ pub fn map(calendar: &str, event: &Value) -> Document {
     attributes.insert("all_day".into(), json!(all_day));
     attributes.insert("organizer".into(), json!(event["organizer"]["email"]));
     attributes.insert("attendees".into(), json!(attendees));
-    attributes.insert("recurring_event_id".into(), json!(event["recurringEventId"]));
+    attributes.insert(
+        "recurring_event_id".into(),
+        json!(event["recurringEventId"]),
+    );
     if let Some(rules) = event["recurrence"].as_array() {
         attributes.insert("recurrence".into(), json!(rules));
     }

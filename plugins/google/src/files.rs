@@ -107,7 +107,11 @@ impl<'a> Reader<'a> {
                 }
                 self.list(start, Cursor::default(), 0)
             }
-            Some(State::List { start, cursor, skip }) => self.list(start, cursor, skip),
+            Some(State::List {
+                start,
+                cursor,
+                skip,
+            }) => self.list(start, cursor, skip),
             Some(State::Changes { token, skip }) => self.changes(token, skip),
         }
     }
@@ -118,24 +122,44 @@ impl<'a> Reader<'a> {
         if let (Scope::SharedDrive, Some(drive)) = (self.config.scope, &self.config.drive_id) {
             query.push(("driveId", drive));
         }
-        let v = self.google.get_json(Service::Drive, &["changes", "startPageToken"], &query, "get the changes feed's start")?;
+        let v = self.google.get_json(
+            Service::Drive,
+            &["changes", "startPageToken"],
+            &query,
+            "get the changes feed's start",
+        )?;
         v["startPageToken"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| Error::Internal("changes.getStartPageToken answered no startPageToken".into()))
+            .ok_or_else(|| {
+                Error::Internal("changes.getStartPageToken answered no startPageToken".into())
+            })
     }
 
     /// The configured folder exists, is a folder and is visible.
     pub fn check_folder(&self, id: &str) -> Result<(), Error> {
         let v = self
             .google
-            .get_json(Service::Drive, &["files", id], &[("fields", "id,name,mimeType"), ("supportsAllDrives", "true")], &format!("read folder {id}"))
+            .get_json(
+                Service::Drive,
+                &["files", id],
+                &[
+                    ("fields", "id,name,mimeType"),
+                    ("supportsAllDrives", "true"),
+                ],
+                &format!("read folder {id}"),
+            )
             .map_err(|e| match e {
-                Error::NotFound(m) => Error::Config(format!("folder_id: no folder {id} is visible to the credential's identity ({m})")),
+                Error::NotFound(m) => Error::Config(format!(
+                    "folder_id: no folder {id} is visible to the credential's identity ({m})"
+                )),
                 other => other,
             })?;
         if v["mimeType"] != FOLDER {
-            return Err(Error::Config(format!("folder_id: {id} is a {}, not a folder", v["mimeType"])));
+            return Err(Error::Config(format!(
+                "folder_id: {id} is a {}, not a folder",
+                v["mimeType"]
+            )));
         }
         Ok(())
     }
@@ -160,25 +184,53 @@ impl<'a> Reader<'a> {
             }
         }
         let state = if done < files.len() {
-            State::List { start, cursor, skip: done }
+            State::List {
+                start,
+                cursor,
+                skip: done,
+            }
         } else if !next.finished() {
-            State::List { start, cursor: next, skip: 0 }
+            State::List {
+                start,
+                cursor: next,
+                skip: 0,
+            }
         } else {
-            let state = State::Changes { token: start, skip: 0 };
-            return Ok(Page { records, state: to_state(&state)?, has_more: false });
+            let state = State::Changes {
+                token: start,
+                skip: 0,
+            };
+            return Ok(Page {
+                records,
+                state: to_state(&state)?,
+                has_more: false,
+            });
         };
-        Ok(Page { records, state: to_state(&state)?, has_more: true })
+        Ok(Page {
+            records,
+            state: to_state(&state)?,
+            has_more: true,
+        })
     }
 
     fn changes(&mut self, token: String, skip: usize) -> Result<Page, Error> {
         let size = self.config.page_size().to_string();
-        let fields = format!("nextPageToken,newStartPageToken,changes(fileId,removed,file({FILE_FIELDS}))");
-        let mut query: Vec<(&str, &str)> = vec![("pageToken", &token), ("pageSize", &size), ("fields", &fields), ("supportsAllDrives", "true"), ("includeRemoved", "true")];
+        let fields =
+            format!("nextPageToken,newStartPageToken,changes(fileId,removed,file({FILE_FIELDS}))");
+        let mut query: Vec<(&str, &str)> = vec![
+            ("pageToken", &token),
+            ("pageSize", &size),
+            ("fields", &fields),
+            ("supportsAllDrives", "true"),
+            ("includeRemoved", "true"),
+        ];
         match (self.config.scope, &self.config.drive_id) {
             (Scope::SharedDrive, Some(drive)) => query.push(("driveId", drive)),
             _ => query.push(("includeItemsFromAllDrives", "true")),
         }
-        let answer = self.google.get_json(Service::Drive, &["changes"], &query, "list changes")?;
+        let answer = self
+            .google
+            .get_json(Service::Drive, &["changes"], &query, "list changes")?;
         let changes = answer["changes"].as_array().cloned().unwrap_or_default();
         let mut records = Vec::new();
         let mut budget = 0;
@@ -215,14 +267,32 @@ impl<'a> Reader<'a> {
         let (state, has_more) = if done < changes.len() {
             (State::Changes { token, skip: done }, true)
         } else if let Some(next) = answer["nextPageToken"].as_str() {
-            (State::Changes { token: next.to_owned(), skip: 0 }, true)
+            (
+                State::Changes {
+                    token: next.to_owned(),
+                    skip: 0,
+                },
+                true,
+            )
         } else {
-            let new = answer["newStartPageToken"]
-                .as_str()
-                .ok_or_else(|| Error::Internal("changes.list answered neither nextPageToken nor newStartPageToken".into()))?;
-            (State::Changes { token: new.to_owned(), skip: 0 }, false)
+            let new = answer["newStartPageToken"].as_str().ok_or_else(|| {
+                Error::Internal(
+                    "changes.list answered neither nextPageToken nor newStartPageToken".into(),
+                )
+            })?;
+            (
+                State::Changes {
+                    token: new.to_owned(),
+                    skip: 0,
+                },
+                false,
+            )
         };
-        Ok(Page { records, state: to_state(&state)?, has_more })
+        Ok(Page {
+            records,
+            state: to_state(&state)?,
+            has_more,
+        })
     }
 
     /// The folder names from the scope's top down to `file`'s parent; `None` when the file is
@@ -267,14 +337,26 @@ impl<'a> Reader<'a> {
         if let Some(n) = self.nodes.get(id) {
             return Ok(Some(n.clone()));
         }
-        let v = match self.google.get_json(Service::Drive, &["files", id], &[("fields", "id,name,parents"), ("supportsAllDrives", "true")], &format!("read folder {id}")) {
+        let v = match self.google.get_json(
+            Service::Drive,
+            &["files", id],
+            &[("fields", "id,name,parents"), ("supportsAllDrives", "true")],
+            &format!("read folder {id}"),
+        ) {
             Ok(v) => v,
             Err(Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         let node = Node {
             name: v["name"].as_str().unwrap_or_default().to_owned(),
-            parents: v["parents"].as_array().map(|p| p.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
+            parents: v["parents"]
+                .as_array()
+                .map(|p| {
+                    p.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         self.nodes.insert(id.to_owned(), node.clone());
         Ok(Some(node))
@@ -285,8 +367,19 @@ impl<'a> Reader<'a> {
         let id = file["id"].as_str().unwrap_or_default();
         let mime = file["mimeType"].as_str().unwrap_or_default();
         let size = file["size"].as_str().and_then(|s| s.parse().ok());
-        let Some(body) = content::fetch(&self.google, id, mime, size, self.config.max_file_bytes(), self.config.max_sheet_cells())? else {
-            agentic_sdk::log(agentic_sdk::LogLevel::Info, &format!("file {id} was deleted while the sync read it: skipped"));
+        let Some(body) = content::fetch(
+            &self.google,
+            id,
+            mime,
+            size,
+            self.config.max_file_bytes(),
+            self.config.max_sheet_cells(),
+        )?
+        else {
+            agentic_sdk::log(
+                agentic_sdk::LogLevel::Info,
+                &format!("file {id} was deleted while the sync read it: skipped"),
+            );
             return Ok(None);
         };
         Ok(Some(map(file, path, body)))
@@ -299,16 +392,29 @@ pub fn map(file: &Value, path: Vec<String>, body: content::Body) -> Document {
     let time = |k: &str| file[k].as_str().and_then(crate::time::parse);
     let owners: Vec<Value> = file["owners"]
         .as_array()
-        .map(|o| o.iter().map(|u| json!({"name": u["displayName"], "email": u["emailAddress"]})).collect())
+        .map(|o| {
+            o.iter()
+                .map(|u| json!({"name": u["displayName"], "email": u["emailAddress"]}))
+                .collect()
+        })
         .unwrap_or_default();
     let mut attributes = Map::new();
     attributes.insert("mime_type".into(), json!(file["mimeType"]));
     attributes.insert("path".into(), json!(path));
     attributes.insert("owners".into(), json!(owners));
-    attributes.insert("size".into(), json!(file["size"].as_str().and_then(|s| s.parse::<u64>().ok())));
-    attributes.insert("version".into(), json!(file["version"].as_str().and_then(|s| s.parse::<u64>().ok())));
+    attributes.insert(
+        "size".into(),
+        json!(file["size"].as_str().and_then(|s| s.parse::<u64>().ok())),
+    );
+    attributes.insert(
+        "version".into(),
+        json!(file["version"].as_str().and_then(|s| s.parse::<u64>().ok())),
+    );
     attributes.insert("drive_id".into(), json!(file["driveId"]));
-    attributes.insert("parents".into(), json!(file["parents"].as_array().cloned().unwrap_or_default()));
+    attributes.insert(
+        "parents".into(),
+        json!(file["parents"].as_array().cloned().unwrap_or_default()),
+    );
     if let Some(note) = body.note {
         attributes.insert("content_note".into(), json!(note));
     }
@@ -318,7 +424,9 @@ pub fn map(file: &Value, path: Vec<String>, body: content::Body) -> Document {
         content_type: body.content_type,
         body: body.text,
         url: text("webViewLink"),
-        author: file["owners"][0]["emailAddress"].as_str().map(str::to_owned),
+        author: file["owners"][0]["emailAddress"]
+            .as_str()
+            .map(str::to_owned),
         created_at: time("createdTime"),
         updated_at: time("modifiedTime"),
         tags: Vec::new(),
@@ -330,7 +438,10 @@ pub fn map(file: &Value, path: Vec<String>, body: content::Body) -> Document {
 pub fn tombstone(id: &str, name: &str, why: &str) -> Document {
     let mut attributes = Map::new();
     attributes.insert(why.into(), json!(true));
-    attributes.insert("content_note".into(), json!(format!("{why}: no longer in the connection's scope")));
+    attributes.insert(
+        "content_note".into(),
+        json!(format!("{why}: no longer in the connection's scope")),
+    );
     Document {
         external_id: id.into(),
         title: name.into(),

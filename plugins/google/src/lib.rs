@@ -15,8 +15,10 @@
 //! - `streams`: the stream specs and `read`'s dispatch; `files` (listing and the changes feed),
 //!   `comments`, `events` (sync tokens, `410 Gone`) and `people`: one module per stream.
 //! - `scope`: the resumable walk over the files of the scope (folder tree, shared drive, all).
+//! - `actions`: `invoke` (create a Doc from Markdown, create an event).
 //! - `content`: a file's text (exports, downloads, caps; CSV → Markdown table); `time`: RFC 3339.
 
+pub mod actions;
 pub mod api;
 pub mod comments;
 pub mod config;
@@ -28,6 +30,7 @@ pub mod scope;
 pub mod streams;
 pub mod time;
 
+use agentic_sdk::serde_json::Value;
 use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};
 
 use api::{Google, Service};
@@ -54,15 +57,28 @@ impl Connector for GoogleConnector {
     fn check(&self, config: &Config) -> Result<String, Error> {
         config.validate()?;
         let google = Google::connected()?;
-        let about = google.get_json(Service::Drive, &["about"], &[("fields", "user(displayName,emailAddress)")], "read the identity")?;
+        let about = google.get_json(
+            Service::Drive,
+            &["about"],
+            &[("fields", "user(displayName,emailAddress)")],
+            "read the identity",
+        )?;
         let user = &about["user"];
         let who = match user["emailAddress"].as_str() {
-            Some(email) => format!("{} <{email}>", user["displayName"].as_str().unwrap_or("an unnamed user")),
-            None => user["displayName"].as_str().unwrap_or("an unnamed user").to_owned(),
+            Some(email) => format!(
+                "{} <{email}>",
+                user["displayName"].as_str().unwrap_or("an unnamed user")
+            ),
+            None => user["displayName"]
+                .as_str()
+                .unwrap_or("an unnamed user")
+                .to_owned(),
         };
         let reader = files::Reader::new(config)?;
         match config.scope {
-            config::Scope::Folder => reader.check_folder(config.folder_id.as_deref().unwrap_or_default())?,
+            config::Scope::Folder => {
+                reader.check_folder(config.folder_id.as_deref().unwrap_or_default())?
+            }
             config::Scope::SharedDrive => {
                 reader.start_token()?;
             }
@@ -81,6 +97,11 @@ impl Connector for GoogleConnector {
     fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
         config.validate()?;
         streams::read(config, stream, state)
+    }
+
+    fn invoke(&self, config: &Config, action: &str, input: Value) -> Result<Value, Error> {
+        config.validate()?;
+        actions::invoke(action, input)
     }
 }
 

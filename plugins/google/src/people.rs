@@ -36,28 +36,53 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     let google = Google::connected()?;
     let mut state: State = match state {
         None => State::default(),
-        Some(s) => serde_json::from_str(s).map_err(|e| Error::InvalidInput(format!("state of the people stream: {e}")))?,
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| Error::InvalidInput(format!("state of the people stream: {e}")))?,
     };
     let mut found: Vec<(Option<String>, Option<String>)> = Vec::new();
     if !state.cursor.finished() {
-        let (files, next) = scope::fetch(&google, config, &state.cursor, "id,owners(displayName,emailAddress)")?;
+        let (files, next) = scope::fetch(
+            &google,
+            config,
+            &state.cursor,
+            "id,owners(displayName,emailAddress)",
+        )?;
         for (file, _) in &files {
             for owner in file["owners"].as_array().into_iter().flatten() {
-                found.push((owner["emailAddress"].as_str().map(str::to_owned), owner["displayName"].as_str().map(str::to_owned)));
+                found.push((
+                    owner["emailAddress"].as_str().map(str::to_owned),
+                    owner["displayName"].as_str().map(str::to_owned),
+                ));
             }
         }
         state.cursor = next;
     } else if let Some(calendar) = config.calendars.get(state.calendar) {
         let size = config.page_size().to_string();
-        let mut query: Vec<(&str, &str)> = vec![("fields", "nextPageToken,items(organizer(email,displayName),attendees(email,displayName))"), ("maxResults", &size), ("singleEvents", "false")];
+        let mut query: Vec<(&str, &str)> = vec![
+            (
+                "fields",
+                "nextPageToken,items(organizer(email,displayName),attendees(email,displayName))",
+            ),
+            ("maxResults", &size),
+            ("singleEvents", "false"),
+        ];
         if let Some(page) = &state.events_page {
             query.push(("pageToken", page));
         }
-        let answer = google.get_json(Service::Calendar, &["calendars", calendar, "events"], &query, &format!("list the events of calendar {calendar}"))?;
+        let answer = google.get_json(
+            Service::Calendar,
+            &["calendars", calendar, "events"],
+            &query,
+            &format!("list the events of calendar {calendar}"),
+        )?;
         for event in answer["items"].as_array().into_iter().flatten() {
-            let people = std::iter::once(&event["organizer"]).chain(event["attendees"].as_array().into_iter().flatten());
+            let people = std::iter::once(&event["organizer"])
+                .chain(event["attendees"].as_array().into_iter().flatten());
             for p in people {
-                found.push((p["email"].as_str().map(str::to_owned), p["displayName"].as_str().map(str::to_owned)));
+                found.push((
+                    p["email"].as_str().map(str::to_owned),
+                    p["displayName"].as_str().map(str::to_owned),
+                ));
             }
         }
         state.events_page = answer["nextPageToken"].as_str().map(str::to_owned);
@@ -76,12 +101,18 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         state.seen.push(email.clone());
         records.push(RecordData::Person(Person {
             external_id: email.clone(),
-            display_name: name.filter(|n| !n.is_empty()).unwrap_or_else(|| email.clone()),
+            display_name: name
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| email.clone()),
             email: Some(email),
             active: true,
         }));
     }
     let has_more = !state.cursor.finished() || state.calendar < config.calendars.len();
     let text = serde_json::to_string(&state).map_err(|e| Error::Internal(format!("state: {e}")))?;
-    Ok(Page { records, state: text, has_more })
+    Ok(Page {
+        records,
+        state: text,
+        has_more,
+    })
 }

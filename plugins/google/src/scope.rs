@@ -39,7 +39,12 @@ pub type Listed = (Value, Option<Vec<String>>);
 
 /// The files (not folders) of the listing page at `cursor`, and the cursor after that page.
 /// Does not change `cursor`, so the same page can be fetched again.
-pub fn fetch(google: &Google, config: &Config, cursor: &Cursor, file_fields: &str) -> Result<(Vec<Listed>, Cursor), Error> {
+pub fn fetch(
+    google: &Google,
+    config: &Config,
+    cursor: &Cursor,
+    file_fields: &str,
+) -> Result<(Vec<Listed>, Cursor), Error> {
     let mut next = cursor.clone();
     if !next.started {
         next.started = true;
@@ -54,13 +59,24 @@ pub fn fetch(google: &Google, config: &Config, cursor: &Cursor, file_fields: &st
             let Some((folder, path)) = next.folders.first().cloned() else {
                 return Ok((Vec::new(), next));
             };
-            (format!("'{}' in parents and trashed = false", escape(&folder)), Some(path))
+            (
+                format!("'{}' in parents and trashed = false", escape(&folder)),
+                Some(path),
+            )
         }
         _ => (format!("mimeType != '{FOLDER}' and trashed = false"), None),
     };
-    let mut query: Vec<(&str, &str)> = vec![("q", &q), ("pageSize", &size), ("fields", &fields), ("supportsAllDrives", "true"), ("includeItemsFromAllDrives", "true")];
+    let mut query: Vec<(&str, &str)> = vec![
+        ("q", &q),
+        ("pageSize", &size),
+        ("fields", &fields),
+        ("supportsAllDrives", "true"),
+        ("includeItemsFromAllDrives", "true"),
+    ];
     match (config.scope, &config.drive_id) {
-        (Scope::SharedDrive, Some(drive)) => query.extend([("corpora", "drive"), ("driveId", drive.as_str())]),
+        (Scope::SharedDrive, Some(drive)) => {
+            query.extend([("corpora", "drive"), ("driveId", drive.as_str())])
+        }
         (Scope::All, _) => query.push(("corpora", "allDrives")),
         _ => {}
     }

@@ -63,11 +63,10 @@ pub fn specs() -> Vec<StreamSpec> {
             )
             .incremental()
             .with_schema(documents(file_attributes)),
-        StreamSpec::new("comments", RecordKind::Comment)
-            .with_description(
-                "Comments and replies on the files in the scope (a reply's parent is its \
+        StreamSpec::new("comments", RecordKind::Comment).with_description(
+            "Comments and replies on the files in the scope (a reply's parent is its \
                  comment); full refresh, so deleted comments go.",
-            ),
+        ),
         StreamSpec::new("events", RecordKind::Document)
             .with_description(
                 "Events of the configured calendars as documents (title, description, link, \

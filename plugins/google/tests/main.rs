@@ -2,6 +2,7 @@
 //! checks every request against Google's discovery documents.
 
 mod acceptance;
+mod actions;
 mod errors;
 mod events;
 mod files;

@@ -31,6 +31,7 @@ impl Fake {
                 path: request.path.clone(),
                 query: request.query.clone(),
                 authorization: request.header("authorization").map(str::to_owned),
+                content_type: request.header("content-type").map(str::to_owned),
                 body: request.body.clone(),
             });
             FakeResponse {
@@ -40,7 +41,11 @@ impl Fake {
             }
         });
         let harness = Harness::new(GoogleConnector).with_base_url(format!("{}/", server.url()));
-        Self { google, _server: server, harness }
+        Self {
+            google,
+            _server: server,
+            harness,
+        }
     }
 
     /// Asserts the connector sent nothing Google's documents do not allow.

@@ -206,13 +206,7 @@ impl Data {
         };
         d.users = (0..4)
             .map(|i| User {
-                name: [
-                    "Ada Lovelace",
-                    "Zoë Ñúñez",
-                    "李小龍",
-                    "Ørjan Ødegård",
-                ][i]
-                    .into(),
+                name: ["Ada Lovelace", "Zoë Ñúñez", "李小龍", "Ørjan Ødegård"][i].into(),
                 email: format!("user{i}@example.com"),
             })
             .collect();
@@ -226,8 +220,14 @@ impl Data {
             let name = format!("{} #{i}", AWKWARD_NAMES[i % AWKWARD_NAMES.len()]);
             let parent = homes[i % homes.len()];
             let (mime, content): (&str, Vec<u8>) = match i % 6 {
-                0 => (DOC, format!("# {name}\n\nParagraph with **bold** text.\n").into_bytes()),
-                1 => ("text/plain", format!("plain text of {name}\nline 2\n").into_bytes()),
+                0 => (
+                    DOC,
+                    format!("# {name}\n\nParagraph with **bold** text.\n").into_bytes(),
+                ),
+                1 => (
+                    "text/plain",
+                    format!("plain text of {name}\nline 2\n").into_bytes(),
+                ),
                 2 => ("application/pdf", b"%PDF-1.7 binary \x00\x01\x02".to_vec()),
                 3 => ("text/markdown", format!("- item of {name}\n").into_bytes()),
                 4 => (SHEET, b"Name,Value\nalpha,1\n\"with, comma\",2\n".to_vec()),
@@ -261,12 +261,54 @@ impl Data {
         }
         // A text file over any sensible size cap, and files outside the synced folder.
         let big = "x".repeat(3 * 1024 * 1024);
-        d.push_file("1Big", "big.txt", "text/plain", &[Self::FOLDER], None, big.as_bytes());
-        d.push_file("1Outside", "outside.txt", "text/plain", &[Self::ROOT], None, b"outside");
-        d.push_file(Self::SHARED_DRIVE, "Team Drive", FOLDER, &[], Some(Self::SHARED_DRIVE), b"");
-        d.push_file("1Team1", "Team notes", DOC, &[Self::SHARED_DRIVE], Some(Self::SHARED_DRIVE), b"# Team\n");
-        d.push_file("1TeamSub", "Sub", FOLDER, &[Self::SHARED_DRIVE], Some(Self::SHARED_DRIVE), b"");
-        d.push_file("1Team2", "data.csv", "text/csv", &["1TeamSub"], Some(Self::SHARED_DRIVE), b"a,b\n1,2\n");
+        d.push_file(
+            "1Big",
+            "big.txt",
+            "text/plain",
+            &[Self::FOLDER],
+            None,
+            big.as_bytes(),
+        );
+        d.push_file(
+            "1Outside",
+            "outside.txt",
+            "text/plain",
+            &[Self::ROOT],
+            None,
+            b"outside",
+        );
+        d.push_file(
+            Self::SHARED_DRIVE,
+            "Team Drive",
+            FOLDER,
+            &[],
+            Some(Self::SHARED_DRIVE),
+            b"",
+        );
+        d.push_file(
+            "1Team1",
+            "Team notes",
+            DOC,
+            &[Self::SHARED_DRIVE],
+            Some(Self::SHARED_DRIVE),
+            b"# Team\n",
+        );
+        d.push_file(
+            "1TeamSub",
+            "Sub",
+            FOLDER,
+            &[Self::SHARED_DRIVE],
+            Some(Self::SHARED_DRIVE),
+            b"",
+        );
+        d.push_file(
+            "1Team2",
+            "data.csv",
+            "text/csv",
+            &["1TeamSub"],
+            Some(Self::SHARED_DRIVE),
+            b"a,b\n1,2\n",
+        );
         d.generate_calendar();
         d
     }
@@ -280,26 +322,50 @@ impl Data {
             self.seq += 1;
             let (start, end, recurrence) = match i {
                 // All-day, over two days (the end date is exclusive).
-                2 => (When::Day("2026-01-12".into()), When::Day("2026-01-14".into()), None),
+                2 => (
+                    When::Day("2026-01-12".into()),
+                    When::Day("2026-01-14".into()),
+                    None,
+                ),
                 // Daily stand-up, three times, in New York (UTC-5 in January).
                 4 => (
-                    When::At { ms: base + 14 * 3_600_000, offset_minutes: -300 },
-                    When::At { ms: base + 14 * 3_600_000 + 900_000, offset_minutes: -300 },
+                    When::At {
+                        ms: base + 14 * 3_600_000,
+                        offset_minutes: -300,
+                    },
+                    When::At {
+                        ms: base + 14 * 3_600_000 + 900_000,
+                        offset_minutes: -300,
+                    },
                     Some("RRULE:FREQ=DAILY;COUNT=3".to_owned()),
                 ),
                 _ => (
-                    When::At { ms: base + i as i64 * day, offset_minutes: 60 * (i as i32 % 3) },
-                    When::At { ms: base + i as i64 * day + 3_600_000, offset_minutes: 60 * (i as i32 % 3) },
+                    When::At {
+                        ms: base + i as i64 * day,
+                        offset_minutes: 60 * (i as i32 % 3),
+                    },
+                    When::At {
+                        ms: base + i as i64 * day + 3_600_000,
+                        offset_minutes: 60 * (i as i32 % 3),
+                    },
                     None,
                 ),
             };
             calendar.events.push(Event {
                 id: format!("evt{i}abc"),
                 summary: format!("{} meeting", AWKWARD_NAMES[i]),
-                description: if i == 1 { "Agenda:\n1. Budget".into() } else { String::new() },
+                description: if i == 1 {
+                    "Agenda:\n1. Budget".into()
+                } else {
+                    String::new()
+                },
                 start,
                 end,
-                status: if i == 5 { "tentative".into() } else { "confirmed".into() },
+                status: if i == 5 {
+                    "tentative".into()
+                } else {
+                    "confirmed".into()
+                },
                 organizer: i % 4,
                 attendees: vec![(i + 1) % 4, (i + 2) % 4],
                 updated: self.now,

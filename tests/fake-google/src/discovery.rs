@@ -24,6 +24,8 @@ struct Method {
     parameters: BTreeMap<String, Value>,
     /// The response schema's name, if any.
     response: Option<String>,
+    /// The request body's schema name, if the method takes one.
+    request: Option<String>,
     /// The API the method belongs to (index into `Discovery::apis`).
     api: usize,
 }
@@ -139,7 +141,10 @@ impl Discovery {
             if spec["location"] != "query" {
                 return Err(violation(
                     400,
-                    format!("{}: {name:?} is a {} parameter", method.id, spec["location"]),
+                    format!(
+                        "{}: {name:?} is a {} parameter",
+                        method.id, spec["location"]
+                    ),
                 ));
             }
             if given.len() > 1 && spec["repeated"] != true {
@@ -153,9 +158,7 @@ impl Discovery {
             }
         }
         for (name, spec) in &method.parameters {
-            if spec["required"] == true
-                && spec["location"] == "query"
-                && !values.contains_key(name)
+            if spec["required"] == true && spec["location"] == "query" && !values.contains_key(name)
             {
                 return Err(violation(
                     400,
@@ -171,13 +174,76 @@ impl Discovery {
         if let (Some(fields), Some(schema)) = (values.get("fields"), &method.response) {
             let selector = fields.join(",");
             self.check_fields(method.api, schema, &selector)
-                .map_err(|e| violation(400, format!("{}: invalid field selection: {e}", method.id)))?;
+                .map_err(|e| {
+                    violation(400, format!("{}: invalid field selection: {e}", method.id))
+                })?;
         }
         Ok(Call {
             id: method.id.clone(),
             path: path_params,
             query: values.into_iter().map(|(k, v)| (k, v.join(","))).collect(),
         })
+    }
+
+    /// Checks a JSON request body against the method's request schema: every property it sets
+    /// must be declared (nested objects and arrays too), with the declared JSON type.
+    pub fn check_body(&self, method_id: &str, body: &Value) -> Result<(), Violation> {
+        let Some(method) = self.methods.iter().find(|m| m.id == method_id) else {
+            return Ok(());
+        };
+        let Some(schema) = &method.request else {
+            return Ok(());
+        };
+        self.check_value_against(method.api, &Value::String(schema.clone()), body, "body")
+            .map_err(|e| violation(400, format!("{method_id}: {e}")))
+    }
+
+    fn check_value_against(
+        &self,
+        api: usize,
+        schema: &Value,
+        value: &Value,
+        at: &str,
+    ) -> Result<(), String> {
+        let schema = self.deref(api, schema);
+        let declared = schema["type"].as_str().unwrap_or("any");
+        let fits = match (declared, value) {
+            ("object", Value::Object(_))
+            | ("array", Value::Array(_))
+            | ("string", Value::String(_)) => true,
+            ("boolean", Value::Bool(_)) | ("any", _) | (_, Value::Null) => true,
+            ("integer" | "number", Value::Number(_)) => true,
+            // int64 values are strings in Google's JSON.
+            ("string", Value::Number(_)) => {
+                schema["format"].as_str().is_some_and(|f| f.contains("int"))
+            }
+            _ => false,
+        };
+        if !fits {
+            return Err(format!("{at} is not a {declared}"));
+        }
+        match value {
+            Value::Object(object) if declared == "object" => {
+                for (name, v) in object {
+                    let property = match (
+                        schema["properties"].get(name),
+                        schema.get("additionalProperties"),
+                    ) {
+                        (Some(p), _) => p.clone(),
+                        (None, Some(extra)) => extra.clone(),
+                        (None, None) => return Err(format!("{at}.{name} is not a field")),
+                    };
+                    self.check_value_against(api, &property, v, &format!("{at}.{name}"))?;
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.check_value_against(api, &schema["items"], item, &format!("{at}[{i}]"))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Checks that every field a selector names is a property of `schema` (nested through
@@ -187,7 +253,12 @@ impl Discovery {
         self.check_tree(api, &Value::String(schema.into()), &tree)
     }
 
-    fn check_tree(&self, api: usize, schema: &Value, tree: &crate::fields::Tree) -> Result<(), String> {
+    fn check_tree(
+        &self,
+        api: usize,
+        schema: &Value,
+        tree: &crate::fields::Tree,
+    ) -> Result<(), String> {
         let schema = self.deref(api, schema);
         let crate::fields::Tree(Some(tree)) = tree else {
             return Ok(());
@@ -241,18 +312,23 @@ fn collect(
             if let Some(own) = method["parameters"].as_object() {
                 parameters.extend(own.clone());
             }
-            out.push(Method {
+            let described = Method {
                 id: method["id"].as_str().unwrap_or_default().to_owned(),
                 http_method: method["httpMethod"].as_str().unwrap_or("GET").to_owned(),
-                segments: format!("{prefix}{template}")
-                    .trim_start_matches('/')
-                    .split('/')
-                    .map(str::to_owned)
-                    .collect(),
+                segments: split(&format!("{prefix}{template}")),
                 parameters,
                 response: method["response"]["$ref"].as_str().map(str::to_owned),
+                request: method["request"]["$ref"].as_str().map(str::to_owned),
                 api,
-            });
+            };
+            // Media uploads have a path of their own (`/upload/drive/v3/files`), absolute.
+            if let Some(upload) = method["mediaUpload"]["protocols"]["simple"]["path"].as_str() {
+                out.push(Method {
+                    segments: split(upload),
+                    ..described.clone()
+                });
+            }
+            out.push(described);
         }
     }
     if let Some(resources) = node["resources"].as_object() {
@@ -260,6 +336,13 @@ fn collect(
             collect(resource, prefix, common, api, out);
         }
     }
+}
+
+fn split(path: &str) -> Vec<String> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Matches path segments against a template's (`{name}`, with literal text around it as in
@@ -356,7 +439,11 @@ mod tests {
     fn requests_resolve_to_methods_with_their_parameters() {
         let d = Discovery::google();
         let call = d
-            .resolve("GET", "/drive/v3/files/abc%20d/export", &q(&[("mimeType", "text/markdown")]))
+            .resolve(
+                "GET",
+                "/drive/v3/files/abc%20d/export",
+                &q(&[("mimeType", "text/markdown")]),
+            )
             .expect("export");
         assert_eq!(call.id, "drive.files.export");
         assert_eq!(call.path["fileId"], "abc d");
@@ -365,7 +452,11 @@ mod tests {
             .expect("literal segments win");
         assert_eq!(call.id, "drive.files.generateIds");
         let call = d
-            .resolve("GET", "/calendar/v3/calendars/primary/events", &q(&[("singleEvents", "true")]))
+            .resolve(
+                "GET",
+                "/calendar/v3/calendars/primary/events",
+                &q(&[("singleEvents", "true")]),
+            )
             .expect("events");
         assert_eq!(call.id, "calendar.events.list");
     }
@@ -376,13 +467,55 @@ mod tests {
         let cases = [
             ("GET", "/drive/v3/nothing", q(&[]), 404, "no method"),
             ("PUT", "/drive/v3/files", q(&[]), 405, "no PUT"),
-            ("GET", "/drive/v3/files", q(&[("pageSize", "ten")]), 400, "not an integer"),
-            ("GET", "/drive/v3/files", q(&[("orderby", "name")]), 400, "not declared"),
-            ("GET", "/drive/v3/files", q(&[("supportsAllDrives", "yes")]), 400, "not a boolean"),
-            ("GET", "/drive/v3/files", q(&[("alt", "xml")]), 400, "not one of"),
-            ("GET", "/drive/v3/files/x/export", q(&[]), 400, "\"mimeType\" is missing"),
-            ("GET", "/drive/v3/files", q(&[("fields", "files(id,colour)")]), 400, "\"colour\""),
-            ("GET", "/drive/v3/files", q(&[("q", "a"), ("q", "b")]), 400, "2 times"),
+            (
+                "GET",
+                "/drive/v3/files",
+                q(&[("pageSize", "ten")]),
+                400,
+                "not an integer",
+            ),
+            (
+                "GET",
+                "/drive/v3/files",
+                q(&[("orderby", "name")]),
+                400,
+                "not declared",
+            ),
+            (
+                "GET",
+                "/drive/v3/files",
+                q(&[("supportsAllDrives", "yes")]),
+                400,
+                "not a boolean",
+            ),
+            (
+                "GET",
+                "/drive/v3/files",
+                q(&[("alt", "xml")]),
+                400,
+                "not one of",
+            ),
+            (
+                "GET",
+                "/drive/v3/files/x/export",
+                q(&[]),
+                400,
+                "\"mimeType\" is missing",
+            ),
+            (
+                "GET",
+                "/drive/v3/files",
+                q(&[("fields", "files(id,colour)")]),
+                400,
+                "\"colour\"",
+            ),
+            (
+                "GET",
+                "/drive/v3/files",
+                q(&[("q", "a"), ("q", "b")]),
+                400,
+                "2 times",
+            ),
         ];
         for (method, path, query, status, text) in cases {
             let v = d.resolve(method, path, &query).expect_err(path);
@@ -392,8 +525,36 @@ mod tests {
         d.resolve(
             "GET",
             "/drive/v3/changes",
-            &q(&[("pageToken", "1"), ("fields", "nextPageToken,changes(fileId,removed,file(id,name,owners(emailAddress)))")]),
+            &q(&[
+                ("pageToken", "1"),
+                (
+                    "fields",
+                    "nextPageToken,changes(fileId,removed,file(id,name,owners(emailAddress)))",
+                ),
+            ]),
         )
         .expect("nested selections through $ref and arrays");
+        let upload = d
+            .resolve(
+                "POST",
+                "/upload/drive/v3/files",
+                &q(&[("uploadType", "multipart")]),
+            )
+            .expect("the media upload path");
+        assert_eq!(upload.id, "drive.files.create");
+        let event = serde_json::json!({"summary": "x", "start": {"dateTime": "2026-01-01T10:00:00Z"},
+            "attendees": [{"email": "a@example.com"}]});
+        d.check_body("calendar.events.insert", &event)
+            .expect("a valid event");
+        let bad = serde_json::json!({"summary": "x", "start": {"when": "now"}});
+        let v = d
+            .check_body("calendar.events.insert", &bad)
+            .expect_err("undeclared field");
+        assert!(v.message.contains("body.start.when"), "{v:?}");
+        let bad = serde_json::json!({"attendees": {"email": "a"}});
+        assert!(
+            d.check_body("calendar.events.insert", &bad).is_err(),
+            "an object for an array"
+        );
     }
 }

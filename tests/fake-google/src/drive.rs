@@ -7,12 +7,17 @@ use serde_json::{json, Value};
 use crate::data::{Data, File, FOLDER};
 use crate::discovery::Call;
 use crate::json::{file as file_json, rfc3339, user};
-use crate::{Refusal, Response, MAX_PAGE_SIZE};
+use crate::{Discovery, Refusal, Request, Response, MAX_PAGE_SIZE};
 
 /// What `files.export` can produce per Google MIME type (Google's export formats).
 fn exports(mime: &str) -> &'static [&'static str] {
     match mime {
-        crate::data::DOC => &["text/markdown", "text/plain", "text/html", "application/pdf"],
+        crate::data::DOC => &[
+            "text/markdown",
+            "text/plain",
+            "text/html",
+            "application/pdf",
+        ],
         crate::data::SHEET => &["text/csv", "application/pdf"],
         crate::data::SLIDES => &["text/plain", "application/pdf"],
         _ => &[],
@@ -22,15 +27,27 @@ fn exports(mime: &str) -> &'static [&'static str] {
 /// Google's limit on exported content.
 pub const EXPORT_LIMIT: usize = 10 * 1024 * 1024;
 
-pub fn answer(data: &mut Data, call: &Call, _body: &[u8]) -> Result<Response, Refusal> {
+pub fn answer(
+    data: &mut Data,
+    call: &Call,
+    request: &Request,
+    discovery: &Discovery,
+) -> Result<Response, Refusal> {
     let q = |name: &str| call.query.get(name).map(String::as_str);
     let flag = |name: &str| q(name) == Some("true");
     match call.id.as_str() {
         "drive.about.get" => {
             if q("fields").is_none() {
-                return Err(Refusal::violation(400, "required", "The 'fields' parameter is required for this method."));
+                return Err(Refusal::violation(
+                    400,
+                    "required",
+                    "The 'fields' parameter is required for this method.",
+                ));
             }
-            Ok(Response::json(200, &json!({"kind": "drive#about", "user": user(&data.users[0])})))
+            Ok(Response::json(
+                200,
+                &json!({"kind": "drive#about", "user": user(&data.users[0])}),
+            ))
         }
         "drive.files.list" => list_files(data, call),
         "drive.files.get" | "drive.files.export" => {
@@ -44,7 +61,11 @@ pub fn answer(data: &mut Data, call: &Call, _body: &[u8]) -> Result<Response, Re
                     return Err(Refusal::violation(400, "badRequest", &format!("Export only supports Docs Editors files; {} cannot be exported as {mime}.", f.mime_type)));
                 }
                 if f.content.len() > EXPORT_LIMIT {
-                    return Err(Refusal::answer(403, "exportSizeLimitExceeded", "This file is too large to be exported."));
+                    return Err(Refusal::answer(
+                        403,
+                        "exportSizeLimitExceeded",
+                        "This file is too large to be exported.",
+                    ));
                 }
                 return Ok(Response::bytes(mime, f.content.clone()));
             }
@@ -52,19 +73,34 @@ pub fn answer(data: &mut Data, call: &Call, _body: &[u8]) -> Result<Response, Re
                 if f.is_workspace() {
                     return Err(Refusal::violation(403, "fileNotDownloadable", "Only files with binary content can be downloaded. Use Export with Docs Editors files."));
                 }
-                return Ok(Response::bytes("application/octet-stream", f.content.clone()));
+                return Ok(Response::bytes(
+                    "application/octet-stream",
+                    f.content.clone(),
+                ));
             }
             Ok(Response::json(200, &file_json(data, f)))
         }
         "drive.changes.getStartPageToken" => {
             if q("driveId").is_some() && !flag("supportsAllDrives") {
-                return Err(Refusal::violation(403, "teamDrivesParameterNotSupported", "driveId requires supportsAllDrives=true."));
+                return Err(Refusal::violation(
+                    403,
+                    "teamDrivesParameterNotSupported",
+                    "driveId requires supportsAllDrives=true.",
+                ));
             }
-            Ok(Response::json(200, &json!({"kind": "drive#startPageToken", "startPageToken": (data.changes.len() + 1).to_string()})))
+            Ok(Response::json(
+                200,
+                &json!({"kind": "drive#startPageToken", "startPageToken": (data.changes.len() + 1).to_string()}),
+            ))
         }
         "drive.changes.list" => list_changes(data, call),
         "drive.comments.list" => list_comments(data, call),
-        other => Err(Refusal::violation(501, "notImplemented", &format!("the fake does not serve {other}"))),
+        "drive.files.create" => create(data, call, request, discovery),
+        other => Err(Refusal::violation(
+            501,
+            "notImplemented",
+            &format!("the fake does not serve {other}"),
+        )),
     }
 }
 
@@ -72,7 +108,11 @@ pub fn answer(data: &mut Data, call: &Call, _body: &[u8]) -> Result<Response, Re
 fn visible<'a>(data: &'a Data, id: &str, all_drives: bool) -> Result<&'a File, Refusal> {
     match data.file(id) {
         Some(f) if f.drive_id.is_none() || all_drives => Ok(f),
-        _ => Err(Refusal::answer(404, "notFound", &format!("File not found: {id}."))),
+        _ => Err(Refusal::answer(
+            404,
+            "notFound",
+            &format!("File not found: {id}."),
+        )),
     }
 }
 
@@ -92,10 +132,16 @@ fn parse_q(q: &str) -> Result<Vec<Term>, String> {
         let (term, after) = if let Some(r) = rest.strip_prefix('\'') {
             let (text, r) = quoted(r)?;
             let r = r.trim_start();
-            let r = r.strip_prefix("in parents").ok_or_else(|| format!("unsupported term in {q:?}"))?;
+            let r = r
+                .strip_prefix("in parents")
+                .ok_or_else(|| format!("unsupported term in {q:?}"))?;
             (Term::InParents(text), r)
         } else if let Some(r) = rest.strip_prefix("trashed") {
-            let r = r.trim_start().strip_prefix('=').ok_or("trashed takes =")?.trim_start();
+            let r = r
+                .trim_start()
+                .strip_prefix('=')
+                .ok_or("trashed takes =")?
+                .trim_start();
             if let Some(r) = r.strip_prefix("false") {
                 (Term::Trashed(false), r)
             } else if let Some(r) = r.strip_prefix("true") {
@@ -112,11 +158,16 @@ fn parse_q(q: &str) -> Result<Vec<Term>, String> {
             } else {
                 return Err("mimeType takes = or !=".into());
             };
-            let r = r.trim_start().strip_prefix('\'').ok_or("a quoted MIME type")?;
+            let r = r
+                .trim_start()
+                .strip_prefix('\'')
+                .ok_or("a quoted MIME type")?;
             let (text, r) = quoted(r)?;
             (Term::MimeType(text, equal), r)
         } else {
-            return Err(format!("Invalid Value: the fake does not understand {rest:?}"));
+            return Err(format!(
+                "Invalid Value: the fake does not understand {rest:?}"
+            ));
         };
         terms.push(term);
         let after = after.trim_start();
@@ -157,7 +208,9 @@ fn offset(call: &Call, prefix: &str) -> Result<usize, Refusal> {
         Some(t) => t
             .strip_prefix(prefix)
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| Refusal::violation(400, "invalid", &format!("Invalid Value: pageToken {t:?}"))),
+            .ok_or_else(|| {
+                Refusal::violation(400, "invalid", &format!("Invalid Value: pageToken {t:?}"))
+            }),
     }
 }
 
@@ -166,15 +219,26 @@ fn list_files(data: &Data, call: &Call) -> Result<Response, Refusal> {
     let flag = |name: &str| q(name) == Some("true");
     let corpora = q("corpora").unwrap_or("user");
     if !matches!(corpora, "user" | "drive" | "allDrives" | "domain") {
-        return Err(Refusal::violation(400, "invalid", &format!("Invalid Value: corpora {corpora:?}")));
+        return Err(Refusal::violation(
+            400,
+            "invalid",
+            &format!("Invalid Value: corpora {corpora:?}"),
+        ));
     }
     if (corpora == "drive") != q("driveId").is_some() {
-        return Err(Refusal::violation(400, "invalid", "corpora=drive and driveId go together"));
+        return Err(Refusal::violation(
+            400,
+            "invalid",
+            "corpora=drive and driveId go together",
+        ));
     }
-    if matches!(corpora, "drive" | "allDrives") && !(flag("includeItemsFromAllDrives") && flag("supportsAllDrives")) {
+    if matches!(corpora, "drive" | "allDrives")
+        && !(flag("includeItemsFromAllDrives") && flag("supportsAllDrives"))
+    {
         return Err(Refusal::violation(403, "teamDrivesParameterNotSupported", "includeItemsFromAllDrives and supportsAllDrives must be true to list shared drive items"));
     }
-    let terms = parse_q(q("q").unwrap_or_default()).map_err(|e| Refusal::violation(400, "invalid", &e))?;
+    let terms =
+        parse_q(q("q").unwrap_or_default()).map_err(|e| Refusal::violation(400, "invalid", &e))?;
     let matches = |f: &File| {
         let in_corpus = match corpora {
             "drive" => f.drive_id.as_deref() == q("driveId"),
@@ -193,12 +257,141 @@ fn list_files(data: &Data, call: &Call) -> Result<Response, Refusal> {
     let all: Vec<&File> = data.files.iter().filter(|f| matches(f)).collect();
     let size = page_size(call, 100, MAX_PAGE_SIZE);
     let from = offset(call, "fl~")?;
-    let page: Vec<Value> = all.iter().skip(from).take(size).map(|f| file_json(data, f)).collect();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(from)
+        .take(size)
+        .map(|f| file_json(data, f))
+        .collect();
     let mut body = json!({"kind": "drive#fileList", "incompleteSearch": false, "files": page});
     if from + size < all.len() {
         body["nextPageToken"] = json!(format!("fl~{}", from + size));
     }
     Ok(Response::json(200, &body))
+}
+
+/// `files.create` as a multipart upload (`uploadType=multipart`, `multipart/related`: the
+/// metadata as JSON, then the media). A Google Docs MIME type with Markdown media is converted,
+/// as Drive imports Markdown; the Doc's export is then that Markdown.
+fn create(
+    data: &mut Data,
+    call: &Call,
+    request: &Request,
+    discovery: &Discovery,
+) -> Result<Response, Refusal> {
+    if call.query.get("uploadType").map(String::as_str) != Some("multipart") {
+        return Err(Refusal::violation(
+            400,
+            "badContent",
+            "the fake takes files.create as uploadType=multipart only",
+        ));
+    }
+    let boundary = request
+        .content_type
+        .as_deref()
+        .filter(|c| c.starts_with("multipart/related"))
+        .and_then(|c| {
+            c.split(';')
+                .find_map(|p| p.trim().strip_prefix("boundary="))
+        })
+        .map(|b| b.trim_matches('"').to_owned())
+        .ok_or_else(|| {
+            Refusal::violation(
+                400,
+                "badContent",
+                "Content-Type must be multipart/related with a boundary",
+            )
+        })?;
+    let parts = multipart(&request.body, &boundary)
+        .ok_or_else(|| Refusal::violation(400, "badContent", "malformed multipart body"))?;
+    let [(meta_type, meta), (media_type, media)] = parts.as_slice() else {
+        return Err(Refusal::violation(
+            400,
+            "badContent",
+            "a multipart upload has two parts: metadata, media",
+        ));
+    };
+    if !meta_type.starts_with("application/json") {
+        return Err(Refusal::violation(
+            400,
+            "badContent",
+            "the first part is the metadata, as JSON",
+        ));
+    }
+    let metadata: Value = serde_json::from_slice(meta)
+        .map_err(|_| Refusal::violation(400, "parseError", "Parse Error"))?;
+    discovery
+        .check_body("drive.files.create", &metadata)
+        .map_err(|v| Refusal::violation(400, "invalid", &v.message))?;
+    let mime = metadata["mimeType"]
+        .as_str()
+        .unwrap_or(media_type)
+        .to_owned();
+    if mime == crate::data::DOC
+        && !matches!(
+            media_type.as_str(),
+            "text/markdown" | "text/plain" | "text/html"
+        )
+    {
+        return Err(Refusal::violation(
+            400,
+            "badContent",
+            &format!("cannot convert {media_type} to a Google Doc"),
+        ));
+    }
+    let parent = metadata["parents"][0]
+        .as_str()
+        .unwrap_or(Data::ROOT)
+        .to_owned();
+    match data.file(&parent) {
+        Some(p) if p.mime_type == FOLDER => {}
+        _ => {
+            return Err(Refusal::answer(
+                404,
+                "notFound",
+                &format!("File not found: {parent}."),
+            ))
+        }
+    }
+    let id = format!("1Created{}", data.files.len());
+    data.create(
+        &id,
+        metadata["name"].as_str().unwrap_or("Untitled"),
+        &mime,
+        &parent,
+        media,
+    );
+    let f = data
+        .file(&id)
+        .ok_or_else(|| Refusal::answer(500, "backendError", "lost"))?;
+    Ok(Response::json(200, &file_json(data, f)))
+}
+
+/// The parts of a `multipart/related` body: (content type, content).
+fn multipart(body: &[u8], boundary: &str) -> Option<Vec<(String, Vec<u8>)>> {
+    let text = String::from_utf8(body.to_vec()).ok()?;
+    let delimiter = format!("--{boundary}");
+    let mut parts = Vec::new();
+    for chunk in text.split(&delimiter).skip(1) {
+        if chunk.starts_with("--") {
+            return Some(parts);
+        }
+        let chunk = chunk.strip_prefix("\r\n")?;
+        let (head, content) = chunk.split_once("\r\n\r\n")?;
+        let content_type = head
+            .lines()
+            .find_map(|l| {
+                l.split_once(':')
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_default();
+        parts.push((
+            content_type,
+            content.strip_suffix("\r\n")?.as_bytes().to_vec(),
+        ));
+    }
+    None
 }
 
 fn list_changes(data: &Data, call: &Call) -> Result<Response, Refusal> {
@@ -210,7 +403,11 @@ fn list_changes(data: &Data, call: &Call) -> Result<Response, Refusal> {
         .ok_or_else(|| Refusal::violation(400, "invalid", "Invalid Value: pageToken"))?;
     let drive = q("driveId");
     if drive.is_some() && !flag("supportsAllDrives") {
-        return Err(Refusal::violation(403, "teamDrivesParameterNotSupported", "driveId requires supportsAllDrives=true"));
+        return Err(Refusal::violation(
+            403,
+            "teamDrivesParameterNotSupported",
+            "driveId requires supportsAllDrives=true",
+        ));
     }
     let size = page_size(call, 100, MAX_PAGE_SIZE);
     let mut changes = Vec::new();
@@ -231,8 +428,10 @@ fn list_changes(data: &Data, call: &Call) -> Result<Response, Refusal> {
                 json!({"kind": "drive#change", "changeType": "file", "fileId": id, "removed": false,
                        "time": rfc3339(f.modified), "file": file_json(data, f)})
             }
-            None if wants_removed => json!({"kind": "drive#change", "changeType": "file", "fileId": id, "removed": true,
-                       "time": rfc3339(data.now)}),
+            None if wants_removed => {
+                json!({"kind": "drive#change", "changeType": "file", "fileId": id, "removed": true,
+                       "time": rfc3339(data.now)})
+            }
             None => continue,
         };
         changes.push(change);
@@ -248,7 +447,11 @@ fn list_changes(data: &Data, call: &Call) -> Result<Response, Refusal> {
 
 fn list_comments(data: &Data, call: &Call) -> Result<Response, Refusal> {
     if !call.query.contains_key("fields") {
-        return Err(Refusal::violation(400, "required", "The 'fields' parameter is required for this method."));
+        return Err(Refusal::violation(
+            400,
+            "required",
+            "The 'fields' parameter is required for this method.",
+        ));
     }
     let id = &call.path["fileId"];
     let f = data

@@ -30,6 +30,62 @@ pub fn rfc3339_offset(ms: i64, minutes: i32) -> String {
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}{zone}")
 }
 
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` into (ms since the epoch, offset minutes).
+pub fn parse_rfc3339(t: &str) -> Option<(i64, i32)> {
+    let b = t.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| t.get(r)?.parse::<i64>().ok();
+    let (y, mo, d, h, mi, s) = (
+        n(0..4)?,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    let mut i = 19;
+    let mut ms = 0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        ms = format!("{:0<3}", &t[start..i])[..3].parse().ok()?;
+    }
+    let offset: i32 = match &t[i..] {
+        "Z" => 0,
+        z if z.len() == 6 => {
+            let m = i32::try_from(n(i + 1..i + 3)? * 60 + n(i + 4..i + 6)?).ok()?;
+            if z.starts_with('-') {
+                -m
+            } else {
+                m
+            }
+        }
+        _ => return None,
+    };
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + (153 * mm + 2) / 5 + d - 1;
+    let days = era * 146_097 + doe - 719_468;
+    let utc = (days * 86_400 + h * 3600 + mi * 60 + s - i64::from(offset) * 60) * 1000 + ms;
+    Some((utc, offset))
+}
+
 /// Days since 1970-01-01 as (year, month, day) (Howard Hinnant's civil_from_days).
 fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
@@ -93,5 +149,13 @@ mod tests {
             "2025-12-31T19:00:00.000-05:00"
         );
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            parse_rfc3339("2025-12-31T19:00:00-05:00"),
+            Some((1_767_225_600_000, -300))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-01-01T00:01:00.123Z"),
+            Some((1_767_225_660_123, 0))
+        );
     }
 }

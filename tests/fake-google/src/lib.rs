@@ -43,6 +43,8 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// The `Authorization` header, if any.
     pub authorization: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
     /// The body.
     pub body: Vec<u8>,
 }
@@ -63,7 +65,10 @@ impl Response {
     pub fn json(status: u16, value: &Value) -> Self {
         Self {
             status,
-            headers: vec![("content-type".into(), "application/json; charset=UTF-8".into())],
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=UTF-8".into(),
+            )],
             body: value.to_string().into_bytes(),
         }
     }
@@ -186,7 +191,9 @@ impl Google {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads or changes the data.
@@ -260,10 +267,15 @@ impl Google {
         let call = match resolved {
             Ok(call) => call,
             Err(v) => {
-                inner
-                    .violations
-                    .push(format!("{} {}: {}", request.method, request.path, v.message));
-                let reason = if v.status == 404 { "notFound" } else { "invalid" };
+                inner.violations.push(format!(
+                    "{} {}: {}",
+                    request.method, request.path, v.message
+                ));
+                let reason = if v.status == 404 {
+                    "notFound"
+                } else {
+                    "invalid"
+                };
                 return Response::error(v.status, reason, &v.message);
             }
         };
@@ -274,8 +286,10 @@ impl Google {
                     "authError",
                     "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.",
                 );
-                r.headers
-                    .push(("www-authenticate".into(), "Bearer realm=\"https://accounts.google.com/\"".into()));
+                r.headers.push((
+                    "www-authenticate".into(),
+                    "Bearer realm=\"https://accounts.google.com/\"".into(),
+                ));
                 return r;
             }
         }
@@ -293,10 +307,27 @@ impl Google {
             return response;
         }
         let inner = &mut *inner;
+        // A JSON body must fit the method's request schema.
+        let is_json = request
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json"));
+        if is_json {
+            let checked = serde_json::from_slice::<Value>(&request.body)
+                .map_err(|e| discovery::Violation {
+                    status: 400,
+                    message: format!("{}: body is not JSON: {e}", call.id),
+                })
+                .and_then(|body| self.discovery.check_body(&call.id, &body));
+            if let Err(v) = checked {
+                inner.violations.push(v.message.clone());
+                return Response::error(400, "invalid", &v.message);
+            }
+        }
         let answer = if call.id.starts_with("drive.") {
-            drive::answer(&mut inner.data, &call, &request.body)
+            drive::answer(&mut inner.data, &call, request, &self.discovery)
         } else {
-            calendar::answer(&mut inner.data, &call, &request.body)
+            calendar::answer(&mut inner.data, &call, request, &self.discovery)
         };
         let mut response = match answer {
             Ok(r) => r,
@@ -304,7 +335,9 @@ impl Google {
                 // Google's own rules beyond the document (e.g. `driveId` without
                 // `includeItemsFromAllDrives`) are violations too, unless it is about data.
                 if rule.violation {
-                    inner.violations.push(format!("{}: {}", call.id, rule.response_text()));
+                    inner
+                        .violations
+                        .push(format!("{}: {}", call.id, rule.response_text()));
                 }
                 rule.response
             }
