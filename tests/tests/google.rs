@@ -344,7 +344,8 @@ stories! {
         let cid = connect(&app, &admin.token, project, &fake, json!({
             "kind": "oauth2-authorization-code", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
             "authorize_url": format!("{}/authorize", provider.url), "token_url": format!("{}/oauth/token", provider.url),
-            "scopes": ["https://www.googleapis.com/auth/drive.readonly"],
+            "scopes": ["https://www.googleapis.com/auth/drive.readonly", "https://www.googleapis.com/auth/drive.file",
+                       "https://www.googleapis.com/auth/calendar.events"],
             "authorize_params": {"access_type": "offline", "prompt": "consent"},
         }), false).await;
         // Google's consent screen, with offline access for a refresh token.
@@ -371,6 +372,27 @@ stories! {
         assert_eq!(jobs["files"]["result"]["records"], 1);
         assert_eq!(provider.token_requests("refresh_token"), 1);
         assert_eq!(documents(&app, &pm.token, project, "files", false).await["1F00001"]["body"], "edited");
+
+        // Actions through the host: a Doc from Markdown, then an event; the next incremental
+        // sync brings the Doc back with its Markdown.
+        let actions = format!("/api/v1/projects/{project}/connections/{cid}/actions");
+        let bad = app.post(&format!("{actions}/create-doc"), &pm.token, json!({"input": {"name": "", "markdown": "x", "folder_id": "a/b"}})).await;
+        bad.problem(422);
+        assert!(bad.fields().iter().any(|f| f == "input.folder_id"), "{:?}", bad.fields());
+        let created = app.post(&format!("{actions}/create-doc"), &pm.token, json!({"input": {
+            "name": "Protokoll ✓", "markdown": "# Protokoll\n\n- **eins**\n", "folder_id": "1Specs"}})).await;
+        created.expect(200);
+        let doc = created.json["output"]["id"].as_str().expect("id").to_owned();
+        let event = app.post(&format!("{actions}/create-event"), &pm.token, json!({"input": {
+            "summary": "Review", "start": "2026-03-02T09:00:00+01:00", "end": "2026-03-02T10:00:00+01:00",
+            "attendees": ["user2@example.com"]}})).await;
+        event.expect(200);
+        assert!(event.json["output"]["url"].as_str().expect("url").starts_with("https://www.google.com/calendar/event?eid="));
+        let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files"})).await;
+        assert_eq!(jobs["files"]["result"]["records"], 1);
+        let files = documents(&app, &pm.token, project, "files", false).await;
+        assert_eq!((files[&doc]["title"].as_str(), files[&doc]["body"].as_str()), (Some("Protokoll ✓"), Some("# Protokoll\n\n- **eins**\n")));
+        assert_eq!(files[&doc]["attributes"]["path"], json!(["Specs"]));
 
         // Google's missing scope is an auth failure that names the scope.
         fake.google.fail("calendar.", 403, "insufficientPermissions", &[], 1);

@@ -318,7 +318,7 @@ impl Data {
         let day = 86_400_000;
         // 2026-01-11T00:00:00Z, whatever the clock says by now.
         let base = 1_767_225_600_000 + 10 * day;
-        for i in 0..7_usize {
+        for (i, name) in AWKWARD_NAMES.iter().take(7).enumerate() {
             self.seq += 1;
             let (start, end, recurrence) = match i {
                 // All-day, over two days (the end date is exclusive).
@@ -353,7 +353,7 @@ impl Data {
             };
             calendar.events.push(Event {
                 id: format!("evt{i}abc"),
-                summary: format!("{} meeting", AWKWARD_NAMES[i]),
+                summary: format!("{name} meeting"),
                 description: if i == 1 {
                     "Agenda:\n1. Budget".into()
                 } else {
