@@ -4,7 +4,7 @@
 
 use agentic_sdk::Error;
 
-use crate::api::{reason, Google, Service};
+use crate::api::{Google, Service};
 
 /// Google Docs.
 pub const DOC: &str = "application/vnd.google-apps.document";
@@ -129,7 +129,6 @@ pub fn fetch(
         }
         Err(e) => return Err(e),
     };
-    let _ = reason;
     let n = response.body.len() as u64;
     if n > max_bytes {
         return Ok(Some(Body::note(&content_type, over(n))));
