@@ -44,6 +44,9 @@ pub mod jira;
 /// A real S3-compatible server (moto) for backups to object stores.
 pub mod s3;
 
+/// A fake Google (Drive, Calendar) for syncs through the host.
+pub mod google;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.

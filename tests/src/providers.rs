@@ -146,6 +146,12 @@ impl Provider {
         code
     }
 
+    /// Whether `token` is an access token the fake issued and has not revoked (for the fake
+    /// services behind it, such as `crate::google`).
+    pub fn accepts_access_token(&self, token: &str) -> bool {
+        self.seen().access_tokens.contains(token)
+    }
+
     /// The provider revokes every access token (the next use is a 401).
     pub fn revoke_access_tokens(&self) {
         self.seen().access_tokens.clear();

@@ -26,7 +26,7 @@ pub(crate) const API_TOKEN: &str = "ATATT3xFfGF0-api-token-6d1f0c";
 const PAT: &str = "NjM4MDk0OTQ1MjQ3-dc-pat-93be7a";
 
 /// A model list by external id.
-async fn by_id(app: &TestApp, token: &str, path: &str) -> BTreeMap<String, Value> {
+pub(crate) async fn by_id(app: &TestApp, token: &str, path: &str) -> BTreeMap<String, Value> {
     app.all(token, path)
         .await
         .into_iter()
@@ -79,7 +79,7 @@ pub(crate) async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) ->
 
 /// Runs a sync (one stream, or all of them: then it waits for every stream's job) and returns
 /// the finished jobs by stream, checking each succeeded.
-async fn sync(
+pub(crate) async fn sync(
     app: &TestApp,
     token: &str,
     project: i64,
@@ -122,7 +122,7 @@ async fn sync(
 }
 
 /// The `result` of each stream's job: `{records, pages, deleted}`.
-fn results(jobs: &BTreeMap<String, Value>) -> BTreeMap<&str, Value> {
+pub(crate) fn results(jobs: &BTreeMap<String, Value>) -> BTreeMap<&str, Value> {
     jobs.iter()
         .map(|(s, j)| (s.as_str(), j["result"].clone()))
         .collect()
@@ -235,7 +235,7 @@ async fn raw(app: &TestApp, token: &str, project: i64, stream: &str) -> Vec<Valu
 }
 
 /// Every text column the host writes sync data into (records, sync states, jobs).
-async fn stored_text(app: &TestApp) -> Vec<String> {
+pub(crate) async fn stored_text(app: &TestApp) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for sql in [
         "SELECT data FROM records",

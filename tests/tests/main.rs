@@ -17,6 +17,7 @@ mod credential_flows;
 mod db_outage;
 mod documents;
 mod full_disk;
+mod google;
 mod jira;
 mod job_faults;
 mod jobs;

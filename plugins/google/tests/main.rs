@@ -1,0 +1,9 @@
+//! Native tests of the Google connector against the fake Google of `tests/fake-google`, which
+//! checks every request against Google's discovery documents.
+
+mod acceptance;
+mod actions;
+mod errors;
+mod events;
+mod files;
+mod support;

@@ -1,0 +1,89 @@
+//! The fake Google (`fake-google`: Drive v3 and Calendar v3, every request checked against
+//! Google's discovery documents) served over HTTP for syncs through the host, accepting only the
+//! access tokens the fake token endpoints of [`crate::providers`] issued.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+pub use fake_google::{data, Data, Google, Seen};
+
+use crate::providers::Provider;
+
+/// The fake, running.
+#[derive(Debug, Clone)]
+pub struct FakeGoogle {
+    /// `http://127.0.0.1:<port>`: the connection's base URL.
+    pub url: String,
+    /// The fake itself (data, requests seen, violations, failures on demand).
+    pub google: Google,
+}
+
+impl FakeGoogle {
+    /// Serves `data` on a free port; only bearer tokens `provider` issued and has not revoked
+    /// are accepted (else Google's `401 UNAUTHENTICATED`).
+    pub async fn start(data: Data, provider: &Provider) -> Self {
+        let tokens = provider.clone();
+        let google = Google::new(data).with_authorizer(Arc::new(move |authorization| {
+            authorization
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .is_some_and(|t| tokens.accepts_access_token(t))
+        }));
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(google.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url: format!("http://{addr}"),
+            google,
+        }
+    }
+}
+
+async fn handle(
+    State(google): State<Google>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = fake_google::Request {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: fake_google::parse_query(uri.query().unwrap_or_default()),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: body.to_vec(),
+    };
+    // The fake holds a lock while it answers: off the async threads.
+    let answer = tokio::task::spawn_blocking(move || google.handle(&request))
+        .await
+        .expect("the fake answers");
+    let mut response = (
+        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        answer.body,
+    )
+        .into_response();
+    for (name, value) in answer.headers {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::try_from(name),
+            header::HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}
