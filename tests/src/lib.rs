@@ -41,6 +41,9 @@ pub mod providers;
 /// A fake JIRA (Cloud and Data Center) for syncs through the host.
 pub mod jira;
 
+/// ReqIF exports as DOORS writes them, for the DOORS connector's stories.
+pub mod doors;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.

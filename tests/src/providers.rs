@@ -11,7 +11,9 @@
 //!   `X-com-ibm-team-repository-web-auth-msg: authrequired` on a protected resource once the
 //!   session is gone, `authfailed` on a bad password;
 //! - a protected API at `/api/status` (bearer) and `/rm/status` (session cookie) answering the
-//!   example connector's `GET /status`.
+//!   example connector's `GET /status`;
+//! - ReqIF exports of the Jazz server at `/rm/reqif/{name}` (session cookie, the same
+//!   `authrequired` challenge), the files the DOORS connector imports ([`Provider::put_reqif`]).
 //!
 //! Everything the host sends is recorded so tests can count token requests and inspect them.
 
@@ -62,6 +64,10 @@ pub struct Seen {
     pub presented: Vec<String>,
     /// Every token ever issued (access and refresh), to scan for.
     pub issued: Vec<String>,
+    /// ReqIF exports served at `/rm/reqif/{name}`.
+    reqif: HashMap<String, Vec<u8>>,
+    /// Successful downloads of ReqIF exports.
+    pub reqif_downloads: u32,
     seq: u32,
 }
 
@@ -87,6 +93,7 @@ impl Provider {
             .route("/api/status", get(api_status))
             .route("/rm/j_security_check", post(jazz_login))
             .route("/rm/status", get(jazz_status))
+            .route("/rm/reqif/{name}", get(jazz_reqif))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -159,6 +166,11 @@ impl Provider {
     /// The Jazz server ends every session.
     pub fn end_jazz_sessions(&self) {
         self.seen().jazz_sessions.clear();
+    }
+
+    /// Serves `bytes` as the ReqIF export `/rm/reqif/{name}` (replacing what was there).
+    pub fn put_reqif(&self, name: &str, bytes: Vec<u8>) {
+        self.seen().reqif.insert(name.to_owned(), bytes);
     }
 }
 
@@ -410,30 +422,61 @@ async fn jazz_login(
     (StatusCode::FOUND, headers).into_response()
 }
 
-async fn jazz_status(State((seen, _)): State<Shared>, headers: HeaderMap) -> Response {
+/// Whether the request presents a live Jazz session; records what it presented.
+fn jazz_session(seen: &mut Seen, headers: &HeaderMap) -> bool {
     let cookies = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let mut seen = seen.lock().expect("lock");
     seen.presented.push(cookies.clone());
-    let valid = cookies.split(';').map(str::trim).any(|pair| {
+    cookies.split(';').map(str::trim).any(|pair| {
         pair.strip_prefix("JSESSIONID=")
             .is_some_and(|s| seen.jazz_sessions.contains(s))
-    });
-    if valid {
+    })
+}
+
+/// Jazz's answer to a request that needs a session: 200 with a login page and this header.
+fn jazz_challenge() -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::HeaderName::from_static("x-com-ibm-team-repository-web-auth-msg"),
+            "authrequired",
+        )],
+        "<html><body>Log in</body></html>",
+    )
+        .into_response()
+}
+
+async fn jazz_status(State((seen, _)): State<Shared>, headers: HeaderMap) -> Response {
+    let mut seen = seen.lock().expect("lock");
+    if jazz_session(&mut seen, &headers) {
         (StatusCode::OK, json!({"items": 5}).to_string()).into_response()
     } else {
-        // Jazz answers 200 with a login page and this header when a session is needed.
-        (
-            StatusCode::OK,
-            [(
-                header::HeaderName::from_static("x-com-ibm-team-repository-web-auth-msg"),
-                "authrequired",
-            )],
-            "<html><body>Log in</body></html>",
-        )
-            .into_response()
+        jazz_challenge()
+    }
+}
+
+async fn jazz_reqif(
+    State((seen, _)): State<Shared>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut seen = seen.lock().expect("lock");
+    if !jazz_session(&mut seen, &headers) {
+        return jazz_challenge();
+    }
+    match seen.reqif.get(&name).cloned() {
+        Some(bytes) => {
+            seen.reqif_downloads += 1;
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/xml")],
+                bytes,
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }

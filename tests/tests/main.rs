@@ -15,6 +15,7 @@ mod contention;
 mod credential_flows;
 mod db_outage;
 mod documents;
+mod doors;
 mod full_disk;
 mod jira;
 mod job_faults;

@@ -71,8 +71,7 @@ pub fn export(
 ) -> (String, Counts) {
     let now_text = format_datetime(now);
     // Each requirement's attributes as written: the record's fields folded in.
-    let prepared: Vec<(String, Map<String, Json>, BTreeMap<String, String>)> =
-        requirements.iter().map(prepare).collect();
+    let prepared: Vec<Prepared> = requirements.iter().map(prepare).collect();
 
     // Types and their attribute definitions.
     let mut types: BTreeMap<String, BTreeMap<String, AttrType>> = BTreeMap::new();
@@ -291,7 +290,10 @@ pub fn export(
 }
 
 /// A requirement's type name, attributes as written, and the datatypes the import recorded.
-fn prepare(req: &Requirement) -> (String, Map<String, Json>, BTreeMap<String, String>) {
+type Prepared = (String, Map<String, Json>, BTreeMap<String, String>);
+
+/// See [`Prepared`].
+fn prepare(req: &Requirement) -> Prepared {
     let meta = req.attributes.get(META);
     let type_name = meta
         .and_then(|m| m["type"].as_str())
