@@ -11,10 +11,34 @@ use crate::limits::Limits;
 /// Most records per page.
 pub const MAX_PAGE_SIZE: u32 = 5_000;
 
+/// What the connection reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// A ReqIF file under the base URL (streams `requirements`, `links`).
+    #[default]
+    Reqif,
+    /// A DOORS Next server over OSLC RM (streams `oslc-requirements`, `oslc-links`).
+    DoorsNext,
+}
+
 /// The configuration, as `plugin.toml`'s `config_schema` describes it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// What the connection reads.
+    #[serde(default)]
+    pub source: Source,
+    /// DOORS Next: the project areas (service provider titles) to read; all when empty.
+    #[serde(default)]
+    pub project_areas: Vec<String>,
+    /// DOORS Next: the configuration (stream, baseline or global configuration URI) sent as
+    /// `Configuration-Context` and `oslc_config.context`.
+    #[serde(default)]
+    pub configuration: Option<String>,
+    /// DOORS Next: custom link types (property URIs) read as trace links besides OSLC RM's.
+    #[serde(default)]
+    pub link_types: Vec<String>,
     /// The ReqIF file's path under the connection's base URL; the base URL itself when absent.
     #[serde(default)]
     pub reqif_path: Option<String>,

@@ -20,6 +20,7 @@ pub mod actions;
 pub mod config;
 pub mod error;
 pub mod limits;
+pub mod oslc;
 pub mod reqif;
 pub mod streams;
 pub mod time;
@@ -28,7 +29,7 @@ pub mod xhtml;
 use agentic_sdk::serde_json::Value;
 use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};
 
-use config::Config;
+use config::{Config, Source};
 pub use error::ImportError;
 
 /// The manifest, which the spec is built from.
@@ -47,8 +48,20 @@ impl Connector for DoorsConnector {
         Ok(spec)
     }
 
-    /// Fetches and parses the file: what a sync would import.
+    /// ReqIF: fetches and parses the file, what a sync would import. DOORS Next: discovers
+    /// the project areas' query capabilities.
     fn check(&self, config: &Config) -> Result<String, Error> {
+        config.validate()?;
+        if config.source == Source::DoorsNext {
+            let capabilities = oslc::discovery::query_capabilities(config)?;
+            let mut areas: Vec<&str> = capabilities.iter().map(|c| c.title.as_str()).collect();
+            areas.dedup();
+            return Ok(format!(
+                "DOORS Next: {} requirement query capabilities in {}",
+                capabilities.len(),
+                areas.join(", ")
+            ));
+        }
         let (name, bytes) = streams::fetch(config)?;
         let doc = reqif::read(&name, &bytes, &config.limits())?;
         let tool = doc
@@ -65,13 +78,32 @@ impl Connector for DoorsConnector {
         ))
     }
 
+    /// The streams of the configured source.
     fn discover(&self, config: &Config) -> Result<Vec<StreamSpec>, Error> {
         config.validate()?;
-        Ok(streams::specs())
+        let wanted: &[&str] = match config.source {
+            Source::Reqif => &[streams::REQUIREMENTS, streams::LINKS],
+            Source::DoorsNext => &[oslc::streams::REQUIREMENTS, oslc::streams::LINKS],
+        };
+        Ok(streams::specs()
+            .into_iter()
+            .filter(|s| wanted.contains(&s.name.as_str()))
+            .collect())
     }
 
     fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
-        streams::read(config, stream, state)
+        config.validate()?;
+        match (config.source, stream) {
+            (Source::Reqif, streams::REQUIREMENTS | streams::LINKS) => {
+                streams::read(config, stream, state)
+            }
+            (Source::DoorsNext, oslc::streams::REQUIREMENTS | oslc::streams::LINKS) => {
+                oslc::streams::read(config, stream, state)
+            }
+            _ => Err(Error::NotFound(format!(
+                "no stream `{stream}` for this connection's source"
+            ))),
+        }
     }
 
     fn invoke(&self, config: &Config, action: &str, input: Value) -> Result<Value, Error> {

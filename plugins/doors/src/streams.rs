@@ -28,6 +28,19 @@ pub fn specs() -> Vec<StreamSpec> {
         StreamSpec::new(LINKS, RecordKind::TraceLink).with_description(
             "ReqIF spec relations as trace links, typed by their relation type's name",
         ),
+        StreamSpec::new(crate::oslc::streams::REQUIREMENTS, RecordKind::Requirement)
+            .with_description(
+                "DOORS Next requirements over OSLC RM: identifier, title, primary text as \
+                 Markdown, every property (custom attributes by their shape's names), \
+                 incremental by dcterms:modified",
+            )
+            .incremental(),
+        StreamSpec::new(crate::oslc::streams::LINKS, RecordKind::TraceLink)
+            .with_description(
+                "DOORS Next requirements' OSLC RM links (validatedBy, implementedBy, \
+                 satisfiedBy, …) and configured custom link types as trace links",
+            )
+            .incremental(),
     ]
 }
 

@@ -2,6 +2,8 @@
 //! per file), the connector run through the SDK's harness, and an independent count of what a
 //! ReqIF file holds, made with roxmltree (not the connector's quick-xml parser).
 
+pub mod jazz;
+
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
