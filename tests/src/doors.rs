@@ -260,3 +260,215 @@ pub fn iso(millis: i64) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .expect("format")
 }
+
+/// DOORS Next over OSLC RM, for the stories: the Lyo project's fixtures (the connector's
+/// `plugins/doors/tests/fixtures/oslc`, `{{baseUri}}` filled in) for `rootservices`, the
+/// catalog (one project area, [`PROJECT_AREA`]), the service provider and the requirement
+/// shape, and query pages built from its `resource_requirement.xml` — `oslc.pageSize` pages
+/// linked by `oslc:nextPage`, `oslc.where` on `dcterms:modified`, a 400 when a configuration is
+/// set and a query does not carry it. The Jazz fake ([`crate::providers::Provider`]) serves it
+/// under `/rm/` behind its form login.
+pub mod next {
+    use std::collections::HashMap;
+
+    const ROOTSERVICES: &str =
+        include_str!("../../plugins/doors/tests/fixtures/oslc/rootservices_rm.xml");
+    const CATALOG: &str = include_str!("../../plugins/doors/tests/fixtures/oslc/catalog_rm.xml");
+    const PROVIDER: &str =
+        include_str!("../../plugins/doors/tests/fixtures/oslc/serviceprovider_rm.xml");
+    const SHAPE: &str =
+        include_str!("../../plugins/doors/tests/fixtures/oslc/shape_requirement.xml");
+    const REQUIREMENT: &str =
+        include_str!("../../plugins/doors/tests/fixtures/oslc/resource_requirement.xml");
+    const EMPTY: &str = include_str!("../../plugins/doors/tests/fixtures/oslc/query_empty.xml");
+
+    /// The project area.
+    pub const PROJECT_AREA: &str = "Brakes";
+
+    /// A requirement.
+    #[derive(Debug, Clone, PartialEq)]
+    pub struct NextReq {
+        /// `dcterms:identifier`, and the resource's `reqNN`.
+        pub number: u32,
+        /// `dcterms:title`.
+        pub title: String,
+        /// Index into [`super::TEXTS`]: the primary text.
+        pub text: usize,
+        /// `dcterms:modified`, Unix millis.
+        pub modified: i64,
+        /// `oslc_rm:validatedBy` targets.
+        pub validated_by: Vec<u32>,
+    }
+
+    /// What the server holds and saw.
+    #[derive(Debug, Default)]
+    pub struct NextData {
+        /// The requirements.
+        pub reqs: Vec<NextReq>,
+        /// The configuration queries must carry.
+        pub configuration: Option<String>,
+        /// The query string of every query, in order.
+        pub queries: Vec<HashMap<String, String>>,
+    }
+
+    impl NextData {
+        /// `n` requirements, a minute apart; every fourth validated by the next.
+        pub fn generate(n: u32) -> Self {
+            let reqs = (1..=n)
+                .map(|i| NextReq {
+                    number: i,
+                    title: format!("Req{i:02}"),
+                    text: i as usize % super::TEXTS.len(),
+                    modified: 1_700_000_000_000 + i64::from(i) * 60_000,
+                    validated_by: if i % 4 == 0 && i < n {
+                        vec![i + 1]
+                    } else {
+                        Vec::new()
+                    },
+                })
+                .collect();
+            Self {
+                reqs,
+                ..Self::default()
+            }
+        }
+    }
+
+    /// The answer to `GET {path}?{query}` on the server at `base`: (status, body).
+    pub fn answer(
+        data: &mut NextData,
+        base: &str,
+        path: &str,
+        query: &HashMap<String, String>,
+        configuration_header: Option<&str>,
+    ) -> (u16, String) {
+        let fill = |t: &str| {
+            t.replace("{{baseUri}}", base)
+                .replace("{{projectArea}}", PROJECT_AREA)
+        };
+        match path {
+            "/rm/rootservices" => (200, fill(ROOTSERVICES)),
+            "/rm/oslc/catalog" => (200, fill(CATALOG)),
+            "/rm/oslc/contexts/_1/rm/services.xml" => (200, fill(PROVIDER)),
+            "/rm/types/UserRequirement" => (200, fill(SHAPE)),
+            "/rm/oslc/contexts/_1/rm/query" => {
+                data.queries.push(query.clone());
+                if let Some(c) = &data.configuration {
+                    if configuration_header != Some(c.as_str())
+                        || query.get("oslc_config.context") != Some(c)
+                    {
+                        return (400, String::new());
+                    }
+                }
+                (200, page(data, base, query))
+            }
+            _ => (404, String::new()),
+        }
+    }
+
+    fn page(data: &NextData, base: &str, query: &HashMap<String, String>) -> String {
+        let query_base = format!("{base}/rm/oslc/contexts/_1/rm/query");
+        let size: usize = query
+            .get("oslc.pageSize")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(100);
+        let number: usize = query.get("page").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let since = query.get("oslc.where").map(|w| {
+            let t = w
+                .strip_prefix("dcterms:modified>\"")
+                .and_then(|w| w.strip_suffix("\"^^xsd:dateTime"))
+                .unwrap_or_else(|| panic!("unexpected oslc.where {w}"));
+            let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .expect("where time");
+            (t.unix_timestamp_nanos() / 1_000_000) as i64
+        });
+        let mut matching: Vec<&NextReq> = data
+            .reqs
+            .iter()
+            .filter(|r| since.is_none_or(|s| r.modified > s))
+            .collect();
+        matching.sort_by_key(|r| r.number);
+        if matching.is_empty() {
+            return EMPTY.replace("{{queryCapabilityUrl}}", &query_base);
+        }
+        let slice: Vec<&NextReq> = matching
+            .iter()
+            .skip(number * size)
+            .take(size)
+            .copied()
+            .collect();
+        let mut out = String::from(concat!(
+            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"",
+            " xmlns:rdfs=\"http://www.w3.org/2000/01/rdf-schema#\"",
+            " xmlns:oslc=\"http://open-services.net/ns/core#\"",
+            " xmlns:oslc_rm=\"http://open-services.net/ns/rm#\"",
+            " xmlns:jazz_rm=\"http://jazz.net/ns/rm#\"",
+            " xmlns:dcterms=\"http://purl.org/dc/terms/\"",
+            " xmlns:nav=\"http://com.ibm.rdm/navigation#\"",
+            " xmlns:rm=\"http://www.ibm.com/xmlns/rdm/rdf/\">\n"
+        ));
+        out.push_str(&format!("<rdf:Description rdf:about=\"{query_base}\">"));
+        for r in &slice {
+            out.push_str(&format!(
+                "<rdfs:member rdf:resource=\"{base}/rm/oslc/rm/req{:02}\"/>",
+                r.number
+            ));
+        }
+        out.push_str("</rdf:Description>\n<oslc:ResponseInfo rdf:about=\"");
+        out.push_str(&format!("{query_base}?page={number}\">"));
+        out.push_str(&format!(
+            "<oslc:totalCount>{}</oslc:totalCount>",
+            matching.len()
+        ));
+        if (number + 1) * size < matching.len() {
+            let mut next = format!("{query_base}?page={}", number + 1);
+            let mut keys: Vec<&String> = query.keys().filter(|k| *k != "page").collect();
+            keys.sort();
+            for k in keys {
+                next.push_str(&format!("&amp;{k}={}", encode(&query[k])));
+            }
+            out.push_str(&format!("<oslc:nextPage rdf:resource=\"{next}\"/>"));
+        }
+        out.push_str("</oslc:ResponseInfo>\n");
+        // Each requirement: the Lyo resource's description, filled in, with more properties.
+        let template = REQUIREMENT.replace("{{baseUri}}", base);
+        let start = template.find("<rdf:Description").expect("description");
+        let end = template.rfind("</rdf:RDF>").expect("end");
+        let description = &template[start..end];
+        for r in &slice {
+            let mut extra = format!(
+                "<dcterms:identifier>{n}</dcterms:identifier>\
+                 <dcterms:modified rdf:datatype=\"http://www.w3.org/2001/XMLSchema#dateTime\">{m}</dcterms:modified>\
+                 <oslc:instanceShape rdf:resource=\"{base}/rm/types/UserRequirement\"/>\
+                 <jazz_rm:primaryText rdf:parseType=\"Literal\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{x}</div></jazz_rm:primaryText>",
+                n = r.number,
+                m = super::iso(r.modified),
+                x = super::TEXTS[r.text].0.replace("xhtml:", ""),
+            );
+            for t in &r.validated_by {
+                extra.push_str(&format!(
+                    "<oslc_rm:validatedBy rdf:resource=\"{base}/rm/oslc/rm/req{t:02}\"/>"
+                ));
+            }
+            out.push_str(
+                &description
+                    .replace(
+                        "/rm/oslc/rm/req01",
+                        &format!("/rm/oslc/rm/req{:02}", r.number),
+                    )
+                    .replace(
+                        "<dcterms:title>Req01</dcterms:title>",
+                        &format!("<dcterms:title>{}</dcterms:title>", r.title),
+                    )
+                    .replace("<rm:primaryText>My Primary Text</rm:primaryText>", &extra),
+            );
+        }
+        out.push_str("</rdf:RDF>\n");
+        out
+    }
+
+    /// Percent-encodes a query value.
+    fn encode(value: &str) -> String {
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    }
+}

@@ -13,7 +13,9 @@
 //! - a protected API at `/api/status` (bearer) and `/rm/status` (session cookie) answering the
 //!   example connector's `GET /status`;
 //! - ReqIF exports of the Jazz server at `/rm/reqif/{name}` (session cookie, the same
-//!   `authrequired` challenge), the files the DOORS connector imports ([`Provider::put_reqif`]).
+//!   `authrequired` challenge), the files the DOORS connector imports ([`Provider::put_reqif`]);
+//! - DOORS Next's OSLC RM service (`rootservices`, catalog, service provider, shape, paged
+//!   queries: [`crate::doors::next`]) under `/rm/`, behind the same session.
 //!
 //! Everything the host sends is recorded so tests can count token requests and inspect them.
 
@@ -68,6 +70,8 @@ pub struct Seen {
     reqif: HashMap<String, Vec<u8>>,
     /// Successful downloads of ReqIF exports.
     pub reqif_downloads: u32,
+    /// The DOORS Next (OSLC RM) server's data.
+    pub next: crate::doors::next::NextData,
     seq: u32,
 }
 
@@ -94,6 +98,7 @@ impl Provider {
             .route("/rm/j_security_check", post(jazz_login))
             .route("/rm/status", get(jazz_status))
             .route("/rm/reqif/{name}", get(jazz_reqif))
+            .route("/rm/{*path}", get(jazz_oslc))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -479,4 +484,36 @@ async fn jazz_reqif(
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+async fn jazz_oslc(
+    State((seen, _)): State<Shared>,
+    uri: axum::http::Uri,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut seen = seen.lock().expect("lock");
+    if !jazz_session(&mut seen, &headers) {
+        return jazz_challenge();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let configuration = headers
+        .get("configuration-context")
+        .and_then(|h| h.to_str().ok());
+    let (status, body) = crate::doors::next::answer(
+        &mut seen.next,
+        &format!("http://{host}"),
+        uri.path(),
+        &query,
+        configuration,
+    );
+    (
+        StatusCode::from_u16(status).expect("status"),
+        [(header::CONTENT_TYPE, "application/rdf+xml")],
+        body,
+    )
+        .into_response()
 }

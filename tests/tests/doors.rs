@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
-use agentic_tests::doors::{Export, LINK_TYPES, STATUSES, TEXTS};
+use agentic_tests::doors::{next, Export, LINK_TYPES, STATUSES, TEXTS};
 use agentic_tests::providers::{Provider, JAZZ_PASSWORD, JAZZ_USER};
 use agentic_tests::{plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
@@ -219,7 +219,156 @@ async fn assert_mirrors(app: &TestApp, token: &str, project: i64, cid: i64, expo
     }
 }
 
+/// A DOORS Next connection (form login, a configuration) to the Jazz fake's OSLC RM service.
+async fn connect_next(app: &TestApp, admin: &str, project: i64, jazz: &Provider) -> (i64, Value) {
+    let url = format!("/api/v1/projects/{project}/connections");
+    let created = app
+        .post(
+            &url,
+            admin,
+            json!({
+                "plugin_id": "doors", "name": "doors-next", "base_url": format!("{}/rm", jazz.url),
+                "config": {"source": "doors-next", "project_areas": [next::PROJECT_AREA],
+                           "configuration": CONFIGURATION, "page_size": 25},
+                "allow_private_network": true,
+                "credential": {"kind": "form-login", "username": JAZZ_USER, "password": JAZZ_PASSWORD,
+                               "login_url": format!("{}/rm/j_security_check", jazz.url)},
+            }),
+        )
+        .await;
+    created.expect(201);
+    let cid = created.json["id"].as_i64().expect("id");
+    let check = app
+        .post(&format!("{url}/{cid}/check"), admin, json!({}))
+        .await;
+    check.expect(200);
+    (cid, check.json)
+}
+
+const CONFIGURATION: &str = "https://jazz.example.com/rm/cm/stream/_brakes-main";
+
+/// The requirements and links the host shows for a DOORS Next connection match the server's.
+async fn assert_mirrors_next(app: &TestApp, token: &str, project: i64, cid: i64, jazz: &Provider) {
+    let data: Vec<next::NextReq> = jazz.seen().next.reqs.clone();
+    let uri = |n: u32| format!("{}/rm/oslc/rm/req{n:02}", jazz.url);
+    let got = by_id(app, token, project, "requirements", cid).await;
+    let live: Vec<&String> = got
+        .iter()
+        .filter(|(_, r)| r["deleted"] == false)
+        .map(|(k, _)| k)
+        .collect();
+    let mut want: Vec<String> = data.iter().map(|r| uri(r.number)).collect();
+    want.sort();
+    assert_eq!(live, want.iter().collect::<Vec<_>>(), "the requirements");
+    for r in &data {
+        let g = &got[&uri(r.number)];
+        assert_eq!(g["identifier"], r.number.to_string());
+        assert_eq!(g["title"], r.title);
+        assert_eq!(g["text"], TEXTS[r.text].1, "{}", r.number);
+        assert_eq!(g["updated_at"], r.modified);
+        assert_eq!(g["attributes"]["oslc"]["project_area"], next::PROJECT_AREA);
+        assert_eq!(g["attributes"]["oslc"]["type"], "User Requirement");
+        assert_eq!(
+            g["attributes"]["parent"],
+            format!("{}/rm/folders/1", jazz.url)
+        );
+    }
+    let links = by_id(app, token, project, "trace-links", cid).await;
+    let live: Vec<(String, String, String)> = links
+        .values()
+        .filter(|l| l["deleted"] == false)
+        .map(|l| {
+            (
+                l["source"].as_str().unwrap().to_owned(),
+                l["target"].as_str().unwrap().to_owned(),
+                l["link_type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, String, String)> = data
+        .iter()
+        .flat_map(|r| r.validated_by.iter().map(move |t| (r.number, *t)))
+        .map(|(s, t)| (uri(s), uri(t), "validatedBy".to_owned()))
+        .collect();
+    want.sort();
+    let mut live = live;
+    live.sort();
+    assert_eq!(live, want, "the links");
+}
+
 stories! {
+    async fn doors_next_syncs_over_oslc_with_form_login_and_a_configuration(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = project_with_doors(&app, &admin.token, pm.id).await;
+        let worker = agentic_host::server::worker(&app.state);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(Arc::clone(&worker).run(stopped));
+
+        let jazz = Provider::start().await;
+        {
+            let mut seen = jazz.seen();
+            seen.next = next::NextData::generate(60);
+            seen.next.configuration = Some(CONFIGURATION.into());
+        }
+        let (cid, check) = connect_next(&app, &admin.token, project, &jazz).await;
+        assert_eq!(check, json!({"ok": true, "message": "DOORS Next: 1 requirement query capabilities in Brakes"}));
+        let logins = jazz.seen().logins;
+
+        // A first sync reads everything, 25 a page, following oslc:nextPage.
+        let r = sync(&app, &pm.token, project, cid).await;
+        assert_eq!(r.keys().collect::<Vec<_>>(), ["oslc-links", "oslc-requirements"]);
+        assert_eq!(r["oslc-requirements"], json!({"records": 60, "pages": 3, "deleted": 0}));
+        assert_eq!(r["oslc-links"]["records"], 14);
+        assert_mirrors_next(&app, &pm.token, project, cid, &jazz).await;
+        assert_eq!(jazz.seen().logins, logins);
+
+        // Two requirements change, the session ends: an incremental sync logs in again and
+        // asks only for what was modified since the last one it saw.
+        {
+            let mut seen = jazz.seen();
+            seen.next.reqs[9].title = "Req10 revised".into();
+            seen.next.reqs[9].modified = 1_800_000_000_000;
+            seen.next.reqs[40].text = 0;
+            seen.next.reqs[40].modified = 1_800_000_060_000;
+            seen.next.queries.clear();
+        }
+        jazz.end_jazz_sessions();
+        let r = sync(&app, &pm.token, project, cid).await;
+        assert_eq!(r["oslc-requirements"], json!({"records": 2, "pages": 1, "deleted": 0}));
+        assert_eq!(jazz.seen().logins, logins + 1, "logged in again on authrequired");
+        let wheres: Vec<String> = jazz.seen().next.queries.iter()
+            .filter_map(|q| q.get("oslc.where").cloned()).collect();
+        assert!(wheres.iter().all(|w| w == "dcterms:modified>\"2023-11-14T23:13:20Z\"^^xsd:dateTime"), "after requirement 60, the latest seen: {wheres:?}");
+        assert!(!wheres.is_empty());
+        assert_mirrors_next(&app, &pm.token, project, cid, &jazz).await;
+
+        // A requirement is deleted in DOORS Next: a full sync marks it deleted.
+        jazz.seen().next.reqs.retain(|r| r.number != 30);
+        let started = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
+            json!({"stream": "oslc-requirements", "mode": "full"})).await;
+        started.expect(202);
+        let job = app.finished_job(&pm.token, started.json["job"]["id"].as_i64().expect("id")).await;
+        assert_eq!(job["result"]["deleted"], 1, "{job}");
+        let after = by_id(&app, &pm.token, project, "requirements", cid).await;
+        assert_eq!(after[&format!("{}/rm/oslc/rm/req30", jazz.url)]["deleted"], true);
+
+        // Every query carried the configuration; the password is nowhere.
+        let mut stored: Vec<String> = Vec::new();
+        for sql in ["SELECT data FROM records", "SELECT COALESCE(state, '') FROM sync_states",
+                    "SELECT payload || COALESCE(result, '') || COALESCE(last_error, '') || progress_message FROM jobs",
+                    "SELECT config || base_url FROM connections"] {
+            let rows: Vec<String> = sqlx::query_scalar(sql).fetch_all(app.state.store.pool()).await.expect("rows");
+            stored.extend(rows);
+        }
+        assert!(stored.iter().all(|t| !t.contains(JAZZ_PASSWORD)));
+        for path in ["requirements?include_deleted=true&limit=200", "trace-links?limit=200", "connections"] {
+            let r = app.get(&format!("/api/v1/projects/{project}/{path}"), &pm.token).await;
+            assert!(!r.text.contains(JAZZ_PASSWORD), "{path}");
+        }
+    }
+
     async fn doors_reqif_imports_through_the_host_with_form_login(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
