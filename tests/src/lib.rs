@@ -47,6 +47,9 @@ pub mod s3;
 /// A fake Google (Drive, Calendar) for syncs through the host.
 pub mod google;
 
+/// ReqIF exports as DOORS writes them, for the DOORS connector's stories.
+pub mod doors;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.

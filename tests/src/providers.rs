@@ -11,7 +11,11 @@
 //!   `X-com-ibm-team-repository-web-auth-msg: authrequired` on a protected resource once the
 //!   session is gone, `authfailed` on a bad password;
 //! - a protected API at `/api/status` (bearer) and `/rm/status` (session cookie) answering the
-//!   example connector's `GET /status`.
+//!   example connector's `GET /status`;
+//! - ReqIF exports of the Jazz server at `/rm/reqif/{name}` (session cookie, the same
+//!   `authrequired` challenge), the files the DOORS connector imports ([`Provider::put_reqif`]);
+//! - DOORS Next's OSLC RM service (`rootservices`, catalog, service provider, shape, paged
+//!   queries: [`crate::doors::next`]) under `/rm/`, behind the same session.
 //!
 //! Everything the host sends is recorded so tests can count token requests and inspect them.
 
@@ -62,6 +66,12 @@ pub struct Seen {
     pub presented: Vec<String>,
     /// Every token ever issued (access and refresh), to scan for.
     pub issued: Vec<String>,
+    /// ReqIF exports served at `/rm/reqif/{name}`.
+    reqif: HashMap<String, Vec<u8>>,
+    /// Successful downloads of ReqIF exports.
+    pub reqif_downloads: u32,
+    /// The DOORS Next (OSLC RM) server's data.
+    pub next: crate::doors::next::NextData,
     seq: u32,
 }
 
@@ -87,6 +97,8 @@ impl Provider {
             .route("/api/status", get(api_status))
             .route("/rm/j_security_check", post(jazz_login))
             .route("/rm/status", get(jazz_status))
+            .route("/rm/reqif/{name}", get(jazz_reqif))
+            .route("/rm/{*path}", get(jazz_oslc))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -165,6 +177,11 @@ impl Provider {
     /// The Jazz server ends every session.
     pub fn end_jazz_sessions(&self) {
         self.seen().jazz_sessions.clear();
+    }
+
+    /// Serves `bytes` as the ReqIF export `/rm/reqif/{name}` (replacing what was there).
+    pub fn put_reqif(&self, name: &str, bytes: Vec<u8>) {
+        self.seen().reqif.insert(name.to_owned(), bytes);
     }
 }
 
@@ -416,30 +433,93 @@ async fn jazz_login(
     (StatusCode::FOUND, headers).into_response()
 }
 
-async fn jazz_status(State((seen, _)): State<Shared>, headers: HeaderMap) -> Response {
+/// Whether the request presents a live Jazz session; records what it presented.
+fn jazz_session(seen: &mut Seen, headers: &HeaderMap) -> bool {
     let cookies = headers
         .get(header::COOKIE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let mut seen = seen.lock().expect("lock");
     seen.presented.push(cookies.clone());
-    let valid = cookies.split(';').map(str::trim).any(|pair| {
+    cookies.split(';').map(str::trim).any(|pair| {
         pair.strip_prefix("JSESSIONID=")
             .is_some_and(|s| seen.jazz_sessions.contains(s))
-    });
-    if valid {
+    })
+}
+
+/// Jazz's answer to a request that needs a session: 200 with a login page and this header.
+fn jazz_challenge() -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::HeaderName::from_static("x-com-ibm-team-repository-web-auth-msg"),
+            "authrequired",
+        )],
+        "<html><body>Log in</body></html>",
+    )
+        .into_response()
+}
+
+async fn jazz_status(State((seen, _)): State<Shared>, headers: HeaderMap) -> Response {
+    let mut seen = seen.lock().expect("lock");
+    if jazz_session(&mut seen, &headers) {
         (StatusCode::OK, json!({"items": 5}).to_string()).into_response()
     } else {
-        // Jazz answers 200 with a login page and this header when a session is needed.
-        (
-            StatusCode::OK,
-            [(
-                header::HeaderName::from_static("x-com-ibm-team-repository-web-auth-msg"),
-                "authrequired",
-            )],
-            "<html><body>Log in</body></html>",
-        )
-            .into_response()
+        jazz_challenge()
     }
+}
+
+async fn jazz_reqif(
+    State((seen, _)): State<Shared>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut seen = seen.lock().expect("lock");
+    if !jazz_session(&mut seen, &headers) {
+        return jazz_challenge();
+    }
+    match seen.reqif.get(&name).cloned() {
+        Some(bytes) => {
+            seen.reqif_downloads += 1;
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/xml")],
+                bytes,
+            )
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn jazz_oslc(
+    State((seen, _)): State<Shared>,
+    uri: axum::http::Uri,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let mut seen = seen.lock().expect("lock");
+    if !jazz_session(&mut seen, &headers) {
+        return jazz_challenge();
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let configuration = headers
+        .get("configuration-context")
+        .and_then(|h| h.to_str().ok());
+    let (status, body) = crate::doors::next::answer(
+        &mut seen.next,
+        &format!("http://{host}"),
+        uri.path(),
+        &query,
+        configuration,
+    );
+    (
+        StatusCode::from_u16(status).expect("status"),
+        [(header::CONTENT_TYPE, "application/rdf+xml")],
+        body,
+    )
+        .into_response()
 }

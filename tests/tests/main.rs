@@ -16,6 +16,7 @@ mod contention;
 mod credential_flows;
 mod db_outage;
 mod documents;
+mod doors;
 mod full_disk;
 mod google;
 mod jira;

@@ -1,0 +1,129 @@
+//! DOORS Next over OSLC RM 2.0: discovery as OSLC clients do it (`rootservices` → service
+//! provider catalog → service providers → query capabilities, resource shapes), queries with
+//! `oslc.where`, `oslc.select`, `oslc.pageSize` following `oslc:nextPage`, and the answers —
+//! RDF/XML — parsed into triples with oxrdfxml, never matched as strings.
+//!
+//! - `discovery`: from the connection's base URL (the `/rm` root) to the query bases of the
+//!   configured project areas.
+//! - `streams`: the `oslc-requirements` and `oslc-links` streams, incremental by
+//!   `dcterms:modified`.
+
+pub mod discovery;
+pub mod streams;
+
+use agentic_sdk::http::Request;
+use agentic_sdk::Error;
+use oxrdf::{Graph, NamedNodeRef, SubjectRef, TermRef};
+
+use crate::config::Config;
+
+/// Namespaces and terms.
+pub mod ns {
+    /// OSLC Core.
+    pub const OSLC: &str = "http://open-services.net/ns/core#";
+    /// OSLC RM 2.0.
+    pub const OSLC_RM: &str = "http://open-services.net/ns/rm#";
+    /// OSLC RM 1.0 (Jazz `rootservices`).
+    pub const OSLC_RM_V1: &str = "http://open-services.net/xmlns/rm/1.0/";
+    /// Dublin Core terms.
+    pub const DCTERMS: &str = "http://purl.org/dc/terms/";
+    /// RDF.
+    pub const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+    /// RDFS.
+    pub const RDFS: &str = "http://www.w3.org/2000/01/rdf-schema#";
+    /// DOORS Next's own vocabulary (primary text).
+    pub const JAZZ_RM: &str = "http://jazz.net/ns/rm#";
+    /// The older DOORS Next (RRC) vocabulary.
+    pub const RDM: &str = "http://www.ibm.com/xmlns/rdm/rdf/";
+    /// DOORS Next navigation (folders).
+    pub const NAV: &str = "http://com.ibm.rdm/navigation#";
+}
+
+/// Longest RDF answer the connector parses.
+pub const MAX_RDF_BYTES: usize = 16 << 20;
+
+/// A named node from a namespace and a local name, checked once (the terms are constants).
+pub fn iri(namespace: &str, local: &str) -> String {
+    format!("{namespace}{local}")
+}
+
+/// `GET url` as RDF/XML, with the configuration context when one is configured, parsed into
+/// a graph.
+pub fn get_graph(config: &Config, url: &str) -> Result<Graph, Error> {
+    let mut request = Request::get(url)
+        .header("accept", "application/rdf+xml")
+        .header("oslc-core-version", "2.0");
+    if let Some(context) = &config.configuration {
+        request = request.header("configuration-context", context.as_str());
+    }
+    let response = request.send()?.error_for_status()?;
+    parse_graph(url, &response.body)
+}
+
+/// Parses RDF/XML. A `DOCTYPE` is refused before parsing: RDF answers need no DTD, and a DTD's
+/// entities are how XML bombs work.
+pub fn parse_graph(url: &str, body: &[u8]) -> Result<Graph, Error> {
+    if body.len() > MAX_RDF_BYTES {
+        return Err(Error::Internal(format!(
+            "{url}: the answer has {} bytes, more than the {MAX_RDF_BYTES} the connector parses",
+            body.len()
+        )));
+    }
+    if body
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"<!DOCTYPE"))
+    {
+        return Err(Error::Internal(format!(
+            "{url}: the answer has a DOCTYPE, which the connector refuses"
+        )));
+    }
+    let mut graph = Graph::new();
+    let parser = oxrdfxml::RdfXmlParser::new()
+        .with_base_iri(url)
+        .map_err(|e| Error::Internal(format!("{url}: not an IRI: {e}")))?;
+    for triple in parser.for_slice(body) {
+        let triple = triple
+            .map_err(|e| Error::Internal(format!("{url}: the answer is not RDF/XML: {e}")))?;
+        graph.insert(&triple);
+    }
+    Ok(graph)
+}
+
+/// The IRI objects of `subject` `predicate`.
+pub fn iris<'a>(graph: &'a Graph, subject: SubjectRef<'a>, predicate: &str) -> Vec<String> {
+    graph
+        .objects_for_subject_predicate(subject, NamedNodeRef::new_unchecked(predicate))
+        .filter_map(|o| match o {
+            TermRef::NamedNode(n) => Some(n.as_str().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first literal (or IRI) value of `subject` `predicate`, as text.
+pub fn text(graph: &Graph, subject: SubjectRef<'_>, predicate: &str) -> Option<String> {
+    graph
+        .objects_for_subject_predicate(subject, NamedNodeRef::new_unchecked(predicate))
+        .find_map(|o| match o {
+            TermRef::Literal(l) => Some(l.value().to_owned()),
+            TermRef::NamedNode(n) => Some(n.as_str().to_owned()),
+            _ => None,
+        })
+}
+
+/// The subjects with `predicate` pointing at IRI `object`.
+pub fn subjects_with<'a>(graph: &'a Graph, predicate: &str, object: &str) -> Vec<SubjectRef<'a>> {
+    graph
+        .subjects_for_predicate_object(
+            NamedNodeRef::new_unchecked(predicate),
+            NamedNodeRef::new_unchecked(object),
+        )
+        .collect()
+}
+
+/// The last segment of an IRI (after `#` or `/`), for names without a shape.
+pub fn local_name(iri: &str) -> &str {
+    iri.rsplit(['#', '/'])
+        .find(|s| !s.is_empty())
+        .unwrap_or(iri)
+}

@@ -1,0 +1,287 @@
+//! A fake DOORS Next (RM) server built from the Lyo project's fixtures (`fixtures/oslc`):
+//! `rootservices`, the service provider catalog (one project area, `Brakes`), its service
+//! provider with the requirement query capability, the requirement resource shape (plus one
+//! custom property, `Risk`), and OSLC queries answered with `resource_requirement.xml` filled
+//! in per requirement — `oslc.pageSize` pages linked by `oslc:nextPage`, `oslc.where` on
+//! `dcterms:modified`, and, when the fake is given a configuration, a 400 for a query without
+//! it in `Configuration-Context`.
+
+use std::sync::{Arc, Mutex};
+
+use agentic_sdk::testing::{FakeRequest, FakeResponse, FakeServer};
+
+const ROOTSERVICES: &str = include_str!("../fixtures/oslc/rootservices_rm.xml");
+const CATALOG: &str = include_str!("../fixtures/oslc/catalog_rm.xml");
+const PROVIDER: &str = include_str!("../fixtures/oslc/serviceprovider_rm.xml");
+const SHAPE: &str = include_str!("../fixtures/oslc/shape_requirement.xml");
+const REQUIREMENT: &str = include_str!("../fixtures/oslc/resource_requirement.xml");
+const EMPTY: &str = include_str!("../fixtures/oslc/query_empty.xml");
+
+/// The project area's title.
+pub const PROJECT_AREA: &str = "Brakes";
+/// A custom link type's URI (links given with it as their kind are written with it).
+pub const DERIVED_FROM: &str = "http://example.com/rm/links#derivedFrom";
+/// The custom property's URI.
+pub const RISK: &str = "http://example.com/rm/attributes#risk";
+
+/// A requirement the fake serves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DnReq {
+    pub number: u32,
+    pub title: String,
+    /// The primary text, XHTML.
+    pub xhtml: String,
+    /// `dcterms:modified`, Unix millis.
+    pub modified: i64,
+    pub risk: i64,
+    /// (OSLC RM link property local name, or [`DERIVED_FROM`], target requirement number).
+    pub links: Vec<(&'static str, u32)>,
+}
+
+/// What the fake holds and saw.
+#[derive(Debug, Default)]
+pub struct DnData {
+    pub reqs: Vec<DnReq>,
+    /// The configuration every query must carry in `Configuration-Context`.
+    pub configuration: Option<String>,
+    pub seen: Vec<FakeRequest>,
+}
+
+/// The fake, running.
+pub struct FakeDoorsNext {
+    server: FakeServer,
+    pub data: Arc<Mutex<DnData>>,
+}
+
+impl FakeDoorsNext {
+    /// Serves `n` requirements, modified a minute apart; every third validated by the next.
+    pub fn start(n: u32) -> Self {
+        let reqs = (1..=n)
+            .map(|i| DnReq {
+                number: i,
+                title: format!("Req{i:02}"),
+                xhtml: format!(
+                    "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>The brake <b>shall</b> hold {i} kN.</p></div>"
+                ),
+                modified: 1_700_000_000_000 + i64::from(i) * 60_000,
+                risk: i64::from(i % 5),
+                links: if i % 3 == 0 && i < n { vec![("validatedBy", i + 1)] } else { Vec::new() },
+            })
+            .collect();
+        let data = Arc::new(Mutex::new(DnData {
+            reqs,
+            ..DnData::default()
+        }));
+        let shared = data.clone();
+        let server = FakeServer::start(move |request| {
+            let mut data = shared.lock().unwrap();
+            data.seen.push(request.clone());
+            answer(&data, request)
+        });
+        // The server's own URL is only known once it runs: answers use the Host header.
+        Self { server, data }
+    }
+
+    /// The connection's base URL: the `/rm` root.
+    pub fn base_url(&self) -> String {
+        format!("{}/rm", self.server.url())
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// The URI of requirement `n`.
+    pub fn req_uri(&self, n: u32) -> String {
+        format!("{}/rm/oslc/rm/req{n:02}", self.server.url())
+    }
+
+    /// The query requests so far.
+    pub fn queries(&self) -> Vec<FakeRequest> {
+        self.data
+            .lock()
+            .unwrap()
+            .seen
+            .iter()
+            .filter(|r| r.path.ends_with("/rm/query"))
+            .cloned()
+            .collect()
+    }
+}
+
+fn xml(body: String) -> FakeResponse {
+    FakeResponse {
+        status: 200,
+        headers: vec![("content-type".into(), "application/rdf+xml".into())],
+        body: body.into_bytes(),
+    }
+}
+
+fn answer(data: &DnData, request: &FakeRequest) -> FakeResponse {
+    let base = format!("http://{}", request.header("host").unwrap_or("127.0.0.1"));
+    let fill = |t: &str| {
+        t.replace("{{baseUri}}", &base)
+            .replace("{{projectArea}}", PROJECT_AREA)
+    };
+    match request.path.as_str() {
+        "/rm/rootservices" => xml(fill(ROOTSERVICES)),
+        "/rm/oslc/catalog" => xml(fill(CATALOG)),
+        "/rm/oslc/contexts/_1/rm/services.xml" => xml(fill(PROVIDER)),
+        "/rm/types/UserRequirement" => {
+            let risk = format!(
+                "<oslc:property><oslc:Property><oslc:name>Risk</oslc:name><oslc:propertyDefinition rdf:resource=\"{RISK}\"/><oslc:valueType rdf:resource=\"http://www.w3.org/2001/XMLSchema#integer\"/></oslc:Property></oslc:property>\n  </oslc:ResourceShape>"
+            );
+            xml(fill(SHAPE).replace("</oslc:ResourceShape>", &risk))
+        }
+        "/rm/oslc/contexts/_1/rm/query" => query(data, request, &base, &fill),
+        _ => FakeResponse::status(404),
+    }
+}
+
+fn query(
+    data: &DnData,
+    request: &FakeRequest,
+    base: &str,
+    fill: &dyn Fn(&str) -> String,
+) -> FakeResponse {
+    if let Some(configuration) = &data.configuration {
+        if request.header("configuration-context") != Some(configuration.as_str())
+            || request.query("oslc_config.context") != Some(configuration.as_str())
+        {
+            return FakeResponse::status(400);
+        }
+    }
+    let query_base = format!("{base}/rm/oslc/contexts/_1/rm/query");
+    let size: usize = request
+        .query("oslc.pageSize")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let page: usize = request
+        .query("page")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let since = request.query("oslc.where").map(|w| {
+        let t = w
+            .strip_prefix("dcterms:modified>\"")
+            .and_then(|w| w.strip_suffix("\"^^xsd:dateTime"))
+            .unwrap_or_else(|| panic!("unexpected oslc.where {w}"));
+        doors::time::parse_datetime(t).expect("where time")
+    });
+    let mut matching: Vec<&DnReq> = data
+        .reqs
+        .iter()
+        .filter(|r| since.is_none_or(|s| r.modified > s))
+        .collect();
+    matching.sort_by_key(|r| r.number);
+    if matching.is_empty() {
+        return xml(EMPTY.replace("{{queryCapabilityUrl}}", &query_base));
+    }
+    let slice: Vec<&DnReq> = matching
+        .iter()
+        .skip(page * size)
+        .take(size)
+        .copied()
+        .collect();
+    let mut out = String::from(
+        "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\" xmlns:rdfs=\"http://www.w3.org/2000/01/rdf-schema#\" xmlns:oslc=\"http://open-services.net/ns/core#\">\n",
+    );
+    out.push_str(&format!("<rdf:Description rdf:about=\"{query_base}\">"));
+    for r in &slice {
+        out.push_str(&format!(
+            "<rdfs:member rdf:resource=\"{base}/rm/oslc/rm/req{:02}\"/>",
+            r.number
+        ));
+    }
+    out.push_str("</rdf:Description>\n");
+    let this = request_url(base, request);
+    out.push_str(&format!(
+        "<oslc:ResponseInfo rdf:about=\"{}\"><oslc:totalCount>{}</oslc:totalCount>",
+        esc(&this),
+        matching.len()
+    ));
+    if (page + 1) * size < matching.len() {
+        let mut next = format!("{query_base}?page={}", page + 1);
+        for (k, v) in &request.query {
+            if k != "page" {
+                next.push_str(&format!("&{}={}", k, agentic_sdk::http::encode(v)));
+            }
+        }
+        out.push_str(&format!("<oslc:nextPage rdf:resource=\"{}\"/>", esc(&next)));
+    }
+    out.push_str("</oslc:ResponseInfo>\n</rdf:RDF>\n");
+    // Each requirement: the Lyo resource, filled in, with more properties.
+    let template = fill(REQUIREMENT);
+    let mut resources = String::new();
+    for r in &slice {
+        let mut extra = format!(
+            "<dcterms:identifier>{n}</dcterms:identifier>\n    <dcterms:modified rdf:datatype=\"http://www.w3.org/2001/XMLSchema#dateTime\">{m}</dcterms:modified>\n    <oslc:instanceShape xmlns:oslc=\"http://open-services.net/ns/core#\" rdf:resource=\"{base}/rm/types/UserRequirement\"/>\n    <risk xmlns=\"http://example.com/rm/attributes#\" rdf:datatype=\"http://www.w3.org/2001/XMLSchema#integer\">{risk}</risk>\n    <jazz_rm:primaryText xmlns:jazz_rm=\"http://jazz.net/ns/rm#\" rdf:parseType=\"Literal\">{x}</jazz_rm:primaryText>\n",
+            n = r.number,
+            m = doors::time::format_datetime(r.modified),
+            risk = r.risk,
+            x = r.xhtml,
+        );
+        for (kind, target) in &r.links {
+            let (namespace, local) = match kind.rsplit_once('#') {
+                Some((ns, local)) => (format!("{ns}#"), local),
+                None => ("http://open-services.net/ns/rm#".to_owned(), *kind),
+            };
+            extra.push_str(&format!(
+                "    <{local} xmlns=\"{namespace}\" rdf:resource=\"{base}/rm/oslc/rm/req{target:02}\"/>\n"
+            ));
+        }
+        let resource = template
+            .replace(
+                "/rm/oslc/rm/req01",
+                &format!("/rm/oslc/rm/req{:02}", r.number),
+            )
+            .replace(
+                "<dcterms:title>Req01</dcterms:title>",
+                &format!("<dcterms:title>{}</dcterms:title>", esc(&r.title)),
+            )
+            .replace("<rm:primaryText>My Primary Text</rm:primaryText>", &extra);
+        // The resource's rdf:Description, inside the page's rdf:RDF.
+        let start = resource.find("<rdf:Description").expect("description");
+        let end = resource.rfind("</rdf:RDF>").expect("end");
+        let namespaces_end = resource.find('>').expect("rdf:RDF open") + 1;
+        let namespaces = &resource[..namespaces_end];
+        resources.push_str(&namespaces.replace(
+            "<rdf:RDF",
+            "<rdf:RDF xmlns:oslc=\"http://open-services.net/ns/core#\"",
+        ));
+        resources.push_str(&resource[start..end]);
+        resources.push_str("</rdf:RDF>");
+    }
+    // One document: the page's RDF with the resources' descriptions nested as their own
+    // rdf:RDF would not be RDF/XML, so merge: strip the page's closing tag, add the
+    // descriptions (namespaces declared on each) and close.
+    let mut doc = out.trim_end().trim_end_matches("</rdf:RDF>").to_owned();
+    for part in resources
+        .split("</rdf:RDF>")
+        .filter(|p| !p.trim().is_empty())
+    {
+        let open_end = part.find('>').expect("open") + 1;
+        let decls: String = part[..open_end]
+            .trim_start_matches("<rdf:RDF")
+            .trim_end_matches('>')
+            .to_owned();
+        let body = &part[open_end..];
+        doc.push_str(&body.replacen("<rdf:Description", &format!("<rdf:Description{decls}"), 1));
+    }
+    doc.push_str("</rdf:RDF>\n");
+    xml(doc)
+}
+
+fn request_url(base: &str, request: &FakeRequest) -> String {
+    let mut url = format!("{base}{}", request.path);
+    for (i, (k, v)) in request.query.iter().enumerate() {
+        url.push(if i == 0 { '?' } else { '&' });
+        url.push_str(&format!("{k}={}", agentic_sdk::http::encode(v)));
+    }
+    url
+}
+
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
+}
