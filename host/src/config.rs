@@ -81,6 +81,8 @@ Configuration (TOML file keys; environment variables override them):
                                                                 unhealthy [90]
   agents.metrics_retention_secs AGENTIC_AGENTS__METRICS_RETENTION_SECS  metrics samples kept this long [604800]
   agents.metrics_max_samples AGENTIC_AGENTS__METRICS_MAX_SAMPLES metrics samples kept per agent [10000]
+  agents.component_dir      AGENTIC_AGENTS__COMPONENT_DIR      built-in agent components (agent_*.wasm; `cargo xtask
+                                                                serve` sets it) [none: only `external` agents]
   backup.destination         AGENTIC_BACKUP__DESTINATION         where scheduled and API backups go: a directory
                                                                 (another disk or volume) or s3://bucket/prefix [none]
   backup.s3.endpoint         AGENTIC_BACKUP__S3__ENDPOINT        S3-compatible service URL (not AWS) [AWS_ENDPOINT]
@@ -153,6 +155,9 @@ pub struct AgentsConfig {
     pub metrics_retention_secs: u64,
     /// At most this many metrics samples are kept per agent (the oldest go first).
     pub metrics_max_samples: u32,
+    /// Where the components of the built-in agent kinds are (`agent_web_monitor.wasm`, …, as
+    /// the plugins workspace builds them); `None`: no component kind runs on this host.
+    pub component_dir: Option<PathBuf>,
 }
 
 impl Default for AgentsConfig {
@@ -161,6 +166,7 @@ impl Default for AgentsConfig {
             heartbeat_timeout_secs: 90,
             metrics_retention_secs: 7 * 86_400,
             metrics_max_samples: 10_000,
+            component_dir: None,
         }
     }
 }

@@ -65,7 +65,12 @@ pub async fn state(
             .map_err(|e| anyhow::anyhow!("building the credential session client: {e}"))?;
     let blobs = crate::documents::blobs::Blobs::new(&config, store.clone());
     let usage = Arc::new(crate::analytics::usage::UsageRecorder::new(clock.clone()));
+    let agent_components = Arc::new(crate::agents::components::Components::new(
+        config.agents.component_dir.clone(),
+        plugins.clone(),
+    ));
     Ok(AppState {
+        agent_components,
         blobs,
         usage,
         store,
@@ -79,7 +84,7 @@ pub async fn state(
     })
 }
 
-/// A worker for the job kinds this host knows (syncs, web-task runs, agent deploys and stops,
+/// A worker for the job kinds this host knows (syncs, web-task runs, agent deploys, stops and runs,
 /// and `noop` for benchmarks and checks), sized by `jobs.concurrency`.
 pub fn worker(state: &AppState) -> Arc<Worker> {
     worker_with(state, state.config.jobs.concurrency)
@@ -99,6 +104,15 @@ fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
         Arc::new(crate::agents::DeployHandler::new(
             state.store.clone(),
             state.clock.clone(),
+            state.agent_components.clone(),
+        )),
+        Arc::new(crate::agents::run::RunHandler::new(
+            state.store.clone(),
+            state.clock.clone(),
+            state.agent_components.clone(),
+            state.plugins.clone(),
+            state.sessions.clone(),
+            state.config.agents.clone(),
         )),
         Arc::new(crate::agents::StopHandler::new(
             state.store.clone(),

@@ -72,12 +72,13 @@ fn the_connector_world_exports_what_the_host_calls() {
     }
 }
 
-#[test]
-fn every_item_of_the_contract_is_documented() {
-    let (resolve, package) = load();
+/// Every undocumented item of `package`.
+fn undocumented(resolve: &Resolve, package: wit_parser::PackageId) -> Vec<String> {
     let pkg = &resolve.packages[package];
     let mut missing = Vec::new();
-    assert!(documented(&pkg.docs), "package docs");
+    if !documented(&pkg.docs) {
+        missing.push(format!("package {}", pkg.name));
+    }
     for (name, id) in &pkg.interfaces {
         let iface = &resolve.interfaces[*id];
         if !documented(&iface.docs) {
@@ -137,7 +138,56 @@ fn every_item_of_the_contract_is_documented() {
             missing.push(format!("type {name}"));
         }
     }
+    missing
+}
+
+/// The agent contract, a nested package of `wit/` (sharing its WASI deps).
+fn agent_package(resolve: &Resolve) -> wit_parser::PackageId {
+    resolve
+        .packages
+        .iter()
+        .find(|(_, p)| p.name.to_string() == "agentic:agent@0.1.0")
+        .map(|(id, _)| id)
+        .expect("wit/agent.wit defines agentic:agent@0.1.0")
+}
+
+#[test]
+fn every_item_of_the_contract_is_documented() {
+    let (resolve, package) = load();
+    let missing = undocumented(&resolve, package);
     assert!(missing.is_empty(), "undocumented WIT items: {missing:?}");
+}
+
+#[test]
+fn every_item_of_the_agent_contract_is_documented() {
+    let (resolve, _) = load();
+    let missing = undocumented(&resolve, agent_package(&resolve));
+    assert!(missing.is_empty(), "undocumented agent WIT items: {missing:?}");
+}
+
+#[test]
+fn the_agent_world_exports_run_and_imports_only_http_and_the_platform() {
+    let (resolve, _) = load();
+    let package = agent_package(&resolve);
+    let world = &resolve.worlds[resolve.packages[package].worlds["agent"]];
+    let name = |k: &WorldKey| match k {
+        WorldKey::Name(n) => n.clone(),
+        WorldKey::Interface(id) => resolve.id_of(*id).unwrap_or_default(),
+    };
+    let exports: Vec<String> = world.exports.keys().map(name).collect();
+    assert_eq!(exports, ["run"]);
+    let imports: Vec<String> = world
+        .imports
+        .iter()
+        .filter(|(_, item)| matches!(item, WorldItem::Interface { .. }))
+        .map(|(k, _)| name(k))
+        .collect();
+    assert!(imports.contains(&"agentic:agent/platform@0.1.0".to_owned()), "{imports:?}");
+    assert!(imports.contains(&"wasi:http/outgoing-handler@0.2.12".to_owned()), "{imports:?}");
+    assert!(
+        !imports.iter().any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets")),
+        "{imports:?}"
+    );
 }
 
 /// SHA-256 over every file of `wit/frozen/0.1.0` (relative path, NUL, bytes, NUL, in path

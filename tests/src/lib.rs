@@ -325,7 +325,20 @@ pub struct TestUser {
 /// The bytes of a component built from `plugins/` (`example`, `hostile`, `not_a_connector`),
 /// from `AGENTIC_PLUGIN_DIR` (set by `cargo xtask test`) or the target directory.
 pub fn plugin_wasm(name: &str) -> Vec<u8> {
-    let dir = std::env::var("AGENTIC_PLUGIN_DIR")
+    let path = plugin_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Build the plugins first: `cargo xtask test` does",
+            path.display()
+        )
+    })
+}
+
+/// Where the components built from `plugins/` are: `AGENTIC_PLUGIN_DIR` (set by `cargo xtask
+/// test`) or the plugins workspace's target directory. Test hosts load the built-in agent
+/// components (`agent_web_monitor.wasm`, …) from here (`agents.component_dir`).
+pub fn plugin_dir() -> std::path::PathBuf {
+    std::env::var("AGENTIC_PLUGIN_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {
             // Where `cargo xtask` builds the plugins workspace (its own target directory).
@@ -335,14 +348,7 @@ pub fn plugin_wasm(name: &str) -> Vec<u8> {
                     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target")
                 });
             target.join("wasm32-wasip2/release")
-        });
-    let path = dir.join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}. Build the plugins first: `cargo xtask test` does",
-            path.display()
-        )
-    })
+        })
 }
 
 /// Sends a prepared request to a router and collects the reply.
@@ -426,6 +432,7 @@ impl TestApp {
         };
         config.auth.login_per_account_per_minute = 1000;
         config.auth.login_per_ip_per_minute = 1000;
+        config.agents.component_dir = Some(plugin_dir());
         tweak(&mut config);
         let store = server::open_store(&config).await.expect("open store");
         let clock = ManualClock::new();

@@ -1,8 +1,9 @@
 //! Agents end to end: the lifecycle through a real worker (draft → deploying → running →
 //! stopping → stopped, a failing deploy → failed), refused transitions, config validation against
-//! the kind's schema, heartbeats and metrics with an agent-scoped token (and no other), health
-//! computed from missed heartbeats as the clock moves, the metrics history's pages and bounds,
-//! and no agent reachable through another project.
+//! the kind's schema, heartbeats and metrics of `external` agents with an agent-scoped token (and
+//! no other), their health computed from missed heartbeats as the clock moves, the metrics
+//! history's pages and bounds, and no agent reachable through another project. Agents the host
+//! runs (`web-monitor`, `sync-assistant`) are in `agent_runs.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,14 @@ async fn until_state(app: &TestApp, token: &str, path: &str, state: &str) -> Val
     panic!("{path} never became {state}");
 }
 
+/// An `external` agent: a process elsewhere that reports heartbeats.
 fn monitor(name: &str) -> Value {
+    json!({"name": name, "kind": "external", "config": {"description": "checks the status page",
+        "settings": {"url": "https://status.example.com/", "interval_secs": 60}}})
+}
+
+/// A `web-monitor` agent (run by the host once deployed).
+fn web(name: &str) -> Value {
     json!({"name": name, "kind": "web-monitor", "config": {"url": "https://status.example.com/", "interval_secs": 60}})
 }
 
@@ -99,8 +107,8 @@ stories! {
         created.expect(201);
         assert_eq!(created.json["state"], "draft");
         assert_eq!(created.json["health"], "unknown");
-        assert_eq!(created.json["kind"], "web-monitor");
-        assert_eq!(created.json["config"]["url"], "https://status.example.com/");
+        assert_eq!(created.json["kind"], "external");
+        assert_eq!(created.json["config"]["settings"]["url"], "https://status.example.com/");
         assert_eq!(created.json["token_issued_at"], Value::Null);
         let id = created.json["id"].as_i64().expect("id");
         let path = format!("/api/v1/projects/{project}/agents/{id}");
@@ -128,7 +136,7 @@ stories! {
         r.expect(200);
         assert_eq!(r.json["agent_id"], id);
         assert_eq!(r.json["state"], "running");
-        assert_eq!(r.json["config"]["interval_secs"], 60);
+        assert_eq!(r.json["config"]["settings"]["interval_secs"], 60);
         assert_eq!(r.json["heartbeat_timeout_secs"], 90);
         let status = app.get(&format!("{path}/status"), &se.token).await;
         status.expect(200);
@@ -141,7 +149,7 @@ stories! {
         assert_eq!(history.json["items"][0]["metrics"]["latency_ms"], 120.5);
 
         // While it runs: rename yes, reconfigure or delete no.
-        let r = app.call("PATCH", &path, Some(&tl.token), Some(json!({"config": {"url": "https://other.example.com/"}}))).await;
+        let r = app.call("PATCH", &path, Some(&tl.token), Some(json!({"config": {"description": "other"}}))).await;
         assert!(r.problem(409)["detail"].as_str().unwrap_or_default().contains("running"), "{}", r.text);
         app.call("PATCH", &path, Some(&tl.token), Some(json!({"name": "status"}))).await.expect(200);
         let r = app.call("DELETE", &path, Some(&pm.token), None).await;
@@ -162,7 +170,7 @@ stories! {
         app.call("POST", &format!("{path}/stop"), Some(&pm.token), None).await.problem(409);
 
         // Stopped agents can be reconfigured and deployed again, then stopped and deleted.
-        app.call("PATCH", &path, Some(&tl.token), Some(json!({"config": {"url": "https://other.example.com/"}}))).await.expect(200);
+        app.call("PATCH", &path, Some(&tl.token), Some(json!({"config": {"description": "other"}}))).await.expect(200);
         assert_eq!(deploy(&app, &tl.token, &path).await["state"], "succeeded");
         until_state(&app, &se.token, &path, "running").await;
         beat(&app, &token, json!({})).await.expect(200);
@@ -256,7 +264,7 @@ stories! {
         let r = app.call("POST", &format!("{path}/deploy"), Some(&admin.token), None).await;
         assert!(r.problem(409)["detail"].as_str().unwrap_or_default().contains("already deploying"), "{}", r.text);
         app.call("DELETE", &path, Some(&admin.token), None).await.problem(409);
-        app.call("PATCH", &path, Some(&admin.token), Some(json!({"config": {"url": "https://x.example.com/"}}))).await.problem(409);
+        app.call("PATCH", &path, Some(&admin.token), Some(json!({"config": {"description": "x"}}))).await.problem(409);
         // A stop overtakes the deploy: the late deploy job changes nothing.
         let s = app.call("POST", &format!("{path}/stop"), Some(&admin.token), None).await;
         s.expect(202);
@@ -278,8 +286,19 @@ stories! {
         let kinds = app.get("/api/v1/agent-kinds", &admin.token).await;
         kinds.expect(200);
         let names: Vec<&str> = kinds.json.as_array().expect("kinds").iter().filter_map(|k| k["name"].as_str()).collect();
-        assert_eq!(names, ["web-monitor", "sync-assistant"]);
+        // The kinds whose component loads here (the test host loads the built ones), and the
+        // external kind, labelled as such.
+        assert_eq!(names, ["web-monitor", "sync-assistant", "external"]);
         assert_eq!(kinds.json[0]["config_schema"]["required"], json!(["url"]));
+        let runs_on: Vec<&str> = kinds.json.as_array().expect("kinds").iter().filter_map(|k| k["runs_on"].as_str()).collect();
+        assert_eq!(runs_on, ["host", "host", "external"]);
+        assert!(kinds.json[2]["description"].as_str().unwrap_or_default().starts_with("EXTERNAL"), "{}", kinds.text);
+        // Without the components, only the external kind is offered.
+        let bare = TestApp::start_with(backend, |c| c.agents.component_dir = None).await;
+        let admin2 = bare.admin().await;
+        let only = bare.get("/api/v1/agent-kinds", &admin2.token).await;
+        let names: Vec<&str> = only.json.as_array().expect("kinds").iter().filter_map(|k| k["name"].as_str()).collect();
+        assert_eq!(names, ["external"], "{}", only.text);
 
         for (body, fields) in [
             (json!({"name": "a", "kind": "teleporter", "config": {}}), vec!["kind"]),
@@ -306,9 +325,9 @@ stories! {
         }
         assert_eq!(app.count("agents").await, 0, "nothing stored");
 
-        let (_, path) = create(&app, &admin.token, project, monitor("m")).await;
-        app.post(&url, &admin.token, monitor("m")).await.problem(409);
-        create(&app, &admin.token, project, monitor("n")).await;
+        let (_, path) = create(&app, &admin.token, project, web("m")).await;
+        app.post(&url, &admin.token, web("m")).await.problem(409);
+        create(&app, &admin.token, project, web("n")).await;
         for (body, fields) in [
             (json!({}), vec![""]),
             (json!({"kind": "sync-assistant"}), vec!["kind"]),

@@ -275,7 +275,7 @@ stories! {
         let mut tokens = Vec::new();
         for name in ["healthy", "silent", "draft"] {
             let r = app.post(&format!("/api/v1/projects/{project}/agents"), &tl.token,
-                json!({"name": name, "kind": "web-monitor", "config": {"url": "https://status.example.com/"}})).await;
+                json!({"name": name, "kind": "external", "config": {"description": "checks the status page"}})).await;
             r.expect(201);
             let path = format!("/api/v1/projects/{project}/agents/{}", r.json["id"]);
             if name == "draft" {

@@ -279,6 +279,8 @@ fn cases() -> Vec<Case> {
             "/api/v1/projects/{p}/agents/{a}/metrics",
             "APTS",
         )),
+        scoped(case("GET", "/api/v1/projects/{p}/agents/{a}/runs", "APTS")),
+        scoped(case("GET", "/api/v1/projects/{p}/agents/{a}/events", "APTS")),
         scoped(case(
             "GET",
             "/api/v1/projects/{p}/analytics/work-items",
@@ -351,7 +353,7 @@ async fn agent(app: &TestApp, admin: &str, project: i64, deploy: bool) -> i64 {
         .post(
             &format!("/api/v1/projects/{project}/agents"),
             admin,
-            json!({ "name": format!("fixture {deploy}"), "kind": "web-monitor", "config": { "url": "https://svc.example.com/" } }),
+            json!({ "name": format!("fixture {deploy}"), "kind": "external", "config": {} }),
         )
         .await;
     r.expect(201);

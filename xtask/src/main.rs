@@ -3,7 +3,9 @@
 //! Both first build the connector components in `plugins/` for `wasm32-wasip2`.
 //!
 //! - `cargo xtask serve [ARGS…]` builds everything in release mode and starts
-//!   `agentic serve [ARGS…]` on the embedded default (SQLite in `./data`).
+//!   `agentic serve [ARGS…]` on the embedded default (SQLite in `./data`), with the built-in
+//!   agent components (`plugins/agents/*`) from the plugins' build output
+//!   (`AGENTIC_AGENTS__COMPONENT_DIR`).
 //! - `cargo xtask test [ARGS…]` runs the whole test suite: the plugins' native tests (`cargo
 //!   test --manifest-path plugins/Cargo.toml`: the SDK's acceptance suite on each connector),
 //!   then `cargo test --workspace [ARGS…]`, every behaviour story on SQLite and on PostgreSQL
@@ -204,10 +206,17 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
     match task.as_str() {
         "serve" => {
-            if let Err(code) = build_plugins() {
-                return code;
-            }
+            let plugins = match build_plugins() {
+                Ok(dir) => dir,
+                Err(code) => return code,
+            };
             let mut cmd = cargo();
+            // The built-in agents (`plugins/agents/*`) are built with the connectors; the host
+            // runs the `web-monitor` and `sync-assistant` kinds from there. An explicit setting
+            // wins.
+            if std::env::var_os("AGENTIC_AGENTS__COMPONENT_DIR").is_none() {
+                cmd.env("AGENTIC_AGENTS__COMPONENT_DIR", plugins);
+            }
             cmd.args([
                 "run",
                 "--release",

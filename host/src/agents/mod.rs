@@ -1,10 +1,15 @@
-//! Agents: a project's configured workers, deployed and stopped through the job queue, reporting
-//! heartbeats and metrics with a token of their own.
+//! Agents: a project's workers. Component agents (`web-monitor`, `sync-assistant`) are
+//! WebAssembly components of the `agentic:agent` world that the host runs on the connector
+//! sandbox, one run at a time on the job queue; `external` agents are processes elsewhere that
+//! report heartbeats with a token of their own.
 //!
 //! # Kinds
 //! An agent has a *kind* from a small registry in code ([`KINDS`]); each kind has a JSON Schema
-//! its `config` must satisfy ([`validate_config`]) and, for some, bindings checked against the
-//! project ([`check_bindings`]: a `sync-assistant` names one of the project's connections).
+//! its `config` must satisfy ([`validate_config`]), for some bindings checked against the
+//! project ([`check_bindings`]: a `sync-assistant` names one of the project's connections), and
+//! for component kinds the component that runs it ([`components`]) and the permissions its
+//! platform calls may need ([`Kind::needs`]). `GET /agent-kinds` lists a component kind only
+//! when its component loads on this host.
 //!
 //! # Lifecycle
 //! ```text
@@ -13,31 +18,43 @@
 //!   │                   ▼                                                            │
 //!   └──── (config may change) ◀── failed ◀──────── deploy again from stopped/failed ─┘
 //! ```
-//! `POST …/deploy` moves an idle agent (draft, stopped, failed) to `deploying` and enqueues an
-//! [`DEPLOY`] job in the same transaction; its handler ([`DeployHandler`]) re-validates the config
-//! and bindings (they may have changed since the request) and moves the agent to `running`, or to
-//! `failed` with the reason. `POST …/stop` moves a deploying or running agent to `stopping` with a
-//! [`STOP`] job whose handler ([`StopHandler`]) lands it in `stopped`. Each final write is guarded
-//! by the state *and* the job, so a stop that overtakes a deploy wins and the late deploy changes
-//! nothing. A deploy or stop job that ends without running its handler (cancelled, or dead after
-//! infrastructure failures) is noticed the next time the agent is read ([`stale_job`]).
+//! See [`lifecycle`]: deploy and stop are jobs; a deploy fixes the agent's grant and, for a
+//! component kind, enqueues its first run; a stop ends the run chain and cancels the run under
+//! way. Runs are [`run`]'s `agent.run` jobs.
 //!
-//! # Runtime tokens and health
-//! The running agent authenticates with an agent token `aat_<prefix>_<secret>` (256 bits;
+//! # Health
+//! For component kinds, health is what the host measured of the runs ([`run`]): `healthy`
+//! after a successful run, `unhealthy` after `unhealthy_after` failed runs in a row (the
+//! kind's config), `unknown` before the first run or when not running; changes raise alerts
+//! ([`alerts`]). For `external` agents it is computed on read ([`health`]) from the last
+//! heartbeat of the current run against `agents.heartbeat_timeout_secs`.
+//!
+//! # Runtime tokens
+//! An `external` agent authenticates with an agent token `aat_<prefix>_<secret>` (256 bits;
 //! stored only as SHA-256, looked up by prefix, compared in constant time), issued and rotated
 //! by a manager; it is accepted by the `/api/v1/agent-runtime/…` endpoints and nowhere else,
-//! and user tokens are not accepted there. Health is computed on read ([`health`]), from the last
-//! heartbeat of the current run against `agents.heartbeat_timeout_secs`: no writer, no periodic
-//! job, exact to the millisecond on every host, and expressible in SQL for list filters and
-//! analytics.
+//! and user tokens are not accepted there.
 
-use std::sync::{Arc, OnceLock};
+/// Alerts when an agent turns unhealthy or recovers: event stream, audit log, metrics, webhook.
+pub mod alerts;
+/// Where the host finds the components of the built-in kinds.
+pub mod components;
+/// Deploy and stop jobs.
+pub mod lifecycle;
+/// The `platform` interface as the host serves it: grant checks and audit.
+pub mod platform;
+/// `agent.run` jobs: one run of a component agent, recorded, and the next one scheduled.
+pub mod run;
+
+pub use lifecycle::{stale_job, DeployHandler, StopHandler};
+
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::clock::{Clock, Millis};
-use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
+use crate::clock::Millis;
+use crate::rbac::Permission;
 use crate::store::agents::Agent;
 use crate::store::{Store, StoreError};
 
@@ -51,6 +68,10 @@ pub const STOP: &str = "agent.stop";
 pub struct AgentJob {
     /// The agent.
     pub agent_id: i64,
+    /// Deploys: the permissions the agent's platform calls may use — those of [`Kind::needs`]
+    /// the deploying person holds (role and, for API keys, scopes), fixed when they asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<Vec<String>>,
 }
 
 /// A kind of agent.
@@ -62,6 +83,11 @@ pub struct Kind {
     pub description: &'static str,
     /// JSON Schema of its config (JSON text).
     schema: &'static str,
+    /// The component that runs it (`<name>.wasm` in the component directory); `None` for the
+    /// `external` kind, which runs elsewhere and reports heartbeats.
+    pub component: Option<&'static str>,
+    /// The permissions its platform calls may use, if the deploying person holds them.
+    pub needs: &'static [Permission],
 }
 
 /// The name of a kind of agent, the closed set of [`KINDS`]: what the OpenAPI document declares
@@ -73,14 +99,19 @@ pub enum KindName {
     WebMonitor,
     /// The `sync-assistant` kind.
     SyncAssistant,
+    /// The `external` kind.
+    External,
 }
 
 /// The kinds this host knows.
 pub const KINDS: &[Kind] = &[
     Kind {
         name: "web-monitor",
-        description: "Fetches a URL on an interval and reports availability, status and latency; \
-                      optionally expects a status code or a keyword in the page.",
+        description: "Runs on this host: fetches a URL on its interval through the egress rules \
+                      and records status, latency and the keyword check; a run fails when the \
+                      page is unreachable, answers another status than expected (default: \
+                      any 2xx) or lacks the keyword, and `unhealthy_after` failures in a row \
+                      make the agent unhealthy.",
         schema: r#"{
             "type": "object", "additionalProperties": false, "required": ["url"],
             "properties": {
@@ -93,14 +124,24 @@ pub const KINDS: &[Kind] = &[
                 "expect_status": {"type": "integer", "minimum": 100, "maximum": 599,
                                   "description": "The status a healthy page answers with."},
                 "keyword": {"type": "string", "minLength": 1, "maxLength": 200,
-                            "description": "Text a healthy page contains."}
+                            "description": "Text a healthy page contains."},
+                "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
+                                    "description": "Failed runs in a row that make the agent unhealthy."},
+                "alert_webhook_url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000,
+                                      "description": "Slack-compatible webhook told when the agent turns unhealthy or recovers."},
+                "allow_private_network": {"type": "boolean", "default": false,
+                                          "description": "Let the URL and the webhook be private or loopback addresses (Administrators only)."}
             }
         }"#,
+        component: Some("agent_web_monitor"),
+        needs: &[],
     },
     Kind {
         name: "sync-assistant",
-        description: "Watches one of the project's connections: keeps its syncs going on an \
-                      interval and reports their outcome.",
+        description: "Runs on this host: keeps one of the project's connections synced, \
+                      starting an incremental sync of its streams on its interval, retrying \
+                      failed streams with backoff and reporting records and lag per run; \
+                      `unhealthy_after` failed runs in a row make the agent unhealthy.",
         schema: r#"{
             "type": "object", "additionalProperties": false, "required": ["connection_id"],
             "properties": {
@@ -112,9 +153,34 @@ pub const KINDS: &[Kind] = &[
                 "interval_secs": {"type": "integer", "minimum": 60, "maximum": 86400, "default": 900,
                                   "description": "Seconds between sync rounds."},
                 "notify_on_failure": {"type": "boolean", "default": true,
-                                      "description": "Report failed syncs as agent metrics."}
+                                      "description": "Report failed syncs as agent events."},
+                "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
+                                    "description": "Failed runs in a row that make the agent unhealthy."},
+                "alert_webhook_url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000,
+                                      "description": "Slack-compatible webhook told when the agent turns unhealthy or recovers."},
+                "allow_private_network": {"type": "boolean", "default": false,
+                                          "description": "Let the webhook be a private or loopback address (Administrators only)."}
             }
         }"#,
+        component: Some("agent_sync_assistant"),
+        needs: &[Permission::ConnectionsSync, Permission::JobsRead, Permission::RecordsRead],
+    },
+    Kind {
+        name: "external",
+        description: "EXTERNAL: not run by this host. A process elsewhere reports heartbeats \
+                      (and metrics) with the agent's runtime token; health is whether they \
+                      arrive within `agents.heartbeat_timeout_secs`.",
+        schema: r#"{
+            "type": "object", "additionalProperties": false,
+            "properties": {
+                "description": {"type": "string", "maxLength": 2000,
+                                "description": "What the external process does."},
+                "settings": {"type": "object", "maxProperties": 50,
+                             "description": "Free-form settings handed to the process with each heartbeat reply."}
+            }
+        }"#,
+        component: None,
+        needs: &[],
     },
 ];
 
@@ -274,20 +340,47 @@ impl AgentState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Health {
-    /// Running, and a heartbeat of this run arrived within the timeout.
+    /// Running; component kinds: the last run succeeded (or failed fewer times in a row than
+    /// `unhealthy_after` after a success); `external`: a heartbeat of this run arrived within
+    /// the timeout.
     Healthy,
-    /// Running, and neither a heartbeat nor the start of the run within the timeout.
+    /// Running; component kinds: `unhealthy_after` runs in a row failed; `external`: neither a
+    /// heartbeat nor the start of the run within the timeout.
     Unhealthy,
-    /// Not running, or running without a heartbeat yet (still within the timeout).
+    /// Not running, or running without a finished run (heartbeat) yet.
     Unknown,
 }
 
-/// The agent's health at `now` with heartbeats due every `timeout_ms`. Heartbeats of an earlier
-/// run (before `running_since`) do not count.
+impl Health {
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+/// Whether the agent's kind runs elsewhere and reports heartbeats.
+pub fn is_external(agent: &Agent) -> bool {
+    kind(&agent.kind).is_none_or(|k| k.component.is_none())
+}
+
+/// The agent's health at `now`: measured from runs for component kinds, from heartbeats due
+/// every `timeout_ms` for `external` ones (heartbeats of an earlier run, before
+/// `running_since`, do not count).
 pub fn health(agent: &Agent, now: Millis, timeout_ms: i64) -> Health {
     let Some(since) = agent.running_since.filter(|_| agent.state == "running") else {
         return Health::Unknown;
     };
+    if !is_external(agent) {
+        return match agent.run_health.as_deref() {
+            Some("healthy") => Health::Healthy,
+            Some("unhealthy") => Health::Unhealthy,
+            _ => Health::Unknown,
+        };
+    }
     match agent.last_heartbeat_at.filter(|t| *t >= since) {
         Some(beat) if now - beat <= timeout_ms => Health::Healthy,
         Some(_) => Health::Unhealthy,
@@ -328,224 +421,13 @@ pub fn token_matches(agent: &Agent, token: &str) -> bool {
         .is_some_and(|stored| bool::from(presented.as_bytes().ct_eq(stored.as_bytes())))
 }
 
-/// If the agent waits in `deploying` or `stopping` on a job that finished without moving it
-/// (cancelled, or dead after infrastructure failures), settles it: a deploy that never ran
-/// leaves the agent `failed`, a stop that never ran leaves it `running`. Returns the agent as it
-/// now is.
-pub async fn stale_job(store: &Store, agent: Agent, now: Millis) -> Result<Agent, StoreError> {
-    let (Some(job_id), "deploying" | "stopping") = (agent.job_id, agent.state.as_str()) else {
-        return Ok(agent);
-    };
-    let job = match store.get_job(job_id).await {
-        Ok(job) => job,
-        Err(StoreError::NotFound) => return Ok(agent),
-        Err(e) => return Err(e),
-    };
-    if !matches!(job.state.as_str(), "cancelled" | "dead") {
-        return Ok(agent);
-    }
-    let why = job.last_error.as_deref().unwrap_or("no error recorded");
-    let (to, error) = if agent.state == "deploying" {
-        (
-            "failed",
-            format!("deploy job {job_id} ended {} ({why})", job.state),
-        )
-    } else {
-        (
-            "running",
-            format!(
-                "stop job {job_id} ended {} ({why}); the agent still runs",
-                job.state
-            ),
-        )
-    };
-    store
-        .settle_agent(agent.id, job_id, &agent.state, to, Some(&error), now)
-        .await?;
-    store.agent_by_id(agent.id).await
-}
-
-fn payload(ctx: &JobContext) -> Result<AgentJob, JobError> {
-    serde_json::from_str(&ctx.job.payload)
-        .map_err(|e| JobError::Permanent(format!("bad agent job payload: {e}")))
-}
-
-/// A database failure: retried, except on the last attempt, where it is final (a job that dies
-/// this way is noticed by [`stale_job`], so the agent does not wait for it forever).
-fn retry(ctx: &JobContext, e: &StoreError) -> JobError {
-    if ctx.job.attempts >= ctx.job.max_attempts {
-        JobError::Permanent(e.to_string())
-    } else {
-        JobError::Retry(e.to_string())
-    }
-}
-
-/// Runs `agent.deploy` jobs.
-pub struct DeployHandler {
-    store: Store,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for DeployHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeployHandler")
-    }
-}
-
-impl DeployHandler {
-    /// The handler of a host.
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-
-    /// The problem that keeps `agent` from running, if any.
-    async fn problem(&self, agent: &Agent) -> Result<Option<String>, StoreError> {
-        let Some(kind) = kind(&agent.kind) else {
-            return Ok(Some(format!("unknown agent kind {}", agent.kind)));
-        };
-        let config: serde_json::Value = match serde_json::from_str(&agent.config) {
-            Ok(c) => c,
-            Err(e) => return Ok(Some(format!("stored config is not JSON: {e}"))),
-        };
-        if let Some((field, message)) = validate_config(kind, &config).into_iter().next() {
-            return Ok(Some(format!("{field}: {message}")));
-        }
-        Ok(check_bindings(&self.store, agent.project_id, kind, &config)
-            .await?
-            .err()
-            .map(|(field, message)| format!("{field}: {message}")))
-    }
-
-    async fn deploy(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
-        let AgentJob { agent_id } = payload(ctx)?;
-        let job = ctx.job.id;
-        let agent = match self.store.agent_by_id(agent_id).await {
-            Ok(a) => a,
-            Err(StoreError::NotFound) => {
-                return Ok(
-                    serde_json::json!({"agent_id": agent_id, "skipped": "the agent no longer exists"}),
-                )
-            }
-            Err(e) => return Err(self.give_up(ctx, agent_id, &e).await),
-        };
-        if agent.state != "deploying" || agent.job_id != Some(job) {
-            return Ok(serde_json::json!({
-                "agent_id": agent_id,
-                "skipped": format!("the agent is {} and no longer waits for this job", agent.state),
-            }));
-        }
-        ctx.progress(0, Some(1), "checking the configuration");
-        let problem = match self.problem(&agent).await {
-            Ok(p) => p,
-            Err(e) => return Err(self.give_up(ctx, agent_id, &e).await),
-        };
-        let now = self.clock.now_ms();
-        if let Some(problem) = problem {
-            self.store
-                .settle_agent(agent_id, job, "deploying", "failed", Some(&problem), now)
-                .await
-                .map_err(|e| retry(ctx, &e))?;
-            return Err(JobError::Permanent(format!("deploy failed: {problem}")));
-        }
-        let moved = self
-            .store
-            .mark_agent_running(agent_id, job, now)
-            .await
-            .map_err(|e| retry(ctx, &e))?;
-        ctx.progress(1, Some(1), "running");
-        Ok(if moved {
-            serde_json::json!({"agent_id": agent_id, "state": "running"})
-        } else {
-            serde_json::json!({"agent_id": agent_id, "skipped": "the agent was stopped or deleted meanwhile"})
-        })
-    }
-
-    /// A database failure: retry, or on the last attempt try to leave the agent `failed`.
-    async fn give_up(&self, ctx: &JobContext, agent_id: i64, e: &StoreError) -> JobError {
-        let error = retry(ctx, e);
-        if matches!(error, JobError::Permanent(_)) {
-            let why = format!("deploy gave up after {} attempts: {e}", ctx.job.attempts);
-            let _ = self
-                .store
-                .settle_agent(
-                    agent_id,
-                    ctx.job.id,
-                    "deploying",
-                    "failed",
-                    Some(&why),
-                    self.clock.now_ms(),
-                )
-                .await;
-        }
-        error
-    }
-}
-
-impl JobHandler for DeployHandler {
-    fn kind(&self) -> &'static str {
-        DEPLOY
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> JobFuture<'a> {
-        Box::pin(self.deploy(ctx))
-    }
-}
-
-/// Runs `agent.stop` jobs.
-pub struct StopHandler {
-    store: Store,
-    clock: Arc<dyn Clock>,
-}
-
-impl std::fmt::Debug for StopHandler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StopHandler")
-    }
-}
-
-impl StopHandler {
-    /// The handler of a host.
-    pub fn new(store: Store, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
-    }
-}
-
-impl JobHandler for StopHandler {
-    fn kind(&self) -> &'static str {
-        STOP
-    }
-
-    fn run<'a>(&'a self, ctx: &'a JobContext) -> JobFuture<'a> {
-        Box::pin(async move {
-            let AgentJob { agent_id } = payload(ctx)?;
-            let stopped = self
-                .store
-                .settle_agent(
-                    agent_id,
-                    ctx.job.id,
-                    "stopping",
-                    "stopped",
-                    None,
-                    self.clock.now_ms(),
-                )
-                .await
-                .map_err(|e| retry(ctx, &e))?;
-            Ok(if stopped {
-                serde_json::json!({"agent_id": agent_id, "state": "stopped"})
-            } else {
-                serde_json::json!({"agent_id": agent_id, "skipped": "the agent no longer waits for this job"})
-            })
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn kind_names_are_the_kinds() {
-        let declared: Vec<String> = [KindName::WebMonitor, KindName::SyncAssistant]
+        let declared: Vec<String> = [KindName::WebMonitor, KindName::SyncAssistant, KindName::External]
             .iter()
             .map(|k| {
                 serde_json::to_value(k)

@@ -120,9 +120,10 @@ struct HeartbeatReply {
     heartbeat_timeout_secs: u64,
 }
 
-/// Records a heartbeat of the calling agent, with optional metrics. Authenticated by the agent's
-/// runtime token only (any other credential is 401). Accepted while the agent is deploying or
-/// running; otherwise 409 (the agent should shut down).
+/// Records a heartbeat of the calling `external` agent, with optional metrics. Authenticated by
+/// the agent's runtime token only (any other credential is 401). Accepted while the agent is
+/// deploying or running; otherwise 409 (the agent should shut down). Agents of a kind the host
+/// runs get 409 too: their health is measured from their runs.
 #[utoipa::path(post, path = "/agent-runtime/heartbeat", tag = "agent-runtime",
     request_body = HeartbeatBody,
     responses((status = 200, body = HeartbeatReply), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -134,6 +135,13 @@ async fn heartbeat(
     body: ApiJson<HeartbeatBody>,
 ) -> ApiResult<Json<HeartbeatReply>> {
     let body = body.parse().await?;
+    if !agents::is_external(&agent) {
+        return Err(ApiError::Conflict(format!(
+            "the agent is a {} agent that this host runs; its health is measured from its runs, \
+             and heartbeats are for external agents only",
+            agent.kind
+        )));
+    }
     let now = state.now();
     let metrics = body
         .metrics

@@ -1,5 +1,6 @@
 //! Agents: a project's deployable workers — CRUD, deploy and stop (jobs), runtime tokens, status,
-//! health and metrics history. The lifecycle and its rules are in [`crate::agents`].
+//! health and metrics history. The lifecycle and its rules are in [`crate::agents`]; runs and
+//! the event stream of component agents are in `super::agent_runs`.
 //!
 //! An agent id is only ever looked up inside the project in the path, so another project's agent
 //! is 404 like one that does not exist.
@@ -23,7 +24,7 @@ use super::{AppState, Problem};
 use crate::agents::{self, AgentJob, AgentState, Health, KindName};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::{to_datetime, Millis};
-use crate::rbac::Permission;
+use crate::rbac::{Permission, Role};
 use crate::store::agents::{Agent, AgentFilter, HealthFilter, MetricsSample, IDLE_STATES};
 use crate::store::jobs::NewJob;
 use crate::store::StoreError;
@@ -67,8 +68,24 @@ struct AgentView {
     config: serde_json::Value,
     #[schema(value_type = AgentState)]
     state: String,
-    /// Computed from heartbeats (see `GET …/status`).
+    /// Measured from runs (component kinds) or heartbeats (`external`); see `GET …/status`.
     health: Health,
+    /// Runs finished since the last deploy (component kinds).
+    runs: i64,
+    /// Of which failed.
+    failures: i64,
+    /// Failed runs in a row.
+    consecutive_failures: i64,
+    /// When the last run started.
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_run_at: Option<OffsetDateTime>,
+    /// When the last successful run started.
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_success_at: Option<OffsetDateTime>,
+    /// How long the last run took, as the host measured it.
+    last_duration_ms: Option<i64>,
+    /// The permissions the agent's platform calls may use, fixed at its last deploy.
+    grant: Vec<String>,
     /// Why the last deploy (or stop) failed.
     last_error: Option<String>,
     /// The deploy or stop job under way.
@@ -99,6 +116,17 @@ impl AgentView {
             config: serde_json::from_str(&a.config).unwrap_or_default(),
             state: a.state,
             health,
+            runs: a.runs,
+            failures: a.failures,
+            consecutive_failures: a.consecutive_failures,
+            last_run_at: a.last_run_at.map(to_datetime),
+            last_success_at: a.last_success_at.map(to_datetime),
+            last_duration_ms: a.last_duration_ms,
+            grant: a
+                .grant_permissions
+                .as_deref()
+                .and_then(|g| serde_json::from_str(g).ok())
+                .unwrap_or_default(),
             last_error: a.last_error,
             job_id: a.job_id,
             token_issued_at: a.token_issued_at.map(to_datetime),
@@ -115,32 +143,56 @@ fn view(state: &AppState, a: Agent) -> AgentView {
     AgentView::new(a, state.now(), timeout_ms(state))
 }
 
+/// Where a kind of agent runs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum RunsOn {
+    /// A component this host runs on its sandbox.
+    Host,
+    /// A process elsewhere that reports heartbeats.
+    External,
+}
+
 /// A kind of agent.
 #[derive(Debug, Serialize, ToSchema)]
 struct KindView {
     name: &'static str,
     description: &'static str,
+    /// `host`: this host runs it; `external`: a process elsewhere reports heartbeats.
+    runs_on: RunsOn,
     /// JSON Schema an agent's `config` must satisfy.
     #[schema(value_type = Object)]
     config_schema: serde_json::Value,
 }
 
-/// The kinds of agent this host runs, with their config schemas. Needs `agents:read`.
+/// The kinds of agent that can be deployed here, with their config schemas: the component
+/// kinds whose component loads on this host (`runs_on: host`), and `external` (`runs_on:
+/// external`: not run by the host). Needs `agents:read`.
 #[utoipa::path(get, path = "/agent-kinds", tag = "agents",
     responses((status = 200, body = Vec<KindView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_kinds(who: Principal, query: ApiQuery<NoQuery>) -> ApiResult<Json<Vec<KindView>>> {
+async fn list_kinds(
+    State(state): State<AppState>,
+    who: Principal,
+    query: ApiQuery<NoQuery>,
+) -> ApiResult<Json<Vec<KindView>>> {
     who.require(Permission::AgentsRead)?;
     query.parse()?;
-    Ok(Json(
-        agents::KINDS
-            .iter()
-            .map(|k| KindView {
+    let mut kinds = Vec::new();
+    for k in agents::KINDS {
+        if state.agent_components.runnable(k).await {
+            kinds.push(KindView {
                 name: k.name,
                 description: k.description,
+                runs_on: if k.component.is_some() {
+                    RunsOn::Host
+                } else {
+                    RunsOn::External
+                },
                 config_schema: k.schema(),
-            })
-            .collect(),
-    ))
+            });
+        }
+    }
+    Ok(Json(kinds))
 }
 
 #[derive(Debug, Deserialize)]
@@ -262,8 +314,9 @@ struct UpdateAgent {
     #[serde(default, deserialize_with = "present")]
     #[schema(min_length = 1, max_length = 100, format = "line", nullable = false)]
     name: Option<String>,
-    /// A whole new config (not merged), re-validated against the kind's schema. Only while the
-    /// agent is idle (`draft`, `stopped`, `failed`).
+    /// A whole new config (not merged), re-validated against the kind's schema. While the agent
+    /// is idle (`draft`, `stopped`, `failed`), or running if the host runs its kind (from the
+    /// next run on).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Object, nullable = false)]
     config: Option<serde_json::Value>,
@@ -284,13 +337,23 @@ impl Validate for UpdateAgent {
     }
 }
 
-/// The kind and config checked together: unknown kind, schema errors, broken references.
+/// The kind and config checked together: unknown kind, schema errors, broken references, and
+/// `allow_private_network`, which only an Administrator may set.
 async fn admit(
     state: &AppState,
+    who: &Principal,
     project: i64,
     kind: &str,
     config: &serde_json::Value,
 ) -> ApiResult<()> {
+    let private = config.get("allow_private_network") == Some(&serde_json::Value::Bool(true));
+    if private && who.user.role != Role::Administrator {
+        return Err(ApiError::Forbidden(
+            "only an Administrator may let an agent reach private addresses \
+             (allow_private_network)"
+                .into(),
+        ));
+    }
     let Some(kind) = agents::kind(kind) else {
         let names: Vec<&str> = agents::KINDS.iter().map(|k| k.name).collect();
         return Err(ApiError::field(
@@ -338,7 +401,7 @@ async fn create_agent(
 ) -> ApiResult<(StatusCode, Json<AgentView>)> {
     access::project(&state.store, &who, path.id, Permission::AgentsManage).await?;
     let body = body.parse().await?;
-    admit(&state, path.id, &body.kind, &body.config).await?;
+    admit(&state, &who, path.id, &body.kind, &body.config).await?;
     let agent = state
         .store
         .create_agent(
@@ -401,8 +464,9 @@ fn idle(state: &str) -> bool {
     matches!(state, "draft" | "stopped" | "failed")
 }
 
-/// Renames an agent, or replaces its config (re-validated; only while it is idle, else 409).
-/// Needs `agents:manage`.
+/// Renames an agent, or replaces its config (re-validated): while it is idle, or while a kind
+/// the host runs is running (the change applies from its next run); otherwise 409. Needs
+/// `agents:manage`.
 #[utoipa::path(patch, path = "/projects/{id}/agents/{agent_id}", tag = "agents",
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id")),
     request_body = UpdateAgent,
@@ -418,14 +482,18 @@ async fn update_agent(
     let current = load(&state, &who, &path, Permission::AgentsManage).await?;
     let body = body.parse().await?;
     if let Some(config) = &body.config {
-        if !idle(&current.state) {
+        // A running agent the host runs reads its config at each run: a change applies from
+        // the next one. An external agent learns its config from heartbeats; it and agents in
+        // transition keep theirs until they are idle.
+        let live = current.state == "running" && !agents::is_external(&current);
+        if !idle(&current.state) && !live {
             return Err(ApiError::Conflict(format!(
                 "the agent is {}; its config can change only while it is draft, stopped or \
-                 failed (stop it, change the config, deploy it again)",
+                 failed, or running on this host (stop it, change the config, deploy it again)",
                 current.state
             )));
         }
-        admit(&state, path.id, &current.kind, config).await?;
+        admit(&state, &who, path.id, &current.kind, config).await?;
     }
     let name = body
         .name
@@ -500,8 +568,17 @@ struct TransitionStarted {
     job: JobView,
 }
 
-fn transition_job(agent: &Agent, kind: &str, by: i64, now: Millis) -> NewJob {
-    let payload = AgentJob { agent_id: agent.id };
+fn transition_job(
+    agent: &Agent,
+    kind: &str,
+    by: i64,
+    grant: Option<Vec<String>>,
+    now: Millis,
+) -> NewJob {
+    let payload = AgentJob {
+        agent_id: agent.id,
+        grant,
+    };
     NewJob {
         // Lifecycle changes go before bulk work such as syncs.
         priority: 10,
@@ -541,8 +618,10 @@ fn cannot_stop(agent: &Agent) -> ApiError {
 }
 
 /// Deploys an idle agent (`draft`, `stopped` or `failed`): it becomes `deploying` and an
-/// `agent.deploy` job checks its config and references and makes it `running` (or `failed`, with
-/// the reason in `last_error`). Other states are 409. Needs `agents:manage`.
+/// `agent.deploy` job checks its config, references and (component kinds) component and makes it
+/// `running` (or `failed`, with the reason in `last_error`); a component agent's first run is
+/// enqueued then. The agent's grant is fixed now: the kind's needed permissions that the caller
+/// holds. Other states are 409. Needs `agents:manage`.
 #[utoipa::path(post, path = "/projects/{id}/agents/{agent_id}/deploy", tag = "agents",
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id")),
     responses((status = 202, body = TransitionStarted), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -555,7 +634,15 @@ async fn deploy_agent(
 ) -> ApiResult<(StatusCode, Json<TransitionStarted>)> {
     let current = load(&state, &who, &path, Permission::AgentsManage).await?;
     let now = state.now();
-    let job = transition_job(&current, agents::DEPLOY, who.user.id, now);
+    // The grant: what of the kind's needs the person deploying holds, fixed now.
+    let grant = agents::kind(&current.kind).map(|k| {
+        k.needs
+            .iter()
+            .filter(|p| who.require(**p).is_ok())
+            .map(|p| p.as_str().to_owned())
+            .collect()
+    });
+    let job = transition_job(&current, agents::DEPLOY, who.user.id, grant, now);
     let Some((agent, job)) = state
         .store
         .start_transition(current.id, IDLE_STATES, "deploying", &job, now)
@@ -585,8 +672,8 @@ async fn deploy_agent(
 }
 
 /// Stops a deploying or running agent: it becomes `stopping` and an `agent.stop` job makes it
-/// `stopped` (a deploy still under way then changes nothing). Other states are 409. Needs
-/// `agents:manage`.
+/// `stopped`, ends its runs and cancels the run under way (a deploy still under way then changes
+/// nothing). Other states are 409. Needs `agents:manage`.
 #[utoipa::path(post, path = "/projects/{id}/agents/{agent_id}/stop", tag = "agents",
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id")),
     responses((status = 202, body = TransitionStarted), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -599,7 +686,7 @@ async fn stop_agent(
 ) -> ApiResult<(StatusCode, Json<TransitionStarted>)> {
     let current = load(&state, &who, &path, Permission::AgentsManage).await?;
     let now = state.now();
-    let job = transition_job(&current, agents::STOP, who.user.id, now);
+    let job = transition_job(&current, agents::STOP, who.user.id, None, now);
     let Some((agent, job)) = state
         .store
         .start_transition(current.id, "'deploying', 'running'", "stopping", &job, now)
@@ -640,11 +727,12 @@ struct IssuedToken {
     issued_at: OffsetDateTime,
 }
 
-/// Issues the agent's runtime token, replacing (and so revoking) any earlier one. The token is
-/// in this response only. Needs `agents:manage`.
+/// Issues an `external` agent's runtime token, replacing (and so revoking) any earlier one. The
+/// token is in this response only. Agents of a kind the host runs have none (409). Needs
+/// `agents:manage`.
 #[utoipa::path(post, path = "/projects/{id}/agents/{agent_id}/token", tag = "agents",
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id")),
-    responses((status = 201, body = IssuedToken), (status = 404, body = Problem),
+    responses((status = 201, body = IssuedToken), (status = 404, body = Problem), (status = 409, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn rotate_token(
     State(state): State<AppState>,
@@ -653,6 +741,13 @@ async fn rotate_token(
     ApiPath(path): ApiPath<AgentPath>,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     let current = load(&state, &who, &path, Permission::AgentsManage).await?;
+    if !agents::is_external(&current) {
+        return Err(ApiError::Conflict(format!(
+            "{} agents run on this host and need no runtime token; tokens are for external \
+             agents",
+            current.kind
+        )));
+    }
     let (token, prefix, hash) = agents::mint_token();
     let now = state.now();
     state
@@ -688,23 +783,35 @@ struct AgentStatus {
     agent_id: i64,
     /// Lifecycle state.
     state: String,
-    /// `healthy`: running with a heartbeat of this run within `heartbeat_timeout_secs`;
-    /// `unhealthy`: running, and neither a heartbeat nor the start within it; `unknown`
-    /// otherwise (not running, or no heartbeat yet).
+    /// Component kinds, measured from runs: `healthy` after a successful run, `unhealthy` after
+    /// `unhealthy_after` failed runs in a row. `external`: `healthy` with a heartbeat of this
+    /// run within `heartbeat_timeout_secs`, `unhealthy` when neither a heartbeat nor the start
+    /// is within it. `unknown` otherwise (not running, or no run or heartbeat yet).
     health: Health,
-    /// Heartbeats are due at least this often.
+    /// Heartbeats of `external` agents are due at least this often.
     heartbeat_timeout_secs: u64,
+    /// Runs finished since the last deploy (component kinds).
+    runs: i64,
+    /// Failed runs in a row.
+    consecutive_failures: i64,
+    /// When the last run started.
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_run_at: Option<OffsetDateTime>,
+    /// When the last successful run started.
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_success_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     running_since: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     last_heartbeat_at: Option<OffsetDateTime>,
-    /// When the agent became unhealthy (its last sign of life plus the timeout).
+    /// When the agent became unhealthy: `external`, its last sign of life plus the timeout;
+    /// component kinds, the start of the last (failed) run.
     #[serde(with = "time::serde::rfc3339::option")]
     unhealthy_since: Option<OffsetDateTime>,
-    /// The metrics of the last heartbeat that carried any.
+    /// The metrics of the last run (or, `external`, the last heartbeat that carried any).
     #[schema(value_type = Option<Object>)]
     last_metrics: Option<serde_json::Value>,
-    /// Why the last deploy or stop failed.
+    /// Why the last run, deploy or stop failed.
     last_error: Option<String>,
     /// The deploy or stop job under way.
     job_id: Option<i64>,
@@ -722,7 +829,11 @@ async fn agent_status(
     let a = load(&state, &who, &path, Permission::AgentsRead).await?;
     let timeout = timeout_ms(&state);
     let health = agents::health(&a, state.now(), timeout);
+    let external = agents::is_external(&a);
     let unhealthy_since = (health == Health::Unhealthy).then(|| {
+        if !external {
+            return to_datetime(a.last_run_at.unwrap_or_default());
+        }
         let since = a.running_since.unwrap_or_default();
         let last = a.last_heartbeat_at.filter(|t| *t >= since).unwrap_or(since);
         to_datetime(last.saturating_add(timeout))
@@ -732,6 +843,10 @@ async fn agent_status(
         state: a.state,
         health,
         heartbeat_timeout_secs: state.config.agents.heartbeat_timeout_secs,
+        runs: a.runs,
+        consecutive_failures: a.consecutive_failures,
+        last_run_at: a.last_run_at.map(to_datetime),
+        last_success_at: a.last_success_at.map(to_datetime),
         running_since: a.running_since.map(to_datetime),
         last_heartbeat_at: a.last_heartbeat_at.map(to_datetime),
         unhealthy_since,

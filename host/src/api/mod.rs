@@ -42,6 +42,8 @@ pub mod pagination;
 
 /// A connection's actions: list them, run one.
 mod actions;
+/// Component agents' runs and every agent's event stream (events and alerts).
+mod agent_runs;
 /// The API agents call with their runtime token: heartbeats and metrics.
 mod agent_runtime;
 /// Agents: CRUD, deploy and stop, runtime tokens, status and metrics history.
@@ -106,6 +108,8 @@ pub struct AppState {
     pub blobs: crate::documents::blobs::Blobs,
     /// API requests counted for the analytics, until flushed to the database.
     pub usage: Arc<crate::analytics::usage::UsageRecorder>,
+    /// The components of the built-in agent kinds.
+    pub agent_components: Arc<crate::agents::components::Components>,
 }
 
 impl AppState {
@@ -187,6 +191,7 @@ fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
         ("documents", documents::router()),
         ("web_tasks", web_tasks::router()),
         ("agents", agents::router()),
+        ("agent_runs", agent_runs::router()),
         ("agent_runtime", agent_runtime::router()),
         ("analytics", analytics::router()),
         ("audit", audit::router()),

@@ -6,6 +6,8 @@
 //! [`egress`] mediates every HTTP request a plugin makes (declared hosts, the connection's base
 //! URL, no private addresses unless allowed, host-injected credentials, request and body caps).
 
+/// Agent components: the `agentic:agent` world on the same sandbox, with the `platform` import.
+pub mod agent;
 /// The generated bindings of every served version of the `agentic:connector` world.
 mod bindings;
 /// Outbound HTTP policy: the `wasi:http` send hook.

@@ -137,10 +137,10 @@ fn write_cache(dir: &Path, path: &Path, component: &Component) -> std::io::Resul
 
 /// The plugin engine of one host.
 pub struct Runtime {
-    sandbox: Sandbox,
-    linker: Linker<GuestState>,
-    shares: Shares,
-    threads: PluginThreads,
+    pub(super) sandbox: Sandbox,
+    pub(super) linker: Linker<GuestState>,
+    pub(super) shares: Shares,
+    pub(super) threads: PluginThreads,
     _ticker: EpochTicker,
 }
 
@@ -270,6 +270,8 @@ impl Runtime {
             wasmtime::component::HasSelf<GuestState>,
         >(&mut linker, |state| state)
         .map_err(engine_error)?;
+        // Agents (`agentic:agent/platform`) share the engine, sandbox and threads.
+        super::agent::add_to_linker(&mut linker).map_err(engine_error)?;
         let ticker = EpochTicker::start(&engine);
         let clients = Clients::new().map_err(engine_error)?;
         let threads = PluginThreads::start(limits.threads)?;

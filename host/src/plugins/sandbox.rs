@@ -33,6 +33,8 @@ pub(super) struct GuestState {
     progress: Option<ProgressSink>,
     /// The connection's base URL as the egress policy parsed it (`host.base-url`).
     base_url: Option<String>,
+    /// An agent's run: its platform and what it reported (`None` for connector calls).
+    pub(super) agent: Option<super::agent::AgentScope>,
 }
 
 /// Progress a plugin reported during a call.
@@ -75,6 +77,16 @@ impl std::fmt::Debug for Call {
 pub const LOG_LINES_PER_CALL: u32 = 100;
 
 impl GuestState {
+    /// Writes a guest's log line within the call's budget (connectors and agents alike).
+    pub(super) fn guest_log(&mut self, level: LogLevel, message: String) {
+        bindings::host::Host::log(self, level, message);
+    }
+
+    /// When the call's deadline passes.
+    pub(super) fn deadline(&self) -> Instant {
+        self.egress.deadline
+    }
+
     /// Why the host refused the call's latest outgoing request, if it did.
     pub(super) fn refusal(&self) -> Option<String> {
         self.egress.latest.refusal()
@@ -225,6 +237,11 @@ pub(super) struct Sandbox {
 
 impl Sandbox {
     pub(super) fn store(&self, plugin: &Plugin, call: &Call) -> Store<GuestState> {
+        self.store_named(plugin.name.clone(), call)
+    }
+
+    /// A store for a call of the component named `name` (a plugin or an agent).
+    pub(super) fn store_named(&self, name: Arc<str>, call: &Call) -> Store<GuestState> {
         let state = GuestState {
             wasi: WasiCtxBuilder::new().build(),
             http: WasiHttpCtx::new(),
@@ -234,7 +251,7 @@ impl Sandbox {
                 clients: self.clients.clone(),
                 limits: self.limits.egress.clone(),
                 deadline: Instant::now() + self.limits.call_timeout,
-                plugin: plugin.name.clone(),
+                plugin: name.clone(),
                 sent: 0,
                 refused: 0,
                 latest: Latest::default(),
@@ -246,11 +263,12 @@ impl Sandbox {
                 max: self.limits.memory_bytes,
                 hit: false,
             },
-            plugin: plugin.name.clone(),
+            plugin: name,
             log_budget: LOG_LINES_PER_CALL,
             logs_dropped: 0,
             progress: call.progress.clone(),
             base_url: call.egress.as_ref().map(|p| p.base_url().to_string()),
+            agent: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -336,6 +354,17 @@ impl Sandbox {
         export: &'static str,
         started: Instant,
     ) {
+        self.finished_named(store, &plugin.name, export, started);
+    }
+
+    /// [`Sandbox::finished`] for a component known by name (agents).
+    pub(super) fn finished_named(
+        &self,
+        store: &Store<GuestState>,
+        name: &Arc<str>,
+        export: &'static str,
+        started: Instant,
+    ) {
         let data = store.data();
         if data.logs_dropped > 0 {
             tracing::warn!(
@@ -344,7 +373,7 @@ impl Sandbox {
                 "plugin log lines over the per-call budget were dropped"
             );
         }
-        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => plugin.name.to_string(), "export" => export)
+        metrics::histogram!("agentic_plugin_call_seconds", "plugin" => name.to_string(), "export" => export)
             .record(started.elapsed().as_secs_f64());
     }
 

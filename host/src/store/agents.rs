@@ -48,13 +48,38 @@ pub struct Agent {
     pub created_at: Millis,
     /// Last change.
     pub updated_at: Millis,
+    /// What the agent's platform calls may use (JSON array of permission names), fixed at
+    /// deploy; `None` before the first deploy.
+    pub grant_permissions: Option<String>,
+    /// Who deployed it last.
+    pub deployed_by: Option<i64>,
+    /// The `agent.run` job queued or running now (component agents).
+    pub run_job_id: Option<i64>,
+    /// The agent's own state between runs (JSON text it returned).
+    pub run_state: Option<String>,
+    /// Runs finished since the last deploy.
+    pub runs: i64,
+    /// Of which failed.
+    pub failures: i64,
+    /// Failed runs in a row.
+    pub consecutive_failures: i64,
+    /// When the last run started.
+    pub last_run_at: Option<Millis>,
+    /// When the last successful run started.
+    pub last_success_at: Option<Millis>,
+    /// How long the last run took.
+    pub last_duration_ms: Option<i64>,
+    /// `healthy` or `unhealthy` as measured from runs; `None` before the first.
+    pub run_health: Option<String>,
 }
 
-const COLUMNS: &str = "id, project_id, name, kind, config, state, last_error, job_id, \
+pub(super) const COLUMNS: &str = "id, project_id, name, kind, config, state, last_error, job_id, \
     token_prefix, token_hash, token_issued_at, running_since, last_heartbeat_at, last_metrics, \
-    created_by, created_at, updated_at";
+    created_by, created_at, updated_at, grant_permissions, deployed_by, run_job_id, run_state, \
+    runs, failures, consecutive_failures, last_run_at, last_success_at, last_duration_ms, \
+    run_health";
 
-fn from_row(row: &AnyRow) -> Result<Agent> {
+pub(super) fn from_row(row: &AnyRow) -> Result<Agent> {
     Ok(Agent {
         id: row.try_get("id")?,
         project_id: row.try_get("project_id")?,
@@ -73,6 +98,17 @@ fn from_row(row: &AnyRow) -> Result<Agent> {
         created_by: row.try_get("created_by")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        grant_permissions: row.try_get("grant_permissions")?,
+        deployed_by: row.try_get("deployed_by")?,
+        run_job_id: row.try_get("run_job_id")?,
+        run_state: row.try_get("run_state")?,
+        runs: row.try_get("runs")?,
+        failures: row.try_get("failures")?,
+        consecutive_failures: row.try_get("consecutive_failures")?,
+        last_run_at: row.try_get("last_run_at")?,
+        last_success_at: row.try_get("last_success_at")?,
+        last_duration_ms: row.try_get("last_duration_ms")?,
+        run_health: row.try_get("run_health")?,
     })
 }
 
@@ -123,11 +159,13 @@ pub struct Heartbeat<'a> {
 /// The states from which an agent is idle: nothing runs, nothing is under way.
 pub const IDLE_STATES: &str = "'draft', 'stopped', 'failed'";
 
-pub(super) const HEALTHY: &str =
-    "(state = 'running' AND COALESCE(last_heartbeat_at, 0) >= running_since \
-                       AND COALESCE(last_heartbeat_at, 0) >= $2)";
-pub(super) const UNHEALTHY: &str = "(state = 'running' AND running_since < $2 \
-                         AND COALESCE(last_heartbeat_at, 0) < $2)";
+pub(super) const HEALTHY: &str = "(state = 'running' AND ((kind = 'external' \
+    AND COALESCE(last_heartbeat_at, 0) >= running_since \
+    AND COALESCE(last_heartbeat_at, 0) >= $2) \
+    OR (kind <> 'external' AND COALESCE(run_health, '') = 'healthy')))";
+pub(super) const UNHEALTHY: &str = "(state = 'running' AND ((kind = 'external' \
+    AND running_since < $2 AND COALESCE(last_heartbeat_at, 0) < $2) \
+    OR (kind <> 'external' AND COALESCE(run_health, '') = 'unhealthy')))";
 
 impl Store {
     /// Creates a draft agent; a name taken in the project is a `Conflict`.
@@ -246,13 +284,15 @@ impl Store {
     /// Deletes an idle agent (draft, stopped, failed) with its metrics; whether it was deleted.
     pub async fn delete_idle_agent(&self, id: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(&format!(
-            "DELETE FROM agent_metrics WHERE agent_id = $1 AND EXISTS \
-             (SELECT 1 FROM agents WHERE id = $1 AND state IN ({IDLE_STATES}))"
-        ))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        for table in ["agent_metrics", "agent_runs", "agent_events"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE agent_id = $1 AND EXISTS \
+                 (SELECT 1 FROM agents WHERE id = $1 AND state IN ({IDLE_STATES}))"
+            ))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
         let deleted = sqlx::query(&format!(
             "DELETE FROM agents WHERE id = $1 AND state IN ({IDLE_STATES})"
         ))

@@ -21,6 +21,8 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::cache::Cache;
 
+/// The runs of component agents, their health and their event stream.
+pub mod agent_runs;
 /// Agents: lifecycle, runtime tokens, heartbeats and metrics.
 pub mod agents;
 /// Aggregates for the analytics reports, and the API usage counters.

@@ -53,6 +53,8 @@ pub const TABLES: &[&str] = &[
     "records",
     "agents",
     "agent_metrics",
+    "agent_runs",
+    "agent_events",
     "web_tasks",
     "web_task_runs",
     "api_usage",
