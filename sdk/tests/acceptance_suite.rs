@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 
-use agentic_sdk::testing::{acceptance, run_acceptance, Acceptance, Harness, HostEvent};
+use agentic_sdk::testing::{acceptance, run_acceptance, Acceptance, Expected, Harness, HostEvent};
 use agentic_sdk::{
     progress, Connector, ConnectorSpec, Error, LogLevel, Page, Person, RecordKind, StreamSpec,
     WorkItem,
@@ -108,10 +108,17 @@ impl Connector for Flawed {
                 has_more: true,
             });
         }
+        // `skip-page`: the first page hands on a state past the second page, as a connector
+        // that adds the page size to an offset twice would; everything read stays consistent.
+        let next = if config.flaw == "skip-page" && end == 3 {
+            6
+        } else {
+            end
+        };
         Ok(Page {
             records,
-            state: end.to_string(),
-            has_more: end < total,
+            state: next.to_string(),
+            has_more: next < total,
         })
     }
 
@@ -131,6 +138,7 @@ fn suite(flaw: &str) -> Acceptance {
         invocations: vec![("double", json!({"n": 21}))],
         max_pages: Some(50),
         base_url: None,
+        expected: vec![("items", Expected::Count(7))],
     }
 }
 
@@ -171,6 +179,35 @@ fn resuming_with_a_repeated_record_is_named_with_state_and_record() {
 #[test]
 fn resuming_past_a_record_is_named() {
     assert_one_failure_containing("skip", &["state \"3\"", "skips records: \"4\""]);
+}
+
+#[test]
+fn a_read_that_jumps_over_a_page_fails_only_against_the_expected_records() {
+    // Consistent in itself: every resumption agrees with the full read.
+    let without = Acceptance {
+        expected: Vec::new(),
+        ..suite("skip-page")
+    };
+    let report = run_acceptance(&Harness::new(Flawed), &without).expect("nothing else sees it");
+    assert_eq!(report.streams[0].records, 4);
+    assert_one_failure_containing(
+        "skip-page",
+        &["stream `items`", "returns 4 records, the test expects 7"],
+    );
+    let by_id = Acceptance {
+        expected: vec![(
+            "items",
+            Expected::Ids((1..=7).map(|n| n.to_string()).collect()),
+        )],
+        ..suite("skip-page")
+    };
+    let failures = run_acceptance(&Harness::new(Flawed), &by_id).expect_err("ids missing");
+    assert!(
+        failures
+            .iter()
+            .any(|f| f.contains("misses expected records: \"4\", \"5\", \"6\"")),
+        "{failures:#?}"
+    );
 }
 
 #[test]

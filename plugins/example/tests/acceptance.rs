@@ -3,7 +3,7 @@
 use crate::support;
 
 use agentic_sdk::serde_json::json;
-use agentic_sdk::testing::{acceptance, Acceptance};
+use agentic_sdk::testing::{acceptance, Acceptance, Expected};
 use example::{Example, MANIFEST};
 
 #[test]
@@ -13,6 +13,7 @@ fn the_in_memory_mode_passes_the_acceptance_suite() {
         bad_config: json!({}),
         manifest: Some(MANIFEST),
         invocations: vec![("echo", json!({"a": 1}))],
+        expected: vec![("items", Expected::Count(250))],
         ..Acceptance::default()
     });
     let items = &report.streams[0];
@@ -35,6 +36,7 @@ fn the_http_mode_passes_the_acceptance_suite_against_a_fake_service() {
         bad_config: json!({"page_size": 10}),
         manifest: Some(MANIFEST),
         invocations: vec![("echo", json!({"a": 1}))],
+        expected: vec![("items", Expected::Count(25))],
         ..Acceptance::default()
     });
     let items = &report.streams[0];

@@ -14,7 +14,10 @@
 //!    record repeated, none missing (compared by external id); for incremental streams, reading
 //!    again from the final state returns nothing already read;
 //! 7. an unknown stream and an unknown action are `not-found`;
-//! 8. each example invocation succeeds, with input and output matching the action's schemas.
+//! 8. each example invocation succeeds, with input and output matching the action's schemas;
+//! 9. where [`Acceptance::expected`] names a stream, its full read returns exactly that many
+//!    records, or exactly those external ids: the only check that sees a `read` jumping over a
+//!    page (every other check holds for a connector that reads pages 1 and 3 and stops).
 //!
 //! Resumption reads the rest of the stream once per page, so keep test data to a few pages.
 
@@ -49,6 +52,18 @@ pub struct Acceptance {
     /// Most pages one read may take before the stream counts as endless
     /// ([`DEFAULT_MAX_PAGES`] when `None`).
     pub max_pages: Option<usize>,
+    /// What the full read of a stream must return, by stream name, when the test knows what
+    /// its fake serves. Streams not named here are not checked this way.
+    pub expected: Vec<(&'static str, Expected)>,
+}
+
+/// What one stream's full read must return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expected {
+    /// This many records.
+    Count(usize),
+    /// Exactly these external ids, in any order.
+    Ids(Vec<String>),
 }
 
 /// What a passing run covered, for tests that want to assert the suite really read something.
@@ -309,6 +324,7 @@ impl<C: Connector> Suite<'_, C> {
             .flat_map(|p| p.records.iter().map(|r| r.external_id()))
             .collect();
         self.check_records(stream, &pages);
+        self.check_expected(name, &ids);
         let repeated = repeated(&ids);
         if !repeated.is_empty() {
             self.fail(format!(
@@ -349,6 +365,42 @@ impl<C: Connector> Suite<'_, C> {
             records: ids.len(),
             resumptions: pages.len().saturating_sub(1),
         })
+    }
+
+    /// The full read against [`Acceptance::expected`].
+    fn check_expected(&mut self, name: &str, ids: &[&str]) {
+        let Some((_, expected)) = self.acceptance.expected.iter().find(|(s, _)| *s == name) else {
+            return;
+        };
+        match expected {
+            Expected::Count(n) if ids.len() != *n => self.fail(format!(
+                "stream `{name}`: the full read returns {} records, the test expects {n} (a \
+                 skipped or repeated page?)",
+                ids.len()
+            )),
+            Expected::Ids(want) => {
+                let got: HashSet<&str> = ids.iter().copied().collect();
+                let want_set: HashSet<&str> = want.iter().map(String::as_str).collect();
+                let mut missing: Vec<&str> = want_set.difference(&got).copied().collect();
+                let mut extra: Vec<&str> = got.difference(&want_set).copied().collect();
+                missing.sort_unstable();
+                extra.sort_unstable();
+                if !missing.is_empty() {
+                    self.fail(format!(
+                        "stream `{name}`: the full read misses expected records: {}",
+                        quote(&missing)
+                    ));
+                }
+                if !extra.is_empty() {
+                    self.fail(format!(
+                        "stream `{name}`: the full read returns records the test does not \
+                         expect: {}",
+                        quote(&extra)
+                    ));
+                }
+            }
+            Expected::Count(_) => {}
+        }
     }
 
     fn check_records(&mut self, stream: &StreamSpec, pages: &[Page]) {

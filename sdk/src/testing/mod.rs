@@ -33,7 +33,7 @@ use crate::error::Error;
 use crate::types::{ConnectorSpec, LogLevel, Page, StreamSpec};
 
 pub use crate::host::HostEvent;
-pub use acceptance::{acceptance, run_acceptance, Acceptance, Report, StreamReport};
+pub use acceptance::{acceptance, run_acceptance, Acceptance, Expected, Report, StreamReport};
 pub use fake_server::{FakeRequest, FakeResponse, FakeServer};
 pub use schema::{schema_problem, validate};
 
