@@ -190,6 +190,16 @@ impl Google {
         self
     }
 
+    /// The same fake (same data, requests and failures) accepting any credential or none: for
+    /// a native run of the connector beside one through the host, which injects credentials.
+    #[must_use]
+    pub fn anonymous(&self) -> Self {
+        Self {
+            authorizer: None,
+            ..self.clone()
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
             .lock()
