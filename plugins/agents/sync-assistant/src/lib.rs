@@ -116,12 +116,10 @@ impl Guest for SyncAssistant {
                 .and_then(Value::as_i64)
                 .is_some_and(|at| now < at);
             if entry.get("job").and_then(Value::as_i64).is_none() && !waiting {
-                let job = platform::start_sync(connection, stream.as_deref())
-                    .map_err(platform_error)?;
+                let job =
+                    platform::start_sync(connection, stream.as_deref()).map_err(platform_error)?;
                 entry.insert("job".into(), json!(job));
-                entry
-                    .entry("first_started")
-                    .or_insert_with(|| json!(now));
+                entry.entry("first_started").or_insert_with(|| json!(now));
                 started += 1;
             }
             let since = entry

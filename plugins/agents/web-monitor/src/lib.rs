@@ -139,7 +139,9 @@ fn code(e: &ErrorCode) -> Failure {
 
 fn fetch(url: &str) -> Result<Fetched, Failure> {
     let bad = |why: &str| Failure::Unreachable(why.to_owned());
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("url without scheme"))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("url without scheme"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -151,7 +153,11 @@ fn fetch(url: &str) -> Result<Fetched, Failure> {
     let scheme = match scheme {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
-        other => return Err(Failure::Unreachable(format!("scheme {other} is not http(s)"))),
+        other => {
+            return Err(Failure::Unreachable(format!(
+                "scheme {other} is not http(s)"
+            )))
+        }
     };
     request
         .set_scheme(Some(&scheme))
