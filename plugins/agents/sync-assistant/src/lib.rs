@@ -9,12 +9,16 @@
 //!   `notify_on_failure` is on;
 //! - if no sync of the stream is under way and no backoff holds it, it starts an incremental
 //!   sync (`platform.start-sync`).
+//!
 //! It reports `records` (stored by the syncs that finished since the last run),
 //! `streams_synced`, `streams_failed`, `syncs_started` and `lag_secs` (the longest time since a
 //! stream last synced successfully, from the host's clock), and fails (`check-failed`) when a
 //! stream's sync failed since the last run (an outcome with a `problem`, so its state is kept),
 //! so that repeated failures make the agent unhealthy. Its state keeps, per stream, the sync under way, the last success and the
 //! failures in a row.
+
+// The generated import glue flattens a record argument into many parameters.
+#![allow(clippy::too_many_arguments)]
 
 wit_bindgen::generate!({
     path: "../../../wit",

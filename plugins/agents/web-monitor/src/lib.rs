@@ -11,6 +11,9 @@
 //! may not reach). Its state counts checks and failures.
 //! Only the first MiB of the body is read.
 
+// The generated import glue flattens a record argument into many parameters.
+#![allow(clippy::too_many_arguments)]
+
 wit_bindgen::generate!({
     path: "../../../wit",
     world: "agentic:agent/agent@0.1.0",
