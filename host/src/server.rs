@@ -107,11 +107,8 @@ fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
             state.agent_components.clone(),
         )),
         Arc::new(crate::agents::run::RunHandler::new(
-            state.store.clone(),
-            state.clock.clone(),
+            crate::agents::platform::Services::of(state),
             state.agent_components.clone(),
-            state.plugins.clone(),
-            state.sessions.clone(),
             state.config.agents.clone(),
         )),
         Arc::new(crate::agents::StopHandler::new(

@@ -162,7 +162,10 @@ fn every_item_of_the_contract_is_documented() {
 fn every_item_of_the_agent_contract_is_documented() {
     let (resolve, _) = load();
     let missing = undocumented(&resolve, agent_package(&resolve));
-    assert!(missing.is_empty(), "undocumented agent WIT items: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "undocumented agent WIT items: {missing:?}"
+    );
 }
 
 #[test]
@@ -182,10 +185,18 @@ fn the_agent_world_exports_run_and_imports_only_http_and_the_platform() {
         .filter(|(_, item)| matches!(item, WorldItem::Interface { .. }))
         .map(|(k, _)| name(k))
         .collect();
-    assert!(imports.contains(&"agentic:agent/platform@0.1.0".to_owned()), "{imports:?}");
-    assert!(imports.contains(&"wasi:http/outgoing-handler@0.2.12".to_owned()), "{imports:?}");
     assert!(
-        !imports.iter().any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets")),
+        imports.contains(&"agentic:agent/platform@0.1.0".to_owned()),
+        "{imports:?}"
+    );
+    assert!(
+        imports.contains(&"wasi:http/outgoing-handler@0.2.12".to_owned()),
+        "{imports:?}"
+    );
+    assert!(
+        !imports
+            .iter()
+            .any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets")),
         "{imports:?}"
     );
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentic_host::agents::platform::{AgentPlatform, Grant};
+use agentic_host::agents::platform::{AgentPlatform, Grant, Services};
 use agentic_host::plugins::agent::{RunError, Trigger, TriggerKind};
 use agentic_host::plugins::{Call, EgressPolicy, PluginError};
 use agentic_host::rbac::{Permission, Role};
@@ -31,22 +31,33 @@ fn worker(app: &TestApp) -> tokio::sync::watch::Sender<bool> {
 struct Site {
     url: String,
     hits: Arc<AtomicUsize>,
+    /// Requests that arrived with an `Authorization` header.
+    authorized: Arc<AtomicUsize>,
     failing: Arc<AtomicBool>,
     alerts: Arc<Mutex<Vec<Value>>>,
 }
 
 async fn site() -> Site {
     let hits = Arc::new(AtomicUsize::new(0));
+    let authorized = Arc::new(AtomicUsize::new(0));
     let failing = Arc::new(AtomicBool::new(false));
     let alerts = Arc::new(Mutex::new(Vec::new()));
-    let (h, f, a) = (hits.clone(), failing.clone(), alerts.clone());
+    let (h, f, a, z) = (
+        hits.clone(),
+        failing.clone(),
+        alerts.clone(),
+        authorized.clone(),
+    );
     let app = axum::Router::new()
         .route(
             "/health",
-            axum::routing::get(move || {
-                let (h, f) = (h.clone(), f.clone());
+            axum::routing::get(move |headers: axum::http::HeaderMap| {
+                let (h, f, z) = (h.clone(), f.clone(), z.clone());
                 async move {
                     h.fetch_add(1, Ordering::SeqCst);
+                    if headers.contains_key(axum::http::header::AUTHORIZATION) {
+                        z.fetch_add(1, Ordering::SeqCst);
+                    }
                     if f.load(Ordering::SeqCst) {
                         (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "down")
                     } else {
@@ -65,12 +76,15 @@ async fn site() -> Site {
                 }
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     Site {
         url: format!("http://{addr}"),
         hits,
+        authorized,
         failing,
         alerts,
     }
@@ -115,23 +129,33 @@ fn millis(rfc3339: &Value) -> i128 {
 }
 
 async fn deploy(app: &TestApp, token: &str, path: &str) -> Value {
-    let r = app.call("POST", &format!("{path}/deploy"), Some(token), None).await;
+    let r = app
+        .call("POST", &format!("{path}/deploy"), Some(token), None)
+        .await;
     r.expect(202);
-    let job = app.finished_job(token, r.json["job"]["id"].as_i64().expect("job")).await;
+    let job = app
+        .finished_job(token, r.json["job"]["id"].as_i64().expect("job"))
+        .await;
     assert_eq!(job["state"], "succeeded", "{job}");
     job
 }
 
 async fn stop(app: &TestApp, token: &str, path: &str) -> Value {
-    let r = app.call("POST", &format!("{path}/stop"), Some(token), None).await;
+    let r = app
+        .call("POST", &format!("{path}/stop"), Some(token), None)
+        .await;
     r.expect(202);
-    let job = app.finished_job(token, r.json["job"]["id"].as_i64().expect("job")).await;
+    let job = app
+        .finished_job(token, r.json["job"]["id"].as_i64().expect("job"))
+        .await;
     assert_eq!(job["state"], "succeeded", "{job}");
     job
 }
 
 async fn audit(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
-    let r = app.get(&format!("/api/v1/audit?action={action}&limit=100"), admin).await;
+    let r = app
+        .get(&format!("/api/v1/audit?action={action}&limit=100"), admin)
+        .await;
     r.expect(200);
     r.json["items"].as_array().expect("items").clone()
 }
@@ -358,15 +382,15 @@ stories! {
             permissions: vec![Permission::RecordsRead, Permission::ConnectionsAct],
             connections: vec![mine],
         };
-        let run = |config: Value, call: Call| {
-            let platform = AgentPlatform::new(grant.clone(), app.state.store.clone(), app.state.clock.clone(),
-                app.state.plugins.clone(), app.state.sessions.clone());
+        let run_as = |grant: Grant, config: Value, call: Call| {
+            let platform = AgentPlatform::new(grant, Services::of(&app.state));
             let (runtime, component) = (runtime.clone(), component.clone());
             async move {
                 let trigger = Trigger { kind: TriggerKind::Schedule, run: 1, at: 0, consecutive_failures: 0 };
                 runtime.run_agent(&component, &call, Arc::new(platform), trigger, &config.to_string(), None).await
             }
         };
+        let run = |config: Value, call: Call| run_as(grant.clone(), config, call);
         let summary = |r: &agentic_host::plugins::agent::RunReport| match &r.result {
             Ok(o) => o.summary.clone(),
             Err(e) => panic!("the run failed: {e}"),
@@ -381,14 +405,25 @@ stories! {
         // A sync without connections:sync in the grant: denied.
         let r = run(json!({"attack": "sync", "connection_id": mine}), Call::default()).await;
         assert!(summary(&r).contains("connections:sync"), "{}", summary(&r));
+        // Writing a document needs documents:manage in the grant.
+        let r = run(json!({"attack": "document", "title": "Refused notes"}), Call::default()).await;
+        assert!(summary(&r).contains("documents:manage"), "{}", summary(&r));
         // Within the grant it works.
         let r = run(json!({"attack": "records", "connection_id": mine}), Call::default()).await;
         assert_eq!(summary(&r), "ok: 0 records");
+        let writer = Grant { permissions: vec![Permission::DocumentsManage], ..grant.clone() };
+        let r = run_as(writer, json!({"attack": "document", "title": "Agent notes"}), Call::default()).await;
+        assert!(summary(&r).starts_with("ok: document "), "{}", summary(&r));
+        let docs = app.all(&pm.token, &format!("/api/v1/projects/{ours}/documents")).await;
+        let titles: Vec<&str> = docs.iter().filter_map(|d| d["title"].as_str()).collect();
+        assert_eq!(titles, ["Agent notes"], "{docs:?}");
+        assert_eq!(docs[0]["metadata"]["agent_id"], agent_id, "{}", docs[0]);
         let calls = audit(&app, &admin.token, "agent.platform_call").await;
         let outcomes: Vec<(String, String)> = calls.iter().map(|e| (
             e["detail"]["call"].as_str().unwrap_or_default().to_owned(),
             e["detail"]["outcome"].as_str().unwrap_or_default().to_owned())).collect();
-        for (call, outcome) in [("query-records", "not-found"), ("invoke-action", "denied"), ("start-sync", "denied"), ("query-records", "ok")] {
+        for (call, outcome) in [("query-records", "not-found"), ("invoke-action", "denied"), ("start-sync", "denied"),
+            ("write-document", "denied"), ("query-records", "ok"), ("write-document", "ok")] {
             assert!(outcomes.contains(&(call.to_owned(), outcome.to_owned())), "{call} {outcome} in {outcomes:?}");
         }
         assert!(calls.iter().all(|e| e["target_id"] == agent_id.to_string()), "{calls:?}");
@@ -420,6 +455,7 @@ stories! {
         assert_eq!(site.hits.load(Ordering::SeqCst), 0, "nothing reached the site");
         let r = run(json!({"attack": "fetch", "url": format!("{}/health", site.url)}), policy(true)).await;
         assert_eq!(summary(&r), "ok: status 200");
+        assert_eq!(site.authorized.load(Ordering::SeqCst), 0, "the forged Authorization header was dropped");
 
         // Through the real runtime: a web-monitor pointed at a loopback address without the
         // Administrator's allowance is refused by the egress rules; the run fails and the

@@ -280,7 +280,11 @@ fn cases() -> Vec<Case> {
             "APTS",
         )),
         scoped(case("GET", "/api/v1/projects/{p}/agents/{a}/runs", "APTS")),
-        scoped(case("GET", "/api/v1/projects/{p}/agents/{a}/events", "APTS")),
+        scoped(case(
+            "GET",
+            "/api/v1/projects/{p}/agents/{a}/events",
+            "APTS",
+        )),
         scoped(case(
             "GET",
             "/api/v1/projects/{p}/analytics/work-items",

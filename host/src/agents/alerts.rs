@@ -169,8 +169,17 @@ mod tests {
         assert_eq!(Change::between(None, Some("healthy")), None);
         assert_eq!(Change::between(Some("healthy"), Some("healthy")), None);
         assert_eq!(Change::between(Some("unhealthy"), Some("unhealthy")), None);
-        assert_eq!(Change::between(Some("healthy"), Some("unhealthy")), Some(Change::Unhealthy));
-        assert_eq!(Change::between(None, Some("unhealthy")), Some(Change::Unhealthy));
-        assert_eq!(Change::between(Some("unhealthy"), Some("healthy")), Some(Change::Recovered));
+        assert_eq!(
+            Change::between(Some("healthy"), Some("unhealthy")),
+            Some(Change::Unhealthy)
+        );
+        assert_eq!(
+            Change::between(None, Some("unhealthy")),
+            Some(Change::Unhealthy)
+        );
+        assert_eq!(
+            Change::between(Some("unhealthy"), Some("healthy")),
+            Some(Change::Recovered)
+        );
     }
 }

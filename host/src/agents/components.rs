@@ -52,9 +52,7 @@ impl Components {
             return Ok(component.clone());
         }
         let Some(dir) = &self.dir else {
-            return Err(
-                "no agent component directory is configured (agents.component_dir)".into(),
-            );
+            return Err("no agent component directory is configured (agents.component_dir)".into());
         };
         let path = dir.join(format!("{name}.wasm"));
         let bytes = tokio::fs::read(&path)
@@ -62,11 +60,10 @@ impl Components {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         let runtime = self.plugins.runtime().await.map_err(|e| e.to_string())?;
         let label = format!("agent:{}", kind.name);
-        let component =
-            tokio::task::spawn_blocking(move || runtime.load_agent(&label, &bytes))
-                .await
-                .map_err(|e| format!("loading the component: {e}"))?
-                .map_err(|e| format!("{}: {e}", path.display()))?;
+        let component = tokio::task::spawn_blocking(move || runtime.load_agent(&label, &bytes))
+            .await
+            .map_err(|e| format!("loading the component: {e}"))?
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         loaded.insert(name, component.clone());
         Ok(component)
     }

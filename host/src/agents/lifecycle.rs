@@ -258,4 +258,3 @@ impl JobHandler for StopHandler {
         })
     }
 }
-

@@ -163,7 +163,11 @@ pub const KINDS: &[Kind] = &[
             }
         }"#,
         component: Some("agent_sync_assistant"),
-        needs: &[Permission::ConnectionsSync, Permission::JobsRead, Permission::RecordsRead],
+        needs: &[
+            Permission::ConnectionsSync,
+            Permission::JobsRead,
+            Permission::RecordsRead,
+        ],
     },
     Kind {
         name: "external",
@@ -427,16 +431,20 @@ mod tests {
 
     #[test]
     fn kind_names_are_the_kinds() {
-        let declared: Vec<String> = [KindName::WebMonitor, KindName::SyncAssistant, KindName::External]
-            .iter()
-            .map(|k| {
-                serde_json::to_value(k)
-                    .expect("name")
-                    .as_str()
-                    .expect("text")
-                    .to_owned()
-            })
-            .collect();
+        let declared: Vec<String> = [
+            KindName::WebMonitor,
+            KindName::SyncAssistant,
+            KindName::External,
+        ]
+        .iter()
+        .map(|k| {
+            serde_json::to_value(k)
+                .expect("name")
+                .as_str()
+                .expect("text")
+                .to_owned()
+        })
+        .collect();
         let known: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
         assert_eq!(declared, known);
     }

@@ -9,6 +9,9 @@
 //!   configuration names (`connection_id`), so an agent cannot reach the project's other
 //!   connections either.
 //!
+//! `write-document` creates the document in the name of the person who deployed the agent
+//! (documents have a person as author), with `{"agent_id": …}` in its metadata.
+//!
 //! Each call — allowed or refused — is written to the audit log as `agent.platform_call` with
 //! the agent as target, the deploying person as actor, the call, its object and its outcome.
 //! Work runs on the host's runtime (the platform's futures are awaited from the plugin
@@ -21,6 +24,7 @@ use serde_json::json;
 
 use crate::actions::ActionError;
 use crate::clock::Clock;
+use crate::documents::blobs::Blobs;
 use crate::plugins::agent::{
     JobStatus, Model, Platform, PlatformError, PlatformFuture, RecordPage, RecordQuery,
     StoredRecord,
@@ -29,12 +33,15 @@ use crate::plugins::registry::Registry;
 use crate::plugins::{ConnectorError, PluginError};
 use crate::rbac::Permission;
 use crate::store::audit::NewAuditEntry;
+use crate::store::documents::{DocumentFields, NewVersion};
 use crate::store::records::RecordFilter;
 use crate::store::{Store, StoreError};
 use crate::vault::sessions::Sessions;
 
 /// Largest record page an agent may ask for.
 pub const MAX_PAGE: u32 = 200;
+/// Largest document an agent may write (bytes).
+pub const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 /// What one run of an agent may reach.
 #[derive(Debug, Clone)]
@@ -77,6 +84,40 @@ impl Grant {
     }
 }
 
+/// What the platform calls use of the host.
+#[derive(Clone)]
+pub struct Services {
+    /// The database.
+    pub store: Store,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Installed plugins (actions).
+    pub plugins: Arc<Registry>,
+    /// Connection credentials (actions).
+    pub sessions: Arc<Sessions>,
+    /// Document bytes.
+    pub blobs: Blobs,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Services")
+    }
+}
+
+impl Services {
+    /// The services of a host.
+    pub fn of(state: &crate::AppState) -> Self {
+        Self {
+            store: state.store.clone(),
+            clock: state.clock.clone(),
+            plugins: state.plugins.clone(),
+            sessions: state.sessions.clone(),
+            blobs: state.blobs.clone(),
+        }
+    }
+}
+
 /// The host side of the `platform` interface for one run.
 #[derive(Clone)]
 pub struct AgentPlatform(Arc<Inner>);
@@ -95,24 +136,20 @@ struct Inner {
     clock: Arc<dyn Clock>,
     plugins: Arc<Registry>,
     sessions: Arc<Sessions>,
+    blobs: Blobs,
     runtime: tokio::runtime::Handle,
 }
 
 impl AgentPlatform {
     /// The platform of a run under `grant`; its work runs on the current tokio runtime.
-    pub fn new(
-        grant: Grant,
-        store: Store,
-        clock: Arc<dyn Clock>,
-        plugins: Arc<Registry>,
-        sessions: Arc<Sessions>,
-    ) -> Self {
+    pub fn new(grant: Grant, services: Services) -> Self {
         Self(Arc::new(Inner {
             grant,
-            store,
-            clock,
-            plugins,
-            sessions,
+            store: services.store,
+            clock: services.clock,
+            plugins: services.plugins,
+            sessions: services.sessions,
+            blobs: services.blobs,
             runtime: tokio::runtime::Handle::current(),
         }))
     }
@@ -122,7 +159,10 @@ impl AgentPlatform {
         &self,
         call: &'static str,
         detail: serde_json::Value,
-        work: impl FnOnce(Arc<Inner>) -> std::pin::Pin<Box<dyn Future<Output = Result<T, PlatformError>> + Send>>
+        work: impl FnOnce(
+                Arc<Inner>,
+            )
+                -> std::pin::Pin<Box<dyn Future<Output = Result<T, PlatformError>> + Send>>
             + Send
             + 'static,
     ) -> PlatformFuture<'static, T> {
@@ -218,7 +258,10 @@ impl Inner {
             detail,
         };
         if let Err(e) = self.store.append_audit(entry, self.clock.now_ms()).await {
-            tracing::error!(agent = self.grant.agent_id, "could not audit a platform call: {e}");
+            tracing::error!(
+                agent = self.grant.agent_id,
+                "could not audit a platform call: {e}"
+            );
         }
     }
 }
@@ -263,7 +306,8 @@ fn action_error(e: ActionError) -> PlatformError {
 
 impl Platform for AgentPlatform {
     fn query_records(&self, query: RecordQuery) -> PlatformFuture<'_, RecordPage> {
-        let detail = json!({"model": model_kind(query.model), "connection_id": query.connection_id});
+        let detail =
+            json!({"model": model_kind(query.model), "connection_id": query.connection_id});
         self.spawn("query-records", detail, move |inner| {
             Box::pin(async move {
                 inner.require(Permission::RecordsRead)?;
@@ -324,7 +368,10 @@ impl Platform for AgentPlatform {
                 inner.require(Permission::ConnectionsSync)?;
                 let connection = inner.connection(connection_id).await?;
                 inner.configured(connection_id)?;
-                if stream.as_ref().is_some_and(|s| s.is_empty() || s.len() > 100) {
+                if stream
+                    .as_ref()
+                    .is_some_and(|s| s.is_empty() || s.len() > 100)
+                {
                     return Err(PlatformError::InvalidInput(
                         "a stream name is 1–100 bytes".into(),
                     ));
@@ -360,7 +407,11 @@ impl Platform for AgentPlatform {
         self.spawn("sync-job", json!({"job_id": job_id}), move |inner| {
             Box::pin(async move {
                 inner.require(Permission::JobsRead)?;
-                let missing = || PlatformError::NotFound(format!("no sync job {job_id} of the agent's connections"));
+                let missing = || {
+                    PlatformError::NotFound(format!(
+                        "no sync job {job_id} of the agent's connections"
+                    ))
+                };
                 let job = match inner.store.get_job(job_id).await {
                     Ok(job) => job,
                     Err(StoreError::NotFound) => return Err(missing()),
@@ -380,6 +431,88 @@ impl Platform for AgentPlatform {
                     last_error: job.last_error,
                     finished_at: job.finished_at,
                 })
+            })
+        })
+    }
+
+    fn write_document(
+        &self,
+        title: String,
+        markdown: String,
+        tags: Vec<String>,
+    ) -> PlatformFuture<'_, i64> {
+        let shown: String = title.chars().take(200).collect();
+        let detail = json!({"title": shown, "bytes": markdown.len()});
+        self.spawn("write-document", detail, move |inner| {
+            Box::pin(async move {
+                inner.require(Permission::DocumentsManage)?;
+                let title = title.trim();
+                let bad = |m: &str| Err(PlatformError::InvalidInput(m.to_owned()));
+                if title.is_empty() || title.chars().count() > 200 || title.contains(['\n', '\r']) {
+                    return bad("the title is 1–200 characters on one line");
+                }
+                if markdown.is_empty() || markdown.len() > MAX_DOCUMENT_BYTES {
+                    return bad("the text is 1 byte to 1 MiB");
+                }
+                if tags.len() > 32
+                    || tags
+                        .iter()
+                        .any(|t| t.trim().is_empty() || t.chars().count() > 64)
+                {
+                    return bad("at most 32 tags of 1–64 characters");
+                }
+                let Some(by) = inner.grant.deployed_by else {
+                    return Err(PlatformError::Denied(
+                        "the agent has no deploying person to write as".into(),
+                    ));
+                };
+                let now = inner.clock.now_ms();
+                let bytes = markdown.into_bytes();
+                let sha256: String = {
+                    use sha2::Digest;
+                    sha2::Sha256::digest(&bytes)
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect()
+                };
+                let excerpt = &bytes[..bytes.len().min(crate::documents::TEXT_EXCERPT_BYTES)];
+                let text = String::from_utf8_lossy(excerpt)
+                    .to_lowercase()
+                    .replace('\0', "");
+                let writer = inner.blobs.writer();
+                let mut source: &[u8] = &bytes;
+                let key = writer.put(&mut source, now).await.map_err(unavailable)?;
+                let metadata = json!({"agent_id": inner.grant.agent_id}).to_string();
+                let fields = DocumentFields {
+                    title,
+                    tags: &tags,
+                    metadata: &metadata,
+                };
+                let version = NewVersion {
+                    filename: "agent.md",
+                    content_type: "text/markdown",
+                    size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
+                    sha256: &sha256,
+                    blob_store: writer.name(),
+                    blob_key: &key,
+                    content_text: Some(&text),
+                };
+                let created = inner
+                    .store
+                    .create_document(inner.grant.project_id, &fields, &version, by, now)
+                    .await;
+                match created {
+                    Ok(document) => Ok(document.id),
+                    Err(e) => {
+                        if let Err(gone) = writer.delete(&key).await {
+                            tracing::warn!(
+                                key,
+                                "could not delete an agent document's bytes: {gone}"
+                            );
+                        }
+                        Err(unavailable(e))
+                    }
+                }
             })
         })
     }

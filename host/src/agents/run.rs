@@ -27,7 +27,7 @@ use serde_json::{json, Map, Value};
 
 use super::alerts::{self, Change};
 use super::components::Components;
-use super::platform::{AgentPlatform, Grant};
+use super::platform::{AgentPlatform, Grant, Services};
 use super::{kind, Kind};
 use crate::clock::{Clock, Millis};
 use crate::config::AgentsConfig;
@@ -40,7 +40,6 @@ use crate::store::agent_runs::FinishedRun;
 use crate::store::agents::Agent;
 use crate::store::jobs::NewJob;
 use crate::store::{Store, StoreError};
-use crate::vault::sessions::Sessions;
 
 /// Job kind of runs.
 pub const RUN: &str = "agent.run";
@@ -67,7 +66,13 @@ pub struct RunJob {
 fn run_job(agent: &Agent, payload: &RunJob, run_at: Millis) -> NewJob {
     NewJob {
         priority: 5,
-        ..crate::jobs::new_job(RUN, Some(agent.project_id), payload, agent.deployed_by, run_at)
+        ..crate::jobs::new_job(
+            RUN,
+            Some(agent.project_id),
+            payload,
+            agent.deployed_by,
+            run_at,
+        )
     }
 }
 
@@ -180,7 +185,7 @@ pub struct RunHandler {
     clock: Arc<dyn Clock>,
     components: Arc<Components>,
     plugins: Arc<Registry>,
-    sessions: Arc<Sessions>,
+    services: Services,
     config: AgentsConfig,
     clients: Option<Clients>,
 }
@@ -193,14 +198,7 @@ impl std::fmt::Debug for RunHandler {
 
 impl RunHandler {
     /// The handler of a host.
-    pub fn new(
-        store: Store,
-        clock: Arc<dyn Clock>,
-        components: Arc<Components>,
-        plugins: Arc<Registry>,
-        sessions: Arc<Sessions>,
-        config: AgentsConfig,
-    ) -> Self {
+    pub fn new(services: Services, components: Arc<Components>, config: AgentsConfig) -> Self {
         let clients = match Clients::new() {
             Ok(c) => Some(c),
             Err(e) => {
@@ -209,11 +207,11 @@ impl RunHandler {
             }
         };
         Self {
-            store,
-            clock,
+            store: services.store.clone(),
+            clock: services.clock.clone(),
             components,
-            plugins,
-            sessions,
+            plugins: services.plugins.clone(),
+            services,
             config,
             clients,
         }
@@ -225,7 +223,9 @@ impl RunHandler {
         let agent = match self.store.agent_by_id(job.agent_id).await {
             Ok(a) => a,
             Err(StoreError::NotFound) => {
-                return Ok(json!({"agent_id": job.agent_id, "skipped": "the agent no longer exists"}))
+                return Ok(
+                    json!({"agent_id": job.agent_id, "skipped": "the agent no longer exists"}),
+                )
             }
             Err(e) => return Err(JobError::store("reading the agent", e)),
         };
@@ -236,13 +236,20 @@ impl RunHandler {
             }));
         }
         let Some(kind) = kind(&agent.kind).filter(|k| k.component.is_some()) else {
-            return Err(JobError::Permanent(format!("{} agents do not run on the host", agent.kind)));
+            return Err(JobError::Permanent(format!(
+                "{} agents do not run on the host",
+                agent.kind
+            )));
         };
         let config: Value = serde_json::from_str(&agent.config).unwrap_or_default();
         let started_at = self.clock.now_ms();
         let t0 = Instant::now();
         let trigger = Trigger {
-            kind: if job.retry { TriggerKind::Retry } else { TriggerKind::Schedule },
+            kind: if job.retry {
+                TriggerKind::Retry
+            } else {
+                TriggerKind::Schedule
+            },
             run: u64::try_from(job.run).unwrap_or(0),
             at: started_at,
             consecutive_failures: u32::try_from(agent.consecutive_failures).unwrap_or(u32::MAX),
@@ -257,13 +264,8 @@ impl RunHandler {
                     .runtime()
                     .await
                     .map_err(|e| JobError::Retry(format!("plugin engine: {e}")))?;
-                let platform = AgentPlatform::new(
-                    Grant::of(&agent, &config),
-                    self.store.clone(),
-                    self.clock.clone(),
-                    self.plugins.clone(),
-                    self.sessions.clone(),
-                );
+                let platform =
+                    AgentPlatform::new(Grant::of(&agent, &config), self.services.clone());
                 let run = runtime.run_agent(
                     &component,
                     &call,
@@ -283,9 +285,10 @@ impl RunHandler {
                     self.audit_refusal(&agent, why).await;
                 }
                 let (outcome, error) = match r.result {
-                    Ok(o) if o.state.as_ref().is_some_and(|s| s.len() > MAX_STATE_BYTES) => {
-                        (None, Some(format!("the agent's state is over {MAX_STATE_BYTES} bytes")))
-                    }
+                    Ok(o) if o.state.as_ref().is_some_and(|s| s.len() > MAX_STATE_BYTES) => (
+                        None,
+                        Some(format!("the agent's state is over {MAX_STATE_BYTES} bytes")),
+                    ),
                     Ok(o) => {
                         // A run that worked but found its target failing: a failed run, with
                         // the agent's new state kept.
@@ -357,7 +360,9 @@ impl RunHandler {
             .await
             .map_err(|e| JobError::store("recording the run", e))?;
         let Some(recorded) = recorded else {
-            return Ok(json!({"agent_id": agent.id, "skipped": "the agent was stopped or redeployed during the run"}));
+            return Ok(
+                json!({"agent_id": agent.id, "skipped": "the agent was stopped or redeployed during the run"}),
+            );
         };
         let change = Change::between(
             recorded.health_before.as_deref(),
@@ -375,7 +380,15 @@ impl RunHandler {
             )
             .await;
         }
-        ctx.progress(1, Some(1), format!("run {} {}", job.run, if ok { "succeeded" } else { "failed" }));
+        ctx.progress(
+            1,
+            Some(1),
+            format!(
+                "run {} {}",
+                job.run,
+                if ok { "succeeded" } else { "failed" }
+            ),
+        );
         Ok(json!({
             "agent_id": agent.id, "run": job.run, "ok": ok, "duration_ms": duration_ms,
             "error": error, "health": recorded.agent.run_health, "next_run_job_id": recorded.agent.run_job_id,

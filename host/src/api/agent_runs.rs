@@ -29,9 +29,9 @@ use crate::store::StoreError;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_runs))
-        .routes(routes!(list_events))
-        .routes(routes!(event_stream))
+        .routes(routes!(list_agent_runs))
+        .routes(routes!(agent_events))
+        .routes(routes!(agent_event_stream))
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,7 +67,7 @@ async fn load(state: &AppState, who: &Principal, path: &AgentPath) -> ApiResult<
 
 /// One finished run of a component agent.
 #[derive(Debug, Serialize, ToSchema)]
-struct RunView {
+struct AgentRunView {
     id: i64,
     /// The `agent.run` job that ran it.
     job_id: Option<i64>,
@@ -93,7 +93,7 @@ struct RunView {
     events: serde_json::Value,
 }
 
-impl From<AgentRun> for RunView {
+impl From<AgentRun> for AgentRunView {
     fn from(r: AgentRun) -> Self {
         Self {
             id: r.id,
@@ -114,24 +114,24 @@ impl From<AgentRun> for RunView {
 /// Needs `agents:read`.
 #[utoipa::path(get, path = "/projects/{id}/agents/{agent_id}/runs", tag = "agents",
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id"), PageQuery),
-    responses((status = 200, body = Paginated<RunView>), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Paginated<AgentRunView>), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_runs(
+async fn list_agent_runs(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<AgentPath>,
     query: ApiQuery<PageQuery>,
-) -> ApiResult<Json<Paginated<RunView>>> {
+) -> ApiResult<Json<Paginated<AgentRunView>>> {
     let agent = load(&state, &who, &path).await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state.store.list_agent_runs(agent.id, after, limit).await?;
-    Ok(Json(Paginated::from_page(page, RunView::from)))
+    Ok(Json(Paginated::from_page(page, AgentRunView::from)))
 }
 
 /// An entry of the agent's event stream.
 #[derive(Debug, Serialize, ToSchema)]
-struct EventView {
+struct AgentEventView {
     /// Sequence number (also the SSE event id).
     id: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -143,7 +143,7 @@ struct EventView {
     message: String,
 }
 
-impl From<AgentEventRow> for EventView {
+impl From<AgentEventRow> for AgentEventView {
     fn from(e: AgentEventRow) -> Self {
         Self {
             id: e.id,
@@ -157,19 +157,22 @@ impl From<AgentEventRow> for EventView {
 /// The agent's events and alerts so far, oldest first, cursor-paginated. Needs `agents:read`.
 #[utoipa::path(get, path = "/projects/{id}/agents/{agent_id}/events", tag = "agents",
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id"), PageQuery),
-    responses((status = 200, body = Paginated<EventView>), (status = 400, body = Problem), (status = 404, body = Problem),
+    responses((status = 200, body = Paginated<AgentEventView>), (status = 400, body = Problem), (status = 404, body = Problem),
               (status = 422, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_events(
+async fn agent_events(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<AgentPath>,
     query: ApiQuery<PageQuery>,
-) -> ApiResult<Json<Paginated<EventView>>> {
+) -> ApiResult<Json<Paginated<AgentEventView>>> {
     let agent = load(&state, &who, &path).await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    let page = state.store.list_agent_events(agent.id, after, limit).await?;
-    Ok(Json(Paginated::from_page(page, EventView::from)))
+    let page = state
+        .store
+        .list_agent_events(agent.id, after, limit)
+        .await?;
+    Ok(Json(Paginated::from_page(page, AgentEventView::from)))
 }
 
 /// Live: an `agent` SSE event (the entry as in `GET …/events`, with its id as the SSE id) for
@@ -179,8 +182,8 @@ async fn list_events(
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id"),
            ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event id")),
     responses((status = 200, content_type = "text/event-stream", description = "`agent` events"),
-              (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn event_stream(
+              (status = 400, body = Problem), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn agent_event_stream(
     State(state): State<AppState>,
     who: Principal,
     ApiPath(path): ApiPath<AgentPath>,
@@ -212,7 +215,7 @@ async fn event_stream(
                         let sse = Event::default()
                             .event("agent")
                             .id(id)
-                            .json_data(EventView::from(event))
+                            .json_data(AgentEventView::from(event))
                             .unwrap_or_else(|_| Event::default().event("agent"));
                         return Some((Ok(sse), (after, pending)));
                     }

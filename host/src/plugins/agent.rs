@@ -51,7 +51,8 @@ pub use types::{
 pub const MAX_REPORTED: usize = 256;
 
 /// The future a [`Platform`] call returns.
-pub type PlatformFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PlatformError>> + Send + 'a>>;
+pub type PlatformFuture<'a, T> =
+    Pin<Box<dyn Future<Output = Result<T, PlatformError>> + Send + 'a>>;
 
 /// The host side of `agentic:agent/platform`: what an agent may ask of the platform. The
 /// implementation checks every call against the agent's grant and audits it.
@@ -62,6 +63,13 @@ pub trait Platform: Send + Sync {
     fn start_sync(&self, connection_id: i64, stream: Option<String>) -> PlatformFuture<'_, i64>;
     /// `sync-job`.
     fn sync_job(&self, job_id: i64) -> PlatformFuture<'_, JobStatus>;
+    /// `write-document`.
+    fn write_document(
+        &self,
+        title: String,
+        markdown: String,
+        tags: Vec<String>,
+    ) -> PlatformFuture<'_, i64>;
     /// `invoke-action`.
     fn invoke_action(
         &self,
@@ -208,10 +216,15 @@ impl Runtime {
                     Err(e) => Err(RunError::Sandbox(sandbox.classify(&store, e))),
                 };
                 let scope = store.data_mut().agent.take();
-                let (metrics, events, dropped) =
-                    scope.map_or((Vec::new(), Vec::new(), 0), |s| (s.metrics, s.events, s.dropped));
+                let (metrics, events, dropped) = scope.map_or((Vec::new(), Vec::new(), 0), |s| {
+                    (s.metrics, s.events, s.dropped)
+                });
                 if dropped > 0 {
-                    tracing::warn!(agent = &*agent.name, dropped, "agent reports over the per-run budget were dropped");
+                    tracing::warn!(
+                        agent = &*agent.name,
+                        dropped,
+                        "agent reports over the per-run budget were dropped"
+                    );
                 }
                 Ok(RunReport {
                     result,
@@ -267,10 +280,7 @@ impl types::Host for GuestState {}
 
 /// Runs a platform call on behalf of the guest, bounded by the run's deadline (epochs do not
 /// interrupt host calls).
-async fn bounded<T>(
-    deadline: Instant,
-    call: PlatformFuture<'_, T>,
-) -> Result<T, PlatformError> {
+async fn bounded<T>(deadline: Instant, call: PlatformFuture<'_, T>) -> Result<T, PlatformError> {
     let left = deadline.saturating_duration_since(Instant::now());
     match tokio::time::timeout(left, call).await {
         Ok(result) => result,
@@ -341,6 +351,16 @@ impl platform::Host for GuestState {
     async fn sync_job(&mut self, job_id: i64) -> Result<JobStatus, PlatformError> {
         let (platform, deadline) = self.platform()?;
         bounded(deadline, platform.sync_job(job_id)).await
+    }
+
+    async fn write_document(
+        &mut self,
+        title: String,
+        markdown: String,
+        tags: Vec<String>,
+    ) -> Result<i64, PlatformError> {
+        let (platform, deadline) = self.platform()?;
+        bounded(deadline, platform.write_document(title, markdown, tags)).await
     }
 
     async fn invoke_action(

@@ -307,13 +307,15 @@ impl Store {
         message: &str,
         now: Millis,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO agent_events (agent_id, at, kind, message) VALUES ($1, $2, $3, $4)")
-            .bind(agent_id)
-            .bind(now)
-            .bind(kind)
-            .bind(message)
-            .execute(conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO agent_events (agent_id, at, kind, message) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(agent_id)
+        .bind(now)
+        .bind(kind)
+        .bind(message)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 
@@ -325,13 +327,15 @@ impl Store {
         message: &str,
         now: Millis,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO agent_events (agent_id, at, kind, message) VALUES ($1, $2, $3, $4)")
-            .bind(agent_id)
-            .bind(now)
-            .bind(kind)
-            .bind(message)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO agent_events (agent_id, at, kind, message) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(agent_id)
+        .bind(now)
+        .bind(kind)
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -5,9 +5,14 @@
 //! - `fetch`: requests `url` (any host, with a forged `Authorization` header);
 //! - `records`: queries the work items of `connection_id` (another project's, in the tests);
 //! - `action`: invokes `action` on `connection_id` (one the agent's config does not name);
-//! - `sync`: starts a sync of `connection_id`.
+//! - `sync`: starts a sync of `connection_id`;
+//! - `document`: writes a document titled `title`.
+//!
 //! A platform call's answer comes back as the outcome's `summary` (`ok: …` or `refused: …`),
 //! so tests see exactly what the guest was told.
+
+// The generated import glue flattens a record argument into many parameters.
+#![allow(clippy::too_many_arguments)]
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -92,6 +97,19 @@ impl Guest for Hostile {
                     Err(e) => said(e),
                 })
             }
+            "document" => {
+                let title = config["title"].as_str().unwrap_or("Hostile notes");
+                done(
+                    match platform::write_document(
+                        title,
+                        "# Notes\n\nWritten by an agent.",
+                        &["agent".to_owned()],
+                    ) {
+                        Ok(id) => format!("ok: document {id}"),
+                        Err(e) => said(e),
+                    },
+                )
+            }
             "sync" => done(match platform::start_sync(connection, None) {
                 Ok(job) => format!("ok: job {job}"),
                 Err(e) => said(e),
@@ -112,10 +130,18 @@ fn fetch(url: &str) -> Result<u16, String> {
     let _ = fields.append("authorization", b"Bearer forged");
     let request = OutgoingRequest::new(fields);
     request.set_method(&Method::Get).map_err(|()| "method")?;
-    let scheme = if scheme == "https" { Scheme::Https } else { Scheme::Http };
+    let scheme = if scheme == "https" {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
     request.set_scheme(Some(&scheme)).map_err(|()| "scheme")?;
-    request.set_authority(Some(authority)).map_err(|()| "authority")?;
-    request.set_path_with_query(Some(path)).map_err(|()| "path")?;
+    request
+        .set_authority(Some(authority))
+        .map_err(|()| "authority")?;
+    request
+        .set_path_with_query(Some(path))
+        .map_err(|()| "path")?;
     let response = outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))?;
     response.subscribe().block();
     let response = response

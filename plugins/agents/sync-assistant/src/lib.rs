@@ -9,12 +9,16 @@
 //!   `notify_on_failure` is on;
 //! - if no sync of the stream is under way and no backoff holds it, it starts an incremental
 //!   sync (`platform.start-sync`).
+//!
 //! It reports `records` (stored by the syncs that finished since the last run),
 //! `streams_synced`, `streams_failed`, `syncs_started` and `lag_secs` (the longest time since a
 //! stream last synced successfully, from the host's clock), and fails (`check-failed`) when a
 //! stream's sync failed since the last run (an outcome with a `problem`, so its state is kept),
 //! so that repeated failures make the agent unhealthy. Its state keeps, per stream, the sync under way, the last success and the
 //! failures in a row.
+
+// The generated import glue flattens a record argument into many parameters.
+#![allow(clippy::too_many_arguments)]
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -116,12 +120,10 @@ impl Guest for SyncAssistant {
                 .and_then(Value::as_i64)
                 .is_some_and(|at| now < at);
             if entry.get("job").and_then(Value::as_i64).is_none() && !waiting {
-                let job = platform::start_sync(connection, stream.as_deref())
-                    .map_err(platform_error)?;
+                let job =
+                    platform::start_sync(connection, stream.as_deref()).map_err(platform_error)?;
                 entry.insert("job".into(), json!(job));
-                entry
-                    .entry("first_started")
-                    .or_insert_with(|| json!(now));
+                entry.entry("first_started").or_insert_with(|| json!(now));
                 started += 1;
             }
             let since = entry

@@ -11,6 +11,9 @@
 //! may not reach). Its state counts checks and failures.
 //! Only the first MiB of the body is read.
 
+// The generated import glue flattens a record argument into many parameters.
+#![allow(clippy::too_many_arguments)]
+
 wit_bindgen::generate!({
     path: "../../../wit",
     world: "agentic:agent/agent@0.1.0",
@@ -139,7 +142,9 @@ fn code(e: &ErrorCode) -> Failure {
 
 fn fetch(url: &str) -> Result<Fetched, Failure> {
     let bad = |why: &str| Failure::Unreachable(why.to_owned());
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("url without scheme"))?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| bad("url without scheme"))?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -151,7 +156,11 @@ fn fetch(url: &str) -> Result<Fetched, Failure> {
     let scheme = match scheme {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
-        other => return Err(Failure::Unreachable(format!("scheme {other} is not http(s)"))),
+        other => {
+            return Err(Failure::Unreachable(format!(
+                "scheme {other} is not http(s)"
+            )))
+        }
     };
     request
         .set_scheme(Some(&scheme))
