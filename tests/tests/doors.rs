@@ -279,9 +279,9 @@ async fn assert_mirrors_next(app: &TestApp, token: &str, project: i64, cid: i64,
         .filter(|l| l["deleted"] == false)
         .map(|l| {
             (
-                l["source"].as_str().unwrap().to_owned(),
-                l["target"].as_str().unwrap().to_owned(),
-                l["link_type"].as_str().unwrap().to_owned(),
+                l["source"].as_str().expect("source").to_owned(),
+                l["target"].as_str().expect("target").to_owned(),
+                l["link_type"].as_str().expect("link type").to_owned(),
             )
         })
         .collect();

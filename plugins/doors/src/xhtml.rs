@@ -1,5 +1,6 @@
 //! XHTML (ReqIF `ATTRIBUTE-VALUE-XHTML`, DOORS Next primary text) to Markdown, fed element by
-//! element by the XML parser, so no second parse and no DOM.
+//! element by the XML parser, so no second parse and no DOM; and Markdown back to XHTML for
+//! the ReqIF export ([`markdown_to_xhtml`]).
 //!
 //! Mapped: `p`, `div` (blocks), `br` (hard break), `b`/`strong`, `i`/`em`, `code`, `pre`,
 //! `h1`–`h6`, `ul`/`ol`/`li` (nested), `a href`, `table`/`tr`/`td`/`th` (a GFM table), `object`
@@ -7,6 +8,9 @@
 //! keep their text and lose their formatting. Text is whitespace-collapsed as a browser shows it
 //! (except in `pre`), and Markdown punctuation in it is escaped, so `markdown → XHTML` (the
 //! export) and back gives the same Markdown.
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+use quick_xml::escape::escape as escape_xml;
 
 /// Converts a stream of XHTML events into Markdown.
 #[derive(Debug, Default)]
@@ -247,6 +251,68 @@ pub fn escape(text: &str) -> String {
         }
         out.push(c);
     }
+    out
+}
+
+/// Markdown as one XHTML `div` (ReqIF's `XHTML-CONTENT`), elements in the XHTML namespace.
+pub fn markdown_to_xhtml(markdown: &str) -> String {
+    let mut out = String::from("<xhtml:div>");
+    let mut open: Vec<&'static str> = Vec::new();
+    let mut in_head = false;
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(tag) => {
+                let (name, attrs): (&'static str, String) = match tag {
+                    Tag::Paragraph => ("p", String::new()),
+                    Tag::Heading { level, .. } => (
+                        ["h1", "h2", "h3", "h4", "h5", "h6"][level as usize - 1],
+                        String::new(),
+                    ),
+                    Tag::BlockQuote(_) => ("blockquote", String::new()),
+                    Tag::CodeBlock(_) => ("pre", String::new()),
+                    Tag::List(None) => ("ul", String::new()),
+                    Tag::List(Some(_)) => ("ol", String::new()),
+                    Tag::Item => ("li", String::new()),
+                    Tag::Emphasis => ("em", String::new()),
+                    Tag::Strong => ("strong", String::new()),
+                    Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => {
+                        ("a", format!(" href=\"{}\"", escape_xml(dest_url.as_ref())))
+                    }
+                    Tag::Table(_) => ("table", String::new()),
+                    Tag::TableHead => {
+                        in_head = true;
+                        ("tr", String::new())
+                    }
+                    Tag::TableRow => ("tr", String::new()),
+                    Tag::TableCell => (if in_head { "th" } else { "td" }, String::new()),
+                    _ => ("", String::new()),
+                };
+                if !name.is_empty() {
+                    out.push_str(&format!("<xhtml:{name}{attrs}>"));
+                }
+                open.push(name);
+            }
+            Event::End(end) => {
+                if end == TagEnd::TableHead {
+                    in_head = false;
+                }
+                if let Some(name) = open.pop().filter(|n| !n.is_empty()) {
+                    out.push_str(&format!("</xhtml:{name}>"));
+                }
+            }
+            Event::Text(text) | Event::Html(text) | Event::InlineHtml(text) => {
+                out.push_str(&escape_xml(text.as_ref()))
+            }
+            Event::Code(code) => out.push_str(&format!(
+                "<xhtml:code>{}</xhtml:code>",
+                escape_xml(code.as_ref())
+            )),
+            Event::SoftBreak => out.push('\n'),
+            Event::HardBreak => out.push_str("<xhtml:br/>"),
+            _ => {}
+        }
+    }
+    out.push_str("</xhtml:div>");
     out
 }
 

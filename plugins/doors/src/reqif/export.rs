@@ -20,7 +20,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use agentic_sdk::serde_json::{Map, Value as Json};
 use agentic_sdk::{Requirement, TraceLink};
-use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use quick_xml::escape::escape;
 
 use super::mapping::{
@@ -29,6 +28,7 @@ use super::mapping::{
 };
 use super::model::Kind;
 use crate::time::{format_datetime, parse_datetime};
+use crate::xhtml::markdown_to_xhtml;
 
 /// What was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -670,67 +670,5 @@ pub fn xml_id(id: &str) -> String {
             out.push('-');
         }
     }
-    out
-}
-
-/// Markdown as one XHTML `div` (ReqIF's `XHTML-CONTENT`), elements in the XHTML namespace.
-pub fn markdown_to_xhtml(markdown: &str) -> String {
-    let mut out = String::from("<xhtml:div>");
-    let mut open: Vec<&'static str> = Vec::new();
-    let mut in_head = false;
-    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
-        match event {
-            Event::Start(tag) => {
-                let (name, attrs): (&'static str, String) = match tag {
-                    Tag::Paragraph => ("p", String::new()),
-                    Tag::Heading { level, .. } => (
-                        ["h1", "h2", "h3", "h4", "h5", "h6"][level as usize - 1],
-                        String::new(),
-                    ),
-                    Tag::BlockQuote(_) => ("blockquote", String::new()),
-                    Tag::CodeBlock(_) => ("pre", String::new()),
-                    Tag::List(None) => ("ul", String::new()),
-                    Tag::List(Some(_)) => ("ol", String::new()),
-                    Tag::Item => ("li", String::new()),
-                    Tag::Emphasis => ("em", String::new()),
-                    Tag::Strong => ("strong", String::new()),
-                    Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. } => {
-                        ("a", format!(" href=\"{}\"", escape(dest_url.as_ref())))
-                    }
-                    Tag::Table(_) => ("table", String::new()),
-                    Tag::TableHead => {
-                        in_head = true;
-                        ("tr", String::new())
-                    }
-                    Tag::TableRow => ("tr", String::new()),
-                    Tag::TableCell => (if in_head { "th" } else { "td" }, String::new()),
-                    _ => ("", String::new()),
-                };
-                if !name.is_empty() {
-                    out.push_str(&format!("<xhtml:{name}{attrs}>"));
-                }
-                open.push(name);
-            }
-            Event::End(end) => {
-                if end == TagEnd::TableHead {
-                    in_head = false;
-                }
-                if let Some(name) = open.pop().filter(|n| !n.is_empty()) {
-                    out.push_str(&format!("</xhtml:{name}>"));
-                }
-            }
-            Event::Text(text) | Event::Html(text) | Event::InlineHtml(text) => {
-                out.push_str(&escape(text.as_ref()))
-            }
-            Event::Code(code) => out.push_str(&format!(
-                "<xhtml:code>{}</xhtml:code>",
-                escape(code.as_ref())
-            )),
-            Event::SoftBreak => out.push('\n'),
-            Event::HardBreak => out.push_str("<xhtml:br/>"),
-            _ => {}
-        }
-    }
-    out.push_str("</xhtml:div>");
     out
 }
