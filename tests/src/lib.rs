@@ -41,6 +41,9 @@ pub mod providers;
 /// A fake JIRA (Cloud and Data Center) for syncs through the host.
 pub mod jira;
 
+/// A real OpenID Connect provider (`oidc-provider` on node) and a browser for SSO stories.
+pub mod oidc_peer;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.
