@@ -73,7 +73,12 @@ impl OidcPeer {
                 .current_dir(peer_dir())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::null())
+                // `AGENTIC_TEST_PEER_LOG=1` shows the provider's notices and errors.
+                .stderr(if std::env::var_os("AGENTIC_TEST_PEER_LOG").is_some() {
+                    Stdio::inherit()
+                } else {
+                    Stdio::null()
+                })
                 .spawn()
                 .map_err(|e| format!("node: {e}"))?;
             let mut stdin = child.stdin.take().ok_or("no stdin")?;
@@ -214,7 +219,12 @@ impl Browser {
         }
     }
 
-    async fn request(&self, method: &str, url: &url::Url, form: Option<&[(String, String)]>) -> reqwest::Response {
+    async fn request(
+        &self,
+        method: &str,
+        url: &url::Url,
+        form: Option<&[(String, String)]>,
+    ) -> reqwest::Response {
         let mut req = match method {
             "POST" => self.http.post(url.clone()),
             _ => self.http.get(url.clone()),

@@ -32,7 +32,10 @@ fn people() -> Value {
     })
 }
 
-async fn sso(backend: agentic_tests::Backend, tweak: impl FnOnce(&mut ProviderConfig)) -> Option<Sso> {
+async fn sso(
+    backend: agentic_tests::Backend,
+    tweak: impl FnOnce(&mut ProviderConfig),
+) -> Option<Sso> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -51,7 +54,9 @@ async fn sso(backend: agentic_tests::Backend, tweak: impl FnOnce(&mut ProviderCo
         issuer: peer.issuer.clone(),
         client_id: CLIENT_ID.into(),
         client_secret: Some(CLIENT_SECRET.into()),
-        scopes: ["openid", "email", "profile", "groups"].map(String::from).to_vec(),
+        scopes: ["openid", "email", "profile", "groups"]
+            .map(String::from)
+            .to_vec(),
         role_rules: vec![
             RoleRule {
                 claim: "groups".into(),
@@ -87,7 +92,9 @@ impl Sso {
 
     /// A fresh browser signs `login` in at the provider; where it ended.
     async fn sign_in(&self, login: &str) -> Landing {
-        Browser::new().visit(&self.login_url(), login, FRONTEND).await
+        Browser::new()
+            .visit(&self.login_url(), login, FRONTEND)
+            .await
     }
 
     /// Signs `login` in and exchanges the one-time code: the token response.
@@ -101,7 +108,10 @@ impl Sso {
     /// Signs `login` in at the provider and stops at its redirect to the host's callback.
     async fn to_callback(&self, login: &str) -> url::Url {
         let callback = format!("{}/api/v1/auth/oidc/corp/callback", self.base);
-        match Browser::new().visit(&self.login_url(), login, &callback).await {
+        match Browser::new()
+            .visit(&self.login_url(), login, &callback)
+            .await
+        {
             Landing::Redirected(url) => url,
             other => panic!("the provider did not redirect to the callback: {other:?}"),
         }
@@ -115,7 +125,12 @@ impl Sso {
         let fragment = url.fragment().expect("fragment");
         let code = fragment.strip_prefix("oidc_code=").expect("oidc_code");
         self.app
-            .call("POST", "/api/v1/auth/oidc/exchange", None, Some(json!({"code": code})))
+            .call(
+                "POST",
+                "/api/v1/auth/oidc/exchange",
+                None,
+                Some(json!({"code": code})),
+            )
             .await
     }
 }
@@ -124,7 +139,11 @@ impl Sso {
 #[track_caller]
 fn refused(landing: &Landing, status: u16) -> &Value {
     match landing {
-        Landing::Page { status: s, json, text } => {
+        Landing::Page {
+            status: s,
+            json,
+            text,
+        } => {
             assert_eq!(*s, status, "{text}");
             assert!(json["detail"].is_string(), "{text}");
             json

@@ -60,9 +60,11 @@ impl From<OidcError> for ApiError {
             OidcError::Misconfigured(..) => ApiError::Internal(e.to_string()),
             OidcError::Provider(..) => {
                 tracing::warn!(error = %e, "identity provider failed");
-                ApiError::BadGateway("the identity provider could not be reached or answered \
+                ApiError::BadGateway(
+                    "the identity provider could not be reached or answered \
                                        unexpectedly; try again later"
-                    .into())
+                        .into(),
+                )
             }
             OidcError::Refused(_) | OidcError::InvalidToken(_) => {
                 ApiError::Unauthorized(e.to_string())
@@ -290,11 +292,7 @@ async fn oidc_callback(
             "the identity provider did not sign you in: {error} {description}"
         )));
     }
-    if query
-        .iss
-        .as_deref()
-        .is_some_and(|iss| iss != config.issuer)
-    {
+    if query.iss.as_deref().is_some_and(|iss| iss != config.issuer) {
         state
             .store
             .append_audit(failed("iss parameter is not the provider's".into()), now)
@@ -311,7 +309,9 @@ async fn oidc_callback(
     let kept: serde_json::Value = serde_json::from_slice(kept.expose())
         .map_err(|_| ApiError::Internal("the stored sign-in is unreadable".into()))?;
     let (Some(nonce), Some(verifier)) = (kept["nonce"].as_str(), kept["verifier"].as_str()) else {
-        return Err(ApiError::Internal("the stored sign-in is unreadable".into()));
+        return Err(ApiError::Internal(
+            "the stored sign-in is unreadable".into(),
+        ));
     };
     let redirect = redirect_uri(&state, &path.provider);
     let verified = match oidc
@@ -344,9 +344,9 @@ async fn oidc_callback(
             return Err(e.into());
         }
     };
-    let frontend = oidc.frontend_url().ok_or_else(|| {
-        ApiError::Internal("auth.oidc.frontend_url is not configured".into())
-    })?;
+    let frontend = oidc
+        .frontend_url()
+        .ok_or_else(|| ApiError::Internal("auth.oidc.frontend_url is not configured".into()))?;
     let code = format!("aoc_{}", random_token(32));
     let handoff = Handoff {
         user_id: user.id,

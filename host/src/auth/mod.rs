@@ -27,10 +27,10 @@ use crate::store::sessions::{RefreshOutcome, Session};
 use crate::store::users::{User, UserKind};
 use crate::store::{Store, StoreError};
 
-/// Password hashing.
-pub mod password;
 /// OpenID Connect single sign-on (relying party).
 pub mod oidc;
+/// Password hashing.
+pub mod password;
 /// Login throttling.
 pub mod throttle;
 /// JWT access tokens.

@@ -74,11 +74,10 @@ impl Store {
             .bind(now)
             .execute(&self.pool)
             .await?;
-        let rows =
-            sqlx::query("SELECT secret_id FROM oidc_logins WHERE expires_at < $1 LIMIT 100")
-                .bind(now)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query("SELECT secret_id FROM oidc_logins WHERE expires_at < $1 LIMIT 100")
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .iter()
             .map(|r| r.try_get("secret_id"))

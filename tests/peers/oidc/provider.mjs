@@ -64,6 +64,12 @@ function makeProvider(issuer) {
       rpInitiatedLogout: { enabled: true },
     },
     cookies: { keys: ['agentic-test-peer-cookie-key'] },
+    // The provider refuses to call loopback addresses (SSRF protection); in the tests the host
+    // it sends back-channel logout tokens to is on 127.0.0.1, so that one check is lifted.
+    fetch: (url, options) => {
+      const { dispatcher, ...rest } = options;
+      return globalThis.fetch(url, rest);
+    },
     async findAccount(ctx, id) {
       if (!users.has(id)) return undefined;
       return {
@@ -73,6 +79,10 @@ function makeProvider(issuer) {
     },
   });
   provider.use(tamperIdToken);
+  provider.on('backchannel.error', (ctx, err, client) => {
+    console.error(`back-channel logout to ${client.clientId} failed: ${err}`);
+  });
+  provider.on('server_error', (ctx, err) => console.error(`server error: ${err.stack}`));
   return provider;
 }
 

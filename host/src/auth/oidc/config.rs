@@ -31,9 +31,11 @@ impl OidcConfig {
         }
         let front = self.frontend_url.as_deref().unwrap_or_default();
         if url::Url::parse(front).is_err() {
-            return Err("auth.oidc.frontend_url must be set to an absolute URL when an identity \
+            return Err(
+                "auth.oidc.frontend_url must be set to an absolute URL when an identity \
                         provider is configured"
-                .into());
+                    .into(),
+            );
         }
         for (name, p) in &self.providers {
             let at = format!("auth.oidc.providers.{name}");
@@ -194,6 +196,9 @@ mod tests {
         hs.providers.get_mut("entra").expect("entra").algorithms = vec!["HS256".into()];
         assert!(hs.validate().is_err(), "symmetric algorithms are refused");
         let typo = "[providers.x]\nissuer = \"https://i\"\nclient_idd = \"c\"\n";
-        assert!(toml::from_str::<OidcConfig>(typo).is_err(), "unknown keys are errors");
+        assert!(
+            toml::from_str::<OidcConfig>(typo).is_err(),
+            "unknown keys are errors"
+        );
     }
 }

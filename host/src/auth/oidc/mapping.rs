@@ -158,7 +158,10 @@ mod tests {
             Err(Refusal::NoRole)
         );
         let with_default = provider(&[], Some(Role::SupportEngineer));
-        assert_eq!(role_for(&with_default, &json!({})), Ok(Role::SupportEngineer));
+        assert_eq!(
+            role_for(&with_default, &json!({})),
+            Ok(Role::SupportEngineer)
+        );
     }
 
     #[test]
@@ -176,10 +179,7 @@ mod tests {
         let mut p = provider(&[], None);
         p.allowed_email_domains = vec!["example.com".into()];
         let ok = json!({"email": "Ann@Example.com", "email_verified": true});
-        assert_eq!(
-            admit(&p, &ok),
-            Ok(Some(("ann@example.com".into(), true)))
-        );
+        assert_eq!(admit(&p, &ok), Ok(Some(("ann@example.com".into(), true))));
         let unverified = json!({"email": "ann@example.com", "email_verified": false});
         assert!(matches!(admit(&p, &unverified), Err(Refusal::Email(_))));
         let other = json!({"email": "ann@other.org", "email_verified": true});

@@ -27,9 +27,9 @@ use openidconnect::core::{
     CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret,
-    CsrfToken, IssuerUrl, JsonWebKey, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
+    AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
+    IssuerUrl, JsonWebKey, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
     SignatureVerificationError, TokenResponse,
 };
 use serde_json::Value;
@@ -268,8 +268,7 @@ impl Oidc {
             drop(cached);
             return Ok((self.metadata(p).await?, true));
         };
-        if d
-            .jwks_refetched_at
+        if d.jwks_refetched_at
             .is_some_and(|at| at.elapsed() < JWKS_REFETCH_MIN)
         {
             return Ok((d.metadata.clone(), false));
@@ -341,7 +340,8 @@ impl Oidc {
         verifier: &str,
     ) -> Result<Verified, OidcError> {
         let p = self.provider(name)?;
-        let algs = algorithms(&p.config).map_err(|e| OidcError::Misconfigured(p.name.clone(), e))?;
+        let algs =
+            algorithms(&p.config).map_err(|e| OidcError::Misconfigured(p.name.clone(), e))?;
         let metadata = self.metadata(p).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| OidcError::Misconfigured(p.name.clone(), format!("public_url: {e}")))?;
@@ -372,14 +372,16 @@ impl Oidc {
             .ok_or_else(|| OidcError::InvalidToken("the token response has no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_owned());
 
-        let mut checked = self.check_id_token(&client, id_token, &nonce, &algs, response.access_token())?;
+        let mut checked =
+            self.check_id_token(&client, id_token, &nonce, &algs, response.access_token())?;
         if checked.is_none() {
             // A key id the cached JWKS lacks: the provider may have rotated its keys.
             let (metadata, changed) = self.refetch_jwks(p).await?;
             if changed {
                 let client = CoreClient::from_provider_metadata(metadata, client_id, secret)
                     .set_redirect_uri(redirect);
-                checked = self.check_id_token(&client, id_token, &nonce, &algs, response.access_token())?;
+                checked =
+                    self.check_id_token(&client, id_token, &nonce, &algs, response.access_token())?;
             }
         }
         let claims = checked.ok_or_else(|| {
@@ -482,7 +484,8 @@ impl Oidc {
     /// Verifies a back-channel logout token (Back-Channel Logout 1.0 §2.6).
     pub async fn verify_logout_token(&self, name: &str, token: &str) -> Result<Logout, OidcError> {
         let p = self.provider(name)?;
-        let algs = algorithms(&p.config).map_err(|e| OidcError::Misconfigured(p.name.clone(), e))?;
+        let algs =
+            algorithms(&p.config).map_err(|e| OidcError::Misconfigured(p.name.clone(), e))?;
         let bad = |why: &str| OidcError::InvalidToken(why.to_owned());
         let mut parts = token.split('.');
         let (Some(header), Some(body), Some(signature), None) =
@@ -507,7 +510,8 @@ impl Oidc {
             .decode(signature)
             .map_err(|_| bad("unreadable signature"))?;
         let kid = header.get("kid").and_then(Value::as_str);
-        let message = &token.as_bytes()[..token.len() - token.rsplit('.').next().unwrap_or("").len() - 1];
+        let message =
+            &token.as_bytes()[..token.len() - token.rsplit('.').next().unwrap_or("").len() - 1];
         let mut metadata = self.metadata(p).await?;
         let mut retried = false;
         loop {
@@ -517,7 +521,10 @@ impl Oidc {
                 .iter()
                 .filter(|k| kid.is_none() || k.key_id().map(|id| id.as_str()) == kid)
                 .collect();
-            if keys.iter().any(|k| k.verify_signature(&alg, message, &signature).is_ok()) {
+            if keys
+                .iter()
+                .any(|k| k.verify_signature(&alg, message, &signature).is_ok())
+            {
                 break;
             }
             if keys.is_empty() && !retried {
@@ -544,7 +551,10 @@ impl Oidc {
             return Err(bad("aud is not this client"));
         }
         let now = self.clock.now_secs();
-        let iat = claims.get("iat").and_then(Value::as_i64).ok_or_else(|| bad("no iat"))?;
+        let iat = claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| bad("no iat"))?;
         if iat > now + IAT_SKEW || iat < now - IAT_MAX_AGE {
             return Err(bad("iat is out of range"));
         }
