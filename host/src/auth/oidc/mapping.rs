@@ -36,11 +36,14 @@ fn claim_at<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
 }
 
 /// Whether the claim at `path` is `value` or a list containing it (strings compared exactly;
-/// booleans and numbers by their JSON text).
+/// booleans and numbers by the value `value` spells).
 fn claim_matches(claims: &Value, path: &str, value: &str) -> bool {
     let same = |v: &Value| match v {
         Value::String(s) => s == value,
-        Value::Bool(_) | Value::Number(_) => v.to_string() == value,
+        Value::Bool(b) => value.parse::<bool>().ok() == Some(*b),
+        Value::Number(n) => n
+            .as_f64()
+            .is_some_and(|x| value.parse::<f64>().ok() == Some(x)),
         _ => false,
     };
     match claim_at(claims, path) {
