@@ -36,6 +36,12 @@ Configuration (TOML file keys; environment variables override them):
                                                                 [<data_dir>/jwt-keys]
   auth.login_per_account_per_minute AGENTIC_AUTH__LOGIN_PER_ACCOUNT_PER_MINUTE  login attempts [10]
   auth.login_per_ip_per_minute      AGENTIC_AUTH__LOGIN_PER_IP_PER_MINUTE       login attempts [60]
+  auth.oidc.frontend_url     AGENTIC_AUTH__OIDC__FRONTEND_URL     where the browser lands after SSO, with #oidc_code=…
+  auth.oidc.providers.NAME.* AGENTIC_AUTH__OIDC__PROVIDERS__NAME__* identity providers: issuer, client_id, client_secret
+                                                                or client_secret_file, scopes, algorithms, role_rules,
+                                                                default_role, allowed_email_domains, allowed_tenants,
+                                                                link_verified_email, post_logout_redirect_url
+                                                                (docs/IDENTITY.md) [none]
   http.max_body_bytes        AGENTIC_HTTP__MAX_BODY_BYTES        largest accepted request body [1048576]
   http.request_timeout_secs  AGENTIC_HTTP__REQUEST_TIMEOUT_SECS  per-request deadline [30]
   http.trust_forwarded_for   AGENTIC_HTTP__TRUST_FORWARDED_FOR   take client IP from X-Forwarded-For [false]
@@ -356,6 +362,8 @@ pub struct AuthConfig {
     pub login_per_account_per_minute: u32,
     /// Login attempts allowed per client IP per minute.
     pub login_per_ip_per_minute: u32,
+    /// OpenID Connect single sign-on providers (`docs/IDENTITY.md`).
+    pub oidc: crate::auth::oidc::config::OidcConfig,
 }
 
 /// HTTP server limits.
@@ -412,6 +420,7 @@ impl Default for AuthConfig {
             signing_key_dir: None,
             login_per_account_per_minute: 10,
             login_per_ip_per_minute: 60,
+            oidc: Default::default(),
         }
     }
 }
@@ -541,6 +550,9 @@ impl Config {
             return bad(&e);
         }
         if let Some(e) = self.backup.problem() {
+            return bad(&e);
+        }
+        if let Err(e) = self.auth.oidc.validate() {
             return bad(&e);
         }
         let d = &self.documents;

@@ -50,6 +50,9 @@ pub mod google;
 /// ReqIF exports as DOORS writes them, for the DOORS connector's stories.
 pub mod doors;
 
+/// A real OpenID Connect provider (`oidc-provider` on node) and a browser for SSO stories.
+pub mod oidc_peer;
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.

@@ -24,6 +24,7 @@ mod jira;
 mod job_faults;
 mod jobs;
 mod jwt;
+mod oidc;
 mod openapi;
 mod ops;
 mod plugins;

@@ -14,7 +14,13 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Operations that need a credential and no permission (`api::docs::NO_PERMISSION`).
-const NO_PERMISSION: [&str; 4] = ["me", "logout", "list_sessions", "revoke_session"];
+const NO_PERMISSION: [&str; 5] = [
+    "me",
+    "logout",
+    "list_sessions",
+    "revoke_session",
+    "oidc_logout",
+];
 
 /// The schema of `name`, a parameter of `method path`.
 fn param<'a>(doc: &'a Value, method: &str, path: &str, name: &str) -> &'a Value {

@@ -181,7 +181,13 @@ fn mark(object: &mut Object) {
 
 /// Operations that need a valid credential and nothing more: they act on the caller's own
 /// account and sessions, so no role or key scope can be missing (no 403 to declare).
-pub const NO_PERMISSION: &[&str] = &["me", "logout", "list_sessions", "revoke_session"];
+pub const NO_PERMISSION: &[&str] = &[
+    "me",
+    "logout",
+    "list_sessions",
+    "revoke_session",
+    "oidc_logout",
+];
 
 /// Declares what the shared machinery of the API may answer for one operation.
 fn complete(op: &mut Operation) {

@@ -68,6 +68,8 @@ mod documents;
 mod jobs;
 /// OAuth 2.0 authorization of connections: start and callback.
 mod oauth;
+/// Single sign-on with OpenID Connect: login, callback, code exchange, logout, back-channel.
+mod oidc;
 /// Health, readiness and Prometheus metrics.
 mod ops;
 /// Connector plugins: lifecycle, publishers, enablement, try-out calls.
@@ -178,6 +180,7 @@ impl Modify for BearerAuth {
 fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
     vec![
         ("auth", auth::router()),
+        ("oidc", oidc::router()),
         ("users", users::router()),
         ("service_accounts", service_accounts::router()),
         ("projects", projects::router()),

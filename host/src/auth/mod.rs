@@ -27,6 +27,8 @@ use crate::store::sessions::{RefreshOutcome, Session};
 use crate::store::users::{User, UserKind};
 use crate::store::{Store, StoreError};
 
+/// OpenID Connect single sign-on (relying party).
+pub mod oidc;
 /// Password hashing.
 pub mod password;
 /// Login throttling.
@@ -147,6 +149,7 @@ struct Inner {
     /// `auth.absolute_timeout_secs` in milliseconds.
     absolute_ms: i64,
     throttle: throttle::LoginThrottle,
+    oidc: oidc::Oidc,
 }
 
 pub(crate) fn random_token(bytes: usize) -> String {
@@ -185,8 +188,10 @@ impl Auth {
             config.login_per_account_per_minute,
             config.login_per_ip_per_minute,
         );
+        let oidc = oidc::Oidc::new(&config.oidc, clock.clone());
         Self {
             inner: Arc::new(Inner {
+                oidc,
                 store,
                 keys,
                 clock,
@@ -252,6 +257,24 @@ impl Auth {
             }
         };
 
+        self.start_session(user, client, "auth.login", serde_json::json!({}))
+            .await
+    }
+
+    /// The configured single sign-on providers.
+    pub fn oidc(&self) -> &oidc::Oidc {
+        &self.inner.oidc
+    }
+
+    /// Starts a session for a person already authenticated (by password, or by an identity
+    /// provider), audited as `action` with `detail`; the same tokens whichever way they came.
+    pub async fn start_session(
+        &self,
+        user: User,
+        client: &ClientInfo,
+        action: &'static str,
+        detail: serde_json::Value,
+    ) -> Result<IssuedTokens, AuthError> {
         let refresh_token = format!("art_{}", random_token(32));
         let now = self.now();
         let session = self
@@ -267,11 +290,11 @@ impl Auth {
             .await?;
         self.audit(NewAuditEntry {
             actor_id: Some(user.id),
-            action: "auth.login",
+            action,
             target_type: Some("session"),
             target_id: Some(session.id.to_string()),
             ip: client.ip.clone(),
-            detail: serde_json::json!({}),
+            detail,
         })
         .await?;
         self.issue(session, user, refresh_token, now)

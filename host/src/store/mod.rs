@@ -51,6 +51,8 @@ pub mod jobs;
 pub mod keys;
 /// OAuth authorization code flows in progress.
 pub mod oauth;
+/// Single sign-on: linked identities, sign-ins in progress, hand-offs, SSO sessions.
+pub mod oidc;
 /// The plugin registry: publishers, installed versions, per-project enablement.
 pub mod plugins;
 /// Projects and their members.

@@ -1,0 +1,184 @@
+//! Who a verified sign-in is here: just-in-time provisioning, linking and the role.
+//!
+//! A provider's account is linked to a person only by the provider's stable `(issuer, subject)`.
+//! A first sign-in whose e-mail belongs to an existing account takes that account over only when
+//! the provider is configured with `link_verified_email` and says the address is verified;
+//! otherwise it is refused, so a provider that lets people pick any address cannot be used to
+//! enter someone else's account. A new person is created without a password (they sign in
+//! through the provider only). The role is evaluated from the rules at every sign-in, so a person
+//! removed from a group loses the role at their next sign-in.
+
+use serde_json::Value;
+
+use super::config::ProviderConfig;
+use super::mapping::{self, Refusal};
+use super::Verified;
+use crate::clock::Millis;
+use crate::rbac::Role;
+use crate::store::audit::NewAuditEntry;
+use crate::store::users::{NewUser, User, UserChanges, UserKind};
+use crate::store::{Store, StoreError};
+
+/// Why a verified person cannot sign in.
+#[derive(Debug, thiserror::Error)]
+pub enum PeopleError {
+    /// The rules refuse them.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The linked account is deactivated.
+    #[error("this account is deactivated")]
+    Deactivated,
+    /// An account with the same e-mail exists and linking by e-mail is not allowed.
+    #[error(
+        "an account with this e-mail address already exists and is not linked to this identity \
+         provider; an administrator can allow linking verified e-mail addresses"
+    )]
+    EmailTaken,
+    /// The role change would remove the last active administrator.
+    #[error("{0}")]
+    LastAdministrator(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for PeopleError {
+    fn from(e: StoreError) -> Self {
+        PeopleError::Store(e)
+    }
+}
+
+/// The name to show: `name`, else `preferred_username`, else the e-mail, else the subject.
+fn display_name(claims: &Value, email: Option<&str>, subject: &str) -> String {
+    let name = ["name", "preferred_username"]
+        .iter()
+        .filter_map(|c| claims.get(c).and_then(Value::as_str))
+        .map(str::trim)
+        .find(|n| !n.is_empty())
+        .or(email)
+        .unwrap_or(subject);
+    name.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// The person for a verified sign-in, created or updated (role, name) as the rules say.
+pub async fn resolve(
+    store: &Store,
+    provider: &str,
+    config: &ProviderConfig,
+    verified: &Verified,
+    ip: Option<String>,
+    now: Millis,
+) -> Result<User, PeopleError> {
+    let email = mapping::admit(config, &verified.claims)?;
+    let role = mapping::role_for(config, &verified.claims)?;
+    let email_ref = email.as_ref().map(|(e, _)| e.as_str());
+    let name = display_name(&verified.claims, email_ref, &verified.subject);
+    let audit = |action: &'static str, user: i64, detail: Value| NewAuditEntry {
+        actor_id: Some(user),
+        action,
+        target_type: Some("user"),
+        target_id: Some(user.to_string()),
+        ip: ip.clone(),
+        detail,
+    };
+
+    let linked = store
+        .user_by_oidc_identity(&verified.issuer, &verified.subject)
+        .await?;
+    let user = match linked {
+        Some(user) => user,
+        None => {
+            let existing = match email_ref {
+                Some(e) => store.user_for_login(e).await?.map(|(u, _)| u),
+                None => None,
+            };
+            let user = match existing {
+                Some(user) => {
+                    let verified_email = email.as_ref().is_some_and(|(_, v)| *v);
+                    if !(config.link_verified_email && verified_email) {
+                        return Err(PeopleError::EmailTaken);
+                    }
+                    store
+                        .append_audit(
+                            audit(
+                                "user.sso_linked",
+                                user.id,
+                                serde_json::json!({"provider": provider, "by": "verified_email"}),
+                            ),
+                            now,
+                        )
+                        .await?;
+                    user
+                }
+                None => {
+                    let user = store
+                        .create_user(
+                            NewUser {
+                                kind: UserKind::Human,
+                                email: email_ref,
+                                display_name: &name,
+                                password_hash: None,
+                                role,
+                            },
+                            now,
+                        )
+                        .await
+                        .map_err(|e| match e {
+                            StoreError::Conflict(_) => PeopleError::EmailTaken,
+                            other => other.into(),
+                        })?;
+                    store
+                        .append_audit(
+                            audit(
+                                "user.provisioned",
+                                user.id,
+                                serde_json::json!({"provider": provider, "role": role.as_str()}),
+                            ),
+                            now,
+                        )
+                        .await?;
+                    user
+                }
+            };
+            store
+                .link_oidc_identity(&verified.issuer, &verified.subject, user.id, provider, now)
+                .await?;
+            user
+        }
+    };
+    if !user.is_active() {
+        return Err(PeopleError::Deactivated);
+    }
+    store
+        .link_oidc_identity(&verified.issuer, &verified.subject, user.id, provider, now)
+        .await?;
+    if user.role == role && user.display_name == name {
+        return Ok(user);
+    }
+    let before: Role = user.role;
+    let changes = UserChanges {
+        role: Some(role),
+        display_name: Some(name),
+        ..Default::default()
+    };
+    let updated = store
+        .update_user(user.id, changes, now)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(why) => PeopleError::LastAdministrator(why),
+            other => other.into(),
+        })?;
+    if before != role {
+        store
+            .append_audit(
+                audit(
+                    "user.role_mapped",
+                    user.id,
+                    serde_json::json!({"provider": provider, "from": before.as_str(), "to": role.as_str()}),
+                ),
+                now,
+            )
+            .await?;
+    }
+    Ok(updated)
+}
