@@ -210,6 +210,16 @@ stories! {
         assert_eq!(site.hits.load(Ordering::SeqCst), 2);
         assert!(millis(&second[1]["started_at"]) - millis(&second[0]["started_at"]) >= 60_000, "{second:?}");
 
+        // Watch the agent's live event stream from here on.
+        let request = axum::http::Request::builder()
+            .uri(format!("{path}/events/stream"))
+            .header("authorization", format!("Bearer {}", tl.token))
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let response = tower::ServiceExt::oneshot(app.router.clone(), request).await.expect("stream");
+        assert_eq!(response.status(), 200);
+        let mut stream = response.into_body();
+
         // A config change applies at the next run: the page lacks the new keyword.
         app.call("PATCH", &path, Some(&tl.token), Some(json!({"config": {
             "url": format!("{}/health", site.url), "interval_secs": 60, "keyword": "maintenance",
@@ -248,6 +258,23 @@ stories! {
         let alert = site.alerts.lock().expect("alerts")[0].clone();
         let text = alert["text"].as_str().expect("Slack-compatible text");
         assert!(text.contains("UNHEALTHY") && text.contains("site") && text.contains("status 500"), "{text}");
+        // The alert arrives on the live stream as an `agent` event.
+        let mut seen = String::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !seen.contains("alert.unhealthy") {
+            let frame = tokio::time::timeout_at(deadline, http_body_util::BodyExt::frame(&mut stream))
+                .await
+                .expect("an alert on the stream within 30 s")
+                .expect("the stream stays open")
+                .expect("a frame");
+            if let Ok(data) = frame.into_data() {
+                seen.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+        assert!(seen.contains("event: agent") && seen.contains("id: "), "{seen}");
+        let metrics = app.get("/metrics", &admin.token).await;
+        metrics.expect(200);
+        assert!(metrics.text.contains("agentic_agent_alerts_total") && metrics.text.contains("agentic_agent_runs_total"), "{}", metrics.text);
         let listed = app.all(&tl.token, &format!("{list}?health=unhealthy")).await;
         assert_eq!(listed.len(), 1);
         let events = app.all(&tl.token, &format!("{path}/events")).await;
@@ -426,7 +453,8 @@ stories! {
             ("write-document", "denied"), ("query-records", "ok"), ("write-document", "ok")] {
             assert!(outcomes.contains(&(call.to_owned(), outcome.to_owned())), "{call} {outcome} in {outcomes:?}");
         }
-        assert!(calls.iter().all(|e| e["target_id"] == agent_id.to_string()), "{calls:?}");
+        let target = agent_id.to_string();
+        assert!(calls.iter().all(|e| e["target_id"] == target.as_str()), "{calls:?}");
 
         // The sandbox: a loop is stopped at the deadline, memory at the cap, output at its cap,
         // a panic is a clean failure.
@@ -496,6 +524,7 @@ stories! {
         let error = first[0]["error"].as_str().unwrap_or_default();
         assert!(error.starts_with("denied") && error.contains("connections:sync"), "{error}");
         let calls = audit(&app, &admin.token, "agent.platform_call").await;
-        assert!(calls.iter().any(|e| e["target_id"] == created.json["id"].to_string() && e["detail"]["outcome"] == "denied"), "{calls:?}");
+        let narrow = created.json["id"].to_string();
+        assert!(calls.iter().any(|e| e["target_id"] == narrow.as_str() && e["detail"]["outcome"] == "denied"), "{calls:?}");
     }
 }

@@ -141,7 +141,7 @@ async fn send(clients: &Clients, url: &str, allow_private: bool, text: &str) -> 
         None => return Err("the webhook URL has no host".into()),
     };
     if let Some(why) = literal.and_then(|ip| ip_refusal(ip, allow_private)) {
-        return Err(format!("{why}"));
+        return Err(format!("the webhook address {why}"));
     }
     let response = clients
         .for_network(allow_private)
