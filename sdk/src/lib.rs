@@ -104,7 +104,11 @@ mod error;
 pub mod host;
 pub mod http;
 mod manifest;
+/// Stream states for cursor, `Link`, offset, `updated_since` and keyset paging.
+pub mod paging;
 mod records;
+/// RFC 3339 times (as the host's API shows them) to Unix milliseconds (as records carry them).
+pub mod time;
 mod types;
 
 #[cfg(not(target_arch = "wasm32"))]

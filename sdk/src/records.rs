@@ -43,8 +43,10 @@ pub struct Document {
     /// Author, as a person's external id.
     pub author: Option<String>,
     /// Creation time.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub created_at: Option<UnixMillis>,
     /// Last change in the service; drives incremental syncs.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub updated_at: Option<UnixMillis>,
     /// Labels or tags.
     pub tags: Vec<String>,
@@ -81,8 +83,10 @@ pub struct WorkItem {
     /// Link to the item in the service.
     pub url: Option<String>,
     /// Creation time.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub created_at: Option<UnixMillis>,
     /// Last change.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub updated_at: Option<UnixMillis>,
     /// Everything else (custom fields).
     pub attributes: Attributes,
@@ -101,8 +105,10 @@ pub struct Comment {
     /// Text as Markdown.
     pub body: String,
     /// Creation time.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub created_at: Option<UnixMillis>,
     /// Last change.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub updated_at: Option<UnixMillis>,
 }
 
@@ -125,8 +131,10 @@ pub struct Requirement {
     /// Status as the service names it.
     pub status: Option<String>,
     /// Creation time.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub created_at: Option<UnixMillis>,
     /// Last change.
+    #[serde(deserialize_with = "crate::time::millis_or_rfc3339")]
     pub updated_at: Option<UnixMillis>,
     /// Everything else (attributes).
     pub attributes: Attributes,

@@ -53,6 +53,15 @@ pub mod doors;
 /// A real OpenID Connect provider (`oidc-provider` on node) and a browser for SSO stories.
 pub mod oidc_peer;
 
+/// Epoch milliseconds as the API shows a time (RFC 3339, UTC), to compare a fake's times with
+/// the records the API returns.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .expect("time in range")
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
 /// Its password.

@@ -163,7 +163,12 @@ async fn assert_mirrors(app: &TestApp, token: &str, project: i64, cid: i64, expo
         assert_eq!(g["status"], STATUSES[r.status], "{}", r.id);
         assert_eq!(g["module"], module.as_str(), "{}", r.id);
         assert_eq!(g["parent"], json!(r.parent), "{}", r.id);
-        assert_eq!(g["updated_at"], r.changed, "{}", r.id);
+        assert_eq!(
+            g["updated_at"],
+            agentic_tests::rfc3339(r.changed),
+            "{}",
+            r.id
+        );
         assert_eq!(g["attributes"]["Risk"], r.risk, "{}", r.id);
         assert_eq!(g["attributes"]["Status"], STATUSES[r.status], "{}", r.id);
         assert_eq!(
@@ -265,7 +270,7 @@ async fn assert_mirrors_next(app: &TestApp, token: &str, project: i64, cid: i64,
         assert_eq!(g["identifier"], r.number.to_string());
         assert_eq!(g["title"], r.title);
         assert_eq!(g["text"], TEXTS[r.text].1, "{}", r.number);
-        assert_eq!(g["updated_at"], r.modified);
+        assert_eq!(g["updated_at"], agentic_tests::rfc3339(r.modified));
         assert_eq!(g["attributes"]["oslc"]["project_area"], next::PROJECT_AREA);
         assert_eq!(g["attributes"]["oslc"]["type"], "User Requirement");
         assert_eq!(

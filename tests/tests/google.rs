@@ -134,7 +134,7 @@ fn expected_files(d: &Data) -> BTreeMap<String, Value> {
                 json!({
                     "title": f.name, "content_type": content_type, "body": body,
                     "url": f.web_view_link(), "author": owner.email,
-                    "created_at": f.created, "updated_at": f.modified,
+                    "created_at": agentic_tests::rfc3339(f.created), "updated_at": agentic_tests::rfc3339(f.modified),
                     "attributes": {"mime_type": f.mime_type, "path": path, "version": f.version,
                                    "owners": [{"name": owner.name, "email": owner.email}]},
                 }),

@@ -153,8 +153,8 @@ fn expected(data: &Data, base_url: &str) -> [BTreeMap<String, Value>; 4] {
                 "labels": issue.labels,
                 "parent": parent.map(|p| p.id.to_string()),
                 "url": format!("{base_url}/browse/{}", issue.key),
-                "created_at": issue.created,
-                "updated_at": issue.updated,
+                "created_at": agentic_tests::rfc3339(issue.created),
+                "updated_at": agentic_tests::rfc3339(issue.updated),
                 "attributes": {
                     "project": {"key": agentic_tests::jira::PROJECTS[issue.project]},
                     "status_category": STATUSES[issue.status].1,
@@ -168,7 +168,7 @@ fn expected(data: &Data, base_url: &str) -> [BTreeMap<String, Value>; 4] {
                 c.id.to_string(),
                 json!({
                     "parent_external_id": id, "author": person(c.author), "body": c.body.markdown,
-                    "created_at": c.created, "updated_at": c.updated,
+                    "created_at": agentic_tests::rfc3339(c.created), "updated_at": agentic_tests::rfc3339(c.updated),
                 }),
             );
         }
@@ -399,7 +399,7 @@ stories! {
             (Some("Checkout fails for saved cards"), Some("Done"), Some("High")));
         assert_eq!(edited["description"], descriptions()[1].markdown);
         assert_eq!(edited["attributes"]["status_category"], "done");
-        assert_eq!(edited["updated_at"], edited_at);
+        assert_eq!(edited["updated_at"], agentic_tests::rfc3339(edited_at));
         let comments = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/comments")).await;
         assert_eq!(comments[&new_comment.to_string()]["body"], format!("Comment {new_comment}: **done**"));
         assert_eq!(comments[&new_comment.to_string()]["parent_external_id"], "10002");

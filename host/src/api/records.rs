@@ -1,6 +1,10 @@
 //! The internal models read back: what connectors synced into a project, one list per model
 //! (`/projects/{id}/work-items`, `…/comments`, `…/requirements`, `…/trace-links`, `…/people`,
 //! `…/synced-documents`, `…/raw-records`), filtered, cursor-paginated; and starting syncs.
+//!
+//! Times: the contract carries a model's `created_at`/`updated_at` as Unix milliseconds, and the
+//! store keeps them so (compact, ordered); the API shows them as RFC 3339 like every other time
+//! it shows ([`times_as_rfc3339`]).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -60,6 +64,29 @@ pub(super) struct RecordView {
     fields: serde_json::Map<String, serde_json::Value>,
 }
 
+/// The model fields that are times (see `wit/connector.wit`: `unix-millis`).
+const TIME_FIELDS: [&str; 2] = ["created_at", "updated_at"];
+
+/// Shows the model's times as RFC 3339 (`2026-11-25T10:00:00.123Z`), as the API shows every
+/// time. Values that are not whole milliseconds within the calendar's range are left as stored.
+fn times_as_rfc3339(fields: &mut serde_json::Map<String, serde_json::Value>) {
+    for key in TIME_FIELDS {
+        let Some(value) = fields.get_mut(key) else {
+            continue;
+        };
+        let Some(ms) = value.as_i64() else {
+            continue;
+        };
+        let Ok(at) = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) else {
+            continue;
+        };
+        let Ok(text) = at.format(&time::format_description::well_known::Rfc3339) else {
+            continue;
+        };
+        *value = serde_json::Value::String(text);
+    }
+}
+
 impl From<StoredRecord> for RecordView {
     fn from(r: StoredRecord) -> Self {
         let mut fields = match serde_json::from_str(&r.data) {
@@ -68,6 +95,7 @@ impl From<StoredRecord> for RecordView {
         };
         // The source key is ours; the model's copy would shadow it.
         fields.remove("external_id");
+        times_as_rfc3339(&mut fields);
         Self {
             id: r.id,
             connection_id: r.connection_id,

@@ -384,7 +384,7 @@ impl Store {
     /// The highest migration applied to the database (0: never migrated).
     pub async fn schema_version(&self) -> Result<i64> {
         let mut conn = self.pool.acquire().await?;
-        backup::schema_version(&mut *conn).await
+        backup::schema_version(&mut conn).await
     }
 
     /// Round-trips a trivial query (readiness probe).
