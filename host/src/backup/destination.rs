@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use super::{BackupError, Policy, Result};
+use super::{BackupError, Result};
 use crate::clock::Millis;
 
 const PREFIX: &str = "agentic-";
@@ -239,38 +239,6 @@ impl Directory {
             _ => {}
         }
         Ok(())
-    }
-
-    /// Deletes the backups `policy` does not keep (with `dry_run`, only names them), then the
-    /// leftovers of crashed backups. Returns the names deleted and how many backups remain.
-    /// An empty policy keeps everything: pruning without a rule must not delete every backup.
-    pub fn prune(&self, policy: &Policy, now: Millis, dry_run: bool) -> Result<Pruned> {
-        if policy.is_empty() {
-            return Ok(Pruned {
-                deleted: Vec::new(),
-                kept: self.list()?.len(),
-            });
-        }
-        let backups = self.list()?;
-        let times: Vec<Millis> = backups.iter().map(|b| b.created_at).collect();
-        let keep = policy.keep(&times);
-        let mut deleted = Vec::new();
-        for (i, b) in backups.iter().enumerate() {
-            if keep.contains(&i) {
-                continue;
-            }
-            if !dry_run {
-                self.delete(b)?;
-            }
-            deleted.push(b.name.clone());
-        }
-        if !dry_run {
-            self.clean(now)?;
-        }
-        Ok(Pruned {
-            deleted,
-            kept: keep.len(),
-        })
     }
 
     /// Removes what crashed backups left: partial files older than a day, and receipts whose

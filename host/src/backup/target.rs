@@ -83,37 +83,40 @@ impl Destination {
         }
     }
 
-    /// Deletes the backups `policy` does not keep (with `dry_run`, only names them). An empty
-    /// policy keeps everything.
+    /// Deletes the backups `policy` does not keep (with `dry_run`, only names them), then, in a
+    /// directory, the leftovers of crashed backups. Returns the names deleted and how many
+    /// backups remain. An empty policy keeps everything: pruning without a rule must not delete
+    /// every backup.
     pub async fn prune(&self, policy: &Policy, now: Millis, dry_run: bool) -> Result<Pruned> {
-        match self {
-            Self::Directory(d) => d.prune(policy, now, dry_run),
-            Self::Bucket(b) => {
-                let backups = b.list().await?;
-                if policy.is_empty() {
-                    return Ok(Pruned {
-                        deleted: Vec::new(),
-                        kept: backups.len(),
-                    });
-                }
-                let times: Vec<Millis> = backups.iter().map(|l| l.created_at).collect();
-                let keep = policy.keep(&times);
-                let mut deleted = Vec::new();
-                for (i, backup) in backups.iter().enumerate() {
-                    if keep.contains(&i) {
-                        continue;
-                    }
-                    if !dry_run {
-                        b.delete(&backup.name).await?;
-                    }
-                    deleted.push(backup.name.clone());
-                }
-                Ok(Pruned {
-                    deleted,
-                    kept: keep.len(),
-                })
-            }
+        let backups = self.list().await?;
+        if policy.is_empty() {
+            return Ok(Pruned {
+                deleted: Vec::new(),
+                kept: backups.len(),
+            });
         }
+        let times: Vec<Millis> = backups.iter().map(|b| b.created_at).collect();
+        let keep = policy.keep(&times);
+        let mut deleted = Vec::new();
+        for (i, backup) in backups.iter().enumerate() {
+            if keep.contains(&i) {
+                continue;
+            }
+            if !dry_run {
+                match self {
+                    Self::Directory(d) => d.delete(backup)?,
+                    Self::Bucket(b) => b.delete(&backup.name).await?,
+                }
+            }
+            deleted.push(backup.name.clone());
+        }
+        if let (Self::Directory(d), false) = (self, dry_run) {
+            d.clean(now)?;
+        }
+        Ok(Pruned {
+            deleted,
+            kept: keep.len(),
+        })
     }
 }
 
