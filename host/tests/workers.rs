@@ -11,7 +11,7 @@ use agentic_host::clock::{Clock, SystemClock};
 use agentic_host::config::Config;
 use agentic_host::rbac::Role;
 use agentic_host::store::connections::{Connection, ConnectionFields};
-use agentic_host::store::jobs::NewJob;
+use agentic_host::store::jobs::{JobState, NewJob};
 use agentic_host::store::users::{NewUser, UserKind};
 use agentic_host::store::Store;
 use rand::Rng;
@@ -263,7 +263,7 @@ async fn killed_mid_sync(dir: &Path, database: &str) {
     let mut last = worker(dir, database);
     let finished = wait_finished(&store, job.id, Duration::from_secs(120)).await;
     kill9(&mut last);
-    assert_eq!(finished.state, "succeeded", "{finished:?}");
+    assert_eq!(finished.state, JobState::Succeeded, "{finished:?}");
     assert!(
         seen_progress.iter().any(|n| *n > 0 && *n < ITEMS as usize),
         "no kill landed in the middle of the sync: {seen_progress:?} after {kills} kills"

@@ -157,7 +157,7 @@ stories! {
         assert!(!failed);
         // So is any other job write under the lost lease (a web task run's outcome, say).
         let fence = agentic_host::store::job_attempts::Fence { lease: &lease, checkpoint: None };
-        let outcome = agentic_host::store::web_tasks::RunOutcome { state: "succeeded", steps: "[]", error: None, document_id: None };
+        let outcome = agentic_host::store::web_tasks::RunOutcome { state: agentic_host::store::web_tasks::RunState::Succeeded, steps: "[]", error: None, document_id: None };
         let refused = store.finish_web_task_run(Some(&fence), 1, &outcome, app.state.now()).await;
         assert!(matches!(refused, Err(agentic_host::store::StoreError::LeaseLost)), "{refused:?}");
         let job = app.get(&format!("/api/v1/jobs/{id}"), &admin.token).await.json;

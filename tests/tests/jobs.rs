@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentic_host::jobs::{JobContext, JobError, JobFuture, JobHandler, Worker, WorkerOptions};
+use agentic_host::jobs::{
+    JobContext, JobError, JobFuture, JobHandler, JobState, Worker, WorkerOptions,
+};
 use agentic_host::rbac::Role;
 use agentic_host::store::jobs::{Job, NewJob};
 use agentic_tests::{stories, TestApp};
@@ -100,7 +102,7 @@ stories! {
         let (queued, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now), now).await.expect("enqueue");
 
         // Attempt 1 fails: back in the queue, due 1–2 s later (2 s with equal jitter).
-        let j = until(&app, queued.id, "retried", |j| j.attempts == 1 && j.state == "queued").await;
+        let j = until(&app, queued.id, "retried", |j| j.attempts == 1 && j.state == JobState::Queued).await;
         let wait = j.run_at - app.state.now();
         assert!((1_000..=2_000).contains(&wait), "backoff {wait} ms");
         assert_eq!(j.last_error.as_deref(), Some("the service is down"));
@@ -108,10 +110,10 @@ stories! {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.state.store.get_job(queued.id).await.expect("job").attempts, 1);
         app.advance(Duration::from_secs(2));
-        let j = until(&app, queued.id, "retried twice", |j| j.attempts == 2 && j.state == "queued").await;
+        let j = until(&app, queued.id, "retried twice", |j| j.attempts == 2 && j.state == JobState::Queued).await;
         assert!((2_000..=4_000).contains(&(j.run_at - app.state.now())), "doubles");
         app.advance(Duration::from_secs(4));
-        let dead = until(&app, queued.id, "dead", |j| j.state == "dead").await;
+        let dead = until(&app, queued.id, "dead", |j| j.state == JobState::Dead).await;
         assert_eq!(dead.attempts, 3);
         assert!(dead.finished_at.is_some());
 
@@ -123,7 +125,7 @@ stories! {
         let r = app.post(&format!("/api/v1/jobs/{}/retry", queued.id), &admin.token, json!({})).await;
         r.expect(200);
         assert_eq!(r.json["attempts"], 0);
-        let done = until(&app, queued.id, "succeeded", |j| j.state == "succeeded").await;
+        let done = until(&app, queued.id, "succeeded", |j| j.state == JobState::Succeeded).await;
         assert_eq!(done.result.as_deref(), Some(format!("{{\"done\":{}}}", queued.id).as_str()));
         app.post(&format!("/api/v1/jobs/{}/cancel", queued.id), &admin.token, json!({})).await.problem(409);
         // Its event stream shows the finished job and ends.
@@ -156,14 +158,14 @@ stories! {
         let handler = Scripted::default();
         let _worker = start_worker(&app, handler.clone(), 1);
         let (long, _) = app.state.store.enqueue(&job("\"wait\"", None, 0, 3, now), now).await.expect("enqueue");
-        let running = until(&app, long.id, "running with progress", |j| j.state == "running" && j.progress_done == 1).await;
+        let running = until(&app, long.id, "running with progress", |j| j.state == JobState::Running && j.progress_done == 1).await;
         assert_eq!(running.progress_total, Some(10));
         let r = app.get(&format!("/api/v1/jobs/{}", long.id), &admin.token).await;
         assert_eq!(r.json["progress"], json!({"done": 1, "total": 10, "message": "waiting to be cancelled"}));
         let r = app.post(&format!("/api/v1/jobs/{}/cancel", long.id), &admin.token, json!({})).await;
         assert_eq!(r.json["cancel_requested"], true);
         let started = std::time::Instant::now();
-        until(&app, long.id, "cancelled", |j| j.state == "cancelled").await;
+        until(&app, long.id, "cancelled", |j| j.state == JobState::Cancelled).await;
         assert!(started.elapsed() < Duration::from_secs(5), "reached the running job in {:?}", started.elapsed());
         assert_eq!(handler.ran.lock().expect("lock").as_slice(), [long.id], "the cancelled queued job never ran");
     }
@@ -185,12 +187,12 @@ stories! {
 
         let handler = Scripted::default();
         let _worker = start_worker(&app, handler.clone(), 1);
-        until(&app, low.id, "succeeded", |j| j.state == "succeeded").await;
+        until(&app, low.id, "succeeded", |j| j.state == JobState::Succeeded).await;
         assert_eq!(handler.ran.lock().expect("lock").as_slice(), [a.id, low.id], "by priority, then age");
-        assert_eq!(store.get_job(high.id).await.expect("job").state, "running", "still the ghost's");
+        assert_eq!(store.get_job(high.id).await.expect("job").state, JobState::Running, "still the ghost's");
         // Its lease runs out: the job goes to a live worker, as a second attempt.
         app.advance(Duration::from_secs(31));
-        let done = until(&app, high.id, "succeeded", |j| j.state == "succeeded").await;
+        let done = until(&app, high.id, "succeeded", |j| j.state == JobState::Succeeded).await;
         assert_eq!(done.attempts, 2);
         // The ghost coming back cannot overwrite the outcome.
         let late = store.finish_job(&ghost.lease().expect("lease"), agentic_host::store::jobs::Outcome::Cancelled, app.state.now()).await.expect("finish");
@@ -234,7 +236,7 @@ stories! {
         let done = store.get_job(first[1].id).await.expect("job");
         assert_eq!((done.state.as_str(), done.result.as_deref(), done.finished_at), ("succeeded", Some("{\"n\":1}"), Some(now + 5)));
         assert_eq!(done.lease_owner, None);
-        assert_eq!(store.get_job(second[0].id).await.expect("job").state, "running");
+        assert_eq!(store.get_job(second[0].id).await.expect("job").state, JobState::Running);
         assert!(store.finish_succeeded(&items, now + 6).await.expect("again").is_empty(), "written once");
     }
 
@@ -248,22 +250,22 @@ stories! {
         // must not wait behind it.
         let busy = Scripted::default();
         let _busy = start_worker(&app, busy.clone(), 1);
-        until(&app, long.id, "running", |j| j.state == "running").await;
-        let ahead = until(&app, short.id, "claimed ahead", |j| j.state == "running").await;
+        until(&app, long.id, "running", |j| j.state == JobState::Running).await;
+        let ahead = until(&app, short.id, "claimed ahead", |j| j.state == JobState::Running).await;
         assert_eq!(ahead.lease_owner, store.get_job(long.id).await.expect("job").lease_owner);
         let back = until(&app, short.id, "given back", |j| {
-            j.state == "queued" && j.lease_owner.is_none()
+            j.state == JobState::Queued && j.lease_owner.is_none()
         }).await;
         assert_eq!(back.attempts, 0, "a job never started spent no attempt");
         assert_eq!(back.started_at, None);
         let free = Scripted::default();
         let _free = start_worker(&app, free.clone(), 1);
-        let done = until(&app, short.id, "succeeded", |j| j.state == "succeeded").await;
+        let done = until(&app, short.id, "succeeded", |j| j.state == JobState::Succeeded).await;
         assert_eq!(done.attempts, 1);
         assert_eq!(free.ran.lock().expect("lock").as_slice(), [short.id], "the free worker ran it");
         assert_eq!(busy.ran.lock().expect("lock").as_slice(), [long.id]);
         store.cancel_job(long.id, app.state.now()).await.expect("cancel");
-        until(&app, long.id, "cancelled", |j| j.state == "cancelled").await;
+        until(&app, long.id, "cancelled", |j| j.state == JobState::Cancelled).await;
     }
 
     async fn a_cron_schedule_runs_each_slot_once_however_many_workers_tick(backend) {

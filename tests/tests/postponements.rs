@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use agentic_host::jobs::{JobContext, JobError, JobFuture, JobHandler, Worker, WorkerOptions};
+use agentic_host::jobs::{
+    JobContext, JobError, JobFuture, JobHandler, JobState, Worker, WorkerOptions,
+};
 use agentic_host::store::jobs::{Job, NewJob};
 use agentic_tests::{stories, TestApp};
 use serde_json::json;
@@ -102,7 +104,7 @@ stories! {
         let (moving, _) = app.state.store.enqueue(&job("\"progress\"", now), now).await.expect("enqueue");
 
         let dead = finished(&app, stalled.id).await;
-        assert_eq!(dead.state, "dead", "{dead:?}");
+        assert_eq!(dead.state, JobState::Dead, "{dead:?}");
         let error = dead.last_error.clone().unwrap_or_default();
         assert!(error.contains("postponed 3 times in a row without progress"), "{error}");
         assert!(error.contains("jobs.max_postponements"), "{error}");
@@ -115,7 +117,7 @@ stories! {
 
         // Six runs, five postponements: more than the bound, but each made progress.
         let done = finished(&app, moving.id).await;
-        assert_eq!(done.state, "succeeded", "{done:?}");
+        assert_eq!(done.state, JobState::Succeeded, "{done:?}");
         assert_eq!(done.result.as_deref(), Some(r#"{"runs":6}"#));
 
         // A service asking for 4e9 seconds parks the job for an hour at most.
@@ -124,7 +126,7 @@ stories! {
         let mut parked = None;
         for _ in 0..1500 {
             let job = app.state.store.get_job(century.id).await.expect("job");
-            if job.postponements == 1 && job.state == "queued" {
+            if job.postponements == 1 && job.state == JobState::Queued {
                 parked = Some(job);
                 break;
             }

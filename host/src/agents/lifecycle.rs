@@ -16,9 +16,9 @@
 use std::sync::Arc;
 
 use super::components::Components;
-use super::{check_bindings, kind, validate_config, AgentJob, DEPLOY, STOP};
+use super::{check_bindings, kind, validate_config, AgentJob, AgentState, DEPLOY, STOP};
 use crate::clock::{Clock, Millis};
-use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
+use crate::jobs::{JobContext, JobError, JobFuture, JobHandler, JobState};
 use crate::store::agents::Agent;
 use crate::store::{Store, StoreError};
 
@@ -27,7 +27,8 @@ use crate::store::{Store, StoreError};
 /// leaves the agent `failed`, a stop that never ran leaves it `running`. Returns the agent as it
 /// now is.
 pub async fn stale_job(store: &Store, agent: Agent, now: Millis) -> Result<Agent, StoreError> {
-    let (Some(job_id), "deploying" | "stopping") = (agent.job_id, agent.state.as_str()) else {
+    let (Some(job_id), AgentState::Deploying | AgentState::Stopping) = (agent.job_id, agent.state)
+    else {
         return Ok(agent);
     };
     let job = match store.get_job(job_id).await {
@@ -35,18 +36,18 @@ pub async fn stale_job(store: &Store, agent: Agent, now: Millis) -> Result<Agent
         Err(StoreError::NotFound) => return Ok(agent),
         Err(e) => return Err(e),
     };
-    if !matches!(job.state.as_str(), "cancelled" | "dead") {
+    if !matches!(job.state, JobState::Cancelled | JobState::Dead) {
         return Ok(agent);
     }
     let why = job.last_error.as_deref().unwrap_or("no error recorded");
-    let (to, error) = if agent.state == "deploying" {
+    let (to, error) = if agent.state == AgentState::Deploying {
         (
-            "failed",
+            AgentState::Failed,
             format!("deploy job {job_id} ended {} ({why})", job.state),
         )
     } else {
         (
-            "running",
+            AgentState::Running,
             format!(
                 "stop job {job_id} ended {} ({why}); the agent still runs",
                 job.state
@@ -54,7 +55,7 @@ pub async fn stale_job(store: &Store, agent: Agent, now: Millis) -> Result<Agent
         )
     };
     store
-        .settle_agent(agent.id, job_id, &agent.state, to, Some(&error), now)
+        .settle_agent(agent.id, job_id, agent.state, to, Some(&error), now)
         .await?;
     store.agent_by_id(agent.id).await
 }
@@ -135,7 +136,7 @@ impl DeployHandler {
             }
             Err(e) => return Err(self.give_up(ctx, agent_id, &e).await),
         };
-        if agent.state != "deploying" || agent.job_id != Some(job) {
+        if agent.state != AgentState::Deploying || agent.job_id != Some(job) {
             return Ok(serde_json::json!({
                 "agent_id": agent_id,
                 "skipped": format!("the agent is {} and no longer waits for this job", agent.state),
@@ -149,7 +150,14 @@ impl DeployHandler {
         let now = self.clock.now_ms();
         if let Some(problem) = problem {
             self.store
-                .settle_agent(agent_id, job, "deploying", "failed", Some(&problem), now)
+                .settle_agent(
+                    agent_id,
+                    job,
+                    AgentState::Deploying,
+                    AgentState::Failed,
+                    Some(&problem),
+                    now,
+                )
                 .await
                 .map_err(|e| retry(ctx, &e))?;
             return Err(JobError::Permanent(format!("deploy failed: {problem}")));
@@ -188,8 +196,8 @@ impl DeployHandler {
                 .settle_agent(
                     agent_id,
                     ctx.job.id,
-                    "deploying",
-                    "failed",
+                    AgentState::Deploying,
+                    AgentState::Failed,
                     Some(&why),
                     self.clock.now_ms(),
                 )

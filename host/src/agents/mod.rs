@@ -290,55 +290,7 @@ pub async fn check_bindings(
     Ok(Ok(()))
 }
 
-/// Where an agent is in its lifecycle, as the API names it (`?state=` and an agent's `state`).
-///
-/// The store keeps the name (`store::agents::Agent::state`); this is the closed set the
-/// lifecycle writes, declared as an enum in the OpenAPI document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AgentState {
-    /// Configured, never deployed.
-    Draft,
-    /// A deploy job is under way.
-    Deploying,
-    /// Deployed and running.
-    Running,
-    /// A stop job is under way.
-    Stopping,
-    /// Stopped on request.
-    Stopped,
-    /// A deploy or stop failed (`last_error` says why).
-    Failed,
-}
-
-impl AgentState {
-    /// Every state.
-    pub const ALL: [AgentState; 6] = [
-        AgentState::Draft,
-        AgentState::Deploying,
-        AgentState::Running,
-        AgentState::Stopping,
-        AgentState::Stopped,
-        AgentState::Failed,
-    ];
-
-    /// The stored and API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentState::Draft => "draft",
-            AgentState::Deploying => "deploying",
-            AgentState::Running => "running",
-            AgentState::Stopping => "stopping",
-            AgentState::Stopped => "stopped",
-            AgentState::Failed => "failed",
-        }
-    }
-
-    /// Parses [`AgentState::as_str`].
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
+pub use crate::store::agents::AgentState;
 
 /// How a running agent is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -375,7 +327,10 @@ pub fn is_external(agent: &Agent) -> bool {
 /// every `timeout_ms` for `external` ones (heartbeats of an earlier run, before
 /// `running_since`, do not count).
 pub fn health(agent: &Agent, now: Millis, timeout_ms: i64) -> Health {
-    let Some(since) = agent.running_since.filter(|_| agent.state == "running") else {
+    let Some(since) = agent
+        .running_since
+        .filter(|_| agent.state == AgentState::Running)
+    else {
         return Health::Unknown;
     };
     if !is_external(agent) {

@@ -426,7 +426,7 @@ impl Platform for AgentPlatform {
                 }
                 Ok(JobStatus {
                     id: job.id,
-                    state: job.state,
+                    state: job.state.to_string(),
                     result: job.result,
                     last_error: job.last_error,
                     finished_at: job.finished_at,

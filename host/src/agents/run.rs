@@ -229,7 +229,7 @@ impl RunHandler {
             }
             Err(e) => return Err(JobError::store("reading the agent", e)),
         };
-        if agent.state != "running" || agent.run_job_id != Some(ctx.job.id) {
+        if agent.state != super::AgentState::Running || agent.run_job_id != Some(ctx.job.id) {
             return Ok(json!({
                 "agent_id": agent.id,
                 "skipped": format!("the agent is {} and this is not its current run", agent.state),

@@ -112,7 +112,7 @@ impl Validate for HeartbeatBody {
 struct HeartbeatReply {
     agent_id: i64,
     /// Lifecycle state (`deploying` or `running`).
-    state: String,
+    state: crate::agents::AgentState,
     /// The config to run with.
     #[schema(value_type = Object)]
     config: serde_json::Value,

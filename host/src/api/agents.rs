@@ -25,7 +25,7 @@ use crate::agents::{self, AgentJob, AgentState, Health, KindName};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::{to_datetime, Millis};
 use crate::rbac::{Permission, Role};
-use crate::store::agents::{Agent, AgentFilter, HealthFilter, MetricsSample, IDLE_STATES};
+use crate::store::agents::{Agent, AgentFilter, HealthFilter, MetricsSample};
 use crate::store::jobs::NewJob;
 use crate::store::StoreError;
 
@@ -66,8 +66,7 @@ struct AgentView {
     /// Valid against the kind's config schema.
     #[schema(value_type = Object)]
     config: serde_json::Value,
-    #[schema(value_type = AgentState)]
-    state: String,
+    state: AgentState,
     /// Measured from runs (component kinds) or heartbeats (`external`); see `GET …/status`.
     health: Health,
     /// Runs finished since the last deploy (component kinds).
@@ -239,16 +238,13 @@ async fn list_agents(
     access::project(&state.store, &who, path.id, Permission::AgentsRead).await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    if q.state
-        .as_deref()
-        .is_some_and(|s| AgentState::parse(s).is_none())
-    {
-        let names: Vec<&str> = AgentState::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(ApiError::field(
-            "state",
-            format!("must be one of {}", names.join(", ")),
-        ));
-    }
+    let wanted_state = match q.state.as_deref() {
+        None => None,
+        Some(name) => Some(AgentState::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = AgentState::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::field("state", format!("must be one of {}", names.join(", ")))
+        })?),
+    };
     let health = match q.health.as_deref() {
         None => None,
         Some("healthy") => Some(HealthFilter::Healthy),
@@ -263,7 +259,7 @@ async fn list_agents(
     };
     let now = state.now();
     let filter = AgentFilter {
-        state: q.state.as_deref(),
+        state: wanted_state,
         health: health.map(|h| (h, now - timeout_ms(&state))),
     };
     let page = state
@@ -377,10 +373,10 @@ async fn admit(
 
 fn conflict_on_name(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(what) if what.starts_with("the agent") => {
+        StoreError::Stale(what) => {
             ApiError::Conflict(format!("{what}; read the agent again and retry"))
         }
-        StoreError::Conflict(_) => {
+        StoreError::Duplicate { .. } => {
             ApiError::Conflict("an agent with this name exists in the project".into())
         }
         other => other.into(),
@@ -460,10 +456,6 @@ async fn get_agent(
     Ok(Json(view(&state, agent)))
 }
 
-fn idle(state: &str) -> bool {
-    matches!(state, "draft" | "stopped" | "failed")
-}
-
 /// Renames an agent, or replaces its config (re-validated): while it is idle, or while a kind
 /// the host runs is running (the change applies from its next run); otherwise 409. Needs
 /// `agents:manage`.
@@ -485,8 +477,8 @@ async fn update_agent(
         // A running agent the host runs reads its config at each run: a change applies from
         // the next one. An external agent learns its config from heartbeats; it and agents in
         // transition keep theirs until they are idle.
-        let live = current.state == "running" && !agents::is_external(&current);
-        if !idle(&current.state) && !live {
+        let live = current.state == AgentState::Running && !agents::is_external(&current);
+        if !current.state.is_idle() && !live {
             return Err(ApiError::Conflict(format!(
                 "the agent is {}; its config can change only while it is draft, stopped or \
                  failed, or running on this host (stop it, change the config, deploy it again)",
@@ -505,7 +497,7 @@ async fn update_agent(
         .map_or(current.config.clone(), ToString::to_string);
     let updated = state
         .store
-        .update_agent(current.id, &current.state, name, &config, state.now())
+        .update_agent(current.id, current.state, name, &config, state.now())
         .await
         .map_err(conflict_on_name)?;
     let detail = serde_json::json!({
@@ -592,10 +584,14 @@ fn cannot_deploy(agent: &Agent) -> ApiError {
         .job_id
         .map(|j| format!(" (job {j})"))
         .unwrap_or_default();
-    ApiError::Conflict(match agent.state.as_str() {
-        "deploying" => format!("the agent is already deploying{job}"),
-        "running" => "the agent is already running; stop it first to deploy it again".into(),
-        "stopping" => format!("the agent is stopping{job}; deploy it again once it is stopped"),
+    ApiError::Conflict(match agent.state {
+        AgentState::Deploying => format!("the agent is already deploying{job}"),
+        AgentState::Running => {
+            "the agent is already running; stop it first to deploy it again".into()
+        }
+        AgentState::Stopping => {
+            format!("the agent is stopping{job}; deploy it again once it is stopped")
+        }
         other => format!("the agent is {other} and cannot be deployed"),
     })
 }
@@ -606,11 +602,11 @@ fn cannot_stop(agent: &Agent) -> ApiError {
         .job_id
         .map(|j| format!(" (job {j})"))
         .unwrap_or_default();
-    ApiError::Conflict(match agent.state.as_str() {
-        "draft" => "the agent has never been deployed; there is nothing to stop".into(),
-        "stopping" => format!("the agent is already stopping{job}"),
-        "stopped" => "the agent is already stopped".into(),
-        "failed" => {
+    ApiError::Conflict(match agent.state {
+        AgentState::Draft => "the agent has never been deployed; there is nothing to stop".into(),
+        AgentState::Stopping => format!("the agent is already stopping{job}"),
+        AgentState::Stopped => "the agent is already stopped".into(),
+        AgentState::Failed => {
             "the agent failed to deploy and is not running; there is nothing to stop".into()
         }
         other => format!("the agent is {other} and cannot be stopped"),
@@ -645,7 +641,13 @@ async fn deploy_agent(
     let job = transition_job(&current, agents::DEPLOY, who.user.id, grant, now);
     let Some((agent, job)) = state
         .store
-        .start_transition(current.id, IDLE_STATES, "deploying", &job, now)
+        .start_transition(
+            current.id,
+            &AgentState::IDLE,
+            AgentState::Deploying,
+            &job,
+            now,
+        )
         .await?
     else {
         let now = state.store.get_agent(path.id, current.id).await?;
@@ -689,7 +691,13 @@ async fn stop_agent(
     let job = transition_job(&current, agents::STOP, who.user.id, None, now);
     let Some((agent, job)) = state
         .store
-        .start_transition(current.id, "'deploying', 'running'", "stopping", &job, now)
+        .start_transition(
+            current.id,
+            &[AgentState::Deploying, AgentState::Running],
+            AgentState::Stopping,
+            &job,
+            now,
+        )
         .await?
     else {
         let now = state.store.get_agent(path.id, current.id).await?;
@@ -782,7 +790,7 @@ async fn rotate_token(
 struct AgentStatus {
     agent_id: i64,
     /// Lifecycle state.
-    state: String,
+    state: AgentState,
     /// Component kinds, measured from runs: `healthy` after a successful run, `unhealthy` after
     /// `unhealthy_after` failed runs in a row. `external`: `healthy` with a heartbeat of this
     /// run within `heartbeat_timeout_secs`, `unhealthy` when neither a heartbeat nor the start

@@ -252,7 +252,7 @@ async fn change_password(
     let pw = body.current_password;
     let ok = tokio::task::spawn_blocking(move || password::verify(&pw, current.as_deref()))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal("checking a password", e))?;
     if !ok {
         return Err(ApiError::field(
             "current_password",

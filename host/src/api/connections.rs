@@ -281,7 +281,7 @@ fn private_network_allowed(who: &Principal, wanted: bool) -> ApiResult<()> {
 
 fn conflict_on_name(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(_) => {
+        StoreError::Duplicate { .. } => {
             ApiError::Conflict("a connection with this name exists in the project".into())
         }
         other => other.into(),
@@ -339,7 +339,7 @@ async fn create_connection(
     credential_transport(kind, &body.base_url, body.allow_private_network)?;
     let now = state.now();
     let secret_id = match body.credential.secret() {
-        Some(secret) => Some(state.vault.put(&secret, now).await.map_err(vault_error)?),
+        Some(secret) => Some(state.vault.put(&secret, now).await?),
         None => None,
     };
     let fields = ConnectionFields {
@@ -355,9 +355,11 @@ async fn create_connection(
         let taken = state.store.list_connections(path.id).await?;
         if taken.iter().any(|c| c.name == fields.name) {
             if let Some(id) = secret_id {
-                state.vault.delete(id).await.map_err(vault_error)?;
+                state.vault.delete(id).await?;
             }
-            return Err(conflict_on_name(StoreError::Conflict(String::new())));
+            return Err(conflict_on_name(StoreError::Duplicate {
+                constraint: "connections.name".into(),
+            }));
         }
         let draft = draft(0, path.id, &body.plugin_id, &fields, now);
         match before_saving(&state, &draft).await {
@@ -365,7 +367,7 @@ async fn create_connection(
             Err(e) => {
                 // Nothing stays behind: the secret (and any session of it) goes.
                 if let Some(id) = secret_id {
-                    state.vault.delete(id).await.map_err(vault_error)?;
+                    state.vault.delete(id).await?;
                 }
                 return Err(e);
             }
@@ -382,7 +384,7 @@ async fn create_connection(
         Err(e) => {
             // Nothing stays behind: the secret goes with the failed connection.
             if let Some(id) = secret_id {
-                state.vault.delete(id).await.map_err(vault_error)?;
+                state.vault.delete(id).await?;
             }
             return Err(conflict_on_name(e));
         }
@@ -441,10 +443,6 @@ fn draft(
         created_at: now,
         updated_at: now,
     }
-}
-
-fn vault_error(e: crate::vault::VaultError) -> ApiError {
-    ApiError::Internal(format!("vault: {e}"))
 }
 
 pub(super) async fn load(
@@ -548,7 +546,7 @@ async fn update_connection(
     if let Some(credential) = &body.credential {
         secret_id = match credential.secret() {
             Some(secret) => {
-                let id = state.vault.put(&secret, now).await.map_err(vault_error)?;
+                let id = state.vault.put(&secret, now).await?;
                 new_secret = Some(id);
                 Some(id)
             }
@@ -576,7 +574,7 @@ async fn update_connection(
                 Err(e) => {
                     // The stored credential stays as it was; the refused one goes.
                     if let Some(id) = new_secret {
-                        state.vault.delete(id).await.map_err(vault_error)?;
+                        state.vault.delete(id).await?;
                     }
                     return Err(e);
                 }
@@ -592,13 +590,13 @@ async fn update_connection(
         Ok(updated) => updated,
         Err(e) => {
             if let Some(id) = new_secret {
-                state.vault.delete(id).await.map_err(vault_error)?;
+                state.vault.delete(id).await?;
             }
             return Err(conflict_on_name(e));
         }
     };
     if let Some(old) = current.secret_id.filter(|old| Some(*old) != secret_id) {
-        state.vault.delete(old).await.map_err(vault_error)?;
+        state.vault.delete(old).await?;
     }
     let detail = serde_json::json!({
         "credential_replaced": body.credential.is_some(), "credential_kind": kind,
@@ -650,9 +648,9 @@ async fn delete_connection(
     state.store.delete_connection(path.id, current.id).await?;
     crate::jobs::schedule::remove(&state.store, &super::records::schedule_name(current.id))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::internal("removing the sync schedule", e))?;
     for id in current.secret_id.into_iter().chain(verifiers) {
-        state.vault.delete(id).await.map_err(vault_error)?;
+        state.vault.delete(id).await?;
     }
     let detail =
         serde_json::json!({"name": current.name, "credential_kind": current.credential_kind});

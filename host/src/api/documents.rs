@@ -389,7 +389,7 @@ fn upload_error(e: UploadError) -> ApiError {
                  try again when space has been freed"
                 .into(),
         ),
-        UploadError::Io(e) => ApiError::Internal(format!("spooling an upload: {e}")),
+        UploadError::Io(e) => ApiError::internal("spooling an upload", e),
     }
 }
 
@@ -401,7 +401,7 @@ fn blob_error(e: BlobError) -> ApiError {
              try again when space has been freed"
                 .into(),
         ),
-        other => ApiError::Internal(format!("blob store: {other}")),
+        other => ApiError::internal("blob store", other),
     }
 }
 

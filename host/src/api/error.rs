@@ -4,6 +4,9 @@
 //! field in `errors`); server failures are logged with their cause and answered with a generic
 //! 500, so internal text never reaches a client.
 
+use std::borrow::Cow;
+use std::error::Error as StdError;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -11,6 +14,10 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 use crate::store::StoreError;
+use crate::vault::VaultError;
+
+/// The cause of an internal error, kept for the log.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// The `Retry-After` of a 503: a dependency that is down is tried again this much later.
 pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 5;
@@ -101,15 +108,38 @@ pub enum ApiError {
     /// A dependency (database) is unavailable or the request took too long.
     #[error("{0}")]
     Unavailable(String),
-    /// A bug or an infrastructure failure; the cause is logged, not returned.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A bug or an infrastructure failure: what the host was doing, and the error that stopped
+    /// it. Both are logged with the error's whole source chain; the client gets a generic 500.
+    #[error("internal error: {context}")]
+    Internal {
+        /// What the host was doing ("hashing a password", "vault").
+        context: Cow<'static, str>,
+        /// The error that stopped it; `None` for a broken invariant with no error behind it.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
 
 impl ApiError {
     /// Validation failure of a single field.
     pub fn field(field: &str, message: impl Into<String>) -> Self {
         ApiError::Validation(vec![FieldError::new(field, message)])
+    }
+
+    /// An internal error caused by `source` while doing `context`.
+    pub fn internal(context: impl Into<Cow<'static, str>>, source: impl Into<BoxError>) -> Self {
+        ApiError::Internal {
+            context: context.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// An internal error with no error behind it: an invariant of the host does not hold.
+    pub fn bug(context: impl Into<Cow<'static, str>>) -> Self {
+        ApiError::Internal {
+            context: context.into(),
+            source: None,
+        }
     }
 
     /// 404 with a message naming what was not found.
@@ -170,7 +200,7 @@ impl ApiError {
                 "unavailable",
                 "Service unavailable",
             ),
-            Internal(_) => (
+            Internal { .. } => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal server error",
@@ -188,8 +218,8 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let detail = match &self {
-            ApiError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error");
+            ApiError::Internal { .. } => {
+                tracing::error!(error = %chain(&self), "internal error");
                 "the server failed to handle the request; it has been logged".to_owned()
             }
             // One field: its message too, so a client that shows only `detail` says why.
@@ -248,15 +278,42 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Duplicate { constraint } => ApiError::Conflict(constraint),
+            StoreError::Stale(what) => {
+                ApiError::Conflict(format!("{what}; read it again and retry"))
+            }
             StoreError::Unavailable(cause) => {
                 tracing::warn!(error = %cause, "the database is unavailable");
                 ApiError::Unavailable(
                     "the database is unavailable; try again in a few seconds".into(),
                 )
             }
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::internal("store", other),
         }
     }
+}
+
+/// The vault's failures are the host's, except a database that is away (503 like the store's).
+impl From<VaultError> for ApiError {
+    fn from(e: VaultError) -> Self {
+        match e {
+            VaultError::Store(unavailable @ StoreError::Unavailable(_)) => unavailable.into(),
+            other => ApiError::internal("vault", other),
+        }
+    }
+}
+
+/// `error` and each of its sources, outermost first, as one line for the log
+/// ("internal error: store: database error: …").
+fn chain(error: &dyn StdError) -> String {
+    let mut line = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    line
 }
 
 impl From<AuthError> for ApiError {
@@ -271,10 +328,53 @@ impl From<AuthError> for ApiError {
             AuthError::SessionExpired(why) => ApiError::SessionExpired(why.into()),
             AuthError::SessionRevoked(why) => ApiError::Unauthorized(why.into()),
             AuthError::Store(e) => e.into(),
-            AuthError::Internal(e) => ApiError::Internal(e),
+            AuthError::Blocking(e) => ApiError::internal("checking a password", e),
         }
     }
 }
 
 /// Result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_for_the_log_and_not_for_the_client() {
+        let io = std::io::Error::other("disk on fire at /var/lib/agentic");
+        let e = ApiError::internal("spooling an upload", io);
+        assert_eq!(
+            chain(&e),
+            "internal error: spooling an upload: disk on fire at /var/lib/agentic"
+        );
+        let store = ApiError::from(StoreError::Database(sqlx::Error::Protocol(
+            "bad packet".into(),
+        )));
+        assert!(
+            chain(&store).starts_with("internal error: store: database error: "),
+            "{}",
+            chain(&store)
+        );
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn store_conflicts_are_409_by_kind() {
+        let stale = ApiError::from(StoreError::Stale("the agent changed state meanwhile"));
+        assert!(
+            matches!(&stale, ApiError::Conflict(m) if m.ends_with("read it again and retry")),
+            "{stale:?}"
+        );
+        let duplicate = ApiError::from(StoreError::Duplicate {
+            constraint: "agents.name".into(),
+        });
+        assert!(matches!(duplicate, ApiError::Conflict(_)));
+        let vault_down = ApiError::from(VaultError::Store(StoreError::Unavailable("gone".into())));
+        assert!(
+            matches!(vault_down, ApiError::Unavailable(_)),
+            "{vault_down:?}"
+        );
+    }
+}

@@ -91,8 +91,7 @@ pub(super) struct JobView {
     /// What it runs (`sync`, …).
     kind: String,
     project_id: Option<i64>,
-    #[schema(value_type = JobState)]
-    state: String,
+    state: JobState,
     /// The handler's input.
     #[schema(value_type = Object)]
     payload: serde_json::Value,
@@ -223,16 +222,13 @@ async fn list_jobs(
     who.require(Permission::JobsRead)?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    if q.state
-        .as_deref()
-        .is_some_and(|s| JobState::parse(s).is_none())
-    {
-        let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
-        return Err(ApiError::field(
-            "state",
-            format!("must be one of {}", names.join(", ")),
-        ));
-    }
+    let wanted_state = match q.state.as_deref() {
+        None => None,
+        Some(name) => Some(JobState::parse(name).ok_or_else(|| {
+            let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
+            ApiError::field("state", format!("must be one of {}", names.join(", ")))
+        })?),
+    };
     if let Some(kind) = q.kind.as_deref() {
         if kind.chars().count() > 64 {
             return Err(ApiError::field("kind", "must be at most 64 characters"));
@@ -250,7 +246,7 @@ async fn list_jobs(
         projects: member_of.as_deref(),
         project_id: q.project_id,
         kind: q.kind.as_deref(),
-        state: q.state.as_deref(),
+        state: wanted_state,
     };
     let page = state.store.list_jobs(&filter, after, limit).await?;
     Ok(Json(Paginated::from_page(page, JobView::from)))
@@ -311,7 +307,7 @@ async fn cancel_job(
     ApiPath(path): ApiPath<JobPath>,
 ) -> ApiResult<Json<JobView>> {
     let job = visible(&state, &who, path.id, Permission::JobsOperate).await?;
-    if !matches!(job.state.as_str(), "queued" | "running") {
+    if job.state.is_finished() {
         return Err(ApiError::Conflict(format!(
             "the job is {}; only queued or running jobs can be cancelled",
             job.state
@@ -397,7 +393,7 @@ async fn job_events(
                     if Some(job.updated_at) == last_seen {
                         continue;
                     }
-                    let finished = matches!(job.state.as_str(), "succeeded" | "dead" | "cancelled");
+                    let finished = job.state.is_finished();
                     let stamp = job.updated_at;
                     let view = JobView::from(job);
                     let event = Event::default()

@@ -259,9 +259,17 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(state.config.http.max_body_bytes))
         .layer(middleware::from_fn_with_state(timeout, deadline))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal("handler panicked".into()).into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                // The panic's message goes to the log with the 500, not only to stderr.
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "(no message)".into());
+                ApiError::bug(format!("handler panicked: {message}")).into_response()
+            },
+        ))
         .layer(middleware::from_fn(record_metrics))
         .layer(middleware::from_fn_with_state(
             state.usage.clone(),

@@ -126,21 +126,17 @@ async fn start_authorization(
     let now = state.now();
     // Flows nobody finished: their verifiers (and, by cascade, the flows) go.
     for verifier in state.store.expired_authorizations(now).await? {
-        state.vault.delete(verifier).await.map_err(vault_error)?;
+        state.vault.delete(verifier).await?;
     }
-    let secret = state.vault.get(secret_id).await.map_err(vault_error)?;
+    let secret = state.vault.get(secret_id).await?;
     let stored = StoredCredential::from_bytes(secret.expose())
-        .map_err(|_| ApiError::Internal("the stored credential is unreadable".into()))?;
+        .map_err(|e| ApiError::internal("the stored credential is unreadable", e))?;
     let flow_state = random_token(32);
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let redirect_uri = state.config.oauth_redirect_uri();
     let url = flows::authorization_url(&stored.credential, &redirect_uri, &flow_state, challenge)
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
-    let verifier_secret_id = state
-        .vault
-        .put(verifier.secret().as_bytes(), now)
-        .await
-        .map_err(vault_error)?;
+    let verifier_secret_id = state.vault.put(verifier.secret().as_bytes(), now).await?;
     let expires_at = now + FLOW_TTL_MS;
     let flow = Authorization {
         connection_id: connection.id,
@@ -226,16 +222,8 @@ async fn callback(
                 "unknown or already used authorization state: start the authorization again".into(),
             )
         })?;
-    let verifier = state
-        .vault
-        .get(flow.verifier_secret_id)
-        .await
-        .map_err(vault_error)?;
-    state
-        .vault
-        .delete(flow.verifier_secret_id)
-        .await
-        .map_err(vault_error)?;
+    let verifier = state.vault.get(flow.verifier_secret_id).await?;
+    state.vault.delete(flow.verifier_secret_id).await?;
     let now = state.now();
     let audit = |action: &'static str, detail: serde_json::Value| NewAuditEntry {
         actor_id: Some(flow.user_id),
@@ -304,7 +292,7 @@ async fn callback(
         allow_private: connection.allow_private_network,
     };
     let verifier = std::str::from_utf8(verifier.expose())
-        .map_err(|_| ApiError::Internal("the stored verifier is unreadable".into()))?;
+        .map_err(|e| ApiError::internal("the stored verifier is unreadable", e))?;
     let redirect_uri = state.config.oauth_redirect_uri();
     if let Err(e) = state
         .sessions
@@ -349,8 +337,4 @@ async fn callback(
         })
         .into_response(),
     })
-}
-
-fn vault_error(e: crate::vault::VaultError) -> ApiError {
-    ApiError::Internal(format!("vault: {e}"))
 }

@@ -57,7 +57,7 @@ impl From<OidcError> for ApiError {
     fn from(e: OidcError) -> Self {
         match e {
             OidcError::UnknownProvider(_) => ApiError::NotFound(e.to_string()),
-            OidcError::Misconfigured(..) => ApiError::Internal(e.to_string()),
+            OidcError::Misconfigured(..) => ApiError::internal("OpenID Connect", e),
             OidcError::Provider(..) => {
                 tracing::warn!(error = %e, "identity provider failed");
                 ApiError::BadGateway(
@@ -85,10 +85,6 @@ impl From<PeopleError> for ApiError {
             PeopleError::Store(s) => s.into(),
         }
     }
-}
-
-fn vault_error(e: crate::vault::VaultError) -> ApiError {
-    ApiError::Internal(format!("vault: {e}"))
 }
 
 /// The provider name in the path.
@@ -173,17 +169,13 @@ async fn oidc_login(
     query.parse()?;
     let now = state.now();
     for secret in state.store.expired_oidc_logins(now).await? {
-        state.vault.delete(secret).await.map_err(vault_error)?;
+        state.vault.delete(secret).await?;
     }
     let start = oidc
         .start(&path.provider, &redirect_uri(&state, &path.provider))
         .await?;
     let kept = serde_json::json!({"nonce": start.nonce, "verifier": start.verifier});
-    let secret_id = state
-        .vault
-        .put(kept.to_string().as_bytes(), now)
-        .await
-        .map_err(vault_error)?;
+    let secret_id = state.vault.put(kept.to_string().as_bytes(), now).await?;
     let pending = PendingLogin {
         provider: path.provider.clone(),
         secret_id,
@@ -257,16 +249,8 @@ async fn oidc_callback(
         .ok_or_else(|| {
             ApiError::BadRequest("unknown or already used sign-in state: sign in again".into())
         })?;
-    let kept = state
-        .vault
-        .get(pending.secret_id)
-        .await
-        .map_err(vault_error)?;
-    state
-        .vault
-        .delete(pending.secret_id)
-        .await
-        .map_err(vault_error)?;
+    let kept = state.vault.get(pending.secret_id).await?;
+    state.vault.delete(pending.secret_id).await?;
     let now = state.now();
     let failed = |reason: String| NewAuditEntry {
         actor_id: None,
@@ -307,10 +291,10 @@ async fn oidc_callback(
         .filter(|c| !c.is_empty() && c.len() <= 4096)
         .ok_or_else(|| ApiError::BadRequest("the code parameter is missing".into()))?;
     let kept: serde_json::Value = serde_json::from_slice(kept.expose())
-        .map_err(|_| ApiError::Internal("the stored sign-in is unreadable".into()))?;
+        .map_err(|e| ApiError::internal("the stored sign-in is unreadable", e))?;
     let (Some(nonce), Some(verifier)) = (kept["nonce"].as_str(), kept["verifier"].as_str()) else {
-        return Err(ApiError::Internal(
-            "the stored sign-in is unreadable".into(),
+        return Err(ApiError::bug(
+            "the stored sign-in lacks its nonce or verifier",
         ));
     };
     let redirect = redirect_uri(&state, &path.provider);
@@ -346,7 +330,7 @@ async fn oidc_callback(
     };
     let frontend = oidc
         .frontend_url()
-        .ok_or_else(|| ApiError::Internal("auth.oidc.frontend_url is not configured".into()))?;
+        .ok_or_else(|| ApiError::bug("auth.oidc.frontend_url is not configured"))?;
     let code = format!("aoc_{}", random_token(32));
     let handoff = Handoff {
         user_id: user.id,

@@ -86,11 +86,11 @@ struct PluginView {
 }
 
 fn view(plugin: InstalledPlugin, who: &Principal) -> ApiResult<PluginView> {
-    let active = plugin.active().ok_or_else(|| {
-        ApiError::Internal(format!("plugin {} has no active version row", plugin.id))
-    })?;
+    let active = plugin
+        .active()
+        .ok_or_else(|| ApiError::bug(format!("plugin {} has no active version row", plugin.id)))?;
     let manifest = Manifest::parse(&active.manifest)
-        .map_err(|e| ApiError::Internal(format!("stored manifest of {}: {e}", plugin.id)))?;
+        .map_err(|e| ApiError::internal(format!("stored manifest of {}", plugin.id), e))?;
     Ok(PluginView {
         id: plugin.id,
         name: manifest.name,
@@ -155,7 +155,7 @@ impl From<RegistryError> for ApiError {
             e @ RegistryError::NotNewer { .. } => ApiError::Conflict(e.to_string()),
             RegistryError::NotFound(what) => ApiError::not_found(&what),
             RegistryError::Conflict(m) => ApiError::Conflict(m),
-            RegistryError::Runtime(e) => ApiError::Internal(e.to_string()),
+            RegistryError::Runtime(e) => ApiError::internal("plugin runtime", e),
             RegistryError::Store(e) => e.into(),
         }
     }
@@ -583,8 +583,9 @@ async fn enabled<T: DeserializeOwned + Validate>(
 /// Checks a connection configuration against the plugin's config schema; errors name the
 /// fields as `config.<path>`.
 pub(super) fn validate_config(manifest: &Manifest, config: &serde_json::Value) -> ApiResult<()> {
-    let validator = jsonschema::validator_for(&manifest.config_schema)
-        .map_err(|e| ApiError::Internal(format!("config schema of {}: {e}", manifest.id)))?;
+    let validator = jsonschema::validator_for(&manifest.config_schema).map_err(|e| {
+        ApiError::internal(format!("config schema of {}", manifest.id), e.to_string())
+    })?;
     let errors: Vec<FieldError> = validator
         .iter_errors(config)
         .take(20)

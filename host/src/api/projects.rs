@@ -307,11 +307,7 @@ async fn delete_project(
         }
     }
     for secret in &secrets {
-        state
-            .vault
-            .delete(*secret)
-            .await
-            .map_err(|e| ApiError::Internal(format!("vault: {e}")))?;
+        state.vault.delete(*secret).await?;
     }
     record(
         &state,

@@ -360,7 +360,7 @@ async fn create_key(
     let now = state.now();
     let days = i64::from(body.expires_in_days.unwrap_or(90));
     let scopes_json =
-        serde_json::to_string(&scopes).map_err(|e| ApiError::Internal(e.to_string()))?;
+        serde_json::to_string(&scopes).map_err(|e| ApiError::internal("key scopes", e))?;
     let key = state
         .store
         .create_api_key(

@@ -408,6 +408,6 @@ async fn human(state: &AppState, id: i64) -> ApiResult<User> {
 pub(super) async fn hash_password(password: String) -> ApiResult<String> {
     tokio::task::spawn_blocking(move || password::hash(&password))
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))
+        .map_err(|e| ApiError::internal("hashing a password", e))?
+        .map_err(|e| ApiError::internal("hashing a password", e.to_string()))
 }

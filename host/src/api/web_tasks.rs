@@ -27,7 +27,7 @@ use crate::clock::to_datetime;
 use crate::jobs::{new_job, schedule};
 use crate::rbac::{Permission, Role};
 use crate::store::jobs::NewJob;
-use crate::store::web_tasks::{WebTask, WebTaskFields, WebTaskRun};
+use crate::store::web_tasks::{RunState, WebTask, WebTaskFields, WebTaskRun};
 use crate::store::StoreError;
 use crate::web_tasks::runner::{RunRequest, StepResult};
 use crate::web_tasks::{check_task, Step, TaskShape, RUN};
@@ -114,8 +114,7 @@ struct RunView {
     job_id: Option<i64>,
     /// `manual` or `schedule`.
     origin: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    state: String,
+    state: RunState,
     /// Why it failed: the failed step and its error.
     error: Option<String>,
     /// The document holding the extracted data (when anything was extracted).
@@ -302,7 +301,7 @@ fn schedule_name(task: i64) -> String {
 
 fn conflict_on_name(e: StoreError) -> ApiError {
     match e {
-        StoreError::Conflict(_) => {
+        StoreError::Duplicate { .. } => {
             ApiError::Conflict("a web task with this name exists in the project".into())
         }
         other => other.into(),

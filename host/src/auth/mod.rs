@@ -57,9 +57,9 @@ pub enum AuthError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A blocking task (password hashing) failed.
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A blocking task (password hashing) panicked or was cancelled.
+    #[error("the password check did not finish")]
+    Blocking(#[from] tokio::task::JoinError),
 }
 
 /// The authenticated caller of one request.
@@ -232,9 +232,8 @@ impl Auth {
         let found = self.inner.store.user_for_login(&email).await?;
         let hash = found.as_ref().and_then(|(_, h)| h.clone());
         let pw = password.to_owned();
-        let valid = tokio::task::spawn_blocking(move || password::verify(&pw, hash.as_deref()))
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let valid =
+            tokio::task::spawn_blocking(move || password::verify(&pw, hash.as_deref())).await?;
         let user = match found {
             Some((user, _)) if valid && user.is_active() => user,
             other => {

@@ -12,6 +12,7 @@ use super::progress::{finished, summary, StreamOutcome, SyncView};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::server;
+use crate::store::jobs::JobState;
 use crate::sync::Mode;
 
 /// `agentic sync …`.
@@ -138,7 +139,10 @@ pub(super) async fn sync(
         "{}",
         summary(connection.id, &outcomes, started.elapsed(), warnings)
     )?;
-    let failed = outcomes.iter().filter(|o| o.state != "succeeded").count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.state != JobState::Succeeded)
+        .count();
     if failed > 0 {
         anyhow::bail!("{failed} of {} sync jobs did not succeed", outcomes.len());
     }

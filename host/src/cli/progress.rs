@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tracing_subscriber::fmt::MakeWriter;
 
 use super::table::Table;
-use crate::store::jobs::Job;
+use crate::store::jobs::{Job, JobState};
 use crate::sync::{SyncReport, SyncRequest};
 
 /// The progress line of a running sync and the count of warnings printed above it.
@@ -106,7 +106,7 @@ impl SyncView {
 
 /// What is happening now, in one line.
 fn message(watched: &[Job]) -> String {
-    let now = if let Some(running) = watched.iter().find(|j| j.state == "running") {
+    let now = if let Some(running) = watched.iter().find(|j| j.state == JobState::Running) {
         if running.progress_message.is_empty() {
             "starting".to_owned()
         } else {
@@ -114,7 +114,7 @@ fn message(watched: &[Job]) -> String {
         }
     } else if let Some(error) = watched
         .iter()
-        .filter(|j| j.state == "queued")
+        .filter(|j| j.state == JobState::Queued)
         .find_map(|j| j.last_error.as_deref())
     {
         format!("waiting to try again: {error}")
@@ -133,7 +133,7 @@ fn message(watched: &[Job]) -> String {
 
 /// Whether a job reached a final state.
 pub(super) fn finished(job: &Job) -> bool {
-    matches!(job.state.as_str(), "succeeded" | "dead" | "cancelled")
+    job.state.is_finished()
 }
 
 /// Makes one [`AboveBar`] per log event, counting warnings and errors.
@@ -198,8 +198,8 @@ pub(super) struct StreamOutcome {
     pub job: i64,
     /// The stream (`all streams` for a job that failed before it fanned out).
     pub stream: String,
-    /// `succeeded`, `dead` or `cancelled`.
-    pub state: String,
+    /// How the job ended.
+    pub state: JobState,
     /// What it stored (for a failed job, up to its last stored page).
     pub report: SyncReport,
     /// From its first start to its end.
@@ -219,7 +219,7 @@ impl StreamOutcome {
         let report = job
             .result
             .as_deref()
-            .filter(|_| job.state == "succeeded")
+            .filter(|_| job.state == JobState::Succeeded)
             .or(job.checkpoint.as_deref())
             .and_then(|text| serde_json::from_str::<SyncReport>(text).ok())
             .unwrap_or(SyncReport {
@@ -235,10 +235,10 @@ impl StreamOutcome {
         Self {
             job: job.id,
             stream,
-            state: job.state.clone(),
+            state: job.state,
             report,
             time,
-            error: (job.state != "succeeded")
+            error: (job.state != JobState::Succeeded)
                 .then(|| job.last_error.clone())
                 .flatten(),
         }
@@ -271,7 +271,10 @@ pub(super) fn summary(
 ) -> String {
     let sum = |f: fn(&SyncReport) -> u64| outcomes.iter().map(|o| f(&o.report)).sum::<u64>();
     let (records, pages, deleted) = (sum(|r| r.records), sum(|r| r.pages), sum(|r| r.deleted));
-    let failed = outcomes.iter().filter(|o| o.state != "succeeded").count();
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.state != JobState::Succeeded)
+        .count();
     let stored = format!(
         "{} stored in {}, {} marked deleted; {}",
         plural(records, "record", "records"),
@@ -296,7 +299,7 @@ pub(super) fn summary(
     for o in outcomes {
         table.row([
             o.stream.clone(),
-            o.state.clone(),
+            o.state.to_string(),
             o.report.records.to_string(),
             o.report.pages.to_string(),
             o.report.deleted.to_string(),
@@ -316,26 +319,26 @@ pub(super) fn summary(
 mod tests {
     use super::*;
 
-    fn outcome(stream: &str, state: &str, records: u64, pages: u64, ms: u64) -> StreamOutcome {
+    fn outcome(stream: &str, state: JobState, records: u64, pages: u64, ms: u64) -> StreamOutcome {
         StreamOutcome {
             job: 7,
             stream: stream.into(),
-            state: state.into(),
+            state,
             report: SyncReport {
                 records,
                 pages,
                 deleted: 0,
             },
             time: Some(Duration::from_millis(ms)),
-            error: (state != "succeeded").then(|| "the service answered 500".into()),
+            error: (state != JobState::Succeeded).then(|| "the service answered 500".into()),
         }
     }
 
     #[test]
     fn the_summary_totals_the_streams_and_says_why_one_failed() {
         let ok = [
-            outcome("issues", "succeeded", 1200, 24, 11_900),
-            outcome("projects", "succeeded", 1, 1, 300),
+            outcome("issues", JobState::Succeeded, 1200, 24, 11_900),
+            outcome("projects", JobState::Succeeded, 1, 1, 300),
         ];
         assert_eq!(
             summary(3, &ok, Duration::from_millis(12_400), 1),
@@ -345,8 +348,8 @@ mod tests {
              projects  succeeded        1      1        0   0.3 s\n"
         );
         let failed = [
-            outcome("issues", "succeeded", 10, 1, 900),
-            outcome("comments", "dead", 20, 2, 61_000),
+            outcome("issues", JobState::Succeeded, 10, 1, 900),
+            outcome("comments", JobState::Dead, 20, 2, 61_000),
         ];
         let text = summary(3, &failed, Duration::from_secs(3700), 0);
         assert!(

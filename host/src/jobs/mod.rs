@@ -41,53 +41,7 @@ use crate::store::job_attempts::{Fence, Lease};
 use crate::store::jobs::{Job, NewJob};
 use crate::store::StoreError;
 
-/// Where a job is in its life, as the API names it (`?state=` and a job's `state`).
-///
-/// The queue stores the name (`store::jobs::Job::state`); this is the closed set it writes,
-/// declared as an enum in the OpenAPI document so clients can rely on it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Waiting for a worker (or for `run_at`: a retry's backoff, a postponement).
-    Queued,
-    /// A worker holds its lease.
-    Running,
-    /// Done; `result` holds the output.
-    Succeeded,
-    /// Failed for good (a permanent error, or out of attempts); retryable by hand.
-    Dead,
-    /// Stopped at someone's request.
-    Cancelled,
-}
-
-impl JobState {
-    /// Every state, in the order of a job's life.
-    pub const ALL: [JobState; 5] = [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Succeeded,
-        JobState::Dead,
-        JobState::Cancelled,
-    ];
-
-    /// The stored and API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Dead => "dead",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses [`JobState::as_str`].
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
+pub use crate::store::jobs::JobState;
 
 /// The longest a job is postponed at once, whatever a service asks: a connector asking for
 /// 4e9 seconds must not park a job for a century.

@@ -78,6 +78,7 @@ impl From<StoreError> for RegistryError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => RegistryError::Conflict(m),
+            StoreError::Duplicate { constraint } => RegistryError::Conflict(constraint),
             other => RegistryError::Store(other),
         }
     }
@@ -180,7 +181,7 @@ impl Registry {
             .add_publisher(name, &key, actor.user, self.clock.now_ms())
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => RegistryError::Conflict(
+                StoreError::Duplicate { .. } => RegistryError::Conflict(
                     "a publisher with this name or key is already trusted".into(),
                 ),
                 other => other.into(),
@@ -285,7 +286,7 @@ impl Registry {
             .install_plugin(&version, self.clock.now_ms())
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => RegistryError::Conflict(format!(
+                StoreError::Duplicate { .. } => RegistryError::Conflict(format!(
                     "plugin {id} was installed concurrently; use upgrade"
                 )),
                 other => other.into(),

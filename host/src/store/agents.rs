@@ -11,6 +11,74 @@ use super::jobs::{Job, NewJob};
 use super::{Page, Result, Store, StoreError};
 use crate::clock::Millis;
 
+/// Where an agent is in its lifecycle, as the API names it (`?state=` and an agent's `state`).
+///
+/// Stored by its name and declared as an enum in the OpenAPI document. It lives with the store,
+/// which reads and writes it; `agents` re-exports it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentState {
+    /// Configured, never deployed.
+    Draft,
+    /// A deploy job is under way.
+    Deploying,
+    /// Deployed and running.
+    Running,
+    /// A stop job is under way.
+    Stopping,
+    /// Stopped on request.
+    Stopped,
+    /// A deploy or stop failed (`last_error` says why).
+    Failed,
+}
+
+impl AgentState {
+    /// Every state.
+    pub const ALL: [AgentState; 6] = [
+        AgentState::Draft,
+        AgentState::Deploying,
+        AgentState::Running,
+        AgentState::Stopping,
+        AgentState::Stopped,
+        AgentState::Failed,
+    ];
+
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Draft => "draft",
+            AgentState::Deploying => "deploying",
+            AgentState::Running => "running",
+            AgentState::Stopping => "stopping",
+            AgentState::Stopped => "stopped",
+            AgentState::Failed => "failed",
+        }
+    }
+
+    /// Parses [`AgentState::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl AgentState {
+    /// Idle: nothing under way, so the agent may be edited, deployed or deleted.
+    pub const IDLE: [AgentState; 3] = [AgentState::Draft, AgentState::Stopped, AgentState::Failed];
+
+    /// Whether the agent is idle (see [`AgentState::IDLE`]).
+    pub fn is_idle(self) -> bool {
+        Self::IDLE.contains(&self)
+    }
+}
+
+impl std::fmt::Display for AgentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An agent as stored (with its token hash, which never leaves the host).
 #[derive(Debug, Clone)]
 pub struct Agent {
@@ -24,8 +92,8 @@ pub struct Agent {
     pub kind: String,
     /// Configuration (JSON text), valid against the kind's schema.
     pub config: String,
-    /// `draft`, `deploying`, `running`, `stopping`, `stopped` or `failed`.
-    pub state: String,
+    /// Where it is in its lifecycle.
+    pub state: AgentState,
     /// Why the last deploy or stop failed.
     pub last_error: Option<String>,
     /// The deploy or stop job under way.
@@ -86,7 +154,12 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Agent> {
         name: row.try_get("name")?,
         kind: row.try_get("kind")?,
         config: row.try_get("config")?,
-        state: row.try_get("state")?,
+        state: {
+            let name: String = row.try_get("state")?;
+            AgentState::parse(&name).ok_or_else(|| {
+                StoreError::Database(sqlx::Error::Decode(format!("agent state {name}").into()))
+            })?
+        },
         last_error: row.try_get("last_error")?,
         job_id: row.try_get("job_id")?,
         token_prefix: row.try_get("token_prefix")?,
@@ -125,9 +198,9 @@ pub enum HealthFilter {
 
 /// Filters of the agent list.
 #[derive(Debug, Default)]
-pub struct AgentFilter<'a> {
+pub struct AgentFilter {
     /// One lifecycle state.
-    pub state: Option<&'a str>,
+    pub state: Option<AgentState>,
     /// One health, judged against `cutoff` (now minus the heartbeat timeout).
     pub health: Option<(HealthFilter, Millis)>,
 }
@@ -156,8 +229,14 @@ pub struct Heartbeat<'a> {
     pub max_samples: i64,
 }
 
-/// The states from which an agent is idle: nothing runs, nothing is under way.
-pub const IDLE_STATES: &str = "'draft', 'stopped', 'failed'";
+/// `states` as an SQL list of quoted names (`'draft', 'stopped'`).
+fn state_list(states: &[AgentState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 pub(super) const HEALTHY: &str = "(state = 'running' AND ((kind = 'external' \
     AND COALESCE(last_heartbeat_at, 0) >= running_since \
@@ -231,7 +310,7 @@ impl Store {
     pub async fn list_agents(
         &self,
         project_id: i64,
-        filter: &AgentFilter<'_>,
+        filter: &AgentFilter,
         after: i64,
         limit: i64,
     ) -> Result<Page<Agent>> {
@@ -248,7 +327,7 @@ impl Store {
         .bind(project_id)
         .bind(filter.health.map_or(0, |(_, cutoff)| cutoff))
         .bind(after)
-        .bind(filter.state)
+        .bind(filter.state.map(AgentState::as_str))
         .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;
@@ -256,12 +335,12 @@ impl Store {
         Ok(Page::from_rows(agents, limit, |a| a.id))
     }
 
-    /// Renames and reconfigures an agent that is still in `expected_state`; `Conflict` when it
-    /// moved meanwhile or the name is taken.
+    /// Renames and reconfigures an agent that is still in `expected_state`; `Stale` when it
+    /// moved meanwhile, `Duplicate` when the name is taken.
     pub async fn update_agent(
         &self,
         id: i64,
-        expected_state: &str,
+        expected_state: AgentState,
         name: &str,
         config: &str,
         now: Millis,
@@ -271,30 +350,31 @@ impl Store {
              WHERE id = $1 AND state = $2 RETURNING {COLUMNS}"
         ))
         .bind(id)
-        .bind(expected_state)
+        .bind(expected_state.as_str())
         .bind(name)
         .bind(config)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?
-        .ok_or_else(|| StoreError::Conflict("the agent changed state meanwhile".into()))?;
+        .ok_or_else(|| StoreError::Stale("the agent changed state meanwhile"))?;
         from_row(&row)
     }
 
     /// Deletes an idle agent (draft, stopped, failed) with its metrics; whether it was deleted.
     pub async fn delete_idle_agent(&self, id: i64) -> Result<bool> {
+        let idle = state_list(&AgentState::IDLE);
         let mut tx = self.begin_write().await?;
         for table in ["agent_metrics", "agent_runs", "agent_events"] {
             sqlx::query(&format!(
                 "DELETE FROM {table} WHERE agent_id = $1 AND EXISTS \
-                 (SELECT 1 FROM agents WHERE id = $1 AND state IN ({IDLE_STATES}))"
+                 (SELECT 1 FROM agents WHERE id = $1 AND state IN ({idle}))"
             ))
             .bind(id)
             .execute(&mut *tx)
             .await?;
         }
         let deleted = sqlx::query(&format!(
-            "DELETE FROM agents WHERE id = $1 AND state IN ({IDLE_STATES})"
+            "DELETE FROM agents WHERE id = $1 AND state IN ({idle})"
         ))
         .bind(id)
         .execute(&mut *tx)
@@ -305,24 +385,25 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Moves an agent from one of `from` (SQL list of quoted states) to `to` and enqueues the job
-    /// that finishes the move, in one transaction; `None` (nothing changed) when the agent was
-    /// not in one of `from`.
+    /// Moves an agent from one of `from` to `to` and enqueues the job that finishes the move, in
+    /// one transaction; `None` (nothing changed) when the agent was not in one of `from`.
     pub async fn start_transition(
         &self,
         id: i64,
-        from: &str,
-        to: &str,
+        from: &[AgentState],
+        to: AgentState,
         job: &NewJob,
         now: Millis,
     ) -> Result<Option<(Agent, Job)>> {
+        // The names are the enum's constants, never input: safe to write into the statement.
+        let from = state_list(from);
         let mut tx = self.begin_write().await?;
         let moved = sqlx::query(&format!(
             "UPDATE agents SET state = $2, updated_at = $3 WHERE id = $1 AND state IN ({from}) \
              RETURNING id"
         ))
         .bind(id)
-        .bind(to)
+        .bind(to.as_str())
         .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
@@ -343,31 +424,14 @@ impl Store {
         Ok(Some((agent, job)))
     }
 
-    /// Ends the deploy `job`: the agent runs from `now`. `false` when the agent is no longer
-    /// deploying under that job (stopped meanwhile, or deleted).
-    pub async fn mark_agent_running(&self, id: i64, job: i64, now: Millis) -> Result<bool> {
-        Ok(sqlx::query(
-            "UPDATE agents SET state = 'running', running_since = $3, job_id = NULL, \
-             last_error = NULL, updated_at = $3 \
-             WHERE id = $1 AND state = 'deploying' AND job_id = $2",
-        )
-        .bind(id)
-        .bind(job)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            == 1)
-    }
-
     /// Ends the transition `job` left `from`, landing in `to` with `error` (if any) recorded;
     /// `false` when the agent is no longer in `from` under that job.
     pub async fn settle_agent(
         &self,
         id: i64,
         job: i64,
-        from: &str,
-        to: &str,
+        from: AgentState,
+        to: AgentState,
         error: Option<&str>,
         now: Millis,
     ) -> Result<bool> {
@@ -377,8 +441,8 @@ impl Store {
         )
         .bind(id)
         .bind(job)
-        .bind(from)
-        .bind(to)
+        .bind(from.as_str())
+        .bind(to.as_str())
         .bind(error)
         .bind(now)
         .execute(&self.pool)

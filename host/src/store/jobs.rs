@@ -15,6 +15,68 @@ use super::job_attempts::Lease;
 use super::{Backend, Page, Result, Store, StoreError};
 use crate::clock::Millis;
 
+/// Where a job is in its life, as the API names it (`?state=` and a job's `state`).
+///
+/// Stored by its name (`queued`, …) and declared as an enum in the OpenAPI document so clients
+/// can rely on it. It lives with the store, which reads and writes it; `jobs` re-exports it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Waiting for a worker (or for `run_at`: a retry's backoff, a postponement).
+    Queued,
+    /// A worker holds its lease.
+    Running,
+    /// Done; `result` holds the output.
+    Succeeded,
+    /// Failed for good (a permanent error, or out of attempts); retryable by hand.
+    Dead,
+    /// Stopped at someone's request.
+    Cancelled,
+}
+
+impl JobState {
+    /// Every state, in the order of a job's life.
+    pub const ALL: [JobState; 5] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::Succeeded,
+        JobState::Dead,
+        JobState::Cancelled,
+    ];
+
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Dead => "dead",
+            JobState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`JobState::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Whether the job reached a final state (succeeded, dead or cancelled).
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Dead | JobState::Cancelled
+        )
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A job as stored.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -26,8 +88,8 @@ pub struct Job {
     pub project_id: Option<i64>,
     /// The handler's input (JSON).
     pub payload: String,
-    /// `queued`, `running`, `succeeded`, `dead` or `cancelled`.
-    pub state: String,
+    /// Where it is in its life.
+    pub state: JobState,
     /// Higher runs first.
     pub priority: i32,
     /// Attempts started so far.
@@ -77,13 +139,20 @@ const COLUMNS: &str = "id, kind, project_id, payload, state, priority, attempts,
     cancel_requested, progress_done, progress_total, progress_message, postponements, last_error, result, created_by, created_at, started_at, \
     finished_at, updated_at";
 
+fn job_state(row: &AnyRow) -> Result<JobState> {
+    let name: String = row.try_get("state")?;
+    JobState::parse(&name).ok_or_else(|| {
+        StoreError::Database(sqlx::Error::Decode(format!("job state {name}").into()))
+    })
+}
+
 fn from_row(row: &AnyRow) -> Result<Job> {
     Ok(Job {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
         project_id: row.try_get("project_id")?,
         payload: row.try_get("payload")?,
-        state: row.try_get("state")?,
+        state: job_state(row)?,
         priority: row.try_get("priority")?,
         attempts: row.try_get("attempts")?,
         max_attempts: row.try_get("max_attempts")?,
@@ -114,7 +183,7 @@ impl Job {
         let owner = self
             .lease_owner
             .as_ref()
-            .filter(|_| self.state == "running")?;
+            .filter(|_| self.state == JobState::Running)?;
         Some(Lease {
             job_id: self.id,
             owner: owner.clone(),
@@ -154,7 +223,7 @@ pub struct JobFilter<'a> {
     /// One kind.
     pub kind: Option<&'a str>,
     /// One state.
-    pub state: Option<&'a str>,
+    pub state: Option<JobState>,
 }
 
 /// How a running attempt ended.
@@ -494,7 +563,7 @@ impl Store {
         .bind(after)
         .bind(filter.project_id)
         .bind(filter.kind)
-        .bind(filter.state)
+        .bind(filter.state.map(JobState::as_str))
         .bind(limit + 1)
         .fetch_all(&self.pool)
         .await?;

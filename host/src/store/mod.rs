@@ -8,7 +8,7 @@
 //! is that `Any` carries only integers and text, so timestamps are epoch milliseconds.
 //!
 //! Driver errors are mapped to [`StoreError`] here, at the boundary: a missing row is
-//! [`StoreError::NotFound`], a unique violation [`StoreError::Conflict`], and a database that
+//! [`StoreError::NotFound`], a unique violation [`StoreError::Duplicate`], and a database that
 //! cannot be reached or cannot take the statement now (connection refused or lost, pool
 //! exhausted, server shutting down, SQLite busy, I/O error or full disk) is
 //! [`StoreError::Unavailable`], which the API answers with 503 and `Retry-After`.
@@ -83,7 +83,19 @@ pub enum StoreError {
     /// The row asked for does not exist.
     #[error("not found")]
     NotFound,
-    /// A uniqueness rule would be broken (e.g. an e-mail already in use).
+    /// A uniqueness rule would be broken: a row with the same key exists. Callers that know
+    /// what the key means (an e-mail, a name in a project) say so to their users.
+    #[error("duplicate: {constraint}")]
+    Duplicate {
+        /// The constraint or index the driver named (`unique constraint` when it names none).
+        constraint: String,
+    },
+    /// The row changed since the caller read it: a conditional write matched nothing. Read it
+    /// again and retry.
+    #[error("stale: {0}")]
+    Stale(&'static str),
+    /// The change breaks a rule of the domain (the last administrator, a plugin version that is
+    /// not newer); the message says which, for the person who asked.
     #[error("conflict: {0}")]
     Conflict(String),
     /// The URL names no supported database.
@@ -108,9 +120,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict(db.constraint().unwrap_or("unique constraint").to_owned())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate {
+                constraint: db.constraint().unwrap_or("unique constraint").to_owned(),
+            },
             _ if full(&e) => StoreError::Unavailable(format!("{}: {e}", health::FULL)),
             _ if unavailable(&e) => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Database(e),

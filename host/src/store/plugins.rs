@@ -479,7 +479,7 @@ impl Store {
                 Ok(true)
             }
             Err(e) => match StoreError::from(e) {
-                StoreError::Conflict(_) => Ok(false),
+                StoreError::Duplicate { .. } => Ok(false),
                 other => Err(other),
             },
         }

@@ -141,7 +141,9 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict(_) => StoreError::Conflict("email is already in use".into()),
+                StoreError::Duplicate { .. } => {
+                    StoreError::Conflict("email is already in use".into())
+                }
                 other => other,
             })?;
         user_from_row(&row)

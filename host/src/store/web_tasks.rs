@@ -49,6 +49,57 @@ pub struct WebTaskFields<'a> {
     pub steps: &'a str,
 }
 
+/// Where a run of a web task is, as the API names it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum RunState {
+    /// Waiting for a worker.
+    Queued,
+    /// A worker is running its steps.
+    Running,
+    /// Every step passed.
+    Succeeded,
+    /// A step failed (`error` says which and why).
+    Failed,
+    /// Stopped at someone's request.
+    Cancelled,
+}
+
+impl RunState {
+    /// Every state.
+    pub const ALL: [RunState; 5] = [
+        RunState::Queued,
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::Cancelled,
+    ];
+
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses [`RunState::as_str`].
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One run of a task.
 #[derive(Debug, Clone)]
 pub struct WebTaskRun {
@@ -62,8 +113,8 @@ pub struct WebTaskRun {
     pub job_id: Option<i64>,
     /// `manual` or `schedule`.
     pub origin: String,
-    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
-    pub state: String,
+    /// Where the run is.
+    pub state: RunState,
     /// Per-step results (JSON array text).
     pub steps: String,
     /// Why the run failed.
@@ -84,7 +135,7 @@ pub struct WebTaskRun {
 #[derive(Debug)]
 pub struct RunOutcome<'a> {
     /// `succeeded`, `failed` or `cancelled`.
-    pub state: &'a str,
+    pub state: RunState,
     /// Per-step results (JSON array text).
     pub steps: &'a str,
     /// Why it failed.
@@ -123,7 +174,12 @@ fn run_from_row(row: &AnyRow) -> Result<WebTaskRun> {
         number: row.try_get("number")?,
         job_id: row.try_get("job_id")?,
         origin: row.try_get("origin")?,
-        state: row.try_get("state")?,
+        state: {
+            let name: String = row.try_get("state")?;
+            RunState::parse(&name).ok_or_else(|| {
+                StoreError::Database(sqlx::Error::Decode(format!("run state {name}").into()))
+            })?
+        },
         steps: row.try_get("steps")?,
         error: row.try_get("error")?,
         document_id: row.try_get("document_id")?,
@@ -370,7 +426,7 @@ impl Store {
              finished_at = $6 WHERE id = $1",
         )
         .bind(id)
-        .bind(outcome.state)
+        .bind(outcome.state.as_str())
         .bind(outcome.steps)
         .bind(outcome.error)
         .bind(outcome.document_id)

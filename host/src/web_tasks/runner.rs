@@ -20,7 +20,7 @@ use crate::documents::TEXT_EXCERPT_BYTES;
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
 use crate::plugins::egress::Clients;
 use crate::store::documents::{DocumentFields, NewVersion};
-use crate::store::web_tasks::{RunOutcome, WebTask, WebTaskRun};
+use crate::store::web_tasks::{RunOutcome, RunState, WebTask, WebTaskRun};
 use crate::store::{Store, StoreError};
 
 /// A run job's payload.
@@ -174,8 +174,15 @@ impl WebTaskHandler {
                     result.status = "failed".into();
                     result.error = Some("cancelled".into());
                     results.push(result);
-                    self.finish(ctx, &run, "cancelled", &results, Some("cancelled"), None)
-                        .await?;
+                    self.finish(
+                        ctx,
+                        &run,
+                        RunState::Cancelled,
+                        &results,
+                        Some("cancelled"),
+                        None,
+                    )
+                    .await?;
                     return Err(JobError::Cancelled);
                 }
                 Err(other) => return Err(other),
@@ -204,9 +211,9 @@ impl WebTaskHandler {
         }
         ctx.progress(total, Some(total), "done");
         let state = if failure.is_some() {
-            "failed"
+            RunState::Failed
         } else {
-            "succeeded"
+            RunState::Succeeded
         };
         let document_id = if data.is_empty() {
             None
@@ -329,7 +336,7 @@ impl WebTaskHandler {
         &self,
         ctx: &JobContext,
         run: &WebTaskRun,
-        state: &str,
+        state: RunState,
         results: &[StepResult],
         error: Option<&str>,
         document_id: Option<i64>,
@@ -353,7 +360,7 @@ impl WebTaskHandler {
         &self,
         task: &WebTask,
         run: &WebTaskRun,
-        state: &str,
+        state: RunState,
         data: &serde_json::Map<String, serde_json::Value>,
         page: Option<&Page>,
     ) -> Result<Option<i64>, JobError> {
