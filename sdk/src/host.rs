@@ -101,7 +101,7 @@ mod imp {
 #[cfg(not(target_arch = "wasm32"))]
 pub use imp::HostEvent;
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use imp::{take_events, with_base_url};
+pub(crate) use imp::{credential_headers, take_events, with_base_url, with_credential};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
@@ -124,6 +124,9 @@ mod imp {
         static EVENTS: RefCell<Vec<HostEvent>> = const { RefCell::new(Vec::new()) };
         // The base URL of the connection the harness is calling for, during its calls.
         static BASE_URL: RefCell<Option<String>> = const { RefCell::new(None) };
+        // The headers the host would add to each request of those calls (the connection's
+        // credential, `crate::testing::Credential`); the native transport adds them.
+        static CREDENTIAL: RefCell<Option<Vec<(String, String)>>> = const { RefCell::new(None) };
     }
 
     pub fn log(level: LogLevel, message: &str) {
@@ -161,6 +164,29 @@ mod imp {
         let previous = BASE_URL.with(|current| current.replace(url.map(str::to_owned)));
         let _restore = Restore(previous);
         call()
+    }
+
+    /// Runs `call` with `headers` as the connection's credential (the previous one is restored
+    /// after, even if `call` panics).
+    pub fn with_credential<T>(
+        headers: Option<Vec<(String, String)>>,
+        call: impl FnOnce() -> T,
+    ) -> T {
+        struct Restore(Option<Vec<(String, String)>>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                CREDENTIAL.with(|c| *c.borrow_mut() = previous);
+            }
+        }
+        let previous = CREDENTIAL.with(|current| current.replace(headers));
+        let _restore = Restore(previous);
+        call()
+    }
+
+    /// The headers the host would add to a request made now, if the call has a credential.
+    pub fn credential_headers() -> Option<Vec<(String, String)>> {
+        CREDENTIAL.with(|c| c.borrow().clone())
     }
 
     fn record(event: HostEvent) {

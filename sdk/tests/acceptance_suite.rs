@@ -139,6 +139,7 @@ fn suite(flaw: &str) -> Acceptance {
         max_pages: Some(50),
         base_url: None,
         expected: vec![("items", Expected::Count(7))],
+        credential: None,
     }
 }
 

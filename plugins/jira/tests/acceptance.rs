@@ -14,6 +14,7 @@ fn run(mode: Mode) -> (FakeJira, Report) {
     let jira = FakeJira::start(mode, 40);
     let report = acceptance::<JiraConnector>(&Acceptance {
         base_url: Some(jira.url()),
+        credential: jira.credential(),
         config: jira.config(9),
         bad_config: json!({"deployment": "server"}),
         manifest: Some(MANIFEST),

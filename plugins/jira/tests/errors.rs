@@ -270,3 +270,32 @@ fn jiras_validation_errors_reach_the_user() {
     }
     jira.assert_valid();
 }
+
+#[test]
+fn the_credential_is_the_hosts_and_a_missing_one_is_an_auth_error() {
+    let jira = FakeJira::start(Mode::Cloud, 3);
+    let config = jira.config(10);
+    // With the connection's credential, as the host puts it on each request.
+    let h = jira.harness();
+    h.check(&config).expect("check with the credential");
+    let pages = h.read_all(&config, "issues", None).expect("read");
+    assert_eq!(pages.iter().map(|p| p.records.len()).sum::<usize>(), 3);
+    let expected = "Basic Ym90QGV4YW1wbGUuY29tOkFUQVRUM3hGZkdGMC1jbG91ZC1hcGktdG9rZW4=";
+    assert!(
+        jira.requests()
+            .iter()
+            .all(|r| r.header("authorization") == Some(expected)),
+        "every request carries the API token as HTTP Basic"
+    );
+    let logs = format!("{:?}", h.take_logs());
+    assert!(
+        !logs.contains("ATATT3xFfGF0") && !logs.contains(expected),
+        "{logs}"
+    );
+    // Without it (a connection whose credential is missing), JIRA's 401 is an auth error.
+    let bare = Harness::new(JiraConnector).with_base_url(jira.url());
+    match bare.check(&config) {
+        Err(Error::Auth(m)) => assert!(m.contains("401"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

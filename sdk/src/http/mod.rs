@@ -250,6 +250,13 @@ impl Request {
     }
 }
 
+/// Sends `request` exactly as it is — no header dropped, no redirect followed: the test
+/// harness's recorder passes on what the connector's requests carried.
+#[cfg(not(target_arch = "wasm32"))]
+pub(crate) fn send_raw(request: &Request) -> Result<Response, Error> {
+    transport::send(request)
+}
+
 /// Redirects [`Request::send`] follows before returning the last 3xx response.
 pub const MAX_REDIRECTS: usize = 5;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::url;
 use super::{Request, Response};
 use crate::error::Error;
+use crate::testing::redact;
 
 /// Connect, read and write timeout: generous for a local fake, short enough for a stuck test.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -35,10 +36,21 @@ pub(super) fn send(request: &Request) -> Result<Response, Error> {
         parts.authority,
         request.body.len()
     );
+    // The connection's credential, when a test harness plays the host: added here as the host
+    // adds it, with the plain body asked for so an echo cannot carry it past redaction.
+    let credential = crate::host::credential_headers();
     for (name, value) in &request.headers {
-        if !TRANSPORT_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        let lower = name.to_ascii_lowercase();
+        let replaced = credential.is_some() && lower == "accept-encoding";
+        if !TRANSPORT_HEADERS.contains(&lower.as_str()) && !replaced {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
+    }
+    if let Some(added) = &credential {
+        for (name, value) in added {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("accept-encoding: identity\r\n");
     }
     head.push_str("\r\n");
     stream
@@ -49,13 +61,25 @@ pub(super) fn send(request: &Request) -> Result<Response, Error> {
     stream
         .read_to_end(&mut raw)
         .map_err(|e| failed("receive", e))?;
+    let secrets = credential
+        .as_deref()
+        .map(crate::testing::secrets)
+        .unwrap_or_default();
     parse_response(&raw)
-        .map(|(status, headers, body)| Response {
-            status,
-            headers,
-            body,
-            method: request.method,
-            url: request.url.clone(),
+        .map(|(status, mut headers, mut body)| {
+            if !secrets.is_empty() {
+                for (_, value) in &mut headers {
+                    *value = String::from_utf8_lossy(&redact(value.as_bytes(), &secrets)).into();
+                }
+                body = redact(&body, &secrets);
+            }
+            Response {
+                status,
+                headers,
+                body,
+                method: request.method,
+                url: request.url.clone(),
+            }
         })
         .map_err(|why| Error::Transient(format!("{} {}: {why}", request.method, request.url)))
 }

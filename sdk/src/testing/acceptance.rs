@@ -26,7 +26,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 
 use super::schema::{schema_problem, validate};
-use super::{read_to_end, Harness, DEFAULT_MAX_PAGES};
+use super::{read_to_end, Credential, Harness, DEFAULT_MAX_PAGES};
 use crate::connector::Connector;
 use crate::error::Error;
 use crate::manifest::{is_semver, is_valid_id, Manifest};
@@ -55,6 +55,10 @@ pub struct Acceptance {
     /// What the full read of a stream must return, by stream name, when the test knows what
     /// its fake serves. Streams not named here are not checked this way.
     pub expected: Vec<(&'static str, Expected)>,
+    /// The connection's credential, put on every request as the host would
+    /// ([`Harness::with_credential`]), so the fake can check the header it gets. [`run_acceptance`]
+    /// uses its harness's credential when it has one.
+    pub credential: Option<Credential>,
 }
 
 /// What one stream's full read must return.
@@ -92,6 +96,9 @@ pub fn acceptance<C: Connector>(acceptance: &Acceptance) -> Report {
     if let Some(url) = &acceptance.base_url {
         harness = harness.with_base_url(url.clone());
     }
+    if let Some(credential) = &acceptance.credential {
+        harness = harness.with_credential(credential.clone());
+    }
     match run_acceptance(&harness, acceptance) {
         Ok(report) => report,
         Err(failures) => panic!(
@@ -117,10 +124,15 @@ pub fn run_acceptance<C: Connector>(
         .base_url
         .as_deref()
         .filter(|_| harness.base_url().is_none());
-    let report = match base_url {
+    let credential = acceptance
+        .credential
+        .as_ref()
+        .filter(|_| harness.credential().is_none())
+        .map(Credential::headers);
+    let report = crate::host::with_credential(credential, || match base_url {
         Some(url) => crate::host::with_base_url(Some(url), || suite.run()),
         None => suite.run(),
-    };
+    });
     if suite.failures.is_empty() {
         Ok(report)
     } else {

@@ -23,6 +23,8 @@
 //! ```
 
 mod acceptance;
+mod cassette;
+mod credential;
 mod fake_server;
 mod schema;
 
@@ -34,6 +36,9 @@ use crate::types::{ConnectorSpec, LogLevel, Page, StreamSpec};
 
 pub use crate::host::HostEvent;
 pub use acceptance::{acceptance, run_acceptance, Acceptance, Expected, Report, StreamReport};
+pub use cassette::{Body, Cassette, Exchange, Recorder, Replayer, BASE_URL_PLACEHOLDER};
+pub(crate) use credential::{redact, secrets};
+pub use credential::{Credential, REDACTED};
 pub use fake_server::{FakeRequest, FakeResponse, FakeServer};
 pub use schema::{schema_problem, validate};
 
@@ -48,6 +53,7 @@ pub const DEFAULT_MAX_PAGES: usize = 10_000;
 pub struct Harness<C> {
     connector: C,
     base_url: Option<String>,
+    credential: Option<Credential>,
 }
 
 impl<C: Connector> Harness<C> {
@@ -57,6 +63,7 @@ impl<C: Connector> Harness<C> {
         Self {
             connector,
             base_url: None,
+            credential: None,
         }
     }
 
@@ -73,11 +80,31 @@ impl<C: Connector> Harness<C> {
         self.base_url.as_deref()
     }
 
-    /// Runs `call` with the connection's base URL in place, when the harness has one.
+    /// Calls as for a connection with `credential`: the native transport puts it on every
+    /// request of the calls, asks for an uncompressed answer and redacts the secret from what
+    /// the connector reads back, as the host does ([`Credential`] says what is left out). The
+    /// connector itself never sees it, as in the component.
+    pub fn with_credential(mut self, credential: Credential) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+
+    /// The credential the calls are made with, if any.
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credential.as_ref()
+    }
+
+    /// Runs `call` with the connection's base URL and credential in place, when the harness
+    /// has them.
     fn host<T>(&self, call: impl FnOnce() -> T) -> T {
-        match &self.base_url {
+        let with_url = || match &self.base_url {
             Some(url) => crate::host::with_base_url(Some(url), call),
             None => call(),
+        };
+        // Without its own, the harness leaves an outer one in place (run_acceptance's).
+        match &self.credential {
+            Some(credential) => crate::host::with_credential(Some(credential.headers()), with_url),
+            None => with_url(),
         }
     }
 

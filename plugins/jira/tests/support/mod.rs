@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use agentic_sdk::testing::{FakeRequest, FakeResponse, FakeServer, Harness};
+use agentic_sdk::testing::{Credential, FakeRequest, FakeResponse, FakeServer, Harness};
 use jira::JiraConnector;
 use serde_json::{json, Value};
 
@@ -157,6 +157,8 @@ pub struct Data {
     pub served: u64,
     /// How many page tokens to refuse next (as when they expire).
     pub expire_tokens: u32,
+    /// The credential every request must carry (as the host injects it), `None` to take any.
+    pub credential: Option<Credential>,
     /// Answers are validated against the document's response schemas too.
     pub check_responses: bool,
     /// Time spent validating requests and building answers (for the benchmark).
@@ -351,6 +353,7 @@ pub fn generate(mode: Mode, issues: usize, tz: i32) -> Data {
         throttle_every: None,
         served: 0,
         expire_tokens: 0,
+        credential: None,
         check_responses: false,
         validate_time: Duration::ZERO,
         answer_time: Duration::ZERO,
@@ -386,9 +389,24 @@ fn adf_schema() -> &'static jsonschema::Validator {
 }
 
 impl FakeJira {
-    /// A fake of `mode` with `issues` generated issues, its user in UTC+1.
+    /// A fake of `mode` with `issues` generated issues, its user in UTC+1, that answers only
+    /// requests carrying the credential of [`FakeJira::credential`]: an API token (Cloud) or a
+    /// personal access token (Data Center).
     pub fn start(mode: Mode, issues: usize) -> Self {
-        Self::with_data(generate(mode, issues, 60))
+        let mut data = generate(mode, issues, 60);
+        data.credential = Some(match mode {
+            Mode::Cloud => Credential::ApiToken {
+                email: "bot@example.com".into(),
+                token: "ATATT3xFfGF0-cloud-api-token".into(),
+            },
+            Mode::DataCenter => Credential::Bearer("NjE2OTk2-data-center-pat".into()),
+        });
+        Self::with_data(data)
+    }
+
+    /// The credential requests must carry, if any: what the connection would hold.
+    pub fn credential(&self) -> Option<Credential> {
+        self.with(|d| d.credential.clone())
     }
 
     /// A fake serving `data`.
@@ -433,9 +451,14 @@ impl FakeJira {
         })
     }
 
-    /// The connector, called as for a connection whose base URL is this JIRA.
+    /// The connector, called as for a connection whose base URL is this JIRA and whose
+    /// credential is [`FakeJira::credential`] (put on each request as the host does).
     pub fn harness(&self) -> Harness<JiraConnector> {
-        Harness::new(JiraConnector).with_base_url(self.url())
+        let harness = Harness::new(JiraConnector).with_base_url(self.url());
+        match self.credential() {
+            Some(credential) => harness.with_credential(credential),
+            None => harness,
+        }
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut Data) -> R) -> R {
@@ -484,6 +507,15 @@ fn handle(data: &mut Data, request: &FakeRequest) -> (FakeResponse, Vec<String>)
             request.method, request.path
         ));
         return (error(404, "not found"), problems);
+    }
+    if let Some(credential) = &data.credential {
+        let expected = credential.headers();
+        if request.header("authorization") != Some(expected[0].1.as_str()) {
+            // What JIRA answers a request without (or with a wrong) credential.
+            let answer = error(401, "Client must be authenticated to access this resource.")
+                .with_header("WWW-Authenticate", "Basic realm=\"protected-area\"");
+            return (answer, problems);
+        }
     }
     let started = Instant::now();
     let op = match openapi().validate(
