@@ -321,6 +321,58 @@ stories! {
         assert_eq!(app.get(&format!("{path}/status"), &tl.token).await.json["health"], "unknown");
     }
 
+    async fn an_agent_with_a_cron_runs_at_its_firings(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let project = app.project("Ops", admin.id, &[]).await;
+        let site = site().await;
+        let _worker = worker(&app);
+        let list = format!("/api/v1/projects/{project}/agents");
+        let url = format!("{}/health", site.url);
+        let agent = |cron: &str, extra: Value| {
+            let mut config = json!({"url": url, "cron": cron, "allow_private_network": true});
+            config.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+            json!({"name": format!("cron-{}", cron.len()), "kind": "web-monitor", "config": config})
+        };
+        // A cron that does not parse, fires more often than the kind allows, or comes with an
+        // interval is refused on the field.
+        for (cron, extra, says) in [
+            ("every tuesday", json!({}), "every tuesday"),
+            ("* * * * * *", json!({}), "more often than every 30 s"),
+            ("*/10 * * * *", json!({"interval_secs": 60}), "either cron or interval_secs"),
+        ] {
+            let r = app.post(&list, &admin.token, agent(cron, extra)).await;
+            let problem = r.problem(422);
+            assert_eq!(problem["errors"][0]["field"], "config.cron", "{problem}");
+            assert!(problem["errors"][0]["message"].as_str().unwrap_or_default().contains(says), "{problem}");
+        }
+        // Every five minutes, at second 0 (six fields, seconds first).
+        let created = app.post(&list, &admin.token, agent("0 */5 * * * *", json!({}))).await;
+        created.expect(201);
+        let path = format!("{list}/{}", created.json["id"]);
+        let deployed_at = app.state.now();
+        let job = deploy(&app, &admin.token, &path).await;
+        let first = app.get(&format!("/api/v1/jobs/{}", job["result"]["run_job_id"]), &admin.token).await;
+        let due = millis(&first.json["run_at"]);
+        // The first run waits for the first firing after the deploy; nothing runs before it.
+        assert_eq!(due % 300_000, 0, "{}", first.text);
+        assert!(due > i128::from(deployed_at) && due - i128::from(deployed_at) <= 300_000, "{}", first.text);
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        assert_eq!(site.hits.load(Ordering::SeqCst), 0, "no run before the first firing");
+        let wait = u64::try_from(due - i128::from(app.state.now())).expect("ahead");
+        app.advance(Duration::from_millis(wait));
+        let done = until_runs(&app, &admin.token, &path, 1).await;
+        assert_eq!(site.hits.load(Ordering::SeqCst), 1);
+        assert_eq!(done[0]["succeeded"], true, "{}", done[0]);
+        // The next run is due at the next firing, five minutes on.
+        let queued = app
+            .get(&format!("/api/v1/jobs?kind=agent.run&state=queued&project_id={project}"), &admin.token)
+            .await;
+        let next = &queued.json["items"][0];
+        assert_eq!(millis(&next["run_at"]), due + 300_000, "{}", queued.text);
+        stop(&app, &admin.token, &path).await;
+    }
+
     async fn a_sync_assistant_starts_real_syncs_that_store_records(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;

@@ -119,6 +119,8 @@ pub const KINDS: &[Kind] = &[
                         "description": "The page to watch (http or https)."},
                 "interval_secs": {"type": "integer", "minimum": 30, "maximum": 86400, "default": 300,
                                   "description": "Seconds between checks."},
+                "cron": {"type": "string", "minLength": 9, "maxLength": 128,
+                         "description": "Check at these times (UTC) instead of every interval_secs: five fields, minute first (`*/10 * * * *`), or six, seconds first; firings at least 30 s apart."},
                 "timeout_secs": {"type": "integer", "minimum": 1, "maximum": 120, "default": 10,
                                  "description": "Seconds one check may take."},
                 "expect_status": {"type": "integer", "minimum": 100, "maximum": 599,
@@ -152,6 +154,8 @@ pub const KINDS: &[Kind] = &[
                             "description": "Streams to keep synced; absent: every stream."},
                 "interval_secs": {"type": "integer", "minimum": 60, "maximum": 86400, "default": 900,
                                   "description": "Seconds between sync rounds."},
+                "cron": {"type": "string", "minLength": 9, "maxLength": 128,
+                         "description": "Sync at these times (UTC) instead of every interval_secs: five fields, minute first (`0 2 * * *`), or six, seconds first; firings at least 60 s apart."},
                 "notify_on_failure": {"type": "boolean", "default": true,
                                       "description": "Report failed syncs as agent events."},
                 "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
@@ -229,7 +233,7 @@ pub fn validate_config(kind: &Kind, config: &serde_json::Value) -> Vec<(String, 
         tracing::error!(kind = kind.name, "agent kind schema does not compile");
         return vec![("kind".into(), "this kind cannot be configured".into())];
     };
-    validator
+    let mut errors: Vec<(String, String)> = validator
         .iter_errors(config)
         .take(20)
         .map(|e| {
@@ -245,7 +249,13 @@ pub fn validate_config(kind: &Kind, config: &serde_json::Value) -> Vec<(String, 
             };
             (field, e.to_string())
         })
-        .collect()
+        .collect();
+    if errors.is_empty() {
+        if let Err(why) = run::schedule_of(kind, config) {
+            errors.push(why);
+        }
+    }
+    errors
 }
 
 /// Checks what `config` refers to in the project: `Ok(Err((field, message)))` names the broken

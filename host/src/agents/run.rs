@@ -16,8 +16,9 @@
 //!
 //! The host measures each run: its duration and outcome (`duration_ms`, `ok`) join the agent's
 //! own metrics in the metrics history and the run's row; failures in a row decide health
-//! ([`super::alerts`] on a change). The next run is due after the kind's `interval_secs`, or —
-//! after a failure — after an exponential backoff capped at that interval.
+//! ([`super::alerts`] on a change). The next run is due after the kind's `interval_secs`, or at
+//! the next firing of the config's `cron` ([`Schedule`]); after a failure, after an exponential
+//! backoff, never later than that.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -76,16 +77,98 @@ fn run_job(agent: &Agent, payload: &RunJob, run_at: Millis) -> NewJob {
     }
 }
 
-/// The first run of a deployment, due at once.
+/// The first run of a deployment: due at once, or at the first firing of the agent's cron.
 pub fn first_run(agent: &Agent, now: Millis) -> NewJob {
     let payload = RunJob {
         agent_id: agent.id,
         run: 1,
         retry: false,
     };
+    let config: Value = serde_json::from_str(&agent.config).unwrap_or_default();
+    let due = super::kind(&agent.kind)
+        .and_then(|kind| schedule_of(kind, &config).ok())
+        .map_or(now, |schedule| schedule.first(now));
     NewJob {
         created_by: None,
-        ..run_job(agent, &payload, now)
+        ..run_job(agent, &payload, due)
+    }
+}
+
+/// When an agent's runs are due: every `interval_secs`, or at the firings of its `cron`.
+#[derive(Debug)]
+pub enum Schedule {
+    /// Every this many milliseconds.
+    Every(Millis),
+    /// At each firing (UTC).
+    Cron(Box<cron::Schedule>),
+}
+
+/// Firings of a cron looked at when checking how often it fires.
+const CRON_SAMPLE: usize = 200;
+
+/// The schedule `config` asks for, or why it cannot be used as `(field, message)`: a cron that
+/// does not parse, never fires, fires more often than the kind's shortest interval, or comes
+/// with an `interval_secs` beside it.
+pub fn schedule_of(kind: &Kind, config: &Value) -> Result<Schedule, (String, String)> {
+    let Some(expression) = config.get("cron").and_then(Value::as_str) else {
+        return Ok(Schedule::Every(interval_ms(kind, config)));
+    };
+    let field = || "config.cron".to_owned();
+    if config.get("interval_secs").is_some() {
+        return Err((
+            field(),
+            "give either cron or interval_secs, not both".into(),
+        ));
+    }
+    let cron = crate::jobs::schedule::parse(expression).map_err(|e| (field(), e.to_string()))?;
+    let shortest = kind
+        .schema()
+        .pointer("/properties/interval_secs/minimum")
+        .and_then(Value::as_i64)
+        .unwrap_or(60);
+    let firings: Vec<i64> = cron
+        .upcoming(chrono::Utc)
+        .take(CRON_SAMPLE)
+        .map(|t| t.timestamp_millis())
+        .collect();
+    if firings.is_empty() {
+        return Err((field(), "the expression never fires".into()));
+    }
+    if firings.windows(2).any(|w| w[1] - w[0] < shortest * 1000) {
+        return Err((
+            field(),
+            format!("fires more often than every {shortest} s, the shortest interval of this kind"),
+        ));
+    }
+    Ok(Schedule::Cron(Box::new(cron)))
+}
+
+impl Schedule {
+    /// When the run after one that ended at `now` is due: the next interval or firing; after a
+    /// failure, a backoff by the failures in a row, never later than that.
+    pub fn next(&self, now: Millis, failures_in_a_row: Option<i64>) -> Millis {
+        let regular = match self {
+            Schedule::Every(ms) => now.saturating_add(*ms),
+            Schedule::Cron(cron) => crate::jobs::schedule::next_after(cron, now)
+                // A cron that fired in validation and no more: a day on, the longest interval.
+                .unwrap_or(now.saturating_add(86_400_000)),
+        };
+        match failures_in_a_row {
+            None => regular,
+            Some(n) => {
+                let backoff = crate::jobs::backoff(i32::try_from(n).unwrap_or(20));
+                now.saturating_add(backoff).min(regular)
+            }
+        }
+    }
+
+    /// When the first run of a deployment made at `now` is due: at once for an interval, at
+    /// the first firing for a cron.
+    pub fn first(&self, now: Millis) -> Millis {
+        match self {
+            Schedule::Every(_) => now,
+            Schedule::Cron(_) => self.next(now, None),
+        }
     }
 }
 
@@ -319,13 +402,10 @@ impl RunHandler {
         metrics::histogram!("agentic_agent_run_seconds", "kind" => kind.name)
             .record(t0.elapsed().as_secs_f64());
         let now = self.clock.now_ms();
-        let interval = interval_ms(kind, &config);
-        let delay = if ok {
-            interval
-        } else {
-            crate::jobs::backoff(i32::try_from(agent.consecutive_failures + 1).unwrap_or(20))
-                .min(interval)
-        };
+        // A config that no longer validates cannot have been saved; run on the kind's interval.
+        let schedule = schedule_of(kind, &config)
+            .unwrap_or_else(|_| Schedule::Every(interval_ms(kind, &config)));
+        let due = schedule.next(now, (!ok).then_some(agent.consecutive_failures + 1));
         let next = run_job(
             &agent,
             &RunJob {
@@ -333,7 +413,7 @@ impl RunHandler {
                 run: job.run + 1,
                 retry: !ok,
             },
-            now.saturating_add(delay),
+            due,
         );
         let retention = i64::try_from(self.config.metrics_retention_secs.saturating_mul(1000))
             .unwrap_or(i64::MAX);
