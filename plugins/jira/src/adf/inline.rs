@@ -7,6 +7,7 @@
 //! nothing and malformed input stays linear.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -691,30 +692,25 @@ pub(super) fn entity_at(text: &str) -> Option<(String, usize)> {
         };
         c.to_string()
     } else {
-        let c = match name {
-            "amp" => "&",
-            "lt" => "<",
-            "gt" => ">",
-            "quot" => "\"",
-            "apos" => "'",
-            "nbsp" => "\u{a0}",
-            "copy" => "©",
-            "reg" => "®",
-            "trade" => "™",
-            "hellip" => "…",
-            "mdash" => "—",
-            "ndash" => "–",
-            "laquo" => "«",
-            "raquo" => "»",
-            "middot" => "·",
-            "times" => "×",
-            "deg" => "°",
-            "euro" => "€",
-            _ => return None,
-        };
-        c.to_owned()
+        named_reference(name)?.to_owned()
     };
     Some((decoded, end + 1))
+}
+
+/// What the named character reference `&name;` stands for: any of HTML5's, as CommonMark reads
+/// them (only the forms with `;`; `&eacute` without it stays text in Markdown).
+pub(super) fn named_reference(name: &str) -> Option<&'static str> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static str>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        entities::ENTITIES
+            .iter()
+            .filter_map(|e| {
+                let name = e.entity.strip_prefix('&')?.strip_suffix(';')?;
+                Some((name, e.characters))
+            })
+            .collect()
+    });
+    table.get(name).copied()
 }
 
 // ---------------------------------------------------------------------------------------------
