@@ -8,90 +8,13 @@
 /// Milliseconds in a minute.
 pub const MINUTE_MS: i64 = 60_000;
 
-/// A point in time and the UTC offset it was written with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    /// Milliseconds since the Unix epoch.
-    pub millis: i64,
-    /// The writer's UTC offset, in minutes east of UTC.
-    pub offset_minutes: i32,
-}
+pub use agentic_sdk::time::Stamp;
+use agentic_sdk::time::{civil_from_days, parse_timestamp};
 
-/// Parses `YYYY-MM-DDTHH:MM[:SS[.fff…]]` followed by `Z`, `±HHMM`, `±HH:MM` or `±HH` (JIRA
-/// writes `+0000`, Atlassian's other APIs `Z`). `None` for anything else.
+/// Parses JIRA's timestamps (`2021-01-17T12:34:00.000+0100`; Atlassian's other APIs write `Z`):
+/// the SDK's parser, which keeps the offset a JQL date must be written in.
 pub fn parse(text: &str) -> Option<Stamp> {
-    let b = text.trim().as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
-        let digits = b.get(from..from + len)?;
-        digits.iter().try_fold(0_i64, |n, d| {
-            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
-        })
-    };
-    let sep = |at: usize, c: u8| b.get(at) == Some(&c);
-    if !(sep(4, b'-') && sep(7, b'-') && (sep(10, b'T') || sep(10, b' ')) && sep(13, b':')) {
-        return None;
-    }
-    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    let (hour, minute) = (num(11, 2)?, num(14, 2)?);
-    let mut at = 16;
-    let mut second = 0;
-    let mut nanos_ms = 0;
-    if sep(at, b':') {
-        second = num(at + 1, 2)?;
-        at += 3;
-        if sep(at, b'.') || sep(at, b',') {
-            at += 1;
-            let start = at;
-            while b.get(at).is_some_and(u8::is_ascii_digit) {
-                at += 1;
-            }
-            let fraction = &b[start..at];
-            if fraction.is_empty() {
-                return None;
-            }
-            // Milliseconds: the first three digits, padded.
-            nanos_ms = (0..3).fold(0, |ms, i| {
-                ms * 10 + fraction.get(i).map_or(0, |d| i64::from(d - b'0'))
-            });
-        }
-    }
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let offset_minutes = match b.get(at) {
-        Some(b'Z' | b'z') if at + 1 == b.len() => 0,
-        Some(&sign @ (b'+' | b'-')) => {
-            let hours = num(at + 1, 2)?;
-            let minutes = match b.len() - at - 3 {
-                0 => 0,
-                2 => num(at + 3, 2)?,
-                3 if sep(at + 3, b':') => num(at + 4, 2)?,
-                _ => return None,
-            };
-            if hours > 23 || minutes > 59 {
-                return None;
-            }
-            let total = i32::try_from(hours * 60 + minutes).ok()?;
-            if sign == b'-' {
-                -total
-            } else {
-                total
-            }
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(year, month, day);
-    let local = ((days * 24 + hour) * 60 + minute) * 60 + second;
-    let millis = (local - i64::from(offset_minutes) * 60) * 1000 + nanos_ms;
-    Some(Stamp {
-        millis,
-        offset_minutes,
-    })
+    parse_timestamp(text)
 }
 
 /// Parses a timestamp to Unix milliseconds (see [`parse`]).
@@ -140,72 +63,9 @@ pub fn utc_date(millis: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn jira_timestamps_in_every_offset_style_parse() {
-        let utc = 1_610_886_840_000; // 2021-01-17T12:34:00Z
-        for text in [
-            "2021-01-17T12:34:00.000+0000",
-            "2021-01-17T12:34:00Z",
-            "2021-01-17T12:34Z",
-            "2021-01-17T13:34:00.000+01:00",
-            "2021-01-17T13:34:00+01",
-            "2021-01-17T07:04:00.000-0530",
-        ] {
-            assert_eq!(millis(text), Some(utc), "{text}");
-        }
-        assert_eq!(
-            parse("2021-01-17T12:34:00.5-0200"),
-            Some(Stamp {
-                millis: utc + 2 * 3_600_000 + 500,
-                offset_minutes: -120
-            })
-        );
-        assert_eq!(
-            millis("2021-01-17T12:34:00.123456789+0000"),
-            Some(utc + 123)
-        );
-        for bad in [
-            "",
-            "1",
-            "2021-01-17",
-            "2021-13-17T12:34:00Z",
-            "2021-01-17T12:34:00",
-            "2021-01-17T12:34:00+1",
-            "2021-01-17T12:34:00.+0000",
-            "2021-01-17T12:34:00Zjunk",
-        ] {
-            assert_eq!(parse(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn jql_dates_are_wall_clock_minutes_in_the_users_zone() {
@@ -230,14 +90,5 @@ mod tests {
             );
         }
         assert_eq!(jira_timestamp(t, 60), "2021-01-18T00:59:59.999+0100");
-    }
-
-    #[test]
-    fn civil_days_round_trip_over_four_centuries() {
-        for days in (-200_000..200_000).step_by(37) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
     }
 }
