@@ -433,6 +433,7 @@ stories! {
         // Unknown attributes, wrong types, no e-mail, a local account's e-mail.
         let cases = [
             (json!({ "schemas": [USER], "userName": "x@example.com", "shoeSize": 44 }), 400, Some("invalidValue")),
+            (json!({ "schemas": ["urn:example:custom:1.0:User"], "userName": "x@example.com" }), 400, Some("invalidValue")),
             (json!({ "schemas": [USER], "userName": "x@example.com", "active": "perhaps" }), 400, Some("invalidValue")),
             (json!({ "schemas": [USER], "userName": ["x@example.com"] }), 400, Some("invalidValue")),
             (json!({ "schemas": [USER], "userName": "no-mail", "emails": [] }), 400, Some("invalidValue")),

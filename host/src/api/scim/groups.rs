@@ -37,7 +37,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)] // Documents the body; the handlers work on JSON checked by `schema`.
 pub struct ScimGroup {
     /// `urn:ietf:params:scim:schemas:core:2.0:Group`.
-    schemas: Vec<String>,
+    schemas: Option<Vec<String>>,
     /// The platform's id (answered; ignored when sent).
     id: Option<String>,
     /// The provider's id of the group.
@@ -48,10 +48,10 @@ pub struct ScimGroup {
     #[schema(min_length = 1, max_length = 1024, format = "line")]
     display_name: String,
     /// Members: `value` is a provisioned User's id.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Option<Vec<Object>>)]
     members: Option<Vec<Value>>,
     /// `resourceType`, `created`, `lastModified`, `location`, `version` (answered).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     meta: Option<Value>,
 }
 
@@ -101,6 +101,7 @@ struct Checked {
 }
 
 async fn check(state: &AppState, body: &Map<String, Value>) -> Result<Checked, ScimError> {
+    schema::check_envelope(body, &[GROUP])?;
     let mut input = body.clone();
     input.retain(|k, _| {
         !["schemas", "id", "meta"]

@@ -143,11 +143,23 @@ pub struct ScimErrorBody {
 
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
+        // A detail may quote the request; control characters in it are shown escaped.
+        let detail = self
+            .detail
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    format!("\\u{:04x}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
         let body = ScimErrorBody {
             schemas: vec![ERROR.to_owned()],
             status: self.status.as_u16().to_string(),
             scim_type: self.scim_type.map(str::to_owned),
-            detail: self.detail,
+            detail,
         };
         let mut response = Scim::new(self.status, json!(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -319,9 +331,9 @@ pub struct ListParams {
     filter: Option<String>,
     /// 1-based index of the first result (values below 1 count as 1).
     #[param(rename = "startIndex")]
-    start_index: Option<i32>,
+    start_index: Option<i64>,
     /// Page size; 0 returns only `totalResults`; at most 200 (more is lowered to 200).
-    count: Option<i32>,
+    count: Option<i64>,
     /// Attributes to return; Groups leave `members` out unless it is named.
     attributes: Option<String>,
     /// Attributes to leave out; Groups honour `members`.
@@ -370,6 +382,12 @@ impl FromRequestParts<AppState> for ListQuery {
             serde_urlencoded::from_str(parts.uri.query().unwrap_or("")).map_err(|e| {
                 ScimError::bad("invalidValue", format!("malformed query string: {e}"))
             })?;
+        if pairs.iter().any(|(_, v)| v.contains('\0')) {
+            return Err(ScimError::bad(
+                "invalidValue",
+                "a query parameter may not hold NUL".into(),
+            ));
+        }
         let get = |name: &str| {
             pairs
                 .iter()

@@ -16,6 +16,9 @@ use super::filter::{self, Filter};
 use super::schema::{find, Attr, Kind, ENTERPRISE};
 use super::ScimError;
 
+/// The PATCH request schema.
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
 /// Most operations in one PATCH.
 pub const MAX_OPERATIONS: usize = 1000;
 
@@ -56,6 +59,7 @@ pub fn apply(
     body: &Map<String, Value>,
     schema: &Schema,
 ) -> Result<(), ScimError> {
+    super::schema::check_envelope(body, &[PATCH_OP])?;
     let Some(Value::Array(ops)) =
         filter::get_ci(&Value::Object(body.clone()), "Operations").cloned()
     else {

@@ -206,6 +206,45 @@ pub const GROUP_ATTRS: &[Attr] = &[
     ),
 ];
 
+/// What every resource carries besides its attributes, which a request may repeat and the
+/// server ignores, still of the right type: `id` a string, `meta` an object, and `schemas`
+/// listing only URNs of `allowed`.
+pub fn check_envelope(body: &Map<String, Value>, allowed: &[&str]) -> Result<(), ScimError> {
+    let get = |name: &str| {
+        body.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let id_ok = match get("id") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => !s.chars().any(char::is_control),
+        Some(_) => false,
+    };
+    if !id_ok {
+        return Err(invalid(
+            "`id` must be a string without control characters".into(),
+        ));
+    }
+    if !matches!(get("meta"), None | Some(Value::Null | Value::Object(_))) {
+        return Err(invalid("`meta` must be an object".into()));
+    }
+    let Some(schemas) = get("schemas") else {
+        return Ok(());
+    };
+    let known = |s: &Value| {
+        s.as_str()
+            .is_some_and(|s| allowed.iter().any(|a| a.eq_ignore_ascii_case(s)))
+    };
+    match schemas {
+        Value::Null => Ok(()),
+        Value::Array(items) if items.iter().all(known) => Ok(()),
+        _ => Err(invalid(format!(
+            "`schemas` may list only {}",
+            allowed.join(", ")
+        ))),
+    }
+}
+
 fn invalid(detail: String) -> ScimError {
     ScimError::bad("invalidValue", detail)
 }
@@ -265,9 +304,8 @@ pub fn normalize(
 /// One attribute's value, checked against its definition.
 fn check(a: &Attr, value: &Value, at: &str) -> Result<Value, ScimError> {
     if a.multi {
-        let items: Vec<&Value> = match value {
-            Value::Array(items) => items.iter().collect(),
-            one => vec![one],
+        let Value::Array(items) = value else {
+            return Err(invalid(format!("`{at}` must be an array")));
         };
         let max = if a.name == "members" {
             MAX_MEMBERS
@@ -279,9 +317,9 @@ fn check(a: &Attr, value: &Value, at: &str) -> Result<Value, ScimError> {
         }
         let single = Attr { multi: false, ..*a };
         let mut out = Vec::with_capacity(items.len());
-        for (i, item) in items.into_iter().enumerate() {
+        for (i, item) in items.iter().enumerate() {
             if item.is_null() {
-                continue;
+                return Err(invalid(format!("`{at}[{i}]` is null")));
             }
             let v = check(&single, item, &format!("{at}[{i}]"))?;
             if !out.contains(&v) {

@@ -37,7 +37,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)] // Documents the body; the handlers work on JSON checked by `schema`.
 pub struct ScimUser {
     /// `urn:ietf:params:scim:schemas:core:2.0:User` (and the enterprise extension's URN).
-    schemas: Vec<String>,
+    schemas: Option<Vec<String>>,
     /// The platform's id (answered; ignored when sent).
     id: Option<String>,
     /// The provider's id of the person.
@@ -48,18 +48,18 @@ pub struct ScimUser {
     #[schema(format = Email, max_length = 254)]
     user_name: String,
     /// The person's name (`formatted`, `familyName`, `givenName`, …).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     name: Option<Value>,
     /// The name shown in the platform.
     #[serde(rename = "displayName")]
     display_name: Option<String>,
     /// E-mails (`value`, `type`, `primary`); the primary one is the login e-mail.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Option<Vec<Object>>)]
     emails: Option<Vec<Value>>,
     /// `false` deactivates the account and ends its sessions.
     active: Option<bool>,
     /// `resourceType`, `created`, `lastModified`, `location`, `version` (answered).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     meta: Option<Value>,
 }
 
@@ -89,7 +89,7 @@ pub struct ScimList {
 #[allow(dead_code)] // Documents the body; `patch` reads it.
 pub struct ScimPatch {
     /// `urn:ietf:params:scim:api:messages:2.0:PatchOp`.
-    schemas: Vec<String>,
+    schemas: Option<Vec<String>>,
     /// `op` (`add`, `replace`, `remove`, any case), `path` (optional for add and replace),
     /// `value`.
     #[serde(rename = "Operations")]
@@ -150,6 +150,7 @@ struct Account {
 
 /// Checks a body (or a patched resource) and derives the account from it.
 fn account(body: &Map<String, Value>) -> Result<Account, ScimError> {
+    schema::check_envelope(body, &[USER, ENTERPRISE])?;
     let mut input = body.clone();
     input.retain(|k, _| {
         !["schemas", "id", "meta"]
