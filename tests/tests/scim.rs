@@ -530,6 +530,32 @@ stories! {
         scim_error(&scim(&app, "GET", "/Schemas/urn:nope", &k, None).await, 404, None);
     }
 
+    async fn the_last_active_administrator_keeps_the_role(backend) {
+        let app = host(backend).await;
+        let admin = app.admin().await;
+        let k = key(&app, &admin.token, &["scim:provision"]).await;
+        let u = scim(&app, "POST", "/Users", &k, Some(json!({ "userName": "boss@example.com" }))).await;
+        u.expect(201);
+        let id = u.json["id"].as_str().expect("id").to_owned();
+        let g = scim(&app, "POST", "/Groups", &k, Some(json!({ "displayName": "Platform Admins", "members": [{ "value": id }] }))).await;
+        g.expect(201);
+        let gid = g.json["id"].as_str().expect("id").to_owned();
+        let uid: i64 = id.parse().expect("id");
+        assert_eq!(app.state.store.get_user(uid).await.expect("user").role, Role::Administrator);
+        // The local administrator leaves; the provisioned one is the last active Administrator.
+        app.call("DELETE", &format!("/api/v1/users/{}", admin.id), Some(&admin.token), None).await.expect(204);
+        let r = scim(&app, "PATCH", &format!("/Groups/{gid}"), &k, Some(json!({
+            "schemas": [PATCH_OP],
+            "Operations": [{ "op": "remove", "path": format!("members[value eq \"{id}\"]") }],
+        }))).await;
+        r.expect(200);
+        assert!(r.json.get("members").is_none_or(|m| m == &json!([])), "the membership change stands: {}", r.text);
+        assert_eq!(app.state.store.get_user(uid).await.expect("user").role, Role::Administrator);
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'scim.role_kept'")
+            .fetch_one(app.state.store.pool()).await.expect("count");
+        assert_eq!(kept, 1);
+    }
+
     async fn only_a_credential_with_scim_provision_may_provision(backend) {
         let app = host(backend).await;
         let admin = app.admin().await;

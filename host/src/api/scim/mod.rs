@@ -531,7 +531,8 @@ fn parse_id(id: &str, what: &str) -> Result<i64, ScimError> {
         .ok_or_else(|| ScimError::not_found(what, id))
 }
 
-/// Recomputes the role of each person from their groups; a change is audited.
+/// Recomputes the role of each person from their groups; a change is audited, and so is a
+/// change refused because it would leave no active Administrator.
 async fn remap_roles(state: &AppState, p: &Provisioner, ids: &[i64]) -> Result<(), ScimError> {
     let auth = &state.config.auth;
     for &id in ids {
@@ -549,15 +550,31 @@ async fn remap_roles(state: &AppState, p: &Provisioner, ids: &[i64]) -> Result<(
             role: Some(role),
             ..Default::default()
         };
-        state.store.update_user(id, changes, state.now()).await?;
-        p.audit(
-            state,
-            "user",
-            "scim.role_mapped",
-            id,
-            json!({ "from": user.role, "to": role }),
-        )
-        .await?;
+        match state.store.update_user(id, changes, state.now()).await {
+            Ok(_) => {
+                p.audit(
+                    state,
+                    "user",
+                    "scim.role_mapped",
+                    id,
+                    json!({ "from": user.role, "to": role }),
+                )
+                .await?
+            }
+            // The last active Administrator keeps the role; the membership change itself
+            // stands (the provider cannot undo it), and the refusal is on the audit log.
+            Err(StoreError::Conflict(why)) => {
+                p.audit(
+                    state,
+                    "user",
+                    "scim.role_kept",
+                    id,
+                    json!({ "role": user.role, "rules_say": role, "why": why }),
+                )
+                .await?
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     Ok(())
 }
