@@ -67,6 +67,21 @@ BEYOND_SCHEMA = {
     ),
 }
 
+# SCIM (`/scim/v2`) answers a request breaking a rule with a SCIM 400 (`scimType`), having no 422:
+# the filter grammar, member ids that must be provisioned Users, a person needing an e-mail (in
+# `emails` or as `userName`), PATCH paths naming the resource's attributes.
+SCIM_BEYOND_SCHEMA = {
+    "GET /scim/v2/Users": "the filter grammar (invalidFilter)",
+    "GET /scim/v2/Groups": "the filter grammar (invalidFilter)",
+    "GET /scim/v2/Groups/{id}": "the filter grammar (invalidFilter)",
+    "POST /scim/v2/Users": "a person needs an e-mail address; attributes of the User schema only",
+    "PUT /scim/v2/Users/{id}": "a person needs an e-mail address; attributes of the User schema only",
+    "PATCH /scim/v2/Users/{id}": "paths name the User schema's attributes; the result must be a valid User",
+    "POST /scim/v2/Groups": "members must be provisioned Users",
+    "PUT /scim/v2/Groups/{id}": "members must be provisioned Users",
+    "PATCH /scim/v2/Groups/{id}": "paths name the Group schema's attributes; members must be provisioned Users",
+}
+
 # Upload forms: `tags` and `metadata` are JSON text in a form part; the document gives their media
 # type (`contentMediaType`) and shape in words, which generators and validators do not read.
 for _label in ("POST /api/v1/projects/{id}/documents", "POST /api/v1/projects/{id}/documents/{doc_id}/versions"):
@@ -97,6 +112,14 @@ def config():
             f"checks.positive_data_acceptance.expected-statuses = [{statuses}]",
             "",
         ]
+    for label in sorted(SCIM_BEYOND_SCHEMA):
+        statuses = ", ".join(f'"{s}"' for s in POSITIVE_STATUSES + ["400"])
+        lines += [
+            "[[operations]]",
+            f'include-name = "{label}"',
+            f"checks.positive_data_acceptance.expected-statuses = [{statuses}]",
+            "",
+        ]
     for label in sorted(KEPT_AFTER_DELETE):
         lines += [
             "[[operations]]",
@@ -120,7 +143,7 @@ else:
         "GET /api/v1/projects/{id}/documents/{doc_id}/versions/{number}/content",
     }
 
-    @schemathesis.deserializer("application/json", "text/plain", "text/markdown", "text/csv", "application/xml", "text/xml")
+    @schemathesis.deserializer("application/json", "application/scim+json", "text/plain", "text/markdown", "text/csv", "application/xml", "text/xml")
     def document_bytes(ctx, response):
         """Downloads as text without decoding errors; every other response as JSON (the API's only
         other media type among these)."""

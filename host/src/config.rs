@@ -42,6 +42,10 @@ Configuration (TOML file keys; environment variables override them):
                                                                 default_role, allowed_email_domains, allowed_tenants,
                                                                 link_verified_email, post_logout_redirect_url
                                                                 (docs/IDENTITY.md) [none]
+  auth.scim.role_rules_from  AGENTIC_AUTH__SCIM__ROLE_RULES_FROM  the SSO provider whose role_rules give SCIM-provisioned
+                                                                people their role from their groups [none]
+  auth.scim.default_role     AGENTIC_AUTH__SCIM__DEFAULT_ROLE     role of a provisioned person no rule matches
+                                                                [support_engineer]
   http.max_body_bytes        AGENTIC_HTTP__MAX_BODY_BYTES        largest accepted request body [1048576]
   http.request_timeout_secs  AGENTIC_HTTP__REQUEST_TIMEOUT_SECS  per-request deadline [30]
   http.trust_forwarded_for   AGENTIC_HTTP__TRUST_FORWARDED_FOR   take client IP from X-Forwarded-For [false]
@@ -364,6 +368,9 @@ pub struct AuthConfig {
     pub login_per_ip_per_minute: u32,
     /// OpenID Connect single sign-on providers (`docs/IDENTITY.md`).
     pub oidc: crate::auth::oidc::config::OidcConfig,
+    /// SCIM 2.0 provisioning: which role rules give provisioned people their role
+    /// (`docs/IDENTITY.md`).
+    pub scim: crate::auth::scim::ScimConfig,
 }
 
 /// HTTP server limits.
@@ -421,6 +428,7 @@ impl Default for AuthConfig {
             login_per_account_per_minute: 10,
             login_per_ip_per_minute: 60,
             oidc: Default::default(),
+            scim: Default::default(),
         }
     }
 }
@@ -553,6 +561,9 @@ impl Config {
             return bad(&e);
         }
         if let Err(e) = self.auth.oidc.validate() {
+            return bad(&e);
+        }
+        if let Err(e) = self.auth.scim.validate(&self.auth.oidc) {
             return bad(&e);
         }
         let d = &self.documents;

@@ -98,6 +98,10 @@ pub enum Permission {
     /// See the installation's backups and start one.
     #[serde(rename = "backups:manage")]
     BackupsManage,
+    /// Provision people and groups over SCIM 2.0 (`/scim/v2`): what an identity provider's
+    /// API key is given. It creates, changes and deactivates accounts, so Administrators only.
+    #[serde(rename = "scim:provision")]
+    ScimProvision,
     /// Create a project.
     #[serde(rename = "projects:create")]
     ProjectsCreate,
@@ -189,6 +193,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::ServiceAccountsManage, &[A]),
     (Permission::AuditRead, &[A]),
     (Permission::BackupsManage, &[A]),
+    (Permission::ScimProvision, &[A]),
     (Permission::ProjectsCreate, &[A, PM]),
     (Permission::ProjectsRead, &[A, PM, TL, SE]),
     (Permission::ProjectsUpdate, &[A, PM]),
@@ -231,6 +236,7 @@ impl Permission {
             Permission::ServiceAccountsManage => "service_accounts:manage",
             Permission::AuditRead => "audit:read",
             Permission::BackupsManage => "backups:manage",
+            Permission::ScimProvision => "scim:provision",
             Permission::ProjectsCreate => "projects:create",
             Permission::ProjectsRead => "projects:read",
             Permission::ProjectsUpdate => "projects:update",

@@ -32,6 +32,7 @@ mod postponements;
 mod projects;
 mod rbac_grants;
 mod rbac_matrix;
+mod scim;
 mod service_accounts;
 mod sync;
 mod sync_bounds;

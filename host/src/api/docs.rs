@@ -32,9 +32,12 @@ pub(super) fn router(openapi: OpenApi) -> Router<AppState> {
     Router::new().merge(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", openapi))
 }
 
-/// Completes the generated document: standard failures declared, errors as problem+json.
+/// Completes the generated document: standard failures declared, errors as problem+json —
+/// except under [`SCIM_PREFIX`], whose errors are SCIM error messages (RFC 7644 §3.12) served
+/// as `application/scim+json`, as SCIM clients expect ([`complete_scim`]).
 pub(super) fn finish(mut openapi: OpenApi) -> OpenApi {
-    for item in openapi.paths.paths.values_mut() {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let scim = path.starts_with(SCIM_PREFIX);
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -43,7 +46,11 @@ pub(super) fn finish(mut openapi: OpenApi) -> OpenApi {
             &mut item.patch,
         ];
         for op in operations.into_iter().flatten() {
-            complete(op);
+            if scim {
+                complete_scim(op);
+            } else {
+                complete(op);
+            }
             for param in op.parameters.iter_mut().flatten() {
                 if let Some(schema) = &mut param.schema {
                     constrain(schema);
@@ -270,6 +277,67 @@ fn complete(op: &mut Operation) {
         response.content.insert(
             "application/problem+json".to_owned(),
             Content::new(Some(Ref::from_schema_name("Problem"))),
+        );
+    }
+}
+
+/// Where SCIM lives; its operations are completed by [`complete_scim`], not [`complete`].
+pub const SCIM_PREFIX: &str = "/scim/v2/";
+
+/// Declares the failures of a SCIM operation, each a SCIM error message (`ScimErrorBody`) in
+/// `application/scim+json`: 400 for a malformed body or query, 401, 403, 404 for a path id, 413
+/// and 415 for bodies, 503.
+fn complete_scim(op: &mut Operation) {
+    let params = op.parameters.as_deref().unwrap_or_default();
+    let has = |place: ParameterIn| params.iter().any(|p| p.parameter_in == place);
+    let mut standard: Vec<(&str, &str)> = Vec::new();
+    if op.request_body.is_some() {
+        standard.extend([
+            (
+                "400",
+                "The body is not a JSON object, or breaks the schema (`scimType` says how).",
+            ),
+            ("413", "The body is larger than the configured limit."),
+            (
+                "415",
+                "The body is not application/scim+json or application/json.",
+            ),
+        ]);
+    }
+    if has(ParameterIn::Query) {
+        standard.push((
+            "400",
+            "A malformed filter (`invalidFilter`) or number (`invalidValue`).",
+        ));
+    }
+    if has(ParameterIn::Path) {
+        standard.push(("404", "No such resource."));
+    }
+    standard.extend([
+        ("401", "No valid credential (`WWW-Authenticate: Bearer`)."),
+        ("403", "The credential lacks `scim:provision`."),
+        ("503", "The database is unavailable; see `Retry-After`."),
+    ]);
+    let responses = &mut op.responses.responses;
+    for (status, description) in standard {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::T(Response::new(description)));
+    }
+    for (status, response) in responses.iter_mut() {
+        if !(status.starts_with('4') || status.starts_with('5')) {
+            continue;
+        }
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if response.description.is_empty() {
+            response.description = default_description(status).to_owned();
+        }
+        response.content.clear();
+        response.content.insert(
+            "application/scim+json".to_owned(),
+            Content::new(Some(Ref::from_schema_name("ScimErrorBody"))),
         );
     }
 }

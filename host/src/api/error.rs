@@ -147,6 +147,11 @@ impl ApiError {
         ApiError::NotFound(format!("{what} not found"))
     }
 
+    /// The HTTP status this error is answered with.
+    pub(crate) fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use ApiError::*;
         match self {

@@ -78,6 +78,8 @@ mod plugins;
 mod projects;
 /// Synced models (work items, requirements, …), starting syncs, sync schedules.
 mod records;
+/// SCIM 2.0 provisioning of people and groups by an identity provider, under `/scim/v2`.
+mod scim;
 /// Service accounts and their API keys.
 mod service_accounts;
 /// User administration.
@@ -146,6 +148,7 @@ impl AppState {
         (name = "audit", description = "Append-only audit log"),
         (name = "backups", description = "The installation's backups: attempts, status, start one (Administrator)"),
         (name = "ops", description = "Health, readiness, metrics"),
+        (name = "scim", description = "SCIM 2.0 provisioning (RFC 7643, RFC 7644) under `/scim/v2`, for an identity provider's API key with `scim:provision`. Bodies and errors are `application/scim+json`: errors are SCIM error messages, not problem+json"),
     )
 )]
 struct ApiDoc;
@@ -210,6 +213,7 @@ fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(ops::router())
         .nest("/api/v1", api)
+        .nest("/scim/v2", scim::router())
 }
 
 /// The OpenAPI document of the whole API, as served at `/api/v1/openapi.json`.
@@ -226,7 +230,9 @@ pub fn schema_name_conflicts() -> Vec<String> {
     let mut seen: std::collections::BTreeMap<String, (&str, serde_json::Value)> =
         Default::default();
     let mut conflicts = Vec::new();
-    let modules = std::iter::once(("ops", ops::router())).chain(resources());
+    let modules = [("ops", ops::router()), ("scim", scim::router())]
+        .into_iter()
+        .chain(resources());
     for (module, router) in modules {
         let doc = router.split_for_parts().1;
         let schemas = doc.components.map(|c| c.schemas).unwrap_or_default();

@@ -31,6 +31,8 @@ use crate::store::{Store, StoreError};
 pub mod oidc;
 /// Password hashing.
 pub mod password;
+/// The role of a person provisioned over SCIM, by the single sign-on role rules.
+pub mod scim;
 /// Login throttling.
 pub mod throttle;
 /// JWT access tokens.

@@ -59,6 +59,8 @@ pub mod plugins;
 pub mod projects;
 /// Synced records (the internal models) and where each stream's sync got to.
 pub mod records;
+/// People and groups provisioned over SCIM 2.0, and group membership.
+pub mod scim;
 /// Login sessions and refresh tokens.
 pub mod sessions;
 // Documents synced from connections, mirrored into the documents store.
