@@ -35,6 +35,7 @@ mod rbac_matrix;
 mod service_accounts;
 mod sync;
 mod sync_bounds;
+mod triage;
 mod validation;
 mod vault;
 mod web_tasks;
