@@ -9,8 +9,9 @@
 //! input cap; the model's failures (not JSON, an answer that breaks the schema, a huge answer:
 //! the item fails and nothing is written; 429 with `retry-after`: the run stops and later runs
 //! wait; 500: the run stops and the next one resumes); and the key never reaching the
-//! component, a record, a stored row or a response.
+//! component, a record, a stored row, a response or the host's log (of the story's thread).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentic_host::rbac::Role;
@@ -158,6 +159,37 @@ async fn content(app: &TestApp, b: &Bench, doc: &Value) -> String {
     r.text
 }
 
+/// What the host logs on the story's thread (its API handlers, the worker and its jobs, the
+/// agents' platform calls — not the plugin threads), at every level.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let logs = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || logs.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
+    }
+}
+
 fn metric(run: &Value, name: &str) -> f64 {
     run["metrics"][name]
         .as_f64()
@@ -166,6 +198,8 @@ fn metric(run: &Value, name: &str) -> f64 {
 
 stories! {
     async fn a_triage_assistant_triages_each_changed_work_item_once(backend) {
+        let logs = Logs::default();
+        let _capture = logs.capture();
         let app = TestApp::start(backend).await;
         let b = bench(&app, 4).await;
         let path = triage_agent(&app, &b, json!({"post_comment": true})).await;
@@ -286,6 +320,11 @@ stories! {
             r.expect(200);
             assert!(!r.text.contains(KEY), "{url}: {}", r.text);
         }
+        // Nor in the host's logs (of this thread: the API, the worker, the platform calls).
+        let logged = logs.text();
+        assert!(logged.contains("agentic_host::jobs::worker") && logged.contains("path=/api/v1/projects/"),
+            "the capture sees the worker and the API: {} bytes", logged.len());
+        assert!(!logged.contains(KEY), "the key is in the host's logs");
         let calls = crate::agent_runs::audit(&app, &b.admin.token, "agent.platform_call").await;
         for call in ["query-records", "write-document", "invoke-action"] {
             assert!(calls.iter().any(|e| e["detail"]["call"] == call && e["detail"]["outcome"] == "ok"), "{call}: {calls:?}");
