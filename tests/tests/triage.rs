@@ -6,10 +6,11 @@
 //!
 //! Told: each item is triaged once per change (a document tagged with the item, a comment
 //! posted back through the JIRA connector's `add-comment`), tokens and cost in the metrics, the
-//! input cap; the model's failures (not JSON, an answer that breaks the schema, a huge answer:
-//! the item fails and nothing is written; 429 with `retry-after`: the run stops and later runs
-//! wait; 500: the run stops and the next one resumes); and the key never reaching the
-//! component, a record, a stored row, a response or the host's log (of the story's thread).
+//! input cap, the items-per-run cap (the pass resumes where it stopped); the model's failures
+//! (not JSON, an answer that breaks the schema, a huge answer: the item fails and nothing is
+//! written; 429 with `retry-after`: the run stops and later runs wait; 500: the run stops and
+//! the next one resumes); and the key never reaching the component, a record, a stored row, a
+//! response or the host's log (of the story's thread).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -385,5 +386,37 @@ stories! {
         assert_eq!(docs.len(), 2);
         assert_eq!(b.model.violations(), Vec::<String>::new());
         assert!(b.jira.writes().is_empty(), "no comments without post_comment");
+    }
+
+    async fn items_per_run_are_capped_and_the_pass_resumes_where_it_stopped(backend) {
+        let app = TestApp::start(backend).await;
+        let b = bench(&app, 5).await;
+        let path = triage_agent(&app, &b, json!({"max_items_per_run": 2})).await;
+        // Five items, two a run: 2, 2, 1, then nothing new; each item sent once, in id order.
+        for (n, expected) in [(1, 2.0), (2, 2.0), (3, 1.0), (4, 0.0)] {
+            if n > 1 {
+                app.advance(Duration::from_secs(60));
+            }
+            let runs = until_runs(&app, &b.pm.token, &path, n).await;
+            let run = &runs[n - 1];
+            assert_eq!(run["succeeded"], true, "{run}");
+            assert_eq!(metric(run, "items_triaged"), expected, "run {n}: {run}");
+            let more = run["summary"].as_str().unwrap_or_default().contains("more next run");
+            assert_eq!(more, n <= 2, "run {n}: {run}");
+        }
+        let sent: Vec<String> = b.model.seen().iter().map(|s| s.user_content()).collect();
+        assert_eq!(sent.len(), 5, "{sent:?}");
+        let mut unique = sent.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 5, "each item once: {sent:?}");
+        let mut tagged: Vec<i64> = triages(&app, &b).await.iter()
+            .filter_map(|d| d["tags"].as_array()?.iter()
+                .find_map(|t| t.as_str()?.strip_prefix("work-item:")?.parse().ok()))
+            .collect();
+        tagged.sort_unstable();
+        let mut ids: Vec<i64> = work_items(&app, &b).await.iter().filter_map(|i| i["id"].as_i64()).collect();
+        ids.sort_unstable();
+        assert_eq!(tagged, ids, "one triage per item");
     }
 }
