@@ -50,6 +50,9 @@ pub mod google;
 /// ReqIF exports as DOORS writes them, for the DOORS connector's stories.
 pub mod doors;
 
+/// A fake OpenAI-compatible chat-completions API, checked against OpenAI's API description.
+pub mod openai;
+
 /// A real OpenID Connect provider (`oidc-provider` on node) and a browser for SSO stories.
 pub mod oidc_peer;
 

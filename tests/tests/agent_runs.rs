@@ -19,7 +19,7 @@ use agentic_tests::{plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 /// Starts a real worker with every handler the host registers.
-fn worker(app: &TestApp) -> tokio::sync::watch::Sender<bool> {
+pub(crate) fn worker(app: &TestApp) -> tokio::sync::watch::Sender<bool> {
     let worker = agentic_host::server::worker(&app.state);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(Arc::clone(&worker).run(stopped));
@@ -102,12 +102,12 @@ async fn until<F: std::future::Future<Output = bool>>(what: &str, mut check: imp
 }
 
 /// The agent's finished runs.
-async fn runs(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
+pub(crate) async fn runs(app: &TestApp, token: &str, path: &str) -> Vec<Value> {
     app.all(token, &format!("{path}/runs")).await
 }
 
 /// Waits until the agent has `n` finished runs; returns them.
-async fn until_runs(app: &TestApp, token: &str, path: &str, n: usize) -> Vec<Value> {
+pub(crate) async fn until_runs(app: &TestApp, token: &str, path: &str, n: usize) -> Vec<Value> {
     for _ in 0..1500 {
         let all = runs(app, token, path).await;
         if all.len() >= n {
@@ -128,7 +128,7 @@ fn millis(rfc3339: &Value) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
 }
 
-async fn deploy(app: &TestApp, token: &str, path: &str) -> Value {
+pub(crate) async fn deploy(app: &TestApp, token: &str, path: &str) -> Value {
     let r = app
         .call("POST", &format!("{path}/deploy"), Some(token), None)
         .await;
@@ -140,7 +140,7 @@ async fn deploy(app: &TestApp, token: &str, path: &str) -> Value {
     job
 }
 
-async fn stop(app: &TestApp, token: &str, path: &str) -> Value {
+pub(crate) async fn stop(app: &TestApp, token: &str, path: &str) -> Value {
     let r = app
         .call("POST", &format!("{path}/stop"), Some(token), None)
         .await;
@@ -152,7 +152,7 @@ async fn stop(app: &TestApp, token: &str, path: &str) -> Value {
     job
 }
 
-async fn audit(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
+pub(crate) async fn audit(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/api/v1/audit?action={action}&limit=100"), admin)
         .await;

@@ -211,6 +211,11 @@ stories! {
         let r = app.post(&format!("/api/v1/projects/{project}/agents"), &pm.token,
             json!({"name": "assistant", "kind": "sync-assistant", "config": {"connection_id": cid + 1000}})).await;
         invalid(&r, &["config.connection_id"]);
+        // A triage-assistant's model connection too.
+        let r = app.post(&format!("/api/v1/projects/{project}/agents"), &pm.token,
+            json!({"name": "triage", "kind": "triage-assistant",
+                   "config": {"connection_id": cid, "model_connection_id": cid + 1000, "model": "m"}})).await;
+        invalid(&r, &["config.model_connection_id"]);
         let (_, path) = create(&app, &pm.token, project,
             json!({"name": "assistant", "kind": "sync-assistant", "config": {"connection_id": cid, "streams": ["items"]}})).await;
 
@@ -288,11 +293,11 @@ stories! {
         let names: Vec<&str> = kinds.json.as_array().expect("kinds").iter().filter_map(|k| k["name"].as_str()).collect();
         // The kinds whose component loads here (the test host loads the built ones), and the
         // external kind, labelled as such.
-        assert_eq!(names, ["web-monitor", "sync-assistant", "external"]);
+        assert_eq!(names, ["web-monitor", "sync-assistant", "triage-assistant", "external"]);
         assert_eq!(kinds.json[0]["config_schema"]["required"], json!(["url"]));
         let runs_on: Vec<&str> = kinds.json.as_array().expect("kinds").iter().filter_map(|k| k["runs_on"].as_str()).collect();
-        assert_eq!(runs_on, ["host", "host", "external"]);
-        assert!(kinds.json[2]["description"].as_str().unwrap_or_default().starts_with("EXTERNAL"), "{}", kinds.text);
+        assert_eq!(runs_on, ["host", "host", "host", "external"]);
+        assert!(kinds.json[3]["description"].as_str().unwrap_or_default().starts_with("EXTERNAL"), "{}", kinds.text);
         // Without the components, only the external kind is offered.
         let bare = TestApp::start_with(backend, |c| c.agents.component_dir = None).await;
         let admin2 = bare.admin().await;
@@ -313,6 +318,10 @@ stories! {
             (json!({"name": "a", "kind": "web-monitor", "config": {"url": "https://x.example/", "keyword": "k".repeat(17_000)}}), vec!["config"]),
             (json!({"name": "a", "kind": "sync-assistant", "config": {"connection_id": 0}}), vec!["config.connection_id"]),
             (json!({"name": "a", "kind": "sync-assistant", "config": {"connection_id": 1, "streams": ["a", "a"]}}), vec!["config.streams"]),
+            (json!({"name": "a", "kind": "triage-assistant", "config": {"connection_id": 1, "model_connection_id": 2}}), vec!["config.model"]),
+            (json!({"name": "a", "kind": "triage-assistant", "config": {"connection_id": 1, "model_connection_id": 2, "model": "m",
+                "max_input_chars": 50, "max_items_per_run": 201, "price_per_1k_tokens": -1}}),
+                vec!["config.max_input_chars", "config.max_items_per_run", "config.price_per_1k_tokens"]),
             (json!({"name": "", "kind": "web-monitor", "config": {"url": "https://x.example/"}}), vec!["name"]),
             (json!({"name": "a\nb", "kind": "web-monitor", "config": {"url": "https://x.example/"}}), vec!["name"]),
             (json!({"name": "x".repeat(101), "kind": "web-monitor", "config": {"url": "https://x.example/"}}), vec!["name"]),

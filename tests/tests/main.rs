@@ -36,6 +36,7 @@ mod scim;
 mod service_accounts;
 mod sync;
 mod sync_bounds;
+mod triage;
 mod validation;
 mod vault;
 mod web_tasks;

@@ -212,8 +212,8 @@ fn main() -> ExitCode {
             };
             let mut cmd = cargo();
             // The built-in agents (`plugins/agents/*`) are built with the connectors; the host
-            // runs the `web-monitor` and `sync-assistant` kinds from there. An explicit setting
-            // wins.
+            // runs the `web-monitor`, `sync-assistant` and `triage-assistant` kinds from there.
+            // An explicit setting wins.
             if std::env::var_os("AGENTIC_AGENTS__COMPONENT_DIR").is_none() {
                 cmd.env("AGENTIC_AGENTS__COMPONENT_DIR", plugins);
             }

@@ -1,7 +1,7 @@
 //! Where the host finds the components of its built-in agent kinds.
 //!
-//! They are built from the plugins workspace (`plugins/agents/*`, crates `agent-web-monitor`
-//! and `agent-sync-assistant`) by `cargo xtask serve` / `cargo xtask test`, like the connector
+//! They are built from the plugins workspace (`plugins/agents/*`, crates `agent-web-monitor`,
+//! `agent-sync-assistant` and `agent-triage-assistant`) by `cargo xtask serve` / `cargo xtask test`, like the connector
 //! components, into `<target>/wasm32-wasip2/release/agent_<kind>.wasm`. The host loads them
 //! from `agents.component_dir` (`AGENTIC_AGENTS__COMPONENT_DIR`; `cargo xtask serve` sets it).
 //! Without that directory, or without a kind's file in it, the kind does not run here:

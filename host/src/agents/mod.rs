@@ -1,12 +1,12 @@
-//! Agents: a project's workers. Component agents (`web-monitor`, `sync-assistant`) are
-//! WebAssembly components of the `agentic:agent` world that the host runs on the connector
-//! sandbox, one run at a time on the job queue; `external` agents are processes elsewhere that
-//! report heartbeats with a token of their own.
+//! Agents: a project's workers. Component agents (`web-monitor`, `sync-assistant`,
+//! `triage-assistant`) are WebAssembly components of the `agentic:agent` world that the host
+//! runs on the connector sandbox, one run at a time on the job queue; `external` agents are
+//! processes elsewhere that report heartbeats with a token of their own.
 //!
 //! # Kinds
 //! An agent has a *kind* from a small registry in code ([`KINDS`]); each kind has a JSON Schema
 //! its `config` must satisfy ([`validate_config`]), for some bindings checked against the
-//! project ([`check_bindings`]: a `sync-assistant` names one of the project's connections), and
+//! project ([`check_bindings`]: a `sync-assistant` or `triage-assistant` names connections of the project), and
 //! for component kinds the component that runs it ([`components`]) and the permissions its
 //! platform calls may need ([`Kind::needs`]). `GET /agent-kinds` lists a component kind only
 //! when its component loads on this host.
@@ -99,6 +99,8 @@ pub enum KindName {
     WebMonitor,
     /// The `sync-assistant` kind.
     SyncAssistant,
+    /// The `triage-assistant` kind.
+    TriageAssistant,
     /// The `external` kind.
     External,
 }
@@ -171,6 +173,59 @@ pub const KINDS: &[Kind] = &[
             Permission::ConnectionsSync,
             Permission::JobsRead,
             Permission::RecordsRead,
+        ],
+    },
+    Kind {
+        name: "triage-assistant",
+        description: "Runs on this host: asks an OpenAI-compatible chat-completions API (the \
+                      base URL and key of `model_connection_id`, a connection of the project; \
+                      the host injects the key, the agent never sees it) to summarise and \
+                      classify the new or changed work items of `connection_id`, at most \
+                      `max_items_per_run` a run, each cut to `max_input_chars`; an answer valid \
+                      against the triage JSON Schema is stored as a Markdown document tagged \
+                      `work-item:<record id>` (and, with `post_comment`, posted back through the \
+                      connection's `comment_action`); tokens and cost are in its metrics.",
+        schema: r#"{
+            "type": "object", "additionalProperties": false,
+            "required": ["connection_id", "model_connection_id", "model"],
+            "properties": {
+                "connection_id": {"type": "integer", "minimum": 1,
+                                  "description": "The connection of the project whose work items are triaged."},
+                "model_connection_id": {"type": "integer", "minimum": 1,
+                                        "description": "A connection of the project whose base URL is the OpenAI-compatible API (e.g. https://api.openai.com/v1/) and whose credential is its key."},
+                "model": {"type": "string", "minLength": 1, "maxLength": 200,
+                          "description": "The model name sent as `model`."},
+                "interval_secs": {"type": "integer", "minimum": 60, "maximum": 86400, "default": 900,
+                                  "description": "Seconds between runs."},
+                "cron": {"type": "string", "minLength": 9, "maxLength": 128,
+                         "description": "Triage at these times (UTC) instead of every interval_secs: five fields, minute first, or six, seconds first; firings at least 60 s apart."},
+                "max_items_per_run": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20,
+                                      "description": "Items triaged (or failed) per run at most; the rest wait for the next run."},
+                "max_input_chars": {"type": "integer", "minimum": 100, "maximum": 100000, "default": 4000,
+                                    "description": "Characters of an item's text sent to the model at most; longer text is cut."},
+                "run_budget_secs": {"type": "integer", "minimum": 1, "maximum": 3600, "default": 20,
+                                    "description": "No new item is started once the run has taken this long; keep it below the host's plugins.call_timeout_secs."},
+                "max_output_tokens": {"type": "integer", "minimum": 16, "maximum": 16384, "default": 600,
+                                      "description": "`max_completion_tokens` of each request."},
+                "price_per_1k_tokens": {"type": "number", "minimum": 0, "maximum": 1000, "default": 0,
+                                        "description": "Price of 1000 tokens (prompt and completion), for the `cost` metric."},
+                "post_comment": {"type": "boolean", "default": false,
+                                 "description": "Also post each triage back as a comment through the connection's action (needs connections:act)."},
+                "comment_action": {"type": "string", "minLength": 1, "maxLength": 100, "default": "add-comment",
+                                   "description": "The connector action that posts a comment; it gets `{\"issue\": <key>, \"body\": <Markdown>}`."},
+                "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
+                                    "description": "Failed runs in a row that make the agent unhealthy."},
+                "alert_webhook_url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000,
+                                      "description": "Slack-compatible webhook told when the agent turns unhealthy or recovers."},
+                "allow_private_network": {"type": "boolean", "default": false,
+                                          "description": "Let the webhook be a private or loopback address (Administrators only)."}
+            }
+        }"#,
+        component: Some("agent_triage_assistant"),
+        needs: &[
+            Permission::RecordsRead,
+            Permission::DocumentsManage,
+            Permission::ConnectionsAct,
         ],
     },
     Kind {
@@ -259,43 +314,46 @@ pub fn validate_config(kind: &Kind, config: &serde_json::Value) -> Vec<(String, 
 }
 
 /// Checks what `config` refers to in the project: `Ok(Err((field, message)))` names the broken
-/// reference.
+/// reference. A `sync-assistant`'s and a `triage-assistant`'s `connection_id`, and a
+/// `triage-assistant`'s `model_connection_id`, must be connections of the project whose plugin
+/// is enabled in it.
 pub async fn check_bindings(
     store: &Store,
     project_id: i64,
     kind: &Kind,
     config: &serde_json::Value,
 ) -> Result<Result<(), (String, String)>, StoreError> {
-    if kind.name != "sync-assistant" {
-        return Ok(Ok(()));
-    }
-    let Some(id) = config
-        .get("connection_id")
-        .and_then(serde_json::Value::as_i64)
-    else {
-        return Ok(Ok(()));
+    let fields: &[&str] = match kind.name {
+        "sync-assistant" => &["connection_id"],
+        "triage-assistant" => &["connection_id", "model_connection_id"],
+        _ => &[],
     };
-    let connection = match store.get_connection(project_id, id).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound) => {
+    for field in fields {
+        let Some(id) = config.get(*field).and_then(serde_json::Value::as_i64) else {
+            continue;
+        };
+        let connection = match store.get_connection(project_id, id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => {
+                return Ok(Err((
+                    format!("config.{field}"),
+                    format!("the project has no connection {id}"),
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        if !store
+            .plugin_enabled(project_id, &connection.plugin_id)
+            .await?
+        {
             return Ok(Err((
-                "config.connection_id".into(),
-                format!("the project has no connection {id}"),
-            )))
+                format!("config.{field}"),
+                format!(
+                    "connection {id} uses plugin {}, which is not enabled in the project",
+                    connection.plugin_id
+                ),
+            )));
         }
-        Err(e) => return Err(e),
-    };
-    if !store
-        .plugin_enabled(project_id, &connection.plugin_id)
-        .await?
-    {
-        return Ok(Err((
-            "config.connection_id".into(),
-            format!(
-                "connection {id} uses plugin {}, which is not enabled in the project",
-                connection.plugin_id
-            ),
-        )));
     }
     Ok(Ok(()))
 }
@@ -399,6 +457,7 @@ mod tests {
         let declared: Vec<String> = [
             KindName::WebMonitor,
             KindName::SyncAssistant,
+            KindName::TriageAssistant,
             KindName::External,
         ]
         .iter()

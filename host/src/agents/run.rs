@@ -10,8 +10,9 @@
 //! A run loads the agent as it is *now* — a config changed since the last run applies from this
 //! one — and calls the component's `run(trigger, config, state)` on the plugin sandbox with
 //! - egress: a `web-monitor` may request its own URL (host and path prefix) under the egress
-//!   rules, private addresses only with `allow_private_network` (Administrators set it); other
-//!   kinds get no network at all;
+//!   rules, private addresses only with `allow_private_network` (Administrators set it); a
+//!   `triage-assistant` its model connection's base URL, with that connection's credential
+//!   injected by the host ([`RunHandler::prepare`]); other kinds get no network at all;
 //! - the [`super::platform`] interface under the agent's grant.
 //!
 //! The host measures each run: its duration and outcome (`duration_ms`, `ok`) join the agent's
@@ -194,7 +195,8 @@ fn unhealthy_after(config: &Value) -> i64 {
         .unwrap_or(3)
 }
 
-/// What a run may reach over HTTP: a `web-monitor` its URL, other kinds nothing.
+/// What a run may reach over HTTP: a `web-monitor` its URL, other kinds nothing (a
+/// `triage-assistant` gets its model connection's instead, in [`RunHandler::prepare`]).
 pub fn egress(kind: &Kind, config: &Value) -> Result<Call, String> {
     if kind.name != "web-monitor" {
         return Ok(Call::default());
@@ -338,10 +340,13 @@ impl RunHandler {
             consecutive_failures: u32::try_from(agent.consecutive_failures).unwrap_or(u32::MAX),
         };
         ctx.progress(0, Some(1), format!("run {}", job.run));
-        let report = match (self.components.get(kind).await, egress(kind, &config)) {
+        let report = match (
+            self.components.get(kind).await,
+            self.prepare(&agent, kind, &config).await,
+        ) {
             (Err(why), _) => Err(format!("the {} component cannot run: {why}", kind.name)),
             (_, Err(why)) => Err(format!("denied: egress: {why}")),
-            (Ok(component), Ok(call)) => {
+            (Ok(component), Ok((call, run_config))) => {
                 let runtime = self
                     .plugins
                     .runtime()
@@ -354,7 +359,7 @@ impl RunHandler {
                     &call,
                     Arc::new(platform),
                     trigger,
-                    &agent.config,
+                    &run_config,
                     agent.run_state.as_deref(),
                 );
                 Ok(ctx.unless_cancelled(run).await?)
@@ -477,6 +482,56 @@ impl RunHandler {
 }
 
 impl RunHandler {
+    /// The run's egress and the config its component gets. A `triage-assistant` reaches its
+    /// model through `model_connection_id`, a connection of its project: that connection's
+    /// egress policy (its plugin's allowed hosts, its base URL, its private-network setting)
+    /// with its credential injected by the host, and its base URL added to the component's
+    /// config as `model_base_url` (the component needs where to send, never the key). Other
+    /// kinds: [`egress`] and the config as stored.
+    async fn prepare(
+        &self,
+        agent: &Agent,
+        kind: &Kind,
+        config: &Value,
+    ) -> Result<(Call, String), String> {
+        if kind.name != "triage-assistant" {
+            return egress(kind, config).map(|call| (call, agent.config.clone()));
+        }
+        let id = config
+            .get("model_connection_id")
+            .and_then(Value::as_i64)
+            .ok_or("the config has no model_connection_id")?;
+        let connection = match self.store.get_connection(agent.project_id, id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => {
+                return Err(format!(
+                    "the project has no connection {id} (model_connection_id)"
+                ))
+            }
+            Err(e) => return Err(format!("reading the model connection: {e}")),
+        };
+        let enabled = self
+            .store
+            .plugin_enabled(agent.project_id, &connection.plugin_id)
+            .await
+            .map_err(|e| format!("reading the model connection: {e}"))?;
+        if !enabled {
+            return Err(format!(
+                "the model connection's plugin {} is not enabled in the project",
+                connection.plugin_id
+            ));
+        }
+        let manifest = self
+            .plugins
+            .manifest(&connection.plugin_id)
+            .await
+            .map_err(|e| format!("the model connection's plugin: {e}"))?;
+        let call = crate::sync::connection_call(&manifest, &connection, &self.services.sessions)?;
+        let mut run_config = config.clone();
+        run_config["model_base_url"] = json!(connection.base_url);
+        Ok((call, run_config.to_string()))
+    }
+
     /// Audits an outgoing request of the agent that the egress rules refused.
     async fn audit_refusal(&self, agent: &Agent, why: &str) {
         let entry = crate::store::audit::NewAuditEntry {
