@@ -53,8 +53,23 @@ struct Settings {
     v2: bool,
     tamper: Tamper,
     auth: Auth,
-    /// Bytes of every response body sent, in order, with the request's path and query.
-    log: Vec<(String, usize)>,
+    /// Every exchange, in order.
+    log: Vec<Exchange>,
+}
+
+/// One request the server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    /// `path?query`.
+    pub asked: String,
+    /// `have` lines in the request (a fetch that says what the client has).
+    pub haves: usize,
+    /// `deepen` in the request (a snapshot fetch).
+    pub deepen: bool,
+    /// Objects in the pack sent (from the pack header), for fetches.
+    pub objects: Option<u32>,
+    /// Response body bytes.
+    pub bytes: usize,
 }
 
 /// A running server; stops with the test's runtime. Its repositories live in a temporary
@@ -106,8 +121,8 @@ impl GitServer {
         self.settings.lock().expect("settings").auth = auth;
     }
 
-    /// Response body bytes sent so far, with what was asked (`path?query`), and forgets them.
-    pub fn take_log(&self) -> Vec<(String, usize)> {
+    /// The exchanges so far, and forgets them.
+    pub fn take_log(&self) -> Vec<Exchange> {
         std::mem::take(&mut self.settings.lock().expect("settings").log)
     }
 
@@ -312,6 +327,8 @@ async fn cgi(
     }
     let is_fetch = path.ends_with("/git-upload-pack")
         && (body.windows(13).any(|w| w == b"command=fetch") || body.get(4..8) == Some(b"want"));
+    let haves = body.windows(5).filter(|w| w == b"have ").count();
+    let deepen = body.windows(7).any(|w| w == b"deepen ");
     let protocol = headers
         .get("git-protocol")
         .and_then(|v| v.to_str().ok())
@@ -393,11 +410,18 @@ async fn cgi(
             _ => {}
         }
     }
-    settings
-        .lock()
-        .expect("settings")
-        .log
-        .push((asked, body.len()));
+    let objects = body
+        .windows(4)
+        .position(|w| w == b"PACK")
+        .and_then(|at| body.get(at + 8..at + 12))
+        .map(|n| u32::from_be_bytes([n[0], n[1], n[2], n[3]]));
+    settings.lock().expect("settings").log.push(Exchange {
+        asked,
+        haves,
+        deepen,
+        objects,
+        bytes: body.len(),
+    });
     response
         .status(status)
         .body(Body::from(body))

@@ -481,6 +481,18 @@ stories! {
         repo.push();
         let jobs = sync(&app, &admin.token, project, cid, json!({"stream": "commits"})).await;
         assert_eq!(results(&jobs)["commits"]["records"], 2);
+        // The fetch said what the connector had (the old tips of main and feature), and the
+        // pack brought exactly the objects the new commits added, as `git rev-list` counts them.
+        let log = server.take_log();
+        let fetch = log.iter().find(|e| e.haves > 0).expect("a fetch with have lines");
+        assert_eq!(fetch.haves, 2, "{log:?}");
+        let new_objects = String::from_utf8(repo.bare_git(&["rev-list", "--objects", "main~2..main"]))
+            .expect("as git writes it")
+            .lines()
+            .count();
+        assert_eq!(fetch.objects, Some(new_objects as u32), "{log:?}");
+        // The first new commit's parent tree came in one snapshot of that parent and commit.
+        assert_eq!(log.iter().filter(|e| e.deepen).count(), 1, "{log:?}");
         let jobs = sync(&app, &admin.token, project, cid, json!({})).await;
         let r = results(&jobs);
         assert_eq!((r["people"]["records"].clone(), r["trace-links"]["records"].clone()), (json!(3), json!(1)), "{r:?}");

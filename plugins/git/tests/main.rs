@@ -157,3 +157,25 @@ fn zlib(data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&((b << 16) | a).to_be_bytes());
     out
 }
+
+#[test]
+fn a_two_gigabyte_object_is_refused_by_its_header() {
+    // One blob entry whose header claims 2 GiB: refused before any memory is taken for it.
+    use gix_hash::Kind;
+    let size: u64 = 2 << 30;
+    let mut body = b"PACK\0\0\0\x02\0\0\0\x01".to_vec();
+    // type 3 (blob): first byte holds 4 bits of size, then 7 bits a byte.
+    body.push(0x80 | (3 << 4) | (size & 0x0f) as u8);
+    let mut rest = size >> 4;
+    while rest > 0 {
+        let more = if rest >> 7 > 0 { 0x80 } else { 0 };
+        body.push(more | (rest & 0x7f) as u8);
+        rest >>= 7;
+    }
+    body.extend_from_slice(&zlib(b"tiny"));
+    let mut h = gix_hash::hasher(Kind::Sha1);
+    h.update(&body);
+    body.extend_from_slice(h.try_finalize().unwrap().as_bytes());
+    let e = pack::parse(&body, LIMITS).unwrap_err();
+    assert!(e.to_string().contains("2147483648 bytes"), "{e}");
+}
