@@ -47,6 +47,9 @@ pub mod s3;
 /// A fake Google (Drive, Calendar) for syncs through the host.
 pub mod google;
 
+/// A real Git server (`git http-backend` behind a CGI adapter) for the Git connector's stories.
+pub mod git_server;
+
 /// ReqIF exports as DOORS writes them, for the DOORS connector's stories.
 pub mod doors;
 

@@ -19,6 +19,7 @@ mod db_outage;
 mod documents;
 mod doors;
 mod full_disk;
+mod git;
 mod google;
 mod jira;
 mod job_faults;

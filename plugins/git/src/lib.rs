@@ -1,0 +1,86 @@
+//! # Git connector
+//!
+//! Reads Git repositories over the smart HTTP protocol, spoken from inside the component over
+//! the SDK's HTTP client (so through the host's egress, which adds the credential: the
+//! connector never sees it): protocol version 2 (`ls-refs`, `fetch` with `want`/`have`/`done`,
+//! side-band-64k, ofs-delta, `deepen`) with a fallback to version 0/1 for servers that offer
+//! only that. Pack files are parsed and their deltas resolved in the component, within limits
+//! on pack size, object size and delta depth. The history of the configured branches becomes
+//! commit documents, people and commit → work item trace links; text files at each branch head
+//! become documents; branches and tags raw records. `README.md` is the administrator's guide.
+//!
+//! # Layout
+//!
+//! - `config`: the connection's configuration and what its schema cannot check.
+//! - `pktline`: pkt-line framing (`gix-packetline` decodes; requests are written here).
+//! - `protocol`: `info/refs`, `ls-refs`, `fetch`, the v0 advertisement and negotiation.
+//! - `pack`: pack parsing (`gix-pack` entry headers, `gix-zlib`) and delta resolution.
+//! - `history`: incremental reading of the branches' new commits, force-push detection.
+//! - `diff`: changed paths of a commit with added/removed line counts.
+//! - `streams`: the stream specs, `read`'s dispatch and the records; `files`: the files stream.
+
+pub mod config;
+pub mod diff;
+pub mod files;
+pub mod history;
+pub mod pack;
+pub mod pktline;
+pub mod protocol;
+pub mod streams;
+
+use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};
+
+use config::Config;
+
+/// The manifest, which the spec is built from.
+pub const MANIFEST: &str = include_str!("../plugin.toml");
+
+/// The Git connector.
+#[derive(Debug, Default)]
+pub struct GitConnector;
+
+impl Connector for GitConnector {
+    type Config = Config;
+
+    fn spec(&self) -> Result<ConnectorSpec, Error> {
+        let mut spec = ConnectorSpec::from_manifest(MANIFEST)?;
+        spec.streams = streams::specs();
+        Ok(spec)
+    }
+
+    /// Asks the server for its capabilities and refs: proves the URL is a Git repository, the
+    /// credential is accepted, and says which protocol and how many branches.
+    fn check(&self, config: &Config) -> Result<String, Error> {
+        config.validate()?;
+        let server = protocol::discover(config.protocol)?;
+        let refs = protocol::list_refs(&server)?;
+        let branches = refs
+            .iter()
+            .filter(|r| r.name.starts_with("refs/heads/"))
+            .count();
+        let tags = refs
+            .iter()
+            .filter(|r| r.name.starts_with("refs/tags/"))
+            .count();
+        let version = match server.version {
+            protocol::Version::V2 => "protocol v2",
+            protocol::Version::V0 => "protocol v0",
+        };
+        Ok(format!(
+            "connected to a Git repository ({version}): {branches} branches, {tags} tags"
+        ))
+    }
+
+    /// The streams are the same for every repository.
+    fn discover(&self, config: &Config) -> Result<Vec<StreamSpec>, Error> {
+        config.validate()?;
+        Ok(streams::specs())
+    }
+
+    fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
+        config.validate()?;
+        streams::read(config, stream, state)
+    }
+}
+
+register_connector!(GitConnector);
