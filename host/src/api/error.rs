@@ -310,7 +310,7 @@ impl From<VaultError> for ApiError {
 
 /// `error` and each of its sources, outermost first, as one line for the log
 /// ("internal error: store: database error: …").
-fn chain(error: &dyn StdError) -> String {
+pub(crate) fn chain(error: &dyn StdError) -> String {
     let mut line = error.to_string();
     let mut next = error.source();
     while let Some(cause) = next {

@@ -161,7 +161,7 @@ fn user_select() -> String {
 /// A unique violation of a SCIM create or change, said in the provider's terms.
 fn conflict(e: sqlx::Error, what: &str) -> StoreError {
     match StoreError::from(e) {
-        StoreError::Conflict(constraint) => {
+        StoreError::Duplicate { constraint } => {
             let field = if constraint.contains("email") {
                 "an account with this e-mail already exists"
             } else if constraint.contains("user_name") {

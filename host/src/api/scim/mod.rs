@@ -94,8 +94,8 @@ impl From<ApiError> for ScimError {
     fn from(e: ApiError) -> Self {
         let status = e.status();
         let detail = match &e {
-            ApiError::Internal(cause) => {
-                tracing::error!(error = %cause, "internal error");
+            ApiError::Internal { .. } => {
+                tracing::error!(error = %crate::api::error::chain(&e), "internal error");
                 "the server failed to handle the request; it has been logged".to_owned()
             }
             other => other.to_string(),
@@ -117,7 +117,7 @@ impl From<StoreError> for ScimError {
 /// A unique value already taken: 409 `uniqueness`; anything else as it is.
 fn uniqueness(e: StoreError) -> ScimError {
     match e {
-        StoreError::Conflict(detail) => ScimError {
+        StoreError::Conflict(detail) | StoreError::Duplicate { constraint: detail } => ScimError {
             status: StatusCode::CONFLICT,
             scim_type: Some("uniqueness"),
             detail,
