@@ -16,7 +16,7 @@ use agentic_tests::git_server::{Auth, GitServer, Repo, Tamper};
 use agentic_tests::{plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
-use crate::jira::{by_id, results, stored_text, sync};
+use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_documents};
 
 /// Installs the Git component (signed by a newly trusted publisher) and enables it in a new
 /// project owned by `owner`.
@@ -290,40 +290,10 @@ fn expected_refs(repo: &Repo) -> BTreeMap<String, Value> {
     out
 }
 
-/// `got` has every field of `want` (objects compared key by key, recursively).
-fn assert_has(got: &Value, want: &Value, what: &str) {
-    match want {
-        Value::Object(fields) => {
-            for (k, v) in fields {
-                assert_has(&got[k], v, &format!("{what}.{k}"));
-            }
-        }
-        other => assert_eq!(got, other, "{what}"),
-    }
-}
-
-/// The synced documents of `stream` by external id (deleted ones too when `deleted`).
-async fn documents(
-    app: &TestApp,
-    token: &str,
-    project: i64,
-    stream: &str,
-) -> BTreeMap<String, Value> {
-    by_id(
-        app,
-        token,
-        &format!("/api/v1/projects/{project}/synced-documents"),
-    )
-    .await
-    .into_iter()
-    .filter(|(_, d)| d["stream"] == stream)
-    .collect()
-}
-
 /// What the host shows equals what the served repository has, stream by stream.
 async fn assert_mirrors(app: &TestApp, token: &str, project: i64, repo: &Repo) {
     let want = expected_commits(repo);
-    let got = documents(app, token, project, "commits").await;
+    let got = synced_documents(app, token, project, "commits", false).await;
     let live: BTreeMap<&str, &Value> = got
         .iter()
         .filter(|(_, d)| d["attributes"]["unreachable"].is_null())
@@ -338,7 +308,7 @@ async fn assert_mirrors(app: &TestApp, token: &str, project: i64, repo: &Repo) {
         assert_has(live[id.as_str()], fields, &format!("commit {id}"));
     }
     let want = expected_files(repo);
-    let got = documents(app, token, project, "files").await;
+    let got = synced_documents(app, token, project, "files", false).await;
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>(),
@@ -508,7 +478,7 @@ stories! {
         let jobs = sync(&app, &admin.token, project, cid, json!({})).await;
         assert_eq!(results(&jobs)["commits"]["records"], 3, "{:?}", results(&jobs));
         assert_mirrors(&app, &pm.token, project, &repo).await;
-        let unreachable: BTreeSet<String> = documents(&app, &pm.token, project, "commits").await
+        let unreachable: BTreeSet<String> = synced_documents(&app, &pm.token, project, "commits", false).await
             .into_iter()
             .filter(|(_, d)| d["attributes"]["unreachable"] == true)
             .map(|(id, _)| id)

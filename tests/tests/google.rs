@@ -18,7 +18,7 @@ use agentic_tests::providers::{Provider, CLIENT_ID, CLIENT_SECRET};
 use agentic_tests::{plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
-use crate::jira::{by_id, results, stored_text, sync};
+use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_documents};
 
 /// Installs the Google component signed by a newly trusted publisher and enables it in a new
 /// project owned by `owner`. The shipped manifest allows only `www.googleapis.com`; the fake
@@ -143,41 +143,10 @@ fn expected_files(d: &Data) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// `got` has every field of `want` (objects compared key by key, recursively).
-fn assert_has(got: &Value, want: &Value, what: &str) {
-    match want {
-        Value::Object(fields) => {
-            for (k, v) in fields {
-                assert_has(&got[k], v, &format!("{what}.{k}"));
-            }
-        }
-        other => assert_eq!(got, other, "{what}"),
-    }
-}
-
-/// The synced documents of `stream`, by external id.
-async fn documents(
-    app: &TestApp,
-    token: &str,
-    project: i64,
-    stream: &str,
-    deleted: bool,
-) -> BTreeMap<String, Value> {
-    by_id(
-        app,
-        token,
-        &format!("/api/v1/projects/{project}/synced-documents?include_deleted={deleted}"),
-    )
-    .await
-    .into_iter()
-    .filter(|(_, d)| d["stream"] == stream)
-    .collect()
-}
-
 /// The files the host shows are exactly the fake's, field by field.
 async fn assert_files(app: &TestApp, token: &str, project: i64, fake: &FakeGoogle) {
     let want = fake.google.with(|d| expected_files(d));
-    let got = documents(app, token, project, "files", false).await;
+    let got = synced_documents(app, token, project, "files", false).await;
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         want.keys().collect::<Vec<_>>(),
@@ -258,7 +227,7 @@ stories! {
         let people = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/people")).await;
         assert_eq!(people.keys().collect::<Vec<_>>(), ["user0@example.com", "user1@example.com", "user2@example.com", "user3@example.com"]);
         assert_eq!(people["user2@example.com"]["display_name"], "李小龍");
-        let events = documents(&app, &pm.token, project, "events", false).await;
+        let events = synced_documents(&app, &pm.token, project, "events", false).await;
         assert_eq!(events["primary/evt4abc_20260111T140000Z"]["attributes"]["start"], "2026-01-11T09:00:00-05:00");
         assert_eq!(events["primary/evt2abc"]["attributes"]["all_day"], true);
 
@@ -276,14 +245,14 @@ stories! {
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files"})).await;
         assert_eq!(jobs["files"]["result"]["records"], 4, "{}", jobs["files"]);
         assert!(fake.google.seen()[before..].iter().all(|s| s.id != "drive.files.list"), "the changes feed, no listing");
-        let files = documents(&app, &pm.token, project, "files", false).await;
+        let files = synced_documents(&app, &pm.token, project, "files", false).await;
         assert_eq!((files["1F00000"]["title"].as_str(), files["1F00000"]["body"].as_str()), (Some("Umbenannt ✓"), Some("# Neu\n")));
         assert_eq!(files["1New"]["attributes"]["path"], json!(["Specs", "Deep – tief"]));
         assert_eq!(files["1F00001"]["attributes"]["trashed"], true);
         assert_eq!(files["1F00003"]["attributes"]["removed"], true);
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "events"})).await;
         assert_eq!(jobs["events"]["result"]["records"], 9, "the calendar read again in full: {}", jobs["events"]);
-        let events = documents(&app, &pm.token, project, "events", false).await;
+        let events = synced_documents(&app, &pm.token, project, "events", false).await;
         assert_eq!(events.len(), 9, "nothing duplicated");
         assert_eq!(events["primary/evt1abc"]["title"], "Renamed");
 
@@ -291,7 +260,7 @@ stories! {
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files", "mode": "full"})).await;
         assert_eq!(jobs["files"]["result"]["deleted"], 2, "{}", jobs["files"]);
         assert_files(&app, &pm.token, project, &fake).await;
-        let all = documents(&app, &pm.token, project, "files", true).await;
+        let all = synced_documents(&app, &pm.token, project, "files", true).await;
         assert_eq!((all["1F00001"]["deleted"].as_bool(), all["1F00003"]["deleted"].as_bool()), (Some(true), Some(true)));
 
         // Google revokes the access token: the 401 makes the host renew it once, and the sync
@@ -371,7 +340,7 @@ stories! {
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files"})).await;
         assert_eq!(jobs["files"]["result"]["records"], 1);
         assert_eq!(provider.token_requests("refresh_token"), 1);
-        assert_eq!(documents(&app, &pm.token, project, "files", false).await["1F00001"]["body"], "edited");
+        assert_eq!(synced_documents(&app, &pm.token, project, "files", false).await["1F00001"]["body"], "edited");
 
         // Actions through the host: a Doc from Markdown, then an event; the next incremental
         // sync brings the Doc back with its Markdown.
@@ -390,7 +359,7 @@ stories! {
         assert!(event.json["output"]["url"].as_str().expect("url").starts_with("https://www.google.com/calendar/event?eid="));
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files"})).await;
         assert_eq!(jobs["files"]["result"]["records"], 1);
-        let files = documents(&app, &pm.token, project, "files", false).await;
+        let files = synced_documents(&app, &pm.token, project, "files", false).await;
         assert_eq!((files[&doc]["title"].as_str(), files[&doc]["body"].as_str()), (Some("Protokoll ✓"), Some("# Protokoll\n\n- **eins**\n")));
         assert_eq!(files[&doc]["attributes"]["path"], json!(["Specs"]));
 

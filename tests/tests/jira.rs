@@ -39,6 +39,25 @@ pub(crate) async fn by_id(app: &TestApp, token: &str, path: &str) -> BTreeMap<St
         .collect()
 }
 
+/// The synced documents of `stream` by external id (deleted ones too when `deleted`).
+pub(crate) async fn synced_documents(
+    app: &TestApp,
+    token: &str,
+    project: i64,
+    stream: &str,
+    deleted: bool,
+) -> BTreeMap<String, Value> {
+    by_id(
+        app,
+        token,
+        &format!("/api/v1/projects/{project}/synced-documents?include_deleted={deleted}"),
+    )
+    .await
+    .into_iter()
+    .filter(|(_, d)| d["stream"] == stream)
+    .collect()
+}
+
 /// Installs the JIRA component signed by a newly trusted publisher (as a third party would
 /// ship it) and enables it in a new project owned by `owner`.
 pub(crate) async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
@@ -194,7 +213,7 @@ fn expected(data: &Data, base_url: &str) -> [BTreeMap<String, Value>; 4] {
 
 /// `got` has every field of `want` (objects: recursively; `null` in `want` also matches a
 /// field left out).
-fn assert_has(got: &Value, want: &Value, what: &str) {
+pub(crate) fn assert_has(got: &Value, want: &Value, what: &str) {
     match want {
         Value::Object(fields) => {
             for (k, v) in fields {
