@@ -139,6 +139,16 @@ fn bind_all<'q>(
     q
 }
 
+impl Store {
+    /// The `COUNT(*)` of `sql` with `binds` (the total of a filtered list).
+    async fn count(&self, sql: &str, binds: &[Bind]) -> Result<i64> {
+        let row = bind_all(sqlx::query(sql), binds)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+}
+
 fn scim_user_from_row(row: &AnyRow) -> Result<ScimUserRow> {
     Ok(ScimUserRow {
         user: user_from_row(row)?,
@@ -232,16 +242,7 @@ impl Store {
         let count_sql = format!(
             "SELECT COUNT(*) FROM scim_users s JOIN users u ON u.id = s.user_id WHERE {clause}"
         );
-        let total: i64 = {
-            let mut q = sqlx::query_scalar::<_, i64>(&count_sql);
-            for b in &binds {
-                q = match b {
-                    Bind::Int(i) => q.bind(*i),
-                    Bind::Text(t) => q.bind(t.as_str()),
-                };
-            }
-            q.fetch_one(&self.pool).await?
-        };
+        let total = self.count(&count_sql, &binds).await?;
         let n = binds.len();
         let sql = format!(
             "{} WHERE {clause} ORDER BY s.user_id LIMIT ${} OFFSET ${}",
@@ -429,16 +430,7 @@ impl Store {
     ) -> Result<(i64, Vec<ScimGroupRow>)> {
         let (clause, binds) = where_clause(conditions, 1, false);
         let count_sql = format!("SELECT COUNT(*) FROM scim_groups g WHERE {clause}");
-        let total: i64 = {
-            let mut q = sqlx::query_scalar::<_, i64>(&count_sql);
-            for b in &binds {
-                q = match b {
-                    Bind::Int(i) => q.bind(*i),
-                    Bind::Text(t) => q.bind(t.as_str()),
-                };
-            }
-            q.fetch_one(&self.pool).await?
-        };
+        let total = self.count(&count_sql, &binds).await?;
         let n = binds.len();
         let sql = format!(
             "SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at \
