@@ -257,28 +257,7 @@ fn complete(op: &mut Operation) {
         "503",
         "The database is unavailable or the request ran past the deadline; see `Retry-After`.",
     ));
-    let responses = &mut op.responses.responses;
-    for (status, description) in standard {
-        responses
-            .entry(status.to_owned())
-            .or_insert_with(|| RefOr::T(Response::new(description)));
-    }
-    for (status, response) in responses.iter_mut() {
-        if !(status.starts_with('4') || status.starts_with('5')) {
-            continue;
-        }
-        let RefOr::T(response) = response else {
-            continue;
-        };
-        if response.description.is_empty() {
-            response.description = default_description(status).to_owned();
-        }
-        response.content.clear();
-        response.content.insert(
-            "application/problem+json".to_owned(),
-            Content::new(Some(Ref::from_schema_name("Problem"))),
-        );
-    }
+    declare_errors(op, &standard, "application/problem+json", "Problem");
 }
 
 /// Where SCIM lives; its operations are completed by [`complete_scim`], not [`complete`].
@@ -318,11 +297,17 @@ fn complete_scim(op: &mut Operation) {
         ("403", "The credential lacks `scim:provision`."),
         ("503", "The database is unavailable; see `Retry-After`."),
     ]);
+    declare_errors(op, &standard, "application/scim+json", "ScimErrorBody");
+}
+
+/// Adds the `standard` failures `op` does not declare itself, and makes every 4xx and 5xx of it
+/// (declared or added) a `schema` body in `media_type`, with a description where it has none.
+fn declare_errors(op: &mut Operation, standard: &[(&str, &str)], media_type: &str, schema: &str) {
     let responses = &mut op.responses.responses;
     for (status, description) in standard {
         responses
-            .entry(status.to_owned())
-            .or_insert_with(|| RefOr::T(Response::new(description)));
+            .entry((*status).to_owned())
+            .or_insert_with(|| RefOr::T(Response::new(*description)));
     }
     for (status, response) in responses.iter_mut() {
         if !(status.starts_with('4') || status.starts_with('5')) {
@@ -336,8 +321,8 @@ fn complete_scim(op: &mut Operation) {
         }
         response.content.clear();
         response.content.insert(
-            "application/scim+json".to_owned(),
-            Content::new(Some(Ref::from_schema_name("ScimErrorBody"))),
+            media_type.to_owned(),
+            Content::new(Some(Ref::from_schema_name(schema))),
         );
     }
 }
