@@ -115,9 +115,15 @@ impl Connector for Flawed {
         } else {
             end
         };
+        // `restart`: the last page's state starts over, as a cursor's last page does.
+        let state = if config.flaw == "restart" && next >= total {
+            String::new()
+        } else {
+            next.to_string()
+        };
         Ok(Page {
             records,
-            state: next.to_string(),
+            state,
             has_more: next < total,
         })
     }
@@ -173,6 +179,18 @@ fn resuming_with_a_repeated_record_is_named_with_state_and_record() {
             "stream `items`",
             "resuming from state \"3\"",
             "repeats records already read: \"3\"",
+        ],
+    );
+}
+
+#[test]
+fn an_incremental_stream_whose_last_state_starts_over_is_told_what_to_declare() {
+    assert_one_failure_containing(
+        "restart",
+        &[
+            "an incremental read again from the final state \"\"",
+            "repeats records already read",
+            "needs a stream without `incremental()`",
         ],
     );
 }

@@ -360,6 +360,7 @@ impl<C: Connector> Suite<'_, C> {
                 &page.state,
                 &ids[..read_before],
                 &ids[read_before..],
+                None,
             );
         }
         if stream.incremental {
@@ -368,7 +369,12 @@ impl<C: Connector> Suite<'_, C> {
                     "stream `{name}`: an incremental read again from the final state {:?}",
                     last.state
                 );
-                self.check_resumption(name, &context, &last.state, &ids, &[]);
+                // The usual cause: paging whose last state starts the list over (a cursor or
+                // a next link, gone after the last page) on a stream declared incremental.
+                let hint = "a state that starts the list over (paging::Cursor and NextLink end \
+                            with one) needs a stream without `incremental()`, read in full by \
+                            every sync; or page by paging::Keyset or Since";
+                self.check_resumption(name, &context, &last.state, &ids, &[], Some(hint));
             }
         }
         Some(StreamReport {
@@ -459,6 +465,7 @@ impl<C: Connector> Suite<'_, C> {
         state: &str,
         before: &[&str],
         after: &[&str],
+        hint_on_repeat: Option<&str>,
     ) {
         let pages = match self.read_to_end(stream, Some(state)) {
             Ok(pages) => pages,
@@ -479,6 +486,7 @@ impl<C: Connector> Suite<'_, C> {
             .collect();
         if !again.is_empty() {
             problems.push(format!("repeats records already read: {}", quote(&again)));
+            problems.extend(hint_on_repeat.map(str::to_owned));
         }
         let missing: Vec<&str> = after
             .iter()
