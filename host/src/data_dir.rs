@@ -136,6 +136,22 @@ pub fn require_installation(config: &Config, vault_key: bool) -> anyhow::Result<
     Ok(())
 }
 
+/// For commands that may set an installation up besides using one (`plugin trust|install|…`,
+/// `admin create-user`): when the SQLite database is not there yet, says on standard error that
+/// this command makes a new installation, and where. Pointed at the wrong data directory, such a
+/// command otherwise succeeds into a fresh `./data` that the running host never reads.
+pub fn note_new_installation(config: &Config) {
+    let Some(db) = sqlite_file(config).filter(|db| missing_or_empty(db)) else {
+        return;
+    };
+    eprintln!(
+        "note: no installation at {} yet: this command sets a new one up there. To change a \
+         running host's, use its configuration (`data_dir`, AGENTIC_DATA_DIR; now {}).",
+        db.display(),
+        config.data_dir.display()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

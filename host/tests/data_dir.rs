@@ -168,6 +168,26 @@ fn read_only_commands_refuse_a_data_dir_without_an_installation() {
 }
 
 #[test]
+fn a_command_that_sets_an_installation_up_says_so_and_where() {
+    // An administrator trusting a key from the wrong directory: it works, into a new
+    // installation the running host never reads, so the command says so.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = "ed25519:RqBV2d8ylj2imtyqWyajvdZ/LdbrsHwWFuh6dQ0TU84=";
+    let (ok, _, err) = run_cli(dir.path(), &["plugin", "trust", "Team", key]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("no installation at")
+            && err.contains("agentic.db")
+            && err.contains("sets a new one up"),
+        "{err}"
+    );
+    // In the installation it made, the next command has nothing to announce.
+    let (ok, _, err) = run_cli(dir.path(), &["plugin", "untrust", "Team"]);
+    assert!(ok, "{err}");
+    assert!(!err.contains("no installation at"), "{err}");
+}
+
+#[test]
 fn a_lost_database_beside_a_vault_key_is_not_a_fresh_install() {
     let dir = tempfile::tempdir().expect("tempdir");
     start(dir.path(), &[]).stop();

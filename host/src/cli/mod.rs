@@ -150,6 +150,9 @@ enum Needs {
     /// The database and the vault key (the command opens the vault, which would otherwise make
     /// a new key).
     DatabaseAndKey,
+    /// Nothing, but a new installation is announced: these commands change one, and run in
+    /// the wrong place they would change a fresh one nobody serves.
+    NothingButSay,
 }
 
 impl Command {
@@ -168,14 +171,14 @@ impl Command {
             | Command::Backup { .. } => Needs::Nothing,
             Command::Admin {
                 command: AdminCommand::CreateUser { .. },
-            } => Needs::Nothing,
+            } => Needs::NothingButSay,
             Command::Admin { .. }
             | Command::Vault { .. }
             | Command::Sync { .. }
             | Command::Action { .. } => Needs::DatabaseAndKey,
             Command::Report { .. } => Needs::Database,
             Command::Plugin { command } if command.is_read_only() => Needs::Database,
-            Command::Plugin { .. } => Needs::Nothing,
+            Command::Plugin { .. } => Needs::NothingButSay,
         }
     }
 }
@@ -224,6 +227,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command.needs() {
         Needs::Nothing => {}
+        Needs::NothingButSay => {
+            // A lost database is refused later anyway: refuse it before calling it new.
+            crate::data_dir::refuse_lost_database(&config)?;
+            crate::data_dir::note_new_installation(&config);
+        }
         Needs::Database => crate::data_dir::require_installation(&config, false)?,
         Needs::DatabaseAndKey => crate::data_dir::require_installation(&config, true)?,
     }
