@@ -144,11 +144,13 @@ pub fn note_new_installation(config: &Config) {
     let Some(db) = sqlite_file(config).filter(|db| missing_or_empty(db)) else {
         return;
     };
+    // Absolute: the relative default (`./data`) says nothing about which directory it was.
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
     eprintln!(
         "note: no installation at {} yet: this command sets a new one up there. To change a \
          running host's, use its configuration (`data_dir`, AGENTIC_DATA_DIR; now {}).",
-        db.display(),
-        config.data_dir.display()
+        absolute(&db).display(),
+        absolute(&config.data_dir).display()
     );
 }
 

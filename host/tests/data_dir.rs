@@ -175,11 +175,12 @@ fn a_command_that_sets_an_installation_up_says_so_and_where() {
     let key = "ed25519:RqBV2d8ylj2imtyqWyajvdZ/LdbrsHwWFuh6dQ0TU84=";
     let (ok, _, err) = run_cli(dir.path(), &["plugin", "trust", "Team", key]);
     assert!(ok, "{err}");
+    let db = dir.path().join("data").join("agentic.db");
     assert!(
         err.contains("no installation at")
-            && err.contains("agentic.db")
+            && err.contains(&db.display().to_string())
             && err.contains("sets a new one up"),
-        "{err}"
+        "names the database by its absolute path: {err}"
     );
     // In the installation it made, the next command has nothing to announce.
     let (ok, _, err) = run_cli(dir.path(), &["plugin", "untrust", "Team"]);
