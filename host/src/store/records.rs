@@ -222,7 +222,7 @@ impl Store {
         if let Some(fence) = fence {
             Self::hold_lease(&mut tx, fence, now).await?;
         }
-        Ok(PageWrite::new(tx))
+        Ok(PageWrite::new(tx, self.backend))
     }
 
     /// After a completed full refresh: records of the stream that cycle did not see are marked
