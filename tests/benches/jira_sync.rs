@@ -7,9 +7,11 @@
 //! end-to-end tests (`agentic_tests::jira`, every request validated against Atlassian's
 //! OpenAPI document), 100 issues a page — through the JIRA component installed signed, the
 //! host's mediated egress injecting the API token as HTTP Basic, a real worker and the sync
-//! engine storing each page with its state in one transaction: records per second, end to end.
+//! engine storing each page with its state in one transaction while it reads the next: records
+//! per second, end to end.
 //!
-//! Then the same read again with each step of the sync loop timed apart, to say what bounds it:
+//! Then the same read again with each step timed apart, one after the other (read, then store:
+//! the engine overlaps them, this loop does not), to say what bounds it:
 //! the fake JIRA answering (validation, building and serialising the page), the component's
 //! `read` (the rest of it: loopback HTTP through wasi:http, parsing JIRA's JSON in the guest,
 //! issues into work items, ADF into Markdown, lowering the records to the host and lifting them
@@ -258,7 +260,7 @@ fn main() {
         let secs = |d: Duration| d.as_secs_f64();
         let share = |d: Duration| 100.0 * secs(d) / secs(s.total);
         println!(
-            "  the same loop timed step by step: {:.0} records/s over {:.1} s",
+            "  read then store, timed step by step: {:.0} records/s over {:.1} s",
             rate(s.total),
             secs(s.total)
         );

@@ -1,7 +1,9 @@
 //! Jobs under faults: a worker that lost its lease (paused past it, as by SIGSTOP) changes
 //! nothing when it resumes — no page, no sync state, no outcome — and a sync's accounting spans
 //! its attempts: the result counts every attempt's records, a success clears `last_error`, and
-//! the history of attempts stays.
+//! the history of attempts stays. A page the database refuses mid-stream leaves the stream at
+//! the last stored page, whatever the sync read ahead of it, and a cancelled sync stops the
+//! page it reads ahead at once and keeps the pages it stored.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use agentic_host::jobs::{JobContext, JobError, JobHandler};
 use agentic_host::store::jobs::Outcome;
-use agentic_tests::{stories, TestApp, TestUser};
+use agentic_tests::{stories, Backend, TestApp, TestUser};
 use serde_json::{json, Value};
 
 /// What the fake notes service answers to its `n`th `/notes` request (counted from 1).
@@ -102,6 +104,48 @@ async fn hits_reach(hits: &AtomicUsize, n: usize) {
         "the service saw {} requests, not {n}",
         hits.load(Ordering::SeqCst)
     );
+}
+
+/// Makes the database refuse to store the record `external_id` (as a broken disk or constraint
+/// would): every page holding it fails to store, until [`accept_records`].
+async fn refuse_record(app: &TestApp, backend: Backend, external_id: &str) {
+    let pool = app.state.store.pool();
+    match backend {
+        Backend::Sqlite => {
+            let sql = format!(
+                "CREATE TRIGGER refuse_record BEFORE INSERT ON records \
+                 WHEN NEW.external_id = '{external_id}' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            );
+            sqlx::query(&sql).execute(pool).await.expect("trigger");
+        }
+        Backend::Postgres => {
+            let sql = format!(
+                "CREATE FUNCTION refuse_record() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.external_id = '{external_id}' THEN RAISE EXCEPTION 'refused'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql"
+            );
+            sqlx::query(&sql).execute(pool).await.expect("function");
+            sqlx::query(
+                "CREATE TRIGGER refuse_record BEFORE INSERT ON records \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_record()",
+            )
+            .execute(pool)
+            .await
+            .expect("trigger");
+        }
+    }
+}
+
+/// Undoes [`refuse_record`].
+async fn accept_records(app: &TestApp, backend: Backend) {
+    let sql = match backend {
+        Backend::Sqlite => "DROP TRIGGER refuse_record",
+        Backend::Postgres => "DROP TRIGGER refuse_record ON records",
+    };
+    sqlx::query(sql)
+        .execute(app.state.store.pool())
+        .await
+        .expect("drop trigger");
 }
 
 stories! {
@@ -221,5 +265,91 @@ stories! {
         // The list shows jobs without their history.
         let list = app.get("/api/v1/jobs", &admin.token).await;
         assert!(list.json["items"][0].get("history").is_none(), "{}", list.json);
+    }
+
+    async fn a_page_refused_mid_stream_leaves_the_state_at_the_last_stored_page(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        // Pages of two notes: [1, 2], [3, 4], [5]. The database refuses note 3, so the second
+        // page fails to store while the third is being read ahead; that read is held by the
+        // service, so an attempt that waited for it instead of stopping would never end.
+        let (release, hits) = (Arc::new(tokio::sync::Notify::new()), Arc::new(AtomicUsize::new(0)));
+        let base = notes_service(vec![Answer::Page, Answer::Page, Answer::Held], release.clone(), hits.clone()).await;
+        let (project, cid) = notes_connection(&app, &admin, &base).await;
+        refuse_record(&app, backend, "3").await;
+        let worker = agentic_host::server::worker(&app.state);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(Arc::clone(&worker).run(stopped));
+        let r = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &admin.token,
+            json!({"stream": "notes"})).await;
+        let id = r.json["job"]["id"].as_i64().expect("job");
+        let mut job = Value::Null;
+        for _ in 0..1500 {
+            job = app.get(&format!("/api/v1/jobs/{id}"), &admin.token).await.json;
+            if job["last_error"].is_string() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(job["state"], "queued", "a failed store is retried: {job}");
+        assert!(job["last_error"].as_str().is_some_and(|e| e.contains("storing a page")), "{job}");
+        // The stream stays at the first page: its records, its state, its documents.
+        let state = app.state.store.sync_state(cid, "notes").await.expect("state");
+        assert_eq!((state.state.as_deref(), state.complete), (Some("2"), false), "{state:?}");
+        assert_eq!(app.count("records").await, 2);
+        assert_eq!(app.count("documents").await, 2);
+
+        // Once the database takes the page, the next attempt resumes from it to the end.
+        accept_records(&app, backend).await;
+        release.notify_one();
+        for _ in 0..1500 {
+            job = app.get(&format!("/api/v1/jobs/{id}"), &admin.token).await.json;
+            match job["state"].as_str() {
+                Some("succeeded" | "dead" | "cancelled") => break,
+                Some("queued") => app.advance(Duration::from_secs(5)),
+                _ => {}
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(job["state"], "succeeded", "{job}");
+        assert_eq!(job["result"], json!({"records": 5, "pages": 3, "deleted": 0}), "{job}");
+        let state = app.state.store.sync_state(cid, "notes").await.expect("state");
+        assert_eq!((state.state.as_deref(), state.complete), (Some("5"), true), "{state:?}");
+        assert_eq!(app.count("records").await, 5);
+        assert_eq!(app.count("documents").await, 5);
+    }
+
+    async fn cancelling_a_sync_stops_the_page_read_ahead_and_keeps_the_pages_stored(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        // The second page, read while the first is stored, is held by the service.
+        let (release, hits) = (Arc::new(tokio::sync::Notify::new()), Arc::new(AtomicUsize::new(0)));
+        let base = notes_service(vec![Answer::Page, Answer::Held], release.clone(), hits.clone()).await;
+        let (project, cid) = notes_connection(&app, &admin, &base).await;
+        let worker = agentic_host::server::worker(&app.state);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(Arc::clone(&worker).run(stopped));
+        let r = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &admin.token,
+            json!({"stream": "notes"})).await;
+        let id = r.json["job"]["id"].as_i64().expect("job");
+        hits_reach(&hits, 2).await;
+        for _ in 0..1500 {
+            let state = app.state.store.sync_state(cid, "notes").await.expect("state");
+            if state.state.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // Cancelled while the read is held: the job ends without it, the first page stays.
+        let r = app.post(&format!("/api/v1/jobs/{id}/cancel"), &admin.token, json!({})).await;
+        assert_eq!(r.json["cancel_requested"], true, "{}", r.json);
+        let done = app.finished_job(&admin.token, id).await;
+        assert_eq!(done["state"], "cancelled", "{done}");
+        let state = app.state.store.sync_state(cid, "notes").await.expect("state");
+        assert_eq!((state.state.as_deref(), state.complete), (Some("2"), false), "{state:?}");
+        assert_eq!(app.count("records").await, 2);
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "nothing read after the cancellation");
+        release.notify_one();
     }
 }

@@ -55,6 +55,8 @@ pub mod oauth;
 pub mod oidc;
 /// The plugin registry: publishers, installed versions, per-project enablement.
 pub mod plugins;
+// The write of one synced page: records in bulk, documents, the stream's state.
+mod page_write;
 /// Projects and their members.
 pub mod projects;
 /// Synced records (the internal models) and where each stream's sync got to.

@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::job_attempts::Fence;
+pub use super::page_write::PageWrite;
 use super::{like_pattern, Page, Result, Store};
 use crate::clock::Millis;
 
@@ -95,9 +96,6 @@ fn record_from_row(row: &AnyRow) -> Result<StoredRecord> {
         synced_at: row.try_get("synced_at")?,
     })
 }
-
-/// Rows per INSERT: 9 parameters each, well under SQLite's 32 766.
-const ROWS_PER_STATEMENT: usize = 500;
 
 impl Store {
     /// The sync state of a stream (default: never synced).
@@ -195,7 +193,8 @@ impl Store {
     /// Stores one page: its records (upserted on their source key) and the stream's state
     /// after it, in one transaction. With a `fence` (a sync job's), the transaction first
     /// checks the job's lease and stores its checkpoint; a lost lease is
-    /// [`super::StoreError::LeaseLost`] and nothing is written.
+    /// [`super::StoreError::LeaseLost`] and nothing is written. [`Store::begin_page`] and
+    /// [`PageWrite::store`] in one call.
     #[allow(clippy::too_many_arguments)]
     pub async fn store_page(
         &self,
@@ -207,81 +206,23 @@ impl Store {
         state: &SyncState,
         now: Millis,
     ) -> Result<()> {
+        self.begin_page(fence, now)
+            .await?
+            .store(project_id, connection_id, stream, records, state, now)
+            .await
+    }
+
+    /// The first half of [`Store::store_page`]: begins the page's transaction and, with a
+    /// `fence`, checks the job's lease and stores its checkpoint. Apart so that a caller knows
+    /// when the lease is confirmed: from then until the page commits, no other attempt can
+    /// take the job (the transaction holds its row), so the sync engine starts reading the
+    /// next page only from here on, and an attempt that lost its lease reads nothing more.
+    pub async fn begin_page(&self, fence: Option<&Fence<'_>>, now: Millis) -> Result<PageWrite> {
         let mut tx = self.begin_write().await?;
         if let Some(fence) = fence {
             Self::hold_lease(&mut tx, fence, now).await?;
         }
-        // A page may name a record twice; one statement may not touch a row twice (PostgreSQL).
-        let mut last: std::collections::HashMap<&str, usize> = Default::default();
-        for (i, r) in records.iter().enumerate() {
-            last.insert(&*r.external_id, i);
-        }
-        let unique: Vec<&NewRecord<'_>> = records
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| last.get(&*r.external_id) == Some(i))
-            .map(|(_, r)| r)
-            .collect();
-        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
-            let mut sql = String::from(
-                "INSERT INTO records (project_id, connection_id, stream, kind, external_id, title, \
-                 status, data, source_updated_at, cycle, deleted, synced_at) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 6;
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!(
-                    "($1, $2, $3, ${}, ${}, ${}, ${}, ${}, ${}, $4, 0, $5)",
-                    b + 6,
-                    b + 7,
-                    b + 8,
-                    b + 9,
-                    b + 10,
-                    b + 11
-                ));
-            }
-            sql.push_str(
-                " ON CONFLICT (connection_id, stream, external_id) DO UPDATE SET \
-                 kind = excluded.kind, title = excluded.title, status = excluded.status, \
-                 data = excluded.data, source_updated_at = excluded.source_updated_at, \
-                 cycle = excluded.cycle, deleted = 0, synced_at = excluded.synced_at",
-            );
-            let mut q = sqlx::query(&sql)
-                .bind(project_id)
-                .bind(connection_id)
-                .bind(stream)
-                .bind(state.cycle)
-                .bind(now);
-            for r in chunk {
-                q = q
-                    .bind(r.kind)
-                    .bind(&*r.external_id)
-                    .bind(&*r.title)
-                    .bind(r.status.as_deref())
-                    .bind(&*r.data)
-                    .bind(r.source_updated_at);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        super::synced_documents::mirror(&mut tx, project_id, connection_id, &unique, now).await?;
-        sqlx::query(
-            "INSERT INTO sync_states (connection_id, stream, state, cycle, complete, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, stream) DO UPDATE SET \
-             state = excluded.state, cycle = excluded.cycle, complete = excluded.complete, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(connection_id)
-        .bind(stream)
-        .bind(state.state.as_deref())
-        .bind(state.cycle)
-        .bind(i64::from(state.complete))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(PageWrite::new(tx, self.backend))
     }
 
     /// After a completed full refresh: records of the stream that cycle did not see are marked

@@ -4,7 +4,10 @@
 //! A sync is a job (kind [`SYNC`]). Each page's records and the stream's new state are stored
 //! in one transaction ([`Store::store_page`]), so a sync killed at any instant resumes from the
 //! last stored page on its next attempt — none lost, none duplicated (records are upserted on
-//! their source key). Modes:
+//! their source key). While a page is stored, the next one is read (one page ahead, no more),
+//! so a sync costs the slower of the two per page rather than their sum; what is stored is
+//! still page after page, each with the state it ends at, and a page read ahead of a failed
+//! store is read again by the next attempt. Modes:
 //!
 //! - `incremental` continues from the stored state: a connector that supports it returns only
 //!   what changed since;
@@ -32,6 +35,7 @@ pub mod bounds;
 /// Progress shown on the job: records stored and the connector's own report.
 mod progress;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -300,11 +304,11 @@ impl SyncHandler {
         // One instance serves the stream's pages (a fresh one after any failure).
         let mut reader = runtime.reader(plugin, &call);
         let mut run = bounds::Run::new(self.limits, sync.state.as_deref());
+        let mut page = ctx
+            .unless_cancelled(reader.read(&connection.config, stream, sync.state.as_deref()))
+            .await?
+            .map_err(plugin_error)?;
         loop {
-            let page = ctx
-                .unless_cancelled(reader.read(&connection.config, stream, sync.state.as_deref()))
-                .await?
-                .map_err(plugin_error)?;
             if page.has_more {
                 run.state(stream, &page.state)
                     .map_err(JobError::Permanent)?;
@@ -318,27 +322,52 @@ impl SyncHandler {
                 pages: report.pages + 1,
                 ..report
             };
-            self.store
-                .store_page(
-                    ctx.fence_with(&counted).as_ref(),
-                    connection.project_id,
-                    connection.id,
-                    stream,
-                    &records,
-                    &sync,
-                    self.clock.now_ms(),
+            // A bound this page reaches ends the run once it is stored: nothing more is read.
+            let bound = if page.has_more {
+                run.stored(stream, records.len() as u64).err()
+            } else {
+                None
+            };
+            let read_ahead = page.has_more && bound.is_none() && !ctx.is_cancelled();
+            let (leased, lease_held) = tokio::sync::oneshot::channel::<()>();
+            let write = async {
+                let fence = ctx.fence_with(&counted);
+                let now = self.clock.now_ms();
+                let write = self.store.begin_page(fence.as_ref(), now).await?;
+                let _ = leased.send(());
+                let (project, id) = (connection.project_id, connection.id);
+                write.store(project, id, stream, &records, &sync, now).await
+            };
+            // The next page is read while this one is stored, from the state this one ends
+            // at, once the page's transaction holds the job's lease: an attempt that lost
+            // it reads nothing more.
+            let next = async {
+                if !read_ahead || lease_held.await.is_err() {
+                    return None;
+                }
+                let state = sync.state.as_deref();
+                Some(
+                    ctx.unless_cancelled(reader.read(&connection.config, stream, state))
+                        .await,
                 )
+            };
+            let next = beside(write, next)
                 .await
                 .map_err(|e| JobError::store("storing a page", e))?;
-            report.records += records.len() as u64;
-            report.pages += 1;
+            report = counted;
             metrics::counter!("agentic_sync_records_total").increment(records.len() as u64);
             tally.stored(report.records, report.pages);
+            if let Some(bound) = bound {
+                return Err(JobError::Permanent(bound));
+            }
             if !page.has_more {
                 break;
             }
-            run.stored(stream, records.len() as u64)
-                .map_err(JobError::Permanent)?;
+            // Not read ahead: cancelled before it started.
+            let Some(next) = next else {
+                return Err(JobError::Cancelled);
+            };
+            page = next?.map_err(plugin_error)?;
             if ctx.is_cancelled() {
                 return Err(JobError::Cancelled);
             }
@@ -409,6 +438,28 @@ pub async fn request(
 
 /// How long a sync waits for another sync of the same stream to finish, before trying again.
 const STREAM_BUSY_RETRY_SECS: u64 = 5;
+
+/// Runs `write` to its end with `read` beside it: a sync costs the slower of reading and
+/// storing a page, not their sum. When the write fails, `read` is dropped at once (a plugin
+/// call in it stops; the page it was reading is simply read again by the next run) and the
+/// write's error returned. A read that fails or is cancelled does not stop the write: the page
+/// already read is stored either way.
+async fn beside<T, E>(
+    write: impl Future<Output = Result<(), E>>,
+    read: impl Future<Output = T>,
+) -> Result<T, E> {
+    let (mut write, mut read) = (std::pin::pin!(write), std::pin::pin!(read));
+    tokio::select! {
+        written = &mut write => {
+            written?;
+            Ok(read.await)
+        }
+        next = &mut read => {
+            write.await?;
+            Ok(next)
+        }
+    }
+}
 
 /// The mode a sync of stream `spec` runs in when `asked`: a stream that cannot resume
 /// incrementally is read in full (its stored state means nothing to an incremental read).
