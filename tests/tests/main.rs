@@ -35,6 +35,7 @@ mod rbac_grants;
 mod rbac_matrix;
 mod scim;
 mod service_accounts;
+mod session_cache;
 mod sync;
 mod sync_bounds;
 mod triage;

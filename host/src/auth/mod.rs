@@ -1,9 +1,14 @@
 //! Identity: who is calling, and is their session still good?
 //!
 //! People log in with e-mail and password and get a short-lived JWT access token plus an opaque
-//! refresh token. The access token names a server-side session; every request re-reads that
+//! refresh token. The access token names a server-side session; every request checks that
 //! session (and the user), so logout, deactivation, role changes and idle/absolute timeouts take
-//! effect at once rather than when the token expires. Refresh tokens rotate on every use and are
+//! effect at once rather than when the token expires. The check reads both through the cache
+//! (`Key::session`, `Key::user`), which every write of them invalidates — on every host before
+//! the write returns with Redis, within the database bus's poll without it (see `cache`). The
+//! `last_seen_at` touch (at most every 15 s) is decided on the database's row, never on a cached
+//! one, and invalidates the cached row; a token's signature is verified once and remembered
+//! (`tokens`). Refresh tokens rotate on every use and are
 //! stored hashed; presenting a spent one revokes the whole session (it was copied by someone).
 //!
 //! Service accounts authenticate with API keys `agk_<prefix>_<secret>`: stored as a SHA-256
@@ -129,6 +134,15 @@ const TOUCH_EVERY_MS: i64 = 15_000;
 
 /// The same for API keys, whose `last_used_at` is shown to administrators to the minute.
 const KEY_TOUCH_EVERY_MS: i64 = 60_000;
+
+/// A lookup behind an access token; a session (or user) that is gone makes the token unknown.
+fn known<T>(found: Result<T, StoreError>) -> Result<T, AuthError> {
+    match found {
+        Ok(found) => Ok(found),
+        Err(StoreError::NotFound) => Err(AuthError::InvalidToken("unknown session")),
+        Err(e) => Err(AuthError::Store(e)),
+    }
+}
 
 /// Whole seconds of configuration as epoch-millisecond durations (saturating, never wrapping).
 fn secs_to_ms(secs: u64) -> i64 {
@@ -396,17 +410,28 @@ impl Auth {
         }
         let now = self.now();
         let claims = self.inner.keys.verify(bearer, now.div_euclid(1000))?;
-        let (session, user) = match self.inner.store.session_with_user(claims.sid).await {
-            Ok(found) => found,
-            Err(StoreError::NotFound) => return Err(AuthError::InvalidToken("unknown session")),
-            Err(e) => return Err(e.into()),
-        };
-        if claims.sub != user.id.to_string() {
+        let store = &self.inner.store;
+        // Through the cache: every write that must act at once (revocation, role change,
+        // deactivation) invalidates these keys, on every host before it returns with Redis
+        // (within the database bus's poll without it).
+        let session = known(store.cached_session(claims.sid).await)?;
+        let user = known(store.cached_user(session.user_id).await)?;
+        // A cached `last_seen_at` can be older than the database's (another host touched the
+        // session since): once it is due for a touch — or, with a very short idle timeout, could
+        // look idle — the decision is taken on the row as the database has it now.
+        let (session, user) =
+            if now - session.last_seen_at >= TOUCH_EVERY_MS.min(self.inner.idle_ms) {
+                known(store.session_with_user(session.id).await)?
+            } else {
+                (session, user)
+            };
+        if claims.sub.parse::<i64>().ok() != Some(user.id) {
             return Err(AuthError::InvalidToken("token does not match its session"));
         }
         self.check_session(&session, &user, now)?;
         if now - session.last_seen_at >= TOUCH_EVERY_MS {
-            self.inner.store.touch_session(session.id, now).await?;
+            // Invalidates the cached row, so every host reads the new time on its next request.
+            store.touch_session(session.id, now).await?;
         }
         Ok(Principal {
             user,

@@ -5,6 +5,14 @@
 //! file in and removing the old one after one token lifetime. A directory without keys gets one
 //! generated at start-up. Only `EdDSA` is accepted: `alg: none`, HMAC with the public key
 //! (HS/RS confusion) and every other algorithm are refused before any signature check.
+//!
+//! A client sends the same token with every request for its whole lifetime, and the Ed25519
+//! check is the largest single cost of an authenticated request once the session comes from
+//! the cache (`docs/PERFORMANCE.md`). So the claims of a token whose signature verified are
+//! remembered under the SHA-256 of the whole token text (a different byte anywhere is a
+//! different key, and is verified in full), for at most a token lifetime; the times (`exp`,
+//! `nbf`) are still checked on every request. Keys only change at start-up, so a remembered
+//! verification never outlives its key.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,10 +51,16 @@ struct SigningKey {
     encoding: EncodingKey,
 }
 
+/// Verified tokens remembered at most: bounded memory (a few hundred bytes each) whatever the
+/// number of clients; beyond it the least used are verified again.
+const VERIFIED_MAX: u64 = 10_000;
+
 /// The host's token keys.
 pub struct TokenKeys {
     signing: SigningKey,
     verifying: HashMap<String, DecodingKey>,
+    /// Claims of tokens whose signature verified, by the SHA-256 of the token.
+    verified: moka::sync::Cache<[u8; 32], Claims>,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -170,12 +184,19 @@ impl TokenKeys {
             });
         }
         let signing = signing.ok_or_else(|| KeyError::Invalid(dir.to_owned()))?;
+        let ttl_secs = i64::try_from(config.access_token_ttl_secs).unwrap_or(900);
         Ok(Self {
             signing,
             verifying,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_MAX)
+                .time_to_live(std::time::Duration::from_secs(
+                    config.access_token_ttl_secs.max(1),
+                ))
+                .build(),
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
-            ttl_secs: i64::try_from(config.access_token_ttl_secs).unwrap_or(900),
+            ttl_secs,
         })
     }
 
@@ -201,8 +222,30 @@ impl TokenKeys {
             .map_err(|_| AuthError::InvalidToken("could not sign token"))
     }
 
-    /// Verifies signature, algorithm, key id, issuer and audience, then times against `now`.
+    /// Verifies signature, algorithm, key id, issuer and audience — once per token, then from
+    /// memory — and then times against `now`, on every call.
     pub fn verify(&self, token: &str, now_secs: i64) -> Result<Claims, AuthError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let claims = match self.verified.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signature(token)?;
+                self.verified.insert(digest, claims.clone());
+                claims
+            }
+        };
+        if claims.exp <= now_secs {
+            return Err(AuthError::InvalidToken("access token expired; refresh it"));
+        }
+        if claims.nbf > now_secs + 30 {
+            return Err(AuthError::InvalidToken("token not valid yet"));
+        }
+        Ok(claims)
+    }
+
+    /// Verifies signature, algorithm, key id, issuer and audience (not the times), every time:
+    /// what [`TokenKeys::verify`] does on the first sight of a token.
+    pub fn verify_signature(&self, token: &str) -> Result<Claims, AuthError> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| AuthError::InvalidToken("malformed token"))?;
         if header.alg != Algorithm::EdDSA {
@@ -217,10 +260,10 @@ impl TokenKeys {
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        // Times are checked below against the host clock (injectable in tests).
+        // Times are checked by `verify` against the host clock (injectable in tests).
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        Ok(jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
                     AuthError::InvalidToken("wrong token issuer")
@@ -233,14 +276,7 @@ impl TokenKeys {
                 }
                 _ => AuthError::InvalidToken("invalid token"),
             })?
-            .claims;
-        if claims.exp <= now_secs {
-            return Err(AuthError::InvalidToken("access token expired; refresh it"));
-        }
-        if claims.nbf > now_secs + 30 {
-            return Err(AuthError::InvalidToken("token not valid yet"));
-        }
-        Ok(claims)
+            .claims)
     }
 }
 
@@ -263,4 +299,58 @@ fn list_pem(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    use super::*;
+
+    fn keys() -> (tempfile::TempDir, TokenKeys) {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = TokenKeys::load_or_generate(dir.path(), &AuthConfig::default()).expect("keys");
+        (dir, keys)
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires() {
+        let (_dir, keys) = keys();
+        let token = keys.issue(7, 9, 1_000).expect("token");
+        let claims = keys.verify(&token, 1_000).expect("first sight");
+        assert_eq!((claims.sub.as_str(), claims.sid), ("7", 9));
+        assert!(keys.verify(&token, 1_001).is_ok(), "remembered");
+        let expired = keys.verify(&token, 1_000 + keys.ttl_secs());
+        assert!(
+            matches!(expired, Err(AuthError::InvalidToken(m)) if m.contains("expired")),
+            "{expired:?}"
+        );
+    }
+
+    #[test]
+    fn a_token_differing_from_a_remembered_one_is_verified_in_full() {
+        let (_dir, keys) = keys();
+        let token = keys.issue(7, 9, 1_000).expect("token");
+        keys.verify(&token, 1_000).expect("remembered");
+        // The same header and claims with another signature, and the same token with a changed
+        // claim: neither may borrow the remembered verification.
+        let (signed, signature) = token.rsplit_once('.').expect("three parts");
+        let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+        let forged = format!("{signed}.{flipped}{}", &signature[1..]);
+        let (header, rest) = token.split_once('.').expect("header");
+        let (_, signature) = rest.split_once('.').expect("claims");
+        let claims = URL_SAFE_NO_PAD.encode(
+            serde_json::json!({"iss": "agentic", "aud": "agentic-api", "sub": "1", "sid": 9,
+                "iat": 1_000, "nbf": 1_000, "exp": 2_000})
+            .to_string(),
+        );
+        let escalated = format!("{header}.{claims}.{signature}");
+        for bad in [forged, escalated] {
+            let refused = keys.verify(&bad, 1_000);
+            assert!(
+                matches!(refused, Err(AuthError::InvalidToken(_))),
+                "{refused:?}"
+            );
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The read-through cache of the hot lookups.
 //!
-//! Every authenticated project request loads the project and (for non-administrators) checks a
-//! membership; every plugin call reads which version is active and whether the project enabled
+//! Every request made with an access token reads its session and its user; every authenticated
+//! project request loads the project and (for non-administrators) checks a membership; every
+//! plugin call reads which version is active and whether the project enabled
 //! it. The store answers those through [`Cache::get_or_load`]; each write of those objects calls
 //! [`Cache::invalidate`] after its transaction commits.
 //!
@@ -76,17 +77,23 @@ pub enum Namespace {
     Plugin,
     /// Whether a project enabled a plugin.
     PluginEnabled,
+    /// A login session row, by id: read on every request made with an access token.
+    Session,
+    /// A user account, by id: the role and activity every authenticated request checks.
+    User,
     /// An analytics report, by scope, section, range and bucket. Never invalidated: reports are
     /// aggregates over many tables, so they simply live for the cache's short time-to-live.
     Analytics,
 }
 
 impl Namespace {
-    const ALL: [Namespace; 5] = [
+    const ALL: [Namespace; 7] = [
         Namespace::Project,
         Namespace::Membership,
         Namespace::Plugin,
         Namespace::PluginEnabled,
+        Namespace::Session,
+        Namespace::User,
         Namespace::Analytics,
     ];
 
@@ -97,6 +104,8 @@ impl Namespace {
             Namespace::Membership => "membership",
             Namespace::Plugin => "plugin",
             Namespace::PluginEnabled => "plugin_enabled",
+            Namespace::Session => "session",
+            Namespace::User => "user",
             Namespace::Analytics => "analytics",
         }
     }
@@ -143,6 +152,22 @@ impl Key {
         Self {
             ns: Namespace::PluginEnabled,
             id: format!("{project}:{plugin}"),
+        }
+    }
+
+    /// A login session.
+    pub fn session(id: i64) -> Self {
+        Self {
+            ns: Namespace::Session,
+            id: id.to_string(),
+        }
+    }
+
+    /// A user account.
+    pub fn user(id: i64) -> Self {
+        Self {
+            ns: Namespace::User,
+            id: id.to_string(),
         }
     }
 
@@ -678,6 +703,8 @@ mod tests {
             Key::membership(7, 9),
             Key::plugin("jira-cloud"),
             Key::plugin_enabled(7, "jira-cloud"),
+            Key::session(11),
+            Key::user(12),
             Key::analytics("p7:jobs:0:86400000:hour".into()),
         ] {
             assert_eq!(Key::parse(&key.render()), Some(key.clone()));

@@ -8,6 +8,7 @@ use sqlx::Row;
 
 use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{Result, Store, StoreError};
+use crate::cache::Key;
 use crate::clock::Millis;
 use crate::rbac::Role;
 
@@ -297,6 +298,8 @@ impl Store {
         .await
         .map_err(|e| conflict(e, "the person already exists"))?;
         tx.commit().await?;
+        // The e-mail and name are part of the principal every request reads through the cache.
+        self.invalidate([Key::user(id)]).await;
         Ok(())
     }
 

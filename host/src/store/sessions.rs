@@ -1,12 +1,21 @@
+//! Login sessions and their refresh tokens.
+//!
+//! Authentication reads a session on every request made with an access token, through the
+//! cache ([`Store::cached_session`]). So every write of a `sessions` row that must act at once —
+//! revocation of one session or of all of a user's, refresh-token reuse, a `last_seen_at` touch —
+//! invalidates its key here, next to the write, after the commit: no caller can forget it.
+
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{Result, Store};
+use crate::cache::Key;
 use crate::clock::Millis;
 
 /// A login session: the server-side record behind a user's access and refresh tokens.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
     /// Primary key; the `sid` claim of access tokens.
     pub id: i64,
@@ -97,7 +106,25 @@ impl Store {
         })
     }
 
-    /// A session and its user, read in one query on every authenticated request.
+    /// One session by id, through the cache (authentication's read on every request).
+    pub async fn cached_session(&self, session_id: i64) -> Result<Session> {
+        self.cache
+            .get_or_load(Key::session(session_id), || self.get_session(session_id))
+            .await
+    }
+
+    /// One session by id, from the database.
+    pub async fn get_session(&self, session_id: i64) -> Result<Session> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(session_id)
+            .fetch_one(&self.pool)
+            .await?;
+        session_from_row(&row)
+    }
+
+    /// A session and its user, read in one query from the database (not the cache): for the
+    /// decisions that must see the newest row (refresh, the `last_seen_at` touch).
     pub async fn session_with_user(&self, session_id: i64) -> Result<(Session, User)> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS}, {USER_COLUMNS_U} FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -109,13 +136,20 @@ impl Store {
         Ok((session_from_row(&row)?, user_from_row(&row)?))
     }
 
-    /// Records activity on a session (idle timeout counts from the last one).
+    /// Records activity on a session (idle timeout counts from the last one). The cached row
+    /// is invalidated, so every host's next read carries the new time (a host holding the old
+    /// one would otherwise think the session idle, or touch it again).
     pub async fn touch_session(&self, session_id: i64, now: Millis) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2")
-            .bind(session_id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at < $2",
+        )
+        .bind(session_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() > 0 {
+            self.invalidate([Key::session(session_id)]).await;
+        }
         Ok(())
     }
 
@@ -130,7 +164,11 @@ impl Store {
         .bind(reason)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let revoked = done.rows_affected() == 1;
+        if revoked {
+            self.invalidate([Key::session(session_id)]).await;
+        }
+        Ok(revoked)
     }
 
     /// Revokes every live session of a user but `except` (the caller's own); returns how many.
@@ -141,20 +179,24 @@ impl Store {
         reason: &str,
         now: Millis,
     ) -> Result<u64> {
-        let done = sqlx::query(
+        let revoked: Vec<i64> = sqlx::query_scalar(
             "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
-             WHERE user_id = $1 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4) RETURNING id",
         )
         .bind(user_id)
         .bind(now)
         .bind(reason)
         .bind(except)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        self.invalidate(revoked.iter().copied().map(Key::session))
+            .await;
+        Ok(revoked.len() as u64)
     }
 
-    /// Deletes sessions created before `created_before` (refresh tokens cascade).
+    /// Deletes sessions created before `created_before` (refresh tokens cascade). Nothing to
+    /// invalidate: housekeeping only deletes sessions past their absolute timeout, which a cached
+    /// copy fails just the same (the check counts from the immutable `created_at`).
     pub async fn purge_sessions(&self, created_before: Millis) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE created_at < $1")
             .bind(created_before)
@@ -245,6 +287,9 @@ impl Store {
                 .await?,
         )?;
         tx.commit().await?;
+        if reused {
+            self.invalidate([Key::session(session_id)]).await;
+        }
         Ok(if reused {
             RefreshOutcome::Reused(session)
         } else {

@@ -1,12 +1,14 @@
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{like_pattern, Backend, Page, Result, Store, StoreError};
+use crate::cache::Key;
 use crate::clock::Millis;
 use crate::rbac::Role;
 
 /// Whether a principal is a person or a service calling the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UserKind {
     /// A person who logs in with a password.
     Human,
@@ -24,8 +26,9 @@ impl UserKind {
     }
 }
 
-/// A user account (without its password hash, which only login reads).
-#[derive(Debug, Clone)]
+/// A user account (without its password hash, which only login reads). Serializable because
+/// authentication reads it through the cache ([`Store::cached_user`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
     /// Primary key.
     pub id: i64,
@@ -149,6 +152,14 @@ impl Store {
         user_from_row(&row)
     }
 
+    /// One account by id, through the cache: what authentication checks on every request. Every
+    /// write of a user row ([`Store::update_user`], the SCIM attribute update) invalidates it.
+    pub async fn cached_user(&self, id: i64) -> Result<User> {
+        self.cache
+            .get_or_load(Key::user(id), || self.get_user(id))
+            .await
+    }
+
     /// One account by id.
     pub async fn get_user(&self, id: i64) -> Result<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
@@ -253,6 +264,8 @@ impl Store {
             .await?;
         let user = user_from_row(&row)?;
         tx.commit().await?;
+        // Role and deactivation act on the next request, on every host.
+        self.invalidate([Key::user(id)]).await;
         Ok(user)
     }
 }

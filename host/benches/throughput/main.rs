@@ -4,10 +4,15 @@
 //! - authenticated `GET /api/v1/projects/{id}` requests per second under four cache set-ups
 //!   (in-process, none, Redis only, Redis down: see `caches`), and `GET /healthz` (the same stack
 //!   without authentication or database) as the baseline they are a ratio of;
-//! - login latency, and the raw argon2id verification it contains as its baseline.
+//! - the same over real TCP (`tcp`): `/healthz`, the project read cached and uncached, from 4
+//!   keep-alive connections;
+//! - what a logout costs and how soon another host refuses its token (`tcp::revocation`), with
+//!   no cache, the in-process cache and its database bus, and Redis;
+//! - login latency, and the raw argon2id verification it contains as its baseline; the JWT
+//!   signature check, and the remembered one that replaces it after a token's first use.
 //!
-//! Requests go through the real router in-process (`tower::ServiceExt::oneshot`) from 8
-//! concurrent tasks on a 2-worker runtime, so the figures are the host's own cost without the
+//! The in-process rates go through the real router (`tower::ServiceExt::oneshot`) from 8
+//! concurrent tasks on a 2-worker runtime, so they are the host's own cost without the
 //! kernel's TCP stack. PostgreSQL: `AGENTIC_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`), in a scratch schema dropped at the end.
 // A benchmark is a program that reports on stdout and stops on the first surprise.
@@ -17,8 +22,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agentic_host::auth::tokens::TokenKeys;
 use agentic_host::clock::SystemClock;
-use agentic_host::config::{CacheConfig, Config};
+use agentic_host::config::{AuthConfig, CacheConfig, Config};
 use agentic_host::store::Store;
 use agentic_host::{app, server};
 use axum::body::Body;
@@ -27,6 +33,9 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
+
+/// Over real TCP.
+mod tcp;
 
 const TASKS: usize = 8;
 const WARMUP: Duration = Duration::from_millis(500);
@@ -99,6 +108,10 @@ struct Figures {
     healthz: f64,
     /// Authenticated project reads per second, one per cache set-up (see [`caches`]).
     project: Vec<Option<f64>>,
+    /// Over TCP: `/healthz`, the project read with the default cache, and without a cache.
+    tcp: [f64; 3],
+    /// A logout with no cache, the in-process cache (database bus), Redis (if reachable).
+    revocations: Vec<Option<tcp::Revocation>>,
     login_p50: f64,
     login_p95: f64,
 }
@@ -128,12 +141,9 @@ fn caches(redis: Option<&str>, blackhole: &str) -> Vec<(&'static str, Option<Cac
     ]
 }
 
-/// A host on `database_url` with `cache`, its router, store, an admin token and a project path.
-async fn host(
-    database_url: &str,
-    dir: &std::path::Path,
-    cache: CacheConfig,
-) -> (Router, Store, String, String) {
+/// A host on `database_url` with `cache`: its router and store (the first administrator made).
+/// Hosts opened on the same `dir` share their signing keys, like a cluster's.
+async fn open(database_url: &str, dir: &std::path::Path, cache: CacheConfig) -> (Router, Store) {
     let mut config = Config {
         data_dir: dir.to_owned(),
         database_url: Some(database_url.to_owned()),
@@ -149,7 +159,16 @@ async fn host(
         .await
         .unwrap();
     server::ensure_first_admin(&state).await.unwrap();
-    let router = app(state);
+    (app(state), store)
+}
+
+/// A host on `database_url` with `cache`, its router, store, an admin token and a project path.
+async fn host(
+    database_url: &str,
+    dir: &std::path::Path,
+    cache: CacheConfig,
+) -> (Router, Store, String, String) {
+    let (router, store) = open(database_url, dir, cache).await;
     let login = json!({ "email": "bench@example.com", "password": PASSWORD });
     let (status, tokens) = call(&router, post("/api/v1/auth/login", None, &login)).await;
     assert_eq!(status, StatusCode::OK);
@@ -172,6 +191,7 @@ async fn measure(
     database_url: String,
     dir: &std::path::Path,
     caches: &[(&str, Option<CacheConfig>)],
+    redis: Option<&str>,
 ) -> Figures {
     let mut project = Vec::new();
     for (_, cache) in caches {
@@ -196,6 +216,38 @@ async fn measure(
         store.close().await;
     }
 
+    let off = CacheConfig {
+        enabled: false,
+        ..CacheConfig::default()
+    };
+    let (router, _, token, path) = host(&database_url, dir, CacheConfig::default()).await;
+    let addr = tcp::serve(router).await;
+    let tcp_healthz = tcp::rate(addr, tcp::get("/healthz", None)).await;
+    let tcp_cached = tcp::rate(addr, tcp::get(&path, Some(&token))).await;
+    let (router, _, token, path) = host(&database_url, dir, off.clone()).await;
+    let addr = tcp::serve(router).await;
+    let tcp_uncached = tcp::rate(addr, tcp::get(&path, Some(&token))).await;
+
+    let mut revocations = vec![
+        Some(tcp::revocation(&database_url, dir, off).await),
+        Some(tcp::revocation(&database_url, dir, CacheConfig::default()).await),
+    ];
+    revocations.push(match redis {
+        Some(url) => Some(
+            tcp::revocation(
+                &database_url,
+                dir,
+                CacheConfig {
+                    redis_url: Some(url.to_owned()),
+                    redis_prefix: format!("bench{}:revoke:", std::process::id()),
+                    ..CacheConfig::default()
+                },
+            )
+            .await,
+        ),
+        None => None,
+    });
+
     let (router, store, _, _) = host(&database_url, dir, CacheConfig::default()).await;
     let healthz = rate(
         &router,
@@ -214,9 +266,28 @@ async fn measure(
     Figures {
         healthz,
         project,
+        tcp: [tcp_healthz, tcp_cached, tcp_uncached],
+        revocations,
         login_p50: percentile(&mut samples, 0.5),
         login_p95: percentile(&mut samples, 0.95),
     }
+}
+
+/// One JWT check in µs: the signature verified every time, and remembered after the first.
+fn jwt_checks(dir: &std::path::Path) -> (f64, f64) {
+    let keys = TokenKeys::load_or_generate(&dir.join("jwt-keys"), &AuthConfig::default()).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let token = keys.issue(1, 1, now).unwrap();
+    let each = |n: u32, check: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        for _ in 0..n {
+            assert!(check());
+        }
+        start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+    };
+    let full = each(2_000, &|| keys.verify_signature(&token).is_ok());
+    let remembered = each(200_000, &|| keys.verify(&token, now).is_ok());
+    (full, remembered)
 }
 
 /// A TCP server that accepts connections and never answers: Redis hung, not refused.
@@ -273,7 +344,7 @@ fn main() {
             println!("Redis unreachable (AGENTIC_TEST_REDIS_URL); the Redis-only row is left out");
         }
         let caches = caches(redis.as_deref(), &blackhole().await);
-        let sqlite = measure(sqlite_url, dir.path(), &caches).await;
+        let sqlite = measure(sqlite_url, dir.path(), &caches, redis.as_deref()).await;
 
         let base = std::env::var("AGENTIC_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
@@ -283,7 +354,7 @@ fn main() {
                 let sep = if base.contains('?') { '&' } else { '?' };
                 let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
                 let pg_dir = tempfile::tempdir().unwrap();
-                let figures = measure(url, pg_dir.path(), &caches).await;
+                let figures = measure(url, pg_dir.path(), &caches, redis.as_deref()).await;
                 on_postgres(&base, &format!("DROP SCHEMA {schema} CASCADE"))
                     .await
                     .unwrap();
@@ -304,6 +375,7 @@ fn main() {
             raw.push(start.elapsed());
         }
         let argon_p50 = percentile(&mut raw, 0.5);
+        let (jwt_full, jwt_remembered) = jwt_checks(dir.path());
 
         println!(
             "\n{TASKS} concurrent in-process clients, {}s per rate, {LOGINS} sequential logins",
@@ -347,5 +419,59 @@ fn main() {
             "{:<60} {:>12.1}",
             "argon2id verify alone p50 (ms)", argon_p50
         );
+        println!(
+            "{:<60} {:>12.2}",
+            "JWT check, signature verified (µs)", jwt_full
+        );
+        println!(
+            "{:<60} {:>12.2}",
+            "JWT check, signature remembered (µs)", jwt_remembered
+        );
+
+        println!(
+            "\nOver TCP: {} keep-alive HTTP/1.1 connections, {}s per rate",
+            tcp::CONNECTIONS,
+            MEASURE.as_secs()
+        );
+        println!("{:<60} {:>12} {:>12}", "", "SQLite", "PostgreSQL");
+        let names = [
+            "GET /healthz (req/s)",
+            "GET /api/v1/projects/{id}, cached (req/s)",
+            "GET /api/v1/projects/{id}, no cache (req/s)",
+        ];
+        for (i, name) in names.into_iter().enumerate() {
+            row(name, &|f| format!("{:.0}", f.tcp[i]));
+            if i > 0 {
+                row("  ratio to healthz", &|f| {
+                    format!("{:.3}", f.tcp[i] / f.tcp[0])
+                });
+            }
+        }
+        row("  cached / no cache", &|f| {
+            format!("{:.2}", f.tcp[1] / f.tcp[2])
+        });
+
+        println!(
+            "\nRevocation: {} logouts on host A, host B sharing the database",
+            tcp::REVOCATIONS
+        );
+        println!("{:<60} {:>12} {:>12}", "", "SQLite", "PostgreSQL");
+        let setups = ["no cache", "in-process cache, database bus", "Redis"];
+        for (i, setup) in setups.into_iter().enumerate() {
+            let show = |f: &Figures, what: &dyn Fn(&tcp::Revocation) -> String| {
+                f.revocations[i].as_ref().map_or_else(|| "-".into(), what)
+            };
+            row(&format!("{setup}: logout p50 (ms)"), &|f| {
+                show(f, &|r| format!("{:.2}", r.logout_p50))
+            });
+            row("  until host B refuses, p50 / max (ms)", &|f| {
+                show(f, &|r| {
+                    format!("{:.1} / {:.1}", r.refused_p50, r.refused_max)
+                })
+            });
+            row("  refused on B's very next request", &|f| {
+                show(f, &|r| format!("{}/{}", r.next_refused, tcp::REVOCATIONS))
+            });
+        }
     });
 }
