@@ -1,7 +1,9 @@
 //! Our side of `benches/queue.sh`: `JOBS` no-op jobs (default 10 000) run by one worker with
 //! `CONCURRENCY` slots (default 4) on PostgreSQL (`AGENTIC_BENCH_POSTGRES_URL`), and on SQLite
-//! for reference. Jobs are queued before the clock starts; it stops when the last one has
-//! succeeded. Prints one JSON line per database, like the peer's script.
+//! for reference (`DATABASES`: `postgres,sqlite` by default). `CLAIM_AHEAD` sets
+//! `jobs.claim_ahead` (0: the concurrency), `DURABLE=0` turns `jobs.durable_outcomes` off. Jobs
+//! are queued before the clock starts; it stops when the database shows the last one
+//! succeeded. Prints one JSON line per database, like the peers' scripts.
 // A benchmark is a program that reports on stdout and stops on the first surprise.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -21,7 +23,12 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 async fn run(url: &str, name: &str, jobs: usize, concurrency: usize) {
-    let store = Store::connect(url).await.unwrap();
+    let claim_ahead = env("CLAIM_AHEAD", 0);
+    let durable = env("DURABLE", 1) != 0;
+    let store = Store::connect(url)
+        .await
+        .unwrap()
+        .with_durable_outcomes(durable);
     store.migrate().await.unwrap();
     let now = SystemClock.now_ms();
     for _ in 0..jobs {
@@ -45,6 +52,7 @@ async fn run(url: &str, name: &str, jobs: usize, concurrency: usize) {
             concurrency,
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_millis(50),
+            claim_ahead,
         },
     ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -66,6 +74,7 @@ async fn run(url: &str, name: &str, jobs: usize, concurrency: usize) {
     println!(
         "{}",
         serde_json::json!({"queue": "agentic", "database": name, "jobs": jobs, "concurrency": concurrency,
+            "claim_ahead": claim_ahead, "durable_outcomes": durable,
             "seconds": seconds, "jobs_per_second": jobs as f64 / seconds})
     );
     store.close().await;
@@ -80,7 +89,11 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        if let Ok(base) = std::env::var("AGENTIC_BENCH_POSTGRES_URL") {
+        let databases = std::env::var("DATABASES").unwrap_or_else(|_| "postgres,sqlite".into());
+        let postgres = std::env::var("AGENTIC_BENCH_POSTGRES_URL")
+            .ok()
+            .filter(|_| databases.contains("postgres"));
+        if let Some(base) = postgres {
             let admin = Store::connect(&base).await.unwrap();
             let schema = format!("queue_bench_{}", std::process::id());
             sqlx::query(&format!("CREATE SCHEMA {schema}"))
@@ -100,6 +113,9 @@ fn main() {
                 .await
                 .unwrap();
             admin.close().await;
+        }
+        if !databases.contains("sqlite") {
+            return;
         }
         let dir = tempfile::tempdir().unwrap();
         let url = format!(

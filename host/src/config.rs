@@ -71,6 +71,9 @@ Configuration (TOML file keys; environment variables override them):
   jobs.concurrency           AGENTIC_JOBS__CONCURRENCY           jobs `agentic worker` runs at once [4]
   jobs.lease_secs            AGENTIC_JOBS__LEASE_SECS            a dead worker's jobs are retried after this [30]
   jobs.max_postponements     AGENTIC_JOBS__MAX_POSTPONEMENTS     rate limits in a row without progress before a job is dead [50]
+  jobs.claim_ahead           AGENTIC_JOBS__CLAIM_AHEAD           jobs a worker claims ahead of free slots; 0: its concurrency [0]
+  jobs.durable_outcomes      AGENTIC_JOBS__DURABLE_OUTCOMES      outcomes on disk before a job counts as finished; false: a
+                                                                database crash may run finished jobs again [true]
   documents.max_upload_bytes AGENTIC_DOCUMENTS__MAX_UPLOAD_BYTES largest document file accepted [26214400]
   documents.allowed_content_types AGENTIC_DOCUMENTS__ALLOWED_CONTENT_TYPES  media types accepted, `type/*`
                                                                 allowed, e.g. '[\"text/*\", \"application/pdf\"]'
@@ -195,6 +198,15 @@ pub struct JobsConfig {
     /// after which a job is dead, its last error naming the count and the last reason. A
     /// postponement does not spend an attempt, so without this a job could wait forever.
     pub max_postponements: u32,
+    /// Jobs a worker claims ahead of its free slots, in the same round trip (its local queue);
+    /// 0: as many as `concurrency` (`jobs.workers` for `serve`). More serves short jobs with
+    /// fewer claims; they are held by this worker meanwhile (given back after a second if no
+    /// slot frees up).
+    pub claim_ahead: usize,
+    /// Whether a job's outcome is on disk before the queue records it as finished (PostgreSQL:
+    /// its commit waits for the WAL flush). Off trades that for throughput: an outcome lost in
+    /// a database crash means its job runs again, repeating its side effects.
+    pub durable_outcomes: bool,
 }
 
 impl Default for JobsConfig {
@@ -204,6 +216,8 @@ impl Default for JobsConfig {
             concurrency: 4,
             lease_secs: 30,
             max_postponements: 50,
+            claim_ahead: 0,
+            durable_outcomes: true,
         }
     }
 }

@@ -37,7 +37,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
     store.migrate().await.context("applying migrations")?;
     let cache = Cache::from_config(&config.cache).context("setting up the cache")?;
-    Ok(store.with_cache(cache))
+    Ok(store
+        .with_cache(cache)
+        .with_durable_outcomes(config.jobs.durable_outcomes))
 }
 
 /// Builds the shared application state on an open store; opens the vault, which refuses to
@@ -136,6 +138,7 @@ fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
     let options = WorkerOptions {
         concurrency,
         lease: Duration::from_secs(state.config.jobs.lease_secs.max(1)),
+        claim_ahead: state.config.jobs.claim_ahead,
         ..WorkerOptions::default()
     };
     Arc::new(

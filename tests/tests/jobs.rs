@@ -56,6 +56,7 @@ fn start_worker(
             concurrency,
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_millis(50),
+            claim_ahead: 0,
         },
     ));
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -266,6 +267,61 @@ stories! {
         assert_eq!(busy.ran.lock().expect("lock").as_slice(), [long.id]);
         store.cancel_job(long.id, app.state.now()).await.expect("cancel");
         until(&app, long.id, "cancelled", |j| j.state == JobState::Cancelled).await;
+    }
+
+    async fn outcomes_are_on_disk_before_a_job_counts_as_finished_unless_configured_not_to(backend) {
+        let app = TestApp::start(backend).await;
+        let store = app.state.store.clone();
+        let (durable, fast) = match backend {
+            // Claims commit without waiting for the disk; outcomes wait, unless told not to.
+            agentic_tests::Backend::Postgres => ("on", "off"),
+            // WAL with `synchronous = NORMAL` on every connection, whatever the setting.
+            agentic_tests::Backend::Sqlite => ("1", "1"),
+        };
+        assert_eq!(store.outcome_commit().await.expect("setting"), durable);
+        let store = store.with_durable_outcomes(false);
+        assert_eq!(store.outcome_commit().await.expect("setting"), fast);
+    }
+
+    async fn a_stopping_worker_writes_every_success_its_slots_handed_over(backend) {
+        let app = TestApp::start(backend).await;
+        let store = &app.state.store;
+        let now = app.state.now();
+        for _ in 0..300 {
+            store.enqueue(&job("\"x\"", None, 0, 3, now), now).await.expect("enqueue");
+        }
+        let handler = Scripted::default();
+        // A local queue bigger than the slots, and slots that do not wait for outcome writes.
+        let worker = Arc::new(Worker::new(
+            store.clone(),
+            app.clock.clone(),
+            vec![Arc::new(handler.clone())],
+            WorkerOptions {
+                concurrency: 2,
+                lease: Duration::from_secs(30),
+                idle_poll: Duration::from_millis(20),
+                claim_ahead: 50,
+            },
+        ));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(worker.run(stopped));
+        for _ in 0..1500 {
+            if handler.ran.lock().expect("lock").len() == 300 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(handler.ran.lock().expect("lock").len(), 300, "every job ran once");
+        // Stopped the moment the last handler returned: its success may not be written yet.
+        stop.send(true).expect("stop");
+        running.await.expect("the worker stops");
+        let states: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, COUNT(*) FROM jobs GROUP BY state",
+        )
+        .fetch_all(store.pool())
+        .await
+        .expect("states");
+        assert_eq!(states, [("succeeded".to_owned(), 300)], "all written before the worker stopped");
     }
 
     async fn a_cron_schedule_runs_each_slot_once_however_many_workers_tick(backend) {

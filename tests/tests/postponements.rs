@@ -93,7 +93,7 @@ stories! {
                 app.state.store.clone(),
                 app.clock.clone(),
                 vec![Arc::new(handler.clone())],
-                WorkerOptions { concurrency: 2, lease: Duration::from_secs(30), idle_poll: Duration::from_millis(20) },
+                WorkerOptions { concurrency: 2, lease: Duration::from_secs(30), idle_poll: Duration::from_millis(20), claim_ahead: 0 },
             )
             .with_max_postponements(3),
         );

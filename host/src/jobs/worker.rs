@@ -31,6 +31,8 @@ pub struct WorkerOptions {
     pub lease: Duration,
     /// The longest wait between polls of an empty queue.
     pub idle_poll: Duration,
+    /// Jobs claimed ahead of the free slots (the local queue); 0: `concurrency`.
+    pub claim_ahead: usize,
 }
 
 impl Default for WorkerOptions {
@@ -39,6 +41,7 @@ impl Default for WorkerOptions {
             concurrency: 4,
             lease: Duration::from_secs(30),
             idle_poll: Duration::from_millis(500),
+            claim_ahead: 0,
         }
     }
 }
@@ -104,7 +107,7 @@ impl Worker {
 
     /// Claims and runs jobs until `shutdown` turns true, then waits for running jobs to end.
     ///
-    /// Up to `concurrency` jobs are claimed ahead of the free slots, so a slot that frees up
+    /// Up to `claim_ahead` jobs are claimed ahead of the free slots, so a slot that frees up
     /// starts its next job at once and one claim serves several jobs. A job claimed ahead
     /// waits at most [`AHEAD_MAX_WAIT`] (then the jobs waiting go back to the queue, where
     /// another worker may take them: slots busy with long jobs must not hold short ones), and
@@ -112,6 +115,10 @@ impl Worker {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let kinds: Vec<String> = self.handlers.keys().map(|k| (*k).to_owned()).collect();
         let concurrency = self.options.concurrency.max(1);
+        let ahead_size = match self.options.claim_ahead {
+            0 => concurrency,
+            n => n,
+        };
         let slots = Arc::new(Semaphore::new(concurrency));
         let mut ahead: VecDeque<(Job, Instant)> = VecDeque::new();
         let mut claim_ahead = true;
@@ -137,7 +144,7 @@ impl Worker {
                     continue;
                 }
                 let now = self.clock.now_ms();
-                let extra = if claim_ahead { concurrency } else { 0 };
+                let extra = if claim_ahead { ahead_size } else { 0 };
                 let want = slots.available_permits() + extra;
                 match self
                     .store
@@ -192,6 +199,13 @@ impl Worker {
         let _all = slots
             .acquire_many(u32::try_from(concurrency).unwrap_or(1))
             .await;
+        // Every job has handed its outcome over (each drops its handle before its slot).
+        match Arc::try_unwrap(successes) {
+            Ok(successes) => successes.close().await,
+            Err(_) => tracing::error!(
+                "a job still holds the outcome writer; its last successes may run again"
+            ),
+        }
         tracing::info!(owner = %self.owner, "worker stopped");
     }
 
@@ -387,7 +401,11 @@ impl Worker {
             }
         };
         let written = match outcome {
-            Outcome::Succeeded(text) => successes.record(lease.clone(), text.to_owned()).await,
+            // Written by the batching writer, which logs what goes wrong there.
+            Outcome::Succeeded(text) => successes
+                .record(lease.clone(), text.to_owned())
+                .await
+                .map(|()| true),
             other => self
                 .store
                 .finish_job(&lease, other, now)

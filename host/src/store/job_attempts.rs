@@ -234,8 +234,8 @@ impl Store {
             "{sql} {GUARD} AND COALESCE($3, '') = COALESCE($3, '') AND $5 = $5 AND $6 = $6 \
              RETURNING attempts, COALESCE(attempt_started_at, started_at, $4) AS begun"
         );
-        // On the queue's connections, like claims (see `claim_jobs`).
-        let mut tx = self.begin_on(&self.queue).await?;
+        // Durable unless `jobs.durable_outcomes` is off (see `Store::with_durable_outcomes`).
+        let mut tx = self.begin_on(&self.outcomes).await?;
         let ended = sqlx::query(&sql)
             .bind(lease.job_id)
             .bind(&lease.owner)
@@ -266,7 +266,7 @@ impl Store {
 
     /// Ends running attempts as succeeded, each with its result, in one statement (and one
     /// more for their history); returns the ids written (a job missing lost its lease
-    /// meanwhile). On the queue's connections, like claims (see `claim_jobs`).
+    /// meanwhile). Durable unless `jobs.durable_outcomes` is off: one disk flush per batch.
     pub async fn finish_succeeded(
         &self,
         items: &[(&Lease, &str)],
@@ -299,7 +299,7 @@ impl Store {
                 .bind(lease.owner.as_str())
                 .bind(*result);
         }
-        let mut tx = self.begin_on(&self.queue).await?;
+        let mut tx = self.begin_on(&self.outcomes).await?;
         let rows = query.fetch_all(&mut *tx).await?;
         let mut ids = Vec::with_capacity(rows.len());
         let mut ended = Vec::with_capacity(rows.len());

@@ -341,12 +341,13 @@ impl Store {
     /// `lease_until`, in one statement: a worker with several free slots fills them in one
     /// round trip.
     ///
-    /// Claims and outcomes go through the queue's own connections, which on PostgreSQL commit
-    /// without waiting for the WAL flush (`synchronous_commit = off`): a claim or an outcome
-    /// lost in a database crash only means the job runs again, which the queue's
-    /// at-least-once contract allows, and not waiting for an fsync per claim and per outcome is
-    /// what lets one worker run hundreds of jobs a second instead of one per disk flush.
-    /// Enqueueing keeps the full guarantee: a job once accepted is never lost.
+    /// Claims go through the queue's own connections, which on PostgreSQL commit without
+    /// waiting for the WAL flush (`synchronous_commit = off`). That costs no durability: a
+    /// claim lost in a database crash only puts its job back in the queue, which a crash does
+    /// to a running job anyway (it runs again, as the at-least-once contract says), and the
+    /// WAL is one sequence, so the durable commit of the job's outcome later flushes the claim
+    /// with it. Enqueueing and outcomes keep the full guarantee: a job once accepted is never
+    /// lost, and one recorded as finished stays finished.
     pub async fn claim_jobs(
         &self,
         kinds: &[String],
@@ -355,6 +356,23 @@ impl Store {
         now: Millis,
         limit: usize,
     ) -> Result<Vec<Job>> {
+        let sql = self.claim_sql(kinds);
+        let rows = sqlx::query(&sql)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .bind(i64::try_from(limit.max(1)).unwrap_or(1))
+            .fetch_all(&self.queue)
+            .await?;
+        let mut jobs = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        // RETURNING does not keep the subquery's order; the most urgent runs first.
+        jobs.sort_by(|a, b| (b.priority, a.run_at, a.id).cmp(&(a.priority, b.run_at, b.id)));
+        Ok(jobs)
+    }
+
+    /// The claim statement of [`Store::claim_jobs`] for `kinds` (parameters: owner,
+    /// lease_until, now, limit).
+    fn claim_sql(&self, kinds: &[String]) -> String {
         // Kinds are handler names from our own code, never user input; still quoted safely.
         let kinds = kinds
             .iter()
@@ -365,11 +383,19 @@ impl Store {
                            attempts = attempts + 1, lease_token = lease_token + 1, \
                            started_at = COALESCE(started_at, $3), attempt_started_at = $3, \
                            updated_at = $3";
+        // SQLite without statistics (nothing runs ANALYZE) walks `jobs_lease` for
+        // `state = 'queued'` and sorts every queued job on each claim, so a claim costs more the
+        // deeper the queue; told which index to read, it takes the first entries of the claim
+        // order (PostgreSQL is steered the same way by its queue sessions' settings).
+        let from = match self.backend {
+            Backend::Sqlite => "jobs INDEXED BY jobs_queued",
+            Backend::Postgres => "jobs",
+        };
         let due = format!(
-            "SELECT id FROM jobs WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kinds}) \
+            "SELECT id FROM {from} WHERE state = 'queued' AND run_at <= $3 AND kind IN ({kinds}) \
              ORDER BY priority DESC, run_at, id LIMIT $4"
         );
-        let sql = match self.backend {
+        match self.backend {
             // The candidates are picked once, in a materialised CTE: as an `IN (subquery)` the
             // planner may run the locking subquery more than once and claim more than `limit`.
             Backend::Postgres => format!(
@@ -382,22 +408,31 @@ impl Store {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            // One writer at a time: the subquery and the update are one step.
+            // One writer at a time: the subquery and the update are one step. `+state` keeps
+            // the planner on the primary key for the picked ids (on `state` it would walk every
+            // queued job's index entry and test each id against the list).
             Backend::Sqlite => format!(
-                "UPDATE jobs {SET} WHERE id IN ({due}) AND state = 'queued' RETURNING {COLUMNS}"
+                "UPDATE jobs {SET} WHERE id IN ({due}) AND +state = 'queued' RETURNING {COLUMNS}"
             ),
-        };
-        let rows = sqlx::query(&sql)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .bind(i64::try_from(limit.max(1)).unwrap_or(1))
-            .fetch_all(&self.queue)
-            .await?;
-        let mut jobs = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-        // RETURNING does not keep the subquery's order; the most urgent runs first.
-        jobs.sort_by(|a, b| (b.priority, a.run_at, a.id).cmp(&(a.priority, b.run_at, b.id)));
-        Ok(jobs)
+        }
+    }
+
+    /// How jobs' outcomes commit, as the database reports it for the sessions writing them:
+    /// PostgreSQL's `synchronous_commit` (`on` unless `jobs.durable_outcomes` is off: each
+    /// outcome batch waits for the WAL flush), SQLite's `synchronous` level (`1`, NORMAL, in
+    /// WAL mode: a commit survives the process crashing, not the machine losing power).
+    pub async fn outcome_commit(&self) -> Result<String> {
+        Ok(match self.backend {
+            Backend::Postgres => {
+                sqlx::query_scalar("SELECT current_setting('synchronous_commit')")
+                    .fetch_one(&self.outcomes)
+                    .await?
+            }
+            Backend::Sqlite => sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+                .fetch_one(&self.outcomes)
+                .await?
+                .to_string(),
+        })
     }
 
     /// Claims the most urgent due job of `kinds` for `owner` until `lease_until`.
@@ -581,3 +616,7 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+#[path = "jobs_tests.rs"]
+mod tests;

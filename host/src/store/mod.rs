@@ -194,10 +194,15 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
-    /// The queue's bookkeeping connections (claims, outcomes). On PostgreSQL a small pool of
-    /// its own whose sessions commit without waiting for the WAL flush (see `store::jobs`);
-    /// on SQLite the main pool.
+    /// The queue's claims. On PostgreSQL a small pool of its own whose sessions commit without
+    /// waiting for the WAL flush (see [`Store::claim_jobs`]); on SQLite the main pool.
     queue: AnyPool,
+    /// Where jobs' outcomes are written: `durable`, or with `jobs.durable_outcomes = false` the
+    /// queue's pool (an outcome lost in a database crash means the job runs again).
+    outcomes: AnyPool,
+    /// On PostgreSQL a small pool whose sessions wait for the WAL flush at every commit
+    /// (`synchronous_commit = on`, whatever the server's default); on SQLite the main pool.
+    durable: AnyPool,
     backend: Backend,
     /// Read-through cache of the hot lookups (projects, memberships, plugin versions and
     /// enablement); every write of those objects invalidates it after committing.
@@ -320,7 +325,7 @@ impl Store {
                 .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
                 .after_connect(|conn, _meta| {
                     Box::pin(async move {
-                        // Commits do not wait for the WAL flush (see `store::jobs`), and the
+                        // Commits do not wait for the WAL flush (see `Store::claim_jobs`), and the
                         // claim always walks `jobs_queued` in order instead of sorting every
                         // queued job: the planner picks the sort when a freshly filled queue has
                         // no statistics yet, and these sessions run nothing else that needs
@@ -333,15 +338,46 @@ impl Store {
                         Ok(())
                     })
                 })
+                .connect_lazy_with(options.clone()),
+        };
+        let durable = match backend {
+            Backend::Sqlite => pool.clone(),
+            // Said explicitly, so that no server default or connection option (the tests turn
+            // it off for speed) can make outcomes quietly non-durable.
+            Backend::Postgres => AnyPoolOptions::new()
+                .max_connections(2)
+                .min_connections(0)
+                .idle_timeout(Duration::from_secs(60))
+                .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute("SET synchronous_commit = on").await?;
+                        Ok(())
+                    })
+                })
                 .connect_lazy_with(options),
         };
         Ok(Self {
+            outcomes: durable.clone(),
+            durable,
             pool,
             queue,
             backend,
             cache: Cache::disabled(),
             health: Default::default(),
         })
+    }
+
+    /// This store writing jobs' outcomes durably (the default) or not (`jobs.durable_outcomes`):
+    /// not waiting for the WAL flush saves a disk flush per outcome batch, and an outcome lost
+    /// in a database crash means its job runs again, repeating its side effects.
+    pub fn with_durable_outcomes(mut self, durable: bool) -> Self {
+        self.outcomes = if durable {
+            self.durable.clone()
+        } else {
+            self.queue.clone()
+        };
+        self
     }
 
     /// This store, reading through `cache` (a fresh store caches nothing).
@@ -477,6 +513,7 @@ impl Store {
     /// Closes every connection (graceful shutdown).
     pub async fn close(&self) {
         self.queue.close().await;
+        self.durable.close().await;
         self.pool.close().await;
     }
 }
