@@ -165,9 +165,9 @@ stories! {
         assert_eq!(r.json["progress"], json!({"done": 1, "total": 10, "message": "waiting to be cancelled"}));
         let r = app.post(&format!("/api/v1/jobs/{}/cancel", long.id), &admin.token, json!({})).await;
         assert_eq!(r.json["cancel_requested"], true);
-        let started = std::time::Instant::now();
+        // Only the handler, told by the heartbeat, ends it as cancelled (a lease running out
+        // would put it back in the queue instead), so no clock is needed to tell them apart.
         until(&app, long.id, "cancelled", |j| j.state == JobState::Cancelled).await;
-        assert!(started.elapsed() < Duration::from_secs(5), "reached the running job in {:?}", started.elapsed());
         assert_eq!(handler.ran.lock().expect("lock").as_slice(), [long.id], "the cancelled queued job never ran");
     }
 
