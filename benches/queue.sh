@@ -30,7 +30,6 @@ for round in $(seq "$rounds"); do
   echo "== round $round of $rounds" >&2
   peer graphile run.mjs LOCAL_QUEUE=$((CONCURRENCY + 1))
   peer graphile run.mjs LOCAL_QUEUE=500
-  peer pg-boss pg-boss.mjs BATCH=1
   peer pg-boss pg-boss.mjs BATCH=100
   ours
   ours CLAIM_AHEAD=500
