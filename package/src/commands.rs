@@ -7,22 +7,24 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use crate::template::{NewConnector, SdkSource, TemplateError};
+use crate::template::{NewConnector, SdkSource, Template, TemplateError};
 use crate::{check_connector, component_hash, ComponentError, Manifest, Package, PackageError};
 use crate::{PublicKey, SigningKey};
 
 /// A publisher's command.
 #[derive(Debug, Subcommand)]
 pub enum PublisherCommand {
-    /// Create a connector crate from the SDK template in DIR.
+    /// Create a connector crate (or, with --agent, an agent crate) from the SDK template in DIR.
     ///
-    /// The crate builds and passes its tests as created: a connector for a small paging
+    /// The crate builds and passes its tests as created. A connector: one for a small paging
     /// tracker API, its manifest (plugin.toml), the SDK's acceptance suite against a fake of
-    /// the service, and a .gitignore that keeps build output, packages and keys out of git.
-    /// Its agentic-sdk dependency is the checkout (--sdk-path, written relative to DIR) or the
-    /// git repository (--sdk-git) you name: the SDK is not on crates.io.
+    /// the service. An agent: a work-item digest agent on agentic-agent-sdk, its manifest
+    /// (plugin.toml with type = "agent") and tests in the SDK's harness. Both get a .gitignore
+    /// that keeps build output, packages and keys out of git. The SDK dependency is the
+    /// checkout (--sdk-path, written relative to DIR) or the git repository (--sdk-git) you
+    /// name: the SDKs are not on crates.io.
     #[command(
-        after_long_help = "Example:\n  agentic-plugin new my-tracker --name \"My Tracker\" --sdk-path ../agentic/sdk\n  cd my-tracker && cargo test && cargo build --release --target wasm32-wasip2\n\n`agentic plugin new` in the host takes the same arguments."
+        after_long_help = "Examples:\n  agentic-plugin new my-tracker --name \"My Tracker\" --sdk-path ../agentic/sdk\n  agentic-plugin new my-digest --agent --sdk-path ../agentic/sdk\n  cd my-tracker && cargo test && cargo build --release --target wasm32-wasip2\n\n`agentic plugin new` and `agentic agent new` (= new --agent) in the host take the same arguments."
     )]
     New {
         /// Directory to create (must not exist).
@@ -33,6 +35,9 @@ pub enum PublisherCommand {
         /// Human name (default: the id in title case).
         #[arg(long)]
         name: Option<String>,
+        /// Make an agent (on agentic-agent-sdk) instead of a connector.
+        #[arg(long)]
+        agent: bool,
         #[command(flatten)]
         sdk: SdkArgs,
     },
@@ -86,11 +91,11 @@ pub enum PublisherCommand {
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct SdkArgs {
-    /// The agentic-sdk crate's directory (sdk/ of an Agentic checkout); written into
-    /// Cargo.toml relative to the new crate.
+    /// The SDK crate's directory (sdk/ of an Agentic checkout; for an agent sdk/agent/, or
+    /// sdk/ meaning it); written into Cargo.toml relative to the new crate.
     #[arg(long, value_name = "DIR")]
     pub sdk_path: Option<PathBuf>,
-    /// A git repository holding agentic-sdk (the Agentic repository's URL).
+    /// A git repository holding the SDK (the Agentic repository's URL).
     #[arg(long, value_name = "URL")]
     pub sdk_git: Option<String>,
 }
@@ -189,7 +194,13 @@ pub fn run(
     notes: &mut dyn Write,
 ) -> Result<(), CommandError> {
     match command {
-        PublisherCommand::New { dir, id, name, sdk } => {
+        PublisherCommand::New {
+            dir,
+            id,
+            name,
+            agent,
+            sdk,
+        } => {
             let sdk = match (sdk.sdk_path, sdk.sdk_git) {
                 (Some(path), _) => SdkSource::Path(path),
                 (None, Some(url)) => SdkSource::Git(url),
@@ -197,13 +208,20 @@ pub fn run(
                 // the same words.
                 (None, None) => return Err(CommandError::NoSdk),
             };
+            let template = if agent {
+                Template::Agent
+            } else {
+                Template::Connector
+            };
             let created = crate::template::create(&NewConnector {
                 dir: dir.clone(),
                 id,
                 name,
                 sdk,
+                template,
             })?;
-            writeln!(out, "created {} (plugin {created})", dir.display())?;
+            let what = if agent { "agent" } else { "plugin" };
+            writeln!(out, "created {} ({what} {created})", dir.display())?;
             writeln!(
                 notes,
                 "next: cd {} && cargo test && cargo build --release --target wasm32-wasip2",

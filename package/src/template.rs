@@ -1,15 +1,16 @@
-//! `new`: a connector crate from the SDK's template (`sdk/template/`), compiled into the tool
-//! so it works anywhere the tool does.
+//! `new`: a connector or agent crate from the SDK's templates (`sdk/template/`,
+//! `sdk/agent/template/`), compiled into the tool so it works anywhere the tool does.
 //!
-//! The crate depends on `agentic-sdk`, which is not published to a registry, so the publisher
-//! says where it is: a checkout (`--sdk-path`, written relative to the new crate, so a connector
-//! kept in the same repository as the SDK builds on every clone) or a git repository
-//! (`--sdk-git`). The tool never writes the path of the machine it was built on.
+//! The crate depends on `agentic-sdk` (connectors) or `agentic-agent-sdk` (agents), which are
+//! not published to a registry, so the publisher says where the SDK is: a checkout
+//! (`--sdk-path`, written relative to the new crate, so a crate kept in the same repository as
+//! the SDK builds on every clone) or a git repository (`--sdk-git`). The tool never writes the
+//! path of the machine it was built on.
 
 use std::path::{Component, Path, PathBuf};
 
-/// (path in the new crate, template text).
-const FILES: &[(&str, &str)] = &[
+/// (path in the new crate, template text) of a connector.
+const CONNECTOR_FILES: &[(&str, &str)] = &[
     (
         "Cargo.toml",
         include_str!("../../sdk/template/Cargo.toml.tmpl"),
@@ -36,10 +37,74 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where the new crate's `agentic-sdk` dependency comes from.
+/// (path in the new crate, template text) of an agent.
+const AGENT_FILES: &[(&str, &str)] = &[
+    (
+        "Cargo.toml",
+        include_str!("../../sdk/agent/template/Cargo.toml.tmpl"),
+    ),
+    (
+        "src/lib.rs",
+        include_str!("../../sdk/agent/template/src/lib.rs.tmpl"),
+    ),
+    (
+        "plugin.toml",
+        include_str!("../../sdk/agent/template/plugin.toml.tmpl"),
+    ),
+    (
+        "tests/harness.rs",
+        include_str!("../../sdk/agent/template/tests/harness.rs.tmpl"),
+    ),
+    (
+        "README.md",
+        include_str!("../../sdk/agent/template/README.md.tmpl"),
+    ),
+    // The same rules as a connector's: build output, packages and keys stay out of git.
+    (
+        ".gitignore",
+        include_str!("../../sdk/template/gitignore.tmpl"),
+    ),
+];
+
+/// What kind of crate `new` makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Template {
+    /// A connector on `agentic-sdk`.
+    #[default]
+    Connector,
+    /// An agent on `agentic-agent-sdk`.
+    Agent,
+}
+
+impl Template {
+    fn files(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Template::Connector => CONNECTOR_FILES,
+            Template::Agent => AGENT_FILES,
+        }
+    }
+
+    /// The SDK crate the new crate depends on.
+    pub fn sdk_crate(self) -> &'static str {
+        match self {
+            Template::Connector => "agentic-sdk",
+            Template::Agent => "agentic-agent-sdk",
+        }
+    }
+
+    /// Where that crate is in a checkout.
+    fn sdk_dir(self) -> &'static str {
+        match self {
+            Template::Connector => "sdk/",
+            Template::Agent => "sdk/agent/",
+        }
+    }
+}
+
+/// Where the new crate's SDK dependency comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SdkSource {
-    /// The SDK crate's directory (`sdk/` of a checkout).
+    /// The SDK crate's directory (`sdk/` or `sdk/agent/` of a checkout).
     Path(PathBuf),
     /// A git repository holding the SDK (cargo finds the `agentic-sdk` package in it).
     Git(String),
@@ -56,6 +121,8 @@ pub struct NewConnector {
     pub name: Option<String>,
     /// The SDK dependency.
     pub sdk: SdkSource,
+    /// Connector or agent.
+    pub template: Template,
 }
 
 /// Why a crate could not be created.
@@ -117,7 +184,7 @@ pub fn create(new: &NewConnector) -> Result<String, TemplateError> {
     }
     // Checked before anything is written; the path made canonical for `relative`.
     let sdk = match &new.sdk {
-        SdkSource::Path(path) => SdkSource::Path(sdk_crate(path)?),
+        SdkSource::Path(path) => SdkSource::Path(sdk_crate(path, new.template)?),
         git => git.clone(),
     };
     let write_error = |path: &Path| {
@@ -133,7 +200,7 @@ pub fn create(new: &NewConnector) -> Result<String, TemplateError> {
         SdkSource::Git(url) => format!("{{ git = {} }}", toml_string(&url)),
     };
     let crate_name = id.replace('-', "_");
-    for (path, text) in FILES {
+    for (path, text) in new.template.files() {
         let text = text
             .replace("{{id}}", &id)
             .replace("{{crate_name}}", &crate_name)
@@ -160,28 +227,43 @@ fn title_case(id: &str) -> String {
         .join(" ")
 }
 
-/// The canonical directory of the SDK crate at `path`, or why it is not one.
-fn sdk_crate(path: &Path) -> Result<PathBuf, TemplateError> {
+/// The canonical directory of `template`'s SDK crate at `path`, or why it is not one. The
+/// checkout's `sdk/` directory is accepted for an agent too (its `agent/` is meant).
+fn sdk_crate(path: &Path, template: Template) -> Result<PathBuf, TemplateError> {
     let refuse = |why: String| TemplateError::Sdk {
         path: path.to_owned(),
         why,
     };
-    let dir = std::fs::canonicalize(path).map_err(|e| refuse(e.to_string()))?;
-    let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))
-        .map_err(|e| refuse(format!("no Cargo.toml there ({e})")))?;
-    let name = toml::from_str::<toml::Table>(&manifest)
-        .ok()
-        .and_then(|t| t.get("package")?.get("name")?.as_str().map(str::to_owned));
-    match name.as_deref() {
-        Some("agentic-sdk") => Ok(dir),
-        Some(other) => Err(refuse(format!(
-            "that is the crate {other}, not agentic-sdk (the sdk/ directory of an Agentic checkout)"
-        ))),
-        None => Err(refuse(
-            "its Cargo.toml names no package (give the sdk/ directory of an Agentic checkout)"
-                .into(),
-        )),
+    let mut dir = std::fs::canonicalize(path).map_err(|e| refuse(e.to_string()))?;
+    let want = template.sdk_crate();
+    if template == Template::Agent && package_name(&dir).as_deref() == Some("agentic-sdk") {
+        dir = dir.join("agent");
     }
+    if !dir.join("Cargo.toml").is_file() {
+        return Err(refuse("no Cargo.toml there".into()));
+    }
+    let name = package_name(&dir);
+    let hint = template.sdk_dir();
+    match name.as_deref() {
+        Some(found) if found == want => Ok(dir),
+        Some(other) => Err(refuse(format!(
+            "that is the crate {other}, not {want} (the {hint} directory of an Agentic checkout)"
+        ))),
+        None => Err(refuse(format!(
+            "its Cargo.toml names no package (give the {hint} directory of an Agentic checkout)"
+        ))),
+    }
+}
+
+/// The package name of the crate in `dir`, if it is one.
+fn package_name(dir: &Path) -> Option<String> {
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).ok()?;
+    let table = toml::from_str::<toml::Table>(&manifest).ok()?;
+    table
+        .get("package")?
+        .get("name")?
+        .as_str()
+        .map(str::to_owned)
 }
 
 /// `to` relative to `from` (both absolute), with `/` separators as Cargo.toml is shared

@@ -21,6 +21,8 @@ use crate::{auth, server, telemetry};
 
 /// `agentic action list|run`.
 mod action;
+/// `agentic agent new`.
+mod agent;
 /// `agentic backup …`.
 mod backup;
 /// `agentic worker`, `agentic sync …`.
@@ -69,6 +71,11 @@ enum Command {
     Plugin {
         #[command(subcommand)]
         command: plugin::PluginCommand,
+    },
+    /// Write agents: `new` makes an agent crate from the agent SDK's template.
+    Agent {
+        #[command(subcommand)]
+        command: agent::AgentCommand,
     },
     /// Run queued jobs (syncs, schedules) without serving HTTP; any number of workers on any
     /// number of machines may share one PostgreSQL database.
@@ -178,7 +185,7 @@ impl Command {
             | Command::Action { .. } => Needs::DatabaseAndKey,
             Command::Report { .. } => Needs::Database,
             Command::Plugin { command } if command.is_read_only() => Needs::Database,
-            Command::Plugin { .. } => Needs::NothingButSay,
+            Command::Plugin { .. } | Command::Agent { .. } => Needs::NothingButSay,
         }
     }
 }
@@ -209,6 +216,7 @@ pub fn run() -> ExitCode {
 fn execute(cli: Cli) -> anyhow::Result<()> {
     let cli = match cli.command {
         Command::Plugin { command } if command.is_offline() => return plugin::offline(command),
+        Command::Agent { command } => return agent::run(command),
         _ => cli,
     };
     if let Command::Openapi = cli.command {
@@ -261,7 +269,8 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Command::Report { command } => jobs::report(config, command).await,
             Command::Action { command } => action::run(config, command).await,
             Command::Backup { command } => backup::run(config, command).await,
-            Command::Openapi => Ok(()),
+            // Both ran above, without configuration.
+            Command::Openapi | Command::Agent { .. } => Ok(()),
         }
     })
 }

@@ -181,6 +181,69 @@ fn new_writes_the_named_sdk_relative_to_the_crate_and_a_gitignore() {
 }
 
 #[test]
+fn new_agent_makes_an_agent_crate_on_the_agent_sdk_found_from_the_sdk_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sdk = dir.path().join("agentic/sdk");
+    std::fs::create_dir_all(sdk.join("agent")).expect("sdk dirs");
+    std::fs::write(
+        sdk.join("Cargo.toml"),
+        "[package]\nname = \"agentic-sdk\"\n",
+    )
+    .expect("sdk");
+    std::fs::write(
+        sdk.join("agent/Cargo.toml"),
+        "[package]\nname = \"agentic-agent-sdk\"\n",
+    )
+    .expect("agent sdk");
+
+    // `sdk/` of a checkout means its `agent/` for an agent.
+    let (ok, out, err) = tool(
+        dir.path(),
+        &[
+            "new",
+            "agents/my-digest",
+            "--agent",
+            "--sdk-path",
+            "agentic/sdk",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("created agents/my-digest (agent my-digest)"),
+        "{out}"
+    );
+    let made = dir.path().join("agents/my-digest");
+    let cargo: toml::Table =
+        toml::from_str(&std::fs::read_to_string(made.join("Cargo.toml")).expect("Cargo.toml"))
+            .expect("Cargo.toml parses");
+    assert_eq!(
+        cargo["dependencies"]["agentic-agent-sdk"]["path"].as_str(),
+        Some("../../agentic/sdk/agent")
+    );
+    let manifest: toml::Table =
+        toml::from_str(&std::fs::read_to_string(made.join("plugin.toml")).expect("plugin.toml"))
+            .expect("plugin.toml parses");
+    assert_eq!(manifest["type"].as_str(), Some("agent"));
+    assert_eq!(manifest["id"].as_str(), Some("my-digest"));
+    for file in ["src/lib.rs", "tests/harness.rs", "README.md", ".gitignore"] {
+        let text = std::fs::read_to_string(made.join(file)).expect(file);
+        assert!(!text.contains("{{"), "{file} has an unfilled placeholder");
+    }
+
+    // A connector's SDK crate named for an agent is refused with the directory to give.
+    let line = refusal(tool(
+        dir.path(),
+        &["new", "other", "--agent", "--sdk-path", "agents/my-digest"],
+    ));
+    assert!(
+        line.contains(
+            "that is the crate my-digest, not agentic-agent-sdk (the sdk/agent/ directory"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
 fn sign_refuses_what_is_not_a_connector_and_verify_checks_what_it_signed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = |name: &str| dir.path().join(name).display().to_string();

@@ -251,9 +251,11 @@ impl Request {
 }
 
 /// Sends `request` exactly as it is — no header dropped, no redirect followed: the test
-/// harness's recorder passes on what the connector's requests carried.
+/// harness's recorder passes on what the connector's requests carried, and the agent SDK's
+/// harness sends an agent's requests with it (agents follow no redirects).
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) fn send_raw(request: &Request) -> Result<Response, Error> {
+#[doc(hidden)]
+pub fn send_raw(request: &Request) -> Result<Response, Error> {
     transport::send(request)
 }
 
