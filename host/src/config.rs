@@ -96,6 +96,8 @@ Configuration (TOML file keys; environment variables override them):
   agents.metrics_max_samples AGENTIC_AGENTS__METRICS_MAX_SAMPLES metrics samples kept per agent [10000]
   agents.component_dir      AGENTIC_AGENTS__COMPONENT_DIR      built-in agent components (agent_*.wasm; `cargo xtask
                                                                 serve` sets it) [none: only `external` agents]
+  agents.event_delay_secs   AGENTIC_AGENTS__EVENT_DELAY_SECS   a sync event an agent runs on makes its next run due
+                                                                this much later, gathering a sync's streams [10]
   backup.destination         AGENTIC_BACKUP__DESTINATION         where scheduled and API backups go: a directory
                                                                 (another disk or volume) or s3://bucket/prefix [none]
   backup.s3.endpoint         AGENTIC_BACKUP__S3__ENDPOINT        S3-compatible service URL (not AWS) [AWS_ENDPOINT]
@@ -171,6 +173,9 @@ pub struct AgentsConfig {
     /// Where the components of the built-in agent kinds are (`agent_web_monitor.wasm`, …, as
     /// the plugins workspace builds them); `None`: no component kind runs on this host.
     pub component_dir: Option<PathBuf>,
+    /// A sync event of an agent's `run_on` makes its next run due this many seconds later, so
+    /// that the events of one sync's streams (each stream is a job of its own) start one run.
+    pub event_delay_secs: u64,
 }
 
 impl Default for AgentsConfig {
@@ -180,6 +185,7 @@ impl Default for AgentsConfig {
             metrics_retention_secs: 7 * 86_400,
             metrics_max_samples: 10_000,
             component_dir: None,
+            event_delay_secs: 10,
         }
     }
 }
@@ -625,6 +631,9 @@ impl Config {
         }
         if !(1..=1_000_000).contains(&g.metrics_max_samples) {
             return bad("agents.metrics_max_samples must be between 1 and 1000000");
+        }
+        if g.event_delay_secs > 3600 {
+            return bad("agents.event_delay_secs must be between 0 and 3600");
         }
         for origin in &self.http.cors_allowed_origins {
             let ok = (origin.starts_with("https://") || origin.starts_with("http://"))

@@ -101,7 +101,12 @@ fn worker_with(state: &AppState, concurrency: usize) -> Arc<Worker> {
                 state.sessions.clone(),
                 state.clock.clone(),
             )
-            .with_limits(state.config.sync),
+            .with_limits(state.config.sync)
+            .with_listener(Arc::new(crate::agents::triggers::Triggers::new(
+                state.store.clone(),
+                state.clock.clone(),
+                state.config.agents.event_delay_secs,
+            ))),
         ),
         Arc::new(crate::agents::DeployHandler::new(
             state.store.clone(),

@@ -333,6 +333,75 @@ stories! {
         }
     }
 
+    async fn a_sync_that_changes_records_brings_the_next_run_forward_when_the_agent_asks(backend) {
+        let app = TestApp::start(backend).await;
+        let b = bench(&app, 3).await;
+        // A day between scheduled runs: any run before that is the event's.
+        let path = triage_agent(&app, &b, json!({"interval_secs": 86_400})).await;
+        let first = until_runs(&app, &b.pm.token, &path, 1).await;
+        assert_eq!((first[0]["succeeded"].clone(), first[0]["triggered_by"].clone()), (json!(true), json!("schedule")), "{}", first[0]);
+        assert_eq!(metric(&first[0], "items_triaged"), 3.0);
+        let agent_id: i64 = path.rsplit('/').next().and_then(|i| i.parse().ok()).expect("agent id");
+        let store = app.state.store.clone();
+        let next_run_at = || async {
+            let agent = store.agent_by_id(agent_id).await.expect("agent");
+            let job = store.get_job(agent.run_job_id.expect("next run")).await.expect("job");
+            (job.state.as_str(), job.run_at)
+        };
+        let edit = |summary: &'static str| {
+            let last = b.jira.with(|d| d.issues.iter().map(|i| i.updated).max().expect("issues"));
+            b.jira.with(|d| {
+                let issue = d.issue_mut("ED-1");
+                issue.summary = summary.into();
+                issue.updated = last + 10 * 60_000;
+            });
+        };
+
+        // Without `run_on`, a sync that changes an item leaves the next run where it was.
+        edit("Checkout fails for saved cards");
+        sync(&app, &b.pm.token, b.project, b.cid, json!({})).await;
+        let (state, run_at) = next_run_at().await;
+        assert_eq!(state, "queued");
+        assert!(run_at > app.state.clock.now_ms() + 80_000_000, "the next run is still a day away");
+
+        // Asked for, the next sync that stores records makes the next run due
+        // `agents.event_delay_secs` (10) later — one run for all the sync's streams, each a job
+        // finishing on its own — says what started it, and triages what changed.
+        let patched = app
+            .call("PATCH", &path, Some(&b.pm.token), Some(json!({"config": {
+                "connection_id": b.cid, "model_connection_id": b.model_cid, "model": "gpt-4o-mini",
+                "interval_secs": 86_400, "max_input_chars": CAP, "run_on": ["records-changed"],
+            }})))
+            .await;
+        patched.expect(200);
+        edit("Checkout fails for every saved card");
+        sync(&app, &b.pm.token, b.project, b.cid, json!({})).await;
+        let (_, run_at) = next_run_at().await;
+        assert_eq!(run_at, app.state.clock.now_ms() + 10_000, "due after the event delay");
+        app.advance(Duration::from_secs(10));
+        let second = until_runs(&app, &b.pm.token, &path, 2).await;
+        assert_eq!(second[1]["triggered_by"], "records-changed", "{}", second[1]);
+        assert_eq!(second[1]["succeeded"], true, "{}", second[1]);
+        assert_eq!(metric(&second[1], "items_triaged"), 1.0, "{}", second[1]);
+        let seen = b.model.seen();
+        assert!(seen.last().expect("a request").user_content().contains("Checkout fails for every saved card"));
+        // The event was consumed: the run after is on the schedule again.
+        let (state, run_at) = next_run_at().await;
+        assert_eq!(state, "queued");
+        assert!(run_at > app.state.clock.now_ms() + 80_000_000, "back to the schedule");
+        assert_eq!(store.agent_by_id(agent_id).await.expect("agent").pending_event, None);
+
+        // A value outside the two events is refused with the field named.
+        let bad = app
+            .call("PATCH", &path, Some(&b.pm.token), Some(json!({"config": {
+                "connection_id": b.cid, "model_connection_id": b.model_cid, "model": "gpt-4o-mini",
+                "run_on": ["job-finished"],
+            }})))
+            .await;
+        bad.expect(422);
+        assert!(bad.text.contains("config.run_on"), "{}", bad.text);
+    }
+
     async fn the_models_failures_write_nothing_and_rate_limits_are_honoured(backend) {
         let app = TestApp::start(backend).await;
         let b = bench(&app, 5).await;

@@ -45,6 +45,8 @@ pub mod lifecycle;
 pub mod platform;
 /// `agent.run` jobs: one run of a component agent, recorded, and the next one scheduled.
 pub mod run;
+/// Event triggers: runs brought forward by the syncs of the connection an agent names.
+pub mod triggers;
 
 pub use lifecycle::{stale_job, DeployHandler, StopHandler};
 
@@ -184,7 +186,9 @@ pub const KINDS: &[Kind] = &[
                       `max_items_per_run` a run, each cut to `max_input_chars`; an answer valid \
                       against the triage JSON Schema is stored as a Markdown document tagged \
                       `work-item:<record id>` (and, with `post_comment`, posted back through the \
-                      connection's `comment_action`); tokens and cost are in its metrics.",
+                      connection's `comment_action`); tokens and cost are in its metrics. With \
+                      `run_on`, it also runs soon after a sync of `connection_id` finishes or \
+                      changes records.",
         schema: r#"{
             "type": "object", "additionalProperties": false,
             "required": ["connection_id", "model_connection_id", "model"],
@@ -209,6 +213,9 @@ pub const KINDS: &[Kind] = &[
                                       "description": "`max_completion_tokens` of each request."},
                 "price_per_1k_tokens": {"type": "number", "minimum": 0, "maximum": 1000, "default": 0,
                                         "description": "Price of 1000 tokens (prompt and completion), for the `cost` metric."},
+                "run_on": {"type": "array", "maxItems": 2, "uniqueItems": true,
+                           "items": {"type": "string", "enum": ["sync-finished", "records-changed"]},
+                           "description": "Also run when a sync of connection_id finishes (`sync-finished`) or stores or deletes records (`records-changed`), besides the schedule."},
                 "post_comment": {"type": "boolean", "default": false,
                                  "description": "Also post each triage back as a comment through the connection's action (needs connections:act)."},
                 "comment_action": {"type": "string", "minLength": 1, "maxLength": 100, "default": "add-comment",

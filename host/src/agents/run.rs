@@ -329,6 +329,14 @@ impl RunHandler {
         let config: Value = serde_json::from_str(&agent.config).unwrap_or_default();
         let started_at = self.clock.now_ms();
         let t0 = Instant::now();
+        // What started the run: a sync event of its `run_on` that brought it forward, else its
+        // schedule or a retry. Contract 0.1.0 tells the component `schedule` or `retry` only.
+        let consumed_event = agent.pending_event.clone();
+        let triggered_by = match consumed_event.as_deref().and_then(super::triggers::kind_of) {
+            Some(event) => event,
+            None if job.retry => "retry",
+            None => "schedule",
+        };
         let trigger = Trigger {
             kind: if job.retry {
                 TriggerKind::Retry
@@ -339,7 +347,7 @@ impl RunHandler {
             at: started_at,
             consecutive_failures: u32::try_from(agent.consecutive_failures).unwrap_or(u32::MAX),
         };
-        ctx.progress(0, Some(1), format!("run {}", job.run));
+        ctx.progress(0, Some(1), format!("run {} ({triggered_by})", job.run));
         let report = match (
             self.components.get(kind).await,
             self.prepare(&agent, kind, &config).await,
@@ -434,6 +442,8 @@ impl RunHandler {
             metrics: &metrics.to_string(),
             events: &events_json,
             event_rows: &events,
+            triggered_by,
+            consumed_event: consumed_event.as_deref(),
             unhealthy_after: unhealthy_after(&config),
             keep_after: now.saturating_sub(retention),
             max_samples: i64::from(self.config.metrics_max_samples),
@@ -475,7 +485,7 @@ impl RunHandler {
             ),
         );
         Ok(json!({
-            "agent_id": agent.id, "run": job.run, "ok": ok, "duration_ms": duration_ms,
+            "agent_id": agent.id, "run": job.run, "triggered_by": triggered_by, "ok": ok, "duration_ms": duration_ms,
             "error": error, "health": recorded.agent.run_health, "next_run_job_id": recorded.agent.run_job_id,
         }))
     }

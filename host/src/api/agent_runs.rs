@@ -91,6 +91,11 @@ struct AgentRunView {
     /// The run's events, `{kind, message}`.
     #[schema(value_type = Vec<Object>)]
     events: serde_json::Value,
+    /// What started it: `schedule` (its interval or cron), `retry` (after a failed run), or
+    /// the sync event of its `run_on` that brought it forward: `sync-finished`,
+    /// `records-changed`. Absent on runs recorded by an older host.
+    #[schema(example = "records-changed")]
+    triggered_by: Option<String>,
 }
 
 impl From<AgentRun> for AgentRunView {
@@ -106,6 +111,7 @@ impl From<AgentRun> for AgentRunView {
             summary: r.summary,
             metrics: serde_json::from_str(&r.metrics).unwrap_or_default(),
             events: serde_json::from_str(&r.events).unwrap_or_default(),
+            triggered_by: r.triggered_by,
         }
     }
 }

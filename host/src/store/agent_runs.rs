@@ -38,6 +38,9 @@ pub struct AgentRun {
     pub metrics: String,
     /// JSON array of `{kind, message}`.
     pub events: String,
+    /// What started it: `schedule`, `retry`, `sync-finished` or `records-changed` (`None` for
+    /// runs recorded before the host kept it).
+    pub triggered_by: Option<String>,
 }
 
 /// What a finished run writes.
@@ -65,6 +68,11 @@ pub struct FinishedRun<'a> {
     pub events: &'a str,
     /// The events, as rows of the agent's event stream: (kind, message).
     pub event_rows: &'a [(String, String)],
+    /// What started the run (`schedule`, `retry`, `sync-finished`, `records-changed`).
+    pub triggered_by: &'a str,
+    /// The pending event the run consumed (as read when it started): cleared unless another
+    /// one arrived meanwhile, which then makes the next run due at once.
+    pub consumed_event: Option<&'a str>,
     /// Failed runs in a row at which the agent is unhealthy.
     pub unhealthy_after: i64,
     /// Metrics samples older than this are deleted.
@@ -109,6 +117,7 @@ fn run_from_row(r: &AnyRow) -> Result<AgentRun> {
         summary: r.try_get("summary")?,
         metrics: r.try_get("metrics")?,
         events: r.try_get("events")?,
+        triggered_by: r.try_get("triggered_by")?,
     })
 }
 
@@ -131,7 +140,7 @@ impl Store {
              last_error = NULL, updated_at = $3, grant_permissions = $4, deployed_by = $5, \
              run_job_id = NULL, run_state = NULL, runs = 0, failures = 0, \
              consecutive_failures = 0, last_run_at = NULL, last_success_at = NULL, \
-             last_duration_ms = NULL, run_health = NULL \
+             last_duration_ms = NULL, run_health = NULL, pending_event = NULL \
              WHERE id = $1 AND state = 'deploying' AND job_id = $2",
         )
         .bind(id)
@@ -185,7 +194,7 @@ impl Store {
         };
         sqlx::query(
             "UPDATE agents SET state = 'stopped', last_error = NULL, job_id = NULL, \
-             run_job_id = NULL, updated_at = $2 WHERE id = $1",
+             run_job_id = NULL, pending_event = NULL, updated_at = $2 WHERE id = $1",
         )
         .bind(id)
         .bind(now)
@@ -208,21 +217,36 @@ impl Store {
         if let Some(fence) = fence {
             Self::hold_lease(&mut tx, fence, run.now).await?;
         }
-        let before: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT run_health FROM agents WHERE id = $1 AND state = 'running' \
+        let before = sqlx::query(
+            "SELECT run_health, pending_event FROM agents WHERE id = $1 AND state = 'running' \
              AND run_job_id = $2",
         )
         .bind(run.agent_id)
         .bind(run.job_id)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(health_before) = before else {
+        let Some(before) = before else {
             tx.rollback().await?;
             return Ok(None);
         };
+        let health_before: Option<String> = before.try_get("run_health")?;
+        let pending: Option<String> = before.try_get("pending_event")?;
+        // An event that arrived while this run ran (not the one it consumed) is due at once.
+        let event_waits = pending.is_some() && pending.as_deref() != run.consumed_event;
+        let brought_forward;
+        let next = if event_waits && next.run_at > run.now {
+            brought_forward = NewJob {
+                run_at: run.now,
+                ..next.clone()
+            };
+            &brought_forward
+        } else {
+            next
+        };
         sqlx::query(
             "INSERT INTO agent_runs (agent_id, job_id, run, started_at, duration_ms, succeeded, \
-             error, summary, metrics, events) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             error, summary, metrics, events, triggered_by) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(run.agent_id)
         .bind(run.job_id)
@@ -234,6 +258,7 @@ impl Store {
         .bind(run.summary)
         .bind(run.metrics)
         .bind(run.events)
+        .bind(run.triggered_by)
         .execute(&mut *tx)
         .await?;
         let next_job = Store::enqueue_in(&mut tx, next, run.now).await?;
@@ -244,7 +269,8 @@ impl Store {
              last_run_at = $3, \
              last_success_at = CASE WHEN $2 = 1 THEN $3 ELSE last_success_at END, \
              last_duration_ms = $4, run_state = COALESCE($5, run_state), \
-             last_error = $6, last_metrics = $7, run_job_id = $8, updated_at = $9 \
+             last_error = $6, last_metrics = $7, run_job_id = $8, updated_at = $9, \
+             pending_event = CASE WHEN pending_event = $10 THEN NULL ELSE pending_event END \
              WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(run.agent_id)
@@ -256,6 +282,7 @@ impl Store {
         .bind(run.metrics)
         .bind(next_job.id)
         .bind(run.now)
+        .bind(run.consumed_event)
         .fetch_one(&mut *tx)
         .await?;
         let mut agent = from_row(&row)?;
@@ -348,7 +375,8 @@ impl Store {
     ) -> Result<Page<AgentRun>> {
         let rows = sqlx::query(
             "SELECT id, job_id, run, started_at, duration_ms, succeeded, error, summary, \
-             metrics, events FROM agent_runs WHERE agent_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+             metrics, events, triggered_by FROM agent_runs WHERE agent_id = $1 AND id > $2 \
+             ORDER BY id LIMIT $3",
         )
         .bind(agent_id)
         .bind(after)
@@ -399,3 +427,59 @@ impl Store {
         Ok(id.unwrap_or(0))
     }
 }
+
+impl Store {
+    /// The running agents of a project that run on the host (every kind but `external`): those
+    /// a sync event may concern.
+    pub async fn running_component_agents(&self, project_id: i64) -> Result<Vec<Agent>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM agents WHERE project_id = $1 AND state = 'running' \
+             AND kind <> 'external' ORDER BY id"
+        ))
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Records `event` (JSON text) as the running agent's pending event and makes its queued
+    /// next run due at `due` unless it is due sooner. A run under way finds the event when it
+    /// is recorded and makes the run after it due at once ([`Store::finish_agent_run`]).
+    /// `false` when the agent is no longer running.
+    pub async fn bring_agent_run_forward(
+        &self,
+        agent_id: i64,
+        event: &str,
+        due: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let run_job: Option<Option<i64>> = sqlx::query_scalar(
+            "UPDATE agents SET pending_event = $2 WHERE id = $1 AND state = 'running' \
+             RETURNING run_job_id",
+        )
+        .bind(agent_id)
+        .bind(event)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(run_job) = run_job else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        if let Some(job) = run_job {
+            sqlx::query(
+                "UPDATE jobs SET run_at = $2 \
+                 WHERE id = $1 AND state = 'queued' AND run_at > $2",
+            )
+            .bind(job)
+            .bind(due)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+#[path = "agent_runs_tests.rs"]
+mod tests;

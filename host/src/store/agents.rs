@@ -139,13 +139,16 @@ pub struct Agent {
     pub last_duration_ms: Option<i64>,
     /// `healthy` or `unhealthy` as measured from runs; `None` before the first.
     pub run_health: Option<String>,
+    /// The latest sync event (JSON text, [`crate::agents::triggers::SyncEvent`]) that brought
+    /// the next run forward and no run has consumed yet.
+    pub pending_event: Option<String>,
 }
 
 pub(super) const COLUMNS: &str = "id, project_id, name, kind, config, state, last_error, job_id, \
     token_prefix, token_hash, token_issued_at, running_since, last_heartbeat_at, last_metrics, \
     created_by, created_at, updated_at, grant_permissions, deployed_by, run_job_id, run_state, \
     runs, failures, consecutive_failures, last_run_at, last_success_at, last_duration_ms, \
-    run_health";
+    run_health, pending_event";
 
 pub(super) fn from_row(row: &AnyRow) -> Result<Agent> {
     Ok(Agent {
@@ -182,6 +185,7 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Agent> {
         last_success_at: row.try_get("last_success_at")?,
         last_duration_ms: row.try_get("last_duration_ms")?,
         run_health: row.try_get("run_health")?,
+        pending_event: row.try_get("pending_event")?,
     })
 }
 

@@ -301,11 +301,14 @@ impl Store {
         }
         let mut tx = self.begin_on(&self.outcomes).await?;
         let rows = query.fetch_all(&mut *tx).await?;
+        // A batch is hundreds of jobs: look leases up by id, not by a scan per row.
+        let leases: std::collections::HashMap<i64, &Lease> =
+            items.iter().map(|(l, _)| (l.job_id, *l)).collect();
         let mut ids = Vec::with_capacity(rows.len());
         let mut ended = Vec::with_capacity(rows.len());
         for row in &rows {
             let id: i64 = row.try_get("id")?;
-            let Some((lease, _)) = items.iter().find(|(l, _)| l.job_id == id) else {
+            let Some(lease) = leases.get(&id) else {
                 continue;
             };
             ids.push(id);

@@ -127,6 +127,24 @@ pub struct SyncHandler {
     sessions: Arc<Sessions>,
     clock: Arc<dyn crate::clock::Clock>,
     limits: SyncLimits,
+    listener: Option<Arc<dyn SyncListener>>,
+}
+
+/// The future a [`SyncListener`] returns.
+pub type ListenerFuture<'a> = std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Told when a stream's sync has stored its last page (the agents that run on sync events
+/// listen: `agents::triggers`). A trait rather than a call, so that syncing does not depend on
+/// the agents that react to it. It must not fail the sync: it handles its own errors.
+pub trait SyncListener: Send + Sync {
+    /// `connection`'s `stream` was synced by job `job_id`, as `report` says.
+    fn finished<'a>(
+        &'a self,
+        connection: &'a Connection,
+        stream: &'a str,
+        job_id: i64,
+        report: &'a SyncReport,
+    ) -> ListenerFuture<'a>;
 }
 
 impl std::fmt::Debug for SyncHandler {
@@ -149,12 +167,19 @@ impl SyncHandler {
             sessions,
             clock,
             limits: SyncLimits::default(),
+            listener: None,
         }
     }
 
     /// The same handler with the bounds of each run set to `limits`.
     pub fn with_limits(mut self, limits: SyncLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// The same handler, telling `listener` about every stream sync that succeeds.
+    pub fn with_listener(mut self, listener: Arc<dyn SyncListener>) -> Self {
+        self.listener = Some(listener);
         self
     }
 
@@ -384,6 +409,11 @@ impl SyncHandler {
                 )
                 .await
                 .map_err(|e| JobError::store("marking unseen records deleted", e))?;
+        }
+        if let Some(listener) = &self.listener {
+            listener
+                .finished(connection, stream, ctx.job.id, &report)
+                .await;
         }
         serde_json::to_value(report).map_err(|e| JobError::Permanent(e.to_string()))
     }
