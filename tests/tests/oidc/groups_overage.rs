@@ -3,7 +3,9 @@
 //! host reads the groups from Microsoft Graph — the peer's fake Graph, which accepts only a
 //! valid access token this provider issued and the documented request body — following
 //! `@odata.nextLink` pages. When Graph fails, the sign-in is refused and no role is given; the
-//! access token appears in no answer and no audit entry.
+//! access token appears in no answer, no audit entry and no log line.
+
+use std::sync::{Arc, Mutex};
 
 use agentic_tests::{stories, TestApp};
 use serde_json::{json, Value};
@@ -52,6 +54,37 @@ async fn audit_text(app: &TestApp) -> String {
         .collect()
 }
 
+/// What the host logs on the story's thread (the story's runtime runs the served host too), at
+/// every level.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let logs = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || logs.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
+    }
+}
+
 stories! {
     async fn groups_left_out_of_the_token_are_read_from_graph(backend) {
         let Some(s) = entra(backend).await else { return };
@@ -71,6 +104,8 @@ stories! {
 
     async fn graph_failing_refuses_the_sign_in_and_gives_no_role(backend) {
         let Some(s) = entra(backend).await else { return };
+        let logs = Logs::default();
+        let capture = logs.capture();
         let cases = [
             ("unavailable", "503"),
             ("unauthorized", "401"),
@@ -98,9 +133,13 @@ stories! {
         // The fake Graph saw the access tokens (all but the 401 case accepted them); none of
         // them is in an answer or the audit trail.
         assert!(tokens.len() >= cases.len() - 1, "{tokens:?}");
+        drop(capture);
+        let logged = logs.text();
+        assert!(logged.contains("Microsoft Graph"), "the capture sees the host: {logged}");
         let audit = audit_text(&s.app).await;
         for token in tokens.iter().filter_map(Value::as_str) {
             assert!(!answers.contains(token) && !audit.contains(token), "the access token leaked");
+            assert!(!logged.contains(token), "the access token is in the log");
         }
         // Graph answering again, the same person gets in with the role Graph's groups give.
         s.peer.graph(json!({})).await;
