@@ -135,6 +135,25 @@ impl OidcPeer {
         self.control("tamper", wish).await;
     }
 
+    /// How the peer's fake Microsoft Graph answers from now on (`{"fail": …, "page_size": n}`,
+    /// see `provider.mjs`); its request log starts afresh.
+    pub async fn graph(&self, mode: Value) {
+        self.control("graph", mode).await;
+    }
+
+    /// What the fake Microsoft Graph served since [`OidcPeer::graph`]: `{"calls": n, "tokens":
+    /// [the access tokens it accepted]}`.
+    pub async fn graph_log(&self) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/__test/graph-log", self.issuer))
+            .send()
+            .await
+            .expect("peer control");
+        assert_eq!(r.status().as_u16(), 200, "peer control graph-log");
+        serde_json::from_str(&r.text().await.expect("graph-log body")).expect("graph-log JSON")
+    }
+
     /// The provider signs with a new key from now on.
     pub async fn rotate_key(&self) {
         self.control("rotate", json!({})).await;

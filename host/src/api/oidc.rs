@@ -69,6 +69,11 @@ impl From<OidcError> for ApiError {
             OidcError::Refused(_) | OidcError::InvalidToken(_) => {
                 ApiError::Unauthorized(e.to_string())
             }
+            // The detail names what Graph did (status, malformed, too large), never the token.
+            OidcError::Groups(_) => {
+                tracing::warn!(error = %e, "reading groups from Microsoft Graph failed");
+                ApiError::BadGateway(e.to_string())
+            }
         }
     }
 }
@@ -79,9 +84,10 @@ impl From<PeopleError> for ApiError {
             PeopleError::Refused(_) | PeopleError::Deactivated => {
                 ApiError::Forbidden(e.to_string())
             }
-            PeopleError::EmailTaken | PeopleError::LastAdministrator(_) => {
-                ApiError::Conflict(e.to_string())
-            }
+            PeopleError::EmailTaken
+            | PeopleError::ScimLinkAmbiguous
+            | PeopleError::ScimLinkTaken
+            | PeopleError::LastAdministrator(_) => ApiError::Conflict(e.to_string()),
             PeopleError::Store(s) => s.into(),
         }
     }

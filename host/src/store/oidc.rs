@@ -98,6 +98,34 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// The accounts SCIM provisioned (and has not deleted) whose `externalId` is `external_id`,
+    /// each with whether it is already linked to a subject of `issuer`. At most two: one is the
+    /// answer, two mean the `externalId` is ambiguous (SCIM does not make it unique). Accounts
+    /// made by hand have no SCIM row and are never among them.
+    pub async fn scim_users_by_external_id(
+        &self,
+        external_id: &str,
+        issuer: &str,
+    ) -> Result<Vec<(User, bool)>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS_U}, (SELECT COUNT(*) FROM oidc_identities i \
+             WHERE i.user_id = u.id AND i.issuer = $2) AS links \
+             FROM scim_users s JOIN users u ON u.id = s.user_id \
+             WHERE s.external_id = $1 ORDER BY u.id LIMIT 2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(external_id)
+            .bind(issuer)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let links: i64 = row.try_get("links")?;
+                Ok((user_from_row(row)?, links > 0))
+            })
+            .collect()
+    }
+
     /// Links `(issuer, subject)` to a person, or notes the sign-in of an existing link.
     pub async fn link_oidc_identity(
         &self,

@@ -16,6 +16,16 @@
 //        show the host refusing what a broken or hostile provider would send
 //   POST /__test/rotate  a new signing key; the provider signs with it from now on and
 //        publishes it first in its JWKS (the old one stays listed)
+//   POST /__test/graph   {"fail": null|"unavailable"|"unauthorized"|"malformed"|"huge"|"foreign_link",
+//        "page_size": n}  how the fake Microsoft Graph below answers from now on
+//   POST /__test/graph-log  answers {"calls": n, "tokens": [...]}: the requests the fake Graph
+//        served since the last /__test/graph, and the access tokens it accepted
+//
+// A fake Microsoft Graph, for Entra ID's groups overage: `POST /__graph/v1.0/me/getMemberObjects`
+// with `{"securityEnabledOnly":false}` (anything else is a 400) and a bearer access token that
+// this provider issued and that is still valid (else 401, as Graph answers), answers the object
+// ids of the person's groups — their `graph_groups`, else `groups` — `page_size` at a time,
+// with `@odata.nextLink` (`GET …?$skiptoken=n`, the same token required) to the next page.
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
 import { generateKeyPair, exportJWK, SignJWT, decodeJwt, decodeProtectedHeader, importJWK } from 'jose';
@@ -34,6 +44,8 @@ const clients = config.clients ?? [];
 
 let keys = [await newKey()];
 let tamper = null;
+let graphMode = {};
+let graphLog = { calls: 0, tokens: [] };
 
 async function newKey() {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
@@ -113,6 +125,65 @@ async function tamperIdToken(ctx, next) {
   ctx.body = { ...ctx.body, id_token: token };
 }
 
+// The fake Microsoft Graph (see the top of this file).
+async function graph(req, res) {
+  graphLog.calls += 1;
+  const send = (status, body) => {
+    const text = typeof body === 'string' ? body : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json' }).end(text);
+  };
+  const error = (status, code, message) => send(status, { error: { code, message } });
+  const auth = req.headers.authorization ?? '';
+  const token = auth.startsWith('Bearer ') ? auth.slice('Bearer '.length) : '';
+  const found = token ? await provider.AccessToken.find(token) : undefined;
+  if (!found || found.isExpired) {
+    return error(401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.');
+  }
+  graphLog.tokens.push(token);
+  const url = new URL(req.url, issuer);
+  if (url.pathname !== '/__graph/v1.0/me/getMemberObjects') {
+    return error(404, 'Request_ResourceNotFound', 'No such resource.');
+  }
+  let skip = 0;
+  if (req.method === 'POST') {
+    const text = await readText(req);
+    if (req.headers['content-type'] !== 'application/json'
+        || text.replace(/\s/g, '') !== '{"securityEnabledOnly":false}') {
+      return error(400, 'Request_BadRequest', `unexpected body: ${text}`);
+    }
+  } else if (req.method === 'GET' && url.searchParams.has('$skiptoken')) {
+    skip = Number(url.searchParams.get('$skiptoken'));
+  } else {
+    return error(405, 'Request_BadRequest', 'getMemberObjects is a POST');
+  }
+  switch (graphMode.fail) {
+    case 'unavailable': return error(503, 'serviceNotAvailable', 'Service unavailable');
+    case 'unauthorized': return error(401, 'InvalidAuthenticationToken', 'Token expired.');
+    case 'malformed': return send(200, '{"value": [1, 2, 3]');
+    case 'huge': return send(200, { value: Array(40000).fill('00000000-0000-0000-0000-000000000000') });
+    case 'foreign_link':
+      return send(200, { value: [], '@odata.nextLink': 'http://127.0.0.2:9/v1.0/me/getMemberObjects?$skiptoken=1' });
+    default: break;
+  }
+  const claims = users.get(found.accountId) ?? {};
+  const all = claims.graph_groups ?? claims.groups ?? [];
+  const size = graphMode.page_size || Math.max(all.length, 1);
+  const body = {
+    '@odata.context': `${issuer}/__graph/v1.0/$metadata#Collection(Edm.String)`,
+    value: all.slice(skip, skip + size),
+  };
+  if (skip + size < all.length) {
+    body['@odata.nextLink'] = `${issuer}/__graph/v1.0/me/getMemberObjects?$skiptoken=${skip + size}`;
+  }
+  return send(200, body);
+}
+
+async function readText(req) {
+  let text = '';
+  for await (const chunk of req) text += chunk;
+  return text;
+}
+
 async function readJson(req) {
   let text = '';
   for await (const chunk of req) text += chunk;
@@ -122,6 +193,10 @@ async function readJson(req) {
 let issuer;
 let provider;
 const server = createServer(async (req, res) => {
+  if (req.url.startsWith('/__graph/')) {
+    graph(req, res).catch((e) => res.writeHead(500).end(String(e)));
+    return;
+  }
   if (!req.url.startsWith('/__test/')) {
     provider.callback()(req, res);
     return;
@@ -132,6 +207,12 @@ const server = createServer(async (req, res) => {
       users.set(body.login, body.claims ?? {});
     } else if (req.url === '/__test/tamper') {
       tamper = body;
+    } else if (req.url === '/__test/graph') {
+      graphMode = body;
+      graphLog = { calls: 0, tokens: [] };
+    } else if (req.url === '/__test/graph-log') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(graphLog));
+      return;
     } else if (req.url === '/__test/rotate') {
       keys = [await newKey(), ...keys];
       provider = makeProvider(issuer);

@@ -64,6 +64,22 @@ impl OidcConfig {
             if p.algorithms.is_empty() {
                 return Err(format!("{at}.algorithms must name at least one algorithm"));
             }
+            if p.scim_link_claim
+                .as_deref()
+                .is_some_and(|c| c.is_empty() || c.split('.').any(str::is_empty) || c.len() > 200)
+            {
+                return Err(format!(
+                    "{at}.scim_link_claim must be a claim name or dotted path, e.g. oid or sub"
+                ));
+            }
+            let graph = url::Url::parse(&p.graph_url)
+                .map_err(|_| format!("{at}.graph_url must be an absolute URL"))?;
+            if !secure_or_loopback(&graph) || graph.query().is_some() {
+                return Err(format!(
+                    "{at}.graph_url must be an https URL without a query (http only on a \
+                     loopback address)"
+                ));
+            }
         }
         Ok(())
     }
@@ -105,6 +121,35 @@ pub struct ProviderConfig {
     /// Where the provider sends the browser after RP-initiated logout (registered there as a
     /// post-logout redirect URI). Defaults to `auth.oidc.frontend_url`.
     pub post_logout_redirect_url: Option<String>,
+    /// The ID token claim (a dotted path) that holds the `externalId` the same provider gave a
+    /// person it provisioned over SCIM: a first sign-in with no link yet is linked to the
+    /// SCIM-provisioned account whose `externalId` equals it, so no e-mail address is needed.
+    /// `oid` for Entra ID (map `externalId` to `objectId` in the provisioning), `sub` for Okta
+    /// (whose `externalId` is the Okta user id). Unset: no such linking.
+    pub scim_link_claim: Option<String>,
+    /// Microsoft Graph, asked for a person's groups when an Entra ID token leaves them out
+    /// (more than 200 groups: `_claim_names.groups`) and a role rule needs them. HTTPS only,
+    /// except on a loopback address (tests). National clouds have their own
+    /// (`https://graph.microsoft.us/v1.0`, `https://microsoftgraph.chinacloudapi.cn/v1.0`).
+    pub graph_url: String,
+}
+
+/// Microsoft Graph of the global Azure cloud.
+pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
+
+/// Whether `url` is HTTPS, or HTTP on a loopback address (a fake in the tests); the access token
+/// is sent there.
+pub fn secure_or_loopback(url: &url::Url) -> bool {
+    match url.scheme() {
+        "https" => true,
+        "http" => match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d == "localhost",
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 impl Default for ProviderConfig {
@@ -123,6 +168,8 @@ impl Default for ProviderConfig {
             allowed_tenants: Vec::new(),
             link_verified_email: false,
             post_logout_redirect_url: None,
+            scim_link_claim: None,
+            graph_url: DEFAULT_GRAPH_URL.into(),
         }
     }
 }
@@ -146,6 +193,8 @@ impl fmt::Debug for ProviderConfig {
             .field("allowed_tenants", &self.allowed_tenants)
             .field("link_verified_email", &self.link_verified_email)
             .field("post_logout_redirect_url", &self.post_logout_redirect_url)
+            .field("scim_link_claim", &self.scim_link_claim)
+            .field("graph_url", &self.graph_url)
             .finish()
     }
 }
@@ -195,6 +244,22 @@ mod tests {
         let mut hs = config.clone();
         hs.providers.get_mut("entra").expect("entra").algorithms = vec!["HS256".into()];
         assert!(hs.validate().is_err(), "symmetric algorithms are refused");
+        let mut link = config.clone();
+        link.providers
+            .get_mut("entra")
+            .expect("entra")
+            .scim_link_claim = Some("".into());
+        assert!(link.validate().is_err(), "an empty link claim is refused");
+        let mut graph = config.clone();
+        graph.providers.get_mut("entra").expect("entra").graph_url =
+            "http://graph.example.com/v1.0".into();
+        assert!(
+            graph.validate().is_err(),
+            "the access token goes over https only"
+        );
+        graph.providers.get_mut("entra").expect("entra").graph_url =
+            "http://127.0.0.1:9/v1.0".into();
+        assert_eq!(graph.validate(), Ok(()), "loopback fakes are allowed");
         let typo = "[providers.x]\nissuer = \"https://i\"\nclient_idd = \"c\"\n";
         assert!(
             toml::from_str::<OidcConfig>(typo).is_err(),

@@ -21,16 +21,17 @@ pub enum Refusal {
     #[error("no role is mapped to this account's groups or roles; ask an administrator")]
     NoRole,
     /// Entra ID left the groups out of the token (more than 200 groups: the "overage" case,
-    /// `_claim_names.groups`) and a rule needs them.
+    /// `_claim_names.groups`), a rule needs them, and they were not read from Microsoft Graph
+    /// (a safeguard: a sign-in reads them before the rules run, see [`super::graph`]).
     #[error(
-        "the provider left the groups out of the token (too many groups); configure it to send \
-         only the groups assigned to the application, or map app roles instead"
+        "the provider left the groups out of the token (too many groups) and they were not \
+         read from Microsoft Graph"
     )]
     GroupsOverage,
 }
 
 /// The value at a dotted path (`realm_access.roles`), if any.
-fn claim_at<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
+pub fn claim_at<'a>(claims: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.')
         .try_fold(claims, |at, key| at.as_object().and_then(|o| o.get(key)))
 }
@@ -53,19 +54,40 @@ fn claim_matches(claims: &Value, path: &str, value: &str) -> bool {
     }
 }
 
+/// Whether the token left the groups out (Entra ID's overage marker `_claim_names.groups`)
+/// while a role rule needs them: then they must be read from Microsoft Graph first.
+pub fn groups_overage(provider: &ProviderConfig, claims: &Value) -> bool {
+    claim_at(claims, "_claim_names.groups").is_some()
+        && provider.role_rules.iter().any(|r| r.claim == "groups")
+}
+
+/// Puts the groups read from Microsoft Graph where the token would have had them (`groups`) and
+/// drops the overage marker, so the rules see the person as a token with room would show them.
+pub fn set_groups(claims: &mut Value, groups: Vec<String>) {
+    let Some(object) = claims.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Object(names)) = object.get_mut("_claim_names") {
+        names.remove("groups");
+    }
+    object.insert(
+        "groups".into(),
+        Value::Array(groups.into_iter().map(Value::String).collect()),
+    );
+}
+
 /// The role the rules give, or why none.
 pub fn role_for(provider: &ProviderConfig, claims: &Value) -> Result<Role, Refusal> {
+    // Checked first: with the groups missing, a later rule or the default must not decide.
+    if groups_overage(provider, claims) {
+        return Err(Refusal::GroupsOverage);
+    }
     if let Some(rule) = provider
         .role_rules
         .iter()
         .find(|r| claim_matches(claims, &r.claim, &r.value))
     {
         return Ok(rule.role);
-    }
-    let overage = claim_at(claims, "_claim_names.groups").is_some();
-    let needs_groups = provider.role_rules.iter().any(|r| r.claim == "groups");
-    if overage && needs_groups {
-        return Err(Refusal::GroupsOverage);
     }
     provider.default_role.ok_or(Refusal::NoRole)
 }
@@ -173,8 +195,19 @@ mod tests {
             &[("groups", "admins", Role::Administrator)],
             Some(Role::SupportEngineer),
         );
-        let overage = json!({"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {}}});
+        let mut overage =
+            json!({"_claim_names": {"groups": "src1"}, "_claim_sources": {"src1": {}}});
+        assert!(groups_overage(&p, &overage));
         assert_eq!(role_for(&p, &overage), Err(Refusal::GroupsOverage));
+        // Once the groups are read from Graph, the rules decide as usual.
+        set_groups(&mut overage, vec!["staff".into(), "admins".into()]);
+        assert!(!groups_overage(&p, &overage));
+        assert_eq!(role_for(&p, &overage), Ok(Role::Administrator));
+        // Without a rule on groups the marker does not matter.
+        let roles_only = provider(&[("roles", "Admin", Role::Administrator)], None);
+        let marker = json!({"_claim_names": {"groups": "src1"}, "roles": ["Admin"]});
+        assert!(!groups_overage(&roles_only, &marker));
+        assert_eq!(role_for(&roles_only, &marker), Ok(Role::Administrator));
     }
 
     #[test]

@@ -12,7 +12,11 @@
 //! the platform then does with the person (who they are here, which role) is in `api::oidc`,
 //! from the claims this module hands back; [`mapping`] holds the rules.
 //!
-//! Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0) are verified here too,
+//! When an Entra ID token leaves the groups out ("groups overage") and a role rule needs them,
+//! [`graph`] reads them from Microsoft Graph with the sign-in's access token, which is used for
+//! nothing else and never leaves this module.
+//!
+//! Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0) are verified in `logout`,
 //! against the same keys.
 
 use std::collections::BTreeMap;
@@ -23,12 +27,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKey,
-    CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet,
+    CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, JsonWebKey, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
     PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, Scope,
     SignatureVerificationError, TokenResponse,
 };
@@ -39,6 +43,10 @@ use crate::clock::Clock;
 
 /// `[auth.oidc]` configuration.
 pub mod config;
+/// Entra ID groups overage: the groups from Microsoft Graph.
+pub mod graph;
+/// Back-channel logout tokens.
+mod logout;
 /// Claims → admission and role.
 pub mod mapping;
 /// Verified sign-in → the person here (provisioning, linking, role).
@@ -67,8 +75,6 @@ const IAT_SKEW: i64 = 60;
 const IAT_MAX_AGE: i64 = 600;
 /// Longest wait for one request to a provider.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The `events` member that makes a JWT a back-channel logout token.
-const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// Why single sign-on failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +94,13 @@ pub enum OidcError {
     /// The ID token (or logout token) failed a check.
     #[error("the identity provider's token was rejected: {0}")]
     InvalidToken(String),
+    /// The ID token left the groups out (Entra ID's overage) and Microsoft Graph did not give
+    /// them; the detail says why, without the access token.
+    #[error(
+        "the identity provider left this account's groups out of the token (too many groups) \
+         and reading them from Microsoft Graph failed: {0}"
+    )]
+    Groups(String),
 }
 
 /// What a sign-in start hands the browser and keeps for the callback.
@@ -387,7 +400,7 @@ impl Oidc {
         let claims = checked.ok_or_else(|| {
             OidcError::InvalidToken("signed with a key the provider does not publish".into())
         })?;
-        let raw = payload(&id_token.to_string())
+        let mut raw = payload(&id_token.to_string())
             .ok_or_else(|| OidcError::InvalidToken("unreadable claims".into()))?;
         // azp (Core §3.1.3.7 steps 4–5): with several audiences the token must name us as the
         // party it was issued to; a present azp must always be us.
@@ -404,6 +417,17 @@ impl Oidc {
                 ))
             }
             _ => {}
+        }
+        if mapping::groups_overage(&p.config, &raw) {
+            let groups = graph::member_objects(
+                &self.http,
+                &p.config.graph_url,
+                response.access_token().secret(),
+            )
+            .await
+            .map_err(OidcError::Groups)?;
+            tracing::info!(provider = %p.name, groups = groups.len(), "read the groups of an overage token from Microsoft Graph");
+            mapping::set_groups(&mut raw, groups);
         }
         Ok(Verified {
             issuer: claims.issuer().to_string(),
@@ -479,114 +503,5 @@ impl Oidc {
             request = request.set_post_logout_redirect_uri(back);
         }
         Ok(Some(request.http_get_url().to_string()))
-    }
-
-    /// Verifies a back-channel logout token (Back-Channel Logout 1.0 §2.6).
-    pub async fn verify_logout_token(&self, name: &str, token: &str) -> Result<Logout, OidcError> {
-        let p = self.provider(name)?;
-        let algs =
-            algorithms(&p.config).map_err(|e| OidcError::Misconfigured(p.name.clone(), e))?;
-        let bad = |why: &str| OidcError::InvalidToken(why.to_owned());
-        let mut parts = token.split('.');
-        let (Some(header), Some(body), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad("not a signed JWT"));
-        };
-        let header: Value = URL_SAFE_NO_PAD
-            .decode(header)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| bad("unreadable header"))?;
-        let alg: CoreJwsSigningAlgorithm = header
-            .get("alg")
-            .cloned()
-            .and_then(|a| serde_json::from_value(a).ok())
-            .ok_or_else(|| bad("unknown alg"))?;
-        if !algs.contains(&alg) {
-            return Err(bad("signing algorithm not allowed"));
-        }
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| bad("unreadable signature"))?;
-        let kid = header.get("kid").and_then(Value::as_str);
-        let message =
-            &token.as_bytes()[..token.len() - token.rsplit('.').next().unwrap_or("").len() - 1];
-        let mut metadata = self.metadata(p).await?;
-        let mut retried = false;
-        loop {
-            let keys: Vec<&CoreJsonWebKey> = metadata
-                .jwks()
-                .keys()
-                .iter()
-                .filter(|k| kid.is_none() || k.key_id().map(|id| id.as_str()) == kid)
-                .collect();
-            if keys
-                .iter()
-                .any(|k| k.verify_signature(&alg, message, &signature).is_ok())
-            {
-                break;
-            }
-            if keys.is_empty() && !retried {
-                retried = true;
-                metadata = self.refetch_jwks(p).await?.0;
-                continue;
-            }
-            return Err(bad("bad signature"));
-        }
-        let claims: Value = URL_SAFE_NO_PAD
-            .decode(body)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| bad("unreadable claims"))?;
-        if claims.get("iss").and_then(Value::as_str) != Some(metadata.issuer().as_str()) {
-            return Err(bad("iss is not the provider"));
-        }
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => *a == p.config.client_id,
-            Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(&p.config.client_id)),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err(bad("aud is not this client"));
-        }
-        let now = self.clock.now_secs();
-        let iat = claims
-            .get("iat")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| bad("no iat"))?;
-        if iat > now + IAT_SKEW || iat < now - IAT_MAX_AGE {
-            return Err(bad("iat is out of range"));
-        }
-        if claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .is_some_and(|exp| exp <= now)
-        {
-            return Err(bad("expired"));
-        }
-        if claims.get("jti").and_then(Value::as_str).is_none() {
-            return Err(bad("no jti"));
-        }
-        if claims.get("nonce").is_some() {
-            return Err(bad("a logout token must not carry a nonce"));
-        }
-        if claims
-            .get("events")
-            .and_then(|e| e.get(BACKCHANNEL_EVENT))
-            .is_none_or(|e| !e.is_object())
-        {
-            return Err(bad("not a back-channel logout event"));
-        }
-        let subject = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
-        let idp_sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
-        if subject.is_none() && idp_sid.is_none() {
-            return Err(bad("names neither sub nor sid"));
-        }
-        Ok(Logout {
-            issuer: metadata.issuer().to_string(),
-            subject,
-            idp_sid,
-        })
     }
 }

@@ -1,10 +1,16 @@
 //! Who a verified sign-in is here: just-in-time provisioning, linking and the role.
 //!
 //! A provider's account is linked to a person only by the provider's stable `(issuer, subject)`.
-//! A first sign-in whose e-mail belongs to an existing account takes that account over only when
-//! the provider is configured with `link_verified_email` and says the address is verified;
-//! otherwise it is refused, so a provider that lets people pick any address cannot be used to
-//! enter someone else's account. A new person is created without a password (they sign in
+//! A first sign-in (no link yet) is linked:
+//! - to the account SCIM provisioned with the `externalId` that the provider's `scim_link_claim`
+//!   of the verified token holds (Entra ID's `oid`, Okta's `sub`): the provider said who the
+//!   person is when it provisioned them, so no e-mail address is trusted. Only accounts SCIM
+//!   created (never one made by hand, such as the break-glass administrator), only one not yet
+//!   linked to another subject of the same issuer, and never when two share the `externalId`;
+//! - else, when its e-mail belongs to an existing account, to that account only when the provider
+//!   is configured with `link_verified_email` and says the address is verified; otherwise it is
+//!   refused, so a provider that lets people pick any address cannot be used to enter someone
+//!   else's account. A new person is created without a password (they sign in
 //! through the provider only). The role is evaluated from the rules at every sign-in, so a person
 //! removed from a group loses the role at their next sign-in.
 
@@ -34,6 +40,18 @@ pub enum PeopleError {
          provider; an administrator can allow linking verified e-mail addresses"
     )]
     EmailTaken,
+    /// Two provisioned accounts carry the `externalId` the token names.
+    #[error(
+        "several provisioned accounts have this person's externalId; an administrator must make \
+         it unique before this person can sign in"
+    )]
+    ScimLinkAmbiguous,
+    /// The provisioned account with the token's `externalId` is linked to another subject.
+    #[error(
+        "the provisioned account with this person's externalId is already linked to another \
+         account of this identity provider"
+    )]
+    ScimLinkTaken,
     /// The role change would remove the last active administrator.
     #[error("{0}")]
     LastAdministrator(String),
@@ -58,6 +76,33 @@ fn display_name(claims: &Value, email: Option<&str>, subject: &str) -> String {
         .or(email)
         .unwrap_or(subject);
     name.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// The SCIM-provisioned account named by the provider's `scim_link_claim`, when it is configured,
+/// the claim is a non-empty string, and exactly one provisioned account has it as `externalId`.
+async fn provisioned_account(
+    store: &Store,
+    config: &ProviderConfig,
+    verified: &Verified,
+) -> Result<Option<User>, PeopleError> {
+    let Some(path) = config.scim_link_claim.as_deref() else {
+        return Ok(None);
+    };
+    let Some(external_id) = mapping::claim_at(&verified.claims, path)
+        .and_then(Value::as_str)
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let found = store
+        .scim_users_by_external_id(external_id, &verified.issuer)
+        .await?;
+    match found.as_slice() {
+        [] => Ok(None),
+        [(user, false)] => Ok(Some(user.clone())),
+        [(_, true)] => Err(PeopleError::ScimLinkTaken),
+        _ => Err(PeopleError::ScimLinkAmbiguous),
+    }
 }
 
 /// The person for a verified sign-in, created or updated (role, name) as the rules say.
@@ -88,12 +133,21 @@ pub async fn resolve(
     let user = match linked {
         Some(user) => user,
         None => {
-            let existing = match email_ref {
-                Some(e) => store.user_for_login(e).await?.map(|(u, _)| u),
-                None => None,
+            let provisioned = provisioned_account(store, config, verified).await?;
+            let existing = match (&provisioned, email_ref) {
+                (Some(_), _) | (None, None) => None,
+                (None, Some(e)) => store.user_for_login(e).await?.map(|(u, _)| u),
             };
-            let user = match existing {
-                Some(user) => {
+            let user = match (provisioned, existing) {
+                (Some(user), _) => {
+                    let detail = serde_json::json!({"provider": provider,
+                        "by": "scim_external_id", "claim": config.scim_link_claim});
+                    store
+                        .append_audit(audit("user.sso_linked", user.id, detail), now)
+                        .await?;
+                    user
+                }
+                (None, Some(user)) => {
                     let verified_email = email.as_ref().is_some_and(|(_, v)| *v);
                     if !(config.link_verified_email && verified_email) {
                         return Err(PeopleError::EmailTaken);
@@ -110,7 +164,7 @@ pub async fn resolve(
                         .await?;
                     user
                 }
-                None => {
+                (None, None) => {
                     let user = store
                         .create_user(
                             NewUser {

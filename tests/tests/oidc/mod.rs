@@ -2,6 +2,12 @@
 //! `agentic_tests::oidc_peer`): the whole browser round trip through the provider's own login and
 //! consent forms, what the host refuses, key rotation, roles from groups at every sign-in, and
 //! logout (RP-initiated and back-channel).
+//!
+//! [`scim_link`]: a SCIM-provisioned person's first sign-in linked by the provider's own id;
+//! [`groups_overage`]: Entra ID's groups overage read from (the peer's fake) Microsoft Graph.
+
+mod groups_overage;
+mod scim_link;
 
 use std::time::Duration;
 
@@ -76,6 +82,8 @@ async fn sso(
         c.public_url = Some(base.clone());
         c.auth.oidc.frontend_url = Some(FRONTEND.into());
         c.auth.oidc.providers.insert("corp".into(), provider);
+        // People provisioned over SCIM get their role by the same rules.
+        c.auth.scim.role_rules_from = Some("corp".into());
     })
     .await;
     let router = app.router.clone();
