@@ -5,8 +5,8 @@
 //! walks pages of one query; but a list sorted by update time shifts under edits: an item edited
 //! while the run reads moves to the end, every later item moves up one place, and the one that
 //! crosses a page boundary would be skipped — for good, since it is older than where the next
-//! run starts. So each page asks again from the newest update time read so far (`since`, page
-//! 1) and drops the items already read at exactly that time; the `Link` header says whether more
+//! run starts. So each page asks again from the newest update time read so far (`since`, the
+//! first page) and drops the items already read at exactly that time; the `Link` header says whether more
 //! follow, and page numbers are used only while a whole page shares one update time (a bulk
 //! edit). Nothing is skipped; an item edited while it is read comes twice (stored once).
 //!

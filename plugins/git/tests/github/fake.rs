@@ -99,14 +99,21 @@ impl FakeGithub {
     }
 }
 
-/// A GitHub error body, shaped as in the octokit errors fixture.
+/// A GitHub error answer, its body shaped as the octokit errors fixture's (`message`,
+/// `documentation_url`, without the validation `errors`) and its headers as GitHub sends them.
 pub fn error(status: u16, message: &str) -> FakeResponse {
-    FakeResponse::json(&json!({
-        "message": message,
-        "documentation_url": "https://docs.github.com/rest",
-        "status": status.to_string(),
-    }))
-    .with_status(status)
+    static FIXTURE: &str =
+        include_str!("../fixtures/github/octokit-fixtures_errors.normalized-fixture.json");
+    let fixture: Value = serde_json::from_str(FIXTURE).expect("the fixture is JSON");
+    let mut body = fixture[0]["response"].clone();
+    body["message"] = json!(message);
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("errors");
+    }
+    FakeResponse::json(&body)
+        .with_status(status)
+        .with_header("content-type", "application/json; charset=utf-8")
+        .with_header("x-github-media-type", "github.v3; format=json")
 }
 
 fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResponse {

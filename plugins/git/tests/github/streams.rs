@@ -161,3 +161,29 @@ fn an_unchanged_repository_answers_304_and_costs_nothing() {
     assert_eq!(ids(&records), [key(1)]);
     github.assert_conforms();
 }
+
+#[test]
+fn an_issue_edited_while_a_run_reads_skips_nothing() {
+    // Following GitHub's `next` links, an edit after page 1 moves issue #1 to the end, every
+    // later issue up one place, and the one crossing into page 1 would never be read.
+    let Some(github) = start(sample) else { return };
+    let h = super::harness(&github);
+    let cfg = config(2);
+    let first = h.read(&cfg, "issues", None).expect("page 1");
+    assert_eq!(ids(&first.records), [key(1), key(2)]);
+    github.with(|d| d.issues[0]["updated_at"] = json!(at(40)));
+    let rest = h
+        .read_all(&cfg, "issues", Some(&first.state))
+        .expect("the rest");
+    let mut all = ids(&first.records);
+    all.extend(rest.iter().flat_map(|p| ids(&p.records)));
+    for n in 1..=7 {
+        assert!(all.contains(&key(n)), "#{n} missing from {all:?}");
+    }
+    assert_eq!(
+        all.iter().filter(|k| **k == key(1)).count(),
+        2,
+        "the edited issue comes again, with its edit: {all:?}"
+    );
+    github.assert_conforms();
+}
