@@ -7,6 +7,8 @@
 //! whose `If-None-Match` names it gets `304 Not Modified`. Faults queued with
 //! [`FakeGithub::fail_next`] answer the next requests instead.
 //!
+//! It answers at the root, as api.github.com, and under `/api/v3`, as GitHub Enterprise Server.
+//!
 //! Objects are GitHub's own: issues from the octokit fixture (`tests/fixtures/github/`), pull
 //! requests and comments from the description's examples, with their fields set per item.
 
@@ -116,7 +118,15 @@ pub fn error(status: u16, message: &str) -> FakeResponse {
         .with_header("x-github-media-type", "github.v3; format=json")
 }
 
+/// GitHub Enterprise Server serves the same API under this prefix.
+pub const ENTERPRISE_PREFIX: &str = "/api/v3";
+
 fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResponse {
+    let mut request = request.clone();
+    if let Some(rest) = request.path.strip_prefix(ENTERPRISE_PREFIX) {
+        request.path = rest.to_owned();
+    }
+    let request = &request;
     if let Err(problems) = api.check(&request.method, &request.path, &request.query) {
         data.violations.extend(problems.iter().cloned());
         return error(400, &problems.join("; "));

@@ -1,7 +1,7 @@
 //! The acceptance suite on `source = "github"`, paging, incremental reads after edits, and
 //! conditional requests.
 
-use agentic_sdk::testing::{acceptance, Acceptance, Expected};
+use agentic_sdk::testing::{acceptance, Acceptance, Credential, Expected};
 use git::{GitConnector, MANIFEST};
 use serde_json::json;
 
@@ -16,6 +16,8 @@ fn github_mode_passes_the_acceptance_suite() {
         // source = github without the repository: the schema and check both refuse it.
         bad_config: json!({"source": "github"}),
         manifest: Some(MANIFEST),
+        // The host puts the token on every request; the connector never sees it.
+        credential: Some(Credential::Bearer("ghp_fake".into())),
         expected: vec![
             ("issues", Expected::Ids((1..=7).map(key).collect())),
             ("pull-requests", Expected::Ids((8..=10).map(key).collect())),
@@ -36,6 +38,12 @@ fn github_mode_passes_the_acceptance_suite() {
         ..Acceptance::default()
     });
     github.assert_conforms();
+    assert!(github
+        .requests()
+        .iter()
+        .all(|r| r.header("authorization") == Some("Bearer ghp_fake")
+            && r.header("x-github-api-version") == Some("2022-11-28")
+            && r.header("accept") == Some("application/vnd.github+json")));
     let names: Vec<&str> = report.streams.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
@@ -185,5 +193,25 @@ fn an_issue_edited_while_a_run_reads_skips_nothing() {
         2,
         "the edited issue comes again, with its edit: {all:?}"
     );
+    github.assert_conforms();
+}
+
+#[test]
+fn github_enterprise_server_is_the_same_api_under_api_v3() {
+    let Some(github) = start(sample) else { return };
+    let h = agentic_sdk::testing::Harness::new(GitConnector)
+        .with_base_url(format!("{}api/v3/", github.url()));
+    let cfg = config(100);
+    let answer = h.check(&cfg).expect("check");
+    assert_eq!(
+        answer,
+        "connected to GitHub repository octokit-fixture-org/paginate-issues (public): 4 open \
+         issues and pull requests"
+    );
+    let pages = h.read_all(&cfg, "issues", None).expect("issues");
+    assert_eq!(pages.iter().map(|p| p.records.len()).sum::<usize>(), 7);
+    assert!(github.requests().iter().all(|r| r
+        .path
+        .starts_with("/api/v3/repos/octokit-fixture-org/paginate-issues")));
     github.assert_conforms();
 }
