@@ -43,7 +43,7 @@ pub struct Data {
     pub review_comments: Vec<Value>,
     /// Answers given instead of the next requests' (after the description check).
     pub faults: VecDeque<FakeResponse>,
-    /// Requests that did not fit the description.
+    /// Requests (and the fake's answers) that did not fit the description.
     pub violations: Vec<String>,
     /// `304` answers given.
     pub not_modified: usize,
@@ -89,12 +89,13 @@ impl FakeGithub {
         self.server.requests()
     }
 
-    /// Panics listing every request that did not fit GitHub's description.
+    /// Panics listing every request, and every answer of the fake, that did not fit GitHub's
+    /// description.
     pub fn assert_conforms(&self) {
         let violations = self.with(|d| d.violations.clone());
         assert!(
             violations.is_empty(),
-            "requests outside GitHub's OpenAPI description:\n{}",
+            "requests or answers outside GitHub's OpenAPI description:\n{}",
             violations.join("\n")
         );
         assert!(!self.requests().is_empty(), "no request reached the fake");
@@ -127,10 +128,13 @@ fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResp
         request.path = rest.to_owned();
     }
     let request = &request;
-    if let Err(problems) = api.check(&request.method, &request.path, &request.query) {
-        data.violations.extend(problems.iter().cloned());
-        return error(400, &problems.join("; "));
-    }
+    let template = match api.check(&request.method, &request.path, &request.query) {
+        Ok(template) => template,
+        Err(problems) => {
+            data.violations.extend(problems.iter().cloned());
+            return error(400, &problems.join("; "));
+        }
+    };
     if let Some(fault) = data.faults.pop_front() {
         return fault;
     }
@@ -139,7 +143,12 @@ fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResp
         return error(404, "Not Found");
     };
     let (list, has_since) = match rest {
-        "" => return conditional(request, &repository(api), None),
+        "" => {
+            let repo = repository(api);
+            let problems = api.check_response(&request.method, &template, 200, &repo);
+            data.violations.extend(problems);
+            return conditional(request, &repo, None);
+        }
         "/issues" => (&data.issues, true),
         "/pulls" => (&data.pulls, false),
         "/issues/comments" => (&data.issue_comments, true),
@@ -150,7 +159,10 @@ fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResp
         Ok(page) => page,
         Err(message) => return error(422, &message),
     };
-    let response = conditional(request, &Value::Array(page), link);
+    let page = Value::Array(page);
+    let problems = api.check_response(&request.method, &template, 200, &page);
+    data.violations.extend(problems);
+    let response = conditional(request, &page, link);
     if response.status == 304 {
         data.not_modified += 1;
     }
@@ -265,5 +277,7 @@ fn repository(api: &Description) -> Value {
     repo["private"] = json!(false);
     repo["has_issues"] = json!(true);
     repo["open_issues_count"] = json!(4);
+    // Required by the schema, missing from the example.
+    repo["has_discussions"] = json!(false);
     repo
 }

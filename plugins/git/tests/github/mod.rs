@@ -86,6 +86,8 @@ pub fn pull(
     pull["draft"] = json!(false);
     pull["user"] = user(api, "user-b");
     pull["assignees"] = json!([]);
+    // The example's team lacks `type`, which the schema requires (the examples lag it).
+    pull["requested_teams"] = json!([]);
     pull["assignee"] = Value::Null;
     pull["labels"] = json!([]);
     pull["milestone"] = Value::Null;

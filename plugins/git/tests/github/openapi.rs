@@ -2,15 +2,18 @@
 //! `tests/peers/github-openapi/package.json`, installed by `.ci/run` with `npm ci`), and the
 //! check every request to the fake GitHub passes: its path fits a path template of the
 //! description (path parameters of the declared type), the template has the method, and every
-//! query parameter is one the operation declares, with a value of its type and enum.
+//! query parameter is one the operation declares, with a value of its type and enum. The fake's
+//! own answers are checked against the operation's response schema ([`Description::check_response`]),
+//! so its objects are shaped as GitHub's.
 //!
 //! The description is 13 MB of JSON outside the repository; when it is missing the GitHub tests
 //! fail under `CI=true` and are skipped (with a message) elsewhere.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 
 /// Where `npm ci` puts the description.
 fn path() -> PathBuf {
@@ -32,7 +35,11 @@ pub fn description() -> Option<Arc<Description>> {
             Ok(bytes) => {
                 let doc: Value = serde_json::from_slice(&bytes)
                     .unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()));
-                Some(Arc::new(Description { doc }))
+                Some(Arc::new(Description {
+                    doc,
+                    validators: Mutex::default(),
+                    schemas: OnceLock::new(),
+                }))
             }
             Err(e) => {
                 let why = format!(
@@ -52,6 +59,10 @@ pub fn description() -> Option<Arc<Description>> {
 /// The parsed description.
 pub struct Description {
     doc: Value,
+    /// Response validators by `METHOD template status`, compiled on first use.
+    validators: Mutex<HashMap<String, Arc<jsonschema::Validator>>>,
+    /// `components.schemas` as JSON Schema (OpenAPI 3.0's `nullable` as a `null` type).
+    schemas: OnceLock<Value>,
 }
 
 impl Description {
@@ -171,6 +182,53 @@ impl Description {
         Some(literal)
     }
 
+    /// Problems of the JSON `body` answered with `status` to `method` on `template`, against
+    /// the description's schema for it (none when it documents no JSON body for the status).
+    pub fn check_response(
+        &self,
+        method: &str,
+        template: &str,
+        status: u16,
+        body: &Value,
+    ) -> Vec<String> {
+        let method = method.to_ascii_lowercase();
+        let name = format!("{method} {template} {status}");
+        let validator = {
+            let mut cache = self
+                .validators
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match cache.get(&name) {
+                Some(v) => v.clone(),
+                None => {
+                    let Some(schema) = self.doc["paths"][template][&method]["responses"]
+                        [status.to_string()]
+                    .pointer("/content/application~1json/schema") else {
+                        return Vec::new();
+                    };
+                    let schemas = self
+                        .schemas
+                        .get_or_init(|| convert(&self.doc["components"]["schemas"]));
+                    let root =
+                        json!({"components": {"schemas": schemas}, "allOf": [convert(schema)]});
+                    let validator = jsonschema::options()
+                        .with_draft(jsonschema::Draft::Draft4)
+                        .should_validate_formats(false)
+                        .build(&root)
+                        .unwrap_or_else(|e| panic!("{name}: the schema does not compile: {e}"));
+                    let validator = Arc::new(validator);
+                    cache.insert(name.clone(), validator.clone());
+                    validator
+                }
+            }
+        };
+        validator
+            .iter_errors(body)
+            .take(5)
+            .map(|e| format!("{name}: answer: {e} at {}", e.instance_path))
+            .collect()
+    }
+
     /// `components.examples[name].value`: GitHub's own example answers, templates of the
     /// fake's objects.
     pub fn example(&self, name: &str) -> Value {
@@ -191,4 +249,52 @@ fn wrong_value(schema: &Value, text: &str) -> Option<String> {
     }
     let allowed = schema["enum"].as_array()?;
     (!allowed.iter().any(|v| v == text)).then(|| format!("not one of {allowed:?}"))
+}
+
+/// OpenAPI 3.0 schema → JSON Schema draft 4: `nullable` becomes a `null` type (as the JIRA
+/// connector's tests convert Atlassian's document).
+fn convert(schema: &Value) -> Value {
+    match schema {
+        Value::Object(object) => {
+            let mut out: Map<String, Value> = object
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "nullable" | "discriminator" | "xml" | "example" | "examples"
+                    )
+                })
+                .map(|(k, v)| {
+                    let v = if k == "properties" || k == "schemas" {
+                        Value::Object(
+                            v.as_object()
+                                .into_iter()
+                                .flatten()
+                                .map(|(name, s)| (name.clone(), convert(s)))
+                                .collect(),
+                        )
+                    } else if k == "enum" || k == "required" || k == "default" {
+                        v.clone()
+                    } else {
+                        convert(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            if object.get("nullable") == Some(&Value::Bool(true)) {
+                match out.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        out.insert("type".into(), json!([t, "null"]));
+                    }
+                    _ => return json!({"anyOf": [Value::Object(out), {"type": "null"}]}),
+                }
+                if let Some(Value::Array(values)) = out.get_mut("enum") {
+                    values.push(Value::Null);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
+        other => other.clone(),
+    }
 }
