@@ -285,3 +285,54 @@ impl Descending {
         (next, false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(minute: u32, id: u64) -> Seen {
+        Seen {
+            updated: format!("2026-01-01T10:{minute:02}:00Z"),
+            id,
+        }
+    }
+
+    #[test]
+    fn a_run_ending_inside_one_instant_starts_the_next_at_page_one() {
+        let at = Ascending {
+            since: Some(seen(5, 0).updated),
+            at_since: vec![1],
+            ..Ascending::default()
+        };
+        // A whole page at the instant asked from, more to come: page 2 of the same query.
+        let (next, more) = at.after(&[seen(5, 1), seen(5, 2)], true, None);
+        assert!(more);
+        assert_eq!((next.page, next.at_since.clone()), (2, vec![1, 2]));
+        // The last page shares the instant too: the run ends, and the next one asks page 1
+        // again (page 2 would hide what is edited meanwhile, listed after the instant's items).
+        let (last, more) = next.after(&[seen(5, 3)], false, None);
+        assert!(!more);
+        assert_eq!((last.page, last.running), (1, false));
+        assert!(last.already_read(&seen(5, 3)) && !last.already_read(&seen(6, 3)));
+    }
+
+    #[test]
+    fn newest_first_stops_at_the_last_runs_newest() {
+        let first = Descending::default();
+        let (mid, more) = first.after(&[seen(9, 1), seen(8, 2)], true, None);
+        assert!(more && mid.page == 2);
+        let (done, more) = mid.after(&[seen(7, 3)], false, None);
+        assert!(!more);
+        assert_eq!(
+            (done.since.clone(), done.at_since.clone()),
+            (Some(seen(9, 0).updated), vec![1])
+        );
+        assert_eq!(done.take(&seen(9, 1)), Take::Skip);
+        assert_eq!(done.take(&seen(9, 4)), Take::Read);
+        assert_eq!(done.take(&seen(10, 2)), Take::Read);
+        assert_eq!(done.take(&seen(8, 2)), Take::Stop);
+        // A page that reaches older items ends the run even when GitHub has more pages.
+        let (_, more) = done.after(&[seen(10, 2), seen(8, 5)], true, None);
+        assert!(!more);
+    }
+}
