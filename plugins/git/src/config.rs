@@ -14,10 +14,37 @@ pub const DEFAULT_FILES: &[&str] = &["*.md", "*.markdown", "*.txt", "*.rst", "*.
 /// Work item keys found in commit messages when none are configured (`PROJ-123`).
 pub const DEFAULT_KEY_PATTERN: &str = r"\b[A-Z][A-Z0-9_]{1,9}-[1-9][0-9]{0,8}\b";
 
+/// What a connection reads: a repository over Git's protocol, or its hosting service's REST
+/// API. Two connections of the one plugin, because the host confines a connection's requests to
+/// one base URL, and the repository (`https://github.com/o/r.git/`) and the API
+/// (`https://api.github.com/`) are two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The repository over smart HTTP: commits, files, refs (the base URL is the repository's).
+    #[default]
+    Git,
+    /// GitHub's REST API (api.github.com or GitHub Enterprise Server's `/api/v3/`): issues,
+    /// pull requests, comments of `repository`.
+    Github,
+}
+
+/// Most items GitHub returns in one page (`per_page` above 100 is cut to 100).
+pub const GITHUB_MAX_PER_PAGE: u32 = 100;
+
 /// The connection's configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// `git` (the default) or `github`.
+    #[serde(default)]
+    pub source: Source,
+    /// `owner/name` of the repository whose issues and pull requests are read (`github` only).
+    #[serde(default)]
+    pub repository: Option<String>,
+    /// Items a page of the `github` streams asks for (GitHub's `per_page`, at most 100).
+    #[serde(default = "default_per_page")]
+    pub per_page: u32,
     /// Branch names (`main`, `release/1.x`) whose history is synced; empty: every branch.
     #[serde(default)]
     pub branches: Vec<String>,
@@ -74,6 +101,9 @@ fn default_file() -> u64 {
 fn default_page() -> u32 {
     500
 }
+fn default_per_page() -> u32 {
+    GITHUB_MAX_PER_PAGE
+}
 
 impl Config {
     /// Checks what the schema cannot: every glob and pattern compiles, names are plausible.
@@ -87,7 +117,52 @@ impl Config {
         }
         self.globs()?;
         self.patterns()?;
+        match (self.source, &self.repository) {
+            (Source::Github, None) => {
+                return Err(Error::Config(
+                    "repository: give the GitHub repository as `owner/name` (source is github)"
+                        .into(),
+                ))
+            }
+            (Source::Github, Some(_)) => {
+                self.owner_and_name()?;
+                if !(1..=GITHUB_MAX_PER_PAGE).contains(&self.per_page) {
+                    return Err(Error::Config(format!(
+                        "per_page: {} is not between 1 and {GITHUB_MAX_PER_PAGE}",
+                        self.per_page
+                    )));
+                }
+            }
+            (Source::Git, Some(_)) => {
+                return Err(Error::Config(
+                    "repository is read with source = \"github\" only; a Git connection's \
+                     repository is its base URL"
+                        .into(),
+                ))
+            }
+            (Source::Git, None) => {}
+        }
         Ok(())
+    }
+
+    /// The `github` repository's owner and name, checked: GitHub's characters only
+    /// (letters, digits, `-`, `_`, `.`), so they go into URL paths as they are.
+    pub fn owner_and_name(&self) -> Result<(&str, &str), Error> {
+        let repository = self.repository.as_deref().unwrap_or_default();
+        let fine = |part: &str| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        match repository.split_once('/') {
+            Some((owner, name)) if fine(owner) && fine(name) => Ok((owner, name)),
+            _ => Err(Error::Config(format!(
+                "repository: {repository:?} is not `owner/name` (e.g. `octo-org/octo-repo`)"
+            ))),
+        }
     }
 
     /// The `files` globs, compiled.

@@ -9,6 +9,10 @@
 //! commit documents, people and commit → work item trace links; text files at each branch head
 //! become documents; branches and tags raw records. `README.md` is the administrator's guide.
 //!
+//! A second kind of connection, `source = "github"`, reads the repository's issues, pull
+//! requests and comments over GitHub's REST API ([`github`]): the host confines a connection
+//! to one base URL, and the repository and its API are two.
+//!
 //! # Layout
 //!
 //! - `config`: the connection's configuration and what its schema cannot check.
@@ -18,10 +22,13 @@
 //! - `history`: incremental reading of the branches' new commits, force-push detection.
 //! - `diff`: changed paths of a commit with added/removed line counts.
 //! - `streams`: the stream specs, `read`'s dispatch and the records; `files`: the files stream.
+//! - `github`: `source = "github"`: GitHub's REST API, its states (`github::state`) and objects
+//!   (`github::model`).
 
 pub mod config;
 pub mod diff;
 pub mod files;
+pub mod github;
 pub mod history;
 pub mod pack;
 pub mod pktline;
@@ -30,7 +37,7 @@ pub mod streams;
 
 use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};
 
-use config::Config;
+use config::{Config, Source};
 
 /// The manifest, which the spec is built from.
 pub const MANIFEST: &str = include_str!("../plugin.toml");
@@ -44,14 +51,18 @@ impl Connector for GitConnector {
 
     fn spec(&self) -> Result<ConnectorSpec, Error> {
         let mut spec = ConnectorSpec::from_manifest(MANIFEST)?;
-        spec.streams = streams::specs();
+        spec.streams = streams::all_specs();
         Ok(spec)
     }
 
     /// Asks the server for its capabilities and refs: proves the URL is a Git repository, the
     /// credential is accepted, and says which protocol and how many branches.
+    /// With `source = "github"`: reads the repository's metadata.
     fn check(&self, config: &Config) -> Result<String, Error> {
         config.validate()?;
+        if config.source == Source::Github {
+            return github::check(config);
+        }
         let server = protocol::discover(config.protocol)?;
         let refs = protocol::list_refs(&server)?;
         let branches = refs
@@ -71,15 +82,21 @@ impl Connector for GitConnector {
         ))
     }
 
-    /// The streams are the same for every repository.
+    /// The streams of the connection's source, the same for every repository.
     fn discover(&self, config: &Config) -> Result<Vec<StreamSpec>, Error> {
         config.validate()?;
-        Ok(streams::specs())
+        Ok(match config.source {
+            Source::Git => streams::specs(),
+            Source::Github => github::specs(),
+        })
     }
 
     fn read(&self, config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
         config.validate()?;
-        streams::read(config, stream, state)
+        match config.source {
+            Source::Git => streams::read(config, stream, state),
+            Source::Github => github::read(config, stream, state),
+        }
     }
 }
 

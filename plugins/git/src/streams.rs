@@ -18,7 +18,25 @@ use agentic_sdk::{Error, Page, RecordData, RecordKind, StreamSpec};
 use crate::config::Config;
 use crate::history::{self, Commit};
 
-/// Every stream, as `spec()` and `discover()` list them.
+/// Every stream of both sources, as `spec()` lists them: a name both have (`people`,
+/// `trace-links`) once, its descriptions joined.
+pub fn all_specs() -> Vec<StreamSpec> {
+    let mut all = specs();
+    for spec in crate::github::specs() {
+        match all.iter_mut().find(|s| s.name == spec.name) {
+            Some(same) => {
+                same.description = format!(
+                    "{} With source = github: {}",
+                    same.description, spec.description
+                );
+            }
+            None => all.push(spec),
+        }
+    }
+    all
+}
+
+/// The streams of a `git` connection, as `discover()` lists them.
 pub fn specs() -> Vec<StreamSpec> {
     vec![
         StreamSpec::new("commits", RecordKind::Document)

@@ -1,6 +1,9 @@
 //! Native tests of the protocol and pack code on real captures of `git http-backend`'s answers
 //! (`tests/fixtures/`, copied from the project's shared captures: a v2 capability advertisement, an `ls-refs` and a `fetch`
-//! exchange), plus the damaged variants a broken server or network produces.
+//! exchange), plus the damaged variants a broken server or network produces; and, in
+//! [`github`], `source = "github"` against a fake GitHub held to GitHub's OpenAPI description.
+
+mod github;
 
 use git::pack::{self, Limits};
 use git::protocol::{self, Version};
