@@ -251,7 +251,7 @@ impl Since {
     /// follows.
     pub fn page(&self, records: Vec<RecordData>, read: &[(i64, &str)], more: bool) -> Page {
         let newest = read.iter().map(|(t, _)| *t).max();
-        let next = match newest {
+        let mut next = match newest {
             // Nothing came back: the run ends where it stood.
             None => Since {
                 page: 1,
@@ -279,6 +279,12 @@ impl Since {
                 page: 1,
             },
         };
+        if !more {
+            // The run ends here. The next one asks from `since` again at page 1: the records
+            // of the shared instant are dropped as already read, and those changed since sort
+            // after them. Starting at a later page would skip the first of those.
+            next.page = 1;
+        }
         page(records, &next, more && newest.is_some())
     }
 }
@@ -452,9 +458,14 @@ mod tests {
         for n in 1..=7 {
             api.edit(&n.to_string(), 500);
         }
-        let (mut seen, _) = sync_with_since(&mut api, Some(state), None);
+        let (mut seen, state) = sync_with_since(&mut api, Some(state), None);
         seen.sort();
         assert_eq!(seen, ["1", "2", "3", "4", "5", "6", "7"]);
+        // That run ended on a page of the shared instant: the next run starts again at page 1
+        // of it, so a ticket edited since (sorted after the instant's seven) is read.
+        api.edit("8", 600);
+        let (seen, _) = sync_with_since(&mut api, Some(state), None);
+        assert_eq!(seen, ["8"]);
     }
 
     #[test]
