@@ -25,6 +25,7 @@ mod jira;
 mod job_faults;
 mod jobs;
 mod jwt;
+mod logs;
 mod oidc;
 mod openapi;
 mod ops;

@@ -12,7 +12,6 @@
 //! the next one resumes); and the key never reaching the component, a record, a stored row, a
 //! response or the host's log (of the story's thread).
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentic_host::rbac::Role;
@@ -23,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::agent_runs::{deploy, until_runs, worker};
 use crate::jira::{basic, project_with_jira, stored_text, sync, API_TOKEN, EMAIL};
+use crate::logs::Logs;
 
 /// The model API's key: in the vault, on the model connection.
 const KEY: &str = "sk-test-triage-5e1f0c7a9b2d4e6f";
@@ -158,37 +158,6 @@ async fn content(app: &TestApp, b: &Bench, doc: &Value) -> String {
         .await;
     r.expect(200);
     r.text
-}
-
-/// What the host logs on the story's thread (its API handlers, the worker and its jobs, the
-/// agents' platform calls — not the plugin threads), at every level.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("logs").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let logs = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || logs.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
-    }
 }
 
 fn metric(run: &Value, name: &str) -> f64 {

@@ -6,6 +6,11 @@
 //! `Authorization`/`Cookie` headers from the guest, bounded bodies, request counts and time.
 //! A request it refuses is [`HttpError::Refused`] (the run's error then names the rule). No
 //! redirect is followed: a 3xx is the response.
+//!
+//! The builder mirrors `agentic_sdk::http`'s on purpose (one shape to learn), but the two
+//! cannot share code in a component: a crate that links `agentic-sdk` carries the connector
+//! world's bindings, which an agent must not. Natively the harness sends through
+//! `agentic-sdk`'s transport.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

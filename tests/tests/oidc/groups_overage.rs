@@ -5,12 +5,11 @@
 //! `@odata.nextLink` pages. When Graph fails, the sign-in is refused and no role is given; the
 //! access token appears in no answer, no audit entry and no log line.
 
-use std::sync::{Arc, Mutex};
-
 use agentic_tests::{stories, TestApp};
 use serde_json::{json, Value};
 
 use super::{refused, sso, Sso};
+use crate::logs::Logs;
 
 /// The ID token of the next sign-in as Entra ID sends it to a person in too many groups.
 fn overage() -> Value {
@@ -52,37 +51,6 @@ async fn audit_text(app: &TestApp) -> String {
         .iter()
         .map(Value::to_string)
         .collect()
-}
-
-/// What the host logs on the story's thread (the story's runtime runs the served host too), at
-/// every level.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("logs").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
-        let logs = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || logs.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("logs")).into_owned()
-    }
 }
 
 stories! {
