@@ -40,7 +40,7 @@ Configuration (TOML file keys; environment variables override them):
   auth.oidc.providers.NAME.* AGENTIC_AUTH__OIDC__PROVIDERS__NAME__* identity providers: issuer, client_id, client_secret
                                                                 or client_secret_file, scopes, algorithms, role_rules,
                                                                 default_role, allowed_email_domains, allowed_tenants,
-                                                                link_verified_email, scim_link_claim, graph_url,
+                                                                link_verified_email, scim_link_claim, role_source, graph_url,
                                                                 post_logout_redirect_url (docs/IDENTITY.md) [none]
   auth.scim.role_rules_from  AGENTIC_AUTH__SCIM__ROLE_RULES_FROM  the SSO provider whose role_rules give SCIM-provisioned
                                                                 people their role from their groups [none]

@@ -126,6 +126,16 @@ impl Store {
             .collect()
     }
 
+    /// Whether SCIM provisioned this person (and has not deleted them from SCIM).
+    pub async fn is_scim_provisioned(&self, user_id: i64) -> Result<bool> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT user_id FROM scim_users WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(found.is_some())
+    }
+
     /// Links `(issuer, subject)` to a person, or notes the sign-in of an existing link.
     pub async fn link_oidc_identity(
         &self,

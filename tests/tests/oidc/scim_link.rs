@@ -107,6 +107,57 @@ stories! {
         assert_eq!(s.app.count("oidc_identities").await, 1);
     }
 
+    async fn with_role_source_scim_a_provisioned_person_keeps_the_role_scim_gave(backend) {
+        let Some(s) = sso(backend, |p| {
+            p.scim_link_claim = Some("sub".into());
+            p.role_source = agentic_host::auth::oidc::config::RoleSource::Scim;
+        }).await else { return };
+        // Erin's tokens carry no groups (as Okta's without a groups claim): no rule matches.
+        s.peer.set_user("erin", json!({"email": "erin@corp.example", "email_verified": false,
+            "name": "Erin Ops"})).await;
+        let key = scim_key(&s.app).await;
+        let id = provision(&s.app, &key, "erin@corp.example", "erin").await;
+        let group = scim(&s.app, "POST", "/Groups", &key, json!({"schemas": [GROUP],
+            "displayName": "platform-admins", "members": [{"value": id.to_string()}]})).await;
+        group.expect(201);
+        let tokens = s.session("erin").await;
+        assert_eq!(tokens["user"]["id"], id);
+        assert_eq!(tokens["user"]["role"], "administrator", "the role SCIM gave, kept");
+        let admin = s.app.admin().await;
+        assert_eq!(audit(&s.app, &admin.token, "user.role_mapped").await.len(), 0);
+
+        // SCIM takes her out of the group: SCIM's default role, and signing in keeps that too.
+        let gid = group.json["id"].as_str().expect("group id");
+        let patch = scim(&s.app, "PATCH", &format!("/Groups/{gid}"), &key, json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]})).await;
+        assert!(matches!(patch.status.as_u16(), 200 | 204), "{}", patch.text);
+        let tokens = s.session("erin").await;
+        assert_eq!(tokens["user"]["role"], "support_engineer");
+
+        // Someone SCIM did not provision still gets the token's role (Alice's groups).
+        let alice = s.session("alice").await;
+        assert_eq!(alice["user"]["role"], "administrator");
+    }
+
+    async fn with_the_default_role_source_the_token_decides_even_for_provisioned_people(backend) {
+        let Some(s) = sso(backend, |p| p.scim_link_claim = Some("sub".into())).await else { return };
+        s.peer.set_user("erin", json!({"email": "erin@corp.example", "email_verified": false,
+            "name": "Erin Ops"})).await;
+        let key = scim_key(&s.app).await;
+        let id = provision(&s.app, &key, "erin@corp.example", "erin").await;
+        let group = scim(&s.app, "POST", "/Groups", &key, json!({"schemas": [GROUP],
+            "displayName": "platform-admins", "members": [{"value": id.to_string()}]})).await;
+        group.expect(201);
+        // No rule matches her token and the provider has no default role: refused, not linked,
+        // and her role is left as SCIM set it.
+        refused(&s.sign_in("erin").await, 403);
+        assert_eq!(s.app.count("oidc_identities").await, 0);
+        let admin = s.app.admin().await;
+        let user = s.app.get(&format!("/api/v1/users/{id}"), &admin.token).await;
+        assert_eq!(user.json["role"], "administrator");
+    }
+
     async fn a_mismatch_or_a_missing_claim_does_not_link(backend) {
         let Some(s) = sso(backend, |p| p.scim_link_claim = Some("sub".into())).await else { return };
         let key = scim_key(&s.app).await;

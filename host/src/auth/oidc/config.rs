@@ -108,6 +108,10 @@ pub struct ProviderConfig {
     /// Rules giving a role from the ID token's claims, tried in order; the first that matches
     /// decides. Re-evaluated at every sign-in.
     pub role_rules: Vec<RoleRule>,
+    /// Where a SCIM-provisioned person's role comes from at sign-in: `token` (the rules on the
+    /// ID token's claims, as for everyone) or `scim` (the role their SCIM groups gave them is
+    /// kept: for providers whose tokens do not carry the groups SCIM pushes).
+    pub role_source: RoleSource,
     /// The role of a person no rule matches; without it such a person cannot sign in.
     pub default_role: Option<Role>,
     /// If not empty, only people whose verified e-mail is in one of these domains may sign in.
@@ -132,6 +136,18 @@ pub struct ProviderConfig {
     /// except on a loopback address (tests). National clouds have their own
     /// (`https://graph.microsoft.us/v1.0`, `https://microsoftgraph.chinacloudapi.cn/v1.0`).
     pub graph_url: String,
+}
+
+/// Where a SCIM-provisioned person's role comes from when they sign in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleSource {
+    /// The `role_rules` on the ID token's claims, at every sign-in.
+    #[default]
+    Token,
+    /// The role SCIM gave them from their groups: a sign-in does not change it (nor needs a
+    /// rule to match). People SCIM did not provision still get theirs from the token.
+    Scim,
 }
 
 /// Microsoft Graph of the global Azure cloud.
@@ -170,6 +186,7 @@ impl Default for ProviderConfig {
             post_logout_redirect_url: None,
             scim_link_claim: None,
             graph_url: DEFAULT_GRAPH_URL.into(),
+            role_source: RoleSource::Token,
         }
     }
 }
@@ -195,6 +212,7 @@ impl fmt::Debug for ProviderConfig {
             .field("post_logout_redirect_url", &self.post_logout_redirect_url)
             .field("scim_link_claim", &self.scim_link_claim)
             .field("graph_url", &self.graph_url)
+            .field("role_source", &self.role_source)
             .finish()
     }
 }

@@ -12,11 +12,13 @@
 //!   refused, so a provider that lets people pick any address cannot be used to enter someone
 //!   else's account. A new person is created without a password (they sign in
 //! through the provider only). The role is evaluated from the rules at every sign-in, so a person
-//! removed from a group loses the role at their next sign-in.
+//! removed from a group loses the role at their next sign-in — except, with the provider's
+//! `role_source = "scim"`, for people SCIM provisioned: they keep the role their SCIM groups
+//! gave them (the provider's tokens may not carry those groups at all).
 
 use serde_json::Value;
 
-use super::config::ProviderConfig;
+use super::config::{ProviderConfig, RoleSource};
 use super::mapping::{self, Refusal};
 use super::Verified;
 use crate::clock::Millis;
@@ -115,7 +117,14 @@ pub async fn resolve(
     now: Millis,
 ) -> Result<User, PeopleError> {
     let email = mapping::admit(config, &verified.claims)?;
-    let role = mapping::role_for(config, &verified.claims)?;
+    // The token's role; a refusal (no rule matches) only counts where the token decides.
+    let token_role = mapping::role_for(config, &verified.claims);
+    let role_of = |user: Option<&User>, provisioned: bool| -> Result<Role, PeopleError> {
+        match user {
+            Some(user) if provisioned && config.role_source == RoleSource::Scim => Ok(user.role),
+            _ => Ok(token_role.clone()?),
+        }
+    };
     let email_ref = email.as_ref().map(|(e, _)| e.as_str());
     let name = display_name(&verified.claims, email_ref, &verified.subject);
     let audit = |action: &'static str, user: i64, detail: Value| NewAuditEntry {
@@ -134,6 +143,10 @@ pub async fn resolve(
         Some(user) => user,
         None => {
             let provisioned = provisioned_account(store, config, verified).await?;
+            if let Some(user) = &provisioned {
+                // Before the link is made: a refused sign-in links nobody.
+                role_of(Some(user), true)?;
+            }
             let existing = match (&provisioned, email_ref) {
                 (Some(_), _) | (None, None) => None,
                 (None, Some(e)) => store.user_for_login(e).await?.map(|(u, _)| u),
@@ -152,6 +165,7 @@ pub async fn resolve(
                     if !(config.link_verified_email && verified_email) {
                         return Err(PeopleError::EmailTaken);
                     }
+                    role_of(Some(&user), store.is_scim_provisioned(user.id).await?)?;
                     store
                         .append_audit(
                             audit(
@@ -165,6 +179,7 @@ pub async fn resolve(
                     user
                 }
                 (None, None) => {
+                    let role = token_role.clone()?;
                     let user = store
                         .create_user(
                             NewUser {
@@ -206,6 +221,9 @@ pub async fn resolve(
     store
         .link_oidc_identity(&verified.issuer, &verified.subject, user.id, provider, now)
         .await?;
+    let provisioned =
+        config.role_source == RoleSource::Scim && store.is_scim_provisioned(user.id).await?;
+    let role = role_of(Some(&user), provisioned)?;
     if user.role == role && user.display_name == name {
         return Ok(user);
     }
