@@ -8,6 +8,8 @@
 
 /// Agent components: the `agentic:agent` world on the same sandbox, with the `platform` import.
 pub mod agent;
+/// Installed agent packages (`type = "agent"`): their install checks and compiled components.
+pub mod agent_package;
 /// The generated bindings of every served version of the `agentic:connector` world.
 mod bindings;
 /// Outbound HTTP policy: the `wasi:http` send hook.
