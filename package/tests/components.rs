@@ -133,3 +133,57 @@ fn a_connector_declared_as_an_agent_is_refused_in_one_line() {
         "a component of another world, not an agent: it does not export run (it exports hello)"
     );
 }
+
+#[test]
+fn sign_and_verify_work_for_an_agent_and_name_its_type() {
+    use agentic_package::commands::{run, PublisherCommand};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name);
+    let (_, pkcs8) = agentic_package::SigningKey::generate().expect("key");
+    std::fs::write(path("publisher.key"), pkcs8).expect("key file");
+    let agent = "type = \"agent\"\nid = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"0.1.0\"\n\
+                 name = \"Uptime\"\nallowed_hosts = []\nneeds = [\"records:read\"]\n";
+    std::fs::write(path("agent.toml"), agent).expect("manifest");
+    let connector = "id = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"0.1.0\"\n\
+                     name = \"Uptime\"\nallowed_hosts = []\nauth_kinds = [\"anonymous\"]\n";
+    std::fs::write(path("connector.toml"), connector).expect("manifest");
+    std::fs::write(path("monitor.wasm"), wasm("agent_web_monitor")).expect("component");
+    let sign = |manifest: &str| {
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+        run(
+            PublisherCommand::Sign {
+                key: path("publisher.key"),
+                manifest: path(manifest),
+                component: path("monitor.wasm"),
+                out: path("out.agp"),
+            },
+            &mut out,
+            &mut notes,
+        )
+    };
+    let refused = sign("connector.toml").expect_err("an agent under a connector manifest");
+    assert!(
+        refused.to_string().ends_with(
+            "monitor.wasm is not a connector component: an agent component, but plugin.toml \
+             says type = \"connector\" (or no type); an agent's manifest says type = \"agent\""
+        ),
+        "{refused}"
+    );
+    assert!(!path("out.agp").exists());
+    sign("agent.toml").expect("an agent signs");
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
+    run(
+        PublisherCommand::Verify {
+            package: path("out.agp"),
+            key: None,
+        },
+        &mut out,
+        &mut notes,
+    )
+    .expect("verifies");
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(
+        out.starts_with("agent uptime-check 1.0.0 (contract 0.1.0)\n"),
+        "{out}"
+    );
+}

@@ -74,7 +74,7 @@ impl Components {
             .or_insert_with(|| Arc::new(InstalledKind::new(active)))
             .clone();
         // Only active versions stay: the package's older ones are not validated against any more.
-        installed.retain(|hash, k| k.name() != name || *hash == kind.active.sha256);
+        installed.retain(|hash, k| k.id() != name || *hash == kind.active.sha256);
         Ok(Some(AgentKind::Installed(kind)))
     }
 
@@ -87,7 +87,7 @@ impl Components {
                 .plugins
                 .agent_component(&k.active)
                 .await
-                .map_err(|e| format!("agent package {} {}: {e}", k.name(), k.active.version)),
+                .map_err(|e| format!("agent package {} {}: {e}", k.id(), k.active.version)),
         }
     }
 

@@ -102,8 +102,8 @@ impl InstalledKind {
         }
     }
 
-    /// The kind's name: the package id.
-    pub fn name(&self) -> &str {
+    /// The package id: the kind's name.
+    pub fn id(&self) -> &str {
         &self.active.manifest.id
     }
 
@@ -148,7 +148,7 @@ impl AgentKind {
     pub fn name(&self) -> &str {
         match self {
             AgentKind::BuiltIn(k) => k.name,
-            AgentKind::Installed(k) => k.name(),
+            AgentKind::Installed(k) => k.id(),
         }
     }
 

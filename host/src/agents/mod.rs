@@ -315,13 +315,13 @@ pub async fn check_bindings(
     config: &serde_json::Value,
 ) -> Result<Result<(), (String, String)>, StoreError> {
     if let AgentKind::Installed(k) = kind {
-        if !store.plugin_enabled(project_id, k.name()).await? {
+        if !store.plugin_enabled(project_id, k.id()).await? {
             return Ok(Err((
                 "kind".into(),
                 format!(
                     "agent package {} is not enabled in this project (PUT                      /projects/{project_id}/plugins/{})",
-                    k.name(),
-                    k.name()
+                    k.id(),
+                    k.id()
                 ),
             )));
         }

@@ -561,10 +561,10 @@ impl RunHandler {
         };
         let enabled = self
             .store
-            .plugin_enabled(agent.project_id, k.name())
+            .plugin_enabled(agent.project_id, k.id())
             .await
             .map_err(|e| JobError::store("reading the package's enablement", e))?;
-        Ok((!enabled).then(|| format!("agent package {} is not enabled in the project", k.name())))
+        Ok((!enabled).then(|| format!("agent package {} is not enabled in the project", k.id())))
     }
 
     /// Audits an outgoing request of the agent that the egress rules refused.
