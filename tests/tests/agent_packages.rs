@@ -6,7 +6,8 @@
 //! upgrade is picked up by the next run; egress stays within the manifest's hosts; a
 //! connection cannot use the package and it cannot be uninstalled while agents of it exist.
 //! Unsigned, untrusted and wrong-type packages are refused with problem+json and leave nothing
-//! behind; a non-admin cannot install; a grant never exceeds the manifest's `needs`.
+//! behind; a non-admin cannot install; a grant never exceeds the manifest's `needs`; a package
+//! disabled in a project no longer runs there.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -260,7 +261,7 @@ stories! {
         assert_eq!(names, ["web-monitor", "sync-assistant", "triage-assistant", "external"]);
     }
 
-    async fn a_grant_is_the_manifest_needs_the_deployer_holds_and_never_more(backend) {
+    async fn a_grant_is_the_needs_the_deployer_holds_and_a_disabled_package_does_not_run(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let project = app.project("Ops", admin.id, &[]).await;
@@ -274,7 +275,7 @@ stories! {
         let kind = kinds.json.as_array().expect("kinds").iter().find(|k| k["name"] == "uptime-check").cloned().expect("kind");
         assert_eq!(kind["needs"], json!(["records:read"]));
         let list = format!("/api/v1/projects/{project}/agents");
-        let created = app.post(&list, &admin.token, json!({"name": "u", "kind": "uptime-check", "config": {"url": "https://status.example.com/"}})).await;
+        let created = app.post(&list, &admin.token, json!({"name": "u", "kind": "uptime-check", "config": {"url": "https://status.example.com/", "interval_secs": 60}})).await;
         created.expect(201);
         let path = format!("{list}/{}", created.json["id"]);
         // An Administrator holds every permission; the agent still gets only what it needs.
@@ -284,5 +285,15 @@ stories! {
         // No allowed hosts: the run has no network at all.
         let first = until_runs(&app, &admin.token, &path, 1).await;
         assert_eq!(first[0]["succeeded"], false, "{}", first[0]);
+
+        // Disabled in the project: its agents' config cannot change and their runs fail, saying so.
+        let plugin = format!("/api/v1/projects/{project}/plugins/uptime-check");
+        app.call("DELETE", &plugin, Some(&admin.token), None).await.expect(204);
+        let r = app.call("PATCH", &path, Some(&admin.token), Some(json!({"config": {"url": "https://status.example.com/x", "interval_secs": 60}}))).await;
+        r.problem(422);
+        assert_eq!(r.fields(), ["kind"], "{}", r.text);
+        app.advance(Duration::from_secs(60));
+        let second = until_runs(&app, &admin.token, &path, 2).await;
+        assert!(second[1]["error"].as_str().unwrap_or_default().contains("agent package uptime-check is not enabled"), "{}", second[1]);
     }
 }

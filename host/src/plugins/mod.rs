@@ -1,4 +1,5 @@
-//! Connector plugins: WebAssembly components run in a sandbox.
+//! Plugins: WebAssembly components run in a sandbox — connectors, and installed agent packages
+//! ([`agent_package`]; agents run on the same sandbox through [`agent`]).
 //!
 //! [`runtime`] compiles components, checks that they implement the `agentic:connector` world,
 //! and runs each call in a fresh instance (a stream's pages in one, through a `Reader`) under a
