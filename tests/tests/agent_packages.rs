@@ -42,6 +42,8 @@ type = "string"
 pattern = "^https?://"
 [config_schema.properties.keyword]
 type = "string"
+[config_schema.properties.connection_id]
+type = "integer"
 "#
     )
 }
@@ -275,6 +277,10 @@ stories! {
         let kind = kinds.json.as_array().expect("kinds").iter().find(|k| k["name"] == "uptime-check").cloned().expect("kind");
         assert_eq!(kind["needs"], json!(["records:read"]));
         let list = format!("/api/v1/projects/{project}/agents");
+        // A `connection_id` the author declares binds the agent to a connection of its project.
+        let r = app.post(&list, &admin.token, json!({"name": "u", "kind": "uptime-check", "config": {"url": "https://status.example.com/", "connection_id": 999}})).await;
+        r.problem(422);
+        assert_eq!(r.fields(), ["config.connection_id"], "{}", r.text);
         let created = app.post(&list, &admin.token, json!({"name": "u", "kind": "uptime-check", "config": {"url": "https://status.example.com/", "interval_secs": 60}})).await;
         created.expect(201);
         let path = format!("{list}/{}", created.json["id"]);
