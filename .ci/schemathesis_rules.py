@@ -22,9 +22,10 @@ BEYOND_SCHEMA = {
         "each scope must be granted by the service account's role",
     ),
     "POST /api/v1/projects/{id}/agents": (
-        ["config"],
-        "the config must satisfy the schema of the kind beside it and name the project's "
-        "connections",
+        ["kind", "config"],
+        "the kind must be a built-in kind or an installed agent package enabled in the project "
+        "(a string of the package id pattern in the schema); the config must satisfy the schema "
+        "of the kind beside it and name the project's connections",
     ),
     "PATCH /api/v1/projects/{id}/agents/{agent_id}": (
         ["config"],

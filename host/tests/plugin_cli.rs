@@ -118,9 +118,10 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
     assert_eq!(
         rows,
         [
-            vec!["ID", "ACTIVE", "PREVIOUS", "VERSIONS", "ENABLED", "IN", "PROJECTS"],
+            vec!["ID", "TYPE", "ACTIVE", "PREVIOUS", "VERSIONS", "ENABLED", "IN", "PROJECTS"],
             vec![
                 "hostile",
+                "connector",
                 "0.1.0-hostile.2",
                 "0.1.0-hostile.1",
                 "0.1.0-hostile.1,0.1.0-hostile.2",

@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
+use crate::manifest::PackageType;
 use crate::template::{NewConnector, SdkSource, Template, TemplateError};
-use crate::{check_connector, component_hash, ComponentError, Manifest, Package, PackageError};
+use crate::{check, component_hash, ComponentError, Manifest, Package, PackageError};
 use crate::{PublicKey, SigningKey};
 
 /// A publisher's command.
@@ -52,9 +53,10 @@ pub enum PublisherCommand {
     /// Sign a manifest and component into a package file (.agp).
     ///
     /// Refuses, with the reason, a manifest that breaks a rule and a file that is not a
-    /// WebAssembly component of the connector world of the contract version the manifest's
-    /// `wit` names (not wasm; a core module rather than a component; a component of another
-    /// world; a connector of another version).
+    /// WebAssembly component of the world the manifest's `type` names (connector by default,
+    /// `type = "agent"` for an agent) of the contract version its `wit` names (not wasm; a core
+    /// module rather than a component; a component of another world; an agent where a
+    /// connector was declared or the other way round; another contract version).
     #[command(
         after_long_help = "Example:\n  agentic-plugin sign --key publisher.key --manifest plugin.toml \\\n      --component target/wasm32-wasip2/release/my_tracker.wasm --out my-tracker-0.1.0.agp\n\n`agentic plugin sign` in the host takes the same arguments."
     )]
@@ -74,9 +76,9 @@ pub enum PublisherCommand {
     },
     /// Check a package as a host would before installing it, and print what it holds.
     ///
-    /// Checks the archive, the manifest, the signature and that the component is a connector
-    /// of the manifest's contract version; prints the plugin id, version, contract version,
-    /// signing key and the component's SHA-256. Without --key the signature is checked against
+    /// Checks the archive, the manifest, the signature and that the component is of the
+    /// manifest's type (connector or agent) and contract version; prints the package type, id,
+    /// version, contract version, signing key and the component's SHA-256. Without --key the signature is checked against
     /// the key the package itself names, which proves it is intact but not who signed it.
     Verify {
         /// The package file (`.agp`).
@@ -121,11 +123,13 @@ pub enum CommandError {
         /// What is wrong.
         error: PackageError,
     },
-    /// The file given as the component is not a connector.
-    #[error("{} is not a connector component: {error}", .path.display())]
+    /// The file given as the component is not of the manifest's type (connector or agent).
+    #[error("{} is not {} component: {error}", .path.display(), match .kind { PackageType::Connector => "a connector", PackageType::Agent => "an agent" })]
     NotAConnector {
         /// The component file (or package).
         path: PathBuf,
+        /// What the manifest says it is.
+        kind: PackageType,
         /// Why.
         error: ComponentError,
     },
@@ -248,8 +252,9 @@ pub fn run(
             let manifest_text = read_text(&manifest)?;
             let parsed = Manifest::parse(&manifest_text).map_err(at(&manifest))?;
             let wasm = read(&component)?;
-            check_connector(&parsed, &wasm).map_err(|error| CommandError::NotAConnector {
+            check(&parsed, &wasm).map_err(|error| CommandError::NotAConnector {
                 path: component.clone(),
+                kind: parsed.package_type,
                 error,
             })?;
             let package =
@@ -285,14 +290,21 @@ pub fn run(
                     "note: checked against the key the package names; pass --key to check it is the publisher you trust"
                 )?;
             }
-            check_connector(&opened.manifest, &opened.component).map_err(|error| {
+            check(&opened.manifest, &opened.component).map_err(|error| {
                 CommandError::NotAConnector {
                     path: package.clone(),
+                    kind: opened.manifest.package_type,
                     error,
                 }
             })?;
             let m = &opened.manifest;
-            writeln!(out, "{} {} (contract {})", m.id, m.version, m.wit)?;
+            // `connector jira 1.2.0 (contract 0.2.0)` or `agent stale-issues 0.1.0 (contract
+            // 0.1.0)`: the contract is the type's world (agentic:connector, agentic:agent).
+            writeln!(
+                out,
+                "{} {} {} (contract {})",
+                m.package_type, m.id, m.version, m.wit
+            )?;
             writeln!(out, "signed by {}", opened.publisher_key)?;
             writeln!(
                 out,

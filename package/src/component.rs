@@ -1,16 +1,21 @@
-//! Whether a file is a connector: a WebAssembly component of the `agentic:connector` world, of
-//! the contract version its manifest names. Checked before signing, so a publisher learns in
-//! one line what an administrator would otherwise learn at install (or a host at run time).
+//! Whether a file is what its manifest says: a WebAssembly component of the `agentic:connector`
+//! world (a connector) or of the `agentic:agent` world (`type = "agent"`), of the contract
+//! version the manifest names. Checked before signing, so a publisher learns in one line what
+//! an administrator would otherwise learn at install (or a host at run time).
 //!
 //! Only the component's outer imports and exports are read (with `wasmparser`, no engine): the
 //! connector world exports the functions in [`CONNECTOR_FUNCTIONS`] and imports the
-//! `agentic:connector/…@<version>` interfaces whose version is the contract's. The host still
-//! compiles the component and compares its `spec()` with the manifest at install.
+//! `agentic:connector/…@<version>` interfaces whose version is the contract's; the agent world
+//! exports `run` and imports `agentic:agent/…@<version>`. [`check`] picks by the manifest's
+//! `type` and names the other world when a package holds the wrong one. The host still
+//! compiles the component at install (and, for a connector, compares its `spec()` with the
+//! manifest).
 
 use std::collections::BTreeSet;
 
 use wasmparser::{Encoding, Parser, Payload};
 
+use crate::manifest::PackageType;
 use crate::Manifest;
 
 /// The functions every version of the connector world exports.
@@ -18,6 +23,12 @@ pub const CONNECTOR_FUNCTIONS: &[&str] = &["spec", "check", "discover", "read", 
 
 /// The WIT package of the contract, as it prefixes interface names (`agentic:connector/host@0.1.0`).
 const CONTRACT: &str = "agentic:connector/";
+
+/// The function the agent world exports.
+pub const AGENT_FUNCTION: &str = "run";
+
+/// The WIT package of the agent contract (`agentic:agent/platform@0.1.0`).
+const AGENT_CONTRACT: &str = "agentic:agent/";
 
 /// Why a file is not a connector component. Each is one line for the publisher.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +50,37 @@ pub enum ComponentError {
         /// What it does export.
         exports: Vec<String>,
     },
+    /// A component of the other world than the manifest's `type` says.
+    #[error(
+        "{} component, but plugin.toml says type = \"{declared}\"{}",
+        article(*.found),
+        type_hint(*.declared)
+    )]
+    WrongType {
+        /// What the component is.
+        found: PackageType,
+        /// What the manifest says.
+        declared: PackageType,
+    },
+    /// An agent component that does not export `run` or imports no `agentic:agent` interface.
+    #[error("a component of another world, not an agent: it does not {what}{}", exports_note(.exports))]
+    NotAnAgent {
+        /// What it lacks.
+        what: String,
+        /// What it does export.
+        exports: Vec<String>,
+    },
+    /// An agent of another contract version than the manifest's `wit`.
+    #[error(
+        "an agent of contract version {}, but plugin.toml names wit = \"{wanted}\"",
+        .found.join(" and ")
+    )]
+    WrongAgentVersion {
+        /// The versions of the `agentic:agent` interfaces it uses.
+        found: Vec<String>,
+        /// The manifest's `wit`.
+        wanted: String,
+    },
     /// A connector of another contract version than the manifest's `wit`.
     #[error(
         "a connector of contract version {}, but plugin.toml names wit = \"{wanted}\"",
@@ -50,6 +92,20 @@ pub enum ComponentError {
         /// The manifest's `wit`.
         wanted: String,
     },
+}
+
+fn article(found: PackageType) -> &'static str {
+    match found {
+        PackageType::Connector => "a connector",
+        PackageType::Agent => "an agent",
+    }
+}
+
+fn type_hint(declared: PackageType) -> &'static str {
+    match declared {
+        PackageType::Connector => " (or no type); an agent's manifest says type = \"agent\"",
+        PackageType::Agent => "; a connector's manifest leaves type out",
+    }
 }
 
 fn exports_note(exports: &[String]) -> String {
@@ -103,9 +159,77 @@ fn surface(bytes: &[u8]) -> Result<Surface, ComponentError> {
     Ok(surface)
 }
 
+/// Checks that `component` is what `manifest` says it is (its `type`) of the contract version
+/// `manifest.wit` names.
+pub fn check(manifest: &Manifest, component: &[u8]) -> Result<(), ComponentError> {
+    match manifest.package_type {
+        PackageType::Connector => check_connector(manifest, component),
+        PackageType::Agent => check_agent(manifest, component),
+    }
+}
+
+/// The versions of the interfaces of the contract `prefix` the component imports or exports.
+fn versions<'a>(surface: &'a Surface, prefix: &str) -> BTreeSet<&'a str> {
+    surface
+        .imports
+        .iter()
+        .chain(&surface.exports)
+        .filter_map(|name| name.strip_prefix(prefix))
+        .filter_map(|rest| rest.split_once('@').map(|(_, version)| version))
+        .collect()
+}
+
+/// Whether the component looks like an agent: exports `run`, uses `agentic:agent`.
+fn looks_like_agent(surface: &Surface) -> bool {
+    surface.exports.iter().any(|e| e == AGENT_FUNCTION)
+        && !versions(surface, AGENT_CONTRACT).is_empty()
+}
+
+/// Whether the component looks like a connector: uses `agentic:connector` or exports `spec`.
+fn looks_like_connector(surface: &Surface) -> bool {
+    !versions(surface, CONTRACT).is_empty() || surface.exports.iter().any(|e| e == "spec")
+}
+
+/// Checks that `component` is an agent of the contract version `manifest.wit` names.
+pub fn check_agent(manifest: &Manifest, component: &[u8]) -> Result<(), ComponentError> {
+    let surface = surface(component)?;
+    if looks_like_connector(&surface) && !looks_like_agent(&surface) {
+        return Err(ComponentError::WrongType {
+            found: PackageType::Connector,
+            declared: PackageType::Agent,
+        });
+    }
+    let versions = versions(&surface, AGENT_CONTRACT);
+    if !surface.exports.iter().any(|e| e == AGENT_FUNCTION) {
+        return Err(ComponentError::NotAnAgent {
+            what: format!("export {AGENT_FUNCTION}"),
+            exports: surface.exports,
+        });
+    }
+    if versions.is_empty() {
+        return Err(ComponentError::NotAnAgent {
+            what: format!("import any {AGENT_CONTRACT}… interface"),
+            exports: surface.exports,
+        });
+    }
+    if !versions.contains(manifest.wit.as_str()) {
+        return Err(ComponentError::WrongAgentVersion {
+            found: versions.into_iter().map(str::to_owned).collect(),
+            wanted: manifest.wit.clone(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that `component` is a connector of the contract version `manifest.wit` names.
 pub fn check_connector(manifest: &Manifest, component: &[u8]) -> Result<(), ComponentError> {
     let surface = surface(component)?;
+    if looks_like_agent(&surface) {
+        return Err(ComponentError::WrongType {
+            found: PackageType::Agent,
+            declared: PackageType::Connector,
+        });
+    }
     let versions: BTreeSet<&str> = surface
         .imports
         .iter()

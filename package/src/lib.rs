@@ -1,7 +1,8 @@
-//! What a connector's publisher and the Agentic host share.
+//! What a connector's or an agent's publisher and the Agentic host share.
 //!
-//! A publisher writes a connector from a template, signs its manifest and component into a
-//! package, and hands the package to administrators; the host opens and verifies the same
+//! A publisher writes a connector (or an agent: `type = "agent"` in `plugin.toml`) from a
+//! template, signs its manifest and component into a package, and hands the package to
+//! administrators; the host opens and verifies the same
 //! package at install. Both sides read the format from here, so the publisher's tool
 //! (`agentic-plugin`, in `sdk/cli`) builds in a minute without the host's engine, database or
 //! async runtime, and `agentic plugin new|keygen|sign|verify` in the host run the same code.
@@ -11,8 +12,8 @@
 //! - [`manifest`]: `plugin.toml`, parsed and checked field by field.
 //! - [`keys`]: a publisher's Ed25519 signing key and its public form `ed25519:<base64>`.
 //! - [`archive`]: the `.agp` package: build (sign), open, verify.
-//! - [`component`]: whether a file is a WebAssembly component of the connector world, read
-//!   with `wasmparser` before anything is signed.
+//! - [`component`]: whether a file is a WebAssembly component of the world its manifest's
+//!   `type` names (connector or agent), read with `wasmparser` before anything is signed.
 //! - [`template`]: the connector crate `new` creates (the SDK's `sdk/template/`).
 //! - [`commands`]: `new`, `keygen`, `sign` and `verify` as clap subcommands, shared by both
 //!   command lines.
@@ -51,9 +52,11 @@ pub mod manifest;
 pub mod template;
 
 pub use archive::{component_hash, Package, MAX_PACKAGE_BYTES};
-pub use component::{check_connector, ComponentError, CONNECTOR_FUNCTIONS};
+pub use component::{check, check_agent, check_connector, ComponentError, CONNECTOR_FUNCTIONS};
 pub use keys::{PublicKey, SigningKey};
-pub use manifest::{valid_host_pattern, valid_id, Manifest, ManifestAction, AUTH_KINDS};
+pub use manifest::{
+    valid_host_pattern, valid_id, Manifest, ManifestAction, PackageType, AGENT_NEEDS, AUTH_KINDS,
+};
 
 /// What is wrong with a package, its manifest or a key. The text is for the publisher signing
 /// it or the administrator installing it.

@@ -1,6 +1,11 @@
 //! `plugin.toml`: what an administrator sees and the host enforces before running any code.
 //! Unknown keys are refused and every field is checked, so a mistake is found when the
 //! publisher signs, not when an administrator installs.
+//!
+//! A package is a connector (the default: `type` absent or `type = "connector"`) or an agent
+//! (`type = "agent"`). The two share the id, version, contract version, name, description,
+//! allowed hosts and config schema; a connector also names the credential kinds it works with
+//! and its actions, an agent the permissions its platform calls may use (`needs`).
 
 use std::collections::HashSet;
 
@@ -42,16 +47,69 @@ fn any_object() -> serde_json::Value {
     serde_json::json!({"type": "object"})
 }
 
+/// What a package holds: which world its component targets and who runs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum PackageType {
+    /// A connector of the `agentic:connector` world, used by connections (the default, so
+    /// every manifest written before agents existed stays valid).
+    #[default]
+    Connector,
+    /// An agent of the `agentic:agent` world, deployed as an agent kind.
+    Agent,
+}
+
+impl PackageType {
+    /// The manifest's spelling: `connector` or `agent`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PackageType::Connector => "connector",
+            PackageType::Agent => "agent",
+        }
+    }
+
+    fn is_connector(&self) -> bool {
+        *self == PackageType::Connector
+    }
+}
+
+impl std::fmt::Display for PackageType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The permissions an agent's `needs` may name: those the `agentic:agent/platform` calls are
+/// checked against (`query-records`, `start-sync`, `sync-job`, `write-document`,
+/// `invoke-action`), by their RBAC names. The host grants a deployed agent those of its needs
+/// the deploying person holds, never more.
+pub const AGENT_NEEDS: &[&str] = &[
+    "records:read",
+    "connections:sync",
+    "jobs:read",
+    "documents:manage",
+    "connections:act",
+];
+
 /// `plugin.toml`: what an administrator sees and the host enforces before running any code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// `connector` (the default) or `agent`.
+    #[serde(
+        rename = "type",
+        default,
+        skip_serializing_if = "PackageType::is_connector"
+    )]
+    pub package_type: PackageType,
     /// Identifier (`jira`): lower-case letters, digits and `-`, 2 to 64 characters.
     pub id: String,
     /// The plugin's semver version.
     pub version: String,
-    /// The `agentic:connector` contract version the component targets.
+    /// The contract version the component targets: of `agentic:connector` for a connector, of
+    /// `agentic:agent` for an agent.
     pub wit: String,
     /// Human name.
     pub name: String,
@@ -61,14 +119,21 @@ pub struct Manifest {
     /// Host patterns the plugin may call: `api.example.com`, `*.example.com`, or `*` (any
     /// host; the connection's base URL then decides).
     pub allowed_hosts: Vec<String>,
-    /// Credential kinds the plugin works with.
+    /// Credential kinds the plugin works with (connectors; an agent has none: it never holds
+    /// a credential).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub auth_kinds: Vec<String>,
-    /// JSON Schema of a connection's configuration.
+    /// JSON Schema of a connection's configuration (connectors) or of an agent's config
+    /// (agents: an object schema).
     #[serde(default = "any_object")]
     pub config_schema: serde_json::Value,
-    /// Actions the plugin offers.
-    #[serde(default)]
+    /// Actions the plugin offers (connectors only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ManifestAction>,
+    /// Agents only: the permissions its platform calls may use, a subset of [`AGENT_NEEDS`]
+    /// (absent = none). Connectors must leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs: Option<Vec<String>>,
 }
 
 fn manifest_error(field: &str, why: impl std::fmt::Display) -> PackageError {
@@ -155,6 +220,34 @@ impl Manifest {
                 ));
             }
         }
+        check_schema("config_schema", &self.config_schema)?;
+        match self.package_type {
+            PackageType::Connector => self.validate_connector()?,
+            PackageType::Agent => self.validate_agent()?,
+        }
+        for (i, action) in self.actions.iter().enumerate() {
+            check_schema(&format!("actions[{i}].input_schema"), &action.input_schema)?;
+            check_schema(
+                &format!("actions[{i}].output_schema"),
+                &action.output_schema,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The needs of an agent (none for a connector).
+    pub fn needs(&self) -> &[String] {
+        self.needs.as_deref().unwrap_or_default()
+    }
+
+    fn validate_connector(&self) -> Result<(), PackageError> {
+        if self.needs.is_some() {
+            return Err(manifest_error(
+                "needs",
+                "only agents (type = \"agent\") declare needs; a connector's calls are \
+                 limited by its connection",
+            ));
+        }
         if self.auth_kinds.is_empty() {
             return Err(manifest_error("auth_kinds", "name at least one"));
         }
@@ -166,7 +259,6 @@ impl Manifest {
                 ));
             }
         }
-        check_schema("config_schema", &self.config_schema)?;
         let mut names = HashSet::new();
         for (i, action) in self.actions.iter().enumerate() {
             if !valid_id(&action.name) {
@@ -181,11 +273,48 @@ impl Manifest {
                     format!("{} is declared twice", action.name),
                 ));
             }
-            check_schema(&format!("actions[{i}].input_schema"), &action.input_schema)?;
-            check_schema(
-                &format!("actions[{i}].output_schema"),
-                &action.output_schema,
-            )?;
+        }
+        Ok(())
+    }
+
+    fn validate_agent(&self) -> Result<(), PackageError> {
+        if !self.auth_kinds.is_empty() {
+            return Err(manifest_error(
+                "auth_kinds",
+                "an agent has no credential kinds (it never holds a credential); leave it out",
+            ));
+        }
+        if !self.actions.is_empty() {
+            return Err(manifest_error(
+                "actions",
+                "an agent offers no actions (it may invoke a connection's); leave it out",
+            ));
+        }
+        let mut seen = HashSet::new();
+        for need in self.needs() {
+            if !AGENT_NEEDS.contains(&need.as_str()) {
+                return Err(manifest_error(
+                    "needs",
+                    format!(
+                        "{need:?} is not a permission the platform calls use (they use: {})",
+                        AGENT_NEEDS.join(", ")
+                    ),
+                ));
+            }
+            if !seen.insert(need) {
+                return Err(manifest_error("needs", format!("{need} is named twice")));
+            }
+        }
+        if self
+            .config_schema
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            != Some("object")
+        {
+            return Err(manifest_error(
+                "config_schema",
+                "an agent's config is a JSON object: the schema must say type = \"object\"",
+            ));
         }
         Ok(())
     }
@@ -227,5 +356,63 @@ name = "echo"
         assert!(bad(r#"type = "object""#, "type = 7").starts_with("config_schema:"));
         assert!(bad("name = \"Demo\"", "name = \"Demo\"\nextra = 1").contains("extra"));
         assert!(bad(r#"name = "echo""#, r#"name = "Echo!""#).starts_with("actions[0].name"));
+    }
+
+    const AGENT: &str = r#"type = "agent"
+id = "stale-issues"
+version = "0.1.0"
+wit = "0.1.0"
+name = "Stale issues"
+description = "Writes a weekly report."
+allowed_hosts = []
+needs = ["records:read", "documents:manage"]
+[config_schema]
+type = "object"
+"#;
+
+    #[test]
+    fn an_agent_manifest_parses_with_its_needs() {
+        let m = Manifest::parse(AGENT).expect("agent manifest");
+        assert_eq!(m.package_type, PackageType::Agent);
+        assert_eq!(m.needs(), ["records:read", "documents:manage"]);
+        assert!(m.auth_kinds.is_empty() && m.actions.is_empty());
+        let none = Manifest::parse(
+            &AGENT.replace("needs = [\"records:read\", \"documents:manage\"]\n", ""),
+        )
+        .expect("needs may be absent");
+        assert!(none.needs().is_empty());
+        // Absent type: a connector, as every manifest written before agents.
+        assert_eq!(
+            Manifest::parse(MANIFEST).expect("connector").package_type,
+            PackageType::Connector
+        );
+    }
+
+    #[test]
+    fn agent_and_connector_fields_do_not_mix() {
+        let bad = |text: String| match Manifest::parse(&text) {
+            Err(PackageError::Manifest(m)) => m,
+            other => panic!("expected a manifest error, got {other:?}"),
+        };
+        let needs = bad(AGENT.replace("records:read", "users:manage"));
+        assert!(
+            needs.starts_with("needs:") && needs.contains("users:manage"),
+            "{needs}"
+        );
+        assert!(
+            bad(AGENT.replace("\"documents:manage\"", "\"records:read\"")).starts_with("needs:")
+        );
+        assert!(bad(AGENT.replace(
+            "allowed_hosts = []",
+            "allowed_hosts = []\nauth_kinds = [\"bearer\"]"
+        ))
+        .starts_with("auth_kinds:"));
+        assert!(bad(format!("{AGENT}[[actions]]\nname = \"echo\"\n")).starts_with("actions:"));
+        assert!(bad(AGENT.replace("type = \"object\"", "type = \"array\""))
+            .starts_with("config_schema:"));
+        assert!(bad(AGENT.replace("type = \"agent\"", "type = \"robot\"")).contains("robot"));
+        assert!(
+            bad(MANIFEST.replace("auth_kinds", "needs = []\nauth_kinds")).starts_with("needs:")
+        );
     }
 }

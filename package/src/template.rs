@@ -316,6 +316,30 @@ mod tests {
         assert_eq!(rel("/a/b", "/a/b"), ".");
     }
 
+    /// The templates' manifests as `new` fills them pass the rules `sign` applies: a crate
+    /// made by `new` can be signed as it is.
+    #[test]
+    fn both_templates_manifests_are_valid_as_filled_in() {
+        for (template, kind) in [
+            (Template::Connector, crate::manifest::PackageType::Connector),
+            (Template::Agent, crate::manifest::PackageType::Agent),
+        ] {
+            let text = template
+                .files()
+                .iter()
+                .find(|(path, _)| *path == "plugin.toml")
+                .map(|(_, text)| {
+                    text.replace("{{id}}", "my-thing")
+                        .replace("{{name}}", "My Thing")
+                })
+                .expect("a manifest");
+            let manifest =
+                crate::Manifest::parse(&text).unwrap_or_else(|e| panic!("{template:?}: {e}"));
+            assert_eq!(manifest.package_type, kind);
+            assert_eq!(manifest.id, "my-thing");
+        }
+    }
+
     #[test]
     fn names_come_from_the_id() {
         assert_eq!(title_case("my-tracker"), "My Tracker");

@@ -80,3 +80,110 @@ fn a_component_of_another_world_is_refused_naming_what_it_lacks() {
          discover, read, invoke (it exports hello)"
     );
 }
+
+fn agent_manifest(wit: &str) -> Manifest {
+    Manifest::parse(&format!(
+        "type = \"agent\"\nid = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"{wit}\"\n\
+         name = \"Uptime\"\nallowed_hosts = []\n[config_schema]\ntype = \"object\"\n"
+    ))
+    .expect("agent manifest")
+}
+
+#[test]
+fn agents_pass_as_agents_and_are_refused_as_connectors() {
+    for name in ["agent_web_monitor", "agent_sync_assistant"] {
+        agentic_package::check(&agent_manifest("0.1.0"), &wasm(name))
+            .unwrap_or_else(|e| panic!("{name} is an agent of 0.1.0: {e}"));
+        let err = agentic_package::check(&manifest(&current()), &wasm(name))
+            .expect_err("an agent is not a connector");
+        assert_eq!(
+            err.to_string(),
+            "an agent component, but plugin.toml says type = \"connector\" (or no type); an \
+             agent's manifest says type = \"agent\""
+        );
+    }
+    let err = agentic_package::check(&agent_manifest("9.0.0"), &wasm("agent_web_monitor"))
+        .expect_err("other version");
+    assert_eq!(
+        err.to_string(),
+        "an agent of contract version 0.1.0, but plugin.toml names wit = \"9.0.0\""
+    );
+}
+
+#[test]
+fn a_connector_declared_as_an_agent_is_refused_in_one_line() {
+    let err = agentic_package::check(&agent_manifest("0.1.0"), &wasm("example"))
+        .expect_err("a connector is not an agent");
+    assert_eq!(
+        err,
+        ComponentError::WrongType {
+            found: agentic_package::PackageType::Connector,
+            declared: agentic_package::PackageType::Agent,
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "a connector component, but plugin.toml says type = \"agent\"; a connector's manifest \
+         leaves type out"
+    );
+    let other = agentic_package::check(&agent_manifest("0.1.0"), &wasm("not_a_connector"))
+        .expect_err("another world");
+    assert_eq!(
+        other.to_string(),
+        "a component of another world, not an agent: it does not export run (it exports hello)"
+    );
+}
+
+#[test]
+fn sign_and_verify_work_for_an_agent_and_name_its_type() {
+    use agentic_package::commands::{run, PublisherCommand};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name);
+    let (_, pkcs8) = agentic_package::SigningKey::generate().expect("key");
+    std::fs::write(path("publisher.key"), pkcs8).expect("key file");
+    let agent = "type = \"agent\"\nid = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"0.1.0\"\n\
+                 name = \"Uptime\"\nallowed_hosts = []\nneeds = [\"records:read\"]\n";
+    std::fs::write(path("agent.toml"), agent).expect("manifest");
+    let connector = "id = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"0.1.0\"\n\
+                     name = \"Uptime\"\nallowed_hosts = []\nauth_kinds = [\"anonymous\"]\n";
+    std::fs::write(path("connector.toml"), connector).expect("manifest");
+    std::fs::write(path("monitor.wasm"), wasm("agent_web_monitor")).expect("component");
+    let sign = |manifest: &str| {
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+        run(
+            PublisherCommand::Sign {
+                key: path("publisher.key"),
+                manifest: path(manifest),
+                component: path("monitor.wasm"),
+                out: path("out.agp"),
+            },
+            &mut out,
+            &mut notes,
+        )
+    };
+    let refused = sign("connector.toml").expect_err("an agent under a connector manifest");
+    assert!(
+        refused.to_string().ends_with(
+            "monitor.wasm is not a connector component: an agent component, but plugin.toml \
+             says type = \"connector\" (or no type); an agent's manifest says type = \"agent\""
+        ),
+        "{refused}"
+    );
+    assert!(!path("out.agp").exists());
+    sign("agent.toml").expect("an agent signs");
+    let (mut out, mut notes) = (Vec::new(), Vec::new());
+    run(
+        PublisherCommand::Verify {
+            package: path("out.agp"),
+            key: None,
+        },
+        &mut out,
+        &mut notes,
+    )
+    .expect("verifies");
+    let out = String::from_utf8(out).expect("utf-8");
+    assert!(
+        out.starts_with("agent uptime-check 1.0.0 (contract 0.1.0)\n"),
+        "{out}"
+    );
+}

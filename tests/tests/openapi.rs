@@ -265,10 +265,21 @@ stories! {
         for s in &agent_states {
             app.get(&format!("/api/v1/projects/{id}/agents?state={s}"), &admin.token).await.expect(200);
         }
-        let kinds = enum_values(&doc, &schemas["CreateAgent"]["properties"]["kind"]);
+        // An agent's kind is a built-in kind or an installed package's id: a string of the id
+        // pattern, whose description names every built-in kind served here.
         let served = app.get("/api/v1/agent-kinds", &admin.token).await;
         let names: Vec<&str> = served.json.as_array().expect("kinds").iter().filter_map(|k| k["name"].as_str()).collect();
-        assert_eq!(kinds, names);
+        assert_eq!(names, ["web-monitor", "sync-assistant", "triage-assistant", "external"]);
+        for schema in ["CreateAgent", "AgentView"] {
+            let kind = &schemas[schema]["properties"]["kind"];
+            assert_eq!(kind["type"], "string", "{schema}: {kind}");
+            assert_eq!(kind["pattern"], "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$", "{schema}: {kind}");
+            let description = kind["description"].as_str().unwrap_or_default();
+            for name in &names {
+                assert!(description.contains(&format!("`{name}`")), "{schema}.kind should name {name}: {description}");
+            }
+            assert!(description.contains("installed agent package"), "{description}");
+        }
         let section = "/api/v1/projects/{id}/analytics/{section}";
         let buckets = enum_values(&doc, param(&doc, "get", section, "bucket"));
         assert_eq!(buckets, ["hour", "day", "week", "month"]);

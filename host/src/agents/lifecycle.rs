@@ -16,7 +16,7 @@
 use std::sync::Arc;
 
 use super::components::Components;
-use super::{check_bindings, kind, validate_config, AgentJob, AgentState, DEPLOY, STOP};
+use super::{check_bindings, validate_config, AgentJob, AgentKind, AgentState, DEPLOY, STOP};
 use crate::clock::{Clock, Millis};
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler, JobState};
 use crate::store::agents::Agent;
@@ -98,30 +98,35 @@ impl DeployHandler {
         }
     }
 
-    /// The problem that keeps `agent` from running, if any.
-    async fn problem(&self, agent: &Agent) -> Result<Option<String>, StoreError> {
-        let Some(kind) = kind(&agent.kind) else {
-            return Ok(Some(format!("unknown agent kind {}", agent.kind)));
+    /// The problem that keeps `agent` from running, if any; else its kind.
+    async fn problem(&self, agent: &Agent) -> Result<Result<AgentKind, String>, StoreError> {
+        let kind = match self.components.kind(&agent.kind).await {
+            Ok(Some(kind)) => kind,
+            Ok(None) => return Ok(Err(format!("unknown agent kind {}", agent.kind))),
+            Err(crate::plugins::registry::RegistryError::Store(e)) => return Err(e),
+            Err(e) => return Ok(Err(format!("agent kind {}: {e}", agent.kind))),
         };
         let config: serde_json::Value = match serde_json::from_str(&agent.config) {
             Ok(c) => c,
-            Err(e) => return Ok(Some(format!("stored config is not JSON: {e}"))),
+            Err(e) => return Ok(Err(format!("stored config is not JSON: {e}"))),
         };
-        if let Some((field, message)) = validate_config(kind, &config).into_iter().next() {
-            return Ok(Some(format!("{field}: {message}")));
+        if let Some((field, message)) = validate_config(&kind, &config).into_iter().next() {
+            return Ok(Err(format!("{field}: {message}")));
         }
-        if kind.component.is_some() {
-            if let Err(why) = self.components.get(kind).await {
-                return Ok(Some(format!(
+        if kind.runs_on_host() {
+            if let Err(why) = self.components.get(&kind).await {
+                return Ok(Err(format!(
                     "the {} component cannot run on this host: {why}",
-                    kind.name
+                    kind.name()
                 )));
             }
         }
-        Ok(check_bindings(&self.store, agent.project_id, kind, &config)
-            .await?
-            .err()
-            .map(|(field, message)| format!("{field}: {message}")))
+        Ok(
+            check_bindings(&self.store, agent.project_id, &kind, &config)
+                .await?
+                .map(|()| kind)
+                .map_err(|(field, message)| format!("{field}: {message}")),
+        )
     }
 
     async fn deploy(&self, ctx: &JobContext) -> Result<serde_json::Value, JobError> {
@@ -148,24 +153,27 @@ impl DeployHandler {
             Err(e) => return Err(self.give_up(ctx, agent_id, &e).await),
         };
         let now = self.clock.now_ms();
-        if let Some(problem) = problem {
-            self.store
-                .settle_agent(
-                    agent_id,
-                    job,
-                    AgentState::Deploying,
-                    AgentState::Failed,
-                    Some(&problem),
-                    now,
-                )
-                .await
-                .map_err(|e| retry(ctx, &e))?;
-            return Err(JobError::Permanent(format!("deploy failed: {problem}")));
-        }
+        let kind = match problem {
+            Ok(kind) => kind,
+            Err(problem) => {
+                self.store
+                    .settle_agent(
+                        agent_id,
+                        job,
+                        AgentState::Deploying,
+                        AgentState::Failed,
+                        Some(&problem),
+                        now,
+                    )
+                    .await
+                    .map_err(|e| retry(ctx, &e))?;
+                return Err(JobError::Permanent(format!("deploy failed: {problem}")));
+            }
+        };
         let grant = serde_json::to_string(&grant.unwrap_or_default()).unwrap_or_default();
-        let first_run = kind(&agent.kind)
-            .and_then(|k| k.component)
-            .map(|_| super::run::first_run(&agent, now));
+        let first_run = kind
+            .runs_on_host()
+            .then(|| super::run::first_run(&agent, &kind, now));
         let moved = self
             .store
             .start_agent_runs(

@@ -4,12 +4,14 @@
 //! processes elsewhere that report heartbeats with a token of their own.
 //!
 //! # Kinds
-//! An agent has a *kind* from a small registry in code ([`KINDS`]); each kind has a JSON Schema
-//! its `config` must satisfy ([`validate_config`]), for some bindings checked against the
-//! project ([`check_bindings`]: a `sync-assistant` or `triage-assistant` names connections of the project), and
-//! for component kinds the component that runs it ([`components`]) and the permissions its
-//! platform calls may need ([`Kind::needs`]). `GET /agent-kinds` lists a component kind only
-//! when its component loads on this host.
+//! An agent has a *kind*: one built into the host ([`KINDS`]) or the id of an installed agent
+//! package ([`installed`]; [`AgentKind`] is either). Each kind has a JSON Schema its `config`
+//! must satisfy ([`validate_config`]), for some bindings checked against the project
+//! ([`check_bindings`]: a `sync-assistant` or `triage-assistant` names connections of the
+//! project, a package kind must be enabled in it), and for component kinds the component that
+//! runs it ([`components`]) and the permissions its platform calls may need
+//! ([`AgentKind::needs`]). `GET /agent-kinds` lists a component kind only when its component
+//! loads on this host.
 //!
 //! # Lifecycle
 //! ```text
@@ -37,8 +39,10 @@
 
 /// Alerts when an agent turns unhealthy or recovers: event stream, audit log, metrics, webhook.
 pub mod alerts;
-/// Where the host finds the components of the built-in kinds.
+/// Where the host finds the components of the built-in kinds and of installed packages.
 pub mod components;
+/// Agent kinds from installed agent packages.
+pub mod installed;
 /// Deploy and stop jobs.
 pub mod lifecycle;
 /// The `platform` interface as the host serves it: grant checks and audit.
@@ -48,6 +52,7 @@ pub mod run;
 /// Event triggers: runs brought forward by the syncs of the connection an agent names.
 pub mod triggers;
 
+pub use installed::AgentKind;
 pub use lifecycle::{stale_job, DeployHandler, StopHandler};
 
 use std::sync::OnceLock;
@@ -70,7 +75,7 @@ pub const STOP: &str = "agent.stop";
 pub struct AgentJob {
     /// The agent.
     pub agent_id: i64,
-    /// Deploys: the permissions the agent's platform calls may use — those of [`Kind::needs`]
+    /// Deploys: the permissions the agent's platform calls may use — those of [`AgentKind::needs`]
     /// the deploying person holds (role and, for API keys, scopes), fixed when they asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant: Option<Vec<String>>,
@@ -90,21 +95,6 @@ pub struct Kind {
     pub component: Option<&'static str>,
     /// The permissions its platform calls may use, if the deploying person holds them.
     pub needs: &'static [Permission],
-}
-
-/// The name of a kind of agent, the closed set of [`KINDS`]: what the OpenAPI document declares
-/// for an agent's `kind` (a test keeps the two equal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum KindName {
-    /// The `web-monitor` kind.
-    WebMonitor,
-    /// The `sync-assistant` kind.
-    SyncAssistant,
-    /// The `triage-assistant` kind.
-    TriageAssistant,
-    /// The `external` kind.
-    External,
 }
 
 /// The kinds this host knows.
@@ -257,7 +247,7 @@ pub const KINDS: &[Kind] = &[
 /// The largest config accepted, serialized (bytes).
 pub const MAX_CONFIG_BYTES: usize = 16 * 1024;
 
-/// A kind by name.
+/// A built-in kind by name (installed ones: [`components::Components::kind`]).
 pub fn kind(name: &str) -> Option<&'static Kind> {
     KINDS.iter().find(|k| k.name == name)
 }
@@ -283,7 +273,7 @@ impl Kind {
 
 /// Every way `config` breaks `kind`'s schema (at most 20), as `(field, message)` with fields
 /// named `config.<path>`: a missing or unexpected property is named itself.
-pub fn validate_config(kind: &Kind, config: &serde_json::Value) -> Vec<(String, String)> {
+pub fn validate_config(kind: &AgentKind, config: &serde_json::Value) -> Vec<(String, String)> {
     if config.to_string().len() > MAX_CONFIG_BYTES {
         return vec![(
             "config".into(),
@@ -292,7 +282,7 @@ pub fn validate_config(kind: &Kind, config: &serde_json::Value) -> Vec<(String, 
     }
     let Some(validator) = kind.validator() else {
         // A schema in our own code that does not compile is a bug; refuse rather than accept.
-        tracing::error!(kind = kind.name, "agent kind schema does not compile");
+        tracing::error!(kind = kind.name(), "agent kind schema does not compile");
         return vec![("kind".into(), "this kind cannot be configured".into())];
     };
     let mut errors: Vec<(String, String)> = validator
@@ -321,19 +311,35 @@ pub fn validate_config(kind: &Kind, config: &serde_json::Value) -> Vec<(String, 
 }
 
 /// Checks what `config` refers to in the project: `Ok(Err((field, message)))` names the broken
-/// reference. A `sync-assistant`'s and a `triage-assistant`'s `connection_id`, and a
-/// `triage-assistant`'s `model_connection_id`, must be connections of the project whose plugin
-/// is enabled in it.
+/// reference. A `sync-assistant`'s, a `triage-assistant`'s and an installed package kind's
+/// `connection_id`, and a `triage-assistant`'s `model_connection_id`, must be connections of
+/// the project whose plugin is enabled in it; an installed package kind must itself be enabled
+/// in the project.
 pub async fn check_bindings(
     store: &Store,
     project_id: i64,
-    kind: &Kind,
+    kind: &AgentKind,
     config: &serde_json::Value,
 ) -> Result<Result<(), (String, String)>, StoreError> {
-    let fields: &[&str] = match kind.name {
-        "sync-assistant" => &["connection_id"],
-        "triage-assistant" => &["connection_id", "model_connection_id"],
-        _ => &[],
+    if let AgentKind::Installed(k) = kind {
+        if !store.plugin_enabled(project_id, k.id()).await? {
+            return Ok(Err((
+                "kind".into(),
+                format!(
+                    "agent package {} is not enabled in this project (PUT                      /projects/{project_id}/plugins/{})",
+                    k.id(),
+                    k.id()
+                ),
+            )));
+        }
+    }
+    let fields: &[&str] = match kind {
+        AgentKind::Installed(_) => &["connection_id"],
+        AgentKind::BuiltIn(k) => match k.name {
+            "sync-assistant" => &["connection_id"],
+            "triage-assistant" => &["connection_id", "model_connection_id"],
+            _ => &[],
+        },
     };
     for field in fields {
         let Some(id) = config.get(*field).and_then(serde_json::Value::as_i64) else {
@@ -393,9 +399,10 @@ impl Health {
     }
 }
 
-/// Whether the agent's kind runs elsewhere and reports heartbeats.
+/// Whether the agent's kind runs elsewhere and reports heartbeats: the built-in `external`
+/// kind. (Every other kind, installed packages included, runs on the host.)
 pub fn is_external(agent: &Agent) -> bool {
-    kind(&agent.kind).is_none_or(|k| k.component.is_none())
+    kind(&agent.kind).is_some_and(|k| k.component.is_none())
 }
 
 /// The agent's health at `now`: measured from runs for component kinds, from heartbeats due
@@ -460,24 +467,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kind_names_are_the_kinds() {
-        let declared: Vec<String> = [
-            KindName::WebMonitor,
-            KindName::SyncAssistant,
-            KindName::TriageAssistant,
-            KindName::External,
-        ]
-        .iter()
-        .map(|k| {
-            serde_json::to_value(k)
-                .expect("name")
-                .as_str()
-                .expect("text")
-                .to_owned()
-        })
-        .collect();
-        let known: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
-        assert_eq!(declared, known);
+    fn built_in_kind_names_are_valid_package_ids() {
+        // An installed package may not take a built-in name (the install refuses it), and
+        // the API's kind pattern is that of package ids: built-ins must match it too.
+        for k in KINDS {
+            assert!(crate::plugins::package::valid_id(k.name), "{}", k.name);
+        }
     }
 
     #[test]
@@ -489,13 +484,15 @@ mod tests {
 
     #[test]
     fn config_errors_name_their_field() {
-        let k = kind("web-monitor").expect("kind");
-        let errors = validate_config(k, &serde_json::json!({"interval_secs": 5, "extra": 1}));
+        let k = AgentKind::BuiltIn(kind("web-monitor").expect("kind"));
+        let errors = validate_config(&k, &serde_json::json!({"interval_secs": 5, "extra": 1}));
         let fields: Vec<&str> = errors.iter().map(|(f, _)| f.as_str()).collect();
         assert!(fields.contains(&"config.url"), "{errors:?}");
         assert!(fields.contains(&"config.interval_secs"), "{errors:?}");
         assert!(fields.contains(&"config.extra"), "{errors:?}");
-        assert!(validate_config(k, &serde_json::json!({"url": "https://example.com/"})).is_empty());
+        assert!(
+            validate_config(&k, &serde_json::json!({"url": "https://example.com/"})).is_empty()
+        );
     }
 
     #[test]

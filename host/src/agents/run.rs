@@ -12,7 +12,9 @@
 //! - egress: a `web-monitor` may request its own URL (host and path prefix) under the egress
 //!   rules, private addresses only with `allow_private_network` (Administrators set it); a
 //!   `triage-assistant` its model connection's base URL, with that connection's credential
-//!   injected by the host ([`RunHandler::prepare`]); other kinds get no network at all;
+//!   injected by the host ([`RunHandler::prepare`]); an installed package kind the hosts its
+//!   manifest allows (same private-network rule, never a credential); other kinds get no
+//!   network at all;
 //! - the [`super::platform`] interface under the agent's grant.
 //!
 //! The host measures each run: its duration and outcome (`duration_ms`, `ok`) join the agent's
@@ -29,8 +31,8 @@ use serde_json::{json, Map, Value};
 
 use super::alerts::{self, Change};
 use super::components::Components;
+use super::installed::AgentKind;
 use super::platform::{AgentPlatform, Grant, Services};
-use super::{kind, Kind};
 use crate::clock::{Clock, Millis};
 use crate::config::AgentsConfig;
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
@@ -79,16 +81,14 @@ fn run_job(agent: &Agent, payload: &RunJob, run_at: Millis) -> NewJob {
 }
 
 /// The first run of a deployment: due at once, or at the first firing of the agent's cron.
-pub fn first_run(agent: &Agent, now: Millis) -> NewJob {
+pub fn first_run(agent: &Agent, kind: &AgentKind, now: Millis) -> NewJob {
     let payload = RunJob {
         agent_id: agent.id,
         run: 1,
         retry: false,
     };
     let config: Value = serde_json::from_str(&agent.config).unwrap_or_default();
-    let due = super::kind(&agent.kind)
-        .and_then(|kind| schedule_of(kind, &config).ok())
-        .map_or(now, |schedule| schedule.first(now));
+    let due = schedule_of(kind, &config).map_or(now, |schedule| schedule.first(now));
     NewJob {
         created_by: None,
         ..run_job(agent, &payload, due)
@@ -110,7 +110,7 @@ const CRON_SAMPLE: usize = 200;
 /// The schedule `config` asks for, or why it cannot be used as `(field, message)`: a cron that
 /// does not parse, never fires, fires more often than the kind's shortest interval, or comes
 /// with an `interval_secs` beside it.
-pub fn schedule_of(kind: &Kind, config: &Value) -> Result<Schedule, (String, String)> {
+pub fn schedule_of(kind: &AgentKind, config: &Value) -> Result<Schedule, (String, String)> {
     let Some(expression) = config.get("cron").and_then(Value::as_str) else {
         return Ok(Schedule::Every(interval_ms(kind, config)));
     };
@@ -174,7 +174,7 @@ impl Schedule {
 }
 
 /// The kind's interval (`interval_secs`, default per kind), in milliseconds.
-fn interval_ms(kind: &Kind, config: &Value) -> Millis {
+fn interval_ms(kind: &AgentKind, config: &Value) -> Millis {
     let default = kind
         .schema()
         .pointer("/properties/interval_secs/default")
@@ -195,10 +195,27 @@ fn unhealthy_after(config: &Value) -> i64 {
         .unwrap_or(3)
 }
 
-/// What a run may reach over HTTP: a `web-monitor` its URL, other kinds nothing (a
-/// `triage-assistant` gets its model connection's instead, in [`RunHandler::prepare`]).
-pub fn egress(kind: &Kind, config: &Value) -> Result<Call, String> {
-    if kind.name != "web-monitor" {
+/// What a run may reach over HTTP: a `web-monitor` its URL, an installed package kind the
+/// hosts its manifest allows (none: no network), other kinds nothing (a `triage-assistant`
+/// gets its model connection's instead, in [`RunHandler::prepare`]).
+pub fn egress(kind: &AgentKind, config: &Value) -> Result<Call, String> {
+    let allow_private = config
+        .get("allow_private_network")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    if let AgentKind::Installed(k) = kind {
+        let hosts = &k.active.manifest.allowed_hosts;
+        if hosts.is_empty() {
+            return Ok(Call::default());
+        }
+        let policy = EgressPolicy::hosts(hosts).allow_private(allow_private);
+        return Ok(Call {
+            egress: Some(Arc::new(policy)),
+            progress: None,
+            connection: None,
+        });
+    }
+    if kind.name() != "web-monitor" {
         return Ok(Call::default());
     }
     let url = config
@@ -210,10 +227,6 @@ pub fn egress(kind: &Kind, config: &Value) -> Result<Call, String> {
         .host_str()
         .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
         .ok_or("url has no host")?;
-    let allow_private = config
-        .get("allow_private_network")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
     let policy = EgressPolicy::new(&[host], url)
         .map_err(|e| e.to_string())?
         .allow_private(allow_private);
@@ -320,12 +333,18 @@ impl RunHandler {
                 "skipped": format!("the agent is {} and this is not its current run", agent.state),
             }));
         }
-        let Some(kind) = kind(&agent.kind).filter(|k| k.component.is_some()) else {
+        let kind = self
+            .components
+            .kind(&agent.kind)
+            .await
+            .map_err(|e| JobError::Retry(format!("reading the agent's kind: {e}")))?;
+        let Some(kind) = kind.filter(AgentKind::runs_on_host) else {
             return Err(JobError::Permanent(format!(
                 "{} agents do not run on the host",
                 agent.kind
             )));
         };
+        let kind = &kind;
         let config: Value = serde_json::from_str(&agent.config).unwrap_or_default();
         let started_at = self.clock.now_ms();
         let t0 = Instant::now();
@@ -348,11 +367,13 @@ impl RunHandler {
             consecutive_failures: u32::try_from(agent.consecutive_failures).unwrap_or(u32::MAX),
         };
         ctx.progress(0, Some(1), format!("run {} ({triggered_by})", job.run));
+        let disabled = self.disabled(&agent, kind).await?;
         let report = match (
             self.components.get(kind).await,
             self.prepare(&agent, kind, &config).await,
         ) {
-            (Err(why), _) => Err(format!("the {} component cannot run: {why}", kind.name)),
+            _ if disabled.is_some() => Err(disabled.unwrap_or_default()),
+            (Err(why), _) => Err(format!("the {} component cannot run: {why}", kind.name())),
             (_, Err(why)) => Err(format!("denied: egress: {why}")),
             (Ok(component), Ok((call, run_config))) => {
                 let runtime = self
@@ -410,9 +431,9 @@ impl RunHandler {
                 .collect(),
         )
         .to_string();
-        metrics::counter!("agentic_agent_runs_total", "kind" => kind.name, "outcome" => if ok { "succeeded" } else { "failed" })
+        metrics::counter!("agentic_agent_runs_total", "kind" => kind.name().to_owned(), "outcome" => if ok { "succeeded" } else { "failed" })
             .increment(1);
-        metrics::histogram!("agentic_agent_run_seconds", "kind" => kind.name)
+        metrics::histogram!("agentic_agent_run_seconds", "kind" => kind.name().to_owned())
             .record(t0.elapsed().as_secs_f64());
         let now = self.clock.now_ms();
         // A config that no longer validates cannot have been saved; run on the kind's interval.
@@ -501,10 +522,10 @@ impl RunHandler {
     async fn prepare(
         &self,
         agent: &Agent,
-        kind: &Kind,
+        kind: &AgentKind,
         config: &Value,
     ) -> Result<(Call, String), String> {
-        if kind.name != "triage-assistant" {
+        if kind.name() != "triage-assistant" {
             return egress(kind, config).map(|call| (call, agent.config.clone()));
         }
         let id = config
@@ -540,6 +561,20 @@ impl RunHandler {
         let mut run_config = config.clone();
         run_config["model_base_url"] = json!(connection.base_url);
         Ok((call, run_config.to_string()))
+    }
+
+    /// Why the run may not start, for an installed package kind no longer enabled in the
+    /// agent's project (a failed run, as for a connection whose plugin was disabled).
+    async fn disabled(&self, agent: &Agent, kind: &AgentKind) -> Result<Option<String>, JobError> {
+        let AgentKind::Installed(k) = kind else {
+            return Ok(None);
+        };
+        let enabled = self
+            .store
+            .plugin_enabled(agent.project_id, k.id())
+            .await
+            .map_err(|e| JobError::store("reading the package's enablement", e))?;
+        Ok((!enabled).then(|| format!("agent package {} is not enabled in the project", k.id())))
     }
 
     /// Audits an outgoing request of the agent that the egress rules refused.

@@ -17,11 +17,11 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
+use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
-use crate::agents::{self, AgentJob, AgentState, Health, KindName};
+use crate::agents::{self, AgentJob, AgentState, Health};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::{to_datetime, Millis};
 use crate::rbac::{Permission, Role};
@@ -31,7 +31,6 @@ use crate::store::StoreError;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_kinds))
         .routes(routes!(list_agents, create_agent))
         .routes(routes!(get_agent, update_agent, delete_agent))
         .routes(routes!(deploy_agent))
@@ -60,8 +59,9 @@ struct AgentView {
     project_id: i64,
     /// Unique in the project.
     name: String,
-    /// One of `GET /agent-kinds`.
-    #[schema(value_type = KindName)]
+    /// One of `GET /agent-kinds`: a built-in kind (`web-monitor`, `sync-assistant`,
+    /// `triage-assistant`, `external`) or the id of an installed agent package.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
     kind: String,
     /// Valid against the kind's config schema.
     #[schema(value_type = Object)]
@@ -140,58 +140,6 @@ impl AgentView {
 
 fn view(state: &AppState, a: Agent) -> AgentView {
     AgentView::new(a, state.now(), timeout_ms(state))
-}
-
-/// Where a kind of agent runs.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-enum RunsOn {
-    /// A component this host runs on its sandbox.
-    Host,
-    /// A process elsewhere that reports heartbeats.
-    External,
-}
-
-/// A kind of agent.
-#[derive(Debug, Serialize, ToSchema)]
-struct KindView {
-    name: &'static str,
-    description: &'static str,
-    /// `host`: this host runs it; `external`: a process elsewhere reports heartbeats.
-    runs_on: RunsOn,
-    /// JSON Schema an agent's `config` must satisfy.
-    #[schema(value_type = Object)]
-    config_schema: serde_json::Value,
-}
-
-/// The kinds of agent that can be deployed here, with their config schemas: the component
-/// kinds whose component loads on this host (`runs_on: host`), and `external` (`runs_on:
-/// external`: not run by the host). Needs `agents:read`.
-#[utoipa::path(get, path = "/agent-kinds", tag = "agents",
-    responses((status = 200, body = Vec<KindView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_kinds(
-    State(state): State<AppState>,
-    who: Principal,
-    query: ApiQuery<NoQuery>,
-) -> ApiResult<Json<Vec<KindView>>> {
-    who.require(Permission::AgentsRead)?;
-    query.parse()?;
-    let mut kinds = Vec::new();
-    for k in agents::KINDS {
-        if state.agent_components.runnable(k).await {
-            kinds.push(KindView {
-                name: k.name,
-                description: k.description,
-                runs_on: if k.component.is_some() {
-                    RunsOn::Host
-                } else {
-                    RunsOn::External
-                },
-                config_schema: k.schema(),
-            });
-        }
-    }
-    Ok(Json(kinds))
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,8 +227,10 @@ struct CreateAgent {
     /// 1–100 characters, one line, unique in the project.
     #[schema(min_length = 1, max_length = 100, format = "line")]
     name: String,
-    /// One of `GET /agent-kinds`.
-    #[schema(value_type = KindName)]
+    /// One of `GET /agent-kinds`: a built-in kind (`web-monitor`, `sync-assistant`,
+    /// `triage-assistant`, `external`) or the id of an installed agent package enabled in the
+    /// project.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$")]
     kind: String,
     /// Valid against the kind's config schema (at most 16 KiB); default `{}`.
     #[serde(default = "empty_object")]
@@ -350,14 +300,18 @@ async fn admit(
                 .into(),
         ));
     }
-    let Some(kind) = agents::kind(kind) else {
+    let Some(kind) = state.agent_components.kind(kind).await? else {
         let names: Vec<&str> = agents::KINDS.iter().map(|k| k.name).collect();
         return Err(ApiError::field(
             "kind",
-            format!("unknown kind; one of {}", names.join(", ")),
+            format!(
+                "unknown kind; one of {} or the id of an installed agent package \
+                 (GET /agent-kinds)",
+                names.join(", ")
+            ),
         ));
     };
-    let errors = agents::validate_config(kind, config);
+    let errors = agents::validate_config(&kind, config);
     if !errors.is_empty() {
         return Err(ApiError::Validation(
             errors
@@ -366,7 +320,7 @@ async fn admit(
                 .collect(),
         ));
     }
-    agents::check_bindings(&state.store, project, kind, config)
+    agents::check_bindings(&state.store, project, &kind, config)
         .await?
         .map_err(|(field, message)| ApiError::field(&field, message))
 }
@@ -616,8 +570,8 @@ fn cannot_stop(agent: &Agent) -> ApiError {
 /// Deploys an idle agent (`draft`, `stopped` or `failed`): it becomes `deploying` and an
 /// `agent.deploy` job checks its config, references and (component kinds) component and makes it
 /// `running` (or `failed`, with the reason in `last_error`); a component agent's first run is
-/// enqueued then. The agent's grant is fixed now: the kind's needed permissions that the caller
-/// holds. Other states are 409. Needs `agents:manage`.
+/// enqueued then. The agent's grant is fixed now: the kind's needed permissions (an installed
+/// package's manifest `needs`) that the caller holds. Other states are 409. Needs `agents:manage`.
 #[utoipa::path(post, path = "/projects/{id}/agents/{agent_id}/deploy", tag = "agents",
     params(("id" = i64, Path, description = "Project id"), ("agent_id" = i64, Path, description = "Agent id")),
     responses((status = 202, body = TransitionStarted), (status = 404, body = Problem), (status = 409, body = Problem),
@@ -630,9 +584,10 @@ async fn deploy_agent(
 ) -> ApiResult<(StatusCode, Json<TransitionStarted>)> {
     let current = load(&state, &who, &path, Permission::AgentsManage).await?;
     let now = state.now();
-    // The grant: what of the kind's needs the person deploying holds, fixed now.
-    let grant = agents::kind(&current.kind).map(|k| {
-        k.needs
+    // The grant: what of the kind's needs the person deploying holds, fixed now (an installed
+    // kind's needs as its active version declares them).
+    let grant = state.agent_components.kind(&current.kind).await?.map(|k| {
+        k.needs()
             .iter()
             .filter(|p| who.require(**p).is_ok())
             .map(|p| p.as_str().to_owned())

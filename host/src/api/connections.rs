@@ -214,7 +214,7 @@ pub(super) struct ConnectionPath {
 }
 
 /// The manifest of a plugin a connection may use in this project, with the rules a connection
-/// must meet checked: installed (422), enabled here (409), the config, credential kind and base
+/// must meet checked: installed and a connector, not an agent package (422), enabled here (409), the config, credential kind and base
 /// URL acceptable to it and not on a link-local or metadata address (422 with the field).
 async fn admit(
     state: &AppState,
@@ -232,6 +232,10 @@ async fn admit(
             crate::plugins::registry::RegistryError::NotFound(_) => {
                 ApiError::field("plugin_id", "no installed plugin has this id")
             }
+            e @ crate::plugins::registry::RegistryError::WrongType { .. } => ApiError::field(
+                "plugin_id",
+                format!("{e}: a connection uses a connector plugin; an agent package is deployed as an agent"),
+            ),
             other => other.into(),
         })?;
     if !state.store.plugin_enabled(project, plugin_id).await? {

@@ -42,6 +42,8 @@ pub mod pagination;
 
 /// A connection's actions: list them, run one.
 mod actions;
+/// The kinds of agent: built-in and installed agent packages.
+mod agent_kinds;
 /// Component agents' runs and every agent's event stream (events and alerts).
 mod agent_runs;
 /// The API agents call with their runtime token: heartbeats and metrics.
@@ -197,6 +199,7 @@ fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
         ("documents", documents::router()),
         ("web_tasks", web_tasks::router()),
         ("agents", agents::router()),
+        ("agent_kinds", agent_kinds::router()),
         ("agent_runs", agent_runs::router()),
         ("agent_runtime", agent_runtime::router()),
         ("analytics", analytics::router()),

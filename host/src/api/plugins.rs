@@ -1,6 +1,8 @@
-//! Connector plugins over REST: the administrator's lifecycle (install, upgrade, rollback,
-//! uninstall, trusted publishers), per-project enablement, and trying an enabled plugin's
-//! `discover` and `read` on a configuration.
+//! Plugins over REST: the administrator's lifecycle (install, upgrade, rollback, uninstall,
+//! trusted publishers), per-project enablement, and trying an enabled connector's `discover`
+//! and `read` on a configuration. Agent packages (`type = "agent"`) go through the same
+//! lifecycle and enablement; they are deployed as agent kinds (`super::agents`), never used by
+//! a connection.
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -19,7 +21,9 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
-use crate::plugins::package::{Manifest, ManifestAction, PackageError, MAX_PACKAGE_BYTES};
+use crate::plugins::package::{
+    Manifest, ManifestAction, PackageError, PackageType, MAX_PACKAGE_BYTES,
+};
 use crate::plugins::registry::{Actor, RegistryError};
 use crate::plugins::{kind_name, Call, PluginError};
 use crate::rbac::Permission;
@@ -49,7 +53,7 @@ pub const PACKAGE_MEDIA_TYPE: &str = "application/vnd.agentic.plugin+tar";
 #[derive(Debug, Serialize, ToSchema)]
 struct PluginVersionView {
     version: String,
-    /// `agentic:connector` contract version.
+    /// Contract version: of `agentic:connector` (connectors) or `agentic:agent` (agents).
     wit: String,
     /// SHA-256 of the component.
     sha256: String,
@@ -64,6 +68,9 @@ struct PluginVersionView {
 #[derive(Debug, Serialize, ToSchema)]
 struct PluginView {
     id: String,
+    /// `connector` (used by connections) or `agent` (deployed as an agent kind of this id).
+    #[serde(rename = "type")]
+    package_type: PackageType,
     name: String,
     description: String,
     active_version: String,
@@ -75,6 +82,9 @@ struct PluginView {
     #[schema(value_type = Object)]
     config_schema: serde_json::Value,
     actions: Vec<ManifestAction>,
+    /// Agent packages: the permissions its platform calls may use (a deployed agent gets
+    /// those its deployer holds).
+    needs: Vec<String>,
     versions: Vec<PluginVersionView>,
     /// Projects it is enabled in (shown to `plugins:manage` only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +103,8 @@ fn view(plugin: InstalledPlugin, who: &Principal) -> ApiResult<PluginView> {
         .map_err(|e| ApiError::internal(format!("stored manifest of {}", plugin.id), e))?;
     Ok(PluginView {
         id: plugin.id,
+        package_type: manifest.package_type,
+        needs: manifest.needs().to_vec(),
         name: manifest.name,
         description: manifest.description,
         active_version: plugin.active_version,
@@ -149,7 +161,8 @@ impl From<RegistryError> for ApiError {
             RegistryError::Package(PackageError::Manifest(m)) => ApiError::field("plugin.toml", m),
             RegistryError::Package(PackageError::Signature(m)) => ApiError::field("plugin.sig", m),
             e @ RegistryError::UnknownPublisher(_) => ApiError::field("plugin.sig", e.to_string()),
-            e @ RegistryError::NotAComponent(_) => ApiError::field("plugin.wasm", e.to_string()),
+            e @ RegistryError::NotAComponent(..) => ApiError::field("plugin.wasm", e.to_string()),
+            e @ RegistryError::WrongType { .. } => ApiError::Conflict(e.to_string()),
             e @ RegistryError::Mismatch(_) => ApiError::field("plugin.toml", e.to_string()),
             e @ RegistryError::AlreadyInstalled { .. } => ApiError::Conflict(e.to_string()),
             e @ RegistryError::NotNewer { .. } => ApiError::Conflict(e.to_string()),

@@ -42,8 +42,8 @@ pub(super) enum PluginCommand {
         /// The package file (`.agp`).
         package: PathBuf,
     },
-    /// List installed plugins: id, active and previous version, all versions, the projects
-    /// it is enabled in (a table with headers).
+    /// List installed plugins: id, type (connector or agent), active and previous version, all
+    /// versions, the projects it is enabled in (a table with headers).
     List,
     /// Enable an installed plugin in a project.
     Enable {
@@ -174,6 +174,7 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
         PluginCommand::List => {
             let mut table = Table::new(&[
                 "ID",
+                "TYPE",
                 "ACTIVE",
                 "PREVIOUS",
                 "VERSIONS",
@@ -182,8 +183,13 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
             for p in store.list_plugins().await? {
                 let versions: Vec<&str> = p.versions.iter().map(|v| v.version.as_str()).collect();
                 let projects: Vec<String> = p.enabled_projects.iter().map(i64::to_string).collect();
+                let kind = p
+                    .active()
+                    .and_then(|v| crate::plugins::package::Manifest::parse(&v.manifest).ok())
+                    .map_or("?", |m| m.package_type.as_str());
                 table.row([
                     p.id,
+                    kind.to_owned(),
                     p.active_version,
                     p.previous_version.unwrap_or_else(|| "-".to_owned()),
                     versions.join(","),

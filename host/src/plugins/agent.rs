@@ -147,8 +147,22 @@ impl Runtime {
     /// Compiles `bytes` and checks that it is a component of the `agent` world whose imports
     /// the host provides. (The agents layer keeps what it loaded: built-in agents are few.)
     pub fn load_agent(&self, name: &str, bytes: &[u8]) -> Result<AgentComponent, PluginError> {
-        let component = Component::new(&self.sandbox.engine, bytes)
-            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
+        self.load_agent_cached(name, bytes, None)
+    }
+
+    /// Like [`Runtime::load_agent`], with the compiled code cached in `dir` as connectors' is
+    /// (installed agent packages: compiled once, not again after a restart).
+    pub fn load_agent_cached(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        dir: Option<&std::path::Path>,
+    ) -> Result<AgentComponent, PluginError> {
+        let component = match dir {
+            Some(dir) => self.compile_cached(bytes, dir)?,
+            None => Component::new(&self.sandbox.engine, bytes)
+                .map_err(|e| PluginError::Invalid(format!("{e:#}")))?,
+        };
         let pre = self
             .linker
             .instantiate_pre(&component)

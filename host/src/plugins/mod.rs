@@ -1,4 +1,5 @@
-//! Connector plugins: WebAssembly components run in a sandbox.
+//! Plugins: WebAssembly components run in a sandbox — connectors, and installed agent packages
+//! ([`agent_package`]; agents run on the same sandbox through [`agent`]).
 //!
 //! [`runtime`] compiles components, checks that they implement the `agentic:connector` world,
 //! and runs each call in a fresh instance (a stream's pages in one, through a `Reader`) under a
@@ -8,6 +9,8 @@
 
 /// Agent components: the `agentic:agent` world on the same sandbox, with the `platform` import.
 pub mod agent;
+/// Installed agent packages (`type = "agent"`): their install checks and compiled components.
+pub mod agent_package;
 /// The generated bindings of every served version of the `agentic:connector` world.
 mod bindings;
 /// Outbound HTTP policy: the `wasi:http` send hook.

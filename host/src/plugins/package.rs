@@ -1,15 +1,20 @@
 //! Plugin packages. The format — `plugin.toml`, publisher keys, the signed `.agp` archive — is
 //! the `agentic-package` crate's, shared with the publisher's tool `agentic-plugin`, and is
 //! re-exported here so the host names it in one place. What is the host's own is which
-//! contract versions it runs: [`open`] refuses the others at install.
+//! contract versions it runs — of `agentic:connector` for connectors, of `agentic:agent` for
+//! agent packages: [`open`] refuses the others at install.
 
 pub use agentic_package::{
     component_hash, valid_host_pattern, valid_id, Manifest, ManifestAction, Package, PackageError,
-    PublicKey, SigningKey, AUTH_KINDS, MAX_PACKAGE_BYTES,
+    PackageType, PublicKey, SigningKey, AGENT_NEEDS, AUTH_KINDS, MAX_PACKAGE_BYTES,
 };
 
-/// Contract versions this host runs. A package built against another one is refused at install.
+/// Connector contract versions this host runs. A package built against another one is refused
+/// at install.
 pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+
+/// Agent contract versions (`agentic:agent`) this host runs.
+pub const SUPPORTED_AGENT_WIT_VERSIONS: &[&str] = &["0.1.0"];
 
 /// Opens package bytes ([`Package::open`]: structure and manifest; the signature is parsed,
 /// not yet checked) and refuses a contract version this host does not run.
@@ -22,13 +27,17 @@ pub fn open(bytes: &[u8]) -> Result<Package, PackageError> {
 /// Whether this host runs the manifest's contract version (checked at install, not when
 /// signing: a publisher may target a newer host than the one signing).
 pub fn require_supported_wit(manifest: &Manifest) -> Result<(), PackageError> {
-    if SUPPORTED_WIT_VERSIONS.contains(&manifest.wit.as_str()) {
+    let (supported, world) = match manifest.package_type {
+        PackageType::Connector => (SUPPORTED_WIT_VERSIONS, ""),
+        PackageType::Agent => (SUPPORTED_AGENT_WIT_VERSIONS, "agent "),
+    };
+    if supported.contains(&manifest.wit.as_str()) {
         return Ok(());
     }
     Err(PackageError::Manifest(format!(
-        "wit: contract version {} is not supported by this host (supported: {})",
+        "wit: {world}contract version {} is not supported by this host (supported: {})",
         manifest.wit,
-        SUPPORTED_WIT_VERSIONS.join(", ")
+        supported.join(", ")
     )))
 }
 
@@ -53,6 +62,22 @@ mod tests {
         match open(&bytes) {
             Err(PackageError::Manifest(m)) => assert!(
                 m.starts_with("wit: contract version 9.0.0 is not supported"),
+                "{m}"
+            ),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let agent = |wit: &str| {
+            format!(
+                "type = \"agent\"\nid = \"demo\"\nversion = \"1.0.0\"\nwit = \"{wit}\"\n\
+                 name = \"Demo\"\nallowed_hosts = []\n"
+            )
+        };
+        let bytes = Package::build(&key, &agent("0.1.0"), b"component").expect("build");
+        open(&bytes).expect("agent contract 0.1.0 opens");
+        let bytes = Package::build(&key, &agent("0.2.0"), b"component").expect("build");
+        match open(&bytes) {
+            Err(PackageError::Manifest(m)) => assert!(
+                m.starts_with("wit: agent contract version 0.2.0 is not supported"),
                 "{m}"
             ),
             other => panic!("expected a refusal, got {other:?}"),

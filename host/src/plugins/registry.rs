@@ -8,6 +8,11 @@
 //! upgrade or rollback made by any host takes effect on the next call everywhere, without a
 //! restart. Compiled code is also cached on disk, keyed by content hash and engine, so a
 //! restart does not recompile.
+//!
+//! Agent packages (`type = "agent"`) live in the same registry, under the same trust,
+//! signature, version and enablement rules; what differs for them — the component check, no
+//! `spec()`, their compiled form, and that a connection can never use one — is in
+//! [`super::agent_package`].
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -16,73 +21,16 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 use tokio::sync::OnceCell;
 
-use super::package::{component_hash, Manifest, Package, PackageError, PublicKey};
+use super::agent::AgentComponent;
+use super::package::{component_hash, Manifest, Package, PackageType, PublicKey};
 use super::runtime::{ConnectorSpec, Limits, Plugin, PluginError, Runtime};
 use crate::clock::Clock;
 use crate::store::audit::NewAuditEntry;
 use crate::store::plugins::{InstalledPlugin, NewVersion, Publisher};
 use crate::store::{Store, StoreError};
 
-/// Why a registry operation was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// The package is malformed, its manifest invalid or its signature bad.
-    #[error(transparent)]
-    Package(#[from] PackageError),
-    /// Signed with a key no administrator trusts.
-    #[error("the package is signed by an unknown publisher key {0}; an administrator must trust it first")]
-    UnknownPublisher(String),
-    /// The `.wasm` is not a component of the `agentic:connector` world.
-    #[error("plugin.wasm is not a connector component: {0}")]
-    NotAComponent(String),
-    /// The component's `spec()` disagrees with its manifest.
-    #[error("the component does not match its manifest: {0}")]
-    Mismatch(String),
-    /// `install` of a plugin that is installed already.
-    #[error("plugin {id} is already installed (active version {active}); use upgrade")]
-    AlreadyInstalled {
-        /// Plugin id.
-        id: String,
-        /// Its active version.
-        active: String,
-    },
-    /// `upgrade` to a version that is not newer than the active one, without `force`.
-    #[error(
-        "plugin {id}: version {offered} is not newer than the active version {active}; \
-         roll back to return to the previous version, or force the upgrade to install an \
-         older one"
-    )]
-    NotNewer {
-        /// Plugin id.
-        id: String,
-        /// Its active version.
-        active: String,
-        /// The package's version.
-        offered: String,
-    },
-    /// No such plugin, version or publisher.
-    #[error("{0} not found")]
-    NotFound(String),
-    /// The operation conflicts with the registry's state.
-    #[error("{0}")]
-    Conflict(String),
-    /// The plugin engine failed (start-up or a plugin call).
-    #[error(transparent)]
-    Runtime(#[from] PluginError),
-    /// The database failed.
-    #[error(transparent)]
-    Store(StoreError),
-}
-
-impl From<StoreError> for RegistryError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(m) => RegistryError::Conflict(m),
-            StoreError::Duplicate { constraint } => RegistryError::Conflict(constraint),
-            other => RegistryError::Store(other),
-        }
-    }
-}
+mod error;
+pub use error::RegistryError;
 
 type Result<T, E = RegistryError> = std::result::Result<T, E>;
 
@@ -97,16 +45,18 @@ pub struct Actor {
 
 /// The plugin registry of one host process.
 pub struct Registry {
-    store: Store,
+    pub(super) store: Store,
     clock: Arc<dyn Clock>,
     limits: Limits,
-    cache_dir: Option<PathBuf>,
+    pub(super) cache_dir: Option<PathBuf>,
     /// Created on first use: most processes (and most tests) never run a plugin, and an engine
     /// with a pooling allocator reserves a lot of address space.
     runtime: OnceCell<Arc<Runtime>>,
     /// Compiled components by content hash, with the plugin id they belong to: only a
     /// plugin's active version stays (see [`Registry::active`]).
     compiled: Mutex<HashMap<String, (String, Plugin)>>,
+    /// The same for agent packages.
+    pub(super) agents: Mutex<HashMap<String, (String, AgentComponent)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -133,6 +83,7 @@ impl Registry {
             cache_dir,
             runtime: OnceCell::new(),
             compiled: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
         }
     }
 
@@ -217,8 +168,9 @@ impl Registry {
     }
 
     /// Verifies and checks a package without storing it: the common part of install and
-    /// upgrade. Returns the package, its signing publisher, its hash and its compiled form.
-    async fn admit(&self, bytes: &[u8]) -> Result<(Package, Publisher, String, Plugin)> {
+    /// upgrade. Returns the package, its signing publisher and its hash; its component is
+    /// compiled (and kept) on the way, as a connector or as an agent by the manifest's type.
+    async fn admit(&self, bytes: &[u8]) -> Result<(Package, Publisher, String)> {
         let package = super::package::open(bytes)?;
         let key = package.publisher_key.to_string();
         let publisher = self
@@ -228,11 +180,27 @@ impl Registry {
             .ok_or(RegistryError::UnknownPublisher(key))?;
         package.verify()?;
         let hash = component_hash(&package.component);
+        if package.manifest.package_type == PackageType::Agent {
+            self.admit_agent(&package, &hash).await?;
+            return Ok((package, publisher, hash));
+        }
+        // An agent component signed as a connector is named for what it is; other problems
+        // are the compiler's to find.
+        if let Err(e @ agentic_package::ComponentError::WrongType { .. }) =
+            agentic_package::check_connector(&package.manifest, &package.component)
+        {
+            return Err(RegistryError::NotAComponent(
+                PackageType::Connector,
+                e.to_string(),
+            ));
+        }
         let plugin = self
             .compile(&package.manifest.id, &hash, package.component.clone())
             .await
             .map_err(|e| match e {
-                RegistryError::Runtime(PluginError::Invalid(m)) => RegistryError::NotAComponent(m),
+                RegistryError::Runtime(PluginError::Invalid(m)) => {
+                    RegistryError::NotAComponent(PackageType::Connector, m)
+                }
                 other => other,
             })?;
         if let Some(built) = plugin.contract() {
@@ -245,12 +213,11 @@ impl Registry {
             }
         }
         let runtime = self.runtime().await?;
-        let spec = runtime
-            .spec(&plugin)
-            .await
-            .map_err(|e| RegistryError::NotAComponent(format!("its spec() failed: {e}")))?;
+        let spec = runtime.spec(&plugin).await.map_err(|e| {
+            RegistryError::NotAComponent(PackageType::Connector, format!("its spec() failed: {e}"))
+        })?;
         agree(&package.manifest, &spec)?;
-        Ok((package, publisher, hash, plugin))
+        Ok((package, publisher, hash))
     }
 
     fn new_version<'a>(
@@ -273,7 +240,7 @@ impl Registry {
 
     /// Installs a plugin that is not installed yet; its version becomes active.
     pub async fn install(&self, actor: &Actor, bytes: &[u8]) -> Result<InstalledPlugin> {
-        let (package, publisher, hash, _) = self.admit(bytes).await?;
+        let (package, publisher, hash) = self.admit(bytes).await?;
         let id = package.manifest.id.clone();
         if let Ok(existing) = self.store.active_version(&id).await {
             return Err(RegistryError::AlreadyInstalled {
@@ -315,12 +282,21 @@ impl Registry {
         if let Some(expected) = expected {
             self.get(expected).await?;
         }
-        let (package, publisher, hash, _) = self.admit(bytes).await?;
+        let (package, publisher, hash) = self.admit(bytes).await?;
         let id = package.manifest.id.clone();
         // A plugin stays with its publisher: another trusted key may not replace it.
         let installed = self.store.get_plugin(&id).await.ok();
         if let Some(installed) = &installed {
             if let Some(active) = installed.active() {
+                // ... and with its type: a connector's connections cannot run an agent.
+                let is = Manifest::parse(&active.manifest)?.package_type;
+                if is != package.manifest.package_type {
+                    return Err(RegistryError::WrongType {
+                        id,
+                        is,
+                        wanted: package.manifest.package_type,
+                    });
+                }
                 if active.publisher != publisher.name {
                     return Err(RegistryError::Mismatch(format!(
                         "plugin {id} is published by {}, this package is signed by {}; uninstall \
@@ -393,6 +369,7 @@ impl Registry {
         // Its code goes from this process. Another host keeps its copy until the plugin is
         // active there again under another version: at most one component per plugin id.
         self.lock_compiled().retain(|_, (of, _)| of != id);
+        self.lock_agents().retain(|_, (of, _)| of != id);
         self.audit(actor, "plugin.uninstalled", "plugin", id, json!({}))
             .await
     }
@@ -441,26 +418,27 @@ impl Registry {
             .map_err(|e| not_found(e, id))
     }
 
-    /// The active version's manifest, without compiling anything (validating a connection needs
-    /// only the manifest).
+    /// The active version's manifest of a connector, without compiling anything (validating a
+    /// connection needs only the manifest). An agent package is [`RegistryError::WrongType`].
     pub async fn manifest(&self, id: &str) -> Result<Manifest> {
         let active = self
             .store
             .active_version(id)
             .await
             .map_err(|e| not_found(e, id))?;
-        Ok(Manifest::parse(&active.manifest)?)
+        connector(id, Manifest::parse(&active.manifest)?)
     }
 
-    /// The active version of a plugin, compiled, with its manifest. Reads the database on every
-    /// call, so upgrades and rollbacks by any host apply at once.
+    /// The active version of a connector, compiled, with its manifest. Reads the database on
+    /// every call, so upgrades and rollbacks by any host apply at once. An agent package is
+    /// [`RegistryError::WrongType`].
     pub async fn active(&self, id: &str) -> Result<(Manifest, Plugin)> {
         let active = self
             .store
             .active_version(id)
             .await
             .map_err(|e| not_found(e, id))?;
-        let manifest = Manifest::parse(&active.manifest)?;
+        let manifest = connector(id, Manifest::parse(&active.manifest)?)?;
         let cached = self
             .lock_compiled()
             .get(&active.sha256)
@@ -489,6 +467,14 @@ impl Registry {
 
     fn lock_compiled(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Plugin)>> {
         self.compiled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn lock_agents(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (String, AgentComponent)>> {
+        self.agents
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -522,7 +508,19 @@ fn newer(offered: &str, active: &str) -> bool {
     }
 }
 
-fn not_found(e: StoreError, id: &str) -> RegistryError {
+/// `manifest` if it is a connector's.
+fn connector(id: &str, manifest: Manifest) -> Result<Manifest> {
+    if manifest.package_type == PackageType::Connector {
+        return Ok(manifest);
+    }
+    Err(RegistryError::WrongType {
+        id: id.to_owned(),
+        is: manifest.package_type,
+        wanted: PackageType::Connector,
+    })
+}
+
+pub(super) fn not_found(e: StoreError, id: &str) -> RegistryError {
     match e {
         StoreError::NotFound => RegistryError::NotFound(format!("plugin {id}")),
         other => other.into(),

@@ -313,6 +313,17 @@ impl Runtime {
         let Some(dir) = dir else {
             return self.load(name, bytes);
         };
+        let component = self.compile_cached(bytes, dir)?;
+        self.link(name, &component)
+    }
+
+    /// Compiles `bytes`, or reads its compiled code from the cache in `dir` (see
+    /// [`Runtime::load_cached`]); agent components are cached the same way.
+    pub(super) fn compile_cached(
+        &self,
+        bytes: &[u8],
+        dir: &Path,
+    ) -> Result<Component, PluginError> {
         let mut engine_key = std::hash::DefaultHasher::new();
         self.sandbox
             .engine
@@ -324,14 +335,14 @@ impl Runtime {
             engine_key.finish()
         ));
         if let Some(component) = self.cached_component(&path) {
-            return self.link(name, &component);
+            return Ok(component);
         }
         let component = Component::new(&self.sandbox.engine, bytes)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
         if let Err(e) = write_cache(dir, &path, &component) {
             tracing::warn!(path = %path.display(), "could not cache compiled plugin: {e}");
         }
-        self.link(name, &component)
+        Ok(component)
     }
 
     /// Reads a compiled component from the cache.

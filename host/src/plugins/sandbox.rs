@@ -267,7 +267,11 @@ impl Sandbox {
             log_budget: LOG_LINES_PER_CALL,
             logs_dropped: 0,
             progress: call.progress.clone(),
-            base_url: call.egress.as_ref().map(|p| p.base_url().to_string()),
+            base_url: call
+                .egress
+                .as_ref()
+                .and_then(|p| p.base_url())
+                .map(ToString::to_string),
             agent: None,
         };
         let mut store = Store::new(&self.engine, state);

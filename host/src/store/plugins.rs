@@ -41,6 +41,8 @@ pub struct PluginVersion {
     pub sha256: String,
     /// The publisher whose key signed it.
     pub publisher: String,
+    /// That publisher's key, `ed25519:<base64>`.
+    pub publisher_key: String,
     /// When it was installed.
     pub installed_at: Millis,
 }
@@ -315,7 +317,9 @@ impl Store {
         Ok((previous, active))
     }
 
-    /// Removes a plugin, all its versions and its enablements; refused while connections use it.
+    /// Removes a plugin, all its versions and its enablements; refused while connections use
+    /// it or, for an agent package, while agents of its kind exist (in any state: an agent
+    /// whose kind is gone could neither run nor be reconfigured).
     pub async fn uninstall_plugin(&self, id: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let used: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM connections WHERE plugin_id = $1")
@@ -325,6 +329,15 @@ impl Store {
         if used > 0 {
             return Err(StoreError::Conflict(format!(
                 "{used} connection(s) use plugin {id}; delete them first"
+            )));
+        }
+        let agents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE kind = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if agents > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{agents} agent(s) of kind {id} exist; stop and delete them first"
             )));
         }
         let projects: Vec<i64> =
@@ -376,7 +389,8 @@ impl Store {
         .await?
         .ok_or(StoreError::NotFound)?;
         let versions = sqlx::query(
-            "SELECT v.version, v.wit_version, v.manifest, v.sha256, v.installed_at, p.name \
+            "SELECT v.version, v.wit_version, v.manifest, v.sha256, v.installed_at, p.name, \
+             p.public_key \
              FROM plugin_versions v JOIN plugin_publishers p ON p.id = v.publisher_id \
              WHERE v.plugin_id = $1 ORDER BY v.installed_at, v.version",
         )
@@ -391,6 +405,7 @@ impl Store {
                 manifest: r.try_get("manifest")?,
                 sha256: r.try_get("sha256")?,
                 publisher: r.try_get("name")?,
+                publisher_key: r.try_get("public_key")?,
                 installed_at: r.try_get("installed_at")?,
             })
         })

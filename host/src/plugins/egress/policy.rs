@@ -8,11 +8,14 @@ use std::sync::Arc;
 use super::CredentialProvider;
 
 /// What one call may reach: the plugin's declared hosts and the connection's base URL, whether
-/// private addresses are allowed, and the credential to inject.
+/// private addresses are allowed, and the credential to inject. An installed agent package has
+/// no connection: its policy ([`EgressPolicy::hosts`]) is its declared hosts alone, on any
+/// http(s) origin and path of those hosts, never with a credential.
 #[derive(Debug, Clone)]
 pub struct EgressPolicy {
     allowed_hosts: Vec<String>,
-    base: url::Url,
+    /// `None`: no base URL, only the declared hosts ([`EgressPolicy::hosts`]).
+    base: Option<url::Url>,
     pub(super) allow_private: bool,
     pub(super) credential: Option<Arc<dyn CredentialProvider>>,
 }
@@ -49,15 +52,28 @@ impl EgressPolicy {
         }
         Ok(Self {
             allowed_hosts: allowed_hosts.to_vec(),
-            base,
+            base: Some(base),
             allow_private: false,
             credential: None,
         })
     }
 
-    /// The connection's base URL, as parsed: what `host.base-url` gives the connector.
-    pub fn base_url(&self) -> &url::Url {
-        &self.base
+    /// A policy without a base URL: http(s) requests to the hosts `allowed_hosts` matches, on
+    /// any port and path (an installed agent package's declared hosts; it has no connection).
+    /// The address rules apply as to every policy; no credential is ever added.
+    pub fn hosts(allowed_hosts: &[String]) -> Self {
+        Self {
+            allowed_hosts: allowed_hosts.to_vec(),
+            base: None,
+            allow_private: false,
+            credential: None,
+        }
+    }
+
+    /// The connection's base URL, as parsed: what `host.base-url` gives the connector (`None`
+    /// for a policy of hosts alone).
+    pub fn base_url(&self) -> Option<&url::Url> {
+        self.base.as_ref()
     }
 
     /// Allows private and loopback addresses (on-premises servers, local fakes in tests).
@@ -87,25 +103,36 @@ impl EgressPolicy {
         if !self.allowed_hosts.iter().any(|p| host_matches(p, host)) {
             return Some(format!("host {host} is not declared by the plugin"));
         }
-        let base_host = self.base.host_str().unwrap_or_default();
-        let base_host = base_host.trim_start_matches('[').trim_end_matches(']');
-        let port = uri.port_u16().or(default_port(scheme));
-        if scheme != self.base.scheme()
-            || !host.eq_ignore_ascii_case(base_host)
-            || port != self.base.port_or_known_default()
-        {
-            return Some(format!(
-                "{scheme}://{host} is outside the connection's base URL {}",
-                self.base
-            ));
-        }
         let path = uri.path();
-        if let Some(why) = path_refusal(path) {
-            return Some(why.into());
-        }
-        let prefix = self.base.path().trim_end_matches('/');
-        if !(path == prefix || path.starts_with(&format!("{prefix}/"))) {
-            return Some(format!("path {path} is outside the base path {prefix}/"));
+        match &self.base {
+            Some(base) => {
+                let base_host = base.host_str().unwrap_or_default();
+                let base_host = base_host.trim_start_matches('[').trim_end_matches(']');
+                let port = uri.port_u16().or(default_port(scheme));
+                if scheme != base.scheme()
+                    || !host.eq_ignore_ascii_case(base_host)
+                    || port != base.port_or_known_default()
+                {
+                    return Some(format!(
+                        "{scheme}://{host} is outside the connection's base URL {base}"
+                    ));
+                }
+                if let Some(why) = path_refusal(path) {
+                    return Some(why.into());
+                }
+                let prefix = base.path().trim_end_matches('/');
+                if !(path == prefix || path.starts_with(&format!("{prefix}/"))) {
+                    return Some(format!("path {path} is outside the base path {prefix}/"));
+                }
+            }
+            None => {
+                if !matches!(scheme, "http" | "https") {
+                    return Some(format!("scheme {scheme} is not http or https"));
+                }
+                if let Some(why) = path_refusal(path) {
+                    return Some(why.into());
+                }
+            }
         }
         if let Ok(ip) = host.parse::<IpAddr>() {
             if let Some(why) = ip_refusal(ip, self.allow_private) {
@@ -373,6 +400,29 @@ mod tests {
         assert!(ip_refusal(public, false).is_none());
         let loopback: IpAddr = "127.0.0.1".parse().expect("ip");
         assert!(ip_refusal(loopback, true).is_none());
+    }
+
+    #[test]
+    fn a_policy_of_hosts_alone_allows_those_hosts_on_any_origin_and_nothing_else() {
+        let policy = EgressPolicy::hosts(&["status.example.com".into(), "127.0.0.1".into()]);
+        let ok = |uri: &str| policy.refusal(&uri.parse().expect("uri"));
+        assert_eq!(ok("https://status.example.com/anything?x=1"), None);
+        assert_eq!(ok("http://status.example.com:8080/health"), None);
+        assert!(
+            ok("https://other.example.com/").is_some(),
+            "undeclared host"
+        );
+        assert!(ok("https://status.example.com/a/../b").is_some(), "dots");
+        assert!(
+            ok("http://127.0.0.1:9/x").is_some(),
+            "loopback without allow_private"
+        );
+        let private = EgressPolicy::hosts(&["127.0.0.1".into()]).allow_private(true);
+        assert_eq!(
+            private.refusal(&"http://127.0.0.1:9/x".parse().expect("uri")),
+            None
+        );
+        assert!(policy.base_url().is_none());
     }
 
     #[test]
