@@ -1128,7 +1128,7 @@ fn openapi() -> &'static OpenApi {
     static DOC: OnceLock<OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
         let doc: Value = serde_json::from_str(OPENAPI).expect("the OpenAPI extract is JSON");
-        let schemas = convert(&doc["components"]["schemas"]);
+        let schemas = agentic_sdk::testing::openapi_schema(&doc["components"]["schemas"]);
         let mut operations = Vec::new();
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("path item") {
@@ -1140,7 +1140,7 @@ fn openapi() -> &'static OpenApi {
                     .into_iter()
                     .flatten()
                     .map(|p| {
-                        let schema = convert(&p["schema"]);
+                        let schema = agentic_sdk::testing::openapi_schema(&p["schema"]);
                         Param {
                             name: p["name"].as_str().unwrap_or_default().to_owned(),
                             location: p["in"].as_str().unwrap_or_default().to_owned(),
@@ -1153,7 +1153,10 @@ fn openapi() -> &'static OpenApi {
                 let body = op.get("requestBody").and_then(|rb| {
                     let schema = rb.pointer("/content/application~1json/schema")?;
                     let required = rb["required"].as_bool().unwrap_or(false);
-                    Some((required, compile(&convert(schema), &schemas)))
+                    Some((
+                        required,
+                        compile(&agentic_sdk::testing::openapi_schema(schema), &schemas),
+                    ))
                 });
                 operations.push(Operation {
                     method: method.to_ascii_uppercase(),
@@ -1271,45 +1274,6 @@ impl OpenApi {
         } else {
             Err(problems)
         }
-    }
-}
-
-/// OpenAPI 3.0 schema → JSON Schema draft 4: `nullable` becomes a `null` type.
-fn convert(schema: &Value) -> Value {
-    match schema {
-        Value::Object(object) => {
-            let mut out: Map<String, Value> = object
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(k.as_str(), "nullable" | "discriminator" | "xml" | "example")
-                })
-                .map(|(k, v)| {
-                    let v = match k.as_str() {
-                        "properties" | "schemas" => Value::Object(
-                            v.as_object()
-                                .into_iter()
-                                .flatten()
-                                .map(|(name, s)| (name.clone(), convert(s)))
-                                .collect(),
-                        ),
-                        "enum" | "required" | "default" => v.clone(),
-                        _ => convert(v),
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
-            if object.get("nullable") == Some(&Value::Bool(true)) {
-                match out.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        out.insert("type".into(), json!([t, "null"]));
-                    }
-                    _ => return json!({"anyOf": [Value::Object(out), {"type": "null"}]}),
-                }
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
-        other => other.clone(),
     }
 }
 

@@ -40,7 +40,7 @@ pub use cassette::{Body, Cassette, Exchange, Recorder, Replayer, BASE_URL_PLACEH
 pub(crate) use credential::{redact, secrets};
 pub use credential::{Credential, REDACTED};
 pub use fake_server::{FakeRequest, FakeResponse, FakeServer};
-pub use schema::{schema_problem, validate};
+pub use schema::{openapi_schema, schema_problem, validate};
 
 /// Most pages [`Harness::read_all`] reads before deciding a stream never ends.
 pub const DEFAULT_MAX_PAGES: usize = 10_000;

@@ -37,6 +37,59 @@ pub fn validate(schema: &Value, instance: &Value) -> Result<(), Vec<String>> {
     }
 }
 
+/// An OpenAPI 3.0 schema (or a map of them, `components.schemas`) as a JSON Schema draft 4
+/// one, for checking a fake's requests and answers against a service's published API
+/// description: `nullable: true` becomes a `null` type (and a `null` in its `enum`), and the
+/// keywords JSON Schema does not know (`nullable`, `discriminator`, `xml`, `example`,
+/// `examples`) are dropped. `$ref`s are left as they are: resolve them against a root that
+/// holds the converted `components.schemas`.
+pub fn openapi_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(object) => {
+            let mut out: serde_json::Map<String, Value> = object
+                .iter()
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_str(),
+                        "nullable" | "discriminator" | "xml" | "example" | "examples"
+                    )
+                })
+                .map(|(k, v)| {
+                    let v = match k.as_str() {
+                        // Names of properties and schemas are not keywords: convert the values.
+                        "properties" | "schemas" => Value::Object(
+                            v.as_object()
+                                .into_iter()
+                                .flatten()
+                                .map(|(name, s)| (name.clone(), openapi_schema(s)))
+                                .collect(),
+                        ),
+                        "enum" | "required" | "default" => v.clone(),
+                        _ => openapi_schema(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            if object.get("nullable") == Some(&Value::Bool(true)) {
+                match out.get("type").cloned() {
+                    Some(Value::String(t)) => {
+                        out.insert("type".into(), serde_json::json!([t, "null"]));
+                    }
+                    _ => {
+                        return serde_json::json!({"anyOf": [Value::Object(out), {"type": "null"}]})
+                    }
+                }
+                if let Some(Value::Array(values)) = out.get_mut("enum") {
+                    values.push(Value::Null);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(openapi_schema).collect()),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

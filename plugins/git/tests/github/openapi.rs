@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 /// Where `npm ci` puts the description.
 fn path() -> PathBuf {
@@ -206,11 +206,10 @@ impl Description {
                     .pointer("/content/application~1json/schema") else {
                         return Vec::new();
                     };
-                    let schemas = self
-                        .schemas
-                        .get_or_init(|| convert(&self.doc["components"]["schemas"]));
-                    let root =
-                        json!({"components": {"schemas": schemas}, "allOf": [convert(schema)]});
+                    let schemas = self.schemas.get_or_init(|| {
+                        agentic_sdk::testing::openapi_schema(&self.doc["components"]["schemas"])
+                    });
+                    let root = json!({"components": {"schemas": schemas}, "allOf": [agentic_sdk::testing::openapi_schema(schema)]});
                     let validator = jsonschema::options()
                         .with_draft(jsonschema::Draft::Draft4)
                         .should_validate_formats(false)
@@ -249,52 +248,4 @@ fn wrong_value(schema: &Value, text: &str) -> Option<String> {
     }
     let allowed = schema["enum"].as_array()?;
     (!allowed.iter().any(|v| v == text)).then(|| format!("not one of {allowed:?}"))
-}
-
-/// OpenAPI 3.0 schema → JSON Schema draft 4: `nullable` becomes a `null` type (as the JIRA
-/// connector's tests convert Atlassian's document).
-fn convert(schema: &Value) -> Value {
-    match schema {
-        Value::Object(object) => {
-            let mut out: Map<String, Value> = object
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_str(),
-                        "nullable" | "discriminator" | "xml" | "example" | "examples"
-                    )
-                })
-                .map(|(k, v)| {
-                    let v = if k == "properties" || k == "schemas" {
-                        Value::Object(
-                            v.as_object()
-                                .into_iter()
-                                .flatten()
-                                .map(|(name, s)| (name.clone(), convert(s)))
-                                .collect(),
-                        )
-                    } else if k == "enum" || k == "required" || k == "default" {
-                        v.clone()
-                    } else {
-                        convert(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
-            if object.get("nullable") == Some(&Value::Bool(true)) {
-                match out.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        out.insert("type".into(), json!([t, "null"]));
-                    }
-                    _ => return json!({"anyOf": [Value::Object(out), {"type": "null"}]}),
-                }
-                if let Some(Value::Array(values)) = out.get_mut("enum") {
-                    values.push(Value::Null);
-                }
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
-        other => other.clone(),
-    }
 }

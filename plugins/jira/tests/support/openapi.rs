@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const DOCUMENT: &str = include_str!("../fixtures/jira-openapi-extract.json");
 
@@ -52,7 +52,7 @@ impl OpenApi {
     /// Loads the extract.
     pub fn load() -> Self {
         let doc: Value = serde_json::from_str(DOCUMENT).expect("the OpenAPI extract is JSON");
-        let schemas = convert(&doc["components"]["schemas"]);
+        let schemas = agentic_sdk::testing::openapi_schema(&doc["components"]["schemas"]);
         let mut operations = Vec::new();
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("path item") {
@@ -64,7 +64,7 @@ impl OpenApi {
                     .into_iter()
                     .flatten()
                     .map(|p| {
-                        let schema = convert(&p["schema"]);
+                        let schema = agentic_sdk::testing::openapi_schema(&p["schema"]);
                         Param {
                             name: p["name"].as_str().unwrap_or_default().to_owned(),
                             location: p["in"].as_str().unwrap_or_default().to_owned(),
@@ -77,7 +77,10 @@ impl OpenApi {
                 let body = op.get("requestBody").and_then(|rb| {
                     let schema = rb.pointer("/content/application~1json/schema")?;
                     let required = rb["required"].as_bool().unwrap_or(false);
-                    Some((required, compile(&convert(schema), &schemas)))
+                    Some((
+                        required,
+                        compile(&agentic_sdk::testing::openapi_schema(schema), &schemas),
+                    ))
                 });
                 let responses = op["responses"]
                     .as_object()
@@ -85,7 +88,7 @@ impl OpenApi {
                     .flatten()
                     .filter_map(|(status, r)| {
                         let schema = r.pointer("/content/application~1json/schema")?;
-                        Some((status.clone(), convert(schema)))
+                        Some((status.clone(), agentic_sdk::testing::openapi_schema(schema)))
                     })
                     .collect();
                 operations.push(Operation {
@@ -296,49 +299,6 @@ fn check_value(param: &Param, text: &str, context: &str, problems: &mut Vec<Stri
             "{context}: {} {} = {text:?}: {why}",
             param.location, param.name
         )),
-    }
-}
-
-/// OpenAPI 3.0 schema → JSON Schema draft 4: `nullable` becomes a `null` type.
-fn convert(schema: &Value) -> Value {
-    match schema {
-        Value::Object(object) => {
-            let mut out: Map<String, Value> = object
-                .iter()
-                .filter(|(k, _)| {
-                    !matches!(k.as_str(), "nullable" | "discriminator" | "xml" | "example")
-                })
-                .map(|(k, v)| {
-                    let v = if k == "properties" || k == "schemas" {
-                        Value::Object(
-                            v.as_object()
-                                .into_iter()
-                                .flatten()
-                                .map(|(name, s)| (name.clone(), convert(s)))
-                                .collect(),
-                        )
-                    } else if k == "enum" || k == "required" || k == "default" {
-                        v.clone()
-                    } else {
-                        convert(v)
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
-            if object.get("nullable") == Some(&Value::Bool(true)) {
-                match out.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        out.insert("type".into(), json!([t, "null"]));
-                    }
-                    _ => {
-                        return json!({"anyOf": [Value::Object(out), {"type": "null"}]});
-                    }
-                }
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(convert).collect()),
-        other => other.clone(),
     }
 }
 
