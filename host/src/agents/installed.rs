@@ -10,7 +10,8 @@
 //!   scheduler, health and alerts read `interval_secs` (default 300, at least 60), `cron`,
 //!   `unhealthy_after` (default 3), `alert_webhook_url` and `allow_private_network` from every
 //!   component kind's config, so an author need not repeat them. `connection_id`, when the
-//!   author declares it, binds the agent to one connection of its project as for built-ins;
+//!   author declares it, binds the agent to one connection of its project as for built-ins,
+//!   and then `run_on` (event triggers, `super::triggers`) is added too;
 //! - grants a deployed agent the manifest's `needs` that the deploying person holds;
 //! - reaches over HTTP only the manifest's `allowed_hosts` (any http(s) origin and path on
 //!   them; none when empty), private and loopback addresses only with `allow_private_network`
@@ -66,8 +67,16 @@ pub fn host_properties() -> Map<String, Value> {
     }
 }
 
+/// `run_on` as the host reads it (`agents::triggers`), for a package schema that declares a
+/// `connection_id` and no `run_on` of its own.
+fn run_on_property() -> Value {
+    json!({"type": "array", "maxItems": 2, "uniqueItems": true,
+           "items": {"type": "string", "enum": crate::agents::triggers::EVENTS},
+           "description": "Also run soon after a sync of connection_id finishes (`sync-finished`) or stores or deletes records (`records-changed`), besides the schedule (added by the host)."})
+}
+
 /// `schema` (an object schema: the package crate checks) with [`host_properties`] added where
-/// it has none of that name.
+/// it has none of that name, and `run_on` where it declares a `connection_id`.
 fn effective_schema(schema: &Value) -> Value {
     let mut schema = schema.clone();
     if let Value::Object(root) = &mut schema {
@@ -75,6 +84,10 @@ fn effective_schema(schema: &Value) -> Value {
             .entry("properties")
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(properties) = properties {
+            // Event triggers need the connection the agent is bound to: offered only then.
+            if properties.contains_key("connection_id") {
+                properties.entry("run_on").or_insert_with(run_on_property);
+            }
             for (name, property) in host_properties() {
                 properties.entry(name).or_insert(property);
             }
@@ -230,5 +243,14 @@ mod tests {
         assert!(!validator.is_valid(&json!({"url": "x", "colour": "red"})));
         let bare = effective_schema(&json!({"type": "object"}));
         assert_eq!(bare["properties"]["interval_secs"]["default"], 300);
+        assert!(
+            props.get("run_on").is_none() && bare["properties"].get("run_on").is_none(),
+            "event triggers need a connection"
+        );
+        let bound = effective_schema(&json!({"type": "object", "additionalProperties": false,
+            "properties": {"connection_id": {"type": "integer"}}}));
+        let validator = jsonschema::validator_for(&bound).expect("compiles");
+        assert!(validator.is_valid(&json!({"connection_id": 7, "run_on": ["records-changed"]})));
+        assert!(!validator.is_valid(&json!({"connection_id": 7, "run_on": ["job-finished"]})));
     }
 }
