@@ -24,7 +24,10 @@ use crate::error::Error;
 use crate::records::RecordData;
 use crate::types::Page;
 
-fn resume<T: DeserializeOwned + Default>(state: Option<&str>) -> Result<T, Error> {
+/// Reads a stream's state of type `T` (`None` or empty: the first run, `T::default()`); a
+/// state that is not a `T` is `InvalidInput` naming it. For connectors whose state is a
+/// type of their own (several cursors, an ETag beside a paging state).
+pub fn resume<T: DeserializeOwned + Default>(state: Option<&str>) -> Result<T, Error> {
     match state {
         None | Some("") => Ok(T::default()),
         Some(s) => serde_json::from_str(s)

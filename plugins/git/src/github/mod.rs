@@ -26,8 +26,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use agentic_sdk::paging::resume;
 use model::{seen, Issue, IssueComment, Pull, ReviewComment};
-use state::{resume, Ascending, Descending, Etag, Seen, Take};
+use state::{Ascending, Descending, Etag, Seen, Take};
 
 /// GitHub's REST API version the requests ask for (`X-GitHub-Api-Version`).
 pub const API_VERSION: &str = "2022-11-28";

@@ -19,7 +19,6 @@
 //! answer; GitHub's `304 Not Modified` costs no rate limit and ends the run with nothing read.
 
 use agentic_sdk::time::parse_rfc3339;
-use agentic_sdk::Error;
 use serde::{Deserialize, Serialize};
 
 /// The ETag of a URL's last answer.
@@ -59,15 +58,6 @@ fn is_one(page: &u32) -> bool {
 
 fn not(b: &bool) -> bool {
     !*b
-}
-
-/// Reads a state string (`None` or empty: the first run).
-pub fn resume<T: for<'de> Deserialize<'de> + Default>(state: Option<&str>) -> Result<T, Error> {
-    match state {
-        None | Some("") => Ok(T::default()),
-        Some(s) => serde_json::from_str(s)
-            .map_err(|e| Error::InvalidInput(format!("not a state of this stream ({e}): {s:?}"))),
-    }
 }
 
 /// The state of a stream read oldest first with `since` (see the module documentation).
