@@ -8,7 +8,7 @@
 use agentic_tests::{stories, Reply, TestApp, ADMIN_EMAIL};
 use serde_json::{json, Value};
 
-use super::{refused, sso};
+use super::{refused, sso, Sso};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -71,6 +71,32 @@ async fn audit(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
         .await
 }
 
+/// Erin, whose tokens carry no groups (as Okta's without a `groups` claim: no role rule
+/// matches them), provisioned over SCIM with `externalId` = her subject and put in the admin
+/// group: the SCIM key, her id and the group.
+async fn erin_an_admin_by_scim(s: &Sso) -> (String, i64, Reply) {
+    s.peer
+        .set_user(
+            "erin",
+            json!({"email": "erin@corp.example", "email_verified": false,
+        "name": "Erin Ops"}),
+        )
+        .await;
+    let key = scim_key(&s.app).await;
+    let id = provision(&s.app, &key, "erin@corp.example", "erin").await;
+    let group = scim(
+        &s.app,
+        "POST",
+        "/Groups",
+        &key,
+        json!({"schemas": [GROUP],
+        "displayName": "platform-admins", "members": [{"value": id.to_string()}]}),
+    )
+    .await;
+    group.expect(201);
+    (key, id, group)
+}
+
 stories! {
     async fn a_provisioned_person_is_linked_by_the_providers_id(backend) {
         let Some(s) = sso(backend, |p| p.scim_link_claim = Some("sub".into())).await else { return };
@@ -112,14 +138,7 @@ stories! {
             p.scim_link_claim = Some("sub".into());
             p.role_source = agentic_host::auth::oidc::config::RoleSource::Scim;
         }).await else { return };
-        // Erin's tokens carry no groups (as Okta's without a groups claim): no rule matches.
-        s.peer.set_user("erin", json!({"email": "erin@corp.example", "email_verified": false,
-            "name": "Erin Ops"})).await;
-        let key = scim_key(&s.app).await;
-        let id = provision(&s.app, &key, "erin@corp.example", "erin").await;
-        let group = scim(&s.app, "POST", "/Groups", &key, json!({"schemas": [GROUP],
-            "displayName": "platform-admins", "members": [{"value": id.to_string()}]})).await;
-        group.expect(201);
+        let (key, id, group) = erin_an_admin_by_scim(&s).await;
         let tokens = s.session("erin").await;
         assert_eq!(tokens["user"]["id"], id);
         assert_eq!(tokens["user"]["role"], "administrator", "the role SCIM gave, kept");
@@ -142,13 +161,7 @@ stories! {
 
     async fn with_the_default_role_source_the_token_decides_even_for_provisioned_people(backend) {
         let Some(s) = sso(backend, |p| p.scim_link_claim = Some("sub".into())).await else { return };
-        s.peer.set_user("erin", json!({"email": "erin@corp.example", "email_verified": false,
-            "name": "Erin Ops"})).await;
-        let key = scim_key(&s.app).await;
-        let id = provision(&s.app, &key, "erin@corp.example", "erin").await;
-        let group = scim(&s.app, "POST", "/Groups", &key, json!({"schemas": [GROUP],
-            "displayName": "platform-admins", "members": [{"value": id.to_string()}]})).await;
-        group.expect(201);
+        let (_, id, _) = erin_an_admin_by_scim(&s).await;
         // No rule matches her token and the provider has no default role: refused, not linked,
         // and her role is left as SCIM set it.
         refused(&s.sign_in("erin").await, 403);
