@@ -18,31 +18,6 @@ use rand::Rng;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentic");
 
-/// The PostgreSQL URL of the tests, on a schema of its own; `None` (skip) without a server,
-/// except under CI, where a missing server fails the test.
-async fn postgres_schema() -> Option<String> {
-    let base = std::env::var("AGENTIC_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let store = match Store::connect(&base).await {
-        Ok(store) => store,
-        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("PostgreSQL is required in CI: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: PostgreSQL unavailable ({e})");
-            return None;
-        }
-    };
-    let schema = format!("w_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(store.pool())
-        .await
-        .expect("schema");
-    store.close().await;
-    let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
-}
-
 pub(crate) fn agentic(dir: &Path, database: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
@@ -330,7 +305,7 @@ async fn a_worker_killed_mid_sync_at_random_points_loses_and_duplicates_nothing_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_sync_at_random_points_loses_and_duplicates_nothing_on_postgres() {
-    let Some(database) = postgres_schema().await else {
+    let Some(database) = support::postgres_schema("w").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -339,7 +314,7 @@ async fn a_worker_killed_mid_sync_at_random_points_loses_and_duplicates_nothing_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_on_one_postgres_queue_run_every_job_exactly_once() {
-    let Some(database) = postgres_schema().await else {
+    let Some(database) = support::postgres_schema("w").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -33,3 +33,30 @@ pub fn wasm(name: &str) -> Vec<u8> {
 pub fn load(runtime: &Runtime, name: &str) -> Plugin {
     runtime.load(name, &wasm(name)).expect("load component")
 }
+
+/// A PostgreSQL URL on a fresh schema of its own (named `<prefix>_<uuid>`), from
+/// `AGENTIC_TEST_POSTGRES_URL` (default: the local server's `test` database). `None` (the caller
+/// skips) without a server, except under CI, where a missing server fails the test.
+pub async fn postgres_schema(prefix: &str) -> Option<String> {
+    let base = std::env::var("AGENTIC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    sqlx::any::install_default_drivers();
+    let pool = match sqlx::AnyPool::connect(&base).await {
+        Ok(pool) => pool,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            panic!("PostgreSQL is required in CI: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: PostgreSQL unavailable ({e})");
+            return None;
+        }
+    };
+    let schema = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .expect("create schema");
+    pool.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+}

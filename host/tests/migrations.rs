@@ -1,0 +1,328 @@
+//! The two migration sets describe one schema: `migrations/sqlite` and `migrations/postgres`
+//! are written by hand side by side (the dialects differ in identity columns, partial-index and
+//! upsert syntax), and the store talks to both through the same queries. A column, index or
+//! foreign key added to one set and forgotten in the other would pass every story on the
+//! database that has it and fail in production on the other; this test compares the schemas the
+//! two sets build, as each database describes itself after migrating.
+//!
+//! Compared: the migration file names; tables; each column's name, type class (integer, real,
+//! text, blob), nullability, primary-key position and default; indexes (table, uniqueness,
+//! columns in order, whether partial; the names of the ones made by `CREATE INDEX`); foreign
+//! keys with their `ON DELETE` rule. Not compared, because the dialects spell them differently
+//! and a normalisation would be a second parser: `CHECK` expressions and partial-index
+//! predicates (their presence is compared).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use agentic_host::store::Store;
+use sqlx::{AnyPool, Row};
+
+use crate::support;
+
+/// One fact about the schema, printable so that a difference reads as a list of facts.
+type Facts = BTreeSet<String>;
+
+#[tokio::test]
+async fn the_sqlite_and_postgresql_migrations_describe_the_same_schema() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    assert_eq!(
+        file_names(&root.join("sqlite")),
+        file_names(&root.join("postgres")),
+        "every migration exists in both dialects, under the same name"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sqlite_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("schema.db").display()
+    );
+    let sqlite = Store::connect(&sqlite_url).await.expect("sqlite");
+    sqlite.migrate().await.expect("sqlite migrations");
+    let lite = sqlite_facts(sqlite.pool()).await;
+
+    let Some(pg_url) = support::postgres_schema("m").await else {
+        return;
+    };
+    let postgres = Store::connect(&pg_url).await.expect("postgres");
+    postgres.migrate().await.expect("postgres migrations");
+    let pg = postgres_facts(postgres.pool()).await;
+
+    let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+        .fetch_one(postgres.pool())
+        .await
+        .expect("schema");
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(postgres.pool())
+        .await
+        .expect("drop schema");
+    postgres.close().await;
+
+    assert!(lite.len() > 100, "the SQLite schema was read: {lite:#?}");
+    let only_lite: Vec<_> = lite.difference(&pg).collect();
+    let only_pg: Vec<_> = pg.difference(&lite).collect();
+    assert!(
+        only_lite.is_empty() && only_pg.is_empty(),
+        "the schemas differ\nonly in SQLite:\n{only_lite:#?}\nonly in PostgreSQL:\n{only_pg:#?}"
+    );
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("migrations dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The class a declared type falls in; the store binds integers, reals, text and bytes only.
+fn type_class(declared: &str) -> &'static str {
+    let t = declared.to_ascii_lowercase();
+    if t.contains("int") {
+        "integer"
+    } else if t.contains("text") || t.contains("char") {
+        "text"
+    } else if t.contains("blob") || t == "bytea" {
+        "blob"
+    } else if t.contains("real") || t.contains("double") || t.contains("float") {
+        "real"
+    } else {
+        // Anything else (boolean, json, timestamp) is a type the other dialect cannot mirror.
+        "other"
+    }
+}
+
+/// A default as written, without PostgreSQL's casts and quotes' dialect: `'x'::text` → `'x'`.
+fn default_value(raw: Option<String>) -> String {
+    match raw {
+        None => "none".into(),
+        Some(d) => {
+            let d = d.trim();
+            let d = d
+                .strip_prefix('(')
+                .and_then(|d| d.strip_suffix(')'))
+                .unwrap_or(d);
+            let d = d.split("::").next().unwrap_or(d);
+            d.to_owned()
+        }
+    }
+}
+
+fn column(
+    table: &str,
+    name: &str,
+    class: &str,
+    not_null: bool,
+    pk: i64,
+    default: String,
+) -> String {
+    format!("column {table}.{name} {class} not_null={not_null} pk={pk} default={default}")
+}
+
+fn index(table: &str, unique: bool, columns: &str, partial: bool) -> String {
+    format!("index on {table}({columns}) unique={unique} partial={partial}")
+}
+
+async fn sqlite_facts(pool: &AnyPool) -> Facts {
+    let mut facts = Facts::new();
+    let tables: Vec<String> = sqlx::query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_sqlx%' ESCAPE '\\'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("tables")
+    .iter()
+    .map(|r| r.get::<String, _>(0))
+    .collect();
+    for table in &tables {
+        facts.insert(format!("table {table}"));
+        let columns = sqlx::query(
+            "SELECT name, type, CAST(\"notnull\" AS INTEGER), CAST(pk AS INTEGER), dflt_value \
+             FROM pragma_table_info(?)",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .expect("columns");
+        let mut primary_key = Vec::new();
+        for c in &columns {
+            let name: String = c.get(0);
+            let pk: i64 = c.get(3);
+            if pk > 0 {
+                primary_key.push((pk, name.clone()));
+            }
+            // A primary-key column is never null, whether or not SQLite says so.
+            let not_null = c.get::<i64, _>(2) == 1 || pk > 0;
+            let default = default_value(c.try_get::<Option<String>, _>(4).unwrap_or(None));
+            facts.insert(column(
+                table,
+                &name,
+                type_class(&c.get::<String, _>(1)),
+                not_null,
+                pk,
+                default,
+            ));
+        }
+        let indexes = sqlx::query(
+            "SELECT name, CAST(\"unique\" AS INTEGER), origin, CAST(partial AS INTEGER) \
+             FROM pragma_index_list(?)",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .expect("indexes");
+        for i in &indexes {
+            let name: String = i.get(0);
+            let origin: String = i.get(2);
+            if origin == "pk" {
+                continue;
+            }
+            let columns: Vec<String> = sqlx::query(
+                "SELECT COALESCE(name, '<expr>') FROM pragma_index_info(?) ORDER BY seqno",
+            )
+            .bind(&name)
+            .fetch_all(pool)
+            .await
+            .expect("index columns")
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect();
+            facts.insert(index(
+                table,
+                i.get::<i64, _>(1) == 1,
+                &columns.join(","),
+                i.get::<i64, _>(3) == 1,
+            ));
+            if origin == "c" {
+                facts.insert(format!("named index {name} on {table}"));
+            }
+        }
+        let keys = sqlx::query(
+            "SELECT \"from\", \"table\", \"to\", on_delete FROM pragma_foreign_key_list(?)",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await
+        .expect("foreign keys");
+        for k in &keys {
+            let target: String = k.get(1);
+            // `REFERENCES users` without a column names the target's primary key.
+            let to = match k.try_get::<Option<String>, _>(2).unwrap_or(None) {
+                Some(to) => to,
+                None => sqlx::query("SELECT name FROM pragma_table_info(?) WHERE pk = 1")
+                    .bind(&target)
+                    .fetch_one(pool)
+                    .await
+                    .expect("target primary key")
+                    .get(0),
+            };
+            facts.insert(format!(
+                "foreign key {table}.{} -> {target}.{to} on delete {}",
+                k.get::<String, _>(0),
+                k.get::<String, _>(3).to_ascii_uppercase()
+            ));
+        }
+    }
+    facts
+}
+
+async fn postgres_facts(pool: &AnyPool) -> Facts {
+    let mut facts = Facts::new();
+    let tables = sqlx::query(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+         AND table_name NOT LIKE '\\_sqlx%'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("tables");
+    for t in &tables {
+        facts.insert(format!("table {}", t.get::<String, _>(0)));
+    }
+    let columns = sqlx::query(
+        "SELECT c.table_name::text, c.column_name::text, c.data_type::text, \
+                (c.is_nullable = 'NO')::int4::int8, \
+                COALESCE((SELECT k.ordinal_position FROM information_schema.key_column_usage k \
+                  JOIN information_schema.table_constraints tc \
+                    ON tc.constraint_name = k.constraint_name AND tc.table_schema = k.table_schema \
+                  WHERE tc.constraint_type = 'PRIMARY KEY' AND k.table_schema = c.table_schema \
+                    AND k.table_name = c.table_name AND k.column_name = c.column_name), 0)::int8, \
+                c.column_default::text \
+         FROM information_schema.columns c \
+         WHERE c.table_schema = current_schema() AND c.table_name NOT LIKE '\\_sqlx%'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("columns");
+    for c in &columns {
+        let table: String = c.get(0);
+        let default = default_value(c.try_get::<Option<String>, _>(5).unwrap_or(None));
+        facts.insert(column(
+            &table,
+            &c.get::<String, _>(1),
+            type_class(&c.get::<String, _>(2)),
+            c.get::<i64, _>(3) == 1,
+            c.get::<i64, _>(4),
+            default,
+        ));
+    }
+    let indexes = sqlx::query(
+        "SELECT i.relname::text, t.relname::text, ix.indisunique::int4::int8, \
+                array_to_string(ARRAY(SELECT COALESCE(a.attname::text, '<expr>') \
+                  FROM unnest(ix.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) \
+                  LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum \
+                  ORDER BY k.ord), ','), \
+                (ix.indpred IS NOT NULL)::int4::int8, \
+                (EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid))::int4::int8 \
+         FROM pg_index ix \
+         JOIN pg_class i ON i.oid = ix.indexrelid \
+         JOIN pg_class t ON t.oid = ix.indrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace \
+         WHERE n.nspname = current_schema() AND NOT ix.indisprimary \
+           AND t.relname NOT LIKE '\\_sqlx%'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("indexes");
+    for i in &indexes {
+        let name: String = i.get(0);
+        let table: String = i.get(1);
+        facts.insert(index(
+            &table,
+            i.get::<i64, _>(2) == 1,
+            &i.get::<String, _>(3),
+            i.get::<i64, _>(4) == 1,
+        ));
+        if i.get::<i64, _>(5) == 0 {
+            facts.insert(format!("named index {name} on {table}"));
+        }
+    }
+    let keys = sqlx::query(
+        "SELECT tc.table_name::text, kcu.column_name::text, ccu.table_name::text, \
+                ccu.column_name::text, rc.delete_rule::text \
+         FROM information_schema.table_constraints tc \
+         JOIN information_schema.key_column_usage kcu \
+           ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema \
+         JOIN information_schema.constraint_column_usage ccu \
+           ON ccu.constraint_name = tc.constraint_name AND ccu.table_schema = tc.table_schema \
+         JOIN information_schema.referential_constraints rc \
+           ON rc.constraint_name = tc.constraint_name AND rc.constraint_schema = tc.table_schema \
+         WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema()",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("foreign keys");
+    for k in &keys {
+        facts.insert(format!(
+            "foreign key {}.{} -> {}.{} on delete {}",
+            k.get::<String, _>(0),
+            k.get::<String, _>(1),
+            k.get::<String, _>(2),
+            k.get::<String, _>(3),
+            k.get::<String, _>(4)
+        ));
+    }
+    facts
+}
