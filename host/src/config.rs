@@ -5,6 +5,12 @@
 //! (`AGENTIC_AUTH__IDLE_TIMEOUT_SECS=600`). Unknown keys in the file are errors, so a typo never
 //! silently falls back to a default. [`OPTIONS_HELP`] documents every option; it is printed by
 //! `agentic serve --help` and copied in the README.
+//!
+//! Each capability owns its section: the type, its defaults and its checks live beside the code
+//! they configure (`auth::config`, `cache::config`, `documents::config`, `plugins::config`,
+//! `jobs::config`, `agents::config`, `sync::SyncLimits`, `backup::BackupConfig`). This module
+//! only composes them, loads the sources and holds the paths derived from `data_dir`, so it
+//! imports those modules and none of them imports it.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -13,6 +19,14 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
+
+use crate::agents::config::AgentsConfig;
+use crate::auth::config::AuthConfig;
+use crate::cache::config::CacheConfig;
+use crate::documents::config::DocumentsConfig;
+use crate::jobs::config::JobsConfig;
+use crate::plugins::config::PluginsConfig;
+use crate::telemetry::{redact_url, LogFormat};
 
 /// Every option, as shown by `agentic serve --help`.
 pub const OPTIONS_HELP: &str = "\
@@ -160,239 +174,6 @@ pub struct Config {
     pub backup: crate::backup::BackupConfig,
 }
 
-/// Agent heartbeats and their metrics history.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AgentsConfig {
-    /// A running agent with no heartbeat for this many seconds is unhealthy.
-    pub heartbeat_timeout_secs: u64,
-    /// Metrics samples older than this many seconds are deleted as new ones arrive.
-    pub metrics_retention_secs: u64,
-    /// At most this many metrics samples are kept per agent (the oldest go first).
-    pub metrics_max_samples: u32,
-    /// Where the components of the built-in agent kinds are (`agent_web_monitor.wasm`, …, as
-    /// the plugins workspace builds them); `None`: no component kind runs on this host.
-    pub component_dir: Option<PathBuf>,
-    /// A sync event of an agent's `run_on` makes its next run due this many seconds later, so
-    /// that the events of one sync's streams (each stream is a job of its own) start one run.
-    pub event_delay_secs: u64,
-}
-
-impl Default for AgentsConfig {
-    fn default() -> Self {
-        Self {
-            heartbeat_timeout_secs: 90,
-            metrics_retention_secs: 7 * 86_400,
-            metrics_max_samples: 10_000,
-            component_dir: None,
-            event_delay_secs: 10,
-        }
-    }
-}
-
-/// How this process runs jobs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JobsConfig {
-    /// Jobs `agentic serve` runs at once beside the API; 0 leaves them to `agentic worker`s.
-    pub workers: usize,
-    /// Jobs `agentic worker` runs at once.
-    pub concurrency: usize,
-    /// Seconds a claimed job stays claimed without a heartbeat.
-    pub lease_secs: u64,
-    /// Postponements in a row without progress (a service that rate-limits every attempt)
-    /// after which a job is dead, its last error naming the count and the last reason. A
-    /// postponement does not spend an attempt, so without this a job could wait forever.
-    pub max_postponements: u32,
-    /// Jobs a worker claims ahead of its free slots, in the same round trip (its local queue);
-    /// 0: as many as `concurrency` (`jobs.workers` for `serve`). More serves short jobs with
-    /// fewer claims; they are held by this worker meanwhile (given back after a second if no
-    /// slot frees up).
-    pub claim_ahead: usize,
-    /// Whether a job's outcome is on disk before the queue records it as finished (PostgreSQL:
-    /// its commit waits for the WAL flush). Off trades that for throughput: an outcome lost in
-    /// a database crash means its job runs again, repeating its side effects.
-    pub durable_outcomes: bool,
-}
-
-impl Default for JobsConfig {
-    fn default() -> Self {
-        Self {
-            workers: 2,
-            concurrency: 4,
-            lease_secs: 30,
-            max_postponements: 50,
-            claim_ahead: 0,
-            durable_outcomes: true,
-        }
-    }
-}
-
-/// The read-through cache of projects, memberships and plugin lookups (see [`crate::cache`]).
-#[derive(Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CacheConfig {
-    /// Cache at all. Off, every lookup reads the database.
-    pub enabled: bool,
-    /// Longest an entry is kept. Changes made by another process on the same database (the CLI,
-    /// a second host) are forgotten sooner: through Redis at once, else through the database
-    /// bus (`store::invalidations`) within a poll.
-    pub ttl_secs: u64,
-    /// Entries kept in this process; 0 keeps none (every lookup asks Redis or the database).
-    pub max_entries: u64,
-    /// Redis shared by every host of a cluster: a second tier and the invalidation bus. Also
-    /// read from `AGENTIC_REDIS_URL`.
-    pub redis_url: Option<String>,
-    /// Prefix of every key and channel; deployments sharing one Redis need different ones.
-    pub redis_prefix: String,
-    /// Longest wait for one Redis call before the database answers instead.
-    pub redis_timeout_ms: u64,
-    /// After a failed call Redis is not asked again for this long (then one call probes it).
-    pub redis_retry_ms: u64,
-}
-
-impl Default for CacheConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            ttl_secs: 10,
-            max_entries: 100_000,
-            redis_url: None,
-            redis_prefix: "agentic:".into(),
-            redis_timeout_ms: 50,
-            redis_retry_ms: 1_000,
-        }
-    }
-}
-
-/// Document uploads and where their bytes are kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DocumentsConfig {
-    /// Largest file one upload may carry, in bytes. The upload is refused (413) as soon as its
-    /// body passes this, before the rest is read.
-    pub max_upload_bytes: u64,
-    /// Media types a document may have: `type/subtype` or `type/*`, lower case. Anything else is
-    /// refused (415), so the host never stores or serves types nobody chose to accept.
-    pub allowed_content_types: Vec<String>,
-    /// Where new document bytes are written. Versions remember their store, so switching later
-    /// keeps earlier versions readable.
-    pub blob_store: BlobBackend,
-    /// Directory of the filesystem blob store; `None` means `<data_dir>/blobs`.
-    pub blob_dir: Option<PathBuf>,
-}
-
-impl Default for DocumentsConfig {
-    fn default() -> Self {
-        Self {
-            max_upload_bytes: 25 << 20,
-            allowed_content_types: crate::documents::default_content_types(),
-            blob_store: BlobBackend::Database,
-            blob_dir: None,
-        }
-    }
-}
-
-/// A blob store for document bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BlobBackend {
-    /// Chunks in the application database: nothing else to run, share or back up.
-    Database,
-    /// Files under `documents.blob_dir` (one host, or a volume shared by all hosts).
-    Filesystem,
-}
-
-/// The Redis URL may carry a password.
-impl fmt::Debug for CacheConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CacheConfig")
-            .field("enabled", &self.enabled)
-            .field("ttl_secs", &self.ttl_secs)
-            .field("max_entries", &self.max_entries)
-            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
-            .field("redis_prefix", &self.redis_prefix)
-            .field("redis_timeout_ms", &self.redis_timeout_ms)
-            .field("redis_retry_ms", &self.redis_retry_ms)
-            .finish()
-    }
-}
-
-/// Plugin sandbox limits (the rest of [`crate::plugins::Limits`] keeps its defaults).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct PluginsConfig {
-    /// Wall-clock budget of one plugin call.
-    pub call_timeout_secs: u64,
-    /// Linear memory a plugin instance may grow to, in MiB.
-    pub memory_mib: usize,
-    /// Outbound HTTP requests one call may send.
-    pub http_requests_per_call: u32,
-    /// Where compiled components are cached; `None` means `<data_dir>/plugin-cache`.
-    pub cache_dir: Option<PathBuf>,
-    /// Threads plugin calls run on, apart from the API's; `None`: one per core.
-    pub threads: Option<usize>,
-    /// Plugin instances alive at once, in all (the pooling allocator's slots).
-    pub instances: u32,
-    /// Instances one plugin may hold at once; its further calls wait for one of them.
-    pub instances_per_plugin: u32,
-    /// Instances one connection may hold at once.
-    pub instances_per_connection: u32,
-}
-
-impl Default for PluginsConfig {
-    fn default() -> Self {
-        Self {
-            call_timeout_secs: 30,
-            memory_mib: 64,
-            http_requests_per_call: 1_000,
-            cache_dir: None,
-            threads: None,
-            instances: 64,
-            instances_per_plugin: 16,
-            instances_per_connection: 4,
-        }
-    }
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-/// Identity and session settings.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuthConfig {
-    /// Lifetime of a JWT access token. Short, because a token cannot be recalled once issued;
-    /// the session check on every request still stops a revoked session at once.
-    pub access_token_ttl_secs: u64,
-    /// A session unused for this long is over.
-    pub idle_timeout_secs: u64,
-    /// A session this old is over, however active.
-    pub absolute_timeout_secs: u64,
-    /// JWT `iss` claim written and required.
-    pub issuer: String,
-    /// JWT `aud` claim written and required.
-    pub audience: String,
-    /// Directory of Ed25519 signing keys (PKCS#8 PEM). Share it between hosts of one cluster.
-    pub signing_key_dir: Option<PathBuf>,
-    /// Login attempts allowed per account per minute.
-    pub login_per_account_per_minute: u32,
-    /// Login attempts allowed per client IP per minute.
-    pub login_per_ip_per_minute: u32,
-    /// OpenID Connect single sign-on providers (`docs/IDENTITY.md`).
-    pub oidc: crate::auth::oidc::config::OidcConfig,
-    /// SCIM 2.0 provisioning: which role rules give provisioned people their role
-    /// (`docs/IDENTITY.md`).
-    pub scim: crate::auth::scim::ScimConfig,
-}
-
 /// HTTP server limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -436,23 +217,6 @@ impl Default for Config {
     }
 }
 
-impl Default for AuthConfig {
-    fn default() -> Self {
-        Self {
-            access_token_ttl_secs: 15 * 60,
-            idle_timeout_secs: 30 * 60,
-            absolute_timeout_secs: 12 * 60 * 60,
-            issuer: "agentic".into(),
-            audience: "agentic-api".into(),
-            signing_key_dir: None,
-            login_per_account_per_minute: 10,
-            login_per_ip_per_minute: 60,
-            oidc: Default::default(),
-            scim: Default::default(),
-        }
-    }
-}
-
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
@@ -461,6 +225,26 @@ impl Default for HttpConfig {
             trust_forwarded_for: false,
             cors_allowed_origins: Vec::new(),
         }
+    }
+}
+
+impl HttpConfig {
+    /// Why these values cannot run, if they cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_body_bytes < 1024 {
+            return Err("http.max_body_bytes must be at least 1024".into());
+        }
+        for origin in &self.cors_allowed_origins {
+            let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/')
+                && origin.parse::<axum::http::HeaderValue>().is_ok();
+            if !ok {
+                return Err(format!(
+                    "http.cors_allowed_origins: `{origin}` is not an origin like https://app.example.com"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -537,115 +321,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let a = &self.auth;
-        let bad = |m: &str| Err(ConfigError::Inconsistent(m.to_owned()));
-        if a.access_token_ttl_secs == 0 || a.idle_timeout_secs == 0 || a.absolute_timeout_secs == 0
-        {
-            return bad("auth timeouts must be greater than zero");
+        let sections = [
+            self.auth.validate(),
+            self.http.validate(),
+            self.plugins.validate(),
+            self.sync.validate(),
+            self.documents.validate(),
+            self.cache.validate(),
+            self.agents.validate(),
+            self.backup.problem().map_or(Ok(()), Err),
+        ];
+        match sections.into_iter().find_map(Result::err) {
+            Some(problem) => Err(ConfigError::Inconsistent(problem)),
+            None => Ok(()),
         }
-        if a.idle_timeout_secs > a.absolute_timeout_secs {
-            return bad("auth.idle_timeout_secs may not exceed auth.absolute_timeout_secs");
-        }
-        if a.login_per_account_per_minute == 0 || a.login_per_ip_per_minute == 0 {
-            return bad("login rate limits must be greater than zero");
-        }
-        if self.http.max_body_bytes < 1024 {
-            return bad("http.max_body_bytes must be at least 1024");
-        }
-        let p = &self.plugins;
-        if !(1..=3600).contains(&p.call_timeout_secs) {
-            return bad("plugins.call_timeout_secs must be between 1 and 3600");
-        }
-        if !(1..=4096).contains(&p.memory_mib) {
-            return bad("plugins.memory_mib must be between 1 and 4096");
-        }
-        if p.http_requests_per_call == 0 {
-            return bad("plugins.http_requests_per_call must be greater than zero");
-        }
-        if p.threads == Some(0) || p.threads.is_some_and(|t| t > 256) {
-            return bad("plugins.threads must be between 1 and 256");
-        }
-        if !(1..=10_000).contains(&p.instances)
-            || !(1..=p.instances).contains(&p.instances_per_plugin)
-            || !(1..=p.instances_per_plugin).contains(&p.instances_per_connection)
-        {
-            return bad(
-                "plugins: need 1 <= instances_per_connection <= instances_per_plugin <= \
-                 instances <= 10000",
-            );
-        }
-        if let Err(e) = self.sync.validate() {
-            return bad(&e);
-        }
-        if let Some(e) = self.backup.problem() {
-            return bad(&e);
-        }
-        if let Err(e) = self.auth.oidc.validate() {
-            return bad(&e);
-        }
-        if let Err(e) = self.auth.scim.validate(&self.auth.oidc) {
-            return bad(&e);
-        }
-        let d = &self.documents;
-        if !(1..=(4u64 << 30)).contains(&d.max_upload_bytes) {
-            return bad("documents.max_upload_bytes must be between 1 and 4294967296 (4 GiB)");
-        }
-        if d.allowed_content_types.is_empty() {
-            return bad("documents.allowed_content_types must name at least one media type");
-        }
-        if let Some(p) = d
-            .allowed_content_types
-            .iter()
-            .find(|p| !crate::documents::valid_type_pattern(p))
-        {
-            return bad(&format!(
-                "documents.allowed_content_types: `{p}` is not a lower-case media type like text/plain or text/*"
-            ));
-        }
-        let c = &self.cache;
-        if !(1..=86_400).contains(&c.ttl_secs) {
-            return bad("cache.ttl_secs must be between 1 and 86400");
-        }
-        if !(1..=10_000).contains(&c.redis_timeout_ms) {
-            return bad("cache.redis_timeout_ms must be between 1 and 10000");
-        }
-        if !(10..=600_000).contains(&c.redis_retry_ms) {
-            return bad("cache.redis_retry_ms must be between 10 and 600000");
-        }
-        if c.redis_prefix.is_empty() || c.redis_prefix.contains(char::is_whitespace) {
-            return bad("cache.redis_prefix must be non-empty, without spaces");
-        }
-        if let Some(url) = &c.redis_url {
-            if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
-                return bad(
-                    "cache.redis_url must be redis://HOST:PORT/DB (rediss:// is not supported)",
-                );
-            }
-        }
-        let g = &self.agents;
-        if !(1..=86_400).contains(&g.heartbeat_timeout_secs) {
-            return bad("agents.heartbeat_timeout_secs must be between 1 and 86400");
-        }
-        if !(60..=366 * 86_400).contains(&g.metrics_retention_secs) {
-            return bad("agents.metrics_retention_secs must be between 60 and 31622400 (366 days)");
-        }
-        if !(1..=1_000_000).contains(&g.metrics_max_samples) {
-            return bad("agents.metrics_max_samples must be between 1 and 1000000");
-        }
-        if g.event_delay_secs > 3600 {
-            return bad("agents.event_delay_secs must be between 0 and 3600");
-        }
-        for origin in &self.http.cors_allowed_origins {
-            let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
-                && !origin.ends_with('/')
-                && origin.parse::<axum::http::HeaderValue>().is_ok();
-            if !ok {
-                return bad(&format!(
-                    "http.cors_allowed_origins: `{origin}` is not an origin like https://app.example.com"
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Where OAuth providers send the browser back to: `<public_url>/api/v1/oauth/callback`.
@@ -708,25 +397,6 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("plugin-cache"))
     }
-
-    /// The plugin sandbox limits in force.
-    pub fn plugin_limits(&self) -> crate::plugins::Limits {
-        let mut limits = crate::plugins::Limits {
-            call_timeout: std::time::Duration::from_secs(self.plugins.call_timeout_secs),
-            memory_bytes: self.plugins.memory_mib << 20,
-            ..crate::plugins::Limits::default()
-        };
-        limits.egress.max_requests_per_call = self.plugins.http_requests_per_call;
-        limits.shares = crate::plugins::ShareLimits {
-            instances: self.plugins.instances,
-            per_plugin: self.plugins.instances_per_plugin,
-            per_connection: self.plugins.instances_per_connection,
-        };
-        if let Some(threads) = self.plugins.threads {
-            limits.threads = threads;
-        }
-        limits
-    }
 }
 
 /// Secrets (the admin password, credentials inside the database URL) never reach logs.
@@ -757,20 +427,6 @@ impl fmt::Debug for Config {
             .field("cache", &self.cache)
             .field("backup", &self.backup)
             .finish()
-    }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:<redacted>@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:<redacted>@{host}"),
-        None => url.to_owned(),
     }
 }
 

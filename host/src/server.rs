@@ -34,7 +34,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     let store = Store::connect(&url)
         .await
-        .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
+        .with_context(|| format!("connecting to {}", crate::telemetry::redact_url(&url)))?;
     store.migrate().await.context("applying migrations")?;
     let cache = Cache::from_config(&config.cache).context("setting up the cache")?;
     Ok(store
@@ -58,14 +58,15 @@ pub async fn state(
     let plugins = Arc::new(crate::plugins::registry::Registry::new(
         store.clone(),
         clock.clone(),
-        config.plugin_limits(),
+        config.plugins.limits(),
         Some(config.plugin_cache_dir()),
     ));
     let vault = Arc::new(vault);
     let sessions =
         crate::vault::sessions::Sessions::new(vault.clone(), store.clone(), clock.clone())
             .map_err(|e| anyhow::anyhow!("building the credential session client: {e}"))?;
-    let blobs = crate::documents::blobs::Blobs::new(&config, store.clone());
+    let blobs =
+        crate::documents::blobs::Blobs::new(&config.documents, config.blob_dir(), store.clone());
     let usage = Arc::new(crate::analytics::usage::UsageRecorder::new(clock.clone()));
     let agent_components = Arc::new(crate::agents::components::Components::new(
         config.agents.component_dir.clone(),

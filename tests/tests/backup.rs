@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use agentic_host::backup::{self, BackupError, Directory, Identity, Progress, Quiet};
-use agentic_host::config::BlobBackend;
+use agentic_host::documents::config::BlobBackend;
 use agentic_host::rbac::Role;
 use agentic_host::store::backup::{Select, TABLES};
 use agentic_host::store::Store;

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use agentic_host::config::BlobBackend;
+use agentic_host::documents::config::BlobBackend;
 use agentic_host::rbac::Role;
 use agentic_tests::{stories, Form, Reply, TestApp};
 use axum::body::{Body, Bytes};

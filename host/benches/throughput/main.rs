@@ -22,9 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agentic_host::auth::config::AuthConfig;
 use agentic_host::auth::tokens::TokenKeys;
+use agentic_host::cache::config::CacheConfig;
 use agentic_host::clock::SystemClock;
-use agentic_host::config::{AuthConfig, CacheConfig, Config};
+use agentic_host::config::Config;
 use agentic_host::store::Store;
 use agentic_host::{app, server};
 use axum::body::Body;

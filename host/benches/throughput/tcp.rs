@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentic_host::config::CacheConfig;
+use agentic_host::cache::config::CacheConfig;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;

@@ -41,6 +41,8 @@
 pub mod alerts;
 /// Where the host finds the components of the built-in kinds and of installed packages.
 pub mod components;
+/// The `agents` section of the configuration.
+pub mod config;
 /// Agent kinds from installed agent packages.
 pub mod installed;
 /// Deploy and stop jobs.

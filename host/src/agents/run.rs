@@ -31,10 +31,10 @@ use serde_json::{json, Map, Value};
 
 use super::alerts::{self, Change};
 use super::components::Components;
+use super::config::AgentsConfig;
 use super::installed::AgentKind;
 use super::platform::{AgentPlatform, Grant, Services};
 use crate::clock::{Clock, Millis};
-use crate::config::AgentsConfig;
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
 use crate::plugins::agent::{AgentEvent, AgentMetric, Outcome, RunError, Trigger, TriggerKind};
 use crate::plugins::egress::Clients;

@@ -25,13 +25,15 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
-use crate::config::AuthConfig;
 use crate::rbac::Permission;
 use crate::store::audit::NewAuditEntry;
 use crate::store::sessions::{RefreshOutcome, Session};
 use crate::store::users::{User, UserKind};
 use crate::store::{Store, StoreError};
+use config::AuthConfig;
 
+/// The `auth` section of the configuration.
+pub mod config;
 /// OpenID Connect single sign-on (relying party).
 pub mod oidc;
 /// Password hashing.

@@ -24,8 +24,8 @@ use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::config::AuthConfig;
 use super::AuthError;
-use crate::config::AuthConfig;
 
 /// Claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -54,10 +54,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
-use crate::config::CacheConfig;
+use config::CacheConfig;
 
 /// The circuit breaker in front of Redis.
 pub mod breaker;
+/// The `cache` section of the configuration.
+pub mod config;
 /// The in-process tier.
 mod memory;
 /// The Redis tier and the invalidation bus.

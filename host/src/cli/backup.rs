@@ -346,7 +346,7 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
             }
             let store = Store::connect(&url)
                 .await
-                .with_context(|| format!("connecting to {}", crate::config::redact_url(&url)))?;
+                .with_context(|| format!("connecting to {}", crate::telemetry::redact_url(&url)))?;
             // `restore` migrates it: to the backup's schema version first, then to this one.
             let fetched =
                 backup::target::fetch(&file, &config.backup.s3, &std::env::temp_dir()).await?;
@@ -393,7 +393,7 @@ pub(super) async fn run(config: Config, command: BackupCommand) -> anyhow::Resul
                 file,
                 when(restored.manifest.created_at),
                 restored.manifest.source_backend,
-                crate::config::redact_url(&url)
+                crate::telemetry::redact_url(&url)
             )?;
             if !keys.is_empty() {
                 writeln!(

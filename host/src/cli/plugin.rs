@@ -120,7 +120,7 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
     let registry = Registry::new(
         store.clone(),
         Arc::new(SystemClock),
-        config.plugin_limits(),
+        config.plugins.limits(),
         Some(config.plugin_cache_dir()),
     );
     let cli = Actor::default();

@@ -19,8 +19,8 @@ use futures_util::future::BoxFuture;
 use futures_util::stream::{self, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
+use super::config::{BlobBackend, DocumentsConfig};
 use crate::clock::Millis;
-use crate::config::{BlobBackend, Config};
 use crate::store::blobs::CHUNK_BYTES;
 use crate::store::{Store, StoreError};
 
@@ -256,11 +256,11 @@ pub struct Blobs {
 }
 
 impl Blobs {
-    /// The stores of `config` on `store`.
-    pub fn new(config: &Config, store: Store) -> Self {
+    /// The stores of `config` on `store`, the filesystem one in `blob_dir`.
+    pub fn new(config: &DocumentsConfig, blob_dir: PathBuf, store: Store) -> Self {
         let database: Arc<dyn BlobStore> = Arc::new(DatabaseBlobs::new(store));
-        let files: Arc<dyn BlobStore> = Arc::new(FileBlobs::new(config.blob_dir()));
-        let writer = match config.documents.blob_store {
+        let files: Arc<dyn BlobStore> = Arc::new(FileBlobs::new(blob_dir));
+        let writer = match config.blob_store {
             BlobBackend::Database => database.clone(),
             BlobBackend::Filesystem => files.clone(),
         };

@@ -7,6 +7,8 @@
 
 /// Blob stores: the [`blobs::BlobStore`] trait, the database and filesystem stores.
 pub mod blobs;
+/// The `documents` section of the configuration.
+pub mod config;
 /// Streaming `multipart/form-data` uploads into a temporary file.
 pub mod upload;
 

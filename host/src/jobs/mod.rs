@@ -20,6 +20,8 @@
 //! - each ended attempt is kept in the job's history (`job_attempts`); a success clears the
 //!   job's `last_error`, and a handler carries totals across attempts in the job's checkpoint.
 
+/// The `jobs` section of the configuration.
+pub mod config;
 /// The performance summary of the queue and syncs over a time window.
 pub mod report;
 /// Cron schedules that enqueue jobs.

@@ -13,6 +13,8 @@ pub mod agent;
 pub mod agent_package;
 /// The generated bindings of every served version of the `agentic:connector` world.
 mod bindings;
+/// The `plugins` section of the configuration.
+pub mod config;
 /// Outbound HTTP policy: the `wasi:http` send hook.
 pub mod egress;
 /// Where plugin calls run (threads apart from the API's) and how many at once (fair shares).

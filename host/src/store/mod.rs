@@ -241,7 +241,7 @@ async fn probe(options: &AnyConnectOptions, backend: Backend, url: &str) -> Resu
         Ok(Err(e)) => Err(e.into()),
         Err(_) => Err(StoreError::Unavailable(format!(
             "{} did not answer within {} s",
-            crate::config::redact_url(url),
+            crate::telemetry::redact_url(url),
             OPEN_TIMEOUT.as_secs()
         ))),
     }
@@ -292,7 +292,9 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             Backend::Postgres
         } else {
-            return Err(StoreError::UnsupportedUrl(crate::config::redact_url(url)));
+            return Err(StoreError::UnsupportedUrl(crate::telemetry::redact_url(
+                url,
+            )));
         };
         let options = AnyConnectOptions::from_str(url)?
             .log_statements(tracing::log::LevelFilter::Trace)
