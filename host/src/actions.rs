@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::api::FieldError;
+use crate::api::error::FieldError;
 use crate::plugins::package::{Manifest, ManifestAction};
 use crate::plugins::registry::{Registry, RegistryError};
 use crate::plugins::{ConnectorError, PluginError};

@@ -2,7 +2,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -11,12 +10,11 @@ use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::Paginated;
-use super::users::{hash_password, UserView};
+use super::sessions::{sessions_of, SessionView};
+use super::users::UserView;
 use super::{AppState, Problem};
 use crate::auth::{password, ClientInfo, IssuedTokens, Principal};
-use crate::clock::to_datetime;
 use crate::rbac::Permission;
-use crate::store::sessions::Session;
 use crate::store::users::UserChanges;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -259,7 +257,7 @@ async fn change_password(
             "is not your current password",
         ));
     }
-    let hash = hash_password(body.new_password).await?;
+    let hash = password::hash_off_thread(body.new_password).await?;
     let changes = UserChanges {
         password_hash: Some(hash),
         ..Default::default()
@@ -283,52 +281,6 @@ async fn change_password(
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A live login session.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionView {
-    /// Session id.
-    pub id: i64,
-    /// Login time.
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    /// Last request.
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_seen_at: OffsetDateTime,
-    /// Client IP at login.
-    pub ip: Option<String>,
-    /// Client `User-Agent` at login.
-    pub user_agent: Option<String>,
-    /// Whether this is the session making the request.
-    pub current: bool,
-}
-
-fn session_view(s: Session, current: Option<i64>) -> SessionView {
-    SessionView {
-        id: s.id,
-        created_at: to_datetime(s.created_at),
-        last_seen_at: to_datetime(s.last_seen_at),
-        ip: s.ip,
-        user_agent: s.user_agent,
-        current: Some(s.id) == current,
-    }
-}
-
-/// A user's live sessions (at most the 200 newest; one page).
-pub(super) async fn sessions_of(
-    state: &AppState,
-    user_id: i64,
-    current: Option<i64>,
-) -> ApiResult<Paginated<SessionView>> {
-    let sessions = state.auth.live_sessions(user_id).await?;
-    Ok(Paginated {
-        items: sessions
-            .into_iter()
-            .map(|s| session_view(s, current))
-            .collect(),
-        next_cursor: None,
-    })
 }
 
 /// Lists the caller's own live sessions (device, IP, last seen).

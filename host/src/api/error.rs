@@ -321,6 +321,12 @@ pub(crate) fn chain(error: &dyn StdError) -> String {
     line
 }
 
+impl From<crate::auth::password::HashError> for ApiError {
+    fn from(e: crate::auth::password::HashError) -> Self {
+        ApiError::internal("hashing a password", e)
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {

@@ -84,6 +84,8 @@ mod records;
 mod scim;
 /// Service accounts and their API keys.
 mod service_accounts;
+/// Login sessions as the API shows them.
+mod sessions;
 /// User administration.
 mod users;
 /// Web-automation tasks: steps, runs as jobs, run history, schedules.

@@ -191,7 +191,7 @@ async fn create_user(
         &format!("creating an account with the {} role", body.role.title()),
     )?;
     let email = body.email.trim().to_lowercase();
-    let hash = hash_password(body.password).await?;
+    let hash = password::hash_off_thread(body.password).await?;
     let user = state
         .store
         .create_user(
@@ -278,7 +278,7 @@ async fn update_user(
     }
     let password_changed = body.password.is_some();
     let password_hash = match body.password {
-        Some(pw) => Some(hash_password(pw).await?),
+        Some(pw) => Some(password::hash_off_thread(pw).await?),
         None => None,
     };
     let changes = UserChanges {
@@ -342,18 +342,18 @@ async fn deactivate_user(
 /// Lists a user's live sessions. Needs `users:manage`.
 #[utoipa::path(get, path = "/users/{id}/sessions", tag = "users",
     params(("id" = i64, Path, description = "User id")),
-    responses((status = 200, body = Paginated<super::auth::SessionView>), (status = 404, body = Problem),
+    responses((status = 200, body = Paginated<super::sessions::SessionView>), (status = 404, body = Problem),
               (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn list_user_sessions(
     State(state): State<AppState>,
     who: Principal,
     query: ApiQuery<NoQuery>,
     ApiPath(id): ApiPath<i64>,
-) -> ApiResult<Json<Paginated<super::auth::SessionView>>> {
+) -> ApiResult<Json<Paginated<super::sessions::SessionView>>> {
     who.require(Permission::UsersManage)?;
     query.parse()?;
     human(&state, id).await?;
-    super::auth::sessions_of(&state, id, who.session_id)
+    super::sessions::sessions_of(&state, id, who.session_id)
         .await
         .map(Json)
 }
@@ -402,12 +402,4 @@ async fn human(state: &AppState, id: i64) -> ApiResult<User> {
         Ok(_) | Err(StoreError::NotFound) => Err(ApiError::not_found("user")),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Hashes on the blocking pool: argon2id takes tens of milliseconds of CPU by design.
-pub(super) async fn hash_password(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::internal("hashing a password", e))?
-        .map_err(|e| ApiError::internal("hashing a password", e.to_string()))
 }

@@ -22,6 +22,20 @@ pub fn hash(password: &str) -> Result<String, argon2::password_hash::Error> {
         .to_string())
 }
 
+/// A password could not be hashed (argon2 refused its input, or the blocking task died).
+#[derive(Debug, thiserror::Error)]
+#[error("hashing a password: {0}")]
+pub struct HashError(String);
+
+/// [`hash`] on the blocking thread pool: argon2id takes tens of milliseconds of CPU by design,
+/// which must not hold up an async worker.
+pub async fn hash_off_thread(password: String) -> Result<String, HashError> {
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|e| HashError(e.to_string()))?
+        .map_err(|e| HashError(e.to_string()))
+}
+
 /// Checks a password against a PHC string; `None` (unknown user, no password) burns the same
 /// time against a dummy hash so that response times do not reveal which accounts exist.
 pub fn verify(password: &str, phc: Option<&str>) -> bool {

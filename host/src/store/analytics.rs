@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{Backend, Result, Store};
-use crate::analytics::Bucket;
+use crate::analytics::range::Bucket;
 use crate::clock::Millis;
 
 /// One aggregate: the start of its bucket (the window's start for totals), a name, a value.
