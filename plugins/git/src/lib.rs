@@ -11,7 +11,8 @@
 //!
 //! A second kind of connection, `source = "github"`, reads the repository's issues, pull
 //! requests and comments over GitHub's REST API ([`github`]): the host confines a connection
-//! to one base URL, and the repository and its API are two.
+//! to one base URL, and the repository and its API are two. It has the
+//! actions `comment` and `create-issue`.
 //!
 //! # Layout
 //!
@@ -22,8 +23,8 @@
 //! - `history`: incremental reading of the branches' new commits, force-push detection.
 //! - `diff`: changed paths of a commit with added/removed line counts.
 //! - `streams`: the stream specs, `read`'s dispatch and the records; `files`: the files stream.
-//! - `github`: `source = "github"`: GitHub's REST API, its states (`github::state`) and objects
-//!   (`github::model`).
+//! - `github`: `source = "github"`: GitHub's REST API, its states (`github::state`), objects
+//!   (`github::model`) and actions (`github::actions`).
 
 pub mod config;
 pub mod diff;
@@ -35,6 +36,7 @@ pub mod pktline;
 pub mod protocol;
 pub mod streams;
 
+use agentic_sdk::serde_json::Value;
 use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};
 
 use config::{Config, Source};
@@ -60,8 +62,9 @@ impl Connector for GitConnector {
     /// With `source = "github"`: reads the repository's metadata.
     fn check(&self, config: &Config) -> Result<String, Error> {
         config.validate()?;
-        if config.source == Source::Github {
-            return github::check(config);
+        match config.source {
+            Source::Github => return github::check(config),
+            Source::Git => {}
         }
         let server = protocol::discover(config.protocol)?;
         let refs = protocol::list_refs(&server)?;
@@ -96,6 +99,18 @@ impl Connector for GitConnector {
         match config.source {
             Source::Git => streams::read(config, stream, state),
             Source::Github => github::read(config, stream, state),
+        }
+    }
+
+    /// The actions (`comment`, `create-issue`) write to GitHub; a `git` connection has none.
+    fn invoke(&self, config: &Config, action: &str, input: Value) -> Result<Value, Error> {
+        config.validate()?;
+        match config.source {
+            Source::Git => Err(Error::InvalidInput(format!(
+                "action `{action}` needs a connection with source = \"github\"; a Git \
+                 repository connection has no actions"
+            ))),
+            Source::Github => github::actions::invoke(config, action, input),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! exchange), plus the damaged variants a broken server or network produces; and, in
 //! [`github`], `source = "github"` against a fake GitHub held to GitHub's OpenAPI description.
 
+
 mod github;
 
 use git::pack::{self, Limits};
@@ -181,4 +182,19 @@ fn a_two_gigabyte_object_is_refused_by_its_header() {
     body.extend_from_slice(h.try_finalize().unwrap().as_bytes());
     let e = pack::parse(&body, LIMITS).unwrap_err();
     assert!(e.to_string().contains("2147483648 bytes"), "{e}");
+}
+
+/// A record's fields as JSON (the record types serialise; their enum does not).
+pub fn record_json(record: &agentic_sdk::RecordData) -> serde_json::Value {
+    use agentic_sdk::RecordData as R;
+    let value = match record {
+        R::Document(r) => serde_json::to_value(r),
+        R::WorkItem(r) => serde_json::to_value(r),
+        R::Comment(r) => serde_json::to_value(r),
+        R::Requirement(r) => serde_json::to_value(r),
+        R::TraceLink(r) => serde_json::to_value(r),
+        R::Person(r) => serde_json::to_value(r),
+        R::Raw(r) => serde_json::to_value(r),
+    };
+    value.expect("records serialise")
 }
