@@ -21,6 +21,7 @@ mod documents;
 mod doors;
 mod full_disk;
 mod git;
+mod github;
 mod google;
 mod jira;
 mod job_faults;
