@@ -1,10 +1,14 @@
 //! Native tests of the protocol and pack code on real captures of `git http-backend`'s answers
 //! (`tests/fixtures/`, copied from the project's shared captures: a v2 capability advertisement, an `ls-refs` and a `fetch`
 //! exchange), plus the damaged variants a broken server or network produces; and, in
-//! [`github`], `source = "github"` against a fake GitHub held to GitHub's OpenAPI description.
+//! [`github`], `source = "github"` against a fake GitHub held to GitHub's OpenAPI description;
+//! in [`gitlab`], `source = "gitlab"` against a fake GitLab following GitLab's API documentation.
 
+// GitLab's merge request objects are large `json!` literals.
+#![recursion_limit = "256"]
 
 mod github;
+mod gitlab;
 
 use git::pack::{self, Limits};
 use git::protocol::{self, Version};
