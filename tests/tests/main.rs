@@ -22,6 +22,7 @@ mod doors;
 mod full_disk;
 mod git;
 mod github;
+mod gitlab;
 mod google;
 mod jira;
 mod job_faults;

@@ -4,9 +4,6 @@
 //! [`github`], `source = "github"` against a fake GitHub held to GitHub's OpenAPI description;
 //! in [`gitlab`], `source = "gitlab"` against a fake GitLab following GitLab's API documentation.
 
-// GitLab's merge request objects are large `json!` literals.
-#![recursion_limit = "256"]
-
 mod github;
 mod gitlab;
 
