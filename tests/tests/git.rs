@@ -20,7 +20,7 @@ use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_document
 
 /// Installs the Git component (signed by a newly trusted publisher) and enables it in a new
 /// project owned by `owner`.
-async fn project_with_git(app: &TestApp, admin: &str, owner: i64) -> i64 {
+pub(crate) async fn project_with_git(app: &TestApp, admin: &str, owner: i64) -> i64 {
     let manifest = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/git/plugin.toml"),
     )

@@ -21,6 +21,8 @@ mod documents;
 mod doors;
 mod full_disk;
 mod git;
+mod github;
+mod gitlab;
 mod google;
 mod jira;
 mod job_faults;

@@ -27,10 +27,15 @@ pub enum Source {
     /// GitHub's REST API (api.github.com or GitHub Enterprise Server's `/api/v3/`): issues,
     /// pull requests, comments of `repository`.
     Github,
+    /// GitLab's REST API v4 (`https://gitlab.com/api/v4/`, or a self-managed instance's):
+    /// issues, merge requests, notes of `project`.
+    Gitlab,
 }
 
-/// Most items GitHub returns in one page (`per_page` above 100 is cut to 100).
+/// Most items GitHub (and GitLab) return in one page (`per_page` above 100 is cut to 100).
 pub const GITHUB_MAX_PER_PAGE: u32 = 100;
+/// Longest GitLab project path accepted (GitLab's full paths stay well under it).
+const MAX_PROJECT_CHARS: usize = 500;
 
 /// The connection's configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,7 +47,11 @@ pub struct Config {
     /// `owner/name` of the repository whose issues and pull requests are read (`github` only).
     #[serde(default)]
     pub repository: Option<String>,
-    /// Items a page of the `github` streams asks for (GitHub's `per_page`, at most 100).
+    /// The GitLab project (`group/sub/name` or its numeric id) whose issues, merge requests
+    /// and notes are read (`gitlab` only).
+    #[serde(default)]
+    pub project: Option<String>,
+    /// Items a page of the `github` and `gitlab` streams asks for (at most 100).
     #[serde(default = "default_per_page")]
     pub per_page: u32,
     /// Branch names (`main`, `release/1.x`) whose history is synced; empty: every branch.
@@ -117,32 +126,71 @@ impl Config {
         }
         self.globs()?;
         self.patterns()?;
-        match (self.source, &self.repository) {
-            (Source::Github, None) => {
-                return Err(Error::Config(
-                    "repository: give the GitHub repository as `owner/name` (source is github)"
-                        .into(),
-                ))
-            }
-            (Source::Github, Some(_)) => {
+        let needs = |field: &str, source: &str, what: &str, given: bool, wanted: bool| match (
+            given, wanted,
+        ) {
+            (true, false) => Err(Error::Config(format!(
+                "{field} is read with source = \"{source}\" only"
+            ))),
+            (false, true) => Err(Error::Config(format!(
+                "{field}: give the {what} (source is {source})"
+            ))),
+            _ => Ok(()),
+        };
+        let (github, gitlab) = (self.source == Source::Github, self.source == Source::Gitlab);
+        let repository = "GitHub repository as `owner/name`";
+        needs(
+            "repository",
+            "github",
+            repository,
+            self.repository.is_some(),
+            github,
+        )?;
+        let project = "GitLab project as `group/sub/name` or its numeric id";
+        needs("project", "gitlab", project, self.project.is_some(), gitlab)?;
+        match self.source {
+            Source::Github => {
                 self.owner_and_name()?;
-                if !(1..=GITHUB_MAX_PER_PAGE).contains(&self.per_page) {
-                    return Err(Error::Config(format!(
-                        "per_page: {} is not between 1 and {GITHUB_MAX_PER_PAGE}",
-                        self.per_page
-                    )));
-                }
             }
-            (Source::Git, Some(_)) => {
-                return Err(Error::Config(
-                    "repository is read with source = \"github\" only; a Git connection's \
-                     repository is its base URL"
-                        .into(),
-                ))
+            Source::Gitlab => {
+                self.gitlab_project()?;
             }
-            (Source::Git, None) => {}
+            Source::Git => return Ok(()),
+        }
+        if !(1..=GITHUB_MAX_PER_PAGE).contains(&self.per_page) {
+            return Err(Error::Config(format!(
+                "per_page: {} is not between 1 and {GITHUB_MAX_PER_PAGE}",
+                self.per_page
+            )));
         }
         Ok(())
+    }
+
+    /// The `gitlab` project, checked: a numeric id, or a full path of two or more segments of
+    /// GitLab's path characters (letters, digits, `_`, `-`, `.`), URL-encoded into one segment
+    /// when requests name it.
+    pub fn gitlab_project(&self) -> Result<&str, Error> {
+        let project = self.project.as_deref().unwrap_or_default();
+        let segment = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        };
+        let id = !project.is_empty()
+            && project.len() <= 20
+            && project.bytes().all(|b| b.is_ascii_digit());
+        let path = project.len() <= MAX_PROJECT_CHARS
+            && project.split('/').count() >= 2
+            && project.split('/').all(segment);
+        if id || path {
+            Ok(project)
+        } else {
+            Err(Error::Config(format!(
+                "project: {project:?} is not a GitLab project path (`group/sub/name`) or id"
+            )))
+        }
     }
 
     /// The `github` repository's owner and name, checked: GitHub's characters only

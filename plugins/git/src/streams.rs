@@ -18,19 +18,25 @@ use agentic_sdk::{Error, Page, RecordData, RecordKind, StreamSpec};
 use crate::config::Config;
 use crate::history::{self, Commit};
 
-/// Every stream of both sources, as `spec()` lists them: a name both have (`people`,
+/// Every stream of every source, as `spec()` lists them: a name several have (`people`,
 /// `trace-links`) once, its descriptions joined.
 pub fn all_specs() -> Vec<StreamSpec> {
     let mut all = specs();
-    for spec in crate::github::specs() {
-        match all.iter_mut().find(|s| s.name == spec.name) {
-            Some(same) => {
-                same.description = format!(
-                    "{} With source = github: {}",
-                    same.description, spec.description
-                );
+    let sources = [
+        ("github", crate::github::specs()),
+        ("gitlab", crate::gitlab::specs()),
+    ];
+    for (source, specs) in sources {
+        for spec in specs {
+            match all.iter_mut().find(|s| s.name == spec.name) {
+                Some(same) => {
+                    same.description = format!(
+                        "{} With source = {source}: {}",
+                        same.description, spec.description
+                    );
+                }
+                None => all.push(spec),
             }
-            None => all.push(spec),
         }
     }
     all

@@ -1,9 +1,11 @@
 //! Native tests of the protocol and pack code on real captures of `git http-backend`'s answers
 //! (`tests/fixtures/`, copied from the project's shared captures: a v2 capability advertisement, an `ls-refs` and a `fetch`
 //! exchange), plus the damaged variants a broken server or network produces; and, in
-//! [`github`], `source = "github"` against a fake GitHub held to GitHub's OpenAPI description.
+//! [`github`], `source = "github"` against a fake GitHub held to GitHub's OpenAPI description;
+//! in [`gitlab`], `source = "gitlab"` against a fake GitLab following GitLab's API documentation.
 
 mod github;
+mod gitlab;
 
 use git::pack::{self, Limits};
 use git::protocol::{self, Version};
@@ -181,4 +183,19 @@ fn a_two_gigabyte_object_is_refused_by_its_header() {
     body.extend_from_slice(h.try_finalize().unwrap().as_bytes());
     let e = pack::parse(&body, LIMITS).unwrap_err();
     assert!(e.to_string().contains("2147483648 bytes"), "{e}");
+}
+
+/// A record's fields as JSON (the record types serialise; their enum does not).
+pub fn record_json(record: &agentic_sdk::RecordData) -> serde_json::Value {
+    use agentic_sdk::RecordData as R;
+    let value = match record {
+        R::Document(r) => serde_json::to_value(r),
+        R::WorkItem(r) => serde_json::to_value(r),
+        R::Comment(r) => serde_json::to_value(r),
+        R::Requirement(r) => serde_json::to_value(r),
+        R::TraceLink(r) => serde_json::to_value(r),
+        R::Person(r) => serde_json::to_value(r),
+        R::Raw(r) => serde_json::to_value(r),
+    };
+    value.expect("records serialise")
 }

@@ -21,8 +21,11 @@ const MAX_HEAD: usize = 64 * 1024;
 pub struct FakeRequest {
     /// `GET`, `POST`, …
     pub method: String,
-    /// The path, without the query.
+    /// The path, without the query, percent-decoded.
     pub path: String,
+    /// The path as sent, percent-escapes kept: tells `group%2Fproject` (one segment, as GitLab
+    /// wants a namespaced project) from `group/project`.
+    pub raw_path: String,
     /// Query parameters in order, percent-decoded.
     pub query: Vec<(String, String)>,
     /// Header names (as sent) and values.
@@ -252,6 +255,7 @@ fn read_request(connection: &mut TcpStream) -> Option<FakeRequest> {
         .collect();
     Some(FakeRequest {
         method,
+        raw_path: path.to_owned(),
         path: decode(path),
         query,
         headers,

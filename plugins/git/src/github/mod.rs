@@ -17,6 +17,7 @@
 //! minute; `401` is `auth`; `404` names the repository (GitHub answers 404 for a private
 //! repository the token may not read); `5xx` is `transient`.
 
+pub mod actions;
 pub mod model;
 pub mod state;
 
@@ -79,15 +80,20 @@ fn repo_path(config: &Config) -> Result<String, Error> {
     Ok(format!("repos/{owner}/{name}"))
 }
 
-/// `GET url`, conditionally when `etag` is given. `Ok(None)`: `304 Not Modified`.
-fn get(config: &Config, url: &str, etag: Option<&str>) -> Result<Option<Response>, Error> {
-    let mut request = Request::get(url)
+/// `request` with the headers GitHub asks every client to send.
+fn with_github_headers(request: Request) -> Request {
+    request
         .header("accept", "application/vnd.github+json")
         .header("x-github-api-version", API_VERSION)
         .header(
             "user-agent",
             concat!("agentic-git-connector/", env!("CARGO_PKG_VERSION")),
-        );
+        )
+}
+
+/// `GET url`, conditionally when `etag` is given. `Ok(None)`: `304 Not Modified`.
+fn get(config: &Config, url: &str, etag: Option<&str>) -> Result<Option<Response>, Error> {
+    let mut request = with_github_headers(Request::get(url));
     if let Some(etag) = etag {
         request = request.header("if-none-match", etag);
     }

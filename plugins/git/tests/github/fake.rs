@@ -7,6 +7,10 @@
 //! whose `If-None-Match` names it gets `304 Not Modified`. Faults queued with
 //! [`FakeGithub::fail_next`] answer the next requests instead.
 //!
+//! Writes (`POST …/issues`, `POST …/issues/{number}/comments`) have their JSON bodies checked
+//! against the operation's request schema (and no undeclared field), create the object (a
+//! comment updates its issue's `updated_at`, as on GitHub) and answer `201` with it.
+//!
 //! It answers at the root, as api.github.com, and under `/api/v3`, as GitHub Enterprise Server.
 //!
 //! Objects are GitHub's own: issues from the octokit fixture (`tests/fixtures/github/`), pull
@@ -47,6 +51,8 @@ pub struct Data {
     pub violations: Vec<String>,
     /// `304` answers given.
     pub not_modified: usize,
+    /// Writes accepted (`POST /issues`, `POST /issues/{n}/comments`): the path and the body.
+    pub writes: Vec<(String, Value)>,
 }
 
 /// The running fake.
@@ -142,6 +148,24 @@ fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResp
     let Some(rest) = request.path.strip_prefix(&repo) else {
         return error(404, "Not Found");
     };
+    if request.method == "POST" {
+        let problems = api.check_request(&request.method, &template, &request.body);
+        if !problems.is_empty() {
+            data.violations.extend(problems.iter().cloned());
+            return error(422, &problems.join("; "));
+        }
+        let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let created = match write(api, data, rest, &body) {
+            Ok(created) => created,
+            Err(response) => return response,
+        };
+        data.writes.push((rest.to_owned(), body));
+        let problems = api.check_response(&request.method, &template, 201, &created);
+        data.violations.extend(problems);
+        return FakeResponse::json(&created)
+            .with_status(201)
+            .with_header("content-type", "application/json; charset=utf-8");
+    }
     let (list, has_since) = match rest {
         "" => {
             let repo = repository(api);
@@ -280,4 +304,90 @@ fn repository(api: &Description) -> Value {
     // Required by the schema, missing from the example.
     repo["has_discussions"] = json!(false);
     repo
+}
+
+/// A minute after the newest `updated_at` the fake holds: the time of a write.
+fn next_time(data: &Data) -> String {
+    let newest = data
+        .issues
+        .iter()
+        .chain(&data.issue_comments)
+        .chain(&data.review_comments)
+        .map(|i| time(i, "updated_at"))
+        .max()
+        .unwrap_or(0);
+    agentic_sdk::time::format_rfc3339(newest + 60_000).replace(".000Z", "Z")
+}
+
+/// A write on `rest` (under the repository): the created object, as GitHub answers it.
+fn write(
+    api: &Description,
+    data: &mut Data,
+    rest: &str,
+    body: &Value,
+) -> Result<Value, FakeResponse> {
+    let now = next_time(data);
+    if rest == "/issues" {
+        let number = data
+            .issues
+            .iter()
+            .filter_map(|i| i["number"].as_u64())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let mut issue = super::issue(api, number, "", "", 0);
+        issue["title"] = body["title"].clone();
+        issue["body"] = body.get("body").cloned().unwrap_or(Value::Null);
+        let labels: Vec<Value> = body["labels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(super::label)
+            .collect();
+        issue["labels"] = json!(labels);
+        let assignees: Vec<Value> = body["assignees"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|login| super::user(api, login))
+            .collect();
+        issue["assignee"] = assignees.first().cloned().unwrap_or(Value::Null);
+        issue["assignees"] = json!(assignees);
+        issue["user"] = super::user(api, "sync-bot");
+        issue["created_at"] = json!(now);
+        issue["updated_at"] = json!(now);
+        issue["comments"] = json!(0);
+        data.issues.push(issue.clone());
+        return Ok(issue);
+    }
+    let number = rest
+        .strip_prefix("/issues/")
+        .and_then(|r| r.strip_suffix("/comments"))
+        .and_then(|n| n.parse::<u64>().ok());
+    let Some(issue) = number.and_then(|n| data.issues.iter_mut().find(|i| i["number"] == n)) else {
+        return Err(error(404, "Not Found"));
+    };
+    // A comment updates its issue, as on GitHub.
+    issue["updated_at"] = json!(now);
+    issue["comments"] = json!(issue["comments"].as_u64().unwrap_or(0) + 1);
+    let number = issue["number"].as_u64().unwrap_or_default();
+    let id = data
+        .issue_comments
+        .iter()
+        .filter_map(|c| c["id"].as_u64())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let mut comment = super::issue_comment(api, id, number, "", 0);
+    comment["body"] = body["body"].clone();
+    comment["user"] = super::user(api, "sync-bot");
+    comment["html_url"] = json!(format!(
+        "https://github.com/{REPOSITORY}/issues/{number}#issuecomment-{id}"
+    ));
+    comment["created_at"] = json!(now);
+    comment["updated_at"] = json!(now);
+    data.issue_comments.push(comment.clone());
+    Ok(comment)
 }

@@ -194,7 +194,17 @@ fn the_source_decides_the_streams() {
             other => panic!("{bad}: {other:?}"),
         }
     }
-    // spec() lists every stream of both sources once.
+    assert_eq!(
+        names(json!({"source": "gitlab", "project": "acme/widgets"})),
+        [
+            "issues",
+            "merge-requests",
+            "comments",
+            "people",
+            "trace-links"
+        ]
+    );
+    // spec() lists every stream of every source once.
     let spec = h.spec().expect("spec");
     let all: Vec<&str> = spec.streams.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
@@ -207,7 +217,8 @@ fn the_source_decides_the_streams() {
             "refs",
             "issues",
             "pull-requests",
-            "comments"
+            "comments",
+            "merge-requests"
         ]
     );
 }

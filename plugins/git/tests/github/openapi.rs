@@ -15,11 +15,18 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde_json::{json, Value};
 
-/// Where `npm ci` puts the description.
+/// Where `npm ci` puts the description: under the Git connector's tests, seen from the
+/// connector's crate or from the host's stories (`tests/`), which include this file by path.
 fn path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(
-        "tests/peers/github-openapi/node_modules/@octokit/openapi/generated/api.github.com.json",
-    )
+    const DESCRIPTION: &str =
+        "tests/peers/github-openapi/node_modules/@octokit/openapi/generated/api.github.com.json";
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let from_plugin = crate_dir.join(DESCRIPTION);
+    if crate_dir.join("plugin.toml").exists() {
+        from_plugin
+    } else {
+        crate_dir.join("../plugins/git").join(DESCRIPTION)
+    }
 }
 
 /// The description, loaded once; `None` (after saying why) when it is not installed outside CI.
@@ -193,39 +200,73 @@ impl Description {
     ) -> Vec<String> {
         let method = method.to_ascii_lowercase();
         let name = format!("{method} {template} {status}");
-        let validator = {
-            let mut cache = self
-                .validators
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            match cache.get(&name) {
-                Some(v) => v.clone(),
-                None => {
-                    let Some(schema) = self.doc["paths"][template][&method]["responses"]
-                        [status.to_string()]
-                    .pointer("/content/application~1json/schema") else {
-                        return Vec::new();
-                    };
-                    let schemas = self.schemas.get_or_init(|| {
-                        agentic_sdk::testing::openapi_schema(&self.doc["components"]["schemas"])
-                    });
-                    let root = json!({"components": {"schemas": schemas}, "allOf": [agentic_sdk::testing::openapi_schema(schema)]});
-                    let validator = jsonschema::options()
-                        .with_draft(jsonschema::Draft::Draft4)
-                        .should_validate_formats(false)
-                        .build(&root)
-                        .unwrap_or_else(|e| panic!("{name}: the schema does not compile: {e}"));
-                    let validator = Arc::new(validator);
-                    cache.insert(name.clone(), validator.clone());
-                    validator
-                }
-            }
+        let schema = self.doc["paths"][template][&method]["responses"][status.to_string()]
+            .pointer("/content/application~1json/schema");
+        let Some(validator) = self.validator(&name, schema) else {
+            return Vec::new();
         };
         validator
             .iter_errors(body)
             .take(5)
             .map(|e| format!("{name}: answer: {e} at {}", e.instance_path))
             .collect()
+    }
+
+    /// Problems of the JSON request `body` sent with `method` to `template`, against the
+    /// operation's request body schema; and, stricter than the schema (which leaves
+    /// `additionalProperties` open), every top-level field must be one it declares.
+    pub fn check_request(&self, method: &str, template: &str, body: &[u8]) -> Vec<String> {
+        let method = method.to_ascii_lowercase();
+        let name = format!("{method} {template} request");
+        let Some(schema) = self.doc["paths"][template][&method]
+            .pointer("/requestBody/content/application~1json/schema")
+        else {
+            return vec![format!("{name}: the operation takes no JSON body")];
+        };
+        let body: Value = match serde_json::from_slice(body) {
+            Ok(body) => body,
+            Err(e) => return vec![format!("{name}: not JSON: {e}")],
+        };
+        let mut problems: Vec<String> = body
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(field, _)| schema["properties"].get(field.as_str()).is_none())
+            .map(|(field, _)| format!("{name}: field {field:?} is not declared"))
+            .collect();
+        if let Some(validator) = self.validator(&name, Some(schema)) {
+            problems.extend(
+                validator
+                    .iter_errors(&body)
+                    .take(5)
+                    .map(|e| format!("{name}: {e} at {}", e.instance_path)),
+            );
+        }
+        problems
+    }
+
+    /// The compiled validator of `schema`, cached as `name`.
+    fn validator(&self, name: &str, schema: Option<&Value>) -> Option<Arc<jsonschema::Validator>> {
+        let mut cache = self
+            .validators
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(v) = cache.get(name) {
+            return Some(v.clone());
+        }
+        let schema = schema?;
+        let schemas = self.schemas.get_or_init(|| {
+            agentic_sdk::testing::openapi_schema(&self.doc["components"]["schemas"])
+        });
+        let root = json!({"components": {"schemas": schemas}, "allOf": [agentic_sdk::testing::openapi_schema(schema)]});
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .should_validate_formats(false)
+            .build(&root)
+            .unwrap_or_else(|e| panic!("{name}: the schema does not compile: {e}"));
+        let validator = Arc::new(validator);
+        cache.insert(name.to_owned(), validator.clone());
+        Some(validator)
     }
 
     /// `components.examples[name].value`: GitHub's own example answers, templates of the
