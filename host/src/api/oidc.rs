@@ -66,6 +66,7 @@ impl From<OidcError> for ApiError {
                         .into(),
                 )
             }
+            OidcError::NotAdmitted(_) => ApiError::Forbidden(e.to_string()),
             OidcError::Refused(_) | OidcError::InvalidToken(_) => {
                 ApiError::Unauthorized(e.to_string())
             }

@@ -12,9 +12,11 @@
 //! the platform then does with the person (who they are here, which role) is in `api::oidc`,
 //! from the claims this module hands back; [`mapping`] holds the rules.
 //!
-//! When an Entra ID token leaves the groups out ("groups overage") and a role rule needs them,
-//! [`graph`] reads them from Microsoft Graph with the sign-in's access token, which is used for
-//! nothing else and never leaves this module.
+//! The provider's admission rules (`allowed_tenants`, `allowed_email_domains`) are applied to
+//! the verified claims here, before anything else: a token this provider does not admit goes
+//! no further. Only then, when an Entra ID token leaves the groups out ("groups overage") and a
+//! role rule needs them, [`graph`] reads them from Microsoft Graph with the sign-in's access
+//! token, which is used for nothing else and never leaves this module.
 //!
 //! Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0) are verified in `logout`,
 //! against the same keys.
@@ -94,6 +96,11 @@ pub enum OidcError {
     /// The ID token (or logout token) failed a check.
     #[error("the identity provider's token was rejected: {0}")]
     InvalidToken(String),
+    /// The verified token's tenant or e-mail domain may not sign in with this provider
+    /// (`allowed_tenants`, `allowed_email_domains`); decided before anything else is done with
+    /// the token.
+    #[error(transparent)]
+    NotAdmitted(#[from] mapping::Refusal),
     /// The ID token left the groups out (Entra ID's overage) and Microsoft Graph did not give
     /// them; the detail says why, without the access token.
     #[error(
@@ -418,6 +425,10 @@ impl Oidc {
             }
             _ => {}
         }
+        // Admission (tenant, e-mail domain) before anything else is done with the sign-in: a
+        // token from a tenant this provider does not admit never makes the host send its
+        // access token to Microsoft Graph.
+        mapping::admit(&p.config, &raw)?;
         if mapping::groups_overage(&p.config, &raw) {
             let groups = graph::member_objects(
                 &self.http,
