@@ -53,6 +53,8 @@ mod logout;
 pub mod mapping;
 /// Verified sign-in → the person here (provisioning, linking, role).
 pub mod people;
+/// The client secret: configuration, file or vault.
+pub mod secret;
 
 use config::{OidcConfig, ProviderConfig};
 
@@ -87,6 +89,17 @@ pub enum OidcError {
     /// The provider's configuration here is incomplete (no secret, bad issuer URL, …).
     #[error("identity provider {0} is misconfigured: {1}")]
     Misconfigured(String, String),
+    /// The provider keeps its client secret in the vault (`client_secret_vault`) and none has
+    /// been set: an administrator must set it (the message says how).
+    #[error(
+        "identity provider {0} keeps its client secret in the vault, and none has been set: an \
+         administrator sets it with `agentic oidc set-secret {0}` (the secret on standard input) \
+         or PUT /api/v1/auth/oidc/{0}/client-secret"
+    )]
+    SecretMissing(String),
+    /// The vault holding the client secret failed.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
     /// The provider could not be reached or answered nonsense (discovery, token, JWKS).
     #[error("identity provider {0} failed: {1}")]
     Provider(String, String),
@@ -302,24 +315,14 @@ impl Oidc {
         Ok((d.metadata.clone(), true))
     }
 
-    fn client_secret(p: &Provider) -> Result<Option<ClientSecret>, OidcError> {
-        if let Some(secret) = &p.config.client_secret {
-            return Ok(Some(ClientSecret::new(secret.clone())));
-        }
-        let Some(path) = &p.config.client_secret_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            OidcError::Misconfigured(
-                p.name.clone(),
-                format!("client_secret_file {}: {e}", path.display()),
-            )
-        })?;
-        Ok(Some(ClientSecret::new(text.trim_end().to_owned())))
-    }
-
     /// Starts a sign-in: the authorization URL with `state`, `nonce` and a PKCE S256 challenge.
-    pub async fn start(&self, name: &str, redirect_uri: &str) -> Result<LoginStart, OidcError> {
+    /// `secret` is the provider's client secret ([`secret::resolve`]).
+    pub async fn start(
+        &self,
+        name: &str,
+        redirect_uri: &str,
+        secret: Option<ClientSecret>,
+    ) -> Result<LoginStart, OidcError> {
         let p = self.provider(name)?;
         let metadata = self.metadata(p).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
@@ -327,7 +330,7 @@ impl Oidc {
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(p.config.client_id.clone()),
-            Self::client_secret(p)?,
+            secret,
         )
         .set_redirect_uri(redirect);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -350,14 +353,15 @@ impl Oidc {
         })
     }
 
-    /// Finishes a sign-in: exchanges the code (with the PKCE verifier) and verifies the ID token.
+    /// Finishes a sign-in: exchanges the code (with the PKCE verifier and the client secret,
+    /// [`secret::resolve`]) and verifies the ID token.
     pub async fn finish(
         &self,
         name: &str,
         redirect_uri: &str,
         code: &str,
-        nonce: &str,
-        verifier: &str,
+        (nonce, verifier): (&str, &str),
+        secret: Option<ClientSecret>,
     ) -> Result<Verified, OidcError> {
         let p = self.provider(name)?;
         let algs =
@@ -365,7 +369,6 @@ impl Oidc {
         let metadata = self.metadata(p).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| OidcError::Misconfigured(p.name.clone(), format!("public_url: {e}")))?;
-        let secret = Self::client_secret(p)?;
         let client_id = ClientId::new(p.config.client_id.clone());
         let client =
             CoreClient::from_provider_metadata(metadata, client_id.clone(), secret.clone())
