@@ -42,7 +42,7 @@ pub(super) async fn run(config: Config, command: OidcCommand) -> anyhow::Result<
     let mut input = zeroize::Zeroizing::new(String::new());
     std::io::stdin()
         .take(secret::MAX_SECRET_BYTES as u64 + 3)
-        .read_to_string(&mut *input)
+        .read_to_string(&mut input)
         .context("reading the client secret from standard input")?;
     let value = input.strip_suffix('\n').unwrap_or(&input);
     let value = value.strip_suffix('\r').unwrap_or(value);
