@@ -76,6 +76,11 @@ async fn set_secret_reads_stdin_into_the_vault_and_replaces_it_when_set_again() 
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("stored in the vault"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stdout.contains(FIRST) && !stderr.contains(FIRST),
+        "the secret is echoed"
+    );
     let vault = Vault::open(store.clone(), config.vault_key_source())
         .await
         .expect("vault");
