@@ -49,11 +49,12 @@ Configuration (TOML file keys; environment variables override them):
   auth.signing_key_dir       AGENTIC_AUTH__SIGNING_KEY_DIR       Ed25519 JWT keys; newest signs, all verify
                                                                 [<data_dir>/jwt-keys]
   auth.login_per_account_per_minute AGENTIC_AUTH__LOGIN_PER_ACCOUNT_PER_MINUTE  login attempts [10]
-  auth.login_per_ip_per_minute      AGENTIC_AUTH__LOGIN_PER_IP_PER_MINUTE       login attempts [60]
+  auth.login_per_ip_per_minute      AGENTIC_AUTH__LOGIN_PER_IP_PER_MINUTE       login attempts; SSO sign-in
+                                                                starts are counted apart, with the same limit [60]
   auth.oidc.frontend_url     AGENTIC_AUTH__OIDC__FRONTEND_URL     where the browser lands after SSO, with #oidc_code=…
-  auth.oidc.providers.NAME.* AGENTIC_AUTH__OIDC__PROVIDERS__NAME__* identity providers: issuer, client_id, client_secret
-                                                                or client_secret_file, scopes, algorithms, role_rules,
-                                                                default_role, allowed_email_domains, allowed_tenants,
+  auth.oidc.providers.NAME.* AGENTIC_AUTH__OIDC__PROVIDERS__NAME__* identity providers: issuer, client_id, client_secret,
+                                                                client_secret_file or client_secret_vault, scopes, algorithms,
+                                                                role_rules, default_role, allowed_email_domains, allowed_tenants,
                                                                 link_verified_email, scim_link_claim, role_source, graph_url,
                                                                 post_logout_redirect_url (docs/IDENTITY.md) [none]
   auth.scim.role_rules_from  AGENTIC_AUTH__SCIM__ROLE_RULES_FROM  the SSO provider whose role_rules give SCIM-provisioned

@@ -102,6 +102,10 @@ pub enum Permission {
     /// API key is given. It creates, changes and deactivates accounts, so Administrators only.
     #[serde(rename = "scim:provision")]
     ScimProvision,
+    /// Set an identity provider's client secret in the vault (single sign-on): whoever holds it
+    /// decides which provider application people sign in through, so Administrators only.
+    #[serde(rename = "identity_providers:manage")]
+    IdentityProvidersManage,
     /// Create a project.
     #[serde(rename = "projects:create")]
     ProjectsCreate,
@@ -194,6 +198,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::AuditRead, &[A]),
     (Permission::BackupsManage, &[A]),
     (Permission::ScimProvision, &[A]),
+    (Permission::IdentityProvidersManage, &[A]),
     (Permission::ProjectsCreate, &[A, PM]),
     (Permission::ProjectsRead, &[A, PM, TL, SE]),
     (Permission::ProjectsUpdate, &[A, PM]),
@@ -237,6 +242,7 @@ impl Permission {
             Permission::AuditRead => "audit:read",
             Permission::BackupsManage => "backups:manage",
             Permission::ScimProvision => "scim:provision",
+            Permission::IdentityProvidersManage => "identity_providers:manage",
             Permission::ProjectsCreate => "projects:create",
             Permission::ProjectsRead => "projects:read",
             Permission::ProjectsUpdate => "projects:update",

@@ -1,13 +1,15 @@
 //! Integration tests of the host crate in one binary: the real `agentic` binary over TCP,
 //! the plugin runtime, its isolation and its egress (with the redaction of echoed secrets) on
 //! real components, the contract versions it serves, the WIT contract's docs, the links
-//! of every Markdown file, the two migration sets' schema, workers, `plugin`, `sync run` and `action` from the shell.
+//! of every Markdown file, the two migration sets' schema, workers, `plugin`, `sync run`,
+//! `action` and `oidc set-secret` from the shell.
 
 mod action_cli;
 mod binary;
 mod data_dir;
 mod docs_links;
 mod migrations;
+mod oidc_cli;
 mod plugin_cli;
 mod plugin_contract;
 mod plugin_egress;

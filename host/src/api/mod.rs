@@ -66,6 +66,8 @@ mod connections;
 mod docs;
 /// Documents: uploads, versions, downloads, metadata and search.
 mod documents;
+/// Identity providers' administration: client secrets in the vault.
+mod identity_providers;
 /// Jobs: list, inspect, cancel, retry, live progress.
 mod jobs;
 /// OAuth 2.0 authorization of connections: start and callback.
@@ -188,6 +190,7 @@ fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
     vec![
         ("auth", auth::router()),
         ("oidc", oidc::router()),
+        ("identity_providers", identity_providers::router()),
         ("users", users::router()),
         ("service_accounts", service_accounts::router()),
         ("projects", projects::router()),

@@ -31,6 +31,7 @@ use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::{AppState, Problem};
 use crate::auth::oidc::people::{self, PeopleError};
+use crate::auth::oidc::secret;
 use crate::auth::oidc::OidcError;
 use crate::auth::{random_token, token_hash, ClientInfo, Principal};
 use crate::store::audit::NewAuditEntry;
@@ -58,6 +59,9 @@ impl From<OidcError> for ApiError {
         match e {
             OidcError::UnknownProvider(_) => ApiError::NotFound(e.to_string()),
             OidcError::Misconfigured(..) => ApiError::internal("OpenID Connect", e),
+            // Names the provider and how to set the secret; the sign-in can work once it is.
+            OidcError::SecretMissing(_) => ApiError::Unavailable(e.to_string()),
+            OidcError::Vault(v) => v.into(),
             OidcError::Provider(..) => {
                 tracing::warn!(error = %e, "identity provider failed");
                 ApiError::BadGateway(
@@ -66,6 +70,7 @@ impl From<OidcError> for ApiError {
                         .into(),
                 )
             }
+            OidcError::NotAdmitted(_) => ApiError::Forbidden(e.to_string()),
             OidcError::Refused(_) | OidcError::InvalidToken(_) => {
                 ApiError::Unauthorized(e.to_string())
             }
@@ -96,10 +101,10 @@ impl From<PeopleError> for ApiError {
 /// The provider name in the path.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
-struct ProviderPath {
+pub(super) struct ProviderPath {
     /// The provider's configured name.
     #[param(pattern = "^[a-z0-9][a-z0-9_-]{0,63}$")]
-    provider: String,
+    pub(super) provider: String,
 }
 
 /// One configured identity provider.
@@ -158,27 +163,42 @@ fn see_other(location: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
-/// Starts signing in with a provider: redirects the browser to it.
+/// Starts signing in with a provider: redirects the browser to it. Throttled per client IP
+/// (`auth.login_per_ip_per_minute`; 429 with `Retry-After`).
 #[utoipa::path(get, path = "/auth/oidc/{provider}/login", tag = "auth", security(()),
     params(ProviderPath, NoQuery),
     responses((status = 303, description = "To the identity provider's authorization endpoint"),
               (status = 400, body = Problem), (status = 404, body = Problem),
-              (status = 502, body = Problem)))]
+              (status = 429, body = Problem), (status = 502, body = Problem)))]
 async fn oidc_login(
     State(state): State<AppState>,
+    client: ClientInfo,
     ApiPath(path): ApiPath<ProviderPath>,
     query: ApiQuery<NoQuery>,
 ) -> ApiResult<Response> {
-    // Public: anyone may start signing in; the provider authenticates them.
+    // Public: anyone may start signing in; the provider authenticates them. Each start stores
+    // a pending sign-in and asks the provider, so starts are counted per client IP.
+    state
+        .auth
+        .check_sso_start(&client)
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after: wait.as_secs().max(1),
+            detail: "too many sign-ins started from this address; wait before trying again".into(),
+        })?;
     let oidc = state.auth.oidc();
-    oidc.provider_config(&path.provider)?;
+    let config = oidc.provider_config(&path.provider)?;
     query.parse()?;
     let now = state.now();
     for secret in state.store.expired_oidc_logins(now).await? {
         state.vault.delete(secret).await?;
     }
+    let secret = secret::resolve(&state.store, &state.vault, &path.provider, config).await?;
     let start = oidc
-        .start(&path.provider, &redirect_uri(&state, &path.provider))
+        .start(
+            &path.provider,
+            &redirect_uri(&state, &path.provider),
+            secret,
+        )
         .await?;
     let kept = serde_json::json!({"nonce": start.nonce, "verifier": start.verifier});
     let secret_id = state.vault.put(kept.to_string().as_bytes(), now).await?;
@@ -304,10 +324,15 @@ async fn oidc_callback(
         ));
     };
     let redirect = redirect_uri(&state, &path.provider);
-    let verified = match oidc
-        .finish(&path.provider, &redirect, code, nonce, verifier)
-        .await
+    let finished = match secret::resolve(&state.store, &state.vault, &path.provider, &config).await
     {
+        Ok(secret) => {
+            oidc.finish(&path.provider, &redirect, code, (nonce, verifier), secret)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let verified = match finished {
         Ok(v) => v,
         Err(e) => {
             state.store.append_audit(failed(e.to_string()), now).await?;

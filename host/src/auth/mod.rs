@@ -167,6 +167,7 @@ struct Inner {
     /// `auth.absolute_timeout_secs` in milliseconds.
     absolute_ms: i64,
     throttle: throttle::LoginThrottle,
+    sso_starts: throttle::SsoStartThrottle,
     oidc: oidc::Oidc,
 }
 
@@ -206,6 +207,7 @@ impl Auth {
             config.login_per_account_per_minute,
             config.login_per_ip_per_minute,
         );
+        let sso_starts = throttle::SsoStartThrottle::new(config.login_per_ip_per_minute);
         let oidc = oidc::Oidc::new(&config.oidc, clock.clone());
         Self {
             inner: Arc::new(Inner {
@@ -216,6 +218,7 @@ impl Auth {
                 idle_ms: secs_to_ms(config.idle_timeout_secs),
                 absolute_ms: secs_to_ms(config.absolute_timeout_secs),
                 throttle,
+                sso_starts,
             }),
         }
     }
@@ -229,8 +232,17 @@ impl Auth {
     /// history for investigating an incident. Returns how many sessions were deleted.
     pub async fn housekeeping(&self) -> Result<u64, AuthError> {
         self.inner.throttle.prune();
+        self.inner.sso_starts.prune();
         let cutoff = self.now() - self.inner.absolute_ms.saturating_add(7 * 86_400_000);
         Ok(self.inner.store.purge_sessions(cutoff).await?)
+    }
+
+    /// Takes one single sign-on start from the client's per-IP allowance
+    /// (`auth.login_per_ip_per_minute`, counted apart from password logins); `Err` holds how
+    /// long to wait.
+    pub fn check_sso_start(&self, client: &ClientInfo) -> Result<(), Duration> {
+        let ip = client.ip.as_deref().unwrap_or("unknown");
+        self.inner.sso_starts.check(ip)
     }
 
     /// Checks e-mail and password and starts a session.

@@ -27,6 +27,8 @@ mod agent;
 mod backup;
 /// `agentic worker`, `agentic sync …`.
 mod jobs;
+/// `agentic oidc …`.
+mod oidc;
 /// `agentic plugin …`.
 mod plugin;
 /// What `agentic sync run` shows: progress bar or spinner, log lines above it, the summary.
@@ -66,6 +68,11 @@ enum Command {
     Vault {
         #[command(subcommand)]
         command: vault::VaultCommand,
+    },
+    /// Single sign-on: put an identity provider's client secret into the vault.
+    Oidc {
+        #[command(subcommand)]
+        command: oidc::OidcCommand,
     },
     /// Write, sign, install and manage connector plugins.
     Plugin {
@@ -181,6 +188,7 @@ impl Command {
             } => Needs::NothingButSay,
             Command::Admin { .. }
             | Command::Vault { .. }
+            | Command::Oidc { .. }
             | Command::Sync { .. }
             | Command::Action { .. } => Needs::DatabaseAndKey,
             Command::Report { .. } => Needs::Database,
@@ -257,6 +265,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Command::Admin { command } => admin(config, command).await,
             Command::Plugin { command } => plugin::manage(config, command).await,
             Command::Vault { command } => vault::run(config, command).await,
+            Command::Oidc { command } => oidc::run(config, command).await,
             Command::Worker => jobs::worker(config).await,
             Command::Sync { command } => {
                 jobs::sync(

@@ -258,4 +258,45 @@ impl Store {
             .map(|r| r.try_get("session_id"))
             .collect::<std::result::Result<_, _>>()?)
     }
+
+    /// The vault secret holding a provider's client secret (`client_secret_vault`), if set.
+    pub async fn oidc_client_secret_id(&self, provider: &str) -> Result<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT secret_id FROM oidc_client_secrets WHERE provider = $1")
+                .bind(provider)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records `secret_id` as the provider's client secret; `false` (nothing changed) when the
+    /// provider already has one, which the caller then replaces instead.
+    pub async fn add_oidc_client_secret(
+        &self,
+        provider: &str,
+        secret_id: i64,
+        now: Millis,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "INSERT INTO oidc_client_secrets (provider, secret_id, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (provider) DO NOTHING",
+        )
+        .bind(provider)
+        .bind(secret_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Notes that a provider's client secret was replaced.
+    pub async fn touch_oidc_client_secret(&self, provider: &str, now: Millis) -> Result<()> {
+        sqlx::query("UPDATE oidc_client_secrets SET updated_at = $2 WHERE provider = $1")
+            .bind(provider)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -44,6 +44,15 @@ async fn entra(backend: agentic_tests::Backend) -> Option<Sso> {
     Some(s)
 }
 
+/// [`overage`] with more claims in the rewritten token.
+fn overage_with(claims: Value) -> Value {
+    let mut wish = overage();
+    for (k, v) in claims.as_object().expect("claims") {
+        wish["claims"][k] = v.clone();
+    }
+    wish
+}
+
 async fn audit_text(app: &TestApp) -> String {
     let admin = app.admin().await;
     app.all(&admin.token, "/api/v1/audit")
@@ -113,5 +122,43 @@ stories! {
         s.peer.graph(json!({})).await;
         s.peer.tamper(overage()).await;
         assert_eq!(s.session("olga").await["user"]["role"], "administrator");
+    }
+
+    async fn a_tenant_or_domain_not_admitted_never_reaches_graph(backend) {
+        // Regression: the groups were read from Graph (with the person's access token) before
+        // the provider's tenant and e-mail domain rules refused the token.
+        let Some(s) = sso(backend, |p| {
+            p.graph_url = format!("{}/__graph/v1.0", p.issuer);
+            p.allowed_tenants = vec!["tenant-a".into()];
+        })
+        .await else { return };
+        s.peer.set_user("olga", json!({"email": "olga@corp.example", "email_verified": true,
+            "name": "Olga", "groups": ["staff"], "graph_groups": ["platform-admins"]})).await;
+        s.peer.graph(json!({})).await;
+        s.peer.tamper(overage_with(json!({"tid": "tenant-b"}))).await;
+        let landing = s.sign_in("olga").await;
+        let problem = refused(&landing, 403);
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("tenant")), "{problem}");
+        assert_eq!(s.peer.graph_log().await["calls"], 0, "Graph was asked for a refused tenant");
+        // The admitted tenant's overage token does go to Graph, and the groups decide.
+        s.peer.tamper(overage_with(json!({"tid": "tenant-a"}))).await;
+        assert_eq!(s.session("olga").await["user"]["role"], "administrator");
+        assert_eq!(s.peer.graph_log().await["calls"], 1);
+
+        // The same for an e-mail domain the provider does not admit.
+        let Some(s) = sso(backend, |p| {
+            p.graph_url = format!("{}/__graph/v1.0", p.issuer);
+            p.allowed_email_domains = vec!["admitted.example".into()];
+        })
+        .await else { return };
+        s.peer.set_user("olga", json!({"email": "olga@corp.example", "email_verified": true,
+            "name": "Olga", "groups": ["staff"], "graph_groups": ["platform-admins"]})).await;
+        s.peer.graph(json!({})).await;
+        s.peer.tamper(overage()).await;
+        let landing = s.sign_in("olga").await;
+        let problem = refused(&landing, 403);
+        assert!(problem["detail"].as_str().is_some_and(|d| d.contains("corp.example")), "{problem}");
+        assert_eq!(s.peer.graph_log().await["calls"], 0, "Graph was asked for a refused domain");
+        assert_eq!(s.app.count("oidc_identities").await, 0);
     }
 }

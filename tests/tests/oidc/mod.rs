@@ -4,8 +4,10 @@
 //! logout (RP-initiated and back-channel).
 //!
 //! [`scim_link`]: a SCIM-provisioned person's first sign-in linked by the provider's own id;
-//! [`groups_overage`]: Entra ID's groups overage read from (the peer's fake) Microsoft Graph.
+//! [`groups_overage`]: Entra ID's groups overage read from (the peer's fake) Microsoft Graph;
+//! [`client_secret`]: the client secret kept in the vault, and sign-in starts throttled.
 
+mod client_secret;
 mod groups_overage;
 mod scim_link;
 

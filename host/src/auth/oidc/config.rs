@@ -55,9 +55,15 @@ impl OidcConfig {
             if p.client_id.is_empty() {
                 return Err(format!("{at}.client_id is required"));
             }
-            if p.client_secret.is_some() && p.client_secret_file.is_some() {
+            let sources = [
+                p.client_secret.is_some(),
+                p.client_secret_file.is_some(),
+                p.client_secret_vault,
+            ];
+            if sources.into_iter().filter(|given| *given).count() > 1 {
                 return Err(format!(
-                    "{at}: give client_secret or client_secret_file, not both"
+                    "{at}: give one of client_secret, client_secret_file or \
+                     client_secret_vault = true"
                 ));
             }
             super::algorithms(p).map_err(|e| format!("{at}.algorithms: {e}"))?;
@@ -100,6 +106,10 @@ pub struct ProviderConfig {
     pub client_secret: Option<String>,
     /// A file holding the client secret (trailing whitespace ignored), e.g. a mounted secret.
     pub client_secret_file: Option<PathBuf>,
+    /// The client secret is kept in the vault, encrypted like connection credentials, and set
+    /// by an administrator (`agentic oidc set-secret <name>` or
+    /// `PUT /api/v1/auth/oidc/<name>/client-secret`); setting it again replaces it at once.
+    pub client_secret_vault: bool,
     /// Scopes asked for; `openid` is always included.
     pub scopes: Vec<String>,
     /// ID token signing algorithms accepted (`RS256`, `RS384`, `RS512`, `PS256`, `PS384`,
@@ -176,6 +186,7 @@ impl Default for ProviderConfig {
             client_id: String::new(),
             client_secret: None,
             client_secret_file: None,
+            client_secret_vault: false,
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
             algorithms: vec!["RS256".into()],
             role_rules: Vec::new(),
@@ -202,6 +213,7 @@ impl fmt::Debug for ProviderConfig {
                 &self.client_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("client_secret_file", &self.client_secret_file)
+            .field("client_secret_vault", &self.client_secret_vault)
             .field("scopes", &self.scopes)
             .field("algorithms", &self.algorithms)
             .field("role_rules", &self.role_rules)
@@ -278,6 +290,14 @@ mod tests {
         graph.providers.get_mut("entra").expect("entra").graph_url =
             "http://127.0.0.1:9/v1.0".into();
         assert_eq!(graph.validate(), Ok(()), "loopback fakes are allowed");
+        let mut two = config.clone();
+        two.providers
+            .get_mut("entra")
+            .expect("entra")
+            .client_secret_vault = true;
+        assert!(two.validate().is_err(), "one source of the secret");
+        two.providers.get_mut("entra").expect("entra").client_secret = None;
+        assert_eq!(two.validate(), Ok(()));
         let typo = "[providers.x]\nissuer = \"https://i\"\nclient_idd = \"c\"\n";
         assert!(
             toml::from_str::<OidcConfig>(typo).is_err(),

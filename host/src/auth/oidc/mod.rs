@@ -12,9 +12,11 @@
 //! the platform then does with the person (who they are here, which role) is in `api::oidc`,
 //! from the claims this module hands back; [`mapping`] holds the rules.
 //!
-//! When an Entra ID token leaves the groups out ("groups overage") and a role rule needs them,
-//! [`graph`] reads them from Microsoft Graph with the sign-in's access token, which is used for
-//! nothing else and never leaves this module.
+//! The provider's admission rules (`allowed_tenants`, `allowed_email_domains`) are applied to
+//! the verified claims here, before anything else: a token this provider does not admit goes
+//! no further. Only then, when an Entra ID token leaves the groups out ("groups overage") and a
+//! role rule needs them, [`graph`] reads them from Microsoft Graph with the sign-in's access
+//! token, which is used for nothing else and never leaves this module.
 //!
 //! Back-channel logout tokens (OpenID Connect Back-Channel Logout 1.0) are verified in `logout`,
 //! against the same keys.
@@ -51,6 +53,8 @@ mod logout;
 pub mod mapping;
 /// Verified sign-in → the person here (provisioning, linking, role).
 pub mod people;
+/// The client secret: configuration, file or vault.
+pub mod secret;
 
 use config::{OidcConfig, ProviderConfig};
 
@@ -85,6 +89,17 @@ pub enum OidcError {
     /// The provider's configuration here is incomplete (no secret, bad issuer URL, …).
     #[error("identity provider {0} is misconfigured: {1}")]
     Misconfigured(String, String),
+    /// The provider keeps its client secret in the vault (`client_secret_vault`) and none has
+    /// been set: an administrator must set it (the message says how).
+    #[error(
+        "identity provider {0} keeps its client secret in the vault, and none has been set: an \
+         administrator sets it with `agentic oidc set-secret {0}` (the secret on standard input) \
+         or PUT /api/v1/auth/oidc/{0}/client-secret"
+    )]
+    SecretMissing(String),
+    /// The vault holding the client secret failed.
+    #[error(transparent)]
+    Vault(#[from] crate::vault::VaultError),
     /// The provider could not be reached or answered nonsense (discovery, token, JWKS).
     #[error("identity provider {0} failed: {1}")]
     Provider(String, String),
@@ -94,6 +109,11 @@ pub enum OidcError {
     /// The ID token (or logout token) failed a check.
     #[error("the identity provider's token was rejected: {0}")]
     InvalidToken(String),
+    /// The verified token's tenant or e-mail domain may not sign in with this provider
+    /// (`allowed_tenants`, `allowed_email_domains`); decided before anything else is done with
+    /// the token.
+    #[error(transparent)]
+    NotAdmitted(#[from] mapping::Refusal),
     /// The ID token left the groups out (Entra ID's overage) and Microsoft Graph did not give
     /// them; the detail says why, without the access token.
     #[error(
@@ -295,24 +315,14 @@ impl Oidc {
         Ok((d.metadata.clone(), true))
     }
 
-    fn client_secret(p: &Provider) -> Result<Option<ClientSecret>, OidcError> {
-        if let Some(secret) = &p.config.client_secret {
-            return Ok(Some(ClientSecret::new(secret.clone())));
-        }
-        let Some(path) = &p.config.client_secret_file else {
-            return Ok(None);
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            OidcError::Misconfigured(
-                p.name.clone(),
-                format!("client_secret_file {}: {e}", path.display()),
-            )
-        })?;
-        Ok(Some(ClientSecret::new(text.trim_end().to_owned())))
-    }
-
     /// Starts a sign-in: the authorization URL with `state`, `nonce` and a PKCE S256 challenge.
-    pub async fn start(&self, name: &str, redirect_uri: &str) -> Result<LoginStart, OidcError> {
+    /// `secret` is the provider's client secret ([`secret::resolve`]).
+    pub async fn start(
+        &self,
+        name: &str,
+        redirect_uri: &str,
+        secret: Option<ClientSecret>,
+    ) -> Result<LoginStart, OidcError> {
         let p = self.provider(name)?;
         let metadata = self.metadata(p).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
@@ -320,7 +330,7 @@ impl Oidc {
         let client = CoreClient::from_provider_metadata(
             metadata,
             ClientId::new(p.config.client_id.clone()),
-            Self::client_secret(p)?,
+            secret,
         )
         .set_redirect_uri(redirect);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -343,14 +353,15 @@ impl Oidc {
         })
     }
 
-    /// Finishes a sign-in: exchanges the code (with the PKCE verifier) and verifies the ID token.
+    /// Finishes a sign-in: exchanges the code (with the PKCE verifier and the client secret,
+    /// [`secret::resolve`]) and verifies the ID token.
     pub async fn finish(
         &self,
         name: &str,
         redirect_uri: &str,
         code: &str,
-        nonce: &str,
-        verifier: &str,
+        (nonce, verifier): (&str, &str),
+        secret: Option<ClientSecret>,
     ) -> Result<Verified, OidcError> {
         let p = self.provider(name)?;
         let algs =
@@ -358,7 +369,6 @@ impl Oidc {
         let metadata = self.metadata(p).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_owned())
             .map_err(|e| OidcError::Misconfigured(p.name.clone(), format!("public_url: {e}")))?;
-        let secret = Self::client_secret(p)?;
         let client_id = ClientId::new(p.config.client_id.clone());
         let client =
             CoreClient::from_provider_metadata(metadata, client_id.clone(), secret.clone())
@@ -418,6 +428,10 @@ impl Oidc {
             }
             _ => {}
         }
+        // Admission (tenant, e-mail domain) before anything else is done with the sign-in: a
+        // token from a tenant this provider does not admit never makes the host send its
+        // access token to Microsoft Graph.
+        mapping::admit(&p.config, &raw)?;
         if mapping::groups_overage(&p.config, &raw) {
             let groups = graph::member_objects(
                 &self.http,

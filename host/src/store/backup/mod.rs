@@ -46,6 +46,7 @@ pub const TABLES: &[&str] = &[
     "oidc_logins",
     "oidc_handoffs",
     "oidc_sessions",
+    "oidc_client_secrets",
     "scim_users",
     "scim_groups",
     "scim_group_members",
