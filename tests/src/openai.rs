@@ -1,8 +1,9 @@
 //! A fake OpenAI-compatible chat-completions API for the `triage-assistant` stories.
 //!
-//! It serves `POST /v1/chat/completions` (the connection's base URL is `{url}/v1/`) and checks
-//! every request before answering: the method and path must be that operation of OpenAI's
-//! published OpenAPI document (`tests/fixtures/openai/chat-completions-openapi-extract.json`,
+//! It serves `POST /v1/chat/completions` and `GET /v1/models` (the connection's base URL is
+//! `{url}/v1/`) and checks every request before answering: the method and path must be an
+//! operation of OpenAI's
+//! published OpenAPI document (`tests/fixtures/openai/openai-openapi-extract.json`,
 //! see its `SOURCE.md`), the body JSON valid against its `CreateChatCompletionRequest`, the
 //! content type JSON, and the `Authorization` the one of the key it was started with (the host
 //! injects it; a wrong or missing one is OpenAI's 401). What does not fit is recorded in
@@ -25,7 +26,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-const OPENAPI: &str = include_str!("../fixtures/openai/chat-completions-openapi-extract.json");
+const OPENAPI: &str = include_str!("../fixtures/openai/openai-openapi-extract.json");
 
 /// The path of the operation, under the base URL `{url}/v1/`.
 pub const PATH: &str = "/v1/chat/completions";
@@ -160,8 +161,15 @@ fn convert(schema: &Value) -> Value {
 struct Validators {
     request: jsonschema::Validator,
     response: jsonschema::Validator,
+    models: jsonschema::Validator,
+    /// `POST` here: the chat completions.
     path: String,
+    /// `GET` here: the model list.
+    models_path: String,
 }
+
+/// The models `GET /v1/models` lists.
+pub const MODELS: &[&str] = &["gpt-4o-mini", "gpt-4o"];
 
 fn validators() -> &'static Validators {
     static V: OnceLock<Validators> = OnceLock::new();
@@ -184,15 +192,14 @@ fn validators() -> &'static Validators {
             .expect("server url")
             .path()
             .to_owned();
-        let (path, op) = doc["paths"]
-            .as_object()
-            .and_then(|p| p.iter().next())
-            .expect("the operation");
-        assert!(op.get("post").is_some(), "POST {path}");
+        assert!(doc["paths"]["/chat/completions"]["post"].is_object());
+        assert!(doc["paths"]["/models"]["get"].is_object());
         Validators {
             request: compile("CreateChatCompletionRequest"),
             response: compile("CreateChatCompletionResponse"),
-            path: format!("{base}{path}"),
+            models: compile("ListModelsResponse"),
+            path: format!("{base}/chat/completions"),
+            models_path: format!("{base}/models"),
         }
     })
 }
@@ -212,6 +219,9 @@ async fn handle(
     let mut data = data.lock().unwrap_or_else(PoisonError::into_inner);
     let v = validators();
     let context = format!("{method} {}", uri.path());
+    if method == Method::GET && uri.path() == v.models_path {
+        return list_models(&mut data, &headers, &context);
+    }
     if method != Method::POST || uri.path() != v.path {
         data.violations
             .push(format!("{context}: not an operation of the API"));
@@ -316,6 +326,38 @@ async fn handle(
     }
     data.tokens += response["usage"]["total_tokens"].as_u64().unwrap_or(0);
     (StatusCode::OK, axum::Json(response)).into_response()
+}
+
+/// `GET /v1/models`: [`MODELS`], to the key's holder.
+fn list_models(data: &mut Data, headers: &HeaderMap, context: &str) -> Response {
+    let authorization = headers.get("authorization").and_then(|a| a.to_str().ok());
+    if authorization != Some(format!("Bearer {}", data.key).as_str()) {
+        data.violations
+            .push(format!("{context}: Authorization {authorization:?}"));
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "Incorrect API key provided.",
+        );
+    }
+    let answer = json!({
+        "object": "list",
+        "data": MODELS.iter().map(|id| json!({
+            "id": id, "object": "model", "created": 1_686_935_002, "owned_by": "system"
+        })).collect::<Vec<_>>(),
+    });
+    let problems: Vec<String> = validators()
+        .models
+        .iter_errors(&answer)
+        .map(|e| format!("{}: {e}", e.instance_path))
+        .collect();
+    if !problems.is_empty() {
+        data.violations.push(format!(
+            "{context}: the fake's answer breaks ListModelsResponse: {}",
+            problems.join("; ")
+        ));
+    }
+    (StatusCode::OK, axum::Json(answer)).into_response()
 }
 
 /// A triage of the item in the request's user message.

@@ -29,6 +29,7 @@ mod job_faults;
 mod jobs;
 mod jwt;
 mod logs;
+mod model;
 mod oidc;
 mod openapi;
 mod ops;
