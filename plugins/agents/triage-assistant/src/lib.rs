@@ -23,7 +23,7 @@
 //! [`model::MAX_ANSWER_BYTES`], a refusal) counts as a failed item, nothing is written, and the
 //! item is tried again only once it changes. A valid triage becomes a Markdown document
 //! (`platform.write-document`, tags `triage`, `work-item:<record id>`, `category:…`,
-//! `priority:…`) and, with `post_comment`, a comment through the connection's action
+//! `priority:…`, linked to the item's record) and, with `post_comment`, a comment through the connection's action
 //! (`platform.invoke-action`, input `{"issue": <key or external id>, "body": <Markdown>}` as
 //! the JIRA connector's `add-comment` takes).
 //!
@@ -41,7 +41,7 @@
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "agentic:agent/agent@0.1.0",
+    world: "agentic:agent/agent@0.2.0",
     generate_all,
 });
 
@@ -221,6 +221,16 @@ impl Guest for TriageAssistant {
             .and_then(|s| serde_json::from_str(s).ok())
             .unwrap_or_default();
         let now = trigger.at;
+        if let Some(e) = &trigger.event {
+            // Started by a sync of its connection (`run_on`): say which, for people watching.
+            platform::emit_event(
+                "triggered",
+                &format!(
+                    "a sync of stream {} (job {}) stored {} and deleted {} records",
+                    e.stream, e.sync_job_id, e.records_stored, e.records_deleted
+                ),
+            );
+        }
         if let Some(until) = state.get("not_before").and_then(Value::as_i64) {
             if now < until {
                 return Ok(Outcome {
@@ -417,7 +427,7 @@ fn triage(
             tags.push(format!("{prefix}:{v}"));
         }
     }
-    if let Err(e) = platform::write_document(&title(record, data), &text, &tags) {
+    if let Err(e) = platform::write_document(&title(record, data), &text, &tags, &[record.id]) {
         return Err(Stop::Problem(format!(
             "writing the triage of {key} failed: {e:?}"
         )));
