@@ -218,6 +218,7 @@ stories! {
             let doc = docs.iter().find(|d| d["tags"].as_array().is_some_and(|t| t.contains(&json!(tag))))
                 .unwrap_or_else(|| panic!("a triage of {item}"));
             assert_eq!(doc["metadata"]["agent_id"], agent_id, "{doc}");
+            assert_eq!(doc["metadata"]["records"], json!([item["id"]]), "linked to its item: {doc}");
             let key = item["key"].as_str().expect("key");
             assert_eq!(doc["title"].as_str().expect("title"), format!("Triage: {key} {}", item["title"].as_str().expect("title")));
             let text = content(&app, &b, doc).await;
@@ -352,6 +353,12 @@ stories! {
         assert_eq!(second[1]["triggered_by"], "records-changed", "{}", second[1]);
         assert_eq!(second[1]["succeeded"], true, "{}", second[1]);
         assert_eq!(metric(&second[1], "items_triaged"), 1.0, "{}", second[1]);
+        // Contract 0.2.0 told the component which sync started the run.
+        let events = app.all(&b.pm.token, &format!("{path}/events")).await;
+        let triggered: Vec<&str> = events.iter().filter(|e| e["kind"] == "agent.triggered")
+            .filter_map(|e| e["message"].as_str()).collect();
+        assert_eq!(triggered.len(), 1, "{events:?}");
+        assert!(triggered[0].starts_with("a sync of stream ") && triggered[0].contains("(job "), "{triggered:?}");
         let seen = b.model.seen();
         assert!(seen.last().expect("a request").user_content().contains("Checkout fails for every saved card"));
         // The event was consumed: the run after is on the schedule again.
