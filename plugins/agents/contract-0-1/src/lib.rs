@@ -7,6 +7,9 @@
 //! `<trigger kind> run <n>: <count> work items, document <id>` as its summary, with the count
 //! as the metric `work_items`.
 
+// The generated import glue flattens a record argument into many parameters.
+#![allow(clippy::too_many_arguments)]
+
 wit_bindgen::generate!({
     path: "../../../wit/frozen/agent-0.1.0",
     world: "agentic:agent/agent@0.1.0",
