@@ -23,7 +23,8 @@
 //! [`model::MAX_ANSWER_BYTES`], a refusal) counts as a failed item, nothing is written, and the
 //! item is tried again only once it changes. A valid triage becomes a Markdown document
 //! (`platform.write-document`, tags `triage`, `work-item:<record id>`, `category:…`,
-//! `priority:…`, linked to the item's record) and, with `post_comment`, a comment through the connection's action
+//! `priority:…`, linked to the item's record), with `annotate` also a comment on the item in the
+//! host (`platform.comment-on-record`), and, with `post_comment`, a comment through the connection's action
 //! (`platform.invoke-action`, input `{"issue": <key or external id>, "body": <Markdown>}` as
 //! the JIRA connector's `add-comment` takes).
 //!
@@ -34,7 +35,8 @@
 //!
 //! # Metrics
 //! `items_triaged`, `items_failed`, `items_unchanged`, `prompt_tokens`, `completion_tokens`,
-//! `total_tokens` and `cost` (`total_tokens / 1000 × price_per_1k_tokens`), `comments_posted`.
+//! `total_tokens` and `cost` (`total_tokens / 1000 × price_per_1k_tokens`), `comments_posted`,
+//! `comments_written`.
 
 // The generated import glue flattens a record argument into many parameters.
 #![allow(clippy::too_many_arguments)]
@@ -78,6 +80,7 @@ struct Config {
     price_per_1k: f64,
     post_comment: bool,
     comment_action: String,
+    annotate: bool,
     budget_ns: u64,
 }
 
@@ -107,6 +110,7 @@ impl Config {
                 .as_str()
                 .unwrap_or("add-comment")
                 .to_owned(),
+            annotate: c["annotate"].as_bool().unwrap_or(false),
             budget_ns: c["run_budget_secs"].as_u64().unwrap_or(20).max(1) * 1_000_000_000,
         })
     }
@@ -119,6 +123,7 @@ struct Counts {
     failed: u64,
     unchanged: u64,
     comments: u64,
+    annotations: u64,
     prompt: u64,
     completion: u64,
 }
@@ -351,6 +356,7 @@ impl Guest for TriageAssistant {
             ("items_failed", counts.failed as f64),
             ("items_unchanged", counts.unchanged as f64),
             ("comments_posted", counts.comments as f64),
+            ("comments_written", counts.annotations as f64),
             ("prompt_tokens", counts.prompt as f64),
             ("completion_tokens", counts.completion as f64),
             ("total_tokens", total as f64),
@@ -433,6 +439,15 @@ fn triage(
         )));
     }
     counts.triaged += 1;
+    if config.annotate {
+        match platform::comment_on_record(record.id, &text) {
+            Ok(_) => counts.annotations += 1,
+            Err(e) => platform::emit_event(
+                "annotation-failed",
+                &format!("commenting the triage of {key} on its item failed: {e:?}"),
+            ),
+        }
+    }
     if config.post_comment {
         let input = json!({"issue": key, "body": text}).to_string();
         match platform::invoke_action(config.connection, &config.comment_action, &input) {
