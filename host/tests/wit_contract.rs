@@ -146,9 +146,9 @@ fn agent_package(resolve: &Resolve) -> wit_parser::PackageId {
     resolve
         .packages
         .iter()
-        .find(|(_, p)| p.name.to_string() == "agentic:agent@0.1.0")
+        .find(|(_, p)| p.name.to_string() == "agentic:agent@0.2.0")
         .map(|(id, _)| id)
-        .expect("wit/agent.wit defines agentic:agent@0.1.0")
+        .expect("wit/agent.wit defines agentic:agent@0.2.0")
 }
 
 #[test]
@@ -186,7 +186,7 @@ fn the_agent_world_exports_run_and_imports_only_http_and_the_platform() {
         .map(|(k, _)| name(k))
         .collect();
     assert!(
-        imports.contains(&"agentic:agent/platform@0.1.0".to_owned()),
+        imports.contains(&"agentic:agent/platform@0.2.0".to_owned()),
         "{imports:?}"
     );
     assert!(
@@ -223,6 +223,87 @@ fn files_under(dir: &Path, root: &Path, out: &mut Vec<(String, Vec<u8>)>) {
             out.push((name, std::fs::read(&path).expect("read frozen file")));
         }
     }
+}
+
+/// The same digest over `wit/frozen/agent-0.1.0`: agents built against `agentic:agent@0.1.0`
+/// are served from this copy (host/src/plugins/agent_bindings.rs).
+const FROZEN_AGENT_0_1_0_SHA256: &str =
+    "fbb0f1d47581dd09463abbb27fa4a9d9264f6c91c3c9d95897111d1e2448ea0f";
+
+/// SHA-256 over every file under `root`, as [`FROZEN_0_1_0_SHA256`] is taken.
+fn digest_of(root: &Path) -> (String, usize) {
+    let mut files = Vec::new();
+    files_under(root, root, &mut files);
+    files.sort();
+    let mut hash = Sha256::new();
+    for (name, bytes) in &files {
+        hash.update(name.as_bytes());
+        hash.update([0]);
+        hash.update(bytes);
+        hash.update([0]);
+    }
+    let digest = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    (digest, files.len())
+}
+
+#[test]
+fn the_frozen_agent_0_1_0_contract_is_unchanged_and_documented() {
+    let root = wit_dir().join("frozen/agent-0.1.0");
+    let (digest, files) = digest_of(&root);
+    assert_eq!(
+        digest, FROZEN_AGENT_0_1_0_SHA256,
+        "wit/frozen/agent-0.1.0 changed ({files} files): released contracts are frozen"
+    );
+    let (resolve, package) = load_from(&root);
+    assert_eq!(
+        resolve.packages[package].name.to_string(),
+        "agentic:agent@0.1.0"
+    );
+    let missing = undocumented(&resolve, package);
+    assert!(
+        missing.is_empty(),
+        "undocumented agent 0.1.0 items: {missing:?}"
+    );
+}
+
+#[test]
+fn agent_0_2_0_changes_exactly_what_its_docs_say_since_0_1_0() {
+    let (old, old_package) = load_from(&wit_dir().join("frozen/agent-0.1.0"));
+    let (new, _) = load();
+    let new_package = agent_package(&new);
+    let (old, new) = (shapes(&old, old_package), shapes(&new, new_package));
+    let changed: Vec<&String> = old
+        .iter()
+        .filter(|(item, shape)| new.get(*item) != Some(*shape))
+        .map(|(item, _)| item)
+        .collect();
+    // The trigger carries the sync event (new kinds, a new field); a document links records.
+    assert_eq!(
+        changed,
+        [
+            "platform.write-document",
+            "types.trigger",
+            "types.trigger-kind"
+        ],
+        "{changed:?}"
+    );
+    assert_eq!(
+        new["types.trigger-kind"],
+        format!(
+            "{}, sync-finished, records-changed",
+            old["types.trigger-kind"]
+        )
+    );
+    assert_eq!(
+        new["types.trigger"],
+        format!("{}, event: option<sync-event>", old["types.trigger"])
+    );
+    let added: Vec<&String> = new.keys().filter(|k| !old.contains_key(*k)).collect();
+    assert_eq!(
+        added,
+        ["platform.comment-on-record", "types.sync-event"],
+        "{added:?}"
+    );
 }
 
 #[test]

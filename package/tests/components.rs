@@ -91,9 +91,13 @@ fn agent_manifest(wit: &str) -> Manifest {
 
 #[test]
 fn agents_pass_as_agents_and_are_refused_as_connectors() {
-    for name in ["agent_web_monitor", "agent_sync_assistant"] {
-        agentic_package::check(&agent_manifest("0.1.0"), &wasm(name))
-            .unwrap_or_else(|e| panic!("{name} is an agent of 0.1.0: {e}"));
+    for (name, wit) in [
+        ("agent_web_monitor", "0.2.0"),
+        ("agent_sync_assistant", "0.2.0"),
+        ("agent_contract_0_1", "0.1.0"),
+    ] {
+        agentic_package::check(&agent_manifest(wit), &wasm(name))
+            .unwrap_or_else(|e| panic!("{name} is an agent of {wit}: {e}"));
         let err = agentic_package::check(&manifest(&current()), &wasm(name))
             .expect_err("an agent is not a connector");
         assert_eq!(
@@ -106,7 +110,14 @@ fn agents_pass_as_agents_and_are_refused_as_connectors() {
         .expect_err("other version");
     assert_eq!(
         err.to_string(),
-        "an agent of contract version 0.1.0, but plugin.toml names wit = \"9.0.0\""
+        "an agent of contract version 0.2.0, but plugin.toml names wit = \"9.0.0\""
+    );
+    // A component built against the frozen 0.1.0 is not one of 0.2.0.
+    let err = agentic_package::check(&agent_manifest("0.2.0"), &wasm("agent_contract_0_1"))
+        .expect_err("built against 0.1.0");
+    assert_eq!(
+        err.to_string(),
+        "an agent of contract version 0.1.0, but plugin.toml names wit = \"0.2.0\""
     );
 }
 
@@ -141,7 +152,7 @@ fn sign_and_verify_work_for_an_agent_and_name_its_type() {
     let path = |name: &str| dir.path().join(name);
     let (_, pkcs8) = agentic_package::SigningKey::generate().expect("key");
     std::fs::write(path("publisher.key"), pkcs8).expect("key file");
-    let agent = "type = \"agent\"\nid = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"0.1.0\"\n\
+    let agent = "type = \"agent\"\nid = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"0.2.0\"\n\
                  name = \"Uptime\"\nallowed_hosts = []\nneeds = [\"records:read\"]\n";
     std::fs::write(path("agent.toml"), agent).expect("manifest");
     let connector = "id = \"uptime-check\"\nversion = \"1.0.0\"\nwit = \"0.1.0\"\n\
@@ -183,7 +194,7 @@ fn sign_and_verify_work_for_an_agent_and_name_its_type() {
     .expect("verifies");
     let out = String::from_utf8(out).expect("utf-8");
     assert!(
-        out.starts_with("agent uptime-check 1.0.0 (contract 0.1.0)\n"),
+        out.starts_with("agent uptime-check 1.0.0 (contract 0.2.0)\n"),
         "{out}"
     );
 }

@@ -28,7 +28,7 @@ fn manifest(version: &str, hosts: &str, needs: &str) -> String {
         r#"type = "agent"
 id = "uptime-check"
 version = "{version}"
-wit = "0.1.0"
+wit = "0.2.0"
 name = "Uptime check"
 description = "Fetches a URL on its interval and checks the answer."
 allowed_hosts = [{hosts}]
@@ -253,7 +253,7 @@ stories! {
         // A built-in kind's name, and an agent contract this host does not run.
         refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &good.replace("uptime-check", "web-monitor"), &monitor)).await,
             "plugin.toml", "built-in agent kind");
-        refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &good.replace("wit = \"0.1.0\"", "wit = \"0.9.0\""), &monitor)).await,
+        refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &good.replace("wit = \"0.2.0\"", "wit = \"0.9.0\""), &monitor)).await,
             "plugin.toml", "agent contract version 0.9.0 is not supported");
         for table in ["plugins", "plugin_versions", "project_plugins"] {
             assert_eq!(app.count(table).await, 0, "{table} after refused installs");

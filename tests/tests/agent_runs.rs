@@ -465,7 +465,7 @@ stories! {
             let platform = AgentPlatform::new(grant, Services::of(&app.state));
             let (runtime, component) = (runtime.clone(), component.clone());
             async move {
-                let trigger = Trigger { kind: TriggerKind::Schedule, run: 1, at: 0, consecutive_failures: 0 };
+                let trigger = Trigger { kind: TriggerKind::Schedule, run: 1, at: 0, consecutive_failures: 0, event: None };
                 runtime.run_agent(&component, &call, Arc::new(platform), trigger, &config.to_string(), None).await
             }
         };

@@ -2,6 +2,7 @@
 //! test binary: one module per capability.
 
 mod actions;
+mod agent_contract;
 mod agent_packages;
 mod agent_runs;
 mod agents;

@@ -218,6 +218,7 @@ stories! {
             let doc = docs.iter().find(|d| d["tags"].as_array().is_some_and(|t| t.contains(&json!(tag))))
                 .unwrap_or_else(|| panic!("a triage of {item}"));
             assert_eq!(doc["metadata"]["agent_id"], agent_id, "{doc}");
+            assert_eq!(doc["metadata"]["records"], json!([item["id"]]), "linked to its item: {doc}");
             let key = item["key"].as_str().expect("key");
             assert_eq!(doc["title"].as_str().expect("title"), format!("Triage: {key} {}", item["title"].as_str().expect("title")));
             let text = content(&app, &b, doc).await;
@@ -339,7 +340,7 @@ stories! {
         let patched = app
             .call("PATCH", &path, Some(&b.pm.token), Some(json!({"config": {
                 "connection_id": b.cid, "model_connection_id": b.model_cid, "model": "gpt-4o-mini",
-                "interval_secs": 86_400, "max_input_chars": CAP, "run_on": ["records-changed"],
+                "interval_secs": 86_400, "max_input_chars": CAP, "run_on": ["records-changed"], "annotate": true,
             }})))
             .await;
         patched.expect(200);
@@ -352,6 +353,19 @@ stories! {
         assert_eq!(second[1]["triggered_by"], "records-changed", "{}", second[1]);
         assert_eq!(second[1]["succeeded"], true, "{}", second[1]);
         assert_eq!(metric(&second[1], "items_triaged"), 1.0, "{}", second[1]);
+        // Contract 0.2.0 told the component which sync started the run.
+        let events = app.all(&b.pm.token, &format!("{path}/events")).await;
+        let triggered: Vec<&str> = events.iter().filter(|e| e["kind"] == "agent.triggered")
+            .filter_map(|e| e["message"].as_str()).collect();
+        assert_eq!(triggered.len(), 1, "{events:?}");
+        assert!(triggered[0].starts_with("a sync of stream ") && triggered[0].contains("(job "), "{triggered:?}");
+        // With `annotate`, the triage is also a comment on the item, in the host.
+        assert_eq!(metric(&second[1], "comments_written"), 1.0, "{}", second[1]);
+        let comments = app.all(&b.pm.token, &format!("/api/v1/projects/{}/comments", b.project)).await;
+        let ours: Vec<&Value> = comments.iter().filter(|c| c["stream"] == "agent-comments").collect();
+        assert_eq!(ours.len(), 1, "{comments:?}");
+        assert_eq!(ours[0]["author"], format!("agent:{agent_id}"), "{}", ours[0]);
+        assert!(ours[0]["body"].as_str().unwrap_or_default().starts_with("# Triage of ED-1:"), "{}", ours[0]);
         let seen = b.model.seen();
         assert!(seen.last().expect("a request").user_content().contains("Checkout fails for every saved card"));
         // The event was consumed: the run after is on the schedule again.

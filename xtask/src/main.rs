@@ -69,8 +69,8 @@ fn plugins_cargo() -> Command {
 }
 
 /// The plugins' native tests: connector logic through the SDK's harness and acceptance suite.
-/// (`hostile`, `not-a-connector` and `contract-0-1` use raw wit-bindgen exports and set
-/// `test = false`.)
+/// (`hostile`, `not-a-connector`, `contract-0-1` and the agents `hostile`, `sync-assistant`,
+/// `triage-assistant` and `contract-0-1` use raw wit-bindgen exports and set `test = false`.)
 fn plugin_tests() -> Command {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut cmd = plugins_cargo();

@@ -178,7 +178,8 @@ pub const KINDS: &[Kind] = &[
                       `max_items_per_run` a run, each cut to `max_input_chars`; an answer valid \
                       against the triage JSON Schema is stored as a Markdown document tagged \
                       `work-item:<record id>` (and, with `post_comment`, posted back through the \
-                      connection's `comment_action`); tokens and cost are in its metrics. With \
+                      connection's `comment_action`; with `annotate`, also written as a comment on \
+                      the work item in the host); tokens and cost are in its metrics. With \
                       `run_on`, it also runs soon after a sync of `connection_id` finishes or \
                       changes records.",
         schema: r#"{
@@ -210,6 +211,8 @@ pub const KINDS: &[Kind] = &[
                            "description": "Also run when a sync of connection_id finishes (`sync-finished`) or stores or deletes records (`records-changed`), besides the schedule."},
                 "post_comment": {"type": "boolean", "default": false,
                                  "description": "Also post each triage back as a comment through the connection's action (needs connections:act)."},
+                "annotate": {"type": "boolean", "default": false,
+                             "description": "Also store each triage as a comment on its work item in the host (listed with the project's comments; needs documents:manage)."},
                 "comment_action": {"type": "string", "minLength": 1, "maxLength": 100, "default": "add-comment",
                                    "description": "The connector action that posts a comment; it gets `{\"issue\": <key>, \"body\": <Markdown>}`."},
                 "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,

@@ -9,8 +9,7 @@
 //!   configuration names (`connection_id`), so an agent cannot reach the project's other
 //!   connections either.
 //!
-//! `write-document` creates the document in the name of the person who deployed the agent
-//! (documents have a person as author), with `{"agent_id": …}` in its metadata.
+//! The writes (`write-document`, `comment-on-record`) are in [`writes`].
 //!
 //! Each call — allowed or refused — is written to the audit log as `agent.platform_call` with
 //! the agent as target, the deploying person as actor, the call, its object and its outcome.
@@ -33,10 +32,12 @@ use crate::plugins::registry::Registry;
 use crate::plugins::{ConnectorError, PluginError};
 use crate::rbac::Permission;
 use crate::store::audit::NewAuditEntry;
-use crate::store::documents::{DocumentFields, NewVersion};
 use crate::store::records::RecordFilter;
 use crate::store::{Store, StoreError};
 use crate::vault::sessions::Sessions;
+
+/// The platform's writes: documents and comments.
+mod writes;
 
 /// Largest record page an agent may ask for.
 pub const MAX_PAGE: u32 = 200;
@@ -440,80 +441,24 @@ impl Platform for AgentPlatform {
         title: String,
         markdown: String,
         tags: Vec<String>,
+        records: Vec<i64>,
     ) -> PlatformFuture<'_, i64> {
         let shown: String = title.chars().take(200).collect();
-        let detail = json!({"title": shown, "bytes": markdown.len()});
+        let linked: Vec<i64> = records
+            .iter()
+            .take(writes::MAX_LINKS + 1)
+            .copied()
+            .collect();
+        let detail = json!({"title": shown, "bytes": markdown.len(), "records": linked});
         self.spawn("write-document", detail, move |inner| {
-            Box::pin(async move {
-                inner.require(Permission::DocumentsManage)?;
-                let title = title.trim();
-                let bad = |m: &str| Err(PlatformError::InvalidInput(m.to_owned()));
-                if title.is_empty() || title.chars().count() > 200 || title.contains(['\n', '\r']) {
-                    return bad("the title is 1–200 characters on one line");
-                }
-                if markdown.is_empty() || markdown.len() > MAX_DOCUMENT_BYTES {
-                    return bad("the text is 1 byte to 1 MiB");
-                }
-                if tags.len() > 32
-                    || tags
-                        .iter()
-                        .any(|t| t.trim().is_empty() || t.chars().count() > 64)
-                {
-                    return bad("at most 32 tags of 1–64 characters");
-                }
-                let Some(by) = inner.grant.deployed_by else {
-                    return Err(PlatformError::Denied(
-                        "the agent has no deploying person to write as".into(),
-                    ));
-                };
-                let now = inner.clock.now_ms();
-                let bytes = markdown.into_bytes();
-                let sha256: String = {
-                    use sha2::Digest;
-                    sha2::Sha256::digest(&bytes)
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect()
-                };
-                let excerpt = &bytes[..bytes.len().min(crate::documents::TEXT_EXCERPT_BYTES)];
-                let text = String::from_utf8_lossy(excerpt)
-                    .to_lowercase()
-                    .replace('\0', "");
-                let writer = inner.blobs.writer();
-                let mut source: &[u8] = &bytes;
-                let key = writer.put(&mut source, now).await.map_err(unavailable)?;
-                let metadata = json!({"agent_id": inner.grant.agent_id}).to_string();
-                let fields = DocumentFields {
-                    title,
-                    tags: &tags,
-                    metadata: &metadata,
-                };
-                let version = NewVersion {
-                    filename: "agent.md",
-                    content_type: "text/markdown",
-                    size: i64::try_from(bytes.len()).unwrap_or(i64::MAX),
-                    sha256: &sha256,
-                    blob_store: writer.name(),
-                    blob_key: &key,
-                    content_text: Some(&text),
-                };
-                let created = inner
-                    .store
-                    .create_document(inner.grant.project_id, &fields, &version, by, now)
-                    .await;
-                match created {
-                    Ok(document) => Ok(document.id),
-                    Err(e) => {
-                        if let Err(gone) = writer.delete(&key).await {
-                            tracing::warn!(
-                                key,
-                                "could not delete an agent document's bytes: {gone}"
-                            );
-                        }
-                        Err(unavailable(e))
-                    }
-                }
-            })
+            Box::pin(writes::document(inner, title, markdown, tags, records))
+        })
+    }
+
+    fn comment_on_record(&self, record_id: i64, markdown: String) -> PlatformFuture<'_, i64> {
+        let detail = json!({"record_id": record_id, "bytes": markdown.len()});
+        self.spawn("comment-on-record", detail, move |inner| {
+            Box::pin(writes::comment(inner, record_id, markdown))
         })
     }
 

@@ -36,7 +36,7 @@ use super::installed::AgentKind;
 use super::platform::{AgentPlatform, Grant, Services};
 use crate::clock::{Clock, Millis};
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
-use crate::plugins::agent::{AgentEvent, AgentMetric, Outcome, RunError, Trigger, TriggerKind};
+use crate::plugins::agent::{AgentEvent, AgentMetric, Outcome, RunError};
 use crate::plugins::egress::Clients;
 use crate::plugins::registry::Registry;
 use crate::plugins::{Call, EgressPolicy};
@@ -349,23 +349,15 @@ impl RunHandler {
         let started_at = self.clock.now_ms();
         let t0 = Instant::now();
         // What started the run: a sync event of its `run_on` that brought it forward, else its
-        // schedule or a retry. Contract 0.1.0 tells the component `schedule` or `retry` only.
+        // schedule or a retry (see `triggers::trigger_of`).
         let consumed_event = agent.pending_event.clone();
-        let triggered_by = match consumed_event.as_deref().and_then(super::triggers::kind_of) {
-            Some(event) => event,
-            None if job.retry => "retry",
-            None => "schedule",
-        };
-        let trigger = Trigger {
-            kind: if job.retry {
-                TriggerKind::Retry
-            } else {
-                TriggerKind::Schedule
-            },
-            run: u64::try_from(job.run).unwrap_or(0),
-            at: started_at,
-            consecutive_failures: u32::try_from(agent.consecutive_failures).unwrap_or(u32::MAX),
-        };
+        let (trigger, triggered_by) = super::triggers::trigger_of(
+            consumed_event.as_deref(),
+            job.retry,
+            job.run,
+            started_at,
+            agent.consecutive_failures,
+        );
         ctx.progress(0, Some(1), format!("run {} ({triggered_by})", job.run));
         let disabled = self.disabled(&agent, kind).await?;
         let report = match (

@@ -13,8 +13,10 @@
 //! of one sync — each stream is a job of its own, finishing a little apart — into one run:
 //! events arriving before a run starts are coalesced into it (the latest is kept). A run that
 //! is under way when an event arrives is not disturbed: when it is recorded, the waiting event
-//! makes the run after it due at once. The run records what started it (`triggered_by`); contract 0.1.0 gives the
-//! component `schedule` (or `retry`) as the trigger, since its `trigger-kind` has no event cases.
+//! makes the run after it due at once. The run records what started it (`triggered_by`) and
+//! tells its component ([`trigger_of`]): contract 0.2.0 gives the event's kind with the
+//! connection, stream, sync job and record counts; 0.1.0, whose `trigger-kind` has no event
+//! cases, gets `schedule` (`crate::plugins::agent::AgentWitVersion`).
 //!
 //! Nothing is lost when the host stops between the sync and the agent's run: the pending event
 //! and the brought-forward run are in the database. A failure to trigger is logged and never
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clock::{Clock, Millis};
+use crate::plugins::agent::{SyncEvent as TriggerEvent, Trigger, TriggerKind};
 use crate::store::connections::Connection;
 use crate::store::Store;
 use crate::sync::{SyncListener, SyncReport};
@@ -56,10 +59,46 @@ pub struct SyncEvent {
     pub at: Millis,
 }
 
-/// The event of `kind`'s name a pending event (JSON text) holds, for `triggered_by`.
-pub fn kind_of(pending: &str) -> Option<&'static str> {
-    let event: SyncEvent = serde_json::from_str(pending).ok()?;
-    EVENTS.into_iter().find(|e| *e == event.kind)
+/// What started a run and what its component is told: the pending event that brought the run
+/// forward (`sync-finished`, `records-changed`, with its details), else `retry` after a failed
+/// run, else `schedule`. Returns the trigger and the run's `triggered_by`.
+pub fn trigger_of(
+    pending: Option<&str>,
+    retry: bool,
+    run: i64,
+    at: Millis,
+    consecutive_failures: i64,
+) -> (Trigger, &'static str) {
+    let event = pending.and_then(|p| serde_json::from_str::<SyncEvent>(p).ok());
+    let (kind, triggered_by) = match event.as_ref().map(|e| e.kind.as_str()) {
+        Some(SYNC_FINISHED) => (TriggerKind::SyncFinished, SYNC_FINISHED),
+        Some(RECORDS_CHANGED) => (TriggerKind::RecordsChanged, RECORDS_CHANGED),
+        _ if retry => (TriggerKind::Retry, "retry"),
+        _ => (TriggerKind::Schedule, "schedule"),
+    };
+    let event = event
+        .filter(|_| {
+            matches!(
+                kind,
+                TriggerKind::SyncFinished | TriggerKind::RecordsChanged
+            )
+        })
+        .map(|e| TriggerEvent {
+            connection_id: e.connection_id,
+            stream: e.stream,
+            sync_job_id: e.job_id,
+            records_stored: e.records,
+            records_deleted: e.deleted,
+            at: e.at,
+        });
+    let trigger = Trigger {
+        kind,
+        run: u64::try_from(run).unwrap_or(0),
+        at,
+        consecutive_failures: u32::try_from(consecutive_failures).unwrap_or(u32::MAX),
+        event,
+    };
+    (trigger, triggered_by)
 }
 
 /// Which event a finished sync is for an agent configured with `config`, if it asks for one:
@@ -196,5 +235,41 @@ mod tests {
         let changes = json!({"connection_id": 7, "run_on": ["records-changed"]});
         assert_eq!(wanted(&changes, 7, &report(0, 0)), None);
         assert_eq!(wanted(&json!({"connection_id": 7}), 7, &report(3, 0)), None);
+    }
+
+    #[test]
+    fn a_run_is_told_the_event_that_started_it_else_retry_or_schedule() {
+        let event = SyncEvent {
+            kind: RECORDS_CHANGED.into(),
+            connection_id: 7,
+            stream: "issues".into(),
+            job_id: 42,
+            records: 3,
+            deleted: 1,
+            at: 1_000,
+        };
+        let pending = serde_json::to_string(&event).expect("json");
+        let (trigger, by) = trigger_of(Some(&pending), true, 5, 2_000, 1);
+        assert_eq!(by, RECORDS_CHANGED);
+        assert_eq!(trigger.kind, TriggerKind::RecordsChanged);
+        let told = trigger.event.expect("the event");
+        assert_eq!(
+            (told.connection_id, told.stream.as_str(), told.sync_job_id),
+            (7, "issues", 42)
+        );
+        assert_eq!(
+            (told.records_stored, told.records_deleted, told.at),
+            (3, 1, 1_000)
+        );
+        assert_eq!(
+            (trigger.run, trigger.at, trigger.consecutive_failures),
+            (5, 2_000, 1)
+        );
+
+        let (trigger, by) = trigger_of(None, true, 2, 0, 1);
+        assert_eq!((trigger.kind, by), (TriggerKind::Retry, "retry"));
+        assert!(trigger.event.is_none());
+        let (trigger, by) = trigger_of(Some("not json"), false, 2, 0, 0);
+        assert_eq!((trigger.kind, by), (TriggerKind::Schedule, "schedule"));
     }
 }

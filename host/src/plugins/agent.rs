@@ -1,4 +1,5 @@
-//! Agent components: the `agentic:agent` world (`wit/agent.wit`) on the connector sandbox.
+//! Agent components: the `agentic:agent` world (`wit/agent.wit`, and the frozen versions
+//! [`super::agent_bindings`] serves) on the connector sandbox.
 //!
 //! An agent runs exactly as a connector call does — a fresh instance per run from an
 //! `InstancePre` on the pooling allocator, on the plugin threads within a fair share, under the
@@ -17,34 +18,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::Component;
 
+use super::agent_bindings::v0_2::agentic::agent::{platform, types};
+use super::agent_bindings::AgentPre;
 use super::runtime::{PluginError, Runtime};
 use super::sandbox::GuestState;
 use super::Call;
 
-/// The generated bindings of `agentic:agent@0.1.0`.
-pub(super) mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "agentic:agent/agent@0.1.0",
-        imports: { default: async },
-        exports: { default: async },
-        with: {
-            "wasi:http": wasmtime_wasi_http::p2::bindings::http,
-            "wasi:io": wasmtime_wasi::p2::bindings::io,
-            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
-        },
-        require_store_data_send: true,
-    });
-}
-
-use bindings::agentic::agent::{platform, types};
-
+pub use super::agent_bindings::AgentWitVersion;
 pub use types::{
     Error as AgentError, Event as AgentEvent, JobStatus, LogLevel as AgentLogLevel,
     Metric as AgentMetric, Model, Outcome, PlatformError, RecordPage, RecordQuery, StoredRecord,
-    Trigger, TriggerKind,
+    SyncEvent, Trigger, TriggerKind,
 };
 
 /// Most metrics and events one run may report through the platform; the rest are dropped.
@@ -63,13 +49,16 @@ pub trait Platform: Send + Sync {
     fn start_sync(&self, connection_id: i64, stream: Option<String>) -> PlatformFuture<'_, i64>;
     /// `sync-job`.
     fn sync_job(&self, job_id: i64) -> PlatformFuture<'_, JobStatus>;
-    /// `write-document`.
+    /// `write-document` (0.1.0 components link no records).
     fn write_document(
         &self,
         title: String,
         markdown: String,
         tags: Vec<String>,
+        records: Vec<i64>,
     ) -> PlatformFuture<'_, i64>;
+    /// `comment-on-record` (0.2.0).
+    fn comment_on_record(&self, record_id: i64, markdown: String) -> PlatformFuture<'_, i64>;
     /// `invoke-action`.
     fn invoke_action(
         &self,
@@ -92,7 +81,14 @@ pub(crate) struct AgentScope {
 #[derive(Clone)]
 pub struct AgentComponent {
     name: Arc<str>,
-    pre: bindings::AgentPre<GuestState>,
+    pre: AgentPre,
+}
+
+impl AgentComponent {
+    /// The contract version the component was built against (and is run with).
+    pub fn wit_version(&self) -> AgentWitVersion {
+        self.pre.version()
+    }
 }
 
 impl std::fmt::Debug for AgentComponent {
@@ -138,14 +134,11 @@ pub struct RunReport {
     pub refusal: Option<String>,
 }
 
-/// Registers `agentic:agent/platform` (and its types) with the runtime's linker.
-pub(super) fn add_to_linker(linker: &mut Linker<GuestState>) -> wasmtime::Result<()> {
-    platform::add_to_linker::<GuestState, HasSelf<GuestState>>(linker, |state| state)
-}
+pub(super) use super::agent_bindings::add_to_linker;
 
 impl Runtime {
-    /// Compiles `bytes` and checks that it is a component of the `agent` world whose imports
-    /// the host provides. (The agents layer keeps what it loaded: built-in agents are few.)
+    /// Compiles `bytes` and checks that it is a component of a served version of the `agent`
+    /// world (the one whose interfaces it imports) whose imports the host provides. (The agents layer keeps what it loaded: built-in agents are few.)
     pub fn load_agent(&self, name: &str, bytes: &[u8]) -> Result<AgentComponent, PluginError> {
         self.load_agent_cached(name, bytes, None)
     }
@@ -167,9 +160,12 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let pre = bindings::AgentPre::new(pre).map_err(|e| {
+        let version = AgentWitVersion::imported_by(&self.sandbox.engine, &component)
+            .map_err(PluginError::Invalid)?
+            .unwrap_or(AgentWitVersion::NEWEST);
+        let pre = AgentPre::new(version, pre).map_err(|e| {
             PluginError::Invalid(format!(
-                "does not implement the agentic:agent@0.1.0 world: {e:#}"
+                "does not implement the agentic:agent@{version} world: {e:#}"
             ))
         })?;
         Ok(AgentComponent {
@@ -208,12 +204,7 @@ impl Runtime {
                     dropped: 0,
                 });
                 let result = sandbox
-                    .bounded(async {
-                        let instance = agent.pre.instantiate_async(&mut store).await?;
-                        instance
-                            .call_run(&mut store, trigger, &config, state.as_ref())
-                            .await
-                    })
+                    .bounded(agent.pre.run(&mut store, trigger, &config, state.as_ref()))
                     .await;
                 sandbox.finished_named(&store, &agent.name, "run", started);
                 let refusal = store.data().refusal();
@@ -372,9 +363,23 @@ impl platform::Host for GuestState {
         title: String,
         markdown: String,
         tags: Vec<String>,
+        records: Vec<i64>,
     ) -> Result<i64, PlatformError> {
         let (platform, deadline) = self.platform()?;
-        bounded(deadline, platform.write_document(title, markdown, tags)).await
+        bounded(
+            deadline,
+            platform.write_document(title, markdown, tags, records),
+        )
+        .await
+    }
+
+    async fn comment_on_record(
+        &mut self,
+        record_id: i64,
+        markdown: String,
+    ) -> Result<i64, PlatformError> {
+        let (platform, deadline) = self.platform()?;
+        bounded(deadline, platform.comment_on_record(record_id, markdown)).await
     }
 
     async fn invoke_action(

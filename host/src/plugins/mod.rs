@@ -9,6 +9,8 @@
 
 /// Agent components: the `agentic:agent` world on the same sandbox, with the `platform` import.
 pub mod agent;
+/// The generated bindings of every served version of the `agentic:agent` world.
+mod agent_bindings;
 /// Installed agent packages (`type = "agent"`): their install checks and compiled components.
 pub mod agent_package;
 /// The generated bindings of every served version of the `agentic:connector` world.

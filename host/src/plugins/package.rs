@@ -14,7 +14,7 @@ pub use agentic_package::{
 pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// Agent contract versions (`agentic:agent`) this host runs.
-pub const SUPPORTED_AGENT_WIT_VERSIONS: &[&str] = &["0.1.0"];
+pub const SUPPORTED_AGENT_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
 
 /// Opens package bytes ([`Package::open`]: structure and manifest; the signature is parsed,
 /// not yet checked) and refuses a contract version this host does not run.
@@ -72,12 +72,14 @@ mod tests {
                  name = \"Demo\"\nallowed_hosts = []\n"
             )
         };
-        let bytes = Package::build(&key, &agent("0.1.0"), b"component").expect("build");
-        open(&bytes).expect("agent contract 0.1.0 opens");
-        let bytes = Package::build(&key, &agent("0.2.0"), b"component").expect("build");
+        for wit in SUPPORTED_AGENT_WIT_VERSIONS {
+            let bytes = Package::build(&key, &agent(wit), b"component").expect("build");
+            open(&bytes).expect("a supported agent contract opens");
+        }
+        let bytes = Package::build(&key, &agent("0.3.0"), b"component").expect("build");
         match open(&bytes) {
             Err(PackageError::Manifest(m)) => assert!(
-                m.starts_with("wit: agent contract version 0.2.0 is not supported"),
+                m.starts_with("wit: agent contract version 0.3.0 is not supported"),
                 "{m}"
             ),
             other => panic!("expected a refusal, got {other:?}"),

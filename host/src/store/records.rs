@@ -288,3 +288,66 @@ impl Store {
         Ok(Page::from_rows(records, limit, |r| r.id))
     }
 }
+
+/// A comment an agent writes on a record ([`Store::add_agent_comment`]).
+#[derive(Debug)]
+pub struct NewAgentComment<'a> {
+    /// The commented record's connection: the comment is stored beside it.
+    pub connection_id: i64,
+    /// Unique within the connection's [`AGENT_COMMENTS`] stream.
+    pub external_id: &'a str,
+    /// What people search by (the text's first line).
+    pub title: &'a str,
+    /// The `comment` model's fields (JSON object).
+    pub data: &'a str,
+}
+
+/// The stream of the comments agents write: no connector reads it, so no sync replaces or
+/// deletes them.
+pub const AGENT_COMMENTS: &str = "agent-comments";
+
+impl Store {
+    /// One record of a project (also one deleted at the source); [`super::StoreError::NotFound`]
+    /// when the project has none of that id.
+    pub async fn project_record(&self, project_id: i64, id: i64) -> Result<StoredRecord> {
+        let row = sqlx::query(
+            "SELECT id, project_id, connection_id, stream, kind, external_id, data, deleted, synced_at \
+             FROM records WHERE project_id = $1 AND id = $2",
+        )
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => record_from_row(&row),
+            None => Err(super::StoreError::NotFound),
+        }
+    }
+
+    /// Stores an agent's comment as a `comment` record of `project_id` in the
+    /// [`AGENT_COMMENTS`] stream of the commented record's connection; returns its id.
+    pub async fn add_agent_comment(
+        &self,
+        project_id: i64,
+        comment: &NewAgentComment<'_>,
+        now: Millis,
+    ) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO records (project_id, connection_id, stream, kind, external_id, title, \
+             status, data, source_updated_at, synced_at) \
+             VALUES ($1, $2, $3, 'comment', $4, $5, NULL, $6, $7, $7) RETURNING id",
+        )
+        .bind(project_id)
+        .bind(comment.connection_id)
+        .bind(AGENT_COMMENTS)
+        .bind(comment.external_id)
+        .bind(comment.title)
+        .bind(comment.data)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+}

@@ -42,10 +42,34 @@ pub enum TriggerKind {
     Schedule,
     /// The previous run failed; this one comes after a backoff.
     Retry,
+    /// A sync of the agent's connection finished (its `run_on` lists `sync-finished`);
+    /// [`Run::event`] says which.
+    SyncFinished,
+    /// A sync of the agent's connection stored or deleted records (its `run_on` lists
+    /// `records-changed`); [`Run::event`] says which and how many.
+    RecordsChanged,
+}
+
+/// The sync that started an event-triggered run. Events arriving before the run starts are
+/// gathered into it; the latest is the one given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncEvent {
+    /// The connection whose sync finished (the one the configuration names).
+    pub connection_id: i64,
+    /// The stream that was synced.
+    pub stream: String,
+    /// The sync job ([`platform::sync_job`] tells its result).
+    pub sync_job_id: i64,
+    /// Records the sync stored (new or changed; a full sync stores every record it reads).
+    pub records_stored: u64,
+    /// Records the sync marked deleted.
+    pub records_deleted: u64,
+    /// When the sync finished: milliseconds since the epoch, the host's clock.
+    pub at: i64,
 }
 
 /// What the host tells a run about itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Run {
     /// Why it started.
     pub trigger: TriggerKind,
@@ -55,6 +79,9 @@ pub struct Run {
     pub at: i64,
     /// Failed runs in a row before this one.
     pub consecutive_failures: u32,
+    /// The sync event of a [`TriggerKind::SyncFinished`] or [`TriggerKind::RecordsChanged`]
+    /// run; `None` for the other kinds.
+    pub event: Option<SyncEvent>,
 }
 
 /// A number a run measured. Names are 1–64 characters of letters, digits, `_`, `.`, `-` and

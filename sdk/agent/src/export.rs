@@ -3,7 +3,7 @@
 
 use std::marker::PhantomData;
 
-use crate::agent::{dispatch, Agent, Run, TriggerKind};
+use crate::agent::{dispatch, Agent, Run, SyncEvent, TriggerKind};
 use crate::error::Error;
 use crate::wit::agentic::agent::types as wit;
 
@@ -21,10 +21,20 @@ impl<A: Agent> crate::wit::Guest for Export<A> {
             trigger: match trigger.kind {
                 wit::TriggerKind::Schedule => TriggerKind::Schedule,
                 wit::TriggerKind::Retry => TriggerKind::Retry,
+                wit::TriggerKind::SyncFinished => TriggerKind::SyncFinished,
+                wit::TriggerKind::RecordsChanged => TriggerKind::RecordsChanged,
             },
             number: trigger.run,
             at: trigger.at,
             consecutive_failures: trigger.consecutive_failures,
+            event: trigger.event.map(|e| SyncEvent {
+                connection_id: e.connection_id,
+                stream: e.stream,
+                sync_job_id: e.sync_job_id,
+                records_stored: e.records_stored,
+                records_deleted: e.records_deleted,
+                at: e.at,
+            }),
         };
         let outcome = dispatch::<A>(&run, &config, state.as_deref()).map_err(error)?;
         let report = outcome.report;

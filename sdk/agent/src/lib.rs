@@ -1,8 +1,8 @@
 //! # agentic-agent-sdk: agents for the Agentic host
 //!
-//! An agent is a WebAssembly component (`wasm32-wasip2`) of the contract `agentic:agent@0.1.0`
+//! An agent is a WebAssembly component (`wasm32-wasip2`) of the contract `agentic:agent@0.2.0`
 //! (`wit/agent.wit`, `docs/agent-contract.md`). The host calls it once per **run** — on its
-//! interval or cron schedule, each run a job on the durable queue, in a fresh sandboxed
+//! interval or cron schedule, or after a sync of its connection ([`Run::event`]), each run a job on the durable queue, in a fresh sandboxed
 //! instance — with its configuration and the state the previous run returned. This crate
 //! hides the generated bindings: implement [`Agent`] on a type, describe it in `plugin.toml`
 //! (`type = "agent"`), call [`register_agent!`], and build. The same code runs natively in
@@ -59,7 +59,8 @@
 //! - [`Agent`], [`Run`], [`Report`] and [`register_agent!`] (`agent`): what an agent
 //!   implements and how it becomes the component's export.
 //! - [`platform`]: the host's `platform` interface — log, metrics, events, records, syncs,
-//!   documents, connector actions — each call checked against the agent's grant.
+//!   documents (linked to records), comments on records, connector actions — each call
+//!   checked against the agent's grant.
 //! - [`http`]: a blocking HTTP client over `wasi:http`, mediated by the host's egress rules;
 //!   [`clock::Stopwatch`] to measure how long something took.
 //! - [`Error`] and [`PlatformError`]: how a run fails and why the host refused a call.
@@ -95,12 +96,12 @@ pub mod wit;
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-pub use agent::{Agent, Event, Metric, Report, Run, TriggerKind};
+pub use agent::{Agent, Event, Metric, Report, Run, SyncEvent, TriggerKind};
 pub use error::{Error, PlatformError};
 pub use platform::{JobStatus, LogLevel, Model, RecordPage, RecordQuery, StoredRecord};
 
 /// The `agentic:agent` contract version this SDK builds agents for (a manifest's `wit`).
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 
 /// Re-exported so agents can write `agentic_agent_sdk::serde_json::json!` without their own
 /// dependency, and so its version always matches the SDK's `Value`.

@@ -248,9 +248,35 @@ pub fn sync_job(job_id: i64) -> Result<JobStatus, PlatformError> {
 /// Writes a new Markdown document in the agent's project and returns its id: `title` (1–200
 /// characters, one line), `markdown` (1 byte to 1 MiB), at most 32 `tags` of 1–64
 /// characters. Needs `documents:manage`; the document is created in the name of the person
-/// who deployed the agent, and its metadata names the agent.
+/// who deployed the agent, and its metadata names the agent. To link it to records, use
+/// [`write_linked_document`].
 pub fn write_document(title: &str, markdown: &str, tags: &[String]) -> Result<i64, PlatformError> {
-    imp::write_document(title, markdown, tags)
+    imp::write_document(title, markdown, tags, &[])
+}
+
+/// [`write_document`], linked to at most 32 `records` of the project (their
+/// [`StoredRecord::id`]s): the REST API shows the links in the document's metadata
+/// (`"records": […]`). A record that is not the project's is [`PlatformError::NotFound`].
+pub fn write_linked_document(
+    title: &str,
+    markdown: &str,
+    tags: &[String],
+    records: &[i64],
+) -> Result<i64, PlatformError> {
+    imp::write_document(title, markdown, tags, records)
+}
+
+/// Largest comment the host accepts (bytes).
+pub const MAX_COMMENT_BYTES: usize = 64 * 1024;
+
+/// Writes a comment (`markdown`, 1 byte to 64 KiB) on a work item or requirement of the
+/// project (`record_id`, its [`StoredRecord::id`]) and returns the comment's record id. The
+/// comment is a [`Model::Comment`] record of the host (author `agent:<id>`), listed with the
+/// project's comments; it is not posted to the service (use [`invoke_action`] for that).
+/// Needs `documents:manage`; another project's record is [`PlatformError::NotFound`], a
+/// record of another model [`PlatformError::InvalidInput`].
+pub fn comment_on_record(record_id: i64, markdown: &str) -> Result<i64, PlatformError> {
+    imp::comment_on_record(record_id, markdown)
 }
 
 /// Runs a connector action on the connection the agent's configuration names, through that
@@ -372,8 +398,13 @@ mod imp {
         title: &str,
         markdown: &str,
         tags: &[String],
+        records: &[i64],
     ) -> Result<i64, PlatformError> {
-        host::write_document(title, markdown, tags).map_err(error)
+        host::write_document(title, markdown, tags, records).map_err(error)
+    }
+
+    pub(super) fn comment_on_record(record_id: i64, markdown: &str) -> Result<i64, PlatformError> {
+        host::comment_on_record(record_id, markdown).map_err(error)
     }
 
     pub(super) fn invoke_action(
@@ -437,8 +468,13 @@ mod imp {
         title: &str,
         markdown: &str,
         tags: &[String],
+        records: &[i64],
     ) -> Result<i64, PlatformError> {
-        with_host(|h| h.write_document(title, markdown, tags)).unwrap_or_else(no_harness)
+        with_host(|h| h.write_document(title, markdown, tags, records)).unwrap_or_else(no_harness)
+    }
+
+    pub(super) fn comment_on_record(record_id: i64, markdown: &str) -> Result<i64, PlatformError> {
+        with_host(|h| h.comment_on_record(record_id, markdown)).unwrap_or_else(no_harness)
     }
 
     pub(super) fn invoke_action(

@@ -8,29 +8,31 @@
 //! `allowed_hosts`, routing them to local fakes ([`Harness::route`];
 //! [`FakeServer`] serves them). Runs follow each other as the host chains them: the state a
 //! successful run returns is the next run's, a failed run keeps the previous one, the run
-//! number counts up and a run after a failure is a `retry`.
+//! number counts up and a run after a failure is a `retry`. A sync you report with
+//! [`Harness::sync_finished`] starts the next run as the host's event triggers do: only when
+//! the configuration's `run_on` asks for it, on its `connection_id`.
 //!
 //! Differences from the host, on purpose: no sandbox limits (time, memory) — a test of those
 //! belongs on the host; no audit log — [`RunResult::refusals`] lists the calls the host would
 //! have refused and audited.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::rc::Rc;
 
 use serde_json::Value;
 
 pub use agentic_sdk::testing::{FakeRequest, FakeResponse, FakeServer};
 
-use crate::agent::{dispatch, Agent, Event, Metric, Report, Run, TriggerKind};
+use crate::agent::{dispatch, Agent, Event, Metric, Report, Run, SyncEvent, TriggerKind};
 use crate::error::{Error, PlatformError};
-use crate::http::HttpError;
-use crate::platform::{JobStatus, LogLevel, Model, RecordPage, RecordQuery, StoredRecord};
+use crate::platform::{LogLevel, Model, StoredRecord};
 
-/// Log lines the host keeps per run.
-const MAX_LOG_LINES: usize = 100;
-/// Largest document the host accepts (bytes).
-const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+/// The host's side of the platform calls.
+mod host;
+pub(crate) use host::Host;
+use host::RunLog;
+pub use host::AGENT_COMMENTS;
+
 /// The permissions the platform interface uses: the grant of [`Harness::new`].
 const ALL_PERMISSIONS: [&str; 5] = [
     "records:read",
@@ -66,6 +68,19 @@ pub struct WrittenDocument {
     pub markdown: String,
     /// Its tags.
     pub tags: Vec<String>,
+    /// The records it is linked to.
+    pub records: Vec<i64>,
+}
+
+/// A comment an agent wrote on a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenComment {
+    /// The comment's record id.
+    pub id: i64,
+    /// The commented work item or requirement.
+    pub record_id: i64,
+    /// Its Markdown text.
+    pub markdown: String,
 }
 
 /// A connector action an agent invoked.
@@ -105,6 +120,8 @@ pub struct RunResult {
     pub events: Vec<Event>,
     /// Documents it wrote.
     pub documents: Vec<WrittenDocument>,
+    /// Comments it wrote.
+    pub comments: Vec<WrittenComment>,
     /// Actions it invoked (and the host let through).
     pub actions: Vec<Invocation>,
     /// Syncs it started.
@@ -152,6 +169,8 @@ pub struct Harness {
     state: Option<String>,
     runs: u64,
     failures: u32,
+    /// The latest sync reported since the last run.
+    pending: Option<(TriggerKind, SyncEvent)>,
 }
 
 impl std::fmt::Debug for Harness {
@@ -182,6 +201,7 @@ impl Harness {
             state: None,
             runs: 0,
             failures: 0,
+            pending: None,
         }
     }
 
@@ -346,6 +366,53 @@ impl Harness {
         self.host.borrow().documents.clone()
     }
 
+    /// Every comment the agent wrote so far.
+    pub fn comments(&self) -> Vec<WrittenComment> {
+        self.host.borrow().comments.clone()
+    }
+
+    /// Reports that a sync finished, as the host's sync handler tells the event triggers: if
+    /// the configuration of the next [`Harness::run`] lists the event in `run_on` and names the
+    /// event's connection (`connection_id`), that run is `records-changed` (records stored or
+    /// deleted, and listed) or `sync-finished` with the event; otherwise the event is dropped.
+    /// Of several syncs before a run, the latest counts.
+    pub fn sync_finished(&mut self, event: SyncEvent) {
+        let kind = if event.records_stored > 0 || event.records_deleted > 0 {
+            TriggerKind::RecordsChanged
+        } else {
+            TriggerKind::SyncFinished
+        };
+        self.pending = Some((kind, event));
+    }
+
+    /// What starts the next run with `config`: the pending sync if the config asks for it
+    /// (as the host's `triggers::wanted`), else a retry after a failure, else the schedule.
+    fn trigger(&mut self, config: &Value) -> (TriggerKind, Option<SyncEvent>) {
+        let run_on: Vec<&str> = config
+            .get("run_on")
+            .and_then(Value::as_array)
+            .map(|e| e.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let connection = config.get("connection_id").and_then(Value::as_i64);
+        if let Some((kind, event)) = self.pending.take() {
+            if connection == Some(event.connection_id) {
+                let changed = kind == TriggerKind::RecordsChanged;
+                if changed && run_on.contains(&"records-changed") {
+                    return (TriggerKind::RecordsChanged, Some(event));
+                }
+                if run_on.contains(&"sync-finished") {
+                    return (TriggerKind::SyncFinished, Some(event));
+                }
+            }
+        }
+        let kind = if self.failures > 0 {
+            TriggerKind::Retry
+        } else {
+            TriggerKind::Schedule
+        };
+        (kind, None)
+    }
+
     /// The state the next run gets.
     pub fn state(&self) -> Option<Value> {
         self.state
@@ -356,15 +423,13 @@ impl Harness {
     /// Runs the agent once with `config`, as the host's next run of this deployment.
     pub fn run<A: Agent>(&mut self, config: Value) -> RunResult {
         self.runs += 1;
+        let (trigger, event) = self.trigger(&config);
         let run = Run {
-            trigger: if self.failures > 0 {
-                TriggerKind::Retry
-            } else {
-                TriggerKind::Schedule
-            },
+            trigger,
             number: self.runs,
             at: self.host.borrow().clock,
             consecutive_failures: self.failures,
+            event,
         };
         {
             let mut host = self.host.borrow_mut();
@@ -414,293 +479,10 @@ impl Harness {
             metrics,
             events,
             documents: log.documents,
+            comments: log.comments,
             actions: log.actions,
             syncs: log.syncs,
             refusals: log.refusals,
         }
-    }
-}
-
-/// What one run did, collected by the host.
-#[derive(Debug, Default)]
-pub(crate) struct RunLog {
-    logs: Vec<(LogLevel, String)>,
-    metrics: Vec<Metric>,
-    events: Vec<Event>,
-    documents: Vec<WrittenDocument>,
-    actions: Vec<Invocation>,
-    syncs: Vec<StartedSync>,
-    refusals: Vec<String>,
-}
-
-/// The harness's host: the project, the grant and the run under way.
-#[derive(Default)]
-pub(crate) struct Host {
-    grant: BTreeSet<String>,
-    connections: BTreeSet<i64>,
-    configured: BTreeSet<i64>,
-    allowed_hosts: Option<Vec<String>>,
-    routes: Vec<(String, String)>,
-    records: Vec<(Model, StoredRecord)>,
-    jobs: BTreeMap<i64, JobStatus>,
-    actions: HashMap<String, ActionHandler>,
-    documents: Vec<WrittenDocument>,
-    next_id: i64,
-    clock: i64,
-    run: RunLog,
-}
-
-impl Host {
-    /// Records a refusal as the host audits it, and returns it.
-    fn refuse(&mut self, e: PlatformError) -> PlatformError {
-        self.run.refusals.push(e.to_string());
-        e
-    }
-
-    fn require(&mut self, permission: &str) -> Result<(), PlatformError> {
-        if self.grant.contains(permission) {
-            return Ok(());
-        }
-        let held = if self.grant.is_empty() {
-            "nothing".to_owned()
-        } else {
-            self.grant.iter().cloned().collect::<Vec<_>>().join(", ")
-        };
-        Err(self.refuse(PlatformError::Denied(format!(
-            "the agent's grant does not include {permission} (it holds: {held})"
-        ))))
-    }
-
-    fn configured(&mut self, connection_id: i64) -> Result<(), PlatformError> {
-        if !self.connections.contains(&connection_id) {
-            return Err(self.refuse(PlatformError::NotFound(format!(
-                "the agent's project has no connection {connection_id}"
-            ))));
-        }
-        if !self.configured.contains(&connection_id) {
-            return Err(self.refuse(PlatformError::Denied(format!(
-                "connection {connection_id} is not one the agent's configuration names"
-            ))));
-        }
-        Ok(())
-    }
-
-    pub(crate) fn log(&mut self, level: LogLevel, message: &str) {
-        if self.run.logs.len() < MAX_LOG_LINES {
-            self.run
-                .logs
-                .push((level, message.chars().take(2048).collect()));
-        }
-    }
-
-    pub(crate) fn emit_metric(&mut self, name: &str, value: f64) {
-        self.run.metrics.push(Metric {
-            name: name.to_owned(),
-            value,
-        });
-    }
-
-    pub(crate) fn emit_event(&mut self, kind: &str, message: &str) {
-        self.run.events.push(Event {
-            kind: kind.to_owned(),
-            message: message.to_owned(),
-        });
-    }
-
-    pub(crate) fn query_records(
-        &mut self,
-        query: &RecordQuery,
-    ) -> Result<RecordPage, PlatformError> {
-        self.require("records:read")?;
-        if !(1..=crate::platform::MAX_LIMIT).contains(&query.limit) {
-            return Err(PlatformError::InvalidInput(format!(
-                "limit {} is not 1–200",
-                query.limit
-            )));
-        }
-        if let Some(id) = query.connection_id {
-            if !self.connections.contains(&id) {
-                return Err(self.refuse(PlatformError::NotFound(format!(
-                    "the agent's project has no connection {id}"
-                ))));
-            }
-        }
-        let text = query.text.as_deref().map(str::to_lowercase);
-        let mut matching: Vec<&StoredRecord> = self
-            .records
-            .iter()
-            .filter(|(model, r)| {
-                *model == query.model
-                    && query.connection_id.is_none_or(|c| r.connection_id == c)
-                    && query.after.is_none_or(|a| r.id > a)
-                    && query
-                        .status
-                        .as_deref()
-                        .is_none_or(|s| r.data["status"].as_str() == Some(s))
-                    && text.as_deref().is_none_or(|t| {
-                        r.data["title"]
-                            .as_str()
-                            .is_some_and(|title| title.to_lowercase().contains(t))
-                    })
-            })
-            .map(|(_, r)| r)
-            .collect();
-        matching.sort_by_key(|r| r.id);
-        let limit = query.limit as usize;
-        let next_after = (matching.len() > limit).then(|| matching[limit - 1].id);
-        Ok(RecordPage {
-            records: matching.into_iter().take(limit).cloned().collect(),
-            next_after,
-        })
-    }
-
-    pub(crate) fn start_sync(
-        &mut self,
-        connection_id: i64,
-        stream: Option<&str>,
-    ) -> Result<i64, PlatformError> {
-        self.require("connections:sync")?;
-        self.configured(connection_id)?;
-        self.next_id += 1;
-        let job_id = self.next_id;
-        self.jobs.insert(
-            job_id,
-            JobStatus {
-                id: job_id,
-                state: "queued".into(),
-                result: None,
-                last_error: None,
-                finished_at: None,
-            },
-        );
-        self.run.syncs.push(StartedSync {
-            job_id,
-            connection_id,
-            stream: stream.map(str::to_owned),
-        });
-        Ok(job_id)
-    }
-
-    pub(crate) fn sync_job(&mut self, job_id: i64) -> Result<JobStatus, PlatformError> {
-        self.require("jobs:read")?;
-        match self.jobs.get(&job_id) {
-            Some(job) => Ok(job.clone()),
-            None => Err(self.refuse(PlatformError::NotFound(format!(
-                "no sync job {job_id} of the agent's connections"
-            )))),
-        }
-    }
-
-    pub(crate) fn write_document(
-        &mut self,
-        title: &str,
-        markdown: &str,
-        tags: &[String],
-    ) -> Result<i64, PlatformError> {
-        self.require("documents:manage")?;
-        let invalid = |m: &str| Err(PlatformError::InvalidInput(m.to_owned()));
-        if title.trim().is_empty() || title.chars().count() > 200 || title.contains(['\n', '\r']) {
-            return invalid("title: 1 to 200 characters on one line");
-        }
-        if markdown.is_empty() || markdown.len() > MAX_DOCUMENT_BYTES {
-            return invalid("markdown: 1 byte to 1 MiB");
-        }
-        if tags.len() > 32 || tags.iter().any(|t| t.is_empty() || t.chars().count() > 64) {
-            return invalid("tags: at most 32, each 1 to 64 characters");
-        }
-        self.next_id += 1;
-        let document = WrittenDocument {
-            id: self.next_id,
-            title: title.to_owned(),
-            markdown: markdown.to_owned(),
-            tags: tags.to_vec(),
-        };
-        self.documents.push(document.clone());
-        self.run.documents.push(document);
-        Ok(self.next_id)
-    }
-
-    pub(crate) fn invoke_action(
-        &mut self,
-        connection_id: i64,
-        action: &str,
-        input: &Value,
-    ) -> Result<Value, PlatformError> {
-        self.require("connections:act")?;
-        self.configured(connection_id)?;
-        let Some(handler) = self.actions.get_mut(action) else {
-            return Err(PlatformError::NotFound(format!(
-                "the connection's plugin has no action {action:?}"
-            )));
-        };
-        let output = handler(input)?;
-        self.run.actions.push(Invocation {
-            connection_id,
-            action: action.to_owned(),
-            input: input.clone(),
-        });
-        Ok(output)
-    }
-
-    /// Where a request to `authority` goes: refused outside the manifest's allowed hosts, a
-    /// route's base URL, or `None` (as addressed).
-    pub(crate) fn egress(&mut self, authority: &str) -> Result<Option<String>, HttpError> {
-        let authority = authority.to_ascii_lowercase();
-        let host = authority
-            .rsplit_once(':')
-            .map_or(authority.as_str(), |(h, port)| {
-                if port.chars().all(|c| c.is_ascii_digit()) {
-                    h
-                } else {
-                    authority.as_str()
-                }
-            });
-        if let Some(allowed) = &self.allowed_hosts {
-            if !allowed.iter().any(|pattern| host_matches(pattern, host)) {
-                let why = format!(
-                    "{host} is not among the manifest's allowed_hosts ({})",
-                    if allowed.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        allowed.join(", ")
-                    }
-                );
-                self.run.refusals.push(why.clone());
-                return Err(HttpError::Refused(why));
-            }
-        }
-        Ok(self
-            .routes
-            .iter()
-            .find(|(h, _)| *h == authority || *h == host)
-            .map(|(_, base)| base.clone()))
-    }
-}
-
-/// Whether `host` matches an `allowed_hosts` pattern: `*`, `*.example.com` (subdomains only)
-/// or an exact name, as the host matches them.
-fn host_matches(pattern: &str, host: &str) -> bool {
-    let pattern = pattern.to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        _ if pattern == "*" => true,
-        Some(domain) => host
-            .strip_suffix(domain)
-            .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
-        None => pattern == host,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::host_matches;
-
-    #[test]
-    fn host_patterns_match_as_the_host_matches_them() {
-        assert!(host_matches("*", "anything.example"));
-        assert!(host_matches("api.example.com", "api.example.com"));
-        assert!(host_matches("*.example.com", "api.example.com"));
-        assert!(!host_matches("*.example.com", "example.com"));
-        assert!(!host_matches("*.example.com", "evil-example.com"));
-        assert!(!host_matches("api.example.com", "api.example.com.evil"));
     }
 }

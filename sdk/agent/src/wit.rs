@@ -9,7 +9,7 @@
 
 wit_bindgen::generate!({
     path: "../../wit",
-    world: "agentic:agent/agent@0.1.0",
+    world: "agentic:agent/agent@0.2.0",
     generate_all,
     pub_export_macro: true,
     export_macro_name: "__export_agent",

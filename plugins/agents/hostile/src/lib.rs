@@ -6,7 +6,10 @@
 //! - `records`: queries the work items of `connection_id` (another project's, in the tests);
 //! - `action`: invokes `action` on `connection_id` (one the agent's config does not name);
 //! - `sync`: starts a sync of `connection_id`;
-//! - `document`: writes a document titled `title`.
+//! - `document`: writes a document titled `title`, linked to the record ids of `records`;
+//! - `comment`: comments `markdown` (default a short note) on `record_id`;
+//! - `trigger`: does nothing, and says what started the run (kind and sync event), so that
+//!   tests see what the host told it (as an installed package deployed with `run_on`).
 //!
 //! A platform call's answer comes back as the outcome's `summary` (`ok: …` or `refused: …`),
 //! so tests see exactly what the guest was told.
@@ -16,12 +19,12 @@
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "agentic:agent/agent@0.1.0",
+    world: "agentic:agent/agent@0.2.0",
     generate_all,
 });
 
 use agentic::agent::platform;
-use agentic::agent::types::{Model, PlatformError, RecordQuery};
+use agentic::agent::types::{Model, PlatformError, RecordQuery, TriggerKind};
 use serde_json::Value;
 use wasi::http::outgoing_handler;
 use wasi::http::types::{Fields, Method, OutgoingRequest, Scheme};
@@ -49,7 +52,7 @@ fn done(summary: String) -> Result<Outcome, Error> {
 
 #[allow(clippy::empty_loop)]
 impl Guest for Hostile {
-    fn run(_trigger: Trigger, config: String, _state: Option<String>) -> Result<Outcome, Error> {
+    fn run(trigger: Trigger, config: String, _state: Option<String>) -> Result<Outcome, Error> {
         let config: Value = serde_json::from_str(&config).unwrap_or(Value::Null);
         let connection = config["connection_id"].as_i64().unwrap_or(0);
         match config["attack"].as_str().unwrap_or_default() {
@@ -99,17 +102,33 @@ impl Guest for Hostile {
             }
             "document" => {
                 let title = config["title"].as_str().unwrap_or("Hostile notes");
+                let records: Vec<i64> = config["records"]
+                    .as_array()
+                    .map(|r| r.iter().filter_map(Value::as_i64).collect())
+                    .unwrap_or_default();
                 done(
                     match platform::write_document(
                         title,
                         "# Notes\n\nWritten by an agent.",
                         &["agent".to_owned()],
+                        &records,
                     ) {
                         Ok(id) => format!("ok: document {id}"),
                         Err(e) => said(e),
                     },
                 )
             }
+            "comment" => {
+                let markdown = config["markdown"]
+                    .as_str()
+                    .unwrap_or("Looked at by an agent.");
+                let record = config["record_id"].as_i64().unwrap_or(0);
+                done(match platform::comment_on_record(record, markdown) {
+                    Ok(id) => format!("ok: comment {id}"),
+                    Err(e) => said(e),
+                })
+            }
+            "trigger" => done(describe(&trigger)),
             "sync" => done(match platform::start_sync(connection, None) {
                 Ok(job) => format!("ok: job {job}"),
                 Err(e) => said(e),
@@ -117,6 +136,24 @@ impl Guest for Hostile {
             other => Err(Error::Config(format!("unknown attack {other:?}"))),
         }
     }
+}
+
+/// `trigger: <kind> run <n>`, and the sync event when there is one.
+fn describe(trigger: &Trigger) -> String {
+    let kind = match trigger.kind {
+        TriggerKind::Schedule => "schedule",
+        TriggerKind::Retry => "retry",
+        TriggerKind::SyncFinished => "sync-finished",
+        TriggerKind::RecordsChanged => "records-changed",
+    };
+    let mut said = format!("trigger: {kind} run {}", trigger.run);
+    if let Some(e) = &trigger.event {
+        said.push_str(&format!(
+            "; connection {} stream {} job {} stored {} deleted {}",
+            e.connection_id, e.stream, e.sync_job_id, e.records_stored, e.records_deleted
+        ));
+    }
+    said
 }
 
 fn fetch(url: &str) -> Result<u16, String> {

@@ -22,7 +22,7 @@
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "agentic:agent/agent@0.1.0",
+    world: "agentic:agent/agent@0.2.0",
     generate_all,
 });
 

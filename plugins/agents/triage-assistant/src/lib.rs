@@ -23,7 +23,8 @@
 //! [`model::MAX_ANSWER_BYTES`], a refusal) counts as a failed item, nothing is written, and the
 //! item is tried again only once it changes. A valid triage becomes a Markdown document
 //! (`platform.write-document`, tags `triage`, `work-item:<record id>`, `category:…`,
-//! `priority:…`) and, with `post_comment`, a comment through the connection's action
+//! `priority:…`, linked to the item's record), with `annotate` also a comment on the item in the
+//! host (`platform.comment-on-record`), and, with `post_comment`, a comment through the connection's action
 //! (`platform.invoke-action`, input `{"issue": <key or external id>, "body": <Markdown>}` as
 //! the JIRA connector's `add-comment` takes).
 //!
@@ -34,14 +35,15 @@
 //!
 //! # Metrics
 //! `items_triaged`, `items_failed`, `items_unchanged`, `prompt_tokens`, `completion_tokens`,
-//! `total_tokens` and `cost` (`total_tokens / 1000 × price_per_1k_tokens`), `comments_posted`.
+//! `total_tokens` and `cost` (`total_tokens / 1000 × price_per_1k_tokens`), `comments_posted`,
+//! `comments_written`.
 
 // The generated import glue flattens a record argument into many parameters.
 #![allow(clippy::too_many_arguments)]
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "agentic:agent/agent@0.1.0",
+    world: "agentic:agent/agent@0.2.0",
     generate_all,
 });
 
@@ -78,6 +80,7 @@ struct Config {
     price_per_1k: f64,
     post_comment: bool,
     comment_action: String,
+    annotate: bool,
     budget_ns: u64,
 }
 
@@ -107,6 +110,7 @@ impl Config {
                 .as_str()
                 .unwrap_or("add-comment")
                 .to_owned(),
+            annotate: c["annotate"].as_bool().unwrap_or(false),
             budget_ns: c["run_budget_secs"].as_u64().unwrap_or(20).max(1) * 1_000_000_000,
         })
     }
@@ -119,6 +123,7 @@ struct Counts {
     failed: u64,
     unchanged: u64,
     comments: u64,
+    annotations: u64,
     prompt: u64,
     completion: u64,
 }
@@ -221,6 +226,16 @@ impl Guest for TriageAssistant {
             .and_then(|s| serde_json::from_str(s).ok())
             .unwrap_or_default();
         let now = trigger.at;
+        if let Some(e) = &trigger.event {
+            // Started by a sync of its connection (`run_on`): say which, for people watching.
+            platform::emit_event(
+                "triggered",
+                &format!(
+                    "a sync of stream {} (job {}) stored {} and deleted {} records",
+                    e.stream, e.sync_job_id, e.records_stored, e.records_deleted
+                ),
+            );
+        }
         if let Some(until) = state.get("not_before").and_then(Value::as_i64) {
             if now < until {
                 return Ok(Outcome {
@@ -341,6 +356,7 @@ impl Guest for TriageAssistant {
             ("items_failed", counts.failed as f64),
             ("items_unchanged", counts.unchanged as f64),
             ("comments_posted", counts.comments as f64),
+            ("comments_written", counts.annotations as f64),
             ("prompt_tokens", counts.prompt as f64),
             ("completion_tokens", counts.completion as f64),
             ("total_tokens", total as f64),
@@ -417,12 +433,21 @@ fn triage(
             tags.push(format!("{prefix}:{v}"));
         }
     }
-    if let Err(e) = platform::write_document(&title(record, data), &text, &tags) {
+    if let Err(e) = platform::write_document(&title(record, data), &text, &tags, &[record.id]) {
         return Err(Stop::Problem(format!(
             "writing the triage of {key} failed: {e:?}"
         )));
     }
     counts.triaged += 1;
+    if config.annotate {
+        match platform::comment_on_record(record.id, &text) {
+            Ok(_) => counts.annotations += 1,
+            Err(e) => platform::emit_event(
+                "annotation-failed",
+                &format!("commenting the triage of {key} on its item failed: {e:?}"),
+            ),
+        }
+    }
     if config.post_comment {
         let input = json!({"issue": key, "body": text}).to_string();
         match platform::invoke_action(config.connection, &config.comment_action, &input) {
