@@ -5,11 +5,13 @@
 //!
 //! - `discovery`: from the connection's base URL (the `/rm` root) to the query bases of the
 //!   configured project areas.
-//! - `streams`: the `oslc-requirements` and `oslc-links` streams, incremental by
-//!   `dcterms:modified`.
+//! - `streams`: the `oslc-requirements` and `oslc-links` streams by OSLC queries, incremental
+//!   by `dcterms:modified` (servers without a Tracked Resource Set).
+//! - `trs`: the same streams by the server's Tracked Resource Set (base, then change log).
 
 pub mod discovery;
 pub mod streams;
+pub mod trs;
 
 use agentic_sdk::http::Request;
 use agentic_sdk::Error;
@@ -37,6 +39,10 @@ pub mod ns {
     pub const RDM: &str = "http://www.ibm.com/xmlns/rdm/rdf/";
     /// DOORS Next navigation (folders).
     pub const NAV: &str = "http://com.ibm.rdm/navigation#";
+    /// OSLC Tracked Resource Set (2.0 and 3.0 share it).
+    pub const TRS: &str = "http://open-services.net/ns/core/trs#";
+    /// Linked Data Platform (the TRS base's paging and members).
+    pub const LDP: &str = "http://www.w3.org/ns/ldp#";
 }
 
 /// Longest RDF answer the connector parses.
@@ -50,14 +56,30 @@ pub fn iri(namespace: &str, local: &str) -> String {
 /// `GET url` as RDF/XML, with the configuration context when one is configured, parsed into
 /// a graph.
 pub fn get_graph(config: &Config, url: &str) -> Result<Graph, Error> {
+    let response = request(config, url).send()?.error_for_status()?;
+    parse_graph(url, &response.body)
+}
+
+/// [`get_graph`], `None` when the resource is gone (404, 410): a change log names resources
+/// that may have been deleted since.
+pub fn get_graph_if_exists(config: &Config, url: &str) -> Result<Option<Graph>, Error> {
+    let response = request(config, url).send()?;
+    if matches!(response.status, 404 | 410) {
+        return Ok(None);
+    }
+    let response = response.error_for_status()?;
+    parse_graph(url, &response.body).map(Some)
+}
+
+/// `GET url` asking for RDF, with the OSLC version and the configuration context.
+fn request(config: &Config, url: &str) -> Request {
     let mut request = Request::get(url)
         .header("accept", "application/rdf+xml")
         .header("oslc-core-version", "2.0");
     if let Some(context) = &config.configuration {
         request = request.header("configuration-context", context.as_str());
     }
-    let response = request.send()?.error_for_status()?;
-    parse_graph(url, &response.body)
+    request
 }
 
 /// Parses RDF/XML. A `DOCTYPE` is refused before parsing: RDF answers need no DTD, and a DTD's
