@@ -54,6 +54,10 @@ pub struct DnData {
     pub seen: Vec<FakeRequest>,
     /// The Tracked Resource Set, when the fake offers one.
     pub trs: Option<FakeTrs>,
+    /// Answer in Turtle whoever accepts it (the same graphs, serialized with oxttl).
+    pub turtle: bool,
+    /// Answer `rootservices` with this content type instead (an HTML login page, say).
+    pub rootservices_content_type: Option<String>,
 }
 
 /// The fake's Tracked Resource Set.
@@ -96,7 +100,19 @@ impl FakeDoorsNext {
         let server = FakeServer::start(move |request| {
             let mut data = shared.lock().unwrap();
             data.seen.push(request.clone());
-            answer(&data, request)
+            let mut response = answer(&data, request);
+            let accepts_turtle = request
+                .header("accept")
+                .is_some_and(|a| a.contains("text/turtle"));
+            if data.turtle && accepts_turtle && response.status == 200 {
+                response = to_turtle(response, request);
+            }
+            if let (Some(kind), "/rm/rootservices") =
+                (&data.rootservices_content_type, request.path.as_str())
+            {
+                response.headers = vec![("content-type".into(), kind.clone())];
+            }
+            response
         });
         // The server's own URL is only known once it runs: answers use the Host header.
         Self { server, data }
@@ -204,6 +220,33 @@ impl FakeDoorsNext {
             .filter(|r| r.path.ends_with("/rm/query"))
             .cloned()
             .collect()
+    }
+}
+
+/// An RDF/XML answer as Turtle: parsed with oxrdfxml, written with oxttl.
+fn to_turtle(response: FakeResponse, request: &FakeRequest) -> FakeResponse {
+    let base = format!(
+        "http://{}{}",
+        request.header("host").unwrap_or("127.0.0.1"),
+        request.path
+    );
+    let mut turtle = oxttl::TurtleSerializer::new()
+        .with_prefix("oslc", "http://open-services.net/ns/core#")
+        .and_then(|s| s.with_prefix("dcterms", "http://purl.org/dc/terms/"))
+        .expect("prefixes")
+        .for_writer(Vec::new());
+    let parser = oxrdfxml::RdfXmlParser::new()
+        .with_base_iri(base)
+        .expect("base IRI");
+    for triple in parser.for_slice(&response.body) {
+        turtle
+            .serialize_triple(&triple.expect("the fake's RDF/XML"))
+            .expect("turtle");
+    }
+    FakeResponse {
+        status: response.status,
+        headers: vec![("content-type".into(), "text/turtle; charset=utf-8".into())],
+        body: turtle.finish().expect("turtle"),
     }
 }
 
