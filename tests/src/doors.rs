@@ -309,6 +309,12 @@ pub mod next {
         pub configuration: Option<String>,
         /// The query string of every query, in order.
         pub queries: Vec<HashMap<String, String>>,
+        /// A Tracked Resource Set, when set: its change log's events (order, `Creation`,
+        /// `Modification` or `Deletion`, requirement number), oldest first, in one segment;
+        /// the base lists the requirements, 25 a page.
+        pub trs: Option<Vec<(u64, &'static str, u32)>>,
+        /// The paths of the TRS documents and single requirements read, in order.
+        pub trs_reads: Vec<String>,
     }
 
     impl NextData {
@@ -346,7 +352,37 @@ pub mod next {
             t.replace("{{baseUri}}", base)
                 .replace("{{projectArea}}", PROJECT_AREA)
         };
+        if let Some(n) = path.strip_prefix("/rm/oslc/rm/req") {
+            data.trs_reads.push(path.to_owned());
+            let found = data.reqs.iter().find(|r| Some(r.number) == n.parse().ok());
+            return match found {
+                Some(r) => (
+                    200,
+                    format!(
+                        "<rdf:RDF {NAMESPACES}>{}</rdf:RDF>",
+                        description(base, r, &REQUIREMENT.replace("{{baseUri}}", base))
+                    ),
+                ),
+                None => (404, String::new()),
+            };
+        }
+        if path.starts_with("/rm/trs2") && data.trs.is_some() {
+            data.trs_reads.push(path.to_owned());
+            return tracked_resource_set(data, base, path, query);
+        }
         match path {
+            "/rm/rootservices" if data.trs.is_some() => (
+                200,
+                fill(ROOTSERVICES).replace(
+                    "</rdf:Description>",
+                    &format!(
+                        "<rm:trackedResourceSetProvider xmlns:rm=\"http://www.ibm.com/xmlns/rdm/rdf/\">\
+                         <trs:TrackedResourceSetProvider xmlns:trs=\"http://open-services.net/ns/core/trs#\">\
+                         <trs:trackedResourceSet rdf:resource=\"{base}/rm/trs2\"/>\
+                         </trs:TrackedResourceSetProvider></rm:trackedResourceSetProvider></rdf:Description>"
+                    ),
+                ),
+            ),
             "/rm/rootservices" => (200, fill(ROOTSERVICES)),
             "/rm/oslc/catalog" => (200, fill(CATALOG)),
             "/rm/oslc/contexts/_1/rm/services.xml" => (200, fill(PROVIDER)),
@@ -397,16 +433,7 @@ pub mod next {
             .take(size)
             .copied()
             .collect();
-        let mut out = String::from(concat!(
-            "<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"",
-            " xmlns:rdfs=\"http://www.w3.org/2000/01/rdf-schema#\"",
-            " xmlns:oslc=\"http://open-services.net/ns/core#\"",
-            " xmlns:oslc_rm=\"http://open-services.net/ns/rm#\"",
-            " xmlns:jazz_rm=\"http://jazz.net/ns/rm#\"",
-            " xmlns:dcterms=\"http://purl.org/dc/terms/\"",
-            " xmlns:nav=\"http://com.ibm.rdm/navigation#\"",
-            " xmlns:rm=\"http://www.ibm.com/xmlns/rdm/rdf/\">\n"
-        ));
+        let mut out = format!("<rdf:RDF {NAMESPACES}>\n");
         out.push_str(&format!("<rdf:Description rdf:about=\"{query_base}\">"));
         for r in &slice {
             out.push_str(&format!(
@@ -432,39 +459,100 @@ pub mod next {
         out.push_str("</oslc:ResponseInfo>\n");
         // Each requirement: the Lyo resource's description, filled in, with more properties.
         let template = REQUIREMENT.replace("{{baseUri}}", base);
-        let start = template.find("<rdf:Description").expect("description");
-        let end = template.rfind("</rdf:RDF>").expect("end");
-        let description = &template[start..end];
         for r in &slice {
-            let mut extra = format!(
-                "<dcterms:identifier>{n}</dcterms:identifier>\
-                 <dcterms:modified rdf:datatype=\"http://www.w3.org/2001/XMLSchema#dateTime\">{m}</dcterms:modified>\
-                 <oslc:instanceShape rdf:resource=\"{base}/rm/types/UserRequirement\"/>\
-                 <jazz_rm:primaryText rdf:parseType=\"Literal\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{x}</div></jazz_rm:primaryText>",
-                n = r.number,
-                m = super::iso(r.modified),
-                x = super::TEXTS[r.text].0.replace("xhtml:", ""),
-            );
-            for t in &r.validated_by {
-                extra.push_str(&format!(
-                    "<oslc_rm:validatedBy rdf:resource=\"{base}/rm/oslc/rm/req{t:02}\"/>"
-                ));
-            }
-            out.push_str(
-                &description
-                    .replace(
-                        "/rm/oslc/rm/req01",
-                        &format!("/rm/oslc/rm/req{:02}", r.number),
-                    )
-                    .replace(
-                        "<dcterms:title>Req01</dcterms:title>",
-                        &format!("<dcterms:title>{}</dcterms:title>", r.title),
-                    )
-                    .replace("<rm:primaryText>My Primary Text</rm:primaryText>", &extra),
-            );
+            out.push_str(&description(base, r, &template));
         }
         out.push_str("</rdf:RDF>\n");
         out
+    }
+
+    const NAMESPACES: &str = concat!(
+        "xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"",
+        " xmlns:rdfs=\"http://www.w3.org/2000/01/rdf-schema#\"",
+        " xmlns:oslc=\"http://open-services.net/ns/core#\"",
+        " xmlns:oslc_rm=\"http://open-services.net/ns/rm#\"",
+        " xmlns:jazz_rm=\"http://jazz.net/ns/rm#\"",
+        " xmlns:dcterms=\"http://purl.org/dc/terms/\"",
+        " xmlns:nav=\"http://com.ibm.rdm/navigation#\"",
+        " xmlns:rm=\"http://www.ibm.com/xmlns/rdm/rdf/\"",
+        " xmlns:trs=\"http://open-services.net/ns/core/trs#\"",
+        " xmlns:ldp=\"http://www.w3.org/ns/ldp#\""
+    );
+
+    /// Requirement `r`'s `rdf:Description`: the Lyo resource's (`template`), filled in.
+    fn description(base: &str, r: &NextReq, template: &str) -> String {
+        let start = template.find("<rdf:Description").expect("description");
+        let end = template.rfind("</rdf:RDF>").expect("end");
+        let mut extra = format!(
+            "<dcterms:identifier>{n}</dcterms:identifier>\
+             <dcterms:modified rdf:datatype=\"http://www.w3.org/2001/XMLSchema#dateTime\">{m}</dcterms:modified>\
+             <oslc:instanceShape rdf:resource=\"{base}/rm/types/UserRequirement\"/>\
+             <jazz_rm:primaryText rdf:parseType=\"Literal\"><div xmlns=\"http://www.w3.org/1999/xhtml\">{x}</div></jazz_rm:primaryText>",
+            n = r.number,
+            m = super::iso(r.modified),
+            x = super::TEXTS[r.text].0.replace("xhtml:", ""),
+        );
+        for t in &r.validated_by {
+            extra.push_str(&format!(
+                "<oslc_rm:validatedBy rdf:resource=\"{base}/rm/oslc/rm/req{t:02}\"/>"
+            ));
+        }
+        template[start..end]
+            .replace(
+                "/rm/oslc/rm/req01",
+                &format!("/rm/oslc/rm/req{:02}", r.number),
+            )
+            .replace(
+                "<dcterms:title>Req01</dcterms:title>",
+                &format!("<dcterms:title>{}</dcterms:title>", r.title),
+            )
+            .replace("<rm:primaryText>My Primary Text</rm:primaryText>", &extra)
+    }
+
+    /// `/rm/trs2`: the set and its change log (one segment); `/rm/trs2/base`: the base's pages.
+    fn tracked_resource_set(
+        data: &NextData,
+        base: &str,
+        path: &str,
+        query: &HashMap<String, String>,
+    ) -> (u16, String) {
+        let root = format!("{base}/rm/trs2");
+        let mut out = format!("<rdf:RDF {NAMESPACES}>");
+        if path == "/rm/trs2" {
+            out.push_str(&format!(
+                "<trs:TrackedResourceSet rdf:about=\"{root}\"><trs:base rdf:resource=\"{root}/base\"/>\
+                 <trs:changeLog><trs:ChangeLog>"
+            ));
+            let events = data.trs.as_deref().unwrap_or_default();
+            for (order, _, _) in events {
+                out.push_str(&format!("<trs:change rdf:resource=\"{root}/events/{order}\"/>"));
+            }
+            out.push_str("<trs:previous rdf:resource=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#nil\"/></trs:ChangeLog></trs:changeLog></trs:TrackedResourceSet>");
+            for (order, kind, n) in events {
+                out.push_str(&format!(
+                    "<trs:{kind} rdf:about=\"{root}/events/{order}\"><trs:changed rdf:resource=\"{base}/rm/oslc/rm/req{n:02}\"/><trs:order rdf:datatype=\"http://www.w3.org/2001/XMLSchema#integer\">{order}</trs:order></trs:{kind}>"
+                ));
+            }
+        } else if path == "/rm/trs2/base" {
+            let page: usize = query.get("page").and_then(|p| p.parse().ok()).unwrap_or(0);
+            let mut numbers: Vec<u32> = data.reqs.iter().map(|r| r.number).collect();
+            numbers.sort_unstable();
+            out.push_str(&format!("<ldp:DirectContainer rdf:about=\"{root}/base\">"));
+            for n in numbers.iter().skip(page * 25).take(25) {
+                out.push_str(&format!("<rdfs:member rdf:resource=\"{base}/rm/oslc/rm/req{n:02}\"/>"));
+            }
+            out.push_str("</ldp:DirectContainer>");
+            if (page + 1) * 25 < numbers.len() {
+                out.push_str(&format!(
+                    "<ldp:Page rdf:about=\"{root}/base?page={page}\"><ldp:nextPage rdf:resource=\"{root}/base?page={}\"/></ldp:Page>",
+                    page + 1
+                ));
+            }
+        } else {
+            return (404, String::new());
+        }
+        out.push_str("</rdf:RDF>\n");
+        (200, out)
     }
 
     /// Percent-encodes a query value.

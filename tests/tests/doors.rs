@@ -302,6 +302,59 @@ async fn assert_mirrors_next(app: &TestApp, token: &str, project: i64, cid: i64,
 }
 
 stories! {
+    async fn doors_next_syncs_incrementally_by_its_tracked_resource_set(backend) {
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = project_with_doors(&app, &admin.token, pm.id).await;
+        let worker = agentic_host::server::worker(&app.state);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(Arc::clone(&worker).run(stopped));
+
+        let jazz = Provider::start().await;
+        {
+            let mut seen = jazz.seen();
+            seen.next = next::NextData::generate(40);
+            seen.next.trs = Some((1..=40).map(|n| (u64::from(n), "Creation", n)).collect());
+        }
+        let (cid, _) = connect_next(&app, &admin.token, project, &jazz).await;
+
+        // A first sync reads the base (25 members a page) and no OSLC query.
+        let r = sync(&app, &pm.token, project, cid).await;
+        assert_eq!(r["oslc-requirements"], json!({"records": 40, "pages": 2, "deleted": 0}));
+        assert_eq!(r["oslc-links"]["records"], 9);
+        assert!(jazz.seen().next.queries.is_empty());
+        assert_mirrors_next(&app, &pm.token, project, cid, &jazz).await;
+
+        // Requirement 10 is edited and 30 deleted: the next sync reads the change log back to
+        // the cutoff the first one kept, and fetches requirement 10 alone.
+        {
+            let mut seen = jazz.seen();
+            seen.next.reqs[9].title = "Req10 revised".into();
+            seen.next.reqs[9].modified = 1_800_000_000_000;
+            seen.next.reqs.retain(|r| r.number != 30);
+            let events = seen.next.trs.as_mut().expect("trs");
+            events.extend([(41, "Modification", 10), (42, "Deletion", 30)]);
+            seen.next.trs_reads.clear();
+        }
+        let r = sync(&app, &pm.token, project, cid).await;
+        assert_eq!(r["oslc-requirements"], json!({"records": 1, "pages": 1, "deleted": 0}));
+        let reads = jazz.seen().next.trs_reads.clone();
+        assert!(!reads.iter().any(|p| p.starts_with("/rm/trs2/base")), "{reads:?}");
+        let fetched: Vec<&String> = reads.iter().filter(|p| p.starts_with("/rm/oslc/rm/")).collect();
+        assert_eq!(fetched, ["/rm/oslc/rm/req10", "/rm/oslc/rm/req10"], "once per stream");
+        let got = by_id(&app, &pm.token, project, "requirements", cid).await;
+        assert_eq!(got[&format!("{}/rm/oslc/rm/req10", jazz.url)]["title"], "Req10 revised");
+        // The deletion waits for a full sync (the SDK has no per-record deletion).
+        assert_eq!(got[&format!("{}/rm/oslc/rm/req30", jazz.url)]["deleted"], false);
+        let started = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
+            json!({"stream": "oslc-requirements", "mode": "full"})).await;
+        started.expect(202);
+        let job = app.finished_job(&pm.token, started.json["job"]["id"].as_i64().expect("id")).await;
+        assert_eq!(job["result"]["deleted"], 1, "{job}");
+        assert_mirrors_next(&app, &pm.token, project, cid, &jazz).await;
+    }
+
     async fn doors_next_syncs_over_oslc_with_form_login_and_a_configuration(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;

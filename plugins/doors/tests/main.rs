@@ -8,3 +8,4 @@ mod hostile;
 mod oslc;
 mod samples;
 mod support;
+mod trs;

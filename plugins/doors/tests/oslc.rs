@@ -193,11 +193,64 @@ fn configuration_errors_name_what_is_wrong() {
 fn a_doctype_in_an_answer_is_refused() {
     let err = doors::oslc::parse_graph(
         "http://x/rm/rootservices",
+        Some("application/rdf+xml"),
         b"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY a \"aaaa\">]><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"/>",
     )
     .unwrap_err();
     assert!(
         matches!(&err, Error::Internal(m) if m.contains("DOCTYPE")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn turtle_answers_give_the_same_records_as_rdf_xml() {
+    let dn = FakeDoorsNext::start(11);
+    dn.data.lock().unwrap().configuration = Some(CONFIGURATION.into());
+    let h = harness(&dn);
+    let read = |stream: &str| {
+        let mut records: Vec<RecordData> = h
+            .read_all(&config(4), stream, None)
+            .unwrap()
+            .into_iter()
+            .flat_map(|p| p.records)
+            .collect();
+        records.sort_by(|a, b| a.external_id().cmp(b.external_id()));
+        records
+    };
+    let (reqs, links) = (read("oslc-requirements"), read("oslc-links"));
+    assert_eq!(reqs.len(), 11);
+    dn.data.lock().unwrap().turtle = true;
+    let before = dn.data.lock().unwrap().seen.len();
+    assert_eq!(read("oslc-requirements"), reqs);
+    assert_eq!(read("oslc-links"), links);
+    // Every answer was Turtle, asked for with RDF/XML first.
+    let seen = dn.data.lock().unwrap().seen[before..].to_vec();
+    assert!(seen.len() > 5);
+    for r in &seen {
+        assert_eq!(
+            r.header("accept"),
+            Some("application/rdf+xml, text/turtle;q=0.9")
+        );
+    }
+    // And through the Tracked Resource Set, whose change log is a blank node.
+    dn.enable_trs(4, 5);
+    assert_eq!(read("oslc-requirements"), reqs);
+}
+
+#[test]
+fn an_answer_that_is_not_rdf_is_refused_naming_its_type() {
+    let dn = FakeDoorsNext::start(2);
+    dn.data.lock().unwrap().rootservices_content_type = Some("text/html; charset=utf-8".into());
+    let err = harness(&dn).check(&config(5)).unwrap_err();
+    assert!(
+        matches!(&err, Error::Internal(m) if m.contains("/rm/rootservices: the answer is text/html, not RDF/XML or Turtle")),
+        "{err:?}"
+    );
+    let err =
+        doors::oslc::parse_graph("http://x/rm/rootservices", None, b"<rdf:RDF/>").unwrap_err();
+    assert!(
+        matches!(&err, Error::Internal(m) if m.contains("no Content-Type")),
         "{err:?}"
     );
 }

@@ -64,8 +64,14 @@ struct State {
     running: bool,
 }
 
-/// One page of `stream`.
+/// One page of `stream`: by the Tracked Resource Set when the server advertises one, else by
+/// OSLC queries.
 pub fn read(config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Error> {
+    if let Some(trs) = super::trs::discover(config)? {
+        return super::trs::read(config, stream, state, &trs);
+    }
+    // A state a TRS run left (the server no longer offers one): a query run from the start.
+    let state = state.filter(|s| !super::trs::is_trs_state(s));
     let mut state: State = match state {
         None => State {
             running: true,
@@ -219,7 +225,7 @@ fn link_type(config: &Config, predicate: &str) -> Option<String> {
 }
 
 /// A resource's trace links.
-fn links(config: &Config, graph: &Graph, subject: &str) -> Vec<TraceLink> {
+pub(super) fn links(config: &Config, graph: &Graph, subject: &str) -> Vec<TraceLink> {
     let s = SubjectRef::NamedNode(NamedNodeRef::new_unchecked(subject));
     let mut out = Vec::new();
     for t in graph.triples_for_subject(s) {
@@ -240,7 +246,7 @@ fn links(config: &Config, graph: &Graph, subject: &str) -> Vec<TraceLink> {
 }
 
 /// A resource as a requirement.
-fn requirement(
+pub(super) fn requirement(
     config: &Config,
     graph: &Graph,
     subject: &str,
@@ -262,6 +268,8 @@ fn requirement(
         iri(ns::RDM, "primaryText"),
         iri(ns::RDF, "type"),
         iri(ns::OSLC, "instanceShape"),
+        // The project area, in `oslc.project_area`.
+        iri(ns::OSLC, "serviceProvider"),
     ];
     let mut attributes = Map::new();
     for t in graph.triples_for_subject(s) {
