@@ -23,7 +23,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};
 use agentic_tests::doors::{next, Export};
 use agentic_tests::providers::{Provider, JAZZ_PASSWORD, JAZZ_USER};
@@ -46,28 +45,12 @@ fn oslc_config() -> Value {
 async fn host(backend: Backend) -> (TestApp, i64, String) {
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
-    let key = SigningKey::generate().unwrap().0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        &admin.token,
-        json!({"name": "bench", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
     let manifest = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/doors/plugin.toml"),
     )
     .unwrap();
-    let package = Package::build(&key, &manifest, &plugin_wasm("doors")).unwrap();
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        &admin.token,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.install_plugin(&admin.token, &manifest, &plugin_wasm("doors"))
+        .await;
     let project = app.project("Bench", admin.id, &[]).await;
     app.enable_plugin(&admin.token, project, "doors").await;
     // Compile the component before the clock starts, as a running host has.
