@@ -39,8 +39,12 @@ pub mod cookie_jar;
 pub mod data_dir;
 /// Documents: blob stores, streaming uploads, media-type and file-name rules.
 pub mod documents;
+/// Row ids as types of their own where arguments could be swapped (`ProjectId`, `WebTaskId`, …).
+pub mod ids;
 /// The durable job queue and its workers.
 pub mod jobs;
+/// Closed sets of names (states, outcomes) as enums: stored as text, served as JSON strings.
+pub mod names;
 /// Connector plugins: the sandboxed WebAssembly runtime.
 pub mod plugins;
 /// Roles, permissions and the one matrix that maps them.

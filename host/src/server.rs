@@ -223,7 +223,7 @@ pub async fn ensure_first_admin(state: &AppState) -> anyhow::Result<FirstAdmin> 
     match state.store.create_user(new, state.now()).await {
         Ok(_) => {}
         // Another host of the cluster created it at the same moment.
-        Err(StoreError::Conflict(_)) => return Ok(FirstAdmin::Existing),
+        Err(StoreError::EmailTaken) => return Ok(FirstAdmin::Existing),
         Err(e) => return Err(e.into()),
     }
     Ok(if generated {

@@ -25,6 +25,7 @@ mod git;
 mod github;
 mod gitlab;
 mod google;
+mod internal_errors;
 mod jira;
 mod job_faults;
 mod jobs;

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::clock::Millis;
 use crate::plugins::egress::{ip_refusal, Clients};
-use crate::store::agents::Agent;
+use crate::store::agents::{Agent, Health};
 use crate::store::audit::NewAuditEntry;
 use crate::store::Store;
 
@@ -38,10 +38,10 @@ impl Change {
     /// The change from `before` to `after` (stored `run_health`), if it is one people are told.
     /// A first successful run is not a recovery; a first run that already makes the agent
     /// unhealthy (`unhealthy_after` = 1) is an alert.
-    pub fn between(before: Option<&str>, after: Option<&str>) -> Option<Self> {
+    pub fn between(before: Option<Health>, after: Option<Health>) -> Option<Self> {
         match (before, after) {
-            (Some("unhealthy"), Some("healthy")) => Some(Change::Recovered),
-            (Some("healthy") | None, Some("unhealthy")) => Some(Change::Unhealthy),
+            (Some(Health::Unhealthy), Some(Health::Healthy)) => Some(Change::Recovered),
+            (Some(Health::Healthy) | None, Some(Health::Unhealthy)) => Some(Change::Unhealthy),
             _ => None,
         }
     }
@@ -162,23 +162,29 @@ async fn send(clients: &Clients, url: &str, allow_private: bool, text: &str) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::Change;
+    use super::{Change, Health};
 
     #[test]
     fn only_real_changes_alert() {
-        assert_eq!(Change::between(None, Some("healthy")), None);
-        assert_eq!(Change::between(Some("healthy"), Some("healthy")), None);
-        assert_eq!(Change::between(Some("unhealthy"), Some("unhealthy")), None);
+        assert_eq!(Change::between(None, Some(Health::Healthy)), None);
         assert_eq!(
-            Change::between(Some("healthy"), Some("unhealthy")),
+            Change::between(Some(Health::Healthy), Some(Health::Healthy)),
+            None
+        );
+        assert_eq!(
+            Change::between(Some(Health::Unhealthy), Some(Health::Unhealthy)),
+            None
+        );
+        assert_eq!(
+            Change::between(Some(Health::Healthy), Some(Health::Unhealthy)),
             Some(Change::Unhealthy)
         );
         assert_eq!(
-            Change::between(None, Some("unhealthy")),
+            Change::between(None, Some(Health::Unhealthy)),
             Some(Change::Unhealthy)
         );
         assert_eq!(
-            Change::between(Some("unhealthy"), Some("healthy")),
+            Change::between(Some(Health::Unhealthy), Some(Health::Healthy)),
             Some(Change::Recovered)
         );
     }

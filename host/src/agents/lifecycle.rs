@@ -18,6 +18,7 @@ use std::sync::Arc;
 use super::components::Components;
 use super::{check_bindings, validate_config, AgentJob, AgentKind, AgentState, DEPLOY, STOP};
 use crate::clock::{Clock, Millis};
+use crate::ids::{AgentId, JobId, UserId};
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler, JobState};
 use crate::store::agents::Agent;
 use crate::store::{Store, StoreError};
@@ -55,7 +56,14 @@ pub async fn stale_job(store: &Store, agent: Agent, now: Millis) -> Result<Agent
         )
     };
     store
-        .settle_agent(agent.id, job_id, agent.state, to, Some(&error), now)
+        .settle_agent(
+            AgentId(agent.id),
+            JobId(job_id),
+            agent.state,
+            to,
+            Some(&error),
+            now,
+        )
         .await?;
     store.agent_by_id(agent.id).await
 }
@@ -158,8 +166,8 @@ impl DeployHandler {
             Err(problem) => {
                 self.store
                     .settle_agent(
-                        agent_id,
-                        job,
+                        AgentId(agent_id),
+                        JobId(job),
                         AgentState::Deploying,
                         AgentState::Failed,
                         Some(&problem),
@@ -177,10 +185,10 @@ impl DeployHandler {
         let moved = self
             .store
             .start_agent_runs(
-                agent_id,
-                job,
+                AgentId(agent_id),
+                JobId(job),
                 &grant,
-                ctx.job.created_by,
+                ctx.job.created_by.map(UserId),
                 first_run.as_ref(),
                 now,
             )
@@ -202,8 +210,8 @@ impl DeployHandler {
             let _ = self
                 .store
                 .settle_agent(
-                    agent_id,
-                    ctx.job.id,
+                    AgentId(agent_id),
+                    JobId(ctx.job.id),
                     AgentState::Deploying,
                     AgentState::Failed,
                     Some(&why),
@@ -255,7 +263,7 @@ impl JobHandler for StopHandler {
             let now = self.clock.now_ms();
             let stopped = self
                 .store
-                .stop_agent_runs(agent_id, ctx.job.id, now)
+                .stop_agent_runs(AgentId(agent_id), JobId(ctx.job.id), now)
                 .await
                 .map_err(|e| retry(ctx, &e))?;
             if let Some(Some(run_job)) = stopped {

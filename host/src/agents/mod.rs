@@ -376,33 +376,7 @@ pub async fn check_bindings(
     Ok(Ok(()))
 }
 
-pub use crate::store::agents::AgentState;
-
-/// How a running agent is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// Running; component kinds: the last run succeeded (or failed fewer times in a row than
-    /// `unhealthy_after` after a success); `external`: a heartbeat of this run arrived within
-    /// the timeout.
-    Healthy,
-    /// Running; component kinds: `unhealthy_after` runs in a row failed; `external`: neither a
-    /// heartbeat nor the start of the run within the timeout.
-    Unhealthy,
-    /// Not running, or running without a finished run (heartbeat) yet.
-    Unknown,
-}
-
-impl Health {
-    /// The stored and API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Healthy => "healthy",
-            Health::Unhealthy => "unhealthy",
-            Health::Unknown => "unknown",
-        }
-    }
-}
+pub use crate::store::agents::{AgentState, Health};
 
 /// Whether the agent's kind runs elsewhere and reports heartbeats: the built-in `external`
 /// kind. (Every other kind, installed packages included, runs on the host.)
@@ -421,11 +395,7 @@ pub fn health(agent: &Agent, now: Millis, timeout_ms: i64) -> Health {
         return Health::Unknown;
     };
     if !is_external(agent) {
-        return match agent.run_health.as_deref() {
-            Some("healthy") => Health::Healthy,
-            Some("unhealthy") => Health::Unhealthy,
-            _ => Health::Unknown,
-        };
+        return agent.run_health.unwrap_or(Health::Unknown);
     }
     match agent.last_heartbeat_at.filter(|t| *t >= since) {
         Some(beat) if now - beat <= timeout_ms => Health::Healthy,

@@ -472,10 +472,7 @@ impl RunHandler {
                 json!({"agent_id": agent.id, "skipped": "the agent was stopped or redeployed during the run"}),
             );
         };
-        let change = Change::between(
-            recorded.health_before.as_deref(),
-            recorded.agent.run_health.as_deref(),
-        );
+        let change = Change::between(recorded.health_before, recorded.agent.run_health);
         if let Some(change) = change {
             alerts::raise(
                 &self.store,

@@ -91,7 +91,8 @@ impl Section {
             Section::WorkItems => &[],
             Section::Documents => &["documents", "synced", "versions", "bytes"],
             Section::Syncs => &["queued", "running"],
-            Section::Jobs => &["queued", "running", "succeeded", "dead", "cancelled"],
+            Section::Jobs => crate::store::jobs::JobState::NAMES,
+            // Every lifecycle state (a test keeps them equal to `AgentState`), then health.
             Section::Agents => &[
                 "draft",
                 "deploying",
@@ -360,6 +361,18 @@ fn derive(section: Section, values: &mut BTreeMap<String, i64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn current_counts_name_every_state() {
+        use crate::store::agents::{AgentState, Health};
+        let agents = Section::Agents.current_names();
+        let (states, health) = agents.split_at(AgentState::NAMES.len());
+        assert_eq!(states, AgentState::NAMES);
+        assert_eq!(
+            health,
+            [Health::Healthy.as_str(), Health::Unhealthy.as_str()]
+        );
+    }
 
     #[test]
     fn a_series_is_dense_and_averages_come_from_sums() {

@@ -17,7 +17,7 @@ use super::{AppState, Problem};
 use crate::actions::{connector_kind, ActionError};
 use crate::auth::{ClientInfo, Principal};
 use crate::plugins::package::ManifestAction;
-use crate::plugins::{ConnectorError, PluginError};
+use crate::plugins::PluginError;
 use crate::rbac::Permission;
 use crate::store::connections::Connection;
 
@@ -91,38 +91,6 @@ async fn list_actions(
     Ok(Json(manifest.actions))
 }
 
-/// Maps a failed action to a problem whose `detail` says what the connector or the host found.
-fn action_error(e: ActionError) -> ApiError {
-    match e {
-        e @ ActionError::Unknown { .. } => ApiError::NotFound(e.to_string()),
-        ActionError::Input(errors) => ApiError::Validation(errors),
-        ActionError::BaseUrl(m) => ApiError::Conflict(m),
-        ActionError::Registry(e) => e.into(),
-        e @ ActionError::Output { .. } => ApiError::PluginFailed(e.to_string()),
-        ActionError::Plugin(PluginError::Connector(c)) => match c {
-            ConnectorError::InvalidInput(m) => ApiError::field("input", m),
-            ConnectorError::NotFound(m) => ApiError::NotFound(m),
-            ConnectorError::Config(m) => ApiError::Conflict(format!(
-                "the connector refuses the connection's configuration: {m}"
-            )),
-            ConnectorError::RateLimited(r) => ApiError::TooManyRequests {
-                retry_after: u64::from(r.retry_after_secs),
-                detail: r.message,
-            },
-            ConnectorError::Auth(m) => {
-                ApiError::PluginFailed(format!("the service refused the credential: {m}"))
-            }
-            ConnectorError::Transient(m) => {
-                ApiError::PluginFailed(format!("the service failed: {m}"))
-            }
-            ConnectorError::Internal(m) => {
-                ApiError::PluginFailed(format!("the connector failed: {m}"))
-            }
-        },
-        ActionError::Plugin(other) => ApiError::PluginFailed(other.to_string()),
-    }
-}
-
 /// Runs one of the connection's actions with `{"input": …}`: the input is checked against the
 /// action's input schema (422 on `input.<path>`), the plugin's `invoke` runs through the
 /// connection's egress with its credential injected by the host, and the output is checked
@@ -163,7 +131,7 @@ async fn run_action(
         e @ (ActionError::Unknown { .. } | ActionError::Input(_) | ActionError::BaseUrl(_)),
     ) = result
     {
-        return Err(action_error(e));
+        return Err(e.into());
     }
     let outcome = result.as_ref().map_or_else(ActionError::outcome, |_| "ok");
     let detail = serde_json::json!({
@@ -184,7 +152,7 @@ async fn run_action(
             super::connection_check::credential_refused(&state, &who, &client, &connection).await?;
         }
     }
-    let output = result.map_err(action_error)?;
+    let output = result?;
     Ok(Json(ActionResult {
         action: path.action,
         output,

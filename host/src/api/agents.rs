@@ -17,15 +17,16 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
+use super::extract::{name_field, present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::agents::{self, AgentJob, AgentState, Health};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::{to_datetime, Millis};
+use crate::ids::{ProjectId, UserId};
 use crate::rbac::{Permission, Role};
-use crate::store::agents::{Agent, AgentFilter, HealthFilter, MetricsSample};
+use crate::store::agents::{Agent, AgentFilter, MetricsSample};
 use crate::store::jobs::NewJob;
 use crate::store::StoreError;
 
@@ -186,25 +187,8 @@ async fn list_agents(
     access::project(&state.store, &who, path.id, Permission::AgentsRead).await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    let wanted_state = match q.state.as_deref() {
-        None => None,
-        Some(name) => Some(AgentState::parse(name).ok_or_else(|| {
-            let names: Vec<&str> = AgentState::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::field("state", format!("must be one of {}", names.join(", ")))
-        })?),
-    };
-    let health = match q.health.as_deref() {
-        None => None,
-        Some("healthy") => Some(HealthFilter::Healthy),
-        Some("unhealthy") => Some(HealthFilter::Unhealthy),
-        Some("unknown") => Some(HealthFilter::Unknown),
-        Some(_) => {
-            return Err(ApiError::field(
-                "health",
-                "must be one of healthy, unhealthy, unknown",
-            ))
-        }
-    };
+    let wanted_state = name_field::<AgentState>("state", q.state.as_deref())?;
+    let health = name_field::<Health>("health", q.health.as_deref())?;
     let now = state.now();
     let filter = AgentFilter {
         state: wanted_state,
@@ -355,11 +339,11 @@ async fn create_agent(
     let agent = state
         .store
         .create_agent(
-            path.id,
+            ProjectId(path.id),
             body.name.trim(),
             &body.kind,
             &body.config.to_string(),
-            who.user.id,
+            UserId(who.user.id),
             state.now(),
         )
         .await

@@ -14,7 +14,7 @@ use super::audit::record;
 use super::connections::{load, ConnectionPath};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::ApiPath;
-use super::plugins::call_error;
+use super::plugin_errors::{plugin_error, CallOn};
 use super::{AppState, Problem};
 use crate::actions::{connector_kind, connector_message};
 use crate::auth::{ClientInfo, Principal};
@@ -84,7 +84,7 @@ async fn run(state: &AppState, connection: &Connection) -> ApiResult<CheckResult
             error: Some(connector_kind(&e).to_owned()),
             detail: Some(connector_message(&e).to_owned()),
         }),
-        Err(other) => Err(call_error(other)),
+        Err(other) => Err(plugin_error(other, CallOn::Request)),
     }
 }
 

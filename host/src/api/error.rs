@@ -282,8 +282,16 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ApiError::NotFound("not found".into()),
+            e @ (StoreError::EmailTaken | StoreError::LastAdministrator) => {
+                ApiError::Conflict(e.to_string())
+            }
             StoreError::Conflict(what) => ApiError::Conflict(what),
-            StoreError::Duplicate { constraint } => ApiError::Conflict(constraint),
+            // The constraint's name is the schema's, not the client's: a handler that knows
+            // what the key means says so before it gets here.
+            StoreError::Duplicate { constraint } => {
+                tracing::debug!(%constraint, "unique violation");
+                ApiError::Conflict("another one with the same name or key exists".into())
+            }
             StoreError::Stale(what) => {
                 ApiError::Conflict(format!("{what}; read it again and retry"))
             }
@@ -309,13 +317,17 @@ impl From<VaultError> for ApiError {
 }
 
 /// `error` and each of its sources, outermost first, as one line for the log
-/// ("internal error: store: database error: …").
+/// ("internal error: store: database error: …"). A cause whose text its outer error already
+/// ends with (an error that prints its source, as `database error: {0}` does) is not repeated.
 pub(crate) fn chain(error: &dyn StdError) -> String {
     let mut line = error.to_string();
     let mut next = error.source();
     while let Some(cause) = next {
-        line.push_str(": ");
-        line.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
         next = cause.source();
     }
     line
@@ -369,6 +381,34 @@ mod tests {
         );
         let response = e.into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn the_log_line_names_an_undecodable_name_once() {
+        let unknown = crate::names::UnknownName::new("job state", "paused", &["queued"]);
+        let e = ApiError::from(StoreError::from(unknown));
+        let line = chain(&e);
+        assert!(
+            line.starts_with("internal error: store: database error: ")
+                && line.ends_with(r#"unknown job state "paused" (expected one of: queued)"#)
+                && line.matches("paused").count() == 1,
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_unique_violation_does_not_name_the_schema_to_the_client() {
+        let e = ApiError::from(StoreError::Duplicate {
+            constraint: "agents_project_id_name_key".into(),
+        });
+        assert!(
+            matches!(&e, ApiError::Conflict(m) if !m.contains("agents_")),
+            "{e:?}"
+        );
+        let taken = ApiError::from(StoreError::EmailTaken);
+        assert!(matches!(&taken, ApiError::Conflict(m) if m == "email is already in use"));
+        let last = ApiError::from(StoreError::LastAdministrator);
+        assert!(matches!(&last, ApiError::Conflict(m) if m.contains("last active administrator")));
     }
 
     #[test]

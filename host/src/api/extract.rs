@@ -16,6 +16,18 @@ use super::error::{ApiError, FieldError};
 use super::AppState;
 use crate::auth::{ClientInfo, Principal};
 
+/// An optional query or body field holding one of a closed set of names ([`crate::names`]):
+/// `None` when absent, a 422 on `field` naming every accepted value when unknown.
+pub fn name_field<T>(field: &str, value: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T: std::str::FromStr<Err = crate::names::UnknownName>,
+{
+    value
+        .map(|v| v.parse::<T>())
+        .transpose()
+        .map_err(|e| ApiError::field(field, e.must_be_one_of()))
+}
+
 /// A request body that can check its own rules after it parsed.
 pub trait Validate {
     /// Every rule broken, one entry per field.

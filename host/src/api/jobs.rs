@@ -19,14 +19,14 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiPath, ApiQuery};
+use super::extract::{name_field, ApiPath, ApiQuery};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
 use crate::jobs::JobState;
 use crate::rbac::{Permission, Role};
-use crate::store::job_attempts::JobAttempt;
+use crate::store::job_attempts::{AttemptOutcome, JobAttempt};
 use crate::store::jobs::{Job, JobFilter};
 use crate::store::StoreError;
 
@@ -131,9 +131,8 @@ struct AttemptView {
     started_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     finished_at: OffsetDateTime,
-    /// `succeeded`, `failed`, `postponed`, `cancelled` or `expired` (its worker stopped renewing
-    /// the lease).
-    outcome: String,
+    /// How it ended: `expired` when its worker stopped renewing the lease.
+    outcome: AttemptOutcome,
     /// Why it did not succeed.
     error: Option<String>,
 }
@@ -222,13 +221,7 @@ async fn list_jobs(
     who.require(Permission::JobsRead)?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    let wanted_state = match q.state.as_deref() {
-        None => None,
-        Some(name) => Some(JobState::parse(name).ok_or_else(|| {
-            let names: Vec<&str> = JobState::ALL.iter().map(|s| s.as_str()).collect();
-            ApiError::field("state", format!("must be one of {}", names.join(", ")))
-        })?),
-    };
+    let wanted_state = name_field::<JobState>("state", q.state.as_deref())?;
     if let Some(kind) = q.kind.as_deref() {
         if kind.chars().count() > 64 {
             return Err(ApiError::field("kind", "must be at most 64 characters"));

@@ -76,6 +76,8 @@ mod oauth;
 mod oidc;
 /// Health, readiness and Prometheus metrics.
 mod ops;
+/// How a failed plugin call answers: the one mapping of plugin and action errors.
+mod plugin_errors;
 /// Connector plugins: lifecycle, publishers, enablement, try-out calls.
 mod plugins;
 /// Projects and their members.

@@ -92,7 +92,7 @@ impl From<PeopleError> for ApiError {
             PeopleError::EmailTaken
             | PeopleError::ScimLinkAmbiguous
             | PeopleError::ScimLinkTaken
-            | PeopleError::LastAdministrator(_) => ApiError::Conflict(e.to_string()),
+            | PeopleError::LastAdministrator => ApiError::Conflict(e.to_string()),
             PeopleError::Store(s) => s.into(),
         }
     }

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
+use super::plugin_errors::{plugin_error, CallOn};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
@@ -25,7 +26,7 @@ use crate::plugins::package::{
     Manifest, ManifestAction, PackageError, PackageType, MAX_PACKAGE_BYTES,
 };
 use crate::plugins::registry::{Actor, RegistryError};
-use crate::plugins::{kind_name, Call, PluginError};
+use crate::plugins::{kind_name, Call};
 use crate::rbac::Permission;
 use crate::store::plugins::{InstalledPlugin, Publisher};
 
@@ -615,22 +616,6 @@ pub(super) fn validate_config(manifest: &Manifest, config: &serde_json::Value) -
     }
 }
 
-/// Maps a failed plugin call to a response: the connector's own config and input errors are the
-/// caller's (422), anything else is the plugin's or its service's (502).
-pub(super) fn call_error(e: PluginError) -> ApiError {
-    use crate::plugins::ConnectorError as C;
-    match e {
-        PluginError::Connector(C::Config(m)) => ApiError::field("config", m),
-        PluginError::Connector(C::InvalidInput(m)) => ApiError::field("state", m),
-        PluginError::Connector(C::NotFound(m)) => ApiError::NotFound(m),
-        PluginError::Connector(C::RateLimited(r)) => ApiError::TooManyRequests {
-            retry_after: u64::from(r.retry_after_secs),
-            detail: r.message,
-        },
-        other => ApiError::PluginFailed(other.to_string()),
-    }
-}
-
 /// Runs an enabled plugin's `discover` on a configuration. This try-out call has no connection,
 /// so the plugin gets no network and no credential. Needs `plugins:run` and membership.
 #[utoipa::path(post, path = "/projects/{id}/plugins/{plugin_id}/discover", tag = "plugins",
@@ -649,7 +634,7 @@ async fn discover(
     let streams = runtime
         .discover(&plugin, &Call::default(), &body.config.to_string())
         .await
-        .map_err(call_error)?;
+        .map_err(|e| plugin_error(e, CallOn::Request))?;
     Ok(Json(
         streams
             .into_iter()
@@ -689,7 +674,7 @@ async fn read(
             body.state.as_deref(),
         )
         .await
-        .map_err(call_error)?;
+        .map_err(|e| plugin_error(e, CallOn::Request))?;
     Ok(Json(PageView {
         records: page
             .records

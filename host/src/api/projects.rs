@@ -15,6 +15,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
+use crate::ids::{ProjectId, UserId};
 use crate::rbac::{Permission, Role};
 use crate::store::projects::{Member, Project, ProjectChanges};
 use crate::store::StoreError;
@@ -404,7 +405,12 @@ async fn add_member(
     }
     let added = state
         .store
-        .add_member(id, user_id, who.user.id, state.now())
+        .add_member(
+            ProjectId(id),
+            UserId(user_id),
+            UserId(who.user.id),
+            state.now(),
+        )
         .await?;
     if added {
         record(

@@ -15,6 +15,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{mint_api_key, ClientInfo, Principal};
 use crate::clock::to_datetime;
+use crate::ids::{ApiKeyId, UserId};
 use crate::rbac::{Permission, Role};
 use crate::store::keys::{ApiKey, NewApiKey};
 use crate::store::users::{NewUser, User, UserChanges, UserFilter, UserKind};
@@ -408,7 +409,7 @@ async fn revoke_key(
     service_account(&state, id).await?;
     let key = state
         .store
-        .revoke_api_key(id, key_id, state.now())
+        .revoke_api_key(UserId(id), ApiKeyId(key_id), state.now())
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("API key"),

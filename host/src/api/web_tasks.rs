@@ -24,6 +24,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
+use crate::ids::{JobId, ProjectId, UserId, WebTaskId, WebTaskRunId};
 use crate::jobs::{new_job, schedule};
 use crate::rbac::{Permission, Role};
 use crate::store::jobs::NewJob;
@@ -328,7 +329,7 @@ async fn load(
     access::project(&state.store, who, project, p).await?;
     state
         .store
-        .get_web_task(project, task)
+        .get_web_task(ProjectId(project), WebTaskId(task))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("web task"),
@@ -391,7 +392,12 @@ async fn create_task(
     };
     let task = state
         .store
-        .create_web_task(path.id, &fields, who.user.id, state.now())
+        .create_web_task(
+            ProjectId(path.id),
+            &fields,
+            UserId(who.user.id),
+            state.now(),
+        )
         .await
         .map_err(conflict_on_name)?;
     let detail = serde_json::json!({
@@ -479,7 +485,7 @@ async fn update_task(
     };
     let updated = state
         .store
-        .update_web_task(path.id, task.id, &fields, state.now())
+        .update_web_task(ProjectId(path.id), WebTaskId(task.id), &fields, state.now())
         .await
         .map_err(conflict_on_name)?;
     let mut changed = Vec::new();
@@ -525,7 +531,7 @@ async fn delete_task(
     schedule::remove(&state.store, &schedule_name(task.id)).await?;
     state
         .store
-        .delete_web_task(path.id, task.id)
+        .delete_web_task(ProjectId(path.id), WebTaskId(task.id))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("web task"),
@@ -559,7 +565,7 @@ async fn run_task(
     let now = state.now();
     let run = state
         .store
-        .create_web_task_run(task.id, "manual", Some(who.user.id), now)
+        .create_web_task_run(WebTaskId(task.id), "manual", Some(UserId(who.user.id)), now)
         .await?;
     let payload = RunRequest {
         task_id: task.id,
@@ -570,7 +576,10 @@ async fn run_task(
         ..new_job(RUN, Some(task.project_id), &payload, Some(who.user.id), now)
     };
     let (job, _) = state.store.enqueue(&job, now).await?;
-    state.store.set_web_task_run_job(run.id, job.id).await?;
+    state
+        .store
+        .set_web_task_run_job(WebTaskRunId(run.id), JobId(job.id))
+        .await?;
     // The run as requested: a worker may already have run it (the run's own endpoint shows
     // that), and the answer to this request says what was asked and which job does it.
     let mut run = run;
@@ -628,7 +637,11 @@ async fn get_run(
     let task = load(&state, &who, path.id, path.tid, Permission::WebTasksRead).await?;
     let run = state
         .store
-        .get_web_task_run(path.id, task.id, path.rid)
+        .get_web_task_run(
+            ProjectId(path.id),
+            WebTaskId(task.id),
+            WebTaskRunId(path.rid),
+        )
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("run"),

@@ -11,13 +11,14 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::clock::Millis;
+use crate::store::jobs::JobState;
 use crate::store::{Result, Store};
 
 /// Jobs of one kind in the window.
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct KindReport {
     /// Jobs that finished in the window, by final state.
-    pub finished: BTreeMap<String, i64>,
+    pub finished: BTreeMap<JobState, i64>,
     /// Attempts beyond the first, of jobs finished in the window.
     pub retries: i64,
     /// Time from due to started, in milliseconds (p50, p95, max).
@@ -102,20 +103,20 @@ pub async fn performance(store: &Store, since: Millis, until: Millis) -> Result<
     let mut sync_run_ms = 0i64;
     for row in &rows {
         let kind: String = row.try_get("kind")?;
-        let state: String = row.try_get("state")?;
+        let state: JobState = crate::store::decode_name(row, "state")?;
         let attempts: i32 = row.try_get("attempts")?;
         let run_at: i64 = row.try_get("run_at")?;
         let started: Option<i64> = row.try_get("started_at")?;
         let finished: Option<i64> = row.try_get("finished_at")?;
         let report = kinds.entry(kind.clone()).or_default();
-        *report.finished.entry(state.clone()).or_default() += 1;
+        *report.finished.entry(state).or_default() += 1;
         report.retries += i64::from((attempts - 1).max(0));
         if let Some(started) = started {
             waits
                 .entry(kind.clone())
                 .or_default()
                 .push((started - run_at).max(0));
-            if let (Some(finished), "succeeded") = (finished, state.as_str()) {
+            if let (Some(finished), JobState::Succeeded) = (finished, state) {
                 let ms = (finished - started).max(0);
                 runs.entry(kind.clone()).or_default().push(ms);
                 if kind == crate::sync::SYNC {
@@ -190,14 +191,14 @@ impl fmt::Display for PerformanceReport {
             "run p95 ms"
         )?;
         for (kind, r) in &self.kinds {
-            let n = |s: &str| r.finished.get(s).copied().unwrap_or(0);
+            let n = |s: JobState| r.finished.get(&s).copied().unwrap_or(0);
             writeln!(
                 f,
                 "  {:<10} {:>9} {:>7} {:>9} {:>8} {:>12} {:>12} {:>12}",
                 kind,
-                n("succeeded"),
-                n("dead"),
-                n("cancelled"),
+                n(JobState::Succeeded),
+                n(JobState::Dead),
+                n(JobState::Cancelled),
                 r.retries,
                 r.wait_ms.p50,
                 r.wait_ms.p95,

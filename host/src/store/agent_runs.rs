@@ -9,11 +9,12 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::agents::{from_row, Agent, COLUMNS};
+use super::agents::{from_row, Agent, Health, COLUMNS};
 use super::job_attempts::Fence;
 use super::jobs::NewJob;
 use super::{Page, Result, Store};
 use crate::clock::Millis;
+use crate::ids::{AgentId, JobId, UserId};
 
 /// A finished run, as stored.
 #[derive(Debug, Clone)]
@@ -89,7 +90,7 @@ pub struct RunRecorded {
     /// The agent as it now is.
     pub agent: Agent,
     /// `run_health` before this run.
-    pub health_before: Option<String>,
+    pub health_before: Option<Health>,
 }
 
 /// One entry of an agent's event stream.
@@ -127,13 +128,14 @@ impl Store {
     /// the agent is no longer deploying under that job (stopped meanwhile, or deleted).
     pub async fn start_agent_runs(
         &self,
-        id: i64,
-        job: i64,
+        id: AgentId,
+        job: JobId,
         grant: &str,
-        deployed_by: Option<i64>,
+        deployed_by: Option<UserId>,
         first_run: Option<&NewJob>,
         now: Millis,
     ) -> Result<Option<Option<i64>>> {
+        let (id, job, deployed_by) = (id.get(), job.get(), deployed_by.map(UserId::get));
         let mut tx = self.begin_write().await?;
         let moved = sqlx::query(
             "UPDATE agents SET state = 'running', running_since = $3, job_id = NULL, \
@@ -176,10 +178,11 @@ impl Store {
     /// stopping under that job.
     pub async fn stop_agent_runs(
         &self,
-        id: i64,
-        job: i64,
+        id: AgentId,
+        job: JobId,
         now: Millis,
     ) -> Result<Option<Option<i64>>> {
+        let (id, job) = (id.get(), job.get());
         let mut tx = self.begin_write().await?;
         let run_job: Option<Option<i64>> = sqlx::query_scalar(
             "SELECT run_job_id FROM agents WHERE id = $1 AND state = 'stopping' AND job_id = $2",
@@ -229,7 +232,7 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         };
-        let health_before: Option<String> = before.try_get("run_health")?;
+        let health_before: Option<Health> = super::decode_optional_name(&before, "run_health")?;
         let pending: Option<String> = before.try_get("pending_event")?;
         // An event that arrived while this run ran (not the one it consumed) is due at once.
         let event_waits = pending.is_some() && pending.as_deref() != run.consumed_event;
@@ -287,20 +290,20 @@ impl Store {
         .await?;
         let mut agent = from_row(&row)?;
         let health = if agent.consecutive_failures >= run.unhealthy_after.max(1) {
-            "unhealthy"
+            Health::Unhealthy
         } else if agent.consecutive_failures == 0 {
-            "healthy"
+            Health::Healthy
         } else {
             // Failing, but not yet as often as the kind allows: health stays as it was (a
             // first failure after success is not yet an outage).
-            health_before.as_deref().unwrap_or("healthy")
+            health_before.unwrap_or(Health::Healthy)
         };
         sqlx::query("UPDATE agents SET run_health = $2 WHERE id = $1")
             .bind(run.agent_id)
-            .bind(health)
+            .bind(health.as_str())
             .execute(&mut *tx)
             .await?;
-        agent.run_health = Some(health.to_owned());
+        agent.run_health = Some(health);
         sqlx::query("INSERT INTO agent_metrics (agent_id, at, metrics) VALUES ($1, $2, $3)")
             .bind(run.agent_id)
             .bind(run.now)

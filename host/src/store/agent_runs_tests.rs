@@ -2,6 +2,7 @@
 //! due at once; the event the run consumed does not.
 
 use super::*;
+use crate::ids::{AgentId, JobId, ProjectId, UserId};
 use crate::jobs::new_job;
 use crate::rbac::Role;
 use crate::store::agents::AgentState;
@@ -26,7 +27,14 @@ async fn running_agent(store: &Store) -> (i64, i64) {
         .expect("project");
     let config = r#"{"connection_id": 1, "run_on": ["records-changed"]}"#;
     let agent = store
-        .create_agent(project.id, "a", "triage-assistant", config, user.id, NOW)
+        .create_agent(
+            ProjectId(project.id),
+            "a",
+            "triage-assistant",
+            config,
+            UserId(user.id),
+            NOW,
+        )
         .await
         .expect("agent");
     let deploy = new_job("agent.deploy", Some(project.id), &(), Some(user.id), NOW);
@@ -43,7 +51,14 @@ async fn running_agent(store: &Store) -> (i64, i64) {
         .expect("moved");
     let first = new_job("agent.run", Some(project.id), &(), None, NOW + DAY);
     let run = store
-        .start_agent_runs(agent.id, job.id, "[]", Some(user.id), Some(&first), NOW)
+        .start_agent_runs(
+            AgentId(agent.id),
+            JobId(job.id),
+            "[]",
+            Some(UserId(user.id)),
+            Some(&first),
+            NOW,
+        )
         .await
         .expect("start")
         .expect("started")

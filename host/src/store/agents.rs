@@ -10,56 +10,47 @@ use sqlx::Row;
 use super::jobs::{Job, NewJob};
 use super::{Page, Result, Store, StoreError};
 use crate::clock::Millis;
+use crate::ids::{AgentId, JobId, ProjectId, UserId};
+use crate::names::named_enum;
 
-/// Where an agent is in its lifecycle, as the API names it (`?state=` and an agent's `state`).
-///
-/// Stored by its name and declared as an enum in the OpenAPI document. It lives with the store,
-/// which reads and writes it; `agents` re-exports it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum AgentState {
-    /// Configured, never deployed.
-    Draft,
-    /// A deploy job is under way.
-    Deploying,
-    /// Deployed and running.
-    Running,
-    /// A stop job is under way.
-    Stopping,
-    /// Stopped on request.
-    Stopped,
-    /// A deploy or stop failed (`last_error` says why).
-    Failed,
+named_enum! {
+    /// Where an agent is in its lifecycle, as the API names it (`?state=` and an agent's
+    /// `state`).
+    ///
+    /// Stored by its name and declared as an enum in the OpenAPI document. It lives with the
+    /// store, which reads and writes it; `agents` re-exports it.
+    pub enum AgentState as "agent state" {
+        /// Configured, never deployed.
+        Draft = "draft",
+        /// A deploy job is under way.
+        Deploying = "deploying",
+        /// Deployed and running.
+        Running = "running",
+        /// A stop job is under way.
+        Stopping = "stopping",
+        /// Stopped on request.
+        Stopped = "stopped",
+        /// A deploy or stop failed (`last_error` says why).
+        Failed = "failed",
+    }
 }
 
-impl AgentState {
-    /// Every state.
-    pub const ALL: [AgentState; 6] = [
-        AgentState::Draft,
-        AgentState::Deploying,
-        AgentState::Running,
-        AgentState::Stopping,
-        AgentState::Stopped,
-        AgentState::Failed,
-    ];
-
-    /// The stored and API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentState::Draft => "draft",
-            AgentState::Deploying => "deploying",
-            AgentState::Running => "running",
-            AgentState::Stopping => "stopping",
-            AgentState::Stopped => "stopped",
-            AgentState::Failed => "failed",
-        }
-    }
-
-    /// Parses [`AgentState::as_str`].
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
+named_enum! {
+    /// How a running agent is doing, as the API names it (`?health=` and an agent's `health`).
+    ///
+    /// The store keeps the measured health of component kinds' runs (`run_health`: `healthy`
+    /// or `unhealthy`, never `unknown`) and filters the agent list by it; `agents` re-exports
+    /// it and judges the rest (see [`crate::agents::health`]).
+    pub enum Health as "agent health" {
+        /// Running; component kinds: the last run succeeded (or failed fewer times in a row
+        /// than `unhealthy_after` after a success); `external`: a heartbeat of this run
+        /// arrived within the timeout.
+        Healthy = "healthy",
+        /// Running; component kinds: `unhealthy_after` runs in a row failed; `external`:
+        /// neither a heartbeat nor the start of the run within the timeout.
+        Unhealthy = "unhealthy",
+        /// Not running, or running without a finished run (heartbeat) yet.
+        Unknown = "unknown",
     }
 }
 
@@ -70,12 +61,6 @@ impl AgentState {
     /// Whether the agent is idle (see [`AgentState::IDLE`]).
     pub fn is_idle(self) -> bool {
         Self::IDLE.contains(&self)
-    }
-}
-
-impl std::fmt::Display for AgentState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -137,8 +122,8 @@ pub struct Agent {
     pub last_success_at: Option<Millis>,
     /// How long the last run took.
     pub last_duration_ms: Option<i64>,
-    /// `healthy` or `unhealthy` as measured from runs; `None` before the first.
-    pub run_health: Option<String>,
+    /// Healthy or unhealthy as measured from runs; `None` before the first.
+    pub run_health: Option<Health>,
     /// The latest sync event (JSON text, [`crate::agents::triggers::SyncEvent`]) that brought
     /// the next run forward and no run has consumed yet.
     pub pending_event: Option<String>,
@@ -157,12 +142,7 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Agent> {
         name: row.try_get("name")?,
         kind: row.try_get("kind")?,
         config: row.try_get("config")?,
-        state: {
-            let name: String = row.try_get("state")?;
-            AgentState::parse(&name).ok_or_else(|| {
-                StoreError::Database(sqlx::Error::Decode(format!("agent state {name}").into()))
-            })?
-        },
+        state: super::decode_name(row, "state")?,
         last_error: row.try_get("last_error")?,
         job_id: row.try_get("job_id")?,
         token_prefix: row.try_get("token_prefix")?,
@@ -184,20 +164,9 @@ pub(super) fn from_row(row: &AnyRow) -> Result<Agent> {
         last_run_at: row.try_get("last_run_at")?,
         last_success_at: row.try_get("last_success_at")?,
         last_duration_ms: row.try_get("last_duration_ms")?,
-        run_health: row.try_get("run_health")?,
+        run_health: super::decode_optional_name(row, "run_health")?,
         pending_event: row.try_get("pending_event")?,
     })
-}
-
-/// Health as the agent list filters it (see [`crate::agents::Health`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HealthFilter {
-    /// Running, with a heartbeat of this run within the timeout.
-    Healthy,
-    /// Running, and neither a heartbeat nor the start within the timeout.
-    Unhealthy,
-    /// Everything else (not running, or running without a heartbeat yet).
-    Unknown,
 }
 
 /// Filters of the agent list.
@@ -206,7 +175,7 @@ pub struct AgentFilter {
     /// One lifecycle state.
     pub state: Option<AgentState>,
     /// One health, judged against `cutoff` (now minus the heartbeat timeout).
-    pub health: Option<(HealthFilter, Millis)>,
+    pub health: Option<(Health, Millis)>,
 }
 
 /// One metrics sample.
@@ -254,22 +223,22 @@ impl Store {
     /// Creates a draft agent; a name taken in the project is a `Conflict`.
     pub async fn create_agent(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         name: &str,
         kind: &str,
         config: &str,
-        by: i64,
+        by: UserId,
         now: Millis,
     ) -> Result<Agent> {
         let row = sqlx::query(&format!(
             "INSERT INTO agents (project_id, name, kind, config, state, created_by, created_at, \
              updated_at) VALUES ($1, $2, $3, $4, 'draft', $5, $6, $6) RETURNING {COLUMNS}"
         ))
-        .bind(project_id)
+        .bind(project_id.get())
         .bind(name)
         .bind(kind)
         .bind(config)
-        .bind(by)
+        .bind(by.get())
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
@@ -320,9 +289,9 @@ impl Store {
     ) -> Result<Page<Agent>> {
         let health = match filter.health {
             None => "$2 = $2".to_owned(),
-            Some((HealthFilter::Healthy, _)) => HEALTHY.to_owned(),
-            Some((HealthFilter::Unhealthy, _)) => UNHEALTHY.to_owned(),
-            Some((HealthFilter::Unknown, _)) => format!("(NOT {HEALTHY} AND NOT {UNHEALTHY})"),
+            Some((Health::Healthy, _)) => HEALTHY.to_owned(),
+            Some((Health::Unhealthy, _)) => UNHEALTHY.to_owned(),
+            Some((Health::Unknown, _)) => format!("(NOT {HEALTHY} AND NOT {UNHEALTHY})"),
         };
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM agents WHERE project_id = $1 AND id > $3 \
@@ -432,8 +401,8 @@ impl Store {
     /// `false` when the agent is no longer in `from` under that job.
     pub async fn settle_agent(
         &self,
-        id: i64,
-        job: i64,
+        id: AgentId,
+        job: JobId,
         from: AgentState,
         to: AgentState,
         error: Option<&str>,
@@ -443,8 +412,8 @@ impl Store {
             "UPDATE agents SET state = $4, last_error = $5, job_id = NULL, updated_at = $6 \
              WHERE id = $1 AND state = $3 AND job_id = $2",
         )
-        .bind(id)
-        .bind(job)
+        .bind(id.get())
+        .bind(job.get())
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(error)

@@ -4,80 +4,34 @@
 //! `/metrics` derives the backup gauges from it, so every host reports the same last success
 //! whichever process made the backup.
 
-use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use utoipa::ToSchema;
 
-use super::{Page, Result, Store, StoreError};
+use super::{Page, Result, Store};
 use crate::clock::Millis;
+use crate::names::named_enum;
 
-/// A stored value this host does not know (written by a newer host, or by hand).
-fn undecodable(what: String) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(what.into()))
-}
-
-/// Where a backup attempt is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum BackupState {
-    /// Being made.
-    Running,
-    /// Made and published in its destination.
-    Succeeded,
-    /// Failed; `error` says why. Nothing was published.
-    Failed,
-}
-
-impl BackupState {
-    const ALL: [BackupState; 3] = [Self::Running, Self::Succeeded, Self::Failed];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn parse(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| undecodable(format!("backup state {name:?}")))
+named_enum! {
+    /// Where a backup attempt is.
+    pub enum BackupState as "backup state" {
+        /// Being made.
+        Running = "running",
+        /// Made and published in its destination.
+        Succeeded = "succeeded",
+        /// Failed; `error` says why. Nothing was published.
+        Failed = "failed",
     }
 }
 
-/// Who started a backup attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum StartedBy {
-    /// The configured `backup.schedule`, run by the job queue.
-    Schedule,
-    /// An administrator, through `POST /api/v1/backups`.
-    Api,
-    /// `agentic backup create`.
-    Cli,
-}
-
-impl StartedBy {
-    const ALL: [StartedBy; 3] = [Self::Schedule, Self::Api, Self::Cli];
-
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Schedule => "schedule",
-            Self::Api => "api",
-            Self::Cli => "cli",
-        }
-    }
-
-    fn parse(name: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| undecodable(format!("backup started_by {name:?}")))
+named_enum! {
+    /// Who started a backup attempt.
+    pub enum StartedBy as "backup starter" {
+        /// The configured `backup.schedule`, run by the job queue.
+        Schedule = "schedule",
+        /// An administrator, through `POST /api/v1/backups`.
+        Api = "api",
+        /// `agentic backup create`.
+        Cli = "cli",
     }
 }
 
@@ -150,8 +104,8 @@ const COLUMNS: &str = "id, started_by, state, started_at, finished_at, destinati
 fn from_row(row: &AnyRow) -> Result<BackupRun> {
     Ok(BackupRun {
         id: row.try_get("id")?,
-        started_by: StartedBy::parse(&row.try_get::<String, _>("started_by")?)?,
-        state: BackupState::parse(&row.try_get::<String, _>("state")?)?,
+        started_by: super::decode_name(row, "started_by")?,
+        state: super::decode_name(row, "state")?,
         started_at: row.try_get("started_at")?,
         finished_at: row.try_get("finished_at")?,
         destination: row.try_get("destination")?,

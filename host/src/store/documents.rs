@@ -6,6 +6,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{like_pattern, Page, Result, Store, StoreError};
 use crate::clock::Millis;
+use crate::ids::{DocumentId, ProjectId, UserId};
 
 /// A document with the facts of its current version.
 #[derive(Debug, Clone)]
@@ -276,13 +277,14 @@ impl Store {
     /// taken under the document's row lock, so concurrent uploads get distinct numbers.
     pub async fn add_version(
         &self,
-        project_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        id: DocumentId,
         fields: &DocumentFields<'_>,
         version: &NewVersion<'_>,
-        by: i64,
+        by: UserId,
         now: Millis,
     ) -> Result<Document> {
+        let (project_id, id, by) = (project_id.get(), id.get(), by.get());
         let mut tx = self.begin_write().await?;
         let number: i64 = sqlx::query_scalar(
             "UPDATE documents SET current_version = current_version + 1, title = $3, tags = $4, \
@@ -309,12 +311,13 @@ impl Store {
     /// Rewrites title, tags and metadata without a new version.
     pub async fn update_document(
         &self,
-        project_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        id: DocumentId,
         fields: &DocumentFields<'_>,
-        by: i64,
+        by: UserId,
         now: Millis,
     ) -> Result<Document> {
+        let (project_id, id, by) = (project_id.get(), id.get(), by.get());
         let mut tx = self.begin_write().await?;
         let content_text: Option<String> = sqlx::query_scalar(
             "SELECT v.content_text FROM documents d JOIN document_versions v \
@@ -391,8 +394,8 @@ impl Store {
     /// Versions of a document of a project, in number order.
     pub async fn list_versions(
         &self,
-        project_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        id: DocumentId,
         after: i64,
         limit: i64,
     ) -> Result<Page<Version>> {
@@ -403,8 +406,8 @@ impl Store {
              ORDER BY v.number LIMIT $4"
         );
         let rows = sqlx::query(&sql)
-            .bind(id)
-            .bind(project_id)
+            .bind(id.get())
+            .bind(project_id.get())
             .bind(after)
             .bind(limit + 1)
             .fetch_all(&self.pool)
@@ -417,15 +420,20 @@ impl Store {
     }
 
     /// One version of a document of a project.
-    pub async fn get_version(&self, project_id: i64, id: i64, number: i64) -> Result<Version> {
+    pub async fn get_version(
+        &self,
+        project_id: ProjectId,
+        id: DocumentId,
+        number: i64,
+    ) -> Result<Version> {
         let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM document_versions v \
              JOIN documents d ON d.id = v.document_id \
              WHERE d.id = $1 AND d.project_id = $2 AND v.number = $3"
         );
         let row = sqlx::query(&sql)
-            .bind(id)
-            .bind(project_id)
+            .bind(id.get())
+            .bind(project_id.get())
             .bind(number)
             .fetch_optional(&self.pool)
             .await?

@@ -18,6 +18,23 @@ use sqlx::Row;
 use super::jobs::Outcome;
 use super::{Result, Store, StoreError};
 use crate::clock::Millis;
+use crate::names::named_enum;
+
+named_enum! {
+    /// How an attempt of a job ended, as its history keeps it and the API shows it.
+    pub enum AttemptOutcome as "attempt outcome" {
+        /// The handler returned a result.
+        Succeeded = "succeeded",
+        /// The handler failed (the job was retried, or died).
+        Failed = "failed",
+        /// The handler gave the attempt back to run later (it does not count as one).
+        Postponed = "postponed",
+        /// Stopped at someone's request.
+        Cancelled = "cancelled",
+        /// Its worker stopped renewing the lease (crashed or stalled); the job was reclaimed.
+        Expired = "expired",
+    }
+}
 
 /// The claim a running attempt holds; every write of the attempt is fenced by it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +67,8 @@ pub struct JobAttempt {
     pub started_at: Millis,
     /// When it ended.
     pub finished_at: Millis,
-    /// `succeeded`, `failed`, `postponed`, `cancelled` or `expired` (the worker stopped
-    /// renewing its lease).
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
     /// Why it did not succeed.
     pub error: Option<String>,
 }
@@ -64,7 +80,7 @@ pub(crate) struct AttemptEnd<'a> {
     pub attempt: i32,
     pub started_at: Millis,
     pub finished_at: Millis,
-    pub outcome: &'static str,
+    pub outcome: AttemptOutcome,
     pub error: Option<&'a str>,
 }
 
@@ -138,7 +154,7 @@ impl Store {
                     .bind(a.lease.owner.as_str())
                     .bind(a.started_at)
                     .bind(a.finished_at)
-                    .bind(a.outcome)
+                    .bind(a.outcome.as_str())
                     .bind(a.error);
             }
             q.execute(&mut *conn).await?;
@@ -162,7 +178,7 @@ impl Store {
                     worker: r.try_get("worker")?,
                     started_at: r.try_get("started_at")?,
                     finished_at: r.try_get("finished_at")?,
-                    outcome: r.try_get("outcome")?,
+                    outcome: super::decode_name(r, "outcome")?,
                     error: r.try_get("error")?,
                 })
             })
@@ -183,10 +199,10 @@ impl Store {
         const GUARD: &str =
             "WHERE id = $1 AND lease_owner = $2 AND lease_token = $7 AND state = 'running'";
         let (label, error, counted) = match &outcome {
-            Outcome::Succeeded(_) => ("succeeded", None, true),
-            Outcome::Failed { error, .. } => ("failed", Some(*error), true),
-            Outcome::Postponed { reason, .. } => ("postponed", Some(*reason), false),
-            Outcome::Cancelled => ("cancelled", None, true),
+            Outcome::Succeeded(_) => (AttemptOutcome::Succeeded, None, true),
+            Outcome::Failed { error, .. } => (AttemptOutcome::Failed, Some(*error), true),
+            Outcome::Postponed { reason, .. } => (AttemptOutcome::Postponed, Some(*reason), false),
+            Outcome::Cancelled => (AttemptOutcome::Cancelled, None, true),
         };
         let (sql, text, at, permanent) = match outcome {
             // A success clears the error of earlier attempts: their history keeps it.
@@ -317,7 +333,7 @@ impl Store {
                 attempt: row.try_get("attempts")?,
                 started_at: row.try_get("begun")?,
                 finished_at: now,
-                outcome: "succeeded",
+                outcome: AttemptOutcome::Succeeded,
                 error: None,
             });
         }
@@ -374,7 +390,7 @@ impl Store {
                     attempt: row.try_get("attempts")?,
                     started_at: row.try_get("begun")?,
                     finished_at: now,
-                    outcome: "expired",
+                    outcome: AttemptOutcome::Expired,
                     error: Some(WHY),
                 });
             }

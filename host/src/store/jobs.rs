@@ -14,66 +14,35 @@ use sqlx::Row;
 use super::job_attempts::Lease;
 use super::{Backend, Page, Result, Store, StoreError};
 use crate::clock::Millis;
+use crate::names::named_enum;
 
-/// Where a job is in its life, as the API names it (`?state=` and a job's `state`).
-///
-/// Stored by its name (`queued`, …) and declared as an enum in the OpenAPI document so clients
-/// can rely on it. It lives with the store, which reads and writes it; `jobs` re-exports it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    /// Waiting for a worker (or for `run_at`: a retry's backoff, a postponement).
-    Queued,
-    /// A worker holds its lease.
-    Running,
-    /// Done; `result` holds the output.
-    Succeeded,
-    /// Failed for good (a permanent error, or out of attempts); retryable by hand.
-    Dead,
-    /// Stopped at someone's request.
-    Cancelled,
+named_enum! {
+    /// Where a job is in its life, as the API names it (`?state=` and a job's `state`).
+    ///
+    /// Stored by its name (`queued`, …) and declared as an enum in the OpenAPI document so
+    /// clients can rely on it. It lives with the store, which reads and writes it; `jobs`
+    /// re-exports it.
+    pub enum JobState as "job state" {
+        /// Waiting for a worker (or for `run_at`: a retry's backoff, a postponement).
+        Queued = "queued",
+        /// A worker holds its lease.
+        Running = "running",
+        /// Done; `result` holds the output.
+        Succeeded = "succeeded",
+        /// Failed for good (a permanent error, or out of attempts); retryable by hand.
+        Dead = "dead",
+        /// Stopped at someone's request.
+        Cancelled = "cancelled",
+    }
 }
 
 impl JobState {
-    /// Every state, in the order of a job's life.
-    pub const ALL: [JobState; 5] = [
-        JobState::Queued,
-        JobState::Running,
-        JobState::Succeeded,
-        JobState::Dead,
-        JobState::Cancelled,
-    ];
-
-    /// The stored and API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Running => "running",
-            JobState::Succeeded => "succeeded",
-            JobState::Dead => "dead",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses [`JobState::as_str`].
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-
     /// Whether the job reached a final state (succeeded, dead or cancelled).
     pub fn is_finished(self) -> bool {
         matches!(
             self,
             JobState::Succeeded | JobState::Dead | JobState::Cancelled
         )
-    }
-}
-
-impl std::fmt::Display for JobState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -140,10 +109,7 @@ const COLUMNS: &str = "id, kind, project_id, payload, state, priority, attempts,
     finished_at, updated_at";
 
 fn job_state(row: &AnyRow) -> Result<JobState> {
-    let name: String = row.try_get("state")?;
-    JobState::parse(&name).ok_or_else(|| {
-        StoreError::Database(sqlx::Error::Decode(format!("job state {name}").into()))
-    })
+    super::decode_name(row, "state")
 }
 
 fn from_row(row: &AnyRow) -> Result<Job> {

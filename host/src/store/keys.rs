@@ -4,6 +4,7 @@ use sqlx::Row;
 use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{Result, Store};
 use crate::clock::Millis;
+use crate::ids::{ApiKeyId, UserId};
 
 /// A service-account API key, without its secret (only a hash is stored).
 #[derive(Debug, Clone)]
@@ -127,7 +128,13 @@ impl Store {
     }
 
     /// Revokes a key; `NotFound` if it is not this account's.
-    pub async fn revoke_api_key(&self, user_id: i64, key_id: i64, now: Millis) -> Result<ApiKey> {
+    pub async fn revoke_api_key(
+        &self,
+        user_id: UserId,
+        key_id: ApiKeyId,
+        now: Millis,
+    ) -> Result<ApiKey> {
+        let (user_id, key_id) = (user_id.get(), key_id.get());
         sqlx::query(
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND user_id = $2",
         )

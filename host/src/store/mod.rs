@@ -98,8 +98,14 @@ pub enum StoreError {
     /// again and retry.
     #[error("stale: {0}")]
     Stale(&'static str),
-    /// The change breaks a rule of the domain (the last administrator, a plugin version that is
-    /// not newer); the message says which, for the person who asked.
+    /// The e-mail address belongs to another account already.
+    #[error("email is already in use")]
+    EmailTaken,
+    /// The change would leave the installation without an active administrator.
+    #[error("this is the last active administrator; promote another user first")]
+    LastAdministrator,
+    /// The change breaks another rule of the domain (a plugin version that is not newer, a
+    /// SCIM name taken); the message says which, for the person who asked.
     #[error("conflict: {0}")]
     Conflict(String),
     /// The URL names no supported database.
@@ -132,6 +138,34 @@ impl From<sqlx::Error> for StoreError {
             _ => StoreError::Database(e),
         }
     }
+}
+
+/// A stored name that is not one of its set's is undecodable data, kept as the cause.
+impl From<crate::names::UnknownName> for StoreError {
+    fn from(e: crate::names::UnknownName) -> Self {
+        StoreError::Database(sqlx::Error::Decode(Box::new(e)))
+    }
+}
+
+/// Reads a text column holding one of a closed set of names ([`crate::names`]): the store's
+/// one conversion between the stored text and the enum, the same on both databases.
+pub(crate) fn decode_name<T>(row: &sqlx::any::AnyRow, column: &str) -> Result<T>
+where
+    T: FromStr<Err = crate::names::UnknownName>,
+{
+    use sqlx::Row;
+    let name: String = row.try_get(column)?;
+    Ok(name.parse()?)
+}
+
+/// Like [`decode_name`], for a nullable column.
+pub(crate) fn decode_optional_name<T>(row: &sqlx::any::AnyRow, column: &str) -> Result<Option<T>>
+where
+    T: FromStr<Err = crate::names::UnknownName>,
+{
+    use sqlx::Row;
+    let name: Option<String> = row.try_get(column)?;
+    Ok(name.map(|n| n.parse()).transpose()?)
 }
 
 /// Whether `e` says the database or its disk is full: SQLite's `SQLITE_FULL` (13, also what

@@ -6,6 +6,7 @@ use super::users::{user_from_row, User, USER_COLUMNS_U};
 use super::{like_pattern, Page, Result, Store, StoreError};
 use crate::cache::Key;
 use crate::clock::Millis;
+use crate::ids::{ProjectId, UserId};
 
 /// A project: the unit of ownership and access for everything else in the product.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -293,11 +294,12 @@ impl Store {
     /// Adds a member; adding an existing member changes nothing. Returns whether it was new.
     pub async fn add_member(
         &self,
-        project_id: i64,
-        user_id: i64,
-        by: i64,
+        project_id: ProjectId,
+        user_id: UserId,
+        by: UserId,
         now: Millis,
     ) -> Result<bool> {
+        let (project_id, user_id) = (project_id.get(), user_id.get());
         let done = sqlx::query(
             "INSERT INTO project_members (project_id, user_id, added_at, added_by) \
              VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -305,7 +307,7 @@ impl Store {
         .bind(project_id)
         .bind(user_id)
         .bind(now)
-        .bind(by)
+        .bind(by.get())
         .execute(&self.pool)
         .await?;
         let added = done.rows_affected() == 1;

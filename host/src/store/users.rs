@@ -144,9 +144,7 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(|e| match StoreError::from(e) {
-                StoreError::Duplicate { .. } => {
-                    StoreError::Conflict("email is already in use".into())
-                }
+                StoreError::Duplicate { .. } => StoreError::EmailTaken,
                 other => other,
             })?;
         user_from_row(&row)
@@ -237,9 +235,7 @@ impl Store {
             .fetch_all(&mut *tx)
             .await?;
             if others.is_empty() {
-                return Err(StoreError::Conflict(
-                    "this is the last active administrator; promote another user first".into(),
-                ));
+                return Err(StoreError::LastAdministrator);
             }
         }
 

@@ -6,6 +6,8 @@ use sqlx::Row;
 
 use super::{Page, Result, Store, StoreError};
 use crate::clock::Millis;
+use crate::ids::{JobId, ProjectId, UserId, WebTaskId, WebTaskRunId};
+use crate::names::named_enum;
 
 /// A web-automation task.
 #[derive(Debug, Clone)]
@@ -49,54 +51,19 @@ pub struct WebTaskFields<'a> {
     pub steps: &'a str,
 }
 
-/// Where a run of a web task is, as the API names it.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum RunState {
-    /// Waiting for a worker.
-    Queued,
-    /// A worker is running its steps.
-    Running,
-    /// Every step passed.
-    Succeeded,
-    /// A step failed (`error` says which and why).
-    Failed,
-    /// Stopped at someone's request.
-    Cancelled,
-}
-
-impl RunState {
-    /// Every state.
-    pub const ALL: [RunState; 5] = [
-        RunState::Queued,
-        RunState::Running,
-        RunState::Succeeded,
-        RunState::Failed,
-        RunState::Cancelled,
-    ];
-
-    /// The stored and API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Queued => "queued",
-            RunState::Running => "running",
-            RunState::Succeeded => "succeeded",
-            RunState::Failed => "failed",
-            RunState::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parses [`RunState::as_str`].
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for RunState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+named_enum! {
+    /// Where a run of a web task is, as the API names it.
+    pub enum RunState as "web task run state" {
+        /// Waiting for a worker.
+        Queued = "queued",
+        /// A worker is running its steps.
+        Running = "running",
+        /// Every step passed.
+        Succeeded = "succeeded",
+        /// A step failed (`error` says which and why).
+        Failed = "failed",
+        /// Stopped at someone's request.
+        Cancelled = "cancelled",
     }
 }
 
@@ -174,12 +141,7 @@ fn run_from_row(row: &AnyRow) -> Result<WebTaskRun> {
         number: row.try_get("number")?,
         job_id: row.try_get("job_id")?,
         origin: row.try_get("origin")?,
-        state: {
-            let name: String = row.try_get("state")?;
-            RunState::parse(&name).ok_or_else(|| {
-                StoreError::Database(sqlx::Error::Decode(format!("run state {name}").into()))
-            })?
-        },
+        state: super::decode_name(row, "state")?,
         steps: row.try_get("steps")?,
         error: row.try_get("error")?,
         document_id: row.try_get("document_id")?,
@@ -194,9 +156,9 @@ impl Store {
     /// Creates a task.
     pub async fn create_web_task(
         &self,
-        project_id: i64,
+        project_id: ProjectId,
         f: &WebTaskFields<'_>,
-        by: i64,
+        by: UserId,
         now: Millis,
     ) -> Result<WebTask> {
         let row = sqlx::query(&format!(
@@ -204,13 +166,13 @@ impl Store {
              allow_private_network, steps, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {TASK_COLUMNS}"
         ))
-        .bind(project_id)
+        .bind(project_id.get())
         .bind(f.name)
         .bind(f.target_url)
         .bind(f.allowed_hosts)
         .bind(i64::from(f.allow_private_network))
         .bind(f.steps)
-        .bind(by)
+        .bind(by.get())
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
@@ -220,8 +182,8 @@ impl Store {
     /// Rewrites a task's fields.
     pub async fn update_web_task(
         &self,
-        project_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        id: WebTaskId,
         f: &WebTaskFields<'_>,
         now: Millis,
     ) -> Result<WebTask> {
@@ -230,8 +192,8 @@ impl Store {
              allow_private_network = $6, steps = $7, updated_at = $8 \
              WHERE id = $1 AND project_id = $2 RETURNING {TASK_COLUMNS}"
         ))
-        .bind(id)
-        .bind(project_id)
+        .bind(id.get())
+        .bind(project_id.get())
         .bind(f.name)
         .bind(f.target_url)
         .bind(f.allowed_hosts)
@@ -245,12 +207,12 @@ impl Store {
     }
 
     /// One task of a project.
-    pub async fn get_web_task(&self, project_id: i64, id: i64) -> Result<WebTask> {
+    pub async fn get_web_task(&self, project_id: ProjectId, id: WebTaskId) -> Result<WebTask> {
         let row = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM web_tasks WHERE id = $1 AND project_id = $2"
         ))
-        .bind(id)
-        .bind(project_id)
+        .bind(id.get())
+        .bind(project_id.get())
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -290,10 +252,10 @@ impl Store {
     }
 
     /// Deletes a task with its runs (their documents stay).
-    pub async fn delete_web_task(&self, project_id: i64, id: i64) -> Result<()> {
+    pub async fn delete_web_task(&self, project_id: ProjectId, id: WebTaskId) -> Result<()> {
         let done = sqlx::query("DELETE FROM web_tasks WHERE id = $1 AND project_id = $2")
-            .bind(id)
-            .bind(project_id)
+            .bind(id.get())
+            .bind(project_id.get())
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 0 {
@@ -305,16 +267,16 @@ impl Store {
     /// Adds the next run of a task (numbered under the task's row lock), queued.
     pub async fn create_web_task_run(
         &self,
-        task_id: i64,
+        task_id: WebTaskId,
         origin: &str,
-        requested_by: Option<i64>,
+        requested_by: Option<UserId>,
         now: Millis,
     ) -> Result<WebTaskRun> {
         let mut tx = self.begin_write().await?;
         let number: i64 = sqlx::query_scalar(
             "UPDATE web_tasks SET run_count = run_count + 1 WHERE id = $1 RETURNING run_count",
         )
-        .bind(task_id)
+        .bind(task_id.get())
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -322,10 +284,10 @@ impl Store {
             "INSERT INTO web_task_runs (task_id, number, origin, state, requested_by, created_at) \
              VALUES ($1, $2, $3, 'queued', $4, $5) RETURNING {RUN_COLUMNS}"
         ))
-        .bind(task_id)
+        .bind(task_id.get())
         .bind(number)
         .bind(origin)
-        .bind(requested_by)
+        .bind(requested_by.map(UserId::get))
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -334,10 +296,10 @@ impl Store {
     }
 
     /// Links a run to the job that runs it.
-    pub async fn set_web_task_run_job(&self, run_id: i64, job_id: i64) -> Result<()> {
+    pub async fn set_web_task_run_job(&self, run_id: WebTaskRunId, job_id: JobId) -> Result<()> {
         sqlx::query("UPDATE web_task_runs SET job_id = $2 WHERE id = $1")
-            .bind(run_id)
-            .bind(job_id)
+            .bind(run_id.get())
+            .bind(job_id.get())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -357,18 +319,18 @@ impl Store {
     /// One run of a task of a project.
     pub async fn get_web_task_run(
         &self,
-        project_id: i64,
-        task_id: i64,
-        id: i64,
+        project_id: ProjectId,
+        task_id: WebTaskId,
+        id: WebTaskRunId,
     ) -> Result<WebTaskRun> {
         let row = sqlx::query(&format!(
             "SELECT r.{} FROM web_task_runs r JOIN web_tasks t ON t.id = r.task_id \
              WHERE r.id = $1 AND r.task_id = $2 AND t.project_id = $3",
             RUN_COLUMNS.replace(", ", ", r.")
         ))
-        .bind(id)
-        .bind(task_id)
-        .bind(project_id)
+        .bind(id.get())
+        .bind(task_id.get())
+        .bind(project_id.get())
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;

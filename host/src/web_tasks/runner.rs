@@ -17,7 +17,9 @@ use super::{html, Step, WebLimits, DEFAULT_EXTRACT_LIMIT, RUN};
 use crate::clock::Clock;
 use crate::documents::blobs::Blobs;
 use crate::documents::TEXT_EXCERPT_BYTES;
+use crate::ids::{JobId, ProjectId, UserId, WebTaskId, WebTaskRunId};
 use crate::jobs::{JobContext, JobError, JobFuture, JobHandler};
+use crate::names::named_enum;
 use crate::plugins::egress::Clients;
 use crate::store::documents::{DocumentFields, NewVersion};
 use crate::store::web_tasks::{RunOutcome, RunState, WebTask, WebTaskRun};
@@ -34,6 +36,18 @@ pub struct RunRequest {
     pub run_id: Option<i64>,
 }
 
+named_enum! {
+    /// How one step of a run went.
+    pub enum StepStatus as "step status" {
+        /// It did what it says.
+        Succeeded = "succeeded",
+        /// It failed (or the run was cancelled during it); `error` says why.
+        Failed = "failed",
+        /// Not run: an earlier step failed.
+        Skipped = "skipped",
+    }
+}
+
 /// The result of one step, as the run shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepResult {
@@ -42,8 +56,8 @@ pub struct StepResult {
     /// The step's type.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `succeeded`, `failed` or `skipped` (after a failed step).
-    pub status: String,
+    /// How the step went.
+    pub status: StepStatus,
     /// The page it ended on (navigate, fetch, submit_form).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -147,7 +161,7 @@ impl WebTaskHandler {
             let mut result = StepResult {
                 index,
                 kind: step.kind().into(),
-                status: "skipped".into(),
+                status: StepStatus::Skipped,
                 url: None,
                 http_status: None,
                 duration_ms: 0,
@@ -171,7 +185,7 @@ impl WebTaskHandler {
             result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             match outcome {
                 Err(JobError::Cancelled) => {
-                    result.status = "failed".into();
+                    result.status = StepStatus::Failed;
                     result.error = Some("cancelled".into());
                     results.push(result);
                     self.finish(
@@ -187,7 +201,7 @@ impl WebTaskHandler {
                 }
                 Err(other) => return Err(other),
                 Ok(Ok(done)) => {
-                    result.status = "succeeded".into();
+                    result.status = StepStatus::Succeeded;
                     if let Some((url, status)) = done.page {
                         result.url = Some(url);
                         result.http_status = Some(status);
@@ -199,7 +213,7 @@ impl WebTaskHandler {
                     }
                 }
                 Ok(Err(why)) => {
-                    result.status = "failed".into();
+                    result.status = StepStatus::Failed;
                     if let Some(p) = &page {
                         result.url.get_or_insert_with(|| p.url.to_string());
                     }
@@ -252,25 +266,34 @@ impl WebTaskHandler {
         if let Some(id) = run_id {
             let run = self
                 .store
-                .get_web_task_run(task.project_id, task.id, id)
+                .get_web_task_run(
+                    ProjectId(task.project_id),
+                    WebTaskId(task.id),
+                    WebTaskRunId(id),
+                )
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound => JobError::Permanent("the run no longer exists".into()),
                     other => retry(other),
                 })?;
             self.store
-                .set_web_task_run_job(run.id, ctx.job.id)
+                .set_web_task_run_job(WebTaskRunId(run.id), JobId(ctx.job.id))
                 .await
                 .map_err(retry)?;
             return Ok(run);
         }
         let run = self
             .store
-            .create_web_task_run(task.id, "schedule", ctx.job.created_by, self.clock.now_ms())
+            .create_web_task_run(
+                WebTaskId(task.id),
+                "schedule",
+                ctx.job.created_by.map(UserId),
+                self.clock.now_ms(),
+            )
             .await
             .map_err(retry)?;
         self.store
-            .set_web_task_run_job(run.id, ctx.job.id)
+            .set_web_task_run_job(WebTaskRunId(run.id), JobId(ctx.job.id))
             .await
             .map_err(retry)?;
         Ok(run)

@@ -88,7 +88,7 @@ pub(super) async fn list_versions(
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
         .store
-        .list_versions(path.id, document.id, after, limit)
+        .list_versions(ProjectId(path.id), DocumentId(document.id), after, limit)
         .await?;
     Ok(Json(Paginated::from_page(page, DocumentVersionView::from)))
 }
@@ -110,7 +110,7 @@ async fn version(state: &AppState, who: &Principal, path: &VersionPath) -> ApiRe
     access::project(&state.store, who, path.id, Permission::DocumentsRead).await?;
     state
         .store
-        .get_version(path.id, path.doc_id, path.number)
+        .get_version(ProjectId(path.id), DocumentId(path.doc_id), path.number)
         .await
         .map_err(not_found_as("document version"))
 }

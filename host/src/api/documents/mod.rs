@@ -29,6 +29,7 @@ use crate::clock::to_datetime;
 use crate::documents::blobs::BlobError;
 use crate::documents::upload::{self, human_bytes, SpooledFile, Upload, UploadError, UploadRules};
 use crate::documents::{clean_filename, content_disposition};
+use crate::ids::{DocumentId, ProjectId, UserId};
 use crate::rbac::Permission;
 use crate::store::documents::{Document, DocumentFields, DocumentFilter, NewVersion, Version};
 use crate::store::StoreError;
@@ -399,7 +400,13 @@ async fn update_document(
     };
     let document = state
         .store
-        .update_document(path.id, current.id, &fields, who.user.id, state.now())
+        .update_document(
+            ProjectId(path.id),
+            DocumentId(current.id),
+            &fields,
+            UserId(who.user.id),
+            state.now(),
+        )
         .await
         .map_err(not_found_as("document"))?;
     let changed: Vec<&str> = [

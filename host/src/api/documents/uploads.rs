@@ -269,11 +269,11 @@ pub(super) async fn add_version(
     let added = state
         .store
         .add_version(
-            path.id,
-            current.id,
+            ProjectId(path.id),
+            DocumentId(current.id),
             &fields,
             &new_version(&file, store, &key),
-            who.user.id,
+            UserId(who.user.id),
             state.now(),
         )
         .await;

@@ -117,11 +117,18 @@ impl From<StoreError> for ScimError {
 /// A unique value already taken: 409 `uniqueness`; anything else as it is.
 fn uniqueness(e: StoreError) -> ScimError {
     match e {
-        StoreError::Conflict(detail) | StoreError::Duplicate { constraint: detail } => ScimError {
-            status: StatusCode::CONFLICT,
-            scim_type: Some("uniqueness"),
-            detail,
-        },
+        e @ (StoreError::Conflict(_) | StoreError::Duplicate { .. } | StoreError::EmailTaken) => {
+            let detail = match e {
+                StoreError::Conflict(detail) => detail,
+                // The constraint's name is the schema's, not the provider's.
+                _ => "a unique attribute is already taken".into(),
+            };
+            ScimError {
+                status: StatusCode::CONFLICT,
+                scim_type: Some("uniqueness"),
+                detail,
+            }
+        }
         other => other.into(),
     }
 }
@@ -563,13 +570,13 @@ async fn remap_roles(state: &AppState, p: &Provisioner, ids: &[i64]) -> Result<(
             }
             // The last active Administrator keeps the role; the membership change itself
             // stands (the provider cannot undo it), and the refusal is on the audit log.
-            Err(StoreError::Conflict(why)) => {
+            Err(e @ StoreError::LastAdministrator) => {
                 p.audit(
                     state,
                     "user",
                     "scim.role_kept",
                     id,
-                    json!({ "role": user.role, "rules_say": role, "why": why }),
+                    json!({ "role": user.role, "rules_say": role, "why": e.to_string() }),
                 )
                 .await?
             }

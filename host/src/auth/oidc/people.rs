@@ -55,8 +55,8 @@ pub enum PeopleError {
     )]
     ScimLinkTaken,
     /// The role change would remove the last active administrator.
-    #[error("{0}")]
-    LastAdministrator(String),
+    #[error("{}", StoreError::LastAdministrator)]
+    LastAdministrator,
     /// Storage failed.
     #[error(transparent)]
     Store(StoreError),
@@ -193,7 +193,7 @@ pub async fn resolve(
                         )
                         .await
                         .map_err(|e| match e {
-                            StoreError::Conflict(_) => PeopleError::EmailTaken,
+                            StoreError::EmailTaken => PeopleError::EmailTaken,
                             other => other.into(),
                         })?;
                     store
@@ -237,7 +237,7 @@ pub async fn resolve(
         .update_user(user.id, changes, now)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(why) => PeopleError::LastAdministrator(why),
+            StoreError::LastAdministrator => PeopleError::LastAdministrator,
             other => other.into(),
         })?;
     if before != role {
