@@ -164,6 +164,72 @@ mod tests {
         );
     }
 
+    /// Every set the host declares: names round-trip through text and serde, and the OpenAPI
+    /// schema's `enum` is exactly the names (a derive that dropped the renames would serve the
+    /// Rust variant names there while the JSON carries the stored names).
+    #[test]
+    fn every_declared_set_round_trips_and_documents_its_names() {
+        use crate::store::agents::{AgentState, Health};
+        use crate::store::backup_runs::{BackupState, StartedBy};
+        use crate::store::job_attempts::AttemptOutcome;
+        use crate::store::jobs::JobState;
+        use crate::store::web_tasks::RunState;
+        use crate::web_tasks::runner::StepStatus;
+
+        fn check<T>(all: &[T], names: &[&str])
+        where
+            T: Copy
+                + PartialEq
+                + std::fmt::Debug
+                + std::fmt::Display
+                + std::str::FromStr<Err = super::UnknownName>
+                + serde::Serialize
+                + serde::de::DeserializeOwned
+                + utoipa::PartialSchema,
+        {
+            assert_eq!(all.len(), names.len());
+            for (value, name) in all.iter().zip(names) {
+                assert_eq!(value.to_string(), *name);
+                assert_eq!(name.parse::<T>().ok(), Some(*value));
+                let json = serde_json::to_value(value).expect("serialize");
+                assert_eq!(json, serde_json::json!(name));
+                assert_eq!(serde_json::from_value::<T>(json).ok(), Some(*value));
+            }
+            let unknown = "no-such-name".parse::<T>().expect_err("unknown");
+            assert_eq!(unknown.expected, names);
+            let schema = serde_json::to_value(T::schema()).expect("schema");
+            assert_eq!(schema["enum"], serde_json::json!(names), "{schema}");
+        }
+        check(JobState::ALL, JobState::NAMES);
+        check(AgentState::ALL, AgentState::NAMES);
+        check(Health::ALL, Health::NAMES);
+        check(RunState::ALL, RunState::NAMES);
+        check(BackupState::ALL, BackupState::NAMES);
+        check(StartedBy::ALL, StartedBy::NAMES);
+        check(AttemptOutcome::ALL, AttemptOutcome::NAMES);
+        check(StepStatus::ALL, StepStatus::NAMES);
+        // The names the API has always served.
+        assert_eq!(
+            JobState::NAMES,
+            ["queued", "running", "succeeded", "dead", "cancelled"]
+        );
+        assert_eq!(
+            AgentState::NAMES,
+            [
+                "draft",
+                "deploying",
+                "running",
+                "stopping",
+                "stopped",
+                "failed"
+            ]
+        );
+        assert_eq!(
+            RunState::NAMES,
+            ["queued", "running", "succeeded", "failed", "cancelled"]
+        );
+    }
+
     #[test]
     fn the_schema_is_exactly_the_set() {
         use utoipa::PartialSchema;

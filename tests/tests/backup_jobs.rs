@@ -177,7 +177,15 @@ stories! {
         let m = app.get("/metrics", &admin.token).await;
         assert_eq!(metric(&m.text, "agentic_backup_failures_since_last_success"), 1.0);
         assert_eq!(metric(&m.text, "agentic_backup_last_success_timestamp_seconds"), 0.0);
-        let audit = app.all(&admin.token, "/api/v1/audit?action=backup.failed").await;
+        // The failure is recorded on the run before it is audited: wait for the entry.
+        let mut audit = Vec::new();
+        for _ in 0..250 {
+            audit = app.all(&admin.token, "/api/v1/audit?action=backup.failed").await;
+            if !audit.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(audit.len(), 1);
     }
 

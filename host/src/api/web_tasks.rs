@@ -319,17 +319,18 @@ fn admin_only(who: &Principal, why: &str) -> ApiResult<()> {
     }
 }
 
+/// The task `task` of `project`, if the caller may `p` there (404 before 403, as everywhere).
 async fn load(
     state: &AppState,
     who: &Principal,
-    project: i64,
-    task: i64,
+    project: ProjectId,
+    task: WebTaskId,
     p: Permission,
 ) -> ApiResult<WebTask> {
-    access::project(&state.store, who, project, p).await?;
+    access::project(&state.store, who, project.get(), p).await?;
     state
         .store
-        .get_web_task(ProjectId(project), WebTaskId(task))
+        .get_web_task(project, task)
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("web task"),
@@ -427,7 +428,14 @@ async fn get_task(
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<Json<WebTaskView>> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksRead).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksRead,
+    )
+    .await?;
     Ok(Json(view(&state, task).await?))
 }
 
@@ -445,7 +453,14 @@ async fn update_task(
     ApiPath(path): ApiPath<TaskPath>,
     body: ApiJson<UpdateWebTask>,
 ) -> ApiResult<Json<WebTaskView>> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksManage).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksManage,
+    )
+    .await?;
     let body = body.parse().await?;
     let private = body
         .allow_private_network
@@ -527,7 +542,14 @@ async fn delete_task(
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<StatusCode> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksManage).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksManage,
+    )
+    .await?;
     schedule::remove(&state.store, &schedule_name(task.id)).await?;
     state
         .store
@@ -561,7 +583,14 @@ async fn run_task(
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<(StatusCode, Json<RunStarted>)> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksManage).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksManage,
+    )
+    .await?;
     let now = state.now();
     let run = state
         .store
@@ -614,7 +643,14 @@ async fn list_runs(
     ApiPath(path): ApiPath<TaskPath>,
     query: ApiQuery<ListPage>,
 ) -> ApiResult<Json<Paginated<RunView>>> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksRead).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksRead,
+    )
+    .await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
@@ -634,7 +670,14 @@ async fn get_run(
     who: Principal,
     ApiPath(path): ApiPath<RunPath>,
 ) -> ApiResult<Json<RunView>> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksRead).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksRead,
+    )
+    .await?;
     let run = state
         .store
         .get_web_task_run(
@@ -659,7 +702,14 @@ async fn get_web_task_schedule(
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<Json<ScheduleView>> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksRead).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksRead,
+    )
+    .await?;
     let Some(found) = schedule::get(&state.store, &schedule_name(task.id)).await? else {
         return Err(ApiError::not_found("schedule"));
     };
@@ -682,7 +732,14 @@ async fn put_web_task_schedule(
     ApiPath(path): ApiPath<TaskPath>,
     body: ApiJson<PutSchedule>,
 ) -> ApiResult<Json<ScheduleView>> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksManage).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksManage,
+    )
+    .await?;
     let body = body.parse().await?;
     let payload = RunRequest {
         task_id: task.id,
@@ -723,7 +780,14 @@ async fn delete_web_task_schedule(
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<StatusCode> {
-    let task = load(&state, &who, path.id, path.tid, Permission::WebTasksManage).await?;
+    let task = load(
+        &state,
+        &who,
+        ProjectId(path.id),
+        WebTaskId(path.tid),
+        Permission::WebTasksManage,
+    )
+    .await?;
     if !schedule::remove(&state.store, &schedule_name(task.id)).await? {
         return Err(ApiError::not_found("schedule"));
     }
