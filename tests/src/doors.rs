@@ -525,7 +525,9 @@ pub mod next {
             ));
             let events = data.trs.as_deref().unwrap_or_default();
             for (order, _, _) in events {
-                out.push_str(&format!("<trs:change rdf:resource=\"{root}/events/{order}\"/>"));
+                out.push_str(&format!(
+                    "<trs:change rdf:resource=\"{root}/events/{order}\"/>"
+                ));
             }
             out.push_str("<trs:previous rdf:resource=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#nil\"/></trs:ChangeLog></trs:changeLog></trs:TrackedResourceSet>");
             for (order, kind, n) in events {
@@ -539,7 +541,9 @@ pub mod next {
             numbers.sort_unstable();
             out.push_str(&format!("<ldp:DirectContainer rdf:about=\"{root}/base\">"));
             for n in numbers.iter().skip(page * 25).take(25) {
-                out.push_str(&format!("<rdfs:member rdf:resource=\"{base}/rm/oslc/rm/req{n:02}\"/>"));
+                out.push_str(&format!(
+                    "<rdfs:member rdf:resource=\"{base}/rm/oslc/rm/req{n:02}\"/>"
+                ));
             }
             out.push_str("</ldp:DirectContainer>");
             if (page + 1) * 25 < numbers.len() {
