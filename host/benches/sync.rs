@@ -129,6 +129,7 @@ async fn sync(database_url: &str, base: &str) -> f64 {
         config: &config,
         base_url: base,
         allow_private_network: true,
+        origins: &Default::default(),
         credential_kind: "anonymous",
         secret_id: None,
     };

@@ -12,7 +12,8 @@ async fn an_action_runs_from_the_command_line() {
     assert_eq!(
         listed,
         "ACTION  DESCRIPTION\n\
-         echo    Returns its input unchanged.\n"
+         echo    Returns its input unchanged.\n\
+         fetch   GETs `path` under the service origin `origin`, or the absolute `url`; answers the status and body.\n"
     );
 
     let out = cli(
@@ -49,7 +50,7 @@ async fn an_action_runs_from_the_command_line() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(!unknown.status.success());
     assert!(
-        stderr.contains("no action \"archive\" (actions: echo)"),
+        stderr.contains("no action \"archive\" (actions: echo, fetch)"),
         "{stderr}"
     );
 

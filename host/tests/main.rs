@@ -10,6 +10,7 @@ mod data_dir;
 mod docs_links;
 mod migrations;
 mod oidc_cli;
+mod page_deletions;
 mod plugin_cli;
 mod plugin_contract;
 mod plugin_egress;

@@ -19,7 +19,7 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
         write(
             &format!("plugin-{v}.toml"),
             format!(
-                "id = \"hostile\"\nversion = \"0.1.0-hostile.{v}\"\nwit = \"0.2.0\"\nname = \"Hostile\"\n\
+                "id = \"hostile\"\nversion = \"0.1.0-hostile.{v}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
                  allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
             )
             .as_bytes(),
@@ -73,7 +73,7 @@ async fn plugin_commands_sign_install_and_manage_a_plugin() {
     // that signed it, and a component of another world is not signed.
     let (ok, out, err) = agentic(&["plugin", "verify", "hostile-1.agp", "--key", &public]);
     assert!(
-        ok && out.contains("hostile 0.1.0-hostile.1 (contract 0.2.0)"),
+        ok && out.contains("hostile 0.1.0-hostile.1 (contract 0.3.0)"),
         "{out}{err}"
     );
     let other = write("other.wasm", &support::wasm("not_a_connector"));

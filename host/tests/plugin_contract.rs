@@ -1,8 +1,10 @@
 //! The host serves every contract version it lists: a component built against the frozen
 //! `agentic:connector@0.1.0` (`plugins/contract-0-1`, wit-bindgen without the SDK) still
 //! installs, checks, reads and invokes, and the reason the host refused one of its requests
-//! still reaches the error (0.1.0 cannot ask for it: the host adds it). A manifest naming
-//! another version than the component's imports is refused at install.
+//! still reaches the error (0.1.0 cannot ask for it: the host adds it); one built against the
+//! frozen 0.2.0 (`plugins/contract-0-2`), whose `record-data` has no `deleted` case, is read in
+//! its own page shape. A manifest naming another version than the component's imports is
+//! refused at install.
 
 use crate::support::{load, wasm};
 
@@ -45,9 +47,45 @@ async fn components_are_run_with_the_contract_version_they_import() {
     let old = load(&rt, "contract_0_1");
     assert_eq!(old.contract(), Some(WitVersion::V0_1));
     assert_eq!(old.wit_version(), WitVersion::V0_1);
+    let frozen = load(&rt, "contract_0_2");
+    assert_eq!(frozen.contract(), Some(WitVersion::V0_2));
+    assert_eq!(frozen.wit_version(), WitVersion::V0_2);
     let sdk = load(&rt, "example");
-    assert_eq!(sdk.contract(), Some(WitVersion::V0_2));
-    assert_eq!(sdk.wit_version(), WitVersion::V0_2);
+    assert_eq!(sdk.contract(), Some(WitVersion::V0_3));
+    assert_eq!(sdk.wit_version(), WitVersion::V0_3);
+}
+
+#[tokio::test]
+async fn a_0_2_0_component_checks_reads_and_invokes_on_this_host() {
+    let rt = Runtime::new(Limits::default()).expect("engine");
+    let plugin = load(&rt, "contract_0_2");
+    let base = service().await;
+    let call = connection(&base);
+
+    // `host.base-url@0.2.0` answers the connection's.
+    let said = rt.check(&plugin, &call, "{}").await.expect("check");
+    assert_eq!(said, format!("GET {base}/: 204"));
+    let streams = rt.discover(&plugin, &call, "{}").await.expect("discover");
+    assert_eq!(streams[0].name, "items");
+    assert!(streams[0].incremental);
+
+    // Its pages are lifted in 0.2.0's shape: records, no deletions.
+    let mut reader = rt.reader(&plugin, &call);
+    let first = reader.read("{}", "items", None).await.expect("page 1");
+    let ids: Vec<&str> = first.records.iter().map(|r| r.external_id()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert_eq!(first.records[0].kind, "work_item");
+    assert!(first.deletions.is_empty());
+    assert_eq!((first.state.as_str(), first.has_more), ("1", true));
+    let second = reader.read("{}", "items", Some("1")).await.expect("page 2");
+    assert_eq!(second.records.len(), 1);
+    assert!(!second.has_more);
+
+    let echoed = rt
+        .invoke(&plugin, &call, "{}", "echo", r#"{"y":2}"#)
+        .await
+        .expect("invoke");
+    assert_eq!(echoed, r#"{"y":2}"#);
 }
 
 #[tokio::test]
@@ -171,4 +209,26 @@ async fn a_0_1_0_package_installs_and_runs_and_a_wrong_wit_field_is_refused() {
         .await
         .expect("read");
     assert_eq!(page.records.len(), 2);
+
+    // A 0.2.0 package installs too, and one claiming 0.3.0 for it is refused.
+    const MANIFEST_0_2: &str = include_str!("../../plugins/contract-0-2/plugin.toml");
+    let component = wasm("contract_0_2");
+    let claimed = MANIFEST_0_2.replace("wit = \"0.2.0\"", "wit = \"0.3.0\"");
+    let package = Package::build(&key, &claimed, &component).expect("package");
+    match registry.install(&Actor::default(), &package).await {
+        Err(RegistryError::Mismatch(m)) => assert!(
+            m.contains("the manifest says \"0.3.0\"")
+                && m.contains("built against agentic:connector@0.2.0"),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let package = Package::build(&key, MANIFEST_0_2, &component).expect("package");
+    registry
+        .install(&Actor::default(), &package)
+        .await
+        .expect("a 0.2.0 package installs");
+    let (manifest, plugin) = registry.active("contract-0-2").await.expect("active");
+    assert_eq!(manifest.wit, "0.2.0");
+    assert_eq!(plugin.wit_version(), WitVersion::V0_2);
 }

@@ -35,7 +35,7 @@ fn documented(docs: &Docs) -> bool {
 fn the_connector_world_exports_what_the_host_calls() {
     let (resolve, package) = load();
     let pkg = &resolve.packages[package];
-    assert_eq!(pkg.name.to_string(), "agentic:connector@0.2.0");
+    assert_eq!(pkg.name.to_string(), "agentic:connector@0.3.0");
     let world = &resolve.worlds[pkg.worlds["connector"]];
     let exports: Vec<String> = world
         .exports
@@ -60,7 +60,7 @@ fn the_connector_world_exports_what_the_host_calls() {
         "{imports:?}"
     );
     assert!(
-        imports.contains(&"agentic:connector/host@0.2.0".to_owned()),
+        imports.contains(&"agentic:connector/host@0.3.0".to_owned()),
         "{imports:?}"
     );
     // No filesystem, sockets or environment in the contract.
@@ -306,6 +306,28 @@ fn agent_0_2_0_changes_exactly_what_its_docs_say_since_0_1_0() {
     );
 }
 
+/// The same digest over `wit/frozen/0.2.0`: connectors built against `agentic:connector@0.2.0`
+/// are served from this copy (host/src/plugins/bindings.rs).
+const FROZEN_0_2_0_SHA256: &str =
+    "f9a2a64ca825ad2a26d13e43feed12b88a5fe1bab9afe4031b8377a6f58bd7bb";
+
+#[test]
+fn the_frozen_0_2_0_contract_is_unchanged_and_documented() {
+    let root = wit_dir().join("frozen/0.2.0");
+    let (digest, files) = digest_of(&root);
+    assert_eq!(
+        digest, FROZEN_0_2_0_SHA256,
+        "wit/frozen/0.2.0 changed ({files} files): released contracts are frozen"
+    );
+    let (resolve, package) = load_from(&root);
+    assert_eq!(
+        resolve.packages[package].name.to_string(),
+        "agentic:connector@0.2.0"
+    );
+    let missing = undocumented(&resolve, package);
+    assert!(missing.is_empty(), "undocumented 0.2.0 items: {missing:?}");
+}
+
 #[test]
 fn the_frozen_0_1_0_contract_is_unchanged() {
     let root = wit_dir().join("frozen/0.1.0");
@@ -443,19 +465,47 @@ fn shapes(resolve: &Resolve, package: wit_parser::PackageId) -> BTreeMap<String,
 }
 
 #[test]
-fn the_current_contract_only_adds_to_the_frozen_one() {
+fn the_frozen_0_2_0_contract_only_added_host_functions_to_0_1_0() {
     let (old, old_package) = load_from(&wit_dir().join("frozen/0.1.0"));
-    let (new, new_package) = load();
+    let (new, new_package) = load_from(&wit_dir().join("frozen/0.2.0"));
     let (old, new) = (shapes(&old, old_package), shapes(&new, new_package));
     for (item, shape) in &old {
         assert_eq!(
             new.get(item),
             Some(shape),
-            "{item} changed or went away since 0.1.0: only additions make a minor version"
+            "{item} changed between 0.1.0 and 0.2.0"
         );
     }
     let added: Vec<&String> = new.keys().filter(|k| !old.contains_key(*k)).collect();
-    // Additions are functions of the `host` interface (the host serves 0.1.0 plugins the same
-    // `types`, so the two versions share one set of Rust types).
+    // Functions of the `host` interface only: 0.1.0 and 0.2.0 share one set of Rust types.
     assert_eq!(added, ["host.base-url", "host.egress-refusal"], "{added:?}");
+}
+
+#[test]
+fn the_current_contract_only_adds_to_the_frozen_0_2_0() {
+    let (old, old_package) = load_from(&wit_dir().join("frozen/0.2.0"));
+    let (new, new_package) = load();
+    let (old, new) = (shapes(&old, old_package), shapes(&new, new_package));
+    let changed: Vec<&String> = old
+        .iter()
+        .filter(|(item, shape)| new.get(*item) != Some(*shape))
+        .map(|(item, _)| item)
+        .collect();
+    // `record-data` gained a case, at the end (cases are numbered by position), and `page`
+    // holds record-data: nothing else of 0.2.0 changed.
+    assert_eq!(changed, ["types.record-data"], "{changed:?}");
+    assert_eq!(
+        new["types.record-data"],
+        format!("{}, deleted(deleted-record)", old["types.record-data"])
+    );
+    let added: Vec<&String> = new.keys().filter(|k| !old.contains_key(*k)).collect();
+    assert_eq!(
+        added,
+        ["host.service-url", "types.deleted-record"],
+        "{added:?}"
+    );
+    assert_eq!(
+        new["types.deleted-record"],
+        "external-id: String, kind: record-kind"
+    );
 }

@@ -141,6 +141,7 @@ pub(crate) async fn example_connections(
             config: &config,
             base_url: "https://tracker.example.com",
             allow_private_network: false,
+            origins: &Default::default(),
             credential_kind: "anonymous",
             secret_id: None,
         };

@@ -55,7 +55,8 @@ pub use archive::{component_hash, Package, MAX_PACKAGE_BYTES};
 pub use component::{check, check_agent, check_connector, ComponentError, CONNECTOR_FUNCTIONS};
 pub use keys::{PublicKey, SigningKey};
 pub use manifest::{
-    valid_host_pattern, valid_id, Manifest, ManifestAction, PackageType, AGENT_NEEDS, AUTH_KINDS,
+    origin_problem, valid_host_pattern, valid_id, Manifest, ManifestAction, PackageType,
+    AGENT_NEEDS, AUTH_KINDS,
 };
 
 /// What is wrong with a package, its manifest or a key. The text is for the publisher signing

@@ -130,6 +130,13 @@ pub struct Manifest {
     /// Actions the plugin offers (connectors only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ManifestAction>,
+    /// Connectors only: service origins besides the connection's base URL, by name (`[origins]`,
+    /// e.g. `sheets = "https://sheets.googleapis.com/"`): requests under them are let through
+    /// with the connection's credential, as under the base URL; each connection may override
+    /// the URL (a proxy, a fake), and the connector reads the effective one with
+    /// `host.service-url` (contract 0.3.0). Each URL's host must match `allowed_hosts`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub origins: std::collections::BTreeMap<String, String>,
     /// Agents only: the permissions its platform calls may use, a subset of [`AGENT_NEEDS`]
     /// (absent = none). Connectors must leave it out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -168,6 +175,51 @@ pub fn valid_host_pattern(p: &str) -> bool {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
+}
+
+/// What is wrong with `url` as a service origin of a plugin that declared `allowed_hosts`, if
+/// anything: an absolute http(s) URL without user, password, query or fragment, on a declared
+/// host. The host checks it again, with the connection's override, when it builds the egress
+/// policy.
+pub fn origin_problem(url: &str, allowed_hosts: &[String]) -> Option<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return Some(format!("{url:?} is not an http or https URL"));
+    };
+    if url.len() > 2000 || url.contains(['?', '#', ' ']) {
+        return Some(format!(
+            "{url:?}: at most 2000 characters, without query, fragment or spaces"
+        ));
+    }
+    let authority = rest.split('/').next().unwrap_or_default();
+    if authority.contains('@') {
+        return Some(format!("{url:?} may not carry a user or password"));
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return Some(format!("{url:?} has no host"));
+    }
+    let declared = allowed_hosts.iter().any(|p| {
+        p == "*"
+            || p.eq_ignore_ascii_case(host)
+            || p.strip_prefix("*.").is_some_and(|d| {
+                host.len() > d.len() + 1
+                    && host[host.len() - d.len()..].eq_ignore_ascii_case(d)
+                    && host.as_bytes()[host.len() - d.len() - 1] == b'.'
+            })
+    });
+    if !declared {
+        return Some(format!(
+            "host {host} is not among allowed_hosts ({})",
+            allowed_hosts.join(", ")
+        ));
+    }
+    None
 }
 
 fn check_schema(field: &str, schema: &serde_json::Value) -> Result<(), PackageError> {
@@ -251,6 +303,20 @@ impl Manifest {
         if self.auth_kinds.is_empty() {
             return Err(manifest_error("auth_kinds", "name at least one"));
         }
+        if self.origins.len() > 16 {
+            return Err(manifest_error("origins", "at most 16 origins"));
+        }
+        for (name, url) in &self.origins {
+            if !valid_id(name) {
+                return Err(manifest_error(
+                    "origins",
+                    format!("name {name:?}: 2 to 64 lower-case letters, digits and '-'"),
+                ));
+            }
+            if let Some(why) = origin_problem(url, &self.allowed_hosts) {
+                return Err(manifest_error(&format!("origins.{name}"), why));
+            }
+        }
         for kind in &self.auth_kinds {
             if !AUTH_KINDS.contains(&kind.as_str()) {
                 return Err(manifest_error(
@@ -278,6 +344,12 @@ impl Manifest {
     }
 
     fn validate_agent(&self) -> Result<(), PackageError> {
+        if !self.origins.is_empty() {
+            return Err(manifest_error(
+                "origins",
+                "an agent has no connection, so no service origins; leave it out",
+            ));
+        }
         if !self.auth_kinds.is_empty() {
             return Err(manifest_error(
                 "auth_kinds",
@@ -356,6 +428,28 @@ name = "echo"
         assert!(bad(r#"type = "object""#, "type = 7").starts_with("config_schema:"));
         assert!(bad("name = \"Demo\"", "name = \"Demo\"\nextra = 1").contains("extra"));
         assert!(bad(r#"name = "echo""#, r#"name = "Echo!""#).starts_with("actions[0].name"));
+    }
+
+    #[test]
+    fn origins_are_named_http_urls_on_declared_hosts() {
+        let with = |origins: &str| format!("{MANIFEST}[origins]\n{origins}\n");
+        let m = Manifest::parse(&with(r#"sheets = "https://sheets.example.com/""#))
+            .expect("an origin on a declared host");
+        assert_eq!(m.origins["sheets"], "https://sheets.example.com/");
+        let bad = |origins: &str| match Manifest::parse(&with(origins)) {
+            Err(PackageError::Manifest(m)) => m,
+            other => panic!("{origins}: expected a manifest error, got {other:?}"),
+        };
+        let m = bad(r#"sheets = "https://sheets.googleapis.com/""#);
+        assert!(
+            m.starts_with("origins.sheets: host sheets.googleapis.com"),
+            "{m}"
+        );
+        assert!(bad(r#"sheets = "ftp://a.example.com/""#).starts_with("origins.sheets:"));
+        assert!(bad(r#"sheets = "https://u:p@a.example.com/""#).contains("user or password"));
+        assert!(bad(r#"Sheets = "https://a.example.com/""#).starts_with("origins: name"));
+        // `*.example.com` is a subdomain pattern: the bare domain is not under it.
+        assert!(bad(r#"xy = "https://example.com/""#).contains("not among allowed_hosts"));
     }
 
     const AGENT: &str = r#"type = "agent"

@@ -147,7 +147,19 @@ impl From<RecordKind> for wit::RecordKind {
 impl From<Page> for wit::Page {
     fn from(p: Page) -> Self {
         Self {
-            records: p.records.into_iter().map(Into::into).collect(),
+            // Deletions after the records: later entries win, so a record both updated and
+            // deleted in one page ends deleted.
+            records: p
+                .records
+                .into_iter()
+                .map(Into::into)
+                .chain(p.deleted.into_iter().map(|d| {
+                    wit::RecordData::Deleted(wit::DeletedRecord {
+                        external_id: d.external_id,
+                        kind: d.kind.into(),
+                    })
+                }))
+                .collect(),
             state: p.state,
             has_more: p.has_more,
         }

@@ -1,5 +1,5 @@
-//! Talking to the host besides HTTP: log lines, progress reports, the connection's base URL and
-//! why the host refused a request.
+//! Talking to the host besides HTTP: log lines, progress reports, the connection's base URL,
+//! the URLs of its named service origins, and why the host refused a request.
 //!
 //! In the component these call the contract's `host` interface; the host tags each line with
 //! plugin, connection and job, truncates and rate-limits them. Natively (tests) log lines and
@@ -61,6 +61,17 @@ pub fn base_url() -> Option<String> {
     imp::base_url()
 }
 
+/// The connection's URL of the service origin `name` that the plugin's manifest declares
+/// (`[origins]` in `plugin.toml`, e.g. `sheets = "https://sheets.googleapis.com/"`): the
+/// connection's override if it has one (a proxy, a fake in tests), else the manifest's URL.
+/// Requests under it are let through with the connection's credential, as under the base URL.
+/// `None` for a name the manifest does not declare, and when the call has no connection.
+/// Natively, the harness answers the origins it was given
+/// ([`crate::testing::Harness::with_service_url`]).
+pub fn service_url(name: &str) -> Option<String> {
+    imp::service_url(name)
+}
+
 /// Why the host refused the latest request of this call, in words for people (which rule: the
 /// base URL, the allowed hosts, a private address, the method, the request budget, no network
 /// in a try-out call); `None` when the host let it through, or natively. The SDK's HTTP client
@@ -93,6 +104,10 @@ mod imp {
         host::base_url()
     }
 
+    pub fn service_url(name: &str) -> Option<String> {
+        host::service_url(name)
+    }
+
     pub fn egress_refusal() -> Option<String> {
         host::egress_refusal()
     }
@@ -101,7 +116,9 @@ mod imp {
 #[cfg(not(target_arch = "wasm32"))]
 pub use imp::HostEvent;
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use imp::{credential_headers, take_events, with_base_url, with_credential};
+pub(crate) use imp::{
+    credential_headers, take_events, with_base_url, with_credential, with_service_urls,
+};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
@@ -127,6 +144,8 @@ mod imp {
         // The headers the host would add to each request of those calls (the connection's
         // credential, `crate::testing::Credential`); the native transport adds them.
         static CREDENTIAL: RefCell<Option<Vec<(String, String)>>> = const { RefCell::new(None) };
+        // The connection's service origins by name, during the harness's calls.
+        static ORIGINS: RefCell<Vec<(String, String)>> = const { RefCell::new(Vec::new()) };
     }
 
     pub fn log(level: LogLevel, message: &str) {
@@ -144,6 +163,31 @@ mod imp {
 
     pub fn base_url() -> Option<String> {
         BASE_URL.with(|url| url.borrow().clone())
+    }
+
+    pub fn service_url(name: &str) -> Option<String> {
+        ORIGINS.with(|origins| {
+            origins
+                .borrow()
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, url)| url.clone())
+        })
+    }
+
+    /// Runs `call` with `origins` as the connection's service origins (the previous ones are
+    /// restored after, even if `call` panics).
+    pub fn with_service_urls<T>(origins: Vec<(String, String)>, call: impl FnOnce() -> T) -> T {
+        struct Restore(Vec<(String, String)>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = std::mem::take(&mut self.0);
+                ORIGINS.with(|o| *o.borrow_mut() = previous);
+            }
+        }
+        let previous = ORIGINS.with(|current| current.replace(origins));
+        let _restore = Restore(previous);
+        call()
     }
 
     /// The native transport refuses nothing.

@@ -1,7 +1,7 @@
 //! # agentic-sdk: connector plugins for the Agentic host
 //!
 //! A connector is a WebAssembly component (`wasm32-wasip2`) implementing the contract
-//! `agentic:connector@0.2.0` (see `wit/connector.wit` and `docs/plugin-contract.md`). This crate
+//! `agentic:connector@0.3.0` (see `wit/connector.wit` and `docs/plugin-contract.md`). This crate
 //! hides the generated bindings: implement [`Connector`] on a type, describe it in `plugin.toml`,
 //! call [`register_connector!`], and build. The same code runs natively in `cargo test` through
 //! the `testing` module, against a fake service, with the acceptance suite every plugin must pass.
@@ -15,7 +15,7 @@
 //! const MANIFEST: &str = r#"
 //! id = "counter"
 //! version = "0.1.0"
-//! wit = "0.2.0"
+//! wit = "0.3.0"
 //! name = "Counter"
 //! description = "Counts to `to`, two per page."
 //! allowed_hosts = []
@@ -54,7 +54,7 @@
 //!         let records = (after + 1..=end)
 //!             .map(|n| WorkItem { external_id: n.to_string(), title: format!("#{n}"), ..Default::default() }.into())
 //!             .collect();
-//!         Ok(Page { records, state: end.to_string(), has_more: end < config.to })
+//!         Ok(Page { records, state: end.to_string(), has_more: end < config.to, ..Page::default() })
 //!     }
 //! }
 //!
@@ -78,7 +78,8 @@
 //!
 //! - [`Connector`] and [`register_connector!`] (`connector`): what a plugin implements and how
 //!   it becomes the component's exports.
-//! - [`ConnectorSpec`], [`StreamSpec`], [`Page`], … (`types`), the records ([`WorkItem`],
+//! - [`ConnectorSpec`], [`StreamSpec`], [`Page`] (with the [`Deleted`] records an incremental
+//!   read reports), … (`types`), the records ([`WorkItem`],
 //!   [`Document`], …, [`RecordData`]) and their JSON projection (`records`), and [`Error`]: the
 //!   contract's types in Rust.
 //! - [`Manifest`] (`manifest`): `plugin.toml`, the single source of id, version, configuration
@@ -86,8 +87,8 @@
 //! - [`http`]: a blocking HTTP client over `wasi:http`, with JSON, pagination and the
 //!   status-to-error mapping (including `Retry-After`).
 //! - [`host`]: the host interface: [`log`], [`progress`], the connection's [`base_url`] (where
-//!   the service lives: connectors do not ask for it in their configuration) and
-//!   [`host::egress_refusal`].
+//!   the service lives: connectors do not ask for it in their configuration), the URLs of the
+//!   service origins the manifest names ([`service_url`]) and [`host::egress_refusal`].
 //! - `testing` (native builds only): harness, fake HTTP server, acceptance suite.
 //!
 //! Credentials are never the connector's business: the host stores them, adds them to every
@@ -131,13 +132,15 @@ pub mod wit;
 
 pub use connector::Connector;
 pub use error::Error;
-pub use host::{base_url, log, progress};
+pub use host::{base_url, log, progress, service_url};
 pub use manifest::{is_semver, is_valid_id, Manifest, WIT_VERSION};
 pub use records::{
     Attributes, Comment, Document, Person, RawRecord, RecordData, Requirement, TraceLink,
     UnixMillis, WorkItem,
 };
-pub use types::{ActionSpec, AuthKind, ConnectorSpec, LogLevel, Page, RecordKind, StreamSpec};
+pub use types::{
+    ActionSpec, AuthKind, ConnectorSpec, Deleted, LogLevel, Page, RecordKind, StreamSpec,
+};
 
 /// Re-exported so plugins can write `agentic_sdk::serde_json::json!` without their own
 /// dependency, and so its version always matches the SDK's `Value`.

@@ -9,7 +9,7 @@
 //! const MANIFEST: &str = r#"
 //! id = "demo"
 //! version = "1.0.0"
-//! wit = "0.2.0"
+//! wit = "0.3.0"
 //! name = "Demo"
 //! description = "A demonstration."
 //! allowed_hosts = ["api.demo.example"]
@@ -33,7 +33,7 @@ use crate::types::{ActionSpec, AuthKind, ConnectorSpec};
 
 /// The version of the `agentic:connector` contract this SDK's bindings implement; a manifest's
 /// `wit` must name it.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 /// A parsed and checked `plugin.toml`. Streams are not in it: they come from code.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -59,6 +59,11 @@ pub struct Manifest {
     /// The actions, from `[[actions]]` tables.
     #[serde(default)]
     pub actions: Vec<ActionSpec>,
+    /// Service origins besides the connection's base URL, by name (`[origins]`, e.g.
+    /// `sheets = "https://sheets.googleapis.com/"`): each connection may override them, and
+    /// the connector asks for the effective URL with [`crate::service_url`].
+    #[serde(default)]
+    pub origins: std::collections::BTreeMap<String, String>,
 }
 
 impl Manifest {
@@ -113,6 +118,16 @@ impl Manifest {
             return Err(format!(
                 "allowed_hosts: {host:?} is not a host name, `*.domain` or `*`"
             ));
+        }
+        for (name, url) in &self.origins {
+            if !is_valid_id(name) {
+                return Err(format!(
+                    "origins: name {name:?}: use 2 to 64 lower-case letters, digits and '-'"
+                ));
+            }
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(format!("origins.{name}: {url:?} is not an http(s) URL"));
+            }
         }
         if self.auth_kinds.is_empty() {
             return Err(
@@ -205,7 +220,7 @@ mod tests {
     const GOOD: &str = r#"
 id = "example"
 version = "0.2.0"
-wit = "0.2.0"
+wit = "0.3.0"
 name = "Example"
 description = "One paragraph for administrators."
 allowed_hosts = ["*.example.com"]
@@ -252,7 +267,7 @@ type = "object"
     fn broken_manifests_are_refused_naming_the_field() {
         assert!(refused(&GOOD.replace("\"example\"", "\"Example!\"")).contains("id"));
         assert!(refused(&GOOD.replace("\"0.2.0\"", "\"0.2\"")).contains("version"));
-        assert!(refused(&GOOD.replace("wit = \"0.2.0\"", "wit = \"9.0.0\"")).contains("wit"));
+        assert!(refused(&GOOD.replace("wit = \"0.3.0\"", "wit = \"9.0.0\"")).contains("wit"));
         assert!(refused(&GOOD.replace("*.example.com", "https://x/")).contains("allowed_hosts"));
         assert!(refused(&GOOD.replace("\"anonymous\", \"bearer\"", "\"magic\"")).contains("magic"));
         assert!(refused(&format!("extra = 1\n{GOOD}")).contains("extra"));

@@ -41,6 +41,7 @@ fn page<T: Serialize>(records: Vec<RecordData>, state: &T, has_more: bool) -> Pa
         // A struct of strings and integers always serialises.
         state: serde_json::to_string(state).unwrap_or_default(),
         has_more,
+        deleted: Vec::new(),
     }
 }
 

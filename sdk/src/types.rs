@@ -166,17 +166,58 @@ impl RecordKind {
     }
 }
 
-/// One page of a stream: what `read` returns. The host stores the records and `state` in one
-/// transaction and calls `read` again with `state` while `has_more` is true.
+/// One page of a stream: what `read` returns. The host stores the records, the deletions and
+/// `state` in one transaction and calls `read` again with `state` while `has_more` is true.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Page {
     /// The records of this page.
     pub records: Vec<RecordData>,
+    /// Records of this stream that are gone at the source (deleted, trashed, no longer
+    /// visible), as an incremental read learns of them (a changes feed's removals, say): the
+    /// host marks each deleted in the page's transaction and unmirrors its document, rather
+    /// than waiting for the next full sync to notice. Sent after the page's records, so a
+    /// record listed here and in `records` ends deleted; one the host does not have is
+    /// ignored. [`Page::with_deleted`] adds one.
+    pub deleted: Vec<Deleted>,
     /// Opaque state for the next `read` (a cursor, a timestamp, …). The same state must always
     /// yield the page after it: no page skipped, no record repeated. Keep it small.
     pub state: String,
     /// Whether another page follows now; `false` ends this sync run.
     pub has_more: bool,
+}
+
+impl Page {
+    /// The same page, also reporting that the record `external_id` of `kind` is gone.
+    ///
+    /// ```
+    /// use agentic_sdk::{Deleted, Page, RecordKind};
+    /// let page = Page::default().with_deleted(Deleted::new("file-9", RecordKind::Document));
+    /// assert_eq!(page.deleted[0].external_id, "file-9");
+    /// ```
+    pub fn with_deleted(mut self, deleted: Deleted) -> Self {
+        self.deleted.push(deleted);
+        self
+    }
+}
+
+/// A record the service says is gone: its external id, as its records carried it, and the
+/// model it was stored as (a stream holds one kind, so usually the stream's).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Deleted {
+    /// The service's id of the record that is gone.
+    pub external_id: String,
+    /// Its internal model.
+    pub kind: RecordKind,
+}
+
+impl Deleted {
+    /// The record `external_id` of `kind` is gone.
+    pub fn new(external_id: impl Into<String>, kind: RecordKind) -> Self {
+        Self {
+            external_id: external_id.into(),
+            kind,
+        }
+    }
 }
 
 /// Severity of a log line sent to the host.

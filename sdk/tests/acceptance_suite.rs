@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 const MANIFEST: &str = r#"
 id = "flawed"
 version = "1.0.0"
-wit = "0.2.0"
+wit = "0.3.0"
 name = "Flawed"
 description = "Breaks on request."
 allowed_hosts = ["*"]
@@ -106,6 +106,7 @@ impl Connector for Flawed {
                 records,
                 state: "0".into(),
                 has_more: true,
+                deleted: Vec::new(),
             });
         }
         // `skip-page`: the first page hands on a state past the second page, as a connector
@@ -125,6 +126,7 @@ impl Connector for Flawed {
             records,
             state,
             has_more: next < total,
+            deleted: Vec::new(),
         })
     }
 

@@ -37,7 +37,8 @@ async fn strict_echo(app: &TestApp, admin: &str, owner: i64) -> (i64, i64) {
         manifest.contains(loose),
         "the example's echo output schema changed"
     );
-    let manifest = manifest.replace(loose, &format!("{loose}\nrequired = [\"echo\"]"));
+    // The first action is `echo`: only its output schema.
+    let manifest = manifest.replacen(loose, &format!("{loose}\nrequired = [\"echo\"]"), 1);
     app.install_plugin(admin, &manifest, &plugin_wasm("example"))
         .await;
     let project = app.project("Strict", owner, &[]).await;

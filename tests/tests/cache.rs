@@ -280,7 +280,7 @@ impl Publisher {
 
 fn hostile_manifest(n: u8) -> String {
     format!(
-        "id = \"hostile\"\nversion = \"0.1.0-hostile.{n}\"\nwit = \"0.2.0\"\nname = \"Hostile\"\n\
+        "id = \"hostile\"\nversion = \"0.1.0-hostile.{n}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
          allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
     )
 }

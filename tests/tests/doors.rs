@@ -338,20 +338,24 @@ stories! {
             seen.next.trs_reads.clear();
         }
         let r = sync(&app, &pm.token, project, cid).await;
-        assert_eq!(r["oslc-requirements"], json!({"records": 1, "pages": 1, "deleted": 0}));
+        assert_eq!(r["oslc-requirements"], json!({"records": 1, "pages": 1, "deleted": 1}),
+            "the edit stored, the Deletion event applied in the same run");
         let reads = jazz.seen().next.trs_reads.clone();
         assert!(!reads.iter().any(|p| p.starts_with("/rm/trs2/base")), "{reads:?}");
         let fetched: Vec<&String> = reads.iter().filter(|p| p.starts_with("/rm/oslc/rm/")).collect();
         assert_eq!(fetched, ["/rm/oslc/rm/req10", "/rm/oslc/rm/req10"], "once per stream");
         let got = by_id(&app, &pm.token, project, "requirements", cid).await;
         assert_eq!(got[&format!("{}/rm/oslc/rm/req10", jazz.url)]["title"], "Req10 revised");
-        // The deletion waits for a full sync (the SDK has no per-record deletion).
-        assert_eq!(got[&format!("{}/rm/oslc/rm/req30", jazz.url)]["deleted"], false);
+        // The Deletion event marked requirement 30 deleted at once (contract 0.3.0).
+        assert_eq!(got[&format!("{}/rm/oslc/rm/req30", jazz.url)]["deleted"], true);
+        assert_eq!(got.values().filter(|r| r["deleted"] == true).count(), 1, "exactly that one");
+        assert_mirrors_next(&app, &pm.token, project, cid, &jazz).await;
+        // A full sync then finds nothing more to delete among the requirements.
         let started = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
             json!({"stream": "oslc-requirements", "mode": "full"})).await;
         started.expect(202);
         let job = app.finished_job(&pm.token, started.json["job"]["id"].as_i64().expect("id")).await;
-        assert_eq!(job["result"]["deleted"], 1, "{job}");
+        assert_eq!(job["result"]["deleted"], 0, "{job}");
         assert_mirrors_next(&app, &pm.token, project, cid, &jazz).await;
     }
 

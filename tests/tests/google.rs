@@ -21,9 +21,9 @@ use serde_json::{json, Value};
 use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_documents};
 
 /// Installs the Google component signed by a newly trusted publisher and enables it in a new
-/// project owned by `owner`. The shipped manifest allows only `www.googleapis.com`; the fake
-/// lives on 127.0.0.1, so the package the test publisher signs allows that host too (the
-/// connection still has to be allowed private networks).
+/// project owned by `owner`. The shipped manifest allows only Google's hosts; the fake lives on
+/// 127.0.0.1, so the package the test publisher signs allows that host too (the connection
+/// still has to be allowed private networks, and its origins pointed at the fake).
 async fn project_with_google(app: &TestApp, admin: &str, owner: i64) -> i64 {
     let key = SigningKey::generate().expect("key").0;
     app.post(
@@ -38,8 +38,12 @@ async fn project_with_google(app: &TestApp, admin: &str, owner: i64) -> i64 {
     )
     .expect("manifest")
     .replace(
-        "allowed_hosts = [\"www.googleapis.com\"]",
-        "allowed_hosts = [\"www.googleapis.com\", \"127.0.0.1\"]",
+        "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\"]",
+        "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\", \"127.0.0.1\"]",
+    );
+    assert!(
+        manifest.contains("\"127.0.0.1\""),
+        "the manifest's allowed_hosts changed"
     );
     let package = Package::build(&key, &manifest, &plugin_wasm("google")).expect("package");
     app.raw(
@@ -93,6 +97,9 @@ async fn connect(
                 "plugin_id": "google", "name": "drive", "base_url": format!("{}/", fake.url),
                 "config": {"scope": "folder", "folder_id": Data::FOLDER, "page_size": 5},
                 "allow_private_network": true, "credential": credential,
+                // Sheets and Docs on the fake's origin of their own.
+                "origins": {"sheets": format!("{}/", fake.workspace_url),
+                            "docs": format!("{}/", fake.workspace_url)},
             }),
         )
         .await;
@@ -115,7 +122,7 @@ fn expected_files(d: &Data) -> BTreeMap<String, Value> {
                 data::DOC => ("text/markdown", text),
                 data::SHEET => (
                     "text/markdown",
-                    "| Name | Value |\n| --- | --- |\n| alpha | 1 |\n| with, comma | 2 |\n"
+                    "## Sheet1\n\n| Name | Value |\n| --- | --- |\n| alpha | 1 |\n| with, comma | 2 |\n\n## Zahlen | ✓\n\n| Jahr | Umsatz |\n| --- | --- |\n| 2025 | 1.234,50 € |\n| 2026 |  |\n"
                         .to_owned(),
                 ),
                 data::SLIDES => ("text/plain", text),
@@ -243,22 +250,25 @@ stories! {
         });
         let before = fake.google.seen().len();
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files"})).await;
-        assert_eq!(jobs["files"]["result"]["records"], 4, "{}", jobs["files"]);
+        // Two documents, and the trashed and the deleted file as deletions (contract 0.3.0).
+        assert_eq!(jobs["files"]["result"]["records"], 2, "{}", jobs["files"]);
+        assert_eq!(jobs["files"]["result"]["deleted"], 2, "{}", jobs["files"]);
         assert!(fake.google.seen()[before..].iter().all(|s| s.id != "drive.files.list"), "the changes feed, no listing");
         let files = synced_documents(&app, &pm.token, project, "files", false).await;
         assert_eq!((files["1F00000"]["title"].as_str(), files["1F00000"]["body"].as_str()), (Some("Umbenannt ✓"), Some("# Neu\n")));
         assert_eq!(files["1New"]["attributes"]["path"], json!(["Specs", "Deep – tief"]));
-        assert_eq!(files["1F00001"]["attributes"]["trashed"], true);
-        assert_eq!(files["1F00003"]["attributes"]["removed"], true);
+        assert!(!files.contains_key("1F00001") && !files.contains_key("1F00003"), "gone at once");
+        let all = synced_documents(&app, &pm.token, project, "files", true).await;
+        assert_eq!((all["1F00001"]["deleted"].as_bool(), all["1F00003"]["deleted"].as_bool()), (Some(true), Some(true)));
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "events"})).await;
         assert_eq!(jobs["events"]["result"]["records"], 9, "the calendar read again in full: {}", jobs["events"]);
         let events = synced_documents(&app, &pm.token, project, "events", false).await;
         assert_eq!(events.len(), 9, "nothing duplicated");
         assert_eq!(events["primary/evt1abc"]["title"], "Renamed");
 
-        // A full refresh marks the trashed and deleted files deleted for real.
+        // A full refresh finds nothing more to delete.
         let jobs = sync(&app, &pm.token, project, cid, json!({"stream": "files", "mode": "full"})).await;
-        assert_eq!(jobs["files"]["result"]["deleted"], 2, "{}", jobs["files"]);
+        assert_eq!(jobs["files"]["result"]["deleted"], 0, "{}", jobs["files"]);
         assert_files(&app, &pm.token, project, &fake).await;
         let all = synced_documents(&app, &pm.token, project, "files", true).await;
         assert_eq!((all["1F00001"]["deleted"].as_bool(), all["1F00003"]["deleted"].as_bool()), (Some(true), Some(true)));
@@ -293,9 +303,18 @@ stories! {
         let job = app.finished_job(&pm.token, id).await;
         assert_eq!(job["state"], "succeeded", "{job}");
 
-        // Every request fit Google's discovery documents and carried a token the host added.
+        // Rows appended to a Sheet through the Sheets API, on the connection's `sheets` origin.
+        let appended = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/actions/append-rows"), &admin.token,
+            json!({"input": {"spreadsheet_id": "1F00004", "sheet": "Sheet1", "rows": [["gamma", 3]]}})).await;
+        appended.expect(200);
+        assert_eq!(appended.json["output"], json!({"updated_range": "'Sheet1'!A4:B4", "updated_rows": 1, "updated_cells": 2}));
+        assert_eq!(fake.google.with(|d| d.file("1F00004").map(|f| f.sheets[0].rows.len())), Some(4));
+
+        // Every request fit Google's discovery documents and carried a token the host added,
+        // on the Sheets and Docs origin as on Drive's.
         assert_eq!(fake.google.violations(), Vec::<String>::new());
         assert!(fake.google.seen().iter().all(|s| s.authorization.as_deref().is_some_and(|a| a.starts_with("Bearer at-"))));
+        assert!(fake.google.seen().iter().any(|s| s.id == "sheets.spreadsheets.values.batchGet"));
         assert_secret_nowhere(&app, &pm.token, project, &secrets(&provider)).await;
     }
 

@@ -20,7 +20,7 @@ fn example_manifest() -> String {
 /// The hostile plugin's manifest for a version (its spec() version is `0.1.0-hostile.N`).
 fn hostile_manifest(version: &str) -> String {
     format!(
-        "id = \"hostile\"\nversion = \"{version}\"\nwit = \"0.2.0\"\nname = \"Hostile\"\n\
+        "id = \"hostile\"\nversion = \"{version}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
          allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
     )
 }
@@ -86,7 +86,7 @@ stories! {
         r.expect(201);
         assert_eq!(r.json["id"], "example");
         assert_eq!(r.json["versions"][0]["publisher"], "acme");
-        assert_eq!(r.json["versions"][0]["wit"], "0.2.0");
+        assert_eq!(r.json["versions"][0]["wit"], "0.3.0");
         assert_eq!(r.json["versions"][0]["sha256"].as_str().map(str::len), Some(64));
         let version = r.json["active_version"].as_str().expect("version").to_owned();
 
@@ -198,7 +198,7 @@ stories! {
         let r = upload(&app, "/api/v1/plugins", &admin.token, forged).await;
         refused(&r, "plugin.sig", "does not match");
 
-        let future = manifest.replace("wit = \"0.2.0\"", "wit = \"9.0.0\"");
+        let future = manifest.replace("wit = \"0.3.0\"", "wit = \"9.0.0\"");
         assert_ne!(future, manifest);
         let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&future, &example)).await;
         refused(&r, "plugin.toml", "not supported");

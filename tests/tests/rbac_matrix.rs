@@ -392,7 +392,7 @@ impl PluginFixture {
             .await;
         r.expect(201);
         let wasm = agentic_tests::plugin_wasm("hostile");
-        let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.2.0\"\n\
+        let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.3.0\"\n\
                         name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n";
         Self {
             package: Package::build(&key, manifest, &wasm).expect("package"),

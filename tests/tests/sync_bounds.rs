@@ -11,7 +11,7 @@ use serde_json::json;
 /// Installs the hostile connector, enables it in a new project owned by `owner`, and creates a
 /// connection; returns the connection's sync URL.
 async fn hostile_connection(app: &TestApp, admin: &str, owner: &str, owner_id: i64) -> String {
-    let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.2.0\"\n\
+    let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.3.0\"\n\
                     name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n\
                     [config_schema]\n";
     app.install_plugin(admin, manifest, &plugin_wasm("hostile"))

@@ -1,6 +1,8 @@
 //! Connections: a project's configured use of a plugin against one service, with a write-only
 //! credential kept in the vault, and `check` through the mediated egress path.
 
+use std::collections::BTreeMap;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
@@ -13,6 +15,7 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::connection_check::{before_saving, checkable, CheckResult, SaveQuery};
+use super::connection_origins::{self as origins, OriginView, Rules};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::plugins::validate_config;
@@ -59,7 +62,11 @@ async fn view(state: &AppState, c: Connection) -> ApiResult<ConnectionView> {
         }
         _ => None,
     };
+    // Without the manifest (the plugin was uninstalled) the overrides alone are shown.
+    let manifest = state.plugins.manifest(&c.plugin_id).await.ok();
+    let origins = origins::view(manifest.as_ref(), &c);
     let mut view = ConnectionView::from(c);
+    view.origins = origins;
     if let Some((status, detail)) = session {
         view.credential.status = Some(status);
         view.credential.detail = detail;
@@ -89,6 +96,10 @@ struct ConnectionView {
     base_url: String,
     /// Whether the plugin may reach private and loopback addresses.
     allow_private_network: bool,
+    /// The service origins the plugin declares besides the base URL (`[origins]` of its
+    /// manifest), by name, at the connection's override or the manifest's URL: requests under
+    /// them are let through with the credential, as under the base URL.
+    origins: BTreeMap<String, OriginView>,
     credential: CredentialView,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
@@ -110,6 +121,7 @@ impl From<Connection> for ConnectionView {
             config: serde_json::from_str(&c.config).unwrap_or_default(),
             base_url: c.base_url,
             allow_private_network: c.allow_private_network,
+            origins: BTreeMap::new(),
             credential: CredentialView {
                 kind: c.credential_kind,
                 status: None,
@@ -142,6 +154,11 @@ struct CreateConnection {
     /// Administrators only.
     #[serde(default)]
     allow_private_network: bool,
+    /// Overrides of the service origins the plugin declares, by name (e.g. `{"sheets":
+    /// "https://sheets-proxy.acme.example/"}`): held to the base URL's rules; a private or
+    /// loopback address needs an Administrator and `allow_private_network`.
+    #[serde(default)]
+    origins: BTreeMap<String, String>,
     /// The credential, e.g. `{"kind": "bearer", "token": "…"}`; every kind is in docs/API.md.
     /// Write-only.
     credential: CredentialInput,
@@ -164,6 +181,12 @@ impl Validate for CreateConnection {
         c.line("name", &self.name, 1, 100)
             .line("plugin_id", &self.plugin_id, 1, 64)
             .line("base_url", &self.base_url, 1, 2000);
+        let overrides = self
+            .origins
+            .iter()
+            .map(|(name, url)| (name.clone(), Some(url.clone())))
+            .collect();
+        origins::shape(&overrides, &mut c);
         credential_problems(
             &self.credential,
             &self.base_url,
@@ -186,6 +209,10 @@ struct UpdateConnection {
     #[schema(min_length = 1, max_length = 2000, format = "line")]
     base_url: Option<String>,
     allow_private_network: Option<bool>,
+    /// Origin overrides to set (a URL) or remove (`null`); names left out stay as they are.
+    /// Changing one where a credential is stored needs the credential again.
+    #[schema(value_type = Option<Object>)]
+    origins: Option<BTreeMap<String, Option<String>>>,
     credential: Option<CredentialInput>,
 }
 
@@ -197,6 +224,9 @@ impl Validate for UpdateConnection {
         }
         if let Some(url) = &self.base_url {
             c.line("base_url", url, 1, 2000);
+        }
+        if let Some(overrides) = &self.origins {
+            origins::shape(overrides, &mut c);
         }
         c.finish()
     }
@@ -331,7 +361,7 @@ async fn create_connection(
     let body = body.parse().await?;
     private_network_allowed(&who, body.allow_private_network)?;
     let kind = body.credential.kind();
-    admit(
+    let manifest = admit(
         &state,
         path.id,
         &body.plugin_id,
@@ -340,6 +370,14 @@ async fn create_connection(
         &body.base_url,
     )
     .await?;
+    let rules = Rules {
+        who: &who,
+        manifest: &manifest,
+        base_url: &body.base_url,
+        allow_private: body.allow_private_network,
+        credential_kind: kind,
+    };
+    origins::admit(&rules, &body.origins, &BTreeMap::new())?;
     credential_transport(kind, &body.base_url, body.allow_private_network)?;
     let now = state.now();
     let secret_id = match body.credential.secret() {
@@ -351,6 +389,7 @@ async fn create_connection(
         config: &body.config.to_string(),
         base_url: &body.base_url,
         allow_private_network: body.allow_private_network,
+        origins: &body.origins,
         credential_kind: kind,
         secret_id,
     };
@@ -396,6 +435,7 @@ async fn create_connection(
     let detail = serde_json::json!({
         "project_id": path.id, "plugin_id": connection.plugin_id, "name": connection.name,
         "credential_kind": kind, "allow_private_network": connection.allow_private_network,
+        "origins": connection.origins,
     });
     record(
         &state,
@@ -442,6 +482,7 @@ fn draft(
         config: f.config.to_owned(),
         base_url: f.base_url.to_owned(),
         allow_private_network: f.allow_private_network,
+        origins: f.origins.clone(),
         credential_kind: f.credential_kind.to_owned(),
         secret_id: f.secret_id,
         created_at: now,
@@ -511,11 +552,23 @@ async fn update_connection(
             "changing base_url needs the credential again (the stored one was given for the old URL)",
         ));
     }
+    // The same for the service origins, where the credential goes too.
+    let new_origins = match &body.origins {
+        Some(changes) => origins::merged(&current.origins, changes),
+        None => current.origins.clone(),
+    };
+    let origins_move = new_origins != current.origins;
+    if origins_move && current.secret_id.is_some() && body.credential.is_none() {
+        return Err(ApiError::field(
+            "credential",
+            "changing origins needs the credential again (the stored one was given for the old URLs)",
+        ));
+    }
     // Where private addresses are allowed, only an Administrator decides where the plugin goes.
     let stays_private = body
         .allow_private_network
         .unwrap_or(current.allow_private_network);
-    private_network_allowed(&who, moves && stays_private)?;
+    private_network_allowed(&who, (moves || origins_move) && stays_private)?;
     let config = match &body.config {
         Some(c) => c.clone(),
         None => serde_json::from_str(&current.config).unwrap_or_default(),
@@ -525,7 +578,7 @@ async fn update_connection(
         Some(credential) => credential.kind().to_owned(),
         None => current.credential_kind.clone(),
     };
-    admit(
+    let manifest = admit(
         &state,
         path.id,
         &current.plugin_id,
@@ -534,6 +587,14 @@ async fn update_connection(
         &base_url,
     )
     .await?;
+    let rules = Rules {
+        who: &who,
+        manifest: &manifest,
+        base_url: &base_url,
+        allow_private: stays_private,
+        credential_kind: &kind,
+    };
+    origins::admit(&rules, &new_origins, &current.origins)?;
     credential_transport(&kind, &base_url, stays_private)?;
     if let Some(credential) = &body.credential {
         // Checked here, where the base URL and network the credential will be used with are known.
@@ -567,6 +628,7 @@ async fn update_connection(
         allow_private_network: body
             .allow_private_network
             .unwrap_or(current.allow_private_network),
+        origins: &new_origins,
         credential_kind: &kind,
         secret_id,
     };
@@ -604,7 +666,7 @@ async fn update_connection(
     }
     let detail = serde_json::json!({
         "credential_replaced": body.credential.is_some(), "credential_kind": kind,
-        "allow_private_network": updated.allow_private_network,
+        "allow_private_network": updated.allow_private_network, "origins": updated.origins,
     });
     record(
         &state,

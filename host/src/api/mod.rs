@@ -60,6 +60,8 @@ mod auth;
 mod backups;
 /// A connection's `check`: on demand and before saving.
 mod connection_check;
+/// A connection's named service origins: their view and the rules an override meets.
+mod connection_origins;
 /// Connections and their credentials.
 mod connections;
 /// OpenAPI document and the embedded Swagger UI.

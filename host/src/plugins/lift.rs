@@ -48,6 +48,9 @@ pub fn kind_name(kind: RecordKind) -> &'static str {
 pub struct Page {
     /// The records of the page, in the order the plugin returned them.
     pub records: Vec<Record>,
+    /// The records the page says are gone (contract 0.3.0), in the order the plugin returned
+    /// them.
+    pub deletions: Vec<Deletion>,
     /// The state to resume from after this page.
     pub state: String,
     /// Whether another page follows.
@@ -94,6 +97,30 @@ impl Record {
     /// WIT field names in snake_case, absent options `null`, embedded JSON as JSON).
     pub fn data(&self) -> &str {
         &self.text[self.ends[2]..]
+    }
+}
+
+/// A record the plugin says is gone (`record-data.deleted`, contract 0.3.0).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    /// The model of the record that is gone ([`kind_name`]).
+    pub kind: &'static str,
+    /// Its external id.
+    pub external_id: String,
+    /// How many of the page's [`Page::records`] came before it: a record of the same id after
+    /// it (a later entry) wins over the deletion.
+    pub after: usize,
+}
+
+impl Deletion {
+    /// Whether a later entry of `page`'s records names the same record again (it came back:
+    /// the deletion is void).
+    pub fn superseded(&self, records: &[Record]) -> bool {
+        records
+            .get(self.after..)
+            .unwrap_or_default()
+            .iter()
+            .any(|r| r.kind == self.kind && r.external_id() == self.external_id)
     }
 }
 
@@ -225,10 +252,29 @@ macro_rules! models {
             }
         )*
 
+        /// `record-data` of 0.1.0 and 0.2.0: the models.
         #[derive(ComponentType, Lift)]
         #[component(variant)]
         pub(super) enum RecordView {
             $( #[component(name = $case)] $variant($view), )*
+        }
+
+        /// `record-data` since 0.3.0: the models, or a deletion.
+        #[derive(ComponentType, Lift)]
+        #[component(variant)]
+        pub(super) enum RecordDataView {
+            $( #[component(name = $case)] $variant($view), )*
+            #[component(name = "deleted")]
+            Deleted(DeletedView),
+        }
+
+        impl From<RecordDataView> for Entry {
+            fn from(view: RecordDataView) -> Self {
+                match view {
+                    $( RecordDataView::$variant(v) => Entry::Record(RecordView::$variant(v)), )*
+                    RecordDataView::Deleted(d) => Entry::Deleted(d),
+                }
+            }
         }
 
         impl RecordView {
@@ -312,6 +358,36 @@ models! {
     "raw" Raw(RawView) {
         external_id "external-id": text,
         data "data": json,
+    }
+}
+
+/// `deleted-record` (0.3.0), its id as a span.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub(super) struct DeletedView {
+    #[component(name = "external-id")]
+    external_id: Span,
+    kind: RecordKind,
+}
+
+/// One entry of a page, whatever the contract version: a record, or (0.3.0) a deletion.
+pub(super) enum Entry {
+    Record(RecordView),
+    Deleted(DeletedView),
+}
+
+impl From<RecordView> for Entry {
+    fn from(view: RecordView) -> Self {
+        Entry::Record(view)
+    }
+}
+
+impl Entry {
+    fn text_bytes(&self) -> u64 {
+        match self {
+            Entry::Record(r) => r.text_bytes(),
+            Entry::Deleted(d) => u64::from(d.external_id.len),
+        }
     }
 }
 
@@ -466,34 +542,44 @@ impl Json<'_> {
     }
 }
 
-/// `page` as the contract declares it, strings as spans.
+/// `page` as the contract declares it, strings as spans; `R` is the version's `record-data`
+/// ([`RecordView`] before 0.3.0, [`RecordDataView`] since).
 #[derive(ComponentType, Lift)]
 #[component(record)]
-pub(super) struct PageView {
-    records: Vec<RecordView>,
+pub(super) struct PageView<R> {
+    records: Vec<R>,
     state: Span,
     #[component(name = "has-more")]
     has_more: bool,
 }
 
-impl PageView {
+impl<R: Into<Entry>> PageView<R> {
     /// Reads the page out of `memory` (the guest's, still holding what the spans cover).
-    fn read(&self, memory: &[u8]) -> Result<Page, LiftError> {
-        let text_bytes = u64::from(self.state.len)
-            + self.records.iter().map(RecordView::text_bytes).sum::<u64>();
+    fn read(self, memory: &[u8]) -> Result<Page, LiftError> {
+        let entries: Vec<Entry> = self.records.into_iter().map(Into::into).collect();
+        let text_bytes =
+            u64::from(self.state.len) + entries.iter().map(Entry::text_bytes).sum::<u64>();
         if text_bytes > memory.len() as u64 {
             return Err(LiftError::TooLarge {
                 size: text_bytes,
                 memory: memory.len(),
             });
         }
-        let records = self
-            .records
-            .iter()
-            .map(|view| record(view, memory))
-            .collect::<Result<_, _>>()?;
+        let mut records = Vec::with_capacity(entries.len());
+        let mut deletions = Vec::new();
+        for entry in &entries {
+            match entry {
+                Entry::Record(view) => records.push(record(view, memory)?),
+                Entry::Deleted(d) => deletions.push(Deletion {
+                    kind: kind_name(d.kind),
+                    external_id: d.external_id.read(memory)?.to_owned(),
+                    after: records.len(),
+                }),
+            }
+        }
         Ok(Page {
             records,
+            deletions,
             state: self.state.read(memory)?.to_owned(),
             has_more: self.has_more,
             text_bytes: usize::try_from(text_bytes).unwrap_or(usize::MAX),
@@ -585,31 +671,32 @@ fn record(view: &RecordView, memory: &[u8]) -> Result<Record, LiftError> {
     })
 }
 
-/// What `read` returns, lifted: the page read while the guest's memory still holds it.
-pub(super) struct Lifted(pub Page);
+/// What `read` returns, lifted: the page read while the guest's memory still holds it. `R` is
+/// the `record-data` of the component's contract version.
+pub(super) struct Lifted<R>(pub Page, std::marker::PhantomData<R>);
 
 // SAFETY: the ABI, flat representation and type check are exactly `PageView`'s (derived from
 // the contract by wasmtime's own macro); lifting lifts a `PageView` and only reads memory.
 #[allow(unsafe_code)]
-unsafe impl ComponentType for Lifted {
-    type Lower = <PageView as ComponentType>::Lower;
-    const ABI: CanonicalAbiInfo = <PageView as ComponentType>::ABI;
+unsafe impl<R: ComponentType> ComponentType for Lifted<R> {
+    type Lower = <PageView<R> as ComponentType>::Lower;
+    const ABI: CanonicalAbiInfo = <PageView<R> as ComponentType>::ABI;
 
     fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
-        <PageView as ComponentType>::typecheck(ty, types)
+        <PageView<R> as ComponentType>::typecheck(ty, types)
     }
 }
 
 // SAFETY: see `ComponentType for Lifted`.
 #[allow(unsafe_code)]
-unsafe impl Lift for Lifted {
+unsafe impl<R: Lift + Into<Entry>> Lift for Lifted<R> {
     fn linear_lift_from_flat(
         cx: &mut LiftContext<'_>,
         ty: InterfaceType,
         src: &Self::Lower,
     ) -> wasmtime::Result<Self> {
-        let view = PageView::linear_lift_from_flat(cx, ty, src)?;
-        Ok(Lifted(view.read(cx.memory())?))
+        let view = PageView::<R>::linear_lift_from_flat(cx, ty, src)?;
+        Ok(Lifted(view.read(cx.memory())?, std::marker::PhantomData))
     }
 
     fn linear_lift_from_memory(
@@ -617,7 +704,7 @@ unsafe impl Lift for Lifted {
         ty: InterfaceType,
         bytes: &[u8],
     ) -> wasmtime::Result<Self> {
-        let view = PageView::linear_lift_from_memory(cx, ty, bytes)?;
-        Ok(Lifted(view.read(cx.memory())?))
+        let view = PageView::<R>::linear_lift_from_memory(cx, ty, bytes)?;
+        Ok(Lifted(view.read(cx.memory())?, std::marker::PhantomData))
     }
 }

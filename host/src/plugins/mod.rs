@@ -36,7 +36,7 @@ pub use egress::{
     CredentialError, CredentialProvider, EgressLimits, EgressPolicy, StaticCredential,
 };
 pub use isolation::ShareLimits;
-pub use lift::{kind_name, Page, Record};
+pub use lift::{kind_name, Deletion, Page, Record};
 pub use runtime::{
     Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Reader, Runtime,
     WitVersion,

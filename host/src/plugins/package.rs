@@ -11,7 +11,7 @@ pub use agentic_package::{
 
 /// Connector contract versions this host runs. A package built against another one is refused
 /// at install.
-pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const SUPPORTED_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0", "0.3.0"];
 
 /// Agent contract versions (`agentic:agent`) this host runs.
 pub const SUPPORTED_AGENT_WIT_VERSIONS: &[&str] = &["0.1.0", "0.2.0"];

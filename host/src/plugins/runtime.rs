@@ -41,7 +41,7 @@ pub use bindings::types::{
     ConnectorSpec, Error as ConnectorError, LogLevel, RecordKind, StreamSpec,
 };
 
-use super::lift::{Lifted, Page};
+use super::lift::{Lifted, Page, RecordDataView, RecordView};
 
 /// Resource limits of every plugin call.
 #[derive(Debug, Clone)]
@@ -258,12 +258,17 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(engine_error)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(engine_error)?;
-        // Every served version's `host` interface: `…/host@0.1.0` and `…/host@0.2.0` are
+        // Every served version's `host` interface: `…/host@0.1.0`, `…/host@0.2.0`, … are
         // distinct names to wasmtime (0.x minor versions are not semver-compatible).
         bindings::host::add_to_linker::<GuestState, wasmtime::component::HasSelf<GuestState>>(
             &mut linker,
             |state| state,
         )
+        .map_err(engine_error)?;
+        bindings::v0_2::agentic::connector::host::add_to_linker::<
+            GuestState,
+            wasmtime::component::HasSelf<GuestState>,
+        >(&mut linker, |state| state)
         .map_err(engine_error)?;
         bindings::v0_1::agentic::connector::host::add_to_linker::<
             GuestState,
@@ -371,17 +376,23 @@ impl Runtime {
         }
     }
 
-    /// Links a component for the contract version it imports (the newest when it imports none
-    /// of ours: the exports are the same in every version).
+    /// Links a component for the contract version it imports. One that imports none of ours
+    /// is linked for the newest version whose exports it has: the exports are the same in every
+    /// version but for `read`'s page, which 0.3.0 extended.
     fn link(&self, name: &str, component: &Component) -> Result<Plugin, PluginError> {
         let contract = WitVersion::imported_by(&self.sandbox.engine, component)
             .map_err(PluginError::Invalid)?;
-        let version = contract.unwrap_or(WitVersion::NEWEST);
         let pre = self
             .linker
             .instantiate_pre(component)
             .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        let pre = bindings::ConnectorPre::new(version, pre).map_err(|e| {
+        let pre = match contract {
+            Some(version) => bindings::ConnectorPre::new(version, pre),
+            None => bindings::ConnectorPre::new(WitVersion::NEWEST, pre.clone())
+                .or_else(|_| bindings::ConnectorPre::new(WitVersion::V0_2, pre)),
+        }
+        .map_err(|e| {
+            let version = contract.unwrap_or(WitVersion::NEWEST);
             PluginError::Invalid(format!(
                 "does not implement the agentic:connector@{version} world: {e:#}"
             ))
@@ -497,9 +508,11 @@ fn spec_size(s: &ConnectorSpec) -> usize {
             .sum::<usize>()
 }
 
-/// The `read` export as called: config, stream, state in; a page lifted into rows out.
+/// The `read` export as called: config, stream, state in; a page lifted into rows out, in the
+/// shape of the component's contract version (0.3.0's `record-data` has `deleted`).
 type ReadParams<'a> = (&'a str, &'a str, Option<&'a str>);
-type ReadResults = (Result<Lifted, ConnectorError>,);
+type ReadResults = (Result<Lifted<RecordDataView>, ConnectorError>,);
+type OldReadResults = (Result<Lifted<RecordView>, ConnectorError>,);
 
 /// Reads consecutive pages of one stream of one connection through one instance.
 ///
@@ -586,12 +599,20 @@ impl Reader<'_> {
                             }
                         };
                         // Looked up each call: a typed lookup is cheap next to a page.
-                        let read = instance.get_typed_func::<ReadParams<'_>, ReadResults>(
-                            &mut store,
-                            &plugin.read,
-                        )?;
                         let params = (config.as_str(), stream.as_str(), state.as_deref());
-                        let (result,) = read.call_async(&mut store, params).await?;
+                        let result = if plugin.wit_version() == WitVersion::V0_3 {
+                            let read = instance.get_typed_func::<ReadParams<'_>, ReadResults>(
+                                &mut store,
+                                &plugin.read,
+                            )?;
+                            read.call_async(&mut store, params).await?.0.map(|l| l.0)
+                        } else {
+                            let read = instance.get_typed_func::<ReadParams<'_>, OldReadResults>(
+                                &mut store,
+                                &plugin.read,
+                            )?;
+                            read.call_async(&mut store, params).await?.0.map(|l| l.0)
+                        };
                         wasmtime::Result::Ok((instance, result))
                     })
                     .await;
@@ -615,7 +636,7 @@ impl Reader<'_> {
             })
             .await?;
         self.live = live;
-        let page = result?.0;
+        let page = result?;
         runtime.sandbox.cap(page.text_bytes)?;
         Ok(page)
     }

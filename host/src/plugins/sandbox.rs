@@ -151,12 +151,39 @@ impl bindings::host::Host for GuestState {
     fn egress_refusal(&mut self) -> Option<String> {
         self.egress.latest.refusal()
     }
+
+    fn service_url(&mut self, name: String) -> Option<String> {
+        let policy = self.egress.policy.as_ref()?;
+        policy.service_url(&name).map(ToString::to_string)
+    }
+}
+
+impl bindings::old::Host for GuestState {}
+
+/// `agentic:connector/host@0.2.0`: the same functions, minus those added since, in 0.2.0's
+/// types.
+impl bindings::v0_2::agentic::connector::host::Host for GuestState {
+    fn log(&mut self, level: bindings::old::LogLevel, message: String) {
+        bindings::host::Host::log(self, bindings::new_level(level), message);
+    }
+
+    fn progress(&mut self, done: u64, total: Option<u64>, message: String) {
+        bindings::host::Host::progress(self, done, total, message);
+    }
+
+    fn base_url(&mut self) -> Option<String> {
+        bindings::host::Host::base_url(self)
+    }
+
+    fn egress_refusal(&mut self) -> Option<String> {
+        bindings::host::Host::egress_refusal(self)
+    }
 }
 
 /// `agentic:connector/host@0.1.0`: the same functions, minus those added since.
 impl bindings::v0_1::agentic::connector::host::Host for GuestState {
-    fn log(&mut self, level: LogLevel, message: String) {
-        bindings::host::Host::log(self, level, message);
+    fn log(&mut self, level: bindings::old::LogLevel, message: String) {
+        bindings::host::Host::log(self, bindings::new_level(level), message);
     }
 
     fn progress(&mut self, done: u64, total: Option<u64>, message: String) {

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -21,6 +23,9 @@ pub struct Connection {
     pub base_url: String,
     /// Whether the plugin may reach private and loopback addresses (on-premises servers).
     pub allow_private_network: bool,
+    /// The connection's overrides of the service origins the plugin's manifest declares, by
+    /// name (the manifest's URL applies to the others).
+    pub origins: BTreeMap<String, String>,
     /// How it authenticates (`anonymous`, `api-token`, `basic`, `bearer`).
     pub credential_kind: String,
     /// The vault secret holding the credential.
@@ -32,7 +37,7 @@ pub struct Connection {
 }
 
 const COLUMNS: &str = "id, project_id, plugin_id, name, config, base_url, allow_private_network, \
-                       credential_kind, secret_id, created_at, updated_at";
+                       origins, credential_kind, secret_id, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Connection> {
     Ok(Connection {
@@ -43,6 +48,9 @@ fn from_row(row: &AnyRow) -> Result<Connection> {
         config: row.try_get("config")?,
         base_url: row.try_get("base_url")?,
         allow_private_network: row.try_get::<i64, _>("allow_private_network")? != 0,
+        // Written by this module only, from a map: unreadable text would be a corrupt row,
+        // and no overrides is the safe reading of it (the manifest's URLs apply).
+        origins: serde_json::from_str(&row.try_get::<String, _>("origins")?).unwrap_or_default(),
         credential_kind: row.try_get("credential_kind")?,
         secret_id: row.try_get("secret_id")?,
         created_at: row.try_get("created_at")?,
@@ -61,10 +69,18 @@ pub struct ConnectionFields<'a> {
     pub base_url: &'a str,
     /// Private network allowed.
     pub allow_private_network: bool,
+    /// Service origin overrides, by name.
+    pub origins: &'a BTreeMap<String, String>,
     /// Credential kind.
     pub credential_kind: &'a str,
     /// Vault secret.
     pub secret_id: Option<i64>,
+}
+
+/// The overrides as stored: a JSON object of name to URL.
+fn origins_json(origins: &BTreeMap<String, String>) -> String {
+    // A map of strings always serialises.
+    serde_json::to_string(origins).unwrap_or_else(|_| "{}".into())
 }
 
 impl Store {
@@ -79,8 +95,9 @@ impl Store {
     ) -> Result<Connection> {
         let row = sqlx::query(&format!(
             "INSERT INTO connections (project_id, plugin_id, name, config, base_url, \
-             allow_private_network, credential_kind, secret_id, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {COLUMNS}"
+             allow_private_network, credential_kind, secret_id, created_by, created_at, updated_at, \
+             origins) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING {COLUMNS}"
         ))
         .bind(project_id)
         .bind(plugin_id)
@@ -92,6 +109,7 @@ impl Store {
         .bind(f.secret_id)
         .bind(by)
         .bind(now)
+        .bind(origins_json(f.origins))
         .fetch_one(&self.pool)
         .await?;
         from_row(&row)
@@ -106,8 +124,8 @@ impl Store {
     ) -> Result<Connection> {
         let row = sqlx::query(&format!(
             "UPDATE connections SET name = $2, config = $3, base_url = $4, \
-             allow_private_network = $5, credential_kind = $6, secret_id = $7, updated_at = $8 \
-             WHERE id = $1 RETURNING {COLUMNS}"
+             allow_private_network = $5, credential_kind = $6, secret_id = $7, updated_at = $8, \
+             origins = $9 WHERE id = $1 RETURNING {COLUMNS}"
         ))
         .bind(id)
         .bind(f.name)
@@ -117,6 +135,7 @@ impl Store {
         .bind(f.credential_kind)
         .bind(f.secret_id)
         .bind(now)
+        .bind(origins_json(f.origins))
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;

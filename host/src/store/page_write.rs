@@ -1,5 +1,6 @@
 //! The write of one synced page: its records upserted on their source key, the documents
-//! mirrored from them, and the stream's state after it, in one transaction
+//! mirrored from them, the records it reports deleted (contract 0.3.0: marked deleted, their
+//! documents unmirrored), and the stream's state after it, in one transaction
 //! ([`super::Store::begin_page`], then [`PageWrite::store`]).
 //!
 //! The records go in bulk, in the statement each dialect takes best: on SQLite multi-row
@@ -12,7 +13,8 @@ use std::collections::HashMap;
 
 use sqlx::{Any, Transaction};
 
-use super::records::{NewRecord, SyncState};
+use super::job_attempts::Fence;
+use super::records::{DeletedRecord, NewRecord, SyncState};
 use super::{Backend, Result};
 use crate::clock::Millis;
 
@@ -39,7 +41,8 @@ impl PageWrite {
     }
 
     /// Writes the page's records (upserted on their source key), mirrors its documents, stores
-    /// the stream's state after it, and commits.
+    /// the stream's state after it, and commits: [`PageWrite::upsert`] then
+    /// [`PageWrite::commit`], for a page without deletions.
     pub async fn store(
         mut self,
         project_id: i64,
@@ -47,6 +50,22 @@ impl PageWrite {
         stream: &str,
         records: &[NewRecord<'_>],
         state: &SyncState,
+        now: Millis,
+    ) -> Result<()> {
+        self.upsert(project_id, connection_id, stream, records, state.cycle, now)
+            .await?;
+        self.commit(connection_id, stream, state, now).await
+    }
+
+    /// Writes the page's records (upserted on their source key, seen by full-refresh `cycle`)
+    /// and mirrors its documents.
+    pub async fn upsert(
+        &mut self,
+        project_id: i64,
+        connection_id: i64,
+        stream: &str,
+        records: &[NewRecord<'_>],
+        cycle: i64,
         now: Millis,
     ) -> Result<()> {
         // A page may name a record twice; one statement may not touch a row twice (PostgreSQL).
@@ -64,7 +83,7 @@ impl PageWrite {
             project_id,
             connection_id,
             stream,
-            cycle: state.cycle,
+            cycle,
             now,
         };
         match self.backend {
@@ -80,6 +99,61 @@ impl PageWrite {
         }
         super::synced_documents::mirror(&mut self.tx, project_id, connection_id, &unique, now)
             .await?;
+        Ok(())
+    }
+
+    /// Marks the records a page reports gone (contract 0.3.0) deleted and unmirrors their
+    /// documents; call it after [`PageWrite::upsert`], the caller having dropped deletions a
+    /// later record of the page supersedes. Returns how many records it marked: a deletion of
+    /// a record the store does not have (or of another kind, or deleted already) is none.
+    pub async fn delete(
+        &mut self,
+        connection_id: i64,
+        stream: &str,
+        deleted: &[DeletedRecord<'_>],
+        now: Millis,
+    ) -> Result<u64> {
+        let mut marked = 0;
+        for gone in deleted {
+            let n = sqlx::query(
+                "UPDATE records SET deleted = 1, synced_at = $5 WHERE connection_id = $1 \
+                 AND stream = $2 AND external_id = $3 AND kind = $4 AND deleted = 0",
+            )
+            .bind(connection_id)
+            .bind(stream)
+            .bind(&*gone.external_id)
+            .bind(gone.kind)
+            .bind(now)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected();
+            if n > 0 && gone.kind == "document" {
+                super::synced_documents::unmirror_one(
+                    &mut self.tx,
+                    connection_id,
+                    &gone.external_id,
+                )
+                .await?;
+            }
+            marked += n;
+        }
+        Ok(marked)
+    }
+
+    /// Stores `fence`'s checkpoint again (its lease confirmed once more), when what the page
+    /// did changes the totals the checkpoint holds (deletions are counted once marked).
+    pub async fn checkpoint(&mut self, fence: &Fence<'_>, now: Millis) -> Result<()> {
+        super::Store::hold_lease(&mut self.tx, fence, now).await
+    }
+
+    /// Stores the stream's state after the page and commits.
+    pub async fn commit(
+        mut self,
+        connection_id: i64,
+        stream: &str,
+        state: &SyncState,
+        now: Millis,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO sync_states (connection_id, stream, state, cycle, complete, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (connection_id, stream) DO UPDATE SET \

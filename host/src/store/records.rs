@@ -47,6 +47,16 @@ pub struct NewRecord<'a> {
     pub data: Cow<'a, str>,
 }
 
+/// A record a page reports gone at the source (contract 0.3.0): that record of the page's
+/// connection and stream, if it has this kind.
+#[derive(Debug, Clone)]
+pub struct DeletedRecord<'a> {
+    /// The model it was stored as.
+    pub kind: &'static str,
+    /// The service's id.
+    pub external_id: Cow<'a, str>,
+}
+
 /// A stored record.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
@@ -64,7 +74,7 @@ pub struct StoredRecord {
     pub external_id: String,
     /// The record as JSON.
     pub data: String,
-    /// Deleted at the source (seen missing by a full refresh).
+    /// Deleted at the source (seen missing by a full refresh, or reported gone by a page).
     pub deleted: bool,
     /// Last stored.
     pub synced_at: Millis,

@@ -8,7 +8,8 @@
 //! goes to the database blob store in that same transaction. A changed body makes a new
 //! version (history is kept, as for uploads); an unchanged one only refreshes title, tags and
 //! metadata. Documents whose records a full refresh found deleted are deleted with their
-//! versions and bytes ([`unmirror_deleted`]).
+//! versions and bytes ([`unmirror_deleted`]), and so is the document of a record a page reports
+//! deleted (contract 0.3.0, [`unmirror_one`]), in that page's transaction.
 //!
 //! Everything comes from a plugin, so everything is bounded like an upload's fields: title,
 //! tags, metadata size, and a content type limited to text types (a plugin cannot make the host
@@ -282,6 +283,41 @@ pub(super) async fn unmirror_deleted(
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    for key in blobs {
+        if let Ok(id) = key.parse::<i64>() {
+            sqlx::query("DELETE FROM blobs WHERE id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Deletes the document mirrored from record `external_id` of `connection_id` (one a page
+/// reported deleted), with its versions and bytes, in the page's transaction. Returns how many
+/// documents went (0 or 1).
+pub(super) async fn unmirror_one(
+    tx: &mut Transaction<'static, Any>,
+    connection_id: i64,
+    external_id: &str,
+) -> Result<u64> {
+    let blobs: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT v.blob_key FROM document_versions v JOIN documents d ON d.id = v.document_id \
+         WHERE d.source_connection_id = $1 AND v.blob_store = '{BLOB_STORE}' \
+         AND d.external_id = $2"
+    ))
+    .bind(connection_id)
+    .bind(external_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let deleted =
+        sqlx::query("DELETE FROM documents WHERE source_connection_id = $1 AND external_id = $2")
+            .bind(connection_id)
+            .bind(external_id)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
     for key in blobs {
         if let Ok(id) = key.parse::<i64>() {
             sqlx::query("DELETE FROM blobs WHERE id = $1")

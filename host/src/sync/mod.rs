@@ -10,7 +10,8 @@
 //! store is read again by the next attempt. Modes:
 //!
 //! - `incremental` continues from the stored state: a connector that supports it returns only
-//!   what changed since;
+//!   what changed since, and (contract 0.3.0) the records that are gone: each page's deletions
+//!   are marked in the page's transaction (`record-data.deleted`);
 //! - `full` reads everything from the start in a new cycle; when it completes, records the
 //!   cycle did not see are marked deleted. A full sync interrupted midway resumes its cycle.
 //!
@@ -44,11 +45,11 @@ use crate::jobs::{new_job, JobContext, JobError, JobFuture, JobHandler};
 use crate::plugins::package::Manifest;
 use crate::plugins::registry::Registry;
 use crate::plugins::runtime::{Plugin, Runtime, StreamSpec};
-use crate::plugins::Record;
 use crate::plugins::{Call, ConnectorError, EgressPolicy, PluginError};
+use crate::plugins::{Deletion, Record};
 use crate::store::connections::Connection;
 use crate::store::jobs::{Job, NewJob};
-use crate::store::records::{NewRecord, SyncState};
+use crate::store::records::{DeletedRecord, NewRecord, SyncState};
 use crate::store::{Store, StoreError};
 use crate::vault::credentials::VaultCredential;
 use crate::vault::sessions::{SessionTarget, Sessions};
@@ -90,7 +91,8 @@ pub struct SyncReport {
     pub records: u64,
     /// Pages read.
     pub pages: u64,
-    /// Records marked deleted (full mode).
+    /// Records marked deleted: reported gone by the connector's pages (contract 0.3.0), and
+    /// not seen by a completed full refresh.
     pub deleted: u64,
 }
 
@@ -104,6 +106,13 @@ pub fn connection_call(
     let mut policy = EgressPolicy::new(&manifest.allowed_hosts, &connection.base_url)
         .map_err(|e| format!("the connection's base URL is no longer allowed: {e}"))?
         .allow_private(connection.allow_private_network);
+    // The manifest's service origins, each at the connection's override if it has one. An
+    // override of a name the (upgraded) manifest no longer declares is ignored.
+    for (name, url) in effective_origins(manifest, connection) {
+        policy = policy
+            .origin(name, url)
+            .map_err(|e| format!("the connection's {e} is no longer allowed"))?;
+    }
     if let Some(secret_id) = connection.secret_id {
         let target = SessionTarget {
             secret_id,
@@ -117,6 +126,18 @@ pub fn connection_call(
         egress: Some(Arc::new(policy)),
         progress: None,
         connection: Some(connection.id),
+    })
+}
+
+/// The service origins of `connection`: every name its plugin's manifest declares, at the
+/// connection's override or else the manifest's URL.
+pub fn effective_origins<'a>(
+    manifest: &'a Manifest,
+    connection: &'a Connection,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    manifest.origins.iter().map(|(name, url)| {
+        let url = connection.origins.get(name).unwrap_or(url);
+        (name.as_str(), url.as_str())
     })
 }
 
@@ -341,15 +362,18 @@ impl SyncHandler {
             sync.state = Some(page.state);
             sync.complete = !page.has_more;
             let records: Vec<NewRecord<'_>> = page.records.iter().map(NewRecord::from).collect();
+            let deletions = live_deletions(&page.deletions, &page.records);
             // Fenced by the job's lease, with the totals after this page as its checkpoint.
-            let counted = SyncReport {
+            let mut counted = SyncReport {
                 records: report.records + records.len() as u64,
                 pages: report.pages + 1,
                 ..report
             };
             // A bound this page reaches ends the run once it is stored: nothing more is read.
+            // Deletions count as records: each is a statement in the page's transaction.
+            let entries = (records.len() + deletions.len()) as u64;
             let bound = if page.has_more {
-                run.stored(stream, records.len() as u64).err()
+                run.stored(stream, entries).err()
             } else {
                 None
             };
@@ -358,10 +382,25 @@ impl SyncHandler {
             let write = async {
                 let fence = ctx.fence_with(&counted);
                 let now = self.clock.now_ms();
-                let write = self.store.begin_page(fence.as_ref(), now).await?;
+                let mut write = self.store.begin_page(fence.as_ref(), now).await?;
                 let _ = leased.send(());
                 let (project, id) = (connection.project_id, connection.id);
-                write.store(project, id, stream, &records, &sync, now).await
+                write
+                    .upsert(project, id, stream, &records, sync.cycle, now)
+                    .await?;
+                let marked = write.delete(id, stream, &deletions, now).await?;
+                if marked > 0 {
+                    // The checkpoint counts the records really marked, in the same transaction.
+                    let after = SyncReport {
+                        deleted: counted.deleted + marked,
+                        ..counted
+                    };
+                    if let Some(fence) = ctx.fence_with(&after) {
+                        write.checkpoint(&fence, now).await?;
+                    }
+                }
+                write.commit(id, stream, &sync, now).await?;
+                Ok::<u64, StoreError>(marked)
             };
             // The next page is read while this one is stored, from the state this one ends
             // at, once the page's transaction holds the job's lease: an attempt that lost
@@ -376,9 +415,10 @@ impl SyncHandler {
                         .await,
                 )
             };
-            let next = beside(write, next)
+            let (marked, next) = beside(write, next)
                 .await
                 .map_err(|e| JobError::store("storing a page", e))?;
+            counted.deleted += marked;
             report = counted;
             metrics::counter!("agentic_sync_records_total").increment(records.len() as u64);
             tally.stored(report.records, report.pages);
@@ -398,7 +438,8 @@ impl SyncHandler {
             }
         }
         if mode == Mode::Full {
-            report.deleted = self
+            // Beside those the pages reported gone (counted as they were stored).
+            report.deleted += self
                 .store
                 .mark_unseen_deleted(
                     ctx.fence().as_ref(),
@@ -474,19 +515,39 @@ const STREAM_BUSY_RETRY_SECS: u64 = 5;
 /// call in it stops; the page it was reading is simply read again by the next run) and the
 /// write's error returned. A read that fails or is cancelled does not stop the write: the page
 /// already read is stored either way.
-async fn beside<T, E>(
-    write: impl Future<Output = Result<(), E>>,
+async fn beside<W, T, E>(
+    write: impl Future<Output = Result<W, E>>,
     read: impl Future<Output = T>,
-) -> Result<T, E> {
+) -> Result<(W, T), E> {
     let (mut write, mut read) = (std::pin::pin!(write), std::pin::pin!(read));
     tokio::select! {
         written = &mut write => {
-            written?;
-            Ok(read.await)
+            let written = written?;
+            Ok((written, read.await))
         }
         next = &mut read => {
-            write.await?;
-            Ok(next)
+            let written = write.await?;
+            Ok((written, next))
+        }
+    }
+}
+
+/// The `deletions` of a page to apply: those no later record of the page (`records`) brings
+/// back (entries of a page apply in order, so a record named after its deletion is not gone).
+fn live_deletions<'a>(deletions: &'a [Deletion], records: &[Record]) -> Vec<DeletedRecord<'a>> {
+    deletions
+        .iter()
+        .filter(|d| !d.superseded(records))
+        .map(DeletedRecord::from)
+        .collect()
+}
+
+/// A deletion in the store's shape, borrowed.
+impl<'a> From<&'a Deletion> for DeletedRecord<'a> {
+    fn from(deletion: &'a Deletion) -> Self {
+        Self {
+            kind: deletion.kind,
+            external_id: deletion.external_id.as_str().into(),
         }
     }
 }

@@ -142,5 +142,6 @@ pub fn read(config: &Config, stream: &str, state: Option<&str>) -> Result<Page, 
         records,
         state: format!("v1:{hash}:{end}"),
         has_more: end < total,
+        deleted: Vec::new(),
     })
 }

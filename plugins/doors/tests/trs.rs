@@ -1,10 +1,11 @@
 //! DOORS Next's Tracked Resource Set against the fake: discovery from `rootservices`, a first
 //! run that reads the base (paged) and gives what the OSLC queries give, later runs that walk
-//! the change log back to the cutoff and apply its events oldest first, the cutoff kept in the
-//! state across runs, and a truncated change log answered by reading the base again.
+//! the change log back to the cutoff and apply its events oldest first (a Deletion reported as
+//! the deletion of its requirement), the cutoff kept in the state across runs, and a truncated
+//! change log answered by reading the base again.
 
 use agentic_sdk::testing::Harness;
-use agentic_sdk::{Page, RecordData, Requirement};
+use agentic_sdk::{Page, RecordData, RecordKind, Requirement};
 use doors::DoorsConnector;
 use serde_json::{json, Value};
 
@@ -99,6 +100,22 @@ fn edits_arrive_by_the_change_log_oldest_first_and_the_cutoff_survives_runs() {
     dn.delete(9);
     dn.modify(2, "Req02 revised");
     let fetched = dn.requests("/rm/oslc/rm/req").len();
+    // The Deletion event is reported as the deletion of requirement 9 (its resource URL).
+    let pages = h
+        .read_all(&config(2), "oslc-requirements", Some(&state))
+        .unwrap();
+    let deleted: Vec<(String, RecordKind)> = pages
+        .iter()
+        .flat_map(|p| p.deleted.iter())
+        .map(|d| (d.external_id.clone(), d.kind))
+        .collect();
+    assert_eq!(deleted, [(dn.req_uri(9), RecordKind::Requirement)]);
+    let links = h.read_all(&config(2), "oslc-links", Some(&state)).unwrap();
+    assert!(
+        links.iter().all(|p| p.deleted.is_empty()),
+        "links cannot be named"
+    );
+    let fetched_before_run = dn.requests("/rm/oslc/rm/req").len();
     let (changed, state) = run(&h, 2, &state);
     let got: Vec<(&str, &str)> = changed
         .iter()
@@ -114,10 +131,11 @@ fn edits_arrive_by_the_change_log_oldest_first_and_the_cutoff_survives_runs() {
         "oldest first, requirement 4 once, the deleted one not emitted"
     );
     assert_eq!(
-        dn.requests("/rm/oslc/rm/req").len() - fetched,
+        dn.requests("/rm/oslc/rm/req").len() - fetched_before_run,
         3,
         "each changed resource fetched once, the deleted one not at all"
     );
+    assert!(fetched <= fetched_before_run);
     assert_eq!(
         dn.requests("/rm/trs2/base").len(),
         base_reads,
@@ -128,8 +146,7 @@ fn edits_arrive_by_the_change_log_oldest_first_and_the_cutoff_survives_runs() {
     // The next run starts after the cutoff: nothing again.
     let (none, _) = run(&h, 2, &state);
     assert!(none.is_empty());
-    // A full sync (no state) reads the base, which no longer lists requirement 9: the host
-    // marks it deleted.
+    // A full sync (no state) reads the base, which no longer lists requirement 9 either.
     let full = requirements(&h.read_all(&config(100), "oslc-requirements", None).unwrap());
     assert_eq!(full.len(), 12);
     assert!(!full.iter().any(|r| r.identifier == "9"));

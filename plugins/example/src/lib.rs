@@ -11,7 +11,13 @@
 //!   is a string or an integer and `updated` optional Unix milliseconds); `after` is empty at the
 //!   start, and the state is the id of the last item returned.
 //!
-//! Either way there is one incremental work-item stream, `items`, and one action, `echo`. In HTTP
+//! A listing may also carry `"deleted": [id, …]`: entries gone at the service, which the page
+//! reports as deletions (contract 0.3.0) so the host marks them deleted at once.
+//!
+//! Either way there is one incremental work-item stream, `items`, and two actions: `echo`, and
+//! `fetch`, which GETs `path` under a service origin of the manifest (`{"origin": name}`,
+//! through [`agentic_sdk::http::origin_endpoint`]) or an absolute `url`, answering the status and
+//! body (a refused request fails with the host's reason). In HTTP
 //! mode, `"notes": true` adds a document stream, `notes`, read from
 //! `GET {base_url}/notes?after={state}&limit={K}` (answering `{"notes": [{"id", "title", "body",
 //! "tags", "updated"}], "has_more": bool}`; bodies are Markdown), paged like the items.
@@ -19,8 +25,8 @@
 use agentic_sdk::http::{self, Request};
 use agentic_sdk::serde_json::Value;
 use agentic_sdk::{
-    log, progress, register_connector, Connector, ConnectorSpec, Document, Error, LogLevel, Page,
-    RecordData, RecordKind, StreamSpec, WorkItem,
+    log, progress, register_connector, Connector, ConnectorSpec, Deleted, Document, Error,
+    LogLevel, Page, RecordData, RecordKind, StreamSpec, WorkItem,
 };
 use serde::Deserialize;
 
@@ -127,12 +133,32 @@ impl Connector for Example {
     fn invoke(&self, _config: &Config, action: &str, input: Value) -> Result<Value, Error> {
         match action {
             "echo" => Ok(input),
+            "fetch" => fetch(&input),
             other => Err(Error::NotFound(format!("no action {other}"))),
         }
     }
 }
 
 register_connector!(Example);
+
+/// `fetch`: GET `path` under the service origin `origin`, or the absolute `url`.
+fn fetch(input: &Value) -> Result<Value, Error> {
+    let text = |field: &str| input.get(field).and_then(Value::as_str);
+    let url = match (text("origin"), text("url")) {
+        (Some(origin), None) => http::origin_endpoint(origin, text("path").unwrap_or("/"))?,
+        (None, Some(url)) => url.to_owned(),
+        _ => {
+            return Err(Error::InvalidInput(
+                "give either `origin` (with `path`) or `url`".into(),
+            ))
+        }
+    };
+    let response = Request::get(url).send()?;
+    Ok(agentic_sdk::serde_json::json!({
+        "status": response.status,
+        "body": response.text(),
+    }))
+}
 
 /// A work item as both modes shape it: key `EX-{id}`, type `task`.
 fn work_item(id: String, title: String, status: String, updated_at: Option<i64>) -> RecordData {
@@ -171,6 +197,7 @@ fn read_memory(items: u64, page_size: u64, state: Option<&str>) -> Result<Page, 
         records,
         state: end.to_string(),
         has_more: end < items,
+        deleted: Vec::new(),
     })
 }
 
@@ -181,6 +208,9 @@ struct Listing<T> {
     #[serde(alias = "items", alias = "notes")]
     entries: Vec<T>,
     has_more: bool,
+    /// Entries gone at the service.
+    #[serde(default)]
+    deleted: Vec<RemoteId>,
 }
 
 #[derive(Deserialize)]
@@ -218,11 +248,12 @@ impl From<RemoteId> for String {
     }
 }
 
-/// Reads the page of `what` after `state` (the id of the last entry read) and turns its entries
-/// into records; the new state is the last record's id.
+/// Reads the page of `what` (records of `kind`) after `state` (the id of the last entry read)
+/// and turns its entries into records and its `deleted` ids into deletions; the new state is the
+/// last record's id.
 fn read_listing<T: serde::de::DeserializeOwned>(
     base_url: &str,
-    what: &str,
+    (what, kind): (&str, RecordKind),
     page_size: u64,
     state: Option<&str>,
     record: impl Fn(T) -> RecordData,
@@ -254,17 +285,24 @@ fn read_listing<T: serde::de::DeserializeOwned>(
         records,
         state,
         has_more: listing.has_more,
+        deleted: listing
+            .deleted
+            .into_iter()
+            .map(|id| Deleted::new(String::from(id), kind))
+            .collect(),
     })
 }
 
 fn read_http(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
-    read_listing(base_url, "items", page_size, state, |item: RemoteItem| {
+    let what = ("items", RecordKind::WorkItem);
+    read_listing(base_url, what, page_size, state, |item: RemoteItem| {
         work_item(item.id.into(), item.title, item.status, item.updated)
     })
 }
 
 fn read_notes(base_url: &str, page_size: u64, state: Option<&str>) -> Result<Page, Error> {
-    read_listing(base_url, "notes", page_size, state, |note: RemoteNote| {
+    let what = ("notes", RecordKind::Document);
+    read_listing(base_url, what, page_size, state, |note: RemoteNote| {
         let id = String::from(note.id);
         Document {
             url: Some(format!("{base_url}/notes/{id}")),

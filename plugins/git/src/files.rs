@@ -46,6 +46,7 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
             records: Vec::new(),
             state: String::new(),
             has_more: false,
+            deleted: Vec::new(),
         });
     };
     let tip = ObjectId::from_hex(tip.as_bytes()).map_err(|e| Error::Internal(e.to_string()))?;
@@ -148,6 +149,7 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         records,
         state: serde_json::to_string(&next).map_err(|e| Error::Internal(e.to_string()))?,
         has_more,
+        deleted: Vec::new(),
     })
 }
 

@@ -135,6 +135,7 @@ fn finish(records: Vec<RecordData>, state: &history::State, has_more: bool) -> R
         records,
         state: serde_json::to_string(state).map_err(|e| Error::Internal(e.to_string()))?,
         has_more,
+        deleted: Vec::new(),
     })
 }
 
@@ -231,5 +232,6 @@ fn refs(config: &Config) -> Result<Page, Error> {
         records,
         state: String::new(),
         has_more: false,
+        deleted: Vec::new(),
     })
 }

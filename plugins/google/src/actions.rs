@@ -1,10 +1,8 @@
 //! The actions (`invoke`): create a Google Doc from Markdown in a folder (a multipart upload
-//! Drive converts), and create a calendar event. The host has validated the input against the
-//! action's JSON Schema; what the schema cannot say (both ends of an event of the same form,
-//! the end after the start) is checked here.
-//!
-//! Appending rows to a Sheet needs the Sheets API on `sheets.googleapis.com`, outside the
-//! connection's base URL: it is not offered.
+//! Drive converts), create a calendar event, and append rows to a Sheet (`values.append` of the
+//! Sheets API, on the connection's service origin `sheets`). The host has validated the input
+//! against the action's JSON Schema; what the schema cannot say (both ends of an event of the
+//! same form, the end after the start) is checked here.
 
 use agentic_sdk::http::Request;
 use agentic_sdk::serde_json::{json, Value};
@@ -38,6 +36,22 @@ struct CreateEvent {
     attendees: Vec<String>,
 }
 
+/// Input of `append-rows`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppendRows {
+    spreadsheet_id: String,
+    /// The sheet's title.
+    sheet: String,
+    rows: Vec<Vec<Value>>,
+    #[serde(default = "user_entered")]
+    value_input: String,
+}
+
+fn user_entered() -> String {
+    "USER_ENTERED".into()
+}
+
 fn primary() -> String {
     "primary".into()
 }
@@ -52,6 +66,7 @@ pub fn invoke(action: &str, value: Value) -> Result<Value, Error> {
     match action {
         "create-doc" => create_doc(input(action, value)?),
         "create-event" => create_event(input(action, value)?),
+        "append-rows" => append_rows(input(action, value)?),
         other => Err(Error::NotFound(format!("no action `{other}`"))),
     }
 }
@@ -150,4 +165,48 @@ fn create_event(event: CreateEvent) -> Result<Value, Error> {
         )?
         .json()?;
     Ok(json!({"id": created["id"], "url": created["htmlLink"]}))
+}
+
+fn append_rows(input: AppendRows) -> Result<Value, Error> {
+    let google = Google::connected()?;
+    let range = crate::workspace::quoted(&input.sheet);
+    let body = json!({"range": range, "majorDimension": "ROWS", "values": input.rows});
+    let request = Request::post(crate::workspace::append_url(
+        &google,
+        &input.spreadsheet_id,
+        &range,
+    ))
+    .query("valueInputOption", &input.value_input)
+    .query("insertDataOption", "INSERT_ROWS")
+    .header("accept", "application/json")
+    .json(&body)?;
+    let answer: Value = google
+        .send(
+            Service::SheetsWrite,
+            request,
+            &format!(
+                "append rows to sheet {:?} of spreadsheet {}",
+                input.sheet, input.spreadsheet_id
+            ),
+        )
+        .map_err(|e| match e {
+            Error::NotFound(m) => Error::InvalidInput(format!(
+                "spreadsheet_id: no spreadsheet {} ({m})",
+                input.spreadsheet_id
+            )),
+            Error::Internal(m) if m.contains("Unable to parse range") => {
+                Error::InvalidInput(format!(
+                    "sheet: the spreadsheet has no sheet {:?} ({m})",
+                    input.sheet
+                ))
+            }
+            other => other,
+        })?
+        .json()?;
+    let updates = &answer["updates"];
+    Ok(json!({
+        "updated_range": updates["updatedRange"].as_str().unwrap_or_default(),
+        "updated_rows": updates["updatedRows"].as_u64().unwrap_or(0),
+        "updated_cells": updates["updatedCells"].as_u64().unwrap_or(0),
+    }))
 }

@@ -1,4 +1,8 @@
-//! The Drive v3 and Calendar v3 calls, and Google's failures as the contract's typed errors.
+//! The Drive v3, Calendar v3, Sheets v4 and Docs v1 calls, and Google's failures as the
+//! contract's typed errors. Drive and Calendar live under the connection's base URL
+//! (`https://www.googleapis.com/`); Sheets and Docs on origins of their own, which the manifest
+//! declares as the service origins `sheets` and `docs` (contract 0.3.0: the host lets requests
+//! through there with the credential, at the connection's override if it has one).
 //!
 //! Google answers errors as `{"error": {"code", "message", "status", "errors": [{"reason",
 //! "domain", "message"}]}}`; the `reason` (or the gRPC `status`) decides the case:
@@ -34,6 +38,12 @@ pub enum Service {
     DriveWrite,
     /// Calendar v3, to create events (actions).
     CalendarWrite,
+    /// Sheets v4, to read sheets' values (origin `sheets`).
+    Sheets,
+    /// Sheets v4, to append rows (actions; origin `sheets`).
+    SheetsWrite,
+    /// Docs v1, to read a document's structure (origin `docs`).
+    Docs,
 }
 
 impl Service {
@@ -41,6 +51,17 @@ impl Service {
         match self {
             Service::Drive | Service::DriveWrite => "drive/v3",
             Service::Calendar | Service::CalendarWrite => "calendar/v3",
+            Service::Sheets | Service::SheetsWrite => "v4",
+            Service::Docs => "v1",
+        }
+    }
+
+    /// The service origin (manifest `[origins]`) it lives on; `None`: the base URL.
+    fn origin(self) -> Option<&'static str> {
+        match self {
+            Service::Sheets | Service::SheetsWrite => Some("sheets"),
+            Service::Docs => Some("docs"),
+            _ => None,
         }
     }
 
@@ -51,6 +72,9 @@ impl Service {
             Service::Calendar => "https://www.googleapis.com/auth/calendar.readonly",
             Service::DriveWrite => "https://www.googleapis.com/auth/drive.file",
             Service::CalendarWrite => "https://www.googleapis.com/auth/calendar.events",
+            // Sheets and Docs also accept drive.readonly, which the files stream needs anyway.
+            Service::Sheets | Service::Docs => "https://www.googleapis.com/auth/drive.readonly",
+            Service::SheetsWrite => "https://www.googleapis.com/auth/spreadsheets",
         }
     }
 
@@ -58,14 +82,21 @@ impl Service {
         match self {
             Service::Drive | Service::DriveWrite => "Google Drive",
             Service::Calendar | Service::CalendarWrite => "Google Calendar",
+            Service::Sheets | Service::SheetsWrite => "Google Sheets",
+            Service::Docs => "Google Docs",
         }
     }
 }
 
-/// Google's APIs under the connection's base URL (`https://www.googleapis.com/`).
+/// Google's APIs under the connection's base URL (`https://www.googleapis.com/`) and its
+/// service origins.
 #[derive(Debug, Clone)]
 pub struct Google {
     base: String,
+    /// The `sheets` origin (`https://sheets.googleapis.com`, or the connection's override).
+    sheets: String,
+    /// The `docs` origin (`https://docs.googleapis.com`, or the connection's override).
+    docs: String,
 }
 
 impl Google {
@@ -78,15 +109,37 @@ impl Google {
                     .into(),
             )
         })?;
+        // Declared in plugin.toml, so a connection always has them.
+        let origin = |name: &str| {
+            agentic_sdk::service_url(name)
+                .map(|u| u.trim_end_matches('/').to_owned())
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "the connection has no service origin {name} (plugin.toml declares it: \
+                         is the connector installed with its own manifest?)"
+                    ))
+                })
+        };
         Ok(Self {
             base: base.trim_end_matches('/').to_owned(),
+            sheets: origin("sheets")?,
+            docs: origin("docs")?,
         })
     }
 
-    /// `{base}/{service prefix}/{path}`; each segment of `path` given separately is
+    /// Where `service` lives: the base URL, or its service origin.
+    fn root(&self, service: Service) -> &str {
+        match service.origin() {
+            Some("sheets") => &self.sheets,
+            Some(_) => &self.docs,
+            None => &self.base,
+        }
+    }
+
+    /// `{root}/{service prefix}/{path}`; each segment of `path` given separately is
     /// percent-encoded.
     pub fn url(&self, service: Service, segments: &[&str]) -> String {
-        let mut url = format!("{}/{}", self.base, service.prefix());
+        let mut url = format!("{}/{}", self.root(service), service.prefix());
         for s in segments {
             url.push('/');
             url.push_str(&encode(s));

@@ -90,6 +90,7 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         records,
         state: text,
         has_more,
+        deleted: Vec::new(),
     })
 }
 

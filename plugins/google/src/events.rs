@@ -128,6 +128,7 @@ fn finish(records: Vec<RecordData>, state: State, has_more: bool) -> Result<Page
         records,
         state: text,
         has_more,
+        deleted: Vec::new(),
     })
 }
 

@@ -9,16 +9,17 @@
 //! the mapping needs. A page ends early when its bodies reach [`PAGE_BODY_BUDGET`]; the state
 //! then says how many items of the same service page are done, so the next read skips them.
 //!
-//! A change that trashes or removes a file yields the document with `attributes.trashed` or
-//! `attributes.removed` set and an empty body: contract 0.2.0 has no deletion in incremental
-//! reads, so the host marks such records deleted on the next full sync (README, "Deletions").
-//! Changes to files outside a folder scope are skipped; one moved out of the folder leaves at
-//! the next full sync too.
+//! A change that trashes or removes a file is reported as a deletion of its document (contract
+//! 0.3.0, `Page::deleted`): the host marks the record deleted and unmirrors it in the page's
+//! transaction, at once rather than at the next full sync. The change says nothing of the scope
+//! a removed file was in, so every removal is reported; one the connection never synced is
+//! ignored by the host. Changes to files outside a folder scope are skipped; one moved out of
+//! the folder leaves at the next full sync.
 
 use std::collections::HashMap;
 
 use agentic_sdk::serde_json::{self, json, Map, Value};
-use agentic_sdk::{Document, Error, Page, RecordData};
+use agentic_sdk::{Deleted, Document, Error, Page, RecordData, RecordKind};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{Google, Service};
@@ -204,12 +205,14 @@ impl<'a> Reader<'a> {
                 records,
                 state: to_state(&state)?,
                 has_more: false,
+                deleted: Vec::new(),
             });
         };
         Ok(Page {
             records,
             state: to_state(&state)?,
             has_more: true,
+            deleted: Vec::new(),
         })
     }
 
@@ -233,6 +236,7 @@ impl<'a> Reader<'a> {
             .get_json(Service::Drive, &["changes"], &query, "list changes")?;
         let changes = answer["changes"].as_array().cloned().unwrap_or_default();
         let mut records = Vec::new();
+        let mut deleted = Vec::new();
         let mut budget = 0;
         let mut done = skip;
         for change in changes.iter().skip(skip) {
@@ -241,11 +245,15 @@ impl<'a> Reader<'a> {
             }
             done += 1;
             let id = change["fileId"].as_str().unwrap_or_default();
-            if change["removed"] == true || change["file"].is_null() {
-                records.push(RecordData::Document(tombstone(id, "", "removed")));
+            let file = &change["file"];
+            // Removed (deleted for good, or no longer visible to the identity) or trashed:
+            // gone, whatever scope it was in (the host ignores ids it never synced).
+            if change["removed"] == true || file.is_null() || file["trashed"] == true {
+                if file["mimeType"] != FOLDER {
+                    deleted.push(Deleted::new(id, RecordKind::Document));
+                }
                 continue;
             }
-            let file = &change["file"];
             if file["mimeType"] == FOLDER {
                 continue;
             }
@@ -254,11 +262,6 @@ impl<'a> Reader<'a> {
             let Some(path) = self.path_of(file)? else {
                 continue;
             };
-            if file["trashed"] == true {
-                let name = file["name"].as_str().unwrap_or_default();
-                records.push(RecordData::Document(tombstone(id, name, "trashed")));
-                continue;
-            }
             if let Some(doc) = self.document(file, path)? {
                 budget += doc.body.len();
                 records.push(RecordData::Document(doc));
@@ -292,6 +295,7 @@ impl<'a> Reader<'a> {
             records,
             state: to_state(&state)?,
             has_more,
+            deleted,
         })
     }
 
@@ -431,22 +435,5 @@ pub fn map(file: &Value, path: Vec<String>, body: content::Body) -> Document {
         updated_at: time("modifiedTime"),
         tags: Vec::new(),
         attributes,
-    }
-}
-
-/// The record of a file that left the scope (`why`: `removed` or `trashed`).
-pub fn tombstone(id: &str, name: &str, why: &str) -> Document {
-    let mut attributes = Map::new();
-    attributes.insert(why.into(), json!(true));
-    attributes.insert(
-        "content_note".into(),
-        json!(format!("{why}: no longer in the connection's scope")),
-    );
-    Document {
-        external_id: id.into(),
-        title: name.into(),
-        content_type: "text/plain".into(),
-        attributes,
-        ..Document::default()
     }
 }

@@ -1,7 +1,8 @@
 //! # Google Workspace connector
 //!
 //! Reads Google Drive and Google Calendar into the internal models: Drive files as documents
-//! (Google Docs as Markdown, Sheets as Markdown tables, Slides and text files as text), their
+//! (Google Docs as Markdown, every sheet of a Sheet as a Markdown table, Slides and text files as
+//! text), their
 //! comments and replies, calendar events, and the people among them. Built on `agentic-sdk`;
 //! the manifest is `plugin.toml`; `README.md` is the administrator's guide. The host injects
 //! the credential (a service account's JWT grant or an OAuth 2.0 token): the connector never
@@ -10,13 +11,15 @@
 //! # Layout
 //!
 //! - `config`: the connection's configuration and the checks its schema cannot make.
-//! - `api`: Drive v3 and Calendar v3 calls under the connection's base URL, and Google's errors
-//!   as the contract's typed errors (quota → rate-limited, missing scope → auth naming it).
+//! - `api`: Drive v3 and Calendar v3 calls under the connection's base URL, Sheets v4 and Docs v1
+//!   on its service origins `sheets` and `docs`, and Google's errors as the contract's typed
+//!   errors (quota → rate-limited, missing scope → auth naming it).
 //! - `streams`: the stream specs and `read`'s dispatch; `files` (listing and the changes feed),
 //!   `comments`, `events` (sync tokens, `410 Gone`) and `people`: one module per stream.
 //! - `scope`: the resumable walk over the files of the scope (folder tree, shared drive, all).
-//! - `actions`: `invoke` (create a Doc from Markdown, create an event).
-//! - `content`: a file's text (exports, downloads, caps; CSV → Markdown table); `time`: RFC 3339.
+//! - `actions`: `invoke` (create a Doc from Markdown, create an event, append rows to a Sheet).
+//! - `content`: a file's text (exports, downloads, caps); `workspace`: Sheets' values as Markdown
+//!   tables and Docs' structure as Markdown; `time`: RFC 3339.
 
 pub mod actions;
 pub mod api;
@@ -29,6 +32,7 @@ pub mod people;
 pub mod scope;
 pub mod streams;
 pub mod time;
+pub mod workspace;
 
 use agentic_sdk::serde_json::Value;
 use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};

@@ -114,5 +114,6 @@ pub fn read(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         records,
         state: text,
         has_more,
+        deleted: Vec::new(),
     })
 }

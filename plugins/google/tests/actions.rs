@@ -144,3 +144,47 @@ fn an_event_is_created_and_bad_times_are_refused() {
     }
     fake.assert_no_violations();
 }
+
+#[test]
+fn rows_are_appended_to_a_sheet_through_the_sheets_api() {
+    let fake = Fake::start(5);
+    let out = fake
+        .harness
+        .invoke(
+            &folder_config(),
+            "append-rows",
+            &json!({"spreadsheet_id": "1F00004", "sheet": "Zahlen | ✓",
+                    "rows": [["2027", 12.5], ["2028", null]]}),
+        )
+        .expect("appended");
+    assert_eq!(
+        out,
+        json!({"updated_range": "'Zahlen | ✓'!A4:B5", "updated_rows": 2, "updated_cells": 4})
+    );
+    let sheet = fake
+        .google
+        .with(|d| d.file("1F00004").map(|f| f.sheets[1].rows.clone()))
+        .expect("the sheet");
+    assert_eq!(sheet[3], ["2027", "12.5"]);
+    assert_eq!(sheet[4], ["2028", ""]);
+    let append = fake
+        .google
+        .seen()
+        .into_iter()
+        .find(|s| s.id == "sheets.spreadsheets.values.append")
+        .expect("values.append");
+    assert_eq!(append.query("valueInputOption"), Some("USER_ENTERED"));
+    assert_eq!(append.query("insertDataOption"), Some("INSERT_ROWS"));
+    assert_eq!(fake.workspace.requests().len(), 1, "on the Sheets origin");
+
+    let missing = fake.harness.invoke(
+        &folder_config(),
+        "append-rows",
+        &json!({"spreadsheet_id": "1F00004", "sheet": "Nope", "rows": [["x"]]}),
+    );
+    assert!(
+        matches!(&missing, Err(Error::InvalidInput(m)) if m.contains("no sheet \"Nope\"")),
+        "{missing:?}"
+    );
+    fake.assert_no_violations();
+}

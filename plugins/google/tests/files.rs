@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use agentic_sdk::testing::Replica;
 use agentic_sdk::{Document, RecordData};
 use fake_google::data::{File, DOC, SHEET, SLIDES};
 use fake_google::Data;
@@ -37,17 +38,16 @@ pub fn read_documents(
     (out, pages.last().expect("a page").state.clone())
 }
 
+/// Every generated Sheet's body: each sheet (tab) under its title, written by hand.
+pub const SHEET_BODY: &str = "## Sheet1\n\n| Name | Value |\n| --- | --- |\n| alpha | 1 |\n| with, comma | 2 |\n\n## Zahlen | ✓\n\n| Jahr | Umsatz |\n| --- | --- |\n| 2025 | 1.234,50 € |\n| 2026 |  |\n";
+
 /// What the document of `file` must be, written from the fake's data and Google's documented
-/// export formats (the Sheet's table by hand, for the CSV every generated Sheet has).
+/// export formats (the Sheet's tables by hand, for the sheets every generated Sheet has).
 fn expected(data: &Data, file: &File, path: &[&str]) -> Document {
     let text = String::from_utf8(file.content.clone()).expect("text");
     let (content_type, body, note) = match file.mime_type.as_str() {
         DOC => ("text/markdown", text, None),
-        SHEET => (
-            "text/markdown",
-            "| Name | Value |\n| --- | --- |\n| alpha | 1 |\n| with, comma | 2 |\n".to_owned(),
-            None,
-        ),
+        SHEET => ("text/markdown", SHEET_BODY.to_owned(), None),
         SLIDES => ("text/plain", text, None),
         "application/pdf" => (
             "application/pdf",
@@ -160,7 +160,12 @@ fn a_folder_and_its_subfolders_sync_field_by_field() {
 fn changes_reach_an_incremental_read_and_removals_leave() {
     let fake = Fake::start(12);
     let config = folder_config();
-    let (_, state) = read_documents(&fake, &config, "files", None);
+    // What the host stores, played by the SDK: a full read first.
+    let mut replica = Replica::new();
+    fake.harness
+        .sync(&mut replica, &config, "files")
+        .expect("full read");
+    let state = replica.state().expect("a state").to_owned();
     fake.google.with(|d| {
         d.edit("1F00000", |f| {
             f.name = "Renamed ✓".into();
@@ -179,10 +184,8 @@ fn changes_reach_an_incremental_read_and_removals_leave() {
     });
     let before = fake.google.seen().len();
     let (docs, state2) = read_documents(&fake, &config, "files", Some(&state));
-    assert_eq!(
-        docs.keys().collect::<Vec<_>>(),
-        ["1F00000", "1F00001", "1F00003", "1New"]
-    );
+    // The trashed and the deleted file are no documents: they come as deletions.
+    assert_eq!(docs.keys().collect::<Vec<_>>(), ["1F00000", "1New"]);
     assert_eq!(
         (
             docs["1F00000"].title.as_str(),
@@ -191,9 +194,6 @@ fn changes_reach_an_incremental_read_and_removals_leave() {
         ("Renamed ✓", "# New text\n")
     );
     assert_eq!(docs["1F00000"].attributes["version"], 2);
-    assert_eq!(docs["1F00001"].attributes["trashed"], true);
-    assert_eq!(docs["1F00001"].body, "");
-    assert_eq!(docs["1F00003"].attributes["removed"], true);
     assert_eq!(
         docs["1New"].attributes["path"],
         json!(["Specs", "Deep – tief"])
@@ -207,6 +207,27 @@ fn changes_reach_an_incremental_read_and_removals_leave() {
         listings, 0,
         "an incremental read follows the changes feed, it does not list"
     );
+    // Played as the host stores it: exactly the trashed and the deleted file are gone (the
+    // removal of a file the connection never had changes nothing).
+    let synced = fake
+        .harness
+        .sync(&mut replica, &config, "files")
+        .expect("incremental read");
+    assert_eq!(synced.deleted, 2, "{synced:?}");
+    assert!(replica.is_deleted("1F00001") && replica.is_deleted("1F00003"));
+    assert!(!replica.is_deleted("1F00000"));
+    assert!(replica.live().contains(&"1New"));
+    let pages = fake
+        .harness
+        .read_all(&config, "files", Some(&state))
+        .expect("read again");
+    let mut gone: Vec<&str> = pages
+        .iter()
+        .flat_map(|p| p.deleted.iter())
+        .map(|d| d.external_id.as_str())
+        .collect();
+    gone.sort_unstable();
+    assert_eq!(gone, ["1F00001", "1F00003"]);
     // Nothing changed since: an empty read that keeps its place.
     let (docs, state3) = read_documents(&fake, &config, "files", Some(&state2));
     assert!(docs.is_empty(), "{docs:?}");
@@ -287,11 +308,18 @@ fn size_caps_keep_metadata_with_a_note() {
         .expect("note")
         .contains("52428800 bytes"));
     assert_eq!(docs["1Huge"].attributes["size"], 52_428_800);
+    // Drive cannot export a Doc this large: it is rendered from the Docs API instead, and then
+    // kept to the cap like any other body.
     assert_eq!(docs["1HugeDoc"].body, "");
     assert!(docs["1HugeDoc"].attributes["content_note"]
         .as_str()
         .expect("note")
-        .contains("cannot export"));
+        .contains("over the connection's max_file_bytes"));
+    assert!(fake
+        .google
+        .seen()
+        .iter()
+        .any(|s| s.id == "docs.documents.get" && s.path == "/v1/documents/1HugeDoc"));
     assert!(
         !fake
             .google
@@ -324,11 +352,87 @@ fn a_sheet_of_a_million_cells_is_cut_to_the_cell_cap() {
     let sheet = &docs["1Sheet"];
     assert_eq!(
         sheet.body.lines().count(),
-        5 + 1,
-        "5 rows of 1000 cells and the rule"
+        2 + 5 + 1,
+        "the sheet's title, a blank line, 5 rows of 1000 cells and the rule"
     );
     assert!(sheet.attributes["content_note"]
         .as_str()
         .expect("note")
         .contains("5 of 1000 rows"));
+}
+
+#[test]
+fn a_doc_drive_cannot_export_is_rendered_from_the_docs_api_on_its_own_origin() {
+    let fake = Fake::start(1);
+    fake.google
+        .fail("drive.files.export", 403, "exportSizeLimitExceeded", &[], 1);
+    let (docs, _) = read_documents(&fake, &folder_config(), "files", None);
+    let doc = &docs["1F00000"];
+    let want = fake
+        .google
+        .with(|d| d.file("1F00000").map(|f| f.content.clone()));
+    assert_eq!(
+        doc.body.as_bytes(),
+        want.expect("the doc"),
+        "the same Markdown"
+    );
+    assert!(doc.attributes["content_note"]
+        .as_str()
+        .expect("note")
+        .contains("rendered from the Docs API"));
+    let get = fake
+        .google
+        .seen()
+        .into_iter()
+        .find(|s| s.id == "docs.documents.get")
+        .expect("documents.get");
+    assert_eq!(get.path, "/v1/documents/1F00000");
+    assert_eq!(
+        fake.workspace.requests().len(),
+        1,
+        "Docs is called on its own origin, Drive is not"
+    );
+    fake.assert_no_violations();
+}
+
+#[test]
+fn every_sheet_is_read_through_the_sheets_api_on_its_own_origin() {
+    let fake = Fake::start(5);
+    let (docs, _) = read_documents(&fake, &folder_config(), "files", None);
+    assert_eq!(docs["1F00004"].body, SHEET_BODY);
+    let ids: Vec<String> = fake
+        .workspace
+        .requests()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "/v4/spreadsheets/1F00004",
+            "/v4/spreadsheets/1F00004/values:batchGet"
+        ]
+    );
+    let batch = fake
+        .google
+        .seen()
+        .into_iter()
+        .find(|s| s.id == "sheets.spreadsheets.values.batchGet")
+        .expect("batchGet");
+    let ranges: Vec<&str> = batch
+        .query
+        .iter()
+        .filter(|(n, _)| n == "ranges")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(ranges, ["'Sheet1'", "'Zahlen | ✓'"]);
+    assert!(
+        !fake
+            .google
+            .seen()
+            .iter()
+            .any(|s| s.id == "drive.files.export" && s.query("mimeType") == Some("text/csv")),
+        "no CSV export"
+    );
+    fake.assert_no_violations();
 }

@@ -6,11 +6,14 @@ use google::GoogleConnector;
 use serde_json::{json, Value};
 
 /// A fake Google with `files` generated files, served, and a harness whose connection's base
-/// URL is the fake.
+/// URL is the fake, and whose service origins `sheets` and `docs` are the same fake on an
+/// origin of its own (as Google serves them apart from Drive).
 pub struct Fake {
     pub google: Google,
-    /// Kept so the server runs as long as the harness.
+    /// Kept so the servers run as long as the harness.
     pub _server: FakeServer,
+    /// The Sheets and Docs origin.
+    pub workspace: FakeServer,
     pub harness: Harness<GoogleConnector>,
 }
 
@@ -24,26 +27,16 @@ impl Fake {
     }
 
     pub fn with_google(google: Google) -> Self {
-        let served = google.clone();
-        let server = FakeServer::start(move |request| {
-            let answer = served.handle(&fake_google::Request {
-                method: request.method.clone(),
-                path: request.path.clone(),
-                query: request.query.clone(),
-                authorization: request.header("authorization").map(str::to_owned),
-                content_type: request.header("content-type").map(str::to_owned),
-                body: request.body.clone(),
-            });
-            FakeResponse {
-                status: answer.status,
-                headers: answer.headers,
-                body: answer.body,
-            }
-        });
-        let harness = Harness::new(GoogleConnector).with_base_url(format!("{}/", server.url()));
+        let server = serve(&google);
+        let workspace = serve(&google);
+        let harness = Harness::new(GoogleConnector)
+            .with_base_url(format!("{}/", server.url()))
+            .with_service_url("sheets", format!("{}/", workspace.url()))
+            .with_service_url("docs", format!("{}/", workspace.url()));
         Self {
             google,
             _server: server,
+            workspace,
             harness,
         }
     }
@@ -52,6 +45,26 @@ impl Fake {
     pub fn assert_no_violations(&self) {
         assert_eq!(self.google.violations(), Vec::<String>::new());
     }
+}
+
+/// `google` served on an origin of its own.
+fn serve(google: &Google) -> FakeServer {
+    let served = google.clone();
+    FakeServer::start(move |request| {
+        let answer = served.handle(&fake_google::Request {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            query: request.query.clone(),
+            authorization: request.header("authorization").map(str::to_owned),
+            content_type: request.header("content-type").map(str::to_owned),
+            body: request.body.clone(),
+        });
+        FakeResponse {
+            status: answer.status,
+            headers: answer.headers,
+            body: answer.body,
+        }
+    })
 }
 
 /// The folder scope on the generated data, 5 items a page.

@@ -116,6 +116,7 @@ fn projects(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         records,
         state: end_state(next, has_more),
         has_more,
+        deleted: Vec::new(),
     })
 }
 
@@ -131,6 +132,7 @@ fn users(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         records,
         state: end_state(next, has_more),
         has_more,
+        deleted: Vec::new(),
     })
 }
 
@@ -192,11 +194,13 @@ fn issues(config: &Config, stream: &str, state: Option<&str>) -> Result<Page, Er
             records,
             state: page.partial(done).to_text(),
             has_more: true,
+            deleted: Vec::new(),
         },
         None => Page {
             records,
             state: page.state.to_text(),
             has_more: page.has_more,
+            deleted: Vec::new(),
         },
     })
 }

@@ -76,6 +76,30 @@ pub fn endpoint(path: &str) -> Result<String, Error> {
         path.trim_start_matches('/')
     ))
 }
+/// The URL of `path` under the connection's service origin `name` (declared under `[origins]` in
+/// `plugin.toml`: the connection's override, else the manifest's URL; see
+/// [`crate::service_url`]). A name the manifest does not declare, or a call without a
+/// connection, is an [`Error::Config`] saying so.
+///
+/// ```
+/// use agentic_sdk::http::origin_endpoint;
+/// // Natively, outside a harness call, there is no connection:
+/// assert!(matches!(origin_endpoint("sheets", "/v4/x"), Err(agentic_sdk::Error::Config(_))));
+/// ```
+pub fn origin_endpoint(name: &str, path: &str) -> Result<String, Error> {
+    let base = host::service_url(name).ok_or_else(|| {
+        Error::Config(format!(
+            "no service origin {name:?}: the plugin's manifest does not declare it under \
+             [origins], or this call has no connection"
+        ))
+    })?;
+    Ok(format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    ))
+}
+
 pub use status::{retry_after_secs, status_error, DEFAULT_RETRY_AFTER_SECS};
 pub use url::encode;
 

@@ -9,7 +9,7 @@
 //! 4. `discover` returns streams with valid schemas and unique names;
 //! 5. every stream reads to its end; every record is of the stream's kind, has an external id,
 //!    appears once, and its JSON projection ([`crate::RecordData::to_json`]) matches the stream
-//!    schema;
+//!    schema; every deletion ([`crate::Page::deleted`]) names an external id;
 //! 6. resuming from **every** intermediate state returns exactly the records after it — no
 //!    record repeated, none missing (compared by external id); for incremental streams, reading
 //!    again from the final state returns nothing already read;
@@ -424,6 +424,15 @@ impl<C: Connector> Suite<'_, C> {
     fn check_records(&mut self, stream: &StreamSpec, pages: &[Page]) {
         let mut violations = Vec::new();
         for (index, page) in pages.iter().enumerate() {
+            for gone in &page.deleted {
+                if gone.external_id.is_empty() {
+                    violations.push(format!(
+                        "stream `{}` page {}: a deletion with an empty external id",
+                        stream.name,
+                        index + 1
+                    ));
+                }
+            }
             for record in &page.records {
                 let id = record.external_id();
                 let at = format!("stream `{}` page {} record {id:?}", stream.name, index + 1);

@@ -5,6 +5,8 @@
 //!   ([`Harness::with_base_url`]) — and records what it logged and reported.
 //! - [`FakeServer`] is a tiny HTTP server on `127.0.0.1` answering with a closure, for
 //!   connectors that call a service: the SDK's [`crate::http`] client talks to it natively.
+//! - [`Replica`] plays what the host stores of a stream, page after page, deletions included
+//!   ([`Harness::sync`]), so a test can assert on what an incremental sync leaves.
 //! - [`acceptance`] is the suite every plugin passes: a valid spec and schemas, `check`, `discover`,
 //!   full reads, resumption from every intermediate state, schema-conformant records.
 //!
@@ -26,6 +28,7 @@ mod acceptance;
 mod cassette;
 mod credential;
 mod fake_server;
+mod replica;
 mod schema;
 
 use serde_json::Value;
@@ -40,6 +43,7 @@ pub use cassette::{Body, Cassette, Exchange, Recorder, Replayer, BASE_URL_PLACEH
 pub(crate) use credential::{redact, secrets};
 pub use credential::{Credential, REDACTED};
 pub use fake_server::{FakeRequest, FakeResponse, FakeServer};
+pub use replica::{Replica, Synced};
 pub use schema::{openapi_schema, schema_problem, validate};
 
 /// Most pages [`Harness::read_all`] reads before deciding a stream never ends.
@@ -54,6 +58,7 @@ pub struct Harness<C> {
     connector: C,
     base_url: Option<String>,
     credential: Option<Credential>,
+    origins: Vec<(String, String)>,
 }
 
 impl<C: Connector> Harness<C> {
@@ -64,7 +69,18 @@ impl<C: Connector> Harness<C> {
             connector,
             base_url: None,
             credential: None,
+            origins: Vec::new(),
         }
+    }
+
+    /// Calls as for a connection whose service origin `name` (declared in the manifest's
+    /// `[origins]`) is at `url`: [`crate::host::service_url`] answers it during every call, as
+    /// the host answers with the connection's override or the manifest's URL.
+    pub fn with_service_url(mut self, name: impl Into<String>, url: impl Into<String>) -> Self {
+        let name = name.into();
+        self.origins.retain(|(n, _)| *n != name);
+        self.origins.push((name, url.into()));
+        self
     }
 
     /// Calls as for a connection whose base URL is `url` (typically a
@@ -97,9 +113,13 @@ impl<C: Connector> Harness<C> {
     /// Runs `call` with the connection's base URL and credential in place, when the harness
     /// has them.
     fn host<T>(&self, call: impl FnOnce() -> T) -> T {
+        let with_origins = || match self.origins.is_empty() {
+            true => call(),
+            false => crate::host::with_service_urls(self.origins.clone(), call),
+        };
         let with_url = || match &self.base_url {
-            Some(url) => crate::host::with_base_url(Some(url), call),
-            None => call(),
+            Some(url) => crate::host::with_base_url(Some(url), with_origins),
+            None => with_origins(),
         };
         // Without its own, the harness leaves an outer one in place (run_acceptance's).
         match &self.credential {

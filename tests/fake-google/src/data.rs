@@ -21,6 +21,38 @@ pub const SHEET: &str = "application/vnd.google-apps.spreadsheet";
 /// MIME type of Google Slides.
 pub const SLIDES: &str = "application/vnd.google-apps.presentation";
 
+/// The sheets of every generated spreadsheet: a small table (its CSV export is Drive's
+/// `text/csv` of the file) and a second sheet only the Sheets API serves.
+pub fn sheets() -> Vec<Sheet> {
+    vec![
+        Sheet::new(
+            "Sheet1",
+            &[&["Name", "Value"], &["alpha", "1"], &["with, comma", "2"]],
+        ),
+        Sheet::new(
+            "Zahlen | ✓",
+            &[&["Jahr", "Umsatz"], &["2025", "1.234,50 €"], &["2026", ""]],
+        ),
+    ]
+}
+
+/// The sheets of a spreadsheet created with `csv` as its export: the generated ones for theirs,
+/// else one sheet of its lines split at commas (tests write plain CSV).
+fn sheets_of(csv: &[u8]) -> Vec<Sheet> {
+    let generated = sheets();
+    if csv == generated[0].csv().as_bytes() {
+        return generated;
+    }
+    let text = String::from_utf8_lossy(csv);
+    vec![Sheet {
+        title: "Sheet1".into(),
+        rows: text
+            .lines()
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect(),
+    }]
+}
+
 /// A Drive file or folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct File {
@@ -49,6 +81,46 @@ pub struct File {
     pub trashed: bool,
     /// Comments, with their replies.
     pub comments: Vec<Comment>,
+    /// A Google Sheet's sheets, as the Sheets API serves them (its CSV export, `content`, is
+    /// the first); empty for other files.
+    pub sheets: Vec<Sheet>,
+}
+
+/// One sheet (tab) of a spreadsheet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sheet {
+    /// Its title, as the tab shows it.
+    pub title: String,
+    /// Its cells by row, as formatted values.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Sheet {
+    /// A sheet of `rows`.
+    pub fn new(title: &str, rows: &[&[&str]]) -> Self {
+        Self {
+            title: title.into(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|c| (*c).to_owned()).collect())
+                .collect(),
+        }
+    }
+
+    /// The sheet as Drive's CSV export writes it.
+    pub fn csv(&self) -> String {
+        let field = |c: &String| {
+            if c.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c.clone()
+            }
+        };
+        self.rows
+            .iter()
+            .map(|r| r.iter().map(field).collect::<Vec<_>>().join(",") + "\n")
+            .collect()
+    }
 }
 
 impl File {
@@ -230,7 +302,7 @@ impl Data {
                 ),
                 2 => ("application/pdf", b"%PDF-1.7 binary \x00\x01\x02".to_vec()),
                 3 => ("text/markdown", format!("- item of {name}\n").into_bytes()),
-                4 => (SHEET, b"Name,Value\nalpha,1\n\"with, comma\",2\n".to_vec()),
+                4 => (SHEET, sheets()[0].csv().into_bytes()),
                 _ => (SLIDES, format!("Slide 1\n{name}\n").into_bytes()),
             };
             d.push_file(&id, &name, mime, &[parent], None, &content);
@@ -410,6 +482,11 @@ impl Data {
             content: content.to_vec(),
             trashed: false,
             comments: Vec::new(),
+            sheets: if mime == SHEET {
+                sheets_of(content)
+            } else {
+                Vec::new()
+            },
         });
         self.changes.push(id.into());
     }

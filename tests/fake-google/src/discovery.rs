@@ -89,11 +89,14 @@ impl Discovery {
         Self { methods, apis }
     }
 
-    /// The documents this crate ships: Drive v3 and Calendar v3.
+    /// The documents this crate ships: Drive v3, Calendar v3, Sheets v4 and Docs v1 (their
+    /// paths do not overlap, so one fake serves them all).
     pub fn google() -> Self {
         Self::new(&[
             include_str!("../discovery/drive.v3.json"),
             include_str!("../discovery/calendar.v3.json"),
+            include_str!("../discovery/sheets.v4.json"),
+            include_str!("../discovery/docs.v1.json"),
         ])
     }
 

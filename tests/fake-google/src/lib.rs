@@ -1,4 +1,4 @@
-//! # A fake Google (Drive v3 and Calendar v3) for tests
+//! # A fake Google (Drive v3, Calendar v3, Sheets v4, Docs v1) for tests
 //!
 //! [`Google::handle`] answers one HTTP request as Google would, without a network of its own:
 //! the host's end-to-end stories serve it over axum (`agentic_tests::google`), the connector's
@@ -15,7 +15,8 @@
 //! # Layout
 //! - [`discovery`]: the generic validator; [`fields`]: partial responses.
 //! - [`data`]: what the fake holds, and a generator with names of every Unicode class.
-//! - `drive` and `calendar`: the answers, one function per method id.
+//! - `drive` and `calendar`: the answers, one function per method id; `workspace`: the Sheets
+//!   and Docs methods the connector uses.
 
 pub mod data;
 pub mod discovery;
@@ -24,6 +25,7 @@ pub mod fields;
 mod calendar;
 mod drive;
 mod json;
+mod workspace;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -336,6 +338,8 @@ impl Google {
         }
         let answer = if call.id.starts_with("drive.") {
             drive::answer(&mut inner.data, &call, request, &self.discovery)
+        } else if call.id.starts_with("sheets.") || call.id.starts_with("docs.") {
+            workspace::answer(&mut inner.data, &call, request)
         } else {
             calendar::answer(&mut inner.data, &call, request, &self.discovery)
         };

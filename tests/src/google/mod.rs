@@ -1,6 +1,9 @@
-//! The fake Google (`fake-google`: Drive v3 and Calendar v3, every request checked against
-//! Google's discovery documents) served over HTTP for syncs through the host, accepting only the
-//! access tokens the fake token endpoints of [`crate::providers`] issued.
+//! The fake Google (`fake-google`: Drive v3, Calendar v3, Sheets v4 and Docs v1, every request
+//! checked against Google's discovery documents) served over HTTP for syncs through the host,
+//! accepting only the access tokens the fake token endpoints of [`crate::providers`] issued.
+//! Drive and Calendar answer on one origin (the connection's base URL), Sheets and Docs on
+//! another (the connection's overrides of the service origins `sheets` and `docs`), as Google
+//! serves them.
 
 use std::sync::Arc;
 
@@ -18,6 +21,8 @@ use crate::providers::Provider;
 pub struct FakeGoogle {
     /// `http://127.0.0.1:<port>`: the connection's base URL.
     pub url: String,
+    /// `http://127.0.0.1:<port>` of Sheets and Docs: the connection's origins `sheets`, `docs`.
+    pub workspace_url: String,
     /// The fake itself (data, requests seen, violations, failures on demand).
     pub google: Google,
 }
@@ -32,19 +37,25 @@ impl FakeGoogle {
                 .and_then(|a| a.strip_prefix("Bearer "))
                 .is_some_and(|t| tokens.accepts_access_token(t))
         }));
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state(google.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
-            url: format!("http://{addr}"),
+            url: serve(&google).await,
+            workspace_url: serve(&google).await,
             google,
         }
     }
+}
+
+/// Serves `google` on a free port of its own; returns its origin.
+async fn serve(google: &Google) -> String {
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(google.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }
 
 async fn handle(

@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use super::CredentialProvider;
 
-/// What one call may reach: the plugin's declared hosts and the connection's base URL, whether
-/// private addresses are allowed, and the credential to inject. An installed agent package has
+/// What one call may reach: the plugin's declared hosts under the connection's base URL or one
+/// of its named service origins (manifest `[origins]`, possibly overridden by the connection),
+/// whether private addresses are allowed, and the credential to inject (on every request let
+/// through, whichever of those it is under). An installed agent package has
 /// no connection: its policy ([`EgressPolicy::hosts`]) is its declared hosts alone, on any
 /// http(s) origin and path of those hosts, never with a credential.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct EgressPolicy {
     allowed_hosts: Vec<String>,
     /// `None`: no base URL, only the declared hosts ([`EgressPolicy::hosts`]).
     base: Option<url::Url>,
+    /// The connection's effective service origins, by the manifest's names (`host.service-url`).
+    origins: Vec<(String, url::Url)>,
     pub(super) allow_private: bool,
     pub(super) credential: Option<Arc<dyn CredentialProvider>>,
 }
@@ -30,32 +34,36 @@ impl EgressPolicy {
     /// `https://acme.atlassian.net/`), for a plugin that declared `allowed_hosts`
     /// (`api.example.com`, `*.atlassian.net`, or `*` for any host).
     pub fn new(allowed_hosts: &[String], base_url: &str) -> Result<Self, PolicyError> {
-        let base = url::Url::parse(base_url)
-            .map_err(|e| PolicyError(format!("base URL {base_url:?}: {e}")))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(PolicyError("base URL must be http or https".into()));
-        }
-        let Some(host) = base.host_str() else {
-            return Err(PolicyError("base URL has no host".into()));
-        };
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(PolicyError(
-                "base URL may not carry credentials; store them as the connection's credential"
-                    .into(),
-            ));
-        }
-        if !allowed_hosts.iter().any(|p| host_matches(p, host)) {
-            return Err(PolicyError(format!(
-                "host {host} is not among the plugin's allowed hosts ({})",
-                allowed_hosts.join(", ")
-            )));
-        }
+        let base = service_url(allowed_hosts, "base URL", base_url)?;
         Ok(Self {
             allowed_hosts: allowed_hosts.to_vec(),
             base: Some(base),
+            origins: Vec::new(),
             allow_private: false,
             credential: None,
         })
+    }
+
+    /// Adds the connection's service origin `name` at `url` (e.g. `sheets`,
+    /// `https://sheets.googleapis.com/`): requests under it are let through as under the base
+    /// URL, with the credential. Checked like the base URL.
+    pub fn origin(mut self, name: &str, url: &str) -> Result<Self, PolicyError> {
+        let what = format!("origin {name}");
+        let url = service_url(&self.allowed_hosts, &what, url).map_err(|PolicyError(m)| {
+            PolicyError(match m.starts_with(&what) {
+                true => m,
+                false => format!("{what}: {m}"),
+            })
+        })?;
+        self.origins.retain(|(n, _)| n != name);
+        self.origins.push((name.to_owned(), url));
+        Ok(self)
+    }
+
+    /// The URL of the service origin named `name`, as parsed: what `host.service-url` gives
+    /// the connector (`None` for a name the plugin did not declare).
+    pub fn service_url(&self, name: &str) -> Option<&url::Url> {
+        self.origins.iter().find(|(n, _)| n == name).map(|(_, u)| u)
     }
 
     /// A policy without a base URL: http(s) requests to the hosts `allowed_hosts` matches, on
@@ -65,6 +73,7 @@ impl EgressPolicy {
         Self {
             allowed_hosts: allowed_hosts.to_vec(),
             base: None,
+            origins: Vec::new(),
             allow_private: false,
             credential: None,
         }
@@ -106,23 +115,25 @@ impl EgressPolicy {
         let path = uri.path();
         match &self.base {
             Some(base) => {
-                let base_host = base.host_str().unwrap_or_default();
-                let base_host = base_host.trim_start_matches('[').trim_end_matches(']');
-                let port = uri.port_u16().or(default_port(scheme));
-                if scheme != base.scheme()
-                    || !host.eq_ignore_ascii_case(base_host)
-                    || port != base.port_or_known_default()
-                {
-                    return Some(format!(
-                        "{scheme}://{host} is outside the connection's base URL {base}"
-                    ));
-                }
-                if let Some(why) = path_refusal(path) {
-                    return Some(why.into());
-                }
-                let prefix = base.path().trim_end_matches('/');
-                if !(path == prefix || path.starts_with(&format!("{prefix}/"))) {
-                    return Some(format!("path {path} is outside the base path {prefix}/"));
+                let under_base = outside(base, ("base URL", "base"), scheme, host, uri);
+                if let Some(why) = under_base {
+                    // Under one of the connection's service origins is as good.
+                    let origins = || self.origins.iter();
+                    let under_origin = origins().any(|(_, url)| {
+                        outside(url, ("origin", "origin"), scheme, host, uri).is_none()
+                    });
+                    if !under_origin {
+                        if self.origins.is_empty() {
+                            return Some(why);
+                        }
+                        let names: Vec<String> = origins()
+                            .map(|(name, url)| format!("{name} {url}"))
+                            .collect();
+                        return Some(format!(
+                            "{why}, and outside its service origins ({})",
+                            names.join(", ")
+                        ));
+                    }
                 }
             }
             None => {
@@ -141,6 +152,64 @@ impl EgressPolicy {
         }
         None
     }
+}
+
+/// Checks a base URL or origin `url` of a connection: http(s), a host, no credentials, and a
+/// host the plugin declared.
+fn service_url(allowed_hosts: &[String], what: &str, url: &str) -> Result<url::Url, PolicyError> {
+    let parsed = url::Url::parse(url).map_err(|e| PolicyError(format!("{what} {url:?}: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(PolicyError(format!("{what} must be http or https")));
+    }
+    let Some(host) = parsed.host_str() else {
+        return Err(PolicyError(format!("{what} has no host")));
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(PolicyError(format!(
+            "{what} may not carry credentials; store them as the connection's credential"
+        )));
+    }
+    if !allowed_hosts.iter().any(|p| host_matches(p, host)) {
+        return Err(PolicyError(format!(
+            "host {host} is not among the plugin's allowed hosts ({})",
+            allowed_hosts.join(", ")
+        )));
+    }
+    Ok(parsed)
+}
+
+/// Why `uri` is not under `url` (the connection's base URL or an origin, named by `what` and,
+/// for its path, `path_of`): another scheme, host or port, a path outside its path, or a path
+/// the rules refuse anywhere.
+fn outside(
+    url: &url::Url,
+    (what, path_of): (&str, &str),
+    scheme: &str,
+    host: &str,
+    uri: &http::Uri,
+) -> Option<String> {
+    let path = uri.path();
+    let url_host = url.host_str().unwrap_or_default();
+    let url_host = url_host.trim_start_matches('[').trim_end_matches(']');
+    let port = uri.port_u16().or(default_port(scheme));
+    if scheme != url.scheme()
+        || !host.eq_ignore_ascii_case(url_host)
+        || port != url.port_or_known_default()
+    {
+        return Some(format!(
+            "{scheme}://{host} is outside the connection's {what} {url}"
+        ));
+    }
+    if let Some(why) = path_refusal(path) {
+        return Some(why.into());
+    }
+    let prefix = url.path().trim_end_matches('/');
+    if !(path == prefix || path.starts_with(&format!("{prefix}/"))) {
+        return Some(format!(
+            "path {path} is outside the {path_of} path {prefix}/"
+        ));
+    }
+    None
 }
 
 fn default_port(scheme: &str) -> Option<u16> {
@@ -340,6 +409,41 @@ fn embedded_ipv4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn origins_let_requests_through_beside_the_base_url_and_refusals_name_them() {
+        let hosts = ["*.googleapis.com".to_owned()];
+        let policy = EgressPolicy::new(&hosts, "https://www.googleapis.com/")
+            .and_then(|p| p.origin("sheets", "https://sheets.googleapis.com/v4/"))
+            .expect("policy");
+        let why = |u: &str| policy.refusal(&u.parse().expect("uri"));
+        assert_eq!(why("https://www.googleapis.com/drive/v3/files"), None);
+        assert_eq!(why("https://sheets.googleapis.com/v4/spreadsheets/x"), None);
+        assert_eq!(
+            why("https://docs.googleapis.com/v1/documents/x").as_deref(),
+            Some(
+                "https://docs.googleapis.com is outside the connection's base URL \
+                 https://www.googleapis.com/, and outside its service origins (sheets \
+                 https://sheets.googleapis.com/v4/)"
+            )
+        );
+        assert!(
+            why("https://sheets.googleapis.com/v3/x").is_some(),
+            "outside its path"
+        );
+        assert_eq!(
+            policy.service_url("sheets").map(url::Url::as_str),
+            Some("https://sheets.googleapis.com/v4/")
+        );
+        assert_eq!(policy.service_url("docs"), None);
+        let e = EgressPolicy::new(&hosts, "https://www.googleapis.com/")
+            .and_then(|p| p.origin("docs", "https://evil.example/"))
+            .expect_err("undeclared host");
+        assert!(
+            e.to_string().starts_with("origin docs: host evil.example"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn host_patterns() {

@@ -145,6 +145,7 @@ fn page(state: State, records: Vec<RecordData>, has_more: bool) -> Page {
         records,
         state: agentic_sdk::serde_json::to_string(&state).unwrap_or_default(),
         has_more,
+        deleted: Vec::new(),
     }
 }
 

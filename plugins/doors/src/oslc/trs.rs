@@ -12,9 +12,10 @@
 //! - A change log that no longer reaches the cutoff (truncated, or rebased by the server) is a
 //!   full re-read of the base.
 //!
-//! Deletions: the SDK has no way for a connector to mark one record deleted (only a full sync
-//! marks what it did not see), so Deletion events are counted and logged, not emitted; the
-//! next full sync, which reads the base, marks them deleted.
+//! Deletions: a Deletion event of a resource is reported as the deletion of its requirement
+//! (contract 0.3.0, `Page::deleted`) in the requirements stream, so the host marks it deleted
+//! at once; the resource is gone, so its links (whose ids name its statements) cannot be named
+//! and leave the links stream at its next full sync, which reads the base.
 //!
 //! The state stays small: the cutoff and the run's position (a base page and an offset, or the
 //! last event applied and the run's target); each read walks the change log again from the
@@ -23,7 +24,7 @@
 use std::collections::HashMap;
 
 use agentic_sdk::serde_json::{self, Value};
-use agentic_sdk::{http, Error, LogLevel, Page, RecordData};
+use agentic_sdk::{http, Deleted, Error, LogLevel, Page, RecordData, RecordKind};
 use oxrdf::{Graph, NamedNodeRef, SubjectRef, TermRef};
 use serde::{Deserialize, Serialize};
 
@@ -356,7 +357,8 @@ impl Reader<'_> {
             .map(|(i, e)| (e.changed.as_str(), i))
             .collect();
         let mut records = Vec::new();
-        let mut deletions = 0;
+        let mut deleted = Vec::new();
+        let mut unnamed = 0;
         for (i, event) in batch.iter().enumerate() {
             if last.get(event.changed.as_str()) != Some(&i) {
                 continue;
@@ -365,14 +367,20 @@ impl Reader<'_> {
                 Kind::Creation | Kind::Modification => {
                     records.extend(self.records(&event.changed)?)
                 }
-                Kind::Deletion => deletions += 1,
+                // A requirement's external id is its resource URL; a deleted resource that was
+                // no requirement of this connection is ignored by the host.
+                Kind::Deletion if self.stream == REQUIREMENTS => {
+                    deleted.push(Deleted::new(event.changed.clone(), RecordKind::Requirement))
+                }
+                Kind::Deletion => unnamed += 1,
             }
         }
-        if deletions > 0 {
+        if unnamed > 0 {
             agentic_sdk::log(
                 LogLevel::Info,
                 &format!(
-                    "{deletions} resources deleted in DOORS Next: the next full sync marks them deleted"
+                    "{unnamed} resources deleted in DOORS Next: their links leave at the next \
+                     full sync"
                 ),
             );
         }
@@ -385,9 +393,15 @@ impl Reader<'_> {
                         event: event.uri.clone(),
                     },
                 });
-                Ok(page_of(position, records, true))
+                Ok(Page {
+                    deleted,
+                    ..page_of(position, records, true)
+                })
             }
-            _ => Ok(finish(target, records)),
+            _ => Ok(Page {
+                deleted,
+                ..finish(target, records)
+            }),
         }
     }
 
@@ -478,6 +492,7 @@ fn page_of(position: Position, records: Vec<RecordData>, has_more: bool) -> Page
         records,
         state: serde_json::to_string(&TrsState { trs: position }).unwrap_or_default(),
         has_more,
+        deleted: Vec::new(),
     }
 }
 

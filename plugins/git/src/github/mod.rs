@@ -232,6 +232,7 @@ impl Pending {
             records,
             state: self.state,
             has_more: self.has_more,
+            deleted: Vec::new(),
         }
     }
 }

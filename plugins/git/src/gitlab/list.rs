@@ -125,6 +125,7 @@ fn page_of(
         records,
         state: serde_json::to_string(state).map_err(|e| Error::Internal(e.to_string()))?,
         has_more,
+        deleted: Vec::new(),
     })
 }
 
