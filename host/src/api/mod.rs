@@ -42,13 +42,17 @@ pub mod pagination;
 
 /// A connection's actions: list them, run one.
 mod actions;
+/// Deploying and stopping agents (jobs).
+mod agent_deploys;
 /// The kinds of agent: built-in and installed agent packages.
 mod agent_kinds;
 /// Component agents' runs and every agent's event stream (events and alerts).
 mod agent_runs;
 /// The API agents call with their runtime token: heartbeats and metrics.
 mod agent_runtime;
-/// Agents: CRUD, deploy and stop, runtime tokens, status and metrics history.
+/// Agents' status, health, metrics history and runtime tokens.
+mod agent_status;
+/// Agents: create, list, read, change, delete.
 mod agents;
 /// Analytics per project and across projects.
 mod analytics;
