@@ -32,13 +32,15 @@ BEYOND_SCHEMA = {
         "the config must satisfy the agent's kind's schema and name the project's connections",
     ),
     "POST /api/v1/projects/{id}/connections": (
-        ["plugin_id", "config", "base_url", "credential"],
-        "the plugin must be installed; config, base URL and credential are checked against its "
-        "manifest, and credential endpoints against the base URL",
+        ["plugin_id", "config", "base_url", "credential", "origins"],
+        "the plugin must be installed; config, base URL, credential and origin overrides are "
+        "checked against its manifest (an override names an origin the manifest declares, and "
+        "its URL is held to the base URL's rules), and credential endpoints against the base URL",
     ),
     "PATCH /api/v1/projects/{id}/connections/{cid}": (
-        ["config", "base_url", "credential"],
-        "config, base URL and credential are checked against the plugin's manifest and each other",
+        ["config", "base_url", "credential", "origins"],
+        "config, base URL, credential and origin overrides are checked against the plugin's "
+        "manifest and each other",
     ),
     "POST /api/v1/projects/{id}/web-tasks": (
         ["target_url", "steps"],

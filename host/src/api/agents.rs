@@ -33,8 +33,6 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_agents, create_agent))
         .routes(routes!(get_agent, update_agent, delete_agent))
-        .merge(super::agent_deploys::router())
-        .merge(super::agent_status::router())
 }
 
 /// The heartbeat timeout in force, in milliseconds.

@@ -212,6 +212,8 @@ fn resources() -> Vec<(&'static str, OpenApiRouter<AppState>)> {
         ("documents", documents::router()),
         ("web_tasks", web_tasks::router()),
         ("agents", agents::router()),
+        ("agent_deploys", agent_deploys::router()),
+        ("agent_status", agent_status::router()),
         ("agent_kinds", agent_kinds::router()),
         ("agent_runs", agent_runs::router()),
         ("agent_runtime", agent_runtime::router()),
