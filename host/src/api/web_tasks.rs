@@ -319,18 +319,17 @@ fn admin_only(who: &Principal, why: &str) -> ApiResult<()> {
     }
 }
 
-/// The task `task` of `project`, if the caller may `p` there (404 before 403, as everywhere).
+/// The task of the path, if the caller may `p` in its project (404 before 403, as everywhere).
 async fn load(
     state: &AppState,
     who: &Principal,
-    project: ProjectId,
-    task: WebTaskId,
+    path: &TaskPath,
     p: Permission,
 ) -> ApiResult<WebTask> {
-    access::project(&state.store, who, project.get(), p).await?;
+    access::project(&state.store, who, path.id, p).await?;
     state
         .store
-        .get_web_task(project, task)
+        .get_web_task(ProjectId(path.id), WebTaskId(path.tid))
         .await
         .map_err(|e| match e {
             StoreError::NotFound => ApiError::not_found("web task"),
@@ -428,14 +427,7 @@ async fn get_task(
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<Json<WebTaskView>> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksRead,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksRead).await?;
     Ok(Json(view(&state, task).await?))
 }
 
@@ -453,14 +445,7 @@ async fn update_task(
     ApiPath(path): ApiPath<TaskPath>,
     body: ApiJson<UpdateWebTask>,
 ) -> ApiResult<Json<WebTaskView>> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksManage,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
     let body = body.parse().await?;
     let private = body
         .allow_private_network
@@ -542,14 +527,7 @@ async fn delete_task(
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<StatusCode> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksManage,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
     schedule::remove(&state.store, &schedule_name(task.id)).await?;
     state
         .store
@@ -583,14 +561,7 @@ async fn run_task(
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<(StatusCode, Json<RunStarted>)> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksManage,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
     let now = state.now();
     let run = state
         .store
@@ -643,14 +614,7 @@ async fn list_runs(
     ApiPath(path): ApiPath<TaskPath>,
     query: ApiQuery<ListPage>,
 ) -> ApiResult<Json<Paginated<RunView>>> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksRead,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksRead).await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
     let page = state
@@ -670,14 +634,11 @@ async fn get_run(
     who: Principal,
     ApiPath(path): ApiPath<RunPath>,
 ) -> ApiResult<Json<RunView>> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksRead,
-    )
-    .await?;
+    let task_path = TaskPath {
+        id: path.id,
+        tid: path.tid,
+    };
+    let task = load(&state, &who, &task_path, Permission::WebTasksRead).await?;
     let run = state
         .store
         .get_web_task_run(
@@ -702,14 +663,7 @@ async fn get_web_task_schedule(
     who: Principal,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<Json<ScheduleView>> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksRead,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksRead).await?;
     let Some(found) = schedule::get(&state.store, &schedule_name(task.id)).await? else {
         return Err(ApiError::not_found("schedule"));
     };
@@ -732,14 +686,7 @@ async fn put_web_task_schedule(
     ApiPath(path): ApiPath<TaskPath>,
     body: ApiJson<PutSchedule>,
 ) -> ApiResult<Json<ScheduleView>> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksManage,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
     let body = body.parse().await?;
     let payload = RunRequest {
         task_id: task.id,
@@ -780,14 +727,7 @@ async fn delete_web_task_schedule(
     client: ClientInfo,
     ApiPath(path): ApiPath<TaskPath>,
 ) -> ApiResult<StatusCode> {
-    let task = load(
-        &state,
-        &who,
-        ProjectId(path.id),
-        WebTaskId(path.tid),
-        Permission::WebTasksManage,
-    )
-    .await?;
+    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
     if !schedule::remove(&state.store, &schedule_name(task.id)).await? {
         return Err(ApiError::not_found("schedule"));
     }
