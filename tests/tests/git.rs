@@ -424,14 +424,21 @@ stories! {
         let mut repo = server.repo("widgets");
         populate(&mut repo);
 
-        // Two commits a page, so the history takes several pages (each fetched with `have`s).
+        // Two commits a page, so the history takes several pages, all cut from one fetch: the
+        // instance keeps the run's pack between the pages of the stream.
         let (cid, check) = connect(&app, &admin.token, project, &repo.url,
             json!({"commits_per_page": 2}), json!({"kind": "anonymous"})).await;
         assert_eq!(check["message"], "connected to a Git repository (protocol v2): 2 branches, 2 tags", "{check}");
-        let jobs = sync(&app, &admin.token, project, cid, json!({})).await;
+        server.take_log();
+        let jobs = sync(&app, &admin.token, project, cid, json!({"stream": "commits"})).await;
         let r = results(&jobs);
         assert_eq!(r["commits"]["records"], 6, "{r:?}");
         assert!(r["commits"]["pages"].as_u64().expect("as git writes it") >= 3, "{r:?}");
+        let log = server.take_log();
+        assert_eq!(log.iter().filter(|e| e.objects.is_some()).count(), 1, "{log:?}");
+        let jobs = sync(&app, &admin.token, project, cid, json!({})).await;
+        let r = results(&jobs);
+        assert_eq!(r["commits"]["records"], 0, "{r:?}");
         assert_mirrors(&app, &pm.token, project, &repo).await;
         let people = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/people")).await;
         assert_eq!(people.keys().map(String::as_str).collect::<Vec<_>>(),

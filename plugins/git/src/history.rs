@@ -8,7 +8,14 @@
 //! branch) is fetched once more with the current tips as `have`s: what comes back is the
 //! commits no branch reaches any more, returned as unreachable. The state is the tips of the
 //! last complete run plus, during a run, its targets and the heads of what it returned.
+//!
+//! One fetch per run: the host reads the pages of one stream through one instance, so the pack
+//! a run's first page fetched is kept in the instance ([`Kept`]) and its later pages are cut
+//! from it, with no request at all. The state still says everything a page needs, so a page
+//! read by a fresh instance (the host replaces one that failed) fetches what is left with
+//! `have` lines instead.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use agentic_sdk::host;
@@ -127,6 +134,43 @@ pub fn fetch(server: &Server, config: &Config, want: &Want) -> Result<(Objects, 
     Ok((pack::parse(&fetched.pack, config.limits())?, fetched.bytes))
 }
 
+/// What a run fetched, kept in the instance between its pages.
+///
+/// Why: without it each page fetched the rest of the history again, with the pages before as
+/// `have` lines, so a history of ten pages came as ten shrinking packs (0.13× `git clone` in
+/// `tests/benches/git_sync.rs`). It is used only by the page whose state is exactly the one
+/// the page before returned, so it can never make a page differ from a fetched one; a failed
+/// page drops it.
+struct Kept {
+    /// The server the run fetched from (for the snapshots [`changes`] fetches).
+    server: Server,
+    /// The run as the next page's state must carry it.
+    run: Run,
+    /// The run's objects (and the snapshots fetched since).
+    objects: Objects,
+    /// The run's commits, parents first.
+    order: Vec<ObjectId>,
+    /// How many of `order` earlier pages returned.
+    next: usize,
+}
+
+thread_local! {
+    /// The run under way (components are single-threaded; native tests keep one per thread).
+    static KEPT: RefCell<Option<Kept>> = const { RefCell::new(None) };
+}
+
+impl Kept {
+    /// The kept run, when `run` is where it stopped.
+    fn take(run: &Run) -> Option<Kept> {
+        KEPT.with(|k| k.borrow_mut().take())
+            .filter(|k| k.run == *run)
+    }
+
+    fn keep(self) {
+        KEPT.with(|k| *k.borrow_mut() = Some(self));
+    }
+}
+
 /// Reads one page of history; `with_changes` (the `commits` stream) computes each commit's
 /// changed paths and looks for commits a force-push dropped.
 pub fn read(
@@ -135,6 +179,9 @@ pub fn read(
     with_changes: bool,
 ) -> Result<HistoryPage, Error> {
     let mut state = parse_state(state)?;
+    if let Some(kept) = state.run.as_ref().and_then(Kept::take) {
+        return next_page(config, state, kept, Vec::new(), 0, with_changes);
+    }
     let (server, current) = branches(config)?;
     let starting = state.run.is_none();
     let run = state.run.take().unwrap_or_else(|| Run {
@@ -148,7 +195,7 @@ pub fn read(
         .collect::<Result<_, _>>()?;
     let haves: BTreeSet<ObjectId> = run.done.iter().map(|t| id(t)).collect::<Result<_, _>>()?;
     let wants: BTreeSet<ObjectId> = targets.difference(&haves).copied().collect();
-    let (mut objects, mut bytes) = fetch(
+    let (objects, mut bytes) = fetch(
         &server,
         config,
         &Want {
@@ -178,31 +225,53 @@ pub fn read(
             unreachable = gone;
         }
     }
+    let kept = Kept {
+        server,
+        run,
+        objects,
+        order,
+        next: 0,
+    };
+    next_page(config, state, kept, unreachable, bytes, with_changes)
+}
 
+/// The next page of a fetched run; keeps the run in the instance when more pages follow.
+fn next_page(
+    config: &Config,
+    mut state: State,
+    mut kept: Kept,
+    unreachable: Vec<Commit>,
+    mut bytes: usize,
+    with_changes: bool,
+) -> Result<HistoryPage, Error> {
     let per_page = config.commits_per_page.max(1) as usize;
-    let page_ids: Vec<ObjectId> = order.iter().take(per_page).copied().collect();
-    let has_more = order.len() > per_page;
+    let page_ids: Vec<ObjectId> = kept
+        .order
+        .iter()
+        .skip(kept.next)
+        .take(per_page)
+        .copied()
+        .collect();
+    kept.next += page_ids.len();
+    let has_more = kept.next < kept.order.len();
     let mut commits = Vec::with_capacity(page_ids.len());
     for c in &page_ids {
-        commits.push(decode(&objects, c)?);
+        commits.push(decode(&kept.objects, c)?);
     }
     if with_changes {
-        bytes += changes(&server, config, &mut objects, &mut commits)?;
+        bytes += changes(&kept.server, config, &mut kept.objects, &mut commits)?;
     }
 
     if has_more {
-        let mut done = run.done.clone();
         let emitted: BTreeSet<ObjectId> = page_ids.iter().copied().collect();
         let inner: BTreeSet<ObjectId> = commits.iter().flat_map(|c| c.parents.clone()).collect();
         for c in emitted.difference(&inner) {
-            done.insert(c.to_string());
+            kept.run.done.insert(c.to_string());
         }
-        state.run = Some(Run {
-            targets: run.targets,
-            done,
-        });
+        state.run = Some(kept.run.clone());
+        kept.keep();
     } else {
-        state.tips = run.targets;
+        state.tips = kept.run.targets;
         state.run = None;
     }
     Ok(HistoryPage {
