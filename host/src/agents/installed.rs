@@ -6,12 +6,11 @@
 //!   /projects/{id}/plugins/{plugin_id}`, as for connectors); an agent's create, config change,
 //!   deploy and each run check that;
 //! - validates an agent's config against the manifest's `config_schema` with the **host's
-//!   properties** added where the author did not declare them ([`host_properties`]): the
-//!   scheduler, health and alerts read `interval_secs` (default 300, at least 60), `cron`,
-//!   `unhealthy_after` (default 3), `alert_webhook_url` and `allow_private_network` from every
-//!   component kind's config, so an author need not repeat them. `connection_id`, when the
-//!   author declares it, binds the agent to one connection of its project as for built-ins,
-//!   and then `run_on` (event triggers, `super::triggers`) is added too;
+//!   properties** added where the author did not declare them ([`super::schema`], the same
+//!   ones every built-in component kind gets), so an author need not repeat them.
+//!   `connection_id`, when the author declares it, binds the agent to one connection of its
+//!   project as for built-ins, and then `run_on` (event triggers, `super::triggers`) is added
+//!   too;
 //! - grants a deployed agent the manifest's `needs` that the deploying person holds;
 //! - reaches over HTTP only the manifest's `allowed_hosts` (any http(s) origin and path on
 //!   them; none when empty), private and loopback addresses only with `allow_private_network`
@@ -21,7 +20,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::plugins::agent_package::ActiveAgent;
 use crate::rbac::Permission;
@@ -45,61 +44,13 @@ impl std::fmt::Debug for InstalledKind {
     }
 }
 
-/// The properties the host reads from every component kind's config, as JSON Schema, for a
-/// package schema that does not declare them itself.
-pub fn host_properties() -> Map<String, Value> {
-    let webhook = "Slack-compatible webhook told when the agent turns unhealthy or recovers.";
-    let props = json!({
-        "interval_secs": {"type": "integer", "minimum": 60, "maximum": 86400, "default": 300,
-                          "description": "Seconds between runs (added by the host)."},
-        "cron": {"type": "string", "minLength": 9, "maxLength": 128,
-                 "description": "Run at these times (UTC) instead of every interval_secs: five fields, minute first, or six, seconds first; firings at least 60 s apart (added by the host)."},
-        "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
-                            "description": "Failed runs in a row that make the agent unhealthy (added by the host)."},
-        "alert_webhook_url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000,
-                              "description": webhook},
-        "allow_private_network": {"type": "boolean", "default": false,
-                                  "description": "Let the agent reach private or loopback addresses of its allowed hosts, and the webhook (Administrators only; added by the host)."}
-    });
-    match props {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-/// `run_on` as the host reads it (`agents::triggers`), for a package schema that declares a
-/// `connection_id` and no `run_on` of its own.
-fn run_on_property() -> Value {
-    json!({"type": "array", "maxItems": 2, "uniqueItems": true,
-           "items": {"type": "string", "enum": crate::agents::triggers::EVENTS},
-           "description": "Also run soon after a sync of connection_id finishes (`sync-finished`) or stores or deletes records (`records-changed`), besides the schedule (added by the host)."})
-}
-
-/// `schema` (an object schema: the package crate checks) with [`host_properties`] added where
-/// it has none of that name, and `run_on` where it declares a `connection_id`.
-fn effective_schema(schema: &Value) -> Value {
-    let mut schema = schema.clone();
-    if let Value::Object(root) = &mut schema {
-        let properties = root
-            .entry("properties")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(properties) = properties {
-            // Event triggers need the connection the agent is bound to: offered only then.
-            if properties.contains_key("connection_id") {
-                properties.entry("run_on").or_insert_with(run_on_property);
-            }
-            for (name, property) in host_properties() {
-                properties.entry(name).or_insert(property);
-            }
-        }
-    }
-    schema
-}
-
 impl InstalledKind {
     /// The kind of `active`.
     pub fn new(active: ActiveAgent) -> Self {
-        let schema = effective_schema(&active.manifest.config_schema);
+        // Event triggers need the connection the agent is bound to: offered only then.
+        let config_schema = &active.manifest.config_schema;
+        let events = config_schema.pointer("/properties/connection_id").is_some();
+        let schema = super::schema::effective(config_schema, events);
         let validator = jsonschema::validator_for(&schema).ok();
         let needs = active
             .manifest
@@ -210,47 +161,5 @@ impl AgentKind {
             AgentKind::BuiltIn(k) => k.validator(),
             AgentKind::Installed(k) => k.validator(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_host_adds_its_properties_without_overriding_the_authors() {
-        let author = json!({
-            "type": "object", "additionalProperties": false, "required": ["url"],
-            "properties": {
-                "url": {"type": "string"},
-                "interval_secs": {"type": "integer", "minimum": 600, "default": 3600}
-            }
-        });
-        let schema = effective_schema(&author);
-        let props = &schema["properties"];
-        assert_eq!(
-            props["interval_secs"]["minimum"], 600,
-            "the author's own wins"
-        );
-        assert_eq!(props["unhealthy_after"]["default"], 3);
-        assert_eq!(props["allow_private_network"]["type"], "boolean");
-        assert!(
-            props.get("connection_id").is_none(),
-            "only the author binds connections"
-        );
-        let validator = jsonschema::validator_for(&schema).expect("compiles");
-        assert!(validator.is_valid(&json!({"url": "x", "unhealthy_after": 2})));
-        assert!(!validator.is_valid(&json!({"url": "x", "colour": "red"})));
-        let bare = effective_schema(&json!({"type": "object"}));
-        assert_eq!(bare["properties"]["interval_secs"]["default"], 300);
-        assert!(
-            props.get("run_on").is_none() && bare["properties"].get("run_on").is_none(),
-            "event triggers need a connection"
-        );
-        let bound = effective_schema(&json!({"type": "object", "additionalProperties": false,
-            "properties": {"connection_id": {"type": "integer"}}}));
-        let validator = jsonschema::validator_for(&bound).expect("compiles");
-        assert!(validator.is_valid(&json!({"connection_id": 7, "run_on": ["records-changed"]})));
-        assert!(!validator.is_valid(&json!({"connection_id": 7, "run_on": ["job-finished"]})));
     }
 }

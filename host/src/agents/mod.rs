@@ -51,6 +51,8 @@ pub mod lifecycle;
 pub mod platform;
 /// `agent.run` jobs: one run of a component agent, recorded, and the next one scheduled.
 pub mod run;
+/// The properties the host reads from every component kind's config.
+pub mod schema;
 /// Event triggers: runs brought forward by the syncs of the connection an agent names.
 pub mod triggers;
 
@@ -90,8 +92,11 @@ pub struct Kind {
     pub name: &'static str,
     /// What it does.
     pub description: &'static str,
-    /// JSON Schema of its config (JSON text).
+    /// JSON Schema of its config (JSON text): what is the kind's own; for a component kind
+    /// [`schema::effective`] adds the properties the host reads from every one.
     schema: &'static str,
+    /// Whether its `connection_id`'s syncs may trigger runs (`run_on`, [`triggers`]).
+    events: bool,
     /// The component that runs it (`<name>.wasm` in the component directory); `None` for the
     /// `external` kind, which runs elsewhere and reports heartbeats.
     pub component: Option<&'static str>,
@@ -123,14 +128,11 @@ pub const KINDS: &[Kind] = &[
                                   "description": "The status a healthy page answers with."},
                 "keyword": {"type": "string", "minLength": 1, "maxLength": 200,
                             "description": "Text a healthy page contains."},
-                "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
-                                    "description": "Failed runs in a row that make the agent unhealthy."},
-                "alert_webhook_url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000,
-                                      "description": "Slack-compatible webhook told when the agent turns unhealthy or recovers."},
                 "allow_private_network": {"type": "boolean", "default": false,
                                           "description": "Let the URL and the webhook be private or loopback addresses (Administrators only)."}
             }
         }"#,
+        events: false,
         component: Some("agent_web_monitor"),
         needs: &[],
     },
@@ -153,15 +155,11 @@ pub const KINDS: &[Kind] = &[
                 "cron": {"type": "string", "minLength": 9, "maxLength": 128,
                          "description": "Sync at these times (UTC) instead of every interval_secs: five fields, minute first (`0 2 * * *`), or six, seconds first; firings at least 60 s apart."},
                 "notify_on_failure": {"type": "boolean", "default": true,
-                                      "description": "Report failed syncs as agent events."},
-                "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
-                                    "description": "Failed runs in a row that make the agent unhealthy."},
-                "alert_webhook_url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000,
-                                      "description": "Slack-compatible webhook told when the agent turns unhealthy or recovers."},
-                "allow_private_network": {"type": "boolean", "default": false,
-                                          "description": "Let the webhook be a private or loopback address (Administrators only)."}
+                                      "description": "Report failed syncs as agent events."}
             }
         }"#,
+        // Its own syncs would trigger it again.
+        events: false,
         component: Some("agent_sync_assistant"),
         needs: &[
             Permission::ConnectionsSync,
@@ -206,23 +204,15 @@ pub const KINDS: &[Kind] = &[
                                       "description": "`max_completion_tokens` of each request."},
                 "price_per_1k_tokens": {"type": "number", "minimum": 0, "maximum": 1000, "default": 0,
                                         "description": "Price of 1000 tokens (prompt and completion), for the `cost` metric."},
-                "run_on": {"type": "array", "maxItems": 2, "uniqueItems": true,
-                           "items": {"type": "string", "enum": ["sync-finished", "records-changed"]},
-                           "description": "Also run when a sync of connection_id finishes (`sync-finished`) or stores or deletes records (`records-changed`), besides the schedule."},
                 "post_comment": {"type": "boolean", "default": false,
                                  "description": "Also post each triage back as a comment through the connection's action (needs connections:act)."},
                 "annotate": {"type": "boolean", "default": false,
                              "description": "Also store each triage as a comment on its work item in the host (listed with the project's comments; needs documents:manage)."},
                 "comment_action": {"type": "string", "minLength": 1, "maxLength": 100, "default": "add-comment",
-                                   "description": "The connector action that posts a comment; it gets `{\"issue\": <key>, \"body\": <Markdown>}`."},
-                "unhealthy_after": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3,
-                                    "description": "Failed runs in a row that make the agent unhealthy."},
-                "alert_webhook_url": {"type": "string", "pattern": "^https?://[^\\s]+$", "maxLength": 2000,
-                                      "description": "Slack-compatible webhook told when the agent turns unhealthy or recovers."},
-                "allow_private_network": {"type": "boolean", "default": false,
-                                          "description": "Let the webhook be a private or loopback address (Administrators only)."}
+                                   "description": "The connector action that posts a comment; it gets `{\"issue\": <key>, \"body\": <Markdown>}`."}
             }
         }"#,
+        events: true,
         component: Some("agent_triage_assistant"),
         needs: &[
             Permission::RecordsRead,
@@ -244,6 +234,7 @@ pub const KINDS: &[Kind] = &[
                              "description": "Free-form settings handed to the process with each heartbeat reply."}
             }
         }"#,
+        events: false,
         component: None,
         needs: &[],
     },
@@ -258,9 +249,14 @@ pub fn kind(name: &str) -> Option<&'static Kind> {
 }
 
 impl Kind {
-    /// The kind's config schema.
+    /// The kind's config schema, with the host's properties for a component kind.
     pub fn schema(&self) -> serde_json::Value {
-        serde_json::from_str(self.schema).unwrap_or_default()
+        let own = serde_json::from_str(self.schema).unwrap_or_default();
+        if self.component.is_some() {
+            schema::effective(&own, self.events)
+        } else {
+            own
+        }
     }
 
     fn validator(&self) -> Option<&'static jsonschema::Validator> {
@@ -455,6 +451,33 @@ mod tests {
         for k in KINDS {
             assert!(k.validator().is_some(), "{} schema", k.name);
         }
+    }
+
+    #[test]
+    fn the_host_properties_have_one_source() {
+        let host = schema::host_properties();
+        for k in KINDS {
+            let own: serde_json::Value = serde_json::from_str(k.schema).expect("JSON");
+            let effective = k.schema();
+            for (name, property) in &host {
+                // A kind declares a host property only to say something else about it.
+                if let Some(declared) = own["properties"].get(name) {
+                    assert_ne!(declared, property, "{} repeats the host's {name}", k.name);
+                }
+                let got = effective["properties"].get(name);
+                match k.component {
+                    Some(_) => assert!(got.is_some(), "{} lacks {name}", k.name),
+                    None => assert!(got.is_none(), "{} is not run here: no {name}", k.name),
+                }
+            }
+            let run_on = effective["properties"].get("run_on").is_some();
+            assert_eq!(run_on, k.events, "{}: run_on", k.name);
+        }
+        assert_eq!(
+            kind("web-monitor").expect("kind").schema()["properties"]["interval_secs"]["minimum"],
+            30,
+            "a kind's own declaration wins"
+        );
     }
 
     #[test]
