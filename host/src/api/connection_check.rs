@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::audit::record;
-use super::connections::{load, ConnectionPath};
+use super::connection_access::{load, ConnectionPath};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::ApiPath;
 use super::plugin_errors::{plugin_error, CallOn};

@@ -14,18 +14,18 @@ use utoipa_axum::routes;
 
 use super::access;
 use super::audit::record;
+use super::connection_access::{load, ConnectionPath};
 use super::connection_check::{before_saving, checkable, CheckResult, SaveQuery};
 use super::connection_origins::{self as origins, OriginView, Rules};
+use super::connection_rules::{
+    admit, conflict_on_name, credential_problems, credential_transport, private_network_allowed,
+};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
-use super::plugins::validate_config;
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::clock::to_datetime;
-use crate::plugins::egress::base_url_refusal;
-use crate::plugins::package::Manifest;
-use crate::plugins::EgressPolicy;
-use crate::rbac::{Permission, Role};
+use crate::rbac::Permission;
 use crate::store::connections::{Connection, ConnectionFields};
 use crate::store::StoreError;
 use crate::vault::credentials::CredentialInput;
@@ -164,17 +164,6 @@ struct CreateConnection {
     credential: CredentialInput,
 }
 
-fn credential_problems(
-    credential: &CredentialInput,
-    base_url: &str,
-    allow_private: bool,
-    c: &mut Checks,
-) {
-    for (field, message) in credential.problems(base_url, allow_private) {
-        c.push(&field, message);
-    }
-}
-
 impl Validate for CreateConnection {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut c = Checks::default();
@@ -235,91 +224,6 @@ impl Validate for UpdateConnection {
 #[derive(Debug, Deserialize)]
 struct ProjectPath {
     id: i64,
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct ConnectionPath {
-    pub(super) id: i64,
-    pub(super) cid: i64,
-}
-
-/// The manifest of a plugin a connection may use in this project, with the rules a connection
-/// must meet checked: installed and a connector, not an agent package (422), enabled here (409), the config, credential kind and base
-/// URL acceptable to it and not on a link-local or metadata address (422 with the field).
-async fn admit(
-    state: &AppState,
-    project: i64,
-    plugin_id: &str,
-    config: &serde_json::Value,
-    kind: &str,
-    base_url: &str,
-) -> ApiResult<Manifest> {
-    let manifest = state
-        .plugins
-        .manifest(plugin_id)
-        .await
-        .map_err(|e| match e {
-            crate::plugins::registry::RegistryError::NotFound(_) => {
-                ApiError::field("plugin_id", "no installed plugin has this id")
-            }
-            e @ crate::plugins::registry::RegistryError::WrongType { .. } => ApiError::field(
-                "plugin_id",
-                format!("{e}: a connection uses a connector plugin; an agent package is deployed as an agent"),
-            ),
-            other => other.into(),
-        })?;
-    if !state.store.plugin_enabled(project, plugin_id).await? {
-        return Err(ApiError::Conflict(format!(
-            "plugin {plugin_id} is not enabled in this project"
-        )));
-    }
-    validate_config(&manifest, config)?;
-    if !manifest.auth_kinds.iter().any(|k| k == kind) {
-        return Err(ApiError::field(
-            "credential.kind",
-            format!(
-                "plugin {plugin_id} works with {}, not {kind}",
-                manifest.auth_kinds.join(", ")
-            ),
-        ));
-    }
-    EgressPolicy::new(&manifest.allowed_hosts, base_url)
-        .map_err(|e| ApiError::field("base_url", e.to_string()))?;
-    // Link-local and cloud-metadata addresses are refused on every request even where private
-    // ones are allowed; a connection aimed at one is refused here, where someone can fix it.
-    if let Some(why) = base_url_refusal(base_url) {
-        return Err(ApiError::field("base_url", why));
-    }
-    Ok(manifest)
-}
-
-/// Credentials travel only over https, except to private networks an Administrator allowed.
-fn credential_transport(kind: &str, base_url: &str, allow_private: bool) -> ApiResult<()> {
-    if kind != "anonymous" && !allow_private && !base_url.starts_with("https://") {
-        return Err(ApiError::field(
-            "base_url",
-            "a connection with a credential must use https (credentials are never sent in clear text)",
-        ));
-    }
-    Ok(())
-}
-
-fn private_network_allowed(who: &Principal, wanted: bool) -> ApiResult<()> {
-    if wanted && who.user.role != Role::Administrator {
-        return Err(ApiError::Forbidden(
-            "only an Administrator may allow a connection to reach private addresses".into(),
-        ));
-    }
-    Ok(())
-}
-
-fn conflict_on_name(e: StoreError) -> ApiError {
-    match e {
-        StoreError::Duplicate { .. } => {
-            ApiError::Conflict("a connection with this name exists in the project".into())
-        }
-        other => other.into(),
-    }
 }
 
 /// Lists a project's connections. Needs `connections:read` and membership.
@@ -488,23 +392,6 @@ fn draft(
         created_at: now,
         updated_at: now,
     }
-}
-
-pub(super) async fn load(
-    state: &AppState,
-    who: &Principal,
-    path: &ConnectionPath,
-    p: Permission,
-) -> ApiResult<Connection> {
-    access::project(&state.store, who, path.id, p).await?;
-    state
-        .store
-        .get_connection(path.id, path.cid)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("connection"),
-            other => other.into(),
-        })
 }
 
 /// Reads a connection. Needs `connections:read` and membership.

@@ -62,10 +62,14 @@ mod audit;
 mod auth;
 /// Backups for administrators: the log of attempts, status, start one.
 mod backups;
+/// Which connection a request under `/projects/{id}/connections/{cid}` is about.
+mod connection_access;
 /// A connection's `check`: on demand and before saving.
 mod connection_check;
 /// A connection's named service origins: their view and the rules an override meets.
 mod connection_origins;
+/// The rules a connection must meet to be saved.
+mod connection_rules;
 /// Connections and their credentials.
 mod connections;
 /// OpenAPI document and the embedded Swagger UI.

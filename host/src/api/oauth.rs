@@ -20,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::audit::record;
-use super::connections::{load, ConnectionPath};
+use super::connection_access::{load, ConnectionPath};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::{AppState, Problem};

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::access;
 use super::audit::record;
-use super::connections::{load, ConnectionPath};
+use super::connection_access::{load, ConnectionPath};
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::jobs::JobView;

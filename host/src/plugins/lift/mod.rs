@@ -17,18 +17,17 @@
 //! more than the guest's memory (spans pointing at the same bytes over and over) is refused
 //! before anything is copied.
 
-use std::fmt::Write as _;
+mod span;
+mod writer;
 
-use serde_json::value::RawValue;
 // Doc-hidden items the derive macros use (not under wasmtime's semver promise; wasmtime is
 // pinned to 48.x): what a hand-written `Lift` needs.
-use wasmtime::component::__internal::{
-    wasmtime_environ::component::StringEncoding, CanonicalAbiInfo, InstanceType, InterfaceType,
-    LiftContext,
-};
-use wasmtime::component::{ComponentType, Lift, WasmStr};
+use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LiftContext};
+use wasmtime::component::{ComponentType, Lift};
 
 use super::runtime::RecordKind;
+use span::Span;
+use writer::Json;
 
 /// The model name of a record kind (`work_item`, …), as in the API and the store.
 pub fn kind_name(kind: RecordKind) -> &'static str {
@@ -138,74 +137,6 @@ pub enum LiftError {
     /// What the plugin returned breaks the contract (a string out of bounds or not UTF-8).
     #[error("plugin returned {0}")]
     Invalid(&'static str),
-}
-
-/// A string in guest memory, bounds-checked when lifted.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Span {
-    ptr: u32,
-    len: u32,
-}
-
-impl Span {
-    fn new(ptr: u32, len: u32, cx: &LiftContext<'_>) -> wasmtime::Result<Self> {
-        if !matches!(cx.options().string_encoding, StringEncoding::Utf8) {
-            return Err(LiftError::Invalid("strings in an encoding other than UTF-8").into());
-        }
-        if u64::from(ptr) + u64::from(len) > cx.memory().len() as u64 {
-            return Err(LiftError::Invalid("a string out of bounds of its memory").into());
-        }
-        Ok(Self { ptr, len })
-    }
-
-    fn read<'m>(&self, memory: &'m [u8]) -> Result<&'m str, LiftError> {
-        // In bounds: checked against this memory when lifted, and memory never shrinks.
-        let bytes = &memory[self.ptr as usize..][..self.len as usize];
-        std::str::from_utf8(bytes).map_err(|_| LiftError::Invalid("a string that is not UTF-8"))
-    }
-}
-
-// SAFETY: a `Span` has exactly the ABI of `string` (a pointer/length pair: the `Lower`
-// representation and `ABI` are those wasmtime's own `WasmStr` uses), and `typecheck` accepts
-// `string` only, by delegating to `WasmStr`.
-#[allow(unsafe_code)]
-unsafe impl ComponentType for Span {
-    type Lower = <WasmStr as ComponentType>::Lower;
-    const ABI: CanonicalAbiInfo = CanonicalAbiInfo::POINTER_PAIR;
-
-    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
-        <WasmStr as ComponentType>::typecheck(ty, types)
-    }
-}
-
-// SAFETY: reads the pointer/length pair as the canonical ABI lays it out (two `i32`s flat, or
-// two little-endian `u32`s in memory) and checks it against the memory; nothing is written.
-#[allow(unsafe_code)]
-unsafe impl Lift for Span {
-    fn linear_lift_from_flat(
-        cx: &mut LiftContext<'_>,
-        _ty: InterfaceType,
-        src: &Self::Lower,
-    ) -> wasmtime::Result<Self> {
-        Span::new(src[0].get_u32(), src[1].get_u32(), cx)
-    }
-
-    fn linear_lift_from_memory(
-        cx: &mut LiftContext<'_>,
-        _ty: InterfaceType,
-        bytes: &[u8],
-    ) -> wasmtime::Result<Self> {
-        let word = |at: usize| {
-            bytes
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(u32::from_le_bytes)
-        };
-        match (word(0), word(4)) {
-            (Some(ptr), Some(len)) => Span::new(ptr, len, cx),
-            _ => Err(LiftError::Invalid("a string out of bounds of its memory").into()),
-        }
-    }
 }
 
 // The shapes of the models' fields, named as the JSON writer's methods that write them.
@@ -426,122 +357,6 @@ impl Shape for bool {
     }
 }
 
-/// Writes one JSON object from fields read out of guest memory, straight into a `String`
-/// (every piece is a `&str` already checked as UTF-8, so the result needs no second check).
-struct Json<'m> {
-    memory: &'m [u8],
-    /// Where the object starts in `out`.
-    start: usize,
-    out: String,
-}
-
-/// Appends `value` as a JSON string: `"`, `\` and control characters escaped (RFC 8259 §7),
-/// everything else as is.
-fn push_string(out: &mut String, value: &str) {
-    out.push('"');
-    let mut rest = value;
-    while let Some(i) = rest
-        .bytes()
-        .position(|b| b < 0x20 || b == b'"' || b == b'\\')
-    {
-        out.push_str(&rest[..i]);
-        match rest.as_bytes()[i] {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            control => {
-                // Writing into a `String` cannot fail.
-                let _ = write!(out, "\\u{control:04x}");
-            }
-        }
-        // The byte escaped is ASCII, so the next one starts a character.
-        rest = &rest[i + 1..];
-    }
-    out.push_str(rest);
-    out.push('"');
-}
-
-impl Json<'_> {
-    /// `key` is a field name of the contract: ASCII, nothing to escape.
-    fn key(&mut self, key: &str) {
-        self.out.push(if self.out.len() == self.start {
-            '{'
-        } else {
-            ','
-        });
-        self.out.push('"');
-        self.out.push_str(key);
-        self.out.push_str("\":");
-    }
-
-    fn text(&mut self, key: &str, value: &Span) -> Result<(), LiftError> {
-        let value = value.read(self.memory)?;
-        self.key(key);
-        push_string(&mut self.out, value);
-        Ok(())
-    }
-
-    fn opt(&mut self, key: &str, value: &Option<Span>) -> Result<(), LiftError> {
-        match value {
-            Some(span) => self.text(key, span),
-            None => {
-                self.key(key);
-                self.out.push_str("null");
-                Ok(())
-            }
-        }
-    }
-
-    fn list(&mut self, key: &str, values: &[Span]) -> Result<(), LiftError> {
-        self.key(key);
-        self.out.push('[');
-        for (i, span) in values.iter().enumerate() {
-            if i > 0 {
-                self.out.push(',');
-            }
-            push_string(&mut self.out, span.read(self.memory)?);
-        }
-        self.out.push(']');
-        Ok(())
-    }
-
-    fn millis(&mut self, key: &str, value: &Option<i64>) -> Result<(), LiftError> {
-        self.key(key);
-        match value {
-            Some(n) => self.out.push_str(itoa::Buffer::new().format(*n)),
-            None => self.out.push_str("null"),
-        }
-        Ok(())
-    }
-
-    fn flag(&mut self, key: &str, value: &bool) -> Result<(), LiftError> {
-        self.key(key);
-        self.out.push_str(if *value { "true" } else { "false" });
-        Ok(())
-    }
-
-    /// JSON text embedded as JSON; text that is not JSON is kept as a string.
-    fn json(&mut self, key: &str, value: &Span) -> Result<(), LiftError> {
-        let value = value.read(self.memory)?;
-        self.key(key);
-        match serde_json::from_str::<&RawValue>(value) {
-            Ok(raw) => self.out.push_str(raw.get()),
-            Err(_) => push_string(&mut self.out, value),
-        }
-        Ok(())
-    }
-
-    fn finish(mut self) -> String {
-        if self.out.len() == self.start {
-            self.out.push('{');
-        }
-        self.out.push('}');
-        self.out
-    }
-}
-
 /// `page` as the contract declares it, strings as spans; `R` is the version's `record-data`
 /// ([`RecordView`] before 0.3.0, [`RecordDataView`] since).
 #[derive(ComponentType, Lift)]
@@ -656,11 +471,7 @@ fn record(view: &RecordView, memory: &[u8]) -> Result<Record, LiftError> {
         external_id.len() + title.len(),
         text.len(),
     ];
-    let mut json = Json {
-        memory,
-        start: text.len(),
-        out: text,
-    };
+    let mut json = Json::new(memory, text);
     view.write(&mut json)?;
     Ok(Record {
         kind: kind_name(kind),
