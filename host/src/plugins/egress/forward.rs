@@ -376,7 +376,7 @@ async fn forward(
     let mut response = http::Response::from(response);
     // Session cookies are credentials: kept from the guest like the ones the host sends.
     response.headers_mut().remove(http::header::SET_COOKIE);
-    let redactor = secrets.redactor();
+    let redactor = policy.redactors.redactor(&secrets);
     if let Some(redactor) = &redactor {
         let coding = response.headers().get(http::header::CONTENT_ENCODING);
         if let Some(coding) = coding.filter(|c| !c.as_bytes().eq_ignore_ascii_case(b"identity")) {

@@ -22,6 +22,9 @@ pub struct EgressPolicy {
     origins: Vec<(String, url::Url)>,
     pub(super) allow_private: bool,
     pub(super) credential: Option<Arc<dyn CredentialProvider>>,
+    /// The call's responses are redacted of the credential's secrets with one redactor, built
+    /// once (shared by the policy's clones).
+    pub(super) redactors: Arc<super::redact::RedactorCache>,
 }
 
 /// A policy that cannot be built.
@@ -41,6 +44,7 @@ impl EgressPolicy {
             origins: Vec::new(),
             allow_private: false,
             credential: None,
+            redactors: super::redact::RedactorCache::shared(),
         })
     }
 
@@ -76,6 +80,7 @@ impl EgressPolicy {
             origins: Vec::new(),
             allow_private: false,
             credential: None,
+            redactors: super::redact::RedactorCache::shared(),
         }
     }
 

@@ -20,6 +20,7 @@
 //! that short is no protection anyway.
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -53,7 +54,7 @@ const URI_COMPONENT: &AsciiSet = &RFC3986
     .remove(b'*');
 
 /// The secrets of the headers a request carried, collected before the response is redacted.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Secrets(Vec<Zeroizing<Vec<u8>>>);
 
 impl std::fmt::Debug for Secrets {
@@ -121,6 +122,55 @@ impl Secrets {
             .build(forms.iter().map(|f| f.as_slice()))
             .ok()?;
         Some(Redactor { matcher, longest })
+    }
+}
+
+/// The redactor last built for a call, with the secrets it was built for.
+///
+/// Why: every request of a call (all the pages of a sync) carries the same credential, and
+/// building the matcher of every form of it — an Aho-Corasick automaton of some forty
+/// patterns — is most of what redaction costs: rebuilt per request it was 5 % of a JIRA sync's
+/// CPU time in a profile (docs/PERFORMANCE.md). One slot, shared by the clones of a call's
+/// policy: a renewed credential (other secrets) builds a new redactor and replaces it. The
+/// secrets it holds are zeroed when the policy goes, as a request's own are.
+#[derive(Default)]
+pub struct RedactorCache {
+    slot: Mutex<Option<(Secrets, Redactor)>>,
+    /// Redactors built so far (what the cache saves is the rest).
+    built: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for RedactorCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedactorCache(<secrets>)")
+    }
+}
+
+impl RedactorCache {
+    /// A shared, empty cache.
+    pub fn shared() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The redactor for `secrets` (`None`: nothing to redact), built only when the cached one
+    /// was built for other secrets.
+    pub fn redactor(&self, secrets: &Secrets) -> Option<Redactor> {
+        if secrets.0.is_empty() {
+            return None;
+        }
+        let mut slot = self.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((cached, redactor)) = slot.as_ref() {
+            let same = cached.0.len() == secrets.0.len()
+                && cached.0.iter().zip(&secrets.0).all(|(a, b)| a[..] == b[..]);
+            if same {
+                return Some(redactor.clone());
+            }
+        }
+        let redactor = secrets.redactor()?;
+        self.built
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *slot = Some((secrets.clone(), redactor.clone()));
+        Some(redactor)
     }
 }
 
@@ -359,6 +409,36 @@ mod tests {
 
     fn clean(r: &Redactor, text: &str) -> String {
         String::from_utf8(r.redact(text.as_bytes()).unwrap_or_else(|| text.into())).expect("utf8")
+    }
+
+    #[test]
+    fn a_call_builds_the_redactor_once_per_credential() {
+        let secrets = |token: &str| {
+            let mut s = Secrets::default();
+            let value = HeaderValue::from_str(&format!("Bearer {token}")).expect("value");
+            s.add_headers([(&AUTHORIZATION, &value)]);
+            s
+        };
+        let cache = RedactorCache::default();
+        let built = || cache.built.load(std::sync::atomic::Ordering::Relaxed);
+        let first = cache.redactor(&secrets("tok-first-123")).expect("redactor");
+        let again = cache.redactor(&secrets("tok-first-123")).expect("redactor");
+        assert_eq!(
+            built(),
+            1,
+            "the second request reuses the first one's redactor"
+        );
+        assert_eq!(
+            clean(&again, "a tok-first-123 b"),
+            clean(&first, "a tok-first-123 b")
+        );
+        let renewed = cache
+            .redactor(&secrets("tok-renewed-456"))
+            .expect("redactor");
+        assert_eq!(clean(&renewed, "x tok-renewed-456 y"), "x [REDACTED] y");
+        assert_eq!(clean(&renewed, "tok-first-123"), "tok-first-123");
+        assert_eq!(built(), 2, "a renewed credential gets its own");
+        assert!(cache.redactor(&Secrets::default()).is_none());
     }
 
     #[test]
