@@ -18,6 +18,26 @@ use std::time::{Duration, Instant};
 use agentic_host::plugins::{Call, Limits, Runtime};
 
 const CALLS: usize = 20_000;
+const SPAWNS: usize = 2_000;
+
+/// A native process that exits at once, and what it is: a static no-op built with `cc -static`
+/// into `dir`, or `true` from the PATH when that cannot be built.
+fn noop_process(dir: &std::path::Path) -> (std::path::PathBuf, &'static str) {
+    let source = dir.join("noop.c");
+    let binary = dir.join("noop");
+    std::fs::write(&source, "int main(void) { return 0; }\n").unwrap();
+    let built = std::process::Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .status()
+        .is_ok_and(|s| s.success());
+    if built {
+        (binary, "spawn + wait, static no-op (cc -static)")
+    } else {
+        ("true".into(), "spawn + wait, `true` (dynamically linked)")
+    }
+}
 
 fn micros(samples: &mut [Duration], p: f64) -> f64 {
     samples.sort();
@@ -66,6 +86,33 @@ fn main() {
             assert_eq!(out, "x");
         }
 
+        // The floor of isolation: handing a task that does nothing to a runtime of its own
+        // and waking the caller when it is done, as every plugin call is (plugin threads).
+        let other = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let mut handoff = Vec::with_capacity(CALLS);
+        for _ in 0..CALLS {
+            let start = Instant::now();
+            other
+                .spawn(async { std::hint::black_box(1) })
+                .await
+                .unwrap();
+            handoff.push(start.elapsed());
+        }
+        other.shutdown_background();
+
+        let dir = tempfile::tempdir().unwrap();
+        let (program, process_label) = noop_process(dir.path());
+        let mut process = Vec::with_capacity(SPAWNS);
+        for _ in 0..SPAWNS {
+            let start = Instant::now();
+            let status = std::process::Command::new(&program).status().unwrap();
+            process.push(start.elapsed());
+            assert!(status.success());
+        }
+
         let mut rates = Vec::new();
         for callers in [2usize, 8] {
             let start = Instant::now();
@@ -110,6 +157,24 @@ fn main() {
             "native echo (floor)",
             n50,
             micros(&mut native, 0.99)
+        );
+        println!(
+            "{:<48} {:>10.1} {:>10.1}",
+            "hand-off to another runtime and back (no-op)",
+            micros(&mut handoff, 0.5),
+            micros(&mut handoff, 0.99)
+        );
+        let p50 = micros(&mut process, 0.5);
+        println!(
+            "{:<48} {:>10.1} {:>10.1}",
+            process_label,
+            p50,
+            micros(&mut process, 0.99)
+        );
+        println!(
+            "{:<48} {:>10.1}",
+            "process spawn p50 / instantiate + echo p50",
+            p50 / e50
         );
         for (callers, rate) in rates {
             println!(
