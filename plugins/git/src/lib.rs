@@ -12,8 +12,8 @@
 //! A second kind of connection, `source = "github"`, reads the repository's issues, pull
 //! requests, comments and reviews over GitHub's REST API ([`github`]): the host confines a
 //! connection to one base URL, and the repository and its API are two. `source = "gitlab"`
-//! reads a GitLab project's issues, merge requests and notes over GitLab's REST API v4
-//! ([`gitlab`]). Both
+//! reads a GitLab project's issues, merge requests (with their approvers) and notes over
+//! GitLab's REST API v4 ([`gitlab`]). Both
 //! have the actions `comment` and `create-issue`.
 //!
 //! # Layout
