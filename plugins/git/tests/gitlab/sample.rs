@@ -81,6 +81,8 @@ pub fn name_of(username: &str) -> &str {
         "grace" => "Grace Hopper",
         "carol" => "Carol Shaw",
         "hedy" => "Hedy Lamarr",
+        // The account the actions write as (`fake` names it so on what it creates).
+        "sync-bot" => "Sync Bot",
         other => other,
     }
 }
