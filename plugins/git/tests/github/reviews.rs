@@ -207,3 +207,29 @@ fn people_are_also_the_commenters_and_the_reviewers() {
     assert_eq!(ids(&records), ["user-g"]);
     github.assert_conforms();
 }
+
+#[test]
+fn a_failure_between_the_list_and_the_reviews_resumes_at_the_queued_pull_requests() {
+    let Some(github) = start(sample) else { return };
+    let h = harness(&github);
+    let cfg = config(100);
+    // The first page lists the pull requests and queues them; the next asks for reviews.
+    let listed = h.read(&cfg, "reviews", None).expect("the list");
+    assert!(listed.has_more && listed.records.is_empty());
+    github.fail_next(super::fake::error(502, "Bad Gateway"));
+    assert!(matches!(
+        h.read(&cfg, "reviews", Some(&listed.state)),
+        Err(agentic_sdk::Error::Transient(_))
+    ));
+    // From the same state, the queued pull requests' reviews, without listing them again.
+    let before = github.requests().len();
+    let rest = h
+        .read_all(&cfg, "reviews", Some(&listed.state))
+        .expect("the rest");
+    let got: Vec<String> = rest.iter().flat_map(|p| ids(&p.records)).collect();
+    assert_eq!(got.len(), 4, "{got:?}");
+    assert!(github.requests()[before..]
+        .iter()
+        .all(|r| r.path.ends_with("/reviews")));
+    github.assert_conforms();
+}
