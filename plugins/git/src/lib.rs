@@ -10,9 +10,10 @@
 //! become documents; branches and tags raw records. `README.md` is the administrator's guide.
 //!
 //! A second kind of connection, `source = "github"`, reads the repository's issues, pull
-//! requests and comments over GitHub's REST API ([`github`]): the host confines a connection
-//! to one base URL, and the repository and its API are two. `source = "gitlab"` reads a GitLab
-//! project's issues, merge requests and notes over GitLab's REST API v4 ([`gitlab`]). Both
+//! requests, comments and reviews over GitHub's REST API ([`github`]): the host confines a
+//! connection to one base URL, and the repository and its API are two. `source = "gitlab"`
+//! reads a GitLab project's issues, merge requests (with their approvers) and notes over
+//! GitLab's REST API v4 ([`gitlab`]). Both
 //! have the actions `comment` and `create-issue`.
 //!
 //! # Layout
@@ -25,7 +26,8 @@
 //! - `diff`: changed paths of a commit with added/removed line counts.
 //! - `streams`: the stream specs, `read`'s dispatch and the records; `files`: the files stream.
 //! - `github`: `source = "github"`: GitHub's REST API, its states (`github::state`, shared with
-//!   GitLab's lists), objects (`github::model`) and actions (`github::actions`).
+//!   GitLab's lists), objects (`github::model`), pull request reviews (`github::reviews`) and
+//!   actions (`github::actions`).
 //! - `gitlab`: `source = "gitlab"`: GitLab's REST API v4, its lists and paging
 //!   (`gitlab::list`), objects (`gitlab::model`) and actions (`gitlab::actions`).
 

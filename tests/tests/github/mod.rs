@@ -4,8 +4,8 @@
 //! every request (and every write's body) against GitHub's published OpenAPI description — with
 //! a bearer token the host injects. Every stream syncs into SQLite and PostgreSQL and what the
 //! read APIs show is compared field by field with what the fake holds; an edit arrives by an
-//! incremental sync; the actions comment and open an issue through `POST …/actions/{action}`;
-//! and the token is in no record, state, job, log line or response.
+//! incremental sync, and so does a review; the actions comment and open an issue through
+//! `POST …/actions/{action}`; and the token is in no record, state, job, log line or response.
 
 #[path = "../../../plugins/git/tests/github/fake.rs"]
 #[allow(dead_code)]
@@ -30,7 +30,7 @@ use crate::jira::{assert_has, by_id, results, stored_text, sync};
 use crate::logs::Logs;
 use fake::{Data, FakeGithub, REPOSITORY};
 // `fake` builds its objects with these (`super::issue`, …).
-use sample::{issue, issue_comment, label, user};
+use sample::{issue, issue_comment, label, review, user};
 
 /// The token the host injects; it must appear nowhere but in the requests to GitHub.
 const TOKEN: &str = "github_pat_11AAAAAAA0story0token0zz";
@@ -60,9 +60,10 @@ fn logins(users: &Value) -> Vec<String> {
         .collect()
 }
 
-/// What the host must show for what the fake holds: work items, comments, people and trace
-/// links by external id, read from GitHub's objects as the connector's README maps them.
-fn expected(d: &Data) -> [BTreeMap<String, Value>; 4] {
+/// What the host must show for what the fake holds: work items, comments, people, trace links
+/// and reviews (raw records' `data`) by external id, read from GitHub's objects as the
+/// connector's README maps them.
+fn expected(d: &Data) -> [BTreeMap<String, Value>; 5] {
     let key = |n: u64| format!("{REPOSITORY}#{n}");
     let mut items = BTreeMap::new();
     let mut people = BTreeMap::new();
@@ -123,21 +124,35 @@ fn expected(d: &Data) -> [BTreeMap<String, Value>; 4] {
         (&d.review_comments, "discussion_r", "pull_request_url"),
     ] {
         for c in list {
+            let login = c["user"]["login"].as_str().expect("login");
+            people.insert(login.to_owned(), json!({"display_name": login}));
             comments.insert(format!("{prefix}{}", c["id"]), json!({
                 "parent_external_id": key(number_of(&c[parent])), "author": c["user"]["login"],
                 "body": c["body"], "created_at": time(&c["created_at"]), "updated_at": time(&c["updated_at"]),
             }));
         }
     }
-    [items, comments, people, links]
+    let mut reviews = BTreeMap::new();
+    // A pending review is its author's draft, not one of the pull request's.
+    for r in d.reviews.iter().filter(|r| r["state"] != "PENDING") {
+        let login = r["user"]["login"].as_str().expect("login");
+        people.insert(login.to_owned(), json!({"display_name": login}));
+        reviews.insert(format!("pullrequestreview-{}", r["id"]), json!({
+            "pull_request": key(number_of(&r["pull_request_url"])), "id": r["id"], "state": r["state"],
+            "author": login, "body": r["body"], "commit_id": r["commit_id"], "url": r["html_url"],
+            "submitted_at": r["submitted_at"].as_str().and_then(parse_rfc3339),
+            "author_association": r["author_association"],
+        }));
+    }
+    [items, comments, people, links, reviews]
 }
 
 /// The read APIs show exactly what the fake holds.
 async fn assert_mirrors(app: &TestApp, token: &str, project: i64, github: &FakeGithub) {
-    let wanted = github.with(|d| expected(d));
+    let [items, comments, people, links, reviews] = github.with(|d| expected(d));
     for (model, want) in ["work-items", "comments", "people", "trace-links"]
         .into_iter()
-        .zip(wanted)
+        .zip([items, comments, people, links])
     {
         let got = by_id(app, token, &format!("/api/v1/projects/{project}/{model}")).await;
         assert_eq!(
@@ -148,6 +163,23 @@ async fn assert_mirrors(app: &TestApp, token: &str, project: i64, github: &FakeG
         for (id, fields) in &want {
             assert_has(&got[id], fields, &format!("{model} {id}"));
         }
+    }
+    let got: BTreeMap<String, Value> = by_id(
+        app,
+        token,
+        &format!("/api/v1/projects/{project}/raw-records"),
+    )
+    .await
+    .into_iter()
+    .filter(|(_, r)| r["stream"] == "reviews")
+    .collect();
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        reviews.keys().collect::<Vec<_>>(),
+        "reviews: the external ids"
+    );
+    for (id, data) in &reviews {
+        assert_eq!(&got[id]["data"], data, "review {id}");
     }
 }
 
@@ -188,8 +220,9 @@ stories! {
         // Every stream, three items a page.
         let jobs = sync(&app, &pm.token, project, cid, json!({"mode": "full"})).await;
         let r = results(&jobs);
-        assert_eq!(r.keys().copied().collect::<Vec<_>>(), ["comments", "issues", "people", "pull-requests", "trace-links"]);
-        for (stream, records) in [("issues", 7), ("pull-requests", 3), ("comments", 7), ("people", 4), ("trace-links", 3)] {
+        assert_eq!(r.keys().copied().collect::<Vec<_>>(), ["comments", "issues", "people", "pull-requests", "reviews", "trace-links"]);
+        // People: four authors and assignees, a commenter and two reviewers who did nothing else.
+        for (stream, records) in [("issues", 7), ("pull-requests", 3), ("comments", 7), ("reviews", 4), ("people", 7), ("trace-links", 3)] {
             assert_eq!(r[stream]["records"], records, "{stream}: {}", r[stream]);
         }
         assert!(r["issues"]["pages"].as_u64().expect("pages") >= 4, "{}", r["issues"]);
@@ -208,7 +241,7 @@ stories! {
         });
         let jobs = sync(&app, &pm.token, project, cid, json!({})).await;
         let r = results(&jobs);
-        for (stream, records) in [("issues", 1), ("pull-requests", 0), ("comments", 0), ("people", 1), ("trace-links", 1)] {
+        for (stream, records) in [("issues", 1), ("pull-requests", 0), ("comments", 0), ("reviews", 0), ("people", 1), ("trace-links", 1)] {
             assert_eq!(r[stream]["records"], records, "{stream}: {}", r[stream]);
         }
         assert_mirrors(&app, &pm.token, project, &github).await;
@@ -236,13 +269,29 @@ stories! {
         let writes: Vec<String> = github.with(|d| d.writes.iter().map(|(p, _)| p.clone()).collect());
         assert_eq!(writes, ["/issues/3/comments", "/issues"]);
 
-        // What they wrote comes back by the next sync, the same as the fake holds.
+        // A new approval of #9, which moves the pull request's updated_at, as on GitHub.
+        github.with(|d| {
+            let now = "2026-01-01T12:00:00Z";
+            let mut approval = review(&api, 26, 9, "user-h", "APPROVED", "Ship it 🚀", 0);
+            approval["submitted_at"] = json!(now);
+            d.reviews.push(approval);
+            for list in [&mut d.pulls, &mut d.issues] {
+                let p = list.iter_mut().find(|p| p["number"] == 9).expect("#9");
+                p["updated_at"] = json!(now);
+            }
+        });
+
+        // What they wrote comes back by the next sync, the same as the fake holds, and the
+        // changed pull request's reviews (the new one, and the one it had) with the reviewer.
         let jobs = sync(&app, &pm.token, project, cid, json!({})).await;
         let r = results(&jobs);
         assert_eq!((r["issues"]["records"].clone(), r["comments"]["records"].clone()), (json!(2), json!(1)), "{r:?}");
+        assert_eq!((r["reviews"]["records"].clone(), r["pull-requests"]["records"].clone()), (json!(2), json!(1)), "{r:?}");
         assert_mirrors(&app, &pm.token, project, &github).await;
         let comments = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/comments")).await;
         assert_eq!(comments[&comment_id]["author"], "sync-bot");
+        let people = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/people")).await;
+        assert!(people.contains_key("user-h") && !people.contains_key("user-p"), "{:?}", people.keys());
 
         // Every request fit GitHub's description and carried the token the host added; the
         // token is nowhere else.

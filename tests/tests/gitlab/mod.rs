@@ -3,7 +3,8 @@
 //! ([`fake`], [`documented`], [`sample`]), which checks every request against GitLab's API
 //! documentation and serves under a self-managed path prefix — with a bearer token the host
 //! injects (the fake refuses any other). Every stream syncs into SQLite and PostgreSQL and is
-//! compared field by field with what the fake holds; an edit and a new note arrive by an
+//! compared field by field with what the fake holds (merge requests with their approvers,
+//! people with the notes' authors); an edit, a new note and an approval arrive by an
 //! incremental sync; the actions note an issue and open one; the token is nowhere else.
 
 #[path = "../../../plugins/git/tests/gitlab/documented.rs"]
@@ -81,6 +82,16 @@ fn expected(d: &Data) -> [BTreeMap<String, Value>; 4] {
                 "created_at": time(&i["created_at"]), "updated_at": time(&i["updated_at"]),
                 "attributes": {"iid": i["iid"], "assignees": assignees, "project": PROJECT, "state": i["state"]},
             }));
+            if item_type == "merge-request" {
+                let approved_by: Vec<&Value> = d
+                    .approvals
+                    .iter()
+                    .filter(|(iid, _)| *iid == i["iid"])
+                    .map(|(_, u)| &u["username"])
+                    .collect();
+                items.get_mut(&key).expect("just inserted")["attributes"]["approved_by"] =
+                    json!(approved_by);
+            }
             for u in
                 std::iter::once(&i["author"]).chain(i["assignees"].as_array().into_iter().flatten())
             {
@@ -109,6 +120,13 @@ fn expected(d: &Data) -> [BTreeMap<String, Value>; 4] {
                 .iter()
                 .filter(|((m, iid), n)| *m == mr && *iid == i["iid"] && n["system"] == false)
             {
+                people.insert(
+                    n["author"]["username"]
+                        .as_str()
+                        .expect("username")
+                        .to_owned(),
+                    json!({"display_name": n["author"]["name"]}),
+                );
                 comments.insert(format!("note_{}", n["id"]), json!({
                     "parent_external_id": key, "author": n["author"]["username"], "body": n["body"],
                     "created_at": time(&n["created_at"]), "updated_at": time(&n["updated_at"]),
@@ -163,15 +181,19 @@ stories! {
         let jobs = sync(&app, &pm.token, project, cid, json!({"mode": "full"})).await;
         let r = results(&jobs);
         assert_eq!(r.keys().copied().collect::<Vec<_>>(), ["comments", "issues", "merge-requests", "people", "trace-links"]);
-        for (stream, records) in [("issues", 7), ("merge-requests", 3), ("comments", 4), ("people", 3), ("trace-links", 3)] {
+        for (stream, records) in [("issues", 7), ("merge-requests", 3), ("comments", 4), ("people", 4), ("trace-links", 3)] {
             assert_eq!(r[stream]["records"], records, "{stream}: {}", r[stream]);
         }
         assert_mirrors(&app, &pm.token, project, &gitlab).await;
         let items = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/work-items")).await;
         assert_eq!(items[&format!("{PROJECT}!1")]["status"], "merged");
+        assert_eq!(items[&format!("{PROJECT}!1")]["attributes"]["approved_by"], json!(["carol", "hedy"]));
+        let people = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/people")).await;
+        assert_eq!(people["hedy"]["display_name"], "Hedy Lamarr", "a note's author who did nothing else");
         assert_eq!(items[&format!("{PROJECT}#1")]["title"], "Issue 1", "issue #1 and merge request !1 are two items");
 
-        // An edit and a new note on GitLab: the next incremental sync reads just those.
+        // An edit, and a new note and an approval of !2: the next incremental sync reads just
+        // those.
         gitlab.with(|d| {
             let i = d.issues.iter_mut().find(|i| i["iid"] == 6).expect("issue 6");
             i["title"] = json!("Checkout fails, see PROJ-31");
@@ -180,6 +202,7 @@ stories! {
             sample::add_notes(d, true, 2, vec![note(40, "Looks good", "carol", &sample::at(31), false)]);
             let mr = d.merge_requests.iter_mut().find(|i| i["iid"] == 2).expect("!2");
             mr["updated_at"] = json!(sample::at(31));
+            d.approvals.push((2, sample::user("ada", "Ada Lovelace")));
         });
         let jobs = sync(&app, &pm.token, project, cid, json!({})).await;
         let r = results(&jobs);
@@ -187,6 +210,8 @@ stories! {
             assert_eq!(r[stream]["records"], records, "{stream}: {}", r[stream]);
         }
         assert_mirrors(&app, &pm.token, project, &gitlab).await;
+        let items = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/work-items")).await;
+        assert_eq!(items[&format!("{PROJECT}!2")]["attributes"]["approved_by"], json!(["ada"]));
 
         // The actions through the host: a note on a merge request, a new issue.
         let actions = format!("{path}/{cid}/actions");

@@ -1,6 +1,6 @@
-//! `source = "github"`: a repository's issues, pull requests and comments over GitHub's REST
-//! API (api.github.com, or GitHub Enterprise Server at `https://host/api/v3/`), the
-//! connection's base URL. Requests go through the SDK's HTTP client, so the host's egress adds
+//! `source = "github"`: a repository's issues, pull requests, comments and reviews over
+//! GitHub's REST API (api.github.com, or GitHub Enterprise Server at `https://host/api/v3/`),
+//! the connection's base URL. Requests go through the SDK's HTTP client, so the host's egress adds
 //! the token (or none, for a public repository).
 //!
 //! | stream | reads | paging and state |
@@ -8,7 +8,8 @@
 //! | `issues` | `GET /repos/{owner}/{repo}/issues` (pull requests dropped) | oldest first with `since` ([`state::Ascending`]) |
 //! | `pull-requests` | `GET /repos/{owner}/{repo}/pulls` | newest first down to the last run ([`state::Descending`]) |
 //! | `comments` | `…/issues/comments`, then `…/pulls/comments` | oldest first with `since`, each |
-//! | `people` | the issues list (authors and assignees of issues and pull requests) | as `issues` |
+//! | `reviews` | `…/pulls/{number}/reviews` of the pull requests the pulls list names as changed | as `pull-requests`, then each one's reviews ([`reviews`]) |
+//! | `people` | authors and assignees (the issues list), commenters (both comment lists), reviewers (as `reviews`) | as each, one after the other |
 //! | `trace-links` | the issues list (titles and bodies) | as `issues` |
 //!
 //! Errors: `304` is "nothing changed"; a primary rate limit (`403`/`429` with
@@ -19,6 +20,7 @@
 
 pub mod actions;
 pub mod model;
+pub mod reviews;
 pub mod state;
 
 use agentic_sdk::http::{endpoint, retry_after_secs, Request, Response};
@@ -60,9 +62,18 @@ pub fn specs() -> Vec<StreamSpec> {
                  request diffs, each on its item (owner/repo#number); incremental.",
             )
             .incremental(),
+        StreamSpec::new("reviews", RecordKind::Raw)
+            .with_description(
+                "Reviews of pull requests (approved, changes requested, commented, dismissed) as \
+                 raw records keyed pullrequestreview-<id>: the pull request's key, state, \
+                 reviewer, body, submitted_at, commit_id; incremental (the reviews of the pull \
+                 requests changed since the last run).",
+            )
+            .incremental(),
         StreamSpec::new("people", RecordKind::Person)
             .with_description(
-                "Authors and assignees of the issues and pull requests, by login; incremental.",
+                "Authors and assignees of the issues and pull requests, the authors of their \
+                 comments and review comments, and the reviewers, by login; incremental.",
             )
             .incremental(),
         StreamSpec::new("trace-links", RecordKind::TraceLink)
@@ -207,6 +218,7 @@ pub fn read(config: &Config, stream: &str, state: Option<&str>) -> Result<Page, 
         "people" => people(config, state),
         "pull-requests" => pulls(config, state),
         "comments" => comments(config, state),
+        "reviews" => reviews::read(config, state),
         other => Err(Error::NotFound(format!(
             "no stream `{other}` with source = \"github\""
         ))),
@@ -290,46 +302,126 @@ fn ascending_issues(config: &Config, state: Option<&str>) -> Result<(Vec<Issue>,
     Ok((items, Pending::new(&next, more)?))
 }
 
-/// The `people` state: the issues list's, and the logins this run returned.
+/// Which listing the `people` stream is reading.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum PeoplePhase {
+    /// The issues list: authors and assignees of issues and pull requests.
+    #[default]
+    Issues,
+    /// `…/issues/comments`: their authors.
+    Conversation,
+    /// `…/pulls/comments`: their authors.
+    ReviewComments,
+    /// The reviews of changed pull requests: the reviewers.
+    Reviews,
+}
+
+/// The `people` state: each listing's, which one is read, and the logins this run returned.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PeopleState {
     #[serde(default)]
+    phase: PeoplePhase,
+    #[serde(default)]
     issues: Ascending,
+    #[serde(default)]
+    conversation: Ascending,
+    #[serde(default)]
+    review_comments: Ascending,
+    #[serde(default)]
+    reviews: reviews::ReviewWalk,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     returned: Vec<String>,
 }
 
+/// `people`: the authors and assignees on the issues list, then the authors of conversation
+/// and review comments, then the reviewers of changed pull requests; each login once a run.
 fn people(config: &Config, state: Option<&str>) -> Result<Page, Error> {
-    let at: PeopleState = resume(state)?;
-    let (items, next, more) =
-        ascending::<Issue>(config, "issues", &[("state", "all")], &at.issues, |i| {
-            seen(&i.updated_at, i.id)
-        })?;
-    let mut returned = at.returned.clone();
+    let mut at: PeopleState = resume(state)?;
+    let (people, more) = match at.phase {
+        PeoplePhase::Issues => {
+            let (items, next, more) =
+                ascending::<Issue>(config, "issues", &[("state", "all")], &at.issues, |i| {
+                    seen(&i.updated_at, i.id)
+                })?;
+            at.issues = next;
+            let people: Vec<RecordData> = items.iter().flat_map(model::people).collect();
+            (people, more)
+        }
+        PeoplePhase::Conversation => {
+            let (items, next, more) =
+                ascending::<IssueComment>(config, "issues/comments", &[], &at.conversation, |c| {
+                    seen(&c.updated_at, c.id)
+                })?;
+            at.conversation = next;
+            let people = items
+                .iter()
+                .filter_map(|c| c.user.as_ref())
+                .map(model::person);
+            (people.collect(), more)
+        }
+        PeoplePhase::ReviewComments => {
+            let (items, next, more) = ascending::<ReviewComment>(
+                config,
+                "pulls/comments",
+                &[],
+                &at.review_comments,
+                |c| seen(&c.updated_at, c.id),
+            )?;
+            at.review_comments = next;
+            let people = items
+                .iter()
+                .filter_map(|c| c.user.as_ref())
+                .map(model::person);
+            (people.collect(), more)
+        }
+        PeoplePhase::Reviews => {
+            let (reviews, more) = at.reviews.step(config)?;
+            let people = reviews.iter().filter_map(|(_, r)| r.user.as_ref());
+            (people.map(model::person).collect(), more)
+        }
+    };
     let mut records = Vec::new();
-    for person in items.iter().flat_map(model::people) {
+    for person in people {
         let id = person.external_id().to_owned();
-        if !returned.contains(&id) {
-            if returned.len() < MAX_REMEMBERED_PEOPLE {
-                returned.push(id);
+        if !at.returned.contains(&id) {
+            if at.returned.len() < MAX_REMEMBERED_PEOPLE {
+                at.returned.push(id);
             }
             records.push(person);
         }
     }
     if !more {
-        returned.clear();
+        at.phase = match at.phase {
+            PeoplePhase::Issues => PeoplePhase::Conversation,
+            PeoplePhase::Conversation => PeoplePhase::ReviewComments,
+            PeoplePhase::ReviewComments => PeoplePhase::Reviews,
+            PeoplePhase::Reviews => PeoplePhase::Issues,
+        };
     }
-    let next = PeopleState {
-        issues: next,
-        returned,
-    };
-    Ok(Pending::new(&next, more)?.with(records))
+    let run_over = !more && at.phase == PeoplePhase::Issues;
+    if run_over {
+        at.returned.clear();
+    }
+    Ok(Pending::new(&at, !run_over)?.with(records))
 }
 
 fn pulls(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     let repository = config.repository.clone().unwrap_or_default();
     let at: Descending = resume(state)?;
+    let (items, next, more) = pulls_page(config, &at)?;
+    let records = items.iter().map(|p| model::pull(&repository, p)).collect();
+    Ok(Pending::new(&next, more)?.with(records))
+}
+
+/// One page of the pulls list, newest first from `at`: the pull requests new or changed since
+/// the last run, the next state, and whether the run goes on (`304`: none, the state as it
+/// was, the run over).
+pub(crate) fn pulls_page(
+    config: &Config,
+    at: &Descending,
+) -> Result<(Vec<Pull>, Descending, bool), Error> {
     let mut request = Request::get(endpoint(&format!("{}/pulls", repo_path(config)?))?)
         .query("state", "all")
         .query("sort", "updated")
@@ -340,14 +432,14 @@ fn pulls(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     }
     let url = request.url;
     let Some(response) = get(config, &url, at.if_none_match(&url))? else {
-        return Ok(Pending::new(&at, false)?.with(Vec::new()));
+        return Ok((Vec::new(), at.clone(), false));
     };
     let items: Vec<Pull> = json(&response)?;
     let seen: Vec<Seen> = items.iter().map(|p| seen(&p.updated_at, p.id)).collect();
-    let mut records = Vec::new();
-    for (pull, s) in items.iter().zip(&seen) {
+    let mut taken = Vec::new();
+    for (pull, s) in items.into_iter().zip(&seen) {
         match at.take(s) {
-            Take::Read => records.push(model::pull(&repository, pull)),
+            Take::Read => taken.push(pull),
             Take::Skip => {}
             Take::Stop => break,
         }
@@ -357,7 +449,7 @@ fn pulls(config: &Config, state: Option<&str>) -> Result<Page, Error> {
         response.next_link().is_some(),
         etag_of(&url, &response),
     );
-    Ok(Pending::new(&next, more)?.with(records))
+    Ok((taken, next, more))
 }
 
 /// Which listing the `comments` stream is reading.

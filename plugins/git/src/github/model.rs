@@ -9,7 +9,7 @@
 
 use agentic_sdk::serde_json::{json, Map, Value};
 use agentic_sdk::time::parse_rfc3339;
-use agentic_sdk::{Comment, Person, RecordData, TraceLink, WorkItem};
+use agentic_sdk::{Comment, Person, RawRecord, RecordData, TraceLink, WorkItem};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -205,6 +205,42 @@ pub struct ReviewComment {
     pub pull_request_url: String,
 }
 
+/// A review of a pull request (`GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews`,
+/// `pull-request-review`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Review {
+    /// GitHub's id.
+    pub id: u64,
+    /// The reviewer (`null` for a deleted account).
+    #[serde(default)]
+    pub user: Option<User>,
+    /// The review's text, Markdown (empty for an approval without words).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, `DISMISSED` or `PENDING`.
+    pub state: String,
+    /// When it was submitted (absent while pending).
+    #[serde(default)]
+    pub submitted_at: Option<String>,
+    /// The commit it reviewed (`null` when that commit was garbage-collected).
+    #[serde(default)]
+    pub commit_id: Option<String>,
+    /// Its web page (`…/pull/12#pullrequestreview-80`).
+    #[serde(default)]
+    pub html_url: Option<String>,
+    /// The reviewer's relation to the repository (`OWNER`, `COLLABORATOR`, …).
+    #[serde(default)]
+    pub author_association: Option<String>,
+}
+
+impl Review {
+    /// A review not yet submitted, which only its author sees (GitHub lists it to them alone):
+    /// not a review of the pull request yet.
+    pub fn is_pending(&self) -> bool {
+        self.state == "PENDING"
+    }
+}
+
 /// What the state needs of an item.
 pub fn seen(updated: &str, id: u64) -> Seen {
     Seen {
@@ -373,19 +409,45 @@ pub fn review_comment(repository: &str, c: &ReviewComment) -> Option<RecordData>
     }))
 }
 
+/// A review of pull request `number` as a raw record: the comment model has no place for its
+/// state and commit, which are what a review says (most approvals have no text). External id
+/// `pullrequestreview-<id>`, GitHub's anchor; the pull request's key in `pull_request`.
+pub fn review(repository: &str, number: u64, r: &Review) -> RecordData {
+    let mut data = Map::new();
+    data.insert("pull_request".into(), json!(key(repository, number)));
+    data.insert("id".into(), json!(r.id));
+    data.insert("state".into(), json!(r.state));
+    data.insert("author".into(), json!(r.user.as_ref().map(|u| &u.login)));
+    data.insert("body".into(), json!(r.body.as_deref().unwrap_or_default()));
+    data.insert(
+        "submitted_at".into(),
+        json!(time(r.submitted_at.as_deref())),
+    );
+    data.insert("commit_id".into(), json!(r.commit_id));
+    data.insert("author_association".into(), json!(r.author_association));
+    data.insert("url".into(), json!(r.html_url));
+    RecordData::Raw(RawRecord {
+        external_id: format!("pullrequestreview-{}", r.id),
+        data,
+    })
+}
+
+/// A user as a person: the login is all GitHub's lists say of them.
+pub fn person(u: &User) -> RecordData {
+    RecordData::Person(Person {
+        external_id: u.login.clone(),
+        display_name: u.login.clone(),
+        email: None,
+        active: true,
+    })
+}
+
 /// The author and assignees of an issue or pull request as people.
 pub fn people(i: &Issue) -> Vec<RecordData> {
     i.user
         .iter()
         .chain(i.assignees.iter().flatten())
-        .map(|u| {
-            RecordData::Person(Person {
-                external_id: u.login.clone(),
-                display_name: u.login.clone(),
-                email: None,
-                active: true,
-            })
-        })
+        .map(person)
         .collect()
 }
 

@@ -10,7 +10,8 @@
 //! follow, and page numbers are used only while a whole page shares one update time (a bulk
 //! edit). Nothing is skipped; an item edited while it is read comes twice (stored once).
 //!
-//! **Newest first** ([`Descending`]: pull requests, whose list has no `since`). Pages of
+//! **Newest first** ([`Descending`]: pull requests, whose list has no `since`, and the walk over
+//! their reviews). Pages of
 //! `sort=updated&direction=desc` are read until an item older than the last run's newest; an
 //! item edited meanwhile moves to the front (read by the next run, which starts from this run's
 //! newest) and pushes the rest down (one item read twice, none skipped).

@@ -18,13 +18,19 @@
 //! **Notes** have no project-wide list: the `comments` stream walks the issues, then the merge
 //! requests, changed since the last run (a new note changes its item's `updated_at`), and reads
 //! each one's notes, a page per call. An item that disappeared meanwhile (`404`) is skipped.
+//! `people` walks the same way, for the notes' authors.
+//!
+//! **Approvals** of a merge request (`…/merge_requests/:iid/approvals`) are read with each
+//! merge request the `merge-requests` stream reads (one request each): there is no list of
+//! approvals to ask what changed, so an approval is seen when its merge request's `updated_at`
+//! moves.
 
 use agentic_sdk::http::{endpoint, Request, Response};
 use agentic_sdk::paging::resume;
 use agentic_sdk::{Error, LogLevel, Page, RecordData};
 use serde::{Deserialize, Serialize};
 
-use super::model::{self, Item, Kind, Note};
+use super::model::{self, Approvals, Item, Kind, Note};
 use super::{error_for_status, json, project_path, send};
 use crate::config::Config;
 use crate::github::state::{Ascending, Seen};
@@ -129,16 +135,49 @@ fn page_of(
     })
 }
 
-/// `issues` and `merge-requests`: a page of work items.
+/// `issues` and `merge-requests`: a page of work items; each merge request with its
+/// approvers, one request each (so at most `per_page` more a page).
 pub fn items(config: &Config, kind: Kind, state: Option<&str>) -> Result<Page, Error> {
     let at: ListState = resume(state)?;
     let project = config.gitlab_project()?;
     let (items, next, more) = page(config, kind, &at)?;
-    let records = items
-        .iter()
-        .map(|i| model::work_item(project, kind, i))
-        .collect();
+    let mut records = Vec::with_capacity(items.len());
+    for item in &items {
+        let approved_by = match kind {
+            Kind::Issue => None,
+            Kind::MergeRequest => approvals(config, item, project)?,
+        };
+        records.push(model::work_item(
+            project,
+            kind,
+            item,
+            approved_by.as_deref(),
+        ));
+    }
     page_of(records, &next, more)
+}
+
+/// The usernames of a merge request's approvers (`GET …/merge_requests/:iid/approvals`);
+/// `None` when it was deleted since it was listed.
+fn approvals(config: &Config, item: &Item, project: &str) -> Result<Option<Vec<String>>, Error> {
+    let url = endpoint(&format!(
+        "{}/merge_requests/{}/approvals",
+        project_path(config)?,
+        item.iid
+    ))?;
+    let response = send(&url)?;
+    if response.status == 404 {
+        agentic_sdk::host::log(
+            LogLevel::Info,
+            &format!(
+                "{}: gone since it was listed, its approvals not read",
+                item.key(project, Kind::MergeRequest.sigil())
+            ),
+        );
+        return Ok(None);
+    }
+    let approvals: Approvals = json(&error_for_status(config, response)?)?;
+    Ok(Some(approvals.usernames()))
 }
 
 /// Which list a stream over both is reading.
@@ -185,10 +224,11 @@ struct Both {
     /// `people`: the usernames this run returned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     returned: Vec<String>,
-    /// `comments`: the items whose notes are still to read, the first one being read.
+    /// `comments` and `people`: the items whose notes are still to read, the first one being
+    /// read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     queue: Vec<Noteable>,
-    /// `comments`: the page of the first item's notes.
+    /// `comments` and `people`: the page of the first item's notes.
     #[serde(default = "one", skip_serializing_if = "is_one")]
     notes_page: u32,
 }
@@ -244,12 +284,17 @@ impl Both {
     }
 }
 
-/// `people`: authors and assignees, each once a run.
+/// `people`: authors and assignees of the changed issues and merge requests and the authors
+/// of their notes (read as `comments` reads them), each once a run.
 pub fn people(config: &Config, state: Option<&str>) -> Result<Page, Error> {
     let mut both = Both::resume(state)?;
-    let (_, items) = both.page(config)?;
+    let (items, notes) = notes_step(config, &mut both)?;
     let mut records = Vec::new();
-    for person in items.iter().flat_map(model::people) {
+    let people = items
+        .iter()
+        .flat_map(model::people)
+        .chain(notes.iter().filter_map(|(_, n)| model::note_author(n)));
+    for person in people {
         let id = person.external_id().to_owned();
         if !both.returned.contains(&id) {
             if both.returned.len() < MAX_REMEMBERED_PEOPLE {
@@ -279,47 +324,26 @@ pub fn trace_links(config: &Config, state: Option<&str>) -> Result<Page, Error> 
 /// `comments`: a page of the first queued item's notes, or, with none queued, the next page of
 /// changed items to queue.
 pub fn notes(config: &Config, state: Option<&str>) -> Result<Page, Error> {
-    let project = config.gitlab_project()?;
     let mut both = Both::resume(state)?;
-    let mut records = Vec::new();
-    if let Some(item) = both.queue.first().cloned() {
-        let collection = if item.merge_request {
-            Kind::MergeRequest
-        } else {
-            Kind::Issue
-        }
-        .collection();
-        let mut request = Request::get(endpoint(&format!(
-            "{}/{collection}/{}/notes",
-            project_path(config)?,
-            item.iid
-        ))?)
-        .query("sort", "asc")
-        .query("order_by", "updated_at")
-        .query("per_page", config.per_page.to_string());
-        if both.notes_page > 1 {
-            request = request.query("page", both.notes_page.to_string());
-        }
-        let response = send(&request.url)?;
-        let more = if response.status == 404 {
-            agentic_sdk::host::log(
-                LogLevel::Info,
-                &format!("{}: gone since it was listed, its notes skipped", item.key),
-            );
-            false
-        } else {
-            let response = error_for_status(config, response)?;
-            let notes: Vec<Note> = json(&response)?;
-            records.extend(notes.iter().filter_map(|n| model::note(&item.key, n)));
-            offset_more(&response).unwrap_or(false) && !notes.is_empty()
-        };
-        if more {
-            both.notes_page += 1;
-        } else {
-            both.queue.remove(0);
-            both.notes_page = 1;
-        }
-    } else {
+    let (_, notes) = notes_step(config, &mut both)?;
+    let records = notes
+        .iter()
+        .filter_map(|(key, n)| model::note(key, n))
+        .collect();
+    let more = both.finish();
+    page_of(records, &both, more)
+}
+
+/// What a step of the notes walk read: items of a list page, or a page of one item's notes,
+/// each with the item's key.
+type Step = (Vec<Item>, Vec<(String, Note)>);
+
+/// One step of a walk over the notes of changed items: a page of the first queued item's notes
+/// (each with the item's key), or, with none queued, the next page of changed items (returned,
+/// and those with notes queued).
+fn notes_step(config: &Config, both: &mut Both) -> Result<Step, Error> {
+    let project = config.gitlab_project()?;
+    let Some(item) = both.queue.first().cloned() else {
         let (kind, items) = both.page(config)?;
         both.queue = items
             .iter()
@@ -331,7 +355,47 @@ pub fn notes(config: &Config, state: Option<&str>) -> Result<Page, Error> {
                 key: i.key(project, kind.sigil()),
             })
             .collect();
+        return Ok((items, Vec::new()));
+    };
+    let collection = if item.merge_request {
+        Kind::MergeRequest
+    } else {
+        Kind::Issue
     }
-    let more = both.finish();
-    page_of(records, &both, more)
+    .collection();
+    let mut request = Request::get(endpoint(&format!(
+        "{}/{collection}/{}/notes",
+        project_path(config)?,
+        item.iid
+    ))?)
+    .query("sort", "asc")
+    .query("order_by", "updated_at")
+    .query("per_page", config.per_page.to_string());
+    if both.notes_page > 1 {
+        request = request.query("page", both.notes_page.to_string());
+    }
+    let response = send(&request.url)?;
+    let (notes, more) = if response.status == 404 {
+        agentic_sdk::host::log(
+            LogLevel::Info,
+            &format!("{}: gone since it was listed, its notes skipped", item.key),
+        );
+        (Vec::new(), false)
+    } else {
+        let response = error_for_status(config, response)?;
+        let notes: Vec<Note> = json(&response)?;
+        let more = offset_more(&response).unwrap_or(false) && !notes.is_empty();
+        (notes, more)
+    };
+    if more {
+        both.notes_page += 1;
+    } else {
+        both.queue.remove(0);
+        both.notes_page = 1;
+    }
+    let key = item.key;
+    Ok((
+        Vec::new(),
+        notes.into_iter().map(|n| (key.clone(), n)).collect(),
+    ))
 }

@@ -7,9 +7,9 @@
 //! | stream | reads | paging and state |
 //! |---|---|---|
 //! | `issues` | `GET /projects/:id/issues` | oldest first by `updated_at`, keyset where GitLab offers it ([`list`]) |
-//! | `merge-requests` | `GET /projects/:id/merge_requests` | oldest first, page numbers |
+//! | `merge-requests` | `GET /projects/:id/merge_requests`, and each one's `…/approvals` | oldest first, page numbers |
 //! | `comments` | the notes of each issue, then merge request, the lists name as changed | as the lists, then each item's notes |
-//! | `people` | authors and assignees of issues, then merge requests | as the lists |
+//! | `people` | authors and assignees of issues, then merge requests, and their note authors | as `comments` |
 //! | `trace-links` | titles and descriptions of issues, then merge requests | as the lists |
 //!
 //! Errors: `401` and `403` are `auth`; `404` names the project (GitLab answers 404 for a
@@ -41,8 +41,8 @@ pub fn specs() -> Vec<StreamSpec> {
         StreamSpec::new("merge-requests", RecordKind::WorkItem)
             .with_description(
                 "Merge requests as work items of type merge-request keyed group/project!iid \
-                 (status open, closed, merged or locked), with branches, merge commit and draft \
-                 in attributes; incremental on updated_at.",
+                 (status open, closed, merged or locked), with branches, merge commit, draft \
+                 and the approvers (approved_by) in attributes; incremental on updated_at.",
             )
             .incremental(),
         StreamSpec::new("comments", RecordKind::Comment)
@@ -53,8 +53,8 @@ pub fn specs() -> Vec<StreamSpec> {
             .incremental(),
         StreamSpec::new("people", RecordKind::Person)
             .with_description(
-                "Authors and assignees of the issues and merge requests, by username with their \
-                 name; incremental.",
+                "Authors and assignees of the issues and merge requests and the authors of their \
+                 notes, by username with their name; incremental.",
             )
             .incremental(),
         StreamSpec::new("trace-links", RecordKind::TraceLink)

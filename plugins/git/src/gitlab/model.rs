@@ -156,6 +156,31 @@ pub struct Note {
     pub internal: Option<bool>,
 }
 
+/// `GET /projects/:id/merge_requests/:iid/approvals`: who approved a merge request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Approvals {
+    /// The approvals given, each with its user.
+    #[serde(default)]
+    pub approved_by: Vec<Approval>,
+}
+
+/// One approval of a merge request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Approval {
+    /// Who approved.
+    pub user: User,
+}
+
+impl Approvals {
+    /// The approvers' usernames, in GitLab's order.
+    pub fn usernames(&self) -> Vec<String> {
+        self.approved_by
+            .iter()
+            .map(|a| a.user.username.clone())
+            .collect()
+    }
+}
+
 fn time(text: Option<&str>) -> Option<i64> {
     text.and_then(parse_rfc3339)
 }
@@ -203,8 +228,14 @@ impl Kind {
     }
 }
 
-/// An issue or merge request as a work item.
-pub fn work_item(project: &str, kind: Kind, i: &Item) -> RecordData {
+/// An issue or merge request as a work item; a merge request with the usernames of its
+/// approvers (`None`: it was gone when they were asked for).
+pub fn work_item(
+    project: &str,
+    kind: Kind,
+    i: &Item,
+    approved_by: Option<&[String]>,
+) -> RecordData {
     let assignees = usernames(i.assignees.as_ref());
     let key = i.key(project, kind.sigil());
     let mut attributes = Map::new();
@@ -232,6 +263,7 @@ pub fn work_item(project: &str, kind: Kind, i: &Item) -> RecordData {
             attributes.insert("sha".into(), json!(i.sha));
             attributes.insert("merge_commit_sha".into(), json!(i.merge_commit_sha));
             attributes.insert("draft".into(), json!(i.draft.unwrap_or(false)));
+            attributes.insert("approved_by".into(), json!(approved_by));
             "merge-request"
         }
     };
@@ -270,20 +302,29 @@ pub fn note(parent: &str, n: &Note) -> Option<RecordData> {
     }))
 }
 
-/// The author and assignees of an item as people (name as GitLab shows it).
+/// A user as a person (name as GitLab shows it).
+pub fn person(u: &User) -> RecordData {
+    RecordData::Person(Person {
+        external_id: u.username.clone(),
+        display_name: u.name.clone().unwrap_or_else(|| u.username.clone()),
+        email: None,
+        active: u.state.as_deref().is_none_or(|s| s == "active"),
+    })
+}
+
+/// The author and assignees of an item as people.
 pub fn people(i: &Item) -> Vec<RecordData> {
     i.author
         .iter()
         .chain(i.assignees.iter().flatten())
-        .map(|u| {
-            RecordData::Person(Person {
-                external_id: u.username.clone(),
-                display_name: u.name.clone().unwrap_or_else(|| u.username.clone()),
-                email: None,
-                active: u.state.as_deref().is_none_or(|s| s == "active"),
-            })
-        })
+        .map(person)
         .collect()
+}
+
+/// The author of a note as a person; none for GitLab's system notes, which people did not
+/// write.
+pub fn note_author(n: &Note) -> Option<RecordData> {
+    n.author.as_ref().filter(|_| !n.system).map(person)
 }
 
 /// A link from an item to each key its title and description name.

@@ -10,10 +10,11 @@ use agentic_sdk::Error;
 use super::fake::error;
 use super::{config, harness, ids, key, sample, start};
 
-const STREAMS: [&str; 5] = [
+const STREAMS: [&str; 6] = [
     "issues",
     "pull-requests",
     "comments",
+    "reviews",
     "people",
     "trace-links",
 ];

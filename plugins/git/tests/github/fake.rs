@@ -4,7 +4,9 @@
 //! by `state` and `since` (inclusive), sort by `sort`/`direction`, page by `per_page`/`page`
 //! (30 by default, at most 100) with a `Link` header whose URLs name the repository by id, as
 //! GitHub's do (`/repositories/1000/issues?page=2`); each answer has an `ETag`, and a request
-//! whose `If-None-Match` names it gets `304 Not Modified`. Faults queued with
+//! whose `If-None-Match` names it gets `304 Not Modified`. A pull request's reviews
+//! (`…/pulls/{number}/reviews`) are listed in chronological order (by id), paged the same way,
+//! and a number with no pull request is a `404`. Faults queued with
 //! [`FakeGithub::fail_next`] answer the next requests instead.
 //!
 //! Writes (`POST …/issues`, `POST …/issues/{number}/comments`) have their JSON bodies checked
@@ -45,6 +47,8 @@ pub struct Data {
     pub issue_comments: Vec<Value>,
     /// Review comments.
     pub review_comments: Vec<Value>,
+    /// Pull request reviews (each names its pull request in `pull_request_url`).
+    pub reviews: Vec<Value>,
     /// Answers given instead of the next requests' (after the description check).
     pub faults: VecDeque<FakeResponse>,
     /// Requests (and the fake's answers) that did not fit the description.
@@ -166,6 +170,12 @@ fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResp
             .with_status(201)
             .with_header("content-type", "application/json; charset=utf-8");
     }
+    if let Some(number) = rest
+        .strip_prefix("/pulls/")
+        .and_then(|r| r.strip_suffix("/reviews"))
+    {
+        return reviews(api, data, request, &template, number, rest);
+    }
     let (list, has_since) = match rest {
         "" => {
             let repo = repository(api);
@@ -179,7 +189,7 @@ fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResp
         "/pulls/comments" => (&data.review_comments, true),
         _ => return error(404, "Not Found"),
     };
-    let (page, link) = match list_page(list, request, has_since, rest) {
+    let (page, link) = match list_page(list, request, has_since, true, rest) {
         Ok(page) => page,
         Err(message) => return error(422, &message),
     };
@@ -191,6 +201,43 @@ fn answer(api: &Description, data: &mut Data, request: &FakeRequest) -> FakeResp
         data.not_modified += 1;
     }
     response
+}
+
+/// `GET …/pulls/{number}/reviews`: the pull request's reviews, oldest first, paged.
+fn reviews(
+    api: &Description,
+    data: &mut Data,
+    request: &FakeRequest,
+    template: &str,
+    number: &str,
+    rest: &str,
+) -> FakeResponse {
+    let Some(number) = number
+        .parse::<u64>()
+        .ok()
+        .filter(|n| data.pulls.iter().any(|p| p["number"].as_u64() == Some(*n)))
+    else {
+        return error(404, "Not Found");
+    };
+    let suffix = format!("/pulls/{number}");
+    let list: Vec<Value> = data
+        .reviews
+        .iter()
+        .filter(|r| {
+            r["pull_request_url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with(&suffix))
+        })
+        .cloned()
+        .collect();
+    let (page, link) = match list_page(&list, request, false, false, rest) {
+        Ok(page) => page,
+        Err(message) => return error(422, &message),
+    };
+    let page = Value::Array(page);
+    let problems = api.check_response(&request.method, template, 200, &page);
+    data.violations.extend(problems);
+    conditional(request, &page, link)
 }
 
 /// The answer with its ETag, or `304` when `If-None-Match` names it.
@@ -224,9 +271,14 @@ fn list_page(
     list: &[Value],
     request: &FakeRequest,
     has_since: bool,
+    has_state: bool,
     rest: &str,
 ) -> Result<(Vec<Value>, Option<String>), String> {
-    let state = request.query("state").unwrap_or("open");
+    let state = if has_state {
+        request.query("state").unwrap_or("open")
+    } else {
+        "all"
+    };
     let since = match request.query("since").filter(|_| has_since) {
         Some(s) => Some(parse_rfc3339(s).ok_or(format!("since {s:?} is not a time"))?),
         None => None,
@@ -241,8 +293,8 @@ fn list_page(
         .filter(|i| since.is_none_or(|s| time(i, "updated_at") >= s))
         .collect();
     items.sort_by_key(|i| (time(i, sort_field), i["id"].as_u64()));
-    // Comments sort ascending by default, issues and pulls descending.
-    let default_desc = !rest.ends_with("/comments");
+    // Comments and reviews sort ascending by default, issues and pulls descending.
+    let default_desc = !(rest.ends_with("/comments") || rest.ends_with("/reviews"));
     let desc = match request.query("direction") {
         Some(d) => d == "desc",
         None => default_desc,

@@ -169,6 +169,7 @@ fn the_source_decides_the_streams() {
             "issues",
             "pull-requests",
             "comments",
+            "reviews",
             "people",
             "trace-links"
         ]
@@ -218,6 +219,7 @@ fn the_source_decides_the_streams() {
             "issues",
             "pull-requests",
             "comments",
+            "reviews",
             "merge-requests"
         ]
     );

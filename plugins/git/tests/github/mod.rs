@@ -1,7 +1,8 @@
 //! `source = "github"` against a fake GitHub that checks every request against GitHub's
 //! published OpenAPI description ([`openapi`], [`fake`]): the acceptance suite, paging,
-//! incremental reads and ETags ([`streams`]), rate limits and errors ([`errors`]), and the
-//! mapping onto the internal models ([`mapping`]).
+//! incremental reads and ETags ([`streams`]), rate limits and errors ([`errors`]), the
+//! mapping onto the internal models ([`mapping`]), and pull request reviews and the people
+//! who comment and review ([`reviews`]).
 
 pub mod fake;
 pub mod openapi;
@@ -10,6 +11,7 @@ mod sample;
 mod actions;
 mod errors;
 mod mapping;
+mod reviews;
 mod streams;
 
 use std::sync::Arc;

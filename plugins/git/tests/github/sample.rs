@@ -121,9 +121,44 @@ pub fn review_comment(api: &Description, id: u64, number: u64, body: &str, minut
     c
 }
 
+/// A review of pull request `number` by `login`, from the description's example; a `PENDING`
+/// one has no `submitted_at`, as on GitHub.
+pub fn review(
+    api: &Description,
+    id: u64,
+    number: u64,
+    login: &str,
+    state: &str,
+    body: &str,
+    minute: u32,
+) -> Value {
+    let mut r = api.example("pull-request-review-items")[0].clone();
+    let html_url = format!("https://github.com/{REPOSITORY}/pull/{number}#pullrequestreview-{id}");
+    let pull_url = format!("https://api.github.com/repos/{REPOSITORY}/pulls/{number}");
+    r["id"] = json!(id);
+    r["user"] = user(api, login);
+    r["body"] = json!(body);
+    r["state"] = json!(state);
+    r["html_url"] = json!(html_url);
+    r["pull_request_url"] = json!(pull_url);
+    r["_links"] = json!({"html": {"href": html_url}, "pull_request": {"href": pull_url}});
+    r["commit_id"] = json!(format!("{:040x}", 0xc0ffee_u64 + id));
+    if state == "PENDING" {
+        if let Some(fields) = r.as_object_mut() {
+            fields.remove("submitted_at");
+        }
+    } else {
+        r["submitted_at"] = json!(at(minute));
+    }
+    r
+}
+
 /// The sample repository: seven issues (three edited at one instant), three pull requests
-/// (one merged, one draft), four conversation and three review comments; keys `PROJ-7` and
-/// `PROJ-12` named in two bodies.
+/// (one merged, one draft), four conversation and three review comments (one conversation
+/// comment by `user-f`, who wrote nothing else), five reviews (an approval without text by
+/// `user-r`, a comment, a change request, a dismissed review by `user-e`, who did nothing
+/// else, and a pending one by `user-p`, which is skipped); keys `PROJ-7` and `PROJ-12` named
+/// in two bodies.
 pub fn sample(api: &Description) -> Data {
     let mut data = Data::default();
     for (n, minute) in [(1, 1), (2, 2), (3, 3), (4, 3), (5, 3), (6, 5), (7, 6)] {
@@ -161,8 +196,42 @@ pub fn sample(api: &Description) -> Data {
         data.issues.push(i);
     }
     for (id, n, minute) in [(1, 1, 1), (2, 1, 2), (3, 8, 2), (4, 3, 9)] {
-        let c = issue_comment(api, id, n, &format!("comment {id}"), minute);
+        let mut c = issue_comment(api, id, n, &format!("comment {id}"), minute);
+        if id == 4 {
+            c["user"] = user(api, "user-f");
+        }
         data.issue_comments.push(c);
+    }
+    for (id, n, login, state, body, minute) in [
+        (
+            21,
+            8,
+            "user-c",
+            "COMMENTED",
+            "Looks right; one question inline.",
+            3,
+        ),
+        (22, 8, "user-r", "APPROVED", "", 4),
+        (
+            23,
+            9,
+            "user-r",
+            "CHANGES_REQUESTED",
+            "Needs a test for PROJ-7.",
+            6,
+        ),
+        (24, 9, "user-p", "PENDING", "draft review", 7),
+        (
+            25,
+            10,
+            "user-e",
+            "DISMISSED",
+            "Outdated after the rebase.",
+            8,
+        ),
+    ] {
+        data.reviews
+            .push(review(api, id, n, login, state, body, minute));
     }
     for (id, n, minute) in [(11, 8, 3), (12, 8, 4), (13, 9, 5)] {
         let c = review_comment(api, id, n, &format!("review {id}"), minute);

@@ -23,8 +23,20 @@ fn github_mode_passes_the_acceptance_suite() {
             ("pull-requests", Expected::Ids((8..=10).map(key).collect())),
             ("comments", Expected::Count(7)),
             (
+                "reviews",
+                Expected::Ids(
+                    [21, 22, 23, 25]
+                        .map(|id| format!("pullrequestreview-{id}"))
+                        .to_vec(),
+                ),
+            ),
+            (
                 "people",
-                Expected::Ids(vec!["user-a".into(), "user-b".into(), "user-c".into()]),
+                Expected::Ids(
+                    ["user-a", "user-b", "user-c", "user-e", "user-f", "user-r"]
+                        .map(String::from)
+                        .to_vec(),
+                ),
             ),
             (
                 "trace-links",
@@ -51,6 +63,7 @@ fn github_mode_passes_the_acceptance_suite() {
             "issues",
             "pull-requests",
             "comments",
+            "reviews",
             "people",
             "trace-links"
         ]
@@ -138,7 +151,7 @@ fn an_edited_issue_is_read_again_and_nothing_else() {
 fn an_unchanged_repository_answers_304_and_costs_nothing() {
     let Some(github) = start(sample) else { return };
     let cfg = config(100);
-    for stream in ["issues", "pull-requests", "comments"] {
+    for stream in ["issues", "pull-requests", "comments", "reviews"] {
         let (_, state) = read_run(&github, &cfg, stream, None);
         // The oldest-first streams need one run at the final `since` to hold its ETag.
         let (none, state) = read_run(&github, &cfg, stream, Some(&state));

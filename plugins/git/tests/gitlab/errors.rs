@@ -148,3 +148,29 @@ fn an_item_deleted_between_the_list_and_its_notes_is_skipped() {
     let got: Vec<String> = rest.iter().flat_map(|p| ids(&p.records)).collect();
     assert_eq!(got, ["note_4", "note_5"]);
 }
+
+#[test]
+fn a_merge_request_gone_before_its_approvals_are_read_is_kept_without_them() {
+    let gitlab = FakeGitlab::start(sample());
+    let h = harness(&gitlab);
+    // The list names !9, which is deleted before its approvals are asked for (GitLab: 404).
+    let gone = super::merge_request(9, "Gone", "", &super::at(9));
+    gitlab.fail_next(FakeResponse::json(&json!([gone])).with_header("x-next-page", ""));
+    let page = h
+        .read(&config(100), "merge-requests", None)
+        .expect("the page");
+    assert_eq!(ids(&page.records), [super::mr_key(9)]);
+    let item = crate::record_json(&page.records[0]);
+    assert_eq!(item["attributes"]["approved_by"], json!(null));
+    // Any other failure of the approvals fails the page, which is read again.
+    gitlab.fail_next(
+        FakeResponse::json(&json!([super::merge_request(1, "M", "", &super::at(4))]))
+            .with_header("x-next-page", ""),
+    );
+    gitlab.fail_next(error(502, "Bad Gateway"));
+    assert!(matches!(
+        h.read(&config(100), "merge-requests", None),
+        Err(Error::Transient(_))
+    ));
+    gitlab.assert_conforms();
+}

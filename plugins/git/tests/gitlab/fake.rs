@@ -1,5 +1,6 @@
 //! A fake GitLab REST API v4 on the SDK's `FakeServer`, following GitLab's API documentation
-//! (docs.gitlab.com `api/rest`, `api/issues`, `api/merge_requests`, `api/notes`, `api/users`):
+//! (docs.gitlab.com `api/rest`, `api/issues`, `api/merge_requests`, `api/notes`, `api/users`,
+//! `api/merge_request_approvals`):
 //!
 //! - it answers under a path prefix, as a self-managed instance at
 //!   `https://git.acme.example/gitlab/api/v4/` does, and names the project by its numeric id or
@@ -15,7 +16,9 @@
 //!   cursor in `Link: rel="next"` and no other paging headers; else offset pages with
 //!   `x-page`, `x-per-page`, `x-next-page` (empty on the last page), `x-total`,
 //!   `x-total-pages` and a `Link` header (20 a page by default, at most 100);
-//! - creating a note updates its item's `updated_at`, as GitLab does.
+//! - creating a note updates its item's `updated_at`, as GitLab does;
+//! - a merge request's approvals (`…/merge_requests/:iid/approvals`) answer with the merge
+//!   request's fields and `approved_by: [{user}]`, as the approvals API documents.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -45,6 +48,8 @@ pub struct Data {
     pub merge_requests: Vec<Value>,
     /// Notes by (`merge_request`, iid).
     pub notes: Vec<((bool, u64), Value)>,
+    /// Approvals: the merge request's iid and the approving user.
+    pub approvals: Vec<(u64, Value)>,
     /// Users `GET /users?username=` finds.
     pub users: Vec<Value>,
     /// The token a request must carry as `Authorization: Bearer`, when set.
@@ -151,6 +156,15 @@ fn answer(data: &mut Data, request: &FakeRequest) -> FakeResponse {
             ("GET", ["projects", _, "merge_requests"]) => {
                 ("GET /projects/:id/merge_requests", MERGE_REQUESTS, None)
             }
+            ("GET", ["projects", _, "merge_requests", iid, "approvals"])
+                if iid.parse::<u64>().is_ok() =>
+            {
+                (
+                    "GET /projects/:id/merge_requests/:iid/approvals",
+                    NONE,
+                    Some((true, iid.parse().unwrap_or(0))),
+                )
+            }
             (m, ["projects", _, c @ ("issues" | "merge_requests"), iid, rest @ ..])
                 if iid.parse::<u64>().is_ok()
                     && (rest.is_empty() && m == "GET"
@@ -223,6 +237,15 @@ fn answer(data: &mut Data, request: &FakeRequest) -> FakeResponse {
             };
             match what {
                 "GET /projects/:id/…/:iid" => FakeResponse::json(found),
+                "GET /projects/:id/merge_requests/:iid/approvals" => {
+                    let approved_by: Vec<Value> = data
+                        .approvals
+                        .iter()
+                        .filter(|(i, _)| *i == iid)
+                        .map(|(_, user)| json!({ "user": user }))
+                        .collect();
+                    FakeResponse::json(&approvals(found, approved_by))
+                }
                 "GET /projects/:id/…/:iid/notes" => {
                     let notes: Vec<Value> = data
                         .notes
@@ -312,6 +335,20 @@ fn create_issue(data: &mut Data, body: &Value) -> FakeResponse {
     data.issues.push(issue.clone());
     data.writes.push(("/issues".into(), body.clone()));
     FakeResponse::json(&issue).with_status(201)
+}
+
+/// A merge request's approval state as `GET …/merge_requests/:iid/approvals` answers it.
+fn approvals(mr: &Value, approved_by: Vec<Value>) -> Value {
+    let approved = !approved_by.is_empty();
+    json!({"id": mr["id"], "iid": mr["iid"], "project_id": PROJECT_ID, "title": mr["title"],
+        "description": mr["description"], "state": mr["state"], "created_at": mr["created_at"],
+        "updated_at": mr["updated_at"], "merge_status": mr["merge_status"], "approved": approved,
+        "approvals_required": 0, "approvals_left": 0, "require_password_to_approve": false,
+        "approved_by": approved_by, "suggested_approvers": [], "approvers": [],
+        "approver_groups": [], "user_has_approved": false, "user_can_approve": true,
+        "approval_rules_left": [], "has_approval_rules": false,
+        "merge_request_approvers_available": false, "multiple_approval_rules_available": false,
+        "invalid_approvers_rules": []})
 }
 
 fn project(data: &Data) -> Value {

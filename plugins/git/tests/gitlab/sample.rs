@@ -74,9 +74,22 @@ pub fn merge_request(iid: u64, title: &str, description: &str, updated: &str) ->
     mr
 }
 
-/// A note as `GET …/notes` shows it.
+/// The name GitLab shows for the sample's usernames (the username for others).
+pub fn name_of(username: &str) -> &str {
+    match username {
+        "ada" => "Ada Lovelace",
+        "grace" => "Grace Hopper",
+        "carol" => "Carol Shaw",
+        "hedy" => "Hedy Lamarr",
+        // The account the actions write as (`fake` names it so on what it creates).
+        "sync-bot" => "Sync Bot",
+        other => other,
+    }
+}
+
+/// A note as `GET …/notes` shows it, by `author` with their name.
 pub fn note(id: u64, body: &str, author: &str, updated: &str, system: bool) -> Value {
-    json!({"id": id, "type": null, "body": body, "attachment": null, "author": user(author, author),
+    json!({"id": id, "type": null, "body": body, "attachment": null, "author": user(author, name_of(author)),
         "created_at": at(0), "updated_at": updated, "system": system, "noteable_id": 0,
         "noteable_type": "Issue", "project_id": PROJECT_ID, "noteable_iid": 0, "resolvable": false,
         "confidential": false, "internal": false, "imported": false, "imported_from": "none"})
@@ -109,7 +122,8 @@ pub fn add_notes(d: &mut Data, merge_request: bool, iid: u64, notes: Vec<Value>)
 
 /// The sample project: seven issues (three updated at one instant, one closed, one
 /// confidential, one with labels, assignees and a milestone), three merge requests (one merged,
-/// one draft) whose iids overlap the issues', notes (system notes among them, a diff note), keys
+/// one draft) whose iids overlap the issues', approvals (two of !1, one of !3), notes (system
+/// notes among them, a diff note by `hedy`, who wrote nothing else), keys
 /// `PROJ-7` and `PROJ-12` in two texts, every Unicode class in a title and a note.
 pub fn sample() -> Data {
     let mut d = Data {
@@ -176,7 +190,8 @@ pub fn sample() -> Data {
         3,
         vec![note(4, "Seen on *staging*", "carol", &at(3), false)],
     );
-    let mut diff = note(5, "Nit: rename this", "carol", &at(4), false);
+    // By someone who did nothing else: a person only as a note's author.
+    let mut diff = note(5, "Nit: rename this", "hedy", &at(4), false);
     diff["type"] = json!("DiffNote");
     add_notes(
         &mut d,
@@ -184,6 +199,11 @@ pub fn sample() -> Data {
         1,
         vec![diff, note(6, "merged", "grace", &at(4), true)],
     );
+    d.approvals = vec![
+        (1, user("carol", "Carol Shaw")),
+        (1, user("hedy", "Hedy Lamarr")),
+        (3, user("ada", "Ada Lovelace")),
+    ];
     d.users = vec![
         user("ada", "Ada Lovelace"),
         user("grace", "Grace Hopper"),

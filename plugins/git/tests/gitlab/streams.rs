@@ -37,7 +37,7 @@ fn gitlab_mode_passes_the_acceptance_suite() {
             ),
             (
                 "people",
-                Expected::Ids(["ada", "carol", "grace"].map(String::from).to_vec()),
+                Expected::Ids(["ada", "carol", "grace", "hedy"].map(String::from).to_vec()),
             ),
             (
                 "trace-links",
@@ -102,9 +102,16 @@ fn issues_page_by_keyset_and_merge_requests_by_page_number() {
     assert_eq!(ids(&records), [1, 2, 3].map(mr_key));
     let asked: Vec<Option<String>> = gitlab.requests()[before..]
         .iter()
+        .filter(|r| r.path.ends_with("/merge_requests"))
         .map(|r| r.query("updated_after").map(str::to_owned))
         .collect();
     assert_eq!(asked, [None, Some(at(7))]);
+    // Beside the list, one request for each merge request's approvals.
+    let approvals = gitlab.requests()[before..]
+        .iter()
+        .filter(|r| r.path.ends_with("/approvals"))
+        .count();
+    assert_eq!(approvals, 3);
     gitlab.assert_conforms();
 }
 
@@ -183,8 +190,30 @@ fn incremental_runs_read_what_changed_and_notes_of_changed_items() {
     let (changed, _) = read_run(&gitlab, &cfg, "issues", Some(&issues));
     assert_eq!(ids(&changed), [key(4), key(3)]);
     assert_eq!(json_of(&changed)[0]["status"], "closed");
+    // An approval of !3 (with the change that moved its updated_at).
+    gitlab.with(|d| d.approvals.push((3, super::user("grace", "Grace Hopper"))));
+    let before = gitlab.requests().len();
     let (changed, _) = read_run(&gitlab, &cfg, "merge-requests", Some(&mrs));
+    assert_eq!(ids(&changed), [mr_key(3)]);
     assert_eq!(json_of(&changed)[0]["status"], "merged");
+    assert_eq!(
+        json_of(&changed)[0]["attributes"]["approved_by"],
+        json!(["ada", "grace"])
+    );
+    let approvals: Vec<String> = gitlab.requests()[before..]
+        .iter()
+        .filter(|r| r.path.ends_with("/approvals"))
+        .map(|r| r.raw_path.clone())
+        .collect();
+    assert_eq!(
+        approvals,
+        [format!(
+            "{}/projects/{}/merge_requests/3/approvals",
+            super::fake::PREFIX,
+            PROJECT.replace('/', "%2F")
+        )],
+        "the approvals of the changed merge request only"
+    );
     let (new_notes, _) = read_run(&gitlab, &cfg, "comments", Some(&notes));
     assert_eq!(
         ids(&new_notes),
@@ -237,6 +266,13 @@ fn records_carry_gitlabs_fields() {
     assert_eq!(mrs[0]["attributes"]["source_branch"], "feature-1");
     assert_eq!(mrs[0]["attributes"]["merge_commit_sha"], "f".repeat(40));
     assert_eq!(mrs[1]["attributes"]["draft"], true);
+    // Approvers by username, in GitLab's order; none is an empty list.
+    assert_eq!(
+        mrs[0]["attributes"]["approved_by"],
+        json!(["carol", "hedy"])
+    );
+    assert_eq!(mrs[1]["attributes"]["approved_by"], json!([]));
+    assert_eq!(mrs[2]["attributes"]["approved_by"], json!(["ada"]));
     let notes = json_of(&read_run(&gitlab, &cfg, "comments", None).0);
     let bodies: Vec<(&str, &str)> = notes
         .iter()
@@ -275,8 +311,10 @@ fn records_carry_gitlabs_fields() {
         [
             ("ada", "Ada Lovelace"),
             ("carol", "Carol Shaw"),
-            ("grace", "Grace Hopper")
-        ]
+            ("grace", "Grace Hopper"),
+            ("hedy", "Hedy Lamarr")
+        ],
+        "authors and assignees, then the note authors"
     );
     let links = json_of(&read_run(&gitlab, &cfg, "trace-links", None).0);
     assert_eq!(links[1]["link_type"], "mentioned-by-merge-request");
