@@ -55,12 +55,15 @@ pub async fn state(
     let keys = TokenKeys::load_or_generate(&config.signing_key_dir(), &config.auth)
         .context("loading JWT signing keys")?;
     let auth = Auth::new(store.clone(), keys, clock.clone(), config.auth.clone());
-    let plugins = Arc::new(crate::plugins::registry::Registry::new(
-        store.clone(),
-        clock.clone(),
-        config.plugins.limits(),
-        Some(config.plugin_cache_dir()),
-    ));
+    let plugins = Arc::new(
+        crate::plugins::registry::Registry::new(
+            store.clone(),
+            clock.clone(),
+            config.plugins.limits(),
+            Some(config.plugin_cache_dir()),
+        )
+        .reserve_agent_ids(crate::agents::KINDS.iter().map(|k| k.name)),
+    );
     let vault = Arc::new(vault);
     let sessions =
         crate::vault::sessions::Sessions::new(vault.clone(), store.clone(), clock.clone())

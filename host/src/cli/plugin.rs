@@ -122,7 +122,8 @@ pub(super) async fn manage(config: Config, command: PluginCommand) -> anyhow::Re
         Arc::new(SystemClock),
         config.plugins.limits(),
         Some(config.plugin_cache_dir()),
-    );
+    )
+    .reserve_agent_ids(crate::agents::KINDS.iter().map(|k| k.name));
     let cli = Actor::default();
     let mut out = std::io::stdout();
     match command {

@@ -40,7 +40,7 @@ impl Registry {
         hash: &str,
     ) -> Result<(), RegistryError> {
         let id = &package.manifest.id;
-        if crate::agents::kind(id).is_some() {
+        if self.reserved_agent_ids.iter().any(|r| r == id) {
             return Err(RegistryError::Package(
                 agentic_package::PackageError::Manifest(format!(
                     "id: {id} is the name of a built-in agent kind; choose another id"

@@ -57,6 +57,10 @@ pub struct Registry {
     compiled: Mutex<HashMap<String, (String, Plugin)>>,
     /// The same for agent packages.
     pub(super) agents: Mutex<HashMap<String, (String, AgentComponent)>>,
+    /// Ids an agent package may not take: the names of the host's built-in agent kinds,
+    /// handed in by whoever builds the registry ([`Registry::reserve_agent_ids`]) so that the
+    /// plugin layer does not import the agents layer that builds on it.
+    pub(super) reserved_agent_ids: Vec<String>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -84,7 +88,15 @@ impl Registry {
             runtime: OnceCell::new(),
             compiled: Mutex::new(HashMap::new()),
             agents: Mutex::new(HashMap::new()),
+            reserved_agent_ids: Vec::new(),
         }
+    }
+
+    /// This registry refusing agent packages whose id is one of `ids` (the built-in kinds').
+    pub fn reserve_agent_ids<S: Into<String>>(mut self, ids: impl IntoIterator<Item = S>) -> Self {
+        self.reserved_agent_ids
+            .extend(ids.into_iter().map(Into::into));
+        self
     }
 
     /// The engine, created on first use.
