@@ -72,6 +72,7 @@ Configuration (TOML file keys; environment variables override them):
   plugins.call_timeout_secs  AGENTIC_PLUGINS__CALL_TIMEOUT_SECS  wall-clock budget of one plugin call [30]
   plugins.memory_mib         AGENTIC_PLUGINS__MEMORY_MIB         linear memory cap of a plugin instance [64]
   plugins.http_requests_per_call AGENTIC_PLUGINS__HTTP_REQUESTS_PER_CALL  outbound requests per call [1000]
+  plugins.http_response_mib  AGENTIC_PLUGINS__HTTP_RESPONSE_MIB  largest response body a plugin reads, MiB [32]
   plugins.cache_dir          AGENTIC_PLUGINS__CACHE_DIR          compiled-plugin cache [<data_dir>/plugin-cache]
   plugins.threads            AGENTIC_PLUGINS__THREADS            threads plugin calls run on, apart from the API's
                                                                 [number of cores]

@@ -6,7 +6,8 @@
 //! the file holds, field by field; a changed export updates, adds and deletes exactly what
 //! changed; the `export-reqif` action writes the synced requirements back as ReqIF, which a
 //! second connection imports into the same records. The password is in no record, state, job,
-//! connection row or response.
+//! connection row or response. Hostile files, and files past the host's response cap, are
+//! refused with the limit (or the host's setting) named.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -85,6 +86,34 @@ async fn connect(
         .await;
     check.expect(200);
     (cid, check.json)
+}
+
+/// Saves a connection to `/rm/reqif/{file}` unchecked (a check before saving would refuse
+/// it), checks it as `checker` and returns the `config` error's detail the check answers.
+async fn refusal(
+    app: &TestApp,
+    admin: &str,
+    checker: &str,
+    project: i64,
+    jazz: &Provider,
+    file: &str,
+) -> String {
+    let url = format!("/api/v1/projects/{project}/connections");
+    let created = app.post(&format!("{url}?check=false"), admin, json!({
+        "plugin_id": "doors", "name": file, "base_url": format!("{}/rm", jazz.url),
+        "config": {"reqif_path": format!("/reqif/{file}")}, "allow_private_network": true,
+        "credential": {"kind": "form-login", "username": JAZZ_USER, "password": JAZZ_PASSWORD,
+                       "login_url": format!("{}/rm/j_security_check", jazz.url)},
+    })).await;
+    created.expect(201);
+    let cid = created.json["id"].as_i64().expect("id");
+    let check = app
+        .post(&format!("{url}/{cid}/check"), checker, json!({}))
+        .await;
+    check.expect(200);
+    assert_eq!(check.json["ok"], false, "{}", check.json);
+    assert_eq!(check.json["error"], "config", "{}", check.json);
+    check.json["detail"].as_str().expect("detail").to_owned()
 }
 
 /// Syncs every stream of the connection; returns each stream's job result.
@@ -449,10 +478,13 @@ stories! {
         let logins = jazz.seen().logins;
         assert!(logins >= 1);
 
-        // A sync of both streams: 40 requirements in pages of 7, 13 links.
+        // A sync of both streams: 40 requirements in pages of 7, 13 links; the file downloaded
+        // (and parsed) once per stream, not once per page: the instance keeps the parse.
+        let downloads = jazz.seen().reqif_downloads;
         let r = sync(&app, &pm.token, project, cid).await;
         assert_eq!(r["requirements"], json!({"records": 40, "pages": 6, "deleted": 0}));
         assert_eq!(r["links"], json!({"records": 13, "pages": 2, "deleted": 0}));
+        assert_eq!(jazz.seen().reqif_downloads - downloads, 2, "one download per stream");
         assert_mirrors(&app, &pm.token, project, cid, &export).await;
         assert_eq!(jazz.seen().logins, logins, "one session for every page");
 
@@ -544,21 +576,26 @@ stories! {
         }
         laughs.push_str("]><REQ-IF>&a8;</REQ-IF>");
         jazz.put_reqif("laughs.reqif", laughs.into_bytes());
-        let url = format!("/api/v1/projects/{project}/connections");
-        // Saved unchecked (a check before saving would refuse it, as the check below does).
-        let created = app.post(&format!("{url}?check=false"), &admin.token, json!({
-            "plugin_id": "doors", "name": "hostile", "base_url": format!("{}/rm", jazz.url),
-            "config": {"reqif_path": "/reqif/laughs.reqif"}, "allow_private_network": true,
-            "credential": {"kind": "form-login", "username": JAZZ_USER, "password": JAZZ_PASSWORD,
-                           "login_url": format!("{}/rm/j_security_check", jazz.url)},
-        })).await;
-        created.expect(201);
-        let cid = created.json["id"].as_i64().expect("id");
-        let check = app.post(&format!("{url}/{cid}/check"), &pm.token, json!({})).await;
-        check.expect(200);
-        assert_eq!(check.json["ok"], false, "{}", check.json);
-        assert_eq!(check.json["error"], "config", "{}", check.json);
-        let message = check.json["detail"].as_str().expect("detail");
+        let message = refusal(&app, &admin.token, &pm.token, project, &jazz, "laughs.reqif").await;
         assert!(message.contains("laughs.reqif") && message.contains("DOCTYPE"), "{message}");
+    }
+
+    async fn a_reqif_file_past_the_hosts_response_cap_names_the_setting_that_raises_it(backend) {
+        // The host lets a plugin read 1 MiB of a response here; the export is padded to 2 MiB,
+        // under the connector's own 24 MiB bound.
+        let app = TestApp::start_with(backend, |c| c.plugins.http_response_mib = 1).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = project_with_doors(&app, &admin.token, pm.id).await;
+        let jazz = Provider::start().await;
+        let mut xml = Export::generate(40).to_reqif();
+        let at = xml.find("</REQ-IF-CONTENT>").expect("content");
+        xml.insert_str(at, &" ".repeat(2 << 20));
+        jazz.put_reqif("big.reqif", xml.into_bytes());
+        let message = refusal(&app, &admin.token, &pm.token, project, &jazz, "big.reqif").await;
+        assert!(
+            message.contains("big.reqif") && message.contains("plugins.http_response_mib"),
+            "{message}"
+        );
     }
 }

@@ -16,6 +16,9 @@ pub struct PluginsConfig {
     pub memory_mib: usize,
     /// Outbound HTTP requests one call may send.
     pub http_requests_per_call: u32,
+    /// Largest response body a plugin may read, in MiB: a bound on what one request can make
+    /// a guest hold (a ReqIF file the DOORS connector imports is one response).
+    pub http_response_mib: usize,
     /// Where compiled components are cached; `None` means `<data_dir>/plugin-cache`.
     pub cache_dir: Option<PathBuf>,
     /// Threads plugin calls run on, apart from the API's; `None`: one per core.
@@ -34,6 +37,7 @@ impl Default for PluginsConfig {
             call_timeout_secs: 30,
             memory_mib: 64,
             http_requests_per_call: 1_000,
+            http_response_mib: 32,
             cache_dir: None,
             threads: None,
             instances: 64,
@@ -51,6 +55,9 @@ impl PluginsConfig {
         }
         if !(1..=4096).contains(&self.memory_mib) {
             return Err("plugins.memory_mib must be between 1 and 4096".into());
+        }
+        if !(1..=4096).contains(&self.http_response_mib) {
+            return Err("plugins.http_response_mib must be between 1 and 4096".into());
         }
         if self.http_requests_per_call == 0 {
             return Err("plugins.http_requests_per_call must be greater than zero".into());
@@ -79,6 +86,7 @@ impl PluginsConfig {
             ..Limits::default()
         };
         limits.egress.max_requests_per_call = self.http_requests_per_call;
+        limits.egress.max_response_body = self.http_response_mib << 20;
         limits.shares = ShareLimits {
             instances: self.instances,
             per_plugin: self.instances_per_plugin,

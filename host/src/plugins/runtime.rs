@@ -88,7 +88,7 @@ pub enum PluginError {
     #[error("plugin call exceeded its {0:?} time limit")]
     Timeout(Duration),
     /// The guest tried to grow its memory past the cap.
-    #[error("plugin exceeded its memory limit of {0} bytes")]
+    #[error("plugin exceeded its memory limit of {0} bytes (the host's plugins.memory_mib)")]
     MemoryLimit(usize),
     /// The result was larger than allowed.
     #[error("plugin returned {size} bytes, more than the {limit}-byte limit")]

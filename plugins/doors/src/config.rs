@@ -6,7 +6,7 @@
 use agentic_sdk::{http, Error};
 use serde::Deserialize;
 
-use crate::limits::Limits;
+use crate::limits::{Limits, DEFAULT_FILE_MIB, MAX_FILE_MIB};
 
 /// Most records per page.
 pub const MAX_PAGE_SIZE: u32 = 5_000;
@@ -45,13 +45,14 @@ pub struct Config {
     /// Records per page.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
-    /// A lower file-size bound than the default 24 MiB.
+    /// The file-size bound in MiB, 1 to [`MAX_FILE_MIB`]; [`DEFAULT_FILE_MIB`] when absent
+    /// (what the host's default sandbox holds as a plain `.reqif`).
     #[serde(default)]
     pub max_file_mib: Option<u32>,
 }
 
-/// Large pages: each ReqIF page parses the whole file again, so fewer pages is faster (a
-/// page of 2 000 requirements is a few MiB, well under the host's output cap).
+/// Large pages: fewer calls, and fewer fresh parses should the host replace an instance
+/// (a page of 2 000 requirements is a few MiB, well under the host's output cap).
 fn default_page_size() -> u32 {
     2000
 }
@@ -64,6 +65,14 @@ impl Config {
                 "page_size: {} is not between 1 and {MAX_PAGE_SIZE}",
                 self.page_size
             )));
+        }
+        if let Some(mib) = self.max_file_mib {
+            if !(1..=MAX_FILE_MIB).contains(&mib) {
+                return Err(Error::Config(format!(
+                    "max_file_mib: {mib} is not between 1 and {MAX_FILE_MIB} \
+                     ({DEFAULT_FILE_MIB} when absent)"
+                )));
+            }
         }
         if let Some(path) = &self.reqif_path {
             if path.split(['/', '?']).any(|p| p == "..") || path.contains("://") {

@@ -10,6 +10,7 @@
 //! # Layout
 //!
 //! - `config`: the configuration and where the file is.
+//! - `fetch`: the file, fetched through the host and parsed as it arrives.
 //! - `streams`: the `requirements` and `links` streams, paged over one parse of the file.
 //! - `actions`: `export-reqif`.
 //! - `reqif`: reading (`parse`, `archive`), the `model`, its `mapping` to records, `export`.
@@ -19,6 +20,7 @@
 pub mod actions;
 pub mod config;
 pub mod error;
+pub mod fetch;
 pub mod limits;
 pub mod oslc;
 pub mod reqif;
@@ -62,8 +64,7 @@ impl Connector for DoorsConnector {
                 areas.join(", ")
             ));
         }
-        let (name, bytes) = streams::fetch(config)?;
-        let doc = reqif::read(&name, &bytes, &config.limits())?;
+        let fetch::Fetched { name, doc, .. } = fetch::fetch(&config.file_url()?, &config.limits())?;
         let tool = doc
             .headers
             .iter()

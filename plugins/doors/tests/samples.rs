@@ -217,13 +217,21 @@ fn a_changed_file_is_read_again_and_identity_follows_the_identifier() {
     let config = support::config("f.reqif", 2);
     let first = harness.read(&config, "requirements", None).unwrap();
     assert!(first.has_more);
-    // The file changes between two pages: the next page starts over on the new version.
+    // The file changes between two pages, and the next page is read by a fresh instance (a
+    // thread of its own: the instance that read the first page would cut it from its parse):
+    // it starts over on the new version.
     let mut changed = bytes;
     changed.extend_from_slice(b"\n<!-- version 2 -->\n");
     files.put("f.reqif", changed);
-    let second = harness
-        .read(&config, "requirements", Some(&first.state))
-        .unwrap();
+    let (second, logs) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let fresh = files.harness();
+            let page = fresh.read(&config, "requirements", Some(&first.state));
+            (page.unwrap(), fresh.take_logs())
+        })
+        .join()
+        .unwrap()
+    });
     assert_eq!(second.records.len(), 2);
     let ids = |p: &agentic_sdk::Page| {
         p.records
@@ -239,8 +247,7 @@ fn a_changed_file_is_read_again_and_identity_follows_the_identifier() {
         ids(&first),
         "started again from the first record"
     );
-    assert!(harness
-        .take_logs()
+    assert!(logs
         .iter()
         .any(|(_, line)| line.contains("changed during the sync")));
     // A state that is not ours is refused as such.

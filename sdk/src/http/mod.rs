@@ -30,6 +30,7 @@
 
 mod paginate;
 mod status;
+mod stream;
 pub(crate) mod url;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -53,6 +54,7 @@ use crate::host;
 use crate::types::LogLevel;
 
 pub use paginate::{paginate, Batch, Paginate};
+pub use stream::BodyStream;
 
 /// `path` under the connection's base URL ([`crate::host::base_url`]): `endpoint("/api/issues")`
 /// on a connection at `https://tracker.example.com/v2/` is
@@ -229,17 +231,10 @@ impl Request {
     /// [`MAX_REDIRECTS`]; the host refuses redirects to other origins, so those come back as the
     /// 3xx response.
     pub fn send(mut self) -> Result<Response, Error> {
-        let before = self.headers.len();
-        self.headers.retain(|(name, _)| !is_host_owned_header(name));
-        if self.headers.len() != before {
-            host::log(
-                LogLevel::Warn,
-                "dropped Authorization/Cookie/Proxy-* request headers: the host adds the credential",
-            );
-        }
+        self.drop_host_owned_headers();
         let mut response = transport::send(&self)?;
         for _ in 0..MAX_REDIRECTS {
-            match self.redirected(&response) {
+            match self.redirected(response.status, response.header("location")) {
                 Some(next) => self = next,
                 None => break,
             }
@@ -248,13 +243,26 @@ impl Request {
         Ok(response)
     }
 
-    /// The request to send next when `response` redirects within the origin: `303` (and `301`
-    /// or `302` after a `POST`) continues with a `GET` without body, as browsers do.
-    fn redirected(&self, response: &Response) -> Option<Request> {
-        if !matches!(response.status, 301 | 302 | 303 | 307 | 308) {
+    /// Drops the headers the host owns, with a warning when there were any.
+    fn drop_host_owned_headers(&mut self) {
+        let before = self.headers.len();
+        self.headers.retain(|(name, _)| !is_host_owned_header(name));
+        if self.headers.len() != before {
+            host::log(
+                LogLevel::Warn,
+                "dropped Authorization/Cookie/Proxy-* request headers: the host adds the credential",
+            );
+        }
+    }
+
+    /// The request to send next when a response with `status` and `location` redirects within
+    /// the origin: `303` (and `301` or `302` after a `POST`) continues with a `GET` without
+    /// body, as browsers do.
+    fn redirected(&self, status: u16, location: Option<&str>) -> Option<Request> {
+        if !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return None;
         }
-        let url = url::resolve(&self.url, response.header("location")?)?;
+        let url = url::resolve(&self.url, location?)?;
         if !url::same_origin(&self.url, &url) {
             return None;
         }
@@ -262,8 +270,8 @@ impl Request {
             url,
             ..self.clone()
         };
-        let to_get = response.status == 303 && self.method != Method::Head
-            || matches!(response.status, 301 | 302) && self.method == Method::Post;
+        let to_get = status == 303 && self.method != Method::Head
+            || matches!(status, 301 | 302) && self.method == Method::Post;
         if to_get {
             next.method = Method::Get;
             next.body.clear();

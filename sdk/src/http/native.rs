@@ -6,7 +6,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::url;
-use super::{Request, Response};
+use super::{BodyStream, Request, Response};
 use crate::error::Error;
 use crate::testing::redact;
 
@@ -82,6 +82,28 @@ pub(super) fn send(request: &Request) -> Result<Response, Error> {
             }
         })
         .map_err(|why| Error::Transient(format!("{} {}: {why}", request.method, request.url)))
+}
+
+/// A body to stream: natively, the whole response is read first (tests' bodies are small and
+/// the fake servers close after answering), then handed out as it would arrive.
+#[derive(Debug)]
+pub(super) struct Body(std::io::Cursor<Vec<u8>>);
+
+impl Body {
+    pub(super) fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        // Reading from memory cannot fail.
+        Ok(self.0.read(buf).unwrap_or(0))
+    }
+}
+
+pub(super) fn send_streaming(request: &Request) -> Result<BodyStream, Error> {
+    let response = send(request)?;
+    Ok(BodyStream::new(
+        response.status,
+        response.headers,
+        request,
+        Body(std::io::Cursor::new(response.body)),
+    ))
 }
 
 fn connect(authority: &str) -> std::io::Result<TcpStream> {

@@ -69,10 +69,10 @@ impl<'a> Index<'a> {
         let mut values = Map::new();
         let mut types = Map::new();
         for v in &item.values {
-            let def = self.doc.attributes.get(&v.definition);
+            let def = self.doc.attributes.get(&*v.definition);
             let mut name = def
                 .and_then(|d| d.long_name.clone())
-                .unwrap_or_else(|| v.definition.clone());
+                .unwrap_or_else(|| v.definition.to_string());
             if name == META || values.contains_key(&name) {
                 name = format!("{name} ({})", v.definition);
             }
@@ -98,7 +98,7 @@ impl<'a> Index<'a> {
                 Value::Enumeration(refs) => {
                     let names: Vec<Json> = refs
                         .iter()
-                        .map(|r| Json::from(*self.literals.get(r.as_str()).unwrap_or(&r.as_str())))
+                        .map(|r| Json::from(*self.literals.get(&**r).unwrap_or(&&**r)))
                         .collect();
                     if multi {
                         Json::Array(names)
@@ -139,10 +139,10 @@ impl<'a> Index<'a> {
         let type_name = object.type_ref.as_ref().map(|t| {
             self.doc
                 .types
-                .get(t)
+                .get(&**t)
                 .filter(|t| t.kind == TypeKind::SpecObject)
                 .and_then(|t| t.long_name.clone())
-                .unwrap_or_else(|| t.clone())
+                .unwrap_or_else(|| t.to_string())
         });
         let mut positions = Vec::new();
         for &(s, n) in self
@@ -156,7 +156,7 @@ impl<'a> Index<'a> {
                 "specification": spec.item.identifier,
                 "specification_name": spec.item.long_name,
                 "hierarchy": node.identifier,
-                "parent": node.parent_object,
+                "parent": spec.parent_object(node),
                 "order": node.order,
                 "level": node.level,
                 "table_internal": node.table_internal,
@@ -216,9 +216,9 @@ impl<'a> Index<'a> {
             .map(|t| {
                 self.doc
                     .types
-                    .get(t)
+                    .get(&**t)
                     .and_then(|t| t.long_name.clone())
-                    .unwrap_or_else(|| t.clone())
+                    .unwrap_or_else(|| t.to_string())
             })
             .unwrap_or_else(|| "relation".to_owned());
         Some(TraceLink {

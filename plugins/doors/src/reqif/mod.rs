@@ -14,11 +14,7 @@ use crate::ImportError;
 /// `file` in errors.
 pub fn read(file: &str, bytes: &[u8], limits: &Limits) -> Result<model::ReqIf, ImportError> {
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        let mut doc = model::ReqIf::default();
-        for (name, xml) in archive::reqif_files(file, bytes, limits)? {
-            doc.merge(parse::parse(&format!("{file}!{name}"), &xml, limits)?);
-        }
-        Ok(doc)
+        archive::read(file, bytes, limits)
     } else {
         parse::parse(file, bytes, limits)
     }

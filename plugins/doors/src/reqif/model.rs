@@ -1,8 +1,33 @@
 //! A ReqIF 1.2 exchange document as the import reads it: the parts the records are built from,
 //! with references between them left as the `IDENTIFIER`s the file uses (a file may refer to
 //! definitions it does not contain: partial exports from DOORS do).
+//!
+//! Compact, because a sync keeps the whole document in the sandbox while it pages (a 50 000
+//! object export is tens of MiB of model; README: Limits): references that repeat on every
+//! object (attribute definitions, types, enumeration literals) are one shared [`Name`] per
+//! document rather than a string per use, and a hierarchy node names its parent by index.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An `IDENTIFIER` a document refers to many times, stored once (see [`Interner`]).
+pub type Name = Arc<str>;
+
+/// Hands out one shared [`Name`] per distinct string.
+#[derive(Debug, Default)]
+pub struct Interner(std::collections::HashSet<Name>);
+
+impl Interner {
+    /// The shared name for `s`.
+    pub fn name(&mut self, s: &str) -> Name {
+        if let Some(name) = self.0.get(s) {
+            return Arc::clone(name);
+        }
+        let name: Name = Arc::from(s);
+        self.0.insert(Arc::clone(&name));
+        name
+    }
+}
 
 /// The ReqIF datatypes (`DATATYPE-DEFINITION-*`, `ATTRIBUTE-VALUE-*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -126,7 +151,7 @@ pub struct SpecType {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AttributeValue {
     /// The attribute definition's `IDENTIFIER`.
-    pub definition: String,
+    pub definition: Name,
     /// Which `ATTRIBUTE-VALUE-*` it was.
     pub kind: Kind,
     /// The value.
@@ -142,7 +167,7 @@ pub enum Value {
     /// `THE-VALUE` of a boolean.
     Boolean(bool),
     /// `ENUM-VALUE-REF`s.
-    Enumeration(Vec<String>),
+    Enumeration(Vec<Name>),
     /// XHTML content, already Markdown.
     Markdown(String),
 }
@@ -159,7 +184,7 @@ pub struct Identifiable {
     /// `LAST-CHANGE` (xsd:dateTime).
     pub last_change: Option<String>,
     /// `TYPE/*-TYPE-REF`.
-    pub type_ref: Option<String>,
+    pub type_ref: Option<Name>,
     /// `VALUES`.
     pub values: Vec<AttributeValue>,
 }
@@ -182,9 +207,8 @@ pub struct HierarchyNode {
     pub identifier: String,
     /// `OBJECT/SPEC-OBJECT-REF`.
     pub object: Option<String>,
-    /// The spec object of the enclosing node, `None` at the top of the specification.
-    pub parent_object: Option<String>,
-    /// The enclosing node's index in [`Specification::nodes`].
+    /// The enclosing node's index in [`Specification::nodes`] (whose object is this node's
+    /// parent object, [`Specification::parent_object`]), `None` at the top.
     pub parent_node: Option<usize>,
     /// 1 for the specification's children, 2 for theirs, …
     pub level: u32,
@@ -201,6 +225,15 @@ pub struct Specification {
     pub item: Identifiable,
     /// Its `SPEC-HIERARCHY` nodes, depth first.
     pub nodes: Vec<HierarchyNode>,
+}
+
+impl Specification {
+    /// The spec object of the node enclosing `node`, `None` at the top of the specification.
+    pub fn parent_object(&self, node: &HierarchyNode) -> Option<&str> {
+        node.parent_node
+            .and_then(|p| self.nodes.get(p))
+            .and_then(|p| p.object.as_deref())
+    }
 }
 
 /// `THE-HEADER/REQ-IF-HEADER`.

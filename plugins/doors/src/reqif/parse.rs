@@ -7,30 +7,41 @@
 //! and the size, the element nesting depth and the number of elements are bounded
 //! ([`Limits`]). Each refusal names the file and the limit.
 
+use std::io::BufRead;
+
 use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use super::model::{
-    AttributeDefinition, AttributeValue, Datatype, HierarchyNode, Identifiable, Kind, ReqIf,
-    SpecRelation, SpecType, Specification, TypeKind, Value,
+    AttributeDefinition, AttributeValue, Datatype, HierarchyNode, Identifiable, Interner, Kind,
+    Name, ReqIf, SpecRelation, SpecType, Specification, TypeKind, Value,
 };
 use crate::limits::Limits;
 use crate::xhtml::ToMarkdown;
 use crate::ImportError;
 
-/// Parses one `.reqif` file named `file`.
+/// Parses one `.reqif` file named `file`, held whole in memory.
 pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Result<ReqIf, ImportError> {
     if bytes.len() as u64 > limits.max_xml_bytes {
         return Err(ImportError::limit(
             file,
             format!(
-                "{} bytes is more than the {} bytes a ReqIF file may have",
+                "{} bytes is more than the {} bytes a ReqIF file may have (the size limit: \
+                 the connection's max_file_mib, {} MiB at most)",
                 bytes.len(),
-                limits.max_xml_bytes
+                limits.max_xml_bytes,
+                crate::limits::MAX_FILE_MIB
             ),
         ));
     }
+    parse_from(file, bytes, limits)
+}
+
+/// Parses one `.reqif` file named `file` as `input` yields it, so that the text need never be
+/// held whole (a `.reqifz` entry is parsed while it is decompressed). The caller bounds the
+/// bytes `input` yields: a read error ends the parse as malformed XML at that point.
+pub fn parse_from<R: BufRead>(file: &str, input: R, limits: &Limits) -> Result<ReqIf, ImportError> {
     let mut parser = Parser {
         file,
         limits,
@@ -47,8 +58,9 @@ pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Result<ReqIf, ImportE
         top_order: 0,
         datatype: None,
         header: None,
+        names: Interner::default(),
     };
-    let mut reader = Reader::from_reader(bytes);
+    let mut reader = Reader::from_reader(input);
     reader.config_mut().expand_empty_elements = true;
     let mut buf = Vec::new();
     loop {
@@ -120,15 +132,22 @@ pub fn parse(file: &str, bytes: &[u8], limits: &Limits) -> Result<ReqIf, ImportE
     if parser.elements == 0 {
         return Err(ImportError::structure(file, "no XML element in the file"));
     }
-    Ok(parser.doc)
+    let mut doc = parser.doc;
+    // The document is kept while a sync pages: no room left over from growing.
+    doc.objects.shrink_to_fit();
+    doc.relations.shrink_to_fit();
+    for spec in &mut doc.specifications {
+        spec.nodes.shrink_to_fit();
+    }
+    Ok(doc)
 }
 
 /// The value being read.
 struct PendingValue {
     kind: Kind,
-    definition: String,
+    definition: Name,
     text: Option<String>,
-    enums: Vec<String>,
+    enums: Vec<Name>,
 }
 
 /// Parsing state: where we are and what is half-built.
@@ -155,6 +174,8 @@ struct Parser<'a> {
     /// The datatype being read.
     datatype: Option<String>,
     header: Option<crate::reqif::model::Header>,
+    /// The document's shared names (definitions, types, enumeration literals).
+    names: Interner,
 }
 
 impl Parser<'_> {
@@ -313,12 +334,11 @@ impl Parser<'_> {
                 };
                 let table_internal =
                     attr("IS-TABLE-INTERNAL")?.is_some_and(|v| v == "true" || v == "1");
-                // The enclosing node's OBJECT may come after its CHILDREN: the parent's spec
-                // object is filled in when the specification ends.
+                // The enclosing node's OBJECT may come after its CHILDREN: the node names its
+                // parent by index, and the parent's object is looked up when mapping.
                 let node = HierarchyNode {
                     identifier: attr("IDENTIFIER")?.unwrap_or_default(),
                     object: None,
-                    parent_object: None,
                     parent_node: self.hierarchy.last().map(|(i, _)| *i),
                     level: self.hierarchy.len() as u32 + 1,
                     order,
@@ -333,7 +353,7 @@ impl Parser<'_> {
                 if let Some(kind) = Kind::from_suffix(&n["ATTRIBUTE-VALUE-".len()..]) {
                     self.value = Some(PendingValue {
                         kind,
-                        definition: String::new(),
+                        definition: self.names.name(""),
                         text: attr("THE-VALUE")?,
                         enums: Vec::new(),
                     });
@@ -412,6 +432,7 @@ impl Parser<'_> {
             }
             (n, "DATATYPES") if n.starts_with("DATATYPE-DEFINITION-") => self.datatype = None,
             (n, "TYPE") if n.ends_with("-TYPE-REF") => {
+                let type_ref = captured.map(|c| self.names.name(&c));
                 let target = if let Some(v) = &mut self.relation {
                     Some(&mut v.item)
                 } else if let Some(o) = &mut self.object {
@@ -422,7 +443,7 @@ impl Parser<'_> {
                     None
                 };
                 if let Some(item) = target {
-                    item.type_ref = captured;
+                    item.type_ref = type_ref;
                 }
             }
             ("SPEC-OBJECT-REF", "SOURCE") => {
@@ -444,12 +465,12 @@ impl Parser<'_> {
             }
             (n, "DEFINITION") if n.starts_with("ATTRIBUTE-DEFINITION-") => {
                 if let (Some(v), Some(c)) = (&mut self.value, captured) {
-                    v.definition = c;
+                    v.definition = self.names.name(&c);
                 }
             }
             ("ENUM-VALUE-REF", "VALUES") => {
                 if let (Some(v), Some(c)) = (&mut self.value, captured) {
-                    v.enums.push(c);
+                    v.enums.push(self.names.name(&c));
                 }
             }
             (n, "VALUES") if n.starts_with("ATTRIBUTE-VALUE-") && !self.inside("DEFAULT-VALUE") => {
@@ -461,7 +482,8 @@ impl Parser<'_> {
                 self.hierarchy.pop();
             }
             ("SPEC-OBJECT", "SPEC-OBJECTS") => {
-                if let Some(o) = self.object.take() {
+                if let Some(mut o) = self.object.take() {
+                    o.values.shrink_to_fit();
                     self.doc.objects.push(o);
                 }
             }
@@ -471,13 +493,7 @@ impl Parser<'_> {
                 }
             }
             ("SPECIFICATION", "SPECIFICATIONS") => {
-                if let Some(mut s) = self.spec.take() {
-                    for i in 0..s.nodes.len() {
-                        let parent = s.nodes[i]
-                            .parent_node
-                            .and_then(|p| s.nodes[p].object.clone());
-                        s.nodes[i].parent_object = parent;
-                    }
+                if let Some(s) = self.spec.take() {
                     self.doc.specifications.push(s);
                 }
             }

@@ -70,6 +70,16 @@ impl Files {
         self.server.url()
     }
 
+    /// How many times `name` was downloaded so far.
+    pub fn downloads(&self, name: &str) -> usize {
+        let path = format!("/files/{name}");
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == path)
+            .count()
+    }
+
     /// A harness calling as a connection whose base URL is this server.
     pub fn harness(&self) -> Harness<DoorsConnector> {
         Harness::new(DoorsConnector).with_base_url(self.url())
