@@ -19,24 +19,12 @@ use agentic_sdk::{Error, Page, RecordData};
 use serde::{Deserialize, Serialize};
 
 use super::model::{self, Review};
-use super::state::Descending;
+use super::state::{is_one, not, one, Descending};
 use super::{get, json, pulls_page, repo_path, Pending};
 use crate::config::Config;
 
 /// Requests for reviews one page (one call of `read`) makes at most.
 pub const REVIEW_REQUESTS_PER_PAGE: usize = 10;
-
-fn one() -> u32 {
-    1
-}
-
-fn is_one(page: &u32) -> bool {
-    *page == 1
-}
-
-fn not(b: &bool) -> bool {
-    !*b
-}
 
 /// Where a walk over the reviews of new and changed pull requests stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -49,15 +49,17 @@ fn cmp_time(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
-fn one() -> u32 {
+/// Serde helpers of the states here and in `reviews`: page 1 is the default, and left out.
+pub(super) fn one() -> u32 {
     1
 }
 
-fn is_one(page: &u32) -> bool {
+pub(super) fn is_one(page: &u32) -> bool {
     *page == 1
 }
 
-fn not(b: &bool) -> bool {
+/// A `false` flag is left out.
+pub(super) fn not(b: &bool) -> bool {
     !*b
 }
 
