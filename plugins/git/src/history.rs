@@ -137,8 +137,9 @@ pub fn fetch(server: &Server, config: &Config, want: &Want) -> Result<(Objects, 
 /// What a run fetched, kept in the instance between its pages.
 ///
 /// Why: without it each page fetched the rest of the history again, with the pages before as
-/// `have` lines, so a history of ten pages came as ten shrinking packs (0.13× `git clone` in
-/// `tests/benches/git_sync.rs`). It is used only by the page whose state is exactly the one
+/// `have` lines, so a history of ten pages came as ten shrinking packs (19.1 MB from the server
+/// for the 10 000 commits of `tests/benches/git_sync.rs`, against 5.8 MB in one pack; each a
+/// pack the server generates). It is used only by the page whose state is exactly the one
 /// the page before returned, so it can never make a page differ from a fetched one; a failed
 /// page drops it.
 struct Kept {
