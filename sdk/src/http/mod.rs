@@ -230,15 +230,27 @@ impl Request {
     /// Redirects within the same origin (scheme, host and port) are followed, up to
     /// [`MAX_REDIRECTS`]; the host refuses redirects to other origins, so those come back as the
     /// 3xx response.
-    pub fn send(mut self) -> Result<Response, Error> {
+    pub fn send(self) -> Result<Response, Error> {
+        self.follow(transport::send, |r| (r.status, r.header("location")))
+    }
+
+    /// Sends with `send` and follows redirects within the origin as [`Request::send`] says;
+    /// `head` reads an answer's status and `Location`. One loop for answers read whole and
+    /// answers streamed ([`Request::send_streaming`]).
+    fn follow<R>(
+        mut self,
+        send: impl Fn(&Request) -> Result<R, Error>,
+        head: impl Fn(&R) -> (u16, Option<&str>),
+    ) -> Result<R, Error> {
         self.drop_host_owned_headers();
-        let mut response = transport::send(&self)?;
+        let mut response = send(&self)?;
         for _ in 0..MAX_REDIRECTS {
-            match self.redirected(response.status, response.header("location")) {
+            let (status, location) = head(&response);
+            match self.redirected(status, location) {
                 Some(next) => self = next,
                 None => break,
             }
-            response = transport::send(&self)?;
+            response = send(&self)?;
         }
         Ok(response)
     }

@@ -4,7 +4,7 @@
 
 use std::io::Read;
 
-use super::{status_error, transport, Method, Request, Response, MAX_REDIRECTS};
+use super::{status_error, transport, Method, Request, Response};
 use crate::error::Error;
 
 /// Bytes of a failure response's body read for its error message.
@@ -99,16 +99,9 @@ impl Request {
     /// Sends the request like [`Request::send`] (the same headers dropped, the same redirects
     /// followed) but returns as soon as the response's head has arrived: the body is read from
     /// the [`BodyStream`] as it comes, so a large one need never be held whole.
-    pub fn send_streaming(mut self) -> Result<BodyStream, Error> {
-        self.drop_host_owned_headers();
-        let mut response = transport::send_streaming(&self)?;
-        for _ in 0..MAX_REDIRECTS {
-            match self.redirected(response.status, response.header("location")) {
-                Some(next) => self = next,
-                None => break,
-            }
-            response = transport::send_streaming(&self)?;
-        }
-        Ok(response)
+    pub fn send_streaming(self) -> Result<BodyStream, Error> {
+        self.follow(transport::send_streaming, |r| {
+            (r.status, r.header("location"))
+        })
     }
 }
