@@ -236,7 +236,14 @@ stories! {
         assert_eq!(written, want, "w2's job is not w1's to finish");
         let done = store.get_job(first[1].id).await.expect("job");
         assert_eq!((done.state.as_str(), done.result.as_deref(), done.finished_at), ("succeeded", Some("{\"n\":1}"), Some(now + 5)));
-        assert_eq!(done.lease_owner, None);
+        // The row is the success's history entry: it keeps who ran it, and holds no lease.
+        assert_eq!((done.lease_owner.as_deref(), done.lease()), (Some("w1"), None));
+        let history = store.job_attempts(first[1].id).await.expect("history");
+        assert_eq!(history.iter().map(|a| (a.attempt, a.worker.as_str(), a.outcome.as_str(), a.finished_at)).collect::<Vec<_>>(),
+            [(1, "w1", "succeeded", now + 5)]);
+        let written_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_attempts")
+            .fetch_one(store.pool()).await.expect("count");
+        assert_eq!(written_rows, 0, "a success writes no history row of its own");
         assert_eq!(store.get_job(second[0].id).await.expect("job").state, JobState::Running);
         assert!(store.finish_succeeded(&items, now + 6).await.expect("again").is_empty(), "written once");
     }

@@ -17,8 +17,9 @@
 //! - every write an attempt makes is fenced by its lease ([`JobContext::fence`]): a worker that
 //!   lost its lease (paused past it, cut off from the database) gets [`JobError::LeaseLost`]
 //!   and stops, having changed nothing — pages, sync state, progress and outcome alike;
-//! - each ended attempt is kept in the job's history (`job_attempts`); a success clears the
-//!   job's `last_error`, and a handler carries totals across attempts in the job's checkpoint.
+//! - each ended attempt is kept in the job's history (`job_attempts`, or for the success that
+//!   ends a job, the job's own row: one write per outcome); a success clears the job's
+//!   `last_error`, and a handler carries totals across attempts in the job's checkpoint.
 
 /// The `jobs` section of the configuration.
 pub mod config;

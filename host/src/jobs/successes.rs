@@ -1,8 +1,8 @@
 //! Successes recorded in batches, off the job's slot. A handler that succeeds hands its result
 //! to this writer and its slot takes the next job at once; while one batch is being written,
 //! the successes of the jobs that finish meanwhile gather, and the next write records them all
-//! in one transaction (one statement for the outcomes, fenced by each attempt's lease, one for
-//! their history rows): under load a worker writes — and, with durable outcomes, waits for the
+//! in one statement (fenced by each attempt's lease; the job's row is the success's history
+//! entry): under load a worker writes — and, with durable outcomes, waits for the
 //! disk — once per batch instead of once per job, and when idle a success is still written at
 //! once (a batch of one). Failures, postponements and cancellations are rarer and keep their
 //! own transaction (`Store::finish_job`).
@@ -20,7 +20,7 @@ use crate::clock::Clock;
 use crate::store::job_attempts::Lease;
 use crate::store::Store;
 
-/// Most successes written by one statement (four parameters each, and eight for its history row).
+/// Most successes written by one statement (four parameters each).
 const MAX_BATCH: usize = 256;
 
 /// Successes handed over and not written yet, at most: beyond it a finishing job waits for

@@ -9,8 +9,14 @@
 //! and the writes; on SQLite the write transaction is the only writer. An attempt that lost its
 //! lease gets [`StoreError::LeaseLost`] and its transaction writes nothing.
 //!
-//! Each ended attempt leaves a row in `job_attempts` (written in the transaction of the outcome
-//! that ends it), so a retry keeps the history the job's own `last_error` would overwrite.
+//! Each ended attempt that did not succeed leaves a row in `job_attempts` (written in the
+//! transaction of the outcome that ends it), so a retry keeps the history the job's own
+//! `last_error` would overwrite. A success is the job's last attempt and the job's row already
+//! holds it — its number (`attempts`), its worker (`lease_owner`, kept on success), its start
+//! (`attempt_started_at`) and end (`finished_at`) — so it writes no history row: the queue's
+//! hot path is one `UPDATE` per outcome, not an `UPDATE` and an `INSERT`. [`Store::job_attempts`]
+//! reads it from the job's row, and a retry by hand of a succeeded job, which starts the row
+//! over, first copies it into `job_attempts`.
 
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -162,11 +168,17 @@ impl Store {
         Ok(())
     }
 
-    /// The ended attempts of a job, oldest first.
+    /// The ended attempts of a job, oldest first: its history rows, then its success, which
+    /// the job's row holds (see the module's doc; a job that succeeded before that kept its
+    /// success in `job_attempts` and cleared `lease_owner`, so it is not listed twice).
     pub async fn job_attempts(&self, job_id: i64) -> Result<Vec<JobAttempt>> {
         let rows = sqlx::query(
-            "SELECT attempt, worker, started_at, finished_at, outcome, error FROM job_attempts \
-             WHERE job_id = $1 ORDER BY lease_token",
+            "SELECT lease_token, attempt, worker, started_at, finished_at, outcome, error \
+             FROM job_attempts WHERE job_id = $1 \
+             UNION ALL SELECT lease_token, attempts, lease_owner, \
+             COALESCE(attempt_started_at, started_at, finished_at), finished_at, 'succeeded', NULL \
+             FROM jobs WHERE id = $1 AND state = 'succeeded' AND lease_owner IS NOT NULL \
+             ORDER BY lease_token",
         )
         .bind(job_id)
         .fetch_all(&self.pool)
@@ -183,6 +195,23 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Copies a succeeded job's success from its row into its history (in the caller's
+    /// transaction), before a retry starts the row over.
+    pub(crate) async fn keep_success(conn: &mut AnyConnection, job_id: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO job_attempts (job_id, lease_token, attempt, worker, started_at, \
+             finished_at, outcome, error) \
+             SELECT id, lease_token, attempts, lease_owner, \
+             COALESCE(attempt_started_at, started_at, finished_at), finished_at, 'succeeded', NULL \
+             FROM jobs WHERE id = $1 AND state = 'succeeded' AND lease_owner IS NOT NULL \
+             ON CONFLICT (job_id, lease_token) DO NOTHING",
+        )
+        .bind(job_id)
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 }
 
@@ -205,10 +234,11 @@ impl Store {
             Outcome::Cancelled => (AttemptOutcome::Cancelled, None, true),
         };
         let (sql, text, at, permanent) = match outcome {
-            // A success clears the error of earlier attempts: their history keeps it.
+            // A success clears the error of earlier attempts: their history keeps it. It keeps
+            // `lease_owner`: the row is the success's history entry (see the module's doc).
             Outcome::Succeeded(result) => (
                 "UPDATE jobs SET state = 'succeeded', result = $3, last_error = NULL, \
-                 lease_owner = NULL, lease_until = NULL, finished_at = $4, updated_at = $4",
+                 lease_until = NULL, finished_at = $4, updated_at = $4",
                 Some(result),
                 now,
                 0,
@@ -265,6 +295,10 @@ impl Store {
         let Some(row) = ended else {
             return Ok(false);
         };
+        if label == AttemptOutcome::Succeeded {
+            tx.commit().await?;
+            return Ok(true);
+        }
         let attempts: i32 = row.try_get("attempts")?;
         let ended = AttemptEnd {
             lease: lease.clone(),
@@ -280,9 +314,9 @@ impl Store {
         Ok(true)
     }
 
-    /// Ends running attempts as succeeded, each with its result, in one statement (and one
-    /// more for their history); returns the ids written (a job missing lost its lease
-    /// meanwhile). Durable unless `jobs.durable_outcomes` is off: one disk flush per batch.
+    /// Ends running attempts as succeeded, each with its result, in one statement (the job's
+    /// row is the success's history entry); returns the ids written (a job missing lost its
+    /// lease meanwhile). Durable unless `jobs.durable_outcomes` is off: one disk flush per batch.
     pub async fn finish_succeeded(
         &self,
         items: &[(&Lease, &str)],
@@ -301,11 +335,11 @@ impl Store {
         // VALUES columns are `column1`, `column2`… on both databases.
         let sql = format!(
             "UPDATE jobs SET state = 'succeeded', result = v.column4, last_error = NULL, \
-             lease_owner = NULL, lease_until = NULL, finished_at = $1, updated_at = $1 \
+             lease_until = NULL, finished_at = $1, updated_at = $1 \
              FROM (VALUES {values}) AS v \
              WHERE jobs.id = v.column1 AND jobs.lease_token = v.column2 \
              AND jobs.lease_owner = v.column3 AND jobs.state = 'running' \
-             RETURNING id, attempts, COALESCE(attempt_started_at, started_at, $1) AS begun"
+             RETURNING id"
         );
         let mut query = sqlx::query(&sql).bind(now);
         for (lease, result) in items {
@@ -317,29 +351,10 @@ impl Store {
         }
         let mut tx = self.begin_on(&self.outcomes).await?;
         let rows = query.fetch_all(&mut *tx).await?;
-        // A batch is hundreds of jobs: look leases up by id, not by a scan per row.
-        let leases: std::collections::HashMap<i64, &Lease> =
-            items.iter().map(|(l, _)| (l.job_id, *l)).collect();
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut ended = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: i64 = row.try_get("id")?;
-            let Some(lease) = leases.get(&id) else {
-                continue;
-            };
-            ids.push(id);
-            ended.push(AttemptEnd {
-                lease: (*lease).clone(),
-                attempt: row.try_get("attempts")?,
-                started_at: row.try_get("begun")?,
-                finished_at: now,
-                outcome: AttemptOutcome::Succeeded,
-                error: None,
-            });
-        }
-        Self::record_attempts(&mut tx, &ended).await?;
         tx.commit().await?;
-        Ok(ids)
+        rows.iter()
+            .map(|row| Ok(row.try_get::<i64, _>("id")?))
+            .collect()
     }
 
     /// Jobs whose lease expired (their worker died or stalled) go back to the queue, or die

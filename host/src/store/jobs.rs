@@ -69,7 +69,7 @@ pub struct Job {
     pub run_at: Millis,
     /// Makes enqueueing the same work twice a no-op.
     pub idempotency_key: Option<String>,
-    /// The worker holding the lease.
+    /// The worker holding the lease; on a succeeded job, the worker that ran its success.
     pub lease_owner: Option<String>,
     /// Until when the lease holds without a heartbeat.
     pub lease_until: Option<Millis>,
@@ -349,8 +349,8 @@ impl Store {
                            attempts = attempts + 1, lease_token = lease_token + 1, \
                            started_at = COALESCE(started_at, $3), attempt_started_at = $3, \
                            updated_at = $3";
-        // SQLite without statistics (nothing runs ANALYZE) walks `jobs_lease` for
-        // `state = 'queued'` and sorts every queued job on each claim, so a claim costs more the
+        // SQLite without statistics (nothing runs ANALYZE) walked an index on `state` for
+        // `state = 'queued'` and sorted every queued job on each claim, so a claim cost more the
         // deeper the queue; told which index to read, it takes the first entries of the claim
         // order (PostgreSQL is steered the same way by its queue sessions' settings).
         let from = match self.backend {
@@ -500,18 +500,22 @@ impl Store {
     }
 
     /// Puts a dead, cancelled or succeeded job back in the queue with fresh attempts (and no
-    /// checkpoint: it is a new run). Its history of attempts stays.
+    /// checkpoint: it is a new run). Its history of attempts stays (a success, which the row
+    /// held, is copied into it first).
     pub async fn retry_job(&self, id: i64, now: Millis) -> Result<Option<Job>> {
+        let mut tx = self.begin_write().await?;
+        Self::keep_success(&mut tx, id).await?;
         let row = sqlx::query(&format!(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, cancel_requested = 0, \
              last_error = NULL, checkpoint = NULL, postponements = 0, finished_at = NULL, \
-             updated_at = $2 \
+             lease_owner = NULL, updated_at = $2 \
              WHERE id = $1 AND state IN ('dead', 'cancelled', 'succeeded') RETURNING {COLUMNS}"
         ))
         .bind(id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.as_ref().map(from_row).transpose()
     }
 

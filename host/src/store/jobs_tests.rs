@@ -31,7 +31,7 @@ async fn a_sqlite_claim_reads_the_head_of_the_queued_index_and_sorts_nothing() {
     assert!(
         !plan
             .iter()
-            .any(|p| p.contains("TEMP B-TREE") || p.contains("jobs_lease")),
+            .any(|p| p.contains("TEMP B-TREE") || p.contains("jobs_running")),
         "a claim must not sort or walk every queued job: {plan:?}"
     );
     store.close().await;
