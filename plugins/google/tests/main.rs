@@ -6,4 +6,5 @@ mod actions;
 mod errors;
 mod events;
 mod files;
+mod people;
 mod support;
