@@ -3,6 +3,7 @@
 
 mod acceptance;
 mod actions;
+mod docs;
 mod errors;
 mod events;
 mod files;
