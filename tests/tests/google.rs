@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
-use agentic_tests::google::{data, Data, FakeGoogle};
+use agentic_tests::google::{data, sharing, Data, FakeGoogle};
 use agentic_tests::providers::{Provider, CLIENT_ID, CLIENT_SECRET};
 use agentic_tests::{plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
@@ -164,6 +164,35 @@ async fn assert_files(app: &TestApp, token: &str, project: i64, fake: &FakeGoogl
     }
 }
 
+/// The people the host shows are exactly those the fake holds for the synced folder, field by
+/// field: owners, the editors Drive shows the identity (of files it can share), organizers and
+/// attendees; not the editors of files it cannot share, readers or groups.
+async fn assert_people(app: &TestApp, token: &str, project: i64, fake: &FakeGoogle) {
+    let folders = [Data::FOLDER, "1Specs", "1Deep"];
+    let want = fake.google.with(|d| {
+        d.people(|f| {
+            !f.trashed && f.mime_type != data::FOLDER && folders.contains(&f.parents[0].as_str())
+        })
+    });
+    let got = by_id(app, token, &format!("/api/v1/projects/{project}/people")).await;
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the people's ids"
+    );
+    for (email, name) in &want {
+        let fields =
+            json!({"display_name": name, "email": email, "active": true, "deleted": false});
+        assert_has(&got[email], &fields, &format!("person {email}"));
+    }
+    for editor in ["editor0@example.com", "editor1@example.com"] {
+        assert!(got.contains_key(editor), "{editor}, only an editor");
+    }
+    for absent in [sharing::HIDDEN_EDITOR, sharing::READER, sharing::GROUP] {
+        assert!(!got.contains_key(absent), "{absent}");
+    }
+}
+
 /// No secret anywhere the host writes or shows: records, states, jobs, connections, and the
 /// read APIs.
 async fn assert_secret_nowhere(app: &TestApp, token: &str, project: i64, secrets: &[String]) {
@@ -231,9 +260,7 @@ stories! {
         let first = &comments["1F00000/AAA0"];
         assert_eq!((first["parent_external_id"].as_str(), first["author"].as_str()), (Some("1F00000"), Some("user1@example.com")));
         assert_eq!(comments["1F00000/AAA0/AAA0r1"]["parent_external_id"], "1F00000/AAA0");
-        let people = by_id(&app, &pm.token, &format!("/api/v1/projects/{project}/people")).await;
-        assert_eq!(people.keys().collect::<Vec<_>>(), ["user0@example.com", "user1@example.com", "user2@example.com", "user3@example.com"]);
-        assert_eq!(people["user2@example.com"]["display_name"], "李小龍");
+        assert_people(&app, &pm.token, project, &fake).await;
         let events = synced_documents(&app, &pm.token, project, "events", false).await;
         assert_eq!(events["primary/evt4abc_20260111T140000Z"]["attributes"]["start"], "2026-01-11T09:00:00-05:00");
         assert_eq!(events["primary/evt2abc"]["attributes"]["all_day"], true);

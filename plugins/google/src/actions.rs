@@ -169,9 +169,9 @@ fn create_event(event: CreateEvent) -> Result<Value, Error> {
 
 fn append_rows(input: AppendRows) -> Result<Value, Error> {
     let google = Google::connected()?;
-    let range = crate::workspace::quoted(&input.sheet);
+    let range = crate::sheets::quoted(&input.sheet);
     let body = json!({"range": range, "majorDimension": "ROWS", "values": input.rows});
-    let request = Request::post(crate::workspace::append_url(
+    let request = Request::post(crate::sheets::append_url(
         &google,
         &input.spreadsheet_id,
         &range,

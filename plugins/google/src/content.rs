@@ -1,7 +1,8 @@
 //! A file's text for the document's body: Google Docs exported as Markdown (rendered from the
-//! Docs API where the export cannot serve), Sheets as a Markdown table per sheet read through
-//! the Sheets API ([`crate::workspace`]), Slides as plain text, text files as they are;
-//! everything else, and anything over the size cap, is metadata only with a note saying why.
+//! Docs API where the export cannot serve: [`crate::docs`]), Sheets as a Markdown table per
+//! sheet read through the Sheets API ([`crate::sheets`]), Slides as plain text, text files as
+//! they are; everything else, and anything over the size cap, is metadata only with a note
+//! saying why.
 
 use agentic_sdk::Error;
 
@@ -103,7 +104,7 @@ pub fn fetch(
                 "metadata only: max_file_bytes is 0".into(),
             )))
         }
-        Source::Sheets => return crate::workspace::sheet(google, id, max_bytes, max_cells),
+        Source::Sheets => return crate::sheets::sheet(google, id, max_bytes, max_cells),
         Source::Download => {
             if let Some(n) = size.filter(|n| *n > max_bytes) {
                 return Ok(Some(Body::note(mime, over(n))));
@@ -131,7 +132,7 @@ pub fn fetch(
         Err(Error::NotFound(_)) => return Ok(None),
         // A Doc Drive cannot export: rendered from the Docs API instead.
         Err(Error::Auth(m)) if m.contains("exportSizeLimitExceeded") && mime == DOC => {
-            return crate::workspace::doc(google, id, max_bytes);
+            return crate::docs::doc(google, id, max_bytes);
         }
         Err(Error::Auth(m)) if m.contains("exportSizeLimitExceeded") => {
             return Ok(Some(Body::note(

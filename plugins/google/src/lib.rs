@@ -18,21 +18,23 @@
 //!   `comments`, `events` (sync tokens, `410 Gone`) and `people`: one module per stream.
 //! - `scope`: the resumable walk over the files of the scope (folder tree, shared drive, all).
 //! - `actions`: `invoke` (create a Doc from Markdown, create an event, append rows to a Sheet).
-//! - `content`: a file's text (exports, downloads, caps); `workspace`: Sheets' values as Markdown
-//!   tables and Docs' structure as Markdown; `time`: RFC 3339.
+//! - `content`: a file's text (exports, downloads, caps); `sheets`: Sheets' values as Markdown
+//!   tables; `docs`: Docs' structure as Markdown (footnotes and inline images too), where
+//!   Drive cannot export; `time`: RFC 3339.
 
 pub mod actions;
 pub mod api;
 pub mod comments;
 pub mod config;
 pub mod content;
+pub mod docs;
 pub mod events;
 pub mod files;
 pub mod people;
 pub mod scope;
+pub mod sheets;
 pub mod streams;
 pub mod time;
-pub mod workspace;
 
 use agentic_sdk::serde_json::Value;
 use agentic_sdk::{register_connector, Connector, ConnectorSpec, Error, Page, StreamSpec};

@@ -5,7 +5,7 @@
 //! | `files` | documents | `files.list` in the scope, bodies by `files.export`/`alt=media` | listing, then Drive's changes feed; incremental |
 //! | `comments` | comments | `comments.list` (with replies) of every file in the scope | file by file; full refresh |
 //! | `events` | documents | `events.list` of each configured calendar | Calendar sync tokens per calendar; incremental |
-//! | `people` | people | file owners, comment authors, event organizers and attendees | full refresh |
+//! | `people` | people | file owners and editors (files' `permissions`, shared drives' members by `permissions.list`), event organizers and attendees | full refresh |
 
 use agentic_sdk::serde_json::{json, Value};
 use agentic_sdk::{Error, Page, RecordKind, StreamSpec};
@@ -76,8 +76,8 @@ pub fn specs() -> Vec<StreamSpec> {
             .incremental()
             .with_schema(documents(event_attributes)),
         StreamSpec::new("people", RecordKind::Person).with_description(
-            "People among file owners, comment authors, event organizers and attendees, by \
-             e-mail; full refresh.",
+            "File owners and editors (shared drives' members who edit), event organizers and \
+             attendees, by e-mail; full refresh.",
         ),
     ]
 }

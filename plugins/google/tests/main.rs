@@ -3,7 +3,9 @@
 
 mod acceptance;
 mod actions;
+mod docs;
 mod errors;
 mod events;
 mod files;
+mod people;
 mod support;

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::sharing::Permission;
+
 /// A Google account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -81,6 +83,8 @@ pub struct File {
     pub trashed: bool,
     /// Comments, with their replies.
     pub comments: Vec<Comment>,
+    /// Grants besides the owners' ([`crate::sharing`]); a shared drive's root: its members.
+    pub permissions: Vec<Permission>,
     /// A Google Sheet's sheets, as the Sheets API serves them (its CSV export, `content`, is
     /// the first); empty for other files.
     pub sheets: Vec<Sheet>,
@@ -270,7 +274,9 @@ impl Data {
 
     /// A data set: a folder (`FOLDER`) with two levels of subfolders holding `files` files of
     /// every kind and awkward names, files outside it (in My Drive's root and in a shared
-    /// drive), comments with replies, and a calendar with timed, all-day and recurring events.
+    /// drive with seven members), comments with replies, grants to editors, readers, a group
+    /// and the domain ([`crate::sharing`]), and a calendar with timed, all-day and recurring
+    /// events.
     pub fn generate(files: usize) -> Self {
         let mut d = Data {
             now: 1_767_225_600_000, // 2026-01-01T00:00:00Z
@@ -308,6 +314,7 @@ impl Data {
             d.push_file(&id, &name, mime, &[parent], None, &content);
             let author = i % 4;
             let owner = d.files.last().map_or(0, |f| f.owners[0]);
+            d.share_generated(i, owner);
             if i % 3 == 0 {
                 let created = d.tick();
                 let comment = Comment {
@@ -357,6 +364,10 @@ impl Data {
             Some(Self::SHARED_DRIVE),
             b"",
         );
+        let members = d.generated_members();
+        if let Some(root) = d.files.last_mut() {
+            root.permissions = members;
+        }
         d.push_file(
             "1Team1",
             "Team notes",
@@ -482,6 +493,7 @@ impl Data {
             content: content.to_vec(),
             trashed: false,
             comments: Vec::new(),
+            permissions: Vec::new(),
             sheets: if mime == SHEET {
                 sheets_of(content)
             } else {

@@ -201,6 +201,19 @@ impl Discovery {
             .map_err(|e| violation(400, format!("{method_id}: {e}")))
     }
 
+    /// Checks an answer of `method_id` against its response schema, as [`Self::check_body`]
+    /// checks a request: for tests that write Google's answers by hand (or the fake's own).
+    pub fn check_response(&self, method_id: &str, body: &Value) -> Result<(), Violation> {
+        let Some(method) = self.methods.iter().find(|m| m.id == method_id) else {
+            return Err(violation(404, format!("no method {method_id}")));
+        };
+        let Some(schema) = &method.response else {
+            return Err(violation(400, format!("{method_id} answers no JSON")));
+        };
+        self.check_value_against(method.api, &Value::String(schema.clone()), body, "answer")
+            .map_err(|e| violation(400, format!("{method_id}: {e}")))
+    }
+
     fn check_value_against(
         &self,
         api: usize,

@@ -1,12 +1,12 @@
 //! Drive v3 answers: `about.get`, `files.list` (with a subset of the query language),
 //! `files.get` (metadata or `alt=media`), `files.export`, `changes.getStartPageToken`,
-//! `changes.list`, `comments.list`.
+//! `changes.list`, `comments.list`, `permissions.list`.
 
 use serde_json::{json, Value};
 
 use crate::data::{Data, File, FOLDER};
 use crate::discovery::Call;
-use crate::json::{file as file_json, rfc3339, user};
+use crate::json::{file as file_json, permission, rfc3339, user};
 use crate::{Discovery, Refusal, Request, Response, MAX_PAGE_SIZE};
 
 /// What `files.export` can produce per Google MIME type (Google's export formats).
@@ -95,6 +95,7 @@ pub fn answer(
         }
         "drive.changes.list" => list_changes(data, call),
         "drive.comments.list" => list_comments(data, call),
+        "drive.permissions.list" => list_permissions(data, call),
         "drive.files.create" => create(data, call, request, discovery),
         other => Err(Refusal::violation(
             501,
@@ -484,6 +485,34 @@ fn list_comments(data: &Data, call: &Call) -> Result<Response, Refusal> {
     let mut body = json!({"kind": "drive#commentList", "comments": page});
     if from + size < all.len() {
         body["nextPageToken"] = json!(format!("cm~{}", from + size));
+    }
+    Ok(Response::json(200, &body))
+}
+
+/// `permissions.list` of a file or a shared drive (by its id): a My Drive file's to whom can
+/// share it, a shared drive's (or its files') members to a member; else Google's 403.
+fn list_permissions(data: &Data, call: &Call) -> Result<Response, Refusal> {
+    let id = &call.path["fileId"];
+    let all_drives = call.query.get("supportsAllDrives").map(String::as_str) == Some("true");
+    let f = visible(data, id, all_drives)?;
+    let may = match f.drive_id {
+        Some(_) => data.identity_role(f).is_some(),
+        None => data.shows_permissions(f),
+    };
+    if !may {
+        return Err(Refusal::answer(
+            403,
+            "insufficientFilePermissions",
+            "The user does not have sufficient permissions for this file.",
+        ));
+    }
+    let all: Vec<Value> = data.permissions(f).iter().map(permission).collect();
+    let size = page_size(call, 100, 100);
+    let from = offset(call, "pm~")?;
+    let page: Vec<Value> = all.iter().skip(from).take(size).cloned().collect();
+    let mut body = json!({"kind": "drive#permissionList", "permissions": page});
+    if from + size < all.len() {
+        body["nextPageToken"] = json!(format!("pm~{}", from + size));
     }
     Ok(Response::json(200, &body))
 }

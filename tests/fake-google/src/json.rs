@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::data::{Data, File, User, When};
+use crate::sharing::{Grantee, Permission};
 
 /// `2026-01-01T00:01:00.000Z`, as Drive writes times.
 pub fn rfc3339(ms: i64) -> String {
@@ -121,6 +122,39 @@ pub fn file(data: &Data, f: &File) -> Value {
         Some(drive) => v["driveId"] = json!(drive),
         None => {
             v["owners"] = f.owners.iter().map(|o| user(&data.users[*o])).collect();
+            // Only to those who can share the file; never for shared-drive items.
+            if data.shows_permissions(f) {
+                v["permissions"] = data.permissions(f).iter().map(permission).collect();
+            }
+        }
+    }
+    v
+}
+
+/// A `Permission` resource.
+pub fn permission(p: &Permission) -> Value {
+    let mut v = json!({"kind": "drive#permission", "role": p.role.as_str(), "deleted": false});
+    match &p.grantee {
+        Grantee::User(u) | Grantee::Group(u) => {
+            let kind = if matches!(p.grantee, Grantee::User(_)) {
+                "user"
+            } else {
+                "group"
+            };
+            v["type"] = json!(kind);
+            v["id"] = json!(format!("perm-{}", u.email));
+            v["emailAddress"] = json!(u.email);
+            v["displayName"] = json!(u.name);
+        }
+        Grantee::Domain(domain) => {
+            v["type"] = json!("domain");
+            v["id"] = json!(format!("perm-{domain}"));
+            v["domain"] = json!(domain);
+            v["displayName"] = json!(domain);
+        }
+        Grantee::Anyone => {
+            v["type"] = json!("anyone");
+            v["id"] = json!("anyoneWithLink");
         }
     }
     v

@@ -8,19 +8,22 @@
 //! answers it (400/404) and recorded in [`Google::violations`], so "no violations" in a test
 //! means the connector only sent what Google documents. Answers honour `fields` (partial
 //! responses), page with `nextPageToken`, serve the changes feed (`changes.getStartPageToken`,
-//! `changes.list`, `newStartPageToken`) and calendar sync tokens (`nextSyncToken`, `410 Gone`
+//! `changes.list`, `newStartPageToken`), files' `permissions` to those who may share them and
+//! `permissions.list` (a shared drive's members to a member), calendar sync tokens (`nextSyncToken`, `410 Gone`
 //! once expired), and quota errors, `5xx` and `403 insufficientPermissions` come on demand
 //! ([`Google::fail`]).
 //!
 //! # Layout
 //! - [`discovery`]: the generic validator; [`fields`]: partial responses.
-//! - [`data`]: what the fake holds, and a generator with names of every Unicode class.
+//! - [`data`]: what the fake holds, and a generator with names of every Unicode class;
+//!   [`sharing`]: files' permissions and shared drives' members, and who may see them.
 //! - `drive` and `calendar`: the answers, one function per method id; `workspace`: the Sheets
 //!   and Docs methods the connector uses.
 
 pub mod data;
 pub mod discovery;
 pub mod fields;
+pub mod sharing;
 
 mod calendar;
 mod drive;

@@ -289,3 +289,17 @@ fn document(f: &File) -> Value {
     json!({"documentId": f.id, "title": f.name, "revisionId": format!("rev{}", f.version),
         "body": {"content": content}, "lists": lists})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_documents_answer_fits_the_docs_discovery_document() {
+        let data = Data::generate(1);
+        let doc = data.file("1F00000").expect("a Doc");
+        crate::Discovery::google()
+            .check_response("docs.documents.get", &document(doc))
+            .expect("a Document as docs.v1.json describes it");
+    }
+}

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-pub use fake_google::{data, Data, Google, Request, Seen};
+pub use fake_google::{data, sharing, Data, Google, Request, Seen};
 
 use crate::providers::Provider;
 

@@ -1,13 +1,8 @@
-//! Google Sheets and Google Docs through their own APIs, on the connection's service origins
-//! `sheets` and `docs` (contract 0.3.0):
-//!
-//! - a Sheet's body is every sheet (tab), in order, each a `## title` and a Markdown table of
-//!   its formatted values (`spreadsheets.get` for the titles, one `values.batchGet` for all
-//!   their values), at most `max_sheet_cells` cells in all, whole rows, the note saying what
-//!   was cut;
-//! - a Doc's body is Drive's Markdown export; where the export cannot serve (Google exports
-//!   nothing over 10 MB: `exportSizeLimitExceeded`), it is rendered by the connector from
-//!   `documents.get`: headings, bullets, bold and italic runs, links, paragraphs.
+//! Google Sheets through the Sheets API, on the connection's service origin `sheets` (contract
+//! 0.3.0): a Sheet's body is every sheet (tab), in order, each a `## title` and a Markdown table
+//! of its formatted values (`spreadsheets.get` for the titles, one `values.batchGet` for all
+//! their values), at most `max_sheet_cells` cells in all, whole rows, the note saying what was
+//! cut. Also the URL of `values.append`, for the `append-rows` action.
 
 use agentic_sdk::http::{encode, Request};
 use agentic_sdk::serde_json::Value;
@@ -194,134 +189,9 @@ fn table(rows: &[Vec<String>], cap: u64) -> (String, u64, Option<String>) {
     (out.join("\n") + "\n", (kept * width) as u64, cut)
 }
 
-/// The Markdown of the Doc `id` from `documents.get`; `Ok(None)` when it is gone.
-pub fn doc(google: &Google, id: &str, max_bytes: u64) -> Result<Option<Body>, Error> {
-    let response = match google.get(
-        Service::Docs,
-        &["documents", id],
-        &[],
-        &format!("read document {id}"),
-    ) {
-        Ok(r) => r,
-        Err(Error::NotFound(_)) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let document: Value = response.json()?;
-    let text = document_to_markdown(&document);
-    let n = text.len() as u64;
-    if n > max_bytes {
-        return Ok(Some(Body::text(
-            "text/markdown",
-            String::new(),
-            Some(format!(
-                "content not kept: {n} bytes, over the connection's max_file_bytes of {max_bytes}"
-            )),
-        )));
-    }
-    Ok(Some(Body::text(
-        "text/markdown",
-        text,
-        Some("rendered from the Docs API: Drive could not export this document".into()),
-    )))
-}
-
-/// A Docs API document (`body.content`) as Markdown: `HEADING_n` and `TITLE` paragraphs as
-/// `#` headings, bulleted paragraphs as `- ` items (indented by nesting level), bold, italic
-/// and linked runs as `**…**`, `*…*` and `[…](url)`, tables as their cells' text in rows.
-pub fn document_to_markdown(document: &Value) -> String {
-    let mut out = String::new();
-    let content = document["body"]["content"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    for element in &content {
-        if let Some(paragraph) = element.get("paragraph") {
-            out.push_str(&paragraph_to_markdown(paragraph));
-        } else if let Some(table) = element.get("table") {
-            for row in table["tableRows"].as_array().into_iter().flatten() {
-                let cells: Vec<String> = row["tableCells"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|cell| {
-                        let text: String = cell["content"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|c| c.get("paragraph"))
-                            .map(paragraph_to_markdown)
-                            .collect();
-                        text.trim().replace('|', "\\|").replace('\n', "<br>")
-                    })
-                    .collect();
-                out.push_str(&format!("| {} |\n", cells.join(" | ")));
-            }
-        }
-    }
-    out
-}
-
-fn paragraph_to_markdown(paragraph: &Value) -> String {
-    let mut text = String::new();
-    for element in paragraph["elements"].as_array().into_iter().flatten() {
-        let Some(run) = element.get("textRun") else {
-            continue;
-        };
-        let content = run["content"].as_str().unwrap_or_default();
-        // The paragraph's own line break is added below.
-        let (body, newline) = match content.strip_suffix('\n') {
-            Some(b) => (b, true),
-            None => (content, false),
-        };
-        if body.is_empty() {
-            if newline {
-                text.push('\n');
-            }
-            continue;
-        }
-        let style = &run["textStyle"];
-        let mut piece = body.to_owned();
-        if let Some(url) = style["link"]["url"].as_str() {
-            piece = format!("[{piece}]({url})");
-        }
-        if style["italic"] == true {
-            piece = format!("*{piece}*");
-        }
-        if style["bold"] == true {
-            piece = format!("**{piece}**");
-        }
-        text.push_str(&piece);
-        if newline {
-            text.push('\n');
-        }
-    }
-    let style = paragraph["paragraphStyle"]["namedStyleType"]
-        .as_str()
-        .unwrap_or_default();
-    let prefix = match style {
-        "TITLE" => "# ".to_owned(),
-        s if s.starts_with("HEADING_") => {
-            let level: usize = s["HEADING_".len()..].parse().unwrap_or(1);
-            format!("{} ", "#".repeat(level.clamp(1, 6)))
-        }
-        _ => match paragraph.get("bullet") {
-            Some(bullet) => {
-                let level = bullet["nestingLevel"].as_u64().unwrap_or(0) as usize;
-                format!("{}- ", "  ".repeat(level))
-            }
-            None => String::new(),
-        },
-    };
-    if text.trim().is_empty() {
-        return "\n".repeat(usize::from(text.ends_with('\n')));
-    }
-    format!("{prefix}{text}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentic_sdk::serde_json::json;
 
     fn rows(rows: &[&[&str]]) -> Vec<Vec<String>> {
         rows.iter()
@@ -352,27 +222,5 @@ mod tests {
         assert!(note
             .expect("a note")
             .contains("sheet \"Zwei\" cut to 1 of 3 rows"));
-    }
-
-    #[test]
-    fn a_document_renders_as_markdown() {
-        let doc = json!({"body": {"content": [
-            {"sectionBreak": {}},
-            {"paragraph": {"paragraphStyle": {"namedStyleType": "HEADING_2"},
-                "elements": [{"textRun": {"content": "Plan\n"}}]}},
-            {"paragraph": {"paragraphStyle": {"namedStyleType": "NORMAL_TEXT"},
-                "elements": [{"textRun": {"content": "Ship "}},
-                             {"textRun": {"content": "now", "textStyle": {"bold": true}}},
-                             {"textRun": {"content": " see "}},
-                             {"textRun": {"content": "here", "textStyle": {"link": {"url": "https://x.example/"}}}},
-                             {"textRun": {"content": "\n"}}]}},
-            {"paragraph": {"paragraphStyle": {"namedStyleType": "NORMAL_TEXT"}, "bullet": {"nestingLevel": 1},
-                "elements": [{"textRun": {"content": "item\n", "textStyle": {"italic": true}}}]}},
-            {"paragraph": {"elements": [{"textRun": {"content": "\n"}}]}}
-        ]}});
-        assert_eq!(
-            document_to_markdown(&doc),
-            "## Plan\nShip **now** see [here](https://x.example/)\n  - *item*\n\n"
-        );
     }
 }
