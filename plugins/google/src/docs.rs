@@ -8,7 +8,10 @@
 //! their cells' text, footnotes as Markdown footnotes (`[^n]` where the reference is, numbered
 //! in the order of the references as Docs numbers them, the footnotes' text at the end) and
 //! inline images as `![alt](uri)` (the object's `title` and `description` as the alt text, its
-//! `imageProperties.contentUri` as the URI). It leaves out embedded objects without an image
+//! `imageProperties.sourceUri` — where the image was inserted from — as the URI; an image
+//! uploaded from a computer has none and is `*[image: alt]*`). Never `contentUri`: that is
+//! Google's copy of the image behind a capability (for 30 minutes anyone holding the URI sees
+//! the image as the connection's identity), which must not end up in records. It leaves out embedded objects without an image
 //! (drawings), positioned objects, suggestions, and the tabs after the first (`documents.get`
 //! without `includeTabsContent` answers the first tab's content).
 
@@ -169,14 +172,16 @@ impl Render<'_> {
         format!("[^{n}]")
     }
 
-    /// `![alt](uri)` for an inline image; nothing for an object without one (a drawing).
+    /// `![alt](uri)` for an inline image inserted from a URL, `*[image: alt]*` for one without
+    /// (uploaded); nothing for an object that is no image (a drawing).
     fn image(&self, element: &Value) -> String {
         let id = element["inlineObjectId"].as_str().unwrap_or_default();
         let object =
             &self.document["inlineObjects"][id]["inlineObjectProperties"]["embeddedObject"];
-        let Some(uri) = object["imageProperties"]["contentUri"].as_str() else {
+        let image = &object["imageProperties"];
+        if !image.is_object() {
             return String::new();
-        };
+        }
         let said = |k: &str| object[k].as_str().map(str::trim).filter(|s| !s.is_empty());
         let alt = match (said("title"), said("description")) {
             (Some(t), Some(d)) => format!("{t}: {d}"),
@@ -189,11 +194,20 @@ impl Render<'_> {
             .replace('[', "\\[")
             .replace(']', "\\]")
             .replace(['\n', '\r'], " ");
-        let uri = uri
-            .replace(' ', "%20")
-            .replace('(', "%28")
-            .replace(')', "%29");
-        format!("![{alt}]({uri})")
+        let source = image["sourceUri"]
+            .as_str()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+        match source {
+            Some(uri) => {
+                let uri = uri
+                    .replace(' ', "%20")
+                    .replace('(', "%28")
+                    .replace(')', "%29");
+                format!("![{alt}]({uri})")
+            }
+            None if alt.is_empty() => "*[image]*".to_owned(),
+            None => format!("*[image: {alt}]*"),
+        }
     }
 }
 

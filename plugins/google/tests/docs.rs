@@ -22,8 +22,10 @@ fn text(content: &str) -> Value {
     json!({"textRun": {"content": content, "textStyle": {}}})
 }
 
-fn image(uri: &str, title: Option<&str>, description: Option<&str>) -> Value {
-    let mut object = json!({"imageProperties": {"contentUri": uri, "sourceUri": ""},
+/// An image as Docs describes it: Google's copy behind `contentUri` (a capability that must
+/// never reach a record), and where it was inserted from (`sourceUri`, empty when uploaded).
+fn image(source: &str, title: Option<&str>, description: Option<&str>) -> Value {
+    let mut object = json!({"imageProperties": {"contentUri": CONTENT_URI, "sourceUri": source},
         "size": {"height": {"magnitude": 100, "unit": "PT"}, "width": {"magnitude": 200, "unit": "PT"}}});
     if let Some(t) = title {
         object["title"] = json!(t);
@@ -91,8 +93,10 @@ fn footnotes_become_markdown_footnotes_numbered_as_referenced() {
     );
 }
 
+const CONTENT_URI: &str = "https://lh7-rt.googleusercontent.com/docsz/AD_4nX?key=k1";
+
 #[test]
-fn inline_images_become_markdown_images_with_their_alt_text() {
+fn inline_images_become_markdown_images_with_their_alt_text_and_never_their_content_uri() {
     let doc = json!({"documentId": "d3",
     "body": {"content": [
         paragraph(json!([text("Logo: "),
@@ -105,20 +109,22 @@ fn inline_images_become_markdown_images_with_their_alt_text() {
         paragraph(json!([{"inlineObjectElement": {"inlineObjectId": "kix.unknown"}}, text("end\n")]))
     ]},
     "inlineObjects": {
-        "kix.img1": image("https://lh7-rt.googleusercontent.com/docsz/AD_4nX?key=k1", Some("Firmenlogo"), Some("Ein blaues Ω [groß]")),
-        "kix.img2": image("https://lh7-rt.googleusercontent.com/docsz/a (1)", None, Some("nur\nBeschreibung")),
-        "kix.img3": image("https://lh7-rt.googleusercontent.com/docsz/b", None, None),
+        "kix.img1": image("https://example.com/logo (1).png", Some("Firmenlogo"), Some("Ein blaues Ω [groß]")),
+        "kix.img2": image("", None, Some("nur\nBeschreibung")),
+        "kix.img3": image("", None, None),
         "kix.draw": {"objectId": "kix.draw", "inlineObjectProperties": {"embeddedObject": {
             "title": "Skizze", "embeddedDrawingProperties": {}}}}
     }});
+    let markdown = render(&doc);
     assert_eq!(
-        render(&doc),
-        "Logo: ![Firmenlogo: Ein blaues Ω \\[groß\\]](https://lh7-rt.googleusercontent.com/docsz/AD_4nX?key=k1)\n\
-         ![nur Beschreibung](https://lh7-rt.googleusercontent.com/docsz/a%20%281%29)\n\
-         ![](https://lh7-rt.googleusercontent.com/docsz/b)\n\
+        markdown,
+        "Logo: ![Firmenlogo: Ein blaues Ω \\[groß\\]](https://example.com/logo%20%281%29.png)\n\
+         *[image: nur Beschreibung]*\n\
+         *[image]*\n\
          Drawing:\n\
          end\n"
     );
+    assert!(!markdown.contains("googleusercontent"), "{markdown}");
 }
 
 #[test]
