@@ -16,9 +16,10 @@ pub use fake_jira::{
 
 /// The stories' JIRA site: `issues` generated issues ([`Data::generate`]), the JIRA user in
 /// UTC+2, accepting only `authorization`; five users, the connection's showing its e-mail; two
-/// comments shown per issue in a search; issue 0 described by hand (every text the stories
-/// compare has its Markdown written beside it: the kitchen sink's wiki markup reads as less);
-/// a workflow whose transitions are named after their statuses (ids 11, 21, 31).
+/// comments shown per issue in a search; issue 0 described by hand instead of with the ADF
+/// kitchen sink (the stories compare every text's Markdown, on Data Center too, where the kitchen
+/// sink's wiki markup keeps less of it); a workflow whose transitions are named after their
+/// statuses (ids 11, 21, 31).
 pub fn generate(deployment: Deployment, issues: usize, authorization: &str) -> Data {
     let mut data = Data::generate(deployment, issues, 120);
     data.authorization = Some(authorization.to_owned());
