@@ -27,7 +27,7 @@ use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_host::store::records::{NewRecord, SyncState};
 use agentic_sdk::testing::Harness;
-use agentic_tests::jira::{Data, Deployment, FakeJira};
+use agentic_tests::jira::{generate, Deployment, FakeJira};
 use agentic_tests::{plugin_wasm, Backend, TestApp};
 use base64::Engine;
 use serde_json::json;
@@ -147,7 +147,7 @@ async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: u
     let mut reader = runtime.reader(&plugin, &call);
     let mut out = Split::default();
     let (mut state, mut count) = (None::<String>, 0);
-    let fake_before = fake.with(|d| d.busy);
+    let fake_before = fake.with(|d| d.busy());
     let started = Instant::now();
     loop {
         let t = Instant::now();
@@ -183,7 +183,7 @@ async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: u
         state = Some(page.state);
     }
     out.total = started.elapsed();
-    out.fake = fake.with(|d| d.busy) - fake_before;
+    out.fake = fake.with(|d| d.busy()) - fake_before;
     assert_eq!(count, issues);
     out
 }
@@ -203,11 +203,7 @@ fn main() {
         base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"))
     );
     let started = Instant::now();
-    let fake = runtime.block_on(FakeJira::start(Data::generate(
-        Deployment::Cloud,
-        issues,
-        &auth,
-    )));
+    let fake = runtime.block_on(FakeJira::start(generate(Deployment::Cloud, issues, &auth)));
     println!(
         "\nfake Jira Cloud with {issues} issues ready in {:.1?}; issues stream, {PAGE} a page",
         started.elapsed()
@@ -219,7 +215,7 @@ fn main() {
     let h = Harness::new(jira::JiraConnector).with_base_url(fake.url.clone());
     let config = json!({"deployment": "cloud", "page_size": PAGE});
     let (mut state, mut count) = (None::<String>, 0);
-    let fake_before = fake.with(|d| d.busy);
+    let fake_before = fake.with(|d| d.busy());
     let started = Instant::now();
     loop {
         let page = h.read(&config, "issues", state.as_deref()).unwrap();
@@ -231,7 +227,7 @@ fn main() {
         state = Some(page.state);
     }
     let native = started.elapsed();
-    let native_fake = fake.with(|d| d.busy) - fake_before;
+    let native_fake = fake.with(|d| d.busy()) - fake_before;
     assert_eq!(count, issues);
     fake.with(|d| d.authorization = Some(auth.clone()));
     let rate = |d: Duration| issues as f64 / d.as_secs_f64();

@@ -5,7 +5,7 @@
 //! the body is read); every run is audited with its outcome and none of its input.
 
 use agentic_host::rbac::Role;
-use agentic_tests::jira::{Data, Deployment, FakeJira};
+use agentic_tests::jira::{generate, Deployment, FakeJira};
 use agentic_tests::{plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
@@ -67,7 +67,7 @@ stories! {
             app.call("PUT", &format!("/api/v1/projects/{project}/members/{member}"), Some(&admin.token), None).await.expect(201);
         }
         let authorization = basic(EMAIL, API_TOKEN);
-        let fake = FakeJira::start(Data::generate(Deployment::Cloud, 12, &authorization)).await;
+        let fake = FakeJira::start(generate(Deployment::Cloud, 12, &authorization)).await;
         let (cid, _) = connect(&app, &admin.token, project, &fake, "cloud",
             json!({"kind": "api-token", "email": EMAIL, "token": API_TOKEN})).await;
         let actions = format!("/api/v1/projects/{project}/connections/{cid}/actions");

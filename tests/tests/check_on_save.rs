@@ -5,7 +5,7 @@
 //! all, in the problem's detail.
 
 use agentic_host::rbac::Role;
-use agentic_tests::jira::{Data, Deployment, FakeJira};
+use agentic_tests::jira::{generate, Deployment, FakeJira};
 use agentic_tests::{stories, TestApp};
 use serde_json::json;
 
@@ -17,7 +17,7 @@ stories! {
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
         let project = project_with_jira(&app, &admin.token, pm.id).await;
-        let fake = FakeJira::start(Data::generate(Deployment::Cloud, 3, &basic(EMAIL, API_TOKEN))).await;
+        let fake = FakeJira::start(generate(Deployment::Cloud, 3, &basic(EMAIL, API_TOKEN))).await;
         let url = format!("/api/v1/projects/{project}/connections");
         let body = |token: &str| json!({
             "plugin_id": "jira", "name": "jira", "base_url": fake.url,
@@ -68,7 +68,7 @@ stories! {
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
         let project = project_with_jira(&app, &admin.token, pm.id).await;
-        let fake = FakeJira::start(Data::generate(Deployment::Cloud, 3, &basic(EMAIL, API_TOKEN))).await;
+        let fake = FakeJira::start(generate(Deployment::Cloud, 3, &basic(EMAIL, API_TOKEN))).await;
         let url = format!("/api/v1/projects/{project}/connections");
         // A JIRA on a loopback address, without private networks allowed for the connection
         // (over https, as a connection with a credential must be: the host refuses the

@@ -14,7 +14,7 @@ use std::time::Duration;
 use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{
-    comment_text, descriptions, Comment, Data, Deployment, FakeJira, History, LINK_TYPES,
+    comment_text, descriptions, generate, Comment, Data, Deployment, FakeJira, History, LINK_TYPES,
     PRIORITIES, STATUSES, TYPES,
 };
 use agentic_tests::{plugin_wasm, stories, Reply, TestApp};
@@ -339,7 +339,7 @@ stories! {
         tokio::spawn(Arc::clone(&worker).run(stopped));
 
         let authorization = basic(EMAIL, API_TOKEN);
-        let fake = FakeJira::start(Data::generate(Deployment::Cloud, 12, &authorization)).await;
+        let fake = FakeJira::start(generate(Deployment::Cloud, 12, &authorization)).await;
         let (cid, check) = connect(&app, &admin.token, project, &fake, "cloud",
             json!({"kind": "api-token", "email": EMAIL, "token": API_TOKEN})).await;
         assert_eq!(check.json, json!({"ok": true, "message": format!("connected to {} as User 0 <user0@example.com>", fake.url)}));
@@ -488,7 +488,7 @@ stories! {
         tokio::spawn(Arc::clone(&worker).run(stopped));
 
         let authorization = format!("Bearer {PAT}");
-        let fake = FakeJira::start(Data::generate(Deployment::DataCenter, 12, &authorization)).await;
+        let fake = FakeJira::start(generate(Deployment::DataCenter, 12, &authorization)).await;
         let (cid, check) = connect(&app, &admin.token, project, &fake, "data-center",
             json!({"kind": "bearer", "token": PAT})).await;
         assert_eq!(check.json["ok"], true, "{}", check.json);
@@ -541,7 +541,7 @@ async fn raw_http(base: &str, request: &str) -> (u16, Value) {
 #[tokio::test]
 async fn the_fake_jira_refuses_what_atlassians_document_does_not_allow() {
     let auth = basic(EMAIL, API_TOKEN);
-    let fake = FakeJira::start(Data::generate(Deployment::Cloud, 7, &auth)).await;
+    let fake = FakeJira::start(generate(Deployment::Cloud, 7, &auth)).await;
     let request = |method: &str, target: &str, auth: Option<&str>, body: Option<Value>| {
         let mut r = format!(
             "{method} {target} HTTP/1.1\r\nhost: jira\r\nconnection: close\r\naccept: application/json\r\n"

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use agentic_host::rbac::Role;
-use agentic_tests::jira::{Data, Deployment, FakeJira};
+use agentic_tests::jira::{generate, Deployment, FakeJira};
 use agentic_tests::openai::{FakeOpenAi, Reply};
 use agentic_tests::{plugin_wasm, stories, TestApp, TestUser};
 use serde_json::{json, Value};
@@ -58,7 +58,7 @@ async fn bench(app: &TestApp, issues: usize) -> Bench {
     app.install_plugin(&admin.token, &manifest, &plugin_wasm("example"))
         .await;
     app.enable_plugin(&admin.token, project, "example").await;
-    let jira = FakeJira::start(Data::generate(
+    let jira = FakeJira::start(generate(
         Deployment::Cloud,
         issues,
         &basic(EMAIL, API_TOKEN),

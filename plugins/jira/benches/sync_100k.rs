@@ -1,5 +1,5 @@
 //! How fast the connector reads: a full read of the `issues` stream of a 100 000-issue Jira
-//! Cloud, natively, against the fake JIRA (`tests/support`), 100 issues per page, as the host's
+//! Cloud, natively, against the fake JIRA (`tests/fake-jira`), 100 issues per page, as the host's
 //! sync loop calls `read`. Run with `cargo bench -p jira` (`ISSUES=…` for another size).
 //!
 //! It prints records per second and where the time went: the fake (validating each request
@@ -9,7 +9,7 @@
 //! request, and the harness). In the host the connector runs as WebAssembly, behind wasi:http:
 //! this is the native bound.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/support.rs"]
 mod support;
 
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use agentic_sdk::http::Request;
 use jira::config::Config;
 use serde_json::{json, Value};
-use support::{generate, FakeJira, Mode};
+use support::{Data, Deployment, FakeJira};
 
 fn main() {
     let issues: usize = std::env::var("ISSUES")
@@ -25,7 +25,7 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
     let started = Instant::now();
-    let jira = FakeJira::with_data(generate(Mode::Cloud, issues, 60));
+    let jira = FakeJira::with_data(Data::generate(Deployment::Cloud, issues, 60));
     println!(
         "fake JIRA with {issues} issues ready in {:.1?}",
         started.elapsed()
@@ -59,6 +59,7 @@ fn main() {
         "fields": jira::transform::ISSUE_FIELDS,
     });
     let raw = Request::post(format!("{}/rest/api/3/search/jql", jira.url()))
+        .header("accept", "application/json")
         .json(&body)
         .expect("json")
         .send()

@@ -8,10 +8,20 @@ use crate::support;
 use agentic_sdk::testing::{acceptance, Acceptance, Report};
 use jira::{JiraConnector, MANIFEST};
 use serde_json::json;
-use support::{FakeJira, Mode};
+use support::{Deployment, FakeJira};
 
-fn run(mode: Mode) -> (FakeJira, Report) {
+/// The fake, the suite's report, and the comments, histories and links the fake served (before
+/// the suite's actions wrote more).
+fn run(mode: Deployment) -> (FakeJira, Report, [usize; 3]) {
     let jira = FakeJira::start(mode, 40);
+    let served = jira.with(|d| {
+        let sum = |f: fn(&fake_jira::Issue) -> usize| d.issues.iter().map(f).sum();
+        [
+            sum(|i| i.comments.len()),
+            sum(|i| i.histories.len()),
+            sum(|i| i.links.len()),
+        ]
+    });
     let report = acceptance::<JiraConnector>(&Acceptance {
         base_url: Some(jira.url()),
         credential: jira.credential(),
@@ -39,7 +49,7 @@ fn run(mode: Mode) -> (FakeJira, Report) {
         ..Acceptance::default()
     });
     jira.assert_valid();
-    (jira, report)
+    (jira, report, served)
 }
 
 fn counts(report: &Report) -> Vec<(String, usize)> {
@@ -52,10 +62,7 @@ fn counts(report: &Report) -> Vec<(String, usize)> {
 
 #[test]
 fn jira_cloud_passes_the_acceptance_suite() {
-    let (jira, report) = run(Mode::Cloud);
-    let comments: usize = jira.with(|d| d.issues.iter().map(|i| i.comments.len()).sum());
-    let histories: usize = jira.with(|d| d.issues.iter().map(|i| i.histories.len()).sum());
-    let links = jira.with(|d| d.links.len());
+    let (jira, report, [comments, histories, links]) = run(Deployment::Cloud);
     assert_eq!(
         counts(&report),
         [
@@ -82,8 +89,7 @@ fn jira_cloud_passes_the_acceptance_suite() {
 
 #[test]
 fn jira_data_center_passes_the_acceptance_suite() {
-    let (jira, report) = run(Mode::DataCenter);
-    let comments: usize = jira.with(|d| d.issues.iter().map(|i| i.comments.len()).sum());
+    let (jira, report, [comments, ..]) = run(Deployment::DataCenter);
     assert_eq!(report.streams[1].records, 40);
     assert_eq!(report.streams[2].records, comments);
     let requests = jira.requests();

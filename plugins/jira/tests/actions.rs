@@ -5,15 +5,18 @@ use crate::support;
 
 use agentic_sdk::Error;
 use serde_json::{json, Value};
-use support::{FakeJira, Mode, STATUSES};
+use support::{Deployment, FakeJira, STATUSES};
 
+/// The last write: method and path under the API (`PUT issue/ED-2`), and the body.
 fn last_write(jira: &FakeJira) -> (String, Value) {
-    jira.with(|d| d.writes.last().cloned()).expect("a write")
+    let write = jira.writes().pop().expect("a write");
+    let path = write.path.splitn(5, '/').nth(4).unwrap_or_default();
+    (format!("{} {path}", write.method), write.body)
 }
 
 #[test]
 fn create_issue_sends_markdown_as_adf_to_cloud() {
-    let jira = FakeJira::start(Mode::Cloud, 4);
+    let jira = FakeJira::start(Deployment::Cloud, 4);
     let h = jira.harness();
     let config = jira.config(5);
     let out = h
@@ -52,7 +55,7 @@ fn create_issue_sends_markdown_as_adf_to_cloud() {
 
 #[test]
 fn data_center_gets_wiki_markup_and_user_names() {
-    let jira = FakeJira::start(Mode::DataCenter, 4);
+    let jira = FakeJira::start(Deployment::DataCenter, 4);
     let h = jira.harness();
     let config = jira.config(5);
     h.invoke(&config, "create-issue", &json!({"project": "ED", "issue_type": "Bug", "summary": "s", "description": "Some **bold**\n\n- a", "assignee": "user3"}))
@@ -72,7 +75,7 @@ fn data_center_gets_wiki_markup_and_user_names() {
 
 #[test]
 fn update_issue_sets_only_what_it_is_given() {
-    let jira = FakeJira::start(Mode::Cloud, 4);
+    let jira = FakeJira::start(Deployment::Cloud, 4);
     let h = jira.harness();
     let config = jira.config(5);
     let out = h
@@ -107,7 +110,7 @@ fn update_issue_sets_only_what_it_is_given() {
 
 #[test]
 fn add_comment_answers_with_a_link_to_it() {
-    let jira = FakeJira::start(Mode::Cloud, 4);
+    let jira = FakeJira::start(Deployment::Cloud, 4);
     let h = jira.harness();
     let out = h
         .invoke(&jira.config(5), "add-comment", &json!({"issue": "ED-1", "body": "Fixed in :status[v2]{\"color\":\"green\"}, thanks @team."}))
@@ -132,7 +135,7 @@ fn add_comment_answers_with_a_link_to_it() {
 
 #[test]
 fn transitions_are_found_by_id_name_or_target_status() {
-    let jira = FakeJira::start(Mode::Cloud, 6);
+    let jira = FakeJira::start(Deployment::Cloud, 6);
     let h = jira.harness();
     let config = jira.config(5);
     // ED-1 is issue 0, in "To Do".
@@ -151,7 +154,7 @@ fn transitions_are_found_by_id_name_or_target_status() {
     assert_eq!(body["transition"], json!({"id": "12"}));
     assert_eq!(body["update"]["comment"][0]["add"]["body"]["type"], "doc");
     let out = h.invoke(&config, "transition-issue", &json!({"issue": "ED-1", "transition": "Done", "fields": {"resolution": {"name": "Fixed"}}})).expect("by status");
-    assert_eq!(out["status"], STATUSES[2]);
+    assert_eq!(out["status"], STATUSES[2].0);
     assert_eq!(
         last_write(&jira).1["fields"],
         json!({"resolution": {"name": "Fixed"}})

@@ -7,14 +7,14 @@ use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use agentic_sdk::testing::{FakeResponse, Harness};
+use agentic_sdk::testing::Harness;
 use agentic_sdk::Error;
 use jira::JiraConnector;
 use serde_json::json;
-use support::{FakeJira, Mode};
+use support::{Deployment, FakeJira, Response};
 
 /// Reads `issues` once, with `failure` as JIRA's answer.
-fn read_failing(mode: Mode, failure: FakeResponse) -> Error {
+fn read_failing(mode: Deployment, failure: Response) -> Error {
     let jira = FakeJira::start(mode, 3);
     jira.with(|d| d.failures.push_back(failure));
     let error = jira
@@ -25,14 +25,14 @@ fn read_failing(mode: Mode, failure: FakeResponse) -> Error {
     error
 }
 
-fn jira_error(status: u16, message: &str) -> FakeResponse {
-    FakeResponse::json(&json!({"errorMessages": [message], "errors": {}})).with_status(status)
+fn jira_error(status: u16, message: &str) -> Response {
+    Response::json(&json!({"errorMessages": [message], "errors": {}})).with_status(status)
 }
 
 #[test]
 fn throttling_becomes_rate_limited_with_the_delay_jira_asks_for() {
     let e = read_failing(
-        Mode::Cloud,
+        Deployment::Cloud,
         jira_error(429, "Rate limit exceeded")
             .with_header("Retry-After", "30")
             .with_header("RateLimit-Reason", "jira-burst-based"),
@@ -56,7 +56,7 @@ fn throttling_becomes_rate_limited_with_the_delay_jira_asks_for() {
     let reset = jira::time::jira_timestamp(secs * 1000, 0);
     let reset = format!("{}Z", &reset[..16]);
     match read_failing(
-        Mode::Cloud,
+        Deployment::Cloud,
         jira_error(429, "slow down").with_header("X-RateLimit-Reset", &reset),
     ) {
         Error::RateLimited {
@@ -73,8 +73,8 @@ fn throttling_becomes_rate_limited_with_the_delay_jira_asks_for() {
     }
     // A 503 with a delay is throttling too; without one it is a passing failure.
     let e = read_failing(
-        Mode::DataCenter,
-        FakeResponse::status(503).with_header("Retry-After", "5"),
+        Deployment::DataCenter,
+        Response::status(503).with_header("Retry-After", "5"),
     );
     assert!(
         matches!(
@@ -87,15 +87,15 @@ fn throttling_becomes_rate_limited_with_the_delay_jira_asks_for() {
         "{e:?}"
     );
     assert!(matches!(
-        read_failing(Mode::Cloud, FakeResponse::status(503)),
+        read_failing(Deployment::Cloud, Response::status(503)),
         Error::Transient(_)
     ));
     assert!(matches!(
-        read_failing(Mode::Cloud, FakeResponse::status(502)),
+        read_failing(Deployment::Cloud, Response::status(502)),
         Error::Transient(_)
     ));
     // No delay at all: the SDK's default.
-    let e = read_failing(Mode::Cloud, FakeResponse::status(429));
+    let e = read_failing(Deployment::Cloud, Response::status(429));
     assert!(
         matches!(
             e,
@@ -111,7 +111,7 @@ fn throttling_becomes_rate_limited_with_the_delay_jira_asks_for() {
 #[test]
 fn refused_credentials_and_permissions_say_what_to_fix() {
     match read_failing(
-        Mode::Cloud,
+        Deployment::Cloud,
         jira_error(401, "Client must be authenticated to access this resource."),
     ) {
         Error::Auth(m) => {
@@ -124,12 +124,12 @@ fn refused_credentials_and_permissions_say_what_to_fix() {
         }
         other => panic!("{other:?}"),
     }
-    match read_failing(Mode::DataCenter, FakeResponse::status(401)) {
+    match read_failing(Deployment::DataCenter, Response::status(401)) {
         Error::Auth(m) => assert!(m.contains("personal access token"), "{m}"),
         other => panic!("{other:?}"),
     }
     match read_failing(
-        Mode::Cloud,
+        Deployment::Cloud,
         jira_error(
             403,
             "You do not have the permission to see the specified issue.",
@@ -143,8 +143,8 @@ fn refused_credentials_and_permissions_say_what_to_fix() {
     }
     // GitHub-style exhausted budget on a 403 is throttling, not permissions.
     let e = read_failing(
-        Mode::Cloud,
-        FakeResponse::status(403)
+        Deployment::Cloud,
+        Response::status(403)
             .with_header("X-RateLimit-Remaining", "0")
             .with_header("Retry-After", "9"),
     );
@@ -162,7 +162,7 @@ fn refused_credentials_and_permissions_say_what_to_fix() {
 
 #[test]
 fn missing_things_are_not_found_with_jiras_words() {
-    let jira = FakeJira::start(Mode::Cloud, 3);
+    let jira = FakeJira::start(Deployment::Cloud, 3);
     let h = jira.harness();
     let config = jira.config(5);
     match h.invoke(
@@ -190,10 +190,10 @@ fn missing_things_are_not_found_with_jiras_words() {
 
 #[test]
 fn check_names_the_user_and_catches_a_wrong_deployment() {
-    let cloud = FakeJira::start(Mode::Cloud, 1);
+    let cloud = FakeJira::start(Deployment::Cloud, 1);
     let message = cloud.harness().check(&cloud.config(5)).expect("check");
     assert_eq!(message, format!("connected to {} as User 0", cloud.url()));
-    let dc = FakeJira::start(Mode::DataCenter, 1);
+    let dc = FakeJira::start(Deployment::DataCenter, 1);
     let h = dc.harness();
     let dc_config = dc.config(5);
     assert_eq!(
@@ -234,7 +234,7 @@ fn check_names_the_user_and_catches_a_wrong_deployment() {
 
 #[test]
 fn states_that_are_not_the_streams_are_invalid_input() {
-    let jira = FakeJira::start(Mode::Cloud, 2);
+    let jira = FakeJira::start(Deployment::Cloud, 2);
     let h = jira.harness();
     let config = jira.config(5);
     for (stream, state) in [
@@ -255,7 +255,7 @@ fn states_that_are_not_the_streams_are_invalid_input() {
 
 #[test]
 fn jiras_validation_errors_reach_the_user() {
-    let jira = FakeJira::start(Mode::Cloud, 2);
+    let jira = FakeJira::start(Deployment::Cloud, 2);
     let h = jira.harness();
     match h.invoke(
         &jira.config(5),
@@ -273,7 +273,7 @@ fn jiras_validation_errors_reach_the_user() {
 
 #[test]
 fn the_credential_is_the_hosts_and_a_missing_one_is_an_auth_error() {
-    let jira = FakeJira::start(Mode::Cloud, 3);
+    let jira = FakeJira::start(Deployment::Cloud, 3);
     let config = jira.config(10);
     // With the connection's credential, as the host puts it on each request.
     let h = jira.harness();

@@ -9,17 +9,18 @@ use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};
 use agentic_sdk::RecordData;
 use jira::JiraConnector;
 use serde_json::{json, Value};
-use support::{FakeJira, Mode};
+use support::{Deployment, FakeJira};
 
 fn send(request: Request) -> u16 {
+    let request = request.header("accept", "application/json");
     request.send().expect("the fake answers").status
 }
 
 #[test]
 fn requests_outside_the_document_are_refused_and_recorded() {
-    let jira = FakeJira::start(Mode::Cloud, 3);
+    let jira = FakeJira::start(Deployment::Cloud, 3);
     // Sent straight from the test, with no host to add the credential: only the document counts.
-    jira.with(|d| d.credential = None);
+    jira.with(|d| d.authorization = None);
     let url = |path: &str| format!("{}/rest/api/3/{path}", jira.url());
     let good = json!({"jql": "project = ED ORDER BY updated ASC, key ASC", "maxResults": 5, "fields": ["summary"]});
     assert_eq!(
@@ -84,7 +85,7 @@ fn requests_outside_the_document_are_refused_and_recorded() {
 
 #[test]
 fn the_fakes_answers_fit_the_documents_response_schemas() {
-    for mode in [Mode::Cloud, Mode::DataCenter] {
+    for mode in [Deployment::Cloud, Deployment::DataCenter] {
         let jira = FakeJira::start(mode, 30);
         jira.with(|d| d.check_responses = true);
         let h = jira.harness();

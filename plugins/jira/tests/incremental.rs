@@ -7,11 +7,11 @@ use crate::support;
 
 use std::collections::BTreeSet;
 
-use agentic_sdk::testing::{FakeResponse, Harness};
+use agentic_sdk::testing::Harness;
 use agentic_sdk::{Error, Page, RecordData};
 use jira::JiraConnector;
 use serde_json::Value;
-use support::{generate, FakeJira, Mode, T0};
+use support::{Data, Deployment, FakeJira, Response, T0};
 
 fn ids(pages: &[Page]) -> Vec<String> {
     pages
@@ -59,16 +59,16 @@ fn read_and_resume(
 fn jql_sent(jira: &FakeJira) -> Vec<String> {
     jira.requests()
         .iter()
-        .filter_map(|r| match jira.mode() {
-            Mode::Cloud => serde_json::from_slice::<Value>(&r.body)
+        .filter_map(|r| match jira.deployment() {
+            Deployment::Cloud => serde_json::from_slice::<Value>(&r.body)
                 .ok()
                 .and_then(|b| b["jql"].as_str().map(str::to_owned)),
-            Mode::DataCenter => r.query("jql").map(str::to_owned),
+            Deployment::DataCenter => r.query("jql").map(str::to_owned),
         })
         .collect()
 }
 
-fn changes_after_a_full_read(mode: Mode) {
+fn changes_after_a_full_read(mode: Deployment) {
     let jira = FakeJira::start(mode, 23);
     let h = jira.harness();
     let config = jira.config(4);
@@ -125,17 +125,17 @@ fn changes_after_a_full_read(mode: Mode) {
 
 #[test]
 fn cloud_incremental_reads_return_only_changes() {
-    changes_after_a_full_read(Mode::Cloud);
+    changes_after_a_full_read(Deployment::Cloud);
 }
 
 #[test]
 fn data_center_incremental_reads_return_only_changes() {
-    changes_after_a_full_read(Mode::DataCenter);
+    changes_after_a_full_read(Deployment::DataCenter);
 }
 
 #[test]
 fn changes_indexed_late_within_the_overlap_window_are_read() {
-    for mode in [Mode::Cloud, Mode::DataCenter] {
+    for mode in [Deployment::Cloud, Deployment::DataCenter] {
         let jira = FakeJira::start(mode, 12);
         let h = jira.harness();
         let config = jira.config(5);
@@ -160,7 +160,7 @@ fn jql_dates_are_written_in_the_jira_users_time_zone() {
     // The JIRA user is in UTC−5: the fake writes timestamps and reads JQL dates there. Were
     // the connector to write JQL dates in UTC, its searches would start five hours late and
     // miss the change below.
-    let jira = FakeJira::with_data(generate(Mode::Cloud, 10, -300));
+    let jira = FakeJira::with_data(Data::generate(Deployment::Cloud, 10, -300));
     let h = jira.harness();
     let config = jira.config(4);
     let state = last_state(&h.read_all(&config, "issues", None).expect("full"));
@@ -184,14 +184,13 @@ fn jql_dates_are_written_in_the_jira_users_time_zone() {
 
 #[test]
 fn issues_updated_at_one_instant_split_across_pages_are_read_once() {
-    for mode in [Mode::Cloud, Mode::DataCenter] {
-        let mut data = generate(mode, 30, 0);
+    for mode in [Deployment::Cloud, Deployment::DataCenter] {
+        let mut data = Data::generate(mode, 30, 0);
         // Twelve issues updated in the same minute, seven at the very same millisecond.
         for (n, issue) in data.issues.iter_mut().enumerate().skip(10).take(12) {
             issue.updated = T0 + 7_200_000 + if n < 17 { 0 } else { n as i64 * 1_000 };
         }
         let jira = FakeJira::with_data(data);
-        jira.with(support::Data::sort);
         let h = jira.harness();
         let config = jira.config(5);
         let pages = read_and_resume(&h, &config, "issues", None);
@@ -209,7 +208,7 @@ fn issues_updated_at_one_instant_split_across_pages_are_read_once() {
 
 #[test]
 fn an_expired_page_token_restarts_the_search_without_repeats() {
-    let jira = FakeJira::start(Mode::Cloud, 20);
+    let jira = FakeJira::start(Deployment::Cloud, 20);
     let h = jira.harness();
     let config = jira.config(4);
     let first = h.read(&config, "issues", None).expect("first page");
@@ -232,13 +231,13 @@ fn an_expired_page_token_restarts_the_search_without_repeats() {
 
 #[test]
 fn a_rate_limit_mid_run_loses_nothing_when_the_host_retries_the_state() {
-    let jira = FakeJira::start(Mode::Cloud, 15);
+    let jira = FakeJira::start(Deployment::Cloud, 15);
     let h = jira.harness();
     let config = jira.config(4);
     let mut pages = vec![h.read(&config, "issues", None).expect("page 1")];
     jira.with(|d| {
         d.failures
-            .push_back(FakeResponse::status(429).with_header("Retry-After", "7"))
+            .push_back(Response::status(429).with_header("Retry-After", "7"))
     });
     let state = pages[0].state.clone();
     match h.read(&config, "issues", Some(&state)) {
@@ -255,7 +254,7 @@ fn a_rate_limit_mid_run_loses_nothing_when_the_host_retries_the_state() {
 
 #[test]
 fn child_streams_follow_their_issues_incrementally() {
-    let jira = FakeJira::start(Mode::Cloud, 20);
+    let jira = FakeJira::start(Deployment::Cloud, 20);
     let h = jira.harness();
     let config = jira.config(6);
     let mut states = Vec::new();
@@ -278,10 +277,8 @@ fn child_streams_follow_their_issues_incrementally() {
         d.touch(10_006, hw + 60_000);
     });
     let link = jira.with(|d| {
-        d.links
-            .iter()
-            .find(|l| l.source == 10_006)
-            .map(|l| l.id.to_string())
+        let issue = d.issue(10_006).expect("issue");
+        issue.links.first().map(|l| l.id.to_string())
     });
     let links = h
         .read_all(&config, "issue-links", Some(&states[0]))
@@ -308,7 +305,7 @@ fn child_streams_follow_their_issues_incrementally() {
 fn full_refresh_streams_start_over_on_the_next_sync() {
     // The host starts every sync from the stored state; projects and users end with an empty
     // one, so the next sync reads them all again.
-    let jira = FakeJira::start(Mode::Cloud, 2);
+    let jira = FakeJira::start(Deployment::Cloud, 2);
     let h = jira.harness();
     let config = jira.config(3);
     for (stream, count) in [("projects", 2), ("users", 7)] {

@@ -6,7 +6,7 @@ use crate::support;
 
 use agentic_sdk::{RecordData, WorkItem};
 use serde_json::{json, Value};
-use support::{FakeJira, Mode, T0};
+use support::{Deployment, FakeJira, T0};
 
 fn records(jira: &FakeJira, config: &Value, stream: &str) -> Vec<RecordData> {
     jira.harness()
@@ -29,7 +29,7 @@ fn work_items(records: Vec<RecordData>) -> Vec<WorkItem> {
 
 #[test]
 fn cloud_issues_become_complete_work_items() {
-    let jira = FakeJira::start(Mode::Cloud, 12);
+    let jira = FakeJira::start(Deployment::Cloud, 12);
     let mut config = jira.config(20);
     config["custom_fields"] = json!(["customfield_10010"]);
     let items = work_items(records(&jira, &config, "issues"));
@@ -128,7 +128,7 @@ fn cloud_issues_become_complete_work_items() {
 
 #[test]
 fn data_center_people_are_user_keys_and_text_is_wiki_markup_read_as_markdown() {
-    let jira = FakeJira::start(Mode::DataCenter, 6);
+    let jira = FakeJira::start(Deployment::DataCenter, 6);
     let config = jira.config(20);
     let items = work_items(records(&jira, &config, "issues"));
     let second = items.iter().find(|i| i.key == "PR-1").expect("PR-1");
@@ -155,7 +155,7 @@ fn data_center_people_are_user_keys_and_text_is_wiki_markup_read_as_markdown() {
 
 #[test]
 fn people_projects_links_comments_and_histories() {
-    let jira = FakeJira::start(Mode::Cloud, 20);
+    let jira = FakeJira::start(Deployment::Cloud, 20);
     let config = jira.config(50);
     let people = records(&jira, &config, "users");
     let persons: Vec<_> = people
@@ -181,7 +181,10 @@ fn people_projects_links_comments_and_histories() {
     assert_eq!(ed.data["url"], format!("{}/browse/ED", jira.url()));
     // Each link once, from its outward side.
     let links = records(&jira, &config, "issue-links");
-    assert_eq!(links.len(), jira.with(|d| d.links.len()));
+    assert_eq!(
+        links.len(),
+        jira.with(|d| d.issues.iter().map(|i| i.links.len()).sum::<usize>())
+    );
     let RecordData::TraceLink(link) = &links[0] else {
         panic!("{links:?}")
     };
@@ -227,7 +230,7 @@ fn people_projects_links_comments_and_histories() {
 
 #[test]
 fn configured_projects_and_jql_narrow_every_search() {
-    let jira = FakeJira::start(Mode::Cloud, 16);
+    let jira = FakeJira::start(Deployment::Cloud, 16);
     let mut config = jira.config(50);
     config["projects"] = json!(["PR"]);
     config["jql"] = json!("labels = backend OR labels = ui");

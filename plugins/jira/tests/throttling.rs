@@ -8,11 +8,11 @@ use crate::support;
 use std::collections::BTreeSet;
 
 use agentic_sdk::Error;
-use support::{FakeJira, Mode, T0};
+use support::{Deployment, FakeJira, T0};
 
 #[test]
 fn a_rate_limit_every_seventh_request_still_reads_every_comment_once() {
-    for mode in [Mode::Cloud, Mode::DataCenter] {
+    for mode in [Deployment::Cloud, Deployment::DataCenter] {
         let jira = FakeJira::start(mode, 30);
         // Every issue gets more comments than a search shows: one more request each.
         let expected = jira.with(|d| {

@@ -9,6 +9,8 @@ use super::*;
 
 const SCHEMA: &str = include_str!("../../tests/fixtures/adf-schema-v1-full.json");
 const KITCHEN_SINK: &str = include_str!("../../tests/fixtures/adf-kitchen-sink.json");
+const KITCHEN_SINK_MARKDOWN: &str = include_str!("../../tests/fixtures/adf-kitchen-sink.md");
+const KITCHEN_SINK_WIKI: &str = include_str!("../../tests/fixtures/adf-kitchen-sink.wiki");
 const ISSUE_EXAMPLE: &str = include_str!("../../tests/fixtures/issue_get_200.example.json");
 const OPENAPI: &str = include_str!("../../tests/fixtures/jira-openapi-extract.json");
 
@@ -133,6 +135,14 @@ fn every_node_and_mark_of_the_schema_round_trips() {
             "missing {expected:?} in\n{markdown}"
         );
     }
+    // The fake JIRA (tests/fake-jira) serves and expects these renderings: still the connector's.
+    assert_eq!(
+        markdown,
+        KITCHEN_SINK_MARKDOWN.trim_end(),
+        "adf-kitchen-sink.md"
+    );
+    let wiki = crate::wiki::from_markdown(&markdown);
+    assert_eq!(wiki, KITCHEN_SINK_WIKI.trim_end(), "adf-kitchen-sink.wiki");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Validates requests against Atlassian's Jira Cloud platform REST v3 OpenAPI document (the
-//! operations the connector uses, extracted by `tests/fixtures/extract_openapi.py`).
+//! operations the connector uses, extracted by `plugins/jira/tests/fixtures/extract_openapi.py`),
+//! and Cloud rich text against the ADF schema.
 //!
 //! A request must name a path and method of the document; its path parameters, query
 //! parameters (no undeclared ones, the required ones present, values of the declared types) and
@@ -13,15 +14,40 @@
 //! shapes v2 shares, with the parameters Data Center adds listed in [`DATA_CENTER_EXTRAS`].
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-const DOCUMENT: &str = include_str!("../fixtures/jira-openapi-extract.json");
+const DOCUMENT: &str =
+    include_str!("../../../plugins/jira/tests/fixtures/jira-openapi-extract.json");
+const ADF_SCHEMA: &str =
+    include_str!("../../../plugins/jira/tests/fixtures/adf-schema-v1-full.json");
+
+/// The document, loaded once.
+pub fn openapi() -> &'static OpenApi {
+    static DOC: OnceLock<OpenApi> = OnceLock::new();
+    DOC.get_or_init(OpenApi::load)
+}
+
+/// Why `doc` (rich text a request carries) is not ADF.
+pub fn adf_problems(doc: &Value) -> Vec<String> {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let schema = SCHEMA.get_or_init(|| {
+        let schema: Value = serde_json::from_str(ADF_SCHEMA).expect("the ADF schema is JSON");
+        jsonschema::validator_for(&schema).expect("the ADF schema compiles")
+    });
+    schema
+        .iter_errors(doc)
+        .take(3)
+        .map(|e| e.to_string())
+        .collect()
+}
 
 /// Query parameters Data Center's REST v2 takes that the Cloud document does not declare.
 pub const DATA_CENTER_EXTRAS: &[(&str, &str)] = &[("/rest/api/3/user/search", "includeInactive")];
 
 /// An operation of the document.
+#[derive(Debug)]
 pub struct Operation {
     /// `GET`, `POST`, …
     pub method: String,
@@ -34,6 +60,7 @@ pub struct Operation {
     responses: HashMap<String, Value>,
 }
 
+#[derive(Debug)]
 struct Param {
     name: String,
     location: String,
@@ -43,9 +70,12 @@ struct Param {
 }
 
 /// The document, ready to validate requests.
+#[derive(Debug)]
 pub struct OpenApi {
     operations: Vec<Operation>,
     schemas: Value,
+    /// The document itself, for its examples.
+    doc: Value,
 }
 
 impl OpenApi {
@@ -104,6 +134,7 @@ impl OpenApi {
         Self {
             operations,
             schemas,
+            doc,
         }
     }
 
@@ -226,8 +257,7 @@ impl OpenApi {
 
     /// The documented example of a response, parsed (Atlassian writes them as JSON text).
     pub fn example(&self, method: &str, path: &str, status: &str) -> Value {
-        let doc: Value = serde_json::from_str(DOCUMENT).expect("json");
-        let example = doc["paths"][path][method.to_ascii_lowercase()]["responses"][status]
+        let example = self.doc["paths"][path][method.to_ascii_lowercase()]["responses"][status]
             .pointer("/content/application~1json/example")
             .cloned()
             .unwrap_or_else(|| panic!("no example for {method} {path} {status}"));

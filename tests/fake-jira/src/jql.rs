@@ -1,42 +1,38 @@
 //! The JQL the fake understands: what the connector sends (`project in (…)`, `updated >= "…"`,
 //! its own `ORDER BY updated ASC, key ASC`) and a little more for configured filters
 //! (`labels = x`, `issuetype = Bug`, `status = "To Do"`, `AND`, `OR`, brackets). Anything else is
-//! an error, as JIRA answers 400 to JQL it cannot parse.
+//! an error, as JIRA answers 400 to JQL it cannot parse; the connector writes its JQL itself, so
+//! such an error is also a violation.
 
-use super::Issue;
+use crate::data::{Issue, PROJECTS, STATUSES, TYPES};
 
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
+    /// Every one matches.
     All(Vec<Filter>),
+    /// One matches.
     Any(Vec<Filter>),
+    /// `project in (…)`, `project = …`.
     ProjectIn(Vec<String>),
+    /// `updated >= "…"`, in Unix ms.
     UpdatedFrom(i64),
+    /// `labels`, `issuetype` or `status` `= value`.
     Field(String, String),
 }
 
 impl Filter {
     /// Whether `issue` matches.
-    pub fn matches(
-        &self,
-        issue: &Issue,
-        projects: &[String],
-        types: &[&str],
-        statuses: &[&str],
-    ) -> bool {
+    pub fn matches(&self, issue: &Issue) -> bool {
         match self {
-            Filter::All(all) => all
-                .iter()
-                .all(|f| f.matches(issue, projects, types, statuses)),
-            Filter::Any(any) => any
-                .iter()
-                .any(|f| f.matches(issue, projects, types, statuses)),
-            Filter::ProjectIn(keys) => keys.contains(&projects[issue.project]),
+            Filter::All(all) => all.iter().all(|f| f.matches(issue)),
+            Filter::Any(any) => any.iter().any(|f| f.matches(issue)),
+            Filter::ProjectIn(keys) => keys.iter().any(|k| k == PROJECTS[issue.project]),
             Filter::UpdatedFrom(ms) => issue.updated >= *ms,
             Filter::Field(field, value) => match field.as_str() {
                 "labels" => issue.labels.iter().any(|l| l == value),
-                "issuetype" => types[issue.issue_type].eq_ignore_ascii_case(value),
-                "status" => statuses[issue.status].eq_ignore_ascii_case(value),
+                "issuetype" => TYPES[issue.issue_type].eq_ignore_ascii_case(value),
+                "status" => STATUSES[issue.status].0.eq_ignore_ascii_case(value),
                 _ => false,
             },
         }
@@ -204,7 +200,7 @@ impl Parser {
                     ("labels" | "issuetype" | "status", Some(Token::Op(op))) if op == "=" => {
                         Ok(Filter::Field(field, self.value()?))
                     }
-                    (field, op) => Err(format!("the fake does not understand `{field} {op:?}`")),
+                    (field, op) => Err(format!("the fake does not know `{field} {op:?}`")),
                 }
             }
             other => Err(format!("unexpected {other:?}")),
@@ -214,20 +210,28 @@ impl Parser {
 
 /// `yyyy-MM-dd HH:mm` (or `yyyy/MM/dd HH:mm`, or a date alone) as a wall-clock time at `tz`.
 fn jql_date(text: &str, tz: i32) -> Result<i64, String> {
+    let invalid = || format!("Date value '{text}' for field 'updated' is invalid");
     let normal = text.replace('/', "-");
-    let iso = match normal.len() {
-        10 => format!("{normal}T00:00"),
-        16 => normal.replacen(' ', "T", 1),
-        _ => return Err(format!("date {text:?} is not yyyy-MM-dd HH:mm")),
-    };
-    let sign = if tz < 0 { '-' } else { '+' };
-    let stamp = format!("{iso}{sign}{:02}{:02}", tz.abs() / 60, tz.abs() % 60);
-    jira::time::millis(&stamp).ok_or_else(|| format!("date {text:?} is not a date"))
+    let (date, time) = normal.split_once(' ').unwrap_or((normal.as_str(), "00:00"));
+    let number = |s: Option<&str>| s.and_then(|s| s.parse::<i64>().ok()).ok_or_else(invalid);
+    let mut ymd = date.split('-');
+    let (y, mo, d) = (
+        number(ymd.next())?,
+        number(ymd.next())?,
+        number(ymd.next())?,
+    );
+    let mut hm = time.split(':');
+    let (h, mi) = (number(hm.next())?, number(hm.next())?);
+    let days = agentic_sdk::time::days_from_civil(y, mo, d).ok_or_else(invalid)?;
+    if ymd.next().is_some() || hm.next().is_some() || h > 23 || mi > 59 {
+        return Err(invalid());
+    }
+    Ok((days * 1440 + h * 60 + mi - i64::from(tz)) * 60_000)
 }
 
-/// Parses a search's JQL: the filter (`None` for none) — JIRA Cloud refuses unbounded
-/// queries — and checks the ordering is the connector's.
-pub fn parse(jql: &str, tz: i32) -> Result<Option<Filter>, String> {
+/// Parses a search's JQL: the filter (`None` for none, which Jira Cloud refuses), checking the
+/// ordering is the connector's; the error is JIRA's message.
+pub fn parse(jql: &str, tz: i32, cloud: bool) -> Result<Option<Filter>, String> {
     let lower = jql.to_ascii_lowercase();
     let (filter, order) = match lower.rfind("order by") {
         Some(at) => (&jql[..at], &jql[at + "order by".len()..]),
@@ -244,20 +248,26 @@ pub fn parse(jql: &str, tz: i32) -> Result<Option<Filter>, String> {
         .collect();
     if order != ["updated asc", "key asc"] {
         return Err(format!(
-            "the fake sorts by updated ASC, key ASC only, not {order:?}"
+            "Error in the JQL Query: the fake sorts by updated ASC, key ASC only, not {order:?}"
         ));
     }
     let mut parser = Parser {
-        tokens: tokens(filter)?,
+        tokens: tokens(filter).map_err(|e| format!("Error in the JQL Query: {e}"))?,
         at: 0,
         tz,
     };
     if parser.tokens.is_empty() {
+        if cloud {
+            return Err("Unbounded JQL queries are not allowed here. Please add a search restriction to your query.".into());
+        }
         return Ok(None);
     }
-    let filter = parser.expr()?;
+    let filter = parser
+        .expr()
+        .map_err(|e| format!("Error in the JQL Query: {e}"))?;
     if parser.at != parser.tokens.len() {
-        return Err(format!("unexpected {:?}", parser.tokens.get(parser.at)));
+        let rest = parser.tokens.get(parser.at);
+        return Err(format!("Error in the JQL Query: unexpected {rest:?}"));
     }
     Ok(Some(filter))
 }
