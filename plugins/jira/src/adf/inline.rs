@@ -5,6 +5,14 @@
 //! directives `:kind[label]{json}` for marks and inline nodes. Brackets are matched in one pass
 //! first (skipping escapes, code spans, autolinks and directive attributes), so nesting costs
 //! nothing and malformed input stays linear.
+//!
+//! This module holds the entry points and the tokenizer; the pre-pass (`scan`), link
+//! destinations and titles (`destination`), and the pairing of emphasis delimiters with the
+//! flattening of tokens into ADF nodes (`emphasis`) are its submodules.
+
+mod destination;
+mod emphasis;
+mod scan;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -13,6 +21,9 @@ use serde_json::{Map, Value};
 
 use super::print_inline::label_attr;
 use super::{is_inline, is_mark, Mark, Node};
+use destination::destination;
+use emphasis::{flatten, plain, process_emphasis};
+use scan::{autolink_end, directive_name_before, run_len, Scan};
 
 /// Deepest nesting of links and directives read; deeper brackets are text.
 const MAX_DEPTH: usize = 32;
@@ -61,151 +72,6 @@ pub(super) fn is_autolink_url(url: &str) -> bool {
 /// Whether `kind` is read as a text directive: inline nodes and marks.
 fn is_directive_name(kind: &str) -> bool {
     (is_inline(kind) && kind != "text" && kind != "hardBreak") || is_mark(kind)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Pre-pass: code spans, bracket pairs, directive attributes
-
-#[derive(Default)]
-struct Scan {
-    /// Opening backtick run → (content start, content end, end of the closing run).
-    code: HashMap<usize, (usize, usize, usize)>,
-    /// `[` → its `]`.
-    brackets: HashMap<usize, usize>,
-    /// `{` after a directive's label → (its attributes, the end of the JSON).
-    json: HashMap<usize, (Map<String, Value>, usize)>,
-}
-
-impl Scan {
-    fn new(text: &str) -> Self {
-        let b = text.as_bytes();
-        let mut scan = Scan::default();
-        let mut stack: Vec<usize> = Vec::new();
-        // Backtick run lengths with no closing run after this position.
-        let mut unclosed: HashMap<usize, usize> = HashMap::new();
-        let mut i = 0;
-        while i < b.len() {
-            match b[i] {
-                b'\\' if b.get(i + 1).is_some_and(u8::is_ascii_punctuation) => i += 2,
-                b'`' => {
-                    let run = run_len(b, i, b'`');
-                    let after = i + run;
-                    let known_unclosed = unclosed.get(&run).is_some_and(|from| *from <= i);
-                    match (!known_unclosed).then(|| find_run(b, after, run)).flatten() {
-                        Some(close) => {
-                            scan.code.insert(i, (after, close, close + run));
-                            i = close + run;
-                        }
-                        None => {
-                            unclosed.insert(run, i);
-                            i = after;
-                        }
-                    }
-                }
-                b'<' => i = autolink_end(text, i).unwrap_or(i + 1),
-                b'[' => {
-                    stack.push(i);
-                    i += 1;
-                }
-                b']' => {
-                    if let Some(open) = stack.pop() {
-                        scan.brackets.insert(open, i);
-                        if directive_name_before(text, open).is_some()
-                            && b.get(i + 1) == Some(&b'{')
-                        {
-                            if let Some((attrs, end)) = json_object(text, i + 1) {
-                                scan.json.insert(i + 1, (attrs, end));
-                                i = end;
-                                continue;
-                            }
-                        }
-                    }
-                    i += 1;
-                }
-                _ => i += 1,
-            }
-        }
-        scan
-    }
-}
-
-fn run_len(b: &[u8], at: usize, c: u8) -> usize {
-    b[at..].iter().take_while(|x| **x == c).count()
-}
-
-/// The next run of exactly `len` backticks from `from`.
-fn find_run(b: &[u8], from: usize, len: usize) -> Option<usize> {
-    let mut i = from;
-    while i < b.len() {
-        if b[i] == b'`' {
-            let run = run_len(b, i, b'`');
-            if run == len {
-                return Some(i);
-            }
-            i += run;
-        } else {
-            i += 1;
-        }
-    }
-    None
-}
-
-/// A JSON object starting at `at`: its members and the position after it.
-fn json_object(text: &str, at: usize) -> Option<(Map<String, Value>, usize)> {
-    let mut stream = serde_json::Deserializer::from_str(&text[at..]).into_iter::<Value>();
-    match stream.next() {
-        Some(Ok(Value::Object(map))) => Some((map, at + stream.byte_offset())),
-        _ => None,
-    }
-}
-
-/// The directive name `:name` right before the `[` at `open`, if there is one (and its `:` is
-/// not escaped).
-fn directive_name_before(text: &str, open: usize) -> Option<(usize, &str)> {
-    let head = &text[..open];
-    let start = head
-        .char_indices()
-        .rev()
-        .take_while(|(_, c)| c.is_ascii_alphanumeric())
-        .last()
-        .map(|(i, _)| i)?;
-    let name = &head[start..];
-    if start == 0 || !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    let colon = start - 1;
-    if head.as_bytes()[colon] != b':' || !is_directive_name(name) {
-        return None;
-    }
-    let backslashes = head[..colon]
-        .bytes()
-        .rev()
-        .take_while(|b| *b == b'\\')
-        .count();
-    (backslashes % 2 == 0).then_some((colon, name))
-}
-
-/// The end of an autolink, email autolink or `<br>` starting at `at`.
-fn autolink_end(text: &str, at: usize) -> Option<usize> {
-    let rest = &text[at + 1..];
-    let close = rest.find('>')?;
-    let inner = &rest[..close];
-    let br = matches!(inner.to_ascii_lowercase().as_str(), "br" | "br/" | "br /");
-    (br || is_autolink_url(inner) || is_email(inner)).then_some(at + close + 2)
-}
-
-fn is_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && local
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".!#$%&'*+/=?^_`{|}~-".contains(c))
-        && !domain.is_empty()
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,130 +394,8 @@ fn code_content(raw: &str) -> String {
     }
 }
 
-/// `(destination "title")` starting at the `(` at `at`: href, title, end.
-fn destination(text: &str, at: usize, end: usize) -> Option<(String, Option<String>, usize)> {
-    let b = text.as_bytes();
-    let mut i = skip_space(b, at + 1, end);
-    let mut href = String::new();
-    if b.get(i) == Some(&b'<') {
-        i += 1;
-        loop {
-            match *b.get(i).filter(|_| i < end)? {
-                b'>' => {
-                    i += 1;
-                    break;
-                }
-                b'\n' | b'<' => return None,
-                b'\\' if b.get(i + 1).is_some_and(u8::is_ascii_punctuation) => {
-                    href.push(char::from(b[i + 1]));
-                    i += 2;
-                }
-                b'&' => match entity_at(&text[i..end]) {
-                    Some((decoded, len)) => {
-                        href.push_str(&decoded);
-                        i += len;
-                    }
-                    None => {
-                        href.push('&');
-                        i += 1;
-                    }
-                },
-                c => {
-                    let len = utf8_len(c);
-                    href.push_str(&text[i..i + len]);
-                    i += len;
-                }
-            }
-        }
-    } else {
-        let mut parens = 0_usize;
-        while i < end {
-            match b[i] {
-                c if c.is_ascii_whitespace() || c.is_ascii_control() => break,
-                b'\\' if b.get(i + 1).is_some_and(u8::is_ascii_punctuation) => {
-                    href.push(char::from(b[i + 1]));
-                    i += 2;
-                }
-                b'(' => {
-                    parens += 1;
-                    href.push('(');
-                    i += 1;
-                }
-                b')' if parens == 0 => break,
-                b')' => {
-                    parens -= 1;
-                    href.push(')');
-                    i += 1;
-                }
-                b'&' => match entity_at(&text[i..end]) {
-                    Some((decoded, len)) => {
-                        href.push_str(&decoded);
-                        i += len;
-                    }
-                    None => {
-                        href.push('&');
-                        i += 1;
-                    }
-                },
-                c => {
-                    let len = utf8_len(c);
-                    href.push_str(&text[i..i + len]);
-                    i += len;
-                }
-            }
-        }
-        if parens != 0 {
-            return None;
-        }
-    }
-    let before_title = i;
-    i = skip_space(b, i, end);
-    let mut title = None;
-    if i > before_title {
-        if let Some(&quote) = b.get(i).filter(|q| matches!(q, b'"' | b'\'' | b'(')) {
-            let closing = if quote == b'(' { b')' } else { quote };
-            let mut t = String::new();
-            i += 1;
-            loop {
-                match *b.get(i).filter(|_| i < end)? {
-                    c if c == closing => {
-                        i += 1;
-                        break;
-                    }
-                    b'\\' if b.get(i + 1).is_some_and(u8::is_ascii_punctuation) => {
-                        t.push(char::from(b[i + 1]));
-                        i += 2;
-                    }
-                    b'&' => match entity_at(&text[i..end]) {
-                        Some((decoded, len)) => {
-                            t.push_str(&decoded);
-                            i += len;
-                        }
-                        None => {
-                            t.push('&');
-                            i += 1;
-                        }
-                    },
-                    c => {
-                        let len = utf8_len(c);
-                        t.push_str(&text[i..i + len]);
-                        i += len;
-                    }
-                }
-            }
-            title = Some(t);
-            i = skip_space(b, i, end);
-        }
-    }
-    (b.get(i) == Some(&b')') && i < end).then_some((href, title, i + 1))
-}
-
-fn skip_space(b: &[u8], mut i: usize, end: usize) -> usize {
-    while i < end && matches!(b[i], b' ' | b'\t' | b'\n') {
-        i += 1;
-    }
-    i
-}
+// ---------------------------------------------------------------------------------------------
+// Characters and character references
 
 fn skip_spaces(b: &[u8], mut i: usize, end: usize) -> usize {
     while i < end && matches!(b[i], b' ' | b'\t') {
@@ -711,168 +455,6 @@ pub(super) fn named_reference(name: &str) -> Option<&'static str> {
             .collect()
     });
     table.get(name).copied()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Emphasis and flattening
-
-/// CommonMark's "process emphasis": pairs delimiter runs into strong, em and strike spans.
-fn process_emphasis(mut toks: Vec<Tok>) -> Vec<Tok> {
-    // Closers before `from` are done; openers below `bottom[key]` cannot match such a closer.
-    let mut from = 0;
-    let mut bottom: HashMap<(char, usize, bool), usize> = HashMap::new();
-    loop {
-        let closer = toks[from..]
-            .iter()
-            .position(|t| matches!(t, Tok::Delim { close: true, count, .. } if *count > 0))
-            .map(|p| p + from);
-        let Some(c) = closer else { break };
-        let Tok::Delim {
-            ch,
-            count: c_count,
-            open: c_open,
-            ..
-        } = toks[c].clone()
-        else {
-            unreachable!("position found a delimiter")
-        };
-        let key = (ch, c_count % 3, c_open);
-        let floor = bottom.get(&key).copied().unwrap_or(0);
-        let opener = (floor..c).rev().find(|&o| match &toks[o] {
-            Tok::Delim {
-                ch: och,
-                count,
-                open: true,
-                close: o_close,
-            } if *och == ch && *count > 0 => {
-                if ch == '~' {
-                    *count == c_count
-                } else {
-                    let odd_match = (*o_close || c_open)
-                        && (count + c_count) % 3 == 0
-                        && !(count % 3 == 0 && c_count % 3 == 0);
-                    !odd_match
-                }
-            }
-            _ => false,
-        });
-        let Some(o) = opener else {
-            if let Tok::Delim { close, .. } = &mut toks[c] {
-                *close = false;
-            }
-            bottom.insert(key, c);
-            from = c + 1;
-            continue;
-        };
-        let o_count = match &toks[o] {
-            Tok::Delim { count, .. } => *count,
-            _ => unreachable!("found an opener"),
-        };
-        let used = if ch == '~' {
-            c_count
-        } else if o_count >= 2 && c_count >= 2 {
-            2
-        } else {
-            1
-        };
-        let mark = match (ch, used) {
-            ('~', _) => "strike",
-            (_, 2) => "strong",
-            _ => "em",
-        };
-        let inner: Vec<Tok> = toks.drain(o + 1..c).map(literal).collect();
-        toks.insert(o + 1, Tok::Span(Mark::new(mark), inner));
-        for at in [o + 2, o] {
-            if let Tok::Delim { count, .. } = &mut toks[at] {
-                *count -= used;
-                if *count == 0 {
-                    toks.remove(at);
-                }
-            }
-        }
-        // Indices after the opener moved: start over from it, with no stale bounds.
-        from = o;
-        bottom.clear();
-    }
-    toks.into_iter().map(literal).collect()
-}
-
-/// A delimiter that paired with nothing, as text.
-fn literal(tok: Tok) -> Tok {
-    match tok {
-        Tok::Delim { ch, count, .. } => Tok::Text(ch.to_string().repeat(count)),
-        other => other,
-    }
-}
-
-/// Plain text of tokens (image alt text, directive labels).
-fn plain(toks: &[Tok]) -> String {
-    let mut out = String::new();
-    for tok in toks {
-        match tok {
-            Tok::Text(t) => out.push_str(t),
-            Tok::Delim { ch, count, .. } => out.push_str(&ch.to_string().repeat(*count)),
-            Tok::Break => out.push('\n'),
-            Tok::Leaf(node) => out.push_str(&node.plain_text()),
-            Tok::Span(_, inner) => out.push_str(&plain(inner)),
-            Tok::Image { alt, .. } => out.push_str(alt),
-        }
-    }
-    out
-}
-
-/// Tokens as ADF inline nodes, each with the marks of the spans around it (the innermost of
-/// two marks of one kind wins; annotations, which may stack, all stay).
-fn flatten(toks: Vec<Tok>, marks: &[Mark], out: &mut Vec<Node>) {
-    for tok in toks {
-        match tok {
-            Tok::Text(text) => push_text(out, text, marks),
-            Tok::Delim { ch, count, .. } => push_text(out, ch.to_string().repeat(count), marks),
-            Tok::Break => out.push(Node::new("hardBreak")),
-            Tok::Leaf(mut node) => {
-                node.marks = marks.to_vec();
-                out.push(node);
-            }
-            Tok::Span(mark, inner) => {
-                let mut nested: Vec<Mark> = marks
-                    .iter()
-                    .filter(|m| m.kind != mark.kind || (m.kind == "annotation" && **m != mark))
-                    .cloned()
-                    .collect();
-                nested.push(mark);
-                flatten(inner, &nested, out);
-            }
-            Tok::Image { alt, src, title } => {
-                let mut attrs = Map::new();
-                attrs.insert("href".into(), Value::String(src));
-                if let Some(title) = title {
-                    attrs.insert("title".into(), Value::String(title));
-                }
-                let mut nested: Vec<Mark> =
-                    marks.iter().filter(|m| m.kind != "link").cloned().collect();
-                nested.push(Mark::with_attrs("link", attrs));
-                let text = if alt.is_empty() {
-                    "image".to_owned()
-                } else {
-                    alt
-                };
-                push_text(out, text, &nested);
-            }
-        }
-    }
-}
-
-fn push_text(out: &mut Vec<Node>, text: String, marks: &[Mark]) {
-    if text.is_empty() {
-        return;
-    }
-    if let Some(last) = out.last_mut() {
-        if last.kind == "text" && last.marks == marks {
-            last.text.push_str(&text);
-            return;
-        }
-    }
-    out.push(Node::text(text, marks.to_vec()));
 }
 
 #[cfg(test)]
