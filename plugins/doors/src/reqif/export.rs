@@ -15,20 +15,26 @@
 //!   from `module` (one specification each) and `parent`.
 //! - `IDENTIFIER`s must be `xsd:ID`s: an external id that is not an XML name is written as `_`
 //!   followed by its bytes in hex-safe form (see [`xml_id`]).
+//!
+//! This module writes the document; what each requirement is written as and the datatype of
+//! each attribute are decided in `attributes`, and specifications with their hierarchies are
+//! written by `hierarchy`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+mod attributes;
+mod hierarchy;
 
-use agentic_sdk::serde_json::{Map, Value as Json};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use agentic_sdk::serde_json::Value as Json;
 use agentic_sdk::{Requirement, TraceLink};
 use quick_xml::escape::escape;
 
-use super::mapping::{
-    derive_created, derive_identifier, derive_status, derive_text, derive_title, status_attribute,
-    CREATED_ON, FOREIGN_ID, META, TEXT, TITLE,
-};
+use super::mapping::META;
 use super::model::Kind;
-use crate::time::{format_datetime, parse_datetime};
+use crate::time::format_datetime;
 use crate::xhtml::markdown_to_xhtml;
+use attributes::{definitions, is_datetime, literals, prepare, AttrType, Prepared};
+use hierarchy::write_specifications;
 
 /// What was written.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,24 +49,6 @@ pub struct Counts {
     pub hierarchy_nodes: usize,
 }
 
-/// The datatype of one attribute definition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct AttrType {
-    kind: Kind,
-    multi: bool,
-    /// Enumeration literals, sorted.
-    literals: BTreeSet<String>,
-}
-
-/// A hierarchy position of an object.
-struct Position {
-    object: String,
-    parent: Option<String>,
-    order: u64,
-    hierarchy: Option<String>,
-    table_internal: bool,
-}
-
 /// Writes the document. `now` (Unix millis) is the header's creation time and the
 /// `LAST-CHANGE` of what has no time of its own.
 pub fn export(
@@ -72,48 +60,8 @@ pub fn export(
     let now_text = format_datetime(now);
     // Each requirement's attributes as written: the record's fields folded in.
     let prepared: Vec<Prepared> = requirements.iter().map(prepare).collect();
-
     // Types and their attribute definitions.
-    let mut types: BTreeMap<String, BTreeMap<String, AttrType>> = BTreeMap::new();
-    for (type_name, values, declared) in &prepared {
-        let defs = types.entry(type_name.clone()).or_default();
-        for (name, value) in values {
-            let wanted = declared
-                .get(name)
-                .and_then(|k| attr_type(k, value))
-                .unwrap_or_else(|| infer(value));
-            let def = defs.entry(name.clone()).or_insert_with(|| AttrType {
-                literals: BTreeSet::new(),
-                ..wanted.clone()
-            });
-            let numbers = [Kind::Integer, Kind::Real];
-            if def.kind != wanted.kind
-                && numbers.contains(&def.kind)
-                && numbers.contains(&wanted.kind)
-            {
-                def.kind = Kind::Real;
-            } else if def.kind != wanted.kind || !fits(def.kind, value) {
-                def.kind = Kind::String;
-                def.multi = false;
-            }
-            def.multi |= wanted.multi;
-            if def.kind == Kind::Enumeration {
-                def.literals.extend(literals(value));
-            }
-        }
-    }
-    // Downgrades made after some values were seen: re-check every value fits.
-    for (type_name, values, _) in &prepared {
-        let defs = types.get_mut(type_name).expect("type collected above");
-        for (name, value) in values {
-            if let Some(def) = defs.get_mut(name) {
-                if !fits(def.kind, value) {
-                    def.kind = Kind::String;
-                    def.multi = false;
-                }
-            }
-        }
-    }
+    let types = definitions(&prepared);
 
     let mut out = String::with_capacity(1024 + requirements.len() * 512);
     out.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
@@ -289,154 +237,6 @@ pub fn export(
     (out, counts)
 }
 
-/// A requirement's type name, attributes as written, and the datatypes the import recorded.
-type Prepared = (String, Map<String, Json>, BTreeMap<String, String>);
-
-/// See [`Prepared`].
-fn prepare(req: &Requirement) -> Prepared {
-    let meta = req.attributes.get(META);
-    let type_name = meta
-        .and_then(|m| m["type"].as_str())
-        .filter(|t| !t.is_empty())
-        .unwrap_or("Requirement")
-        .to_owned();
-    let mut declared: BTreeMap<String, String> = meta
-        .and_then(|m| m["datatypes"].as_object())
-        .map(|d| {
-            d.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut values: Map<String, Json> = req
-        .attributes
-        .iter()
-        .filter(|(k, v)| {
-            let enumeration = declared
-                .get(*k)
-                .is_some_and(|d| d.starts_with("enumeration"));
-            k.as_str() != META && (!v.is_null() || enumeration) && !v.is_object()
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let datatypes: Map<String, Json> = declared
-        .iter()
-        .map(|(k, v)| (k.clone(), Json::from(v.as_str())))
-        .collect();
-    let long_name = meta.and_then(|m| m["long_name"].as_str());
-    if derive_title(&values, long_name, &datatypes) != req.title && !req.title.is_empty() {
-        let name = first_present(&values, TITLE)
-            .unwrap_or("ReqIF.Name")
-            .to_owned();
-        if declared.get(&name).map(String::as_str) == Some("xhtml") {
-            values.insert(name, Json::from(crate::xhtml::escape(&req.title)));
-        } else {
-            values.insert(name.clone(), Json::from(req.title.as_str()));
-            declared.insert(name, "string".into());
-        }
-    }
-    if derive_text(&values) != req.text && !req.text.is_empty() {
-        let name = first_present(&values, TEXT)
-            .unwrap_or("ReqIF.Text")
-            .to_owned();
-        values.insert(name.clone(), Json::from(req.text.as_str()));
-        declared.insert(name, "xhtml".into());
-    }
-    if derive_identifier(&values, &req.external_id) != req.identifier
-        && !req.identifier.is_empty()
-        && !values.contains_key(FOREIGN_ID)
-    {
-        values.insert(FOREIGN_ID.into(), Json::from(req.identifier.as_str()));
-        declared.insert(FOREIGN_ID.into(), "string".into());
-    }
-    if derive_status(&values) != req.status {
-        if let Some(status) = &req.status {
-            let name = status_attribute(&values).unwrap_or_else(|| "Status".to_owned());
-            values.insert(name.clone(), Json::from(status.as_str()));
-            declared.insert(name, "string".into());
-        }
-    }
-    if derive_created(&values) != req.created_at {
-        if let Some(created) = req.created_at {
-            values.insert(CREATED_ON.into(), Json::from(format_datetime(created)));
-            declared.insert(CREATED_ON.into(), "date".into());
-        }
-    }
-    (type_name, values, declared)
-}
-
-fn first_present<'a>(values: &Map<String, Json>, names: &[&'a str]) -> Option<&'a str> {
-    names.iter().copied().find(|n| values.contains_key(*n))
-}
-
-/// The recorded datatype name as an attribute type, when the value fits it.
-fn attr_type(kind: &str, value: &Json) -> Option<AttrType> {
-    let (kind, multi) = match kind {
-        "enumeration-multi" => (Kind::Enumeration, true),
-        other => (Kind::from_name(other)?, false),
-    };
-    fits(kind, value).then(|| AttrType {
-        kind,
-        multi,
-        literals: BTreeSet::new(),
-    })
-}
-
-/// The datatype of a value the import did not describe.
-fn infer(value: &Json) -> AttrType {
-    let (kind, multi) = match value {
-        Json::Bool(_) => (Kind::Boolean, false),
-        Json::Number(n) if n.is_i64() || n.is_u64() => (Kind::Integer, false),
-        Json::Number(_) => (Kind::Real, false),
-        Json::Array(items) if items.iter().all(Json::is_string) => (Kind::Enumeration, true),
-        _ => (Kind::String, false),
-    };
-    AttrType {
-        kind,
-        multi,
-        literals: BTreeSet::new(),
-    }
-}
-
-/// Whether `value` can be written as `kind`.
-fn fits(kind: Kind, value: &Json) -> bool {
-    match kind {
-        Kind::String | Kind::Xhtml => value.is_string(),
-        Kind::Integer => value.is_i64() || value.is_u64() || value.as_str().is_some_and(is_integer),
-        Kind::Real => value.is_number(),
-        Kind::Boolean => value.is_boolean(),
-        Kind::Date => value.as_str().is_some_and(is_datetime),
-        Kind::Enumeration => {
-            value.is_null()
-                || value.is_string()
-                || value
-                    .as_array()
-                    .is_some_and(|a| a.iter().all(Json::is_string))
-        }
-    }
-}
-
-/// An `xsd:dateTime` (a date alone is not one).
-fn is_datetime(text: &str) -> bool {
-    text.contains('T') && parse_datetime(text).is_some()
-}
-
-fn is_integer(text: &str) -> bool {
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn literals(value: &Json) -> Vec<String> {
-    match value {
-        Json::String(s) => vec![s.clone()],
-        Json::Array(items) => items
-            .iter()
-            .filter_map(|i| i.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn write_value(
     out: &mut String,
     def: &AttrType,
@@ -490,158 +290,6 @@ fn escape_attr(text: &str) -> String {
         .replace('\t', "&#9;")
         .replace('\n', "&#10;")
         .replace('\r', "&#13;")
-}
-
-/// Specifications with their hierarchies.
-fn write_specifications(
-    out: &mut String,
-    requirements: &[Requirement],
-    known: &HashSet<&str>,
-    now_text: &str,
-    counts: &mut Counts,
-) {
-    // specification id → (name, positions), in first-seen order.
-    let mut specs: Vec<(String, Option<String>, Vec<Position>)> = Vec::new();
-    let mut spec_index: HashMap<String, usize> = HashMap::new();
-    for req in requirements {
-        let positions = req
-            .attributes
-            .get(META)
-            .and_then(|m| m["positions"].as_array())
-            .cloned()
-            .unwrap_or_default();
-        let mut found: Vec<(String, Option<String>, Position)> = positions
-            .iter()
-            .filter_map(|p| {
-                let spec = p["specification"].as_str()?.to_owned();
-                Some((
-                    spec,
-                    p["specification_name"].as_str().map(str::to_owned),
-                    Position {
-                        object: req.external_id.clone(),
-                        parent: p["parent"].as_str().map(str::to_owned),
-                        order: p["order"].as_u64().unwrap_or(u64::MAX),
-                        hierarchy: p["hierarchy"].as_str().map(str::to_owned),
-                        table_internal: p["table_internal"].as_bool().unwrap_or(false),
-                    },
-                ))
-            })
-            .collect();
-        if found.is_empty() {
-            if let Some(module) = &req.module {
-                found.push((
-                    format!("module:{module}"),
-                    Some(module.clone()),
-                    Position {
-                        object: req.external_id.clone(),
-                        parent: req.parent.clone(),
-                        order: u64::MAX,
-                        hierarchy: None,
-                        table_internal: false,
-                    },
-                ));
-            }
-        }
-        for (spec, name, position) in found {
-            let i = *spec_index.entry(spec.clone()).or_insert_with(|| {
-                specs.push((spec, name, Vec::new()));
-                specs.len() - 1
-            });
-            specs[i].2.push(position);
-        }
-    }
-    for (spec, name, positions) in &specs {
-        counts.specifications += 1;
-        out.push_str(&format!(
-            "<SPECIFICATION IDENTIFIER=\"{}\" LAST-CHANGE=\"{now_text}\"",
-            escape(xml_id(spec).as_str())
-        ));
-        if let Some(name) = name {
-            out.push_str(&format!(" LONG-NAME=\"{}\"", escape(name.as_str())));
-        }
-        out.push_str("><TYPE><SPECIFICATION-TYPE-REF>_spt</SPECIFICATION-TYPE-REF></TYPE>");
-        // Children by parent; a parent outside this specification puts the node at the top.
-        let in_spec: HashSet<&str> = positions.iter().map(|p| p.object.as_str()).collect();
-        let mut children: BTreeMap<Option<&str>, Vec<(usize, &Position)>> = BTreeMap::new();
-        for (i, p) in positions.iter().enumerate() {
-            let parent = p
-                .parent
-                .as_deref()
-                .filter(|parent| in_spec.contains(parent) && *parent != p.object);
-            children.entry(parent).or_default().push((i, p));
-        }
-        for list in children.values_mut() {
-            list.sort_by_key(|(i, p)| (p.order, *i));
-        }
-        let mut written: HashSet<usize> = HashSet::new();
-        let mut body = String::new();
-        write_children(
-            &mut body,
-            None,
-            &children,
-            known,
-            &mut written,
-            now_text,
-            spec,
-            counts,
-        );
-        if !body.is_empty() {
-            out.push_str("<CHILDREN>");
-            out.push_str(&body);
-            out.push_str("</CHILDREN>");
-        }
-        out.push_str("</SPECIFICATION>\n");
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_children(
-    out: &mut String,
-    parent: Option<&str>,
-    children: &BTreeMap<Option<&str>, Vec<(usize, &Position)>>,
-    known: &HashSet<&str>,
-    written: &mut HashSet<usize>,
-    now_text: &str,
-    spec: &str,
-    counts: &mut Counts,
-) {
-    let Some(list) = children.get(&parent) else {
-        return;
-    };
-    for (i, p) in list {
-        // Each position once: a cycle of parents ends here.
-        if !known.contains(p.object.as_str()) || !written.insert(*i) {
-            continue;
-        }
-        counts.hierarchy_nodes += 1;
-        let id = p
-            .hierarchy
-            .clone()
-            .unwrap_or_else(|| format!("h:{spec}:{}", p.object));
-        out.push_str(&format!(
-            "<SPEC-HIERARCHY IDENTIFIER=\"{}\" LAST-CHANGE=\"{now_text}\"{}><OBJECT><SPEC-OBJECT-REF>{}</SPEC-OBJECT-REF></OBJECT>",
-            escape(xml_id(&id).as_str()),
-            if p.table_internal { " IS-TABLE-INTERNAL=\"true\"" } else { "" },
-            escape(xml_id(&p.object).as_str()),
-        ));
-        let mut inner = String::new();
-        write_children(
-            &mut inner,
-            Some(p.object.as_str()),
-            children,
-            known,
-            written,
-            now_text,
-            spec,
-            counts,
-        );
-        if !inner.is_empty() {
-            out.push_str("<CHILDREN>");
-            out.push_str(&inner);
-            out.push_str("</CHILDREN>");
-        }
-        out.push_str("</SPEC-HIERARCHY>");
-    }
 }
 
 /// `id` when it is an XML name (`xsd:ID`), else `_` and the id with every character outside
