@@ -164,16 +164,7 @@ impl Tokenizer<'_> {
                         i += 1;
                     }
                 },
-                b'&' => match entity_at(&text[i..end]) {
-                    Some((decoded, len)) => {
-                        buf.push_str(&decoded);
-                        i += len;
-                    }
-                    None => {
-                        buf.push('&');
-                        i += 1;
-                    }
-                },
+                b'&' => i = push_reference(text, i, end, &mut buf),
                 b'!' if b.get(i + 1) == Some(&b'[') => match self.link(i + 1, end, depth) {
                     Some((label, href, title, after)) => {
                         flush(&mut buf, &mut out);
@@ -416,6 +407,21 @@ fn utf8_len(first: u8) -> usize {
 /// Punctuation as CommonMark means it: ASCII punctuation and Unicode punctuation and symbols.
 fn is_punctuation(c: char) -> bool {
     c.is_ascii_punctuation() || (!c.is_alphanumeric() && !c.is_whitespace() && !c.is_control())
+}
+
+/// Appends what the character reference at `i` stands for to `out`, or the `&` when none starts
+/// there; the position after what was read.
+fn push_reference(text: &str, i: usize, end: usize, out: &mut String) -> usize {
+    match entity_at(&text[i..end]) {
+        Some((decoded, len)) => {
+            out.push_str(&decoded);
+            i + len
+        }
+        None => {
+            out.push('&');
+            i + 1
+        }
+    }
 }
 
 /// A character reference at the start of `text`: the character(s) and the reference's length.

@@ -2,7 +2,7 @@
 //! balanced parentheses, backslash escapes and character references, as CommonMark reads them
 //! after a link's or image's `]`.
 
-use super::{entity_at, utf8_len};
+use super::{push_reference, utf8_len};
 
 /// `(destination "title")` starting at the `(` at `at`: href, title, end.
 pub(super) fn destination(
@@ -26,16 +26,7 @@ pub(super) fn destination(
                     href.push(char::from(b[i + 1]));
                     i += 2;
                 }
-                b'&' => match entity_at(&text[i..end]) {
-                    Some((decoded, len)) => {
-                        href.push_str(&decoded);
-                        i += len;
-                    }
-                    None => {
-                        href.push('&');
-                        i += 1;
-                    }
-                },
+                b'&' => i = push_reference(text, i, end, &mut href),
                 c => {
                     let len = utf8_len(c);
                     href.push_str(&text[i..i + len]);
@@ -63,16 +54,7 @@ pub(super) fn destination(
                     href.push(')');
                     i += 1;
                 }
-                b'&' => match entity_at(&text[i..end]) {
-                    Some((decoded, len)) => {
-                        href.push_str(&decoded);
-                        i += len;
-                    }
-                    None => {
-                        href.push('&');
-                        i += 1;
-                    }
-                },
+                b'&' => i = push_reference(text, i, end, &mut href),
                 c => {
                     let len = utf8_len(c);
                     href.push_str(&text[i..i + len]);
@@ -102,16 +84,7 @@ pub(super) fn destination(
                         t.push(char::from(b[i + 1]));
                         i += 2;
                     }
-                    b'&' => match entity_at(&text[i..end]) {
-                        Some((decoded, len)) => {
-                            t.push_str(&decoded);
-                            i += len;
-                        }
-                        None => {
-                            t.push('&');
-                            i += 1;
-                        }
-                    },
+                    b'&' => i = push_reference(text, i, end, &mut t),
                     c => {
                         let len = utf8_len(c);
                         t.push_str(&text[i..i + len]);
