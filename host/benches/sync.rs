@@ -19,7 +19,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Instant;
 
-use agentic_host::clock::{Clock, SystemClock};
+use agentic_host::clock::{Clock, Millis, SystemClock};
 use agentic_host::config::Config;
 use agentic_host::jobs::{JobContext, JobHandler};
 use agentic_host::plugins::package::{Package, SigningKey};
@@ -242,7 +242,7 @@ async fn native_stored(database_url: &str, base: &str) -> f64 {
                     external_id: w.external_id.as_str().into(),
                     title: w.title.as_str().into(),
                     status: Some(w.status.as_str().into()),
-                    source_updated_at: w.updated_at,
+                    source_updated_at: w.updated_at.map(Millis::from_ms),
                     data: serde_json::to_string(w).unwrap().into(),
                 },
                 other => panic!("the example connector returned {other:?}"),

@@ -91,7 +91,7 @@ fn rows(records: Vec<RecordData>) -> Vec<NewRecord<'static>> {
                 external_id: w.external_id.into(),
                 title: w.title.into(),
                 status: Some(w.status.into()),
-                source_updated_at: w.updated_at,
+                source_updated_at: w.updated_at.map(agentic_host::clock::Millis::from_ms),
             }
         })
         .collect()

@@ -164,7 +164,7 @@ pub async fn apply_backup_schedule(state: &AppState) -> anyhow::Result<()> {
         .await
         .context("applying backup.schedule")?;
     if let Some(next) = next {
-        tracing::info!(next_run_at = next, "backups scheduled");
+        tracing::info!(next_run_at = next.as_ms(), "backups scheduled");
     }
     Ok(())
 }

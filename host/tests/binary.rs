@@ -698,6 +698,7 @@ async fn a_connection_secret_never_reaches_the_logs_or_the_database_file() {
 
 #[tokio::test]
 async fn vault_rotation_killed_at_random_points_loses_no_secret() {
+    use agentic_host::clock::Millis;
     use agentic_host::vault::{KeySource, Vault};
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
@@ -715,7 +716,7 @@ async fn vault_rotation_killed_at_random_points_loses_no_secret() {
     for n in 0..1500 {
         ids.push(
             vault
-                .put(format!("secret {n}").as_bytes(), 1)
+                .put(format!("secret {n}").as_bytes(), Millis::from_ms(1))
                 .await
                 .expect("put"),
         );

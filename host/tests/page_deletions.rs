@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use agentic_host::clock::Millis;
 use agentic_host::store::records::{DeletedRecord, NewRecord, SyncState};
 
 use crate::workers::example_connections;
@@ -51,7 +52,7 @@ async fn a_pages_deletions_commit_with_it_or_not_at_all() {
                 "items",
                 &[record("1"), record("2")],
                 &state("1"),
-                1,
+                Millis::from_ms(1),
             )
             .await
             .expect("first page");
@@ -72,13 +73,23 @@ async fn a_pages_deletions_commit_with_it_or_not_at_all() {
     };
 
     // Dropped before commit: nothing of the page is applied, its state neither.
-    let mut write = store.begin_page(None, 2).await.expect("begin");
+    let mut write = store
+        .begin_page(None, Millis::from_ms(2))
+        .await
+        .expect("begin");
     write
-        .upsert(a.project_id, a.id, "items", &[record("3")], 0, 2)
+        .upsert(
+            a.project_id,
+            a.id,
+            "items",
+            &[record("3")],
+            0,
+            Millis::from_ms(2),
+        )
         .await
         .expect("upsert");
     let marked = write
-        .delete(a.id, "items", &[gone("1", "work_item")], 2)
+        .delete(a.id, "items", &[gone("1", "work_item")], Millis::from_ms(2))
         .await
         .expect("delete");
     assert_eq!(marked, 1);
@@ -96,9 +107,19 @@ async fn a_pages_deletions_commit_with_it_or_not_at_all() {
 
     // Committed: exactly that record; unknown ids and other kinds mark nothing; a record the
     // page upserted before deleting it ends deleted.
-    let mut write = store.begin_page(None, 3).await.expect("begin");
+    let mut write = store
+        .begin_page(None, Millis::from_ms(3))
+        .await
+        .expect("begin");
     write
-        .upsert(a.project_id, a.id, "items", &[record("3")], 0, 3)
+        .upsert(
+            a.project_id,
+            a.id,
+            "items",
+            &[record("3")],
+            0,
+            Millis::from_ms(3),
+        )
         .await
         .expect("upsert");
     let marked = write
@@ -111,12 +132,12 @@ async fn a_pages_deletions_commit_with_it_or_not_at_all() {
                 gone("2", "document"),
                 gone("3", "work_item"),
             ],
-            3,
+            Millis::from_ms(3),
         )
         .await
         .expect("delete");
     write
-        .commit(a.id, "items", &state("2"), 3)
+        .commit(a.id, "items", &state("2"), Millis::from_ms(3))
         .await
         .expect("commit");
     assert_eq!(marked, 2);
@@ -135,13 +156,16 @@ async fn a_pages_deletions_commit_with_it_or_not_at_all() {
         Some("2")
     );
     // Deleted already: nothing more to mark.
-    let mut write = store.begin_page(None, 4).await.expect("begin");
+    let mut write = store
+        .begin_page(None, Millis::from_ms(4))
+        .await
+        .expect("begin");
     let again = write
-        .delete(a.id, "items", &[gone("1", "work_item")], 4)
+        .delete(a.id, "items", &[gone("1", "work_item")], Millis::from_ms(4))
         .await
         .expect("delete");
     write
-        .commit(a.id, "items", &state("3"), 4)
+        .commit(a.id, "items", &state("3"), Millis::from_ms(4))
         .await
         .expect("commit");
     assert_eq!(again, 0);

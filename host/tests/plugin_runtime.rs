@@ -8,6 +8,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
+use agentic_host::clock::Millis;
 use agentic_host::plugins::{Call, ConnectorError, Limits, PluginError, Runtime};
 use support::{load, wasm};
 
@@ -351,7 +352,7 @@ async fn records_are_stored_as_the_sdks_json_projection() {
         assert_eq!(lifted.external_id(), w.external_id);
         assert_eq!(lifted.title(), w.title);
         assert_eq!(lifted.status(), Some(w.status.as_str()));
-        assert_eq!(lifted.updated_at, w.updated_at);
+        assert_eq!(lifted.updated_at.map(Millis::as_ms), w.updated_at);
     }
     assert_eq!((page.state.as_str(), page.has_more), ("30", false));
 }
@@ -378,7 +379,7 @@ async fn every_model_is_lifted_into_its_json_projection() {
                 r.external_id(),
                 r.title(),
                 r.status(),
-                r.updated_at,
+                r.updated_at.map(Millis::as_ms),
                 data,
             )
         })

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentic_host::agents::platform::{AgentPlatform, Grant, Services};
+use agentic_host::clock::Millis;
 use agentic_host::plugins::agent::{RunError, Trigger, TriggerKind};
 use agentic_host::plugins::{Call, EgressPolicy, PluginError};
 use agentic_host::rbac::{Permission, Role};
@@ -119,13 +120,13 @@ pub(crate) async fn until_runs(app: &TestApp, token: &str, path: &str, n: usize)
     panic!("{path} never had {n} runs");
 }
 
-fn millis(rfc3339: &Value) -> i128 {
+fn millis(rfc3339: &Value) -> Millis {
     let t = time::OffsetDateTime::parse(
         rfc3339.as_str().expect("time"),
         &time::format_description::well_known::Rfc3339,
     )
     .expect("rfc3339");
-    t.unix_timestamp_nanos() / 1_000_000
+    Millis::from_datetime(t)
 }
 
 pub(crate) async fn deploy(app: &TestApp, token: &str, path: &str) -> Value {
@@ -208,7 +209,7 @@ stories! {
         app.advance(Duration::from_secs(60));
         let second = until_runs(&app, &tl.token, &path, 2).await;
         assert_eq!(site.hits.load(Ordering::SeqCst), 2);
-        assert!(millis(&second[1]["started_at"]) - millis(&second[0]["started_at"]) >= 60_000, "{second:?}");
+        assert!(millis(&second[1]["started_at"]) - millis(&second[0]["started_at"]) >= Duration::from_secs(60), "{second:?}");
 
         // Watch the agent's live event stream from here on.
         let request = axum::http::Request::builder()
@@ -355,12 +356,13 @@ stories! {
         let first = app.get(&format!("/api/v1/jobs/{}", job["result"]["run_job_id"]), &admin.token).await;
         let due = millis(&first.json["run_at"]);
         // The first run waits for the first firing after the deploy; nothing runs before it.
-        assert_eq!(due % 300_000, 0, "{}", first.text);
-        assert!(due > i128::from(deployed_at) && due - i128::from(deployed_at) <= 300_000, "{}", first.text);
+        assert_eq!(due.as_ms() % 300_000, 0, "{}", first.text);
+        assert!(due > deployed_at && due - deployed_at <= Duration::from_secs(300), "{}", first.text);
         tokio::time::sleep(Duration::from_millis(1200)).await;
         assert_eq!(site.hits.load(Ordering::SeqCst), 0, "no run before the first firing");
-        let wait = u64::try_from(due - i128::from(app.state.now())).expect("ahead");
-        app.advance(Duration::from_millis(wait));
+        let now = app.state.now();
+        assert!(due >= now, "ahead");
+        app.advance(due - now);
         let done = until_runs(&app, &admin.token, &path, 1).await;
         assert_eq!(site.hits.load(Ordering::SeqCst), 1);
         assert_eq!(done[0]["succeeded"], true, "{}", done[0]);
@@ -369,7 +371,7 @@ stories! {
             .get(&format!("/api/v1/jobs?kind=agent.run&state=queued&project_id={project}"), &admin.token)
             .await;
         let next = &queued.json["items"][0];
-        assert_eq!(millis(&next["run_at"]), due + 300_000, "{}", queued.text);
+        assert_eq!(millis(&next["run_at"]), due + Duration::from_secs(300), "{}", queued.text);
         stop(&app, &admin.token, &path).await;
     }
 

@@ -497,10 +497,7 @@ stories! {
         }
         assert_eq!(seen, [3, 4, 5, 6, 7]);
         // A time window: samples 4 and 5 (received 40 s and 50 s after the first).
-        let at = |secs: i64| {
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(start + secs * 1000) * 1_000_000)
-                .expect("time").format(&time::format_description::well_known::Rfc3339).expect("format")
-        };
+        let at = |secs: u64| (start + Duration::from_secs(secs)).rfc3339();
         let r = app.get(&format!("{path}/metrics?since={}&until={}", at(40), at(55)), &admin.token).await;
         let window: Vec<i64> = r.json["items"].as_array().expect("items").iter().map(|s| s["metrics"]["n"].as_i64().expect("n")).collect();
         assert_eq!(window, [4, 5], "{}", r.text);

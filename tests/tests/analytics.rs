@@ -6,29 +6,36 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentic_host::clock::Millis;
 use agentic_host::rbac::Role;
 use agentic_host::store::jobs::{NewJob, Outcome};
 use agentic_host::store::records::{NewRecord, SyncState};
 use agentic_tests::{stories, Form, TestApp};
 use serde_json::{json, Value};
 
-const HOUR: i64 = 3_600_000;
+const HOUR: Duration = Duration::from_secs(3600);
 
-/// RFC 3339 text of epoch milliseconds.
-fn at(ms: i64) -> String {
-    agentic_host::clock::to_datetime(ms)
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("format")
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// RFC 3339 text of a time.
+fn at(t: Millis) -> String {
+    t.rfc3339()
+}
+
+/// The start of the period of `period_ms` holding `t`.
+fn floor(t: Millis, period_ms: i64) -> Millis {
+    Millis::from_ms(t.as_ms() - t.as_ms().rem_euclid(period_ms))
 }
 
 /// The start of the hour holding the test app's now.
-fn this_hour(app: &TestApp) -> i64 {
-    let now = app.state.clock.now_ms();
-    now - now.rem_euclid(HOUR)
+fn this_hour(app: &TestApp) -> Millis {
+    floor(app.state.clock.now_ms(), 3_600_000)
 }
 
 /// An hourly report of `hours` buckets from `from`.
-async fn hourly(app: &TestApp, token: &str, base: &str, from: i64, hours: i64) -> Value {
+async fn hourly(app: &TestApp, token: &str, base: &str, from: Millis, hours: u32) -> Value {
     let r = app
         .get(
             &format!(
@@ -44,7 +51,7 @@ async fn hourly(app: &TestApp, token: &str, base: &str, from: i64, hours: i64) -
 }
 
 /// The values of the series point starting at `start`.
-fn point(report: &Value, start: i64) -> Value {
+fn point(report: &Value, start: Millis) -> Value {
     report["series"]
         .as_array()
         .expect("series")
@@ -58,9 +65,9 @@ fn point(report: &Value, start: i64) -> Value {
 async fn sync_job(
     app: &TestApp,
     project: i64,
-    created: i64,
-    started: i64,
-    ended: i64,
+    created: Millis,
+    started: Millis,
+    ended: Millis,
     outcome: Outcome<'_>,
 ) {
     let store = &app.state.store;
@@ -79,7 +86,7 @@ async fn sync_job(
         .claim_job(
             &["sync".to_owned()],
             "analytics-test",
-            started + 60_000,
+            started + Duration::from_secs(60),
             started,
         )
         .await
@@ -144,15 +151,15 @@ stories! {
             data: json!({"title": format!("Closed {n}"), "status": "closed"}).to_string().into(),
         }).collect();
         app.state.store.store_page(None, project, cid, "extra", &closed,
-            &SyncState { state: Some("5".into()), cycle: 0, complete: true }, h0 + 2 * HOUR + 10).await.expect("page");
+            &SyncState { state: Some("5".into()), cycle: 0, complete: true }, h0 + 2 * HOUR + ms(10)).await.expect("page");
 
         // Two more sync runs an hour on: one of 7 records in 4 s, one failing after 2 s.
         let result = json!({"records": 7, "pages": 1, "deleted": 0}).to_string();
-        sync_job(&app, project, h0 + HOUR + 100, h0 + HOUR + 1_000, h0 + HOUR + 5_000, Outcome::Succeeded(&result)).await;
-        sync_job(&app, project, h0 + HOUR + 200, h0 + HOUR + 6_000, h0 + HOUR + 8_000,
-            Outcome::Failed { error: "auth: revoked", retry_at: 0, permanent: true }).await;
+        sync_job(&app, project, h0 + HOUR + ms(100), h0 + HOUR + ms(1_000), h0 + HOUR + ms(5_000), Outcome::Succeeded(&result)).await;
+        sync_job(&app, project, h0 + HOUR + ms(200), h0 + HOUR + ms(6_000), h0 + HOUR + ms(8_000),
+            Outcome::Failed { error: "auth: revoked", retry_at: Millis::EPOCH, permanent: true }).await;
         // Noise in another project, which must not show.
-        sync_job(&app, other, h0 + HOUR, h0 + HOUR, h0 + HOUR + 9_000, Outcome::Succeeded(&result)).await;
+        sync_job(&app, other, h0 + HOUR, h0 + HOUR, h0 + HOUR + ms(9_000), Outcome::Succeeded(&result)).await;
 
         // Two documents, one with a second version, and one in the other project.
         let r = app.upload("POST", &format!("/api/v1/projects/{project}/documents"), &pm.token, upload("a", b"12345")).await;
@@ -171,8 +178,8 @@ stories! {
         assert_eq!(r["totals"], json!({"open": 0, "closed": 5}));
         assert_eq!(r["project_id"], project);
         assert_eq!(r["bucket"], "hour");
-        let epoch = hourly(&app, &se.token, &base("work-items"), 0, 24).await;
-        assert_eq!(point(&epoch, 0), json!({"open": 30, "closed": 0}), "source times count: {epoch}");
+        let epoch = hourly(&app, &se.token, &base("work-items"), Millis::EPOCH, 24).await;
+        assert_eq!(point(&epoch, Millis::EPOCH), json!({"open": 30, "closed": 0}), "source times count: {epoch}");
         assert_eq!(epoch["totals"]["open"], 30);
         // Weeks start on Monday (1969-12-29 for the epoch, a Thursday); months on the first.
         let r = app.get(&format!("{}?bucket=week&from=1970-01-01T00:00:00Z&to=1970-03-01T00:00:00Z", base("work-items")), &se.token).await;
@@ -249,8 +256,8 @@ stories! {
         assert_eq!(r.json["series"].as_array().map(Vec::len), Some(30));
         // The two jobs an hour on are in today's window unless today ends before then.
         let now = app.state.clock.now_ms();
-        let day_end = now - now.rem_euclid(24 * HOUR) + 24 * HOUR;
-        let later = if h0 + HOUR + 200 < day_end { 2 } else { 0 };
+        let day_end = floor(now, 86_400_000) + 24 * HOUR;
+        let later = if h0 + HOUR + ms(200) < day_end { 2 } else { 0 };
         assert_eq!(r.json["totals"]["created"], 1 + later);
         // By the calendar month: this month's documents in the last point.
         let r = app.get(&format!("{}?bucket=month", base("documents")), &pm.token).await;

@@ -580,7 +580,7 @@ stories! {
         let dir = tempfile::tempdir().expect("dir");
         let (identities, public) = keys(dir.path(), "backup.key");
         let destination = Directory::new(dir.path().join("backups"));
-        let created = backup::create(&store, &old.blob_dir(), vec![public], &destination, 1_700_000_000_000, &Quiet)
+        let created = backup::create(&store, &old.blob_dir(), vec![public], &destination, agentic_host::clock::Millis::from_ms(1_700_000_000_000), &Quiet)
             .await
             .expect("backup at schema 15");
         store.close().await;

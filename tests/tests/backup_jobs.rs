@@ -131,7 +131,7 @@ stories! {
         let twin = app.twin().await;
         let m = twin.get("/metrics", &admin.token).await;
         let at = metric(&m.text, "agentic_backup_last_success_timestamp_seconds");
-        assert!((at * 1000.0 - app.state.now() as f64).abs() < 60_000.0, "{at}");
+        assert!((at * 1000.0 - app.state.now().as_ms() as f64).abs() < 60_000.0, "{at}");
         assert_eq!(metric(&m.text, "agentic_backup_last_size_bytes"), run["size"].as_f64().expect("size"));
         assert_eq!(metric(&m.text, "agentic_backup_failures_since_last_success"), 0.0);
         let status = app.get("/api/v1/backups/status", &admin.token).await;

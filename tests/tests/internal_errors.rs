@@ -3,6 +3,8 @@
 //! is a stored state this host does not know (as a newer host, or a hand edit, might leave):
 //! reading it is a decode error of the store, never a silent default.
 
+use std::time::Duration;
+
 use crate::logs::Logs;
 
 use agentic_host::store::jobs::NewJob;
@@ -24,7 +26,7 @@ stories! {
             payload: "null".into(),
             priority: 0,
             max_attempts: 1,
-            run_at: now + 3_600_000,
+            run_at: now + Duration::from_secs(3600),
             idempotency_key: None,
             created_by: None,
         };

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agentic_host::clock::Millis;
 use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{
@@ -455,8 +456,8 @@ stories! {
         assert_eq!(job["attempts"], 0, "a rate limit is not a failed attempt: {job}");
         let run_at = time::OffsetDateTime::parse(job["run_at"].as_str().expect("run_at"),
             &time::format_description::well_known::Rfc3339).expect("rfc 3339");
-        let due = app.state.clock.now_ms() + 120_000;
-        assert_eq!((run_at.unix_timestamp_nanos() / 1_000_000) as i64, due, "{job}");
+        let due = app.state.clock.now_ms() + Duration::from_secs(120);
+        assert_eq!(Millis::from_datetime(run_at), due, "{job}");
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.get(&format!("/api/v1/jobs/{id}"), &pm.token).await.json["state"], "queued", "not before Retry-After");
         app.advance(Duration::from_secs(121));

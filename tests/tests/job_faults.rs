@@ -164,7 +164,7 @@ stories! {
         // A worker claims the sync and stalls mid-page (as if stopped by SIGSTOP: no heartbeat).
         let store = app.state.store.clone();
         let now = app.state.now();
-        let claimed = store.claim_job(&["sync".into()], "paused", now + 30_000, now).await
+        let claimed = store.claim_job(&["sync".into()], "paused", now + Duration::from_secs(30), now).await
             .expect("claim").expect("the sync job");
         assert_eq!(claimed.id, id);
         let handler = agentic_host::sync::SyncHandler::new(store.clone(), app.state.plugins.clone(),
@@ -197,7 +197,7 @@ stories! {
         let lease = claimed.lease().expect("lease");
         let late = store.finish_job(&lease, Outcome::Succeeded("{\"records\":2}"), app.state.now()).await.expect("finish");
         assert!(!late, "a lost lease writes no outcome");
-        let failed = store.finish_job(&lease, Outcome::Failed { error: "late", retry_at: 0, permanent: true }, app.state.now()).await.expect("finish");
+        let failed = store.finish_job(&lease, Outcome::Failed { error: "late", retry_at: agentic_host::clock::Millis::EPOCH, permanent: true }, app.state.now()).await.expect("finish");
         assert!(!failed);
         // So is any other job write under the lost lease (a web task run's outcome, say).
         let fence = agentic_host::store::job_attempts::Fence { lease: &lease, checkpoint: None };

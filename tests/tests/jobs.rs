@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agentic_host::clock::Millis;
 use agentic_host::jobs::{
     JobContext, JobError, JobFuture, JobHandler, JobState, Worker, WorkerOptions,
 };
@@ -64,7 +65,7 @@ fn start_worker(
     stop
 }
 
-fn job(payload: &str, key: Option<&str>, priority: i32, max_attempts: i32, at: i64) -> NewJob {
+fn job(payload: &str, key: Option<&str>, priority: i32, max_attempts: i32, at: Millis) -> NewJob {
     NewJob {
         kind: "scripted".into(),
         project_id: None,
@@ -105,14 +106,14 @@ stories! {
         // Attempt 1 fails: back in the queue, due 1–2 s later (2 s with equal jitter).
         let j = until(&app, queued.id, "retried", |j| j.attempts == 1 && j.state == JobState::Queued).await;
         let wait = j.run_at - app.state.now();
-        assert!((1_000..=2_000).contains(&wait), "backoff {wait} ms");
+        assert!((Duration::from_secs(1)..=Duration::from_secs(2)).contains(&wait), "backoff {wait:?}");
         assert_eq!(j.last_error.as_deref(), Some("the service is down"));
         // Not before its time.
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert_eq!(app.state.store.get_job(queued.id).await.expect("job").attempts, 1);
         app.advance(Duration::from_secs(2));
         let j = until(&app, queued.id, "retried twice", |j| j.attempts == 2 && j.state == JobState::Queued).await;
-        assert!((2_000..=4_000).contains(&(j.run_at - app.state.now())), "doubles");
+        assert!((Duration::from_secs(2)..=Duration::from_secs(4)).contains(&(j.run_at - app.state.now())), "doubles");
         app.advance(Duration::from_secs(4));
         let dead = until(&app, queued.id, "dead", |j| j.state == JobState::Dead).await;
         assert_eq!(dead.attempts, 3);
@@ -152,7 +153,7 @@ stories! {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let now = app.state.now();
-        let (later, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now + 3_600_000), now).await.expect("enqueue");
+        let (later, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now + Duration::from_secs(3600)), now).await.expect("enqueue");
         let r = app.post(&format!("/api/v1/jobs/{}/cancel", later.id), &admin.token, json!({})).await;
         assert_eq!(r.json["state"], "cancelled", "{}", r.json);
 
@@ -183,7 +184,7 @@ stories! {
         let (high, _) = store.enqueue(&job("\"x\"", None, 10, 3, now), now).await.expect("enqueue");
 
         // A worker claims a job and dies (never heartbeats).
-        let ghost = store.claim_job(&["scripted".into()], "ghost", now + 30_000, now).await.expect("claim").expect("a job");
+        let ghost = store.claim_job(&["scripted".into()], "ghost", now + Duration::from_secs(30), now).await.expect("claim").expect("a job");
         assert_eq!(ghost.id, high.id, "highest priority first");
 
         let handler = Scripted::default();
@@ -208,20 +209,20 @@ stories! {
         for priority in [0, 0, 5, 0, 9, 0, 0, 0, 0, 0] {
             ids.push(store.enqueue(&job("\"x\"", None, priority, 3, now), now).await.expect("enqueue").0.id);
         }
-        let later = store.enqueue(&job("\"x\"", None, 99, 3, now + 60_000), now).await.expect("enqueue").0;
+        let later = store.enqueue(&job("\"x\"", None, 99, 3, now + Duration::from_secs(60)), now).await.expect("enqueue").0;
         let kinds = ["scripted".to_owned()];
-        let first = store.claim_jobs(&kinds, "w1", now + 30_000, now, 3).await.expect("claim");
+        let first = store.claim_jobs(&kinds, "w1", now + Duration::from_secs(30), now, 3).await.expect("claim");
         assert_eq!(first.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[4], ids[2], ids[0]], "by priority, then age");
-        let second = store.claim_jobs(&kinds, "w2", now + 30_000, now, 4).await.expect("claim");
+        let second = store.claim_jobs(&kinds, "w2", now + Duration::from_secs(30), now, 4).await.expect("claim");
         assert_eq!(second.iter().map(|j| j.id).collect::<Vec<_>>(), [ids[1], ids[3], ids[5], ids[6]]);
         let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state = 'running'")
             .fetch_one(store.pool()).await.expect("count");
         assert_eq!(running, 7, "a claim changes exactly the jobs it returns");
         assert!(second.iter().all(|j| j.lease_owner.as_deref() == Some("w2") && j.attempts == 1));
-        let rest = store.claim_jobs(&kinds, "w3", now + 30_000, now, 100).await.expect("claim");
+        let rest = store.claim_jobs(&kinds, "w3", now + Duration::from_secs(30), now, 100).await.expect("claim");
         assert_eq!(rest.len(), 3, "the job not yet due stays: {rest:?}");
         assert!(rest.iter().all(|j| j.id != later.id));
-        assert!(store.claim_jobs(&kinds, "w3", now + 30_000, now, 5).await.expect("claim").is_empty());
+        assert!(store.claim_jobs(&kinds, "w3", now + Duration::from_secs(30), now, 5).await.expect("claim").is_empty());
 
         // Successes in one statement: only the owner's running jobs are written.
         let lease = |j: &Job| j.lease().expect("lease");
@@ -229,23 +230,23 @@ stories! {
         let forged = agentic_host::store::job_attempts::Lease { owner: "w1".into(), ..lease(&second[0]) };
         let (l0, l1) = (lease(&first[0]), lease(&first[1]));
         let items = [(&l0, "{\"n\":0}"), (&l1, "{\"n\":1}"), (&forged, "{\"n\":2}")];
-        let mut written = store.finish_succeeded(&items, now + 5).await.expect("finish");
+        let mut written = store.finish_succeeded(&items, now + Duration::from_millis(5)).await.expect("finish");
         written.sort_unstable();
         let mut want = vec![first[0].id, first[1].id];
         want.sort_unstable();
         assert_eq!(written, want, "w2's job is not w1's to finish");
         let done = store.get_job(first[1].id).await.expect("job");
-        assert_eq!((done.state.as_str(), done.result.as_deref(), done.finished_at), ("succeeded", Some("{\"n\":1}"), Some(now + 5)));
+        assert_eq!((done.state.as_str(), done.result.as_deref(), done.finished_at), ("succeeded", Some("{\"n\":1}"), Some(now + Duration::from_millis(5))));
         // The row is the success's history entry: it keeps who ran it, and holds no lease.
         assert_eq!((done.lease_owner.as_deref(), done.lease()), (Some("w1"), None));
         let history = store.job_attempts(first[1].id).await.expect("history");
         assert_eq!(history.iter().map(|a| (a.attempt, a.worker.as_str(), a.outcome.as_str(), a.finished_at)).collect::<Vec<_>>(),
-            [(1, "w1", "succeeded", now + 5)]);
+            [(1, "w1", "succeeded", now + Duration::from_millis(5))]);
         let written_rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_attempts")
             .fetch_one(store.pool()).await.expect("count");
         assert_eq!(written_rows, 0, "a success writes no history row of its own");
         assert_eq!(store.get_job(second[0].id).await.expect("job").state, JobState::Running);
-        assert!(store.finish_succeeded(&items, now + 6).await.expect("again").is_empty(), "written once");
+        assert!(store.finish_succeeded(&items, now + Duration::from_millis(6)).await.expect("again").is_empty(), "written once");
     }
 
     async fn jobs_claimed_ahead_of_a_busy_slot_go_back_for_other_workers(backend) {
@@ -334,16 +335,16 @@ stories! {
     async fn a_cron_schedule_runs_each_slot_once_however_many_workers_tick(backend) {
         let app = TestApp::start(backend).await;
         let now = app.state.now();
-        let next = agentic_host::jobs::schedule::upsert(&app.state.store, "every-five", &job("\"x\"", None, 0, 3, 0), "*/5 * * * *", now)
+        let next = agentic_host::jobs::schedule::upsert(&app.state.store, "every-five", &job("\"x\"", None, 0, 3, Millis::EPOCH), "*/5 * * * *", now)
             .await.expect("schedule");
-        assert!(next > now && next - now <= 300_000 && next % 300_000 == 0, "next slot on the five minutes");
-        assert!(agentic_host::jobs::schedule::upsert(&app.state.store, "bad", &job("\"x\"", None, 0, 3, 0), "every tuesday", now).await.is_err());
+        assert!(next > now && next - now <= Duration::from_secs(300) && next.as_ms() % 300_000 == 0, "next slot on the five minutes");
+        assert!(agentic_host::jobs::schedule::upsert(&app.state.store, "bad", &job("\"x\"", None, 0, 3, Millis::EPOCH), "every tuesday", now).await.is_err());
         let handler = Scripted::default();
         let _one = start_worker(&app, handler.clone(), 2);
         let _two = start_worker(&app, handler.clone(), 2);
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert_eq!(app.count("jobs").await, 0, "not due yet");
-        app.advance(Duration::from_millis(u64::try_from(next - now).expect("ms")));
+        app.advance(next - now);
         for _ in 0..150 {
             if handler.ran.lock().expect("lock").len() == 1 { break; }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -364,10 +365,10 @@ stories! {
         let outsider = app.user(Role::TechnicalLead).await;
         let project = app.project("Mine", pm.id, &[se.id]).await;
         let now = app.state.now();
-        let mut mine = job("\"x\"", None, 0, 3, now + 3_600_000);
+        let mut mine = job("\"x\"", None, 0, 3, now + Duration::from_secs(3600));
         mine.project_id = Some(project);
         let (mine, _) = app.state.store.enqueue(&mine, now).await.expect("enqueue");
-        let (system, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now + 3_600_000), now).await.expect("enqueue");
+        let (system, _) = app.state.store.enqueue(&job("\"x\"", None, 0, 3, now + Duration::from_secs(3600)), now).await.expect("enqueue");
 
         assert_eq!(app.get(&format!("/api/v1/jobs?project_id={project}"), &se.token).await.json["items"][0]["id"], mine.id);
         let listed = app.get("/api/v1/jobs", &se.token).await;

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agentic_host::clock::Millis;
 use agentic_host::jobs::{
     JobContext, JobError, JobFuture, JobHandler, JobState, Worker, WorkerOptions,
 };
@@ -57,7 +58,7 @@ impl JobHandler for Limited {
     }
 }
 
-fn job(payload: &str, now: i64) -> NewJob {
+fn job(payload: &str, now: Millis) -> NewJob {
     NewJob {
         kind: "limited".into(),
         project_id: None,
@@ -133,8 +134,8 @@ stories! {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         let parked = parked.expect("the job was postponed");
-        assert!(parked.run_at <= app.state.now() + 3_600_000, "{parked:?}");
-        assert!(parked.run_at >= now + 3_600_000, "{parked:?}");
+        assert!(parked.run_at <= app.state.now() + Duration::from_secs(3600), "{parked:?}");
+        assert!(parked.run_at >= now + Duration::from_secs(3600), "{parked:?}");
         let _ = stop.send(true);
     }
 }

@@ -332,7 +332,7 @@ stories! {
         sync(&app, &b.pm.token, b.project, b.cid, json!({})).await;
         let (state, run_at) = next_run_at().await;
         assert_eq!(state, "queued");
-        assert!(run_at > app.state.clock.now_ms() + 80_000_000, "the next run is still a day away");
+        assert!(run_at > app.state.clock.now_ms() + Duration::from_secs(80_000), "the next run is still a day away");
 
         // Asked for, the next sync that stores records makes the next run due
         // `agents.event_delay_secs` (10) later — one run for all the sync's streams, each a job
@@ -347,7 +347,7 @@ stories! {
         edit("Checkout fails for every saved card");
         sync(&app, &b.pm.token, b.project, b.cid, json!({})).await;
         let (_, run_at) = next_run_at().await;
-        assert_eq!(run_at, app.state.clock.now_ms() + 10_000, "due after the event delay");
+        assert_eq!(run_at, app.state.clock.now_ms() + Duration::from_secs(10), "due after the event delay");
         app.advance(Duration::from_secs(10));
         let second = until_runs(&app, &b.pm.token, &path, 2).await;
         assert_eq!(second[1]["triggered_by"], "records-changed", "{}", second[1]);
@@ -371,7 +371,7 @@ stories! {
         // The event was consumed: the run after is on the schedule again.
         let (state, run_at) = next_run_at().await;
         assert_eq!(state, "queued");
-        assert!(run_at > app.state.clock.now_ms() + 80_000_000, "back to the schedule");
+        assert!(run_at > app.state.clock.now_ms() + Duration::from_secs(80_000), "back to the schedule");
         assert_eq!(store.agent_by_id(agent_id).await.expect("agent").pending_event, None);
 
         // A value outside the two events is refused with the field named.

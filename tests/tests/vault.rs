@@ -4,10 +4,16 @@
 
 use std::sync::Arc;
 
+use agentic_host::clock::Millis;
 use agentic_host::vault::{KeySource, Vault, VaultError};
 use agentic_tests::{stories, TestApp};
 
 const SECRET: &[u8] = b"jira-api-token-7d1f9c3e";
+
+/// The time `n` ms after the epoch.
+fn t(n: i64) -> Millis {
+    Millis::from_ms(n)
+}
 
 fn key_file(app: &TestApp) -> std::path::PathBuf {
     app.dir.path().join("vault.key")
@@ -97,7 +103,7 @@ stories! {
     async fn secrets_round_trip_and_only_ciphertext_is_stored(backend) {
         let app = TestApp::start(backend).await;
         let vault = &app.state.vault;
-        let id = vault.put(SECRET, 1).await.expect("put");
+        let id = vault.put(SECRET, t(1)).await.expect("put");
         assert_eq!(vault.get(id).await.expect("get").expose(), SECRET);
         assert_eq!(format!("{:?}", vault.get(id).await.expect("get")), "Secret(<redacted>)");
 
@@ -115,7 +121,7 @@ stories! {
             assert_eq!(mode & 0o777, 0o600, "the key file is private");
         }
 
-        vault.replace(id, b"rotated-by-the-user", 2).await.expect("replace");
+        vault.replace(id, b"rotated-by-the-user", t(2)).await.expect("replace");
         assert_eq!(vault.get(id).await.expect("get").expose(), b"rotated-by-the-user");
         vault.delete(id).await.expect("delete");
         assert!(matches!(vault.get(id).await, Err(VaultError::NotFound)));
@@ -124,18 +130,18 @@ stories! {
     async fn rotation_and_deletion_leave_no_old_ciphertext_in_the_database_files(backend) {
         let app = TestApp::start(backend).await;
         let vault = &app.state.vault;
-        let kept = vault.put(b"token-kept-0001", 1).await.expect("put");
-        let replaced = vault.put(b"token-before-0002", 1).await.expect("put");
-        let deleted = vault.put(b"token-deleted-0003", 1).await.expect("put");
+        let kept = vault.put(b"token-kept-0001", t(1)).await.expect("put");
+        let replaced = vault.put(b"token-before-0002", t(1)).await.expect("put");
+        let deleted = vault.put(b"token-deleted-0003", t(1)).await.expect("put");
         let mut old = vec![ciphertext(&app, kept).await, ciphertext(&app, replaced).await];
-        vault.replace(replaced, b"token-after-0004", 2).await.expect("replace");
+        vault.replace(replaced, b"token-after-0004", t(2)).await.expect("replace");
         old.push(ciphertext(&app, replaced).await);
         old.push(ciphertext(&app, deleted).await);
         // The files hold them now: the check below can see ciphertext where it is.
         let before = database_files(&app).await;
         assert!(holds(&before, &old[0]), "the files do not show live ciphertext: the check is blind");
 
-        vault.rotate(3, |_| true).await.expect("rotate");
+        vault.rotate(t(3), |_| true).await.expect("rotate");
         vault.delete(deleted).await.expect("delete");
         // The deletion's scrub runs in the background: give it a moment.
         let mut after = database_files(&app).await;
@@ -156,7 +162,7 @@ stories! {
 
     async fn a_missing_or_wrong_key_is_a_clear_start_up_error(backend) {
         let app = TestApp::start(backend).await;
-        app.state.vault.put(SECRET, 1).await.expect("put");
+        app.state.vault.put(SECRET, t(1)).await.expect("put");
         let store = app.state.store.clone();
 
         let missing = app.dir.path().join("elsewhere/vault.key");
@@ -181,7 +187,7 @@ stories! {
         let line = text.lines().find(|l| l.starts_with("AGE-SECRET-KEY-1")).expect("identity line");
         let env = Vault::open(store, KeySource::Env(line.to_owned())).await.expect("env key");
         assert_eq!(env.get(1).await.expect("get").expose(), SECRET);
-        assert!(matches!(env.rotate(3, |_| true).await, Err(VaultError::Key(_))), "rotation needs a file");
+        assert!(matches!(env.rotate(t(3), |_| true).await, Err(VaultError::Key(_))), "rotation needs a file");
     }
 
     async fn rotation_stopped_midway_loses_nothing_and_finishes_when_run_again(backend) {
@@ -189,14 +195,14 @@ stories! {
         let vault = &app.state.vault;
         let mut ids = Vec::new();
         for n in 0..10 {
-            ids.push(vault.put(format!("secret number {n}").as_bytes(), 1).await.expect("put"));
+            ids.push(vault.put(format!("secret number {n}").as_bytes(), t(1)).await.expect("put"));
         }
         let old_key = vault.status().await.expect("status").current;
         // A host that keeps serving throughout, opened before the rotation.
         let serving = Arc::new(another_host(&app).await);
 
         // "Crash" after 4 rows: the process stops there, files and rows as they are.
-        let done = vault.rotate(2, |n| n < 4).await.expect("partial rotation");
+        let done = vault.rotate(t(2), |n| n < 4).await.expect("partial rotation");
         assert_eq!(done, 4);
         let restarted = another_host(&app).await;
         for (n, id) in ids.iter().enumerate() {
@@ -219,7 +225,7 @@ stories! {
                 }
             })
         };
-        let done = restarted.rotate(3, |_| true).await.expect("finish rotation");
+        let done = restarted.rotate(t(3), |_| true).await.expect("finish rotation");
         assert_eq!(done, 6, "only what was left");
         reader.await.expect("reader");
         let status = serving.status().await.expect("status");
@@ -228,7 +234,7 @@ stories! {
         assert!(key_file(&app).with_extension("key.prev").exists(), "the old key is kept once");
         assert!(!app.dir.path().join("vault.key.next").exists());
         // The serving host writes with the new key and reads everything.
-        let id = serving.put(b"after", 4).await.expect("put after");
+        let id = serving.put(b"after", t(4)).await.expect("put after");
         assert_eq!(another_host(&app).await.get(id).await.expect("get").expose(), b"after");
         for id in ids {
             serving.get(id).await.expect("read after rotation");

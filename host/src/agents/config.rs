@@ -36,6 +36,16 @@ impl Default for AgentsConfig {
 }
 
 impl AgentsConfig {
+    /// [`AgentsConfig::heartbeat_timeout_secs`] as a duration.
+    pub fn heartbeat_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.heartbeat_timeout_secs)
+    }
+
+    /// [`AgentsConfig::metrics_retention_secs`] as a duration.
+    pub fn metrics_retention(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.metrics_retention_secs)
+    }
+
     /// Why these values cannot run, if they cannot.
     pub fn validate(&self) -> Result<(), String> {
         if !(1..=86_400).contains(&self.heartbeat_timeout_secs) {

@@ -60,6 +60,7 @@ pub use installed::AgentKind;
 pub use lifecycle::{stale_job, DeployHandler, StopHandler};
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -381,9 +382,9 @@ pub fn is_external(agent: &Agent) -> bool {
 }
 
 /// The agent's health at `now`: measured from runs for component kinds, from heartbeats due
-/// every `timeout_ms` for `external` ones (heartbeats of an earlier run, before
+/// every `timeout` for `external` ones (heartbeats of an earlier run, before
 /// `running_since`, do not count).
-pub fn health(agent: &Agent, now: Millis, timeout_ms: i64) -> Health {
+pub fn health(agent: &Agent, now: Millis, timeout: Duration) -> Health {
     let Some(since) = agent
         .running_since
         .filter(|_| agent.state == AgentState::Running)
@@ -394,9 +395,9 @@ pub fn health(agent: &Agent, now: Millis, timeout_ms: i64) -> Health {
         return agent.run_health.unwrap_or(Health::Unknown);
     }
     match agent.last_heartbeat_at.filter(|t| *t >= since) {
-        Some(beat) if now - beat <= timeout_ms => Health::Healthy,
+        Some(beat) if now - beat <= timeout => Health::Healthy,
         Some(_) => Health::Unhealthy,
-        None if now - since > timeout_ms => Health::Unhealthy,
+        None if now - since > timeout => Health::Unhealthy,
         None => Health::Unknown,
     }
 }

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::actions::ActionError;
-use crate::clock::Clock;
+use crate::clock::{Clock, Millis};
 use crate::documents::blobs::Blobs;
 use crate::plugins::agent::{
     JobStatus, Model, Platform, PlatformError, PlatformFuture, RecordPage, RecordQuery,
@@ -353,7 +353,7 @@ impl Platform for AgentPlatform {
                             stream: r.stream,
                             external_id: r.external_id,
                             data: r.data,
-                            synced_at: r.synced_at,
+                            synced_at: r.synced_at.as_ms(),
                         })
                         .collect(),
                     next_after: page.next_after,
@@ -430,7 +430,7 @@ impl Platform for AgentPlatform {
                     state: job.state.to_string(),
                     result: job.result,
                     last_error: job.last_error,
-                    finished_at: job.finished_at,
+                    finished_at: job.finished_at.map(Millis::as_ms),
                 })
             })
         })

@@ -24,7 +24,7 @@
 //! backoff, never later than that.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -98,8 +98,8 @@ pub fn first_run(agent: &Agent, kind: &AgentKind, now: Millis) -> NewJob {
 /// When an agent's runs are due: every `interval_secs`, or at the firings of its `cron`.
 #[derive(Debug)]
 pub enum Schedule {
-    /// Every this many milliseconds.
-    Every(Millis),
+    /// Every this long.
+    Every(Duration),
     /// At each firing (UTC).
     Cron(Box<cron::Schedule>),
 }
@@ -112,7 +112,7 @@ const CRON_SAMPLE: usize = 200;
 /// with an `interval_secs` beside it.
 pub fn schedule_of(kind: &AgentKind, config: &Value) -> Result<Schedule, (String, String)> {
     let Some(expression) = config.get("cron").and_then(Value::as_str) else {
-        return Ok(Schedule::Every(interval_ms(kind, config)));
+        return Ok(Schedule::Every(interval(kind, config)));
     };
     let field = || "config.cron".to_owned();
     if config.get("interval_secs").is_some() {
@@ -149,16 +149,16 @@ impl Schedule {
     /// failure, a backoff by the failures in a row, never later than that.
     pub fn next(&self, now: Millis, failures_in_a_row: Option<i64>) -> Millis {
         let regular = match self {
-            Schedule::Every(ms) => now.saturating_add(*ms),
+            Schedule::Every(interval) => now + *interval,
             Schedule::Cron(cron) => crate::jobs::schedule::next_after(cron, now)
                 // A cron that fired in validation and no more: a day on, the longest interval.
-                .unwrap_or(now.saturating_add(86_400_000)),
+                .unwrap_or(now + Duration::from_secs(86_400)),
         };
         match failures_in_a_row {
             None => regular,
             Some(n) => {
                 let backoff = crate::jobs::backoff(i32::try_from(n).unwrap_or(20));
-                now.saturating_add(backoff).min(regular)
+                (now + backoff).min(regular)
             }
         }
     }
@@ -173,18 +173,18 @@ impl Schedule {
     }
 }
 
-/// The kind's interval (`interval_secs`, default per kind), in milliseconds.
-fn interval_ms(kind: &AgentKind, config: &Value) -> Millis {
+/// The kind's interval (`interval_secs`, default per kind; below zero, none).
+fn interval(kind: &AgentKind, config: &Value) -> Duration {
     let default = kind
         .schema()
         .pointer("/properties/interval_secs/default")
         .and_then(Value::as_i64)
         .unwrap_or(300);
-    config
+    let secs = config
         .get("interval_secs")
         .and_then(Value::as_i64)
-        .unwrap_or(default)
-        .saturating_mul(1000)
+        .unwrap_or(default);
+    Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
 /// `unhealthy_after` of the config (default 3).
@@ -429,8 +429,8 @@ impl RunHandler {
             .record(t0.elapsed().as_secs_f64());
         let now = self.clock.now_ms();
         // A config that no longer validates cannot have been saved; run on the kind's interval.
-        let schedule = schedule_of(kind, &config)
-            .unwrap_or_else(|_| Schedule::Every(interval_ms(kind, &config)));
+        let schedule =
+            schedule_of(kind, &config).unwrap_or_else(|_| Schedule::Every(interval(kind, &config)));
         let due = schedule.next(now, (!ok).then_some(agent.consecutive_failures + 1));
         let next = run_job(
             &agent,
@@ -441,8 +441,6 @@ impl RunHandler {
             },
             due,
         );
-        let retention = i64::try_from(self.config.metrics_retention_secs.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
         let finished = FinishedRun {
             agent_id: agent.id,
             job_id: ctx.job.id,
@@ -458,7 +456,7 @@ impl RunHandler {
             triggered_by,
             consumed_event: consumed_event.as_deref(),
             unhealthy_after: unhealthy_after(&config),
-            keep_after: now.saturating_sub(retention),
+            keep_after: now - self.config.metrics_retention(),
             max_samples: i64::from(self.config.metrics_max_samples),
             now,
         };

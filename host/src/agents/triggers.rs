@@ -23,6 +23,7 @@
 //! fails the sync.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -89,12 +90,12 @@ pub fn trigger_of(
             sync_job_id: e.job_id,
             records_stored: e.records,
             records_deleted: e.deleted,
-            at: e.at,
+            at: e.at.as_ms(),
         });
     let trigger = Trigger {
         kind,
         run: u64::try_from(run).unwrap_or(0),
-        at,
+        at: at.as_ms(),
         consecutive_failures: u32::try_from(consecutive_failures).unwrap_or(u32::MAX),
         event,
     };
@@ -127,7 +128,7 @@ pub fn wanted(config: &Value, connection_id: i64, report: &SyncReport) -> Option
 pub struct Triggers {
     store: Store,
     clock: Arc<dyn Clock>,
-    delay: Millis,
+    delay: Duration,
 }
 
 impl std::fmt::Debug for Triggers {
@@ -139,11 +140,10 @@ impl std::fmt::Debug for Triggers {
 impl Triggers {
     /// Triggers on `store`, making runs due `delay_secs` after an event.
     pub fn new(store: Store, clock: Arc<dyn Clock>, delay_secs: u64) -> Self {
-        let delay = Millis::try_from(delay_secs.saturating_mul(1000)).unwrap_or(Millis::MAX);
         Self {
             store,
             clock,
-            delay,
+            delay: Duration::from_secs(delay_secs),
         }
     }
 
@@ -174,7 +174,7 @@ impl Triggers {
                 at: now,
             };
             let text = serde_json::to_string(&event).unwrap_or_default();
-            let due = now.saturating_add(self.delay);
+            let due = now + self.delay;
             if self
                 .store
                 .bring_agent_run_forward(agent.id, &text, due)
@@ -246,10 +246,10 @@ mod tests {
             job_id: 42,
             records: 3,
             deleted: 1,
-            at: 1_000,
+            at: Millis::from_ms(1_000),
         };
         let pending = serde_json::to_string(&event).expect("json");
-        let (trigger, by) = trigger_of(Some(&pending), true, 5, 2_000, 1);
+        let (trigger, by) = trigger_of(Some(&pending), true, 5, Millis::from_ms(2_000), 1);
         assert_eq!(by, RECORDS_CHANGED);
         assert_eq!(trigger.kind, TriggerKind::RecordsChanged);
         let told = trigger.event.expect("the event");
@@ -266,10 +266,10 @@ mod tests {
             (5, 2_000, 1)
         );
 
-        let (trigger, by) = trigger_of(None, true, 2, 0, 1);
+        let (trigger, by) = trigger_of(None, true, 2, Millis::EPOCH, 1);
         assert_eq!((trigger.kind, by), (TriggerKind::Retry, "retry"));
         assert!(trigger.event.is_none());
-        let (trigger, by) = trigger_of(Some("not json"), false, 2, 0, 0);
+        let (trigger, by) = trigger_of(Some("not json"), false, 2, Millis::EPOCH, 0);
         assert_eq!((trigger.kind, by), (TriggerKind::Schedule, "schedule"));
     }
 }

@@ -15,12 +15,13 @@
 //! current bucket ends, so repeated default requests share a cache entry.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::cache::Key;
-use crate::clock::{to_datetime, Millis};
+use crate::clock::Millis;
 use crate::store::analytics::{Cell, Window};
 use crate::store::{Result, Store};
 
@@ -161,27 +162,27 @@ pub struct Report {
 const TOP_ROUTES: i64 = 20;
 
 /// The report of `section` for `project` (`None`: every project) over `range`, from the cache
-/// when a fresh one is there. `heartbeat_timeout_ms` judges agent health as the agent API does.
+/// when a fresh one is there. `heartbeat_timeout` judges agent health as the agent API does.
 pub async fn report(
     store: &Store,
     project: Option<i64>,
     section: Section,
     range: &Range,
     now: Millis,
-    heartbeat_timeout_ms: i64,
+    heartbeat_timeout: Duration,
 ) -> Result<Report> {
     let scope = project.map_or_else(|| "all".to_owned(), |p| format!("p{p}"));
     let key = Key::analytics(format!(
         "{scope}:{}:{}:{}:{}",
         section.as_str(),
-        range.from,
-        range.to,
+        range.from.as_ms(),
+        range.to.as_ms(),
         range.bucket.as_str()
     ));
     store
         .cache()
         .get_or_load(key, || {
-            build(store, project, section, range, now, heartbeat_timeout_ms)
+            build(store, project, section, range, now, heartbeat_timeout)
         })
         .await
 }
@@ -193,7 +194,7 @@ async fn build(
     section: Section,
     range: &Range,
     now: Millis,
-    heartbeat_timeout_ms: i64,
+    heartbeat_timeout: Duration,
 ) -> Result<Report> {
     let w = Window {
         project,
@@ -226,9 +227,7 @@ async fn build(
             store.job_series(&w, None).await?,
         ),
         Section::Agents => (
-            store
-                .agent_counts(project, now - heartbeat_timeout_ms)
-                .await?,
+            store.agent_counts(project, now - heartbeat_timeout).await?,
             store.agent_series(&w, b).await?,
             store.agent_series(&w, None).await?,
         ),
@@ -295,7 +294,9 @@ fn lay_out(
     for (start, name, value) in cells {
         match starts.binary_search(&start) {
             Ok(i) => *points[i].entry(name).or_default() += value,
-            Err(_) => tracing::warn!(start, %name, "analytics row outside the series; skipped"),
+            Err(_) => {
+                tracing::warn!(start = start.as_ms(), %name, "analytics row outside the series; skipped")
+            }
         }
     }
     let mut sums = zero(&names);
@@ -317,8 +318,8 @@ fn lay_out(
     Report {
         section,
         project_id: project,
-        from: to_datetime(range.from),
-        to: to_datetime(range.to),
+        from: range.from.to_datetime(),
+        to: range.to.to_datetime(),
         bucket: range.bucket,
         current: now,
         totals: sums,
@@ -326,7 +327,7 @@ fn lay_out(
             .into_iter()
             .zip(points)
             .map(|(start, values)| Point {
-                start: to_datetime(start),
+                start: start.to_datetime(),
                 values,
             })
             .collect(),
@@ -377,19 +378,21 @@ mod tests {
     #[test]
     fn a_series_is_dense_and_averages_come_from_sums() {
         let range = Range {
-            from: 0,
-            to: 3 * 3_600_000,
+            from: Millis::EPOCH,
+            to: Millis::from_ms(3 * 3_600_000),
             bucket: Bucket::Hour,
         };
+        let hour = Millis::from_ms(3_600_000);
         let cells = vec![
-            (3_600_000, "runs".to_owned(), 2),
-            (3_600_000, "duration_ms".to_owned(), 300),
-            (3_600_000, "timed".to_owned(), 2),
+            (hour, "runs".to_owned(), 2),
+            (hour, "duration_ms".to_owned(), 300),
+            (hour, "timed".to_owned(), 2),
         ];
+        let zero = Millis::EPOCH;
         let totals = vec![
-            (0, "runs".to_owned(), 2),
-            (0, "duration_ms".to_owned(), 300),
-            (0, "timed".to_owned(), 2),
+            (zero, "runs".to_owned(), 2),
+            (zero, "duration_ms".to_owned(), 300),
+            (zero, "timed".to_owned(), 2),
         ];
         let r = lay_out(
             Section::Syncs,

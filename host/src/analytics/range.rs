@@ -8,17 +8,18 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, Time};
 
-use crate::clock::{to_datetime, Millis};
+use crate::clock::Millis;
 
 /// Most points a series may have: enough for 41 days by the hour or 2.7 years by the day,
 /// small enough that one report stays a cheap query and a small response.
 pub const MAX_POINTS: usize = 1000;
 
-const HOUR: Millis = 3_600_000;
-const DAY: Millis = 24 * HOUR;
-const WEEK: Millis = 7 * DAY;
+// Widths in milliseconds: buckets are integer division of epoch milliseconds, as in SQL.
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+const WEEK: i64 = 7 * DAY;
 /// The epoch was a Thursday; weeks start three days earlier, on Monday.
-const WEEK_SHIFT: Millis = 3 * DAY;
+const WEEK_SHIFT: i64 = 3 * DAY;
 
 /// The width of a series' buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -64,12 +65,13 @@ impl Bucket {
 
     /// The start of the bucket holding `t` (`t` ≥ 0).
     pub fn floor(self, t: Millis) -> Millis {
+        let ms = t.as_ms();
         match self {
-            Bucket::Hour => t.div_euclid(HOUR) * HOUR,
-            Bucket::Day => t.div_euclid(DAY) * DAY,
-            Bucket::Week => (t + WEEK_SHIFT).div_euclid(WEEK) * WEEK - WEEK_SHIFT,
+            Bucket::Hour => Millis::from_ms(ms.div_euclid(HOUR) * HOUR),
+            Bucket::Day => Millis::from_ms(ms.div_euclid(DAY) * DAY),
+            Bucket::Week => Millis::from_ms((ms + WEEK_SHIFT).div_euclid(WEEK) * WEEK - WEEK_SHIFT),
             Bucket::Month => {
-                let date = to_datetime(t).date();
+                let date = t.to_datetime().date();
                 month_start(date.year(), date.month())
             }
         }
@@ -78,11 +80,11 @@ impl Bucket {
     /// The start of the bucket after the one holding `t`.
     pub fn next(self, t: Millis) -> Millis {
         match self {
-            Bucket::Hour => self.floor(t) + HOUR,
-            Bucket::Day => self.floor(t) + DAY,
-            Bucket::Week => self.floor(t) + WEEK,
+            Bucket::Hour => Millis::from_ms(self.floor(t).as_ms() + HOUR),
+            Bucket::Day => Millis::from_ms(self.floor(t).as_ms() + DAY),
+            Bucket::Week => Millis::from_ms(self.floor(t).as_ms() + WEEK),
             Bucket::Month => {
-                let date = to_datetime(t).date();
+                let date = t.to_datetime().date();
                 match date.month() {
                     Month::December => month_start(date.year() + 1, Month::January),
                     m => month_start(date.year(), m.next()),
@@ -93,19 +95,15 @@ impl Bucket {
 
     /// The start of the bucket before the one holding `t`.
     fn previous(self, t: Millis) -> Millis {
-        self.floor(self.floor(t) - 1)
+        self.floor(Millis::from_ms(self.floor(t).as_ms() - 1))
     }
 }
 
 /// Midnight UTC of the first of the month, in epoch milliseconds.
 fn month_start(year: i32, month: Month) -> Millis {
     Date::from_calendar_date(year, month, 1)
-        .map(|d| millis(d.with_time(Time::MIDNIGHT).assume_utc()))
-        .unwrap_or(0)
-}
-
-fn millis(t: OffsetDateTime) -> Millis {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+        .map(|d| Millis::from_datetime(d.with_time(Time::MIDNIGHT).assume_utc()))
+        .unwrap_or(Millis::EPOCH)
 }
 
 /// A parameter the caller must fix, with what is wrong.
@@ -162,7 +160,7 @@ impl Range {
         let mut time = |field: &'static str, value: Option<&str>| match value {
             None => None,
             Some(v) => match OffsetDateTime::parse(v, &Rfc3339) {
-                Ok(t) if t.unix_timestamp() >= 0 => Some(millis(t)),
+                Ok(t) if t.unix_timestamp() >= 0 => Some(Millis::from_datetime(t)),
                 Ok(_) => {
                     errors.push(RangeError::new(field, "must not be before 1970-01-01"));
                     None
@@ -184,9 +182,9 @@ impl Range {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let to = to_given.unwrap_or_else(|| bucket.next(now.max(0)));
+        let to = to_given.unwrap_or_else(|| bucket.next(now.max(Millis::EPOCH)));
         let from = from_given.unwrap_or_else(|| {
-            (0..bucket.default_count()).fold(to, |t, _| bucket.previous(t).max(0))
+            (0..bucket.default_count()).fold(to, |t, _| bucket.previous(t).max(Millis::EPOCH))
         });
         if from >= to {
             return Err(vec![RangeError::new("from", "must be before `to`")]);
@@ -200,8 +198,8 @@ impl Range {
                     "the range from {} to {} holds more than {MAX_POINTS} {} buckets, and a \
                      series has at most {MAX_POINTS} points: shorten the range or choose a \
                      larger bucket",
-                    rfc3339(from),
-                    rfc3339(to),
+                    from.rfc3339(),
+                    to.rfc3339(),
                     bucket.as_str(),
                 ),
             )]);
@@ -233,17 +231,12 @@ impl Range {
     }
 }
 
-/// RFC 3339 text of epoch milliseconds (for messages).
-pub fn rfc3339(t: Millis) -> String {
-    to_datetime(t).format(&Rfc3339).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(s: &str) -> Millis {
-        millis(OffsetDateTime::parse(s, &Rfc3339).expect("time"))
+        Millis::from_datetime(OffsetDateTime::parse(s, &Rfc3339).expect("time"))
     }
 
     #[test]
@@ -259,7 +252,10 @@ mod tests {
             Bucket::Month.next(at("2026-12-31T23:59:59Z")),
             at("2027-01-01T00:00:00Z")
         );
-        assert_eq!(Bucket::Week.floor(0), at("1969-12-29T00:00:00Z"));
+        assert_eq!(
+            Bucket::Week.floor(Millis::EPOCH),
+            at("1969-12-29T00:00:00Z")
+        );
     }
 
     #[test]
@@ -309,8 +305,8 @@ mod tests {
         assert!(long[0].message.contains("at most 1000"), "{long:?}");
         // 1000 hours exactly is fine.
         let from = at("2026-01-01T00:00:00Z");
-        let to = rfc3339(from + 1000 * HOUR);
-        let r = Range::parse(Some(&rfc3339(from)), Some(&to), Some("hour"), now).expect("ok");
+        let to = (from + std::time::Duration::from_secs(1000 * 3600)).rfc3339();
+        let r = Range::parse(Some(&from.rfc3339()), Some(&to), Some("hour"), now).expect("ok");
         assert_eq!(r.starts().len(), 1000);
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use crate::clock::{Clock, Millis};
 use crate::store::analytics::UsageRow;
@@ -21,8 +22,6 @@ pub const MAX_KEYS: usize = 10_000;
 /// The route counted for requests that matched no route, and for keys past [`MAX_KEYS`].
 const UNMATCHED: &str = "(unmatched)";
 const OTHER: &str = "(other)";
-
-const HOUR: Millis = 3_600_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct Key {
@@ -51,7 +50,7 @@ pub struct Request<'a> {
     /// The response status.
     pub status: u16,
     /// How long it took.
-    pub duration_ms: i64,
+    pub duration: Duration,
 }
 
 /// Counts API requests in memory until they are flushed to the database.
@@ -77,7 +76,7 @@ impl UsageRecorder {
             return;
         }
         let key = Key {
-            hour: self.clock.now_ms().div_euclid(HOUR) * HOUR,
+            hour: super::Bucket::Hour.floor(self.clock.now_ms()),
             project: project_of(r.route, r.path, r.status).unwrap_or(0),
             route: r.route.unwrap_or(UNMATCHED).to_owned(),
             method: method(r.method),
@@ -85,7 +84,7 @@ impl UsageRecorder {
         };
         let count = Count {
             requests: 1,
-            duration_ms: r.duration_ms.max(0),
+            duration_ms: i64::try_from(r.duration.as_millis()).unwrap_or(i64::MAX),
         };
         add(&mut self.lock(), key, count);
     }
@@ -213,7 +212,7 @@ mod tests {
             path,
             method: "GET",
             status,
-            duration_ms: 3,
+            duration: Duration::from_millis(3),
         }
     }
 

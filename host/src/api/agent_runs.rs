@@ -21,7 +21,6 @@ use super::extract::{ApiPath, ApiQuery, NoQuery};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::Principal;
-use crate::clock::to_datetime;
 use crate::rbac::Permission;
 use crate::store::agent_runs::{AgentEventRow, AgentRun};
 use crate::store::agents::Agent;
@@ -104,7 +103,7 @@ impl From<AgentRun> for AgentRunView {
             id: r.id,
             job_id: r.job_id,
             run: r.run,
-            started_at: to_datetime(r.started_at),
+            started_at: r.started_at.to_datetime(),
             duration_ms: r.duration_ms,
             succeeded: r.succeeded,
             error: r.error,
@@ -153,7 +152,7 @@ impl From<AgentEventRow> for AgentEventView {
     fn from(e: AgentEventRow) -> Self {
         Self {
             id: e.id,
-            at: to_datetime(e.at),
+            at: e.at.to_datetime(),
             kind: e.kind,
             message: e.message,
         }

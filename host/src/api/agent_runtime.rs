@@ -148,12 +148,10 @@ async fn heartbeat(
         .filter(|m| !m.is_empty())
         .map(|m| serde_json::Value::Object(m).to_string());
     let g = &state.config.agents;
-    let retention =
-        i64::try_from(g.metrics_retention_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     let beat = Heartbeat {
         metrics: metrics.as_deref(),
         now,
-        keep_after: now.saturating_sub(retention),
+        keep_after: now - g.metrics_retention(),
         max_samples: i64::from(g.metrics_max_samples),
     };
     let Some(agent) = state.store.record_heartbeat(agent.id, &beat).await? else {

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::agents::{load, timeout_ms, AgentPath};
+use super::agents::{load, AgentPath};
 use super::audit::record;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiPath, ApiQuery};
@@ -19,7 +19,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::agents::{self, AgentState, Health};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::{to_datetime, Millis};
+use crate::clock::Millis;
 use crate::rbac::Permission;
 use crate::store::agents::MetricsSample;
 
@@ -87,7 +87,7 @@ async fn rotate_token(
         Json(IssuedToken {
             token,
             prefix,
-            issued_at: to_datetime(now),
+            issued_at: now.to_datetime(),
         }),
     ))
 }
@@ -142,16 +142,16 @@ async fn agent_status(
     ApiPath(path): ApiPath<AgentPath>,
 ) -> ApiResult<Json<AgentStatus>> {
     let a = load(&state, &who, &path, Permission::AgentsRead).await?;
-    let timeout = timeout_ms(&state);
+    let timeout = state.config.agents.heartbeat_timeout();
     let health = agents::health(&a, state.now(), timeout);
     let external = agents::is_external(&a);
     let unhealthy_since = (health == Health::Unhealthy).then(|| {
         if !external {
-            return to_datetime(a.last_run_at.unwrap_or_default());
+            return a.last_run_at.unwrap_or_default().to_datetime();
         }
         let since = a.running_since.unwrap_or_default();
         let last = a.last_heartbeat_at.filter(|t| *t >= since).unwrap_or(since);
-        to_datetime(last.saturating_add(timeout))
+        (last + timeout).to_datetime()
     });
     Ok(Json(AgentStatus {
         agent_id: a.id,
@@ -160,10 +160,10 @@ async fn agent_status(
         heartbeat_timeout_secs: state.config.agents.heartbeat_timeout_secs,
         runs: a.runs,
         consecutive_failures: a.consecutive_failures,
-        last_run_at: a.last_run_at.map(to_datetime),
-        last_success_at: a.last_success_at.map(to_datetime),
-        running_since: a.running_since.map(to_datetime),
-        last_heartbeat_at: a.last_heartbeat_at.map(to_datetime),
+        last_run_at: a.last_run_at.map(Millis::to_datetime),
+        last_success_at: a.last_success_at.map(Millis::to_datetime),
+        running_since: a.running_since.map(Millis::to_datetime),
+        last_heartbeat_at: a.last_heartbeat_at.map(Millis::to_datetime),
         unhealthy_since,
         last_metrics: a
             .last_metrics
@@ -207,14 +207,10 @@ struct MetricsView {
 impl From<MetricsSample> for MetricsView {
     fn from(s: MetricsSample) -> Self {
         Self {
-            at: to_datetime(s.at),
+            at: s.at.to_datetime(),
             metrics: serde_json::from_str(&s.metrics).unwrap_or_default(),
         }
     }
-}
-
-fn millis(t: OffsetDateTime) -> Millis {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// The agent's metrics history, oldest first, cursor-paginated. Samples are kept for
@@ -233,8 +229,8 @@ async fn agent_metrics(
     let agent = load(&state, &who, &path, Permission::AgentsRead).await?;
     let q = query.parse()?;
     let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    let since = q.since.map_or(0, millis);
-    let until = q.until.map_or(i64::MAX, millis);
+    let since = q.since.map_or(Millis::EPOCH, Millis::from_datetime);
+    let until = q.until.map_or(Millis::MAX, Millis::from_datetime);
     if since >= until {
         return Err(ApiError::field("since", "must be before until"));
     }

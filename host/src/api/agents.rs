@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -23,7 +24,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::agents::{self, AgentState, Health};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::{to_datetime, Millis};
+use crate::clock::Millis;
 use crate::ids::{ProjectId, UserId};
 use crate::rbac::{Permission, Role};
 use crate::store::agents::{Agent, AgentFilter};
@@ -33,18 +34,6 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_agents, create_agent))
         .routes(routes!(get_agent, update_agent, delete_agent))
-}
-
-/// The heartbeat timeout in force, in milliseconds.
-pub(super) fn timeout_ms(state: &AppState) -> i64 {
-    i64::try_from(
-        state
-            .config
-            .agents
-            .heartbeat_timeout_secs
-            .saturating_mul(1000),
-    )
-    .unwrap_or(i64::MAX)
 }
 
 /// An agent.
@@ -100,8 +89,8 @@ pub(super) struct AgentView {
 }
 
 impl AgentView {
-    fn new(a: Agent, now: Millis, timeout_ms: i64) -> Self {
-        let health = agents::health(&a, now, timeout_ms);
+    fn new(a: Agent, now: Millis, timeout: Duration) -> Self {
+        let health = agents::health(&a, now, timeout);
         Self {
             id: a.id,
             project_id: a.project_id,
@@ -113,8 +102,8 @@ impl AgentView {
             runs: a.runs,
             failures: a.failures,
             consecutive_failures: a.consecutive_failures,
-            last_run_at: a.last_run_at.map(to_datetime),
-            last_success_at: a.last_success_at.map(to_datetime),
+            last_run_at: a.last_run_at.map(Millis::to_datetime),
+            last_success_at: a.last_success_at.map(Millis::to_datetime),
             last_duration_ms: a.last_duration_ms,
             grant: a
                 .grant_permissions
@@ -123,18 +112,18 @@ impl AgentView {
                 .unwrap_or_default(),
             last_error: a.last_error,
             job_id: a.job_id,
-            token_issued_at: a.token_issued_at.map(to_datetime),
-            running_since: a.running_since.map(to_datetime),
-            last_heartbeat_at: a.last_heartbeat_at.map(to_datetime),
+            token_issued_at: a.token_issued_at.map(Millis::to_datetime),
+            running_since: a.running_since.map(Millis::to_datetime),
+            last_heartbeat_at: a.last_heartbeat_at.map(Millis::to_datetime),
             created_by: a.created_by,
-            created_at: to_datetime(a.created_at),
-            updated_at: to_datetime(a.updated_at),
+            created_at: a.created_at.to_datetime(),
+            updated_at: a.updated_at.to_datetime(),
         }
     }
 }
 
 pub(super) fn view(state: &AppState, a: Agent) -> AgentView {
-    AgentView::new(a, state.now(), timeout_ms(state))
+    AgentView::new(a, state.now(), state.config.agents.heartbeat_timeout())
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,15 +173,15 @@ async fn list_agents(
     let wanted_state = name_field::<AgentState>("state", q.state.as_deref())?;
     let health = name_field::<Health>("health", q.health.as_deref())?;
     let now = state.now();
+    let timeout = state.config.agents.heartbeat_timeout();
     let filter = AgentFilter {
         state: wanted_state,
-        health: health.map(|h| (h, now - timeout_ms(&state))),
+        health: health.map(|h| (h, now - timeout)),
     };
     let page = state
         .store
         .list_agents(path.id, &filter, after, limit)
         .await?;
-    let timeout = timeout_ms(&state);
     Ok(Json(Paginated::from_page(page, |a| {
         AgentView::new(a, now, timeout)
     })))

@@ -19,6 +19,7 @@ use super::extract::{ApiPath, ApiQuery};
 use super::{AppState, Problem};
 use crate::analytics::{self, Bucket, Range, Report, Section};
 use crate::auth::Principal;
+use crate::clock::Millis;
 use crate::rbac::Permission;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -46,7 +47,7 @@ struct WindowQuery {
 }
 
 impl WindowQuery {
-    fn range(&self, now: i64) -> ApiResult<Range> {
+    fn range(&self, now: Millis) -> ApiResult<Range> {
         Range::parse(
             self.from.as_deref(),
             self.to.as_deref(),
@@ -93,7 +94,7 @@ async fn run(
 ) -> ApiResult<Json<Report>> {
     let now = state.now();
     let range = q.range(now)?;
-    let timeout = super::agents::timeout_ms(state);
+    let timeout = state.config.agents.heartbeat_timeout();
     Ok(Json(
         analytics::report(&state.store, project, section, &range, now, timeout).await?,
     ))

@@ -11,7 +11,6 @@ use super::extract::ApiQuery;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
 use crate::rbac::Permission;
 use crate::store::audit::{AuditEntry, AuditFilter, NewAuditEntry};
 
@@ -66,7 +65,7 @@ impl From<AuditEntry> for AuditView {
     fn from(e: AuditEntry) -> Self {
         Self {
             id: e.id,
-            at: to_datetime(e.at),
+            at: e.at.to_datetime(),
             actor_id: e.actor_id,
             action: e.action,
             target_type: e.target_type,

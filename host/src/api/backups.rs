@@ -20,7 +20,7 @@ use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::backup::run::{BackupJob, KIND, SCHEDULE};
-use crate::clock::to_datetime;
+use crate::clock::Millis;
 use crate::jobs::schedule;
 use crate::rbac::Permission;
 use crate::store::backup_runs::{BackupRun, BackupState, StartedBy};
@@ -75,8 +75,8 @@ impl From<BackupRun> for BackupView {
             id: r.id,
             started_by: r.started_by,
             state: r.state,
-            started_at: to_datetime(r.started_at),
-            finished_at: r.finished_at.map(to_datetime),
+            started_at: r.started_at.to_datetime(),
+            finished_at: r.finished_at.map(Millis::to_datetime),
             destination: r.destination,
             name: r.name,
             size: r.size,
@@ -85,7 +85,7 @@ impl From<BackupRun> for BackupView {
             duration_ms: r.duration_ms,
             error: r.error,
             job_id: r.job_id,
-            verified_at: r.verified_at.map(to_datetime),
+            verified_at: r.verified_at.map(Millis::to_datetime),
             verify_error: r.verify_error,
         }
     }
@@ -160,8 +160,8 @@ async fn backup_status(
         configured: config.is_configured(),
         destination: config.destination.clone(),
         schedule: config.schedule.clone(),
-        next_run_at: next.map(|s| to_datetime(s.next_run_at)),
-        last_success_at: health.last_success_at.map(to_datetime),
+        next_run_at: next.map(|s| s.next_run_at.to_datetime()),
+        last_success_at: health.last_success_at.map(Millis::to_datetime),
         failures_since_success: health.failures_since_success,
         running_job_id: running.map(|j| j.id),
     }))

@@ -24,7 +24,7 @@ use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
+use crate::clock::Millis;
 use crate::rbac::Permission;
 use crate::store::connections::{Connection, ConnectionFields};
 use crate::store::StoreError;
@@ -127,8 +127,8 @@ impl From<Connection> for ConnectionView {
                 status: None,
                 detail: None,
             },
-            created_at: to_datetime(c.created_at),
-            updated_at: to_datetime(c.updated_at),
+            created_at: c.created_at.to_datetime(),
+            updated_at: c.updated_at.to_datetime(),
             check: None,
         }
     }
@@ -376,7 +376,7 @@ fn draft(
     project_id: i64,
     plugin_id: &str,
     f: &ConnectionFields<'_>,
-    now: i64,
+    now: Millis,
 ) -> Connection {
     Connection {
         id,

@@ -23,7 +23,7 @@ use super::extract::{name_field, ApiPath, ApiQuery};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
+use crate::clock::Millis;
 use crate::jobs::JobState;
 use crate::rbac::{Permission, Role};
 use crate::store::job_attempts::{AttemptOutcome, JobAttempt};
@@ -66,14 +66,14 @@ async fn performance(
 ) -> ApiResult<Json<crate::jobs::report::PerformanceReport>> {
     who.require(Permission::MetricsRead)?;
     let window = query.parse()?;
-    let ms =
-        |t: OffsetDateTime| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
-    let until = window.until.map_or(state.now(), ms);
-    let since = window.since.map_or(until - 86_400_000, ms);
+    let until = window.until.map_or(state.now(), Millis::from_datetime);
+    let since = window
+        .since
+        .map_or(until - Duration::from_secs(86_400), Millis::from_datetime);
     if since >= until {
         return Err(ApiError::field("since", "must be before until"));
     }
-    if until - since > 90 * 86_400_000 {
+    if until - since > Duration::from_secs(90 * 86_400) {
         return Err(ApiError::field(
             "since",
             "the window may span at most 90 days",
@@ -142,8 +142,8 @@ impl From<JobAttempt> for AttemptView {
         Self {
             attempt: a.attempt,
             worker: a.worker,
-            started_at: to_datetime(a.started_at),
-            finished_at: to_datetime(a.finished_at),
+            started_at: a.started_at.to_datetime(),
+            finished_at: a.finished_at.to_datetime(),
             outcome: a.outcome,
             error: a.error,
         }
@@ -170,7 +170,7 @@ impl From<Job> for JobView {
             priority: j.priority,
             attempts: j.attempts,
             max_attempts: j.max_attempts,
-            run_at: to_datetime(j.run_at),
+            run_at: j.run_at.to_datetime(),
             cancel_requested: j.cancel_requested,
             progress: ProgressView {
                 done: j.progress_done,
@@ -180,9 +180,9 @@ impl From<Job> for JobView {
             last_error: j.last_error,
             result: j.result.as_deref().map(json),
             created_by: j.created_by,
-            created_at: to_datetime(j.created_at),
-            started_at: j.started_at.map(to_datetime),
-            finished_at: j.finished_at.map(to_datetime),
+            created_at: j.created_at.to_datetime(),
+            started_at: j.started_at.map(Millis::to_datetime),
+            finished_at: j.finished_at.map(Millis::to_datetime),
             history: None,
         }
     }
@@ -364,7 +364,7 @@ async fn job_events(
     let store = state.store.clone();
     let first = Some(job);
     let stream = futures_util::stream::unfold(
-        (first, None::<i64>, false),
+        (first, None::<Millis>, false),
         move |(pending, last_seen, done)| {
             let store = store.clone();
             async move {

@@ -135,8 +135,8 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Now, in epoch milliseconds.
-    pub fn now(&self) -> i64 {
+    /// Now.
+    pub fn now(&self) -> crate::clock::Millis {
         self.clock.now_ms()
     }
 }
@@ -393,7 +393,7 @@ async fn count_usage(
         path: &path,
         method: method.as_str(),
         status: response.status().as_u16(),
-        duration_ms: i64::try_from(start.elapsed().as_millis()).unwrap_or(i64::MAX),
+        duration: start.elapsed(),
     });
     response
 }

@@ -25,7 +25,6 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::{AppState, Problem};
 use crate::auth::{random_token, token_hash, ClientInfo, Principal};
-use crate::clock::to_datetime;
 use crate::plugins::CredentialError;
 use crate::rbac::Permission;
 use crate::store::audit::NewAuditEntry;
@@ -36,7 +35,7 @@ use crate::vault::flows;
 use crate::vault::sessions::SessionTarget;
 
 /// How long a started authorization waits for its callback.
-const FLOW_TTL_MS: i64 = 10 * 60_000;
+const FLOW_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -137,7 +136,7 @@ async fn start_authorization(
     let url = flows::authorization_url(&stored.credential, &redirect_uri, &flow_state, challenge)
         .map_err(|e| ApiError::Conflict(e.to_string()))?;
     let verifier_secret_id = state.vault.put(verifier.secret().as_bytes(), now).await?;
-    let expires_at = now + FLOW_TTL_MS;
+    let expires_at = now + FLOW_TTL;
     let flow = Authorization {
         connection_id: connection.id,
         secret_id,
@@ -163,7 +162,7 @@ async fn start_authorization(
     Ok(Json(AuthorizationStarted {
         authorization_url: url,
         redirect_uri,
-        expires_at: to_datetime(expires_at),
+        expires_at: expires_at.to_datetime(),
     }))
 }
 

@@ -38,9 +38,9 @@ use crate::store::audit::NewAuditEntry;
 use crate::store::oidc::{Handoff, PendingLogin};
 
 /// How long a started sign-in waits for its callback.
-const LOGIN_TTL_MS: i64 = 10 * 60_000;
+const LOGIN_TTL: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 /// How long the front end has to exchange its one-time code.
-const HANDOFF_TTL_MS: i64 = 60_000;
+const HANDOFF_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 /// Largest back-channel logout request read.
 const LOGOUT_BODY_MAX: usize = 16 * 1024;
 
@@ -205,7 +205,7 @@ async fn oidc_login(
     let pending = PendingLogin {
         provider: path.provider.clone(),
         secret_id,
-        expires_at: now + LOGIN_TTL_MS,
+        expires_at: now + LOGIN_TTL,
     };
     state
         .store
@@ -369,7 +369,7 @@ async fn oidc_callback(
         issuer: verified.issuer,
         subject: verified.subject,
         idp_sid: verified.idp_sid,
-        expires_at: now + HANDOFF_TTL_MS,
+        expires_at: now + HANDOFF_TTL,
     };
     state
         .store

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::auth::Principal;
+use crate::clock::Millis;
 use crate::rbac::Permission;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -106,7 +107,7 @@ async fn backup_gauges(state: &AppState) -> ApiResult<String> {
         (
             "agentic_backup_last_success_timestamp_seconds",
             "End of the newest successful backup (Unix time; 0: none yet).",
-            secs(health.last_success_at),
+            secs(health.last_success_at.map(Millis::as_ms)),
         ),
         (
             "agentic_backup_last_size_bytes",

@@ -21,7 +21,6 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::plugin_errors::{plugin_error, CallOn};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
 use crate::plugins::package::{
     Manifest, ManifestAction, PackageError, PackageType, MAX_PACKAGE_BYTES,
 };
@@ -122,14 +121,14 @@ fn view(plugin: InstalledPlugin, who: &Principal) -> ApiResult<PluginView> {
                 wit: v.wit_version,
                 sha256: v.sha256,
                 publisher: v.publisher,
-                installed_at: to_datetime(v.installed_at),
+                installed_at: v.installed_at.to_datetime(),
             })
             .collect(),
         enabled_projects: who
             .can(Permission::PluginsManage)
             .then_some(plugin.enabled_projects),
-        installed_at: to_datetime(plugin.installed_at),
-        updated_at: to_datetime(plugin.updated_at),
+        installed_at: plugin.installed_at.to_datetime(),
+        updated_at: plugin.updated_at.to_datetime(),
     })
 }
 
@@ -150,7 +149,7 @@ impl From<Publisher> for PublisherView {
             id: p.id,
             name: p.name,
             public_key: p.public_key,
-            created_at: to_datetime(p.created_at),
+            created_at: p.created_at.to_datetime(),
         }
     }
 }

@@ -14,7 +14,6 @@ use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
 use crate::ids::{ProjectId, UserId};
 use crate::rbac::{Permission, Role};
 use crate::store::projects::{Member, Project, ProjectChanges};
@@ -51,7 +50,7 @@ impl From<Project> for ProjectView {
             name: p.name,
             description: p.description,
             owner_id: p.owner_id,
-            created_at: to_datetime(p.created_at),
+            created_at: p.created_at.to_datetime(),
         }
     }
 }
@@ -349,7 +348,7 @@ impl From<Member> for MemberView {
             email: m.user.email,
             display_name: m.user.display_name,
             role: m.user.role,
-            added_at: to_datetime(m.added_at),
+            added_at: m.added_at.to_datetime(),
         }
     }
 }

@@ -24,7 +24,7 @@ use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
+use crate::clock::Millis;
 use crate::jobs::schedule;
 use crate::rbac::Permission;
 use crate::store::records::{RecordFilter, StoredRecord};
@@ -102,7 +102,7 @@ impl From<StoredRecord> for RecordView {
             stream: r.stream,
             external_id: r.external_id,
             deleted: r.deleted,
-            synced_at: to_datetime(r.synced_at),
+            synced_at: r.synced_at.to_datetime(),
             fields,
         }
     }
@@ -340,7 +340,7 @@ async fn get_sync_schedule(
     Ok(Json(SyncSchedule {
         cron: found.cron,
         mode,
-        next_run_at: Some(to_datetime(found.next_run_at)),
+        next_run_at: Some(found.next_run_at.to_datetime()),
     }))
 }
 
@@ -369,7 +369,7 @@ async fn put_sync_schedule(
         Some(connection.project_id),
         &payload,
         Some(who.user.id),
-        0,
+        Millis::EPOCH,
     );
     let next = schedule::upsert(
         &state.store,
@@ -392,7 +392,7 @@ async fn put_sync_schedule(
     Ok(Json(SyncSchedule {
         cron: body.cron,
         mode: body.mode,
-        next_run_at: Some(to_datetime(next)),
+        next_run_at: Some(next.to_datetime()),
     }))
 }
 

@@ -14,7 +14,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{mint_api_key, ClientInfo, Principal};
-use crate::clock::to_datetime;
+use crate::clock::Millis;
 use crate::ids::{ApiKeyId, UserId};
 use crate::rbac::{Permission, Role};
 use crate::store::keys::{ApiKey, NewApiKey};
@@ -52,7 +52,7 @@ impl From<User> for ServiceAccountView {
             active: u.is_active(),
             name: u.display_name,
             role: u.role,
-            created_at: to_datetime(u.created_at),
+            created_at: u.created_at.to_datetime(),
         }
     }
 }
@@ -230,10 +230,10 @@ impl From<ApiKey> for ApiKeyView {
             name: k.name,
             prefix: k.prefix,
             scopes: serde_json::from_str(&k.scopes).unwrap_or_default(),
-            created_at: to_datetime(k.created_at),
-            expires_at: to_datetime(k.expires_at),
-            revoked_at: k.revoked_at.map(to_datetime),
-            last_used_at: k.last_used_at.map(to_datetime),
+            created_at: k.created_at.to_datetime(),
+            expires_at: k.expires_at.to_datetime(),
+            revoked_at: k.revoked_at.map(Millis::to_datetime),
+            last_used_at: k.last_used_at.map(Millis::to_datetime),
         }
     }
 }
@@ -359,7 +359,7 @@ async fn create_key(
     }
     let minted = mint_api_key();
     let now = state.now();
-    let days = i64::from(body.expires_in_days.unwrap_or(90));
+    let days = u64::from(body.expires_in_days.unwrap_or(90));
     let scopes_json =
         serde_json::to_string(&scopes).map_err(|e| ApiError::internal("key scopes", e))?;
     let key = state
@@ -371,7 +371,7 @@ async fn create_key(
                 prefix: &minted.prefix,
                 key_hash: &minted.hash,
                 scopes: &scopes_json,
-                expires_at: now + days * 86_400_000,
+                expires_at: now + std::time::Duration::from_secs(days * 86_400),
             },
             now,
         )

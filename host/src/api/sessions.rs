@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use super::error::ApiResult;
 use super::pagination::Paginated;
 use super::AppState;
-use crate::clock::to_datetime;
 use crate::store::sessions::Session;
 
 /// A live login session.
@@ -33,8 +32,8 @@ pub struct SessionView {
 fn session_view(s: Session, current: Option<i64>) -> SessionView {
     SessionView {
         id: s.id,
-        created_at: to_datetime(s.created_at),
-        last_seen_at: to_datetime(s.last_seen_at),
+        created_at: s.created_at.to_datetime(),
+        last_seen_at: s.last_seen_at.to_datetime(),
         ip: s.ip,
         user_agent: s.user_agent,
         current: Some(s.id) == current,

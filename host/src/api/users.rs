@@ -14,7 +14,6 @@ use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Valid
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{password, ClientInfo, Principal};
-use crate::clock::to_datetime;
 use crate::rbac::{Permission, Role};
 use crate::store::users::{NewUser, User, UserChanges, UserFilter, UserKind};
 use crate::store::StoreError;
@@ -55,8 +54,8 @@ impl From<User> for UserView {
             email: u.email,
             display_name: u.display_name,
             role: u.role,
-            created_at: to_datetime(u.created_at),
-            updated_at: to_datetime(u.updated_at),
+            created_at: u.created_at.to_datetime(),
+            updated_at: u.updated_at.to_datetime(),
         }
     }
 }

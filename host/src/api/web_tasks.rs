@@ -23,7 +23,7 @@ use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
+use crate::clock::Millis;
 use crate::ids::{JobId, ProjectId, UserId, WebTaskId, WebTaskRunId};
 use crate::jobs::{new_job, schedule};
 use crate::rbac::{Permission, Role};
@@ -86,7 +86,7 @@ async fn view(state: &AppState, t: WebTask) -> ApiResult<WebTaskView> {
         .await?
         .map(|found| ScheduleView {
             cron: found.cron,
-            next_run_at: to_datetime(found.next_run_at),
+            next_run_at: found.next_run_at.to_datetime(),
         });
     Ok(WebTaskView {
         id: t.id,
@@ -99,8 +99,8 @@ async fn view(state: &AppState, t: WebTask) -> ApiResult<WebTaskView> {
         run_count: t.run_count,
         schedule,
         created_by: t.created_by,
-        created_at: to_datetime(t.created_at),
-        updated_at: to_datetime(t.updated_at),
+        created_at: t.created_at.to_datetime(),
+        updated_at: t.updated_at.to_datetime(),
     })
 }
 
@@ -145,9 +145,9 @@ impl RunView {
             document_id: r.document_id,
             steps: with_steps.then(|| serde_json::from_str(&r.steps).unwrap_or_default()),
             requested_by: r.requested_by,
-            created_at: to_datetime(r.created_at),
-            started_at: r.started_at.map(to_datetime),
-            finished_at: r.finished_at.map(to_datetime),
+            created_at: r.created_at.to_datetime(),
+            started_at: r.started_at.map(Millis::to_datetime),
+            finished_at: r.finished_at.map(Millis::to_datetime),
         }
     }
 }
@@ -669,7 +669,7 @@ async fn get_web_task_schedule(
     };
     Ok(Json(ScheduleView {
         cron: found.cron,
-        next_run_at: to_datetime(found.next_run_at),
+        next_run_at: found.next_run_at.to_datetime(),
     }))
 }
 
@@ -692,7 +692,13 @@ async fn put_web_task_schedule(
         task_id: task.id,
         run_id: None,
     };
-    let job = new_job(RUN, Some(task.project_id), &payload, Some(who.user.id), 0);
+    let job = new_job(
+        RUN,
+        Some(task.project_id),
+        &payload,
+        Some(who.user.id),
+        Millis::EPOCH,
+    );
     let next = schedule::upsert(
         &state.store,
         &schedule_name(task.id),
@@ -713,7 +719,7 @@ async fn put_web_task_schedule(
     .await?;
     Ok(Json(ScheduleView {
         cron: body.cron,
-        next_run_at: to_datetime(next),
+        next_run_at: next.to_datetime(),
     }))
 }
 

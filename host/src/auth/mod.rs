@@ -24,7 +24,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Millis};
 use crate::rbac::Permission;
 use crate::store::audit::NewAuditEntry;
 use crate::store::sessions::{RefreshOutcome, Session};
@@ -132,10 +132,10 @@ pub struct MintedKey {
 
 /// Last-seen updates are skipped when the previous one is this recent, so busy sessions do not
 /// write on every request; idle timeouts are accurate to this margin.
-const TOUCH_EVERY_MS: i64 = 15_000;
+const TOUCH_EVERY: Duration = Duration::from_secs(15);
 
 /// The same for API keys, whose `last_used_at` is shown to administrators to the minute.
-const KEY_TOUCH_EVERY_MS: i64 = 60_000;
+const KEY_TOUCH_EVERY: Duration = Duration::from_secs(60);
 
 /// A lookup behind an access token; a session (or user) that is gone makes the token unknown.
 fn known<T>(found: Result<T, StoreError>) -> Result<T, AuthError> {
@@ -144,11 +144,6 @@ fn known<T>(found: Result<T, StoreError>) -> Result<T, AuthError> {
         Err(StoreError::NotFound) => Err(AuthError::InvalidToken("unknown session")),
         Err(e) => Err(AuthError::Store(e)),
     }
-}
-
-/// Whole seconds of configuration as epoch-millisecond durations (saturating, never wrapping).
-fn secs_to_ms(secs: u64) -> i64 {
-    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
 }
 
 /// The identity service shared by all handlers.
@@ -162,10 +157,10 @@ struct Inner {
     store: Store,
     keys: tokens::TokenKeys,
     clock: Arc<dyn Clock>,
-    /// `auth.idle_timeout_secs` in milliseconds.
-    idle_ms: i64,
-    /// `auth.absolute_timeout_secs` in milliseconds.
-    absolute_ms: i64,
+    /// `auth.idle_timeout_secs`.
+    idle: Duration,
+    /// `auth.absolute_timeout_secs`.
+    absolute: Duration,
     throttle: throttle::LoginThrottle,
     sso_starts: throttle::SsoStartThrottle,
     oidc: oidc::Oidc,
@@ -215,15 +210,15 @@ impl Auth {
                 store,
                 keys,
                 clock,
-                idle_ms: secs_to_ms(config.idle_timeout_secs),
-                absolute_ms: secs_to_ms(config.absolute_timeout_secs),
+                idle: Duration::from_secs(config.idle_timeout_secs),
+                absolute: Duration::from_secs(config.absolute_timeout_secs),
                 throttle,
                 sso_starts,
             }),
         }
     }
 
-    fn now(&self) -> i64 {
+    fn now(&self) -> Millis {
         self.inner.clock.now_ms()
     }
 
@@ -233,7 +228,11 @@ impl Auth {
     pub async fn housekeeping(&self) -> Result<u64, AuthError> {
         self.inner.throttle.prune();
         self.inner.sso_starts.prune();
-        let cutoff = self.now() - self.inner.absolute_ms.saturating_add(7 * 86_400_000);
+        let cutoff = self.now()
+            - self
+                .inner
+                .absolute
+                .saturating_add(Duration::from_secs(7 * 86_400));
         Ok(self.inner.store.purge_sessions(cutoff).await?)
     }
 
@@ -335,12 +334,9 @@ impl Auth {
         session: Session,
         user: User,
         refresh_token: String,
-        now: i64,
+        now: Millis,
     ) -> Result<IssuedTokens, AuthError> {
-        let access_token = self
-            .inner
-            .keys
-            .issue(user.id, session.id, now.div_euclid(1000))?;
+        let access_token = self.inner.keys.issue(user.id, session.id, now.as_secs())?;
         Ok(IssuedTokens {
             access_token,
             expires_in: self.inner.keys.ttl_secs(),
@@ -389,18 +385,18 @@ impl Auth {
     }
 
     /// Whether a session is usable at `now`.
-    fn check_session(&self, session: &Session, user: &User, now: i64) -> Result<(), AuthError> {
+    fn check_session(&self, session: &Session, user: &User, now: Millis) -> Result<(), AuthError> {
         if session.revoked_at.is_some() {
             return Err(AuthError::SessionRevoked(
                 "session has been revoked; log in again",
             ));
         }
-        if now - session.created_at >= self.inner.absolute_ms {
+        if now - session.created_at >= self.inner.absolute {
             return Err(AuthError::SessionExpired(
                 "session expired: maximum session lifetime reached; log in again",
             ));
         }
-        if now - session.last_seen_at >= self.inner.idle_ms {
+        if now - session.last_seen_at >= self.inner.idle {
             return Err(AuthError::SessionExpired(
                 "session expired after inactivity; log in again",
             ));
@@ -423,7 +419,7 @@ impl Auth {
             ));
         }
         let now = self.now();
-        let claims = self.inner.keys.verify(bearer, now.div_euclid(1000))?;
+        let claims = self.inner.keys.verify(bearer, now.as_secs())?;
         let store = &self.inner.store;
         // Through the cache: every write that must act at once (revocation, role change,
         // deactivation) invalidates these keys, on every host before it returns with Redis
@@ -433,17 +429,16 @@ impl Auth {
         // A cached `last_seen_at` can be older than the database's (another host touched the
         // session since): once it is due for a touch — or, with a very short idle timeout, could
         // look idle — the decision is taken on the row as the database has it now.
-        let (session, user) =
-            if now - session.last_seen_at >= TOUCH_EVERY_MS.min(self.inner.idle_ms) {
-                known(store.session_with_user(session.id).await)?
-            } else {
-                (session, user)
-            };
+        let (session, user) = if now - session.last_seen_at >= TOUCH_EVERY.min(self.inner.idle) {
+            known(store.session_with_user(session.id).await)?
+        } else {
+            (session, user)
+        };
         if claims.sub.parse::<i64>().ok() != Some(user.id) {
             return Err(AuthError::InvalidToken("token does not match its session"));
         }
         self.check_session(&session, &user, now)?;
-        if now - session.last_seen_at >= TOUCH_EVERY_MS {
+        if now - session.last_seen_at >= TOUCH_EVERY {
             // Invalidates the cached row, so every host reads the new time on its next request.
             store.touch_session(session.id, now).await?;
         }
@@ -488,7 +483,7 @@ impl Auth {
         // service accounts do not take SQLite's write lock on every request.
         if api_key
             .last_used_at
-            .is_none_or(|t| now - t >= KEY_TOUCH_EVERY_MS)
+            .is_none_or(|t| now - t >= KEY_TOUCH_EVERY)
         {
             self.inner.store.touch_api_key(api_key.id, now).await?;
         }
@@ -503,10 +498,7 @@ impl Auth {
     /// Sessions of a user that are still live.
     pub async fn live_sessions(&self, user_id: i64) -> Result<Vec<Session>, AuthError> {
         let now = self.now();
-        let (idle_after, created_after) = (
-            now.saturating_sub(self.inner.idle_ms),
-            now.saturating_sub(self.inner.absolute_ms),
-        );
+        let (idle_after, created_after) = (now - self.inner.idle, now - self.inner.absolute);
         Ok(self
             .inner
             .store

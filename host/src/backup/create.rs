@@ -47,7 +47,7 @@ pub async fn create(
     let pending = destination.begin(now)?;
     let file = pending.file.try_clone()?;
     let (tx, rx) = mpsc::channel::<Out>(4);
-    let mtime = u64::try_from(now / 1000).unwrap_or(0);
+    let mtime = u64::try_from(now.as_secs()).unwrap_or(0);
     let writer = tokio::task::spawn_blocking(move || archive::write(file, &recipients, mtime, rx));
     let exported = export(store, blob_dir, now, &tx, progress).await;
     let result = match exported {

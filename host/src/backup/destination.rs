@@ -9,11 +9,11 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::macros::format_description;
-use time::OffsetDateTime;
 
 use super::{BackupError, Result};
 use crate::clock::Millis;
@@ -22,15 +22,15 @@ const PREFIX: &str = "agentic-";
 const SUFFIX: &str = ".age";
 const PARTIAL: &str = ".partial";
 /// Partial files older than this are leftovers of a crashed backup.
-const STALE_PARTIAL_MS: i64 = 24 * 3600 * 1000;
+const STALE_PARTIAL: Duration = Duration::from_secs(24 * 3600);
 
 /// What a backup's receipt records (readable without the key; holds no data).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Receipt {
     /// The backup's file name.
     pub name: String,
-    /// When its snapshot was taken (epoch milliseconds).
-    pub created_at: i64,
+    /// When its snapshot was taken (epoch milliseconds in the JSON).
+    pub created_at: Millis,
     /// The host version that made it.
     pub host_version: String,
     /// `sqlite` or `postgres`.
@@ -87,8 +87,7 @@ impl Drop for Pending {
 
 /// The file name of a backup taken at `at`.
 pub fn backup_name(at: Millis) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let t = at.to_datetime();
     let f = format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:3]Z");
     format!("{PREFIX}{}{SUFFIX}", t.format(&f).unwrap_or_default())
 }
@@ -98,7 +97,7 @@ pub fn parse_name(name: &str) -> Option<Millis> {
     let stamp = name.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
     let f = format_description!("[year][month][day]T[hour][minute][second].[subsecond digits:3]Z");
     let t = time::PrimitiveDateTime::parse(stamp, &f).ok()?.assume_utc();
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+    Some(Millis::from_datetime(t))
 }
 
 fn receipt_path(backup: &Path) -> PathBuf {
@@ -260,8 +259,8 @@ impl Directory {
                     .modified()
                     .ok()
                     .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-                now - modified > STALE_PARTIAL_MS
+                    .map_or(Millis::EPOCH, |d| Millis::EPOCH + d);
+                now - modified > STALE_PARTIAL
             } else if let Some(backup) = name.strip_suffix(".json") {
                 parse_name(backup).is_some() && !self.dir.join(backup).exists()
             } else {
@@ -282,7 +281,7 @@ mod tests {
 
     #[test]
     fn names_carry_the_time_to_the_millisecond() {
-        let at = 1_736_942_400_123; // 2025-01-15T12:00:00.123Z
+        let at = Millis::from_ms(1_736_942_400_123); // 2025-01-15T12:00:00.123Z
         let name = backup_name(at);
         assert_eq!(name, "agentic-20250115T120000.123Z.age");
         assert_eq!(parse_name(&name), Some(at));

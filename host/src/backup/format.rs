@@ -13,6 +13,7 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Millis;
 use crate::store::backup::{Column, ColumnType, Value};
 use crate::store::Backend;
 
@@ -36,8 +37,8 @@ pub const MAX_MEMBER_BYTES: u64 = 512 * 1024 * 1024;
 pub struct Manifest {
     /// [`FORMAT`].
     pub format: u32,
-    /// When the snapshot was taken (epoch milliseconds).
-    pub created_at: i64,
+    /// When the snapshot was taken (epoch milliseconds in the JSON).
+    pub created_at: Millis,
     /// The host version that made it.
     pub host_version: String,
     /// `sqlite` or `postgres`: where it was taken (restores go to either).

@@ -56,9 +56,7 @@ impl Policy {
                 if taken == count {
                     break;
                 }
-                let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(times[i]) * 1_000_000)
-                    .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                let b = bucket(t);
+                let b = bucket(times[i].to_datetime());
                 if last_bucket != Some(b) {
                     // The first (newest) backup met in a bucket is the one kept for it.
                     keep.insert(i);
@@ -75,13 +73,13 @@ impl Policy {
 mod tests {
     use super::*;
 
-    const DAY: i64 = 24 * 3600 * 1000;
+    const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
     fn at(y: i32, m: u8, d: u8, h: u8) -> Millis {
         let date = time::Date::from_calendar_date(y, time::Month::try_from(m).expect("month"), d)
             .expect("date");
         let t = date.with_hms(h, 0, 0).expect("time").assume_utc();
-        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).expect("ms")
+        Millis::from_datetime(t)
     }
 
     fn kept(policy: Policy, times: &[Millis]) -> Vec<Millis> {
@@ -94,7 +92,7 @@ mod tests {
     fn a_year_of_daily_backups_keeps_exactly_what_the_policy_says() {
         // One backup a day at 02:00 UTC through 2025 (a Wednesday, 1 January, to 31 December).
         let first = at(2025, 1, 1, 2);
-        let times: Vec<Millis> = (0..365).map(|d| first + d * DAY).collect();
+        let times: Vec<Millis> = (0..365u32).map(|d| first + d * DAY).collect();
         let policy = Policy {
             last: 3,
             daily: 7,

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::backup::{self, Destination, Policy, Progress, Quiet};
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Millis, SystemClock};
 use crate::config::Config;
 use crate::store::audit::NewAuditEntry;
 use crate::store::backup_runs::StartedBy;
@@ -183,7 +183,8 @@ fn progress() -> Box<dyn Progress> {
     Box::new(Bar(bar))
 }
 
-fn when(ms: i64) -> String {
+fn when(t: Millis) -> String {
+    let ms = t.as_ms();
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {

@@ -47,9 +47,12 @@ pub async fn report(config: Config, command: ReportCommand) -> anyhow::Result<()
     let ReportCommand::Performance { hours } = command;
     let store = server::open_store(&config).await?;
     let until = crate::clock::Clock::now_ms(&SystemClock);
-    let report =
-        crate::jobs::report::performance(&store, until - i64::from(hours) * 3_600_000, until)
-            .await?;
+    let report = crate::jobs::report::performance(
+        &store,
+        until - Duration::from_secs(u64::from(hours) * 3600),
+        until,
+    )
+    .await?;
     store.close().await;
     write!(std::io::stdout(), "{report}")?;
     Ok(())

@@ -230,8 +230,7 @@ impl StreamOutcome {
         let time = job
             .started_at
             .zip(job.finished_at)
-            .and_then(|(start, end)| u64::try_from(end - start).ok())
-            .map(Duration::from_millis);
+            .and_then(|(start, end)| (end >= start).then(|| end - start));
         Self {
             job: job.id,
             stream,

@@ -34,6 +34,7 @@ pub mod worker;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rand::Rng;
 
@@ -210,11 +211,11 @@ pub trait JobHandler: Send + Sync {
 /// The delay before attempt `attempt + 1` after `attempt` failed: 2 s doubling per attempt,
 /// capped at an hour, with "equal jitter" (half fixed, half random) so a burst of failures does
 /// not come back as a burst.
-pub fn backoff(attempt: i32) -> Millis {
+pub fn backoff(attempt: i32) -> Duration {
     let exp = attempt.clamp(1, 20) - 1;
-    let full: Millis = (2_000i64 << exp).min(3_600_000);
-    let half = full / 2;
-    half + rand::thread_rng().gen_range(0..=half)
+    let full_ms: u64 = (2_000u64 << exp).min(3_600_000);
+    let half = full_ms / 2;
+    Duration::from_millis(half + rand::thread_rng().gen_range(0..=half))
 }
 
 /// Attempts of a new job before it is dead.

@@ -57,8 +57,10 @@ impl Percentiles {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PerformanceReport {
     /// Window start (epoch ms).
+    #[schema(value_type = i64)]
     pub since: Millis,
     /// Window end (epoch ms).
+    #[schema(value_type = i64)]
     pub until: Millis,
     /// Jobs waiting now: due and queued.
     pub queue_depth: i64,
@@ -105,9 +107,9 @@ pub async fn performance(store: &Store, since: Millis, until: Millis) -> Result<
         let kind: String = row.try_get("kind")?;
         let state: JobState = crate::store::decode_name(row, "state")?;
         let attempts: i32 = row.try_get("attempts")?;
-        let run_at: i64 = row.try_get("run_at")?;
-        let started: Option<i64> = row.try_get("started_at")?;
-        let finished: Option<i64> = row.try_get("finished_at")?;
+        let run_at: Millis = row.try_get("run_at")?;
+        let started: Option<Millis> = row.try_get("started_at")?;
+        let finished: Option<Millis> = row.try_get("finished_at")?;
         let report = kinds.entry(kind.clone()).or_default();
         *report.finished.entry(state).or_default() += 1;
         report.retries += i64::from((attempts - 1).max(0));
@@ -115,9 +117,9 @@ pub async fn performance(store: &Store, since: Millis, until: Millis) -> Result<
             waits
                 .entry(kind.clone())
                 .or_default()
-                .push((started - run_at).max(0));
+                .push(whole_ms(started - run_at));
             if let (Some(finished), JobState::Succeeded) = (finished, state) {
-                let ms = (finished - started).max(0);
+                let ms = whole_ms(finished - started);
                 runs.entry(kind.clone()).or_default().push(ms);
                 if kind == crate::sync::SYNC {
                     sync_run_ms += ms;
@@ -152,18 +154,18 @@ pub async fn performance(store: &Store, since: Millis, until: Millis) -> Result<
     })
 }
 
+/// A duration in whole milliseconds, the unit of the report's percentiles.
+fn whole_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 impl fmt::Display for PerformanceReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let time = |ms: Millis| {
-            crate::clock::to_datetime(ms)
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default()
-        };
         writeln!(
             f,
             "Performance from {} to {}",
-            time(self.since),
-            time(self.until)
+            self.since.rfc3339(),
+            self.until.rfc3339()
         )?;
         writeln!(
             f,

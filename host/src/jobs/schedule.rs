@@ -36,12 +36,12 @@ pub fn parse(expression: &str) -> Result<cron::Schedule, ScheduleError> {
 
 /// The first time `schedule` fires after `after`.
 pub fn next_after(schedule: &cron::Schedule, after: Millis) -> Result<Millis, ScheduleError> {
-    let after = chrono::DateTime::from_timestamp_millis(after)
+    let after = chrono::DateTime::from_timestamp_millis(after.as_ms())
         .ok_or_else(|| ScheduleError::Cron("time out of range".into()))?;
     schedule
         .after(&after)
         .next()
-        .map(|t| t.timestamp_millis())
+        .map(|t| Millis::from_ms(t.timestamp_millis()))
         .ok_or_else(|| ScheduleError::Cron("the expression never fires".into()))
 }
 
@@ -162,7 +162,7 @@ pub async fn tick(store: &Store, now: Millis) -> Result<usize, ScheduleError> {
             max_attempts: DEFAULT_MAX_ATTEMPTS,
             run_at: now,
             // Even a worker that won a slot twice (clock trouble) enqueues it once.
-            idempotency_key: Some(format!("schedule:{id}:{slot}")),
+            idempotency_key: Some(format!("schedule:{id}:{}", slot.as_ms())),
             created_by: None,
         };
         store.enqueue(&job, now).await?;

@@ -101,10 +101,6 @@ impl Worker {
         &self.owner
     }
 
-    fn lease_ms(&self) -> i64 {
-        i64::try_from(self.options.lease.as_millis()).unwrap_or(i64::MAX)
-    }
-
     /// Claims and runs jobs until `shutdown` turns true, then waits for running jobs to end.
     ///
     /// Up to `claim_ahead` jobs are claimed ahead of the free slots, so a slot that frees up
@@ -148,7 +144,7 @@ impl Worker {
                 let want = slots.available_permits() + extra;
                 match self
                     .store
-                    .claim_jobs(&kinds, &self.owner, now + self.lease_ms(), now, want)
+                    .claim_jobs(&kinds, &self.owner, now + self.options.lease, now, want)
                     .await
                 {
                     Ok(jobs) if !jobs.is_empty() => {
@@ -234,7 +230,7 @@ impl Worker {
         let now = self.clock.now_ms();
         match self
             .store
-            .heartbeat(&lease, now + self.lease_ms(), now)
+            .heartbeat(&lease, now + self.options.lease, now)
             .await
         {
             Ok(_) => true,
@@ -274,9 +270,9 @@ impl Worker {
             return;
         };
         let started = Instant::now();
-        let wait_ms = (self.clock.now_ms() - job.run_at).max(0);
+        let wait = self.clock.now_ms() - job.run_at;
         metrics::histogram!("agentic_job_wait_seconds", "kind" => job.kind.clone())
-            .record(wait_ms as f64 / 1000.0);
+            .record(wait.as_secs_f64());
         let (cancel_tx, cancel_rx) = watch::channel(job.cancel_requested);
         let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let progress: LastProgress = Arc::default();
@@ -358,7 +354,7 @@ impl Worker {
                     label = "postponed";
                     Outcome::Postponed {
                         reason: message,
-                        at: now + retry_after_ms(*retry_after_secs),
+                        at: now + retry_after(*retry_after_secs),
                         count: if progressed {
                             Postponement::Progressed
                         } else {
@@ -375,7 +371,7 @@ impl Worker {
                 // Not counted: neither progress nor its absence (see `JobError::Waiting`).
                 Outcome::Postponed {
                     reason: message,
-                    at: now + retry_after_ms(*retry_after_secs),
+                    at: now + retry_after(*retry_after_secs),
                     count: Postponement::Waiting,
                 }
             }
@@ -459,7 +455,7 @@ impl Worker {
             last_beat = Instant::now();
             match self
                 .store
-                .heartbeat(lease, now + self.lease_ms(), now)
+                .heartbeat(lease, now + self.options.lease, now)
                 .await
             {
                 Ok(true) => {
@@ -477,9 +473,9 @@ impl Worker {
     }
 }
 
-/// A postponement's delay in milliseconds: what was asked, at most [`MAX_RETRY_AFTER_SECS`].
-fn retry_after_ms(asked_secs: u64) -> i64 {
-    i64::try_from(asked_secs.min(MAX_RETRY_AFTER_SECS)).unwrap_or(0) * 1000
+/// A postponement's delay: what was asked, at most [`MAX_RETRY_AFTER_SECS`].
+fn retry_after(asked_secs: u64) -> Duration {
+    Duration::from_secs(asked_secs.min(MAX_RETRY_AFTER_SECS))
 }
 
 #[cfg(test)]
@@ -488,9 +484,10 @@ mod tests {
 
     #[test]
     fn a_retry_after_is_at_most_an_hour() {
-        assert_eq!(retry_after_ms(0), 0);
-        assert_eq!(retry_after_ms(30), 30_000);
-        assert_eq!(retry_after_ms(4_000_000_000), 3_600_000);
-        assert_eq!(retry_after_ms(u64::MAX), 3_600_000);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(retry_after(0), Duration::ZERO);
+        assert_eq!(retry_after(30), Duration::from_secs(30));
+        assert_eq!(retry_after(4_000_000_000), hour);
+        assert_eq!(retry_after(u64::MAX), hour);
     }
 }

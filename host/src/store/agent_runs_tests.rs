@@ -1,6 +1,8 @@
 //! The run chain under sync events: an event waiting when a run is recorded makes the next run
 //! due at once; the event the run consumed does not.
 
+use std::time::Duration;
+
 use super::*;
 use crate::ids::{AgentId, JobId, ProjectId, UserId};
 use crate::jobs::new_job;
@@ -8,8 +10,8 @@ use crate::rbac::Role;
 use crate::store::agents::AgentState;
 use crate::store::users::{NewUser, UserKind};
 
-const NOW: Millis = 1_800_000_000_000;
-const DAY: Millis = 86_400_000;
+const NOW: Millis = Millis::from_ms(1_800_000_000_000);
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// A running agent whose first run job is queued; returns the agent id and that job's id.
 async fn running_agent(store: &Store) -> (i64, i64) {
@@ -86,7 +88,7 @@ fn finished<'a>(agent_id: i64, job_id: i64, consumed: Option<&'a str>) -> Finish
         },
         consumed_event: consumed,
         unhealthy_after: 3,
-        keep_after: 0,
+        keep_after: Millis::EPOCH,
         max_samples: 100,
         now: NOW,
     }
@@ -102,20 +104,20 @@ async fn an_event_during_a_run_makes_the_next_run_due_at_once_and_a_consumed_one
 
     // The event brings the queued run forward to its due time, not later ones.
     assert!(store
-        .bring_agent_run_forward(agent, r#"{"e":1}"#, NOW + 10_000)
+        .bring_agent_run_forward(agent, r#"{"e":1}"#, NOW + Duration::from_secs(10))
         .await
         .expect("event"));
     assert_eq!(
         store.get_job(first).await.expect("job").run_at,
-        NOW + 10_000
+        NOW + Duration::from_secs(10)
     );
     assert!(store
-        .bring_agent_run_forward(agent, r#"{"e":2}"#, NOW + 20_000)
+        .bring_agent_run_forward(agent, r#"{"e":2}"#, NOW + Duration::from_secs(20))
         .await
         .expect("event"));
     assert_eq!(
         store.get_job(first).await.expect("job").run_at,
-        NOW + 10_000,
+        NOW + Duration::from_secs(10),
         "never later"
     );
 
@@ -134,7 +136,7 @@ async fn an_event_during_a_run_makes_the_next_run_due_at_once_and_a_consumed_one
     // An event arrives while run 2 runs (it started with none pending): when run 2 is
     // recorded, the run after it is due at once and the event stays for it to consume.
     assert!(store
-        .bring_agent_run_forward(agent, r#"{"e":3}"#, NOW + 10_000)
+        .bring_agent_run_forward(agent, r#"{"e":3}"#, NOW + Duration::from_secs(10))
         .await
         .expect("event"));
     let recorded = store

@@ -298,7 +298,7 @@ impl Store {
              AND ($4 IS NULL OR state = $4) AND {health} ORDER BY id LIMIT $5"
         ))
         .bind(project_id)
-        .bind(filter.health.map_or(0, |(_, cutoff)| cutoff))
+        .bind(filter.health.map_or(Millis::EPOCH, |(_, cutoff)| cutoff))
         .bind(after)
         .bind(filter.state.map(AgentState::as_str))
         .bind(limit + 1)

@@ -79,7 +79,7 @@ fn group_by(bucket: Option<Bucket>, extra: &str) -> String {
 fn wide(rows: &[AnyRow], names: &[(&str, &str)]) -> Result<Vec<Cell>> {
     let mut cells = Vec::with_capacity(rows.len() * names.len());
     for row in rows {
-        let start: i64 = row.try_get("bucket")?;
+        let start: Millis = row.try_get("bucket")?;
         for (column, name) in names {
             let value: Option<i64> = row.try_get(*column)?;
             cells.push((start, (*name).to_owned(), value.unwrap_or(0)));

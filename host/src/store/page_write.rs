@@ -253,7 +253,9 @@ async fn upsert_unnest(
         .bind(text_array(rows.iter().map(|r| Some(&*r.title))))
         .bind(text_array(rows.iter().map(|r| r.status.as_deref())))
         .bind(text_array(rows.iter().map(|r| Some(&*r.data))))
-        .bind(int_array(rows.iter().map(|r| r.source_updated_at)))
+        .bind(int_array(
+            rows.iter().map(|r| r.source_updated_at.map(Millis::as_ms)),
+        ))
         .execute(&mut **tx)
         .await?;
     Ok(())

@@ -472,13 +472,13 @@ impl Drop for Session {
 
 /// Renew this long before an access token expires, so a request never leaves with one that
 /// dies in flight.
-pub const EXPIRY_MARGIN_MS: Millis = 60_000;
+pub const EXPIRY_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Session {
     /// Whether it can authenticate a request now.
     pub fn usable(&self, now: Millis) -> bool {
         (self.access_token.is_some() || self.cookies.is_some())
-            && self.expires_at.is_none_or(|at| now + EXPIRY_MARGIN_MS < at)
+            && self.expires_at.is_none_or(|at| now + EXPIRY_MARGIN < at)
     }
 }
 

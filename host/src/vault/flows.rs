@@ -26,7 +26,7 @@ pub const MAX_RESPONSE: usize = 64 << 10;
 /// Budget of one exchange.
 const TIMEOUT: Duration = Duration::from_secs(15);
 /// Assumed lifetime of a token whose response gives none.
-const DEFAULT_LIFETIME_MS: Millis = 3_600_000;
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// A transport failure, in words.
 #[derive(Debug, thiserror::Error)]
@@ -179,10 +179,7 @@ fn session_from<TR: TokenResponse>(
     previous_refresh: Option<&str>,
     now: Millis,
 ) -> Session {
-    let lifetime = token
-        .expires_in()
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(DEFAULT_LIFETIME_MS);
+    let lifetime = token.expires_in().unwrap_or(DEFAULT_LIFETIME);
     Session {
         access_token: Some(token.access_token().secret().clone()),
         // Providers that rotate refresh tokens (Atlassian) send a new one; others keep the old.
@@ -191,7 +188,7 @@ fn session_from<TR: TokenResponse>(
             .map(|t| t.secret().clone())
             .or_else(|| previous_refresh.map(str::to_owned)),
         cookies: None,
-        expires_at: Some(now.saturating_add(lifetime)),
+        expires_at: Some(now + lifetime),
     }
 }
 
@@ -371,7 +368,7 @@ async fn google_assertion(
     subject: Option<&str>,
     now: Millis,
 ) -> Result<Session, CredentialError> {
-    let iat = now.div_euclid(1000);
+    let iat = now.as_secs();
     let claims = AssertionClaims {
         iss: &key.client_email,
         scope: scopes.join(" "),
@@ -427,14 +424,15 @@ async fn google_assertion(
             "the service account: the provider's response is not a token response".into(),
         )
     })?;
-    let lifetime = token
-        .expires_in
-        .map_or(DEFAULT_LIFETIME_MS, |s| s.saturating_mul(1000));
+    // A lifetime below zero is an expired token: now.
+    let lifetime = token.expires_in.map_or(DEFAULT_LIFETIME, |s| {
+        Duration::from_secs(u64::try_from(s).unwrap_or(0))
+    });
     Ok(Session {
         access_token: Some(token.access_token),
         refresh_token: None,
         cookies: None,
-        expires_at: Some(now.saturating_add(lifetime)),
+        expires_at: Some(now + lifetime),
     })
 }
 

@@ -11,8 +11,8 @@
 //! - a renewed session, with the refresh token the provider may have rotated, is written to
 //!   the vault before anything uses it, guarded by the ciphertext it replaces, so neither a key
 //!   rotation nor a concurrently replaced credential is overwritten;
-//! - a failed renewal is remembered for a while ([`REFUSED_BACKOFF_MS`],
-//!   [`UNAVAILABLE_BACKOFF_MS`]) and answered from memory, so twenty waiting calls do not send
+//! - a failed renewal is remembered for a while ([`REFUSED_BACKOFF`],
+//!   [`UNAVAILABLE_BACKOFF`]) and answered from memory, so twenty waiting calls do not send
 //!   twenty doomed requests, and a provider that detects refresh-token reuse is not provoked.
 //!
 //! Twenty concurrent calls on an expired token thus send exactly one refresh request, however
@@ -35,12 +35,12 @@ use crate::store::audit::NewAuditEntry;
 use crate::store::Store;
 
 /// How long a refused renewal is answered from memory (the credential needs a person).
-pub const REFUSED_BACKOFF_MS: Millis = 5 * 60_000;
+pub const REFUSED_BACKOFF: Duration = Duration::from_secs(5 * 60);
 /// How long an unavailable provider is answered from memory.
-pub const UNAVAILABLE_BACKOFF_MS: Millis = 10_000;
+pub const UNAVAILABLE_BACKOFF: Duration = Duration::from_secs(10);
 /// How long a renewing host holds the lease; a host that dies holding it delays the others
 /// this long at most.
-const LEASE_MS: Millis = 30_000;
+const LEASE: Duration = Duration::from_secs(30);
 /// How long a call waits for another host's renewal before giving up.
 const WAIT: Duration = Duration::from_secs(35);
 
@@ -359,15 +359,15 @@ impl Sessions {
         .map_err(db)?;
         let Some(row) = row else { return Ok(None) };
         let failure: Option<String> = row.try_get("failure").map_err(db)?;
-        let failed_at: Option<i64> = row.try_get("failed_at").map_err(db)?;
+        let failed_at: Option<Millis> = row.try_get("failed_at").map_err(db)?;
         let refused: i64 = row.try_get("refused").map_err(db)?;
         let (Some(failure), Some(at)) = (failure, failed_at) else {
             return Ok(None);
         };
         let backoff = if refused != 0 {
-            REFUSED_BACKOFF_MS
+            REFUSED_BACKOFF
         } else {
-            UNAVAILABLE_BACKOFF_MS
+            UNAVAILABLE_BACKOFF
         };
         if self.clock.now_ms() - at >= backoff {
             return Ok(None);
@@ -396,7 +396,7 @@ impl Sessions {
         )
         .bind(id)
         .bind(&self.holder)
-        .bind(now + LEASE_MS)
+        .bind(now + LEASE)
         .bind(now)
         .execute(self.store.pool())
         .await

@@ -25,7 +25,6 @@ use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::to_datetime;
 use crate::documents::blobs::BlobError;
 use crate::documents::upload::{self, human_bytes, SpooledFile, Upload, UploadError, UploadRules};
 use crate::documents::{clean_filename, content_disposition};
@@ -84,7 +83,7 @@ impl From<Version> for DocumentVersionView {
             size: v.size,
             sha256: v.sha256,
             created_by: v.created_by,
-            created_at: to_datetime(v.created_at),
+            created_at: v.created_at.to_datetime(),
         }
     }
 }
@@ -139,9 +138,9 @@ impl From<Document> for DocumentView {
             }),
             read_only: d.source_connection_id.is_some(),
             created_by: d.created_by,
-            created_at: to_datetime(d.created_at),
+            created_at: d.created_at.to_datetime(),
             updated_by: d.updated_by,
-            updated_at: to_datetime(d.updated_at),
+            updated_at: d.updated_at.to_datetime(),
         }
     }
 }

@@ -23,7 +23,7 @@ use super::audit::record;
 use super::error::ApiError;
 use super::AppState;
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::{to_datetime, Millis};
+use crate::clock::Millis;
 use crate::rbac::Permission;
 use crate::store::users::UserChanges;
 use crate::store::StoreError;
@@ -501,17 +501,12 @@ fn base_url(state: &AppState) -> String {
 
 /// `meta` of a resource.
 fn meta(kind: &str, location: String, created: Millis, modified: Millis) -> Value {
-    let rfc3339 = |ms: Millis| {
-        to_datetime(ms)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
     json!({
         "resourceType": kind,
-        "created": rfc3339(created),
-        "lastModified": rfc3339(modified),
+        "created": created.rfc3339(),
+        "lastModified": modified.rfc3339(),
         "location": location,
-        "version": format!("W/\"{modified}\""),
+        "version": format!("W/\"{}\"", modified.as_ms()),
     })
 }
 

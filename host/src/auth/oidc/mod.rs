@@ -190,7 +190,7 @@ impl std::fmt::Debug for Oidc {
 }
 
 fn now_chrono(clock: &dyn Clock) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(clock.now_ms()).unwrap_or_default()
+    DateTime::from_timestamp_millis(clock.now_ms().as_ms()).unwrap_or_default()
 }
 
 /// Parses the configured algorithm names; symmetric algorithms and `none` are refused.

@@ -26,6 +26,7 @@ use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceT
 use wasmtime::component::{ComponentType, Lift};
 
 use super::runtime::RecordKind;
+use crate::clock::Millis;
 use span::Span;
 use writer::Json;
 
@@ -65,8 +66,8 @@ pub struct Page {
 pub struct Record {
     /// The model: `work_item`, `document`, … ([`kind_name`]).
     pub kind: &'static str,
-    /// When the service last changed it (Unix milliseconds).
-    pub updated_at: Option<i64>,
+    /// When the service last changed it.
+    pub updated_at: Option<Millis>,
     /// External id, title, status and JSON, one after the other.
     text: String,
     /// Where the external id, the title and the status end in `text`.
@@ -475,7 +476,7 @@ fn record(view: &RecordView, memory: &[u8]) -> Result<Record, LiftError> {
     view.write(&mut json)?;
     Ok(Record {
         kind: kind_name(kind),
-        updated_at,
+        updated_at: updated_at.map(Millis::from_ms),
         text: json.finish(),
         ends,
         has_status: status.is_some(),
