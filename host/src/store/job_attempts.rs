@@ -90,6 +90,13 @@ pub(crate) struct AttemptEnd<'a> {
     pub error: Option<&'a str>,
 }
 
+/// The success a succeeded job's row holds, as a history row (`lease_token`, `attempt`, `worker`,
+/// `started_at`, `finished_at`, `outcome`, `error`, `job_id`) of job `$1`: none for a job that
+/// succeeded before successes stopped writing their own row (it cleared `lease_owner`).
+const SUCCESS_IN_ROW: &str = "SELECT lease_token, attempts, lease_owner, \
+     COALESCE(attempt_started_at, started_at, finished_at), finished_at, 'succeeded', NULL, id \
+     FROM jobs WHERE id = $1 AND state = 'succeeded' AND lease_owner IS NOT NULL";
+
 /// Rows per history INSERT: 8 parameters each.
 const ROWS_PER_STATEMENT: usize = 500;
 
@@ -172,14 +179,10 @@ impl Store {
     /// the job's row holds (see the module's doc; a job that succeeded before that kept its
     /// success in `job_attempts` and cleared `lease_owner`, so it is not listed twice).
     pub async fn job_attempts(&self, job_id: i64) -> Result<Vec<JobAttempt>> {
-        let rows = sqlx::query(
-            "SELECT lease_token, attempt, worker, started_at, finished_at, outcome, error \
-             FROM job_attempts WHERE job_id = $1 \
-             UNION ALL SELECT lease_token, attempts, lease_owner, \
-             COALESCE(attempt_started_at, started_at, finished_at), finished_at, 'succeeded', NULL \
-             FROM jobs WHERE id = $1 AND state = 'succeeded' AND lease_owner IS NOT NULL \
-             ORDER BY lease_token",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT lease_token, attempt, worker, started_at, finished_at, outcome, error, job_id \
+             FROM job_attempts WHERE job_id = $1 UNION ALL {SUCCESS_IN_ROW} ORDER BY lease_token"
+        ))
         .bind(job_id)
         .fetch_all(&self.pool)
         .await?;
@@ -200,14 +203,10 @@ impl Store {
     /// Copies a succeeded job's success from its row into its history (in the caller's
     /// transaction), before a retry starts the row over.
     pub(crate) async fn keep_success(conn: &mut AnyConnection, job_id: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO job_attempts (job_id, lease_token, attempt, worker, started_at, \
-             finished_at, outcome, error) \
-             SELECT id, lease_token, attempts, lease_owner, \
-             COALESCE(attempt_started_at, started_at, finished_at), finished_at, 'succeeded', NULL \
-             FROM jobs WHERE id = $1 AND state = 'succeeded' AND lease_owner IS NOT NULL \
-             ON CONFLICT (job_id, lease_token) DO NOTHING",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO job_attempts (lease_token, attempt, worker, started_at, finished_at, \
+             outcome, error, job_id) {SUCCESS_IN_ROW} ON CONFLICT (job_id, lease_token) DO NOTHING"
+        ))
         .bind(job_id)
         .execute(conn)
         .await?;
