@@ -269,3 +269,24 @@ impl TestApp {
         panic!("job {id} did not finish");
     }
 }
+
+/// A fake service's answer (status, headers, body: what `fake-google` and `fake-jira` return) as
+/// an axum response; a header axum cannot carry is left out.
+pub(crate) fn fake_answer(
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, body).into_response();
+    for (name, value) in headers {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::try_from(name),
+            header::HeaderValue::try_from(value),
+        ) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    response
+}

@@ -6,8 +6,8 @@ use std::ops::Deref;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 
 pub use fake_jira::{
     comment_text, descriptions, Comment, Data, Deployment, History, Issue, Jira, Link, Seen, Text,
@@ -78,6 +78,7 @@ async fn handle(
     let request = fake_jira::Request {
         method: method.to_string(),
         path: uri.path().to_owned(),
+        raw_path: uri.path().to_owned(),
         query: url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect(),
@@ -90,18 +91,5 @@ async fn handle(
     let answer = tokio::task::spawn_blocking(move || jira.handle(&request))
         .await
         .expect("the fake answers");
-    let mut response = (
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        answer.body,
-    )
-        .into_response();
-    for (name, value) in answer.headers {
-        if let (Ok(n), Ok(v)) = (
-            header::HeaderName::try_from(name),
-            header::HeaderValue::try_from(value),
-        ) {
-            response.headers_mut().insert(n, v);
-        }
-    }
-    response
+    crate::http::fake_answer(answer.status, answer.headers, answer.body)
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agentic_sdk::testing::Harness;
 use agentic_sdk::Error;
+use fake_jira::error as jira_error;
 use jira::JiraConnector;
 use serde_json::json;
 use support::{Deployment, FakeJira, Response};
@@ -23,10 +24,6 @@ fn read_failing(mode: Deployment, failure: Response) -> Error {
         .expect_err("the read fails");
     jira.assert_valid();
     error
-}
-
-fn jira_error(status: u16, message: &str) -> Response {
-    Response::json(&json!({"errorMessages": [message], "errors": {}})).with_status(status)
 }
 
 #[test]

@@ -42,20 +42,7 @@ impl FakeJira {
     fn serve(data: Data, credential: Option<Credential>) -> Self {
         let jira = Jira::new(data);
         let served = jira.clone();
-        let server = FakeServer::start(move |request| {
-            let answer = served.handle(&fake_jira::Request {
-                method: request.method.clone(),
-                path: request.path.clone(),
-                query: request.query.clone(),
-                headers: request.headers.clone(),
-                body: request.body.clone(),
-            });
-            FakeResponse {
-                status: answer.status,
-                headers: answer.headers,
-                body: answer.body,
-            }
-        });
+        let server = FakeServer::start(move |request| served.handle(request));
         Self {
             jira,
             server,

@@ -45,91 +45,20 @@ pub use data::{
 };
 use openapi::openapi;
 
-/// A request, as the transport received it.
-#[derive(Debug, Clone, Default)]
-pub struct Request {
-    /// `GET`, `POST`, …
-    pub method: String,
-    /// The path.
-    pub path: String,
-    /// Query parameters, decoded.
-    pub query: Vec<(String, String)>,
-    /// Headers (names in any case).
-    pub headers: Vec<(String, String)>,
-    /// The body.
-    pub body: Vec<u8>,
+/// A request as the transport received it, and an answer: the SDK's fake server's own types,
+/// which the connector's tests serve as they are and the host's stories convert from and to axum.
+pub use agentic_sdk::testing::{FakeRequest as Request, FakeResponse as Response};
+
+/// A 200 with a JSON body, as JIRA sends it (`application/json;charset=UTF-8`).
+pub fn json(value: &Value) -> Response {
+    Response::status(200)
+        .with_header("content-type", "application/json;charset=UTF-8")
+        .with_body(value.to_string())
 }
 
-impl Request {
-    /// The value of query parameter `name`.
-    pub fn query(&self, name: &str) -> Option<&str> {
-        (self.query.iter().find(|(n, _)| n == name)).map(|(_, v)| v.as_str())
-    }
-
-    /// The value of header `name`.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        (self
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name)))
-        .map(|(_, v)| v.as_str())
-    }
-}
-
-/// An answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Response {
-    /// Status code.
-    pub status: u16,
-    /// Headers.
-    pub headers: Vec<(String, String)>,
-    /// Body.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// A 200 with a JSON body.
-    pub fn json(value: &Value) -> Self {
-        let content_type = "application/json;charset=UTF-8";
-        Self::status(200)
-            .with_header("content-type", content_type)
-            .with_body(value.to_string())
-    }
-
-    /// JIRA's error: `{"errorMessages": [message], "errors": {}}`.
-    pub fn error(status: u16, message: &str) -> Self {
-        Self::json(&routes::error_body(message)).with_status(status)
-    }
-
-    /// `status` without a body.
-    pub fn status(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    /// With another status.
-    #[must_use]
-    pub fn with_status(mut self, status: u16) -> Self {
-        self.status = status;
-        self
-    }
-
-    /// With one more header.
-    #[must_use]
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// With this body as it is (malformed ones too).
-    #[must_use]
-    pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
-        self
-    }
+/// JIRA's error: `{"errorMessages": [message], "errors": {}}`.
+pub fn error(status: u16, message: &str) -> Response {
+    json(&routes::error_body(message)).with_status(status)
 }
 
 /// A request as the fake received it.
@@ -209,10 +138,10 @@ impl Jira {
 
     /// Answers the next valid request with `status`, these headers and a JIRA error body.
     pub fn fail_next(&self, status: u16, headers: &[(&str, &str)]) {
-        let failure = (headers.iter()).fold(
-            Response::error(status, "Rate limit exceeded."),
-            |r, (name, value)| r.with_header(name, value),
-        );
+        let failure = (headers.iter())
+            .fold(error(status, "Rate limit exceeded."), |r, (name, value)| {
+                r.with_header(name, value)
+            });
         self.lock().failures.push_back(failure);
     }
 
@@ -238,7 +167,7 @@ impl Jira {
         let Some(rest) = request.path.strip_prefix(version) else {
             data.violations
                 .push(format!("{context}: not under {version}"));
-            return Response::error(404, "not found");
+            return error(404, "not found");
         };
         let segments: Vec<&str> = rest.split('/').collect();
         let validated = openapi().validate(
@@ -255,7 +184,7 @@ impl Jira {
                     "{} {}: deprecated, removed from Jira Cloud",
                     request.method, op.path
                 ));
-                return Response::error(410, "The requested API has been removed. Please migrate.");
+                return error(410, "The requested API has been removed. Please migrate.");
             }
             Ok(op) => (Some(op), Vec::new()),
             Err(problems) => (None, problems),
@@ -264,14 +193,14 @@ impl Jira {
         if !problems.is_empty() {
             let message = problems.join("; ");
             data.violations.extend(problems);
-            return Response::error(400, &message);
+            return error(400, &message);
         }
         data.validate_time += started.elapsed();
         if data.authorization.is_some()
             && request.header("authorization") != data.authorization.as_deref()
         {
             let message = "Client must be authenticated to access this resource.";
-            return Response::error(401, message)
+            return error(401, message)
                 .with_header("www-authenticate", "Basic realm=\"protected-area\"");
         }
         if let Some(failure) = data.failures.pop_front() {
@@ -279,7 +208,7 @@ impl Jira {
         }
         data.served += 1;
         if (data.throttle_every).is_some_and(|n| data.served.is_multiple_of(n)) {
-            return Response::error(429, "Rate limit exceeded").with_header("retry-after", "1");
+            return error(429, "Rate limit exceeded").with_header("retry-after", "1");
         }
         let started = Instant::now();
         let (status, answer) = routes::route(data, request, &segments, &body);
@@ -289,7 +218,7 @@ impl Jira {
         if status == 404 && answer.is_null() {
             data.violations
                 .push(format!("{context}: the fake does not serve it"));
-            return Response::error(404, "not found");
+            return error(404, "not found");
         }
         let checked = data.check_responses && (200..300).contains(&status) && !answer.is_null();
         if let Some(op) = op.filter(|_| checked) {
@@ -299,7 +228,7 @@ impl Jira {
         let response = if answer.is_null() {
             Response::status(status)
         } else {
-            Response::json(&answer).with_status(status)
+            json(&answer).with_status(status)
         };
         data.answer_time += started.elapsed();
         response

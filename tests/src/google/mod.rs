@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, Method, Uri};
+use axum::response::Response;
 
 pub use fake_google::{data, sharing, Data, Google, Request, Seen};
 
@@ -83,18 +83,5 @@ async fn handle(
     let answer = tokio::task::spawn_blocking(move || google.handle(&request))
         .await
         .expect("the fake answers");
-    let mut response = (
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        answer.body,
-    )
-        .into_response();
-    for (name, value) in answer.headers {
-        if let (Ok(n), Ok(v)) = (
-            header::HeaderName::try_from(name),
-            header::HeaderValue::try_from(value),
-        ) {
-            response.headers_mut().insert(n, v);
-        }
-    }
-    response
+    crate::http::fake_answer(answer.status, answer.headers, answer.body)
 }
