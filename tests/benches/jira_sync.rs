@@ -16,17 +16,22 @@
 //! `read` (the rest of it: loopback HTTP through wasi:http, parsing JIRA's JSON in the guest,
 //! issues into work items, ADF into Markdown, lowering the records to the host and lifting them
 //! straight into rows with their JSON), and storing the page. Beside it, the same connector code
-//! run natively (the SDK harness) against the same fake: what the sandbox costs.
+//! run natively (the SDK harness) against the same fake: what the sandbox costs. And the native
+//! connector once more, each page stored by the same `Store::store_page` into the same database
+//! (records serialised to JSON natively): the ratio to it says what the sandbox and the sync
+//! engine add to a sync that stores what it reads.
 // A benchmark is a program that reports on stdout and stops on the first surprise.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agentic_host::clock::Millis;
 use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_host::store::records::{NewRecord, SyncState};
 use agentic_sdk::testing::Harness;
+use agentic_sdk::RecordData;
 use agentic_tests::jira::{generate, Deployment, FakeJira};
 use agentic_tests::{plugin_wasm, Backend, TestApp};
 use base64::Engine;
@@ -188,6 +193,67 @@ async fn split(app: &TestApp, project: i64, cid: i64, fake: &FakeJira, issues: u
     out
 }
 
+/// The connector run natively, each page stored by `Store::store_page` with its state into a
+/// stream of its own, as the sync engine stores a page (without its lease checks and
+/// read-ahead): records per second. The harness's HTTP client blocks, so each page is read on
+/// this thread and stored through the runtime.
+fn native_stored(
+    runtime: &tokio::runtime::Runtime,
+    app: &TestApp,
+    project: i64,
+    cid: i64,
+    base_url: &str,
+    issues: usize,
+) -> f64 {
+    let store = &app.state.store;
+    let h = Harness::new(jira::JiraConnector).with_base_url(base_url.to_owned());
+    let config = json!({"deployment": "cloud", "page_size": PAGE});
+    let (mut state, mut count) = (None::<String>, 0);
+    let started = Instant::now();
+    loop {
+        let page = h.read(&config, "issues", state.as_deref()).unwrap();
+        h.take_host_events();
+        let rows: Vec<NewRecord<'_>> = page
+            .records
+            .iter()
+            .map(|r| match r {
+                RecordData::WorkItem(w) => NewRecord {
+                    kind: "work_item",
+                    external_id: w.external_id.as_str().into(),
+                    title: w.title.as_str().into(),
+                    status: Some(w.status.as_str().into()),
+                    source_updated_at: w.updated_at.map(Millis::from_ms),
+                    data: serde_json::to_string(w).unwrap().into(),
+                },
+                other => panic!("the issues stream returned {other:?}"),
+            })
+            .collect();
+        let sync = SyncState {
+            state: Some(page.state.clone()),
+            cycle: 1,
+            complete: !page.has_more,
+        };
+        runtime
+            .block_on(store.store_page(
+                None,
+                project,
+                cid,
+                "issues-native",
+                &rows,
+                &sync,
+                app.state.now(),
+            ))
+            .unwrap();
+        count += rows.len();
+        if !page.has_more {
+            break;
+        }
+        state = Some(page.state);
+    }
+    assert_eq!(count, issues);
+    issues as f64 / started.elapsed().as_secs_f64()
+}
+
 fn main() {
     let issues: usize = std::env::var("ISSUES")
         .ok()
@@ -274,6 +340,16 @@ fn main() {
         ] {
             println!("    {step:<64} {:>6.1} s {:>5.1} %", secs(d), share(d));
         }
+        // The native leg again, storing each page: the harness sends no credential.
+        fake.with(|d| d.authorization = None);
+        let stored = native_stored(&runtime, &app, project, cid, &fake.url, issues);
+        fake.with(|d| d.authorization = Some(auth.clone()));
+        println!(
+            "{:<58} {:>10.0} records/s  (host / this: {:.2})",
+            format!("native connector → store_page → {name}"),
+            stored,
+            e2e / stored
+        );
         drop(app);
         assert!(fake.violations().is_empty(), "{:?}", fake.violations());
     }
