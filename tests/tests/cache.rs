@@ -7,25 +7,22 @@
 //! never by stopping the shared server): no request fails, `/readyz` reports the degradation
 //! and the recovery.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentic_host::cache::Stats;
 use agentic_host::config::Config;
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::proxy::{Mode, Proxy};
 use agentic_tests::{
-    plugin_wasm as wasm, redis_unavailable, redis_url, stories, use_redis, Backend, TestApp,
-    TestUser,
+    plugin_manifest, plugin_wasm as wasm, redis_unavailable, redis_url, stories, use_redis,
+    Backend, TestApp, TestUser,
 };
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::json;
 use tower::ServiceExt;
-
-const PACKAGE: &str = "application/vnd.agentic.plugin+tar";
 
 fn stats(host: &TestApp) -> Stats {
     host.state.store.cache().stats()
@@ -270,14 +267,7 @@ async fn user_role_and_deactivation(writer: &TestApp, reader: &TestApp) {
 
 // --- plugins ---
 
-struct Publisher(SigningKey);
-
-impl Publisher {
-    fn sign(&self, manifest: &str, component: &[u8]) -> Vec<u8> {
-        Package::build(&self.0, manifest, component).expect("package")
-    }
-}
-
+/// The hostile plugin's manifest at build `n` (its version is `0.1.0-hostile.N`).
 fn hostile_manifest(n: u8) -> String {
     format!(
         "id = \"hostile\"\nversion = \"0.1.0-hostile.{n}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
@@ -295,36 +285,6 @@ fn hostile_wasm(n: u8) -> Vec<u8> {
         .expect("version marker");
     bytes[at + from.len() - 1] = b'0' + n;
     bytes
-}
-
-fn example_manifest() -> String {
-    let path =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-async fn trusted_publisher(host: &TestApp, admin: &TestUser) -> Publisher {
-    let (key, _) = SigningKey::generate().expect("key");
-    let body = json!({"name": format!("acme-{}", uuid_like()), "public_key": key.public_key().to_string()});
-    host.post("/api/v1/plugin-publishers", &admin.token, body)
-        .await
-        .expect(201);
-    Publisher(key)
-}
-
-fn uuid_like() -> u64 {
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-async fn upload(
-    host: &TestApp,
-    path: &str,
-    admin: &TestUser,
-    package: Vec<u8>,
-) -> agentic_tests::Reply {
-    host.raw("POST", path, &admin.token, Some(PACKAGE), package)
-        .await
 }
 
 /// The version `host` runs for the hostile plugin (asking the component itself), or `None`
@@ -348,16 +308,10 @@ async fn warm_plugin(host: &TestApp, want: Option<&str>) {
 
 async fn plugin_lifecycle(writer: &TestApp, reader: &TestApp) {
     let admin = writer.admin().await;
-    let acme = trusted_publisher(writer, &admin).await;
+    let acme = writer.trusted_publisher(&admin.token).await;
     warm_plugin(reader, None).await;
-    upload(
-        writer,
-        "/api/v1/plugins",
-        &admin,
-        acme.sign(&hostile_manifest(1), &hostile_wasm(1)),
-    )
-    .await
-    .expect(201);
+    acme.install(writer, &admin.token, &hostile_manifest(1), &hostile_wasm(1))
+        .await;
     assert_eq!(
         running(reader).await.as_deref(),
         Some("0.1.0-hostile.1"),
@@ -365,10 +319,14 @@ async fn plugin_lifecycle(writer: &TestApp, reader: &TestApp) {
     );
 
     warm_plugin(reader, Some("0.1.0-hostile.1")).await;
-    let v2 = acme.sign(&hostile_manifest(2), &hostile_wasm(2));
-    upload(writer, "/api/v1/plugins/hostile/upgrade", &admin, v2)
-        .await
-        .expect(200);
+    acme.upgrade(
+        writer,
+        &admin.token,
+        "hostile",
+        &hostile_manifest(2),
+        &hostile_wasm(2),
+    )
+    .await;
     assert_eq!(
         running(reader).await.as_deref(),
         Some("0.1.0-hostile.2"),
@@ -403,15 +361,10 @@ async fn plugin_enablement(writer: &TestApp, reader: &TestApp) {
     let admin = writer.admin().await;
     let pm = writer.user(Role::ProjectManager).await;
     let tl = writer.user(Role::TechnicalLead).await;
-    let acme = trusted_publisher(writer, &admin).await;
-    upload(
-        writer,
-        "/api/v1/plugins",
-        &admin,
-        acme.sign(&example_manifest(), &wasm("example")),
-    )
-    .await
-    .expect(201);
+    let acme = writer.trusted_publisher(&admin.token).await;
+    let example = plugin_manifest("example");
+    acme.install(writer, &admin.token, &example, &wasm("example"))
+        .await;
     let project = writer.project("Synced", pm.id, &[tl.id]).await;
     let base = format!("/api/v1/projects/{project}/plugins/example");
     let read = json!({"config": {"items": 3}, "stream": "items"});
@@ -454,14 +407,8 @@ async fn plugin_enablement(writer: &TestApp, reader: &TestApp) {
         )
         .await
         .expect(204);
-    upload(
-        writer,
-        "/api/v1/plugins",
-        &admin,
-        acme.sign(&example_manifest(), &wasm("example")),
-    )
-    .await
-    .expect(201);
+    acme.install(writer, &admin.token, &example, &wasm("example"))
+        .await;
     try_read(409).await;
     writer
         .call(

@@ -12,13 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentic_host::clock::Millis;
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{
     comment_text, descriptions, generate, Comment, Data, Deployment, FakeJira, History, LINK_TYPES,
     PRIORITIES, STATUSES, TYPES,
 };
-use agentic_tests::{plugin_wasm, stories, Reply, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, Reply, TestApp};
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -62,38 +61,12 @@ pub(crate) async fn synced_documents(
 /// Installs the JIRA component signed by a newly trusted publisher (as a third party would
 /// ship it) and enables it in a new project owned by `owner`.
 pub(crate) async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    let key = SigningKey::generate().expect("key").0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": "jira-publisher", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/jira/plugin.toml"),
-    )
-    .expect("manifest");
-    let package = Package::build(&key, &manifest, &plugin_wasm("jira")).expect("package");
-    let installed = app
-        .raw(
-            "POST",
-            "/api/v1/plugins",
-            admin,
-            Some("application/vnd.agentic.plugin+tar"),
-            package,
-        )
+    app.trust_publisher(admin, "jira-publisher")
+        .await
+        .install(app, admin, &plugin_manifest("jira"), &plugin_wasm("jira"))
         .await;
-    installed.expect(201);
     let project = app.project("Issue tracking", owner, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/jira"),
-        Some(admin),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(admin, project, "jira").await;
     project
 }
 
