@@ -27,6 +27,7 @@ mod gitlab;
 mod google;
 mod internal_errors;
 mod jira;
+mod jira_fake;
 mod job_faults;
 mod jobs;
 mod jwt;
