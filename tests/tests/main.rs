@@ -19,6 +19,7 @@ mod contention;
 mod credential_flows;
 mod db_outage;
 mod documents;
+mod documents_input;
 mod doors;
 mod full_disk;
 mod git;
