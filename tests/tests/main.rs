@@ -51,5 +51,7 @@ mod sync_bounds;
 mod sync_deletions;
 mod triage;
 mod validation;
+mod validation_accounts;
+mod validation_projects;
 mod vault;
 mod web_tasks;
