@@ -7,11 +7,11 @@
 //!
 //! | the API pages by | use | what a sync guarantees |
 //! |---|---|---|
-//! | an opaque cursor / next token (`nextPageToken`, `cursor`) | [`Cursor`] | what the service's cursor guarantees |
-//! | a `Link: <…>; rel="next"` header (GitHub, GitLab) | [`NextLink`] | the same, by URL |
-//! | `offset`/`limit` with a `total` | [`Offset`] | a full read of a list that does not change meanwhile |
-//! | page numbers with an `updated_since` filter (helpdesks) | [`Since`] | no record skipped, even one edited mid-sync; a record may come twice in one run when it is edited while read |
-//! | keyset on `(updated, id)` | [`Keyset`] | no record skipped or repeated, edits mid-sync included |
+//! | an opaque cursor / next token (`nextPageToken`, `cursor`) | [`Cursor`](crate::paging::Cursor) | what the service's cursor guarantees |
+//! | a `Link: <…>; rel="next"` header (GitHub, GitLab) | [`NextLink`](crate::paging::NextLink) | the same, by URL |
+//! | `offset`/`limit` with a `total` | [`Offset`](crate::paging::Offset) | a full read of a list that does not change meanwhile |
+//! | page numbers with an `updated_since` filter (helpdesks) | [`Since`](crate::paging::Since) | no record skipped, even one edited mid-sync; a record may come twice in one run when it is edited while read |
+//! | keyset on `(updated, id)` | [`Keyset`](crate::paging::Keyset) | no record skipped or repeated, edits mid-sync included |
 //!
 //! States are JSON objects, so a state written by one version of a connector stays readable
 //! when fields are added (unknown fields are refused: a state from another stream is an error,

@@ -23,7 +23,9 @@
 //! - `app`: [`TestApp`], one host on a fresh database, its twin and its teardown; where the
 //!   components built from `plugins/` are ([`plugin_dir`], [`plugin_wasm`]).
 //! - `http`: talking to a host: [`Reply`], [`Form`] and the request helpers of [`TestApp`].
-//! - `setup`: the administrator, users ([`TestUser`]), projects and plugins a story starts from.
+//! - `setup`: the administrator, users ([`TestUser`]) and projects a story starts from.
+//! - `plugins`: publishers ([`Publisher`]) and the signed packages they install, plugins enabled
+//!   in a project.
 //! - `services`: the real PostgreSQL and Redis, and what a run does when one is missing.
 //! - The public modules: fakes and real peers of the services connectors and the host call.
 
@@ -31,14 +33,17 @@
 mod app;
 /// Replies, forms and the requests a story sends.
 mod http;
+/// Publishers and the plugins they sign, installed and enabled through the API.
+mod plugins;
 /// The real PostgreSQL and Redis the stories run on.
 mod services;
-/// Users, projects and plugins made through the API.
+/// Users and projects made through the API.
 mod setup;
 
 pub use agentic_host::store::Backend;
 pub use app::{plugin_dir, plugin_wasm, TestApp};
 pub use http::{send_to, Form, Reply, FORM_BOUNDARY};
+pub use plugins::{plugin_manifest, Publisher, PACKAGE};
 pub(crate) use services::in_ci;
 pub use services::{
     postgres_unavailable, postgres_url, redis_unavailable, redis_url, run_on_postgres, use_redis,

@@ -1,11 +1,11 @@
 //! What a story starts from, made through the API as an administrator would: the first
-//! administrator and new users of a role, logged in ([`TestUser`]); projects; plugins installed
-//! from signed packages and enabled in a project.
+//! administrator and new users of a role, logged in ([`TestUser`]); projects. Plugins installed
+//! from signed packages are in `plugins`.
 
 use agentic_host::rbac::Role;
 use serde_json::{json, Value};
 
-use crate::{plugin_wasm, TestApp};
+use crate::TestApp;
 
 /// E-mail of the first administrator of every test app.
 pub const ADMIN_EMAIL: &str = "admin@test.example";
@@ -100,57 +100,5 @@ impl TestApp {
             .await;
         }
         id
-    }
-
-    /// Installs the example connector (signed by a newly trusted publisher) and enables it in
-    /// a new project owned by `owner` with `members`; returns the project id.
-    pub async fn project_with_example(&self, admin: &str, owner: i64, members: &[i64]) -> i64 {
-        let manifest = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
-        )
-        .expect("manifest");
-        self.install_plugin(admin, &manifest, &plugin_wasm("example"))
-            .await;
-        let project = self.project("Integrations", owner, members).await;
-        self.enable_plugin(admin, project, "example").await;
-        project
-    }
-
-    /// Trusts a new publisher key (named `acme`, so once per app) and installs the package it
-    /// signs of `manifest` and `wasm`.
-    pub async fn install_plugin(&self, admin: &str, manifest: &str, wasm: &[u8]) {
-        let key = agentic_host::plugins::package::SigningKey::generate()
-            .expect("key")
-            .0;
-        self.post(
-            "/api/v1/plugin-publishers",
-            admin,
-            json!({"name": "acme", "public_key": key.public_key().to_string()}),
-        )
-        .await
-        .expect(201);
-        let package =
-            agentic_host::plugins::package::Package::build(&key, manifest, wasm).expect("package");
-        self.raw(
-            "POST",
-            "/api/v1/plugins",
-            admin,
-            Some("application/vnd.agentic.plugin+tar"),
-            package,
-        )
-        .await
-        .expect(201);
-    }
-
-    /// Enables plugin `id` in `project`.
-    pub async fn enable_plugin(&self, admin: &str, project: i64, id: &str) {
-        self.call(
-            "PUT",
-            &format!("/api/v1/projects/{project}/plugins/{id}"),
-            Some(admin),
-            None,
-        )
-        .await
-        .expect(200);
     }
 }

@@ -6,7 +6,7 @@
 
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{generate, Deployment, FakeJira};
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 use crate::jira::{basic, connect, project_with_jira, API_TOKEN, EMAIL};
@@ -28,10 +28,7 @@ async fn audit(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
 /// enables it in a new project owned by `owner` and connects it in memory mode; returns the
 /// project and connection ids.
 async fn strict_echo(app: &TestApp, admin: &str, owner: i64) -> (i64, i64) {
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
-    )
-    .expect("manifest");
+    let manifest = plugin_manifest("example");
     let loose = "[actions.output_schema]\ntype = \"object\"";
     assert!(
         manifest.contains(loose),

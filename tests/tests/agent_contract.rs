@@ -12,15 +12,12 @@ use std::time::Duration;
 
 use agentic_host::agents::platform::{AgentPlatform, Grant, Services};
 use agentic_host::plugins::agent::{AgentWitVersion, Trigger, TriggerKind};
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::plugins::Call;
 use agentic_host::rbac::{Permission, Role};
 use agentic_tests::{plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 use crate::agent_runs::{audit, deploy, stop, until_runs, worker};
-
-const PACKAGE: &str = "application/vnd.agentic.plugin+tar";
 
 /// The hostile component (0.2.0) as the package `probe`: its `trigger` attack says what
 /// started the run.
@@ -71,19 +68,15 @@ stories! {
         let pm = app.user(Role::ProjectManager).await;
         let project = app.project_with_example(&admin.token, pm.id, &[]).await;
         let _worker = worker(&app);
-        let key = SigningKey::generate().expect("key").0;
-        app.post("/api/v1/plugin-publishers", &admin.token,
-            json!({"name": "contract-corp", "public_key": key.public_key().to_string()})).await.expect(201);
+        let publisher = app.trust_publisher(&admin.token, "contract-corp").await;
         for (manifest, wasm, id) in [(PROBE, "agent_hostile", "probe"), (OLD, "agent_contract_0_1", "contract-0-1-agent")] {
-            let package = Package::build(&key, manifest, &plugin_wasm(wasm)).expect("package");
-            let r = app.raw("POST", "/api/v1/plugins", &admin.token, Some(PACKAGE), package).await;
-            r.expect(201);
+            publisher.install(&app, &admin.token, manifest, &plugin_wasm(wasm)).await;
             app.enable_plugin(&admin.token, project, id).await;
         }
         // A manifest claiming the other version than the component imports is refused.
         let claimed = OLD.replace("id = \"contract-0-1-agent\"", "id = \"claims-0-2\"").replace("wit = \"0.1.0\"", "wit = \"0.2.0\"");
-        let package = Package::build(&key, &claimed, &plugin_wasm("agent_contract_0_1")).expect("package");
-        app.raw("POST", "/api/v1/plugins", &admin.token, Some(PACKAGE), package).await.problem(422);
+        let package = publisher.sign(&claimed, &plugin_wasm("agent_contract_0_1"));
+        app.upload_package("/api/v1/plugins", &admin.token, package).await.problem(422);
 
         let cid = connection(&app, &pm.token, project, 3).await;
         let agents = format!("/api/v1/projects/{project}/agents");

@@ -13,14 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_wasm, stories, Reply, TestApp};
+use agentic_tests::{plugin_wasm, stories, Publisher, Reply, TestApp};
 use serde_json::json;
 
 use crate::agent_runs::{deploy, stop, until_runs, worker};
-
-const PACKAGE: &str = "application/vnd.agentic.plugin+tar";
 
 /// The manifest of the `uptime-check` package at `version`, allowed to reach `hosts`.
 fn manifest(version: &str, hosts: &str, needs: &str) -> String {
@@ -85,24 +82,6 @@ async fn site() -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}"), hits)
 }
 
-async fn trust(app: &TestApp, admin: &str, name: &str, key: &SigningKey) {
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": name, "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-}
-
-async fn upload(app: &TestApp, path: &str, token: &str, package: Vec<u8>) -> Reply {
-    app.raw("POST", path, token, Some(PACKAGE), package).await
-}
-
-fn sign(key: &SigningKey, manifest: &str, component: &[u8]) -> Vec<u8> {
-    Package::build(key, manifest, component).expect("package")
-}
-
 /// The 422 of a refused package: one field error on `field` whose message has `words`.
 fn refused(r: &Reply, field: &str, words: &str) {
     let p = r.problem(422);
@@ -122,12 +101,10 @@ stories! {
         let project = app.project("Ops", tl.id, &[]).await;
         let (url, hits) = site().await;
         let _worker = worker(&app);
-        let key = SigningKey::generate().expect("key").0;
-        trust(&app, &admin.token, "uptime-corp", &key).await;
+        let publisher = app.trust_publisher(&admin.token, "uptime-corp").await;
 
         let v1 = manifest("1.0.0", r#""127.0.0.1""#, "");
-        let r = upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &v1, &component(false))).await;
-        r.expect(201);
+        let r = publisher.install(&app, &admin.token, &v1, &component(false)).await;
         assert_eq!(r.json["type"], "agent", "{}", r.text);
         assert_eq!(r.json["versions"][0]["publisher"], "uptime-corp");
 
@@ -138,7 +115,7 @@ stories! {
             .find(|k| k["name"] == "uptime-check").cloned().expect("the package's kind");
         assert_eq!(kind["runs_on"], "host");
         assert_eq!(kind["package"]["version"], "1.0.0");
-        assert_eq!(kind["package"]["publisher_key"], key.public_key().to_string());
+        assert_eq!(kind["package"]["publisher_key"], publisher.public_key());
         assert_eq!(kind["package"]["allowed_hosts"], json!(["127.0.0.1"]));
         assert_eq!(kind["config_schema"]["required"], json!(["url"]));
         assert_eq!(kind["config_schema"]["properties"]["interval_secs"]["default"], 300, "the host's properties");
@@ -188,8 +165,7 @@ stories! {
 
         // An upgrade: the next run runs the new component.
         let v2 = manifest("1.1.0", r#""127.0.0.1""#, "");
-        let r = upload(&app, "/api/v1/plugins/uptime-check/upgrade", &admin.token, sign(&key, &v2, &component(true))).await;
-        r.expect(200);
+        let r = publisher.upgrade(&app, &admin.token, "uptime-check", &v2, &component(true)).await;
         assert_eq!(r.json["active_version"], "1.1.0");
         app.advance(Duration::from_secs(60));
         let second = until_runs(&app, &tl.token, &path, 2).await;
@@ -220,14 +196,13 @@ stories! {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
-        let key = SigningKey::generate().expect("key").0;
-        let stranger = SigningKey::generate().expect("key").0;
-        trust(&app, &admin.token, "uptime-corp", &key).await;
+        let publisher = app.trust_publisher(&admin.token, "uptime-corp").await;
+        let stranger = Publisher::new();
         let good = manifest("1.0.0", r#""127.0.0.1""#, "");
         let monitor = component(false);
 
         // Only an administrator installs, whatever the package.
-        upload(&app, "/api/v1/plugins", &pm.token, sign(&key, &good, &monitor)).await.problem(403);
+        app.upload_package("/api/v1/plugins", &pm.token, publisher.sign(&good, &monitor)).await.problem(403);
 
         // Unsigned: no signature member at all.
         let unsigned = {
@@ -240,20 +215,20 @@ stories! {
             }
             archive.into_inner().expect("tar")
         };
-        refused(&upload(&app, "/api/v1/plugins", &admin.token, unsigned).await, "package", "plugin.sig is missing");
+        refused(&app.upload_package("/api/v1/plugins", &admin.token, unsigned).await, "package", "plugin.sig is missing");
         // Signed by a key nobody trusts.
-        refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&stranger, &good, &monitor)).await, "plugin.sig", "unknown publisher");
+        refused(&app.upload_package("/api/v1/plugins", &admin.token, stranger.sign(&good, &monitor)).await, "plugin.sig", "unknown publisher");
         // A connector where an agent was declared, and the other way round.
-        refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &good, &plugin_wasm("example"))).await,
+        refused(&app.upload_package("/api/v1/plugins", &admin.token, publisher.sign(&good, &plugin_wasm("example"))).await,
             "plugin.wasm", "a connector component, but plugin.toml says type = \"agent\"");
         let as_connector = good.replace("type = \"agent\"\n", "").replace("needs = []\n", "auth_kinds = [\"anonymous\"]\n")
             .replace("additionalProperties = false\n", "");
-        refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &as_connector, &monitor)).await,
+        refused(&app.upload_package("/api/v1/plugins", &admin.token, publisher.sign(&as_connector, &monitor)).await,
             "plugin.wasm", "an agent component, but plugin.toml says type = \"connector\"");
         // A built-in kind's name, and an agent contract this host does not run.
-        refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &good.replace("uptime-check", "web-monitor"), &monitor)).await,
+        refused(&app.upload_package("/api/v1/plugins", &admin.token, publisher.sign(&good.replace("uptime-check", "web-monitor"), &monitor)).await,
             "plugin.toml", "built-in agent kind");
-        refused(&upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &good.replace("wit = \"0.2.0\"", "wit = \"0.9.0\""), &monitor)).await,
+        refused(&app.upload_package("/api/v1/plugins", &admin.token, publisher.sign(&good.replace("wit = \"0.2.0\"", "wit = \"0.9.0\""), &monitor)).await,
             "plugin.toml", "agent contract version 0.9.0 is not supported");
         for table in ["plugins", "plugin_versions", "project_plugins"] {
             assert_eq!(app.count(table).await, 0, "{table} after refused installs");
@@ -268,10 +243,9 @@ stories! {
         let admin = app.admin().await;
         let project = app.project("Ops", admin.id, &[]).await;
         let _worker = worker(&app);
-        let key = SigningKey::generate().expect("key").0;
-        trust(&app, &admin.token, "uptime-corp", &key).await;
+        let publisher = app.trust_publisher(&admin.token, "uptime-corp").await;
         let needs = manifest("1.0.0", "", r#""records:read""#);
-        upload(&app, "/api/v1/plugins", &admin.token, sign(&key, &needs, &component(false))).await.expect(201);
+        publisher.install(&app, &admin.token, &needs, &component(false)).await;
         app.enable_plugin(&admin.token, project, "uptime-check").await;
         let kinds = app.get("/api/v1/agent-kinds", &admin.token).await;
         let kind = kinds.json.as_array().expect("kinds").iter().find(|k| k["name"] == "uptime-check").cloned().expect("kind");

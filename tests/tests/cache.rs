@@ -5,29 +5,24 @@
 //! host and asserts the second answer came from that host's memory, so a pass proves the
 //! invalidation, not the absence of a cache. Redis partitioned or cut mid-test (through a proxy,
 //! never by stopping the shared server): no request fails, `/readyz` reports the degradation
-//! and the recovery.
+//! and the recovery. Plugin versions and enablement are `cache_plugins`, on the same topologies
+//! ([`on_every_topology`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentic_host::cache::Stats;
 use agentic_host::config::Config;
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::proxy::{Mode, Proxy};
-use agentic_tests::{
-    plugin_wasm as wasm, redis_unavailable, redis_url, stories, use_redis, Backend, TestApp,
-    TestUser,
-};
+use agentic_tests::{redis_unavailable, redis_url, stories, use_redis, Backend, TestApp, TestUser};
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::json;
 use tower::ServiceExt;
 
-const PACKAGE: &str = "application/vnd.agentic.plugin+tar";
-
-fn stats(host: &TestApp) -> Stats {
+pub(crate) fn stats(host: &TestApp) -> Stats {
     host.state.store.cache().stats()
 }
 
@@ -50,7 +45,7 @@ async fn cluster_at(
 }
 
 /// Two hosts sharing the real Redis; `None` (skipped) when it is unreachable outside CI.
-async fn cluster(backend: Backend) -> Option<(TestApp, TestApp)> {
+pub(crate) async fn cluster(backend: Backend) -> Option<(TestApp, TestApp)> {
     if redis_unavailable().await {
         return None;
     }
@@ -268,212 +263,6 @@ async fn user_role_and_deactivation(writer: &TestApp, reader: &TestApp) {
     reader.get(&p, &tl.token).await.problem(401);
 }
 
-// --- plugins ---
-
-struct Publisher(SigningKey);
-
-impl Publisher {
-    fn sign(&self, manifest: &str, component: &[u8]) -> Vec<u8> {
-        Package::build(&self.0, manifest, component).expect("package")
-    }
-}
-
-fn hostile_manifest(n: u8) -> String {
-    format!(
-        "id = \"hostile\"\nversion = \"0.1.0-hostile.{n}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
-         allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
-    )
-}
-
-/// The hostile component with its version patched: build `n`.
-fn hostile_wasm(n: u8) -> Vec<u8> {
-    let mut bytes = wasm("hostile");
-    let from = b"0.1.0-hostile.1";
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("version marker");
-    bytes[at + from.len() - 1] = b'0' + n;
-    bytes
-}
-
-fn example_manifest() -> String {
-    let path =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-async fn trusted_publisher(host: &TestApp, admin: &TestUser) -> Publisher {
-    let (key, _) = SigningKey::generate().expect("key");
-    let body = json!({"name": format!("acme-{}", uuid_like()), "public_key": key.public_key().to_string()});
-    host.post("/api/v1/plugin-publishers", &admin.token, body)
-        .await
-        .expect(201);
-    Publisher(key)
-}
-
-fn uuid_like() -> u64 {
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-async fn upload(
-    host: &TestApp,
-    path: &str,
-    admin: &TestUser,
-    package: Vec<u8>,
-) -> agentic_tests::Reply {
-    host.raw("POST", path, &admin.token, Some(PACKAGE), package)
-        .await
-}
-
-/// The version `host` runs for the hostile plugin (asking the component itself), or `None`
-/// when it finds no such plugin.
-async fn running(host: &TestApp) -> Option<String> {
-    let (_, plugin) = host.state.plugins.active("hostile").await.ok()?;
-    let runtime = host.state.plugins.runtime().await.expect("runtime");
-    Some(runtime.spec(&plugin).await.expect("spec").version)
-}
-
-/// Runs `running` twice on `host`, expecting `want`; the second lookup must be a memory hit.
-async fn warm_plugin(host: &TestApp, want: Option<&str>) {
-    assert_eq!(running(host).await.as_deref(), want);
-    let before = stats(host).memory_hits;
-    assert_eq!(running(host).await.as_deref(), want);
-    assert!(
-        stats(host).memory_hits > before,
-        "the second lookup came from memory"
-    );
-}
-
-async fn plugin_lifecycle(writer: &TestApp, reader: &TestApp) {
-    let admin = writer.admin().await;
-    let acme = trusted_publisher(writer, &admin).await;
-    warm_plugin(reader, None).await;
-    upload(
-        writer,
-        "/api/v1/plugins",
-        &admin,
-        acme.sign(&hostile_manifest(1), &hostile_wasm(1)),
-    )
-    .await
-    .expect(201);
-    assert_eq!(
-        running(reader).await.as_deref(),
-        Some("0.1.0-hostile.1"),
-        "install"
-    );
-
-    warm_plugin(reader, Some("0.1.0-hostile.1")).await;
-    let v2 = acme.sign(&hostile_manifest(2), &hostile_wasm(2));
-    upload(writer, "/api/v1/plugins/hostile/upgrade", &admin, v2)
-        .await
-        .expect(200);
-    assert_eq!(
-        running(reader).await.as_deref(),
-        Some("0.1.0-hostile.2"),
-        "upgrade"
-    );
-
-    warm_plugin(reader, Some("0.1.0-hostile.2")).await;
-    writer
-        .post("/api/v1/plugins/hostile/rollback", &admin.token, json!({}))
-        .await
-        .expect(200);
-    assert_eq!(
-        running(reader).await.as_deref(),
-        Some("0.1.0-hostile.1"),
-        "rollback"
-    );
-
-    warm_plugin(reader, Some("0.1.0-hostile.1")).await;
-    writer
-        .call(
-            "DELETE",
-            "/api/v1/plugins/hostile",
-            Some(&admin.token),
-            None,
-        )
-        .await
-        .expect(204);
-    assert_eq!(running(reader).await, None, "uninstall");
-}
-
-async fn plugin_enablement(writer: &TestApp, reader: &TestApp) {
-    let admin = writer.admin().await;
-    let pm = writer.user(Role::ProjectManager).await;
-    let tl = writer.user(Role::TechnicalLead).await;
-    let acme = trusted_publisher(writer, &admin).await;
-    upload(
-        writer,
-        "/api/v1/plugins",
-        &admin,
-        acme.sign(&example_manifest(), &wasm("example")),
-    )
-    .await
-    .expect(201);
-    let project = writer.project("Synced", pm.id, &[tl.id]).await;
-    let base = format!("/api/v1/projects/{project}/plugins/example");
-    let read = json!({"config": {"items": 3}, "stream": "items"});
-    let try_read = |status: u16| {
-        let (path, body, token) = (format!("{base}/read"), read.clone(), tl.token.clone());
-        async move {
-            reader.post(&path, &token, body).await.expect(status);
-        }
-    };
-
-    try_read(409).await;
-    let before = stats(reader).memory_hits;
-    try_read(409).await;
-    assert!(stats(reader).memory_hits > before);
-    writer
-        .call("PUT", &base, Some(&pm.token), None)
-        .await
-        .expect(200);
-    try_read(200).await;
-
-    try_read(200).await;
-    writer
-        .call("DELETE", &base, Some(&pm.token), None)
-        .await
-        .expect(204);
-    try_read(409).await;
-
-    // Uninstalling takes the enablement with it; a reinstall starts disabled.
-    writer
-        .call("PUT", &base, Some(&pm.token), None)
-        .await
-        .expect(200);
-    try_read(200).await;
-    writer
-        .call(
-            "DELETE",
-            "/api/v1/plugins/example",
-            Some(&admin.token),
-            None,
-        )
-        .await
-        .expect(204);
-    upload(
-        writer,
-        "/api/v1/plugins",
-        &admin,
-        acme.sign(&example_manifest(), &wasm("example")),
-    )
-    .await
-    .expect(201);
-    try_read(409).await;
-    writer
-        .call(
-            "DELETE",
-            "/api/v1/plugins/example",
-            Some(&admin.token),
-            None,
-        )
-        .await
-        .expect(204);
-}
-
 /// Runs `scenario` on one in-process host (the default) and, when Redis is there, across two
 /// hosts sharing it.
 macro_rules! on_every_topology {
@@ -488,6 +277,7 @@ macro_rules! on_every_topology {
         }
     }};
 }
+pub(crate) use on_every_topology;
 
 /// Requests sent in the background until stopped; counts answers that were not 200.
 struct Load {
@@ -568,14 +358,6 @@ stories! {
 
     async fn role_changes_and_deactivation_apply_at_once(backend) {
         on_every_topology!(backend, user_role_and_deactivation);
-    }
-
-    async fn plugin_install_upgrade_rollback_uninstall_apply_at_once(backend) {
-        on_every_topology!(backend, plugin_lifecycle);
-    }
-
-    async fn plugin_enable_and_disable_apply_at_once(backend) {
-        on_every_topology!(backend, plugin_enablement);
     }
 
     async fn without_redis_another_host_sees_a_change_after_the_ttl(backend) {

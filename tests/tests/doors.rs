@@ -12,47 +12,21 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::doors::{next, Export, LINK_TYPES, STATUSES, TEXTS};
 use agentic_tests::providers::{Provider, JAZZ_PASSWORD, JAZZ_USER};
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 /// Installs the DOORS component signed by a newly trusted publisher and enables it in a new
 /// project owned by `owner`.
 async fn project_with_doors(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    let key = SigningKey::generate().expect("key").0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": "doors-publisher", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/doors/plugin.toml"),
-    )
-    .expect("manifest");
-    let package = Package::build(&key, &manifest, &plugin_wasm("doors")).expect("package");
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        admin,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.trust_publisher(admin, "doors-publisher")
+        .await
+        .install(app, admin, &plugin_manifest("doors"), &plugin_wasm("doors"))
+        .await;
     let project = app.project("Requirements", owner, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/doors"),
-        Some(admin),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(admin, project, "doors").await;
     project
 }
 

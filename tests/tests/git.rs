@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use agentic_host::rbac::Role;
 use agentic_tests::git_server::{Auth, GitServer, Repo, Tamper};
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_documents};
@@ -21,10 +21,7 @@ use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_document
 /// Installs the Git component (signed by a newly trusted publisher) and enables it in a new
 /// project owned by `owner`.
 pub(crate) async fn project_with_git(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/git/plugin.toml"),
-    )
-    .expect("manifest");
+    let manifest = plugin_manifest("git");
     app.install_plugin(admin, &manifest, &plugin_wasm("git"))
         .await;
     let project = app.project("Code", owner, &[]).await;

@@ -11,11 +11,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::google::{data, sharing, Data, FakeGoogle};
 use agentic_tests::providers::{Provider, CLIENT_ID, CLIENT_SECRET};
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_documents};
@@ -25,19 +24,7 @@ use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_document
 /// 127.0.0.1, so the package the test publisher signs allows that host too (the connection
 /// still has to be allowed private networks, and its origins pointed at the fake).
 async fn project_with_google(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    let key = SigningKey::generate().expect("key").0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": "google-publisher", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/google/plugin.toml"),
-    )
-    .expect("manifest")
-    .replace(
+    let manifest = plugin_manifest("google").replace(
         "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\"]",
         "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\", \"127.0.0.1\"]",
     );
@@ -45,25 +32,12 @@ async fn project_with_google(app: &TestApp, admin: &str, owner: i64) -> i64 {
         manifest.contains("\"127.0.0.1\""),
         "the manifest's allowed_hosts changed"
     );
-    let package = Package::build(&key, &manifest, &plugin_wasm("google")).expect("package");
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        admin,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.trust_publisher(admin, "google-publisher")
+        .await
+        .install(app, admin, &manifest, &plugin_wasm("google"))
+        .await;
     let project = app.project("Workspace", owner, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/google"),
-        Some(admin),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(admin, project, "google").await;
     project
 }
 

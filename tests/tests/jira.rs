@@ -5,20 +5,20 @@
 //! every stream is read by real workers, and what the read APIs show is what JIRA served — the
 //! fields mapped, rich text as Markdown. Changes in JIRA reach the host by incremental syncs,
 //! deletions by full refreshes; a 429 with `Retry-After` postpones the job to then. A Data
-//! Center server (REST v2, wiki markup, a personal access token) syncs the same way.
+//! Center server (REST v2, wiki markup, a personal access token) syncs the same way. The fake's
+//! own check against Atlassian's document is `jira_fake`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agentic_host::clock::Millis;
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{
     comment_text, descriptions, generate, Comment, Data, Deployment, FakeJira, History, LINK_TYPES,
     PRIORITIES, STATUSES, TYPES,
 };
-use agentic_tests::{plugin_wasm, stories, Reply, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, Reply, TestApp};
 use base64::Engine;
 use serde_json::{json, Value};
 
@@ -62,38 +62,12 @@ pub(crate) async fn synced_documents(
 /// Installs the JIRA component signed by a newly trusted publisher (as a third party would
 /// ship it) and enables it in a new project owned by `owner`.
 pub(crate) async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    let key = SigningKey::generate().expect("key").0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        admin,
-        json!({"name": "jira-publisher", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/jira/plugin.toml"),
-    )
-    .expect("manifest");
-    let package = Package::build(&key, &manifest, &plugin_wasm("jira")).expect("package");
-    let installed = app
-        .raw(
-            "POST",
-            "/api/v1/plugins",
-            admin,
-            Some("application/vnd.agentic.plugin+tar"),
-            package,
-        )
+    app.trust_publisher(admin, "jira-publisher")
+        .await
+        .install(app, admin, &plugin_manifest("jira"), &plugin_wasm("jira"))
         .await;
-    installed.expect(201);
     let project = app.project("Issue tracking", owner, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/jira"),
-        Some(admin),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(admin, project, "jira").await;
     project
 }
 
@@ -520,199 +494,5 @@ stories! {
         for text in stored_text(&app).await {
             assert!(!text.contains(PAT), "stored: {text}");
         }
-    }
-}
-
-/// Sends one HTTP/1.1 request to the fake; returns the status and the body.
-async fn raw_http(base: &str, request: &str) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let addr = base.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await.expect("read");
-    let text = String::from_utf8_lossy(&answer);
-    let status = text[9..12].parse().expect("status line");
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-/// The fake itself: requests outside Atlassian's document, searches without explicit fields or
-/// with the search Cloud removed are refused and recorded; a missing credential is JIRA's 401.
-#[tokio::test]
-async fn the_fake_jira_refuses_what_atlassians_document_does_not_allow() {
-    let auth = basic(EMAIL, API_TOKEN);
-    let fake = FakeJira::start(generate(Deployment::Cloud, 7, &auth)).await;
-    let request = |method: &str, target: &str, auth: Option<&str>, body: Option<Value>| {
-        let mut r = format!(
-            "{method} {target} HTTP/1.1\r\nhost: jira\r\nconnection: close\r\naccept: application/json\r\n"
-        );
-        if let Some(a) = auth {
-            r.push_str(&format!("authorization: {a}\r\n"));
-        }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        if !body.is_empty() {
-            r.push_str("content-type: application/json\r\n");
-        }
-        r.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
-        r
-    };
-    let jql = "updated >= \"2023-11-14 00:00\" ORDER BY updated ASC, key ASC";
-    let search = "/rest/api/3/search/jql";
-    let (status, page) = raw_http(
-        &fake.url,
-        &request(
-            "POST",
-            search,
-            Some(&auth),
-            Some(json!({"jql": jql, "maxResults": 5, "fields": ["summary", "updated"]})),
-        ),
-    )
-    .await;
-    assert_eq!(status, 200, "{page}");
-    assert_eq!(page["issues"].as_array().map(Vec::len), Some(5));
-    assert_eq!(
-        page["issues"][0]["fields"].as_object().map(|f| f.len()),
-        Some(2),
-        "only the fields asked for"
-    );
-    assert_eq!(page["isLast"], false);
-    let (status, page) = raw_http(
-        &fake.url,
-        &request(
-            "POST",
-            search,
-            Some(&auth),
-            Some(
-                json!({"jql": jql, "fields": ["summary"], "nextPageToken": page["nextPageToken"]}),
-            ),
-        ),
-    )
-    .await;
-    assert_eq!(
-        (
-            status,
-            page["issues"].as_array().map(Vec::len),
-            &page["isLast"]
-        ),
-        (200, Some(2), &json!(true))
-    );
-    assert_eq!(fake.violations(), Vec::<String>::new());
-    let (status, _) = raw_http(&fake.url, &request("GET", "/rest/api/3/myself", None, None)).await;
-    assert_eq!(status, 401);
-    assert_eq!(
-        fake.violations(),
-        Vec::<String>::new(),
-        "a wrong credential is JIRA's answer, not a violation"
-    );
-
-    let cases = [
-        (
-            request("GET", "/rest/api/3/myself?verbose=1", Some(&auth), None),
-            400,
-            "\"verbose\" is not declared",
-        ),
-        (
-            request(
-                "GET",
-                "/rest/api/3/users/search?maxResults=many",
-                Some(&auth),
-                None,
-            ),
-            400,
-            "maxResults",
-        ),
-        (
-            request(
-                "POST",
-                search,
-                Some(&auth),
-                Some(json!({"jql": jql, "maxResults": 5})),
-            ),
-            400,
-            "fields are not listed",
-        ),
-        (
-            request(
-                "POST",
-                search,
-                Some(&auth),
-                Some(json!({"jql": jql, "fields": ["*all"]})),
-            ),
-            400,
-            "fields are not listed",
-        ),
-        (
-            request(
-                "POST",
-                search,
-                Some(&auth),
-                Some(json!({"jql": 7, "fields": ["summary"]})),
-            ),
-            400,
-            "body",
-        ),
-        (
-            request("POST", search, Some(&auth), None),
-            400,
-            "the body is required",
-        ),
-        (
-            request(
-                "GET",
-                "/rest/api/3/search?jql=project%3DED&fields=summary",
-                Some(&auth),
-                None,
-            ),
-            410,
-            "removed from Jira Cloud",
-        ),
-        (
-            request("DELETE", "/rest/api/3/myself", Some(&auth), None),
-            400,
-            "has no DELETE",
-        ),
-        (
-            request("GET", "/rest/api/2/myself", Some(&auth), None),
-            404,
-            "not under /rest/api/3/",
-        ),
-    ];
-    for (i, (req, status, expected)) in cases.into_iter().enumerate() {
-        let before = fake.violations().len();
-        let (got, body) = raw_http(&fake.url, &req).await;
-        assert_eq!(got, status, "case {i}: {body}");
-        let violations = fake.violations();
-        assert!(
-            violations[before..].iter().any(|v| v.contains(expected)),
-            "case {i}: expected a violation mentioning {expected:?}, got {:?}",
-            &violations[before..]
-        );
-    }
-    // JQL the connector would never send is JIRA's 400 and recorded, an unbounded Cloud
-    // search too.
-    for (jql, expected) in [
-        ("ORDER BY updated ASC, key ASC", "Unbounded JQL"),
-        (
-            "assignee = x ORDER BY updated ASC, key ASC",
-            "does not know",
-        ),
-        (
-            "updated >= \"yesterday\" ORDER BY updated ASC, key ASC",
-            "is invalid",
-        ),
-    ] {
-        let before = fake.violations().len();
-        let body = json!({"jql": jql, "fields": ["summary"]});
-        let (status, body) =
-            raw_http(&fake.url, &request("POST", search, Some(&auth), Some(body))).await;
-        assert_eq!(status, 400, "{jql}: {body}");
-        assert!(
-            body["errorMessages"][0]
-                .as_str()
-                .is_some_and(|m| m.contains(expected)),
-            "{jql}: {body}"
-        );
-        assert_eq!(fake.violations().len(), before + 1, "{jql}");
     }
 }

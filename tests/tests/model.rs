@@ -9,7 +9,7 @@ use crate::logs::Logs;
 
 use agentic_host::rbac::Role;
 use agentic_tests::openai::{FakeOpenAi, Reply, MODELS};
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 const KEY: &str = "sk-model-story-7f3a9c1e";
@@ -21,10 +21,7 @@ stories! {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
-        let manifest = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/model/plugin.toml"),
-        )
-        .expect("manifest");
+        let manifest = plugin_manifest("model");
         app.install_plugin(&admin.token, &manifest, &plugin_wasm("model")).await;
         let project = app.project("Models", pm.id, &[]).await;
         app.enable_plugin(&admin.token, project, "model").await;

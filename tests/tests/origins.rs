@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 const SECRET: &str = "origin-token-5b1d";
@@ -50,10 +50,7 @@ async fn service() -> (String, Seen) {
 /// Installs the example connector with `[origins] mirror = "https://mirror.example.com/"` in
 /// its manifest, enables it in a new project owned by `owner`; returns the project id.
 async fn project_with_origins(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
-    )
-    .expect("manifest");
+    let manifest = plugin_manifest("example");
     let manifest = format!("{manifest}\n[origins]\nmirror = \"https://mirror.example.com/\"\n");
     app.install_plugin(admin, &manifest, &plugin_wasm("example"))
         .await;

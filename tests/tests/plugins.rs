@@ -3,19 +3,10 @@
 //! it in a project, a Technical Lead reads through it; bad packages are refused with nothing
 //! left behind; upgrade and rollback switch the running version without a restart.
 
-use std::path::PathBuf;
-
-use agentic_host::plugins::package::{Package, SigningKey};
+use agentic_host::plugins::package::Package;
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_wasm as wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm as wasm, stories, Publisher, TestApp};
 use serde_json::{json, Value};
-
-const PACKAGE: &str = "application/vnd.agentic.plugin+tar";
-
-fn example_manifest() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
 
 /// The hostile plugin's manifest for a version (its spec() version is `0.1.0-hostile.N`).
 fn hostile_manifest(version: &str) -> String {
@@ -37,52 +28,15 @@ fn hostile_wasm(n: u8) -> Vec<u8> {
     bytes
 }
 
-struct Publisher {
-    key: SigningKey,
-}
-
-impl Publisher {
-    fn new() -> Self {
-        Self {
-            key: SigningKey::generate().expect("key").0,
-        }
-    }
-
-    fn public(&self) -> String {
-        self.key.public_key().to_string()
-    }
-
-    fn sign(&self, manifest: &str, component: &[u8]) -> Vec<u8> {
-        Package::build(&self.key, manifest, component).expect("package")
-    }
-}
-
-async fn trust(app: &TestApp, token: &str, name: &str, publisher: &Publisher) -> Value {
-    let r = app
-        .post(
-            "/api/v1/plugin-publishers",
-            token,
-            json!({"name": name, "public_key": publisher.public()}),
-        )
-        .await;
-    r.expect(201);
-    r.json.clone()
-}
-
-async fn upload(app: &TestApp, path: &str, token: &str, package: Vec<u8>) -> agentic_tests::Reply {
-    app.raw("POST", path, token, Some(PACKAGE), package).await
-}
-
 stories! {
     async fn the_example_connector_is_installed_enabled_and_read_end_to_end(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
         let tl = app.user(Role::TechnicalLead).await;
-        let acme = Publisher::new();
-        trust(&app, &admin.token, "acme", &acme).await;
+        let acme = app.trust_publisher(&admin.token, "acme").await;
 
-        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&example_manifest(), &wasm("example"))).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, acme.sign(&plugin_manifest("example"), &wasm("example"))).await;
         r.expect(201);
         assert_eq!(r.json["id"], "example");
         assert_eq!(r.json["versions"][0]["publisher"], "acme");
@@ -159,8 +113,8 @@ stories! {
         let admin = app.admin().await;
         let acme = Publisher::new();
         let stranger = Publisher::new();
-        trust(&app, &admin.token, "acme", &acme).await;
-        let manifest = example_manifest();
+        acme.trust(&app, &admin.token, "acme").await;
+        let manifest = plugin_manifest("example");
         let example = wasm("example");
 
         let refused = |r: &agentic_tests::Reply, field: &str, words: &str| {
@@ -170,7 +124,7 @@ stories! {
             assert!(detail.contains(words), "{field}: {detail:?} should mention {words:?}");
         };
 
-        let r = upload(&app, "/api/v1/plugins", &admin.token, stranger.sign(&manifest, &example)).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, stranger.sign(&manifest, &example)).await;
         refused(&r, "plugin.sig", "unknown publisher");
 
         // A package whose component was swapped after signing.
@@ -195,24 +149,24 @@ stories! {
             }
             archive.into_inner().expect("tar")
         };
-        let r = upload(&app, "/api/v1/plugins", &admin.token, forged).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, forged).await;
         refused(&r, "plugin.sig", "does not match");
 
         let future = manifest.replace("wit = \"0.3.0\"", "wit = \"9.0.0\"");
         assert_ne!(future, manifest);
-        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&future, &example)).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, acme.sign(&future, &example)).await;
         refused(&r, "plugin.toml", "not supported");
 
-        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&manifest, b"\0asm\x01\0\0\0 not really")).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, acme.sign(&manifest, b"\0asm\x01\0\0\0 not really")).await;
         refused(&r, "plugin.wasm", "not a connector component");
-        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&manifest, &wasm("not_a_connector"))).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, acme.sign(&manifest, &wasm("not_a_connector"))).await;
         refused(&r, "plugin.wasm", "not a connector component");
 
         let other_version = manifest.replacen("version = \"", "version = \"9", 1);
-        let r = upload(&app, "/api/v1/plugins", &admin.token, acme.sign(&other_version, &example)).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, acme.sign(&other_version, &example)).await;
         refused(&r, "plugin.toml", "version");
 
-        let r = upload(&app, "/api/v1/plugins", &admin.token, b"definitely not a tar archive".to_vec()).await;
+        let r = app.upload_package("/api/v1/plugins", &admin.token, b"definitely not a tar archive".to_vec()).await;
         refused(&r, "package", "not a package");
 
         let r = app.raw("POST", "/api/v1/plugins", &admin.token, Some("application/json"), "{}").await;
@@ -228,29 +182,28 @@ stories! {
     async fn an_upgrade_to_an_older_version_is_refused_unless_forced_and_audited(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
-        let acme = Publisher::new();
-        trust(&app, &admin.token, "acme", &acme).await;
+        let acme = app.trust_publisher(&admin.token, "acme").await;
         // Both signed by the trusted publisher: v1 is a genuine, once-good older package.
         let v1 = acme.sign(&hostile_manifest("0.1.0-hostile.1"), &hostile_wasm(1));
         let v2 = acme.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
-        upload(&app, "/api/v1/plugins", &admin.token, v2.clone()).await.expect(201);
+        app.upload_package("/api/v1/plugins", &admin.token, v2.clone()).await.expect(201);
 
-        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v1.clone()).await;
+        let r = app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, v1.clone()).await;
         r.problem(409);
         let detail = r.json["detail"].as_str().unwrap_or_default();
         assert!(detail.contains("0.1.0-hostile.1") && detail.contains("0.1.0-hostile.2"), "{}", r.text);
         // The same version again is not an upgrade either.
-        upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v2.clone()).await.problem(409);
+        app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, v2.clone()).await.problem(409);
         let r = app.get("/api/v1/plugins/hostile", &admin.token).await;
         assert_eq!(r.json["active_version"], "0.1.0-hostile.2", "nothing changed");
         assert_eq!(r.json["versions"].as_array().map(Vec::len), Some(1), "nothing stored");
         let audit = app.get("/api/v1/audit?action=plugin.upgraded", &admin.token).await;
         assert_eq!(audit.json["items"], json!([]));
         // A misspelt option is not taken for "no force".
-        upload(&app, "/api/v1/plugins/hostile/upgrade?forse=true", &admin.token, v1.clone()).await.problem(400);
+        app.upload_package("/api/v1/plugins/hostile/upgrade?forse=true", &admin.token, v1.clone()).await.problem(400);
 
         // Forced: installed, active, and audited as the downgrade it is.
-        let r = upload(&app, "/api/v1/plugins/hostile/upgrade?force=true", &admin.token, v1).await;
+        let r = app.upload_package("/api/v1/plugins/hostile/upgrade?force=true", &admin.token, v1).await;
         r.expect(200);
         assert_eq!(r.json["active_version"], "0.1.0-hostile.1");
         assert_eq!(r.json["previous_version"], "0.1.0-hostile.2");
@@ -264,7 +217,7 @@ stories! {
         assert_eq!(audit.json["items"], json!([]), "a downgrade is not logged as an upgrade");
 
         // Newer again: an ordinary upgrade.
-        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v2).await;
+        let r = app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, v2).await;
         r.expect(200);
         assert_eq!(r.json["active_version"], "0.1.0-hostile.2");
     }
@@ -272,8 +225,7 @@ stories! {
     async fn upgrade_and_rollback_switch_the_running_version_without_a_restart(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
-        let acme = Publisher::new();
-        trust(&app, &admin.token, "acme", &acme).await;
+        let acme = app.trust_publisher(&admin.token, "acme").await;
         let v1 = acme.sign(&hostile_manifest("0.1.0-hostile.1"), &hostile_wasm(1));
         let v2 = acme.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
         let running = || async {
@@ -282,21 +234,20 @@ stories! {
             runtime.spec(&plugin).await.expect("spec").version
         };
 
-        upload(&app, "/api/v1/plugins", &admin.token, v1.clone()).await.expect(201);
+        app.upload_package("/api/v1/plugins", &admin.token, v1.clone()).await.expect(201);
         assert_eq!(running().await, "0.1.0-hostile.1");
         // Installing again is a conflict: upgrades are explicit.
-        upload(&app, "/api/v1/plugins", &admin.token, v2.clone()).await.problem(409);
+        app.upload_package("/api/v1/plugins", &admin.token, v2.clone()).await.problem(409);
         // Nothing to roll back to yet.
         app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await.problem(409);
         // Another trusted publisher may not replace the plugin.
-        let other = Publisher::new();
-        trust(&app, &admin.token, "other", &other).await;
+        let other = app.trust_publisher(&admin.token, "other").await;
         let foreign = other.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
-        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, foreign).await;
+        let r = app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, foreign).await;
         r.problem(422);
         assert!(r.text.contains("published by acme"), "{}", r.text);
 
-        let r = upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v2.clone()).await;
+        let r = app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, v2.clone()).await;
         r.expect(200);
         assert_eq!(r.json["active_version"], "0.1.0-hostile.2");
         assert_eq!(r.json["previous_version"], "0.1.0-hostile.1");
@@ -352,16 +303,16 @@ stories! {
         assert_eq!(running().await, "0.1.0-hostile.1");
         // After an upgrade, the version it replaced is the target again.
         let v3 = acme.sign(&hostile_manifest("0.1.0-hostile.3"), &hostile_wasm(3));
-        upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, v3).await.expect(200);
+        app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, v3).await.expect(200);
         let r = app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await;
         r.expect(200);
         assert_eq!(r.json["active_version"], "0.1.0-hostile.1", "back to the one v3 replaced");
 
         // An upgrade package for another plugin is refused.
-        let example = acme.sign(&example_manifest(), &wasm("example"));
-        upload(&app, "/api/v1/plugins/hostile/upgrade", &admin.token, example).await.problem(422);
+        let example = acme.sign(&plugin_manifest("example"), &wasm("example"));
+        app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, example).await.problem(422);
         // Upgrading a plugin that is not installed is 404.
-        upload(&app, "/api/v1/plugins/nothing/upgrade", &admin.token, v2).await.problem(404);
+        app.upload_package("/api/v1/plugins/nothing/upgrade", &admin.token, v2).await.problem(404);
 
         for action in ["plugin.installed", "plugin.upgraded", "plugin.rolled_back"] {
             let r = app.get(&format!("/api/v1/audit?action={action}"), &admin.token).await;
@@ -381,13 +332,13 @@ stories! {
         let tl = app.user(Role::TechnicalLead).await;
         let se = app.user(Role::SupportEngineer).await;
         let acme = Publisher::new();
-        let package = acme.sign(&example_manifest(), &wasm("example"));
+        let package = acme.sign(&plugin_manifest("example"), &wasm("example"));
 
         // Only administrators trust publishers and install.
-        app.post("/api/v1/plugin-publishers", &pm.token, json!({"name": "x", "public_key": acme.public()})).await.problem(403);
-        trust(&app, &admin.token, "acme", &acme).await;
-        upload(&app, "/api/v1/plugins", &pm.token, package.clone()).await.problem(403);
-        upload(&app, "/api/v1/plugins", &admin.token, package).await.expect(201);
+        app.post("/api/v1/plugin-publishers", &pm.token, json!({"name": "x", "public_key": acme.public_key()})).await.problem(403);
+        acme.trust(&app, &admin.token, "acme").await;
+        app.upload_package("/api/v1/plugins", &pm.token, package.clone()).await.problem(403);
+        app.upload_package("/api/v1/plugins", &admin.token, package).await.expect(201);
         app.get("/api/v1/plugins", &se.token).await.problem(403);
         let seen = app.get("/api/v1/plugins", &tl.token).await;
         seen.expect(200);
@@ -411,7 +362,7 @@ stories! {
         let publishers = app.get("/api/v1/plugin-publishers", &admin.token).await;
         let id = publishers.json[0]["id"].as_i64().expect("id");
         app.call("DELETE", &format!("/api/v1/plugin-publishers/{id}"), Some(&admin.token), None).await.problem(409);
-        app.post("/api/v1/plugin-publishers", &admin.token, json!({"name": "acme2", "public_key": acme.public()})).await.problem(409);
+        app.post("/api/v1/plugin-publishers", &admin.token, json!({"name": "acme2", "public_key": acme.public_key()})).await.problem(409);
         let bad = app.post("/api/v1/plugin-publishers", &admin.token, json!({"name": "x", "public_key": "ssh-rsa AAAA"})).await;
         bad.problem(422);
         assert_eq!(bad.fields(), ["public_key"]);
@@ -424,16 +375,15 @@ stories! {
     async fn package_uploads_may_exceed_the_json_body_limit_up_to_64_mib(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
-        let acme = Publisher::new();
-        trust(&app, &admin.token, "acme", &acme).await;
+        let acme = app.trust_publisher(&admin.token, "acme").await;
         // 2 MiB: past the 1 MiB JSON limit, within the package limit, so the package itself
         // is judged (not a component) rather than its size.
-        let big = acme.sign(&example_manifest(), &vec![0u8; 2 << 20]);
-        let r = upload(&app, "/api/v1/plugins", &admin.token, big).await;
+        let big = acme.sign(&plugin_manifest("example"), &vec![0u8; 2 << 20]);
+        let r = app.upload_package("/api/v1/plugins", &admin.token, big).await;
         r.problem(422);
         assert_eq!(r.fields(), ["plugin.wasm"]);
         let huge = vec![0u8; (64 << 20) + 1];
-        upload(&app, "/api/v1/plugins", &admin.token, huge).await.problem(413);
+        app.upload_package("/api/v1/plugins", &admin.token, huge).await.problem(413);
         // The JSON endpoints keep their own limit.
         let r = app.raw("POST", "/api/v1/plugin-publishers", &admin.token, Some("application/json"),
             format!("{{\"name\": \"{}\"}}", "x".repeat(2 << 20))).await;

@@ -6,9 +6,8 @@
 //! Refusals must be 403 (function level) or 404 (an object the caller may not see), and every
 //! call without a credential must be 401.
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
-use agentic_tests::{stories, Form, Reply, TestApp};
+use agentic_tests::{plugin_wasm, stories, Form, Publisher, Reply, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request};
 use serde_json::{json, Value};
@@ -103,11 +102,7 @@ fn cases() -> Vec<Case> {
         // connection using the plugin, so uninstalling is a 409 for everyone.
         case("GET", "/api/v1/plugin-publishers", "A"),
         with(case("POST", "/api/v1/plugin-publishers", "A"), |n| {
-            let key = SigningKey::generate()
-                .expect("key")
-                .0
-                .public_key()
-                .to_string();
+            let key = Publisher::new().public_key();
             json!({ "name": format!("publisher {n}"), "public_key": key })
         }),
         scoped(case("GET", "/api/v1/projects/{p}/plugins", "APT")),
@@ -375,27 +370,19 @@ async fn agent(app: &TestApp, admin: &str, project: i64, deploy: bool) -> i64 {
     id
 }
 
-/// The hostile plugin, signed by a key the test trusts, as installed by [`ensure_plugin`].
+/// The hostile plugin's manifest, as [`PluginFixture`] installs it.
+const HOSTILE: &str = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.3.0\"\n\
+                       name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n";
+
+/// The hostile plugin, signed by a publisher the test trusts, as installed by [`PluginFixture::ensure`].
 struct PluginFixture {
-    package: Vec<u8>,
+    publisher: Publisher,
 }
 
 impl PluginFixture {
     async fn new(app: &TestApp, admin: &str) -> Self {
-        let key = SigningKey::generate().expect("key").0;
-        let r = app
-            .post(
-                "/api/v1/plugin-publishers",
-                admin,
-                json!({ "name": "matrix", "public_key": key.public_key().to_string() }),
-            )
-            .await;
-        r.expect(201);
-        let wasm = agentic_tests::plugin_wasm("hostile");
-        let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.3.0\"\n\
-                        name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n";
         Self {
-            package: Package::build(&key, manifest, &wasm).expect("package"),
+            publisher: app.trust_publisher(admin, "matrix").await,
         }
     }
 
@@ -409,24 +396,11 @@ impl PluginFixture {
             .as_u16()
             == 404
         {
-            app.raw(
-                "POST",
-                "/api/v1/plugins",
-                admin,
-                Some("application/vnd.agentic.plugin+tar"),
-                self.package.clone(),
-            )
-            .await
-            .expect(201);
+            self.publisher
+                .install(app, admin, HOSTILE, &plugin_wasm("hostile"))
+                .await;
         }
-        app.call(
-            "PUT",
-            &format!("/api/v1/projects/{project}/plugins/hostile"),
-            Some(admin),
-            None,
-        )
-        .await
-        .expect(200);
+        app.enable_plugin(admin, project, "hostile").await;
         let c = app
             .post(
                 &format!("/api/v1/projects/{project}/connections"),

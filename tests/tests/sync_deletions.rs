@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
 
 /// What the fake service holds: items and notes by id and title, and the ids it says are gone.
@@ -135,10 +135,7 @@ stories! {
     async fn a_connector_built_against_0_2_0_still_installs_and_syncs(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
-        let manifest = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/contract-0-2/plugin.toml"),
-        )
-        .expect("manifest");
+        let manifest = plugin_manifest("contract-0-2");
         app.install_plugin(&admin.token, &manifest, &plugin_wasm("contract_0_2")).await;
         let plugin = app.get("/api/v1/plugins/contract-0-2", &admin.token).await;
         assert_eq!(plugin.json["versions"][0]["wit"], "0.2.0", "{}", plugin.text);

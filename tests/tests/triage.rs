@@ -17,7 +17,7 @@ use std::time::Duration;
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{generate, Deployment, FakeJira};
 use agentic_tests::openai::{FakeOpenAi, Reply};
-use agentic_tests::{plugin_wasm, stories, TestApp, TestUser};
+use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp, TestUser};
 use serde_json::{json, Value};
 
 use crate::agent_runs::{deploy, until_runs, worker};
@@ -51,10 +51,7 @@ async fn bench(app: &TestApp, issues: usize) -> Bench {
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
     let project = project_with_jira(app, &admin.token, pm.id).await;
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml"),
-    )
-    .expect("manifest");
+    let manifest = plugin_manifest("example");
     app.install_plugin(&admin.token, &manifest, &plugin_wasm("example"))
         .await;
     app.enable_plugin(&admin.token, project, "example").await;
