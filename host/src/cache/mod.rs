@@ -7,13 +7,15 @@
 //! [`Cache::invalidate`] after its transaction commits.
 //!
 //! # Layout
-//! - [`Tier`]: the small contract of one tier: get (a hit, or a *stamp* for a conditional fill),
-//!   set-with-stamp, delete.
+//! - `key`: what is cached ([`Namespace`]) and which object ([`Key`]).
+//! - [`Tier`] (`tier`): the small contract of one tier: get (a hit, or a *stamp* for a
+//!   conditional fill), set-with-stamp, delete.
 //! - `memory`: the in-process tier (moka), on by default.
 //! - `redis`: the shared tier and the invalidation bus, when `cache.redis_url` is set.
 //! - [`breaker`]: leaves a failing Redis alone for an interval.
 //! - [`Cache`]: the front: this process's tier, then Redis, then the database, with one load
 //!   per key at a time (single flight) and metrics.
+//! - `stats`: how lookups are counted ([`Stats`] and the Prometheus metrics).
 //!
 //! # Invalidation across processes
 //! With Redis, two mechanisms work together, each for what it is good at:
@@ -45,7 +47,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,203 +61,23 @@ use config::CacheConfig;
 pub mod breaker;
 /// The `cache` section of the configuration.
 pub mod config;
+/// What is cached, and under which key.
+mod key;
 /// The in-process tier.
 mod memory;
 /// The Redis tier and the invalidation bus.
 mod redis;
+/// This cache's counts and the process-wide metrics of lookups.
+mod stats;
+/// The contract of one tier, and why a tier could not answer.
+mod tier;
 
+pub use key::{Key, Namespace};
 use memory::Memory;
 use redis::RedisTier;
-
-/// What is cached: one name per kind of object, used in keys and as the `cache` metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Namespace {
-    /// A project row, by id (`None` cached for "no such project").
-    Project,
-    /// Whether a user is a member of a project.
-    Membership,
-    /// A plugin's active version and manifest.
-    Plugin,
-    /// Whether a project enabled a plugin.
-    PluginEnabled,
-    /// A login session row, by id: read on every request made with an access token.
-    Session,
-    /// A user account, by id: the role and activity every authenticated request checks.
-    User,
-    /// An analytics report, by scope, section, range and bucket. Never invalidated: reports are
-    /// aggregates over many tables, so they simply live for the cache's short time-to-live.
-    Analytics,
-}
-
-impl Namespace {
-    const ALL: [Namespace; 7] = [
-        Namespace::Project,
-        Namespace::Membership,
-        Namespace::Plugin,
-        Namespace::PluginEnabled,
-        Namespace::Session,
-        Namespace::User,
-        Namespace::Analytics,
-    ];
-
-    /// The name in keys and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Namespace::Project => "project",
-            Namespace::Membership => "membership",
-            Namespace::Plugin => "plugin",
-            Namespace::PluginEnabled => "plugin_enabled",
-            Namespace::Session => "session",
-            Namespace::User => "user",
-            Namespace::Analytics => "analytics",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|n| n.as_str() == s)
-    }
-}
-
-/// A cache key: a namespace and the object's id within it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Key {
-    ns: Namespace,
-    id: String,
-}
-
-impl Key {
-    /// A project.
-    pub fn project(id: i64) -> Self {
-        Self {
-            ns: Namespace::Project,
-            id: id.to_string(),
-        }
-    }
-
-    /// A user's membership of a project.
-    pub fn membership(project: i64, user: i64) -> Self {
-        Self {
-            ns: Namespace::Membership,
-            id: format!("{project}:{user}"),
-        }
-    }
-
-    /// A plugin's active version.
-    pub fn plugin(id: &str) -> Self {
-        Self {
-            ns: Namespace::Plugin,
-            id: id.to_owned(),
-        }
-    }
-
-    /// A plugin's enablement in a project.
-    pub fn plugin_enabled(project: i64, plugin: &str) -> Self {
-        Self {
-            ns: Namespace::PluginEnabled,
-            id: format!("{project}:{plugin}"),
-        }
-    }
-
-    /// A login session.
-    pub fn session(id: i64) -> Self {
-        Self {
-            ns: Namespace::Session,
-            id: id.to_string(),
-        }
-    }
-
-    /// A user account.
-    pub fn user(id: i64) -> Self {
-        Self {
-            ns: Namespace::User,
-            id: id.to_string(),
-        }
-    }
-
-    /// An analytics report; `id` names its scope, section, range and bucket (no newline).
-    pub fn analytics(id: String) -> Self {
-        Self {
-            ns: Namespace::Analytics,
-            id,
-        }
-    }
-
-    /// The namespace.
-    pub fn namespace(&self) -> Namespace {
-        self.ns
-    }
-
-    /// `namespace:id`. Ids are integers and plugin ids (`[a-z0-9-]`), so this never holds a
-    /// newline, which separates keys in invalidation messages.
-    pub(crate) fn render(&self) -> String {
-        format!("{}:{}", self.ns.as_str(), self.id)
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        let (ns, id) = s.split_once(':')?;
-        Some(Self {
-            ns: Namespace::parse(ns)?,
-            id: id.to_owned(),
-        })
-    }
-}
-
-/// The answer of a tier: the value, or the stamp a later fill of this key must carry (the
-/// fill is dropped if the key was invalidated in between).
-#[derive(Debug, Clone)]
-pub enum Lookup {
-    /// Found.
-    Hit(Bytes),
-    /// Not found; fill with this stamp.
-    Miss(u64),
-}
-
-/// Why a tier could not answer. The front never lets one reach a caller: it goes to the next
-/// tier or the database instead.
-#[derive(Debug, thiserror::Error)]
-pub enum CacheError {
-    /// `cache.redis_url` is not a Redis URL.
-    #[error("invalid cache.redis_url: {0}")]
-    Url(String),
-    /// The circuit breaker is open: Redis failed recently and is left alone for a while.
-    #[error("Redis is unavailable (recent failure; retrying later)")]
-    Unavailable,
-    /// Redis did not answer in time.
-    #[error("Redis did not answer within {0:?}")]
-    Timeout(Duration),
-    /// Redis answered with an error, or the connection failed.
-    #[error("Redis: {0}")]
-    Redis(#[from] ::redis::RedisError),
-}
-
-impl CacheError {
-    /// The metric label.
-    fn reason(&self) -> &'static str {
-        match self {
-            CacheError::Url(_) => "config",
-            CacheError::Unavailable => "unavailable",
-            CacheError::Timeout(_) => "timeout",
-            CacheError::Redis(_) => "error",
-        }
-    }
-}
-
-/// One tier of the cache: bytes under [`Key`]s. A fill carries the stamp of the lookup that
-/// missed, so that a value loaded before an invalidation is never stored after it.
-pub trait Tier {
-    /// The value of `key`, or the stamp to fill it with.
-    fn get(&self, key: &Key) -> impl Future<Output = Result<Lookup, CacheError>> + Send;
-    /// Stores `value` for `key` (with the tier's time-to-live) unless `key` was invalidated
-    /// since the lookup that returned `stamp`.
-    fn set(
-        &self,
-        key: &Key,
-        stamp: u64,
-        value: Bytes,
-    ) -> impl Future<Output = Result<(), CacheError>> + Send;
-    /// Drops `keys` — in every process that shares the tier.
-    fn delete(&self, keys: &[Key]) -> impl Future<Output = Result<(), CacheError>> + Send;
-}
+pub use stats::Stats;
+use stats::{Counters, Source};
+pub use tier::{CacheError, Lookup, Tier};
 
 /// How the cache is doing, for `/readyz`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -303,44 +124,6 @@ struct Inner {
     redis: Option<RedisTier>,
     flights: Mutex<HashMap<Key, Flight>>,
     counters: Counters,
-}
-
-/// This cache's own counts (the Prometheus metrics are process-wide).
-#[derive(Default)]
-struct Counters {
-    memory: AtomicU64,
-    redis: AtomicU64,
-    flight: AtomicU64,
-    database: AtomicU64,
-    errors: AtomicU64,
-    skipped: AtomicU64,
-}
-
-/// Lookups answered by each tier since the cache was built, and Redis failures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Answered by this process's tier.
-    pub memory_hits: u64,
-    /// Answered by Redis.
-    pub redis_hits: u64,
-    /// Answered by another caller's load of the same key (single flight).
-    pub shared_loads: u64,
-    /// Loaded from the database.
-    pub misses: u64,
-    /// Redis calls that failed or timed out.
-    pub redis_errors: u64,
-    /// Redis calls not made because the breaker was open.
-    pub redis_skipped: u64,
-}
-
-/// Where a lookup was answered, for metrics.
-#[derive(Clone, Copy)]
-enum Source {
-    Memory,
-    Redis,
-    /// Another caller's load, waited for.
-    Flight,
-    Database,
 }
 
 impl Cache {
@@ -532,15 +315,7 @@ impl Cache {
         let Some(inner) = &self.inner else {
             return Stats::default();
         };
-        let c = &inner.counters;
-        Stats {
-            memory_hits: c.memory.load(Ordering::Relaxed),
-            redis_hits: c.redis.load(Ordering::Relaxed),
-            shared_loads: c.flight.load(Ordering::Relaxed),
-            misses: c.database.load(Ordering::Relaxed),
-            redis_errors: c.errors.load(Ordering::Relaxed),
-            redis_skipped: c.skipped.load(Ordering::Relaxed),
-        }
+        inner.counters.stats()
     }
 
     /// Whether the cache works as configured; with Redis, asks it (within its timeout; at once
@@ -612,7 +387,7 @@ impl Inner {
     fn forget_from(&self, keys: &[Key], origin: &'static str) {
         self.forget(keys);
         for key in keys {
-            metrics::counter!("cache_invalidations_total", "cache" => key.ns.as_str(), "origin" => origin)
+            metrics::counter!("cache_invalidations_total", "cache" => key.namespace().as_str(), "origin" => origin)
                 .increment(1);
         }
     }
@@ -647,72 +422,11 @@ fn encode<T: Serialize>(key: &Key, value: &T) -> Bytes {
     }
 }
 
-impl Inner {
-    fn record(&self, key: &Key, source: Source, started: Instant) {
-        let counter = match source {
-            Source::Memory => &self.counters.memory,
-            Source::Redis => &self.counters.redis,
-            Source::Flight => &self.counters.flight,
-            Source::Database => &self.counters.database,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        record(key, source, started);
-    }
-
-    fn error(&self, key: &Key, op: &'static str, e: &CacheError) {
-        let counter = match e {
-            CacheError::Unavailable => &self.counters.skipped,
-            _ => &self.counters.errors,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        error(key, op, e);
-    }
-}
-
-fn record(key: &Key, source: Source, started: Instant) {
-    let cache = key.ns.as_str();
-    let (result, tier) = match source {
-        Source::Memory => ("hit", "memory"),
-        Source::Redis => ("hit", "redis"),
-        Source::Flight => ("hit", "flight"),
-        Source::Database => ("miss", "database"),
-    };
-    if result == "hit" {
-        metrics::counter!("cache_hits_total", "cache" => cache, "tier" => tier).increment(1);
-    } else {
-        metrics::counter!("cache_misses_total", "cache" => cache).increment(1);
-    }
-    metrics::histogram!("cache_lookup_duration_seconds", "cache" => cache, "result" => result)
-        .record(started.elapsed().as_secs_f64());
-}
-
-fn error(key: &Key, op: &'static str, e: &CacheError) {
-    metrics::counter!("cache_errors_total", "cache" => key.ns.as_str(), "op" => op, "reason" => e.reason())
-        .increment(1);
-    tracing::debug!(key = %key.render(), op, error = %e, "cache tier failed; using the next one");
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-
-    #[test]
-    fn keys_round_trip_through_their_rendering() {
-        for key in [
-            Key::project(7),
-            Key::membership(7, 9),
-            Key::plugin("jira-cloud"),
-            Key::plugin_enabled(7, "jira-cloud"),
-            Key::session(11),
-            Key::user(12),
-            Key::analytics("p7:jobs:0:86400000:hour".into()),
-        ] {
-            assert_eq!(Key::parse(&key.render()), Some(key.clone()));
-        }
-        assert_eq!(Key::parse("nothing:1"), None);
-    }
 
     #[tokio::test]
     async fn concurrent_misses_share_one_load_and_invalidation_reloads() {

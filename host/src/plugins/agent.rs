@@ -22,7 +22,8 @@ use wasmtime::component::Component;
 
 use super::agent_bindings::v0_2::agentic::agent::{platform, types};
 use super::agent_bindings::AgentPre;
-use super::runtime::{PluginError, Runtime};
+use super::error::PluginError;
+use super::runtime::Runtime;
 use super::sandbox::GuestState;
 use super::Call;
 
@@ -133,8 +134,6 @@ pub struct RunReport {
     /// Why the host refused the run's latest outgoing request, if it did.
     pub refusal: Option<String>,
 }
-
-pub(super) use super::agent_bindings::add_to_linker;
 
 impl Runtime {
     /// Compiles `bytes` and checks that it is a component of a served version of the `agent`

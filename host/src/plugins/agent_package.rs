@@ -15,9 +15,9 @@
 //! `crate::agents`'s business.
 
 use super::agent::AgentComponent;
+use super::error::PluginError;
 use super::package::{component_hash, Manifest, Package, PackageType};
 use super::registry::{not_found, Registry, RegistryError};
-use super::runtime::PluginError;
 
 /// The active version of an installed agent package.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::runtime::PluginError;
+use super::error::PluginError;
 
 /// How many plugin instances may exist at once: in all, per plugin, per connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,16 +15,22 @@ mod agent_bindings;
 pub mod agent_package;
 /// The generated bindings of every served version of the `agentic:connector` world.
 mod bindings;
+/// The on-disk cache of compiled components.
+mod component_cache;
 /// The `plugins` section of the configuration.
 pub mod config;
 /// Outbound HTTP policy: the `wasi:http` send hook.
 pub mod egress;
+/// Why a plugin call failed: the runtime's one error.
+mod error;
 /// Where plugin calls run (threads apart from the API's) and how many at once (fair shares).
 pub mod isolation;
 /// Pages read by a plugin, lifted straight into the records the host stores.
 pub mod lift;
 /// Package files: manifest, component, signature.
 pub mod package;
+/// Reading a stream's pages: one at a time, or several through one instance.
+mod reader;
 /// Installed plugins: install, upgrade, rollback, enablement, the active version.
 pub mod registry;
 /// Engine, linker, compiled plugins, the exports as the host calls them.
@@ -35,9 +41,10 @@ mod sandbox;
 pub use egress::{
     CredentialError, CredentialProvider, EgressLimits, EgressPolicy, StaticCredential,
 };
+pub use error::PluginError;
 pub use isolation::ShareLimits;
 pub use lift::{kind_name, Deletion, Page, Record};
+pub use reader::Reader;
 pub use runtime::{
-    Call, ConnectorError, Limits, Plugin, PluginError, Progress, ProgressSink, Reader, Runtime,
-    WitVersion,
+    Call, ConnectorError, Limits, Plugin, Progress, ProgressSink, Runtime, WitVersion,
 };

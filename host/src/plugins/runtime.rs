@@ -5,7 +5,7 @@
 //! no files, no environment, no sockets allowed) plus `wasi:http` and our `host` interface.
 //! A [`Plugin`] is a compiled component pre-linked once (`InstancePre`); every call
 //! instantiates it afresh, so no state leaks between calls or connections (the pages of one
-//! stream read through a [`Reader`] share an instance: see there), and runs
+//! stream read through a [`Reader`](super::Reader) share an instance: see there), and runs
 //! - on threads apart from the API's, within its plugin's and connection's share of instances
 //!   ([`super::isolation`]): a guest that spins never slows the API or another plugin;
 //! - under a wall-clock deadline ([`Limits::call_timeout`]): a ticker thread advances the epoch
@@ -21,27 +21,25 @@
 //! A trap, panic, timeout or exceeded limit becomes a [`PluginError`]; it never reaches the
 //! rest of the host.
 
-use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, ComponentExportIndex, Instance, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::component::{Component, ComponentExportIndex, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use super::bindings;
 use super::egress::{Clients, EgressLimits};
-use super::isolation::{PluginThreads, Share, ShareLimits, Shares};
+use super::isolation::{PluginThreads, ShareLimits, Shares};
 use super::sandbox::{cut, EpochTicker, GuestState, Sandbox};
 
 pub use super::sandbox::{Call, Progress, ProgressSink, LOG_LINES_PER_CALL};
 
 pub use super::bindings::WitVersion;
+pub use super::error::PluginError;
 pub use bindings::types::{
     ConnectorSpec, Error as ConnectorError, LogLevel, RecordKind, StreamSpec,
 };
-
-use super::lift::{Lifted, Page, RecordDataView, RecordView};
 
 /// Resource limits of every plugin call.
 #[derive(Debug, Clone)]
@@ -78,63 +76,6 @@ impl Default for Limits {
     }
 }
 
-/// Why a plugin call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PluginError {
-    /// The bytes are not a WebAssembly component, or it does not implement our world.
-    #[error("not a connector component: {0}")]
-    Invalid(String),
-    /// The call ran past its deadline and was stopped.
-    #[error("plugin call exceeded its {0:?} time limit")]
-    Timeout(Duration),
-    /// The guest tried to grow its memory past the cap.
-    #[error("plugin exceeded its memory limit of {0} bytes (the host's plugins.memory_mib)")]
-    MemoryLimit(usize),
-    /// The result was larger than allowed.
-    #[error("plugin returned {size} bytes, more than the {limit}-byte limit")]
-    OutputTooLarge {
-        /// Bytes returned.
-        size: usize,
-        /// The cap.
-        limit: usize,
-    },
-    /// What the guest returned breaks the contract (a string that is not UTF-8, say).
-    #[error("plugin output refused: {0}")]
-    InvalidOutput(String),
-    /// The guest trapped (including Rust panics, which abort).
-    #[error("plugin crashed: {0}")]
-    Trap(String),
-    /// The connector reported a typed error.
-    #[error("connector error: {0:?}")]
-    Connector(ConnectorError),
-    /// The engine could not be set up (start-up only).
-    #[error("plugin engine: {0}")]
-    Engine(String),
-}
-
-/// Writes a compiled component into the cache directory (mode 0700), atomically.
-fn write_cache(dir: &Path, path: &Path, component: &Component) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    let bytes = component
-        .serialize()
-        .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-    // A name no other writer (thread or process) uses, created fresh, synced before it is
-    // renamed into place: a reader sees a whole entry or none.
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)?;
-    std::io::Write::write_all(&mut file, &bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
-
 /// The plugin engine of one host.
 pub struct Runtime {
     pub(super) sandbox: Sandbox,
@@ -156,9 +97,10 @@ impl std::fmt::Debug for Runtime {
 #[derive(Clone)]
 pub struct Plugin {
     pub(super) name: Arc<str>,
-    pre: bindings::ConnectorPre<GuestState>,
-    /// The `read` export, called through [`Lifted`] rather than the generated binding.
-    read: ComponentExportIndex,
+    pub(super) pre: bindings::ConnectorPre<GuestState>,
+    /// The `read` export, called through [`Lifted`](super::lift::Lifted) rather than the
+    /// generated binding.
+    pub(super) read: ComponentExportIndex,
     /// The contract version named by the component's imports, if it imports any of ours.
     contract: Option<WitVersion>,
 }
@@ -276,7 +218,7 @@ impl Runtime {
         >(&mut linker, |state| state)
         .map_err(engine_error)?;
         // Agents (`agentic:agent/platform`) share the engine, sandbox and threads.
-        super::agent::add_to_linker(&mut linker).map_err(engine_error)?;
+        super::agent_bindings::add_to_linker(&mut linker).map_err(engine_error)?;
         let ticker = EpochTicker::start(&engine);
         let clients = Clients::new().map_err(engine_error)?;
         let threads = PluginThreads::start(limits.threads)?;
@@ -320,60 +262,6 @@ impl Runtime {
         };
         let component = self.compile_cached(bytes, dir)?;
         self.link(name, &component)
-    }
-
-    /// Compiles `bytes`, or reads its compiled code from the cache in `dir` (see
-    /// [`Runtime::load_cached`]); agent components are cached the same way.
-    pub(super) fn compile_cached(
-        &self,
-        bytes: &[u8],
-        dir: &Path,
-    ) -> Result<Component, PluginError> {
-        let mut engine_key = std::hash::DefaultHasher::new();
-        self.sandbox
-            .engine
-            .precompile_compatibility_hash()
-            .hash(&mut engine_key);
-        let path = dir.join(format!(
-            "{}-{:016x}.cwasm",
-            super::package::component_hash(bytes),
-            engine_key.finish()
-        ));
-        if let Some(component) = self.cached_component(&path) {
-            return Ok(component);
-        }
-        let component = Component::new(&self.sandbox.engine, bytes)
-            .map_err(|e| PluginError::Invalid(format!("{e:#}")))?;
-        if let Err(e) = write_cache(dir, &path, &component) {
-            tracing::warn!(path = %path.display(), "could not cache compiled plugin: {e}");
-        }
-        Ok(component)
-    }
-
-    /// Reads a compiled component from the cache.
-    ///
-    /// This is the one `unsafe` call of the host (besides the trait impls of `super::lift`):
-    /// wasmtime runs precompiled machine code as is, so the file must be one this engine wrote.
-    /// It is: the cache directory is created by the host with mode 0700 inside its data
-    /// directory, entries are written whole (temp file and rename) by [`write_cache`], and the
-    /// name binds the entry to the component's hash and to this engine's configuration
-    /// (wasmtime also refuses code from another version or configuration). Whoever can write
-    /// that directory can already replace the host binary.
-    #[allow(unsafe_code)]
-    fn cached_component(&self, path: &Path) -> Option<Component> {
-        // Read into memory rather than mapping the file: a mapped file changed underneath a
-        // running host (truncated, rewritten) would crash it with SIGBUS.
-        let bytes = std::fs::read(path).ok()?;
-        // SAFETY: see above: the bytes were produced by `Component::serialize` of an engine with
-        // this configuration, in a directory only the host can write.
-        match unsafe { Component::deserialize(&self.sandbox.engine, &bytes) } {
-            Ok(component) => Some(component),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), "discarding unusable compiled plugin: {e:#}");
-                let _ = std::fs::remove_file(path);
-                None
-            }
-        }
     }
 
     /// Links a component for the contract version it imports. One that imports none of ours
@@ -448,29 +336,6 @@ impl Runtime {
         Ok(streams)
     }
 
-    /// `read(config, stream, state)`: one page in an instance of its own (see [`Reader`] to
-    /// read several pages of a stream).
-    pub async fn read(
-        &self,
-        plugin: &Plugin,
-        call: &Call,
-        config: &str,
-        stream: &str,
-        state: Option<&str>,
-    ) -> Result<Page, PluginError> {
-        self.reader(plugin, call).read(config, stream, state).await
-    }
-
-    /// A [`Reader`] of `plugin`'s pages under `call`.
-    pub fn reader<'r>(&'r self, plugin: &'r Plugin, call: &'r Call) -> Reader<'r> {
-        Reader {
-            runtime: self,
-            plugin,
-            call,
-            live: None,
-        }
-    }
-
     /// `invoke(config, action, input)`.
     pub async fn invoke(
         &self,
@@ -506,138 +371,4 @@ fn spec_size(s: &ConnectorSpec) -> usize {
                 a.name.len() + a.description.len() + a.input_schema.len() + a.output_schema.len()
             })
             .sum::<usize>()
-}
-
-/// The `read` export as called: config, stream, state in; a page lifted into rows out, in the
-/// shape of the component's contract version (0.3.0's `record-data` has `deleted`).
-type ReadParams<'a> = (&'a str, &'a str, Option<&'a str>);
-type ReadResults = (Result<Lifted<RecordDataView>, ConnectorError>,);
-type OldReadResults = (Result<Lifted<RecordView>, ConnectorError>,);
-
-/// Reads consecutive pages of one stream of one connection through one instance.
-///
-/// Why not a fresh instance per page, as every other call gets: a page is the unit a sync
-/// loops over, and a fresh instance costs its instantiation and, more, the page faults of
-/// touching fresh linear memory again for every page (docs/PERFORMANCE.md). Reusing it across
-/// the pages of one stream shares guest state only between calls that carry the same
-/// configuration and credential. Each call still has its own deadline, request budget and log
-/// budget; an instance that failed in any way but a typed connector error (trap, timeout,
-/// memory cap, refused output, a call dropped half-way) is discarded, and the next page gets a
-/// fresh one.
-pub struct Reader<'r> {
-    runtime: &'r Runtime,
-    plugin: &'r Plugin,
-    call: &'r Call,
-    live: Option<Live>,
-}
-
-/// An instance kept between the pages of a stream, with the share it holds.
-struct Live {
-    store: Store<GuestState>,
-    instance: Instance,
-    share: Share,
-}
-
-impl std::fmt::Debug for Reader<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reader")
-            .field("plugin", &self.plugin.name)
-            .field("instance", &self.live.is_some())
-            .finish()
-    }
-}
-
-impl Reader<'_> {
-    /// `read(config, stream, state)`: one page, lifted straight into the records the host
-    /// stores ([`super::lift`]).
-    pub async fn read(
-        &mut self,
-        config: &str,
-        stream: &str,
-        state: Option<&str>,
-    ) -> Result<Page, PluginError> {
-        let runtime = self.runtime;
-        // Taken out for the call: dropped with it if the call fails or is dropped half-way.
-        let live = match self.live.take() {
-            Some(mut live) => {
-                runtime.sandbox.arm(&mut live.store);
-                Ok(live)
-            }
-            None => Err(runtime
-                .shares
-                .acquire(&self.plugin.name, self.call.connection)
-                .await?),
-        };
-        let (sandbox, plugin, call) = (
-            runtime.sandbox.clone(),
-            self.plugin.clone(),
-            self.call.clone(),
-        );
-        let (config, stream, state) = (
-            config.to_owned(),
-            stream.to_owned(),
-            state.map(str::to_owned),
-        );
-        let (live, result) = runtime
-            .threads
-            .run(async move {
-                let started = Instant::now();
-                let (mut store, instance, share) = match live {
-                    Ok(live) => (live.store, Some(live.instance), live.share),
-                    Err(share) => (sandbox.store(&plugin, &call), None, share),
-                };
-                let outcome = sandbox
-                    .bounded(async {
-                        let instance = match instance {
-                            Some(instance) => instance,
-                            None => {
-                                plugin
-                                    .pre
-                                    .instance_pre()
-                                    .instantiate_async(&mut store)
-                                    .await?
-                            }
-                        };
-                        // Looked up each call: a typed lookup is cheap next to a page.
-                        let params = (config.as_str(), stream.as_str(), state.as_deref());
-                        let result = if plugin.wit_version() == WitVersion::V0_3 {
-                            let read = instance.get_typed_func::<ReadParams<'_>, ReadResults>(
-                                &mut store,
-                                &plugin.read,
-                            )?;
-                            read.call_async(&mut store, params).await?.0.map(|l| l.0)
-                        } else {
-                            let read = instance.get_typed_func::<ReadParams<'_>, OldReadResults>(
-                                &mut store,
-                                &plugin.read,
-                            )?;
-                            read.call_async(&mut store, params).await?.0.map(|l| l.0)
-                        };
-                        wasmtime::Result::Ok((instance, result))
-                    })
-                    .await;
-                sandbox.finished(&store, &plugin, "read", started);
-                Ok(match outcome {
-                    // A typed connector error leaves the instance as sound as a page does.
-                    Ok((instance, result)) => {
-                        let refusal = store.data().refusal();
-                        let result = result.map_err(|e| sandbox.connector_error(e, refusal));
-                        (
-                            Some(Live {
-                                store,
-                                instance,
-                                share,
-                            }),
-                            result,
-                        )
-                    }
-                    Err(e) => (None, Err(sandbox.classify(&store, e))),
-                })
-            })
-            .await?;
-        self.live = live;
-        let page = result?;
-        runtime.sandbox.cap(page.text_bytes)?;
-        Ok(page)
-    }
 }

@@ -13,9 +13,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings;
+use super::bindings::types::{Error as ConnectorError, LogLevel};
 use super::egress::{Clients, Egress, EgressPolicy, Latest};
+use super::error::PluginError;
 use super::lift::LiftError;
-use super::runtime::{ConnectorError, Limits, LogLevel, Plugin, PluginError};
+use super::runtime::{Limits, Plugin};
 
 /// Per-call store data: an empty WASI context (no preopened directories, no environment, no
 /// network), the HTTP context with its egress hooks, and the limiter.

@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::job_attempts::Lease;
+pub use super::job_attempts::{Outcome, Postponement};
 use super::{Backend, Page, Result, Store, StoreError};
 use crate::clock::Millis;
 use crate::names::named_enum;
@@ -190,55 +191,6 @@ pub struct JobFilter<'a> {
     pub kind: Option<&'a str>,
     /// One state.
     pub state: Option<JobState>,
-}
-
-/// How a running attempt ended.
-#[derive(Debug)]
-pub enum Outcome<'a> {
-    /// Done, with the handler's output.
-    Succeeded(&'a str),
-    /// Failed; retried at `retry_at` unless attempts are used up (then dead).
-    Failed {
-        /// Why.
-        error: &'a str,
-        /// When to try again.
-        retry_at: Millis,
-        /// Never retry (bad input, a permanent refusal).
-        permanent: bool,
-    },
-    /// Not a failure: run again at `at` without counting the attempt (a rate limit).
-    Postponed {
-        /// Why.
-        reason: &'a str,
-        /// When.
-        at: Millis,
-        /// How it counts towards `Job::postponements` (in a row without progress).
-        count: Postponement,
-    },
-    /// Stopped on request.
-    Cancelled,
-}
-
-/// How a postponement counts towards a job's postponements in a row without progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Postponement {
-    /// The attempt did nothing before it was postponed: one more.
-    Stalled,
-    /// The attempt made progress first: the count starts again.
-    Progressed,
-    /// The attempt waited for another run (a lock): the count stays.
-    Waiting,
-}
-
-impl Postponement {
-    /// The code the outcome's SQL takes.
-    pub(crate) fn code(self) -> i64 {
-        match self {
-            Postponement::Stalled => 0,
-            Postponement::Progressed => 1,
-            Postponement::Waiting => 2,
-        }
-    }
 }
 
 impl Store {

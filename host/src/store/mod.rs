@@ -55,6 +55,8 @@ pub mod oauth;
 pub mod oidc;
 /// The plugin registry: publishers, installed versions, per-project enablement.
 pub mod plugins;
+// What one synced page writes: its records, the records gone at the source, the stream's state.
+mod page_contents;
 // The write of one synced page: records in bulk, documents, the stream's state.
 mod page_write;
 /// Projects and their members.

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use sqlx::{Any, Transaction};
 
 use super::job_attempts::Fence;
-use super::records::{DeletedRecord, NewRecord, SyncState};
+use super::page_contents::{DeletedRecord, NewRecord, SyncState};
 use super::{Backend, Result};
 use crate::clock::Millis;
 

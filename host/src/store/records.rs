@@ -7,55 +7,14 @@
 //! external id), nothing is duplicated either. A sync job's writes are fenced by its lease
 //! (see [`super::job_attempts`]): a worker that lost its lease stores nothing more.
 
-use std::borrow::Cow;
-
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::job_attempts::Fence;
+pub use super::page_contents::{DeletedRecord, NewRecord, SyncState};
 pub use super::page_write::PageWrite;
 use super::{like_pattern, Page, Result, Store};
 use crate::clock::Millis;
-
-/// Where a stream's sync got to.
-#[derive(Debug, Clone, Default)]
-pub struct SyncState {
-    /// The plugin's opaque state after the last stored page (`None`: from the start).
-    pub state: Option<String>,
-    /// The full-refresh cycle; records not seen by a completed cycle are deleted.
-    pub cycle: i64,
-    /// Whether the last run read to the end.
-    pub complete: bool,
-}
-
-/// A record to store. Borrowed or owned: the sync engine stores the records a plugin read
-/// without copying them again.
-#[derive(Debug, Clone)]
-pub struct NewRecord<'a> {
-    /// The model: `work_item`, `comment`, `requirement`, `trace_link`, `person`, `document`,
-    /// `raw`.
-    pub kind: &'static str,
-    /// The service's id.
-    pub external_id: Cow<'a, str>,
-    /// What people search by.
-    pub title: Cow<'a, str>,
-    /// Workflow status, where the model has one.
-    pub status: Option<Cow<'a, str>>,
-    /// When the service last changed it.
-    pub source_updated_at: Option<Millis>,
-    /// The whole record (JSON object).
-    pub data: Cow<'a, str>,
-}
-
-/// A record a page reports gone at the source (contract 0.3.0): that record of the page's
-/// connection and stream, if it has this kind.
-#[derive(Debug, Clone)]
-pub struct DeletedRecord<'a> {
-    /// The model it was stored as.
-    pub kind: &'static str,
-    /// The service's id.
-    pub external_id: Cow<'a, str>,
-}
 
 /// A stored record.
 #[derive(Debug, Clone)]

@@ -22,7 +22,7 @@ use sqlx::{Any, Row, Transaction};
 use super::blobs::CHUNK_BYTES;
 use super::documents::{insert_version, search_text, tags_json, write_tags};
 use super::documents::{DocumentFields, NewVersion};
-use super::records::NewRecord;
+use super::page_contents::NewRecord;
 use super::Result;
 use crate::clock::Millis;
 use crate::documents::{clean_filename, is_text, TEXT_EXCERPT_BYTES};

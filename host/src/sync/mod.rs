@@ -51,7 +51,7 @@ use crate::store::connections::Connection;
 use crate::store::jobs::{Job, NewJob};
 use crate::store::records::{DeletedRecord, NewRecord, SyncState};
 use crate::store::{Store, StoreError};
-use crate::vault::credentials::VaultCredential;
+use crate::vault::provider::VaultCredential;
 use crate::vault::sessions::{SessionTarget, Sessions};
 
 pub use bounds::SyncLimits;

@@ -1,6 +1,6 @@
-//! Credentials of connections: what an API caller sends (write-only), how it is kept (JSON in
-//! the vault, with the session the host obtained from it), and how it is put on a plugin's
-//! requests (a [`CredentialProvider`]).
+//! Credentials of connections: what an API caller sends (write-only), and how it is kept (JSON
+//! in the vault, with the session the host obtained from it). How it is put on a plugin's
+//! requests is [`super::provider`]'s.
 //!
 //! Static kinds go on each request as they are: `anonymous`, `api-token` (e-mail + token as
 //! HTTP Basic, JIRA Cloud), `basic` (user name + password) and `bearer` (a token or PAT).
@@ -10,16 +10,12 @@
 //! (IBM Jazz / DOORS Next `j_security_check`, a session cookie).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::sessions::{SessionTarget, Sessions};
 use crate::clock::Millis;
-use crate::plugins::egress::{CredentialFuture, RenewFuture};
-use crate::plugins::CredentialProvider;
 
 /// A credential as an API caller gives it. Never serialised back to a caller, never printed.
 #[derive(Clone, Deserialize, Serialize, utoipa::ToSchema)]
@@ -511,34 +507,4 @@ pub(crate) fn basic(user: &str, password: &str) -> Zeroizing<String> {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(pair.as_bytes())
     ))
-}
-
-/// Puts a connection's credential on each request: static kinds straight from the vault,
-/// session kinds through [`Sessions`], which renews them when they expire or are refused.
-pub struct VaultCredential {
-    sessions: Arc<Sessions>,
-    target: SessionTarget,
-}
-
-impl VaultCredential {
-    /// The provider for a connection's secret.
-    pub fn new(sessions: Arc<Sessions>, target: SessionTarget) -> Self {
-        Self { sessions, target }
-    }
-}
-
-impl std::fmt::Debug for VaultCredential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "VaultCredential(secret {})", self.target.secret_id)
-    }
-}
-
-impl CredentialProvider for VaultCredential {
-    fn headers(&self) -> CredentialFuture<'_> {
-        Box::pin(self.sessions.headers(&self.target))
-    }
-
-    fn renew<'a>(&'a self, sent: &'a http::HeaderMap) -> RenewFuture<'a> {
-        Box::pin(self.sessions.renew_after_refusal(&self.target, sent))
-    }
 }

@@ -14,10 +14,12 @@
 //!
 //! Plaintext lives in [`Secret`], which zeroes its memory on drop and never prints itself.
 
-/// Connection credentials: input, storage form, and injection into plugin requests.
+/// Connection credentials: input and storage form.
 pub mod credentials;
 /// Token and login exchanges with providers.
 pub mod flows;
+/// A connection's credential on plugin requests: the vault's credential provider.
+pub mod provider;
 /// Sessions obtained from credentials: renewal, one at a time across hosts.
 pub mod sessions;
 

@@ -11,7 +11,8 @@ use http::header::HeaderValue;
 use http_body_util::{BodyExt, Limited};
 use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
-use super::policy::{ip_refusal, method_refusal};
+use super::addresses::ip_refusal;
+use super::policy::method_refusal;
 use super::redact::{RedactedBody, Secrets};
 use super::{CredentialError, EgressLimits, EgressPolicy};
 

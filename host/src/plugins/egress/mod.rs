@@ -26,7 +26,8 @@
 //! bodies are cut at [`EgressLimits::max_response_body`].
 //!
 //! # Layout
-//! - [`policy`]: what may be requested (hosts, base URL, paths, methods, addresses);
+//! - [`policy`]: what may be requested (hosts, base URL, paths, methods);
+//! - [`addresses`]: which addresses may be reached, and which base URLs no connection may have;
 //! - [`forward`]: the hook itself, the clients and their guarded resolver, credential injection;
 //! - [`redact`]: the forms of an injected secret and their removal from responses.
 
@@ -36,16 +37,19 @@ use std::pin::Pin;
 use http::header::{HeaderName, HeaderValue};
 use std::time::Duration;
 
+/// Which addresses a plugin may reach; base URLs no connection may have.
+pub mod addresses;
 /// The `send_request` hook, the HTTP clients and their guarded resolver.
 pub mod forward;
-/// What a connection's plugin may request: hosts, base URL, paths, methods, addresses.
+/// What a connection's plugin may request: hosts, base URL, paths, methods.
 pub mod policy;
 /// Keeps injected secrets out of what the guest reads back.
 pub mod redact;
 
+pub use addresses::{base_url_refusal, ip_refusal};
 pub use forward::Clients;
 pub(crate) use forward::{is_prohibited, Egress, Latest, IN_FLIGHT_PER_CALL};
-pub use policy::{base_url_refusal, host_matches, ip_refusal, EgressPolicy, PolicyError};
+pub use policy::{host_matches, EgressPolicy, PolicyError};
 
 /// Caps on one plugin call's HTTP traffic.
 #[derive(Debug, Clone)]

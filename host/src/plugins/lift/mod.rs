@@ -25,7 +25,7 @@ mod writer;
 use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceType, LiftContext};
 use wasmtime::component::{ComponentType, Lift};
 
-use super::runtime::RecordKind;
+use super::bindings::types::RecordKind;
 use crate::clock::Millis;
 use span::Span;
 use writer::Json;

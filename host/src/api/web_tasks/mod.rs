@@ -19,41 +19,35 @@ use super::access;
 use super::audit::record;
 use super::error::{ApiError, ApiResult, FieldError};
 use super::extract::{present, ApiJson, ApiPath, ApiQuery, Checks, Validate};
-use super::jobs::JobView;
 use super::pagination::{window, Paginated};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
-use crate::clock::Millis;
-use crate::ids::{JobId, ProjectId, UserId, WebTaskId, WebTaskRunId};
-use crate::jobs::{new_job, schedule};
+use crate::ids::{ProjectId, UserId, WebTaskId};
+use crate::jobs::schedule;
 use crate::rbac::{Permission, Role};
-use crate::store::jobs::NewJob;
-use crate::store::web_tasks::{RunState, WebTask, WebTaskFields, WebTaskRun};
+use crate::store::web_tasks::{WebTask, WebTaskFields};
 use crate::store::StoreError;
-use crate::web_tasks::runner::{RunRequest, StepResult};
-use crate::web_tasks::{check_task, Step, TaskShape, RUN};
+use crate::web_tasks::{check_task, Step, TaskShape};
+
+/// Runs: started as jobs, their history and per-step results.
+mod runs;
+/// Cron schedules of tasks.
+mod schedules;
+
+use schedules::{schedule_name, ScheduleView};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_tasks, create_task))
         .routes(routes!(get_task, update_task, delete_task))
-        .routes(routes!(run_task))
-        .routes(routes!(list_runs))
-        .routes(routes!(get_run))
+        .routes(routes!(runs::run_task))
+        .routes(routes!(runs::list_runs))
+        .routes(routes!(runs::get_run))
         .routes(routes!(
-            get_web_task_schedule,
-            put_web_task_schedule,
-            delete_web_task_schedule
+            schedules::get_web_task_schedule,
+            schedules::put_web_task_schedule,
+            schedules::delete_web_task_schedule
         ))
-}
-
-/// A task's cron schedule.
-#[derive(Debug, Serialize, ToSchema)]
-struct ScheduleView {
-    /// Cron, UTC.
-    cron: String,
-    #[serde(with = "time::serde::rfc3339")]
-    next_run_at: OffsetDateTime,
 }
 
 /// A web-automation task.
@@ -102,54 +96,6 @@ async fn view(state: &AppState, t: WebTask) -> ApiResult<WebTaskView> {
         created_at: t.created_at.to_datetime(),
         updated_at: t.updated_at.to_datetime(),
     })
-}
-
-/// One run of a task.
-#[derive(Debug, Serialize, ToSchema)]
-struct RunView {
-    id: i64,
-    task_id: i64,
-    /// 1, 2, … within the task.
-    number: i64,
-    /// The job that runs it (follow it at `/jobs/{id}`).
-    job_id: Option<i64>,
-    /// `manual` or `schedule`.
-    origin: String,
-    state: RunState,
-    /// Why it failed: the failed step and its error.
-    error: Option<String>,
-    /// The document holding the extracted data (when anything was extracted).
-    document_id: Option<i64>,
-    /// Per-step results, in step order (only on `GET …/runs/{rid}`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    steps: Option<Vec<StepResult>>,
-    requested_by: Option<i64>,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option")]
-    started_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    finished_at: Option<OffsetDateTime>,
-}
-
-impl RunView {
-    fn new(r: WebTaskRun, with_steps: bool) -> Self {
-        Self {
-            id: r.id,
-            task_id: r.task_id,
-            number: r.number,
-            job_id: r.job_id,
-            origin: r.origin,
-            state: r.state,
-            error: r.error,
-            document_id: r.document_id,
-            steps: with_steps.then(|| serde_json::from_str(&r.steps).unwrap_or_default()),
-            requested_by: r.requested_by,
-            created_at: r.created_at.to_datetime(),
-            started_at: r.started_at.map(Millis::to_datetime),
-            finished_at: r.finished_at.map(Millis::to_datetime),
-        }
-    }
 }
 
 /// A host name (`example.com`), `*.` and a host name (`*.example.com`: its subdomains), an IP
@@ -241,30 +187,6 @@ impl Validate for UpdateWebTask {
     }
 }
 
-/// A task's schedule.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct PutSchedule {
-    /// Cron, UTC: five fields (`*/30 * * * *`) or six with seconds first.
-    #[schema(min_length = 1, max_length = 120, format = "line")]
-    cron: String,
-}
-
-impl Validate for PutSchedule {
-    fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut c = Checks::default();
-        c.line("cron", &self.cron, 1, 120);
-        c.finish()
-    }
-}
-
-/// The run started.
-#[derive(Debug, Serialize, ToSchema)]
-struct RunStarted {
-    run: RunView,
-    job: JobView,
-}
-
 /// Page of a list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -287,17 +209,6 @@ struct ProjectPath {
 struct TaskPath {
     id: i64,
     tid: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct RunPath {
-    id: i64,
-    tid: i64,
-    rid: i64,
-}
-
-fn schedule_name(task: i64) -> String {
-    format!("web_task:{task}")
 }
 
 fn conflict_on_name(e: StoreError) -> ApiError {
@@ -545,206 +456,6 @@ async fn delete_task(
         "web_task.deleted",
         task.id,
         serde_json::json!({"project_id": path.id, "name": task.name}),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Starts a run as a job (follow it at `/jobs/{id}`, read its results at `…/runs/{rid}`).
-/// Needs `web_tasks:manage` and membership.
-#[utoipa::path(post, path = "/projects/{id}/web-tasks/{tid}/run", tag = "web-tasks",
-    params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
-    responses((status = 202, body = RunStarted), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn run_task(
-    State(state): State<AppState>,
-    who: Principal,
-    client: ClientInfo,
-    ApiPath(path): ApiPath<TaskPath>,
-) -> ApiResult<(StatusCode, Json<RunStarted>)> {
-    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
-    let now = state.now();
-    let run = state
-        .store
-        .create_web_task_run(WebTaskId(task.id), "manual", Some(UserId(who.user.id)), now)
-        .await?;
-    let payload = RunRequest {
-        task_id: task.id,
-        run_id: Some(run.id),
-    };
-    let job = NewJob {
-        idempotency_key: Some(format!("web_task_run:{}", run.id)),
-        ..new_job(RUN, Some(task.project_id), &payload, Some(who.user.id), now)
-    };
-    let (job, _) = state.store.enqueue(&job, now).await?;
-    state
-        .store
-        .set_web_task_run_job(WebTaskRunId(run.id), JobId(job.id))
-        .await?;
-    // The run as requested: a worker may already have run it (the run's own endpoint shows
-    // that), and the answer to this request says what was asked and which job does it.
-    let mut run = run;
-    run.job_id = Some(job.id);
-    record(
-        &state,
-        &who,
-        &client,
-        "web_task",
-        "web_task.run_requested",
-        task.id,
-        serde_json::json!({"project_id": path.id, "run_id": run.id, "job_id": job.id}),
-    )
-    .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(RunStarted {
-            run: RunView::new(run, false),
-            job: job.into(),
-        }),
-    ))
-}
-
-/// A task's run history, oldest first, without per-step results. Needs `web_tasks:read`.
-#[utoipa::path(get, path = "/projects/{id}/web-tasks/{tid}/runs", tag = "web-tasks",
-    params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id"), ListPage),
-    responses((status = 200, body = Paginated<RunView>), (status = 404, body = Problem), (status = 422, body = Problem),
-              (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_runs(
-    State(state): State<AppState>,
-    who: Principal,
-    ApiPath(path): ApiPath<TaskPath>,
-    query: ApiQuery<ListPage>,
-) -> ApiResult<Json<Paginated<RunView>>> {
-    let task = load(&state, &who, &path, Permission::WebTasksRead).await?;
-    let q = query.parse()?;
-    let (after, limit) = window(q.cursor.as_deref(), q.limit)?;
-    let page = state
-        .store
-        .list_web_task_runs(task.id, after, limit)
-        .await?;
-    Ok(Json(Paginated::from_page(page, |r| RunView::new(r, false))))
-}
-
-/// One run with its per-step results. Needs `web_tasks:read`.
-#[utoipa::path(get, path = "/projects/{id}/web-tasks/{tid}/runs/{rid}", tag = "web-tasks",
-    params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id"),
-           ("rid" = i64, Path, description = "Run id")),
-    responses((status = 200, body = RunView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn get_run(
-    State(state): State<AppState>,
-    who: Principal,
-    ApiPath(path): ApiPath<RunPath>,
-) -> ApiResult<Json<RunView>> {
-    let task_path = TaskPath {
-        id: path.id,
-        tid: path.tid,
-    };
-    let task = load(&state, &who, &task_path, Permission::WebTasksRead).await?;
-    let run = state
-        .store
-        .get_web_task_run(
-            ProjectId(path.id),
-            WebTaskId(task.id),
-            WebTaskRunId(path.rid),
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => ApiError::not_found("run"),
-            other => other.into(),
-        })?;
-    Ok(Json(RunView::new(run, true)))
-}
-
-/// The task's schedule. Needs `web_tasks:read`.
-#[utoipa::path(get, path = "/projects/{id}/web-tasks/{tid}/schedule", tag = "web-tasks",
-    params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
-    responses((status = 200, body = ScheduleView), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn get_web_task_schedule(
-    State(state): State<AppState>,
-    who: Principal,
-    ApiPath(path): ApiPath<TaskPath>,
-) -> ApiResult<Json<ScheduleView>> {
-    let task = load(&state, &who, &path, Permission::WebTasksRead).await?;
-    let Some(found) = schedule::get(&state.store, &schedule_name(task.id)).await? else {
-        return Err(ApiError::not_found("schedule"));
-    };
-    Ok(Json(ScheduleView {
-        cron: found.cron,
-        next_run_at: found.next_run_at.to_datetime(),
-    }))
-}
-
-/// Runs the task on a cron (UTC). Needs `web_tasks:manage`.
-#[utoipa::path(put, path = "/projects/{id}/web-tasks/{tid}/schedule", tag = "web-tasks",
-    params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
-    request_body = PutSchedule,
-    responses((status = 200, body = ScheduleView), (status = 404, body = Problem), (status = 422, body = Problem),
-              (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn put_web_task_schedule(
-    State(state): State<AppState>,
-    who: Principal,
-    client: ClientInfo,
-    ApiPath(path): ApiPath<TaskPath>,
-    body: ApiJson<PutSchedule>,
-) -> ApiResult<Json<ScheduleView>> {
-    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
-    let body = body.parse().await?;
-    let payload = RunRequest {
-        task_id: task.id,
-        run_id: None,
-    };
-    let job = new_job(
-        RUN,
-        Some(task.project_id),
-        &payload,
-        Some(who.user.id),
-        Millis::EPOCH,
-    );
-    let next = schedule::upsert(
-        &state.store,
-        &schedule_name(task.id),
-        &job,
-        &body.cron,
-        state.now(),
-    )
-    .await?;
-    record(
-        &state,
-        &who,
-        &client,
-        "web_task",
-        "web_task.scheduled",
-        task.id,
-        serde_json::json!({"project_id": path.id, "cron": body.cron}),
-    )
-    .await?;
-    Ok(Json(ScheduleView {
-        cron: body.cron,
-        next_run_at: next.to_datetime(),
-    }))
-}
-
-/// Removes the task's schedule. Needs `web_tasks:manage`.
-#[utoipa::path(delete, path = "/projects/{id}/web-tasks/{tid}/schedule", tag = "web-tasks",
-    params(("id" = i64, Path, description = "Project id"), ("tid" = i64, Path, description = "Task id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn delete_web_task_schedule(
-    State(state): State<AppState>,
-    who: Principal,
-    client: ClientInfo,
-    ApiPath(path): ApiPath<TaskPath>,
-) -> ApiResult<StatusCode> {
-    let task = load(&state, &who, &path, Permission::WebTasksManage).await?;
-    if !schedule::remove(&state.store, &schedule_name(task.id)).await? {
-        return Err(ApiError::not_found("schedule"));
-    }
-    record(
-        &state,
-        &who,
-        &client,
-        "web_task",
-        "web_task.unscheduled",
-        task.id,
-        serde_json::json!({"project_id": path.id}),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -16,18 +15,23 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access;
-use super::error::{ApiError, ApiResult, FieldError};
-use super::extract::{ApiJson, ApiPath, ApiQuery, Checks, NoQuery, Validate};
-use super::plugin_errors::{plugin_error, CallOn};
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiPath, ApiQuery, NoQuery};
 use super::{AppState, Problem};
 use crate::auth::{ClientInfo, Principal};
 use crate::plugins::package::{
     Manifest, ManifestAction, PackageError, PackageType, MAX_PACKAGE_BYTES,
 };
 use crate::plugins::registry::{Actor, RegistryError};
-use crate::plugins::{kind_name, Call};
 use crate::rbac::Permission;
-use crate::store::plugins::{InstalledPlugin, Publisher};
+use crate::store::plugins::InstalledPlugin;
+
+/// Trusted publisher keys.
+mod publishers;
+/// Trying an enabled connector's `discover` and `read` on a configuration.
+mod try_out;
+
+pub(super) use try_out::validate_config;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
@@ -38,12 +42,15 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .merge(uploads)
         .routes(routes!(get_plugin, uninstall_plugin))
         .routes(routes!(rollback_plugin))
-        .routes(routes!(list_publishers, trust_publisher))
-        .routes(routes!(remove_publisher))
+        .routes(routes!(
+            publishers::list_publishers,
+            publishers::trust_publisher
+        ))
+        .routes(routes!(publishers::remove_publisher))
         .routes(routes!(list_project_plugins))
         .routes(routes!(enable_plugin, disable_plugin))
-        .routes(routes!(discover))
-        .routes(routes!(read))
+        .routes(routes!(try_out::discover))
+        .routes(routes!(try_out::read))
 }
 
 /// Media type of a plugin package upload.
@@ -130,28 +137,6 @@ fn view(plugin: InstalledPlugin, who: &Principal) -> ApiResult<PluginView> {
         installed_at: plugin.installed_at.to_datetime(),
         updated_at: plugin.updated_at.to_datetime(),
     })
-}
-
-/// A trusted publisher key.
-#[derive(Debug, Serialize, ToSchema)]
-struct PublisherView {
-    id: i64,
-    name: String,
-    /// `ed25519:<base64>`.
-    public_key: String,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-}
-
-impl From<Publisher> for PublisherView {
-    fn from(p: Publisher) -> Self {
-        Self {
-            id: p.id,
-            name: p.name,
-            public_key: p.public_key,
-            created_at: p.created_at.to_datetime(),
-        }
-    }
 }
 
 impl From<RegistryError> for ApiError {
@@ -363,88 +348,6 @@ async fn uninstall_plugin(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A publisher key to trust.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct TrustPublisher {
-    /// Who they are (1–100 characters).
-    #[schema(min_length = 1, max_length = 100, format = "line")]
-    name: String,
-    /// Their public key, `ed25519:<base64 of 32 bytes>` as `agentic plugin keygen` prints it.
-    #[schema(pattern = "^ed25519:[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$")]
-    public_key: String,
-}
-
-impl Validate for TrustPublisher {
-    fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut c = Checks::default();
-        c.line("name", &self.name, 1, 100);
-        c.check(
-            self.public_key.trim() == self.public_key
-                && crate::plugins::package::PublicKey::parse(&self.public_key).is_ok(),
-            "public_key",
-            "must look like ed25519:<base64 of 32 bytes>",
-        );
-        c.finish()
-    }
-}
-
-/// Lists trusted publisher keys. Needs `plugins:manage`.
-#[utoipa::path(get, path = "/plugin-publishers", tag = "plugins",
-    responses((status = 200, body = Vec<PublisherView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn list_publishers(
-    State(state): State<AppState>,
-    who: Principal,
-    query: ApiQuery<NoQuery>,
-) -> ApiResult<Json<Vec<PublisherView>>> {
-    who.require(Permission::PluginsManage)?;
-    query.parse()?;
-    let publishers = state.store.list_publishers().await?;
-    Ok(Json(publishers.into_iter().map(Into::into).collect()))
-}
-
-/// Trusts a publisher key: packages it signs may be installed. Needs `plugins:manage`.
-#[utoipa::path(post, path = "/plugin-publishers", tag = "plugins", request_body = TrustPublisher,
-    responses((status = 201, body = PublisherView), (status = 409, body = Problem), (status = 422, body = Problem),
-              (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn trust_publisher(
-    State(state): State<AppState>,
-    who: Principal,
-    client: ClientInfo,
-    body: ApiJson<TrustPublisher>,
-) -> ApiResult<(StatusCode, Json<PublisherView>)> {
-    who.require(Permission::PluginsManage)?;
-    let body = body.parse().await?;
-    let publisher = state
-        .plugins
-        .trust(&actor(&who, &client), body.name.trim(), &body.public_key)
-        .await?;
-    Ok((StatusCode::CREATED, Json(publisher.into())))
-}
-
-#[derive(Debug, Deserialize)]
-struct PublisherPath {
-    id: i64,
-}
-
-/// Stops trusting a publisher key (409 while plugins it signed are installed). Needs
-/// `plugins:manage`.
-#[utoipa::path(delete, path = "/plugin-publishers/{id}", tag = "plugins", params(("id" = i64, Path, description = "Publisher id")),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn remove_publisher(
-    State(state): State<AppState>,
-    who: Principal,
-    client: ClientInfo,
-    ApiPath(path): ApiPath<PublisherPath>,
-) -> ApiResult<StatusCode> {
-    who.require(Permission::PluginsManage)?;
-    state
-        .plugins
-        .untrust(&actor(&who, &client), path.id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 #[derive(Debug, Deserialize)]
 struct ProjectPath {
     id: i64,
@@ -502,189 +405,4 @@ async fn disable_plugin(
         .disable(&actor(&who, &client), path.id, &path.plugin_id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A configuration to try a plugin with.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct DiscoverRequest {
-    /// Connection configuration; must match the plugin's config schema.
-    #[schema(value_type = Object)]
-    config: serde_json::Value,
-}
-
-impl Validate for DiscoverRequest {
-    fn validate(&self) -> Result<(), Vec<FieldError>> {
-        Ok(())
-    }
-}
-
-/// A page to read.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct ReadRequest {
-    /// Connection configuration; must match the plugin's config schema.
-    #[schema(value_type = Object)]
-    config: serde_json::Value,
-    /// Stream name (from `discover`).
-    #[schema(min_length = 1, max_length = 200, format = "line")]
-    stream: String,
-    /// The `state` of the previous page; absent for the first page.
-    #[schema(max_length = 1048576, format = "text")]
-    state: Option<String>,
-}
-
-impl Validate for ReadRequest {
-    fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut c = Checks::default();
-        c.line("stream", &self.stream, 1, 200);
-        if let Some(s) = &self.state {
-            c.text("state", s, 0, 1 << 20);
-        }
-        c.finish()
-    }
-}
-
-/// A stream a plugin offers.
-#[derive(Debug, Serialize, ToSchema)]
-struct StreamView {
-    name: String,
-    description: String,
-    /// Internal model of its records.
-    kind: String,
-    incremental: bool,
-    /// JSON Schema of its records.
-    #[schema(value_type = Object)]
-    schema: serde_json::Value,
-}
-
-/// One page of records.
-#[derive(Debug, Serialize, ToSchema)]
-struct PageView {
-    /// Records, each with its `kind` and `data` (the record's fields).
-    #[schema(value_type = Vec<Object>)]
-    records: Vec<serde_json::Value>,
-    /// Pass as `state` to read the next page.
-    state: String,
-    has_more: bool,
-}
-
-/// Loads the active version of a plugin enabled in the project, with the request's config
-/// validated against its manifest's schema. The body is read only after the permission check.
-async fn enabled<T: DeserializeOwned + Validate>(
-    state: &AppState,
-    who: &Principal,
-    path: &ProjectPluginPath,
-    body: ApiJson<T>,
-    config: impl FnOnce(&T) -> &serde_json::Value,
-) -> ApiResult<(crate::plugins::Plugin, T)> {
-    access::project(&state.store, who, path.id, Permission::PluginsRun).await?;
-    // Enablement first: a plugin not enabled here is not even compiled for the caller.
-    if !state.store.plugin_enabled(path.id, &path.plugin_id).await? {
-        state.plugins.get(&path.plugin_id).await?;
-        return Err(ApiError::Conflict(format!(
-            "plugin {} is not enabled in this project",
-            path.plugin_id
-        )));
-    }
-    let (manifest, plugin) = state.plugins.active(&path.plugin_id).await?;
-    let body = body.parse().await?;
-    validate_config(&manifest, config(&body))?;
-    Ok((plugin, body))
-}
-
-/// Checks a connection configuration against the plugin's config schema; errors name the
-/// fields as `config.<path>`.
-pub(super) fn validate_config(manifest: &Manifest, config: &serde_json::Value) -> ApiResult<()> {
-    let validator = jsonschema::validator_for(&manifest.config_schema).map_err(|e| {
-        ApiError::internal(format!("config schema of {}", manifest.id), e.to_string())
-    })?;
-    let errors: Vec<FieldError> = validator
-        .iter_errors(config)
-        .take(20)
-        .map(|e| {
-            let pointer = e.instance_path.to_string();
-            let field = format!("config{}", pointer.replace('/', "."));
-            FieldError::new(&field, e.to_string())
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(errors))
-    }
-}
-
-/// Runs an enabled plugin's `discover` on a configuration. This try-out call has no connection,
-/// so the plugin gets no network and no credential. Needs `plugins:run` and membership.
-#[utoipa::path(post, path = "/projects/{id}/plugins/{plugin_id}/discover", tag = "plugins",
-    params(("id" = i64, Path, description = "Project id"), ("plugin_id" = String, Path, description = "Plugin id")),
-    request_body = DiscoverRequest,
-    responses((status = 200, body = Vec<StreamView>), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem), (status = 502, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn discover(
-    State(state): State<AppState>,
-    who: Principal,
-    ApiPath(path): ApiPath<ProjectPluginPath>,
-    body: ApiJson<DiscoverRequest>,
-) -> ApiResult<Json<Vec<StreamView>>> {
-    let (plugin, body) = enabled(&state, &who, &path, body, |b| &b.config).await?;
-    let runtime = state.plugins.runtime().await?;
-    let streams = runtime
-        .discover(&plugin, &Call::default(), &body.config.to_string())
-        .await
-        .map_err(|e| plugin_error(e, CallOn::Request))?;
-    Ok(Json(
-        streams
-            .into_iter()
-            .map(|s| StreamView {
-                name: s.name,
-                description: s.description,
-                kind: kind_name(s.kind).to_owned(),
-                incremental: s.incremental,
-                schema: serde_json::from_str(&s.schema)
-                    .unwrap_or(serde_json::Value::String(s.schema)),
-            })
-            .collect(),
-    ))
-}
-
-/// Reads one page of a stream with an enabled plugin, without storing it (syncs store pages).
-/// No connection, so no network. Needs `plugins:run` and membership.
-#[utoipa::path(post, path = "/projects/{id}/plugins/{plugin_id}/read", tag = "plugins",
-    params(("id" = i64, Path, description = "Project id"), ("plugin_id" = String, Path, description = "Plugin id")),
-    request_body = ReadRequest,
-    responses((status = 200, body = PageView), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem), (status = 502, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
-async fn read(
-    State(state): State<AppState>,
-    who: Principal,
-    ApiPath(path): ApiPath<ProjectPluginPath>,
-    body: ApiJson<ReadRequest>,
-) -> ApiResult<Json<PageView>> {
-    let (plugin, body) = enabled(&state, &who, &path, body, |b| &b.config).await?;
-    let runtime = state.plugins.runtime().await?;
-    let page = runtime
-        .read(
-            &plugin,
-            &Call::default(),
-            &body.config.to_string(),
-            &body.stream,
-            body.state.as_deref(),
-        )
-        .await
-        .map_err(|e| plugin_error(e, CallOn::Request))?;
-    Ok(Json(PageView {
-        records: page
-            .records
-            .into_iter()
-            .map(|r| {
-                // The lift wrote `data` as one JSON object.
-                let data: serde_json::Value = serde_json::from_str(r.data()).unwrap_or_default();
-                serde_json::json!({"kind": r.kind, "data": data})
-            })
-            .collect(),
-        state: page.state,
-        has_more: page.has_more,
-    }))
 }

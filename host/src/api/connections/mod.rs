@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,8 +14,8 @@ use utoipa_axum::routes;
 use super::access;
 use super::audit::record;
 use super::connection_access::{load, ConnectionPath};
-use super::connection_check::{before_saving, checkable, CheckResult, SaveQuery};
-use super::connection_origins::{self as origins, OriginView, Rules};
+use super::connection_check::{before_saving, checkable, SaveQuery};
+use super::connection_origins::{self as origins, Rules};
 use super::connection_rules::{
     admit, conflict_on_name, credential_problems, credential_transport, private_network_allowed,
 };
@@ -30,6 +29,11 @@ use crate::store::connections::{Connection, ConnectionFields};
 use crate::store::StoreError;
 use crate::vault::credentials::CredentialInput;
 
+/// A connection as the API shows it.
+mod views;
+
+use views::{view, ConnectionView};
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_connections, create_connection))
@@ -38,100 +42,6 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
             update_connection,
             delete_connection
         ))
-}
-
-/// What is known of a connection's credential: its kind, never the secret.
-#[derive(Debug, Serialize, ToSchema)]
-struct CredentialView {
-    kind: String,
-    /// For kinds with a host-kept session (OAuth, service account, form login): `pending`
-    /// (none obtained yet; an `oauth2-authorization-code` connection needs `…/authorize`),
-    /// `active`, `refused` (a person must re-authorize or replace it) or `failing`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<String>,
-    /// Why the last renewal failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    detail: Option<String>,
-}
-
-/// A connection's view with its credential's session status.
-async fn view(state: &AppState, c: Connection) -> ApiResult<ConnectionView> {
-    let session = match c.secret_id {
-        Some(id) if SESSION_KINDS.contains(&c.credential_kind.as_str()) => {
-            Some(state.sessions.status(id).await.map_err(StoreError::from)?)
-        }
-        _ => None,
-    };
-    // Without the manifest (the plugin was uninstalled) the overrides alone are shown.
-    let manifest = state.plugins.manifest(&c.plugin_id).await.ok();
-    let origins = origins::view(manifest.as_ref(), &c);
-    let mut view = ConnectionView::from(c);
-    view.origins = origins;
-    if let Some((status, detail)) = session {
-        view.credential.status = Some(status);
-        view.credential.detail = detail;
-    }
-    Ok(view)
-}
-
-/// Credential kinds whose session the host obtains and renews.
-const SESSION_KINDS: &[&str] = &[
-    "oauth2-authorization-code",
-    "oauth2-client-credentials",
-    "google-service-account",
-    "form-login",
-];
-
-/// A connection.
-#[derive(Debug, Serialize, ToSchema)]
-struct ConnectionView {
-    id: i64,
-    project_id: i64,
-    plugin_id: String,
-    name: String,
-    /// Non-secret configuration, valid against the plugin's config schema.
-    #[schema(value_type = Object)]
-    config: serde_json::Value,
-    /// Every request of the plugin stays under this URL.
-    base_url: String,
-    /// Whether the plugin may reach private and loopback addresses.
-    allow_private_network: bool,
-    /// The service origins the plugin declares besides the base URL (`[origins]` of its
-    /// manifest), by name, at the connection's override or the manifest's URL: requests under
-    /// them are let through with the credential, as under the base URL.
-    origins: BTreeMap<String, OriginView>,
-    credential: CredentialView,
-    #[serde(with = "time::serde::rfc3339")]
-    created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    updated_at: OffsetDateTime,
-    /// The connector's `check`, run before saving: on creation and when the credential changed
-    /// (absent with `?check=false`, and for `oauth2-authorization-code` until it is authorized).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    check: Option<CheckResult>,
-}
-
-impl From<Connection> for ConnectionView {
-    fn from(c: Connection) -> Self {
-        Self {
-            id: c.id,
-            project_id: c.project_id,
-            plugin_id: c.plugin_id,
-            name: c.name,
-            config: serde_json::from_str(&c.config).unwrap_or_default(),
-            base_url: c.base_url,
-            allow_private_network: c.allow_private_network,
-            origins: BTreeMap::new(),
-            credential: CredentialView {
-                kind: c.credential_kind,
-                status: None,
-                detail: None,
-            },
-            created_at: c.created_at.to_datetime(),
-            updated_at: c.updated_at.to_datetime(),
-            check: None,
-        }
-    }
 }
 
 /// A new connection.
