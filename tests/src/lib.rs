@@ -25,7 +25,7 @@
 //! - `http`: talking to a host: [`Reply`], [`Form`] and the request helpers of [`TestApp`].
 //! - `setup`: the administrator, users ([`TestUser`]) and projects a story starts from.
 //! - `plugins`: publishers ([`Publisher`]) and the signed packages they install, plugins enabled
-//!   in a project.
+//!   in a project; the hostile connector's builds ([`hostile_manifest`], [`hostile_wasm`]).
 //! - `services`: the real PostgreSQL and Redis, and what a run does when one is missing.
 //! - The public modules: fakes and real peers of the services connectors and the host call.
 
@@ -43,7 +43,7 @@ mod setup;
 pub use agentic_host::store::Backend;
 pub use app::{plugin_dir, plugin_wasm, TestApp};
 pub use http::{send_to, Form, Reply, FORM_BOUNDARY};
-pub use plugins::{plugin_manifest, Publisher, PACKAGE};
+pub use plugins::{hostile_manifest, hostile_wasm, plugin_manifest, Publisher, PACKAGE};
 pub(crate) use services::in_ci;
 pub use services::{
     postgres_unavailable, postgres_url, redis_unavailable, redis_url, run_on_postgres, use_redis,
