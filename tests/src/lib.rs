@@ -27,6 +27,7 @@
 //! - `plugins`: publishers ([`Publisher`]) and the signed packages they install, plugins enabled
 //!   in a project; the hostile connector's builds ([`hostile_manifest`], [`hostile_wasm`]).
 //! - `services`: the real PostgreSQL and Redis, and what a run does when one is missing.
+//! - `syncs`: a sync run through the API and what it stored, for every connector's stories.
 //! - The public modules: fakes and real peers of the services connectors and the host call.
 
 /// One host on a fresh database: startup, twin, teardown.
@@ -56,8 +57,12 @@ pub mod proxy;
 /// Fake identity providers and the services behind them.
 pub mod providers;
 
-/// A fake JIRA (Cloud and Data Center) for syncs through the host.
+/// A fake JIRA (Cloud and Data Center) for syncs through the host, and the JIRA component
+/// installed and connected to it.
 pub mod jira;
+
+/// Syncs run through the API and what they stored, read back by external id.
+pub mod syncs;
 
 /// A real S3-compatible server (moto) for backups to object stores.
 pub mod s3;
