@@ -3,6 +3,11 @@
 //! over HTTP for syncs through the host, and the site the stories sync; how a story installs the
 //! JIRA component in a project ([`project_with_jira`]) and connects it to the fake ([`connect`])
 //! with the account it syncs as ([`EMAIL`], [`API_TOKEN`]).
+//!
+//! [`project_with_jira`]: crate::jira::project_with_jira
+//! [`connect`]: crate::jira::connect
+//! [`EMAIL`]: crate::jira::EMAIL
+//! [`API_TOKEN`]: crate::jira::API_TOKEN
 
 use std::ops::Deref;
 

@@ -3,6 +3,13 @@
 //! ([`sync`], [`results`]), read a model or the synced documents by external id ([`by_id`],
 //! [`synced_documents`]), compare what the API shows with what a fake serves ([`assert_has`]),
 //! and look for a secret in every text column sync data lands in ([`stored_text`]).
+//!
+//! [`sync`]: crate::syncs::sync
+//! [`results`]: crate::syncs::results
+//! [`by_id`]: crate::syncs::by_id
+//! [`synced_documents`]: crate::syncs::synced_documents
+//! [`assert_has`]: crate::syncs::assert_has
+//! [`stored_text`]: crate::syncs::stored_text
 
 use std::collections::BTreeMap;
 
