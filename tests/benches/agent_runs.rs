@@ -26,7 +26,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_tests::{plugin_wasm, Backend, TestApp};
 use serde_json::{json, Value};
 
@@ -65,24 +64,10 @@ async fn host(backend: Backend) -> Host {
     let admin = app.admin().await;
     let project = app.project_with_example(&admin.token, admin.id, &[]).await;
     let admin = admin.token;
-    let key = SigningKey::generate().unwrap().0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        &admin,
-        json!({"name": "bench", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-    let package = Package::build(&key, MANIFEST, &plugin_wasm("agent_hostile")).unwrap();
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        &admin,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.trust_publisher(&admin, "bench")
+        .await
+        .install(&app, &admin, MANIFEST, &plugin_wasm("agent_hostile"))
+        .await;
     app.enable_plugin(&admin, project, "bench-agent").await;
     let worker = agentic_host::server::worker(&app.state);
     let (stop, stopped) = tokio::sync::watch::channel(false);

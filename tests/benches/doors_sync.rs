@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};
 use agentic_tests::doors::{next, Export};
 use agentic_tests::providers::{Provider, JAZZ_PASSWORD, JAZZ_USER};
-use agentic_tests::{plugin_wasm, Backend, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
 use serde_json::{json, Value};
 
 const REQIF_PAGE: u32 = 5000;
@@ -63,12 +63,12 @@ fn oslc_config() -> Value {
 async fn host(backend: Backend) -> (TestApp, i64, String) {
     let app = TestApp::start_with(backend, |config| config.plugins.http_response_mib = 128).await;
     let admin = app.admin().await;
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/doors/plugin.toml"),
+    app.install_plugin(
+        &admin.token,
+        &plugin_manifest("doors"),
+        &plugin_wasm("doors"),
     )
-    .unwrap();
-    app.install_plugin(&admin.token, &manifest, &plugin_wasm("doors"))
-        .await;
+    .await;
     let project = app.project("Bench", admin.id, &[]).await;
     app.enable_plugin(&admin.token, project, "doors").await;
     // Compile the component before the clock starts, as a running host has.

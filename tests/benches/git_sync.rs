@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use agentic_host::rbac::Role;
 use agentic_tests::git_server::{GitServer, Repo};
-use agentic_tests::{plugin_wasm, Backend, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
 use serde_json::{json, Value};
 
 /// Appends `count` commits after commit `from` (or a root) to `main` with `git fast-import`.
@@ -141,11 +141,8 @@ fn main() {
         let app = TestApp::start(Backend::Sqlite).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
-        let manifest = std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/git/plugin.toml"),
-        )
-        .unwrap();
-        app.install_plugin(&admin.token, &manifest, &plugin_wasm("git")).await;
+        app.install_plugin(&admin.token, &plugin_manifest("git"), &plugin_wasm("git"))
+            .await;
         let project = app.project("Bench", pm.id, &[]).await;
         app.enable_plugin(&admin.token, project, "git").await;
         let created = app

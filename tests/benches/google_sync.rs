@@ -15,12 +15,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};
 use agentic_tests::google::{Data, FakeGoogle, Google};
 use agentic_tests::providers::Provider;
-use agentic_tests::{plugin_wasm, Backend, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
 use serde_json::{json, Value};
 
 const PAGE: u32 = 1000;
@@ -39,42 +38,17 @@ async fn host(
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
-    let key = SigningKey::generate().unwrap().0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        &admin.token,
-        json!({"name": "bench", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
     // The fake lives on 127.0.0.1, which the shipped manifest does not list.
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/google/plugin.toml"),
-    )
-    .unwrap()
-    .replace(
+    let manifest = plugin_manifest("google").replace(
         "[\"www.googleapis.com\"]",
         "[\"www.googleapis.com\", \"127.0.0.1\"]",
     );
-    let package = Package::build(&key, &manifest, &plugin_wasm("google")).unwrap();
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        &admin.token,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.trust_publisher(&admin.token, "bench")
+        .await
+        .install(&app, &admin.token, &manifest, &plugin_wasm("google"))
+        .await;
     let project = app.project("Bench", pm.id, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/google"),
-        Some(&admin.token),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(&admin.token, project, "google").await;
     let mut key: Value =
         serde_json::from_str(include_str!("../fixtures/google-auth/service_account.json")).unwrap();
     key["token_uri"] = json!(format!("{}/google/token", provider.url));

@@ -27,13 +27,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agentic_host::clock::Millis;
-use agentic_host::plugins::package::{Package, SigningKey};
 use agentic_host::rbac::Role;
 use agentic_host::store::records::{NewRecord, SyncState};
 use agentic_sdk::testing::Harness;
 use agentic_sdk::RecordData;
 use agentic_tests::jira::{generate, Deployment, FakeJira};
-use agentic_tests::{plugin_wasm, Backend, TestApp};
+use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
 use base64::Engine;
 use serde_json::json;
 
@@ -47,37 +46,17 @@ async fn host(backend: Backend, fake: &FakeJira) -> (TestApp, i64, i64, String) 
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
-    let key = SigningKey::generate().unwrap().0;
-    app.post(
-        "/api/v1/plugin-publishers",
-        &admin.token,
-        json!({"name": "bench", "public_key": key.public_key().to_string()}),
-    )
-    .await
-    .expect(201);
-    let manifest = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/jira/plugin.toml"),
-    )
-    .unwrap();
-    let package = Package::build(&key, &manifest, &plugin_wasm("jira")).unwrap();
-    app.raw(
-        "POST",
-        "/api/v1/plugins",
-        &admin.token,
-        Some("application/vnd.agentic.plugin+tar"),
-        package,
-    )
-    .await
-    .expect(201);
+    app.trust_publisher(&admin.token, "bench")
+        .await
+        .install(
+            &app,
+            &admin.token,
+            &plugin_manifest("jira"),
+            &plugin_wasm("jira"),
+        )
+        .await;
     let project = app.project("Bench", pm.id, &[]).await;
-    app.call(
-        "PUT",
-        &format!("/api/v1/projects/{project}/plugins/jira"),
-        Some(&admin.token),
-        None,
-    )
-    .await
-    .expect(200);
+    app.enable_plugin(&admin.token, project, "jira").await;
     let created = app
         .post(
             &format!("/api/v1/projects/{project}/connections"),

@@ -1,6 +1,13 @@
 //! The fake JIRA (`fake-jira`: Jira Cloud REST v3 and Data Center REST v2, every request checked
 //! against Atlassian's OpenAPI document, shared with the JIRA connector's native tests) served
-//! over HTTP for syncs through the host, and the site the stories sync.
+//! over HTTP for syncs through the host, and the site the stories sync; how a story installs the
+//! JIRA component in a project ([`project_with_jira`]) and connects it to the fake ([`connect`])
+//! with the account it syncs as ([`EMAIL`], [`API_TOKEN`]).
+//!
+//! [`project_with_jira`]: crate::jira::project_with_jira
+//! [`connect`]: crate::jira::connect
+//! [`EMAIL`]: crate::jira::EMAIL
+//! [`API_TOKEN`]: crate::jira::API_TOKEN
 
 use std::ops::Deref;
 
@@ -8,6 +15,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::{plugin_manifest, plugin_wasm, Reply, TestApp};
 
 pub use fake_jira::{
     comment_text, descriptions, Comment, Data, Deployment, History, Issue, Jira, Link, Seen, Text,
@@ -66,6 +77,64 @@ impl Deref for FakeJira {
     fn deref(&self) -> &Jira {
         &self.jira
     }
+}
+
+/// The e-mail of the JIRA account the stories' connections sync as (with [`API_TOKEN`]).
+pub const EMAIL: &str = "sync-bot@acme.example";
+/// That account's API token: the host injects it as HTTP Basic ([`basic`]); it must appear
+/// nowhere else.
+pub const API_TOKEN: &str = "ATATT3xFfGF0-api-token-6d1f0c";
+
+/// The `authorization` header of HTTP Basic for `user` and `secret`, as the fake expects it
+/// ([`generate`]).
+pub fn basic(user: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+    )
+}
+
+/// Installs the JIRA component signed by a newly trusted publisher (as a third party would
+/// ship it) and enables it in a new project owned by `owner`.
+pub async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
+    app.trust_publisher(admin, "jira-publisher")
+        .await
+        .install(app, admin, &plugin_manifest("jira"), &plugin_wasm("jira"))
+        .await;
+    let project = app.project("Issue tracking", owner, &[]).await;
+    app.enable_plugin(admin, project, "jira").await;
+    project
+}
+
+/// Creates the connection (as the administrator: a loopback JIRA needs private networks
+/// allowed) and checks it.
+pub async fn connect(
+    app: &TestApp,
+    admin: &str,
+    project: i64,
+    fake: &FakeJira,
+    deployment: &str,
+    credential: Value,
+) -> (i64, Reply) {
+    let url = format!("/api/v1/projects/{project}/connections");
+    let created = app
+        .post(
+            &url,
+            admin,
+            json!({
+                "plugin_id": "jira", "name": "jira", "base_url": fake.url,
+                "config": {"deployment": deployment, "page_size": 5},
+                "allow_private_network": true, "credential": credential,
+            }),
+        )
+        .await;
+    created.expect(201);
+    let cid = created.json["id"].as_i64().expect("id");
+    let check = app
+        .post(&format!("{url}/{cid}/check"), admin, json!({}))
+        .await;
+    check.expect(200);
+    (cid, check)
 }
 
 async fn handle(

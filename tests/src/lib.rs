@@ -25,8 +25,9 @@
 //! - `http`: talking to a host: [`Reply`], [`Form`] and the request helpers of [`TestApp`].
 //! - `setup`: the administrator, users ([`TestUser`]) and projects a story starts from.
 //! - `plugins`: publishers ([`Publisher`]) and the signed packages they install, plugins enabled
-//!   in a project.
+//!   in a project; the hostile connector's builds ([`hostile_manifest`], [`hostile_wasm`]).
 //! - `services`: the real PostgreSQL and Redis, and what a run does when one is missing.
+//! - `syncs`: a sync run through the API and what it stored, for every connector's stories.
 //! - The public modules: fakes and real peers of the services connectors and the host call.
 
 /// One host on a fresh database: startup, twin, teardown.
@@ -43,7 +44,7 @@ mod setup;
 pub use agentic_host::store::Backend;
 pub use app::{plugin_dir, plugin_wasm, TestApp};
 pub use http::{send_to, Form, Reply, FORM_BOUNDARY};
-pub use plugins::{plugin_manifest, Publisher, PACKAGE};
+pub use plugins::{hostile_manifest, hostile_wasm, plugin_manifest, Publisher, PACKAGE};
 pub(crate) use services::in_ci;
 pub use services::{
     postgres_unavailable, postgres_url, redis_unavailable, redis_url, run_on_postgres, use_redis,
@@ -56,8 +57,12 @@ pub mod proxy;
 /// Fake identity providers and the services behind them.
 pub mod providers;
 
-/// A fake JIRA (Cloud and Data Center) for syncs through the host.
+/// A fake JIRA (Cloud and Data Center) for syncs through the host, and the JIRA component
+/// installed and connected to it.
 pub mod jira;
+
+/// Syncs run through the API and what they stored, read back by external id.
+pub mod syncs;
 
 /// A real S3-compatible server (moto) for backups to object stores.
 pub mod s3;

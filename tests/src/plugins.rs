@@ -27,6 +27,31 @@ pub fn plugin_manifest(dir: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The hostile connector's manifest at build `build` (1–9): version `0.1.0-hostile.N`, the
+/// version [`hostile_wasm`] of the same build reports. `plugins/hostile` ships no `plugin.toml`
+/// (the host's containment stories install it under whatever version they need).
+pub fn hostile_manifest(build: u8) -> String {
+    format!(
+        "id = \"hostile\"\nversion = \"0.1.0-hostile.{build}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
+         allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
+    )
+}
+
+/// The hostile component (`plugins/hostile`, built as `0.1.0-hostile.1`) with the version its
+/// `spec()` reports patched to build `build` (1–9): a different component of the same size, so
+/// an upgrade or rollback can be told apart by asking the running component its version.
+pub fn hostile_wasm(build: u8) -> Vec<u8> {
+    assert!((1..=9).contains(&build), "a hostile build is 1 to 9");
+    let mut bytes = plugin_wasm("hostile");
+    let from = b"0.1.0-hostile.1";
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("version marker in the hostile component");
+    bytes[at + from.len() - 1] = b'0' + build;
+    bytes
+}
+
 /// A plugin publisher: a signing key of its own. Trusted by a host under a name
 /// ([`TestApp::trust_publisher`], [`Publisher::trust`]) or by none ([`Publisher::new`]: a
 /// stranger whose packages a host must refuse).

@@ -5,11 +5,11 @@
 //! the body is read); every run is audited with its outcome and none of its input.
 
 use agentic_host::rbac::Role;
-use agentic_tests::jira::{generate, Deployment, FakeJira};
+use agentic_tests::jira::{
+    basic, connect, generate, project_with_jira, Deployment, FakeJira, API_TOKEN, EMAIL,
+};
 use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
-
-use crate::jira::{basic, connect, project_with_jira, API_TOKEN, EMAIL};
 
 /// A string that must never reach the audit log (it stands for whatever a caller puts in an
 /// action's input).

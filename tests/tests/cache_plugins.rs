@@ -3,30 +3,12 @@
 //! next call on every host, and enabling or disabling it in a project applies at once.
 
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_manifest, plugin_wasm as wasm, stories, TestApp};
+use agentic_tests::{
+    hostile_manifest, hostile_wasm, plugin_manifest, plugin_wasm as wasm, stories, TestApp,
+};
 use serde_json::json;
 
 use crate::cache::{cluster, on_every_topology, stats};
-
-/// The hostile plugin's manifest at build `n` (its version is `0.1.0-hostile.N`).
-fn hostile_manifest(n: u8) -> String {
-    format!(
-        "id = \"hostile\"\nversion = \"0.1.0-hostile.{n}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
-         allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
-    )
-}
-
-/// The hostile component with its version patched: build `n`.
-fn hostile_wasm(n: u8) -> Vec<u8> {
-    let mut bytes = wasm("hostile");
-    let from = b"0.1.0-hostile.1";
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("version marker");
-    bytes[at + from.len() - 1] = b'0' + n;
-    bytes
-}
 
 /// The version `host` runs for the hostile plugin (asking the component itself), or `None`
 /// when it finds no such plugin.

@@ -5,11 +5,11 @@
 //! all, in the problem's detail.
 
 use agentic_host::rbac::Role;
-use agentic_tests::jira::{generate, Deployment, FakeJira};
+use agentic_tests::jira::{
+    basic, generate, project_with_jira, Deployment, FakeJira, API_TOKEN, EMAIL,
+};
 use agentic_tests::{stories, TestApp};
 use serde_json::json;
-
-use crate::jira::{basic, project_with_jira, API_TOKEN, EMAIL};
 
 stories! {
     async fn a_wrong_token_is_refused_before_it_is_saved(backend) {

@@ -14,10 +14,9 @@ use std::sync::Arc;
 use agentic_host::rbac::Role;
 use agentic_tests::google::{data, sharing, Data, FakeGoogle};
 use agentic_tests::providers::{Provider, CLIENT_ID, CLIENT_SECRET};
+use agentic_tests::syncs::{assert_has, by_id, results, stored_text, sync, synced_documents};
 use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
 use serde_json::{json, Value};
-
-use crate::jira::{assert_has, by_id, results, stored_text, sync, synced_documents};
 
 /// Installs the Google component signed by a newly trusted publisher and enables it in a new
 /// project owned by `owner`. The shipped manifest allows only Google's hosts; the fake lives on

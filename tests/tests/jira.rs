@@ -15,112 +15,14 @@ use std::time::Duration;
 use agentic_host::clock::Millis;
 use agentic_host::rbac::Role;
 use agentic_tests::jira::{
-    comment_text, descriptions, generate, Comment, Data, Deployment, FakeJira, History, LINK_TYPES,
-    PRIORITIES, STATUSES, TYPES,
+    basic, comment_text, connect, descriptions, generate, project_with_jira, Comment, Data,
+    Deployment, FakeJira, History, API_TOKEN, EMAIL, LINK_TYPES, PRIORITIES, STATUSES, TYPES,
 };
-use agentic_tests::{plugin_manifest, plugin_wasm, stories, Reply, TestApp};
-use base64::Engine;
+use agentic_tests::syncs::{assert_has, by_id, results, stored_text, sync};
+use agentic_tests::{stories, TestApp};
 use serde_json::{json, Value};
 
-pub(crate) const EMAIL: &str = "sync-bot@acme.example";
-pub(crate) const API_TOKEN: &str = "ATATT3xFfGF0-api-token-6d1f0c";
 const PAT: &str = "NjM4MDk0OTQ1MjQ3-dc-pat-93be7a";
-
-/// A model list by external id.
-pub(crate) async fn by_id(app: &TestApp, token: &str, path: &str) -> BTreeMap<String, Value> {
-    app.all(token, path)
-        .await
-        .into_iter()
-        .map(|r| {
-            (
-                r["external_id"].as_str().expect("external id").to_owned(),
-                r,
-            )
-        })
-        .collect()
-}
-
-/// The synced documents of `stream` by external id (deleted ones too when `deleted`).
-pub(crate) async fn synced_documents(
-    app: &TestApp,
-    token: &str,
-    project: i64,
-    stream: &str,
-    deleted: bool,
-) -> BTreeMap<String, Value> {
-    by_id(
-        app,
-        token,
-        &format!("/api/v1/projects/{project}/synced-documents?include_deleted={deleted}"),
-    )
-    .await
-    .into_iter()
-    .filter(|(_, d)| d["stream"] == stream)
-    .collect()
-}
-
-/// Installs the JIRA component signed by a newly trusted publisher (as a third party would
-/// ship it) and enables it in a new project owned by `owner`.
-pub(crate) async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    app.trust_publisher(admin, "jira-publisher")
-        .await
-        .install(app, admin, &plugin_manifest("jira"), &plugin_wasm("jira"))
-        .await;
-    let project = app.project("Issue tracking", owner, &[]).await;
-    app.enable_plugin(admin, project, "jira").await;
-    project
-}
-
-/// Runs a sync (one stream, or all of them: then it waits for every stream's job) and returns
-/// the finished jobs by stream, checking each succeeded.
-pub(crate) async fn sync(
-    app: &TestApp,
-    token: &str,
-    project: i64,
-    cid: i64,
-    body: Value,
-) -> BTreeMap<String, Value> {
-    let started = app
-        .post(
-            &format!("/api/v1/projects/{project}/connections/{cid}/sync"),
-            token,
-            body,
-        )
-        .await;
-    started.expect(202);
-    let job = app
-        .finished_job(token, started.json["job"]["id"].as_i64().expect("id"))
-        .await;
-    assert_eq!(job["state"], "succeeded", "{job}");
-    let children: Vec<i64> = match job["result"]["jobs"].as_array() {
-        Some(ids) => ids.iter().map(|i| i.as_i64().expect("id")).collect(),
-        None => {
-            let stream = job["payload"]["stream"]
-                .as_str()
-                .expect("stream")
-                .to_owned();
-            return BTreeMap::from([(stream, job)]);
-        }
-    };
-    let mut jobs = BTreeMap::new();
-    for id in children {
-        let child = app.finished_job(token, id).await;
-        assert_eq!(child["state"], "succeeded", "{child}");
-        let stream = child["payload"]["stream"]
-            .as_str()
-            .expect("stream")
-            .to_owned();
-        jobs.insert(stream, child);
-    }
-    jobs
-}
-
-/// The `result` of each stream's job: `{records, pages, deleted}`.
-pub(crate) fn results(jobs: &BTreeMap<String, Value>) -> BTreeMap<&str, Value> {
-    jobs.iter()
-        .map(|(s, j)| (s.as_str(), j["result"].clone()))
-        .collect()
-}
 
 /// What the host must show for what the fake serves: work items, comments, trace links and
 /// people by external id, built from the fake's data (the Markdown is the one the connector's
@@ -186,19 +88,6 @@ fn expected(data: &Data, base_url: &str) -> [BTreeMap<String, Value>; 4] {
     [items, comments, links, people]
 }
 
-/// `got` has every field of `want` (objects: recursively; `null` in `want` also matches a
-/// field left out).
-pub(crate) fn assert_has(got: &Value, want: &Value, what: &str) {
-    match want {
-        Value::Object(fields) => {
-            for (k, v) in fields {
-                assert_has(&got[k], v, &format!("{what}.{k}"));
-            }
-        }
-        other => assert_eq!(&got, &other, "{what}"),
-    }
-}
-
 /// The read APIs show exactly what the fake serves (deleted records left out).
 async fn assert_mirrors(app: &TestApp, token: &str, project: i64, fake: &FakeJira) {
     let wanted = fake.with(|d| expected(d, &fake.url));
@@ -226,62 +115,6 @@ async fn raw(app: &TestApp, token: &str, project: i64, stream: &str) -> Vec<Valu
         .into_iter()
         .filter(|r| r["stream"] == stream)
         .collect()
-}
-
-/// Every text column the host writes sync data into (records, sync states, jobs).
-pub(crate) async fn stored_text(app: &TestApp) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for sql in [
-        "SELECT data FROM records",
-        "SELECT COALESCE(state, '') FROM sync_states",
-        "SELECT payload || COALESCE(result, '') || COALESCE(last_error, '') || progress_message FROM jobs",
-        "SELECT config || base_url FROM connections",
-    ] {
-        let rows: Vec<String> = sqlx::query_scalar(sql)
-            .fetch_all(app.state.store.pool())
-            .await
-            .expect("rows");
-        out.extend(rows);
-    }
-    out
-}
-
-pub(crate) fn basic(user: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
-    )
-}
-
-/// Creates the connection (as the administrator: a loopback JIRA needs private networks
-/// allowed) and checks it.
-pub(crate) async fn connect(
-    app: &TestApp,
-    admin: &str,
-    project: i64,
-    fake: &FakeJira,
-    deployment: &str,
-    credential: Value,
-) -> (i64, Reply) {
-    let url = format!("/api/v1/projects/{project}/connections");
-    let created = app
-        .post(
-            &url,
-            admin,
-            json!({
-                "plugin_id": "jira", "name": "jira", "base_url": fake.url,
-                "config": {"deployment": deployment, "page_size": 5},
-                "allow_private_network": true, "credential": credential,
-            }),
-        )
-        .await;
-    created.expect(201);
-    let cid = created.json["id"].as_i64().expect("id");
-    let check = app
-        .post(&format!("{url}/{cid}/check"), admin, json!({}))
-        .await;
-    check.expect(200);
-    (cid, check)
 }
 
 /// Issues, comments, links and histories the fake serves.

@@ -3,10 +3,8 @@
 //! explicit fields or with the search Cloud removed are refused and recorded; a missing
 //! credential is JIRA's 401.
 
-use agentic_tests::jira::{generate, Deployment, FakeJira};
+use agentic_tests::jira::{basic, generate, Deployment, FakeJira, API_TOKEN, EMAIL};
 use serde_json::{json, Value};
-
-use crate::jira::{basic, API_TOKEN, EMAIL};
 
 /// Sends one HTTP/1.1 request to the fake; returns the status and the body.
 async fn raw_http(base: &str, request: &str) -> (u16, Value) {

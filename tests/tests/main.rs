@@ -10,6 +10,7 @@ mod analytics;
 mod audit;
 mod auth;
 mod backup;
+mod backup_integrity;
 mod backup_jobs;
 mod bad_input;
 mod cache;

@@ -5,28 +5,11 @@
 
 use agentic_host::plugins::package::Package;
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_manifest, plugin_wasm as wasm, stories, Publisher, TestApp};
+use agentic_tests::{
+    hostile_manifest, hostile_wasm, plugin_manifest, plugin_wasm as wasm, stories, Publisher,
+    TestApp,
+};
 use serde_json::{json, Value};
-
-/// The hostile plugin's manifest for a version (its spec() version is `0.1.0-hostile.N`).
-fn hostile_manifest(version: &str) -> String {
-    format!(
-        "id = \"hostile\"\nversion = \"{version}\"\nwit = \"0.3.0\"\nname = \"Hostile\"\n\
-         allowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n"
-    )
-}
-
-/// The hostile component with its version string patched: a second, different build.
-fn hostile_wasm(n: u8) -> Vec<u8> {
-    let mut bytes = wasm("hostile");
-    let from = b"0.1.0-hostile.1";
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("version marker in the hostile component");
-    bytes[at + from.len() - 1] = b'0' + n;
-    bytes
-}
 
 stories! {
     async fn the_example_connector_is_installed_enabled_and_read_end_to_end(backend) {
@@ -184,8 +167,8 @@ stories! {
         let admin = app.admin().await;
         let acme = app.trust_publisher(&admin.token, "acme").await;
         // Both signed by the trusted publisher: v1 is a genuine, once-good older package.
-        let v1 = acme.sign(&hostile_manifest("0.1.0-hostile.1"), &hostile_wasm(1));
-        let v2 = acme.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
+        let v1 = acme.sign(&hostile_manifest(1), &hostile_wasm(1));
+        let v2 = acme.sign(&hostile_manifest(2), &hostile_wasm(2));
         app.upload_package("/api/v1/plugins", &admin.token, v2.clone()).await.expect(201);
 
         let r = app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, v1.clone()).await;
@@ -226,8 +209,8 @@ stories! {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;
         let acme = app.trust_publisher(&admin.token, "acme").await;
-        let v1 = acme.sign(&hostile_manifest("0.1.0-hostile.1"), &hostile_wasm(1));
-        let v2 = acme.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
+        let v1 = acme.sign(&hostile_manifest(1), &hostile_wasm(1));
+        let v2 = acme.sign(&hostile_manifest(2), &hostile_wasm(2));
         let running = || async {
             let (_, plugin) = app.state.plugins.active("hostile").await.expect("active");
             let runtime = app.state.plugins.runtime().await.expect("runtime");
@@ -242,7 +225,7 @@ stories! {
         app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await.problem(409);
         // Another trusted publisher may not replace the plugin.
         let other = app.trust_publisher(&admin.token, "other").await;
-        let foreign = other.sign(&hostile_manifest("0.1.0-hostile.2"), &hostile_wasm(2));
+        let foreign = other.sign(&hostile_manifest(2), &hostile_wasm(2));
         let r = app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, foreign).await;
         r.problem(422);
         assert!(r.text.contains("published by acme"), "{}", r.text);
@@ -302,7 +285,7 @@ stories! {
         r.problem(409);
         assert_eq!(running().await, "0.1.0-hostile.1");
         // After an upgrade, the version it replaced is the target again.
-        let v3 = acme.sign(&hostile_manifest("0.1.0-hostile.3"), &hostile_wasm(3));
+        let v3 = acme.sign(&hostile_manifest(3), &hostile_wasm(3));
         app.upload_package("/api/v1/plugins/hostile/upgrade", &admin.token, v3).await.expect(200);
         let r = app.post("/api/v1/plugins/hostile/rollback", &admin.token, json!({})).await;
         r.expect(200);

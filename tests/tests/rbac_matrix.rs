@@ -7,7 +7,7 @@
 //! call without a credential must be 401.
 
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_wasm, stories, Form, Publisher, Reply, TestApp};
+use agentic_tests::{hostile_manifest, hostile_wasm, stories, Form, Publisher, Reply, TestApp};
 use axum::body::Body;
 use axum::http::{header, Request};
 use serde_json::{json, Value};
@@ -370,10 +370,6 @@ async fn agent(app: &TestApp, admin: &str, project: i64, deploy: bool) -> i64 {
     id
 }
 
-/// The hostile plugin's manifest, as [`PluginFixture`] installs it.
-const HOSTILE: &str = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.3.0\"\n\
-                       name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n[config_schema]\n";
-
 /// The hostile plugin, signed by a publisher the test trusts, as installed by [`PluginFixture::ensure`].
 struct PluginFixture {
     publisher: Publisher,
@@ -397,7 +393,7 @@ impl PluginFixture {
             == 404
         {
             self.publisher
-                .install(app, admin, HOSTILE, &plugin_wasm("hostile"))
+                .install(app, admin, &hostile_manifest(1), &hostile_wasm(1))
                 .await;
         }
         app.enable_plugin(admin, project, "hostile").await;

@@ -5,16 +5,13 @@
 use std::sync::Arc;
 
 use agentic_host::rbac::Role;
-use agentic_tests::{plugin_wasm, stories, TestApp};
+use agentic_tests::{hostile_manifest, hostile_wasm, stories, TestApp};
 use serde_json::json;
 
 /// Installs the hostile connector, enables it in a new project owned by `owner`, and creates a
 /// connection; returns the connection's sync URL.
 async fn hostile_connection(app: &TestApp, admin: &str, owner: &str, owner_id: i64) -> String {
-    let manifest = "id = \"hostile\"\nversion = \"0.1.0-hostile.1\"\nwit = \"0.3.0\"\n\
-                    name = \"Hostile\"\nallowed_hosts = [\"*\"]\nauth_kinds = [\"anonymous\"]\n\
-                    [config_schema]\n";
-    app.install_plugin(admin, manifest, &plugin_wasm("hostile"))
+    app.install_plugin(admin, &hostile_manifest(1), &hostile_wasm(1))
         .await;
     let project = app.project("Bounds", owner_id, &[]).await;
     app.enable_plugin(admin, project, "hostile").await;

@@ -15,13 +15,15 @@
 use std::time::Duration;
 
 use agentic_host::rbac::Role;
-use agentic_tests::jira::{generate, Deployment, FakeJira};
+use agentic_tests::jira::{
+    basic, generate, project_with_jira, Deployment, FakeJira, API_TOKEN, EMAIL,
+};
 use agentic_tests::openai::{FakeOpenAi, Reply};
+use agentic_tests::syncs::{stored_text, sync};
 use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp, TestUser};
 use serde_json::{json, Value};
 
 use crate::agent_runs::{deploy, until_runs, worker};
-use crate::jira::{basic, project_with_jira, stored_text, sync, API_TOKEN, EMAIL};
 use crate::logs::Logs;
 
 /// The model API's key: in the vault, on the model connection.

@@ -22,11 +22,11 @@ use std::sync::Arc;
 
 use agentic_host::rbac::Role;
 use agentic_sdk::time::parse_rfc3339;
+use agentic_tests::syncs::{assert_has, by_id, results, stored_text, sync};
 use agentic_tests::{stories, TestApp};
 use serde_json::{json, Value};
 
 use crate::git::project_with_git;
-use crate::jira::{assert_has, by_id, results, stored_text, sync};
 use crate::logs::Logs;
 use fake::{Data, FakeGithub, REPOSITORY};
 // `fake` builds its objects with these (`super::issue`, …).
