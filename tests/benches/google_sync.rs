@@ -40,8 +40,12 @@ async fn host(
     let pm = app.user(Role::ProjectManager).await;
     // The fake lives on 127.0.0.1, which the shipped manifest does not list.
     let manifest = plugin_manifest("google").replace(
-        "[\"www.googleapis.com\"]",
-        "[\"www.googleapis.com\", \"127.0.0.1\"]",
+        "\"docs.googleapis.com\"]",
+        "\"docs.googleapis.com\", \"127.0.0.1\"]",
+    );
+    assert!(
+        manifest.contains("\"127.0.0.1\""),
+        "the manifest's allowed_hosts changed"
     );
     app.trust_publisher(&admin.token, "bench")
         .await
@@ -59,6 +63,7 @@ async fn host(
             json!({
                 "plugin_id": "google", "name": "drive", "base_url": format!("{}/", fake.url),
                 "config": config(), "allow_private_network": true,
+                "origins": {"sheets": format!("{}/", fake.url), "docs": format!("{}/", fake.url)},
                 "credential": {"kind": "google-service-account", "key": key,
                                "scopes": ["https://www.googleapis.com/auth/drive.readonly"]},
             }),
@@ -139,7 +144,12 @@ fn main() {
             body: answer.body,
         }
     });
-    let h = Harness::new(google::GoogleConnector).with_base_url(format!("{}/", server.url()));
+    // Sheets and Docs are origins of their own (plugin.toml); a metadata-only sync calls
+    // neither, but the connector checks they are configured.
+    let h = Harness::new(google::GoogleConnector)
+        .with_base_url(format!("{}/", server.url()))
+        .with_service_url("sheets", format!("{}/", server.url()))
+        .with_service_url("docs", format!("{}/", server.url()));
     let started = Instant::now();
     let pages = h.read_all(&config(), "files", None).unwrap();
     let native = started.elapsed();

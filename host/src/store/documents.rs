@@ -200,15 +200,31 @@ pub(super) async fn write_tags(
         .bind(id)
         .execute(&mut **tx)
         .await?;
-    for tag in tags {
-        sqlx::query(
-            "INSERT INTO document_tags (document_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(tag.to_lowercase())
-        .execute(&mut **tx)
-        .await?;
+    insert_tags(tx, id, tags).await
+}
+
+/// Adds `tags` (lower-cased) to document `id`, which has none of them yet, in one statement:
+/// a synced page writes a document per record, and a statement per tag was a round trip each.
+pub(super) async fn insert_tags(
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+    tags: &[String],
+) -> Result<()> {
+    if tags.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..tags.len())
+        .map(|n| format!("($1, ${})", n + 2))
+        .collect();
+    let sql = format!(
+        "INSERT INTO document_tags (document_id, tag) VALUES {} ON CONFLICT DO NOTHING",
+        rows.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(id);
+    for tag in tags {
+        query = query.bind(tag.to_lowercase());
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
 

@@ -15,12 +15,14 @@
 //! tags, metadata size, and a content type limited to text types (a plugin cannot make the host
 //! serve, say, an HTML page it chose under a type the browser would render).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
 use super::blobs::CHUNK_BYTES;
-use super::documents::{insert_version, search_text, tags_json, write_tags};
+use super::documents::{insert_tags, insert_version, search_text, tags_json, write_tags};
 use super::documents::{DocumentFields, NewVersion};
 use super::page_contents::NewRecord;
 use super::Result;
@@ -177,30 +179,24 @@ pub(super) async fn mirror(
     records: &[&NewRecord<'_>],
     now: Millis,
 ) -> Result<()> {
-    for record in records.iter().filter(|r| r.kind == "document") {
-        let Some(doc) = Mirrored::from_record(record) else {
-            continue;
-        };
+    let docs: Vec<Mirrored> = (records.iter())
+        .filter(|r| r.kind == "document")
+        .filter_map(|r| Mirrored::from_record(r))
+        .collect();
+    // The page's documents already mirrored, looked up at once rather than one by one.
+    let mut mirrored = current_versions(tx, connection_id, &docs).await?;
+    for doc in docs {
         let sha256: String = Sha256::digest(doc.body.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         let content_text = doc.content_text();
         let fields = doc.fields();
-        let existing = sqlx::query(
-            "SELECT d.id, v.sha256 FROM documents d JOIN document_versions v \
-             ON v.document_id = d.id AND v.number = d.current_version \
-             WHERE d.source_connection_id = $1 AND d.external_id = $2",
-        )
-        .bind(connection_id)
-        .bind(&doc.external_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+        let existing = mirrored.get(&doc.external_id).cloned();
         let (id, number) = match existing {
-            Some(row) => {
+            Some((id, current)) => {
                 // A changed body is a new version; otherwise only the fields change.
-                let changed = row.try_get::<String, _>("sha256")? != sha256;
-                let id: i64 = row.try_get("id")?;
+                let changed = current != sha256;
                 let number: i64 = sqlx::query_scalar(
                     "UPDATE documents SET current_version = current_version + $7, title = $2, \
                      tags = $3, metadata = $4, search_text = $5, updated_at = $6 \
@@ -215,8 +211,8 @@ pub(super) async fn mirror(
                 .bind(i64::from(changed))
                 .fetch_one(&mut **tx)
                 .await?;
+                write_tags(tx, id, fields.tags).await?;
                 if !changed {
-                    write_tags(tx, id, fields.tags).await?;
                     continue;
                 }
                 (id, number)
@@ -237,10 +233,10 @@ pub(super) async fn mirror(
                 .bind(now)
                 .fetch_one(&mut **tx)
                 .await?;
+                insert_tags(tx, id, fields.tags).await?;
                 (id, 1)
             }
         };
-        write_tags(tx, id, fields.tags).await?;
         let key = write_blob(tx, doc.body.as_bytes(), now).await?;
         let filename = doc.filename();
         let version = NewVersion {
@@ -253,8 +249,40 @@ pub(super) async fn mirror(
             content_text: Some(&content_text),
         };
         insert_version(tx, id, number, &version, None, now).await?;
+        // The same document twice in a page: the second is a change of the first.
+        mirrored.insert(doc.external_id, (id, sha256));
     }
     Ok(())
+}
+
+/// Documents of `connection_id` already mirrored from `docs`' records: external id → (document
+/// id, SHA-256 of the current version's body). One query per 500 documents.
+async fn current_versions(
+    tx: &mut Transaction<'static, Any>,
+    connection_id: i64,
+    docs: &[Mirrored],
+) -> Result<HashMap<String, (i64, String)>> {
+    let mut found = HashMap::new();
+    for chunk in docs.chunks(500) {
+        let ids: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
+        let sql = format!(
+            "SELECT d.external_id, d.id, v.sha256 FROM documents d JOIN document_versions v \
+             ON v.document_id = d.id AND v.number = d.current_version \
+             WHERE d.source_connection_id = $1 AND d.external_id IN ({})",
+            ids.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(connection_id);
+        for doc in chunk {
+            query = query.bind(&doc.external_id);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            found.insert(
+                row.try_get("external_id")?,
+                (row.try_get("id")?, row.try_get("sha256")?),
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Deletes the mirrored documents of `connection_id`'s `stream` whose records are marked
