@@ -15,8 +15,6 @@
 //! tags, metadata size, and a content type limited to text types (a plugin cannot make the host
 //! serve, say, an HTML page it chose under a type the browser would render).
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
@@ -179,24 +177,33 @@ pub(super) async fn mirror(
     records: &[&NewRecord<'_>],
     now: Millis,
 ) -> Result<()> {
-    let docs: Vec<Mirrored> = (records.iter())
-        .filter(|r| r.kind == "document")
-        .filter_map(|r| Mirrored::from_record(r))
-        .collect();
-    // The page's documents already mirrored, looked up at once rather than one by one.
-    let mut mirrored = current_versions(tx, connection_id, &docs).await?;
-    for doc in docs {
+    for record in records.iter().filter(|r| r.kind == "document") {
+        let Some(doc) = Mirrored::from_record(record) else {
+            continue;
+        };
         let sha256: String = Sha256::digest(doc.body.as_bytes())
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         let content_text = doc.content_text();
         let fields = doc.fields();
-        let existing = mirrored.get(&doc.external_id).cloned();
+        // One lookup by the unique key per document: a query for the whole page's ids would
+        // read every document of the connection on PostgreSQL whenever the planner's estimate
+        // of the growing table is off (a generic plan filters the id list row by row).
+        let existing = sqlx::query(
+            "SELECT d.id, v.sha256 FROM documents d JOIN document_versions v \
+             ON v.document_id = d.id AND v.number = d.current_version \
+             WHERE d.source_connection_id = $1 AND d.external_id = $2",
+        )
+        .bind(connection_id)
+        .bind(&doc.external_id)
+        .fetch_optional(&mut **tx)
+        .await?;
         let (id, number) = match existing {
-            Some((id, current)) => {
+            Some(row) => {
                 // A changed body is a new version; otherwise only the fields change.
-                let changed = current != sha256;
+                let changed = row.try_get::<String, _>("sha256")? != sha256;
+                let id: i64 = row.try_get("id")?;
                 let number: i64 = sqlx::query_scalar(
                     "UPDATE documents SET current_version = current_version + $7, title = $2, \
                      tags = $3, metadata = $4, search_text = $5, updated_at = $6 \
@@ -249,40 +256,8 @@ pub(super) async fn mirror(
             content_text: Some(&content_text),
         };
         insert_version(tx, id, number, &version, None, now).await?;
-        // The same document twice in a page: the second is a change of the first.
-        mirrored.insert(doc.external_id, (id, sha256));
     }
     Ok(())
-}
-
-/// Documents of `connection_id` already mirrored from `docs`' records: external id → (document
-/// id, SHA-256 of the current version's body). One query per 500 documents.
-async fn current_versions(
-    tx: &mut Transaction<'static, Any>,
-    connection_id: i64,
-    docs: &[Mirrored],
-) -> Result<HashMap<String, (i64, String)>> {
-    let mut found = HashMap::new();
-    for chunk in docs.chunks(500) {
-        let ids: Vec<String> = (0..chunk.len()).map(|n| format!("${}", n + 2)).collect();
-        let sql = format!(
-            "SELECT d.external_id, d.id, v.sha256 FROM documents d JOIN document_versions v \
-             ON v.document_id = d.id AND v.number = d.current_version \
-             WHERE d.source_connection_id = $1 AND d.external_id IN ({})",
-            ids.join(", ")
-        );
-        let mut query = sqlx::query(&sql).bind(connection_id);
-        for doc in chunk {
-            query = query.bind(&doc.external_id);
-        }
-        for row in query.fetch_all(&mut **tx).await? {
-            found.insert(
-                row.try_get("external_id")?,
-                (row.try_get("id")?, row.try_get("sha256")?),
-            );
-        }
-    }
-    Ok(found)
 }
 
 /// Deletes the mirrored documents of `connection_id`'s `stream` whose records are marked
