@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use agentic_host::rbac::Role;
 use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};
-use agentic_tests::google::{Data, FakeGoogle, Google};
+use agentic_tests::google::{loopback_manifest, Data, FakeGoogle, Google};
 use agentic_tests::providers::Provider;
-use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
+use agentic_tests::{Backend, TestApp};
 use serde_json::{json, Value};
 
 const PAGE: u32 = 1000;
@@ -38,21 +38,9 @@ async fn host(
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
-    // The fake lives on 127.0.0.1, which the shipped manifest does not list.
-    let manifest = plugin_manifest("google").replace(
-        "\"docs.googleapis.com\"]",
-        "\"docs.googleapis.com\", \"127.0.0.1\"]",
-    );
-    assert!(
-        manifest.contains("\"127.0.0.1\""),
-        "the manifest's allowed_hosts changed"
-    );
-    app.trust_publisher(&admin.token, "bench")
-        .await
-        .install(&app, &admin.token, &manifest, &plugin_wasm("google"))
-        .await;
-    let project = app.project("Bench", pm.id, &[]).await;
-    app.enable_plugin(&admin.token, project, "google").await;
+    let manifest = loopback_manifest();
+    let project =
+        (app.project_with_plugin(&admin.token, "google", &manifest, ("Bench", pm.id, &[]))).await;
     let mut key: Value =
         serde_json::from_str(include_str!("../fixtures/google-auth/service_account.json")).unwrap();
     key["token_uri"] = json!(format!("{}/google/token", provider.url));

@@ -32,7 +32,7 @@ use agentic_host::store::records::{NewRecord, SyncState};
 use agentic_sdk::testing::Harness;
 use agentic_sdk::RecordData;
 use agentic_tests::jira::{generate, Deployment, FakeJira};
-use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
+use agentic_tests::{plugin_manifest, Backend, TestApp};
 use base64::Engine;
 use serde_json::json;
 
@@ -46,17 +46,9 @@ async fn host(backend: Backend, fake: &FakeJira) -> (TestApp, i64, i64, String) 
     let app = TestApp::start(backend).await;
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
-    app.trust_publisher(&admin.token, "bench")
-        .await
-        .install(
-            &app,
-            &admin.token,
-            &plugin_manifest("jira"),
-            &plugin_wasm("jira"),
-        )
-        .await;
-    let project = app.project("Bench", pm.id, &[]).await;
-    app.enable_plugin(&admin.token, project, "jira").await;
+    let manifest = plugin_manifest("jira");
+    let project =
+        (app.project_with_plugin(&admin.token, "jira", &manifest, ("Bench", pm.id, &[]))).await;
     let created = app
         .post(
             &format!("/api/v1/projects/{project}/connections"),

@@ -18,7 +18,7 @@ use axum::response::Response;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use crate::{plugin_manifest, plugin_wasm, Reply, TestApp};
+use crate::{plugin_manifest, Reply, TestApp};
 
 pub use fake_jira::{
     comment_text, descriptions, Comment, Data, Deployment, History, Issue, Jira, Link, Seen, Text,
@@ -97,13 +97,8 @@ pub fn basic(user: &str, secret: &str) -> String {
 /// Installs the JIRA component signed by a newly trusted publisher (as a third party would
 /// ship it) and enables it in a new project owned by `owner`.
 pub async fn project_with_jira(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    app.trust_publisher(admin, "jira-publisher")
-        .await
-        .install(app, admin, &plugin_manifest("jira"), &plugin_wasm("jira"))
-        .await;
-    let project = app.project("Issue tracking", owner, &[]).await;
-    app.enable_plugin(admin, project, "jira").await;
-    project
+    let manifest = plugin_manifest("jira");
+    (app.project_with_plugin(admin, "jira", &manifest, ("Issue tracking", owner, &[]))).await
 }
 
 /// Creates the connection (as the administrator: a loopback JIRA needs private networks

@@ -170,10 +170,30 @@ impl TestApp {
     /// Installs the example connector (signed by a newly trusted publisher) and enables it in
     /// a new project owned by `owner` with `members`; returns the project id.
     pub async fn project_with_example(&self, admin: &str, owner: i64, members: &[i64]) -> i64 {
-        self.install_plugin(admin, &plugin_manifest("example"), &plugin_wasm("example"))
+        let manifest = plugin_manifest("example");
+        (self.project_with_plugin(
+            admin,
+            "example",
+            &manifest,
+            ("Integrations", owner, members),
+        ))
+        .await
+    }
+
+    /// Installs connector `plugin` (its component from `plugins/<plugin>`) with `manifest` (the
+    /// shipped one, or one a story adapted), signed by a newly trusted publisher, and enables it
+    /// in a new project `(title, owner, members)`; returns the project id.
+    pub async fn project_with_plugin(
+        &self,
+        admin: &str,
+        plugin: &str,
+        manifest: &str,
+        (title, owner, members): (&str, i64, &[i64]),
+    ) -> i64 {
+        self.install_plugin(admin, manifest, &plugin_wasm(plugin))
             .await;
-        let project = self.project("Integrations", owner, members).await;
-        self.enable_plugin(admin, project, "example").await;
+        let project = self.project(title, owner, members).await;
+        self.enable_plugin(admin, project, plugin).await;
         project
     }
 

@@ -15,19 +15,14 @@ use std::sync::Arc;
 use agentic_host::rbac::Role;
 use agentic_tests::doors::{next, Export, LINK_TYPES, STATUSES, TEXTS};
 use agentic_tests::providers::{Provider, JAZZ_PASSWORD, JAZZ_USER};
-use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
+use agentic_tests::{plugin_manifest, stories, TestApp};
 use serde_json::{json, Value};
 
 /// Installs the DOORS component signed by a newly trusted publisher and enables it in a new
 /// project owned by `owner`.
 async fn project_with_doors(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    app.trust_publisher(admin, "doors-publisher")
-        .await
-        .install(app, admin, &plugin_manifest("doors"), &plugin_wasm("doors"))
-        .await;
-    let project = app.project("Requirements", owner, &[]).await;
-    app.enable_plugin(admin, project, "doors").await;
-    project
+    let manifest = plugin_manifest("doors");
+    (app.project_with_plugin(admin, "doors", &manifest, ("Requirements", owner, &[]))).await
 }
 
 /// A connection to `/rm/reqif/{file}` on the Jazz fake with form login (as the administrator:

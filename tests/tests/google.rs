@@ -12,32 +12,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use agentic_host::rbac::Role;
-use agentic_tests::google::{data, sharing, Data, FakeGoogle};
+use agentic_tests::google::{data, loopback_manifest, sharing, Data, FakeGoogle};
 use agentic_tests::providers::{Provider, CLIENT_ID, CLIENT_SECRET};
 use agentic_tests::syncs::{assert_has, by_id, results, stored_text, sync, synced_documents};
-use agentic_tests::{plugin_manifest, plugin_wasm, stories, TestApp};
+use agentic_tests::{stories, TestApp};
 use serde_json::{json, Value};
 
-/// Installs the Google component signed by a newly trusted publisher and enables it in a new
-/// project owned by `owner`. The shipped manifest allows only Google's hosts; the fake lives on
-/// 127.0.0.1, so the package the test publisher signs allows that host too (the connection
-/// still has to be allowed private networks, and its origins pointed at the fake).
+/// Installs the Google component (allowing the fake's loopback host) signed by a newly
+/// trusted publisher and enables it in a new project owned by `owner`.
 async fn project_with_google(app: &TestApp, admin: &str, owner: i64) -> i64 {
-    let manifest = plugin_manifest("google").replace(
-        "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\"]",
-        "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\", \"127.0.0.1\"]",
-    );
-    assert!(
-        manifest.contains("\"127.0.0.1\""),
-        "the manifest's allowed_hosts changed"
-    );
-    app.trust_publisher(admin, "google-publisher")
-        .await
-        .install(app, admin, &manifest, &plugin_wasm("google"))
-        .await;
-    let project = app.project("Workspace", owner, &[]).await;
-    app.enable_plugin(admin, project, "google").await;
-    project
+    let manifest = loopback_manifest();
+    (app.project_with_plugin(admin, "google", &manifest, ("Workspace", owner, &[]))).await
 }
 
 /// The service-account key of the fixtures, pointed at the fake's token endpoint.

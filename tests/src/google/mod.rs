@@ -14,6 +14,21 @@ use axum::response::Response;
 
 pub use fake_google::{data, sharing, Data, Google, Request, Seen};
 
+/// The Google connector's manifest with 127.0.0.1 among its allowed hosts: the shipped one
+/// allows only Google's, and the fake lives on the loopback (a connection to it must still be
+/// allowed private networks, and its origins pointed at the fake).
+pub fn loopback_manifest() -> String {
+    let manifest = crate::plugin_manifest("google").replace(
+        "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\"]",
+        "allowed_hosts = [\"www.googleapis.com\", \"sheets.googleapis.com\", \"docs.googleapis.com\", \"127.0.0.1\"]",
+    );
+    assert!(
+        manifest.contains("\"127.0.0.1\""),
+        "the manifest's allowed_hosts changed"
+    );
+    manifest
+}
+
 use crate::providers::Provider;
 
 /// The fake, running.
