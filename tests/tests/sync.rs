@@ -236,6 +236,97 @@ stories! {
         assert_eq!(app.count("documents").await, 2);
     }
 
+    async fn a_page_of_many_new_documents_keeps_each_ones_bytes_tags_and_versions(backend) {
+        // The mirror writes a page's new documents in bulk: their blobs are matched to them by
+        // size, so most bodies here have one size; one spans two chunks, one is empty, tags
+        // fold together, titles carry other scripts, and the second sync mixes new documents
+        // with changed, retitled and deleted ones in one page.
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let project = app.project_with_example(&admin.token, admin.id, &[]).await;
+        let worker = agentic_host::server::worker(&app.state);
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(Arc::clone(&worker).run(stopped));
+        const TITLES: [&str; 4] = ["Plan", "Ünïcødé 文書 🚀", "עברית\u{200f} notes", "Zero\u{200b}width"];
+        let body = |id: u64| match id {
+            1 => "é".repeat(150_000),
+            2 => String::new(),
+            _ => format!("body {id:05}"),
+        };
+        let note = |id: u64| -> Note {
+            let tags = if id.is_multiple_of(3) { vec!["Q2", "Ärger", "ärger"] } else { vec![] };
+            (id, TITLES[(id % 4) as usize], body(id), tags)
+        };
+        let notes: Arc<Mutex<Vec<Note>>> = Arc::new(Mutex::new((1..=600).map(note).collect()));
+        let base = notes_service(notes.clone(), Gate::default(), Arc::default()).await;
+        let created = app.post(&format!("/api/v1/projects/{project}/connections"), &admin.token, json!({
+            "plugin_id": "example", "name": "wiki", "base_url": base,
+            "config": {"base_url": base, "notes": true, "page_size": 500},
+            "allow_private_network": true, "credential": {"kind": "anonymous"},
+        })).await;
+        created.expect(201);
+        let cid = created.json["id"].as_i64().expect("id");
+        let sync = || async {
+            let r = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &admin.token,
+                json!({"stream": "notes"})).await;
+            r.expect(202);
+            let job = app.finished_job(&admin.token, r.json["job"]["id"].as_i64().expect("job")).await;
+            assert_eq!(job["state"], "succeeded", "{job}");
+            job["result"].clone()
+        };
+        let docs = format!("/api/v1/projects/{project}/documents");
+        let by_source = |list: &[Value]| -> std::collections::HashMap<u64, Value> {
+            list.iter().map(|d| (d["source"]["external_id"].as_str().expect("id").parse().expect("n"), d.clone())).collect()
+        };
+
+        assert_eq!(sync().await, json!({"records": 600, "pages": 2, "deleted": 0}));
+        let list = by_source(&app.all(&admin.token, &docs).await);
+        assert_eq!(list.len(), 600);
+        for (id, doc) in &list {
+            assert_eq!(doc["title"], TITLES[(id % 4) as usize], "{doc}");
+            assert_eq!(doc["current_version"]["number"], 1);
+            assert_eq!(doc["current_version"]["size"], body(*id).len(), "{doc}");
+            let tags = if id.is_multiple_of(3) { json!(["Q2", "Ärger", "ärger"]) } else { json!([]) };
+            assert_eq!(doc["tags"], tags, "{doc}");
+            let content = app.get(&format!("{docs}/{}/content", doc["id"]), &admin.token).await;
+            content.expect(200);
+            assert!(content.text == body(*id), "document {id} serves another's bytes: {}", content.text.len());
+        }
+        assert_eq!(app.all(&admin.token, &format!("{docs}?tag=%C3%A4rger")).await.len(), 200);
+        assert_eq!(app.count("document_tags").await, 400, "Ärger and ärger fold to one");
+        assert_eq!(app.count("blobs").await, 600);
+        assert_eq!(app.count("blob_chunks").await, 600, "598 one-chunk bodies, one of two, one empty");
+
+        // At the source: note 4's text changes (same length), note 5 is retitled, note 6
+        // goes, and notes 601–620 arrive on the page that also holds 501–600.
+        {
+            let mut notes = notes.lock().expect("notes");
+            notes[3].2 = "BODY 00004".into();
+            notes[4].1 = "Retitled";
+            notes.remove(5);
+            notes.extend((601..=620).map(note));
+        }
+        assert_eq!(sync().await, json!({"records": 619, "pages": 2, "deleted": 1}));
+        let list = by_source(&app.all(&admin.token, &docs).await);
+        assert_eq!(list.len(), 619);
+        assert!(!list.contains_key(&6));
+        let changed = &list[&4];
+        assert_eq!(changed["current_version"]["number"], 2);
+        let path = format!("{docs}/{}", changed["id"]);
+        assert_eq!(app.get(&format!("{path}/content"), &admin.token).await.text, "BODY 00004");
+        assert_eq!(app.get(&format!("{path}/versions/1/content"), &admin.token).await.text, "body 00004");
+        assert_eq!(list[&5]["title"], "Retitled");
+        assert_eq!(list[&5]["current_version"]["number"], 1);
+        for id in (500..=620).chain([1, 2, 3]) {
+            let doc = &list[&id];
+            assert_eq!(doc["current_version"]["number"], 1, "{doc}");
+            let content = app.get(&format!("{docs}/{}/content", doc["id"]), &admin.token).await;
+            assert!(content.text == body(id), "document {id}");
+        }
+        assert_eq!(app.count("document_versions").await, 620);
+        assert_eq!(app.count("blobs").await, 620);
+    }
+
     async fn one_sync_of_a_stream_runs_at_a_time_and_unknown_streams_are_refused(backend) {
         let app = TestApp::start(backend).await;
         let admin = app.admin().await;

@@ -19,6 +19,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
+/// A page's new documents, written in bulk.
+mod bulk;
+
 use super::blobs::CHUNK_BYTES;
 use super::documents::{insert_tags, insert_version, search_text, tags_json, write_tags};
 use super::documents::{DocumentFields, NewVersion};
@@ -168,8 +171,44 @@ async fn write_blob(
     Ok(id.to_string())
 }
 
+/// A document record with what storing it needs: the hash and the search excerpt of its body.
+struct Prepared {
+    doc: Mirrored,
+    sha256: String,
+    content_text: String,
+}
+
+impl Prepared {
+    fn new(doc: Mirrored) -> Self {
+        let sha256 = Sha256::digest(doc.body.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let content_text = doc.content_text();
+        Self {
+            doc,
+            sha256,
+            content_text,
+        }
+    }
+
+    /// The version of this body, its bytes under `blob_key`.
+    fn version<'a>(&'a self, filename: &'a str, blob_key: &'a str) -> NewVersion<'a> {
+        NewVersion {
+            filename,
+            content_type: &self.doc.content_type,
+            size: i64::try_from(self.doc.body.len()).unwrap_or(i64::MAX),
+            sha256: &self.sha256,
+            blob_store: BLOB_STORE,
+            blob_key,
+            content_text: Some(&self.content_text),
+        }
+    }
+}
+
 /// Mirrors the document records among `records` (one sync page of `connection_id`) into the
-/// documents of `project_id`, in the page's transaction.
+/// documents of `project_id`, in the page's transaction: the documents new to the connection
+/// in bulk (a first sync of 100 000 files is all new ones), then the others one by one.
 pub(super) async fn mirror(
     tx: &mut Transaction<'static, Any>,
     project_id: i64,
@@ -177,87 +216,102 @@ pub(super) async fn mirror(
     records: &[&NewRecord<'_>],
     now: Millis,
 ) -> Result<()> {
-    for record in records.iter().filter(|r| r.kind == "document") {
-        let Some(doc) = Mirrored::from_record(record) else {
-            continue;
-        };
-        let sha256: String = Sha256::digest(doc.body.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let content_text = doc.content_text();
-        let fields = doc.fields();
-        // One lookup by the unique key per document: a query for the whole page's ids would
-        // read every document of the connection on PostgreSQL whenever the planner's estimate
-        // of the growing table is off (a generic plan filters the id list row by row).
-        let existing = sqlx::query(
-            "SELECT d.id, v.sha256 FROM documents d JOIN document_versions v \
-             ON v.document_id = d.id AND v.number = d.current_version \
-             WHERE d.source_connection_id = $1 AND d.external_id = $2",
-        )
-        .bind(connection_id)
-        .bind(&doc.external_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let (id, number) = match existing {
-            Some(row) => {
-                // A changed body is a new version; otherwise only the fields change.
-                let changed = row.try_get::<String, _>("sha256")? != sha256;
-                let id: i64 = row.try_get("id")?;
-                let number: i64 = sqlx::query_scalar(
-                    "UPDATE documents SET current_version = current_version + $7, title = $2, \
-                     tags = $3, metadata = $4, search_text = $5, updated_at = $6 \
-                     WHERE id = $1 RETURNING current_version",
-                )
-                .bind(id)
-                .bind(fields.title)
-                .bind(tags_json(fields.tags))
-                .bind(fields.metadata)
-                .bind(search_text(&fields, Some(&content_text)))
-                .bind(now)
-                .bind(i64::from(changed))
-                .fetch_one(&mut **tx)
-                .await?;
-                write_tags(tx, id, fields.tags).await?;
-                if !changed {
-                    continue;
-                }
-                (id, number)
-            }
-            None => {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO documents (project_id, title, tags, metadata, current_version, \
-                     search_text, source_connection_id, external_id, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8) RETURNING id",
-                )
-                .bind(project_id)
-                .bind(fields.title)
-                .bind(tags_json(fields.tags))
-                .bind(fields.metadata)
-                .bind(search_text(&fields, Some(&content_text)))
-                .bind(connection_id)
-                .bind(&doc.external_id)
-                .bind(now)
-                .fetch_one(&mut **tx)
-                .await?;
-                insert_tags(tx, id, fields.tags).await?;
-                (id, 1)
-            }
-        };
-        let key = write_blob(tx, doc.body.as_bytes(), now).await?;
-        let filename = doc.filename();
-        let version = NewVersion {
-            filename: &filename,
-            content_type: &doc.content_type,
-            size: i64::try_from(doc.body.len()).unwrap_or(i64::MAX),
-            sha256: &sha256,
-            blob_store: BLOB_STORE,
-            blob_key: &key,
-            content_text: Some(&content_text),
-        };
-        insert_version(tx, id, number, &version, None, now).await?;
+    let docs: Vec<Prepared> = records
+        .iter()
+        .filter(|r| r.kind == "document")
+        .filter_map(|r| Mirrored::from_record(r))
+        .map(Prepared::new)
+        .collect();
+    let existing = bulk::insert_new(tx, project_id, connection_id, &docs, now).await?;
+    for i in existing {
+        update_one(tx, project_id, connection_id, &docs[i], now).await?;
     }
     Ok(())
+}
+
+/// Stores `prepared` over the document `connection_id` already has for it (a new version if
+/// its body changed), or as a new document if it has none after all.
+async fn update_one(
+    tx: &mut Transaction<'static, Any>,
+    project_id: i64,
+    connection_id: i64,
+    prepared: &Prepared,
+    now: Millis,
+) -> Result<()> {
+    let Prepared {
+        doc,
+        sha256,
+        content_text,
+    } = prepared;
+    let fields = doc.fields();
+    // One lookup by the unique key per document: a query for the whole page's ids would
+    // read every document of the connection on PostgreSQL whenever the planner's estimate
+    // of the growing table is off (a generic plan filters the id list row by row).
+    let existing = sqlx::query(
+        "SELECT d.id, v.sha256 FROM documents d JOIN document_versions v \
+         ON v.document_id = d.id AND v.number = d.current_version \
+         WHERE d.source_connection_id = $1 AND d.external_id = $2",
+    )
+    .bind(connection_id)
+    .bind(&doc.external_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (id, number) = match existing {
+        Some(row) => {
+            // A changed body is a new version; otherwise only the fields change.
+            let changed = &row.try_get::<String, _>("sha256")? != sha256;
+            let id: i64 = row.try_get("id")?;
+            let number: i64 = sqlx::query_scalar(
+                "UPDATE documents SET current_version = current_version + $7, title = $2, \
+                 tags = $3, metadata = $4, search_text = $5, updated_at = $6 \
+                 WHERE id = $1 RETURNING current_version",
+            )
+            .bind(id)
+            .bind(fields.title)
+            .bind(tags_json(fields.tags))
+            .bind(fields.metadata)
+            .bind(search_text(&fields, Some(content_text)))
+            .bind(now)
+            .bind(i64::from(changed))
+            .fetch_one(&mut **tx)
+            .await?;
+            write_tags(tx, id, fields.tags).await?;
+            if !changed {
+                return Ok(());
+            }
+            (id, number)
+        }
+        None => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO documents (project_id, title, tags, metadata, current_version, \
+                 search_text, source_connection_id, external_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8) RETURNING id",
+            )
+            .bind(project_id)
+            .bind(fields.title)
+            .bind(tags_json(fields.tags))
+            .bind(fields.metadata)
+            .bind(search_text(&fields, Some(content_text)))
+            .bind(connection_id)
+            .bind(&doc.external_id)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+            insert_tags(tx, id, fields.tags).await?;
+            (id, 1)
+        }
+    };
+    let key = write_blob(tx, doc.body.as_bytes(), now).await?;
+    let filename = doc.filename();
+    insert_version(
+        tx,
+        id,
+        number,
+        &prepared.version(&filename, &key),
+        None,
+        now,
+    )
+    .await
 }
 
 /// Deletes the mirrored documents of `connection_id`'s `stream` whose records are marked
