@@ -118,14 +118,17 @@ pub mod testing;
 #[cfg(target_arch = "wasm32")]
 mod export;
 
-/// Every plugin built with the SDK allocates with talc instead of wasi-libc's dlmalloc: a page
-/// of records is thousands of small strings, and talc's allocation and free are cheaper in
-/// WebAssembly (measured in `host/benches/transform.rs`, docs/PERFORMANCE.md). A plugin
-/// instance lives for one call, or the pages of one stream, so fragmentation has little time
-/// to build up.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod allocator;
+
+/// Every plugin built with the SDK allocates small blocks from free lists and the rest with
+/// talc, instead of wasi-libc's dlmalloc: a page of records is thousands of small strings, and
+/// both are cheaper in WebAssembly (measured in `host/benches/transform.rs` and the JIRA sync
+/// bench, docs/PERFORMANCE.md). A plugin instance lives for one call, or the pages of one
+/// stream, so fragmentation has little time to build up.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+static ALLOCATOR: allocator::Allocator = allocator::Allocator::new();
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 pub mod wit;

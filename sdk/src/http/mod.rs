@@ -343,17 +343,25 @@ impl Response {
 
     /// Parses the body as JSON. A body that does not match `T` is [`Error::Internal`] naming
     /// the field: the service answered something the connector does not understand.
+    /// Anything after the JSON value but whitespace is refused too.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        // Parsed without tracking the path first: tracking it costs on every value of every
+        // page, and only a failure needs it, so a failure is parsed again to name the field.
         let mut de = serde_json::Deserializer::from_slice(&self.body);
-        serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            Error::Internal(format!(
-                "{} {}: unexpected response body at `{}`: {}",
-                self.method,
-                self.url,
-                e.path(),
-                e.inner()
-            ))
-        })
+        let plain = match T::deserialize(&mut de).and_then(|value| de.end().map(|()| value)) {
+            Ok(value) => return Ok(value),
+            Err(e) => e,
+        };
+        let mut de = serde_json::Deserializer::from_slice(&self.body);
+        let (path, why) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            Err(e) => (e.path().to_string(), e.inner().to_string()),
+            // Only what followed the value was wrong.
+            Ok(_) => (".".to_owned(), plain.to_string()),
+        };
+        Err(Error::Internal(format!(
+            "{} {}: unexpected response body at `{path}`: {why}",
+            self.method, self.url
+        )))
     }
 
     /// `Ok(self)` for a 2xx status, else the typed error [`status_error`] maps it to.
@@ -456,6 +464,18 @@ mod tests {
             .expect_err("second item is a string");
         assert!(
             matches!(&err, Error::Internal(m) if m.contains("items[1]") && m.contains("GET http://svc/list")),
+            "{err}"
+        );
+        let mut ok = response(&[]);
+        ok.body = br#"{"items": [1, 2]} "#.to_vec();
+        assert_eq!(
+            ok.json::<Listing>().expect("whitespace after").items,
+            [1, 2]
+        );
+        ok.body = br#"{"items": [1, 2]} {"items": []}"#.to_vec();
+        let err = ok.json::<Listing>().expect_err("a second value");
+        assert!(
+            matches!(&err, Error::Internal(m) if m.contains("trailing characters")),
             "{err}"
         );
     }
