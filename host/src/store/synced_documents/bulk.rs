@@ -17,10 +17,12 @@ use sqlx::{Any, Row, Transaction};
 use super::{Prepared, BLOB_STORE, CHUNK_BYTES};
 use crate::clock::Millis;
 use crate::store::documents::{search_text, tags_json};
-use crate::store::Result;
+use crate::store::page_write::placeholders;
+use crate::store::{Backend, Result};
 
-/// Rows per statement: at most 7 parameters a row, far under SQLite's 32 766 and PostgreSQL's
-/// 65 535.
+/// Rows per statement: at most 11 parameters a row, far under SQLite's 32 766 and
+/// PostgreSQL's 65 535. Every value of a row is a parameter, bound in column order (see
+/// [`placeholders`]).
 const ROWS: usize = 250;
 /// Blob chunk bytes per statement at most (a chunk is up to [`CHUNK_BYTES`]).
 const CHUNK_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
@@ -30,6 +32,7 @@ const CHUNK_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
 /// documents that exist (and any second record of one external id), for the caller to update.
 pub(super) async fn insert_new(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     project_id: i64,
     connection_id: i64,
     docs: &[Prepared],
@@ -45,7 +48,8 @@ pub(super) async fn insert_new(
     };
     let mut ids: HashMap<String, i64> = HashMap::with_capacity(candidates.len());
     for chunk in candidates.chunks(ROWS) {
-        insert_documents(tx, project_id, connection_id, docs, chunk, now, &mut ids).await?;
+        let rows = Rows { backend, docs, now };
+        insert_documents(tx, &rows, project_id, connection_id, chunk, &mut ids).await?;
     }
     let mut created: Vec<(usize, i64)> = Vec::with_capacity(ids.len());
     let mut existing = Vec::new();
@@ -55,65 +59,53 @@ pub(super) async fn insert_new(
             None => existing.push(i),
         }
     }
-    insert_tags(tx, docs, &created).await?;
-    let blobs = insert_blobs(tx, docs, &created, now).await?;
-    insert_chunks(tx, docs, &created, &blobs).await?;
-    insert_versions(tx, docs, &created, &blobs, now).await?;
+    let rows = Rows { backend, docs, now };
+    insert_tags(tx, &rows, &created).await?;
+    let blobs = insert_blobs(tx, &rows, &created).await?;
+    insert_chunks(tx, &rows, &created, &blobs).await?;
+    insert_versions(tx, &rows, &created, &blobs).await?;
     Ok(existing)
 }
 
-/// `VALUES` rows of `width` parameters each, numbered from `first`: `($5, $6), ($7, $8)`.
-fn values(rows: usize, width: usize, first: usize, row: impl Fn(&[usize]) -> String) -> String {
-    let mut sql = String::with_capacity(rows * width * 6);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        let params: Vec<usize> = (0..width).map(|c| first + r * width + c).collect();
-        sql.push_str(&row(&params));
-    }
-    sql
+/// What every statement of a page's bulk insert shares.
+struct Rows<'a> {
+    backend: Backend,
+    docs: &'a [Prepared],
+    now: Millis,
 }
 
 /// The documents of `chunk` (indexes in `docs`) that do not exist yet; their ids go to `ids`
 /// by external id.
-#[allow(clippy::too_many_arguments)]
 async fn insert_documents(
     tx: &mut Transaction<'static, Any>,
+    rows: &Rows<'_>,
     project_id: i64,
     connection_id: i64,
-    docs: &[Prepared],
     chunk: &[usize],
-    now: Millis,
     ids: &mut HashMap<String, i64>,
 ) -> Result<()> {
-    // $1 project, $2 connection, $3 now; then title, tags, metadata, search text, external id.
-    let rows = values(chunk.len(), 5, 4, |p| {
-        format!(
-            "($1, ${}, ${}, ${}, 1, ${}, $2, ${}, $3, $3)",
-            p[0], p[1], p[2], p[3], p[4]
-        )
-    });
     let sql = format!(
         "INSERT INTO documents (project_id, title, tags, metadata, current_version, \
-         search_text, source_connection_id, external_id, created_at, updated_at) VALUES {rows} \
-         ON CONFLICT (source_connection_id, external_id) DO NOTHING RETURNING id, external_id"
+         search_text, source_connection_id, external_id, created_at, updated_at) VALUES {} \
+         ON CONFLICT (source_connection_id, external_id) DO NOTHING RETURNING id, external_id",
+        placeholders(rows.backend, chunk.len(), 10)
     );
-    let mut query = sqlx::query(&sql)
-        .bind(project_id)
-        .bind(connection_id)
-        .bind(now);
+    let mut query = sqlx::query(&sql);
     for &i in chunk {
         let Prepared {
             doc, content_text, ..
-        } = &docs[i];
-        let fields = doc.fields();
+        } = &rows.docs[i];
         query = query
+            .bind(project_id)
             .bind(&doc.title)
             .bind(tags_json(&doc.tags))
             .bind(&doc.metadata)
-            .bind(search_text(&fields, Some(content_text)))
-            .bind(&doc.external_id);
+            .bind(1_i64)
+            .bind(search_text(&doc.fields(), Some(content_text)))
+            .bind(connection_id)
+            .bind(&doc.external_id)
+            .bind(rows.now)
+            .bind(rows.now);
     }
     for row in query.fetch_all(&mut **tx).await? {
         ids.insert(row.try_get("external_id")?, row.try_get("id")?);
@@ -124,18 +116,21 @@ async fn insert_documents(
 /// The lower-cased tags of the `created` documents.
 async fn insert_tags(
     tx: &mut Transaction<'static, Any>,
-    docs: &[Prepared],
+    rows: &Rows<'_>,
     created: &[(usize, i64)],
 ) -> Result<()> {
     let pairs: Vec<(i64, String)> = created
         .iter()
-        .flat_map(|&(i, id)| docs[i].doc.tags.iter().map(move |t| (id, t.to_lowercase())))
+        .flat_map(|&(i, id)| {
+            let tags = &rows.docs[i].doc.tags;
+            tags.iter().map(move |t| (id, t.to_lowercase()))
+        })
         .collect();
     for chunk in pairs.chunks(ROWS) {
-        let rows = values(chunk.len(), 2, 1, |p| format!("(${}, ${})", p[0], p[1]));
         // Two tags the mirror kept apart may fold to one (`Ä`, `ä`).
         let sql = format!(
-            "INSERT INTO document_tags (document_id, tag) VALUES {rows} ON CONFLICT DO NOTHING"
+            "INSERT INTO document_tags (document_id, tag) VALUES {} ON CONFLICT DO NOTHING",
+            placeholders(rows.backend, chunk.len(), 2)
         );
         let mut query = sqlx::query(&sql);
         for (id, tag) in chunk {
@@ -153,17 +148,18 @@ fn size_of(prepared: &Prepared) -> i64 {
 /// A blob row for each of the `created` documents; returns their ids in the order of `created`.
 async fn insert_blobs(
     tx: &mut Transaction<'static, Any>,
-    docs: &[Prepared],
+    rows: &Rows<'_>,
     created: &[(usize, i64)],
-    now: Millis,
 ) -> Result<Vec<i64>> {
     let mut by_size: HashMap<i64, Vec<i64>> = HashMap::new();
     for chunk in created.chunks(ROWS) {
-        let rows = values(chunk.len(), 1, 2, |p| format!("(${}, $1)", p[0]));
-        let sql = format!("INSERT INTO blobs (size, created_at) VALUES {rows} RETURNING id, size");
-        let mut query = sqlx::query(&sql).bind(now);
+        let sql = format!(
+            "INSERT INTO blobs (size, created_at) VALUES {} RETURNING id, size",
+            placeholders(rows.backend, chunk.len(), 2)
+        );
+        let mut query = sqlx::query(&sql);
         for &(i, _) in chunk {
-            query = query.bind(size_of(&docs[i]));
+            query = query.bind(size_of(&rows.docs[i])).bind(rows.now);
         }
         for row in query.fetch_all(&mut **tx).await? {
             let size: i64 = row.try_get("size")?;
@@ -174,7 +170,7 @@ async fn insert_blobs(
         .iter()
         .map(|&(i, _)| {
             by_size
-                .get_mut(&size_of(&docs[i]))
+                .get_mut(&size_of(&rows.docs[i]))
                 .and_then(Vec::pop)
                 .ok_or_else(|| {
                     sqlx::Error::Protocol("a blob row inserted was not returned".into()).into()
@@ -186,7 +182,7 @@ async fn insert_blobs(
 /// The bytes of the `created` documents into their blobs (`blobs`, in the order of `created`).
 async fn insert_chunks(
     tx: &mut Transaction<'static, Any>,
-    docs: &[Prepared],
+    rows: &Rows<'_>,
     created: &[(usize, i64)],
     blobs: &[i64],
 ) -> Result<()> {
@@ -196,11 +192,8 @@ async fn insert_chunks(
         .iter()
         .zip(blobs)
         .flat_map(|(&(i, _), &blob)| {
-            docs[i]
-                .doc
-                .body
-                .as_bytes()
-                .chunks(CHUNK_BYTES)
+            let body = rows.docs[i].doc.body.as_bytes();
+            body.chunks(CHUNK_BYTES)
                 .enumerate()
                 .map(move |(seq, data)| (blob, i64::try_from(seq).unwrap_or(i64::MAX), data))
         })
@@ -208,10 +201,9 @@ async fn insert_chunks(
     let mut batch: Vec<(i64, i64, &[u8])> = Vec::new();
     let mut bytes = 0;
     for chunk in chunks {
-        if !batch.is_empty()
-            && (batch.len() == ROWS || bytes + chunk.2.len() > CHUNK_STATEMENT_BYTES)
-        {
-            write_chunks(tx, &batch).await?;
+        let full = batch.len() == ROWS || bytes + chunk.2.len() > CHUNK_STATEMENT_BYTES;
+        if !batch.is_empty() && full {
+            write_chunks(tx, rows.backend, &batch).await?;
             batch.clear();
             bytes = 0;
         }
@@ -219,19 +211,20 @@ async fn insert_chunks(
         batch.push(chunk);
     }
     if !batch.is_empty() {
-        write_chunks(tx, &batch).await?;
+        write_chunks(tx, rows.backend, &batch).await?;
     }
     Ok(())
 }
 
 async fn write_chunks(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     batch: &[(i64, i64, &[u8])],
 ) -> Result<()> {
-    let rows = values(batch.len(), 3, 1, |p| {
-        format!("(${}, ${}, ${})", p[0], p[1], p[2])
-    });
-    let sql = format!("INSERT INTO blob_chunks (blob_id, seq, data) VALUES {rows}");
+    let sql = format!(
+        "INSERT INTO blob_chunks (blob_id, seq, data) VALUES {}",
+        placeholders(backend, batch.len(), 3)
+    );
     let mut query = sqlx::query(&sql);
     for &(blob, seq, data) in batch {
         query = query.bind(blob).bind(seq).bind(data);
@@ -244,39 +237,39 @@ async fn write_chunks(
 /// of `created`).
 async fn insert_versions(
     tx: &mut Transaction<'static, Any>,
-    docs: &[Prepared],
+    rows: &Rows<'_>,
     created: &[(usize, i64)],
     blobs: &[i64],
-    now: Millis,
 ) -> Result<()> {
-    let rows: Vec<(i64, String, String, &Prepared)> = created
+    let versions: Vec<(i64, String, String, &Prepared)> = created
         .iter()
         .zip(blobs)
-        .map(|(&(i, id), blob)| (id, docs[i].doc.filename(), blob.to_string(), &docs[i]))
+        .map(|(&(i, id), blob)| {
+            let prepared = &rows.docs[i];
+            (id, prepared.doc.filename(), blob.to_string(), prepared)
+        })
         .collect();
-    for chunk in rows.chunks(ROWS) {
-        // $1 now, $2 the blob store; then document, file name, type, size, hash, key, text.
-        let values = values(chunk.len(), 7, 3, |p| {
-            format!(
-                "(${}, 1, ${}, ${}, ${}, ${}, $2, ${}, ${}, NULL, $1)",
-                p[0], p[1], p[2], p[3], p[4], p[5], p[6]
-            )
-        });
+    for chunk in versions.chunks(ROWS) {
         let sql = format!(
             "INSERT INTO document_versions (document_id, number, filename, content_type, size, \
-             sha256, blob_store, blob_key, content_text, created_by, created_at) VALUES {values}"
+             sha256, blob_store, blob_key, content_text, created_by, created_at) VALUES {}",
+            placeholders(rows.backend, chunk.len(), 11)
         );
-        let mut query = sqlx::query(&sql).bind(now).bind(BLOB_STORE);
+        let mut query = sqlx::query(&sql);
         for (id, filename, key, prepared) in chunk {
             let v = prepared.version(filename, key);
             query = query
                 .bind(*id)
+                .bind(1_i64)
                 .bind(v.filename)
                 .bind(v.content_type)
                 .bind(v.size)
                 .bind(v.sha256)
+                .bind(BLOB_STORE)
                 .bind(v.blob_key)
-                .bind(v.content_text);
+                .bind(v.content_text)
+                .bind(None::<i64>)
+                .bind(rows.now);
         }
         query.execute(&mut **tx).await?;
     }

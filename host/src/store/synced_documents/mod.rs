@@ -26,7 +26,7 @@ use super::blobs::CHUNK_BYTES;
 use super::documents::{insert_tags, insert_version, search_text, tags_json, write_tags};
 use super::documents::{DocumentFields, NewVersion};
 use super::page_contents::NewRecord;
-use super::Result;
+use super::{Backend, Result};
 use crate::clock::Millis;
 use crate::documents::{clean_filename, is_text, TEXT_EXCERPT_BYTES};
 
@@ -211,6 +211,7 @@ impl Prepared {
 /// in bulk (a first sync of 100 000 files is all new ones), then the others one by one.
 pub(super) async fn mirror(
     tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     project_id: i64,
     connection_id: i64,
     records: &[&NewRecord<'_>],
@@ -222,7 +223,7 @@ pub(super) async fn mirror(
         .filter_map(|r| Mirrored::from_record(r))
         .map(Prepared::new)
         .collect();
-    let existing = bulk::insert_new(tx, project_id, connection_id, &docs, now).await?;
+    let existing = bulk::insert_new(tx, backend, project_id, connection_id, &docs, now).await?;
     for i in existing {
         update_one(tx, project_id, connection_id, &docs[i], now).await?;
     }
