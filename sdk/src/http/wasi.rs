@@ -38,8 +38,11 @@ pub(super) fn send_streaming(request: &Request) -> Result<BodyStream, Error> {
     Ok(BodyStream::new(status, headers, request, body))
 }
 
+/// A response's status, headers and unread body.
+type Head = (u16, Vec<(String, String)>, Body);
+
 /// Sends `request` and waits for the response's head: its status, headers and unread body.
-fn start(request: &Request) -> Result<(u16, Vec<(String, String)>, Body), Error> {
+fn start(request: &Request) -> Result<Head, Error> {
     let fail = |what: String| format!("{} {}: {what}", request.method, request.url);
     let parts = url::split(&request.url)?;
     let fields = Fields::new();
