@@ -127,9 +127,13 @@ stories! {
                 .collect()
         };
         assert_eq!(mine(app.all(&pm.token, &docs).await), ["1", "2"]);
+        let (versions, blobs) = (app.count("document_versions").await, app.count("blobs").await);
         source.lock().expect("source").deleted = vec![json!(2)];
         assert_eq!(sync(cid, "notes").await, json!({"records": 2, "pages": 1, "deleted": 1}));
         assert_eq!(mine(app.all(&pm.token, &docs).await), ["1"]);
+        // Its version and its bytes go with it (the version's trigger drops the blob).
+        assert_eq!(app.count("document_versions").await, versions - 1);
+        assert_eq!(app.count("blobs").await, blobs - 1);
     }
 
     async fn a_connector_built_against_0_2_0_still_installs_and_syncs(backend) {

@@ -316,59 +316,34 @@ async fn update_one(
 }
 
 /// Deletes the mirrored documents of `connection_id`'s `stream` whose records are marked
-/// deleted, with their versions and their database blobs, in `tx`. Returns how many.
+/// deleted, in `tx`; their versions go by cascade and their database blobs with the versions
+/// (the `document_versions_drop_blob` trigger). Returns how many.
 pub(super) async fn unmirror_deleted(
     tx: &mut Transaction<'static, Any>,
     connection_id: i64,
     stream: &str,
 ) -> Result<u64> {
-    const GONE: &str = "SELECT external_id FROM records WHERE connection_id = $1 AND stream = $2 \
-                        AND kind = 'document' AND deleted = 1";
-    let blobs: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT v.blob_key FROM document_versions v JOIN documents d ON d.id = v.document_id \
-         WHERE d.source_connection_id = $1 AND v.blob_store = '{BLOB_STORE}' \
-         AND d.external_id IN ({GONE})"
-    ))
-    .bind(connection_id)
-    .bind(stream)
-    .fetch_all(&mut **tx)
-    .await?;
-    let deleted = sqlx::query(&format!(
-        "DELETE FROM documents WHERE source_connection_id = $1 AND external_id IN ({GONE})"
-    ))
+    let deleted = sqlx::query(
+        "DELETE FROM documents WHERE source_connection_id = $1 AND external_id IN \
+         (SELECT external_id FROM records WHERE connection_id = $1 AND stream = $2 \
+         AND kind = 'document' AND deleted = 1)",
+    )
     .bind(connection_id)
     .bind(stream)
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    for key in blobs {
-        if let Ok(id) = key.parse::<i64>() {
-            sqlx::query("DELETE FROM blobs WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
     Ok(deleted)
 }
 
 /// Deletes the document mirrored from record `external_id` of `connection_id` (one a page
-/// reported deleted), with its versions and bytes, in the page's transaction. Returns how many
-/// documents went (0 or 1).
+/// reported deleted), with its versions and bytes as [`unmirror_deleted`] does, in the page's
+/// transaction. Returns how many documents went (0 or 1).
 pub(super) async fn unmirror_one(
     tx: &mut Transaction<'static, Any>,
     connection_id: i64,
     external_id: &str,
 ) -> Result<u64> {
-    let blobs: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT v.blob_key FROM document_versions v JOIN documents d ON d.id = v.document_id \
-         WHERE d.source_connection_id = $1 AND v.blob_store = '{BLOB_STORE}' \
-         AND d.external_id = $2"
-    ))
-    .bind(connection_id)
-    .bind(external_id)
-    .fetch_all(&mut **tx)
-    .await?;
     let deleted =
         sqlx::query("DELETE FROM documents WHERE source_connection_id = $1 AND external_id = $2")
             .bind(connection_id)
@@ -376,14 +351,6 @@ pub(super) async fn unmirror_one(
             .execute(&mut **tx)
             .await?
             .rows_affected();
-    for key in blobs {
-        if let Ok(id) = key.parse::<i64>() {
-            sqlx::query("DELETE FROM blobs WHERE id = $1")
-                .bind(id)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
     Ok(deleted)
 }
 
