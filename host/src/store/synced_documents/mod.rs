@@ -23,10 +23,10 @@ use sqlx::{Any, Row, Transaction};
 mod bulk;
 
 use super::blobs::CHUNK_BYTES;
-use super::documents::{insert_tags, insert_version, search_text, tags_json, write_tags};
+use super::documents::{insert_version, search_text, tags_json, write_tags};
 use super::documents::{DocumentFields, NewVersion};
 use super::page_contents::NewRecord;
-use super::{Backend, Result};
+use super::{Backend, Result, StoreError};
 use crate::clock::Millis;
 use crate::documents::{clean_filename, is_text, TEXT_EXCERPT_BYTES};
 
@@ -225,16 +225,15 @@ pub(super) async fn mirror(
         .collect();
     let existing = bulk::insert_new(tx, backend, project_id, connection_id, &docs, now).await?;
     for i in existing {
-        update_one(tx, project_id, connection_id, &docs[i], now).await?;
+        update_one(tx, connection_id, &docs[i], now).await?;
     }
     Ok(())
 }
 
-/// Stores `prepared` over the document `connection_id` already has for it (a new version if
-/// its body changed), or as a new document if it has none after all.
+/// Stores `prepared` over the document `connection_id` already has for it (one the bulk
+/// insert found existing): a new version if its body changed, else only its fields.
 async fn update_one(
     tx: &mut Transaction<'static, Any>,
-    project_id: i64,
     connection_id: i64,
     prepared: &Prepared,
     now: Millis,
@@ -257,51 +256,34 @@ async fn update_one(
     .bind(&doc.external_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let (id, number) = match existing {
-        Some(row) => {
-            // A changed body is a new version; otherwise only the fields change.
-            let changed = &row.try_get::<String, _>("sha256")? != sha256;
-            let id: i64 = row.try_get("id")?;
-            let number: i64 = sqlx::query_scalar(
-                "UPDATE documents SET current_version = current_version + $7, title = $2, \
-                 tags = $3, metadata = $4, search_text = $5, updated_at = $6 \
-                 WHERE id = $1 RETURNING current_version",
-            )
-            .bind(id)
-            .bind(fields.title)
-            .bind(tags_json(fields.tags))
-            .bind(fields.metadata)
-            .bind(search_text(&fields, Some(content_text)))
-            .bind(now)
-            .bind(i64::from(changed))
-            .fetch_one(&mut **tx)
-            .await?;
-            write_tags(tx, id, fields.tags).await?;
-            if !changed {
-                return Ok(());
-            }
-            (id, number)
-        }
-        None => {
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO documents (project_id, title, tags, metadata, current_version, \
-                 search_text, source_connection_id, external_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8) RETURNING id",
-            )
-            .bind(project_id)
-            .bind(fields.title)
-            .bind(tags_json(fields.tags))
-            .bind(fields.metadata)
-            .bind(search_text(&fields, Some(content_text)))
-            .bind(connection_id)
-            .bind(&doc.external_id)
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await?;
-            insert_tags(tx, id, fields.tags).await?;
-            (id, 1)
-        }
+    // The bulk insert skipped it as existing; gone now, it was deleted by another transaction
+    // in between, and the page is stored again by the job's next attempt.
+    let Some(row) = existing else {
+        return Err(StoreError::Stale(
+            "a synced document was deleted while its page was stored",
+        ));
     };
+    // A changed body is a new version; otherwise only the fields change.
+    let changed = &row.try_get::<String, _>("sha256")? != sha256;
+    let id: i64 = row.try_get("id")?;
+    let number: i64 = sqlx::query_scalar(
+        "UPDATE documents SET current_version = current_version + $7, title = $2, \
+         tags = $3, metadata = $4, search_text = $5, updated_at = $6 \
+         WHERE id = $1 RETURNING current_version",
+    )
+    .bind(id)
+    .bind(fields.title)
+    .bind(tags_json(fields.tags))
+    .bind(fields.metadata)
+    .bind(search_text(&fields, Some(content_text)))
+    .bind(now)
+    .bind(i64::from(changed))
+    .fetch_one(&mut **tx)
+    .await?;
+    write_tags(tx, id, fields.tags).await?;
+    if !changed {
+        return Ok(());
+    }
     let key = write_blob(tx, doc.body.as_bytes(), now).await?;
     let filename = doc.filename();
     insert_version(
