@@ -272,6 +272,8 @@ pub fn iso(millis: i64) -> String {
 /// linked by `oslc:nextPage`, `oslc.where` on `dcterms:modified`, a 400 when a configuration is
 /// set and a query does not carry it. The Jazz fake ([`crate::providers::Provider`]) serves it
 /// under `/rm/` behind its form login.
+///
+/// [`PROJECT_AREA`]: crate::doors::next::PROJECT_AREA
 pub mod next {
     use std::collections::HashMap;
 

@@ -8,6 +8,9 @@
 //! version 2; off, clients get version 0 as from a server that does not pass it. It can also ask
 //! for HTTP Basic or bearer authentication, and tamper with answers to test bad input
 //! ([`Tamper`]).
+//!
+//! [`GitServer::set_v2`]: crate::git_server::GitServer::set_v2
+//! [`Tamper`]: crate::git_server::Tamper
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

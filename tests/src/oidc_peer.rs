@@ -5,6 +5,8 @@
 //!
 //! The peer's packages come from its lockfile: `npm ci` runs once when `node_modules` is missing.
 //! Without node the stories are skipped with a message — except under `CI=true`, where they fail.
+//!
+//! [`Browser`]: crate::oidc_peer::Browser
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

@@ -16,6 +16,9 @@
 //! from the prompt's length. Scripted: a 429 with `retry-after`, a 500, a body that is not
 //! JSON, content that breaks the triage schema, a huge answer, and an answer that echoes the
 //! `Authorization` it received (to show the host keeps the key from the agent).
+//!
+//! [`FakeOpenAi::violations`]: crate::openai::FakeOpenAi::violations
+//! [`FakeOpenAi::script`]: crate::openai::FakeOpenAi::script
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};

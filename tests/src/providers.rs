@@ -18,6 +18,8 @@
 //!   queries: [`crate::doors::next`]) under `/rm/`, behind the same session.
 //!
 //! Everything the host sends is recorded so tests can count token requests and inspect them.
+//!
+//! [`Provider::put_reqif`]: crate::providers::Provider::put_reqif
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};

@@ -6,6 +6,10 @@
 //! the mode returns to [`Mode::Pass`] what was held back is delivered, as TCP would after a
 //! partition heals. [`Mode::Cut`] is a crash: every connection is closed and new ones are closed
 //! at once.
+//!
+//! [`Mode::BlackHole`]: crate::proxy::Mode::BlackHole
+//! [`Mode::Pass`]: crate::proxy::Mode::Pass
+//! [`Mode::Cut`]: crate::proxy::Mode::Cut
 
 use std::net::SocketAddr;
 

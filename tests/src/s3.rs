@@ -5,6 +5,8 @@
 //! [`Faulty`] stands in front of it and refuses the request that completes a multipart upload
 //! (403 AccessDenied, as S3 answers a missing `s3:PutObject` grant; not retried by clients),
 //! so a test can fail an upload after its parts went through.
+//!
+//! [`Faulty`]: crate::s3::Faulty
 
 use std::net::SocketAddr;
 use std::time::Duration;
