@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agentic_host::rbac::Role;
-use agentic_tests::{stories, TestApp};
+use agentic_tests::{stories, syncs, TestApp};
 use serde_json::{json, Value};
 
 /// Held by a test, it keeps the fake service from answering.
@@ -55,6 +55,33 @@ async fn notes_service(notes: Arc<Mutex<Vec<Note>>>, gate: Gate, hits: Arc<Atomi
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     format!("http://{addr}")
+}
+
+/// Creates a connection of the example connector reading `base`'s notes (`page_size` a page,
+/// the connector's default when `None`) and returns its id.
+async fn notes_connection(
+    app: &TestApp,
+    token: &str,
+    project: i64,
+    base: &str,
+    page_size: Option<u64>,
+) -> i64 {
+    let mut config = json!({"base_url": base, "notes": true});
+    if let Some(size) = page_size {
+        config["page_size"] = json!(size);
+    }
+    let created = app
+        .post(
+            &format!("/api/v1/projects/{project}/connections"),
+            token,
+            json!({
+                "plugin_id": "example", "name": "wiki", "base_url": base, "config": config,
+                "allow_private_network": true, "credential": {"kind": "anonymous"},
+            }),
+        )
+        .await;
+    created.expect(201);
+    created.json["id"].as_i64().expect("id")
 }
 
 stories! {
@@ -163,21 +190,11 @@ stories! {
             (3, "Old idea", "Forgotten.".into(), vec![]),
         ]));
         let base = notes_service(notes.clone(), Gate::default(), Arc::default()).await;
-        let created = app.post(&format!("/api/v1/projects/{project}/connections"), &admin.token, json!({
-            "plugin_id": "example", "name": "wiki", "base_url": base,
-            "config": {"base_url": base, "notes": true, "page_size": 2},
-            "allow_private_network": true, "credential": {"kind": "anonymous"},
-        })).await;
-        created.expect(201);
-        let cid = created.json["id"].as_i64().expect("id");
+        let cid = notes_connection(&app, &admin.token, project, &base, Some(2)).await;
         // `notes` is a full-refresh stream: asked for an incremental sync, it is read in full.
         let sync = || async {
-            let r = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &pm.token,
-                json!({"stream": "notes"})).await;
-            r.expect(202);
-            let job = app.finished_job(&pm.token, r.json["job"]["id"].as_i64().expect("job")).await;
-            assert_eq!(job["state"], "succeeded", "{job}");
-            job
+            let mut jobs = syncs::sync(&app, &pm.token, project, cid, json!({"stream": "notes"})).await;
+            jobs.remove("notes").expect("the notes job")
         };
         let docs = format!("/api/v1/projects/{project}/documents");
         let by_source = |list: &[Value], id: &str| -> Value {
@@ -259,20 +276,10 @@ stories! {
         };
         let notes: Arc<Mutex<Vec<Note>>> = Arc::new(Mutex::new((1..=600).map(note).collect()));
         let base = notes_service(notes.clone(), Gate::default(), Arc::default()).await;
-        let created = app.post(&format!("/api/v1/projects/{project}/connections"), &admin.token, json!({
-            "plugin_id": "example", "name": "wiki", "base_url": base,
-            "config": {"base_url": base, "notes": true, "page_size": 500},
-            "allow_private_network": true, "credential": {"kind": "anonymous"},
-        })).await;
-        created.expect(201);
-        let cid = created.json["id"].as_i64().expect("id");
+        let cid = notes_connection(&app, &admin.token, project, &base, Some(500)).await;
         let sync = || async {
-            let r = app.post(&format!("/api/v1/projects/{project}/connections/{cid}/sync"), &admin.token,
-                json!({"stream": "notes"})).await;
-            r.expect(202);
-            let job = app.finished_job(&admin.token, r.json["job"]["id"].as_i64().expect("job")).await;
-            assert_eq!(job["state"], "succeeded", "{job}");
-            job["result"].clone()
+            let jobs = syncs::sync(&app, &admin.token, project, cid, json!({"stream": "notes"})).await;
+            jobs["notes"]["result"].clone()
         };
         let docs = format!("/api/v1/projects/{project}/documents");
         let by_source = |list: &[Value]| -> std::collections::HashMap<u64, Value> {
@@ -339,12 +346,7 @@ stories! {
         ));
         let (gate, hits) = (Gate::default(), Arc::new(AtomicUsize::new(0)));
         let base = notes_service(notes, gate.clone(), hits.clone()).await;
-        let created = app.post(&format!("/api/v1/projects/{project}/connections"), &admin.token, json!({
-            "plugin_id": "example", "name": "wiki", "base_url": base,
-            "config": {"base_url": base, "notes": true}, "allow_private_network": true,
-            "credential": {"kind": "anonymous"},
-        })).await;
-        let cid = created.json["id"].as_i64().expect("id");
+        let cid = notes_connection(&app, &admin.token, project, &base, None).await;
         let url = format!("/api/v1/projects/{project}/connections/{cid}/sync");
 
         let unknown = app.post(&url, &admin.token, json!({"stream": "nope"})).await;
