@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use agentic_host::clock::Millis;
 use agentic_host::store::Store;
 use sqlx::{AnyPool, Row};
 
@@ -65,6 +66,176 @@ async fn the_sqlite_and_postgresql_migrations_describe_the_same_schema() {
         only_lite.is_empty() && only_pg.is_empty(),
         "the schemas differ\nonly in SQLite:\n{only_lite:#?}\nonly in PostgreSQL:\n{only_pg:#?}"
     );
+}
+
+/// SQLite can only drop a column's `UNIQUE` by rebuilding the table, and 0024 rebuilds `jobs`
+/// with foreign keys off: dropping the old table must neither cascade into `job_attempts` nor
+/// clear `agents.job_id`, the ids must go on from the old counter (not from the highest row
+/// left), keys must stay unique, and foreign keys must be enforced again afterwards.
+#[tokio::test]
+async fn rebuilding_sqlite_jobs_keeps_its_rows_their_references_and_its_id_counter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("jobs.db").display());
+    let store = Store::connect(&url).await.expect("sqlite");
+    store.migrate_to(23).await.expect("migrations up to 0023");
+    let pool = store.pool();
+    for sql in [
+        "INSERT INTO users (id, kind, email, display_name, role, created_at, updated_at) \
+         VALUES (1, 'human', 'a@example.com', 'A', 'administrator', 0, 0)",
+        "INSERT INTO projects (id, name, description, owner_id, created_at, updated_at) \
+         VALUES (7, 'p', '', 1, 0, 0)",
+        "INSERT INTO jobs (kind, project_id, payload, state, max_attempts, run_at, \
+         idempotency_key, created_at, updated_at) VALUES \
+         ('sync', 7, '{}', 'succeeded', 5, 0, 'k', 0, 0), \
+         ('backup', NULL, '{}', 'queued', 5, 0, NULL, 0, 0), \
+         ('backup', NULL, '{}', 'queued', 5, 0, NULL, 0, 0)",
+        "INSERT INTO job_attempts (job_id, lease_token, attempt, worker, started_at, \
+         finished_at, outcome) VALUES (1, 1, 1, 'w', 0, 0, 'succeeded')",
+        "INSERT INTO agents (project_id, name, kind, config, state, job_id, created_at, \
+         updated_at) VALUES (7, 'a', 'k', '{}', 'deploying', 2, 0, 0)",
+        "DELETE FROM jobs WHERE id = 3",
+    ] {
+        sqlx::query(sql).execute(pool).await.expect(sql);
+    }
+
+    store.migrate().await.expect("the rest of the migrations");
+
+    let jobs: Vec<(i64, Option<i64>, Option<String>)> =
+        sqlx::query_as("SELECT id, project_id, idempotency_key FROM jobs ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .expect("jobs");
+    assert_eq!(jobs, [(1, Some(7), Some("k".into())), (2, None, None)]);
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_attempts WHERE job_id = 1")
+        .fetch_one(pool)
+        .await
+        .expect("attempts");
+    assert_eq!(attempts, 1, "dropping the old table did not cascade");
+    let agent_job: Option<i64> = sqlx::query_scalar("SELECT job_id FROM agents")
+        .fetch_one(pool)
+        .await
+        .expect("agent");
+    assert_eq!(
+        agent_job,
+        Some(2),
+        "dropping the old table did not clear references"
+    );
+    let broken = sqlx::query("PRAGMA foreign_key_check")
+        .fetch_all(pool)
+        .await
+        .expect("foreign key check");
+    assert!(
+        broken.is_empty(),
+        "every reference resolves to the new table"
+    );
+
+    let job = |key: Option<&str>| {
+        let mut job = agentic_host::jobs::new_job("backup", None, &(), None, Millis::EPOCH);
+        job.idempotency_key = key.map(str::to_owned);
+        job
+    };
+    let (fresh, created) = store
+        .enqueue(&job(None), Millis::EPOCH)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        (fresh.id, created),
+        (4, true),
+        "ids go on from the old counter"
+    );
+    let (again, created) = store
+        .enqueue(&job(Some("k")), Millis::EPOCH)
+        .await
+        .expect("again");
+    assert_eq!(
+        (again.id, created),
+        (1, false),
+        "a used key still names its job"
+    );
+
+    let enforced: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(pool)
+        .await
+        .expect("pragma");
+    assert_eq!(enforced, 1, "the migration turned foreign keys back on");
+    sqlx::query("DELETE FROM jobs WHERE id = 1")
+        .execute(pool)
+        .await
+        .expect("delete");
+    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_attempts")
+        .fetch_one(pool)
+        .await
+        .expect("attempts");
+    assert_eq!(attempts, 0, "deleting a job cascades again");
+    store.close().await;
+}
+
+/// SQLite rebuilds `records` to drop the key on `project_id` (0025): the rows and the id counter
+/// survive, and a connection's deletion still takes its records.
+#[tokio::test]
+async fn rebuilding_sqlite_records_keeps_its_rows_and_its_id_counter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("records.db").display()
+    );
+    let store = Store::connect(&url).await.expect("sqlite");
+    store.migrate_to(24).await.expect("migrations up to 0024");
+    let pool = store.pool();
+    for sql in [
+        "INSERT INTO users (id, kind, email, display_name, role, created_at, updated_at) \
+         VALUES (1, 'human', 'a@example.com', 'A', 'administrator', 0, 0)",
+        "INSERT INTO projects (id, name, description, owner_id, created_at, updated_at) \
+         VALUES (7, 'p', '', 1, 0, 0)",
+        "INSERT INTO plugins (id, active_version, installed_at, updated_at) \
+         VALUES ('example', '1.0.0', 0, 0)",
+        "INSERT INTO connections (id, project_id, plugin_id, name, config, base_url, \
+         credential_kind, created_at, updated_at) \
+         VALUES (3, 7, 'example', 'c', '{}', 'https://example.com', 'anonymous', 0, 0)",
+        "INSERT INTO records (project_id, connection_id, stream, kind, external_id, title, \
+         data, synced_at) VALUES (7, 3, 's', 'work_item', 'a', 'A', '{}', 0), \
+         (7, 3, 's', 'work_item', 'b', 'B', '{}', 0), (7, 3, 's', 'work_item', 'c', 'C', '{}', 0)",
+        "DELETE FROM records WHERE external_id = 'c'",
+    ] {
+        sqlx::query(sql).execute(pool).await.expect(sql);
+    }
+
+    store.migrate().await.expect("the rest of the migrations");
+
+    let records: Vec<(i64, i64, String, String)> =
+        sqlx::query_as("SELECT id, project_id, external_id, title FROM records ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .expect("records");
+    assert_eq!(
+        records,
+        [
+            (1, 7, "a".into(), "A".into()),
+            (2, 7, "b".into(), "B".into())
+        ]
+    );
+    sqlx::query(
+        "INSERT INTO records (project_id, connection_id, stream, kind, external_id, data, \
+         synced_at) VALUES (7, 3, 's', 'work_item', 'd', '{}', 0)",
+    )
+    .execute(pool)
+    .await
+    .expect("insert");
+    let newest: i64 = sqlx::query_scalar("SELECT MAX(id) FROM records")
+        .fetch_one(pool)
+        .await
+        .expect("max");
+    assert_eq!(newest, 4, "ids go on from the old counter");
+    sqlx::query("DELETE FROM connections WHERE id = 3")
+        .execute(pool)
+        .await
+        .expect("delete");
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(left, 0, "a connection's records go with it");
+    store.close().await;
 }
 
 fn file_names(dir: &Path) -> Vec<String> {

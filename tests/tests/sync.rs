@@ -173,6 +173,12 @@ stories! {
         assert_eq!(r.fields(), ["cron"], "{}", r.text);
         app.call("DELETE", &schedule, Some(&pm.token), None).await.expect(204);
         app.get(&schedule, &pm.token).await.problem(404);
+
+        // A project's records go with it, through its connections (records keep no key of
+        // their own on the project).
+        assert_eq!(app.count("records").await, 450);
+        app.call("DELETE", &format!("/api/v1/projects/{project}"), Some(&admin.token), None).await.expect(204);
+        assert_eq!(app.count("records").await, 0);
     }
 
     async fn synced_documents_appear_in_the_documents_api_read_only_with_versions(backend) {

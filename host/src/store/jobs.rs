@@ -201,7 +201,8 @@ impl Store {
             "INSERT INTO jobs (kind, project_id, payload, state, priority, max_attempts, run_at, \
              idempotency_key, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $9) \
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING {COLUMNS}"
+             ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+             RETURNING {COLUMNS}"
         ))
         .bind(&job.kind)
         .bind(job.project_id)

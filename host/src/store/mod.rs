@@ -435,7 +435,35 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await?;
+        self.run_migrations(migrator).await
+    }
+
+    /// Runs `migrator` on one connection; on SQLite with foreign keys off for the run.
+    ///
+    /// SQLite changes a table's constraints only by rebuilding it (a new table, the rows
+    /// copied, the old one dropped, the new one renamed), and dropping a table others reference
+    /// while foreign keys are on deletes its rows first, firing their `ON DELETE` actions: the
+    /// children's rows would be deleted or lose their reference. SQLite's documented procedure
+    /// turns foreign keys off around the rebuild, which only works outside a transaction, and
+    /// sqlx runs each SQLite migration inside one: so they are off on the connection that runs
+    /// them all. A migration that rebuilds a table checks `pragma_foreign_key_check` itself
+    /// before its transaction commits (0024).
+    async fn run_migrations(&self, migrator: &sqlx::migrate::Migrator) -> Result<()> {
+        use sqlx::Executor as _;
+        let mut conn = self.pool.acquire().await?;
+        if self.backend == Backend::Postgres {
+            migrator.run(&mut *conn).await?;
+            return Ok(());
+        }
+        conn.execute("PRAGMA foreign_keys = OFF").await?;
+        let ran = migrator.run(&mut *conn).await;
+        if let Err(e) = conn.execute("PRAGMA foreign_keys = ON").await {
+            // Never back into the pool without its foreign keys.
+            conn.close_on_drop();
+            ran?;
+            return Err(e.into());
+        }
+        ran?;
         Ok(())
     }
 
@@ -462,8 +490,7 @@ impl Store {
             locking: all.locking,
             no_tx: all.no_tx,
         };
-        subset.run(&self.pool).await?;
-        Ok(())
+        self.run_migrations(&subset).await
     }
 
     /// The newest migration this version knows.
