@@ -68,37 +68,55 @@ async fn the_sqlite_and_postgresql_migrations_describe_the_same_schema() {
     );
 }
 
+/// A fresh SQLite store migrated up to `version`, holding user 1, its project 7, then `rows`.
+async fn sqlite_at(version: i64, rows: &[&str]) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("at.db").display());
+    let store = Store::connect(&url).await.expect("sqlite");
+    store
+        .migrate_to(version)
+        .await
+        .expect("migrations up to version");
+    let owner = [
+        "INSERT INTO users (id, kind, email, display_name, role, created_at, updated_at) \
+         VALUES (1, 'human', 'a@example.com', 'A', 'administrator', 0, 0)",
+        "INSERT INTO projects (id, name, description, owner_id, created_at, updated_at) \
+         VALUES (7, 'p', '', 1, 0, 0)",
+    ];
+    for sql in owner.iter().chain(rows) {
+        sqlx::query(sql).execute(store.pool()).await.expect(sql);
+    }
+    (dir, store)
+}
+
+async fn scalar(pool: &AnyPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
+}
+
 /// SQLite can only drop a column's `UNIQUE` by rebuilding the table, and 0024 rebuilds `jobs`
 /// with foreign keys off: dropping the old table must neither cascade into `job_attempts` nor
 /// clear `agents.job_id`, the ids must go on from the old counter (not from the highest row
 /// left), keys must stay unique, and foreign keys must be enforced again afterwards.
 #[tokio::test]
 async fn rebuilding_sqlite_jobs_keeps_its_rows_their_references_and_its_id_counter() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("jobs.db").display());
-    let store = Store::connect(&url).await.expect("sqlite");
-    store.migrate_to(23).await.expect("migrations up to 0023");
-    let pool = store.pool();
-    for sql in [
-        "INSERT INTO users (id, kind, email, display_name, role, created_at, updated_at) \
-         VALUES (1, 'human', 'a@example.com', 'A', 'administrator', 0, 0)",
-        "INSERT INTO projects (id, name, description, owner_id, created_at, updated_at) \
-         VALUES (7, 'p', '', 1, 0, 0)",
-        "INSERT INTO jobs (kind, project_id, payload, state, max_attempts, run_at, \
-         idempotency_key, created_at, updated_at) VALUES \
-         ('sync', 7, '{}', 'succeeded', 5, 0, 'k', 0, 0), \
-         ('backup', NULL, '{}', 'queued', 5, 0, NULL, 0, 0), \
-         ('backup', NULL, '{}', 'queued', 5, 0, NULL, 0, 0)",
-        "INSERT INTO job_attempts (job_id, lease_token, attempt, worker, started_at, \
-         finished_at, outcome) VALUES (1, 1, 1, 'w', 0, 0, 'succeeded')",
-        "INSERT INTO agents (project_id, name, kind, config, state, job_id, created_at, \
-         updated_at) VALUES (7, 'a', 'k', '{}', 'deploying', 2, 0, 0)",
-        "DELETE FROM jobs WHERE id = 3",
-    ] {
-        sqlx::query(sql).execute(pool).await.expect(sql);
-    }
-
+    let (_dir, store) = sqlite_at(
+        23,
+        &[
+            "INSERT INTO jobs (kind, project_id, payload, state, max_attempts, run_at, \
+             idempotency_key, created_at, updated_at) VALUES \
+             ('sync', 7, '{}', 'succeeded', 5, 0, 'k', 0, 0), \
+             ('backup', NULL, '{}', 'queued', 5, 0, NULL, 0, 0), \
+             ('backup', NULL, '{}', 'queued', 5, 0, NULL, 0, 0)",
+            "INSERT INTO job_attempts (job_id, lease_token, attempt, worker, started_at, \
+             finished_at, outcome) VALUES (1, 1, 1, 'w', 0, 0, 'succeeded')",
+            "INSERT INTO agents (project_id, name, kind, config, state, job_id, created_at, \
+             updated_at) VALUES (7, 'a', 'k', '{}', 'deploying', 2, 0, 0)",
+            "DELETE FROM jobs WHERE id = 3",
+        ],
+    )
+    .await;
     store.migrate().await.expect("the rest of the migrations");
+    let pool = store.pool();
 
     let jobs: Vec<(i64, Option<i64>, Option<String>)> =
         sqlx::query_as("SELECT id, project_id, idempotency_key FROM jobs ORDER BY id")
@@ -106,28 +124,15 @@ async fn rebuilding_sqlite_jobs_keeps_its_rows_their_references_and_its_id_count
             .await
             .expect("jobs");
     assert_eq!(jobs, [(1, Some(7), Some("k".into())), (2, None, None)]);
-    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_attempts WHERE job_id = 1")
-        .fetch_one(pool)
-        .await
-        .expect("attempts");
+    let attempts = scalar(pool, "SELECT COUNT(*) FROM job_attempts WHERE job_id = 1").await;
     assert_eq!(attempts, 1, "dropping the old table did not cascade");
-    let agent_job: Option<i64> = sqlx::query_scalar("SELECT job_id FROM agents")
-        .fetch_one(pool)
-        .await
-        .expect("agent");
+    let agent_job = scalar(pool, "SELECT COALESCE(job_id, 0) FROM agents").await;
     assert_eq!(
-        agent_job,
-        Some(2),
+        agent_job, 2,
         "dropping the old table did not clear references"
     );
-    let broken = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_all(pool)
-        .await
-        .expect("foreign key check");
-    assert!(
-        broken.is_empty(),
-        "every reference resolves to the new table"
-    );
+    let broken = scalar(pool, "SELECT COUNT(*) FROM pragma_foreign_key_check").await;
+    assert_eq!(broken, 0, "every reference resolves to the new table");
 
     let job = |key: Option<&str>| {
         let mut job = agentic_host::jobs::new_job("backup", None, &(), None, Millis::EPOCH);
@@ -153,19 +158,13 @@ async fn rebuilding_sqlite_jobs_keeps_its_rows_their_references_and_its_id_count
         "a used key still names its job"
     );
 
-    let enforced: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(pool)
-        .await
-        .expect("pragma");
-    assert_eq!(enforced, 1, "the migration turned foreign keys back on");
-    sqlx::query("DELETE FROM jobs WHERE id = 1")
-        .execute(pool)
-        .await
-        .expect("delete");
-    let attempts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_attempts")
-        .fetch_one(pool)
-        .await
-        .expect("attempts");
+    assert_eq!(
+        scalar(pool, "PRAGMA foreign_keys").await,
+        1,
+        "keys are on again"
+    );
+    scalar(pool, "DELETE FROM jobs WHERE id = 1 RETURNING id").await;
+    let attempts = scalar(pool, "SELECT COUNT(*) FROM job_attempts").await;
     assert_eq!(attempts, 0, "deleting a job cascades again");
     store.close().await;
 }
@@ -174,66 +173,44 @@ async fn rebuilding_sqlite_jobs_keeps_its_rows_their_references_and_its_id_count
 /// survive, and a connection's deletion still takes its records.
 #[tokio::test]
 async fn rebuilding_sqlite_records_keeps_its_rows_and_its_id_counter() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("records.db").display()
-    );
-    let store = Store::connect(&url).await.expect("sqlite");
-    store.migrate_to(24).await.expect("migrations up to 0024");
-    let pool = store.pool();
-    for sql in [
-        "INSERT INTO users (id, kind, email, display_name, role, created_at, updated_at) \
-         VALUES (1, 'human', 'a@example.com', 'A', 'administrator', 0, 0)",
-        "INSERT INTO projects (id, name, description, owner_id, created_at, updated_at) \
-         VALUES (7, 'p', '', 1, 0, 0)",
-        "INSERT INTO plugins (id, active_version, installed_at, updated_at) \
-         VALUES ('example', '1.0.0', 0, 0)",
-        "INSERT INTO connections (id, project_id, plugin_id, name, config, base_url, \
-         credential_kind, created_at, updated_at) \
-         VALUES (3, 7, 'example', 'c', '{}', 'https://example.com', 'anonymous', 0, 0)",
-        "INSERT INTO records (project_id, connection_id, stream, kind, external_id, title, \
-         data, synced_at) VALUES (7, 3, 's', 'work_item', 'a', 'A', '{}', 0), \
-         (7, 3, 's', 'work_item', 'b', 'B', '{}', 0), (7, 3, 's', 'work_item', 'c', 'C', '{}', 0)",
-        "DELETE FROM records WHERE external_id = 'c'",
-    ] {
-        sqlx::query(sql).execute(pool).await.expect(sql);
-    }
-
+    let (_dir, store) = sqlite_at(
+        24,
+        &[
+            "INSERT INTO plugins (id, active_version, installed_at, updated_at) \
+             VALUES ('example', '1.0.0', 0, 0)",
+            "INSERT INTO connections (id, project_id, plugin_id, name, config, base_url, \
+             credential_kind, created_at, updated_at) \
+             VALUES (3, 7, 'example', 'c', '{}', 'https://example.com', 'anonymous', 0, 0)",
+            "INSERT INTO records (project_id, connection_id, stream, kind, external_id, title, \
+             data, synced_at) VALUES (7, 3, 's', 'work_item', 'a', 'A', '{}', 0), \
+             (7, 3, 's', 'work_item', 'b', 'B', '{}', 0), \
+             (7, 3, 's', 'work_item', 'c', 'C', '{}', 0)",
+            "DELETE FROM records WHERE external_id = 'c'",
+        ],
+    )
+    .await;
     store.migrate().await.expect("the rest of the migrations");
+    let pool = store.pool();
 
     let records: Vec<(i64, i64, String, String)> =
         sqlx::query_as("SELECT id, project_id, external_id, title FROM records ORDER BY id")
             .fetch_all(pool)
             .await
             .expect("records");
-    assert_eq!(
-        records,
-        [
-            (1, 7, "a".into(), "A".into()),
-            (2, 7, "b".into(), "B".into())
-        ]
-    );
-    sqlx::query(
+    let kept = [
+        (1, 7, "a".into(), "A".into()),
+        (2, 7, "b".into(), "B".into()),
+    ];
+    assert_eq!(records, kept);
+    let newest = scalar(
+        pool,
         "INSERT INTO records (project_id, connection_id, stream, kind, external_id, data, \
-         synced_at) VALUES (7, 3, 's', 'work_item', 'd', '{}', 0)",
+         synced_at) VALUES (7, 3, 's', 'work_item', 'd', '{}', 0) RETURNING id",
     )
-    .execute(pool)
-    .await
-    .expect("insert");
-    let newest: i64 = sqlx::query_scalar("SELECT MAX(id) FROM records")
-        .fetch_one(pool)
-        .await
-        .expect("max");
+    .await;
     assert_eq!(newest, 4, "ids go on from the old counter");
-    sqlx::query("DELETE FROM connections WHERE id = 3")
-        .execute(pool)
-        .await
-        .expect("delete");
-    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM records")
-        .fetch_one(pool)
-        .await
-        .expect("count");
+    scalar(pool, "DELETE FROM connections WHERE id = 3 RETURNING id").await;
+    let left = scalar(pool, "SELECT COUNT(*) FROM records").await;
     assert_eq!(left, 0, "a connection's records go with it");
     store.close().await;
 }
