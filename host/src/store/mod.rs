@@ -457,13 +457,13 @@ impl Store {
         }
         conn.execute("PRAGMA foreign_keys = OFF").await?;
         let ran = migrator.run(&mut *conn).await;
-        if let Err(e) = conn.execute("PRAGMA foreign_keys = ON").await {
+        let on = conn.execute("PRAGMA foreign_keys = ON").await;
+        if on.is_err() {
             // Never back into the pool without its foreign keys.
             conn.close_on_drop();
-            ran?;
-            return Err(e.into());
         }
         ran?;
+        on?;
         Ok(())
     }
 
