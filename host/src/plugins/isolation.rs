@@ -148,18 +148,32 @@ impl PluginThreads {
         &self,
         task: impl Future<Output = Result<T, PluginError>> + Send + 'static,
     ) -> Result<T, PluginError> {
-        let Some(runtime) = &self.runtime else {
-            return Err(PluginError::Engine(
-                "the plugin threads have stopped".into(),
-            ));
-        };
+        self.spawn(task).await
+    }
+
+    /// Starts `task` on the plugin threads now, before the returned future is first polled
+    /// (a caller with other work to do first does not hold the call back); the future waits
+    /// for it, and dropping it aborts the task as [`PluginThreads::run`] says.
+    pub(crate) fn spawn<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = Result<T, PluginError>> + Send + 'static,
+    ) -> impl Future<Output = Result<T, PluginError>> + Send + 'static {
         // The task carries the caller's span and subscriber: a plugin's log lines stay
         // attributed to the job or request that made the call.
         use tracing::instrument::{Instrument, WithSubscriber};
-        let task = task.in_current_span().with_current_subscriber();
-        match AbortOnDrop(runtime.spawn(task)).await {
-            Ok(result) => result,
-            Err(e) => Err(PluginError::Trap(format!("plugin task ended: {e}"))),
+        let started = self.runtime.as_ref().map(|runtime| {
+            AbortOnDrop(runtime.spawn(task.in_current_span().with_current_subscriber()))
+        });
+        async move {
+            let Some(task) = started else {
+                return Err(PluginError::Engine(
+                    "the plugin threads have stopped".into(),
+                ));
+            };
+            match task.await {
+                Ok(result) => result,
+                Err(e) => Err(PluginError::Trap(format!("plugin task ended: {e}"))),
+            }
         }
     }
 }

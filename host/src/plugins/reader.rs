@@ -1,6 +1,7 @@
 //! Reading a stream's pages: [`Runtime::read`] for one page, a [`Reader`] for consecutive pages
 //! through one instance.
 
+use std::future::Future;
 use std::time::Instant;
 
 use wasmtime::component::Instance;
@@ -77,29 +78,56 @@ impl std::fmt::Debug for Reader<'_> {
     }
 }
 
-impl Reader<'_> {
+impl<'r> Reader<'r> {
     /// `read(config, stream, state)`: one page, lifted straight into the records the host
     /// stores ([`super::lift`]).
-    pub async fn read(
-        &mut self,
+    ///
+    /// With an instance kept from the previous page, the call is on the plugin threads when
+    /// this returns, before the future is first polled: a sync starts reading ahead the moment
+    /// its page's lease is held, not whenever its task next gets round to the read (on
+    /// PostgreSQL it first built and sent the page's statement, 1.7 ms: docs/PERFORMANCE.md).
+    pub fn read<'a>(
+        &'a mut self,
+        config: &'a str,
+        stream: &'a str,
+        state: Option<&'a str>,
+    ) -> impl Future<Output = Result<Page, PluginError>> + Send + use<'a, 'r> {
+        let started = self.live.take().map(|mut live| {
+            self.runtime.sandbox.arm(&mut live.store);
+            self.start(Ok(live), config, stream, state)
+        });
+        async move {
+            let call = match started {
+                Some(call) => call,
+                None => {
+                    let share = (self.runtime.shares)
+                        .acquire(&self.plugin.name, self.call.connection)
+                        .await?;
+                    self.start(Err(share), config, stream, state)
+                }
+            };
+            // Dropped with the call if it fails or is dropped half-way.
+            let (live, result) = call.await?;
+            self.live = live;
+            let page = result?;
+            self.runtime.sandbox.cap(page.text_bytes)?;
+            Ok(page)
+        }
+    }
+
+    /// Starts the call on the plugin threads, in the instance `live` kept (or a fresh one
+    /// under the share): the instance to keep, if it stays sound, and the page.
+    fn start(
+        &self,
+        live: Result<Live, Share>,
         config: &str,
         stream: &str,
         state: Option<&str>,
-    ) -> Result<Page, PluginError> {
-        let runtime = self.runtime;
-        // Taken out for the call: dropped with it if the call fails or is dropped half-way.
-        let live = match self.live.take() {
-            Some(mut live) => {
-                runtime.sandbox.arm(&mut live.store);
-                Ok(live)
-            }
-            None => Err(runtime
-                .shares
-                .acquire(&self.plugin.name, self.call.connection)
-                .await?),
-        };
+    ) -> impl Future<Output = Result<(Option<Live>, Result<Page, PluginError>), PluginError>>
+           + Send
+           + 'static {
         let (sandbox, plugin, call) = (
-            runtime.sandbox.clone(),
+            self.runtime.sandbox.clone(),
             self.plugin.clone(),
             self.call.clone(),
         );
@@ -108,66 +136,59 @@ impl Reader<'_> {
             stream.to_owned(),
             state.map(str::to_owned),
         );
-        let (live, result) = runtime
-            .threads
-            .run(async move {
-                let started = Instant::now();
-                let (mut store, instance, share) = match live {
-                    Ok(live) => (live.store, Some(live.instance), live.share),
-                    Err(share) => (sandbox.store(&plugin, &call), None, share),
-                };
-                let outcome = sandbox
-                    .bounded(async {
-                        let instance = match instance {
-                            Some(instance) => instance,
-                            None => {
-                                plugin
-                                    .pre
-                                    .instance_pre()
-                                    .instantiate_async(&mut store)
-                                    .await?
-                            }
-                        };
-                        // Looked up each call: a typed lookup is cheap next to a page.
-                        let params = (config.as_str(), stream.as_str(), state.as_deref());
-                        let result = if plugin.wit_version() == WitVersion::V0_3 {
-                            let read = instance.get_typed_func::<ReadParams<'_>, ReadResults>(
-                                &mut store,
-                                &plugin.read,
-                            )?;
-                            read.call_async(&mut store, params).await?.0.map(|l| l.0)
-                        } else {
-                            let read = instance.get_typed_func::<ReadParams<'_>, OldReadResults>(
-                                &mut store,
-                                &plugin.read,
-                            )?;
-                            read.call_async(&mut store, params).await?.0.map(|l| l.0)
-                        };
-                        wasmtime::Result::Ok((instance, result))
-                    })
-                    .await;
-                sandbox.finished(&store, &plugin, "read", started);
-                Ok(match outcome {
-                    // A typed connector error leaves the instance as sound as a page does.
-                    Ok((instance, result)) => {
-                        let refusal = store.data().refusal();
-                        let result = result.map_err(|e| sandbox.connector_error(e, refusal));
-                        (
-                            Some(Live {
-                                store,
-                                instance,
-                                share,
-                            }),
-                            result,
-                        )
-                    }
-                    Err(e) => (None, Err(sandbox.classify(&store, e))),
+        self.runtime.threads.spawn(async move {
+            let started = Instant::now();
+            let (mut store, instance, share) = match live {
+                Ok(live) => (live.store, Some(live.instance), live.share),
+                Err(share) => (sandbox.store(&plugin, &call), None, share),
+            };
+            let outcome = sandbox
+                .bounded(async {
+                    let instance = match instance {
+                        Some(instance) => instance,
+                        None => {
+                            plugin
+                                .pre
+                                .instance_pre()
+                                .instantiate_async(&mut store)
+                                .await?
+                        }
+                    };
+                    // Looked up each call: a typed lookup is cheap next to a page.
+                    let params = (config.as_str(), stream.as_str(), state.as_deref());
+                    let result = if plugin.wit_version() == WitVersion::V0_3 {
+                        let read = instance.get_typed_func::<ReadParams<'_>, ReadResults>(
+                            &mut store,
+                            &plugin.read,
+                        )?;
+                        read.call_async(&mut store, params).await?.0.map(|l| l.0)
+                    } else {
+                        let read = instance.get_typed_func::<ReadParams<'_>, OldReadResults>(
+                            &mut store,
+                            &plugin.read,
+                        )?;
+                        read.call_async(&mut store, params).await?.0.map(|l| l.0)
+                    };
+                    wasmtime::Result::Ok((instance, result))
                 })
+                .await;
+            sandbox.finished(&store, &plugin, "read", started);
+            Ok(match outcome {
+                // A typed connector error leaves the instance as sound as a page does.
+                Ok((instance, result)) => {
+                    let refusal = store.data().refusal();
+                    let result = result.map_err(|e| sandbox.connector_error(e, refusal));
+                    (
+                        Some(Live {
+                            store,
+                            instance,
+                            share,
+                        }),
+                        result,
+                    )
+                }
+                Err(e) => (None, Err(sandbox.classify(&store, e))),
             })
-            .await?;
-        self.live = live;
-        let page = result?;
-        runtime.sandbox.cap(page.text_bytes)?;
-        Ok(page)
+        })
     }
 }

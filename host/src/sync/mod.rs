@@ -39,6 +39,7 @@ mod progress;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures_util::future::OptionFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{new_job, JobContext, JobError, JobFuture, JobHandler};
@@ -378,17 +379,26 @@ impl SyncHandler {
                 None
             };
             let read_ahead = page.has_more && bound.is_none() && !ctx.is_cancelled();
-            let (leased, lease_held) = tokio::sync::oneshot::channel::<()>();
+            let now = self.clock.now_ms();
+            let (project, id) = (connection.project_id, connection.id);
+            // Fenced by the job's lease: an attempt that lost it stores and reads nothing more.
+            let mut page_write = self
+                .store
+                .begin_page(ctx.fence_with(&counted).as_ref(), now)
+                .await
+                .map_err(|e| JobError::store("storing a page", e))?;
+            // The lease held, the next page is read while this one is stored, from the state
+            // this one ends at: its plugin call starts here, before the page's statements are
+            // built (see `Reader::read`).
+            let next = OptionFuture::from(read_ahead.then(|| {
+                let state = sync.state.as_deref();
+                ctx.unless_cancelled(reader.read(&connection.config, stream, state))
+            }));
             let write = async {
-                let fence = ctx.fence_with(&counted);
-                let now = self.clock.now_ms();
-                let mut write = self.store.begin_page(fence.as_ref(), now).await?;
-                let _ = leased.send(());
-                let (project, id) = (connection.project_id, connection.id);
-                write
+                page_write
                     .upsert(project, id, stream, &records, sync.cycle, now)
                     .await?;
-                let marked = write.delete(id, stream, &deletions, now).await?;
+                let marked = page_write.delete(id, stream, &deletions, now).await?;
                 if marked > 0 {
                     // The checkpoint counts the records really marked, in the same transaction.
                     let after = SyncReport {
@@ -396,24 +406,11 @@ impl SyncHandler {
                         ..counted
                     };
                     if let Some(fence) = ctx.fence_with(&after) {
-                        write.checkpoint(&fence, now).await?;
+                        page_write.checkpoint(&fence, now).await?;
                     }
                 }
-                write.commit(id, stream, &sync, now).await?;
+                page_write.commit(id, stream, &sync, now).await?;
                 Ok::<u64, StoreError>(marked)
-            };
-            // The next page is read while this one is stored, from the state this one ends
-            // at, once the page's transaction holds the job's lease: an attempt that lost
-            // it reads nothing more.
-            let next = async {
-                if !read_ahead || lease_held.await.is_err() {
-                    return None;
-                }
-                let state = sync.state.as_deref();
-                Some(
-                    ctx.unless_cancelled(reader.read(&connection.config, stream, state))
-                        .await,
-                )
             };
             let (marked, next) = beside(write, next)
                 .await
