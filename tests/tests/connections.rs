@@ -326,4 +326,61 @@ stories! {
         assert!(!r.text.contains("918273645546372819"), "{}", r.text);
         assert_eq!(app.count("vault_secrets").await, 1, "only the valid credential was stored");
     }
+
+    async fn a_running_call_stops_sending_a_replaced_token_within_a_second_and_at_once_after_a_refusal(backend) {
+        use agentic_host::plugins::CredentialProvider;
+        use agentic_host::vault::provider::{VaultCredential, STATIC_REUSE};
+        use agentic_host::vault::sessions::SessionTarget;
+        let app = TestApp::start(backend).await;
+        let admin = app.admin().await;
+        let pm = app.user(Role::ProjectManager).await;
+        let project = app.project_with_example(&admin.token, pm.id, &[]).await;
+        let (base, _) = service().await;
+        let url = format!("/api/v1/projects/{project}/connections");
+        let created = app.post(&url, &admin.token, json!({
+            "plugin_id": "example", "name": "tracker", "base_url": base,
+            "config": {"base_url": base, "page_size": 10}, "allow_private_network": true,
+            "credential": {"kind": "bearer", "token": SECRET},
+        })).await;
+        created.expect(201);
+        let cid = created.json["id"].as_i64().expect("id");
+        // The provider a running call (a sync of a stream, say) puts the credential on its
+        // requests with, as the host builds it for the connection's credential now.
+        let provider = || async {
+            let secret_id: i64 = sqlx::query_scalar("SELECT secret_id FROM connections WHERE id = $1")
+                .bind(cid).fetch_one(app.state.store.pool()).await.expect("secret");
+            VaultCredential::new(app.state.sessions.clone(), SessionTarget {
+                secret_id, connection_id: cid, base_url: base.clone(), allow_private: true,
+            })
+        };
+        let bearer = |headers: Vec<(axum::http::HeaderName, axum::http::HeaderValue)>| -> String {
+            headers.iter().find(|(n, _)| n == "authorization")
+                .map(|(_, v)| v.to_str().expect("ascii").to_owned()).expect("authorization")
+        };
+        let one = format!("{url}/{cid}?check=false");
+        let replace = |token: &'static str| app.call("PATCH", &one, Some(&pm.token),
+            Some(json!({"credential": {"kind": "bearer", "token": token}})));
+
+        // Replaced (a new vault row; the old one deleted) while a call runs: once STATIC_REUSE
+        // is over, the call's requests carry the old token no more.
+        let running = provider().await;
+        assert_eq!(bearer(running.headers().await.expect("headers")), format!("Bearer {SECRET}"));
+        replace("pat-second").await.expect(200);
+        tokio::time::sleep(STATIC_REUSE + std::time::Duration::from_millis(50)).await;
+        let after = running.headers().await;
+        assert!(after.is_err(), "the replaced token was still sent: {:?}", after.map(bearer));
+
+        // The service refuses what a call sent: its next request reads the vault at once,
+        // however recently it read the token, and finds it replaced.
+        let running = provider().await;
+        assert_eq!(bearer(running.headers().await.expect("headers")), "Bearer pat-second");
+        replace("pat-third").await.expect(200);
+        let mut sent = HeaderMap::new();
+        sent.insert("authorization", "Bearer pat-second".parse().expect("header"));
+        assert!(running.renew(&sent).await.is_err(), "the refused credential is gone from the vault");
+        let after = running.headers().await;
+        assert!(after.is_err(), "the refused token was sent again: {:?}", after.map(bearer));
+        // A call that starts now sends the current one.
+        assert_eq!(bearer(provider().await.headers().await.expect("headers")), "Bearer pat-third");
+    }
 }

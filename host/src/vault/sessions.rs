@@ -114,23 +114,25 @@ impl Sessions {
     }
 
     /// The headers for the next request on `target`'s credential, renewing its session first
-    /// when it has expired.
+    /// when it has expired; and whether they are a static kind's (a token, a key, a user and
+    /// password), which stay the same until somebody replaces the credential, unlike a
+    /// session's, which expire.
     pub async fn headers(
         &self,
         target: &SessionTarget,
-    ) -> Result<CredentialHeaders, CredentialError> {
+    ) -> Result<(CredentialHeaders, bool), CredentialError> {
         let (stored, _) = self.read(target.secret_id).await?;
         if !stored.credential.has_session() {
-            return static_headers(&stored.credential);
+            return Ok((static_headers(&stored.credential)?, true));
         }
         if let Some(session) = stored
             .session
             .as_ref()
             .filter(|s| s.usable(self.clock.now_ms()))
         {
-            return session_headers(session);
+            return Ok((session_headers(session)?, false));
         }
-        self.renew(target, None).await
+        Ok((self.renew(target, None).await?, false))
     }
 
     /// A request sent with `sent` was refused: a renewed session's headers, unless the
