@@ -60,7 +60,7 @@ struct Host {
 /// A host on `backend` with the package installed and enabled, a worker running, and an
 /// example connection whose 500 work items are synced.
 async fn host(backend: Backend) -> Host {
-    let app = TestApp::start(backend).await;
+    let app = TestApp::start_durable(backend, |_| {}).await;
     let admin = app.admin().await;
     let project = app.project_with_example(&admin.token, admin.id, &[]).await;
     let admin = admin.token;

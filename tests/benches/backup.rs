@@ -131,7 +131,7 @@ fn size(path: &Path) -> u64 {
 }
 
 async fn bench(backend: Backend, n_records: usize, n_docs: usize) {
-    let app = TestApp::start(backend).await;
+    let app = TestApp::start_durable(backend, |_| {}).await;
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
     let project = app.project_with_example(&admin.token, pm.id, &[]).await;

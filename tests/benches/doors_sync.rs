@@ -61,7 +61,8 @@ fn oslc_config() -> Value {
 /// the app, the project and the administrator's token. The host's sandbox defaults but for
 /// the response cap, which the plain 50 000-object file is past.
 async fn host(backend: Backend) -> (TestApp, i64, String) {
-    let app = TestApp::start_with(backend, |config| config.plugins.http_response_mib = 128).await;
+    let app =
+        TestApp::start_durable(backend, |config| config.plugins.http_response_mib = 128).await;
     let admin = app.admin().await;
     app.install_plugin(
         &admin.token,

@@ -138,7 +138,7 @@ fn main() {
     );
 
     let (app, project, cid, token) = runtime.block_on(async {
-        let app = TestApp::start(Backend::Sqlite).await;
+        let app = TestApp::start_durable(Backend::Sqlite, |_| {}).await;
         let admin = app.admin().await;
         let pm = app.user(Role::ProjectManager).await;
         app.install_plugin(&admin.token, &plugin_manifest("git"), &plugin_wasm("git"))

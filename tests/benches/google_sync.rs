@@ -35,7 +35,7 @@ async fn host(
     fake: &FakeGoogle,
     provider: &Provider,
 ) -> (TestApp, i64, i64, String) {
-    let app = TestApp::start(backend).await;
+    let app = TestApp::start_durable(backend, |_| {}).await;
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
     let manifest = loopback_manifest();

@@ -1,23 +1,25 @@
 //! `cargo xtask test` builds the components; then
 //! `cargo bench -p agentic-tests --bench jira_sync` (SQLite; PostgreSQL too with
 //! `AGENTIC_BENCH_POSTGRES=1`, in a scratch schema of the tests' server,
-//! `AGENTIC_TEST_POSTGRES_URL`). `ISSUES=…` for another size (default 100 000).
+//! `AGENTIC_TEST_POSTGRES_URL`). `ISSUES=…` for another size (default 100 000), `ROUNDS=…`
+//! for more rounds (default 3).
 //!
 //! A full sync of the `issues` stream of a Jira Cloud with 100 000 issues — the fake of the
 //! end-to-end tests (`agentic_tests::jira`, every request validated against Atlassian's
 //! OpenAPI document), 100 issues a page — through the JIRA component installed signed, the
 //! host's mediated egress injecting the API token as HTTP Basic, a real worker and the sync
 //! engine storing each page with its state in one transaction while it reads the next: records
-//! per second, end to end.
+//! per second, end to end, beside the same connector code run natively (the SDK harness)
+//! against the same fake, fetching and transforming only: in `ROUNDS` rounds, the order of
+//! the legs reversed every other round, each host leg divided by its round's native leg, and
+//! the median of those ratios reported (a first native pass warms the fake up, uncompared).
 //!
 //! Then the same read again with each step timed apart, one after the other (read, then store:
 //! the engine overlaps them, this loop does not), to say what bounds it:
 //! the fake JIRA answering (validation, building and serialising the page), the component's
 //! `read` (the rest of it: loopback HTTP through wasi:http, parsing JIRA's JSON in the guest,
 //! issues into work items, ADF into Markdown, lowering the records to the host and lifting them
-//! straight into rows with their JSON), and storing the page. Beside it, the same connector code
-//! run natively (the SDK harness) against the same fake, first and again last (the faster run is
-//! the reference: the first pass over the fake is a run's slowest): what the sandbox costs. And the native
+//! straight into rows with their JSON), and storing the page. And the native
 //! connector once more, each page stored by the same `Store::store_page` into the same database
 //! (records serialised to JSON natively): the ratio to it says what the sandbox and the sync
 //! engine add to a sync that stores what it reads.
@@ -44,7 +46,7 @@ const TOKEN: &str = "ATATT3xFfGF0-bench-token";
 /// A host on `backend` with the JIRA component installed signed and a connection to `fake`:
 /// the app, the project, the connection and a Project Manager's token.
 async fn host(backend: Backend, fake: &FakeJira) -> (TestApp, i64, i64, String) {
-    let app = TestApp::start(backend).await;
+    let app = TestApp::start_durable(backend, |_| {}).await;
     let admin = app.admin().await;
     let pm = app.user(Role::ProjectManager).await;
     let manifest = plugin_manifest("jira");
@@ -227,10 +229,13 @@ fn native_stored(
 }
 
 fn main() {
-    let issues: usize = std::env::var("ISSUES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
+    let env = |name: &str, default: usize| -> usize {
+        std::env::var(name)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(default)
+    };
+    let (issues, rounds) = (env("ISSUES", 100_000), env("ROUNDS", 3).max(1));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -246,12 +251,10 @@ fn main() {
         "\nfake Jira Cloud with {issues} issues ready in {:.1?}; issues stream, {PAGE} a page",
         started.elapsed()
     );
-
-    // Native: the same connector code reading the same pages, nothing stored. Timed before
-    // the host's legs and again after them, the faster run the reference: the first pass over
-    // the fake is the slowest of a run (its caches and the allocator cold), and a reference
-    // slowed by that would flatter the host.
-    let native_before = native_fetch(&fake, &auth, issues);
+    let mut backends = vec![("SQLite", Backend::Sqlite)];
+    if std::env::var("AGENTIC_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
+        backends.push(("PostgreSQL", Backend::Postgres));
+    }
     let rate = |d: Duration| issues as f64 / d.as_secs_f64();
     let report_native = |(native, fake_busy): (Duration, Duration), when: &str| {
         println!(
@@ -262,26 +265,68 @@ fn main() {
             native.as_secs_f64()
         );
     };
-    report_native(native_before, "first");
-    let mut results = Vec::new();
 
-    let mut backends = vec![("SQLite", Backend::Sqlite)];
-    if std::env::var("AGENTIC_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
-        backends.push(("PostgreSQL", Backend::Postgres));
+    // Native: the same connector code reading the same pages, nothing stored. A first pass
+    // warms the fake and the allocator up and is not compared: it is a run's slowest, and a
+    // reference slowed by it would flatter the host.
+    report_native(native_fetch(&fake, &auth, issues), "warm-up, not compared");
+
+    // Then ROUNDS rounds of the native leg and each host leg side by side, the order reversed
+    // every other round: this machine's rates drift and swing between runs (by up to half),
+    // so each host leg is compared with the native leg of its own round, and the figure is the
+    // median of those ratios.
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); backends.len()];
+    let mut e2e_rates = ratios.clone();
+    for round in 1..=rounds {
+        println!("round {round} of {rounds}");
+        let mut legs: Vec<Option<usize>> = std::iter::once(None)
+            .chain((0..backends.len()).map(Some))
+            .collect();
+        if round % 2 == 0 {
+            legs.reverse();
+        }
+        let (mut native, mut host_rates) = (0.0, vec![0.0; backends.len()]);
+        for leg in legs {
+            match leg {
+                None => {
+                    let run = native_fetch(&fake, &auth, issues);
+                    report_native(run, "this round");
+                    native = rate(run.0);
+                }
+                Some(b) => {
+                    let (name, backend) = backends[b];
+                    let (app, project, cid, token) = runtime.block_on(host(backend, &fake));
+                    let e2e = runtime.block_on(end_to_end(&app, project, cid, &token, issues));
+                    println!(
+                        "{:<58} {:>10.0} records/s",
+                        format!("component → worker → sync engine → {name}"),
+                        e2e,
+                    );
+                    host_rates[b] = e2e;
+                }
+            }
+        }
+        for (b, (name, _)) in backends.iter().enumerate() {
+            let ratio = host_rates[b] / native;
+            println!(
+                "{:<58} {:>10.2}",
+                format!("  host on {name} / native, this round"),
+                ratio
+            );
+            ratios[b].push(ratio);
+            e2e_rates[b].push(host_rates[b]);
+        }
     }
-    for (name, backend) in backends {
-        let (app, project, cid, token) = runtime.block_on(host(backend, &fake));
-        let e2e = runtime.block_on(end_to_end(&app, project, cid, &token, issues));
-        println!(
-            "{:<58} {:>10.0} records/s",
-            format!("component → worker → sync engine → {name}"),
-            e2e,
-        );
+
+    // Where the host's time goes, once per database: the same read step by step, and the
+    // native connector storing each page with the same store call.
+    for (b, (name, backend)) in backends.iter().enumerate() {
+        let (app, project, cid, _) = runtime.block_on(host(*backend, &fake));
         let s = runtime.block_on(split(&app, project, cid, &fake, issues));
         let secs = |d: Duration| d.as_secs_f64();
         let share = |d: Duration| 100.0 * secs(d) / secs(s.total);
         println!(
-            "  read then store, timed step by step: {:.0} records/s over {:.1} s",
+            "{name}: read then store, timed step by step: {:.0} records/s over {:.1} s",
             rate(s.total),
             secs(s.total)
         );
@@ -304,24 +349,36 @@ fn main() {
         let stored = native_stored(&runtime, &app, project, cid, &fake.url, issues);
         fake.with(|d| d.authorization = Some(auth.clone()));
         println!(
-            "{:<58} {:>10.0} records/s  (host / this: {:.2})",
+            "{:<58} {:>10.0} records/s  (host's median / this: {:.2})",
             format!("native connector → store_page → {name}"),
             stored,
-            e2e / stored
+            median(&e2e_rates[b]) / stored
         );
         drop(app);
-        assert!(fake.violations().is_empty(), "{:?}", fake.violations());
-        results.push((name, e2e));
     }
-    let native_after = native_fetch(&fake, &auth, issues);
-    report_native(native_after, "again, last");
-    let native = native_before.0.min(native_after.0);
-    for (name, e2e) in results {
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
+    for ((name, _), r) in backends.iter().zip(ratios) {
         println!(
-            "{:<58} {:>10.2}",
-            format!("host on {name} / native fetch + transform (the faster)"),
-            e2e / rate(native)
+            "{:<58} {:>10.2}  (rounds: {})",
+            format!("host on {name} / native fetch + transform, median"),
+            median(&r),
+            r.iter()
+                .map(|x| format!("{x:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
 

@@ -75,6 +75,16 @@ impl TestApp {
 
     /// A host with the test defaults changed by `tweak`.
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::open(backend, false, tweak).await
+    }
+
+    /// A host for the benchmarks, whose commits on PostgreSQL wait for the server's WAL flush
+    /// as production's do (the stories' hosts do not: see below), with `tweak` applied.
+    pub async fn start_durable(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::open(backend, true, tweak).await
+    }
+
+    async fn open(backend: Backend, durable: bool, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, schema) = match backend {
             Backend::Sqlite => (
@@ -94,7 +104,12 @@ impl TestApp {
                     // matrix alone makes several thousand) made the PostgreSQL runs queue on
                     // fsync whenever other work shares the machine.
                     format!(
-                        "{base}{sep}options=-c%20search_path%3D{schema}%20-c%20synchronous_commit%3Doff&application_name={schema}"
+                        "{base}{sep}options=-c%20search_path%3D{schema}{}&application_name={schema}",
+                        if durable {
+                            ""
+                        } else {
+                            "%20-c%20synchronous_commit%3Doff"
+                        }
                     ),
                     Some(schema),
                 )
