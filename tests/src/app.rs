@@ -98,11 +98,11 @@ impl TestApp {
                 let sep = if base.contains('?') { '&' } else { '?' };
                 (
                     // The schema doubles as the application name, so the teardown can end
-                    // every session of this app (see `Drop`). Commits do not wait for the
-                    // server's WAL flush: no story tests the server's own crash durability, and
-                    // waiting on the disk for each of their thousands of commits (the RBAC
-                    // matrix alone makes several thousand) made the PostgreSQL runs queue on
-                    // fsync whenever other work shares the machine.
+                    // every session of this app (see `Drop`). Unless `durable`, commits do not
+                    // wait for the server's WAL flush: no story tests the server's own crash
+                    // durability, and waiting on the disk for each of their thousands of
+                    // commits (the RBAC matrix alone makes several thousand) made the
+                    // PostgreSQL runs queue on fsync whenever other work shares the machine.
                     format!(
                         "{base}{sep}options=-c%20search_path%3D{schema}{}&application_name={schema}",
                         if durable {
