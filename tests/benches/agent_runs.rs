@@ -26,7 +26,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentic_tests::{plugin_wasm, Backend, TestApp};
+use agentic_tests::{bench, plugin_wasm, Backend, TestApp};
 use serde_json::{json, Value};
 
 const INTERVAL_SECS: u64 = 60;
@@ -244,22 +244,9 @@ async fn outside(host: &Host, samples: usize) -> f64 {
 }
 
 fn main() {
-    let var = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(default)
-    };
-    let (agents, samples) = (var("AGENTS", 200), var("QUERIES", 200));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let mut backends = vec![("SQLite", Backend::Sqlite)];
-    if std::env::var("AGENTIC_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
-        backends.push(("PostgreSQL", Backend::Postgres));
-    }
+    let (agents, samples) = (bench::count("AGENTS", 200), bench::count("QUERIES", 200));
+    let runtime = bench::runtime();
+    let backends = bench::backends();
     println!("\n{agents} no-op agents due at once; {samples} samples of a 50-work-item query");
     for (name, backend) in backends {
         let mut host = runtime.block_on(host(backend));

@@ -24,13 +24,6 @@ use agentic_host::store::Store;
 use agentic_tests::{postgres_url, run_on_postgres, Backend, Form, TestApp};
 use serde_json::json;
 
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// About 520 bytes of words drawn from a small vocabulary: text that compresses as issue
 /// descriptions do (a few times), not as a repeated byte would.
 fn words(mut seed: u64) -> String {
@@ -289,8 +282,8 @@ async fn bench(backend: Backend, n_records: usize, n_docs: usize) {
 
 #[tokio::main]
 async fn main() {
-    let n_records = env("RECORDS", 1_000_000);
-    let n_docs = env("DOCUMENTS", 10_000);
+    let n_records = agentic_tests::bench::count("RECORDS", 1_000_000);
+    let n_docs = agentic_tests::bench::count("DOCUMENTS", 10_000);
     bench(Backend::Sqlite, n_records, n_docs).await;
     bench(Backend::Postgres, n_records, n_docs).await;
 }

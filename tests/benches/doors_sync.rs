@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};
 use agentic_tests::doors::{next, Export};
 use agentic_tests::providers::{Provider, JAZZ_PASSWORD, JAZZ_USER};
-use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
+use agentic_tests::{bench, plugin_manifest, plugin_wasm, Backend, TestApp};
 use serde_json::{json, Value};
 
 const REQIF_PAGE: u32 = 5000;
@@ -142,18 +142,11 @@ fn native(server: &FakeServer, config: &Value, stream: &str) -> (usize, f64) {
 }
 
 fn main() {
-    let var = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(default)
-    };
-    let (objects, requirements) = (var("OBJECTS", 50_000), var("REQUIREMENTS", 10_000));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let (objects, requirements) = (
+        bench::count("OBJECTS", 50_000),
+        bench::count("REQUIREMENTS", 10_000),
+    );
+    let runtime = bench::runtime();
 
     let reqif = Export::generate(objects).to_reqif().into_bytes();
     let zipped = reqifz(&reqif);
@@ -218,10 +211,7 @@ fn main() {
         "DOORS Next sync, native connector"
     );
 
-    let mut backends = vec![("SQLite", Backend::Sqlite)];
-    if std::env::var("AGENTIC_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
-        backends.push(("PostgreSQL", Backend::Postgres));
-    }
+    let backends = bench::backends();
     for (name, backend) in backends {
         let jazz = runtime.block_on(Provider::start());
         jazz.put_reqif("bench.reqif", reqif.clone());

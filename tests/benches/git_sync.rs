@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use agentic_host::rbac::Role;
 use agentic_tests::git_server::{GitServer, Repo};
-use agentic_tests::{plugin_manifest, plugin_wasm, Backend, TestApp};
+use agentic_tests::{bench, plugin_manifest, plugin_wasm, Backend, TestApp};
 use serde_json::{json, Value};
 
 /// Appends `count` commits after commit `from` (or a root) to `main` with `git fast-import`.
@@ -88,15 +88,8 @@ async fn sync(app: &TestApp, token: &str, project: i64, cid: i64, body: Value) -
 }
 
 fn main() {
-    let n: usize = std::env::var("COMMITS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(10_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let n = bench::count("COMMITS", 10_000);
+    let runtime = bench::runtime();
     let server = runtime.block_on(GitServer::start());
     let repo = server.repo("big");
     let started = Instant::now();

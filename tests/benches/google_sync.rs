@@ -19,7 +19,7 @@ use agentic_host::rbac::Role;
 use agentic_sdk::testing::{FakeResponse, FakeServer, Harness};
 use agentic_tests::google::{loopback_manifest, Data, FakeGoogle, Google};
 use agentic_tests::providers::Provider;
-use agentic_tests::{Backend, TestApp};
+use agentic_tests::{bench, Backend, TestApp};
 use serde_json::{json, Value};
 
 const PAGE: u32 = 1000;
@@ -98,15 +98,8 @@ async fn end_to_end(app: &TestApp, project: i64, cid: i64, token: &str, files: u
 }
 
 fn main() {
-    let n: usize = std::env::var("FILES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let n = bench::count("FILES", 100_000);
+    let runtime = bench::runtime();
     let started = Instant::now();
     let provider = runtime.block_on(Provider::start());
     let fake = runtime.block_on(FakeGoogle::start(Data::generate(n), &provider));
@@ -151,10 +144,7 @@ fn main() {
         native.as_secs_f64()
     );
 
-    let mut backends = vec![("SQLite", Backend::Sqlite)];
-    if std::env::var("AGENTIC_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
-        backends.push(("PostgreSQL", Backend::Postgres));
-    }
+    let backends = bench::backends();
     for (name, backend) in backends {
         let (app, project, cid, token) = runtime.block_on(host(backend, &fake, &provider));
         let e2e = runtime.block_on(end_to_end(&app, project, cid, &token, files));

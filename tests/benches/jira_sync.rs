@@ -35,7 +35,7 @@ use agentic_host::store::records::{NewRecord, SyncState};
 use agentic_sdk::testing::Harness;
 use agentic_sdk::RecordData;
 use agentic_tests::jira::{generate, Deployment, FakeJira};
-use agentic_tests::{plugin_manifest, Backend, TestApp};
+use agentic_tests::{bench, plugin_manifest, Backend, TestApp};
 use base64::Engine;
 use serde_json::json;
 
@@ -229,18 +229,11 @@ fn native_stored(
 }
 
 fn main() {
-    let env = |name: &str, default: usize| -> usize {
-        std::env::var(name)
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(default)
-    };
-    let (issues, rounds) = (env("ISSUES", 100_000), env("ROUNDS", 3).max(1));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let (issues, rounds) = (
+        bench::count("ISSUES", 100_000),
+        bench::count("ROUNDS", 3).max(1),
+    );
+    let runtime = bench::runtime();
     let auth = format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"))
@@ -251,10 +244,7 @@ fn main() {
         "\nfake Jira Cloud with {issues} issues ready in {:.1?}; issues stream, {PAGE} a page",
         started.elapsed()
     );
-    let mut backends = vec![("SQLite", Backend::Sqlite)];
-    if std::env::var("AGENTIC_BENCH_POSTGRES").is_ok_and(|v| v == "1") {
-        backends.push(("PostgreSQL", Backend::Postgres));
-    }
+    let backends = bench::backends();
     let rate = |d: Duration| issues as f64 / d.as_secs_f64();
     let report_native = |(native, fake_busy): (Duration, Duration), when: &str| {
         println!(

@@ -82,6 +82,9 @@ pub mod openai;
 /// A real OpenID Connect provider (`oidc-provider` on node) and a browser for SSO stories.
 pub mod oidc_peer;
 
+/// Sizes, runtime and databases the benches in `tests/benches/` share.
+pub mod bench;
+
 /// Epoch milliseconds as the API shows a time (RFC 3339, UTC), to compare a fake's times with
 /// the records the API returns.
 pub fn rfc3339(ms: i64) -> String {
