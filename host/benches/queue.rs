@@ -3,7 +3,7 @@
 //! for reference (`DATABASES`: `postgres,sqlite` by default). `CLAIM_AHEAD` sets
 //! `jobs.claim_ahead` (0: the concurrency), `DURABLE=0` turns `jobs.durable_outcomes` off. Jobs
 //! are queued before the clock starts; it stops when the database shows the last one
-//! succeeded. Prints one JSON line per database, like the peers' scripts.
+//! succeeded (counted again sooner the fewer are left: [`next_poll`]). Prints one JSON line per database, like the peers' scripts.
 // A benchmark is a program that reports on stdout and stops on the first surprise.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -66,7 +66,7 @@ async fn run(url: &str, name: &str, jobs: usize, concurrency: usize) {
         if left == 0 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(next_poll(left)).await;
     }
     let seconds = start.elapsed().as_secs_f64();
     let _ = stop.send(true);
@@ -78,6 +78,14 @@ async fn run(url: &str, name: &str, jobs: usize, concurrency: usize) {
             "seconds": seconds, "jobs_per_second": jobs as f64 / seconds})
     );
     store.close().await;
+}
+
+/// How long to wait before counting again with `left` jobs not done: 20 µs a job (less than any
+/// of the queues takes), between 1 and 50 ms, so the clock stops within about a millisecond of
+/// the last job without counting all the time. The peers' scripts wait the same.
+fn next_poll(left: i64) -> Duration {
+    Duration::from_micros(u64::try_from(left).unwrap_or(0) * 20)
+        .clamp(Duration::from_millis(1), Duration::from_millis(50))
 }
 
 fn main() {
