@@ -42,21 +42,13 @@ async fn the_sqlite_and_postgresql_migrations_describe_the_same_schema() {
     sqlite.migrate().await.expect("sqlite migrations");
     let lite = sqlite_facts(sqlite.pool()).await;
 
-    let Some(pg_url) = support::postgres_schema("m").await else {
+    let Some(schema) = support::postgres_schema("m").await else {
         return;
     };
-    let postgres = Store::connect(&pg_url).await.expect("postgres");
+    let postgres = Store::connect(&schema.url).await.expect("postgres");
     postgres.migrate().await.expect("postgres migrations");
     let pg = postgres_facts(postgres.pool()).await;
 
-    let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
-        .fetch_one(postgres.pool())
-        .await
-        .expect("schema");
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(postgres.pool())
-        .await
-        .expect("drop schema");
     postgres.close().await;
 
     assert!(lite.len() > 100, "the SQLite schema was read: {lite:#?}");

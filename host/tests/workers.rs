@@ -306,18 +306,20 @@ async fn a_worker_killed_mid_sync_at_random_points_loses_and_duplicates_nothing_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_sync_at_random_points_loses_and_duplicates_nothing_on_postgres() {
-    let Some(database) = support::postgres_schema("w").await else {
+    let Some(schema) = support::postgres_schema("w").await else {
         return;
     };
+    let database = schema.url.clone();
     let dir = tempfile::tempdir().expect("tempdir");
     killed_mid_sync(dir.path(), &database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_worker_processes_on_one_postgres_queue_run_every_job_exactly_once() {
-    let Some(database) = support::postgres_schema("w").await else {
+    let Some(schema) = support::postgres_schema("w").await else {
         return;
     };
+    let database = schema.url.clone();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = agentic_host::server::open_store(&config(dir.path(), &database))
         .await

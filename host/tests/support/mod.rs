@@ -34,12 +34,27 @@ pub fn load(runtime: &Runtime, name: &str) -> Plugin {
     runtime.load(name, &wasm(name)).expect("load component")
 }
 
-/// A PostgreSQL URL on a fresh schema of its own (named `<prefix>_<uuid>`), from
-/// `AGENTIC_TEST_POSTGRES_URL` (default: the local server's `test` database). `None` (the caller
-/// skips) without a server, except under CI, where a missing server fails the test.
-pub async fn postgres_schema(prefix: &str) -> Option<String> {
-    let base = std::env::var("AGENTIC_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+/// The test PostgreSQL server's URL: `AGENTIC_TEST_POSTGRES_URL`, or the local `test` database.
+fn postgres_base() -> String {
+    std::env::var("AGENTIC_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A fresh schema of its own on the test PostgreSQL server, dropped with everything in it when
+/// this is dropped: the tests that use one store tens of thousands of rows, and the server is
+/// shared by every run on the machine.
+pub struct PgSchema {
+    /// The URL to connect with: the schema as `search_path`, and as `application_name` so that
+    /// the drop can end the sessions a test left open.
+    pub url: String,
+    name: String,
+}
+
+/// A PostgreSQL schema named `<prefix>_<uuid>` on `AGENTIC_TEST_POSTGRES_URL` (default: the
+/// local server's `test` database). `None` (the caller skips) without a server, except under
+/// CI, where a missing server fails the test.
+pub async fn postgres_schema(prefix: &str) -> Option<PgSchema> {
+    let base = postgres_base();
     sqlx::any::install_default_drivers();
     let pool = match sqlx::AnyPool::connect(&base).await {
         Ok(pool) => pool,
@@ -58,5 +73,47 @@ pub async fn postgres_schema(prefix: &str) -> Option<String> {
         .expect("create schema");
     pool.close().await;
     let sep = if base.contains('?') { '&' } else { '?' };
-    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+    Some(PgSchema {
+        url: format!("{base}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"),
+        name: schema,
+    })
+}
+
+impl Drop for PgSchema {
+    /// Drops the schema on a thread of its own (Drop cannot await, and the test's runtime may
+    /// be the one its still-open pools need): ends the sessions named after it first, so that
+    /// none holds a lock `DROP SCHEMA` would wait for, and never waits more than a minute.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use sqlx::{Connection, Executor};
+            let sql = format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE application_name = '{name}' AND pid <> pg_backend_pid(); \
+                 SET lock_timeout = '20s'; DROP SCHEMA IF EXISTS {name} CASCADE"
+            );
+            let dropped = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| {
+                    rt.block_on(async {
+                        let mut conn = sqlx::AnyConnection::connect(&postgres_base()).await?;
+                        conn.execute(sql.as_str()).await?;
+                        conn.close().await
+                    })
+                    .map_err(|e| e.to_string())
+                });
+            let _ = done.send(dropped);
+        });
+        let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
+        if !std::thread::panicking() {
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => panic!("dropping the test schema {} failed: {e}", self.name),
+                Err(_) => panic!("dropping the test schema {} took over 60 s", self.name),
+            }
+        }
+    }
 }
