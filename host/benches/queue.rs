@@ -3,7 +3,8 @@
 //! for reference (`DATABASES`: `postgres,sqlite` by default). `CLAIM_AHEAD` sets
 //! `jobs.claim_ahead` (0: the concurrency), `DURABLE=0` turns `jobs.durable_outcomes` off. Jobs
 //! are queued before the clock starts; it stops when the database shows the last one
-//! succeeded (counted again sooner the fewer are left: [`next_poll`]). Prints one JSON line per database, like the peers' scripts.
+//! succeeded (counted again sooner the fewer are left: [`next_poll`]). Prints one JSON line per
+//! database, like the peers' scripts.
 // A benchmark is a program that reports on stdout and stops on the first surprise.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
