@@ -246,9 +246,8 @@ async fn outside(host: &Host, samples: usize) -> f64 {
 fn main() {
     let (agents, samples) = (bench::count("AGENTS", 200), bench::count("QUERIES", 200));
     let runtime = bench::runtime();
-    let backends = bench::backends();
     println!("\n{agents} no-op agents due at once; {samples} samples of a 50-work-item query");
-    for (name, backend) in backends {
+    for (name, backend) in bench::backends() {
         let mut host = runtime.block_on(host(backend));
         let rate = runtime.block_on(throughput(&mut host, agents));
         println!("{name:<11} no-op agent runs through the queue {rate:>10.0} runs/s");

@@ -211,8 +211,7 @@ fn main() {
         "DOORS Next sync, native connector"
     );
 
-    let backends = bench::backends();
-    for (name, backend) in backends {
+    for (name, backend) in bench::backends() {
         let jazz = runtime.block_on(Provider::start());
         jazz.put_reqif("bench.reqif", reqif.clone());
         jazz.put_reqif("bench.reqifz", zipped.clone());

@@ -144,8 +144,7 @@ fn main() {
         native.as_secs_f64()
     );
 
-    let backends = bench::backends();
-    for (name, backend) in backends {
+    for (name, backend) in bench::backends() {
         let (app, project, cid, token) = runtime.block_on(host(backend, &fake, &provider));
         let e2e = runtime.block_on(end_to_end(&app, project, cid, &token, files));
         println!(
