@@ -207,6 +207,71 @@ async fn rebuilding_sqlite_records_keeps_its_rows_and_its_id_counter() {
     store.close().await;
 }
 
+/// PostgreSQL compresses a record's `data` with lz4 where the server has it (0026), and a server
+/// without it keeps its default and still migrates: the migration asks through `EXECUTE` and
+/// catches the refusal.
+#[tokio::test]
+async fn postgresql_compresses_records_data_with_lz4_where_the_server_has_it() {
+    let Some(schema) = support::postgres_schema("lz4").await else {
+        return;
+    };
+    let store = Store::connect(&schema.url).await.expect("postgres");
+    store.migrate().await.expect("postgres migrations");
+    // One session throughout: the probe below changes its default compression.
+    let mut conn = store.pool().acquire().await.expect("a connection");
+    let method: String = sqlx::query_scalar(
+        "SELECT attcompression::text FROM pg_attribute \
+         WHERE attrelid = 'records'::regclass AND attname = 'data'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .expect("the column's compression");
+    // A server built without lz4 refuses the setting.
+    let has_lz4 = sqlx::query("SET default_toast_compression = lz4")
+        .execute(&mut *conn)
+        .await
+        .is_ok();
+    if !has_lz4 {
+        assert_eq!(
+            method, "",
+            "without lz4 the column keeps the server's default"
+        );
+        drop(conn);
+        store.close().await;
+        return;
+    }
+    assert_eq!(method, "l", "records.data is set to lz4");
+    for sql in [
+        "INSERT INTO users (kind, email, display_name, role, created_at, updated_at) \
+         VALUES ('human', 'a@example.com', 'A', 'administrator', 0, 0)",
+        "INSERT INTO projects (name, description, owner_id, created_at, updated_at) \
+         SELECT 'p', '', id, 0, 0 FROM users",
+        "INSERT INTO plugins (id, active_version, installed_at, updated_at) \
+         VALUES ('example', '1.0.0', 0, 0)",
+        "INSERT INTO connections (project_id, plugin_id, name, config, base_url, \
+         credential_kind, created_at, updated_at) \
+         SELECT id, 'example', 'c', '{}', 'https://example.com', 'anonymous', 0, 0 FROM projects",
+        // The session's default back to pglz: the column's own setting must decide.
+        "SET default_toast_compression = pglz",
+        // Over the ~2 KB a row may take before PostgreSQL compresses it, and compressible.
+        "INSERT INTO records (project_id, connection_id, stream, kind, external_id, data, \
+         synced_at) SELECT project_id, id, 's', 'work_item', 'a', \
+         repeat('{\"field\": \"value\"}', 400), 0 FROM connections",
+    ] {
+        sqlx::query(sql).execute(&mut *conn).await.expect(sql);
+    }
+    let stored: String = sqlx::query_scalar("SELECT pg_column_compression(data) FROM records")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("the record's compression");
+    assert_eq!(
+        stored, "lz4",
+        "a large record is stored compressed with lz4"
+    );
+    drop(conn);
+    store.close().await;
+}
+
 fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .expect("migrations dir")
