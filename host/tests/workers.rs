@@ -309,9 +309,9 @@ async fn a_worker_killed_mid_sync_at_random_points_loses_and_duplicates_nothing_
     let Some(schema) = support::postgres_schema("w").await else {
         return;
     };
-    let database = schema.url.clone();
+    let database = schema.url.as_str();
     let dir = tempfile::tempdir().expect("tempdir");
-    killed_mid_sync(dir.path(), &database).await;
+    killed_mid_sync(dir.path(), database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -319,15 +319,15 @@ async fn two_worker_processes_on_one_postgres_queue_run_every_job_exactly_once()
     let Some(schema) = support::postgres_schema("w").await else {
         return;
     };
-    let database = schema.url.clone();
+    let database = schema.url.as_str();
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = agentic_host::server::open_store(&config(dir.path(), &database))
+    let store = agentic_host::server::open_store(&config(dir.path(), database))
         .await
         .expect("store");
     // The vault key, made once before the workers start (`vault status` no longer makes one).
     agentic_host::vault::Vault::open(
         store.clone(),
-        config(dir.path(), &database).vault_key_source(),
+        config(dir.path(), database).vault_key_source(),
     )
     .await
     .expect("vault key");
@@ -347,7 +347,7 @@ async fn two_worker_processes_on_one_postgres_queue_run_every_job_exactly_once()
         };
         ids.push(store.enqueue(&job, now).await.expect("enqueue").0.id);
     }
-    let mut workers = [worker(dir.path(), &database), worker(dir.path(), &database)];
+    let mut workers = [worker(dir.path(), database), worker(dir.path(), database)];
     let started = Instant::now();
     loop {
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'succeeded'")
