@@ -14,6 +14,11 @@
 //! the legs reversed every other round, each host leg divided by its round's native leg, and
 //! the median of those ratios reported (a first native pass warms the fake up, uncompared).
 //! The fake serves from a tokio runtime of its own (two workers), never the host's.
+//! Each leg also reports the CPU time it spent a record (`bench::Cpu`): beside the fake (this
+//! process less the fake's threads, plus PostgreSQL's processes on this machine) and the fake's
+//! own. The rounds' native / host ratios of the first say what the sandbox, the sync engine and
+//! the database cost in work, where the rates' ratio also counts what the host's leg runs in
+//! parallel on the machine's cores.
 //!
 //! Then the same read again with each step timed apart, one after the other (read, then store:
 //! the engine overlaps them, this loop does not), to say what bounds it:
@@ -43,6 +48,8 @@ use serde_json::json;
 const PAGE: u32 = 100;
 const EMAIL: &str = "bench@acme.example";
 const TOKEN: &str = "ATATT3xFfGF0-bench-token";
+/// The fake JIRA's threads, whose CPU time each leg counts apart.
+const FAKE_THREADS: &str = "fake-jira";
 
 /// A host on `backend` with the JIRA component installed signed and a connection to `fake`:
 /// the app, the project, the connection and a Project Manager's token.
@@ -244,7 +251,7 @@ fn main() {
     // host's runtime its page answers (a JQL scan of every issue, milliseconds each) would hold
     // the host's tasks queued behind them on the same two worker threads. Both still share the
     // machine's cores, in every leg alike.
-    let fake_runtime = bench::runtime();
+    let fake_runtime = bench::named_runtime(FAKE_THREADS);
     let fake = fake_runtime.block_on(FakeJira::start(generate(Deployment::Cloud, issues, &auth)));
     println!(
         "\nfake Jira Cloud with {issues} issues ready in {:.1?}; issues stream, {PAGE} a page",
@@ -261,6 +268,18 @@ fn main() {
             native.as_secs_f64()
         );
     };
+    // CPU a record: beside the fake (the connector's side, and on PostgreSQL the server too),
+    // and the fake's own.
+    let per_record = |d: Duration| d.as_secs_f64() * 1e6 / issues as f64;
+    let report_cpu = |cpu: &bench::Cpu| {
+        println!(
+            "{:<58} {:>10.1} µs CPU a record  (the fake {:.1} µs, PostgreSQL's processes {:.1} µs)",
+            "",
+            per_record(cpu.rest() + cpu.server),
+            per_record(cpu.threads),
+            per_record(cpu.server)
+        );
+    };
 
     // Native: the same connector code reading the same pages, nothing stored. A first pass
     // warms the fake and the allocator up and is not compared: it is a run's slowest, and a
@@ -273,6 +292,7 @@ fn main() {
     // median of those ratios.
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); backends.len()];
     let mut e2e_rates = ratios.clone();
+    let mut cpu_ratios = ratios.clone();
     for round in 1..=rounds {
         println!("round {round} of {rounds}");
         let mut legs: Vec<Option<usize>> = std::iter::once(None)
@@ -282,35 +302,48 @@ fn main() {
             legs.reverse();
         }
         let (mut native, mut host_rates) = (0.0, vec![0.0; backends.len()]);
+        let (mut native_cpu, mut host_cpu) = (Duration::ZERO, vec![Duration::ZERO; backends.len()]);
         for leg in legs {
             match leg {
                 None => {
+                    let before = bench::Cpu::now(FAKE_THREADS);
                     let run = native_fetch(&fake, &auth, issues);
+                    let cpu = bench::Cpu::now(FAKE_THREADS).since(before);
                     report_native(run, "this round");
+                    report_cpu(&cpu);
                     native = rate(run.0);
+                    native_cpu = cpu.rest() + cpu.server;
                 }
                 Some(b) => {
                     let (name, backend) = backends[b];
                     let (app, project, cid, token) = runtime.block_on(host(backend, &fake));
+                    let before = bench::Cpu::now(FAKE_THREADS);
                     let e2e = runtime.block_on(end_to_end(&app, project, cid, &token, issues));
+                    let cpu = bench::Cpu::now(FAKE_THREADS).since(before);
                     println!(
                         "{:<58} {:>10.0} records/s",
                         format!("component → worker → sync engine → {name}"),
                         e2e,
                     );
+                    report_cpu(&cpu);
                     host_rates[b] = e2e;
+                    host_cpu[b] = cpu.rest() + cpu.server;
                 }
             }
         }
         for (b, (name, _)) in backends.iter().enumerate() {
             let ratio = host_rates[b] / native;
+            // Records per CPU second beside the fake, host over native: the work the sandbox,
+            // the sync engine and the database add, parallel or not.
+            let cpu_ratio = native_cpu.as_secs_f64() / host_cpu[b].as_secs_f64();
             println!(
-                "{:<58} {:>10.2}",
+                "{:<58} {:>10.2}  (CPU a record, native / host: {cpu_ratio:.2})",
                 format!("  host on {name} / native, this round"),
                 ratio
             );
             ratios[b].push(ratio);
             e2e_rates[b].push(host_rates[b]);
+            cpu_ratios[b].push(cpu_ratio);
         }
     }
 
@@ -353,15 +386,24 @@ fn main() {
         drop(app);
     }
     assert!(fake.violations().is_empty(), "{:?}", fake.violations());
-    for ((name, _), r) in backends.iter().zip(ratios) {
+    let listed = |r: &[f64]| {
+        r.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for (((name, _), r), c) in backends.iter().zip(ratios).zip(cpu_ratios) {
         println!(
             "{:<58} {:>10.2}  (rounds: {})",
             format!("host on {name} / native fetch + transform, median"),
             median(&r),
-            r.iter()
-                .map(|x| format!("{x:.2}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            listed(&r)
+        );
+        println!(
+            "{:<58} {:>10.2}  (rounds: {})",
+            format!("  CPU a record beside the fake, native / host, median"),
+            median(&c),
+            listed(&c)
         );
     }
 }
