@@ -49,8 +49,9 @@ pub fn backends() -> Vec<(&'static str, Backend)> {
 /// A rate says how long a leg took; this says how much work it was, and whose: a host that
 /// overlaps its database's writes with its reads on two cores can match a rate while it spends
 /// far more. (It is no steadier than the rates on the benches' shared machines: both follow the
-/// machine's speed of the moment.) A server process that exits during a leg takes its time with
-/// it: the hosts keep their pools' connections for the whole leg. Elsewhere than on Linux every
+/// machine's speed of the moment.) A thread or a server process that exits during a leg takes
+/// its time out of the named threads' or the server's count (the process's keeps a thread's):
+/// a fake's runtime and the hosts' pools live through their legs. Elsewhere than on Linux every
 /// figure is 0.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cpu {

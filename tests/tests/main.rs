@@ -13,6 +13,7 @@ mod backup;
 mod backup_integrity;
 mod backup_jobs;
 mod bad_input;
+mod bench_cpu;
 mod cache;
 mod cache_plugins;
 mod check_on_save;
