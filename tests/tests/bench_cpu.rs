@@ -27,14 +27,14 @@ fn a_named_threads_cpu_time_is_counted_as_its_own_and_in_the_process() {
                 }
                 seen = Cpu::now(name).since(before).threads >= want;
             }
-            counted.0.send(seen).unwrap();
+            counted.0.send(seen).expect("the test waits");
             let _ = measured.1.recv();
         })
-        .unwrap();
-    let seen = counted.1.recv().unwrap();
+        .expect("a thread");
+    let seen = counted.1.recv().expect("the spinner's answer");
     let spent = Cpu::now(name).since(before);
-    measured.0.send(()).unwrap();
-    spinner.join().unwrap();
+    measured.0.send(()).expect("the spinner waits");
+    spinner.join().expect("the spinner ends");
     assert!(
         seen,
         "a minute of spinning was never counted as {want:?} of the thread's CPU"
