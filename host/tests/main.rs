@@ -6,6 +6,7 @@
 
 mod action_cli;
 mod binary;
+mod binary_secrets;
 mod data_dir;
 mod docs_links;
 mod migrations;
