@@ -1,5 +1,6 @@
 //! The benches' CPU accounting (`agentic_tests::bench::Cpu`): a named thread's time is counted
-//! as that thread's, inside the process's, and not as the rest's.
+//! as that thread's, inside the process's, and not as the rest's. Linux only (`tests/main.rs`):
+//! elsewhere `Cpu` reads nothing, as it reads `/proc`.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

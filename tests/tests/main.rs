@@ -13,6 +13,7 @@ mod backup;
 mod backup_integrity;
 mod backup_jobs;
 mod bad_input;
+#[cfg(target_os = "linux")]
 mod bench_cpu;
 mod cache;
 mod cache_plugins;
