@@ -62,24 +62,7 @@ async fn a_connection_secret_never_reaches_the_logs_or_the_database_file() {
         out
     };
     // Publisher and administrator set the example connector up from the shell.
-    let public = cli(&["plugin", "keygen", "publisher.key"]);
-    let manifest =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
-    std::fs::write(dir.path().join("example.wasm"), support::wasm("example")).expect("wasm");
-    cli(&[
-        "plugin",
-        "sign",
-        "--key",
-        "publisher.key",
-        "--manifest",
-        &manifest.display().to_string(),
-        "--component",
-        "example.wasm",
-        "--out",
-        "example.agp",
-    ]);
-    cli(&["plugin", "trust", "acme", public.trim()]);
-    cli(&["plugin", "install", "example.agp"]);
+    support::install_example_from_shell(dir.path(), cli);
 
     // The service the connection talks to: it wants the token.
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));

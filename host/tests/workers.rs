@@ -87,27 +87,7 @@ pub(crate) async fn example_connections(
     page_size: u32,
     connections: usize,
 ) -> (Store, Vec<Connection>) {
-    let public = cli(dir, database, &["plugin", "keygen", "publisher.key"]);
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
-    std::fs::write(dir.join("example.wasm"), support::wasm("example")).expect("wasm");
-    cli(
-        dir,
-        database,
-        &[
-            "plugin",
-            "sign",
-            "--key",
-            "publisher.key",
-            "--manifest",
-            &manifest.display().to_string(),
-            "--component",
-            "example.wasm",
-            "--out",
-            "example.agp",
-        ],
-    );
-    cli(dir, database, &["plugin", "trust", "acme", public.trim()]);
-    cli(dir, database, &["plugin", "install", "example.agp"]);
+    support::install_example_from_shell(dir, |args| cli(dir, database, args));
     let store = agentic_host::server::open_store(&config(dir, database))
         .await
         .expect("store");

@@ -2,7 +2,7 @@
 //! `plugins/`, and loading one into a runtime. Each test binary uses a part of it.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use agentic_host::plugins::{Plugin, Runtime};
 
@@ -27,6 +27,30 @@ pub fn wasm(name: &str) -> Vec<u8> {
             path.display()
         )
     })
+}
+
+/// Installs the example connector from the shell, as its publisher and an administrator would:
+/// a publisher key, the package signed with it, the key trusted, the package installed. `cli`
+/// runs one `agentic` command in `dir` (on the caller's database) and returns what it printed,
+/// having checked that it succeeded.
+pub fn install_example_from_shell(dir: &Path, cli: impl Fn(&[&str]) -> String) {
+    let public = cli(&["plugin", "keygen", "publisher.key"]);
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example/plugin.toml");
+    std::fs::write(dir.join("example.wasm"), wasm("example")).expect("wasm");
+    cli(&[
+        "plugin",
+        "sign",
+        "--key",
+        "publisher.key",
+        "--manifest",
+        &manifest.display().to_string(),
+        "--component",
+        "example.wasm",
+        "--out",
+        "example.agp",
+    ]);
+    cli(&["plugin", "trust", "acme", public.trim()]);
+    cli(&["plugin", "install", "example.agp"]);
 }
 
 /// Compiles a built component.
