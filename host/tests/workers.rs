@@ -66,14 +66,13 @@ pub(crate) async fn installed_example(
 ) -> (String, agentic_host::store::Store, String) {
     let database = format!("sqlite://{}?mode=rwc", dir.join("agentic.db").display());
     let (store, connections) = example_connections(dir, &database, items, page_size, 1).await;
-    let config = Config {
-        data_dir: dir.to_owned(),
-        database_url: Some(database.clone()),
-        ..Config::default()
-    };
-    agentic_host::server::state(config, store.clone(), std::sync::Arc::new(SystemClock))
-        .await
-        .expect("first start");
+    agentic_host::server::state(
+        config(dir, &database),
+        store.clone(),
+        std::sync::Arc::new(SystemClock),
+    )
+    .await
+    .expect("first start");
     let id = connections[0].id.to_string();
     (database, store, id)
 }
