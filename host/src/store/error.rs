@@ -1,6 +1,5 @@
-//! The storage layer's one error type, and how a driver's error becomes one: a missing row is
-//! [`StoreError::NotFound`], a unique violation [`StoreError::Duplicate`], and a database that
-//! cannot be reached or cannot take the statement now [`StoreError::Unavailable`].
+//! The storage layer's one error type, and how a driver's error becomes one (which becomes
+//! which: the module doc of [`super`]).
 
 use super::health;
 
